@@ -1,0 +1,101 @@
+/**
+ * Every error sockit raises on purpose is a `SockitError` with a stable `code`.
+ * Tests and callers match on the code, never on the message; the CLI prints the
+ * message as one line and exits non-zero.
+ */
+
+/** The stable codes, one per kind of failure. */
+export const ErrorCode = {
+  /** A length prefix announced a frame above the decoder's limit. */
+  FRAME_TOO_LARGE: 'ERR_FRAME_TOO_LARGE',
+  /** An envelope's JSON header is longer than its limit. */
+  HEADER_TOO_LARGE: 'ERR_HEADER_TOO_LARGE',
+  /** A frame does not hold a well-formed envelope. */
+  BAD_ENVELOPE: 'ERR_BAD_ENVELOPE',
+  /** A stream ended in the middle of a frame. */
+  TRUNCATED_FRAME: 'ERR_TRUNCATED_FRAME',
+  /** A command-line or API argument is out of range or malformed. */
+  INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** The system refused to bind a privileged port. */
+  BIND_DENIED: 'ERR_BIND_DENIED',
+  /** Another socket already holds the address. */
+  ADDRESS_IN_USE: 'ERR_ADDRESS_IN_USE',
+  /** The address does not belong to this machine or does not resolve. */
+  ADDRESS_UNAVAILABLE: 'ERR_ADDRESS_UNAVAILABLE',
+  /** A connection could not be made. */
+  CONNECT_FAILED: 'ERR_CONNECT_FAILED',
+  /** The peer sent nothing for longer than the idle limit. */
+  IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
+  /** The server is at its connection limit. */
+  TOO_MANY_CONNECTIONS: 'ERR_TOO_MANY_CONNECTIONS',
+  /** A feature needs an operating system facility this one lacks. */
+  UNSUPPORTED_PLATFORM: 'ERR_UNSUPPORTED_PLATFORM',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * The one error class of sockit.
+ *
+ * @example
+ * ```ts
+ * try { decoder.push(chunk); } catch (err) {
+ *   if (err instanceof SockitError && err.code === ErrorCode.FRAME_TOO_LARGE) socket.destroy();
+ * }
+ * ```
+ */
+export class SockitError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SockitError';
+    this.code = code;
+  }
+}
+
+/** True when `err` is a `SockitError`, optionally of the given code. */
+export function isSockitError(err: unknown, code?: ErrorCode): err is SockitError {
+  return err instanceof SockitError && (code === undefined || err.code === code);
+}
+
+/**
+ * Turns the system's bind failures into errors that say what to do.
+ * `EACCES` on a port below 1024 is the common one: echo (7) and TFTP (69) are privileged.
+ */
+export function bindError(err: unknown, what: string, host: string, port: number): unknown {
+  const sys = err as NodeJS.ErrnoException;
+  const where = `${formatHostPort(host, port)}`;
+  switch (sys?.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return new SockitError(
+        ErrorCode.BIND_DENIED,
+        `${what}: permission denied binding ${where}; ports below 1024 need root or ` +
+          'CAP_NET_BIND_SERVICE (sudo setcap cap_net_bind_service=+ep "$(command -v node)"), ' +
+          'or choose another port with --port',
+        { cause: err },
+      );
+    case 'EADDRINUSE':
+      return new SockitError(
+        ErrorCode.ADDRESS_IN_USE,
+        `${what}: ${where} is already in use; stop the other server or choose another port with --port`,
+        { cause: err },
+      );
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new SockitError(
+        ErrorCode.ADDRESS_UNAVAILABLE,
+        `${what}: cannot bind ${where}: the address is not one of this machine's (use --host)`,
+        { cause: err },
+      );
+    default:
+      return err;
+  }
+}
+
+/** `host:port`, with brackets around IPv6 literals. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,27 @@
+/**
+ * `sockit/wire`: pure codecs for bytes on a stream. No module here imports a socket.
+ *
+ * @example
+ * ```ts
+ * import { EnvelopeDecoder, encodeEnvelope } from 'sockit/wire';
+ * socket.write(encodeEnvelope({ type: 'hello' }));
+ * ```
+ */
+
+export {
+  DEFAULT_MAX_HEADER_SIZE,
+  decodeEnvelope,
+  type Envelope,
+  EnvelopeDecoder,
+  type EnvelopeHeader,
+  type EnvelopeLimits,
+  encodeEnvelope,
+} from './envelope.js';
+export {
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeFrame,
+  FRAME_HEADER_SIZE,
+  FrameDecoder,
+  type FrameLimits,
+  frameHeader,
+} from './frame.js';
