@@ -24,6 +24,8 @@ export const ErrorCode = {
   ADDRESS_UNAVAILABLE: 'ERR_ADDRESS_UNAVAILABLE',
   /** A connection could not be made. */
   CONNECT_FAILED: 'ERR_CONNECT_FAILED',
+  /** The peer answered with bytes its protocol does not allow. */
+  BAD_REPLY: 'ERR_BAD_REPLY',
   /** The peer sent nothing for longer than the idle limit. */
   IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
   /** The server is at its connection limit. */

@@ -1,0 +1,140 @@
+/**
+ * UDP helpers: bind (with the same clear errors as TCP), send as a promise, broadcast,
+ * and a datagram service that fits the `Service` shape.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { bindError } from '../errors.js';
+import { type Logger, silentLogger } from './log.js';
+import { announceListening, checkInteger, type Service } from './service.js';
+
+export interface UdpBindOptions {
+  /** Bind address; default: every address, IPv6 and IPv4 where the system allows. */
+  host?: string;
+  /** Port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Kernel receive buffer in bytes (the kernel may cap it: see net.core.rmem_max). */
+  recvBufferSize?: number;
+  /** Kernel send buffer in bytes. */
+  sendBufferSize?: number;
+  /** Allow sending to broadcast addresses. */
+  broadcast?: boolean;
+  /** Name for error messages. Default `udp`. */
+  what?: string;
+}
+
+function bindOnce(type: 'udp4' | 'udp6', host: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type, ipv6Only: false });
+    const onError = (err: Error): void => {
+      socket.close();
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.bind({ address: host, port }, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/**
+ * A bound UDP socket. With no host it binds `::` (IPv6 and IPv4) and falls back to
+ * `0.0.0.0` on systems without IPv6.
+ *
+ * @example
+ * ```ts
+ * const socket = await bindUdp({ port: 0 });
+ * socket.on('message', (msg, peer) => socket.send(msg, peer.port, peer.address));
+ * ```
+ */
+export async function bindUdp(options: UdpBindOptions = {}): Promise<dgram.Socket> {
+  const port = checkInteger('port', options.port ?? 0, 0, 65535);
+  const what = options.what ?? 'udp';
+  let socket: dgram.Socket;
+  try {
+    if (options.host === undefined) {
+      socket = await bindOnce('udp6', '::', port).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')
+          return bindOnce('udp4', '0.0.0.0', port);
+        throw err;
+      });
+    } else {
+      socket = await bindOnce(net.isIPv6(options.host) ? 'udp6' : 'udp4', options.host, port);
+    }
+  } catch (err) {
+    throw bindError(err, what, options.host ?? '::', port);
+  }
+  if (options.recvBufferSize) socket.setRecvBufferSize(options.recvBufferSize);
+  if (options.sendBufferSize) socket.setSendBufferSize(options.sendBufferSize);
+  if (options.broadcast) socket.setBroadcast(true);
+  return socket;
+}
+
+/** Sends one datagram; resolves when the kernel has taken it. */
+export function sendUdp(
+  socket: dgram.Socket,
+  data: Uint8Array,
+  port: number,
+  address: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.send(data, port, address, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/**
+ * Sends one datagram to a broadcast address (default the limited broadcast 255.255.255.255).
+ * The socket must be IPv4; broadcast is switched on for it.
+ */
+export function broadcastUdp(
+  socket: dgram.Socket,
+  data: Uint8Array,
+  port: number,
+  address = '255.255.255.255',
+): Promise<void> {
+  socket.setBroadcast(true);
+  return sendUdp(socket, data, port, address);
+}
+
+export interface UdpServiceOptions extends Omit<UdpBindOptions, 'what'> {
+  /** Service name for logs, e.g. `echo`. */
+  name: string;
+  /** Called for each datagram; reply through `socket`. */
+  onMessage: (msg: Buffer, peer: dgram.RemoteInfo, socket: dgram.Socket) => void;
+  log?: Logger;
+}
+
+export interface UdpService extends Service {
+  readonly protocol: 'udp';
+  readonly socket: dgram.Socket;
+}
+
+/**
+ * A datagram service: binds, hands every datagram to `onMessage`, closes on `close()`.
+ *
+ * @example
+ * ```ts
+ * const echo = await serveUdp({ name: 'echo', port: 0, onMessage: (m, p, s) => s.send(m, p.port, p.address) });
+ * ```
+ */
+export async function serveUdp(options: UdpServiceOptions): Promise<UdpService> {
+  const log = (options.log ?? silentLogger).child({ service: options.name });
+  const socket = await bindUdp({ ...options, what: `${options.name}/udp` });
+  socket.on('message', (msg, peer) => options.onMessage(msg, peer, socket));
+  socket.on('error', (err) => log.warn({ err: err.message }, 'udp socket error'));
+  const bound = socket.address();
+  let closed: Promise<void> | undefined;
+  const service: UdpService = {
+    name: options.name,
+    protocol: 'udp',
+    socket,
+    address: { address: bound.address, port: bound.port, family: bound.family },
+    close() {
+      closed ??= new Promise<void>((resolve) => socket.close(() => resolve()));
+      return closed;
+    },
+  };
+  announceListening(log, service);
+  return service;
+}
