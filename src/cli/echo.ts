@@ -1,0 +1,131 @@
+/** `sockit echo serve` and `sockit echo bench`. */
+import { Command, Option } from 'commander';
+import { benchEcho, type EchoBenchResult } from '../echo/bench.js';
+import { ECHO_PORT, serveEcho } from '../echo/server.js';
+import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
+import { bytesOption, parseBytes, parseCount, parseHostPort, parsePort, secondsOption } from './args.js';
+import { loggerFor } from './context.js';
+
+interface ServeFlags {
+  tcp?: boolean;
+  udp?: boolean;
+  host?: string;
+  port: number;
+  model: ServerModel;
+  workers?: number;
+  framed?: boolean;
+  maxFrameSize: number;
+  maxConnections: number;
+  idleTimeout: number;
+  backlog: number;
+  drainTimeout: number;
+}
+
+interface BenchFlags {
+  udp?: boolean;
+  connections: number;
+  duration: number;
+  size: number;
+  timeout: number;
+  json?: boolean;
+}
+
+export function echoCommand(): Command {
+  const echo = new Command('echo').description(
+    'the echo service of RFC 862, and a load generator for echo servers',
+  );
+
+  echo
+    .command('serve')
+    .description('echo every byte (TCP) and every datagram (UDP) back to its sender')
+    .option('--tcp', 'serve TCP (with neither --tcp nor --udp, both are served)')
+    .option('--udp', 'serve UDP')
+    .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
+    .option('-p, --port <port>', 'port; 0 picks a free one', parsePort, ECHO_PORT)
+    .addOption(
+      new Option(
+        '-m, --model <model>',
+        'concurrency model: event-loop (all at once), iterative (one at a time), cluster',
+      )
+        .choices(SERVER_MODELS)
+        .default('event-loop'),
+    )
+    .option('-w, --workers <n>', 'worker processes for --model cluster (default: one per CPU)', parseCount)
+    .option('--framed', 'echo length-prefixed envelopes instead of raw bytes (TCP)')
+    .addOption(bytesOption('--max-frame-size <bytes>', 'largest frame accepted with --framed', '16MiB'))
+    .option('--max-connections <n>', 'connections at once; more are closed at accept', parseCount, 1024)
+    .addOption(
+      secondsOption('--idle-timeout <seconds>', 'close a connection silent this long (0: never)', 300),
+    )
+    .option('--backlog <n>', 'kernel accept queue length', parseCount, 511)
+    .addOption(
+      secondsOption('--drain-timeout <seconds>', 'on SIGINT/SIGTERM, time given to open connections', 10),
+    )
+    .addHelpText(
+      'after',
+      `
+Port 7 is privileged: run as root, grant the capability, or pick a port with --port.
+Stops gracefully on SIGINT/SIGTERM (a second signal stops at once).
+
+Examples:
+  sockit echo serve --port 7007                  TCP and UDP on 7007
+  sockit echo serve --tcp --model cluster -w 4   four processes share the port
+  echo hello | nc -q1 127.0.0.1 7007`,
+    )
+    .action(async (flags: ServeFlags, command: Command) => {
+      const log = loggerFor(command);
+      const launched = await launch({ model: flags.model, workers: flags.workers, log }, (model) =>
+        serveEcho({
+          tcp: flags.tcp,
+          udp: flags.udp,
+          host: flags.host,
+          port: flags.port,
+          model,
+          framed: flags.framed,
+          maxFrameSize: flags.maxFrameSize,
+          maxConnections: flags.maxConnections,
+          idleTimeoutMs: flags.idleTimeout,
+          backlog: flags.backlog,
+          drainTimeoutMs: flags.drainTimeout,
+          log,
+        }),
+      );
+      await launched.stopped;
+    });
+
+  echo
+    .command('bench')
+    .description('load an echo server with closed-loop clients; print messages/s, MB/s and latency')
+    .argument('<host:port>', 'the echo server, e.g. 127.0.0.1:7007 or [::1]:7007', parseHostPort)
+    .option('--udp', 'send datagrams instead of a TCP stream')
+    .option('-c, --connections <n>', 'concurrent connections (UDP: sockets), at most 10000', parseCount, 10)
+    .addOption(secondsOption('-d, --duration <seconds>', 'how long to run, at most 3600', 10))
+    .option('-s, --size <bytes>', 'message size', parseBytes, 64)
+    .addOption(secondsOption('--timeout <seconds>', 'UDP: count a datagram lost after this long', 1))
+    .option('--json', 'print one JSON object instead of text')
+    .action(async (target: { host: string; port: number }, flags: BenchFlags) => {
+      const result = await benchEcho({
+        host: target.host,
+        port: target.port,
+        udp: flags.udp,
+        connections: flags.connections,
+        durationMs: flags.duration,
+        size: flags.size,
+        timeoutMs: flags.timeout,
+      });
+      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatBench(result));
+    });
+
+  return echo;
+}
+
+function formatBench(r: EchoBenchResult): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const lines = [
+    `echo ${r.protocol} ${r.target}: ${r.connections} connections, ${r.size}-byte messages, ${r.seconds} s`,
+    `  ${n(r.messages)} messages   ${n(r.messagesPerSecond)} msg/s   ${r.megabytesPerSecond} MB/s`,
+    `  latency ms: p50 ${r.latencyMs.p50}   p99 ${r.latencyMs.p99}   max ${r.latencyMs.max}   mean ${r.latencyMs.mean}`,
+  ];
+  if (r.protocol === 'udp') lines.push(`  lost datagrams: ${n(r.lost)}`);
+  return `${lines.join('\n')}\n`;
+}

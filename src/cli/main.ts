@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/** The `sockit` command: one subcommand per tool. */
+import { createRequire } from 'node:module';
+import { Command, Option } from 'commander';
+import { LOG_LEVELS } from '../runtime/log.js';
+import { reportFailure } from './context.js';
+import { echoCommand } from './echo.js';
+import { ncCommand } from './nc.js';
+import { serveCommand } from './serve.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export function program(): Command {
+  return new Command('sockit')
+    .description('socket programming as real tools: servers, clients and utilities for TCP and UDP')
+    .version(version)
+    .addOption(new Option('--log-level <level>', 'log detail').choices(LOG_LEVELS))
+    .addOption(
+      new Option('--log-format <format>', 'log lines: pretty on a terminal, JSON otherwise')
+        .choices(['auto', 'pretty', 'json'])
+        .default('auto'),
+    )
+    .addCommand(serveCommand())
+    .addCommand(echoCommand())
+    .addCommand(ncCommand())
+    .showHelpAfterError('(run with --help for usage)');
+}
+
+program()
+  .parseAsync()
+  .catch((err: unknown) => reportFailure(err));

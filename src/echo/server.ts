@@ -1,0 +1,141 @@
+/**
+ * The echo service of RFC 862: whatever arrives goes back, on TCP (a byte stream) and on
+ * UDP (one reply datagram per datagram). `framed` mode echoes whole envelopes instead,
+ * the "sticky packets" lesson: replies come back as the messages that were sent, however
+ * the stream glued or split them, and a peer that breaks the framing gets a coded error.
+ */
+import type dgram from 'node:dgram';
+import { isSockitError } from '../errors.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
+import type { Service } from '../runtime/service.js';
+import { type ConnectionHandler, type ProcessModel, serveTcp } from '../runtime/tcp.js';
+import { serveUdp } from '../runtime/udp.js';
+import { EnvelopeDecoder, type EnvelopeLimits, encodeEnvelope } from '../wire/envelope.js';
+
+/** The echo port of RFC 862. */
+export const ECHO_PORT = 7;
+/** The unprivileged port `sockit serve` uses for echo. */
+export const ECHO_SERVE_PORT = 7007;
+
+/**
+ * Echoes a TCP byte stream, with backpressure: reading pauses while the peer is slow to
+ * read its replies. Ends its side when the peer ends (half-close) or the service stops.
+ */
+export const echoHandler: ConnectionHandler = ({ socket, closing }) => {
+  socket.on('data', (chunk: Buffer) => {
+    if (!socket.write(chunk)) socket.pause();
+  });
+  socket.on('drain', () => socket.resume());
+  socket.on('end', () => socket.end());
+  const stop = (): void => {
+    socket.pause();
+    socket.end();
+  };
+  closing.addEventListener('abort', stop, { once: true });
+  socket.once('close', () => closing.removeEventListener('abort', stop));
+};
+
+/**
+ * Echoes envelopes. A frame above `maxFrameSize`, a header above `maxHeaderSize` or a
+ * malformed envelope gets one error envelope `{ type: 'error', code, message }` and the
+ * connection is closed; nothing of the offending frame is buffered.
+ */
+export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandler {
+  return ({ socket, closing, log }) => {
+    const decoder = new EnvelopeDecoder(limits);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const { header, body } of decoder.push(chunk)) {
+          if (!socket.write(encodeEnvelope(header, body, limits))) socket.pause();
+        }
+      } catch (err) {
+        if (!isSockitError(err)) {
+          log.error({ err }, 'framed echo failed');
+          socket.destroy();
+          return;
+        }
+        log.warn({ code: err.code }, err.message);
+        socket.removeAllListeners('data');
+        socket.pause();
+        socket.end(encodeEnvelope({ type: 'error', code: err.code, message: err.message }));
+        // The peer may keep sending; do not wait for it to stop.
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
+    });
+    socket.on('drain', () => socket.resume());
+    socket.on('end', () => socket.end());
+    const stop = (): void => {
+      socket.pause();
+      socket.end();
+    };
+    closing.addEventListener('abort', stop, { once: true });
+    socket.once('close', () => closing.removeEventListener('abort', stop));
+  };
+}
+
+/** Echoes one datagram to its sender. */
+export function echoDatagram(msg: Buffer, peer: dgram.RemoteInfo, socket: dgram.Socket): void {
+  socket.send(msg, peer.port, peer.address);
+}
+
+export interface EchoServerOptions extends EnvelopeLimits {
+  /** Serve TCP. When neither `tcp` nor `udp` is set, both are served. */
+  tcp?: boolean;
+  /** Serve UDP. */
+  udp?: boolean;
+  host?: string;
+  /** Default 7 (RFC 862); 0 picks a free port. */
+  port?: number;
+  model?: ProcessModel;
+  /** Echo envelopes (length-prefixed frames) instead of raw bytes, on TCP. */
+  framed?: boolean;
+  maxConnections?: number;
+  idleTimeoutMs?: number;
+  backlog?: number;
+  drainTimeoutMs?: number;
+  log?: Logger;
+}
+
+/**
+ * Starts the echo service; resolves with its TCP and/or UDP services once they listen.
+ *
+ * @example
+ * ```ts
+ * const [tcp, udp] = await serveEcho({ port: 0, host: '127.0.0.1' });
+ * ```
+ */
+export async function serveEcho(options: EchoServerOptions = {}): Promise<Service[]> {
+  const both = !options.tcp && !options.udp;
+  const log = options.log ?? silentLogger;
+  const port = options.port ?? ECHO_PORT;
+  const services: Service[] = [];
+  try {
+    if (options.tcp || both) {
+      services.push(
+        await serveTcp({
+          name: 'echo',
+          host: options.host,
+          port,
+          model: options.model,
+          handler: options.framed ? framedEchoHandler(options) : echoHandler,
+          maxConnections: options.maxConnections,
+          idleTimeoutMs: options.idleTimeoutMs,
+          backlog: options.backlog,
+          drainTimeoutMs: options.drainTimeoutMs,
+          log,
+        }),
+      );
+    }
+    if (options.udp || both) {
+      // With port 0 and both protocols, UDP takes the port TCP got, so one number serves both.
+      const udpPort = port === 0 && services[0] ? services[0].address.port : port;
+      services.push(
+        await serveUdp({ name: 'echo', host: options.host, port: udpPort, onMessage: echoDatagram, log }),
+      );
+    }
+  } catch (err) {
+    await Promise.all(services.map((s) => s.close()));
+    throw err;
+  }
+  return services;
+}
