@@ -5,6 +5,7 @@
  * the stream glued or split them, and a peer that breaks the framing gets a coded error.
  */
 import type dgram from 'node:dgram';
+import type { Socket } from 'node:net';
 import { isSockitError } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
@@ -55,11 +56,7 @@ export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandle
           return;
         }
         log.warn({ code: err.code }, err.message);
-        socket.removeAllListeners('data');
-        socket.pause();
-        socket.end(encodeEnvelope({ type: 'error', code: err.code, message: err.message }));
-        // The peer may keep sending; do not wait for it to stop.
-        setTimeout(() => socket.destroy(), 1000).unref();
+        lingeringClose(socket, encodeEnvelope({ type: 'error', code: err.code, message: err.message }));
       }
     });
     socket.on('drain', () => socket.resume());
@@ -71,6 +68,23 @@ export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandle
     closing.addEventListener('abort', stop, { once: true });
     socket.once('close', () => closing.removeEventListener('abort', stop));
   };
+}
+
+/** How long a connection closed for a protocol error may keep sending before it is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * Sends `last` and a FIN, then reads and discards whatever the peer still sends, until its
+ * FIN or `LINGER_MS`. Closing with unread input would make the kernel answer with a reset,
+ * which can destroy `last` before the peer reads it; discarding keeps no memory per socket.
+ */
+function lingeringClose(socket: Socket, last: Buffer): void {
+  socket.removeAllListeners('data');
+  socket.removeAllListeners('end');
+  socket.end(last);
+  socket.on('end', () => socket.destroy());
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
 
 /** Echoes one datagram to its sender. */

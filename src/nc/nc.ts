@@ -2,7 +2,7 @@
  * netcat: an input stream to a socket, the socket to an output stream, byte for byte.
  *
  * TCP: when the input ends, the write side is shut down (half-close) and the reply keeps
- * flowing until the peer closes. UDP: each input chunk goes out as datagrams of at most
+ * flowing until the peer closes; when the peer ends first, the input keeps flowing to it. UDP: each input chunk goes out as datagrams of at most
  * `datagramSize` bytes; each datagram received is written out as it comes.
  */
 import dgram from 'node:dgram';
@@ -146,11 +146,8 @@ function pipeStream(socket: net.Socket, options: NcOptions): Promise<NcResult> {
         output.once('drain', () => socket.resume());
       }
     });
-    // The peer is done: what it sent is written; stop reading input and close.
-    socket.once('end', () => {
-      input.pause();
-      socket.end();
-    });
+    // As OpenBSD nc does, run until both directions are done: our input has ended (and its
+    // FIN is sent) and the peer has ended. A peer that only half-closes still gets our input.
     socket.once('close', () => {
       input.pause();
       input.removeAllListeners('data');

@@ -60,7 +60,8 @@ type WorkerMessage = ListeningMessage | ReadyMessage | FailedMessage;
 export function reportWorkerFailure(err: SockitError): boolean {
   if (!cluster.isWorker || !process.send) return false;
   const failed: FailedMessage = { type: 'sockit:failed', code: err.code, message: err.message };
-  process.send(failed);
+  // Once the report is out, close the channel so that this worker can exit.
+  process.send(failed, () => cluster.worker?.disconnect());
   return true;
 }
 

@@ -119,12 +119,21 @@ describe('serveTcp', () => {
   });
 
   it('restarts on the same port at once after a stop that closed live connections', async () => {
-    const first = await start({ handler: ({ socket }) => socket.write('hi') });
+    const first = await start({
+      handler: ({ socket }) => {
+        socket.write('hi');
+      },
+    });
     const port = first.address.port;
     const client = await connect(port);
     await nextData(client);
     await first.close();
-    const again = await start({ handler: ({ socket }) => socket.end('again'), port });
+    const again = await start({
+      handler: ({ socket }) => {
+        socket.end('again');
+      },
+      port,
+    });
     expect((await readAll(await connect(port))).toString()).toBe('again');
     expect(again.address.port).toBe(port);
     client.destroy();

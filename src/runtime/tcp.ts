@@ -140,7 +140,8 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
       active = socket;
       // Held sockets were created paused; give the handler one in the default state, which
       // starts flowing when it attaches a 'data' listener or pipes.
-      socket.readableFlowing = null;
+      // (Readable's setter exists at run time; Node's typings only declare the getter.)
+      (socket as { readableFlowing: boolean | null }).readableFlowing = null;
       socket.once('close', () => {
         active = undefined;
         serveNext();

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../errors.js';
+import type { Service } from '../runtime/service.js';
+import { EnvelopeDecoder, encodeEnvelope } from '../wire/envelope.js';
+import { frameHeader } from '../wire/frame.js';
+import { serveEcho } from './server.js';
+
+const running: Service[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+async function echo(options: Parameters<typeof serveEcho>[0]): Promise<Service[]> {
+  const services = await serveEcho({ host: '127.0.0.1', port: 0, ...options });
+  running.push(...services);
+  return services;
+}
+
+/** Sends `data`, half-closes, and resolves with everything received until the server closes. */
+function roundTrip(port: number, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.end(data));
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+describe('echo over TCP', () => {
+  it('returns 4 MiB of random bytes unchanged and closes after the client half-closes', async () => {
+    const [tcp] = await echo({ tcp: true });
+    const data = randomBytes(4 * 1024 * 1024);
+    const back = await roundTrip(tcp?.address.port ?? 0, data);
+    expect(back.equals(data)).toBe(true);
+  });
+
+  it('serves many clients at once', async () => {
+    const [tcp] = await echo({ tcp: true });
+    const payloads = Array.from({ length: 50 }, () => randomBytes(10_000));
+    const backs = await Promise.all(payloads.map((p) => roundTrip(tcp?.address.port ?? 0, p)));
+    backs.forEach((b, i) => {
+      expect(b.equals(payloads[i] as Buffer)).toBe(true);
+    });
+  });
+});
+
+describe('echo over UDP', () => {
+  it('returns each datagram to its sender', async () => {
+    const services = await echo({});
+    const udp = services.find((s) => s.protocol === 'udp');
+    const tcp = services.find((s) => s.protocol === 'tcp');
+    expect(udp?.address.port).toBe(tcp?.address.port);
+    const client = dgram.createSocket('udp4');
+    const got: Buffer[] = [];
+    const sent = [randomBytes(1), randomBytes(1400), randomBytes(60_000)];
+    await new Promise<void>((resolve) => {
+      client.on('message', (m) => {
+        got.push(m);
+        if (got.length === sent.length) resolve();
+      });
+      for (const d of sent) client.send(d, udp?.address.port ?? 0, '127.0.0.1');
+    });
+    client.close();
+    expect(got.map((g) => g.toString('hex')).sort()).toEqual(sent.map((s) => s.toString('hex')).sort());
+  });
+});
+
+describe('framed echo', () => {
+  it('returns glued envelopes as the separate messages they were', async () => {
+    const [tcp] = await echo({ tcp: true, framed: true });
+    const sent = [
+      { header: { n: 1 }, body: randomBytes(100) },
+      { header: { n: 2, text: 'two' }, body: Buffer.alloc(0) },
+      { header: { n: 3 }, body: randomBytes(70_000) },
+    ];
+    const back = await roundTrip(
+      tcp?.address.port ?? 0,
+      Buffer.concat(sent.map((m) => encodeEnvelope(m.header, m.body))),
+    );
+    const decoder = new EnvelopeDecoder();
+    expect(decoder.push(back)).toEqual(sent);
+    decoder.end();
+  });
+
+  it('answers a 4 GiB announcement with ERR_FRAME_TOO_LARGE and closes, while serving others', async () => {
+    const [tcp] = await echo({ tcp: true, framed: true });
+    const port = tcp?.address.port ?? 0;
+    const friend = net.connect({ host: '127.0.0.1', port });
+    const friendReplies = new EnvelopeDecoder();
+    const hostile = await roundTrip(port, Buffer.concat([frameHeader(0xffff_ffff), randomBytes(64 * 1024)]));
+    const [error] = new EnvelopeDecoder().push(hostile);
+    expect(error?.header).toMatchObject({ type: 'error', code: ErrorCode.FRAME_TOO_LARGE });
+    const reply = await new Promise<unknown>((resolve) => {
+      friend.on('data', (d: Buffer) => {
+        const [msg] = friendReplies.push(d);
+        if (msg) resolve(msg.header);
+      });
+      friend.write(encodeEnvelope({ still: 'served' }));
+    });
+    expect(reply).toEqual({ still: 'served' });
+    friend.destroy();
+  });
+
+  it('answers a malformed envelope with ERR_BAD_ENVELOPE', async () => {
+    const [tcp] = await echo({ tcp: true, framed: true });
+    const junk = Buffer.from('{not json');
+    const payload = Buffer.concat([frameHeader(junk.length), junk]);
+    const back = await roundTrip(
+      tcp?.address.port ?? 0,
+      Buffer.concat([frameHeader(payload.length), payload]),
+    );
+    const [error] = new EnvelopeDecoder().push(back);
+    expect(error?.header).toMatchObject({ type: 'error', code: ErrorCode.BAD_ENVELOPE });
+  });
+});
