@@ -34,6 +34,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         destination: 2,
         sync: true,
         colorize: true,
+        singleLine: true,
         translateTime: 'HH:MM:ss.l',
         ignore: 'pid,hostname',
       }),
