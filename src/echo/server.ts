@@ -11,12 +11,28 @@ import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
 import { type ConnectionHandler, type ProcessModel, serveTcp } from '../runtime/tcp.js';
 import { serveUdp } from '../runtime/udp.js';
-import { EnvelopeDecoder, type EnvelopeLimits, encodeEnvelope } from '../wire/envelope.js';
+import { decodeEnvelope, type EnvelopeLimits, encodeEnvelope } from '../wire/envelope.js';
+import { FrameDecoder, frameHeader } from '../wire/frame.js';
 
 /** The echo port of RFC 862. */
 export const ECHO_PORT = 7;
 /** The unprivileged port `sockit serve` uses for echo. */
 export const ECHO_SERVE_PORT = 7007;
+
+/**
+ * What both TCP echo handlers share: reading resumes once replies drain, our side ends when
+ * the peer ends (half-close) or when the service begins to stop.
+ */
+function endWithPeer(socket: Socket, closing: AbortSignal): void {
+  socket.on('drain', () => socket.resume());
+  socket.on('end', () => socket.end());
+  const stop = (): void => {
+    socket.pause();
+    socket.end();
+  };
+  closing.addEventListener('abort', stop, { once: true });
+  socket.once('close', () => closing.removeEventListener('abort', stop));
+}
 
 /**
  * Echoes a TCP byte stream, with backpressure: reading pauses while the peer is slow to
@@ -26,28 +42,24 @@ export const echoHandler: ConnectionHandler = ({ socket, closing }) => {
   socket.on('data', (chunk: Buffer) => {
     if (!socket.write(chunk)) socket.pause();
   });
-  socket.on('drain', () => socket.resume());
-  socket.on('end', () => socket.end());
-  const stop = (): void => {
-    socket.pause();
-    socket.end();
-  };
-  closing.addEventListener('abort', stop, { once: true });
-  socket.once('close', () => closing.removeEventListener('abort', stop));
+  endWithPeer(socket, closing);
 };
 
 /**
- * Echoes envelopes. A frame above `maxFrameSize`, a header above `maxHeaderSize` or a
- * malformed envelope gets one error envelope `{ type: 'error', code, message }` and the
- * connection is closed; nothing of the offending frame is buffered.
+ * Echoes envelopes: each frame is checked to hold a valid envelope and sent back as it came.
+ * A frame above `maxFrameSize`, a header above `maxHeaderSize` or a malformed envelope gets
+ * one error envelope `{ type: 'error', code, message }` and the connection is closed;
+ * nothing of the offending frame is buffered.
  */
 export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandler {
   return ({ socket, closing, log }) => {
-    const decoder = new EnvelopeDecoder(limits);
+    const frames = new FrameDecoder(limits);
     socket.on('data', (chunk: Buffer) => {
       try {
-        for (const { header, body } of decoder.push(chunk)) {
-          if (!socket.write(encodeEnvelope(header, body, limits))) socket.pause();
+        for (const payload of frames.push(chunk)) {
+          decodeEnvelope(payload, limits);
+          socket.write(frameHeader(payload.length));
+          if (!socket.write(payload)) socket.pause();
         }
       } catch (err) {
         if (!isSockitError(err)) {
@@ -59,14 +71,7 @@ export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandle
         lingeringClose(socket, encodeEnvelope({ type: 'error', code: err.code, message: err.message }));
       }
     });
-    socket.on('drain', () => socket.resume());
-    socket.on('end', () => socket.end());
-    const stop = (): void => {
-      socket.pause();
-      socket.end();
-    };
-    closing.addEventListener('abort', stop, { once: true });
-    socket.once('close', () => closing.removeEventListener('abort', stop));
+    endWithPeer(socket, closing);
   };
 }
 
