@@ -1,6 +1,6 @@
 /**
  * `sockit`: the core of the toolkit. Services live in subpaths: `sockit/wire`,
- * `sockit/runtime`, `sockit/echo`, `sockit/nc`.
+ * `sockit/runtime`, `sockit/echo`, `sockit/nc`, `sockit/ip`, `sockit/ports`.
  *
  * @example
  * ```ts

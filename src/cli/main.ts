@@ -5,7 +5,9 @@ import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../runtime/log.js';
 import { reportFailure } from './context.js';
 import { echoCommand } from './echo.js';
+import { ipCommand } from './ip.js';
 import { ncCommand } from './nc.js';
+import { portsCommand } from './ports.js';
 import { serveCommand } from './serve.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -23,6 +25,8 @@ export function program(): Command {
     .addCommand(serveCommand())
     .addCommand(echoCommand())
     .addCommand(ncCommand())
+    .addCommand(ipCommand())
+    .addCommand(portsCommand())
     .showHelpAfterError('(run with --help for usage)');
 }
 

@@ -1,0 +1,160 @@
+/**
+ * The socket table, like `ss -tuanp` or `netstat -tuanp`: every TCP and UDP socket of
+ * this network namespace with its state, port labels and owning processes.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCode, SockitError } from '../errors.js';
+import { type PortRange, portRange, serviceName } from './labels.js';
+import { type ProcessInfo, socketOwners } from './owners.js';
+import { type Endianness, type Endpoint, parseProcNet, type SocketEntry } from './proc-net.js';
+import { type Protocol, type SocketState, ssStateName } from './states.js';
+
+export interface LabelledEndpoint extends Endpoint {
+  /** The IANA range of the port; null for port 0 (a wildcard peer). */
+  range: PortRange | null;
+  /** The service usually on this port, from the built-in table, or null. */
+  service: string | null;
+}
+
+export interface PortEntry extends SocketEntry {
+  local: LabelledEndpoint;
+  remote: LabelledEndpoint;
+  /** The processes holding the socket, by pid; empty when none is visible to us. */
+  processes: ProcessInfo[];
+}
+
+export interface ListPortsOptions {
+  /** Where procfs is mounted; default `/proc`. Tests point it at a fake tree. */
+  procRoot?: string;
+  /** Default `process.platform`; only `linux` has /proc/net. */
+  platform?: NodeJS.Platform;
+  /** Look up owning processes (walks /proc/PID/fd); default true. */
+  processes?: boolean;
+  /** Byte order of the machine that wrote the tables; default this machine's. */
+  byteOrder?: Endianness;
+}
+
+export interface PortFilter {
+  tcp?: boolean;
+  udp?: boolean;
+  /** Only listening sockets: TCP in LISTEN, UDP not connected (as `ss -l`). */
+  listening?: boolean;
+  state?: SocketState;
+  /** Local or remote port. */
+  port?: number;
+}
+
+const TABLES: readonly { file: string; protocol: Protocol; family: 4 | 6 }[] = [
+  { file: 'tcp', protocol: 'tcp', family: 4 },
+  { file: 'tcp6', protocol: 'tcp', family: 6 },
+  { file: 'udp', protocol: 'udp', family: 4 },
+  { file: 'udp6', protocol: 'udp', family: 6 },
+];
+
+/**
+ * Reads every TCP and UDP socket from /proc/net. Throws `ERR_UNSUPPORTED_PLATFORM` off
+ * Linux, or when /proc/net is not mounted.
+ *
+ * @example
+ * ```ts
+ * const listening = filterPorts(await listPorts(), { listening: true });
+ * for (const e of listening) console.log(e.protocol, e.local.port, e.processes[0]?.command);
+ * ```
+ */
+export async function listPorts(options: ListPortsOptions = {}): Promise<PortEntry[]> {
+  const platform = options.platform ?? process.platform;
+  const procRoot = options.procRoot ?? '/proc';
+  if (platform !== 'linux') {
+    throw new SockitError(
+      ErrorCode.UNSUPPORTED_PLATFORM,
+      `ports: the socket table is read from /proc/net, which only Linux has (this is ${platform}); ` +
+        'use "netstat -an" or "lsof -i" here',
+    );
+  }
+  const tables = await Promise.all(
+    TABLES.map(async ({ file, protocol, family }) => {
+      const text = await readTable(path.join(procRoot, 'net', file));
+      return text === undefined ? undefined : parseProcNet(text, protocol, family, options.byteOrder);
+    }),
+  );
+  if (tables.every((t) => t === undefined)) {
+    throw new SockitError(
+      ErrorCode.UNSUPPORTED_PLATFORM,
+      `ports: ${path.join(procRoot, 'net')} has no tcp, tcp6, udp or udp6 table; is /proc mounted?`,
+    );
+  }
+  const owners =
+    options.processes === false ? new Map<number, ProcessInfo[]>() : await socketOwners(procRoot);
+  const entries = tables.flatMap((t) => t ?? []);
+  return entries
+    .map((e) => ({
+      ...e,
+      local: label(e.local, e.protocol),
+      remote: label(e.remote, e.protocol),
+      processes: (e.inode !== 0 && owners.get(e.inode)) || [],
+    }))
+    .sort(compareEntries);
+}
+
+/**
+ * Keeps the entries that pass every filter given; `tcp` and `udp` both unset means both.
+ *
+ * @example
+ * ```ts
+ * filterPorts(entries, { tcp: true, state: 'ESTABLISHED', port: 443 });
+ * ```
+ */
+export function filterPorts<T extends SocketEntry>(entries: readonly T[], filter: PortFilter): T[] {
+  const anyProtocol = !filter.tcp && !filter.udp;
+  const wantedState = filter.state === undefined ? undefined : ssStateName(filter.state);
+  return entries.filter(
+    (e) =>
+      (anyProtocol || (e.protocol === 'tcp' ? filter.tcp : filter.udp)) &&
+      (!filter.listening || isListening(e)) &&
+      (wantedState === undefined || ssStateName(e.state) === wantedState) &&
+      (filter.port === undefined || e.local.port === filter.port || e.remote.port === filter.port),
+  );
+}
+
+/**
+ * Listening as `ss -l` means it: a TCP socket in LISTEN, or a UDP socket with no peer.
+ *
+ * @example
+ * ```ts
+ * entries.filter(isListening);
+ * ```
+ */
+export function isListening(entry: SocketEntry): boolean {
+  return entry.protocol === 'tcp' ? entry.state === 'LISTEN' : entry.state === 'UNCONN';
+}
+
+function label(endpoint: Endpoint, protocol: Protocol): LabelledEndpoint {
+  if (endpoint.port === 0) return { ...endpoint, range: null, service: null };
+  return {
+    ...endpoint,
+    range: portRange(endpoint.port),
+    service: serviceName(endpoint.port, protocol) ?? null,
+  };
+}
+
+async function readTable(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    // A kernel without IPv6 has no tcp6/udp6; only a missing file is "no table".
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function compareEntries(a: SocketEntry, b: SocketEntry): number {
+  return (
+    a.protocol.localeCompare(b.protocol) ||
+    a.family - b.family ||
+    a.local.port - b.local.port ||
+    a.local.address.localeCompare(b.local.address) ||
+    a.remote.port - b.remote.port ||
+    a.remote.address.localeCompare(b.remote.address)
+  );
+}

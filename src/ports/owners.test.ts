@@ -1,0 +1,112 @@
+/**
+ * Owners and the whole table read from a fake /proc tree: the procfs layout is rebuilt in a
+ * temporary directory (fd symlinks to `socket:[INODE]`), so the join is tested exactly.
+ */
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../errors.js';
+import { filterPorts, listPorts } from './list.js';
+import { socketOwners } from './owners.js';
+import { formatPortTable } from './text.js';
+
+const HEADER =
+  '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+const TCP = `${HEADER}   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1001 1 0 100 0 0 10 0
+   1: 0100007F:C350 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 1002 1 0 20 4 30 10 -1
+   2: 0100007F:C351 0100007F:1F90 06 00000000:00000000 03:00001734 00000000     0        0 0 3 0
+`;
+const UDP = `${HEADER} 100: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2001 2 0 0
+`;
+
+let root = '';
+
+async function fakeProcess(pid: number, command: string, links: Record<string, string>): Promise<void> {
+  const fd = path.join(root, String(pid), 'fd');
+  await mkdir(fd, { recursive: true });
+  await writeFile(path.join(root, String(pid), 'comm'), `${command}\n`);
+  for (const [name, target] of Object.entries(links)) await symlink(target, path.join(fd, name));
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'sockit-proc-'));
+  await mkdir(path.join(root, 'net'));
+  await writeFile(path.join(root, 'net', 'tcp'), TCP);
+  await writeFile(path.join(root, 'net', 'udp'), UDP);
+  // No tcp6 or udp6: a kernel without IPv6.
+  await fakeProcess(4242, 'webserver', { '0': '/dev/null', '3': 'socket:[1001]', '4': 'socket:[1002]' });
+  await fakeProcess(4243, 'webserver', { '3': 'socket:[1001]' });
+  await fakeProcess(77, 'dnsd', { '5': 'socket:[2001]', '6': 'pipe:[99]' });
+  await fakeProcess(90, 'idle', { '1': 'anon_inode:[eventfd]' });
+  await mkdir(path.join(root, 'self'));
+  await mkdir(path.join(root, '555'));
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('socketOwners', () => {
+  it('maps each socket inode to every process holding it, by pid', async () => {
+    const owners = await socketOwners(root);
+    expect(owners.get(1001)).toEqual([
+      { pid: 4242, command: 'webserver' },
+      { pid: 4243, command: 'webserver' },
+    ]);
+    expect(owners.get(1002)).toEqual([{ pid: 4242, command: 'webserver' }]);
+    expect(owners.get(2001)).toEqual([{ pid: 77, command: 'dnsd' }]);
+    expect([...owners.keys()].sort()).toEqual([1001, 1002, 2001]);
+  });
+
+  it('reads nothing, without failing, from a missing tree', async () => {
+    expect((await socketOwners(path.join(root, 'missing'))).size).toBe(0);
+  });
+});
+
+describe('listPorts on a fake /proc', () => {
+  it('joins the tables with the owners and labels the ports', async () => {
+    const entries = await listPorts({ procRoot: root, byteOrder: 'LE' });
+    expect(entries.map((e) => [e.protocol, e.local.port, e.remote.port, e.state])).toEqual([
+      ['tcp', 8080, 0, 'LISTEN'],
+      ['tcp', 50000, 8080, 'ESTABLISHED'],
+      ['tcp', 50001, 8080, 'TIME_WAIT'],
+      ['udp', 53, 0, 'UNCONN'],
+    ]);
+    const [listener, client, timeWait, dns] = entries;
+    expect(listener?.processes.map((p) => p.pid)).toEqual([4242, 4243]);
+    expect(listener?.local).toEqual({
+      address: '127.0.0.1',
+      port: 8080,
+      range: 'registered',
+      service: 'http-alt',
+    });
+    expect(client?.local).toMatchObject({ range: 'dynamic', service: null });
+    expect(client?.remote).toMatchObject({ port: 8080, service: 'http-alt' });
+    expect(timeWait?.processes).toEqual([]);
+    expect(dns?.local).toEqual({ address: '0.0.0.0', port: 53, range: 'well-known', service: 'domain' });
+    expect(dns?.processes).toEqual([{ pid: 77, command: 'dnsd' }]);
+  });
+
+  it('skips the owner walk when asked', async () => {
+    const entries = await listPorts({ procRoot: root, byteOrder: 'LE', processes: false });
+    expect(entries.every((e) => e.processes.length === 0)).toBe(true);
+  });
+
+  it('prints the table as netstat lays it out', async () => {
+    const entries = filterPorts(await listPorts({ procRoot: root, byteOrder: 'LE' }), { listening: true });
+    expect(formatPortTable(entries).split('\n')).toEqual([
+      'Proto  State   Local Address:Port  Peer Address:Port  Port                 Process',
+      'tcp    LISTEN  127.0.0.1:8080      0.0.0.0:*          registered http-alt  webserver/4242,webserver/4243',
+      'udp    UNCONN  0.0.0.0:53          0.0.0.0:*          well-known domain    dnsd/77',
+      '',
+    ]);
+    expect(formatPortTable([])).toContain('(no sockets match)');
+  });
+
+  it('refuses a tree with no tables as ERR_UNSUPPORTED_PLATFORM', async () => {
+    await expect(listPorts({ procRoot: path.join(root, '555') })).rejects.toMatchObject({
+      code: ErrorCode.UNSUPPORTED_PLATFORM,
+    });
+  });
+});

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../errors.js';
+import { decodeAddress, parseProcNet } from './proc-net.js';
+
+/** Lines as a little-endian x86-64 kernel writes them (trailing columns trimmed on some). */
+const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000003 00:00000000 00000000  1000        0 41234 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:C350 01 0000001A:00000000 02:000000C8 00000000  1000        0 41240 2 0000000000000000 20 4 30 10 -1
+   2: 0A00020F:D431 2E3AD7AC:01BB 06 00000000:00000000 03:00001734 00000000     0        0 0 3 0000000000000000
+garbage line that is not a socket
+`;
+
+const TCP6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5001 1 0000000000000000 100 0 0 10 0
+   1: 00000000000000000000000001000000:1538 00000000000000000000000001000000:D6D8 01 00000000:00000000 00:00000000 00000000   101        0 5002 1 0000000000000000 20 4 30 10 -1
+   2: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:C351 08 00000000:00000000 00:00000000 00000000  1000        0 5003 1 0000000000000000 20 4 30 10 -1
+   3: B80D0120000000000000000001000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5004 1 0000000000000000 100 0 0 10 0
+`;
+
+const UDP = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  235: 3500007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000   101        0 17001 2 0000000000000000 0
+  300: 0100007F:A000 0100007F:0007 01 00000000:00000000 00:00000000 00000000  1000        0 17002 2 0000000000000000 0
+`;
+
+describe('parseProcNet', () => {
+  it('reads IPv4 TCP rows: addresses, ports, states, queues, uid and inode', () => {
+    const rows = parseProcNet(TCP, 'tcp', 4, 'LE');
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toEqual({
+      protocol: 'tcp',
+      family: 4,
+      local: { address: '127.0.0.1', port: 8080 },
+      remote: { address: '0.0.0.0', port: 0 },
+      state: 'LISTEN',
+      txQueue: 0,
+      rxQueue: 3,
+      uid: 1000,
+      inode: 41234,
+    });
+    expect(rows[1]).toMatchObject({ remote: { address: '127.0.0.1', port: 50000 }, state: 'ESTABLISHED' });
+    expect(rows[1]?.txQueue).toBe(26);
+    expect(rows[2]).toMatchObject({
+      local: { address: '15.2.0.10', port: 54321 },
+      remote: { address: '172.215.58.46', port: 443 },
+      state: 'TIME_WAIT',
+      inode: 0,
+    });
+  });
+
+  it('reads IPv6 rows word by word, with RFC 5952 text and IPv4-mapped addresses', () => {
+    const rows = parseProcNet(TCP6, 'tcp', 6, 'LE');
+    expect(
+      rows.map((r) => [r.local.address, r.local.port, r.remote.address, r.remote.port, r.state]),
+    ).toEqual([
+      ['::', 80, '::', 0, 'LISTEN'],
+      ['::1', 5432, '::1', 55000, 'ESTABLISHED'],
+      ['::ffff:127.0.0.1', 8080, '::ffff:127.0.0.1', 50001, 'CLOSE_WAIT'],
+      ['2001:db8::1', 443, '::', 0, 'LISTEN'],
+    ]);
+  });
+
+  it('reads UDP rows with UDP state names', () => {
+    const rows = parseProcNet(UDP, 'udp', 4, 'LE');
+    expect(rows.map((r) => [r.local.address, r.local.port, r.state, r.inode])).toEqual([
+      ['127.0.0.53', 53, 'UNCONN', 17001],
+      ['127.0.0.1', 40960, 'ESTABLISHED', 17002],
+    ]);
+  });
+
+  it('skips rows whose address width does not match the family', () => {
+    expect(parseProcNet(TCP6, 'tcp', 4, 'LE')).toEqual([]);
+    expect(parseProcNet('', 'udp', 6, 'LE')).toEqual([]);
+  });
+});
+
+describe('decodeAddress', () => {
+  it('reverses the bytes of each 32-bit word on little-endian machines only', () => {
+    expect(decodeAddress('0100007F', 'LE')).toBe('127.0.0.1');
+    expect(decodeAddress('7F000001', 'BE')).toBe('127.0.0.1');
+    expect(decodeAddress('00000000000000000000000001000000', 'LE')).toBe('::1');
+    expect(decodeAddress('00000000000000000000000000000001', 'BE')).toBe('::1');
+    expect(decodeAddress('000080FE00000000FFAABBCC01000000', 'LE')).toBe('fe80::ccbb:aaff:0:1');
+  });
+
+  it('refuses text of the wrong width or not hex', () => {
+    for (const bad of ['0100007', '0100007G', '01000000010000000100000001000000FF']) {
+      expect(() => decodeAddress(bad, 'LE')).toThrow(
+        expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+      );
+    }
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * Parses the socket tables of Linux's /proc/net/{tcp,tcp6,udp,udp6} (see proc(5)).
+ *
+ * Each line after the header is one socket:
+ *
+ *     sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+ *      0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 41234 ...
+ *
+ * Ports are hex in host order. Addresses are the raw `__be32` words printed as host-order
+ * hex: on a little-endian machine 127.0.0.1 reads `0100007F`, so each 32-bit word's bytes
+ * are reversed back into network order. A pure parser: it reads text, not files.
+ */
+import { endianness } from 'node:os';
+import { ErrorCode, SockitError } from '../errors.js';
+import { formatIPv4 } from '../ip/ipv4.js';
+import { formatIPv6 } from '../ip/ipv6.js';
+import { type Protocol, type SocketState, socketState } from './states.js';
+
+export type Endianness = 'LE' | 'BE';
+
+export interface Endpoint {
+  /** Canonical text: dotted decimal, or RFC 5952 IPv6 (`::ffff:a.b.c.d` when mapped). */
+  address: string;
+  /** 0 for a wildcard peer. */
+  port: number;
+}
+
+/** One row of a /proc/net table. */
+export interface SocketEntry {
+  protocol: Protocol;
+  family: 4 | 6;
+  local: Endpoint;
+  remote: Endpoint;
+  state: SocketState;
+  /** Bytes queued to send, and queued unread (for LISTEN, the accept queue). */
+  txQueue: number;
+  rxQueue: number;
+  uid: number;
+  /** The socket's inode, which links it to the process holding it; 0 for TIME_WAIT. */
+  inode: number;
+}
+
+/**
+ * Parses the whole text of one /proc/net table; lines that do not parse are skipped, so
+ * a table from a newer kernel with extra columns still reads.
+ *
+ * @example
+ * ```ts
+ * const entries = parseProcNet(readFileSync('/proc/net/tcp', 'utf8'), 'tcp', 4);
+ * entries[0]?.local; // { address: '127.0.0.1', port: 8080 }
+ * ```
+ */
+export function parseProcNet(
+  text: string,
+  protocol: Protocol,
+  family: 4 | 6,
+  byteOrder: Endianness = endianness(),
+): SocketEntry[] {
+  const entries: SocketEntry[] = [];
+  for (const line of text.split('\n')) {
+    const entry = parseLine(line, protocol, family, byteOrder);
+    if (entry) entries.push(entry);
+  }
+  return entries;
+}
+
+const LINE =
+  /^\s*\d+:\s+([0-9A-F]+):([0-9A-F]{4})\s+([0-9A-F]+):([0-9A-F]{4})\s+([0-9A-F]{2})\s+([0-9A-F]{8}):([0-9A-F]{8})\s+\S+\s+\S+\s+(\d+)\s+\d+\s+(\d+)/i;
+
+function parseLine(
+  line: string,
+  protocol: Protocol,
+  family: 4 | 6,
+  order: Endianness,
+): SocketEntry | undefined {
+  const m = LINE.exec(line);
+  if (!m) return undefined;
+  const [, localHex, localPort, remoteHex, remotePort, st, tx, rx, uid, inode] = m;
+  const width = family === 4 ? 8 : 32;
+  if (localHex?.length !== width || remoteHex?.length !== width) return undefined;
+  return {
+    protocol,
+    family,
+    local: { address: decodeAddress(localHex, order), port: hex(localPort) },
+    remote: { address: decodeAddress(remoteHex, order), port: hex(remotePort) },
+    state: socketState(protocol, hex(st)),
+    txQueue: hex(tx),
+    rxQueue: hex(rx),
+    uid: Number(uid),
+    inode: Number(inode),
+  };
+}
+
+/**
+ * Decodes a /proc/net address column: 8 hex digits for IPv4, 32 for IPv6.
+ *
+ * @example
+ * ```ts
+ * decodeAddress('0100007F', 'LE'); // '127.0.0.1'
+ * decodeAddress('00000000000000000000000001000000', 'LE'); // '::1'
+ * ```
+ */
+export function decodeAddress(hexText: string, order: Endianness = endianness()): string {
+  if (!/^([0-9A-F]{8}|[0-9A-F]{32})$/i.test(hexText)) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `"${hexText}" is not a /proc/net address (8 or 32 hex digits)`,
+    );
+  }
+  let value = 0n;
+  for (let at = 0; at < hexText.length; at += 8) {
+    const word = hexText.slice(at, at + 8);
+    const bytes = order === 'LE' ? (word.match(/../g) ?? []).reverse().join('') : word;
+    value = (value << 32n) | BigInt(`0x${bytes}`);
+  }
+  return hexText.length === 8 ? formatIPv4(value) : formatIPv6(value);
+}
+
+function hex(text: string | undefined): number {
+  return Number.parseInt(text ?? '0', 16);
+}

@@ -1,0 +1,143 @@
+/**
+ * `sockit ports` run in-process through its commander definition, stdout captured, on
+ * sockets this test opens on 127.0.0.1 port 0; checked against `ss -tuanp`.
+ */
+import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { portsCommand } from '../../src/cli/ports.js';
+import { ErrorCode } from '../../src/errors.js';
+import type { PortEntry } from '../../src/ports/index.js';
+
+async function sockitPorts(args: string[]): Promise<string> {
+  const chunks: string[] = [];
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
+    chunks.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write);
+  try {
+    const command = portsCommand()
+      .exitOverride()
+      .configureOutput({ writeOut: (s) => chunks.push(s), writeErr: (s) => chunks.push(s) });
+    await command.parseAsync(['node', 'sockit-ports', ...args]);
+  } finally {
+    write.mockRestore();
+  }
+  return chunks.join('');
+}
+
+async function json(args: string[]): Promise<PortEntry[]> {
+  return JSON.parse(await sockitPorts([...args, '--json'])) as PortEntry[];
+}
+
+/** ss's view of one socket: `ss -tuanpH` columns, and the users:(("cmd",pid=N,fd=M)) list. */
+function ssRow(local: string, peer: string): { netid: string; state: string; users: string } | undefined {
+  const lines = execFileSync('ss', ['-tuanpH'], { encoding: 'utf8' }).split('\n');
+  for (const line of lines) {
+    const [netid = '', state = '', , , l, p, ...rest] = line.trim().split(/\s+/);
+    if (l === local && p === peer) return { netid, state, users: rest.join(' ') };
+  }
+  return undefined;
+}
+
+describe('sockit ports', () => {
+  const server = net.createServer();
+  const udp = dgram.createSocket('udp4');
+  let client: net.Socket;
+  let accepted: net.Socket;
+  let tcpPort = 0;
+  let udpPort = 0;
+  let clientPort = 0;
+
+  beforeAll(async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    tcpPort = (server.address() as AddressInfo).port;
+    udp.bind(0, '127.0.0.1');
+    await once(udp, 'listening');
+    udpPort = udp.address().port;
+    const connection = once(server, 'connection');
+    client = net.connect({ host: '127.0.0.1', port: tcpPort });
+    await once(client, 'connect');
+    [accepted] = (await connection) as [net.Socket];
+    clientPort = client.localPort ?? 0;
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    accepted.destroy();
+    udp.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('--listening --json lists the TCP listener and the UDP socket, not the connection', async () => {
+    const entries = await json(['--listening']);
+    const tcp = entries.find((e) => e.protocol === 'tcp' && e.local.port === tcpPort);
+    const datagram = entries.find((e) => e.protocol === 'udp' && e.local.port === udpPort);
+    expect(tcp).toMatchObject({ state: 'LISTEN', local: { address: '127.0.0.1' }, remote: { port: 0 } });
+    expect(datagram).toMatchObject({ state: 'UNCONN', local: { address: '127.0.0.1' } });
+    expect(tcp?.processes.map((p) => p.pid)).toContain(process.pid);
+    expect(datagram?.processes.map((p) => p.pid)).toContain(process.pid);
+    expect(entries.some((e) => e.local.port === clientPort)).toBe(false);
+    expect(entries.every((e) => e.state === 'LISTEN' || e.state === 'UNCONN')).toBe(true);
+  });
+
+  it('--port shows both ends of the connected pair ESTABLISHED', async () => {
+    const entries = await json(['--tcp', '--port', String(tcpPort)]);
+    const states = entries.map((e) => [e.local.port, e.remote.port, e.state]);
+    expect(states).toContainEqual([tcpPort, 0, 'LISTEN']);
+    expect(states).toContainEqual([clientPort, tcpPort, 'ESTABLISHED']);
+    expect(states).toContainEqual([tcpPort, clientPort, 'ESTABLISHED']);
+    expect(entries).toHaveLength(3);
+    expect(await json(['--tcp', '--port', String(tcpPort), '--state', 'estab'])).toHaveLength(2);
+  });
+
+  it('agrees with ss -tuanp for the same sockets', async () => {
+    const entries = [
+      ...(await json(['--port', String(tcpPort)])),
+      ...(await json(['--udp', '--port', String(udpPort)])),
+    ];
+    const ssState: Record<string, string> = { LISTEN: 'LISTEN', UNCONN: 'UNCONN', ESTABLISHED: 'ESTAB' };
+    for (const e of entries) {
+      const local = `${e.local.address}:${e.local.port}`;
+      const peer = `${e.remote.address}:${e.remote.port === 0 ? '*' : e.remote.port}`;
+      const row = ssRow(local, peer);
+      expect(row, `ss has ${local} ${peer}`).toBeDefined();
+      expect(row?.netid).toBe(e.protocol);
+      expect(row?.state).toBe(ssState[e.state]);
+      for (const p of e.processes) expect(row?.users).toContain(`("${p.command}",pid=${p.pid},`);
+    }
+  });
+
+  it('prints a text table with the port range and the owner', async () => {
+    const out = await sockitPorts(['--udp', '--port', String(udpPort)]);
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^Proto +State +Local Address:Port +Peer Address:Port +Port +Process$/);
+    const range = udpPort >= 49152 ? 'dynamic' : 'registered';
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^udp +UNCONN +127\\.0\\.0\\.1:${udpPort} +0\\.0\\.0\\.0:\\* +${range} .*/${process.pid}`),
+      ),
+    );
+  });
+
+  it('refuses an unknown --state with ERR_INVALID_ARGUMENT and a bad --port', async () => {
+    await expect(sockitPorts(['--state', 'sleepy'])).rejects.toMatchObject({
+      code: ErrorCode.INVALID_ARGUMENT,
+    });
+    await expect(sockitPorts(['--port', '70000'])).rejects.toMatchObject({
+      code: 'commander.invalidArgument',
+    });
+  });
+
+  it('shows examples in --help', async () => {
+    await expect(sockitPorts(['--help'])).rejects.toMatchObject({ code: 'commander.helpDisplayed' });
+    const help: string[] = [];
+    portsCommand()
+      .configureOutput({ writeOut: (s) => help.push(s) })
+      .outputHelp();
+    expect(help.join('')).toContain('sockit ports --listening');
+  });
+});
