@@ -147,7 +147,8 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
   let readyWorkers = 0;
   let everReady = false;
 
-  const stop = (): Promise<void> => {
+  /** Stops every worker: gracefully by message, or with SIGTERM when start-up failed. */
+  const stop = (how: 'graceful' | 'terminate' = 'graceful'): Promise<void> => {
     stopping ??= new Promise<void>((resolve) => {
       const kill = setTimeout(() => {
         for (const worker of workers) {
@@ -165,7 +166,11 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
       };
       cluster.on('exit', check);
       const shutdown: ShutdownMessage = { type: 'sockit:shutdown' };
-      for (const worker of workers) if (worker.isConnected()) worker.send(shutdown);
+      for (const worker of workers) {
+        if (how === 'terminate' || !worker.isConnected()) worker.process.kill('SIGTERM');
+        // A worker that is exiting may have closed its channel already; its exit still counts.
+        else worker.send(shutdown, undefined, () => {});
+      }
       check();
     });
     return stopping;
@@ -174,6 +179,8 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
   const fork = (): void => {
     const worker = cluster.fork();
     workers.add(worker);
+    // The channel to a dying worker fails with EPIPE; its 'exit' is what matters.
+    worker.on('error', (err) => log.debug({ worker: worker.process.pid, err: err.message }, 'worker channel error'));
     worker.on('message', (message: WorkerMessage) => {
       if (message?.type === 'sockit:listening') {
         const key = `${message.service}/${message.protocol}/${message.address}/${message.port}`;
@@ -241,7 +248,7 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
   try {
     await ready;
   } catch (err) {
-    await stop();
+    await stop('terminate');
     throw err;
   }
   return { stop, stopped, services: [] };
