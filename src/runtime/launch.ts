@@ -180,7 +180,9 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
     const worker = cluster.fork();
     workers.add(worker);
     // The channel to a dying worker fails with EPIPE; its 'exit' is what matters.
-    worker.on('error', (err) => log.debug({ worker: worker.process.pid, err: err.message }, 'worker channel error'));
+    worker.on('error', (err) =>
+      log.debug({ worker: worker.process.pid, err: err.message }, 'worker channel error'),
+    );
     worker.on('message', (message: WorkerMessage) => {
       if (message?.type === 'sockit:listening') {
         const key = `${message.service}/${message.protocol}/${message.address}/${message.port}`;
