@@ -30,6 +30,12 @@ export const ErrorCode = {
   IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
   /** The server is at its connection limit. */
   TOO_MANY_CONNECTIONS: 'ERR_TOO_MANY_CONNECTIONS',
+  /** A TFTP peer stopped answering within the retry limit. */
+  TFTP_TIMEOUT: 'ERR_TFTP_TIMEOUT',
+  /** A TFTP peer sent an ERROR packet; `tftpCode` says which. */
+  TFTP_REMOTE: 'ERR_TFTP_REMOTE',
+  /** A TFTP peer broke the protocol (malformed packet, bad options). */
+  TFTP_PROTOCOL: 'ERR_TFTP_PROTOCOL',
   /** A feature needs an operating system facility this one lacks. */
   UNSUPPORTED_PLATFORM: 'ERR_UNSUPPORTED_PLATFORM',
 } as const;

@@ -1,0 +1,170 @@
+/**
+ * The receiving side of a transfer (a server taking WRQ, a client doing RRQ), as a state
+ * machine without a socket. In-order blocks are written and acknowledged every `windowsize`
+ * blocks (RFC 7440; every block in lockstep) and at the end. A duplicate or out-of-order
+ * block is answered once with the ACK of the last block in order, so a sender whose ACK was
+ * lost, or whose window lost a block, resumes from there. After the last block the final
+ * ACK is repeated to any repeat of that block for a dally period, so that a lost final ACK
+ * does not fail the sender (RFC 1350 §6).
+ */
+import { fromWire, type Rollover, toWire } from './blocks.js';
+import { localError, type TftpError, timeoutError } from './errors.js';
+import { encodeAck, encodeError, TftpErrorCode } from './packet.js';
+import type { Rto } from './rto.js';
+import type { TransferStats } from './sender.js';
+
+export interface ReceiverSink {
+  send(packet: Buffer): void;
+  arm(ms: number): void;
+  disarm(): void;
+  /** The next bytes of the file, in order. */
+  write(data: Buffer): void;
+  /** Every block is in and acknowledged; the dally period starts. */
+  complete(): void;
+  /** The dally period is over: the transfer's socket may close. */
+  close(): void;
+  fail(error: TftpError): void;
+}
+
+export interface ReceiverOptions {
+  blksize: number;
+  windowsize: number;
+  rollover: Rollover;
+  rto: Rto;
+  retries: number;
+  /** Sent first and repeated until block 1 arrives (a client's RRQ, a server's OACK). */
+  initial?: Buffer;
+  /** Refuse (ERROR 3) a file growing past this many bytes. */
+  maxBytes?: number;
+  now: () => number;
+}
+
+export class TftpReceiver {
+  readonly stats: TransferStats = { blocks: 0, bytes: 0, retransmits: 0 };
+  #opts: ReceiverOptions;
+  #sink: ReceiverSink;
+  #expected = 1;
+  #sinceAck = 0;
+  #nacked = false;
+  #failures = 0;
+  #waitedMs = 0;
+  /** The control packet to repeat on a timeout: the initial one, then the latest ACK. */
+  #last: Buffer | undefined;
+  #final = -1;
+  #state: 'receiving' | 'dallying' | 'done' = 'receiving';
+
+  constructor(options: ReceiverOptions, sink: ReceiverSink) {
+    this.#opts = options;
+    this.#sink = sink;
+  }
+
+  get finished(): boolean {
+    return this.#state !== 'receiving';
+  }
+
+  /** Changes blksize and windowsize after an OACK, before the first block. */
+  configure(blksize: number, windowsize: number): void {
+    if (this.#expected !== 1) throw new Error('configure() after data arrived');
+    this.#opts = { ...this.#opts, blksize, windowsize };
+  }
+
+  /** Sends the initial packet, or ACK 0 when there is none (a server's plain WRQ answer). */
+  start(): void {
+    if (this.#opts.initial) this.#control(this.#opts.initial);
+    else this.acknowledgeOptions();
+  }
+
+  /** ACK 0: a client's answer to an OACK, or a server's to a WRQ without options. */
+  acknowledgeOptions(): void {
+    this.#control(encodeAck(0));
+  }
+
+  data(wire: number, payload: Buffer): void {
+    if (this.#state === 'done') return;
+    const block = fromWire(wire, this.#expected, this.#opts.rollover);
+    if (this.#state === 'dallying') {
+      if (block === this.#final && this.#last) this.#sink.send(this.#last);
+      return;
+    }
+    if (block !== this.#expected) {
+      if (!this.#nacked) {
+        this.#nacked = true;
+        this.stats.retransmits++;
+        this.#control(this.#ack(this.#expected - 1));
+      }
+      return;
+    }
+    const { blksize, windowsize, maxBytes } = this.#opts;
+    if (payload.length > blksize) {
+      this.#abort(
+        TftpErrorCode.ILLEGAL_OPERATION,
+        `block ${block} has ${payload.length} bytes, blksize is ${blksize}`,
+      );
+      return;
+    }
+    if (maxBytes !== undefined && this.stats.bytes + payload.length > maxBytes) {
+      this.#abort(TftpErrorCode.DISK_FULL, `the file exceeds the limit of ${maxBytes} bytes`);
+      return;
+    }
+    this.stats.blocks = block;
+    this.stats.bytes += payload.length;
+    this.#sink.write(payload);
+    this.#expected = block + 1;
+    this.#nacked = false;
+    this.#failures = 0;
+    const last = payload.length < blksize;
+    if (last || ++this.#sinceAck >= windowsize) {
+      this.#sinceAck = 0;
+      this.#control(this.#ack(block));
+    } else {
+      this.#sink.arm(this.#opts.rto.ms);
+    }
+    if (last) {
+      this.#final = block;
+      this.#state = 'dallying';
+      this.#sink.complete();
+      // Stay for a while to repeat the final ACK should the sender not have received it.
+      this.#sink.arm(Math.max(this.#opts.rto.ms * 2, 200));
+    }
+  }
+
+  timeout(): void {
+    if (this.#state === 'done') return;
+    if (this.#state === 'dallying') {
+      this.#state = 'done';
+      this.#sink.disarm();
+      this.#sink.close();
+      return;
+    }
+    this.#waitedMs += this.#opts.rto.ms;
+    if (++this.#failures > this.#opts.retries) {
+      this.#state = 'done';
+      this.#sink.fail(timeoutError(this.#opts.retries, this.#waitedMs));
+      return;
+    }
+    this.#opts.rto.expired();
+    this.#nacked = false;
+    if (this.#last) {
+      this.stats.retransmits++;
+      this.#sink.send(this.#last);
+    }
+    this.#sink.arm(this.#opts.rto.ms);
+  }
+
+  #ack(block: number): Buffer {
+    return encodeAck(toWire(block, this.#opts.rollover));
+  }
+
+  #control(packet: Buffer): void {
+    this.#last = packet;
+    this.#sink.send(packet);
+    this.#sink.arm(this.#opts.rto.ms);
+  }
+
+  #abort(code: TftpErrorCode, text: string): void {
+    this.#state = 'done';
+    this.#sink.send(encodeError(code, text));
+    this.#sink.disarm();
+    this.#sink.fail(localError(code, text));
+  }
+}

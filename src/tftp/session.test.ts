@@ -1,0 +1,304 @@
+/**
+ * Sender and receiver state machines joined by a simulated network with a fake clock:
+ * loss, duplication and reordering are reproducible from a seed, and no socket is used.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../errors.js';
+import type { Rollover } from './blocks.js';
+import type { TftpError } from './errors.js';
+import { decodePacket, encodeOack, encodeRequest, Opcode } from './packet.js';
+import { TftpReceiver } from './receiver.js';
+import { Rto } from './rto.js';
+import { TftpSender } from './sender.js';
+
+/** A small deterministic PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Link {
+  /** Probability that a datagram is dropped, per direction. */
+  loss?: number;
+  duplicate?: number;
+  /** Latency in ms: base plus uniform jitter (jitter reorders). */
+  latency?: number;
+  jitter?: number;
+  /** Drop exactly these packets (by index of send, per direction), for targeted cases. */
+  dropData?: Set<number>;
+  dropAck?: Set<number>;
+  /** Deliver every ACK twice. */
+  doubleAcks?: boolean;
+  /** The receiver never answers. */
+  silentReceiver?: boolean;
+}
+
+interface Run {
+  received: Buffer;
+  sender: TftpSender;
+  receiver: TftpReceiver;
+  senderResult: 'complete' | TftpError | 'pending';
+  receiverResult: 'complete' | TftpError | 'pending';
+  closed: boolean;
+  dataPackets: number;
+  blocksSentCount: Map<number, number>;
+  elapsedMs: number;
+}
+
+function transfer(
+  file: Buffer,
+  opts: {
+    blksize?: number;
+    windowsize?: number;
+    rollover?: Rollover;
+    seed?: number;
+    oack?: boolean;
+    wrq?: boolean;
+  } & Link = {},
+): Run {
+  const blksize = opts.blksize ?? 512;
+  const windowsize = opts.windowsize ?? 1;
+  const rollover = opts.rollover ?? 0;
+  const random = prng(opts.seed ?? 1);
+  let now = 0;
+  const events: { at: number; seq: number; run: () => void }[] = [];
+  let seq = 0;
+  const schedule = (delay: number, run: () => void): { cancelled: boolean } => {
+    const handle = { cancelled: false };
+    events.push({ at: now + delay, seq: seq++, run: () => !handle.cancelled && run() });
+    return handle;
+  };
+  const chunks: Buffer[] = [];
+  const result: Run = {
+    received: Buffer.alloc(0),
+    sender: undefined as unknown as TftpSender,
+    receiver: undefined as unknown as TftpReceiver,
+    senderResult: 'pending',
+    receiverResult: 'pending',
+    closed: false,
+    dataPackets: 0,
+    blocksSentCount: new Map(),
+    elapsedMs: 0,
+  };
+  let dataIndex = 0;
+  let ackIndex = 0;
+  const deliver = (packet: Buffer, to: (p: Buffer) => void, drop: boolean, times = 1): void => {
+    if (drop || random() < (opts.loss ?? 0)) return;
+    const copies = random() < (opts.duplicate ?? 0) ? 2 : times;
+    for (let i = 0; i < copies; i++) {
+      schedule((opts.latency ?? 1) + random() * (opts.jitter ?? 0), () => to(packet));
+    }
+  };
+
+  let receiverStarted = false;
+  let senderTimer = { cancelled: true };
+  let receiverTimer = { cancelled: true };
+  const toReceiver = (packet: Buffer): void => {
+    const d = decodePacket(packet);
+    if (!d.ok || opts.silentReceiver) return;
+    if (d.packet.opcode === Opcode.DATA) result.receiver.data(d.packet.block, d.packet.data);
+    else if (d.packet.opcode === Opcode.WRQ && !receiverStarted) {
+      receiverStarted = true;
+      result.receiver.start();
+    } else if (d.packet.opcode === Opcode.OACK) result.receiver.acknowledgeOptions();
+  };
+  const toSender = (packet: Buffer): void => {
+    const d = decodePacket(packet);
+    if (d.ok && d.packet.opcode === Opcode.ACK) result.sender.ack(d.packet.block);
+  };
+
+  result.sender = new TftpSender(
+    {
+      blksize,
+      windowsize,
+      rollover,
+      rto: new Rto({ initialMs: 100 }),
+      retries: 8,
+      initial: opts.oack
+        ? encodeOack(new Map([['blksize', String(blksize)]]))
+        : opts.wrq
+          ? encodeRequest(Opcode.WRQ, 'upload.bin', 'octet')
+          : undefined,
+      now: () => now,
+    },
+    {
+      send: (packet) => {
+        const bytes = Buffer.isBuffer(packet) ? packet : Buffer.concat(packet as Buffer[]);
+        if (bytes.readUInt16BE(0) === Opcode.DATA) {
+          result.dataPackets++;
+          const block = bytes.readUInt16BE(2);
+          result.blocksSentCount.set(block, (result.blocksSentCount.get(block) ?? 0) + 1);
+        }
+        deliver(bytes, toReceiver, opts.dropData?.has(dataIndex++) ?? false);
+      },
+      arm: (ms) => {
+        senderTimer.cancelled = true;
+        senderTimer = schedule(ms, () => result.sender.timeout());
+      },
+      disarm: () => {
+        senderTimer.cancelled = true;
+      },
+      complete: () => {
+        result.senderResult = 'complete';
+      },
+      fail: (err) => {
+        result.senderResult = err;
+      },
+    },
+  );
+  result.receiver = new TftpReceiver(
+    { blksize, windowsize, rollover, rto: new Rto({ initialMs: 100 }), retries: 8, now: () => now },
+    {
+      send: (packet) =>
+        deliver(packet, toSender, opts.dropAck?.has(ackIndex++) ?? false, opts.doubleAcks ? 2 : 1),
+      arm: (ms) => {
+        receiverTimer.cancelled = true;
+        receiverTimer = schedule(ms, () => result.receiver.timeout());
+      },
+      disarm: () => {
+        receiverTimer.cancelled = true;
+      },
+      write: (data) => chunks.push(Buffer.from(data)),
+      complete: () => {
+        result.receiverResult = 'complete';
+      },
+      close: () => {
+        result.closed = true;
+      },
+      fail: (err) => {
+        result.receiverResult = err;
+      },
+    },
+  );
+
+  // The file source: supply blocks whenever the sender has room.
+  let offset = 0;
+  let ended = false;
+  const feed = (): void => {
+    while (!ended && result.sender.room > 0) {
+      const block = file.subarray(offset, offset + blksize);
+      offset += block.length;
+      result.sender.supply(block);
+      if (block.length < blksize) ended = true;
+      else if (offset === file.length) {
+        result.sender.end();
+        ended = true;
+      }
+    }
+  };
+
+  // A plain RRQ: the receiver's request is implied; the sender starts with block 1.
+  result.sender.start();
+  feed();
+  for (let steps = 0; events.length > 0 && steps < 5_000_000; steps++) {
+    events.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const next = events.shift() as (typeof events)[number];
+    now = next.at;
+    next.run();
+    feed();
+  }
+  result.received = Buffer.concat(chunks);
+  result.elapsedMs = now;
+  return result;
+}
+
+describe('TFTP sender and receiver', () => {
+  it.each([0, 1, 511, 512, 513, 1024, 5000])('move a %i-byte file in lockstep, exactly', (size) => {
+    const file = randomBytes(size);
+    const run = transfer(file);
+    expect(run.senderResult).toBe('complete');
+    expect(run.receiverResult).toBe('complete');
+    expect(run.received.equals(file)).toBe(true);
+    expect(run.receiver.stats.blocks).toBe(Math.floor(size / 512) + 1);
+    expect(run.sender.stats.retransmits).toBe(0);
+    expect(run.closed).toBe(true);
+  });
+
+  it.each([2, 4, 16])('move a file with windowsize %i and no loss, with no retransmission', (windowsize) => {
+    const file = randomBytes(100_000);
+    const run = transfer(file, { windowsize, blksize: 1428 });
+    expect(run.received.equals(file)).toBe(true);
+    expect(run.sender.stats.retransmits).toBe(0);
+    expect(run.dataPackets).toBe(Math.floor(100_000 / 1428) + 1);
+  });
+
+  it('starts with an OACK (block 0) and waits for ACK 0 before data', () => {
+    const file = randomBytes(3000);
+    const run = transfer(file, { oack: true, dropAck: new Set([0]) });
+    expect(run.received.equals(file)).toBe(true);
+    expect(run.senderResult).toBe('complete');
+  });
+
+  it('uploads after a WRQ answered by ACK 0, with the WRQ and the ACK 0 lost once each', () => {
+    const file = randomBytes(7000);
+    const run = transfer(file, { wrq: true, dropData: new Set(), dropAck: new Set([0]), seed: 3 });
+    expect(run.received.equals(file)).toBe(true);
+    expect(run.senderResult).toBe('complete');
+  });
+
+  it.each([1, 4, 16])(
+    'survives one loss in ten both ways, duplication and reordering (window %i), 30 seeds',
+    (windowsize) => {
+      const file = randomBytes(60_000);
+      for (let seed = 1; seed <= 30; seed++) {
+        const run = transfer(file, {
+          windowsize,
+          blksize: 1024,
+          loss: 0.1,
+          duplicate: 0.05,
+          jitter: 3,
+          seed,
+        });
+        expect(run.senderResult, `seed ${seed}`).toBe('complete');
+        expect(run.received.equals(file), `seed ${seed}`).toBe(true);
+      }
+    },
+  );
+
+  it('rolls block numbers over past 65535 (to 0 by default, to 1 when configured)', () => {
+    const file = randomBytes(8 * 70_000 + 3);
+    for (const rollover of [0, 1] as const) {
+      const run = transfer(file, { blksize: 8, windowsize: 8, rollover });
+      expect(run.received.equals(file), `rollover ${rollover}`).toBe(true);
+      expect(run.receiver.stats.blocks).toBe(70_001);
+    }
+  });
+
+  it('never answers a duplicate ACK with data (Sorcerer\u2019s Apprentice)', () => {
+    const file = randomBytes(50 * 512);
+    const run = transfer(file, { doubleAcks: true });
+    expect(run.received.equals(file)).toBe(true);
+    expect(run.dataPackets).toBe(51);
+    expect([...run.blocksSentCount.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('recovers from a lost first block of a window by one go-back, not by the timer alone', () => {
+    const file = randomBytes(16 * 512 * 4);
+    const run = transfer(file, { windowsize: 16, dropData: new Set([16]) });
+    expect(run.received.equals(file)).toBe(true);
+    // 16 blocks of the second window are sent again once; nothing more.
+    expect(run.sender.stats.retransmits).toBe(16);
+  });
+
+  it('completes when the final ACK is lost: the receiver repeats it while dallying', () => {
+    const file = randomBytes(2000);
+    const run = transfer(file, { dropAck: new Set([4]) });
+    expect(run.senderResult).toBe('complete');
+    expect(run.receiverResult).toBe('complete');
+    expect(run.received.equals(file)).toBe(true);
+  });
+
+  it('gives up with ERR_TFTP_TIMEOUT after the retry limit when the peer goes silent', () => {
+    const run = transfer(randomBytes(5000), { silentReceiver: true });
+    expect(run.senderResult).toMatchObject({ code: ErrorCode.TFTP_TIMEOUT });
+    // 8 retries with back-off from 100 ms, capped at 5 s
+    expect(run.elapsedMs).toBeGreaterThan(100 * (1 + 2 + 4 + 8));
+  });
+});
