@@ -9,6 +9,7 @@ import { ipCommand } from './ip.js';
 import { ncCommand } from './nc.js';
 import { portsCommand } from './ports.js';
 import { serveCommand } from './serve.js';
+import { tftpCommand } from './tftp.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -25,6 +26,7 @@ export function program(): Command {
     .addCommand(serveCommand())
     .addCommand(echoCommand())
     .addCommand(ncCommand())
+    .addCommand(tftpCommand())
     .addCommand(ipCommand())
     .addCommand(portsCommand())
     .showHelpAfterError('(run with --help for usage)');

@@ -1,32 +1,48 @@
 /** `sockit serve`: every sockit service at once, on unprivileged default ports. */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { Command } from 'commander';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
 import { launch } from '../runtime/launch.js';
+import { serveTftp, TFTP_SERVE_PORT } from '../tftp/server.js';
 import { parsePort } from './args.js';
 import { loggerFor } from './context.js';
 
 interface ServeAllFlags {
   host?: string;
   echoPort: number;
+  tftpPort: number;
+  dataDir: string;
 }
 
 export function serveCommand(): Command {
   return new Command('serve')
     .description('run every sockit service with embedded defaults, one start-up line per service')
     .option('-H, --host <address>', 'bind address for every service (default: all)')
+    .option('--data-dir <dir>', 'where services keep their files (created if missing)', 'sockit-data')
     .option('--echo-port <port>', 'echo service, TCP and UDP', parsePort, ECHO_SERVE_PORT)
+    .option(
+      '--tftp-port <port>',
+      'TFTP service, read-only, serving DATA-DIR/tftp',
+      parsePort,
+      TFTP_SERVE_PORT,
+    )
     .addHelpText(
       'after',
       `
 Services and their default ports:
   echo   ${ECHO_SERVE_PORT}/tcp and ${ECHO_SERVE_PORT}/udp (RFC 862)
+  tftp   ${TFTP_SERVE_PORT}/udp, read-only, files from DATA-DIR/tftp (RFC 1350)
 
 Stops gracefully on SIGINT/SIGTERM.`,
     )
     .action(async (flags: ServeAllFlags, command: Command) => {
       const log = loggerFor(command);
+      const tftpRoot = path.resolve(flags.dataDir, 'tftp');
+      await mkdir(tftpRoot, { recursive: true });
       const launched = await launch({ model: 'event-loop', log }, async (model) => [
         ...(await serveEcho({ host: flags.host, port: flags.echoPort, model, log })),
+        await serveTftp({ root: tftpRoot, host: flags.host, port: flags.tftpPort, log }),
       ]);
       await launched.stopped;
     });

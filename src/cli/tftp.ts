@@ -1,0 +1,265 @@
+/** `sockit tftp serve`, `sockit tftp get` and `sockit tftp put`. */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ErrorCode, SockitError } from '../errors.js';
+import { launch } from '../runtime/launch.js';
+import type { Rollover } from '../tftp/blocks.js';
+import { type TftpClientOptions, type TftpResult, tftpGet, tftpPut } from '../tftp/client.js';
+import type { TransferMode } from '../tftp/packet.js';
+import { parseRewrite, type RewriteRule } from '../tftp/paths.js';
+import { serveTftp, TFTP_PORT } from '../tftp/server.js';
+import { bytesOption, parseCount, parsePort } from './args.js';
+import { loggerFor } from './context.js';
+import { formatBytes, Progress } from './progress.js';
+
+interface ServeFlags {
+  root: string;
+  host?: string;
+  port: number;
+  writable?: boolean;
+  overwrite?: boolean;
+  maxFileSize: number;
+  maxTransfers: number;
+  maxBlksize: number;
+  maxWindow: number;
+  timeout: number;
+  retries: number;
+  refuse: string[];
+  rewrite: RewriteRule[];
+  rollover: string;
+}
+
+interface ClientFlags {
+  blksize?: number;
+  windowsize?: number;
+  timeout?: number;
+  retries: number;
+  mode: TransferMode;
+  tsize?: boolean;
+  rollover: string;
+}
+
+function ranged(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max)
+      throw new InvalidArgumentError(`expected ${min} to ${max}`);
+    return n;
+  };
+}
+
+const collect =
+  <T>(parse: (v: string) => T) =>
+  (value: string, previous: T[]) => [...previous, parse(value)];
+
+function rewriteRule(value: string): RewriteRule {
+  try {
+    return parseRewrite(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address. */
+export function parseTftpHost(value: string): { host: string; port: number } {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
+  if (bracketed)
+    return { host: bracketed[1] as string, port: bracketed[2] ? parsePort(bracketed[2]) : TFTP_PORT };
+  const colons = value.split(':').length - 1;
+  if (colons === 1) {
+    const [host, port] = value.split(':') as [string, string];
+    return { host, port: parsePort(port) };
+  }
+  return { host: value, port: TFTP_PORT };
+}
+
+function clientOptions(target: { host: string; port: number }, flags: ClientFlags): TftpClientOptions {
+  return {
+    host: target.host === 'localhost' ? '127.0.0.1' : target.host,
+    port: target.port,
+    blksize: flags.blksize,
+    windowsize: flags.windowsize,
+    timeout: flags.timeout,
+    retries: flags.retries,
+    mode: flags.mode,
+    tsize: flags.tsize,
+    rollover: Number(flags.rollover) as Rollover,
+  };
+}
+
+function clientFlags(command: Command): Command {
+  return command
+    .option('-b, --blksize <bytes>', 'ask for this block size, 8-65464 (RFC 2348)', ranged(8, 65464))
+    .option('-w, --windowsize <blocks>', 'ask for this window, 1-65535 (RFC 7440)', ranged(1, 65535))
+    .option(
+      '-t, --timeout <seconds>',
+      'ask for this timeout, 1-255 (RFC 2349); else it adapts',
+      ranged(1, 255),
+    )
+    .option('-r, --retries <n>', 'timeouts in a row before giving up', ranged(0, 100), 5)
+    .addOption(
+      new Option('-m, --mode <mode>', 'transfer mode').choices(['octet', 'netascii']).default('octet'),
+    )
+    .option('--tsize', 'ask for / state the transfer size (RFC 2349)')
+    .addOption(new Option('--rollover <n>', 'block number after 65535').choices(['0', '1']).default('0'));
+}
+
+function summary(verb: string, name: string, r: TftpResult): string {
+  const seconds = r.ms / 1000;
+  const rate = formatBytes(r.bytes / Math.max(seconds, 0.001));
+  const o = r.options;
+  return (
+    `${verb} ${name}: ${formatBytes(r.bytes)} in ${seconds.toFixed(2)} s (${rate}/s), ${r.blocks} blocks, ` +
+    `${r.retransmits} retransmits, blksize ${o.blksize}, windowsize ${o.windowsize}\n`
+  );
+}
+
+export function tftpCommand(): Command {
+  const tftp = new Command('tftp').description('TFTP server and client (RFC 1350, 2347-2349, 7440)');
+
+  tftp
+    .command('serve')
+    .description('serve files from a folder over TFTP; read-only unless --writable')
+    .requiredOption('-d, --root <dir>', 'folder to serve; no path leaves it')
+    .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
+    .option('-p, --port <port>', 'port; 0 picks a free one', parsePort, TFTP_PORT)
+    .option('--writable', 'accept uploads (new files only, unless --overwrite)')
+    .option('--overwrite', 'let uploads replace existing files')
+    .addOption(bytesOption('--max-file-size <bytes>', 'largest upload', '4GiB'))
+    .option('--max-transfers <n>', 'transfers at once', parseCount, 1000)
+    .option('--max-blksize <bytes>', 'largest blksize granted', ranged(8, 65464), 65464)
+    .option('--max-window <blocks>', 'largest windowsize granted', ranged(1, 65535), 64)
+    .option(
+      '--timeout <seconds>',
+      'first retransmission timeout when the client asks none',
+      ranged(1, 255),
+      1,
+    )
+    .option('--retries <n>', 'timeouts in a row before a transfer is dropped', ranged(0, 100), 5)
+    .option('--refuse <option>', 'never grant this option (repeatable), e.g. tsize', collect(String), [])
+    .option(
+      '--rewrite <rule>',
+      "rewrite names: 'REGEX=>REPLACEMENT', \\i is the client IP (repeatable)",
+      collect(rewriteRule),
+      [],
+    )
+    .addOption(new Option('--rollover <n>', 'block number after 65535').choices(['0', '1']).default('0'))
+    .addHelpText(
+      'after',
+      `
+Names are taken relative to the root whatever their leading / or \\ (as PXE sends them);
+"..", absolute paths and symlinks leaving the root get ERROR 2. Uploads land under a
+temporary name and appear only when complete. One log line per transfer.
+Port 69 is privileged: run as root, grant CAP_NET_BIND_SERVICE, or use --port.
+
+Examples:
+  sockit tftp serve --root /srv/tftp
+  sockit tftp serve --root ./images --port 6969 --writable
+  sockit tftp serve --root /srv/tftp --rewrite '^pxelinux.cfg/default$=>pxelinux.cfg/\\i'`,
+    )
+    .action(async (flags: ServeFlags, command: Command) => {
+      const log = loggerFor(command);
+      const launched = await launch({ model: 'event-loop', log }, async () => [
+        await serveTftp({
+          root: flags.root,
+          host: flags.host,
+          port: flags.port,
+          writable: flags.writable,
+          overwrite: flags.overwrite,
+          maxFileSize: flags.maxFileSize,
+          maxTransfers: flags.maxTransfers,
+          maxBlksize: flags.maxBlksize,
+          maxWindowsize: flags.maxWindow,
+          timeoutMs: flags.timeout * 1000,
+          retries: flags.retries,
+          refuse: flags.refuse,
+          rewrite: flags.rewrite,
+          rollover: Number(flags.rollover) as Rollover,
+          log,
+        }),
+      ]);
+      await launched.stopped;
+    });
+
+  clientFlags(
+    tftp
+      .command('get')
+      .description('download a file; LOCAL "-" writes to stdout')
+      .argument('<host[:port]>', 'the server, e.g. 192.0.2.1, 127.0.0.1:6969, [::1]:69', parseTftpHost)
+      .argument('<remote>', 'file name on the server')
+      .argument('[local]', 'where to write it (default: the remote name, in this folder)'),
+  )
+    .addHelpText(
+      'after',
+      `
+The file is written under a temporary name and renamed when complete: a failed download
+leaves nothing under LOCAL. A progress bar shows on a terminal (with the size when the
+server gives tsize); a summary line follows.`,
+    )
+    .action(
+      async (
+        target: { host: string; port: number },
+        remote: string,
+        local: string | undefined,
+        flags: ClientFlags,
+      ) => {
+        const options = clientOptions(target, { ...flags, tsize: flags.tsize ?? true });
+        const progress = new Progress(`get ${remote}`);
+        options.onProgress = (bytes, total) => progress.update(bytes, total);
+        if (local === '-') {
+          const result = await tftpGet(options, remote, process.stdout);
+          process.stderr.write(summary('received', remote, result));
+          return;
+        }
+        const destination = local ?? path.basename(remote.replaceAll('\\', '/'));
+        const temp = path.join(
+          path.dirname(destination),
+          `.${path.basename(destination)}.${randomBytes(4).toString('hex')}.part`,
+        );
+        try {
+          const result = await tftpGet(options, remote, createWriteStream(temp, { flags: 'wx' }));
+          await rename(temp, destination);
+          progress.done();
+          process.stderr.write(summary('received', remote, result));
+        } catch (err) {
+          progress.done();
+          await unlink(temp).catch(() => {});
+          throw err;
+        }
+      },
+    );
+
+  clientFlags(
+    tftp
+      .command('put')
+      .description('upload a file; LOCAL "-" reads stdin')
+      .argument('<host[:port]>', 'the server', parseTftpHost)
+      .argument('<local>', 'file to send')
+      .argument('[remote]', 'name on the server (default: the local file name)'),
+  ).action(
+    async (
+      target: { host: string; port: number },
+      local: string,
+      remote: string | undefined,
+      flags: ClientFlags,
+    ) => {
+      const options = clientOptions(target, flags);
+      const name = remote ?? (local === '-' ? undefined : path.basename(local));
+      if (!name)
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'tftp put: give REMOTE when reading stdin');
+      const size = local === '-' ? undefined : (await stat(local)).size;
+      const input = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 256 * 1024 });
+      const progress = new Progress(`put ${name}`);
+      options.onProgress = (bytes, total) => progress.update(bytes, total);
+      const result = await tftpPut(options, name, input, size);
+      progress.done();
+      process.stderr.write(summary('sent', name, result));
+      if (local === '-') process.stdin.destroy();
+    },
+  );
+
+  return tftp;
+}

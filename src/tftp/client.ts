@@ -1,0 +1,288 @@
+/**
+ * The TFTP client: `tftpGet` downloads into a stream, `tftpPut` uploads from one. Options
+ * are asked for in the request; an OACK is checked against what was asked (ERROR 8 if it
+ * oversteps), and a server that answers with plain DATA or ACK 0 gets the defaults.
+ */
+import net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { formatHostPort } from '../errors.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
+import { checkInteger } from '../runtime/service.js';
+import { bindUdp } from '../runtime/udp.js';
+import type { Rollover } from './blocks.js';
+import { localError, remoteError, type TftpError } from './errors.js';
+import { BlockPump, BlockWriter } from './io.js';
+import { TransferLink } from './link.js';
+import { acceptOack, DEFAULT_BLKSIZE, MAX_BLKSIZE, type TransferOptions } from './options.js';
+import {
+  encodeError,
+  encodeRequest,
+  Opcode,
+  type Packet,
+  TftpErrorCode,
+  type TransferMode,
+} from './packet.js';
+import { TftpReceiver } from './receiver.js';
+import { Rto } from './rto.js';
+import { TftpSender, type TransferStats } from './sender.js';
+import { TFTP_PORT } from './server.js';
+
+export interface TftpClientOptions {
+  host: string;
+  /** Default 69. */
+  port?: number;
+  /** Ask for this blksize (RFC 2348). */
+  blksize?: number;
+  /** Ask for this windowsize (RFC 7440). */
+  windowsize?: number;
+  /** Ask for this timeout in seconds (RFC 2349); without it the timer adapts to the round trip. */
+  timeout?: number;
+  /** Timeouts in a row before giving up. Default 5. */
+  retries?: number;
+  /** Default octet. */
+  mode?: TransferMode;
+  /** Ask for the transfer size (RFC 2349): a download learns the size, an upload states it. */
+  tsize?: boolean;
+  rollover?: Rollover;
+  /** Called as data moves: bytes so far, and the total when known. */
+  onProgress?: (bytes: number, total: number | undefined) => void;
+  log?: Logger;
+}
+
+export interface TftpResult extends TransferStats {
+  /** What the transfer ran with after negotiation. */
+  options: TransferOptions;
+  ms: number;
+}
+
+function requestOptions(opts: TftpClientOptions, size: number | undefined): Map<string, string> {
+  const asked = new Map<string, string>();
+  if (opts.blksize !== undefined)
+    asked.set('blksize', String(checkInteger('blksize', opts.blksize, 8, MAX_BLKSIZE)));
+  if (opts.windowsize !== undefined)
+    asked.set('windowsize', String(checkInteger('windowsize', opts.windowsize, 1, 65535)));
+  if (opts.timeout !== undefined) asked.set('timeout', String(checkInteger('timeout', opts.timeout, 1, 255)));
+  if (opts.tsize) asked.set('tsize', String(size ?? 0));
+  return asked;
+}
+
+async function openLink(opts: TftpClientOptions): Promise<TransferLink> {
+  const ipv6 = net.isIPv6(opts.host);
+  const socket = await bindUdp({ host: ipv6 ? '::' : '0.0.0.0', port: 0, what: 'tftp client' });
+  socket.setRecvBufferSize(
+    Math.min(
+      8 * 1024 * 1024,
+      Math.max(256 * 1024, 2 * (opts.windowsize ?? 1) * ((opts.blksize ?? 512) + 64)),
+    ),
+  );
+  return new TransferLink(socket, opts.host);
+}
+
+/**
+ * Downloads `remote` into `output`.
+ *
+ * @example
+ * ```ts
+ * await tftpGet({ host: '127.0.0.1', port: 6969, blksize: 1428 }, 'pxelinux.0', createWriteStream('pxelinux.0'));
+ * ```
+ */
+export async function tftpGet(
+  opts: TftpClientOptions,
+  remote: string,
+  output: Writable,
+): Promise<TftpResult> {
+  const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
+  const asked = requestOptions(opts, 0);
+  const link = await openLink(opts);
+  const began = Date.now();
+  let negotiated: TransferOptions = {
+    blksize: DEFAULT_BLKSIZE,
+    windowsize: 1,
+    timeoutMs: undefined,
+    tsize: undefined,
+  };
+  const writer = new BlockWriter(output, opts.mode === 'netascii');
+  const log = opts.log ?? silentLogger;
+  return new Promise<TftpResult>((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: TftpError | Error): void => {
+      if (settled) return;
+      settled = true;
+      link.close();
+      if (err) reject(err);
+      else resolve({ ...receiver.stats, options: negotiated, ms: Date.now() - began });
+    };
+    const request = encodeRequest(Opcode.RRQ, remote, opts.mode ?? 'octet', asked);
+    const receiver = new TftpReceiver(
+      {
+        blksize: DEFAULT_BLKSIZE,
+        windowsize: 1,
+        rollover: opts.rollover ?? 0,
+        rto: new Rto({ initialMs: (opts.timeout ?? 1) * 1000, fixed: opts.timeout !== undefined }),
+        retries: opts.retries ?? 5,
+        initial: request,
+        now: Date.now,
+      },
+      {
+        send: (packet) => link.send(packet, link.peer ?? { address: opts.host, port }),
+        arm: link.arm,
+        disarm: link.disarm,
+        write: (data) => {
+          writer.write(data);
+          opts.onProgress?.(receiver.stats.bytes, negotiated.tsize);
+        },
+        complete: () => {
+          writer.finish().then(
+            () => settle(),
+            (err: Error) => settle(err),
+          );
+        },
+        close: () => link.close(),
+        fail: settle,
+      },
+    );
+    link.attach({
+      packet: (packet: Packet) => {
+        switch (packet.opcode) {
+          case Opcode.DATA:
+            receiver.data(packet.block, packet.data);
+            return;
+          case Opcode.OACK: {
+            if (receiver.stats.blocks > 0) return;
+            const accepted = acceptOack(asked, packet.options);
+            if (!accepted.ok) {
+              link.send(encodeError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
+              settle(localError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
+              return;
+            }
+            negotiated = accepted.options;
+            log.debug({ options: Object.fromEntries(packet.options) }, 'options accepted');
+            receiver.configure(negotiated.blksize, negotiated.windowsize);
+            receiver.acknowledgeOptions();
+            return;
+          }
+          case Opcode.ERROR:
+            settle(remoteError(packet.code, packet.message));
+            return;
+          default:
+            link.send(encodeError(TftpErrorCode.ILLEGAL_OPERATION, 'unexpected packet'));
+            settle(
+              localError(
+                TftpErrorCode.ILLEGAL_OPERATION,
+                `unexpected opcode ${packet.opcode} from the server`,
+              ),
+            );
+        }
+      },
+      malformed: (code, reason) => settle(localError(code, reason)),
+      timeout: () => receiver.timeout(),
+    });
+    log.debug(`RRQ ${remote} to ${formatHostPort(opts.host, port)}`);
+    receiver.start();
+  });
+}
+
+/**
+ * Uploads `input` as `remote`. `size` (when known) is sent as tsize if `opts.tsize` is set.
+ *
+ * @example
+ * ```ts
+ * await tftpPut({ host: '127.0.0.1', port: 6969 }, 'config.txt', createReadStream('config.txt'));
+ * ```
+ */
+export async function tftpPut(
+  opts: TftpClientOptions,
+  remote: string,
+  input: Readable,
+  size?: number,
+): Promise<TftpResult> {
+  const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
+  const asked = requestOptions(opts, size);
+  const link = await openLink(opts);
+  const began = Date.now();
+  let negotiated: TransferOptions = {
+    blksize: DEFAULT_BLKSIZE,
+    windowsize: 1,
+    timeoutMs: undefined,
+    tsize: size,
+  };
+  return new Promise<TftpResult>((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: TftpError | Error): void => {
+      if (settled) return;
+      settled = true;
+      link.close();
+      pump.stop();
+      if (err) reject(err);
+      else resolve({ ...sender.stats, options: negotiated, ms: Date.now() - began });
+    };
+    const sender = new TftpSender(
+      {
+        blksize: DEFAULT_BLKSIZE,
+        windowsize: 1,
+        rollover: opts.rollover ?? 0,
+        rto: new Rto({ initialMs: (opts.timeout ?? 1) * 1000, fixed: opts.timeout !== undefined }),
+        retries: opts.retries ?? 5,
+        initial: encodeRequest(Opcode.WRQ, remote, opts.mode ?? 'octet', asked),
+        now: Date.now,
+      },
+      {
+        send: (packet) => link.send(packet, link.peer ?? { address: opts.host, port }),
+        arm: link.arm,
+        disarm: link.disarm,
+        complete: () => settle(),
+        fail: settle,
+      },
+    );
+    const pump = new BlockPump(input, sender, DEFAULT_BLKSIZE, opts.mode === 'netascii', (err) => {
+      link.send(encodeError(0, 'read error on the client'));
+      settle(err);
+    });
+    const begin = (): void => {
+      sender.ack(0);
+      pump.start(negotiated.blksize);
+    };
+    link.attach({
+      packet: (packet: Packet) => {
+        switch (packet.opcode) {
+          case Opcode.ACK:
+            if (packet.block === 0 && sender.stats.blocks === 0) return begin();
+            sender.ack(packet.block);
+            opts.onProgress?.(sender.stats.bytes, size);
+            pump.pump();
+            return;
+          case Opcode.OACK: {
+            if (sender.stats.blocks > 0) return;
+            const accepted = acceptOack(asked, packet.options);
+            if (!accepted.ok) {
+              link.send(encodeError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
+              settle(localError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
+              return;
+            }
+            negotiated = { ...accepted.options, tsize: accepted.options.tsize ?? size };
+            sender.configure(negotiated.blksize, negotiated.windowsize);
+            begin();
+            return;
+          }
+          case Opcode.ERROR:
+            settle(remoteError(packet.code, packet.message));
+            return;
+          default:
+            link.send(encodeError(TftpErrorCode.ILLEGAL_OPERATION, 'unexpected packet'));
+            settle(
+              localError(
+                TftpErrorCode.ILLEGAL_OPERATION,
+                `unexpected opcode ${packet.opcode} from the server`,
+              ),
+            );
+        }
+      },
+      malformed: (code, reason) => settle(localError(code, reason)),
+      timeout: () => {
+        sender.timeout();
+        pump.pump();
+      },
+    });
+    sender.start();
+  });
+}
