@@ -89,10 +89,14 @@ export class TransferLink {
     if (this.#closed) return;
     const peer = this.peer;
     if (!peer) {
-      if (!sameHost(from.address, this.#expectHost)) return this.#stranger(from);
+      if (!sameHost(from.address, this.#expectHost)) {
+        this.#stranger(from);
+        return;
+      }
       this.peer = { address: from.address, port: from.port };
     } else if (from.port !== peer.port || !sameHost(from.address, peer.address)) {
-      return this.#stranger(from);
+      this.#stranger(from);
+      return;
     }
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
