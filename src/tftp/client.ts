@@ -108,9 +108,11 @@ export async function tftpGet(
     const settle = (err?: TftpError | Error): void => {
       if (settled) return;
       settled = true;
-      link.close();
-      if (err) reject(err);
-      else resolve({ ...receiver.stats, options: negotiated, ms: Date.now() - began });
+      // On success the link stays open through the dally, to repeat a lost final ACK.
+      if (err) {
+        link.close();
+        reject(err);
+      } else resolve({ ...receiver.stats, options: negotiated, ms: Date.now() - began });
     };
     const request = encodeRequest(Opcode.RRQ, remote, opts.mode ?? 'octet', asked);
     const receiver = new TftpReceiver(
@@ -131,12 +133,7 @@ export async function tftpGet(
           writer.write(data);
           opts.onProgress?.(receiver.stats.bytes, negotiated.tsize);
         },
-        complete: () => {
-          writer.finish().then(
-            () => settle(),
-            (err: Error) => settle(err),
-          );
-        },
+        complete: () => writer.finish().then(() => settle()),
         close: () => link.close(),
         fail: settle,
       },

@@ -19,8 +19,11 @@ export interface ReceiverSink {
   disarm(): void;
   /** The next bytes of the file, in order. */
   write(data: Buffer): void;
-  /** Every block is in and acknowledged; the dally period starts. */
-  complete(): void;
+  /**
+   * Every block is in. Return a promise to hold the final ACK until the data is stored;
+   * a rejection ends the transfer with ERROR 3. The dally period follows the final ACK.
+   */
+  complete(): void | Promise<void>;
   /** The dally period is over: the transfer's socket may close. */
   close(): void;
   fail(error: TftpError): void;
@@ -51,7 +54,7 @@ export class TftpReceiver {
   /** The control packet to repeat on a timeout: the initial one, then the latest ACK. */
   #last: Buffer | undefined;
   #final = -1;
-  #state: 'receiving' | 'dallying' | 'done' = 'receiving';
+  #state: 'receiving' | 'finishing' | 'dallying' | 'done' = 'receiving';
 
   constructor(options: ReceiverOptions, sink: ReceiverSink) {
     this.#opts = options;
@@ -80,7 +83,7 @@ export class TftpReceiver {
   }
 
   data(wire: number, payload: Buffer): void {
-    if (this.#state === 'done') return;
+    if (this.#state === 'done' || this.#state === 'finishing') return;
     const block = fromWire(wire, this.#expected, this.#opts.rollover);
     if (this.#state === 'dallying') {
       if (block === this.#final && this.#last) this.#sink.send(this.#last);
@@ -112,24 +115,47 @@ export class TftpReceiver {
     this.#expected = block + 1;
     this.#nacked = false;
     this.#failures = 0;
-    const last = payload.length < blksize;
-    if (last || ++this.#sinceAck >= windowsize) {
+    if (payload.length < blksize) {
+      this.#finishWith(block);
+      return;
+    }
+    if (++this.#sinceAck >= windowsize) {
       this.#sinceAck = 0;
       this.#control(this.#ack(block));
     } else {
       this.#sink.arm(this.#opts.rto.ms);
     }
-    if (last) {
-      this.#final = block;
+  }
+
+  /**
+   * The last block is in. Its ACK waits until the sink has stored everything (a promise
+   * from `complete()`): a sender told "done" can rely on the file being in place.
+   */
+  #finishWith(block: number): void {
+    this.#final = block;
+    this.#state = 'finishing';
+    this.#sink.disarm();
+    const acknowledge = (): void => {
+      if (this.#state !== 'finishing') return;
       this.#state = 'dallying';
-      this.#sink.complete();
+      this.#last = this.#ack(block);
+      this.#sink.send(this.#last);
       // Stay for a while to repeat the final ACK should the sender not have received it.
       this.#sink.arm(Math.max(this.#opts.rto.ms * 2, 200));
+    };
+    const stored = this.#sink.complete();
+    if (!stored) {
+      acknowledge();
+      return;
     }
+    stored.then(acknowledge, (err: unknown) => {
+      if (this.#state === 'finishing')
+        this.#abort(TftpErrorCode.DISK_FULL, `cannot store the file: ${(err as Error).message}`);
+    });
   }
 
   timeout(): void {
-    if (this.#state === 'done') return;
+    if (this.#state === 'done' || this.#state === 'finishing') return;
     if (this.#state === 'dallying') {
       this.#state = 'done';
       this.#sink.disarm();

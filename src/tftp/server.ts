@@ -277,9 +277,11 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     const file = createWriteStream(temp, { flags: 'wx' });
     let failed = false;
     const discard = (): void => {
+      if (failed) return;
       failed = true;
+      // Unlink once the stream has closed: it may still be creating the file.
+      file.once('close', () => void unlink(temp).catch(() => {}));
       file.destroy();
-      void unlink(temp).catch(() => {});
     };
     const writer = new BlockWriter(file, netascii, () => {
       if (failed) return;
@@ -303,18 +305,11 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
         arm: link.arm,
         disarm: link.disarm,
         write: (data) => writer.write(data),
-        complete: () => {
-          void writer
+        complete: () =>
+          writer
             .finish()
             .then(() => place(temp, resolved.path, options.overwrite ?? false))
-            .then(
-              () => finish(true, receiver.stats),
-              (err: Error) => {
-                discard();
-                finish(false, receiver.stats, err.message);
-              },
-            );
-        },
+            .then(() => finish(true, receiver.stats)),
         // The dally is over: only now may the client's TID be used again.
         close: release,
         fail: (err: TftpError) => {

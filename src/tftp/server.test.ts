@@ -1,0 +1,265 @@
+/** The TFTP server and client on real loopback sockets. */
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ErrorCode } from '../errors.js';
+import { tftpGet, tftpPut } from './client.js';
+import type { TftpError } from './errors.js';
+import { decodePacket, encodeAck, encodeRequest, Opcode, type Packet } from './packet.js';
+import { serveTftp, type TftpService } from './server.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+function collector(): { stream: Writable; data: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return { stream, data: () => Buffer.concat(chunks) };
+}
+
+async function get(
+  port: number,
+  name: string,
+  opts: Partial<Parameters<typeof tftpGet>[0]> = {},
+): Promise<Buffer> {
+  const out = collector();
+  await tftpGet({ host: '127.0.0.1', port, retries: 3, ...opts }, name, out.stream);
+  return out.data();
+}
+
+/** Sends raw datagrams to the server and collects what comes back for `ms`. */
+async function raw(port: number, packets: Buffer[], ms = 300): Promise<Packet[]> {
+  const socket = dgram.createSocket('udp4');
+  const got: Packet[] = [];
+  socket.on('message', (msg) => {
+    const d = decodePacket(msg);
+    if (d.ok) got.push(d.packet);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  for (const p of packets) socket.send(p, port, '127.0.0.1');
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  socket.close();
+  return got;
+}
+
+const errorOf = (packets: Packet[]): number | undefined =>
+  packets.find((p): p is Extract<Packet, { opcode: 5 }> => p.opcode === Opcode.ERROR)?.code;
+
+describe('TFTP server and client', () => {
+  let root: string;
+  let outside: string;
+  let server: TftpService;
+  let readOnly: TftpService;
+  const files = new Map<string, Buffer>();
+
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'sockit-tftp-'));
+    outside = mkdtempSync(path.join(os.tmpdir(), 'sockit-outside-'));
+    writeFileSync(path.join(outside, 'secret'), 'secret');
+    for (const [name, size] of [
+      ['empty', 0],
+      ['one-block', 512],
+      ['small.bin', 1000],
+      ['medium.bin', 300_000],
+    ] as const) {
+      const data = randomBytes(size);
+      files.set(name, data);
+      writeFileSync(path.join(root, name), data);
+    }
+    writeFileSync(path.join(root, 'text.txt'), 'line one\nline two\r\n');
+    symlinkSync(path.join(outside, 'secret'), path.join(root, 'escape'));
+    symlinkSync(path.join(root, 'small.bin'), path.join(root, 'inside-link'));
+    server = await serveTftp({
+      root,
+      host: '127.0.0.1',
+      port: 0,
+      writable: true,
+      maxFileSize: 100_000,
+      retries: 3,
+      content: (name, client) =>
+        name === 'hello.cfg'
+          ? { stream: Readable.from([Buffer.from(`hello ${client.address}\n`)]) }
+          : undefined,
+      acceptUpload: (name) => !name.startsWith('denied'),
+    });
+    readOnly = await serveTftp({ root, host: '127.0.0.1', port: 0 });
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await readOnly.close();
+  });
+
+  it.each(['empty', 'one-block', 'small.bin', 'medium.bin'])(
+    'downloads %s intact, in lockstep and windowed',
+    async (name) => {
+      const port = server.address.port;
+      expect(sha(await get(port, name))).toBe(sha(files.get(name) as Buffer));
+      expect(sha(await get(port, name, { blksize: 1428, windowsize: 16, tsize: true }))).toBe(
+        sha(files.get(name) as Buffer),
+      );
+    },
+  );
+
+  it('uploads intact and places the file only when complete', async () => {
+    const data = randomBytes(70_000);
+    const result = await tftpPut(
+      { host: '127.0.0.1', port: server.address.port, blksize: 8192, windowsize: 4, tsize: true },
+      'uploaded.bin',
+      Readable.from([data]),
+      data.length,
+    );
+    expect(result.bytes).toBe(70_000);
+    expect(sha(readFileSync(path.join(root, 'uploaded.bin')))).toBe(sha(data));
+    expect(readdirSync(root).filter((f) => f.endsWith('.part'))).toEqual([]);
+  });
+
+  it('converts netascii both ways', async () => {
+    const got = await get(server.address.port, 'text.txt', { mode: 'netascii' });
+    expect(got.toString()).toBe('line one\nline two\r\n');
+  });
+
+  it.each(['../secret', '/../secret', 'a/../../secret', '..\\..\\secret', 'escape'])(
+    'refuses the path escape %s with ERROR 2',
+    async (name) => {
+      const err = (await get(server.address.port, name).catch((e: unknown) => e)) as TftpError;
+      expect(err.code).toBe(ErrorCode.TFTP_REMOTE);
+      expect(err.tftpCode).toBe(2);
+    },
+  );
+
+  it('takes /name and \\name relative to the root, and follows links that stay inside', async () => {
+    const small = sha(files.get('small.bin') as Buffer);
+    expect(sha(await get(server.address.port, '/small.bin'))).toBe(small);
+    expect(sha(await get(server.address.port, '\\small.bin'))).toBe(small);
+    expect(sha(await get(server.address.port, 'inside-link'))).toBe(small);
+  });
+
+  it('answers a missing file with ERROR 1, a WRQ to a read-only server with ERROR 2', async () => {
+    const missing = (await get(server.address.port, 'nope').catch((e: unknown) => e)) as TftpError;
+    expect(missing.tftpCode).toBe(1);
+    const put = (await tftpPut(
+      { host: '127.0.0.1', port: readOnly.address.port },
+      'x',
+      Readable.from([Buffer.from('x')]),
+    ).catch((e: unknown) => e)) as TftpError;
+    expect(put.tftpCode).toBe(2);
+  });
+
+  it('answers a malformed packet with ERROR 4, an oversized request with ERROR 4, blksize 7 with ERROR 8', async () => {
+    const port = server.address.port;
+    expect(errorOf(await raw(port, [Buffer.from([0, 1, 0x61])]))).toBe(4);
+    expect(errorOf(await raw(port, [encodeRequest(Opcode.RRQ, 'x'.repeat(600), 'octet')]))).toBe(4);
+    expect(
+      errorOf(
+        await raw(port, [encodeRequest(Opcode.RRQ, 'small.bin', 'octet', new Map([['blksize', '7']]))]),
+      ),
+    ).toBe(8);
+    // and it keeps serving
+    expect(sha(await get(port, 'small.bin'))).toBe(sha(files.get('small.bin') as Buffer));
+  });
+
+  it('grants at most blksize 65464 to a client asking for more', async () => {
+    const got = await raw(server.address.port, [
+      encodeRequest(Opcode.RRQ, 'small.bin', 'octet', new Map([['blksize', '99999']])),
+    ]);
+    expect(got[0]).toEqual({ opcode: Opcode.OACK, options: new Map([['blksize', '65464']]) });
+  });
+
+  it('refuses an existing name (ERROR 6), an upload the hook denies (ERROR 2), one over the size limit (ERROR 3)', async () => {
+    const port = server.address.port;
+    const put = (name: string, data: Buffer, tsize = false) =>
+      tftpPut(
+        { host: '127.0.0.1', port, tsize, blksize: 1024 },
+        name,
+        Readable.from([data]),
+        data.length,
+      ).catch((e: unknown) => e as TftpError);
+    expect(((await put('small.bin', randomBytes(10))) as TftpError).tftpCode).toBe(6);
+    expect(((await put('denied.bin', randomBytes(10))) as TftpError).tftpCode).toBe(2);
+    expect(((await put('big.bin', randomBytes(200_000), true)) as TftpError).tftpCode).toBe(3);
+    expect(((await put('big2.bin', randomBytes(200_000))) as TftpError).tftpCode).toBe(3);
+    // Nothing under the real names, and the temporary files are removed soon after.
+    expect(readdirSync(root).filter((f) => f.startsWith('big'))).toEqual([]);
+    await vi.waitFor(() => expect(readdirSync(root).filter((f) => f.endsWith('.part'))).toEqual([]));
+  });
+
+  it('serves hook content that is not a file', async () => {
+    expect((await get(server.address.port, 'hello.cfg')).toString()).toBe('hello 127.0.0.1\n');
+  });
+
+  it('answers a stranger mid-transfer with ERROR 5 and completes the transfer intact', async () => {
+    const port = server.address.port;
+    const client = dgram.createSocket('udp4');
+    const stranger = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+    await new Promise<void>((r) => stranger.bind(0, '127.0.0.1', r));
+    const strangerGot = new Promise<Packet>((resolve) =>
+      stranger.on('message', (m) => {
+        const d = decodePacket(m);
+        if (d.ok) resolve(d.packet);
+      }),
+    );
+    const chunks: Buffer[] = [];
+    const done = new Promise<void>((resolve) => {
+      client.on('message', (m, from) => {
+        const d = decodePacket(m);
+        if (!d.ok || d.packet.opcode !== Opcode.DATA) return;
+        chunks.push(d.packet.data);
+        if (d.packet.block === 2) stranger.send(encodeAck(2), from.port, from.address);
+        client.send(encodeAck(d.packet.block), from.port, from.address);
+        if (d.packet.data.length < 512) resolve();
+      });
+    });
+    client.send(encodeRequest(Opcode.RRQ, 'small.bin', 'octet'), port, '127.0.0.1');
+    await done;
+    expect(await strangerGot).toMatchObject({ opcode: Opcode.ERROR, code: 5 });
+    expect(sha(Buffer.concat(chunks))).toBe(sha(files.get('small.bin') as Buffer));
+    client.close();
+    stranger.close();
+  });
+
+  it('serves 200 concurrent downloads of distinct 1 MiB files intact', async () => {
+    const many = mkdtempSync(path.join(os.tmpdir(), 'sockit-tftp-many-'));
+    const hashes: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const data = randomBytes(1024 * 1024);
+      hashes.push(sha(data));
+      writeFileSync(path.join(many, `f${i}.bin`), data);
+    }
+    const big = await serveTftp({ root: many, host: '127.0.0.1', port: 0 });
+    try {
+      const got = await Promise.all(
+        hashes.map((_, i) =>
+          get(big.address.port, `f${i}.bin`, { blksize: 1428, windowsize: 8, retries: 8 }),
+        ),
+      );
+      got.forEach((g, i) => {
+        expect(sha(g), `file ${i}`).toBe(hashes[i]);
+      });
+    } finally {
+      await big.close();
+    }
+  }, 120_000);
+
+  it('works over IPv6 loopback', async () => {
+    const v6 = await serveTftp({ root, host: '::1', port: 0 });
+    try {
+      const out = new PassThrough();
+      const chunks: Buffer[] = [];
+      out.on('data', (d: Buffer) => chunks.push(d));
+      await tftpGet({ host: '::1', port: v6.address.port, blksize: 1024 }, 'medium.bin', out);
+      expect(sha(Buffer.concat(chunks))).toBe(sha(files.get('medium.bin') as Buffer));
+    } finally {
+      await v6.close();
+    }
+  });
+});
