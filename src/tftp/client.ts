@@ -123,6 +123,9 @@ export async function tftpGet(
         rto: new Rto({ initialMs: (opts.timeout ?? 1) * 1000, fixed: opts.timeout !== undefined }),
         retries: opts.retries ?? 5,
         initial: request,
+        // A short dally: long enough to answer a server that resends the last block at once,
+        // short enough not to hold a command line for seconds after its file is complete.
+        dallyMs: 300,
         now: Date.now,
       },
       {

@@ -37,6 +37,8 @@ export interface ReceiverOptions {
   retries: number;
   /** Sent first and repeated until block 1 arrives (a client's RRQ, a server's OACK). */
   initial?: Buffer;
+  /** How long to stay after the final ACK to repeat it, in ms. Default: twice the timeout. */
+  dallyMs?: number;
   /** Refuse (ERROR 3) a file growing past this many bytes. */
   maxBytes?: number;
   now: () => number;
@@ -141,7 +143,7 @@ export class TftpReceiver {
       this.#last = this.#ack(block);
       this.#sink.send(this.#last);
       // Stay for a while to repeat the final ACK should the sender not have received it.
-      this.#sink.arm(Math.max(this.#opts.rto.ms * 2, 200));
+      this.#sink.arm(this.#opts.dallyMs ?? Math.max(this.#opts.rto.ms * 2, 200));
     };
     const stored = this.#sink.complete();
     if (!stored) {

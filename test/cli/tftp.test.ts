@@ -1,0 +1,104 @@
+/** `sockit tftp` as a user runs it: files on disk, exit codes, one-line errors. */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTools, type Server, sockit, startServer } from '../helpers.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('sockit tftp', () => {
+  let root: string;
+  let work: string;
+  let server: Server;
+  let port: number;
+  const data = randomBytes(200_000);
+
+  beforeAll(async () => {
+    requireTools();
+    root = mkdtempSync(path.join(os.tmpdir(), 'sockit-cli-tftp-'));
+    work = mkdtempSync(path.join(os.tmpdir(), 'sockit-cli-work-'));
+    writeFileSync(path.join(root, 'image.bin'), data);
+    server = await startServer(
+      ['tftp', 'serve', '--root', root, '--host', '127.0.0.1', '--port', '0', '--writable'],
+      1,
+    );
+    port = server.listening[0]?.port ?? 0;
+  });
+  afterAll(async () => {
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('gets a file into the named destination and prints a summary', async () => {
+    const dest = path.join(work, 'copy.bin');
+    const r = await sockit(['tftp', 'get', `127.0.0.1:${port}`, 'image.bin', dest, '--blksize', '1428']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha(readFileSync(dest))).toBe(sha(data));
+    expect(r.stderr).toMatch(/^received image\.bin: 195\.3 KiB in [\d.]+ s .*blksize 1428, windowsize 1\n$/);
+  });
+
+  it('writes to stdout with -', async () => {
+    const r = await sockit(['tftp', 'get', `127.0.0.1:${port}`, 'image.bin', '-', '-w', '8']);
+    expect(r.code).toBe(0);
+    expect(sha(r.stdout)).toBe(sha(data));
+  });
+
+  it('puts a file and from stdin', async () => {
+    const local = path.join(work, 'up.bin');
+    const upload = randomBytes(50_000);
+    writeFileSync(local, upload);
+    const r = await sockit(['tftp', 'put', `127.0.0.1:${port}`, local, 'uploaded.bin', '--tsize']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha(readFileSync(path.join(root, 'uploaded.bin')))).toBe(sha(upload));
+    const s = await sockit(['tftp', 'put', `127.0.0.1:${port}`, '-', 'from-stdin.bin'], { input: upload });
+    expect(s.code, s.stderr).toBe(0);
+    expect(sha(readFileSync(path.join(root, 'from-stdin.bin')))).toBe(sha(upload));
+  });
+
+  it('fails with one line and leaves no file under the destination name', async () => {
+    const dest = path.join(work, 'missing.bin');
+    const r = await sockit(['tftp', 'get', `127.0.0.1:${port}`, 'missing.bin', dest]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('sockit: TFTP error 1 (file not found) [ERR_TFTP_REMOTE]\n');
+    expect(existsSync(dest)).toBe(false);
+    expect(readdirSync(work).filter((f) => f.includes('missing'))).toEqual([]);
+  });
+
+  it('times out against a silent port with ERR_TFTP_TIMEOUT and leaves no file', async () => {
+    const dest = path.join(work, 'silent.bin');
+    // A bound UDP port that never answers: our own server's port on another address is not
+    // available, so use a port of this test process.
+    const dgram = await import('node:dgram');
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+    const r = await sockit([
+      'tftp',
+      'get',
+      `127.0.0.1:${silent.address().port}`,
+      'x',
+      dest,
+      '--timeout',
+      '1',
+      '--retries',
+      '1',
+    ]);
+    silent.close();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[ERR_TFTP_TIMEOUT\]\n$/);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it('logs one line per transfer with the facts', async () => {
+    const lines = server
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"transfer"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const read = lines.find((l) => l.file === 'image.bin' && l.ok === true);
+    expect(read).toMatchObject({ direction: 'read', bytes: 200_000, retransmits: 0 });
+    expect(read).toHaveProperty('ms');
+    expect(read).toHaveProperty('client');
+    expect(lines.some((l) => l.direction === 'write' && l.bytes === 50_000)).toBe(true);
+  });
+});
