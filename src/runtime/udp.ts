@@ -3,6 +3,7 @@
  * and a datagram service that fits the `Service` shape.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import { bindError } from '../errors.js';
 import { type Logger, silentLogger } from './log.js';
@@ -23,9 +24,27 @@ export interface UdpBindOptions {
   what?: string;
 }
 
+/**
+ * Address lookup for sends: an IP literal is answered at once. Node's default defers even
+ * literals by a tick (dns.lookup answers through process.nextTick), a cost paid on every
+ * datagram sent to an address; names still go through dns.lookup.
+ */
+export const literalLookup = ((
+  hostname: string,
+  options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void => {
+  const family = net.isIP(hostname);
+  if (family !== 0) {
+    callback(null, hostname, family);
+    return;
+  }
+  dns.lookup(hostname, options as dns.LookupOneOptions, callback);
+}) as unknown as dgram.SocketOptions['lookup'];
+
 function bindOnce(type: 'udp4' | 'udp6', host: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type, ipv6Only: false });
+    const socket = dgram.createSocket({ type, ipv6Only: false, lookup: literalLookup });
     const onError = (err: Error): void => {
       socket.close();
       reject(err);

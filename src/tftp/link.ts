@@ -94,7 +94,10 @@ export class TransferLink {
         return;
       }
       this.peer = { address: from.address, port: from.port };
-    } else if (from.port !== peer.port || !sameHost(from.address, peer.address)) {
+    } else if (
+      from.port !== peer.port ||
+      (from.address !== peer.address && !sameHost(from.address, peer.address))
+    ) {
       this.#stranger(from);
       return;
     }
