@@ -7,9 +7,13 @@ import type { Readable, Writable } from 'node:stream';
 import { NetasciiDecoder, NetasciiEncoder } from './netascii.js';
 import type { TftpSender } from './sender.js';
 
-/** Read size for files: large, so that a lockstep transfer rarely waits on the disk. */
+/**
+ * Read size for files: a whole number of blocks (so that no read leaves a remainder to
+ * copy), at least 256 KiB so that a lockstep transfer rarely waits on the disk, and at
+ * least two windows.
+ */
 export function readChunkSize(blksize: number, windowsize: number): number {
-  return Math.max(256 * 1024, blksize * windowsize);
+  return blksize * Math.max(2 * windowsize, Math.ceil((256 * 1024) / blksize));
 }
 
 /** Feeds `sender` from `source`, cutting it into blocks of exactly `blksize` bytes. */

@@ -202,7 +202,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       if ('code' in content) return deny(content);
       const negotiated = negotiate(request.options, limits, 'read', netascii ? undefined : content.size);
       if (!negotiated.ok) {
-        content.stream.destroy();
+        content.close();
         return deny(negotiated);
       }
       const o = negotiated.options;
@@ -234,10 +234,16 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
           },
         },
       );
-      const pump = new BlockPump(content.stream, sender, o.blksize, netascii, (err) => {
-        link.send(encodeError(0, 'read error'));
-        finish(false, sender.stats, err.message);
-      });
+      const pump = new BlockPump(
+        content.stream(o.blksize, o.windowsize),
+        sender,
+        o.blksize,
+        netascii,
+        (err) => {
+          link.send(encodeError(0, 'read error'));
+          finish(false, sender.stats, err.message);
+        },
+      );
       link.attach({
         packet: (packet) => {
           if (packet.opcode === Opcode.ACK) {
@@ -335,9 +341,17 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     receiver.start();
   }
 
-  async function openForRead(file: string, name: string, client: Peer): Promise<Content | Refusal> {
+  /** A file to read, opened; its stream is made once the block size is known. */
+  interface Source {
+    size: number | undefined;
+    stream(blksize: number, windowsize: number): Readable;
+    close(): void;
+  }
+
+  async function openForRead(file: string, name: string, client: Peer): Promise<Source | Refusal> {
     const hooked = await options.content?.(name, client);
-    if (hooked) return hooked;
+    if (hooked)
+      return { size: hooked.size, stream: () => hooked.stream, close: () => hooked.stream.destroy() };
     try {
       const handle = await open(file, 'r');
       const info = await handle.stat();
@@ -345,8 +359,12 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
         await handle.close();
         return refuse(TftpErrorCode.FILE_NOT_FOUND, 'not a file');
       }
-      const stream = createReadStream('', { fd: handle, highWaterMark: readChunkSize(MAX_BLKSIZE, 4) });
-      return { stream, size: info.size };
+      return {
+        size: info.size,
+        stream: (blksize, windowsize) =>
+          createReadStream('', { fd: handle, highWaterMark: readChunkSize(blksize, windowsize) }),
+        close: () => void handle.close().catch(() => {}),
+      };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR')
