@@ -13,7 +13,13 @@ import type { Rollover } from './blocks.js';
 import { localError, remoteError, type TftpError } from './errors.js';
 import { BlockPump, BlockWriter } from './io.js';
 import { TransferLink } from './link.js';
-import { acceptOack, DEFAULT_BLKSIZE, MAX_BLKSIZE, type TransferOptions } from './options.js';
+import {
+  acceptOack,
+  bufferWindowCap,
+  DEFAULT_BLKSIZE,
+  MAX_BLKSIZE,
+  type TransferOptions,
+} from './options.js';
 import {
   encodeError,
   encodeRequest,
@@ -55,27 +61,30 @@ export interface TftpResult extends TransferStats {
   ms: number;
 }
 
-function requestOptions(opts: TftpClientOptions, size: number | undefined): Map<string, string> {
+function requestOptions(
+  opts: TftpClientOptions,
+  size: number | undefined,
+  buffer: number,
+): Map<string, string> {
   const asked = new Map<string, string>();
-  if (opts.blksize !== undefined)
-    asked.set('blksize', String(checkInteger('blksize', opts.blksize, 8, MAX_BLKSIZE)));
-  if (opts.windowsize !== undefined)
-    asked.set('windowsize', String(checkInteger('windowsize', opts.windowsize, 1, 65535)));
+  const blksize =
+    opts.blksize === undefined ? undefined : checkInteger('blksize', opts.blksize, 8, MAX_BLKSIZE);
+  if (blksize !== undefined) asked.set('blksize', String(blksize));
+  if (opts.windowsize !== undefined) {
+    // Never ask for a window our own receive buffer cannot hold at once (see bufferWindowCap).
+    const wanted = checkInteger('windowsize', opts.windowsize, 1, 65535);
+    asked.set('windowsize', String(Math.min(wanted, bufferWindowCap(blksize ?? DEFAULT_BLKSIZE, buffer))));
+  }
   if (opts.timeout !== undefined) asked.set('timeout', String(checkInteger('timeout', opts.timeout, 1, 255)));
   if (opts.tsize) asked.set('tsize', String(size ?? 0));
   return asked;
 }
 
-async function openLink(opts: TftpClientOptions): Promise<TransferLink> {
+async function openLink(opts: TftpClientOptions): Promise<{ link: TransferLink; buffer: number }> {
   const ipv6 = net.isIPv6(opts.host);
   const socket = await bindUdp({ host: ipv6 ? '::' : '0.0.0.0', port: 0, what: 'tftp client' });
-  socket.setRecvBufferSize(
-    Math.min(
-      8 * 1024 * 1024,
-      Math.max(256 * 1024, 2 * (opts.windowsize ?? 1) * ((opts.blksize ?? 512) + 64)),
-    ),
-  );
-  return new TransferLink(socket, opts.host);
+  socket.setRecvBufferSize(8 * 1024 * 1024); // the kernel gives at most net.core.rmem_max
+  return { link: new TransferLink(socket, opts.host), buffer: socket.getRecvBufferSize() / 2 };
 }
 
 /**
@@ -92,8 +101,8 @@ export async function tftpGet(
   output: Writable,
 ): Promise<TftpResult> {
   const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
-  const asked = requestOptions(opts, 0);
-  const link = await openLink(opts);
+  const { link, buffer } = await openLink(opts);
+  const asked = requestOptions(opts, 0, buffer);
   const began = Date.now();
   let negotiated: TransferOptions = {
     blksize: DEFAULT_BLKSIZE,
@@ -197,8 +206,9 @@ export async function tftpPut(
   size?: number,
 ): Promise<TftpResult> {
   const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
-  const asked = requestOptions(opts, size);
-  const link = await openLink(opts);
+  const { link } = await openLink(opts);
+  // An upload's window lands in the server's buffer, which a default one is assumed to be.
+  const asked = requestOptions(opts, size, 212_992);
   const began = Date.now();
   let negotiated: TransferOptions = {
     blksize: DEFAULT_BLKSIZE,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acceptOack, negotiate, type ServerLimits, windowCap } from './options.js';
+import { acceptOack, bufferWindowCap, negotiate, type ServerLimits, windowCap } from './options.js';
 
 const limits: ServerLimits = { maxBlksize: 65464, maxWindowsize: 64, refuse: new Set(), maxFileSize: 1000 };
 const ask = (entries: [string, string][]): Map<string, string> => new Map(entries);
@@ -60,6 +60,23 @@ describe('option negotiation', () => {
       10,
     );
     expect(r).toMatchObject({ ok: true, oack: new Map([['blksize', '1024']]) });
+  });
+
+  it('grants no window larger than a receive buffer holds at once', () => {
+    expect(bufferWindowCap(512, 212_992)).toBeLessThanOrEqual(166);
+    expect(bufferWindowCap(1468, 212_992)).toBeLessThanOrEqual(92);
+    expect(bufferWindowCap(8192, 212_992)).toBeLessThanOrEqual(12);
+    expect(bufferWindowCap(65464, 212_992)).toBe(1);
+    const r = negotiate(
+      ask([
+        ['blksize', '8192'],
+        ['windowsize', '16'],
+      ]),
+      { ...limits, receiveBuffer: 212_992 },
+      'read',
+      0,
+    );
+    expect(r.ok && r.options.windowsize).toBe(bufferWindowCap(8192, 212_992));
   });
 
   it('as a client, refuses an OACK that raises a value or adds an option', () => {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type dgram from 'node:dgram';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { link, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -22,6 +22,18 @@ import { type RewriteRule, resolveInRoot } from './paths.js';
 import { TftpReceiver } from './receiver.js';
 import { Rto } from './rto.js';
 import { TftpSender, type TransferStats } from './sender.js';
+
+/** The receive buffer asked for uploads; the kernel may give less (net.core.rmem_max). */
+const MAX_RECEIVE_BUFFER = 8 * 1024 * 1024;
+
+/** A client's receive buffer, assumed to be the system default (net.core.rmem_default). */
+function defaultReceiveBuffer(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/core/rmem_default', 'utf8').trim()) || 212_992;
+  } catch {
+    return 212_992;
+  }
+}
 
 /** The TFTP port (RFC 1350). */
 export const TFTP_PORT = 69;
@@ -114,6 +126,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
   const retries = checkInteger('retries', options.retries ?? 5, 0, 100);
   const rollover = options.rollover ?? 0;
   const rules = options.rewrite ?? [];
+  const peerReceiveBuffer = defaultReceiveBuffer();
   const port = options.port ?? TFTP_PORT;
 
   const main = await bindUdp({ host: options.host, port, what: 'tftp' });
@@ -200,7 +213,12 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     if (!write) {
       const content = await openForRead(resolved.path, resolved.name, client);
       if ('code' in content) return deny(content);
-      const negotiated = negotiate(request.options, limits, 'read', netascii ? undefined : content.size);
+      const negotiated = negotiate(
+        request.options,
+        { ...limits, receiveBuffer: peerReceiveBuffer },
+        'read',
+        netascii ? undefined : content.size,
+      );
       if (!negotiated.ok) {
         content.close();
         return deny(negotiated);
@@ -270,12 +288,12 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
 
     const upload = await checkUpload(resolved.path, resolved.name, client, request.options.get('tsize'));
     if (upload) return deny(upload);
-    const negotiated = negotiate(request.options, limits, 'write', undefined);
+    // Ask for a receive buffer that holds the largest window we grant, then grant only what fits.
+    socket.setRecvBufferSize(MAX_RECEIVE_BUFFER);
+    const ours = socket.getRecvBufferSize() / 2; // Linux reports twice what it charges against
+    const negotiated = negotiate(request.options, { ...limits, receiveBuffer: ours }, 'write', undefined);
     if (!negotiated.ok) return deny(negotiated);
     const o = negotiated.options;
-    socket.setRecvBufferSize(
-      Math.max(256 * 1024, Math.min(8 * 1024 * 1024, 2 * o.windowsize * (o.blksize + 64))),
-    );
     const temp = path.join(
       path.dirname(resolved.path),
       `.${path.basename(resolved.path)}.${randomBytes(4).toString('hex')}.part`,
