@@ -206,7 +206,9 @@ server gives tsize); a summary line follows.`,
         local: string | undefined,
         flags: ClientFlags,
       ) => {
-        const options = clientOptions(target, { ...flags, tsize: flags.tsize ?? true });
+        // tsize is asked by default for the progress bar, but not in netascii mode, where
+        // tftpd-hpa refuses it (ERROR 8): the size on the wire is not the file's.
+        const options = clientOptions(target, { ...flags, tsize: flags.tsize ?? flags.mode === 'octet' });
         const progress = new Progress(`get ${remote}`);
         options.onProgress = (bytes, total) => progress.update(bytes, total);
         if (local === '-') {
