@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../test/prng.js';
 import { type IpVersion, ipAddress, parseIp } from './address.js';
 import { classifyIp } from './kind.js';
 import { describeSubnet } from './report.js';
@@ -57,17 +58,8 @@ interface Case {
   prefix: number;
 }
 
-/** mulberry32: a small seeded generator, so a failure can be replayed with SOCKIT_IP_SEED. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** Seeded, so that a failure can be replayed with SOCKIT_IP_SEED. */
+const random = seededRandom;
 
 const SPECIAL_V4 = [
   '0.0.0.0/8',

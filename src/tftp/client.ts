@@ -87,6 +87,30 @@ async function openLink(opts: TftpClientOptions): Promise<{ link: TransferLink; 
   return { link: new TransferLink(socket, opts.host), buffer: socket.getRecvBufferSize() / 2 };
 }
 
+/** Checks an OACK against what was asked; on refusal sends ERROR 8 and ends the transfer. */
+function checkOack(
+  asked: ReadonlyMap<string, string>,
+  granted: ReadonlyMap<string, string>,
+  link: TransferLink,
+  settle: (err: TftpError) => void,
+): TransferOptions | undefined {
+  const accepted = acceptOack(asked, granted);
+  if (accepted.ok) return accepted.options;
+  link.send(encodeError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
+  settle(localError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
+  return undefined;
+}
+
+/** The server's ERROR ends the transfer; any other unexpected packet is answered with ERROR 4. */
+function endOnOther(packet: Packet, link: TransferLink, settle: (err: TftpError) => void): void {
+  if (packet.opcode === Opcode.ERROR) {
+    settle(remoteError(packet.code, packet.message));
+    return;
+  }
+  link.send(encodeError(TftpErrorCode.ILLEGAL_OPERATION, 'unexpected packet'));
+  settle(localError(TftpErrorCode.ILLEGAL_OPERATION, `unexpected opcode ${packet.opcode} from the server`));
+}
+
 /**
  * Downloads `remote` into `output`.
  *
@@ -158,29 +182,16 @@ export async function tftpGet(
             return;
           case Opcode.OACK: {
             if (receiver.stats.blocks > 0) return;
-            const accepted = acceptOack(asked, packet.options);
-            if (!accepted.ok) {
-              link.send(encodeError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
-              settle(localError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
-              return;
-            }
-            negotiated = accepted.options;
+            const accepted = checkOack(asked, packet.options, link, settle);
+            if (!accepted) return;
+            negotiated = accepted;
             log.debug({ options: Object.fromEntries(packet.options) }, 'options accepted');
             receiver.configure(negotiated.blksize, negotiated.windowsize);
             receiver.acknowledgeOptions();
             return;
           }
-          case Opcode.ERROR:
-            settle(remoteError(packet.code, packet.message));
-            return;
           default:
-            link.send(encodeError(TftpErrorCode.ILLEGAL_OPERATION, 'unexpected packet'));
-            settle(
-              localError(
-                TftpErrorCode.ILLEGAL_OPERATION,
-                `unexpected opcode ${packet.opcode} from the server`,
-              ),
-            );
+            endOnOther(packet, link, settle);
         }
       },
       malformed: (code, reason) => settle(localError(code, reason)),
@@ -263,28 +274,15 @@ export async function tftpPut(
             return;
           case Opcode.OACK: {
             if (sender.stats.blocks > 0) return;
-            const accepted = acceptOack(asked, packet.options);
-            if (!accepted.ok) {
-              link.send(encodeError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
-              settle(localError(TftpErrorCode.OPTION_NEGOTIATION, accepted.reason));
-              return;
-            }
-            negotiated = { ...accepted.options, tsize: accepted.options.tsize ?? size };
+            const accepted = checkOack(asked, packet.options, link, settle);
+            if (!accepted) return;
+            negotiated = { ...accepted, tsize: accepted.tsize ?? size };
             sender.configure(negotiated.blksize, negotiated.windowsize);
             begin();
             return;
           }
-          case Opcode.ERROR:
-            settle(remoteError(packet.code, packet.message));
-            return;
           default:
-            link.send(encodeError(TftpErrorCode.ILLEGAL_OPERATION, 'unexpected packet'));
-            settle(
-              localError(
-                TftpErrorCode.ILLEGAL_OPERATION,
-                `unexpected opcode ${packet.opcode} from the server`,
-              ),
-            );
+            endOnOther(packet, link, settle);
         }
       },
       malformed: (code, reason) => settle(localError(code, reason)),

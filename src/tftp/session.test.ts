@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../test/prng.js';
 import { ErrorCode } from '../errors.js';
 import type { Rollover } from './blocks.js';
 import type { TftpError } from './errors.js';
@@ -11,18 +12,6 @@ import { decodePacket, encodeOack, encodeRequest, Opcode } from './packet.js';
 import { TftpReceiver } from './receiver.js';
 import { Rto } from './rto.js';
 import { TftpSender } from './sender.js';
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Link {
   /** Probability that a datagram is dropped, per direction. */
@@ -66,7 +55,7 @@ function transfer(
   const blksize = opts.blksize ?? 512;
   const windowsize = opts.windowsize ?? 1;
   const rollover = opts.rollover ?? 0;
-  const random = prng(opts.seed ?? 1);
+  const random = seededRandom(opts.seed ?? 1);
   let now = 0;
   const events: { at: number; seq: number; run: () => void }[] = [];
   let seq = 0;
