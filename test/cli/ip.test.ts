@@ -2,26 +2,14 @@
  * `sockit ip` run in-process through its commander definition, stdout captured: the same
  * parse, action and output as the installed command, without a build.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ipCommand } from '../../src/cli/ip.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { ComparisonReport, SplitReport, SubnetReport } from '../../src/ip/index.js';
+import { runInProcess } from '../in-process.js';
 
-async function sockitIp(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write);
-  try {
-    const command = ipCommand()
-      .exitOverride()
-      .configureOutput({ writeOut: (s) => chunks.push(s), writeErr: (s) => chunks.push(s) });
-    await command.parseAsync(['node', 'sockit-ip', ...args]);
-  } finally {
-    write.mockRestore();
-  }
-  return chunks.join('');
+function sockitIp(args: string[]): Promise<string> {
+  return runInProcess(ipCommand(), args);
 }
 
 const INVALID = expect.objectContaining({ name: 'SockitError', code: ErrorCode.INVALID_ARGUMENT });

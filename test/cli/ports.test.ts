@@ -6,26 +6,14 @@ import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portsCommand } from '../../src/cli/ports.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { PortEntry } from '../../src/ports/index.js';
+import { runInProcess } from '../in-process.js';
 
-async function sockitPorts(args: string[]): Promise<string> {
-  const chunks: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write);
-  try {
-    const command = portsCommand()
-      .exitOverride()
-      .configureOutput({ writeOut: (s) => chunks.push(s), writeErr: (s) => chunks.push(s) });
-    await command.parseAsync(['node', 'sockit-ports', ...args]);
-  } finally {
-    write.mockRestore();
-  }
-  return chunks.join('');
+function sockitPorts(args: string[]): Promise<string> {
+  return runInProcess(portsCommand(), args);
 }
 
 async function json(args: string[]): Promise<PortEntry[]> {
