@@ -3,10 +3,9 @@
  * kernel's other reporter, `ss` from iproute2.
  */
 import { execFileSync } from 'node:child_process';
-import dgram from 'node:dgram';
-import { once } from 'node:events';
-import net, { type AddressInfo } from 'node:net';
+import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSocketSet, type SocketSet } from '../../test/sockets.js';
 import { ErrorCode } from '../errors.js';
 import { filterPorts, listPorts, type PortEntry } from './list.js';
 import { ssStateName } from './states.js';
@@ -45,8 +44,7 @@ const find = (entries: PortEntry[], proto: string, local: number, remote: number
   entries.find((e) => e.protocol === proto && e.local.port === local && e.remote.port === remote);
 
 describe('listPorts on real sockets', () => {
-  const server = net.createServer({ allowHalfOpen: true });
-  const udp = dgram.createSocket('udp4');
+  let sockets: SocketSet;
   let client: net.Socket;
   let accepted: net.Socket;
   let tcpPort = 0;
@@ -54,25 +52,11 @@ describe('listPorts on real sockets', () => {
   let clientPort = 0;
 
   beforeAll(async () => {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    tcpPort = (server.address() as AddressInfo).port;
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
-    udpPort = udp.address().port;
-    const connection = once(server, 'connection');
-    client = net.connect({ host: '127.0.0.1', port: tcpPort, allowHalfOpen: true });
-    await once(client, 'connect');
-    [accepted] = (await connection) as [net.Socket];
-    clientPort = client.localPort ?? 0;
+    sockets = await openSocketSet({ allowHalfOpen: true });
+    ({ client, accepted, tcpPort, udpPort, clientPort } = sockets);
   });
 
-  afterAll(async () => {
-    client.destroy();
-    accepted.destroy();
-    udp.close();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  afterAll(() => sockets.close());
 
   it('finds the TCP listener and the UDP socket, owned by this process', async () => {
     const entries = await listPorts();

@@ -3,14 +3,12 @@
  * sockets this test opens on 127.0.0.1 port 0; checked against `ss -tuanp`.
  */
 import { execFileSync } from 'node:child_process';
-import dgram from 'node:dgram';
-import { once } from 'node:events';
-import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portsCommand } from '../../src/cli/ports.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { PortEntry } from '../../src/ports/index.js';
 import { runInProcess } from '../in-process.js';
+import { openSocketSet, type SocketSet } from '../sockets.js';
 
 function sockitPorts(args: string[]): Promise<string> {
   return runInProcess(portsCommand(), args);
@@ -31,34 +29,17 @@ function ssRow(local: string, peer: string): { netid: string; state: string; use
 }
 
 describe('sockit ports', () => {
-  const server = net.createServer();
-  const udp = dgram.createSocket('udp4');
-  let client: net.Socket;
-  let accepted: net.Socket;
+  let sockets: SocketSet;
   let tcpPort = 0;
   let udpPort = 0;
   let clientPort = 0;
 
   beforeAll(async () => {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    tcpPort = (server.address() as AddressInfo).port;
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
-    udpPort = udp.address().port;
-    const connection = once(server, 'connection');
-    client = net.connect({ host: '127.0.0.1', port: tcpPort });
-    await once(client, 'connect');
-    [accepted] = (await connection) as [net.Socket];
-    clientPort = client.localPort ?? 0;
+    sockets = await openSocketSet({ allowHalfOpen: false });
+    ({ tcpPort, udpPort, clientPort } = sockets);
   });
 
-  afterAll(async () => {
-    client.destroy();
-    accepted.destroy();
-    udp.close();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  afterAll(() => sockets.close());
 
   it('--listening --json lists the TCP listener and the UDP socket, not the connection', async () => {
     const entries = await json(['--listening']);
