@@ -87,6 +87,27 @@ async function openLink(opts: TftpClientOptions): Promise<{ link: TransferLink; 
   return { link: new TransferLink(socket, opts.host), buffer: socket.getRecvBufferSize() / 2 };
 }
 
+/** ERRORs 8 that answered a request with options, before any transfer: worth a retry without. */
+const refusedOptions = new WeakSet<TftpError>();
+
+/**
+ * RFC 2347 §3: a server may refuse options with ERROR 8. Some do so for options they do not
+ * support (tftpd-hpa refuses tsize in netascii mode); the request is then made once more
+ * without any option, and the transfer runs with the defaults.
+ */
+async function withOptionFallback(
+  opts: TftpClientOptions,
+  attempt: (withOptions: boolean) => Promise<TftpResult>,
+): Promise<TftpResult> {
+  try {
+    return await attempt(true);
+  } catch (err) {
+    if (!refusedOptions.has(err as TftpError)) throw err;
+    (opts.log ?? silentLogger).info(`${(err as Error).message}; asking again without options`);
+    return attempt(false);
+  }
+}
+
 /** Checks an OACK against what was asked; on refusal sends ERROR 8 and ends the transfer. */
 function checkOack(
   asked: ReadonlyMap<string, string>,
@@ -102,9 +123,16 @@ function checkOack(
 }
 
 /** The server's ERROR ends the transfer; any other unexpected packet is answered with ERROR 4. */
-function endOnOther(packet: Packet, link: TransferLink, settle: (err: TftpError) => void): void {
+function endOnOther(
+  packet: Packet,
+  link: TransferLink,
+  settle: (err: TftpError) => void,
+  beforeTransfer: boolean,
+): void {
   if (packet.opcode === Opcode.ERROR) {
-    settle(remoteError(packet.code, packet.message));
+    const err = remoteError(packet.code, packet.message);
+    if (beforeTransfer && packet.code === TftpErrorCode.OPTION_NEGOTIATION) refusedOptions.add(err);
+    settle(err);
     return;
   }
   link.send(encodeError(TftpErrorCode.ILLEGAL_OPERATION, 'unexpected packet'));
@@ -124,9 +152,19 @@ export async function tftpGet(
   remote: string,
   output: Writable,
 ): Promise<TftpResult> {
+  return withOptionFallback(opts, (withOptions) => getOnce(opts, remote, output, withOptions));
+}
+
+async function getOnce(
+  opts: TftpClientOptions,
+  remote: string,
+  output: Writable,
+  withOptions: boolean,
+): Promise<TftpResult> {
   const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
   const { link, buffer } = await openLink(opts);
-  const asked = requestOptions(opts, 0, buffer);
+  const asked = withOptions ? requestOptions(opts, 0, buffer) : new Map<string, string>();
+  let oackSeen = false;
   const began = Date.now();
   let negotiated: TransferOptions = {
     blksize: DEFAULT_BLKSIZE,
@@ -185,13 +223,14 @@ export async function tftpGet(
             const accepted = checkOack(asked, packet.options, link, settle);
             if (!accepted) return;
             negotiated = accepted;
+            oackSeen = true;
             log.debug({ options: Object.fromEntries(packet.options) }, 'options accepted');
             receiver.configure(negotiated.blksize, negotiated.windowsize);
             receiver.acknowledgeOptions();
             return;
           }
           default:
-            endOnOther(packet, link, settle);
+            endOnOther(packet, link, settle, asked.size > 0 && !oackSeen && receiver.stats.blocks === 0);
         }
       },
       malformed: (code, reason) => settle(localError(code, reason)),
@@ -216,10 +255,20 @@ export async function tftpPut(
   input: Readable,
   size?: number,
 ): Promise<TftpResult> {
+  return withOptionFallback(opts, (withOptions) => putOnce(opts, remote, input, size, withOptions));
+}
+
+async function putOnce(
+  opts: TftpClientOptions,
+  remote: string,
+  input: Readable,
+  size: number | undefined,
+  withOptions: boolean,
+): Promise<TftpResult> {
   const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
   const { link } = await openLink(opts);
   // An upload's window lands in the server's buffer, which a default one is assumed to be.
-  const asked = requestOptions(opts, size, 212_992);
+  const asked = withOptions ? requestOptions(opts, size, 212_992) : new Map<string, string>();
   const began = Date.now();
   let negotiated: TransferOptions = {
     blksize: DEFAULT_BLKSIZE,
@@ -282,7 +331,7 @@ export async function tftpPut(
             return;
           }
           default:
-            endOnOther(packet, link, settle);
+            endOnOther(packet, link, settle, asked.size > 0 && sender.stats.blocks === 0);
         }
       },
       malformed: (code, reason) => settle(localError(code, reason)),

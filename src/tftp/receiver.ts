@@ -143,7 +143,9 @@ export class TftpReceiver {
       this.#last = this.#ack(block);
       this.#sink.send(this.#last);
       // Stay for a while to repeat the final ACK should the sender not have received it.
-      this.#sink.arm(this.#opts.dallyMs ?? Math.max(this.#opts.rto.ms * 2, 200));
+      // On a path that lost packets, stay longer: the sender's timer has likely backed off.
+      const dally = this.#opts.dallyMs ?? Math.max(this.#opts.rto.ms * 2, 200);
+      this.#sink.arm(this.stats.retransmits > 0 ? Math.max(dally, 1500) : dally);
     };
     const stored = this.#sink.complete();
     if (!stored) {

@@ -1,7 +1,7 @@
 /** The TFTP server and client on real loopback sockets. */
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
@@ -96,6 +96,8 @@ describe('TFTP server and client', () => {
   afterAll(async () => {
     await server.close();
     await readOnly.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
   });
 
   it.each(['empty', 'one-block', 'small.bin', 'medium.bin'])(
@@ -247,6 +249,7 @@ describe('TFTP server and client', () => {
       });
     } finally {
       await big.close();
+      rmSync(many, { recursive: true, force: true });
     }
   }, 120_000);
 

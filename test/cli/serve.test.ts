@@ -1,5 +1,5 @@
 /** `sockit serve`: every service, one start-up line each, with embedded defaults. */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ describe('sockit serve', () => {
       expect(got.stdout.toString()).toBe('boot me');
     } finally {
       expect(await server.stop()).toBe(0);
+      rmSync(path.dirname(data), { recursive: true, force: true });
     }
   });
 });

@@ -1,6 +1,6 @@
 /** `sockit tftp` as a user runs it: files on disk, exit codes, one-line errors. */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,8 @@ describe('sockit tftp', () => {
   });
   afterAll(async () => {
     expect(await server.stop()).toBe(0);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   });
 
   it('gets a file into the named destination and prints a summary', async () => {

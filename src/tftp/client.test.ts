@@ -1,0 +1,93 @@
+/** The client against small scripted servers: how it treats OACKs, refusals and plain answers. */
+import dgram from 'node:dgram';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tftpGet } from './client.js';
+import type { TftpError } from './errors.js';
+import {
+  decodePacket,
+  encodeData,
+  encodeError,
+  encodeOack,
+  Opcode,
+  type Packet,
+  type Request,
+} from './packet.js';
+
+const servers: dgram.Socket[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A server whose first answer to each request comes from `answer`, from a fresh port; it logs what it got. */
+async function scripted(answer: (request: Request) => Buffer, seen: Packet[]): Promise<number> {
+  const main = dgram.createSocket('udp4');
+  servers.push(main);
+  main.on('message', (msg, from) => {
+    const d = decodePacket(msg);
+    if (!d.ok) return;
+    seen.push(d.packet);
+    if (d.packet.opcode !== Opcode.RRQ) return;
+    const tid = dgram.createSocket('udp4');
+    servers.push(tid);
+    tid.on('message', (m) => {
+      const p = decodePacket(m);
+      if (p.ok) seen.push(p.packet);
+    });
+    tid.bind(0, '127.0.0.1', () => tid.send(answer(d.packet as Request), from.port, from.address));
+  });
+  await new Promise<void>((resolve) => main.bind(0, '127.0.0.1', resolve));
+  return main.address().port;
+}
+
+function sink(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  return {
+    stream: new Writable({
+      write(c: Buffer, _e, done) {
+        chunks.push(c);
+        done();
+      },
+    }),
+    text: () => Buffer.concat(chunks).toString(),
+  };
+}
+
+describe('tftpGet', () => {
+  it('asks again without options when the server refuses them with ERROR 8', async () => {
+    const seen: Packet[] = [];
+    const port = await scripted(
+      (request) =>
+        request.options.size > 0
+          ? encodeError(8, 'Unsupported option(s) requested')
+          : encodeData(1, Buffer.from('plain')),
+      seen,
+    );
+    const out = sink();
+    const result = await tftpGet({ host: '127.0.0.1', port, tsize: true, blksize: 1024 }, 'f', out.stream);
+    expect(out.text()).toBe('plain');
+    expect(result.options.blksize).toBe(512);
+    const requests = seen.filter((p): p is Request => p.opcode === Opcode.RRQ);
+    expect(requests.map((r) => r.options.size)).toEqual([2, 0]);
+  });
+
+  it('falls back to the defaults when the server answers options with plain DATA', async () => {
+    const seen: Packet[] = [];
+    const port = await scripted(() => encodeData(1, Buffer.from('no oack')), seen);
+    const out = sink();
+    const result = await tftpGet({ host: '127.0.0.1', port, blksize: 8192, windowsize: 8 }, 'f', out.stream);
+    expect(out.text()).toBe('no oack');
+    expect(result.options).toMatchObject({ blksize: 512, windowsize: 1 });
+  });
+
+  it('refuses an OACK granting an option nobody asked for with ERROR 8', async () => {
+    const seen: Packet[] = [];
+    const port = await scripted(() => encodeOack(new Map([['tsize', '99']])), seen);
+    const err = (await tftpGet({ host: '127.0.0.1', port, blksize: 1024 }, 'f', sink().stream).catch(
+      (e: unknown) => e,
+    )) as TftpError;
+    expect(err.tftpCode).toBe(8);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen.some((p) => p.opcode === Opcode.ERROR && p.code === 8)).toBe(true);
+  });
+});
