@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs the TFTP peers the interop tests, the loss test and bench/tftp talk to.
+# Idempotent: does nothing when everything is already there.
+#  - clients, as ordinary Debian packages: tftp-hpa (`tftp`) and atftp (`atftp`)
+#  - servers, NOT installed as services (tftpd-hpa and atftpd conflict with each other, and
+#    installing either would start a daemon on port 69): their .deb files are fetched with
+#    `apt-get download` into .tools/interop/debs and unpacked with `dpkg-deb -x` into
+#    .tools/interop/tftpd-hpa and .tools/interop/atftpd
+#  - nftables and iproute2 (`nft`, `ip`) for test/interop/tftp-loss.test.ts
+# Prints the paths of the four programs at the end.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIR="$ROOT/.tools/interop"
+
+missing=()
+command -v tftp >/dev/null || missing+=(tftp-hpa)
+command -v atftp >/dev/null || missing+=(atftp)
+command -v nft >/dev/null || missing+=(nftables)
+command -v ip >/dev/null || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "interop-tools: need ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "interop-tools: installing ${missing[*]}" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# Server packages: fetched and unpacked only. Their runtime libraries (libc, libwrap0 for
+# tftpd-hpa, libwrap0/libpcre2 for atftpd) are checked with ldd below.
+unpack() { # PACKAGE BINARY
+  local pkg="$1" bin="$2"
+  if [ -x "$DIR/$pkg/usr/sbin/$bin" ]; then return; fi
+  mkdir -p "$DIR/debs"
+  if ! ls "$DIR/debs/${pkg}_"*.deb >/dev/null 2>&1; then
+    echo "interop-tools: downloading $pkg" >&2
+    (cd "$DIR/debs" && apt-get download -qq "$pkg" >&2) || {
+      apt-get update -qq >&2
+      (cd "$DIR/debs" && apt-get download -qq "$pkg" >&2)
+    }
+  fi
+  rm -rf "$DIR/$pkg"
+  mkdir -p "$DIR/$pkg"
+  dpkg-deb -x "$(ls "$DIR/debs/${pkg}_"*.deb | head -n 1)" "$DIR/$pkg"
+  [ -x "$DIR/$pkg/usr/sbin/$bin" ] || {
+    echo "interop-tools: $pkg has no usr/sbin/$bin" >&2
+    exit 1
+  }
+}
+unpack tftpd-hpa in.tftpd
+unpack atftpd atftpd
+
+# Libraries the unpacked servers need (their Depends, minus debconf/adduser, which only the
+# service scripts use) and that dpkg did not install because the servers are not installed.
+libs=()
+for dep in libc6 libwrap0 libpcre2-8-0; do
+  dpkg -s "$dep" 2>/dev/null | grep -q '^Status: install ok installed' || libs+=("$dep")
+done
+if [ ${#libs[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "interop-tools: the servers need ${libs[*]}; run: sudo apt-get install -y ${libs[*]}" >&2
+    exit 1
+  fi
+  echo "interop-tools: installing libraries ${libs[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${libs[@]}" >&2
+fi
+for bin in "$DIR/tftpd-hpa/usr/sbin/in.tftpd" "$DIR/atftpd/usr/sbin/atftpd"; do
+  if ldd "$bin" | grep 'not found' >&2; then
+    echo "interop-tools: $bin is missing libraries" >&2
+    exit 1
+  fi
+done
+
+echo "tftp     $(command -v tftp)"
+echo "atftp    $(command -v atftp)"
+echo "in.tftpd $DIR/tftpd-hpa/usr/sbin/in.tftpd"
+echo "atftpd   $DIR/atftpd/usr/sbin/atftpd"
+echo "nft      $(command -v nft)"
+echo "ip       $(command -v ip)"
