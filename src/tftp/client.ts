@@ -194,9 +194,9 @@ async function getOnce(
         rto: new Rto({ initialMs: (opts.timeout ?? 1) * 1000, fixed: opts.timeout !== undefined }),
         retries: opts.retries ?? 5,
         initial: request,
-        // A short dally: long enough to answer a server that resends the last block at once,
-        // short enough not to hold a command line for seconds after its file is complete.
-        dallyMs: 300,
+        // The dally holds a command line after its file is complete: one second covers a
+        // server whose timer has not backed off; the receiver stays longer after losses.
+        dallyMs: 1000,
         now: Date.now,
       },
       {

@@ -28,10 +28,13 @@ export function localError(code: TftpErrorCode, text: string): TftpError {
   return new TftpError(ErrorCode.TFTP_PROTOCOL, `TFTP error ${code} (${ERROR_TEXT[code]}): ${text}`, code);
 }
 
-export function timeoutError(retries: number, waitedMs: number): TftpError {
+export function timeoutError(retries: number, waitedMs: number, onlyFinalAckMissing = false): TftpError {
+  const what = onlyFinalAckMissing
+    ? 'no ACK for the final block (the peer may have the whole file)'
+    : 'no answer';
   return new TftpError(
     ErrorCode.TFTP_TIMEOUT,
-    `no answer after ${retries} retransmissions (${(waitedMs / 1000).toFixed(1)} s)`,
+    `${what} after ${retries} retransmissions (${(waitedMs / 1000).toFixed(1)} s)`,
     undefined,
   );
 }

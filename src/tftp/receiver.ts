@@ -88,7 +88,12 @@ export class TftpReceiver {
     if (this.#state === 'done' || this.#state === 'finishing') return;
     const block = fromWire(wire, this.#expected, this.#opts.rollover);
     if (this.#state === 'dallying') {
-      if (block === this.#final && this.#last) this.#sink.send(this.#last);
+      // The sender did not get the final ACK: repeat it, and give it a whole dally again.
+      if (block === this.#final && this.#last) {
+        this.stats.retransmits++;
+        this.#sink.send(this.#last);
+        this.#sink.arm(this.#dallyMs());
+      }
       return;
     }
     if (block !== this.#expected) {
@@ -143,9 +148,7 @@ export class TftpReceiver {
       this.#last = this.#ack(block);
       this.#sink.send(this.#last);
       // Stay for a while to repeat the final ACK should the sender not have received it.
-      // On a path that lost packets, stay longer: the sender's timer has likely backed off.
-      const dally = this.#opts.dallyMs ?? Math.max(this.#opts.rto.ms * 2, 200);
-      this.#sink.arm(this.stats.retransmits > 0 ? Math.max(dally, 1500) : dally);
+      this.#sink.arm(this.#dallyMs());
     };
     const stored = this.#sink.complete();
     if (!stored) {
@@ -179,6 +182,12 @@ export class TftpReceiver {
       this.#sink.send(this.#last);
     }
     this.#sink.arm(this.#opts.rto.ms);
+  }
+
+  /** The dally; longer on a path that lost packets, where the sender's timer has likely backed off. */
+  #dallyMs(): number {
+    const dally = this.#opts.dallyMs ?? Math.max(this.#opts.rto.ms * 2, 200);
+    return this.stats.retransmits > 0 ? Math.max(dally, 2000) : dally;
   }
 
   #ack(block: number): Buffer {

@@ -154,7 +154,10 @@ export class TftpSender {
     this.#waitedMs += this.#opts.rto.ms;
     if (++this.#failures > this.#opts.retries) {
       this.#done = true;
-      this.#sink.fail(timeoutError(this.#opts.retries, this.#waitedMs));
+      // RFC 1350 §6: with only the last ACK missing, the receiver may well have everything.
+      const onlyLast =
+        this.#final !== undefined && this.#base === this.#final && this.stats.blocks >= this.#final;
+      this.#sink.fail(timeoutError(this.#opts.retries, this.#waitedMs, onlyLast));
       return;
     }
     this.#opts.rto.expired();
