@@ -30,7 +30,7 @@ import {
 } from './packet.js';
 import { TftpReceiver } from './receiver.js';
 import { Rto } from './rto.js';
-import { TftpSender, type TransferStats } from './sender.js';
+import { type SessionOptions, TftpSender, type TransferStats } from './sender.js';
 import { TFTP_PORT } from './server.js';
 
 export interface TftpClientOptions {
@@ -85,6 +85,18 @@ async function openLink(opts: TftpClientOptions): Promise<{ link: TransferLink; 
   const socket = await bindUdp({ host: ipv6 ? '::' : '0.0.0.0', port: 0, what: 'tftp client' });
   socket.setRecvBufferSize(8 * 1024 * 1024); // the kernel gives at most net.core.rmem_max
   return { link: new TransferLink(socket, opts.host), buffer: socket.getRecvBufferSize() / 2 };
+}
+
+/** A session before negotiation: RFC 1350 defaults, the asked timeout fixed or else adaptive. */
+function sessionDefaults(opts: TftpClientOptions): SessionOptions {
+  return {
+    blksize: DEFAULT_BLKSIZE,
+    windowsize: 1,
+    rollover: opts.rollover ?? 0,
+    rto: new Rto({ initialMs: (opts.timeout ?? 1) * 1000, fixed: opts.timeout !== undefined }),
+    retries: opts.retries ?? 5,
+    now: Date.now,
+  };
 }
 
 /** ERRORs 8 that answered a request with options, before any transfer: worth a retry without. */
@@ -188,16 +200,11 @@ async function getOnce(
     const request = encodeRequest(Opcode.RRQ, remote, opts.mode ?? 'octet', asked);
     const receiver = new TftpReceiver(
       {
-        blksize: DEFAULT_BLKSIZE,
-        windowsize: 1,
-        rollover: opts.rollover ?? 0,
-        rto: new Rto({ initialMs: (opts.timeout ?? 1) * 1000, fixed: opts.timeout !== undefined }),
-        retries: opts.retries ?? 5,
+        ...sessionDefaults(opts),
         initial: request,
         // The dally holds a command line after its file is complete: one second covers a
         // server whose timer has not backed off; the receiver stays longer after losses.
         dallyMs: 1000,
-        now: Date.now,
       },
       {
         send: (packet) => link.send(packet, link.peer ?? { address: opts.host, port }),
@@ -288,13 +295,8 @@ async function putOnce(
     };
     const sender = new TftpSender(
       {
-        blksize: DEFAULT_BLKSIZE,
-        windowsize: 1,
-        rollover: opts.rollover ?? 0,
-        rto: new Rto({ initialMs: (opts.timeout ?? 1) * 1000, fixed: opts.timeout !== undefined }),
-        retries: opts.retries ?? 5,
+        ...sessionDefaults(opts),
         initial: encodeRequest(Opcode.WRQ, remote, opts.mode ?? 'octet', asked),
-        now: Date.now,
       },
       {
         send: (packet) => link.send(packet, link.peer ?? { address: opts.host, port }),

@@ -7,11 +7,10 @@
  * ACK is repeated to any repeat of that block for a dally period, so that a lost final ACK
  * does not fail the sender (RFC 1350 §6).
  */
-import { fromWire, type Rollover, toWire } from './blocks.js';
+import { fromWire, toWire } from './blocks.js';
 import { localError, type TftpError, timeoutError } from './errors.js';
 import { encodeAck, encodeError, TftpErrorCode } from './packet.js';
-import type { Rto } from './rto.js';
-import type { TransferStats } from './sender.js';
+import type { SessionOptions, TransferStats } from './sender.js';
 
 export interface ReceiverSink {
   send(packet: Buffer): void;
@@ -29,19 +28,13 @@ export interface ReceiverSink {
   fail(error: TftpError): void;
 }
 
-export interface ReceiverOptions {
-  blksize: number;
-  windowsize: number;
-  rollover: Rollover;
-  rto: Rto;
-  retries: number;
+export interface ReceiverOptions extends SessionOptions {
   /** Sent first and repeated until block 1 arrives (a client's RRQ, a server's OACK). */
   initial?: Buffer;
   /** How long to stay after the final ACK to repeat it, in ms. Default: twice the timeout. */
   dallyMs?: number;
   /** Refuse (ERROR 3) a file growing past this many bytes. */
   maxBytes?: number;
-  now: () => number;
 }
 
 export class TftpReceiver {

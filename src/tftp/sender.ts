@@ -27,16 +27,20 @@ export interface SenderSink {
   fail(error: TftpError): void;
 }
 
-export interface SenderOptions {
+/** What both ends of a transfer run with. */
+export interface SessionOptions {
   blksize: number;
   windowsize: number;
   rollover: Rollover;
   rto: Rto;
   /** Timeouts in a row before giving up. */
   retries: number;
+  now: () => number;
+}
+
+export interface SenderOptions extends SessionOptions {
   /** Block 0: sent first and repeated until ACK 0 (a server's OACK, a client's WRQ). */
   initial?: Buffer;
-  now: () => number;
 }
 
 export interface TransferStats {
