@@ -1,5 +1,4 @@
 /** `sockit tftp serve`, `sockit tftp get` and `sockit tftp put`. */
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +8,7 @@ import { launch } from '../runtime/launch.js';
 import type { Rollover } from '../tftp/blocks.js';
 import { type TftpClientOptions, type TftpResult, tftpGet, tftpPut } from '../tftp/client.js';
 import type { TransferMode } from '../tftp/packet.js';
-import { parseRewrite, type RewriteRule } from '../tftp/paths.js';
+import { parseRewrite, type RewriteRule, temporaryBeside } from '../tftp/paths.js';
 import { serveTftp, TFTP_PORT } from '../tftp/server.js';
 import { bytesOption, parseCount, parsePort } from './args.js';
 import { loggerFor } from './context.js';
@@ -217,10 +216,7 @@ server gives tsize); a summary line follows.`,
           return;
         }
         const destination = local ?? path.basename(remote.replaceAll('\\', '/'));
-        const temp = path.join(
-          path.dirname(destination),
-          `.${path.basename(destination)}.${randomBytes(4).toString('hex')}.part`,
-        );
+        const temp = temporaryBeside(destination);
         try {
           const result = await tftpGet(options, remote, createWriteStream(temp, { flags: 'wx' }));
           await rename(temp, destination);

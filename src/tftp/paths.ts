@@ -7,6 +7,7 @@
  * Whatever comes out must stay inside the root: `..` segments are refused, and symbolic
  * links are followed only while their target stays inside the root.
  */
+import { randomBytes } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { TftpErrorCode } from './packet.js';
@@ -82,4 +83,12 @@ export async function resolveInRoot(
 function inside(root: string, candidate: string): boolean {
   const rel = path.relative(root, candidate);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * A hidden temporary name beside `target`, in the same folder (so a rename or link into
+ * place stays on one file system): what a transfer writes until it is complete.
+ */
+export function temporaryBeside(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.part`);
 }

@@ -2,7 +2,6 @@
  * The TFTP server: requests arrive on the well-known port, and each transfer runs on a
  * socket of its own (its TID), driven by the sender or receiver state machine.
  */
-import { randomBytes } from 'node:crypto';
 import type dgram from 'node:dgram';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { link, open, realpath, rename, stat, unlink } from 'node:fs/promises';
@@ -18,10 +17,10 @@ import { BlockPump, BlockWriter, readChunkSize } from './io.js';
 import { type Peer, TransferLink } from './link.js';
 import { MAX_BLKSIZE, negotiate, type ServerLimits, type TransferOptions } from './options.js';
 import { decodePacket, encodeError, encodeOack, Opcode, type Request, TftpErrorCode } from './packet.js';
-import { type RewriteRule, resolveInRoot } from './paths.js';
+import { type RewriteRule, resolveInRoot, temporaryBeside } from './paths.js';
 import { TftpReceiver } from './receiver.js';
 import { Rto } from './rto.js';
-import { TftpSender, type TransferStats } from './sender.js';
+import { type SessionOptions, TftpSender, type TransferStats } from './sender.js';
 
 /** The receive buffer asked for uploads; the kernel may give less (net.core.rmem_max). */
 const MAX_RECEIVE_BUFFER = 8 * 1024 * 1024;
@@ -206,8 +205,19 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       client.address.replace(/^::ffff:/, ''),
     );
     if (!resolved.ok) return deny(resolved);
-    const rto = (negotiated: TransferOptions): Rto =>
-      new Rto({ initialMs: negotiated.timeoutMs ?? timeoutMs, fixed: negotiated.timeoutMs !== undefined });
+    /** What either end runs with once negotiated; the OACK, if any, is its block 0. */
+    const session = (
+      o: TransferOptions,
+      oack: Map<string, string> | undefined,
+    ): SessionOptions & { initial?: Buffer } => ({
+      blksize: o.blksize,
+      windowsize: o.windowsize,
+      rollover,
+      rto: new Rto({ initialMs: o.timeoutMs ?? timeoutMs, fixed: o.timeoutMs !== undefined }),
+      retries,
+      initial: oack ? encodeOack(oack) : undefined,
+      now: Date.now,
+    });
     const netascii = request.mode === 'netascii';
 
     if (!write) {
@@ -227,31 +237,20 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       socket.setSendBufferSize(
         Math.max(64 * 1024, Math.min(8 * 1024 * 1024, 2 * o.windowsize * (o.blksize + 64))),
       );
-      const sender = new TftpSender(
-        {
-          blksize: o.blksize,
-          windowsize: o.windowsize,
-          rollover,
-          rto: rto(o),
-          retries,
-          initial: negotiated.oack ? encodeOack(negotiated.oack) : undefined,
-          now: Date.now,
+      const sender = new TftpSender(session(o, negotiated.oack), {
+        send: link.send,
+        arm: link.arm,
+        disarm: link.disarm,
+        complete: () => {
+          pump.stop();
+          finish(true, sender.stats);
+          release();
         },
-        {
-          send: link.send,
-          arm: link.arm,
-          disarm: link.disarm,
-          complete: () => {
-            pump.stop();
-            finish(true, sender.stats);
-            release();
-          },
-          fail: (err: TftpError) => {
-            pump.stop();
-            finish(false, sender.stats, err.message);
-          },
+        fail: (err: TftpError) => {
+          pump.stop();
+          finish(false, sender.stats, err.message);
         },
-      );
+      });
       const pump = new BlockPump(
         content.stream(o.blksize, o.windowsize),
         sender,
@@ -294,10 +293,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     const negotiated = negotiate(request.options, { ...limits, receiveBuffer: ours }, 'write', undefined);
     if (!negotiated.ok) return deny(negotiated);
     const o = negotiated.options;
-    const temp = path.join(
-      path.dirname(resolved.path),
-      `.${path.basename(resolved.path)}.${randomBytes(4).toString('hex')}.part`,
-    );
+    const temp = temporaryBeside(resolved.path);
     const file = createWriteStream(temp, { flags: 'wx' });
     let failed = false;
     const discard = (): void => {
@@ -314,16 +310,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       finish(false, receiver.stats, 'write failed');
     });
     const receiver: TftpReceiver = new TftpReceiver(
-      {
-        blksize: o.blksize,
-        windowsize: o.windowsize,
-        rollover,
-        rto: rto(o),
-        retries,
-        initial: negotiated.oack ? encodeOack(negotiated.oack) : undefined,
-        maxBytes: limits.maxFileSize,
-        now: Date.now,
-      },
+      { ...session(o, negotiated.oack), maxBytes: limits.maxFileSize },
       {
         send: link.send,
         arm: link.arm,
