@@ -24,6 +24,8 @@ export const ErrorCode = {
   ADDRESS_UNAVAILABLE: 'ERR_ADDRESS_UNAVAILABLE',
   /** A connection could not be made. */
   CONNECT_FAILED: 'ERR_CONNECT_FAILED',
+  /** The peer closed the connection in the middle of an exchange. */
+  CONNECTION_CLOSED: 'ERR_CONNECTION_CLOSED',
   /** The peer answered with bytes its protocol does not allow. */
   BAD_REPLY: 'ERR_BAD_REPLY',
   /** The peer sent nothing for longer than the idle limit. */
@@ -38,6 +40,34 @@ export const ErrorCode = {
   TFTP_PROTOCOL: 'ERR_TFTP_PROTOCOL',
   /** A feature needs an operating system facility this one lacks. */
   UNSUPPORTED_PLATFORM: 'ERR_UNSUPPORTED_PLATFORM',
+  /** Log-in refused; the message never says whether the user exists. */
+  AUTH_FAILED: 'ERR_AUTH_FAILED',
+  /** An authentication exchange broke its protocol (bad message, wrong order, bad proof from a server). */
+  AUTH_PROTOCOL: 'ERR_AUTH_PROTOCOL',
+  /** A user name is not acceptable (length or characters). */
+  BAD_USER_NAME: 'ERR_BAD_USER_NAME',
+  /** A user of that name already exists. */
+  USER_EXISTS: 'ERR_USER_EXISTS',
+  /** No user of that name (administrative commands only; log-ins never say so). */
+  USER_NOT_FOUND: 'ERR_USER_NOT_FOUND',
+  /** No password was given and none can be asked for. */
+  NO_PASSWORD: 'ERR_NO_PASSWORD',
+  /** The database is unreachable or refused a statement. */
+  DATABASE: 'ERR_DATABASE',
+  /** A path leaves its root, or names something that may not be touched. */
+  PATH_DENIED: 'ERR_PATH_DENIED',
+  /** The file or folder does not exist. */
+  NOT_FOUND: 'ERR_NOT_FOUND',
+  /** The file or folder already exists. */
+  EXISTS: 'ERR_EXISTS',
+  /** A file is larger than the server accepts. */
+  FILE_TOO_LARGE: 'ERR_FILE_TOO_LARGE',
+  /** The user's quota would be exceeded. */
+  QUOTA_EXCEEDED: 'ERR_QUOTA_EXCEEDED',
+  /** Received bytes do not match their SHA-256. */
+  INTEGRITY: 'ERR_INTEGRITY',
+  /** The server refused a request it understood (not allowed here, e.g. registration off). */
+  FORBIDDEN: 'ERR_FORBIDDEN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

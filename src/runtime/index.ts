@@ -11,6 +11,7 @@
  * ]);
  * ```
  */
+export { Channel, type ChannelLimits } from './channel.js';
 export { type Launched, type LaunchOptions, launch, SERVER_MODELS, type ServerModel } from './launch.js';
 export {
   createLogger,

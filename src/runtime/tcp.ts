@@ -6,6 +6,7 @@
  * the connected socket and serves it; the host owns accepting, limits and shutdown.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { bindError, formatHostPort } from '../errors.js';
 import { type Logger, silentLogger } from './log.js';
 import { announceListening, checkInteger, type Service } from './service.js';
@@ -51,6 +52,8 @@ export interface TcpServiceOptions {
   /** On close, how long connections may take to finish before they are cut, in ms. Default 10000. */
   drainTimeoutMs?: number;
   log?: Logger;
+  /** Certificate and key (PEM): serve TLS instead of plain TCP. Handlers get the decrypted socket. */
+  tls?: tls.SecureContextOptions;
 }
 
 export interface TcpService extends Service {
@@ -84,7 +87,15 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
   const log = (options.log ?? silentLogger).child({ service: name });
   const handler = options.handler;
 
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: iterative, noDelay: true });
+  const serverOptions = { allowHalfOpen: true, pauseOnConnect: iterative, noDelay: true };
+  // TLS has no half-close (close_notify ends both directions), and a peer that connects but
+  // never completes the handshake must not hold a connection open for long.
+  const server = options.tls
+    ? tls.createServer({ ...serverOptions, allowHalfOpen: false, handshakeTimeout: 10_000, ...options.tls })
+    : net.createServer(serverOptions);
+  /** TLS connections still in their handshake, by peer: not yet served, cut at once on close. */
+  const handshaking = new Map<string, net.Socket>();
+  const peerOf = (socket: net.Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
   server.maxConnections = maxConnections;
   const sockets = new Set<net.Socket>();
   const closing = new AbortController();
@@ -145,7 +156,20 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     }
   };
 
-  server.on('connection', (socket) => {
+  if (options.tls) {
+    server.on('connection', (raw: net.Socket) => {
+      const peer = peerOf(raw);
+      handshaking.set(peer, raw);
+      raw.once('close', () => {
+        if (handshaking.get(peer) === raw) handshaking.delete(peer);
+      });
+    });
+    server.on('tlsClientError', (err, socket) => {
+      log.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    });
+  }
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    handshaking.delete(peerOf(socket));
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     // A reset from the peer must not become an uncaught exception.
@@ -190,6 +214,7 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
       closed ??= new Promise<void>((resolve) => {
         closing.abort();
         for (const socket of waiting.splice(0)) socket.destroy();
+        for (const socket of handshaking.values()) socket.destroy();
         const open = sockets.size;
         if (open > 0) log.info({ open, drainTimeoutMs }, 'stopping: waiting for connections to finish');
         const cut = setTimeout(() => {

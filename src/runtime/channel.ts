@@ -1,0 +1,194 @@
+/**
+ * A request/response channel over one stream socket: length-prefixed envelopes (a JSON
+ * header plus optional body, see `wire/envelope`) for messages, and raw byte runs of a
+ * length announced beforehand for bulk data.
+ *
+ * The raw runs are what keeps bulk transfers fast: file bytes never pass through a frame
+ * encoder or a copy; the reader hands out the socket's own chunks, and the socket is paused
+ * while the consumer is behind (backpressure to the sender through TCP's window).
+ */
+import type { Duplex, Writable } from 'node:stream';
+import { ErrorCode, SockitError } from '../errors.js';
+import { decodeEnvelope, type Envelope, type EnvelopeHeader, encodeEnvelope } from '../wire/envelope.js';
+import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_SIZE } from '../wire/frame.js';
+
+export interface ChannelLimits {
+  /** Largest message (frame payload), in bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Largest JSON header, in bytes. Default 64 KiB. */
+  maxHeaderSize?: number;
+  /** Bytes read ahead before the socket is paused. Default 1 MiB. */
+  readAhead?: number;
+}
+
+/**
+ * @example
+ * ```ts
+ * const channel = new Channel(socket);
+ * channel.send({ op: 'hello' });
+ * const { header } = await channel.receive();
+ * for (let left = size; left > 0; ) { const chunk = await channel.readBytes(left); left -= chunk.length; }
+ * ```
+ */
+export class Channel {
+  readonly socket: Duplex;
+  readonly #maxMessage: number;
+  readonly #maxHeader: number | undefined;
+  readonly #readAhead: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #ended = false;
+  #failure: Error | undefined;
+  #wake: (() => void) | undefined;
+  #reading = false;
+
+  constructor(socket: Duplex, limits: ChannelLimits = {}) {
+    this.socket = socket;
+    this.#maxMessage = limits.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#maxHeader = limits.maxHeaderSize;
+    this.#readAhead = limits.readAhead ?? 1024 * 1024;
+    socket.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      if (this.#buffered >= this.#readAhead) socket.pause();
+      this.#notify();
+    });
+    socket.on('end', () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on('error', (err) => {
+      this.#failure ??= err;
+      this.#notify();
+    });
+    socket.on('close', () => {
+      this.#ended = true;
+      this.#notify();
+    });
+  }
+
+  /** Sends one message; false when the socket's buffer is full (see `drain`). */
+  send(header: EnvelopeHeader, body?: Uint8Array): boolean {
+    return this.socket.write(
+      encodeEnvelope(header, body, { maxFrameSize: this.#maxMessage, maxHeaderSize: this.#maxHeader }),
+    );
+  }
+
+  /** Writes raw bytes, waiting while the socket's buffer is full. */
+  async sendBytes(chunk: Uint8Array): Promise<void> {
+    if (!this.socket.write(chunk)) await this.drain();
+  }
+
+  /** Resolves once the socket can take more (at once when it can), rejects if it closes first. */
+  async drain(): Promise<void> {
+    if (!this.socket.writableNeedDrain) return;
+    await untilDrained(this.socket, () => this.#closedError());
+  }
+
+  /** The next message. Rejects when the peer closes, on a socket error, or on a message over the limits. */
+  async receive(): Promise<Envelope> {
+    const prefix = await this.#readExactly(FRAME_HEADER_SIZE);
+    const length = prefix.readUInt32BE(0);
+    if (length > this.#maxMessage) {
+      throw new SockitError(
+        ErrorCode.FRAME_TOO_LARGE,
+        `message of ${length} bytes exceeds the limit of ${this.#maxMessage} bytes`,
+      );
+    }
+    const payload = await this.#readExactly(length);
+    return decodeEnvelope(payload, { maxHeaderSize: this.#maxHeader });
+  }
+
+  /** The next run of raw bytes, at most `max` of them (the socket's own chunk where it fits). */
+  async readBytes(max: number): Promise<Buffer> {
+    await this.#waitFor(1);
+    const first = this.#chunks[0] as Buffer;
+    const chunk = first.length <= max ? first : first.subarray(0, max);
+    this.#consume(chunk.length);
+    return chunk;
+  }
+
+  /** True once the peer has ended its side and every byte has been read. */
+  get finished(): boolean {
+    return this.#ended && this.#buffered === 0;
+  }
+
+  async #readExactly(n: number): Promise<Buffer> {
+    if (n === 0) return Buffer.alloc(0);
+    await this.#waitFor(n);
+    const first = this.#chunks[0] as Buffer;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      this.#consume(n);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[0] as Buffer;
+      const take = Math.min(chunk.length, n - filled);
+      chunk.copy(out, filled, 0, take);
+      filled += take;
+      this.#consume(take);
+    }
+    return out;
+  }
+
+  #consume(n: number): void {
+    const first = this.#chunks[0] as Buffer;
+    if (n === first.length) this.#chunks.shift();
+    else this.#chunks[0] = first.subarray(n);
+    this.#buffered -= n;
+    if (this.#buffered < this.#readAhead && this.socket.isPaused()) this.socket.resume();
+  }
+
+  async #waitFor(n: number): Promise<void> {
+    if (this.#reading) throw new Error('Channel: one read at a time');
+    this.#reading = true;
+    try {
+      // A message may be larger than the read-ahead: keep the socket flowing until it is whole.
+      while (this.#buffered < n) {
+        if (this.#failure) throw this.#failure;
+        if (this.#ended) throw this.#closedError();
+        if (this.socket.isPaused()) this.socket.resume();
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+      }
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #closedError(): SockitError {
+    return new SockitError(ErrorCode.CONNECTION_CLOSED, 'connection closed by the peer');
+  }
+}
+
+/**
+ * Resolves on `drain`, rejects on `error` or `close`; the listeners go away either way (a
+ * transfer waits for drain thousands of times).
+ */
+export function untilDrained(stream: Writable, closedError: () => Error): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      stream.off('drain', onDrain);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = (): void => done();
+    const onError = (err: Error): void => done(err);
+    const onClose = (): void => done(closedError());
+    stream.on('drain', onDrain);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
+}
