@@ -1,0 +1,432 @@
+/**
+ * The user store: one set of kysely queries over SQLite (the embedded default), MySQL/MariaDB
+ * and PostgreSQL. Every statement is built by kysely with bound parameters; the only SQL
+ * text written by hand is schema DDL and fixed PRAGMAs, neither of which carries a value.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { type Dialect, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import { createPool } from 'mysql2';
+import pg from 'pg';
+import { ErrorCode, SockitError } from '../errors.js';
+import type { ScramCredentials } from './credentials.js';
+import {
+  MAX_KEY_BYTES,
+  MAX_SALT_BYTES,
+  MIGRATION_LOCK_TABLE,
+  MIGRATION_TABLE,
+  migrationProvider,
+  type StoreKind,
+  type StoreSchema,
+} from './migrations.js';
+import { checkUserName } from './names.js';
+
+/** One user as the store keeps it: never a password, only SCRAM's salted keys. */
+export interface UserRecord {
+  name: string;
+  credentials: ScramCredentials;
+  /** This user's quota override in bytes; `null` means the server's default applies. */
+  quotaBytes: number | null;
+  createdAt: Date;
+}
+
+/**
+ * Users and their credentials, on whichever engine `openUserStore` was given.
+ *
+ * @example
+ * ```ts
+ * const store = await openUserStore(defaultDatabase('sockit-data'));
+ * await store.add('ann', await deriveCredentials(password), { quotaBytes: 1 << 30 });
+ * const ann = await store.get('ann'); // UserRecord, or undefined
+ * await store.close();
+ * ```
+ */
+export interface UserStore {
+  readonly kind: StoreKind;
+  /** The user of exactly this name, or `undefined`; any string may be asked for. */
+  get(name: string): Promise<UserRecord | undefined>;
+  /** Adds a user; `ERR_BAD_USER_NAME` for a bad name, `ERR_USER_EXISTS` when taken. */
+  add(name: string, credentials: ScramCredentials, options?: { quotaBytes?: number | null }): Promise<void>;
+  /** Replaces a user's credentials (a new password); `ERR_USER_NOT_FOUND` when there is none. */
+  setCredentials(name: string, credentials: ScramCredentials): Promise<void>;
+  /** Sets a user's quota in bytes, or `null` for the server's default; `ERR_USER_NOT_FOUND`. */
+  setQuota(name: string, quotaBytes: number | null): Promise<void>;
+  /** Deletes a user; `ERR_USER_NOT_FOUND` when there is none. */
+  remove(name: string): Promise<void>;
+  /** Every user, sorted by name (byte order on every engine). */
+  list(): Promise<UserRecord[]>;
+  /** Closes the connections; the store cannot be used afterwards. */
+  close(): Promise<void>;
+}
+
+export type { StoreKind } from './migrations.js';
+
+/** SQLite waits this long for another process's write lock before failing. */
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** A server that does not answer within this time counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The SQLite file used when no `--db` is given: `<dataDir>/sockit.db`.
+ *
+ * @example
+ * ```ts
+ * defaultDatabase('sockit-data'); // 'sockit-data/sockit.db'
+ * ```
+ */
+export function defaultDatabase(dataDir: string): string {
+  return path.join(dataDir, 'sockit.db');
+}
+
+/**
+ * Opens the user store at `target` and brings its schema up to date. `target` is
+ * `mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (or `mariadb://`), `postgres://...`
+ * (or `postgresql://`), `sqlite:PATH`, or a plain file path (its folder is created).
+ * Any failure is `ERR_DATABASE`, in one line that names the server but never the password.
+ *
+ * @example
+ * ```ts
+ * const store = await openUserStore('postgres://sockit@db.example:5432/sockit');
+ * ```
+ */
+export async function openUserStore(target: string): Promise<UserStore> {
+  const connection = await connect(target);
+  const db = new Kysely<StoreSchema>({ dialect: connection.dialect });
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(connection.kind),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    await db.destroy().catch(() => {});
+    throw databaseError(connection, 'cannot open', error);
+  }
+  return new KyselyUserStore(db, connection);
+}
+
+interface Connection {
+  kind: StoreKind;
+  /** Where the data lives, for messages: never includes a password. */
+  where: string;
+  /** Redacted from driver messages, just in case one quotes it. */
+  secret: string;
+  dialect: Dialect;
+}
+
+const URL_SCHEMES: Partial<Record<string, StoreKind>> = {
+  mysql: 'mysql',
+  mariadb: 'mysql',
+  postgres: 'postgres',
+  postgresql: 'postgres',
+};
+
+async function connect(target: string): Promise<Connection> {
+  if (target.startsWith('sqlite:')) return openSqlite(target.slice('sqlite:'.length));
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target)?.[1]?.toLowerCase();
+  if (scheme === undefined) return openSqlite(target);
+  const kind = URL_SCHEMES[scheme];
+  if (kind === undefined) {
+    throw new SockitError(
+      ErrorCode.DATABASE,
+      `unsupported database URL scheme "${scheme}:": use mysql://, mariadb://, postgres://, postgresql:// or sqlite:PATH`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    // The URL is not echoed: it may hold a password.
+    throw new SockitError(ErrorCode.DATABASE, `the ${scheme}:// database URL is malformed`);
+  }
+  return kind === 'mysql' ? openMysql(url) : openPostgres(url, target);
+}
+
+async function openSqlite(file: string): Promise<Connection> {
+  const base = { kind: 'sqlite' as const, where: `SQLite file ${file}`, secret: '' };
+  if (file === '')
+    throw new SockitError(ErrorCode.DATABASE, 'sqlite: needs a file path, e.g. sqlite:users.db');
+  let database: Database.Database | undefined;
+  try {
+    if (file !== ':memory:') await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    database = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    // WAL lets readers run while one process writes; the busy timeout queues writers
+    // instead of failing them at once with SQLITE_BUSY.
+    database.pragma('journal_mode = WAL');
+    database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  } catch (err) {
+    database?.close();
+    throw databaseError(base, 'cannot open', err);
+  }
+  return { ...base, dialect: new SqliteDialect({ database }) };
+}
+
+function openMysql(url: URL): Connection {
+  const host = hostOf(url, 'localhost');
+  const port = url.port === '' ? 3306 : Number(url.port);
+  const database = decode(url.pathname.slice(1));
+  const secret = decode(url.password);
+  const where = `MySQL at ${host}:${port}/${database}`;
+  if (database === '') throw new SockitError(ErrorCode.DATABASE, `${where}: the URL names no database`);
+  // Query parameters pass through as mysql2 options (e.g. ?ssl={...}), as mysql2 itself does.
+  const extra: Record<string, unknown> = {};
+  for (const [key, value] of url.searchParams) {
+    try {
+      extra[key] = JSON.parse(value);
+    } catch {
+      extra[key] = value;
+    }
+  }
+  const pool = createPool({
+    ...extra,
+    host,
+    port,
+    user: decode(url.username),
+    password: secret,
+    database,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    connectionLimit: 5,
+    // DATETIME values are written and read as UTC, whatever the server's or client's zone.
+    timezone: 'Z',
+  });
+  return { kind: 'mysql', where, secret, dialect: new MysqlDialect({ pool }) };
+}
+
+function openPostgres(url: URL, target: string): Connection {
+  const host = hostOf(url, url.searchParams.get('host') ?? 'localhost');
+  const port = url.port === '' ? 5432 : Number(url.port);
+  const database = decode(url.pathname.slice(1));
+  const secret = decode(url.password);
+  const pool = new pg.Pool({
+    connectionString: target,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    max: 5,
+  });
+  // A server that drops an idle connection makes the pool emit 'error'; the next query
+  // simply takes a new connection, so this must not crash the process.
+  pool.on('error', () => {});
+  return {
+    kind: 'postgres',
+    where: `PostgreSQL at ${host}:${port}/${database}`,
+    secret,
+    dialect: new PostgresDialect({ pool }),
+  };
+}
+
+/** Percent-decoding that keeps a malformed sequence as written instead of throwing. */
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function hostOf(url: URL, fallback: string): string {
+  const host = url.hostname === '' ? fallback : decode(url.hostname);
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+class KyselyUserStore implements UserStore {
+  readonly kind: StoreKind;
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Kysely<StoreSchema>,
+    private readonly connection: Connection,
+  ) {
+    this.kind = connection.kind;
+  }
+
+  async get(name: string): Promise<UserRecord | undefined> {
+    // PostgreSQL text cannot hold U+0000, so asking would be an encoding error; no stored
+    // name (each passed checkUserName) contains it.
+    if (name.includes('\u0000')) return undefined;
+    const row = await this.#run('read', () => this.#select().where('name', '=', name).executeTakeFirst());
+    // MySQL's collations ignore trailing spaces ('ann ' = 'ann'): only the exact name counts.
+    return row !== undefined && row.name === name ? toRecord(row) : undefined;
+  }
+
+  async add(
+    name: string,
+    credentials: ScramCredentials,
+    options: { quotaBytes?: number | null } = {},
+  ): Promise<void> {
+    checkUserName(name);
+    checkCredentials(credentials);
+    const quotaBytes = checkQuota(options.quotaBytes ?? null);
+    const now = new Date();
+    try {
+      // No read before the write: the unique constraint decides, so two racing adds of
+      // one name cannot both succeed.
+      await this.db
+        .insertInto('users')
+        .values({
+          name,
+          ...credentialColumns(credentials),
+          quota_bytes: quotaBytes,
+          created_at: this.kind === 'sqlite' ? now.toISOString() : now,
+        })
+        .execute();
+    } catch (err) {
+      if (isUniqueViolation(this.kind, err)) {
+        throw new SockitError(ErrorCode.USER_EXISTS, `user ${name} already exists`, { cause: err });
+      }
+      throw databaseError(this.connection, 'cannot add a user to', err);
+    }
+  }
+
+  async setCredentials(name: string, credentials: ScramCredentials): Promise<void> {
+    checkUserName(name);
+    checkCredentials(credentials);
+    await this.#update(name, credentialColumns(credentials));
+  }
+
+  async setQuota(name: string, quotaBytes: number | null): Promise<void> {
+    checkUserName(name);
+    await this.#update(name, { quota_bytes: checkQuota(quotaBytes) });
+  }
+
+  async remove(name: string): Promise<void> {
+    checkUserName(name);
+    const result = await this.#run('write', () =>
+      this.db.deleteFrom('users').where('name', '=', name).executeTakeFirst(),
+    );
+    if (result.numDeletedRows === 0n) throw notFound(name);
+  }
+
+  async list(): Promise<UserRecord[]> {
+    const rows = await this.#run('read', () => this.#select().orderBy('name').execute());
+    return rows.map(toRecord);
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.db.destroy();
+    return this.#closed;
+  }
+
+  #select() {
+    return this.db
+      .selectFrom('users')
+      .select(['name', 'salt', 'iterations', 'stored_key', 'server_key', 'quota_bytes', 'created_at']);
+  }
+
+  async #update(
+    name: string,
+    values: Partial<Pick<StoreSchema['users'], 'salt' | 'iterations' | 'stored_key' | 'server_key'>> & {
+      quota_bytes?: number | null;
+    },
+  ): Promise<void> {
+    // Names are valid here, so MySQL's trailing-space rule cannot match another user.
+    // The mysql2 connection flags include FOUND_ROWS: an update that changes nothing
+    // still counts its matched row.
+    const result = await this.#run('write', () =>
+      this.db.updateTable('users').set(values).where('name', '=', name).executeTakeFirst(),
+    );
+    if (result.numUpdatedRows === 0n) throw notFound(name);
+  }
+
+  async #run<T>(what: 'read' | 'write', query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (err) {
+      throw databaseError(this.connection, what === 'read' ? 'cannot read' : 'cannot write', err);
+    }
+  }
+}
+
+type UserRow = Pick<StoreSchema['users'], 'name' | 'salt' | 'iterations' | 'stored_key' | 'server_key'> & {
+  quota_bytes: number | string | bigint | null;
+  created_at: Date | string;
+};
+
+function toRecord(row: UserRow): UserRecord {
+  return {
+    name: row.name,
+    credentials: {
+      salt: toBuffer(row.salt),
+      iterations: Number(row.iterations),
+      storedKey: toBuffer(row.stored_key),
+      serverKey: toBuffer(row.server_key),
+    },
+    // pg returns BIGINT as a string; the value was checked to be a safe integer on the way in.
+    quotaBytes: row.quota_bytes === null ? null : Number(row.quota_bytes),
+    createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+  };
+}
+
+function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value);
+}
+
+function credentialColumns(c: ScramCredentials) {
+  return { salt: c.salt, iterations: c.iterations, stored_key: c.storedKey, server_key: c.serverKey };
+}
+
+function checkCredentials(c: ScramCredentials): void {
+  const bad = (what: string): never => {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `credentials: ${what}`);
+  };
+  if (!Number.isInteger(c.iterations) || c.iterations < 1 || c.iterations > 0x7fffffff) {
+    bad('iterations must be a whole number from 1 to 2147483647');
+  }
+  if (!Buffer.isBuffer(c.salt) || c.salt.length === 0 || c.salt.length > MAX_SALT_BYTES) {
+    bad(`the salt must be 1 to ${MAX_SALT_BYTES} bytes`);
+  }
+  for (const key of [c.storedKey, c.serverKey]) {
+    if (!Buffer.isBuffer(key) || key.length === 0 || key.length > MAX_KEY_BYTES) {
+      bad(`keys must be 1 to ${MAX_KEY_BYTES} bytes`);
+    }
+  }
+}
+
+function checkQuota(quotaBytes: number | null): number | null {
+  if (quotaBytes === null || (Number.isSafeInteger(quotaBytes) && quotaBytes >= 0)) return quotaBytes;
+  throw new SockitError(
+    ErrorCode.INVALID_ARGUMENT,
+    `quota must be a whole number of bytes from 0 to ${Number.MAX_SAFE_INTEGER}, or none`,
+  );
+}
+
+function notFound(name: string): SockitError {
+  return new SockitError(ErrorCode.USER_NOT_FOUND, `no user named ${name}`);
+}
+
+/** Each driver's code for a broken UNIQUE constraint. */
+function isUniqueViolation(kind: StoreKind, err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  switch (kind) {
+    case 'sqlite':
+      return code === 'SQLITE_CONSTRAINT_UNIQUE';
+    case 'mysql':
+      return code === 'ER_DUP_ENTRY';
+    case 'postgres':
+      return code === '23505';
+  }
+}
+
+function databaseError(
+  connection: Pick<Connection, 'where' | 'secret'>,
+  doing: string,
+  err: unknown,
+): SockitError {
+  if (err instanceof SockitError) return err;
+  let reason = describeCause(err);
+  if (connection.secret !== '') reason = reason.split(connection.secret).join('***');
+  return new SockitError(ErrorCode.DATABASE, `${doing} the user database (${connection.where}): ${reason}`, {
+    cause: err,
+  });
+}
+
+/** The driver's reason in one line. Node reports a refused dual-stack connect as an AggregateError with no message. */
+function describeCause(err: unknown): string {
+  if (err instanceof AggregateError && err.message === '' && err.errors.length > 0) {
+    return describeCause(err.errors[0]);
+  }
+  const { message, code } = (err ?? {}) as { message?: unknown; code?: unknown };
+  const text = typeof message === 'string' && message !== '' ? message : String(code ?? err);
+  return text.replace(/\s+/g, ' ').trim();
+}

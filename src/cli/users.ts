@@ -1,0 +1,208 @@
+/** `sockit users`: add, change, list and remove the accounts that log in to sockit services. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_ITERATIONS } from '../auth/credentials.js';
+import { checkUserName } from '../auth/names.js';
+import { deriveCredentials } from '../auth/scram.js';
+import { defaultDatabase, openUserStore, type UserRecord, type UserStore } from '../auth/store.js';
+import { ErrorCode, SockitError } from '../errors.js';
+import { parseBytes } from './args.js';
+import { readPassword } from './password.js';
+import { formatBytes } from './progress.js';
+
+/** Fewer PBKDF2 iterations make a stolen database cheap to crack. */
+export const MIN_ITERATIONS = 4096;
+/** More would make each log-in take many seconds. */
+const MAX_ITERATIONS = 10_000_000;
+
+interface StoreFlags {
+  db?: string;
+  dataDir: string;
+}
+
+interface AddFlags extends StoreFlags {
+  iterations: number;
+  quota?: number;
+}
+
+interface PasswdFlags extends StoreFlags {
+  iterations: number;
+}
+
+interface ListFlags extends StoreFlags {
+  json?: boolean;
+}
+
+const PASSWORD_HELP = `
+The password is read from the environment variable SOCKIT_PASSWORD when it is set
+(for scripts), otherwise asked for twice on the terminal without echo. With neither,
+the command fails with ERR_NO_PASSWORD. Only SCRAM-SHA-256 keys derived from it are
+stored (PBKDF2-HMAC-SHA256 with a random salt), never the password itself.`;
+
+const DB_HELP = `
+The user database (--db, or the environment variable SOCKIT_DB):
+  (none)                                     SQLite file DATA-DIR/sockit.db (the default)
+  sqlite:PATH, or a plain PATH               a SQLite file (its folder is created)
+  mysql://USER[:PASSWORD]@HOST[:PORT]/DB     MySQL or MariaDB (also mariadb://)
+  postgres://USER[:PASSWORD]@HOST[:PORT]/DB  PostgreSQL (also postgresql://)
+Tables are created or upgraded when the database is opened. A password in --db is
+visible to other local users in the process list; prefer SOCKIT_DB for it.`;
+
+/**
+ * The `users` command group.
+ *
+ * @example
+ * ```ts
+ * new Command('sockit').addCommand(usersCommand());
+ * // sockit users add ann --quota 5GiB
+ * ```
+ */
+export function usersCommand(): Command {
+  const users = new Command('users')
+    .description('manage the accounts that log in to sockit services')
+    .addHelpText('after', `${DB_HELP}\n${PASSWORD_HELP}`);
+
+  withStore(users.command('add'))
+    .description('add a user; the password is asked for (or taken from SOCKIT_PASSWORD)')
+    .argument('<name>', "1-32 characters of A-Z a-z 0-9 _ . -, not starting with '.' or '-'")
+    .addOption(iterationsOption())
+    .option('--quota <bytes>', "this user's quota, e.g. 500MiB or 5GiB (default: the server's)", parseBytes)
+    .addHelpText(
+      'after',
+      `${PASSWORD_HELP}\n\nExamples:\n  sockit users add ann --quota 5GiB\n  SOCKIT_PASSWORD=... sockit users add build-bot --db postgres://sockit@db/sockit`,
+    )
+    .action(async (name: string, flags: AddFlags) => {
+      checkUserName(name);
+      await withUserStore(flags, async (store) => {
+        // Checked before asking for a password, so nobody types one in vain; add() still
+        // refuses a name taken meanwhile.
+        if ((await store.get(name)) !== undefined) {
+          throw new SockitError(ErrorCode.USER_EXISTS, `user ${name} already exists`);
+        }
+        const credentials = await newCredentials(name, flags.iterations);
+        await store.add(name, credentials, { quotaBytes: flags.quota ?? null });
+        process.stdout.write(`added user ${name}\n`);
+      });
+    });
+
+  withStore(users.command('passwd'))
+    .description("set a user's password; the password is asked for (or taken from SOCKIT_PASSWORD)")
+    .argument('<name>', 'an existing user')
+    .addOption(iterationsOption())
+    .addHelpText('after', PASSWORD_HELP)
+    .action(async (name: string, flags: PasswdFlags) => {
+      await withUserStore(flags, async (store) => {
+        if ((await store.get(name)) === undefined) {
+          throw new SockitError(ErrorCode.USER_NOT_FOUND, `no user named ${name}`);
+        }
+        await store.setCredentials(name, await newCredentials(name, flags.iterations));
+        process.stdout.write(`changed the password of ${name}\n`);
+      });
+    });
+
+  withStore(users.command('remove'))
+    .description('delete a user (their files, if any, stay where they are)')
+    .argument('<name>', 'an existing user')
+    .action(async (name: string, flags: StoreFlags) => {
+      await withUserStore(flags, async (store) => {
+        await store.remove(name);
+        process.stdout.write(`removed user ${name}\n`);
+      });
+    });
+
+  withStore(users.command('list'))
+    .description('list users: name, quota, created (never keys or salts)')
+    .option('--json', 'print a JSON array of {name, quotaBytes, createdAt}')
+    .action(async (flags: ListFlags) => {
+      await withUserStore(flags, async (store) => {
+        const all = await store.list();
+        process.stdout.write(flags.json ? `${JSON.stringify(all.map(publicFields))}\n` : formatList(all));
+      });
+    });
+
+  withStore(users.command('quota'))
+    .description("set a user's quota, or 'none' for the server's default")
+    .argument('<name>', 'an existing user')
+    .argument('<bytes>', "a size such as 500MiB or 5GiB, or 'none'", parseQuota)
+    .action(async (name: string, quotaBytes: number | null, flags: StoreFlags) => {
+      await withUserStore(flags, async (store) => {
+        await store.setQuota(name, quotaBytes);
+        const shown = quotaBytes === null ? "the server's default" : formatBytes(quotaBytes);
+        process.stdout.write(`quota of ${name}: ${shown}\n`);
+      });
+    });
+
+  return users;
+}
+
+function withStore(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--db <url>',
+        'user database URL or SQLite path (see below; default: DATA-DIR/sockit.db)',
+      ).env('SOCKIT_DB'),
+    )
+    .option('--data-dir <dir>', 'where sockit keeps its data, as for sockit serve', 'sockit-data')
+    .addHelpText('after', DB_HELP);
+}
+
+function iterationsOption(): Option {
+  return new Option('--iterations <n>', `PBKDF2 iterations, ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`)
+    .argParser(parseIterations)
+    .default(DEFAULT_ITERATIONS, DEFAULT_ITERATIONS.toLocaleString('en-US'));
+}
+
+function parseIterations(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < MIN_ITERATIONS || n > MAX_ITERATIONS) {
+    throw new InvalidArgumentError(`expected a whole number from ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`);
+  }
+  return n;
+}
+
+function parseQuota(value: string): number | null {
+  if (value.trim().toLowerCase() === 'none') return null;
+  try {
+    return parseBytes(value);
+  } catch {
+    throw new InvalidArgumentError("expected a size such as 500MiB or 5GiB, or 'none'");
+  }
+}
+
+async function withUserStore(flags: StoreFlags, use: (store: UserStore) => Promise<void>): Promise<void> {
+  const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
+  try {
+    await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function newCredentials(name: string, iterations: number) {
+  const password = await readPassword({ prompt: `Password for ${name}: `, confirm: true });
+  return deriveCredentials(password, { iterations });
+}
+
+function publicFields(user: UserRecord): { name: string; quotaBytes: number | null; createdAt: string } {
+  return { name: user.name, quotaBytes: user.quotaBytes, createdAt: user.createdAt.toISOString() };
+}
+
+function formatList(all: UserRecord[]): string {
+  if (all.length === 0) return 'no users\n';
+  const rows = all.map((u) => [
+    u.name,
+    u.quotaBytes === null ? 'default' : formatBytes(u.quotaBytes),
+    u.createdAt
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z'),
+  ]);
+  const header = ['NAME', 'QUOTA', 'CREATED'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return `${[header, ...rows].map(line).join('\n')}\n`;
+}

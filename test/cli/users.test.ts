@@ -1,0 +1,210 @@
+/**
+ * `sockit users`, run as the built command against a SQLite file (the store suite covers
+ * MariaDB and PostgreSQL). Every change is checked in the database itself, and every
+ * password is checked by deriving its keys again.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveCredentials } from '../../src/auth/scram.js';
+import { openUserStore, type UserRecord } from '../../src/auth/store.js';
+import { type RunResult, requireTools, sockit } from '../helpers.js';
+
+const PASSWORD = 'correct horse battery staple';
+const NEW_PASSWORD = 'tr0ub4dor&3 but longer';
+
+let dir: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  requireTools();
+  dir = await mkdtemp(path.join(tmpdir(), 'sockit-users-'));
+  dataDir = path.join(dir, 'data');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The environment without SOCKIT_PASSWORD or SOCKIT_DB, plus `extra`. */
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { SOCKIT_PASSWORD: _p, SOCKIT_DB: _d, ...rest } = process.env;
+  return { ...rest, ...extra };
+}
+
+/** Runs `sockit users ARGS --data-dir DIR` with `password` in SOCKIT_PASSWORD (`null`: none). */
+function users(args: string[], password: string | null = PASSWORD): Promise<RunResult> {
+  return sockit(['users', ...args, '--data-dir', dataDir], {
+    env: env(password === null ? {} : { SOCKIT_PASSWORD: password }),
+  });
+}
+
+function ok(result: RunResult): string {
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  const out = result.stdout.toString();
+  expect(out).not.toContain(PASSWORD);
+  expect(out).not.toContain(NEW_PASSWORD);
+  return out;
+}
+
+/** A failure: exit 1 and one line naming the code, with no stack trace. */
+function failed(result: RunResult, code: string): string {
+  expect(result.code).toBe(1);
+  const lines = result.stderr.trim().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^sockit: /);
+  expect(lines[0]).toContain(`[${code}]`);
+  expect(result.stderr).not.toContain(PASSWORD);
+  return lines[0] as string;
+}
+
+async function stored(name: string): Promise<UserRecord | undefined> {
+  const store = await openUserStore(path.join(dataDir, 'sockit.db'));
+  try {
+    return await store.get(name);
+  } finally {
+    await store.close();
+  }
+}
+
+/** True when `password` derives exactly the stored keys. */
+async function proves(user: UserRecord | undefined, password: string): Promise<boolean> {
+  if (user === undefined) return false;
+  const { salt, iterations, storedKey, serverKey } = user.credentials;
+  const again = await deriveCredentials(password, { salt, iterations });
+  return again.storedKey.equals(storedKey) && again.serverKey.equals(serverKey);
+}
+
+describe('sockit users (SQLite)', () => {
+  it('adds a user from SOCKIT_PASSWORD into DATA-DIR/sockit.db, keeping only derived keys', async () => {
+    expect(ok(await users(['add', 'ann', '--iterations', '4096']))).toBe('added user ann\n');
+    expect(existsSync(path.join(dataDir, 'sockit.db'))).toBe(true);
+    const ann = await stored('ann');
+    expect(ann?.credentials.iterations).toBe(4096);
+    expect(ann?.quotaBytes).toBeNull();
+    expect(await proves(ann, PASSWORD)).toBe(true);
+    expect(await proves(ann, NEW_PASSWORD)).toBe(false);
+  });
+
+  it('adds a user with a quota', async () => {
+    ok(await users(['add', 'bob', '--iterations', '4096', '--quota', '5GiB']));
+    expect((await stored('bob'))?.quotaBytes).toBe(5 * 1024 ** 3);
+  });
+
+  it('lists users as text and as JSON, without secrets', async () => {
+    const text = ok(await users(['list']));
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+QUOTA\s+CREATED$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([
+      ['ann', 'default'],
+      ['bob', '5.0'],
+    ]);
+    expect(lines[2]).toMatch(/^bob\s+5\.0 GiB\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+
+    const json = JSON.parse(ok(await users(['list', '--json']))) as Array<Record<string, unknown>>;
+    expect(json.map((u) => Object.keys(u).sort())).toEqual([
+      ['createdAt', 'name', 'quotaBytes'],
+      ['createdAt', 'name', 'quotaBytes'],
+    ]);
+    expect(json.map((u) => [u.name, u.quotaBytes])).toEqual([
+      ['ann', null],
+      ['bob', 5 * 1024 ** 3],
+    ]);
+    const ann = await stored('ann');
+    expect(json[0]?.createdAt).toBe(ann?.createdAt.toISOString());
+    const salt = ann?.credentials.salt as Buffer;
+    for (const output of [text, JSON.stringify(json)]) {
+      expect(output).not.toContain(salt.toString('hex'));
+      expect(output).not.toContain(salt.toString('base64'));
+    }
+  });
+
+  it('changes a password: the new one proves, the old one no longer does', async () => {
+    expect(ok(await users(['passwd', 'ann', '--iterations', '5000'], NEW_PASSWORD))).toBe(
+      'changed the password of ann\n',
+    );
+    const ann = await stored('ann');
+    expect(ann?.credentials.iterations).toBe(5000);
+    expect(await proves(ann, NEW_PASSWORD)).toBe(true);
+    expect(await proves(ann, PASSWORD)).toBe(false);
+  });
+
+  it('sets and clears a quota', async () => {
+    expect(ok(await users(['quota', 'ann', '1GiB']))).toBe('quota of ann: 1.0 GiB\n');
+    expect((await stored('ann'))?.quotaBytes).toBe(1024 ** 3);
+    ok(await users(['quota', 'ann', 'none']));
+    expect((await stored('ann'))?.quotaBytes).toBeNull();
+  });
+
+  it('takes the database from --db, as sqlite:PATH', async () => {
+    const other = path.join(dir, 'other', 'users.db');
+    ok(
+      await sockit(['users', 'add', 'cy', '--iterations', '4096', '--db', `sqlite:${other}`], {
+        env: env({ SOCKIT_PASSWORD: PASSWORD }),
+      }),
+    );
+    const store = await openUserStore(other);
+    expect((await store.list()).map((u) => u.name)).toEqual(['cy']);
+    await store.close();
+    expect(await stored('cy')).toBeUndefined();
+  });
+
+  it('removes a user', async () => {
+    expect(ok(await users(['remove', 'bob']))).toBe('removed user bob\n');
+    expect(await stored('bob')).toBeUndefined();
+    const names = (JSON.parse(ok(await users(['list', '--json']))) as Array<{ name: string }>).map(
+      (u) => u.name,
+    );
+    expect(names).toEqual(['ann']);
+  });
+
+  it('refuses a duplicate add before asking for a password, and keeps the first', async () => {
+    const before = await stored('ann');
+    failed(await users(['add', 'ann', '--iterations', '4096'], null), 'ERR_USER_EXISTS');
+    expect((await stored('ann'))?.credentials.storedKey).toEqual(before?.credentials.storedKey);
+  });
+
+  it('refuses to remove, re-key or set the quota of an unknown user', async () => {
+    failed(await users(['remove', 'nobody']), 'ERR_USER_NOT_FOUND');
+    failed(await users(['passwd', 'nobody', '--iterations', '4096']), 'ERR_USER_NOT_FOUND');
+    failed(await users(['quota', 'nobody', '1GiB']), 'ERR_USER_NOT_FOUND');
+  });
+
+  it('refuses a bad name', async () => {
+    for (const name of ['../etc', '.hidden', 'a b', 'x'.repeat(33)]) {
+      failed(await users(['add', name, '--iterations', '4096']), 'ERR_BAD_USER_NAME');
+    }
+    expect(await stored('.hidden')).toBeUndefined();
+  });
+
+  it('fails without a password when there is no terminal to ask on', async () => {
+    failed(await users(['add', 'dee', '--iterations', '4096'], null), 'ERR_NO_PASSWORD');
+    expect(await stored('dee')).toBeUndefined();
+  });
+
+  it('refuses too few iterations and a bad quota', async () => {
+    const few = await users(['add', 'dee', '--iterations', '1000']);
+    expect(few.code).not.toBe(0);
+    expect(few.stderr).toContain('4096');
+    const quota = await users(['quota', 'ann', 'lots']);
+    expect(quota.code).not.toBe(0);
+    expect(await stored('dee')).toBeUndefined();
+  });
+
+  it('reports an unreachable database in one line without its password', async () => {
+    const result = await users(['list', '--db', 'postgres://sockit:hunter2secret@127.0.0.1:1/sockit']);
+    const line = failed(result, 'ERR_DATABASE');
+    expect(line).toContain('127.0.0.1:1');
+    expect(line).not.toContain('hunter2secret');
+  });
+
+  it('explains where the password and the database come from in --help', async () => {
+    const help = ok(await users(['add', '--help']));
+    expect(help).toContain('SOCKIT_PASSWORD');
+    expect(help).toContain('--iterations');
+    for (const form of ['sqlite:PATH', 'mysql://', 'mariadb://', 'postgres://']) expect(help).toContain(form);
+  });
+});
