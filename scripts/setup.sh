@@ -5,7 +5,7 @@
 #  - the project's packages (npm ci, when package-lock.json changed since the last install)
 #  - the build (dist/)
 #  - with SOCKIT_TEST_TOOLS=1: the system programs the test suites talk to (OpenBSD netcat,
-#    socat, ss, runuser, gcc), from Debian's packages when missing.
+#    socat, openssl, ss, runuser, gcc), from Debian's packages when missing.
 set -euo pipefail
 SOCKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$SOCKIT_ROOT"
@@ -30,6 +30,7 @@ if [ "${SOCKIT_TEST_TOOLS:-0}" = 1 ]; then
   nc_help="$(nc -h 2>&1 || true)"
   [[ $nc_help == *OpenBSD* ]] || missing+=(netcat-openbsd)
   command -v socat >/dev/null || missing+=(socat)
+  command -v openssl >/dev/null || missing+=(openssl)
   command -v ss >/dev/null || missing+=(iproute2)
   command -v runuser >/dev/null || missing+=(util-linux)
   command -v gcc >/dev/null || missing+=(gcc libc6-dev)

@@ -5,11 +5,13 @@ import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../runtime/log.js';
 import { reportFailure } from './context.js';
 import { echoCommand } from './echo.js';
+import { filesCommand } from './files.js';
 import { ipCommand } from './ip.js';
 import { ncCommand } from './nc.js';
 import { portsCommand } from './ports.js';
 import { serveCommand } from './serve.js';
 import { tftpCommand } from './tftp.js';
+import { usersCommand } from './users.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -27,6 +29,8 @@ export function program(): Command {
     .addCommand(echoCommand())
     .addCommand(ncCommand())
     .addCommand(tftpCommand())
+    .addCommand(filesCommand())
+    .addCommand(usersCommand())
     .addCommand(ipCommand())
     .addCommand(portsCommand())
     .showHelpAfterError('(run with --help for usage)');

@@ -1,8 +1,11 @@
 /** `sockit serve`: every sockit service at once, on unprivileged default ports. */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { defaultDatabase, openUserStore } from '../auth/store.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
+import { FILES_PORT } from '../files/protocol.js';
+import { loadFakeKey, serveFiles } from '../files/server.js';
 import { launch } from '../runtime/launch.js';
 import { serveTftp, TFTP_SERVE_PORT } from '../tftp/server.js';
 import { parsePort } from './args.js';
@@ -12,7 +15,9 @@ interface ServeAllFlags {
   host?: string;
   echoPort: number;
   tftpPort: number;
+  filesPort: number;
   dataDir: string;
+  db?: string;
 }
 
 export function serveCommand(): Command {
@@ -27,12 +32,20 @@ export function serveCommand(): Command {
       parsePort,
       TFTP_SERVE_PORT,
     )
+    .option('--files-port <port>', 'file service, homes in DATA-DIR/files', parsePort, FILES_PORT)
+    .addOption(
+      new Option(
+        '--db <url>',
+        'accounts: mysql://, postgres:// or sqlite:FILE (default: DATA-DIR/sockit.db)',
+      ).env('SOCKIT_DB'),
+    )
     .addHelpText(
       'after',
       `
 Services and their default ports:
   echo   ${ECHO_SERVE_PORT}/tcp and ${ECHO_SERVE_PORT}/udp (RFC 862)
   tftp   ${TFTP_SERVE_PORT}/udp, read-only, files from DATA-DIR/tftp (RFC 1350)
+  files  ${FILES_PORT}/tcp, accounts from --db (add them with sockit users add), homes in DATA-DIR/files
 
 Stops gracefully on SIGINT/SIGTERM.`,
     )
@@ -40,10 +53,20 @@ Stops gracefully on SIGINT/SIGTERM.`,
       const log = loggerFor(command);
       const tftpRoot = path.resolve(flags.dataDir, 'tftp');
       await mkdir(tftpRoot, { recursive: true });
+      const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
       const launched = await launch({ model: 'event-loop', log }, async (model) => [
         ...(await serveEcho({ host: flags.host, port: flags.echoPort, model, log })),
         await serveTftp({ root: tftpRoot, host: flags.host, port: flags.tftpPort, log }),
+        await serveFiles({
+          root: path.resolve(flags.dataDir, 'files'),
+          store,
+          host: flags.host,
+          port: flags.filesPort,
+          fakeKey: await loadFakeKey(flags.dataDir),
+          log,
+        }),
       ]);
       await launched.stopped;
+      await store.close();
     });
 }

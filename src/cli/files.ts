@@ -1,0 +1,352 @@
+/** `sockit files`: the authenticated file service and its client commands. */
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { defaultDatabase, openUserStore } from '../auth/store.js';
+import { ErrorCode, SockitError } from '../errors.js';
+import { FilesClient, type LoginOptions, type TransferResult } from '../files/client.js';
+import { type Entry, FILES_PORT } from '../files/protocol.js';
+import { loadFakeKey, serveFiles } from '../files/server.js';
+import { splitPath } from '../files/storage.js';
+import { launch } from '../runtime/launch.js';
+import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
+import { loggerFor } from './context.js';
+import { readPassword } from './password.js';
+import { formatBytes, Progress } from './progress.js';
+
+interface ServeFlags {
+  root?: string;
+  dataDir: string;
+  db?: string;
+  host?: string;
+  port: number;
+  allowRegister?: boolean;
+  secretFile?: string;
+  minIterations: number;
+  maxFileSize: number;
+  quota: number;
+  maxConnections: number;
+  idleTimeout: number;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+interface ClientFlags {
+  user: string;
+  tls?: boolean;
+  tlsCa?: string;
+  secretFile?: string;
+}
+
+/** `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address. */
+export function parseServer(value: string): { host: string; port: number } {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
+  const plain = net.isIPv6(value) ? [value, value, undefined] : /^([^:]+)(?::(\d+))?$/.exec(value);
+  const m = bracketed ?? plain;
+  if (!m?.[1])
+    throw new InvalidArgumentError('expected HOST or HOST:PORT, e.g. 127.0.0.1:7021 or [::1]:7021');
+  const port = m[2] === undefined ? FILES_PORT : Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InvalidArgumentError('port must be from 1 to 65535');
+  return { host: m[1], port };
+}
+
+function clientOptions(command: Command): Command {
+  return command
+    .requiredOption('-u, --user <name>', 'account to log in as')
+    .option('--tls', 'connect over TLS (the server runs with --tls-cert)')
+    .option('--tls-ca <file>', 'trust this certificate (PEM), e.g. a self-signed server; implies --tls')
+    .option('--secret-file <file>', "log in with the server's shared secret instead of a password")
+    .addHelpText(
+      'after',
+      '\nThe password comes from SOCKIT_PASSWORD, or else is asked for on the terminal without echo.\n' +
+        'It never travels: SCRAM-SHA-256 proves it, and proves that the server knows it too.',
+    );
+}
+
+async function loginOptions(
+  server: { host: string; port: number },
+  flags: ClientFlags,
+): Promise<LoginOptions> {
+  const tls =
+    flags.tls || flags.tlsCa ? { ca: flags.tlsCa ? await readFile(flags.tlsCa) : undefined } : undefined;
+  if (flags.secretFile) {
+    return { ...server, tls, user: flags.user, secret: await readSecret(flags.secretFile) };
+  }
+  const password = await readPassword({ prompt: `Password for ${flags.user}: ` });
+  return { ...server, tls, user: flags.user, password };
+}
+
+/** A secret file's bytes, without the line end an editor adds. */
+async function readSecret(file: string): Promise<Buffer> {
+  const bytes = await readFile(file);
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
+  return bytes.subarray(0, end);
+}
+
+/** Runs `work` with a logged-in client, closing it afterwards. */
+async function withClient<T>(
+  target: string,
+  flags: ClientFlags,
+  work: (client: FilesClient) => Promise<T>,
+): Promise<T> {
+  const client = await FilesClient.login(await loginOptions(parseServer(target), flags));
+  try {
+    return await work(client);
+  } finally {
+    client.close();
+  }
+}
+
+function summary(verb: string, name: string, r: TransferResult, ms: number): string {
+  const rate = ms > 0 ? `, ${formatBytes((r.size - r.resumedFrom) / (ms / 1000))}/s` : '';
+  const resumed = r.resumedFrom > 0 ? `, resumed at ${formatBytes(r.resumedFrom)}` : '';
+  return `${verb} ${name}: ${formatBytes(r.size)} in ${(ms / 1000).toFixed(2)} s${rate}${resumed}, sha256 ${r.sha256.slice(0, 16)}…\n`;
+}
+
+async function uploadOne(
+  client: FilesClient,
+  local: string,
+  remote: string,
+  overwrite: boolean,
+): Promise<void> {
+  const progress = new Progress(`upload ${remote}`);
+  const began = Date.now();
+  const result = await client.upload(local, remote, {
+    overwrite,
+    progress: (n, total) => progress.update(n, total),
+  });
+  progress.done();
+  process.stderr.write(summary('uploaded', remote, result, Date.now() - began));
+}
+
+async function downloadOne(client: FilesClient, remote: string, local: string): Promise<void> {
+  const progress = new Progress(`download ${remote}`);
+  const began = Date.now();
+  const result = await client.download(remote, local, { progress: (n, total) => progress.update(n, total) });
+  progress.done();
+  process.stderr.write(summary('downloaded', remote, result, Date.now() - began));
+}
+
+/** Uploads a file, or a folder with everything in it (links and special files are skipped). */
+async function uploadPath(
+  client: FilesClient,
+  local: string,
+  remote: string,
+  overwrite: boolean,
+): Promise<void> {
+  const info = await stat(local);
+  if (info.isFile()) return uploadOne(client, local, remote, overwrite);
+  if (!info.isDirectory())
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${local} is neither a file nor a folder`);
+  await client.mkdir(remote, true);
+  for (const entry of await readdir(local, { withFileTypes: true })) {
+    if (!entry.isFile() && !entry.isDirectory()) continue;
+    await uploadPath(client, path.join(local, entry.name), `${remote}/${entry.name}`, overwrite);
+  }
+}
+
+/** A path the server listed, as a local path under `base`: a hostile server cannot aim outside it. */
+function localUnder(base: string, listed: string): string {
+  return path.join(base, ...splitPath(listed));
+}
+
+export function filesCommand(): Command {
+  const files = new Command('files').description(
+    'an authenticated file service: accounts with SCRAM-SHA-256, per-user folders, verified and resumable transfers',
+  );
+
+  files
+    .command('serve')
+    .description('serve a folder holding one home per user')
+    .option('--root <dir>', "folder of the users' homes (default: DATA-DIR/files)")
+    .option('--data-dir <dir>', 'where the account database and keys live', 'sockit-data')
+    .addOption(
+      new Option(
+        '--db <url>',
+        'accounts: mysql://, mariadb://, postgres:// or sqlite:FILE (default: DATA-DIR/sockit.db)',
+      ).env('SOCKIT_DB'),
+    )
+    .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
+    .option('-p, --port <port>', 'port; 0 picks a free one', parsePort, FILES_PORT)
+    .option('--allow-register', 'let anyone who can connect create an account')
+    .option(
+      '--secret-file <file>',
+      'shared secret (16 bytes or more) for machine log-ins as an existing user',
+    )
+    .option(
+      '--min-iterations <n>',
+      'least PBKDF2 iterations for self-registered accounts',
+      parseCount,
+      600_000,
+    )
+    .addOption(bytesOption('--max-file-size <bytes>', 'largest file accepted', '64GiB'))
+    .addOption(
+      bytesOption('--quota <bytes>', 'bytes per user unless set with `sockit users quota` (0: none)', '0'),
+    )
+    .option('--max-connections <n>', 'connections at once', parseCount, 256)
+    .addOption(
+      secondsOption('--idle-timeout <seconds>', 'close a connection silent this long (0: never)', 300),
+    )
+    .option('--tls-cert <file>', 'serve TLS with this certificate (PEM; with --tls-key)')
+    .option('--tls-key <file>', 'private key for --tls-cert (PEM)')
+    .addHelpText(
+      'after',
+      `
+Accounts: sockit users add NAME (same --db), or with --allow-register, sockit files register.
+Uploads land under their real name only once whole and verified (SHA-256); interrupted ones
+resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links are refused.`,
+    )
+    .action(async (flags: ServeFlags, command: Command) => {
+      const log = loggerFor(command);
+      if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together');
+      }
+      const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
+      const tls =
+        flags.tlsCert && flags.tlsKey
+          ? { cert: await readFile(flags.tlsCert), key: await readFile(flags.tlsKey) }
+          : undefined;
+      const launched = await launch({ model: 'event-loop', log }, async () => [
+        await serveFiles({
+          root: flags.root ?? path.join(flags.dataDir, 'files'),
+          store,
+          host: flags.host,
+          port: flags.port,
+          allowRegister: flags.allowRegister,
+          secret: flags.secretFile ? await readSecret(flags.secretFile) : undefined,
+          fakeKey: await loadFakeKey(flags.dataDir),
+          minIterations: flags.minIterations,
+          maxFileSize: flags.maxFileSize,
+          quotaBytes: flags.quota,
+          maxConnections: flags.maxConnections,
+          idleTimeoutMs: flags.idleTimeout,
+          tls,
+          log,
+        }),
+      ]);
+      await launched.stopped;
+      await store.close();
+    });
+
+  files
+    .command('register')
+    .description('create an account on a server started with --allow-register')
+    .argument('<server>', 'HOST[:PORT]')
+    .requiredOption('-u, --user <name>', 'account name: 1-32 of A-Z a-z 0-9 _ . -')
+    .option('--iterations <n>', 'PBKDF2 iterations', parseCount, 600_000)
+    .option('--tls', 'connect over TLS')
+    .option('--tls-ca <file>', 'trust this certificate (PEM); implies --tls')
+    .addHelpText(
+      'after',
+      '\nThe password comes from SOCKIT_PASSWORD, or else is asked for twice on the terminal.',
+    )
+    .action(async (target: string, flags: ClientFlags & { iterations: number }) => {
+      const password = await readPassword({ prompt: `Password for ${flags.user}: `, confirm: true });
+      const tls =
+        flags.tls || flags.tlsCa ? { ca: flags.tlsCa ? await readFile(flags.tlsCa) : undefined } : undefined;
+      const client = await FilesClient.connect({ ...parseServer(target), tls });
+      try {
+        await client.register(flags.user, password, flags.iterations);
+      } finally {
+        client.close();
+      }
+      process.stderr.write(`registered ${flags.user}\n`);
+    });
+
+  clientOptions(
+    files
+      .command('ls')
+      .description('list a folder (default: your home)')
+      .argument('<server>', 'HOST[:PORT]')
+      .argument('[path]', 'folder or file', '')
+      .option('-R, --recursive', 'the whole tree')
+      .option('--json', 'one JSON array of {path, type, size, mtime}'),
+  ).action(
+    async (target: string, remote: string, flags: ClientFlags & { recursive?: boolean; json?: boolean }) => {
+      const entries = await withClient(target, flags, (c) => c.list(remote, flags.recursive ?? false));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(entries)}\n`);
+        return;
+      }
+      for (const e of entries) process.stdout.write(formatEntry(e));
+    },
+  );
+
+  clientOptions(
+    files
+      .command('upload')
+      .description('upload files and folders (resumes an interrupted upload of the same file)')
+      .argument('<server>', 'HOST[:PORT]')
+      .argument('<local...>', 'files or folders')
+      .option('--to <dir>', 'remote folder to upload into (default: your home)', '')
+      .option('--overwrite', 'replace files that exist'),
+  ).action(
+    async (target: string, locals: string[], flags: ClientFlags & { to: string; overwrite?: boolean }) => {
+      await withClient(target, flags, async (client) => {
+        if (flags.to) await client.mkdir(flags.to, true);
+        for (const local of locals) {
+          const name = path.basename(path.resolve(local));
+          await uploadPath(client, local, flags.to ? `${flags.to}/${name}` : name, flags.overwrite ?? false);
+        }
+      });
+    },
+  );
+
+  clientOptions(
+    files
+      .command('download')
+      .description('download a file or a folder (resumes from LOCAL.sockit-part)')
+      .argument('<server>', 'HOST[:PORT]')
+      .argument('<remote>', 'file or folder in your home')
+      .argument('[local]', 'destination (default: the remote name, here)'),
+  ).action(async (target: string, remote: string, local: string | undefined, flags: ClientFlags) => {
+    await withClient(target, flags, async (client) => {
+      const entry = await client.stat(remote);
+      const base = local ?? path.basename(entry.path === '.' ? flags.user : entry.path);
+      if (entry.type === 'file') return downloadOne(client, remote, base);
+      await mkdir(base, { recursive: true });
+      for (const item of await client.list(remote, true)) {
+        const to = localUnder(base, item.path);
+        if (item.type === 'dir') await mkdir(to, { recursive: true });
+        else await downloadOne(client, `${remote}/${item.path}`, to);
+      }
+    });
+  });
+
+  clientOptions(
+    files
+      .command('rm')
+      .description('remove files or folders')
+      .argument('<server>', 'HOST[:PORT]')
+      .argument('<path...>', 'files or folders in your home')
+      .option('-r, --recursive', 'remove folders with what is in them'),
+  ).action(async (target: string, paths: string[], flags: ClientFlags & { recursive?: boolean }) => {
+    await withClient(target, flags, async (client) => {
+      for (const p of paths) await client.remove(p, flags.recursive ?? false);
+    });
+  });
+
+  clientOptions(
+    files
+      .command('mkdir')
+      .description('make folders')
+      .argument('<server>', 'HOST[:PORT]')
+      .argument('<path...>', 'folders to make in your home')
+      .option('-p, --parents', 'make missing parents too, and accept folders that exist'),
+  ).action(async (target: string, paths: string[], flags: ClientFlags & { parents?: boolean }) => {
+    await withClient(target, flags, async (client) => {
+      for (const p of paths) await client.mkdir(p, flags.parents ?? false);
+    });
+  });
+
+  return files;
+}
+
+function formatEntry(e: Entry): string {
+  const when = new Date(e.mtime).toISOString().slice(0, 16).replace('T', ' ');
+  const size = e.type === 'dir' ? '-' : String(e.size);
+  return `${e.type === 'dir' ? 'd' : '-'} ${size.padStart(12)}  ${when}  ${e.path}${e.type === 'dir' ? '/' : ''}\n`;
+}

@@ -1,0 +1,113 @@
+/**
+ * The file service's messages. Every message is an envelope (`wire/envelope`): a JSON header
+ * with an `op` (requests) or `ok` (answers). File bytes travel as raw runs whose length was
+ * announced in the message before them, so bulk data is never framed or copied.
+ *
+ *   server: hello {mechanisms, register}
+ *   client: auth SCRAM-SHA-256 (RFC 5802/7677) or SECRET, or register, then requests:
+ *   list | stat | mkdir | rm                                  -> one answer
+ *   put {path, size} -> {offset, prefixSha256} -> put-from {offset} + raw bytes + put-end {sha256}
+ *                                                        -> {sha256}
+ *   get {path, offset, prefixSha256} -> {size, from} + raw bytes + {sha256}
+ *
+ * Resume: a put answer offers the length of the part the server already holds and the
+ * SHA-256 of it; the client sends from there only if its own first bytes hash the same.
+ * A get names the length and hash of the client's part; the server restarts at 0 when they
+ * do not match its file.
+ */
+import { z } from 'zod';
+
+export const FILES_PROTOCOL_VERSION = 1;
+/** The port `sockit files serve` listens on by default (unprivileged, unassigned by IANA). */
+export const FILES_PORT = 7021;
+/** Largest path a request may carry, in bytes of UTF-8. */
+export const MAX_PATH_LENGTH = 4096;
+
+export const MECHANISMS = ['SCRAM-SHA-256', 'SECRET'] as const;
+export type Mechanism = (typeof MECHANISMS)[number];
+
+const path = z.string().min(1).max(MAX_PATH_LENGTH);
+const size = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const base64 = z
+  .string()
+  .max(1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/);
+const authData = z.string().max(4096);
+
+export const Request = z.discriminatedUnion('op', [
+  z.object({
+    op: z.literal('auth'),
+    mechanism: z.enum(MECHANISMS),
+    data: authData,
+    user: z.string().max(255).optional(),
+  }),
+  z.object({ op: z.literal('auth-final'), data: authData }),
+  z.object({
+    op: z.literal('register'),
+    user: z.string().max(255),
+    salt: base64,
+    iterations: z.number().int().min(4096).max(10_000_000),
+    storedKey: base64,
+    serverKey: base64,
+  }),
+  z.object({
+    op: z.literal('list'),
+    path: z.string().max(MAX_PATH_LENGTH).optional(),
+    recursive: z.boolean().optional(),
+  }),
+  z.object({ op: z.literal('stat'), path }),
+  z.object({ op: z.literal('mkdir'), path, parents: z.boolean().optional() }),
+  z.object({ op: z.literal('rm'), path, recursive: z.boolean().optional() }),
+  z.object({ op: z.literal('put'), path, size, overwrite: z.boolean().optional() }),
+  z.object({ op: z.literal('put-from'), offset: size }),
+  z.object({ op: z.literal('put-end'), sha256 }),
+  z.object({ op: z.literal('get'), path, offset: size.optional(), prefixSha256: sha256.optional() }),
+]);
+export type Request = z.infer<typeof Request>;
+
+export type EntryType = 'file' | 'dir';
+
+/** One entry of a listing; `path` is relative to the listed folder, with `/` separators. */
+export interface Entry {
+  path: string;
+  type: EntryType;
+  size: number;
+  /** Last modification, milliseconds since the epoch. */
+  mtime: number;
+}
+
+export const EntrySchema = z.object({
+  path: z.string(),
+  type: z.enum(['file', 'dir']),
+  size,
+  mtime: z.number(),
+});
+
+export const Hello = z.object({
+  op: z.literal('hello'),
+  service: z.literal('sockit-files'),
+  version: z.number().int(),
+  mechanisms: z.array(z.string()),
+  register: z.boolean(),
+});
+export type Hello = z.infer<typeof Hello>;
+
+/** Every answer: `{ ok: true, ... }` or a refusal carrying a stable error code. */
+export const Refusal = z.object({ ok: z.literal(false), code: z.string(), message: z.string() });
+export type Refusal = z.infer<typeof Refusal>;
+
+export const Answers = {
+  authContinue: z.object({ ok: z.literal(true), data: authData }),
+  authDone: z.object({ ok: z.literal(true), data: authData, user: z.string() }),
+  done: z.object({ ok: z.literal(true) }),
+  list: z.object({ ok: z.literal(true), entries: z.array(EntrySchema) }),
+  stat: z.object({ ok: z.literal(true), entry: EntrySchema }),
+  putOffer: z.object({ ok: z.literal(true), offset: size, prefixSha256: sha256.optional() }),
+  putDone: z.object({ ok: z.literal(true), sha256, size }),
+  getStart: z.object({ ok: z.literal(true), size, from: size, mtime: z.number() }),
+  getEnd: z.object({ ok: z.literal(true), sha256 }),
+} as const;
+
+/** Lowercase hex SHA-256 of no bytes: the prefix hash of an empty part. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

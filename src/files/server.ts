@@ -1,0 +1,118 @@
+/**
+ * `sockit files serve`: the authenticated file service. Users log in with SCRAM-SHA-256
+ * (their password never travels) or machines with a shared secret; each user sees only
+ * their home folder under the root.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SecureContextOptions } from 'node:tls';
+import type { UserStore } from '../auth/store.js';
+import { Throttle } from '../auth/throttle.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
+import { checkInteger } from '../runtime/service.js';
+import { type ProcessModel, serveTcp, type TcpService } from '../runtime/tcp.js';
+import { FILES_PORT } from './protocol.js';
+import { FileSession, type SessionLimits } from './session.js';
+
+export interface FilesServerOptions {
+  /** Folder holding one home per user (created if missing). */
+  root: string;
+  /** Where accounts are kept (see `openUserStore`). */
+  store: UserStore;
+  host?: string;
+  /** Default 7021; 0 picks a free port. */
+  port?: number;
+  model?: ProcessModel;
+  /** Allow anyone who can connect to create an account. Default false. */
+  allowRegister?: boolean;
+  /** Shared secret for machine log-ins (mechanism SECRET); off when absent. */
+  secret?: Buffer;
+  /**
+   * Key for the stable fake salts that unknown users are shown. Keep it across restarts
+   * (see `loadFakeKey`), or a probe could tell real accounts from the salts that changed.
+   */
+  fakeKey: Buffer;
+  /**
+   * PBKDF2 iterations that self-registered accounts need at least, and that unknown users
+   * are shown (so they look like accounts made with the default). Default 600,000.
+   */
+  minIterations?: number;
+  /** Largest file, in bytes. Default 64 GiB. */
+  maxFileSize?: number;
+  /** Bytes per user, for users without a quota of their own. Default unlimited (0). */
+  quotaBytes?: number;
+  maxConnections?: number;
+  /** Close a connection silent this long, in ms. Default 300000. */
+  idleTimeoutMs?: number;
+  /** Certificate and key: serve over TLS. */
+  tls?: SecureContextOptions;
+  log?: Logger;
+}
+
+/**
+ * @example
+ * ```ts
+ * const store = await openUserStore('sockit-data/sockit.db');
+ * const service = await serveFiles({ root: 'sockit-data/files', store, fakeKey: await loadFakeKey('sockit-data') });
+ * ```
+ */
+export async function serveFiles(options: FilesServerOptions): Promise<TcpService> {
+  await mkdir(options.root, { recursive: true, mode: 0o750 });
+  const root = await realpath(options.root);
+  await mkdir(path.join(root, '.parts'), { recursive: true, mode: 0o700 });
+  const limits: SessionLimits = {
+    maxFileSize: checkInteger(
+      'maxFileSize',
+      options.maxFileSize ?? 64 * 1024 ** 3,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    quotaBytes: checkInteger('quotaBytes', options.quotaBytes ?? 0, 0, Number.MAX_SAFE_INTEGER),
+    minIterations: checkInteger('minIterations', options.minIterations ?? 600_000, 4096, 10_000_000),
+  };
+  if (options.fakeKey.length < 32) throw new RangeError('fakeKey must be at least 32 bytes');
+  if (options.secret && options.secret.length < 16)
+    throw new RangeError('the shared secret must be at least 16 bytes');
+  const shared = {
+    root,
+    store: options.store,
+    allowRegister: options.allowRegister ?? false,
+    secret: options.secret,
+    fakeKey: options.fakeKey,
+    throttle: new Throttle(),
+    busy: new Set<string>(),
+    limits,
+  };
+  return serveTcp({
+    name: 'files',
+    host: options.host,
+    port: options.port ?? FILES_PORT,
+    model: options.model,
+    maxConnections: options.maxConnections,
+    idleTimeoutMs: options.idleTimeoutMs,
+    tls: options.tls,
+    log: options.log ?? silentLogger,
+    handler: (conn) => new FileSession(conn, shared).run(),
+  });
+}
+
+/**
+ * The fake-salt key kept in `dataDir/files.key` (made on first use, readable by the owner
+ * only), so that unknown users get the same salts after a restart.
+ */
+export async function loadFakeKey(dataDir: string): Promise<Buffer> {
+  const file = path.join(dataDir, 'files.key');
+  try {
+    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+    if (key.length >= 32) return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  await writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' }).catch(async (err) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  });
+  return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+}

@@ -1,0 +1,425 @@
+/**
+ * One connection to the file service: greeting, log-in (or registration), then requests
+ * until the client leaves. Every request is checked against its schema; every path is
+ * confined to the user's home; every refusal is an answer with a stable code, and the
+ * connection goes on unless the stream itself can no longer be trusted.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
+import { SecretChallengeServer } from '../auth/challenge.js';
+import { checkUserName } from '../auth/names.js';
+import { ScramServer } from '../auth/scram.js';
+import type { UserStore } from '../auth/store.js';
+import type { Throttle } from '../auth/throttle.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { Channel } from '../runtime/channel.js';
+import type { Connection } from '../runtime/tcp.js';
+import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
+import { NO_FOLLOW, UserFiles } from './storage.js';
+import { FileSink, hashPrefix, peekHex, receiveRange, sendRange } from './transfer.js';
+
+export interface SessionLimits {
+  maxFileSize: number;
+  /** Default per-user quota in bytes; 0: none. */
+  quotaBytes: number;
+  minIterations: number;
+}
+
+export interface SessionShared {
+  root: string;
+  store: UserStore;
+  allowRegister: boolean;
+  secret: Buffer | undefined;
+  fakeKey: Buffer;
+  throttle: Throttle;
+  /** Uploads in progress, as "user/path": one writer per part. */
+  busy: Set<string>;
+  limits: SessionLimits;
+}
+
+/** Log-in attempts a connection may make before it is closed. */
+const MAX_ATTEMPTS = 3;
+const GENERIC_REFUSAL = 'invalid username or password';
+
+type Req<K extends Request['op']> = Extract<Request, { op: K }>;
+
+export class FileSession {
+  readonly #conn: Connection;
+  readonly #shared: SessionShared;
+  readonly #channel: Channel;
+  #files: UserFiles | undefined;
+  #quota = 0;
+  #attempts = 0;
+
+  constructor(conn: Connection, shared: SessionShared) {
+    this.#conn = conn;
+    this.#shared = shared;
+    this.#channel = new Channel(conn.socket, { maxMessageSize: 1024 * 1024 });
+  }
+
+  async run(): Promise<void> {
+    const mechanisms = ['SCRAM-SHA-256', ...(this.#shared.secret ? ['SECRET'] : [])];
+    this.#channel.send({
+      op: 'hello',
+      service: 'sockit-files',
+      version: FILES_PROTOCOL_VERSION,
+      mechanisms,
+      register: this.#shared.allowRegister,
+    });
+    // A stopping server ends connections that wait for a request; one in the middle of a
+    // transfer finishes it first.
+    let idle = false;
+    const stop = (): void => {
+      if (idle) this.#conn.socket.end();
+    };
+    this.#conn.closing.addEventListener('abort', stop);
+    try {
+      for (;;) {
+        if (this.#conn.closing.aborted) break;
+        let request: Request;
+        try {
+          idle = true;
+          request = await this.#next();
+        } catch (err) {
+          if (isSockitError(err, ErrorCode.CONNECTION_CLOSED)) break;
+          throw err;
+        } finally {
+          idle = false;
+        }
+        try {
+          await this.#handle(request);
+        } catch (err) {
+          if (!isSockitError(err) || err.code === ErrorCode.CONNECTION_CLOSED) throw err;
+          this.#refuse(err.code, err.message);
+        }
+      }
+      this.#conn.socket.end();
+    } catch (err) {
+      this.#conn.log.info({ err: (err as Error).message }, 'connection ended with an error');
+      this.#conn.socket.destroy();
+    } finally {
+      this.#conn.closing.removeEventListener('abort', stop);
+    }
+  }
+
+  /** The next request, validated; a malformed one ends the connection (the stream may be out of step). */
+  async #next(): Promise<Request> {
+    const { header } = await this.#channel.receive();
+    const parsed = RequestSchema.safeParse(header);
+    if (!parsed.success) {
+      this.#refuse(ErrorCode.INVALID_ARGUMENT, 'malformed request');
+      throw new SockitError(ErrorCode.BAD_REPLY, `malformed request: ${parsed.error.issues[0]?.message}`);
+    }
+    return parsed.data;
+  }
+
+  #refuse(code: string, message: string): void {
+    this.#channel.send({ ok: false, code, message });
+  }
+
+  #ok(fields: Record<string, unknown> = {}): void {
+    this.#channel.send({ ok: true, ...fields });
+  }
+
+  async #handle(request: Request): Promise<void> {
+    if (request.op === 'auth') return this.#auth(request);
+    if (request.op === 'register') return this.#register(request);
+    const files = this.#files;
+    if (!files) throw new SockitError(ErrorCode.AUTH_FAILED, 'log in first');
+    switch (request.op) {
+      case 'list':
+        return this.#ok({ entries: await files.list(request.path ?? '', request.recursive ?? false) });
+      case 'stat':
+        return this.#ok({ entry: await files.stat(request.path) });
+      case 'mkdir':
+        await files.mkdir(request.path, request.parents ?? false);
+        this.#conn.log.info({ user: files.user, path: files.display(request.path) }, 'mkdir');
+        return this.#ok();
+      case 'rm':
+        await files.remove(request.path, request.recursive ?? false);
+        this.#conn.log.info({ user: files.user, path: files.display(request.path) }, 'removed');
+        return this.#ok();
+      case 'put':
+        return this.#put(files, request);
+      case 'get':
+        return this.#get(files, request);
+      default:
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, `"${request.op}" is out of place here`);
+    }
+  }
+
+  async #auth(request: Req<'auth'>): Promise<void> {
+    if (this.#files) throw new SockitError(ErrorCode.AUTH_PROTOCOL, 'already logged in');
+    if (++this.#attempts > MAX_ATTEMPTS) {
+      this.#refuse(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
+      throw new SockitError(ErrorCode.AUTH_FAILED, 'too many log-in attempts on one connection');
+    }
+    const address = `a:${this.#conn.socket.remoteAddress ?? '?'}`;
+    const { throttle, store } = this.#shared;
+    let user: string;
+    let ok: boolean;
+    let final: string | undefined;
+    if (request.mechanism === 'SCRAM-SHA-256') {
+      const scram = new ScramServer({
+        fakeKey: this.#shared.fakeKey,
+        // Unknown users are told the count that accounts are made with, like everyone else.
+        iterations: this.#shared.limits.minIterations,
+        lookup: async (name) => (await store.get(name))?.credentials,
+      });
+      this.#ok({ data: await scram.first(request.data) });
+      const answer = await this.#next();
+      if (answer.op !== 'auth-final') throw new SockitError(ErrorCode.AUTH_PROTOCOL, 'expected auth-final');
+      user = scram.user;
+      await delay(Math.max(throttle.delayFor(`u:${user}`), throttle.delayFor(address)));
+      // A proof for another exchange (a replay: its nonce is not this one's) is a failed attempt like any other.
+      const result = attempt(() => scram.final(answer.data));
+      ok = result?.ok ?? false;
+      final = result?.serverFinal;
+    } else {
+      const secret = this.#shared.secret;
+      if (!secret) throw new SockitError(ErrorCode.AUTH_FAILED, 'this server takes no shared-secret log-ins');
+      user = request.user ?? '';
+      const challenge = new SecretChallengeServer(secret);
+      const { serverNonce, serverProof } = challenge.hello(Buffer.from(request.data, 'base64'));
+      this.#ok({ data: `${serverNonce.toString('base64')},${serverProof.toString('base64')}` });
+      const answer = await this.#next();
+      if (answer.op !== 'auth-final') throw new SockitError(ErrorCode.AUTH_PROTOCOL, 'expected auth-final');
+      await delay(throttle.delayFor(address));
+      ok = challenge.check(Buffer.from(answer.data, 'base64')) && (await store.get(user)) !== undefined;
+    }
+    if (!ok) {
+      throttle.failed(`u:${user}`);
+      throttle.failed(address);
+      this.#conn.log.warn({ user, mechanism: request.mechanism }, 'log-in refused');
+      throw new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
+    }
+    // Only the account's count: a success on one's own account must not wipe the address's
+    // record of guesses at others.
+    throttle.succeeded(`u:${user}`);
+    const record = await store.get(user);
+    const files = new UserFiles(this.#shared.root, checkUserName(user));
+    await files.ensure();
+    this.#files = files;
+    this.#quota = record?.quotaBytes ?? this.#shared.limits.quotaBytes;
+    this.#conn.log.info({ user, mechanism: request.mechanism }, 'logged in');
+    this.#ok({ data: final ?? '', user });
+  }
+
+  async #register(request: Req<'register'>): Promise<void> {
+    if (!this.#shared.allowRegister) {
+      throw new SockitError(ErrorCode.FORBIDDEN, 'this server does not take registrations');
+    }
+    const name = checkUserName(request.user);
+    if (request.iterations < this.#shared.limits.minIterations) {
+      throw new SockitError(
+        ErrorCode.INVALID_ARGUMENT,
+        `at least ${this.#shared.limits.minIterations} PBKDF2 iterations are required`,
+      );
+    }
+    const key = (b64: string, bytes: number, what: string): Buffer => {
+      const buffer = Buffer.from(b64, 'base64');
+      if (buffer.length !== bytes)
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${what} must be ${bytes} bytes`);
+      return buffer;
+    };
+    const salt = Buffer.from(request.salt, 'base64');
+    if (salt.length < 16 || salt.length > 64)
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'salt must be 16 to 64 bytes');
+    await this.#shared.store.add(name, {
+      salt,
+      iterations: request.iterations,
+      storedKey: key(request.storedKey, 32, 'storedKey'),
+      serverKey: key(request.serverKey, 32, 'serverKey'),
+    });
+    this.#conn.log.info({ user: name }, 'registered');
+    this.#ok();
+  }
+
+  async #put(files: UserFiles, request: Req<'put'>): Promise<void> {
+    const { maxFileSize } = this.#shared.limits;
+    if (request.size > maxFileSize) {
+      throw new SockitError(
+        ErrorCode.FILE_TOO_LARGE,
+        `${request.size} bytes is over the limit of ${maxFileSize}`,
+      );
+    }
+    const target = await files.resolve(request.path);
+    if (target === files.home) throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
+    const existing = await stat(target).catch(() => undefined);
+    if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
+    if (existing && !request.overwrite) {
+      throw new SockitError(
+        ErrorCode.EXISTS,
+        `"${request.path}" already exists (upload with overwrite to replace it)`,
+      );
+    }
+    const key = `${files.user}/${files.display(request.path)}`;
+    if (this.#shared.busy.has(key)) {
+      throw new SockitError(ErrorCode.FORBIDDEN, `"${request.path}" is being uploaded by another connection`);
+    }
+    this.#shared.busy.add(key);
+    try {
+      await this.#receiveUpload(files, request, existing?.size ?? 0);
+    } finally {
+      this.#shared.busy.delete(key);
+    }
+  }
+
+  async #receiveUpload(files: UserFiles, request: Req<'put'>, replaced: number): Promise<void> {
+    const part = files.partFor(request.path);
+    let offset = 0;
+    let prefix: Hash | undefined;
+    if (await files.partMatches(part, request.path, request.size)) {
+      const handle = await open(part.part, 'r').catch(() => undefined);
+      if (handle) {
+        try {
+          const length = Math.min((await handle.stat()).size, request.size);
+          prefix = await hashPrefix(handle, length);
+          if (prefix) offset = length;
+        } finally {
+          await handle.close();
+        }
+      }
+    }
+    if (this.#quota > 0) {
+      const partBytes = await stat(part.part)
+        .then((s) => s.size)
+        .catch(() => 0);
+      const used = (await files.usage()) - replaced - partBytes;
+      if (used + request.size > this.#quota) {
+        throw new SockitError(
+          ErrorCode.QUOTA_EXCEEDED,
+          `${request.size} more bytes would exceed the quota (${used} of ${this.#quota} used)`,
+        );
+      }
+    }
+    this.#ok({ offset, prefixSha256: prefix ? peekHex(prefix) : undefined });
+
+    const start = await this.#next();
+    if (start.op !== 'put-from' || (start.offset !== 0 && start.offset !== offset)) {
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'expected put-from at 0 or at the offered offset');
+    }
+    const from = start.offset;
+    if (from === 0) await files.describePart(part, request.path, request.size);
+    const hash = from === 0 ? createHash('sha256') : (prefix as Hash);
+    const began = Date.now();
+    const sink = new FileSink(await open(part.part, from === 0 ? 'w' : 'r+', 0o640), from);
+    try {
+      await receiveRange(this.#channel, sink, request.size - from, hash);
+    } catch (err) {
+      // Keep what arrived, even from a cut connection: it is what a resume starts from.
+      await sink.abandon().catch(() => undefined);
+      throw err;
+    }
+    // Synced before it gets its name: once named, the bytes are on disk.
+    await sink.finish();
+    const end = await this.#next();
+    if (end.op !== 'put-end') throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'expected put-end');
+    const digest = hash.digest('hex');
+    if (digest !== end.sha256) {
+      await files.dropPart(part);
+      throw new SockitError(
+        ErrorCode.INTEGRITY,
+        'the received bytes do not match their SHA-256; nothing was stored',
+      );
+    }
+    await place(part.part, await files.resolve(request.path), request.overwrite ?? false, request.path);
+    await unlink(part.meta).catch(() => undefined);
+    const ms = Date.now() - began;
+    this.#conn.log.info(
+      {
+        user: files.user,
+        path: files.display(request.path),
+        bytes: request.size,
+        resumedFrom: from,
+        ms,
+        replaced: replaced > 0,
+      },
+      'uploaded',
+    );
+    this.#ok({ sha256: digest, size: request.size });
+  }
+
+  async #get(files: UserFiles, request: Req<'get'>): Promise<void> {
+    const full = await files.resolve(request.path);
+    let handle: FileHandle;
+    try {
+      handle = await open(full, 'r', NO_FOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new SockitError(ErrorCode.NOT_FOUND, `"${request.path}" does not exist`);
+      if (code === 'ELOOP')
+        throw new SockitError(ErrorCode.PATH_DENIED, `"${request.path}": symbolic links are not followed`);
+      throw err;
+    }
+    try {
+      const info = await handle.stat();
+      if (!info.isFile())
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, `"${request.path}" is not a file`);
+      const size = info.size;
+      let from = 0;
+      let hash = createHash('sha256');
+      const offset = request.offset ?? 0;
+      if (offset > 0 && offset <= size && request.prefixSha256) {
+        const prefix = await hashPrefix(handle, offset);
+        if (prefix && peekHex(prefix) === request.prefixSha256) {
+          from = offset;
+          hash = prefix;
+        }
+      }
+      this.#ok({ size, from, mtime: Math.round(info.mtimeMs) });
+      const began = Date.now();
+      await sendRange(this.#channel, handle, from, size, hash);
+      this.#ok({ sha256: hash.digest('hex') });
+      this.#conn.log.info(
+        {
+          user: files.user,
+          path: files.display(request.path),
+          bytes: size,
+          resumedFrom: from,
+          ms: Date.now() - began,
+        },
+        'downloaded',
+      );
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/**
+ * Moves a finished part to its name in one step: rename when replacing is allowed, link
+ * otherwise (link fails if the name exists, so two uploads cannot both win).
+ */
+async function place(part: string, target: string, overwrite: boolean, requested: string): Promise<void> {
+  if (overwrite) {
+    await rename(part, target);
+    return;
+  }
+  try {
+    await link(part, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new SockitError(
+        ErrorCode.EXISTS,
+        `"${requested}" appeared meanwhile; upload with overwrite to replace it`,
+      );
+    }
+    throw err;
+  }
+  await unlink(part);
+}
+
+/** The result of an authentication step, or undefined when the peer's message broke the protocol. */
+function attempt<T>(step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (err) {
+    if (isSockitError(err, ErrorCode.AUTH_PROTOCOL)) return undefined;
+    throw err;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}

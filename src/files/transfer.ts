@@ -1,0 +1,268 @@
+/**
+ * Moving file bytes through a channel, hashing them on the way: the same three steps serve
+ * the server's uploads and downloads and the client's.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { ErrorCode, SockitError } from '../errors.js';
+import type { Channel } from '../runtime/channel.js';
+
+/** Read size for files: large reads keep the disk and the socket busy with few calls. */
+export const READ_CHUNK = 1024 * 1024;
+
+export type ProgressFn = (bytes: number) => void;
+
+/**
+ * A SHA-256 of the first `length` bytes of `file`, or undefined when the file is shorter.
+ * Used to check, before resuming, that both sides hold the same first bytes.
+ */
+export async function hashPrefix(file: FileHandle, length: number): Promise<Hash | undefined> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(length, 1)));
+  let position = 0;
+  while (position < length) {
+    const want = Math.min(buffer.length, length - position);
+    const { bytesRead } = await file.read(buffer, 0, want, position);
+    if (bytesRead === 0) return undefined;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash;
+}
+
+/** Hex digest of a copy, leaving `hash` open for more bytes. */
+export function peekHex(hash: Hash): string {
+  return hash.copy().digest('hex');
+}
+
+/**
+ * Sends bytes `from` to `to` (exclusive) of `file` as one raw run, adding them to `hash`.
+ * A file that shrinks meanwhile cuts the connection: the peer must not wait for bytes
+ * that will never come, nor take a short file for a whole one.
+ *
+ * Reads go into a few reused buffers: a buffer is read into again only once the socket has
+ * handed it to the kernel (the write callback), and fresh 1 MiB buffers per read would
+ * cost more in garbage collection than the hashing does.
+ */
+export async function sendRange(
+  channel: Channel,
+  file: FileHandle,
+  from: number,
+  to: number,
+  hash: Hash,
+  progress?: ProgressFn,
+): Promise<void> {
+  const free: Buffer[] = [];
+  for (let i = 0; i < SEND_BUFFERS; i++)
+    free.push(Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(to - from, 1))));
+  let waiter: (() => void) | undefined;
+  const giveBack = (buffer: Buffer): void => {
+    free.push(buffer);
+    const wake = waiter;
+    waiter = undefined;
+    wake?.();
+  };
+  const socket = channel.socket;
+  let position = from;
+  while (position < to) {
+    while (free.length === 0) {
+      if (socket.destroyed)
+        throw new SockitError(ErrorCode.CONNECTION_CLOSED, 'connection closed by the peer');
+      await new Promise<void>((resolve) => {
+        waiter = resolve;
+      });
+    }
+    const buffer = free.pop() as Buffer;
+    const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, to - position), position);
+    if (bytesRead === 0) {
+      socket.destroy();
+      throw new SockitError(
+        ErrorCode.INTEGRITY,
+        `the file shrank while it was being sent (at byte ${position})`,
+      );
+    }
+    const chunk = buffer.subarray(0, bytesRead);
+    hash.update(chunk);
+    position += bytesRead;
+    // The callback runs once the bytes are in the kernel, or with an error; either way the
+    // buffer is no longer the socket's.
+    const more = socket.write(chunk, () => giveBack(buffer));
+    if (!more) await channel.drain();
+    progress?.(position);
+  }
+}
+
+/** Read buffers in flight per transfer: one being read, others queued on the socket. */
+const SEND_BUFFERS = 4;
+
+/**
+ * Receives a raw run of `count` bytes into `sink`, adding them to `hash`, with
+ * backpressure: while the disk is behind, the socket is not read and TCP slows the sender.
+ */
+export async function receiveRange(
+  channel: Channel,
+  sink: FileSink,
+  count: number,
+  hash: Hash,
+  progress?: (received: number) => void,
+): Promise<void> {
+  let left = count;
+  while (left > 0) {
+    const chunk = await channel.readBytes(left);
+    hash.update(chunk);
+    left -= chunk.length;
+    if (!sink.write(chunk)) await sink.drain();
+    progress?.(count - left);
+  }
+}
+
+/**
+ * Writes a file from a position on, in large batches, and makes it durable as it goes.
+ *
+ * Received chunks are copied into a few reused 1 MiB buffers, and the socket's own chunks
+ * are let go at once. Holding the socket's chunks until the disk took them instead would
+ * keep megabytes of short-lived buffers alive, so that fresh memory is touched all along: on
+ * a virtual machine those page faults cost more than the copy (measured: 1 GiB through
+ * fresh 64 KiB buffers 2.8-4.3 s, through reused ones 1.7 s).
+ *
+ * Every SYNC_EVERY bytes a datasync starts in the background, so that the sync at the end,
+ * which an upload waits for before it names the file, has little left to do.
+ */
+export class FileSink {
+  readonly #handle: FileHandle;
+  #position: number;
+  #free: Buffer[] = [];
+  #current: Buffer | undefined;
+  #filled = 0;
+  #queue: { buffer: Buffer; length: number }[] = [];
+  #writing: Promise<void> | undefined;
+  #syncing: Promise<void> | undefined;
+  #sinceSync = 0;
+  #error: Error | undefined;
+  #drained: (() => void) | undefined;
+
+  constructor(handle: FileHandle, position: number) {
+    this.#handle = handle;
+    this.#position = position;
+  }
+
+  /** Copies `chunk` in; false when the caller should wait for `drain()`. */
+  write(chunk: Buffer): boolean {
+    if (this.#error) throw this.#error;
+    let offset = 0;
+    while (offset < chunk.length) {
+      this.#current ??= this.#free.pop() ?? Buffer.allocUnsafe(STAGING_SIZE);
+      const copied = chunk.copy(this.#current, this.#filled, offset);
+      offset += copied;
+      this.#filled += copied;
+      if (this.#filled === STAGING_SIZE) this.#enqueue();
+    }
+    return this.#queue.length < MAX_QUEUED;
+  }
+
+  /** Resolves once the queue is below its limit. */
+  async drain(): Promise<void> {
+    while (this.#queue.length >= MAX_QUEUED && !this.#error) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+      });
+    }
+    if (this.#error) throw this.#error;
+  }
+
+  /** Writes what is held, syncs the file to disk and closes it. */
+  async finish(): Promise<void> {
+    try {
+      await this.#settle();
+      if (this.#error) throw this.#error;
+      await this.#handle.sync();
+    } finally {
+      await this.#handle.close();
+    }
+  }
+
+  /** Writes what is held and closes the file, without the final sync: what a cut transfer keeps. */
+  async abandon(): Promise<void> {
+    try {
+      await this.#settle();
+    } finally {
+      await this.#handle.close();
+    }
+  }
+
+  async #settle(): Promise<void> {
+    if (this.#filled > 0) this.#enqueue();
+    while (this.#writing) await this.#writing;
+    await this.#syncing;
+  }
+
+  #enqueue(): void {
+    this.#queue.push({ buffer: this.#current as Buffer, length: this.#filled });
+    this.#current = undefined;
+    this.#filled = 0;
+    this.#writing ??= this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#error) {
+        const held = this.#queue.splice(0);
+        const batch = held.map((e) =>
+          e.length === e.buffer.length ? e.buffer : e.buffer.subarray(0, e.length),
+        );
+        const bytes = held.reduce((n, e) => n + e.length, 0);
+        let done = 0;
+        while (done < bytes) {
+          const { bytesWritten } = await this.#handle.writev(
+            done === 0 ? batch : remaining(batch, done),
+            this.#position,
+          );
+          done += bytesWritten;
+          this.#position += bytesWritten;
+        }
+        for (const e of held) this.#free.push(e.buffer);
+        this.#sinceSync += bytes;
+        if (this.#sinceSync >= SYNC_EVERY && !this.#syncing) {
+          this.#sinceSync = 0;
+          this.#syncing = this.#handle.datasync().finally(() => {
+            this.#syncing = undefined;
+          });
+        }
+        this.#wake();
+      }
+    } catch (err) {
+      this.#error = err as Error;
+      this.#wake();
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  #wake(): void {
+    const wake = this.#drained;
+    this.#drained = undefined;
+    wake?.();
+  }
+}
+
+/** Size of the sink's reused buffers. */
+const STAGING_SIZE = 1024 * 1024;
+/** Full buffers waiting for the disk before the socket is paused: 8 MiB. */
+const MAX_QUEUED = 8;
+/** Bytes written between background syncs. */
+const SYNC_EVERY = 64 * 1024 * 1024;
+
+/** The part of `batch` after its first `skip` bytes (after a short write). */
+function remaining(batch: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  let left = skip;
+  for (const b of batch) {
+    if (left >= b.length) {
+      left -= b.length;
+      continue;
+    }
+    out.push(left > 0 ? b.subarray(left) : b);
+    left = 0;
+  }
+  return out;
+}

@@ -1,0 +1,466 @@
+/**
+ * The file service end to end on loopback, once per account engine (SQLite, MariaDB,
+ * PostgreSQL): log-in and its refusals, transfers with SHA-256, resume, atomic placement,
+ * path confinement, limits.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
+import { openUserStore, type UserStore } from '../../src/auth/store.js';
+import { ErrorCode, isSockitError } from '../../src/errors.js';
+import { FilesClient, PART_SUFFIX } from '../../src/files/client.js';
+import { serveFiles } from '../../src/files/server.js';
+import { Channel } from '../../src/runtime/channel.js';
+import type { TcpService } from '../../src/runtime/tcp.js';
+import { createTestDatabase, DB_KINDS, type TestDatabase } from '../databases.js';
+
+const ITERATIONS = 4096;
+const SECRET = Buffer.from('a shared secret of enough length');
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function codeOf(work: Promise<unknown>): Promise<string> {
+  try {
+    await work;
+  } catch (err) {
+    if (isSockitError(err)) return err.code;
+    throw err;
+  }
+  return 'resolved';
+}
+
+async function messageOf(work: Promise<unknown>): Promise<string> {
+  try {
+    await work;
+  } catch (err) {
+    return `${(err as { code?: string }).code}: ${(err as Error).message}`;
+  }
+  return 'resolved';
+}
+
+/** Every file under `dir` with its bytes' hash: a snapshot to compare before and after. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) out[path.relative(dir, p)] = sha(await readFile(p));
+      else out[path.relative(dir, p)] = 'link';
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
+  let db: TestDatabase;
+  let store: UserStore;
+  let service: TcpService;
+  let base: string;
+  let root: string;
+  let port: number;
+
+  const login = (user = 'ann', password = 'correct horse'): Promise<FilesClient> =>
+    FilesClient.login({ host: '127.0.0.1', port, user, password });
+
+  /** A client that logs in as ann, starts uploading `path` of `size` bytes, sends `sent` and vanishes. */
+  async function cutUpload(remote: string, size: number, sent: Buffer): Promise<void> {
+    const socket = net.connect(port, '127.0.0.1');
+    const channel = new Channel(socket);
+    await channel.receive();
+    const scram = new ScramClient('ann', 'correct horse');
+    channel.send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() });
+    channel.send({
+      op: 'auth-final',
+      data: await scram.final(String((await channel.receive()).header.data)),
+    });
+    expect((await channel.receive()).header.ok).toBe(true);
+    channel.send({ op: 'put', path: remote, size });
+    expect((await channel.receive()).header).toMatchObject({ ok: true, offset: 0 });
+    channel.send({ op: 'put-from', offset: 0 });
+    await channel.sendBytes(sent);
+    await new Promise((r) => setTimeout(r, 200));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    store = await openUserStore(db.url);
+    base = await mkdtemp(path.join(tmpdir(), 'sockit-files-'));
+    root = path.join(base, 'root');
+    await store.add('ann', await deriveCredentials('correct horse', { iterations: ITERATIONS }));
+    await store.add('bob', await deriveCredentials('hunter2 hunter2', { iterations: ITERATIONS }), {
+      quotaBytes: 1024 * 1024,
+    });
+    service = await serveFiles({
+      root,
+      store,
+      host: '127.0.0.1',
+      port: 0,
+      fakeKey: randomBytes(32),
+      allowRegister: true,
+      minIterations: ITERATIONS,
+      maxFileSize: 64 * 1024 * 1024,
+      secret: SECRET,
+    });
+    port = service.address.port;
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await store?.close();
+    await db?.drop();
+    if (base) await rm(base, { recursive: true, force: true });
+  });
+
+  it('logs in with SCRAM-SHA-256 and lists an empty home', async () => {
+    const client = await login();
+    expect(client.user).toBe('ann');
+    expect(await client.list()).toEqual([]);
+    client.close();
+  });
+
+  it('gives a wrong password, an unknown user and a SQL-injection name the same refusal', async () => {
+    const answers = await Promise.all([
+      messageOf(login('ann', 'wrong password')),
+      messageOf(login('nobody', 'correct horse')),
+      messageOf(login("ann' OR '1'='1", 'x')),
+      messageOf(login("x'; DROP TABLE users; --", 'x')),
+    ]);
+    expect(new Set(answers)).toEqual(new Set([`${ErrorCode.AUTH_FAILED}: invalid username or password`]));
+    // The table is intact and ann still logs in.
+    expect((await store.list()).map((u) => u.name)).toEqual(['ann', 'bob']);
+    (await login()).close();
+  });
+
+  it('shows an unknown user the same kind of salt and count as a real one, stable per name', async () => {
+    const probe = async (user: string): Promise<{ salt: string; iterations: string }> => {
+      const socket = net.connect(port, '127.0.0.1');
+      const channel = new Channel(socket);
+      await channel.receive(); // hello
+      const scram = new ScramClient(user, 'x');
+      channel.send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() });
+      const { header } = await channel.receive();
+      socket.destroy();
+      const data = String(header.data);
+      const salt = /s=([^,]+)/.exec(data)?.[1] ?? '';
+      const iterations = /i=(\d+)/.exec(data)?.[1] ?? '';
+      return { salt, iterations };
+    };
+    const ann = await probe('ann');
+    const ghost1 = await probe('ghost');
+    const ghost2 = await probe('ghost');
+    const other = await probe('phantom');
+    expect(ghost1).toEqual(ghost2);
+    expect(other.salt).not.toBe(ghost1.salt);
+    expect(ghost1.iterations).toBe(ann.iterations);
+    expect(Buffer.from(ghost1.salt, 'base64').length).toBe(Buffer.from(ann.salt, 'base64').length);
+  });
+
+  it('refuses a captured log-in exchange replayed by a third party', async () => {
+    // Capture: a real client's messages, over a raw channel.
+    const socket = net.connect(port, '127.0.0.1');
+    const channel = new Channel(socket);
+    await channel.receive();
+    const scram = new ScramClient('ann', 'correct horse');
+    const clientFirst = scram.first();
+    channel.send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: clientFirst });
+    const cont = await channel.receive();
+    const clientFinal = await scram.final(String(cont.header.data));
+    channel.send({ op: 'auth-final', data: clientFinal });
+    const done = await channel.receive();
+    expect(done.header.ok).toBe(true);
+    socket.destroy();
+    // Replay both messages on a new connection: the server's nonce is new, the proof is stale.
+    const thief = net.connect(port, '127.0.0.1');
+    const replay = new Channel(thief);
+    await replay.receive();
+    replay.send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: clientFirst });
+    const cont2 = await replay.receive();
+    expect(cont2.header.data).not.toBe(cont.header.data);
+    replay.send({ op: 'auth-final', data: clientFinal });
+    const refused = await replay.receive();
+    expect(refused.header).toMatchObject({ ok: false, code: ErrorCode.AUTH_FAILED });
+    replay.send({ op: 'list' });
+    const after = await replay.receive();
+    expect(after.header).toMatchObject({ ok: false, code: ErrorCode.AUTH_FAILED });
+    thief.destroy();
+  });
+
+  it('refuses every request before log-in', async () => {
+    const client = await FilesClient.connect({ host: '127.0.0.1', port });
+    expect(await codeOf(client.list())).toBe(ErrorCode.AUTH_FAILED);
+    client.close();
+  });
+
+  it('registers a new account whose password then logs in, and refuses a taken name', async () => {
+    const client = await FilesClient.connect({ host: '127.0.0.1', port });
+    await client.register('carol', 'carol password', ITERATIONS);
+    expect(await codeOf(client.register('carol', 'other', ITERATIONS))).toBe(ErrorCode.USER_EXISTS);
+    expect(await codeOf(client.register('../evil', 'x', ITERATIONS))).toBe(ErrorCode.BAD_USER_NAME);
+    expect(await codeOf(client.register('weak', 'x', 1000))).toBe(ErrorCode.INVALID_ARGUMENT);
+    client.close();
+    const carol = await login('carol', 'carol password');
+    expect(carol.user).toBe('carol');
+    carol.close();
+  });
+
+  it('logs a machine in with the shared secret, and refuses a wrong one', async () => {
+    const machine = await FilesClient.login({ host: '127.0.0.1', port, user: 'ann', secret: SECRET });
+    expect(machine.user).toBe('ann');
+    machine.close();
+    const wrong = FilesClient.login({
+      host: '127.0.0.1',
+      port,
+      user: 'ann',
+      secret: Buffer.from('not the shared secret at all!!!'),
+    });
+    expect(await codeOf(wrong)).toBe(ErrorCode.AUTH_FAILED);
+  });
+
+  it('uploads and downloads byte-identical files, and refuses to replace without overwrite', async () => {
+    const client = await login();
+    const local = path.join(base, 'up.bin');
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    await writeFile(local, bytes);
+    const up = await client.upload(local, 'up.bin');
+    expect(up).toEqual({ size: bytes.length, sha256: sha(bytes), resumedFrom: 0 });
+    expect(sha(await readFile(path.join(root, 'ann', 'up.bin')))).toBe(sha(bytes));
+    expect(await codeOf(client.upload(local, 'up.bin'))).toBe(ErrorCode.EXISTS);
+    const changed = randomBytes(1000);
+    await writeFile(local, changed);
+    await client.upload(local, 'up.bin', { overwrite: true });
+    const dest = path.join(base, 'down.bin');
+    const down = await client.download('up.bin', dest);
+    expect(down.sha256).toBe(sha(changed));
+    expect(await readFile(dest)).toEqual(changed);
+    expect(existsSync(dest + PART_SUFFIX)).toBe(false);
+    // Empty files too.
+    await writeFile(local, Buffer.alloc(0));
+    await client.upload(local, 'empty');
+    await client.download('empty', dest);
+    expect((await stat(dest)).size).toBe(0);
+    client.close();
+  });
+
+  it('resumes a cut upload from the part the server kept, never showing a half file', async () => {
+    const bytes = randomBytes(8 * 1024 * 1024);
+    const local = path.join(base, 'resume-up.bin');
+    await writeFile(local, bytes);
+    // A client that sends 5 of 8 MiB and vanishes.
+    await cutUpload('resume-up.bin', bytes.length, bytes.subarray(0, 5 * 1024 * 1024));
+    expect(existsSync(path.join(root, 'ann', 'resume-up.bin'))).toBe(false);
+    const client = await login();
+    expect((await client.list()).map((e) => e.path)).not.toContain('resume-up.bin');
+    const result = await client.upload(local, 'resume-up.bin');
+    expect(result.resumedFrom).toBeGreaterThan(0);
+    expect(result.sha256).toBe(sha(bytes));
+    expect(sha(await readFile(path.join(root, 'ann', 'resume-up.bin')))).toBe(sha(bytes));
+    client.close();
+  });
+
+  it('restarts an upload whose kept part does not match the local file', async () => {
+    const client = await login();
+    const local = path.join(base, 'mismatch.bin');
+    const first = randomBytes(2 * 1024 * 1024);
+    await writeFile(local, first);
+    // Leave a part of another file's bytes, of the same declared size.
+    await cutUpload('mismatch.bin', first.length, randomBytes(1024 * 1024));
+    const result = await client.upload(local, 'mismatch.bin');
+    expect(result.resumedFrom).toBe(0);
+    expect(sha(await readFile(path.join(root, 'ann', 'mismatch.bin')))).toBe(sha(first));
+    client.close();
+  });
+
+  it('resumes a download from a matching part and restarts from a foreign one', async () => {
+    const client = await login();
+    const bytes = randomBytes(4 * 1024 * 1024 + 3);
+    const local = path.join(base, 'src.bin');
+    await writeFile(local, bytes);
+    await client.upload(local, 'dl.bin');
+    const dest = path.join(base, 'dl.bin');
+    await writeFile(dest + PART_SUFFIX, bytes.subarray(0, 1_000_000));
+    const resumed = await client.download('dl.bin', dest);
+    expect(resumed.resumedFrom).toBe(1_000_000);
+    expect(sha(await readFile(dest))).toBe(sha(bytes));
+    await writeFile(dest + PART_SUFFIX, randomBytes(1_000_000));
+    const restarted = await client.download('dl.bin', dest);
+    expect(restarted.resumedFrom).toBe(0);
+    expect(sha(await readFile(dest))).toBe(sha(bytes));
+    client.close();
+  });
+
+  it('refuses path escapes in every request and changes nothing outside the home', async () => {
+    const outside = path.join(base, 'outside');
+    await mkdir(outside, { recursive: true });
+    await writeFile(path.join(outside, 'secret.txt'), 'keep me');
+    await mkdir(path.join(root, 'ann'), { recursive: true });
+    await symlink(outside, path.join(root, 'ann', 'door'));
+    await symlink(path.join(outside, 'secret.txt'), path.join(root, 'ann', 'door.txt'));
+    const before = await snapshot(base);
+    const client = await login();
+    const local = path.join(base, 'payload.bin');
+    await writeFile(local, 'payload');
+    const hostile = [
+      '../bob/x',
+      '../../outside/secret.txt',
+      '/etc/passwd',
+      'a/../../x',
+      'door/secret.txt',
+      'door.txt',
+      'door',
+      'a\\..\\x',
+      'x\u0000y',
+    ];
+    for (const p of hostile) {
+      const codes = [
+        await codeOf(client.list(p)),
+        await codeOf(client.stat(p)),
+        await codeOf(client.mkdir(p, true)),
+        await codeOf(client.remove(p, true)),
+        await codeOf(client.upload(local, p, { overwrite: true })),
+        await codeOf(client.download(p, path.join(base, 'dl-escape'))),
+      ];
+      expect(codes, p).toEqual(Array(6).fill(ErrorCode.PATH_DENIED));
+    }
+    const after = await snapshot(base);
+    // Nothing changed but the payload the test wrote itself.
+    expect(after).toEqual({ ...before, 'payload.bin': sha(Buffer.from('payload')) });
+    client.close();
+    await rm(path.join(root, 'ann', 'door'));
+    await rm(path.join(root, 'ann', 'door.txt'));
+  });
+
+  it("keeps users apart: bob does not see ann's files", async () => {
+    const bob = await login('bob', 'hunter2 hunter2');
+    expect(await bob.list()).toEqual([]);
+    expect(await codeOf(bob.stat('up.bin'))).toBe(ErrorCode.NOT_FOUND);
+    bob.close();
+  });
+
+  it('enforces the per-user quota and the largest file size', async () => {
+    const bob = await login('bob', 'hunter2 hunter2');
+    const local = path.join(base, 'quota.bin');
+    await writeFile(local, randomBytes(700 * 1024));
+    await bob.upload(local, 'one.bin');
+    expect(await codeOf(bob.upload(local, 'two.bin'))).toBe(ErrorCode.QUOTA_EXCEEDED);
+    await bob.remove('one.bin');
+    await bob.upload(local, 'two.bin');
+    bob.close();
+    const ann = await login();
+    const big = path.join(base, 'big.bin');
+    await writeFile(big, Buffer.alloc(0));
+    await import('node:fs/promises').then((fs) => fs.truncate(big, 64 * 1024 * 1024 + 1));
+    expect(await codeOf(ann.upload(big, 'big.bin'))).toBe(ErrorCode.FILE_TOO_LARGE);
+    ann.close();
+  });
+
+  it('makes, lists recursively and removes folders', async () => {
+    const client = await login();
+    await client.mkdir('docs/2026/nov', true);
+    expect(await codeOf(client.mkdir('docs'))).toBe(ErrorCode.EXISTS);
+    expect(await codeOf(client.mkdir('nope/deeper'))).toBe(ErrorCode.NOT_FOUND);
+    const local = path.join(base, 'note.txt');
+    await writeFile(local, 'hello');
+    await client.upload(local, 'docs/2026/note.txt');
+    const tree = await client.list('docs', true);
+    expect(tree.map((e) => `${e.type}:${e.path}`)).toEqual([
+      'dir:2026',
+      'file:2026/note.txt',
+      'dir:2026/nov',
+    ]);
+    expect(await codeOf(client.remove('docs'))).toBe(ErrorCode.EXISTS);
+    await client.remove('docs', true);
+    expect(await codeOf(client.stat('docs'))).toBe(ErrorCode.NOT_FOUND);
+    client.close();
+  });
+});
+
+describe('file service over TLS', () => {
+  let dir: string;
+  let store: UserStore;
+  let service: TcpService;
+  let cert: Buffer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'sockit-files-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    cert = await readFile(path.join(dir, 'cert.pem'));
+    store = await openUserStore(path.join(dir, 'users.db'));
+    await store.add('ann', await deriveCredentials('correct horse', { iterations: ITERATIONS }));
+    service = await serveFiles({
+      root: path.join(dir, 'root'),
+      store,
+      host: '127.0.0.1',
+      port: 0,
+      fakeKey: randomBytes(32),
+      minIterations: ITERATIONS,
+      tls: { cert, key: await readFile(path.join(dir, 'key.pem')) },
+    });
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await store?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('logs in and transfers over TLS with the server certificate trusted', async () => {
+    const client = await FilesClient.login({
+      host: '127.0.0.1',
+      port: service.address.port,
+      user: 'ann',
+      password: 'correct horse',
+      tls: { ca: cert },
+    });
+    const local = path.join(dir, 'x.bin');
+    const bytes = randomBytes(2 * 1024 * 1024);
+    await writeFile(local, bytes);
+    expect((await client.upload(local, 'x.bin')).sha256).toBe(sha(bytes));
+    await client.download('x.bin', path.join(dir, 'y.bin'));
+    expect(sha(await readFile(path.join(dir, 'y.bin')))).toBe(sha(bytes));
+    client.close();
+  });
+
+  it('refuses a server whose certificate is not trusted, and a client that speaks plain TCP', async () => {
+    const untrusted = FilesClient.login({
+      host: '127.0.0.1',
+      port: service.address.port,
+      user: 'ann',
+      password: 'correct horse',
+      tls: {},
+    });
+    expect(await codeOf(untrusted)).toBe(ErrorCode.CONNECT_FAILED);
+    const plain = FilesClient.connect({ host: '127.0.0.1', port: service.address.port, timeoutMs: 2000 });
+    expect(await codeOf(plain)).toBe(ErrorCode.BAD_REPLY);
+  });
+});
