@@ -3,14 +3,11 @@
  * and PostgreSQL. Every statement is built by kysely with bound parameters; the only SQL
  * text written by hand is schema DDL and fixed PRAGMAs, neither of which carries a value.
  */
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { type Dialect, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
-import { createPool } from 'mysql2';
-import pg from 'pg';
 import { ErrorCode, SockitError } from '../errors.js';
+import { type Connection, connect, databaseError } from './connect.js';
 import type { ScramCredentials } from './credentials.js';
 import {
   MAX_KEY_BYTES,
@@ -63,11 +60,6 @@ export interface UserStore {
 
 export type { StoreKind } from './migrations.js';
 
-/** SQLite waits this long for another process's write lock before failing. */
-const SQLITE_BUSY_TIMEOUT_MS = 5000;
-/** A server that does not answer within this time counts as unreachable. */
-const CONNECT_TIMEOUT_MS = 10_000;
-
 /**
  * The SQLite file used when no `--db` is given: `<dataDir>/sockit.db`.
  *
@@ -106,128 +98,6 @@ export async function openUserStore(target: string): Promise<UserStore> {
     throw databaseError(connection, 'cannot open', error);
   }
   return new KyselyUserStore(db, connection);
-}
-
-interface Connection {
-  kind: StoreKind;
-  /** Where the data lives, for messages: never includes a password. */
-  where: string;
-  /** Redacted from driver messages, just in case one quotes it. */
-  secret: string;
-  dialect: Dialect;
-}
-
-const URL_SCHEMES: Partial<Record<string, StoreKind>> = {
-  mysql: 'mysql',
-  mariadb: 'mysql',
-  postgres: 'postgres',
-  postgresql: 'postgres',
-};
-
-async function connect(target: string): Promise<Connection> {
-  if (target.startsWith('sqlite:')) return openSqlite(target.slice('sqlite:'.length));
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target)?.[1]?.toLowerCase();
-  if (scheme === undefined) return openSqlite(target);
-  const kind = URL_SCHEMES[scheme];
-  if (kind === undefined) {
-    throw new SockitError(
-      ErrorCode.DATABASE,
-      `unsupported database URL scheme "${scheme}:": use mysql://, mariadb://, postgres://, postgresql:// or sqlite:PATH`,
-    );
-  }
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    // The URL is not echoed: it may hold a password.
-    throw new SockitError(ErrorCode.DATABASE, `the ${scheme}:// database URL is malformed`);
-  }
-  return kind === 'mysql' ? openMysql(url) : openPostgres(url, target);
-}
-
-async function openSqlite(file: string): Promise<Connection> {
-  const base = { kind: 'sqlite' as const, where: `SQLite file ${file}`, secret: '' };
-  if (file === '')
-    throw new SockitError(ErrorCode.DATABASE, 'sqlite: needs a file path, e.g. sqlite:users.db');
-  let database: Database.Database | undefined;
-  try {
-    if (file !== ':memory:') await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    database = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
-    // WAL lets readers run while one process writes; the busy timeout queues writers
-    // instead of failing them at once with SQLITE_BUSY.
-    database.pragma('journal_mode = WAL');
-    database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  } catch (err) {
-    database?.close();
-    throw databaseError(base, 'cannot open', err);
-  }
-  return { ...base, dialect: new SqliteDialect({ database }) };
-}
-
-function openMysql(url: URL): Connection {
-  const host = hostOf(url, 'localhost');
-  const port = url.port === '' ? 3306 : Number(url.port);
-  const database = decode(url.pathname.slice(1));
-  const secret = decode(url.password);
-  const where = `MySQL at ${host}:${port}/${database}`;
-  if (database === '') throw new SockitError(ErrorCode.DATABASE, `${where}: the URL names no database`);
-  // Query parameters pass through as mysql2 options (e.g. ?ssl={...}), as mysql2 itself does.
-  const extra: Record<string, unknown> = {};
-  for (const [key, value] of url.searchParams) {
-    try {
-      extra[key] = JSON.parse(value);
-    } catch {
-      extra[key] = value;
-    }
-  }
-  const pool = createPool({
-    ...extra,
-    host,
-    port,
-    user: decode(url.username),
-    password: secret,
-    database,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    connectionLimit: 5,
-    // DATETIME values are written and read as UTC, whatever the server's or client's zone.
-    timezone: 'Z',
-  });
-  return { kind: 'mysql', where, secret, dialect: new MysqlDialect({ pool }) };
-}
-
-function openPostgres(url: URL, target: string): Connection {
-  const host = hostOf(url, url.searchParams.get('host') ?? 'localhost');
-  const port = url.port === '' ? 5432 : Number(url.port);
-  const database = decode(url.pathname.slice(1));
-  const secret = decode(url.password);
-  const pool = new pg.Pool({
-    connectionString: target,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    max: 5,
-  });
-  // A server that drops an idle connection makes the pool emit 'error'; the next query
-  // simply takes a new connection, so this must not crash the process.
-  pool.on('error', () => {});
-  return {
-    kind: 'postgres',
-    where: `PostgreSQL at ${host}:${port}/${database}`,
-    secret,
-    dialect: new PostgresDialect({ pool }),
-  };
-}
-
-/** Percent-decoding that keeps a malformed sequence as written instead of throwing. */
-function decode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-function hostOf(url: URL, fallback: string): string {
-  const host = url.hostname === '' ? fallback : decode(url.hostname);
-  return host.startsWith('[') ? host.slice(1, -1) : host;
 }
 
 class KyselyUserStore implements UserStore {
@@ -406,27 +276,4 @@ function isUniqueViolation(kind: StoreKind, err: unknown): boolean {
     case 'postgres':
       return code === '23505';
   }
-}
-
-function databaseError(
-  connection: Pick<Connection, 'where' | 'secret'>,
-  doing: string,
-  err: unknown,
-): SockitError {
-  if (err instanceof SockitError) return err;
-  let reason = describeCause(err);
-  if (connection.secret !== '') reason = reason.split(connection.secret).join('***');
-  return new SockitError(ErrorCode.DATABASE, `${doing} the user database (${connection.where}): ${reason}`, {
-    cause: err,
-  });
-}
-
-/** The driver's reason in one line. Node reports a refused dual-stack connect as an AggregateError with no message. */
-function describeCause(err: unknown): string {
-  if (err instanceof AggregateError && err.message === '' && err.errors.length > 0) {
-    return describeCause(err.errors[0]);
-  }
-  const { message, code } = (err ?? {}) as { message?: unknown; code?: unknown };
-  const text = typeof message === 'string' && message !== '' ? message : String(code ?? err);
-  return text.replace(/\s+/g, ' ').trim();
 }
