@@ -5,8 +5,9 @@ import { ECHO_PORT, serveEcho } from '../echo/server.js';
 import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
 import { bytesOption, parseBytes, parseCount, parseHostPort, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
+import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
-interface ServeFlags {
+interface ServeFlags extends TlsFlags {
   tcp?: boolean;
   udp?: boolean;
   host?: string;
@@ -35,8 +36,7 @@ export function echoCommand(): Command {
     'the echo service of RFC 862, and a load generator for echo servers',
   );
 
-  echo
-    .command('serve')
+  tlsServerOptions(echo.command('serve'))
     .description('echo every byte (TCP) and every datagram (UDP) back to its sender')
     .option('--tcp', 'serve TCP (with neither --tcp nor --udp, both are served)')
     .option('--udp', 'serve UDP')
@@ -74,10 +74,13 @@ Examples:
     )
     .action(async (flags: ServeFlags, command: Command) => {
       const log = loggerFor(command);
+      const tls = await loadTls(flags);
       const launched = await launch({ model: flags.model, workers: flags.workers, log }, (model) =>
         serveEcho({
-          tcp: flags.tcp,
+          // TLS is for TCP: with it, UDP is served only when asked for.
+          tcp: flags.tcp || tls !== undefined,
           udp: flags.udp,
+          tls,
           host: flags.host,
           port: flags.port,
           model,

@@ -14,8 +14,9 @@ import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
 import { readPassword } from './password.js';
 import { formatBytes, Progress } from './progress.js';
+import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
-interface ServeFlags {
+interface ServeFlags extends TlsFlags {
   root?: string;
   dataDir: string;
   db?: string;
@@ -28,8 +29,6 @@ interface ServeFlags {
   quota: number;
   maxConnections: number;
   idleTimeout: number;
-  tlsCert?: string;
-  tlsKey?: string;
 }
 
 interface ClientFlags {
@@ -158,8 +157,7 @@ export function filesCommand(): Command {
     'an authenticated file service: accounts with SCRAM-SHA-256, per-user folders, verified and resumable transfers',
   );
 
-  files
-    .command('serve')
+  tlsServerOptions(files.command('serve'))
     .description('serve a folder holding one home per user')
     .option('--root <dir>', "folder of the users' homes (default: DATA-DIR/files)")
     .option('--data-dir <dir>', 'where the account database and keys live', 'sockit-data')
@@ -190,8 +188,6 @@ export function filesCommand(): Command {
     .addOption(
       secondsOption('--idle-timeout <seconds>', 'close a connection silent this long (0: never)', 300),
     )
-    .option('--tls-cert <file>', 'serve TLS with this certificate (PEM; with --tls-key)')
-    .option('--tls-key <file>', 'private key for --tls-cert (PEM)')
     .addHelpText(
       'after',
       `
@@ -201,14 +197,8 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     )
     .action(async (flags: ServeFlags, command: Command) => {
       const log = loggerFor(command);
-      if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
-        throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together');
-      }
+      const tls = await loadTls(flags);
       const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
-      const tls =
-        flags.tlsCert && flags.tlsKey
-          ? { cert: await readFile(flags.tlsCert), key: await readFile(flags.tlsKey) }
-          : undefined;
       const launched = await launch({ model: 'event-loop', log }, async () => [
         await serveFiles({
           root: flags.root ?? path.join(flags.dataDir, 'files'),

@@ -4,8 +4,10 @@
  * the "sticky packets" lesson: replies come back as the messages that were sent, however
  * the stream glued or split them, and a peer that breaks the framing gets a coded error.
  */
+
 import type dgram from 'node:dgram';
 import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import { isSockitError } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
@@ -112,6 +114,8 @@ export interface EchoServerOptions extends EnvelopeLimits {
   idleTimeoutMs?: number;
   backlog?: number;
   drainTimeoutMs?: number;
+  /** Certificate and key: serve TCP over TLS. */
+  tls?: SecureContextOptions;
   log?: Logger;
 }
 
@@ -141,6 +145,7 @@ export async function serveEcho(options: EchoServerOptions = {}): Promise<Servic
           idleTimeoutMs: options.idleTimeoutMs,
           backlog: options.backlog,
           drainTimeoutMs: options.drainTimeoutMs,
+          tls: options.tls,
           log,
         }),
       );

@@ -2,7 +2,11 @@
  * The echo server, run as the real `sockit` command in each concurrency model, answered
  * byte for byte to the system's own `nc` (OpenBSD netcat) and `socat`.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTools, run, type Server, sockit, startServer } from '../helpers.js';
 
@@ -86,5 +90,41 @@ describe('sockit echo serve, framed', () => {
     expect(server.listening).toEqual([expect.objectContaining({ service: 'echo', protocol: 'tcp' })]);
     expect(await server.stop('SIGINT')).toBe(0);
     expect(server.log()).toContain('shutting down');
+  });
+});
+
+describe('sockit echo serve over TLS', () => {
+  it('echoes to socat over TLS; socat without the certificate refuses the server', async () => {
+    requireTools('openssl');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-echo-tls-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2']
+        .concat(['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'])
+        .concat(['-keyout', key, '-out', cert]),
+      { stdio: 'ignore' },
+    );
+    const server = await startServer(
+      ['echo', 'serve', '--host', '127.0.0.1', '--port', '0', '--tls-cert', cert, '--tls-key', key],
+      1,
+    );
+    try {
+      expect(server.listening.map((l) => l.protocol)).toEqual(['tcp']);
+      const port = server.listening[0]?.port ?? 0;
+      const payload = randomBytes(100_000);
+      const trusted = await run('socat', ['-t', '2', '-', `OPENSSL:127.0.0.1:${port},cafile=${cert}`], {
+        input: payload,
+      });
+      expect(trusted.code, trusted.stderr).toBe(0);
+      expect(trusted.stdout.equals(payload)).toBe(true);
+      const untrusted = await run('socat', ['-t', '2', '-', `OPENSSL:127.0.0.1:${port}`], { input: 'hello' });
+      expect(untrusted.code).not.toBe(0);
+      expect(untrusted.stdout.length).toBe(0);
+    } finally {
+      expect(await server.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,25 @@
+/** The TLS flags every TCP server command shares: `--tls-cert` and `--tls-key`. */
+import { readFile } from 'node:fs/promises';
+import type { SecureContextOptions } from 'node:tls';
+import type { Command } from 'commander';
+import { ErrorCode, SockitError } from '../errors.js';
+
+export interface TlsFlags {
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export function tlsServerOptions(command: Command): Command {
+  return command
+    .option('--tls-cert <file>', 'serve TCP over TLS with this certificate chain (PEM; with --tls-key)')
+    .option('--tls-key <file>', 'private key for --tls-cert (PEM)');
+}
+
+/** The certificate and key to serve, or undefined without the flags. */
+export async function loadTls(flags: TlsFlags): Promise<SecureContextOptions | undefined> {
+  if (!flags.tlsCert && !flags.tlsKey) return undefined;
+  if (!flags.tlsCert || !flags.tlsKey) {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together');
+  }
+  return { cert: await readFile(flags.tlsCert), key: await readFile(flags.tlsKey) };
+}
