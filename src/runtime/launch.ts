@@ -82,8 +82,28 @@ export async function launch(
 ): Promise<Launched> {
   if (options.model === 'cluster' && cluster.isPrimary) return runPrimary(options);
   const model: ProcessModel = options.model === 'iterative' ? 'iterative' : 'event-loop';
-  const services = await start(model);
   const log = options.log;
+  // Signals are handled from before the first service announces itself: a SIGINT that
+  // follows a "listening" line at once must stop the server gracefully, not kill it.
+  let services: Service[] | undefined;
+  let signalled = false;
+  const handleSignals = options.handleSignals ?? true;
+  const early = (signal: NodeJS.Signals): void => {
+    if (signalled) process.exit(130);
+    signalled = true;
+    log.info({ signal }, 'shutting down once started');
+  };
+  if (handleSignals) {
+    process.on('SIGINT', early);
+    process.on('SIGTERM', early);
+  }
+  try {
+    services = await start(model);
+  } finally {
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
+  }
+  const started = services;
   if (cluster.isWorker && process.send) {
     const ready: ReadyMessage = { type: 'sockit:ready' };
     process.send(ready);
@@ -95,7 +115,7 @@ export async function launch(
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
-    stopping ??= Promise.all(services.map((s) => s.close())).then(() => {
+    stopping ??= Promise.all(started.map((s) => s.close())).then(() => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.off('message', onMessage);
@@ -116,12 +136,13 @@ export async function launch(
   const onMessage = (message: unknown): void => {
     if ((message as ShutdownMessage | undefined)?.type === 'sockit:shutdown') void stop();
   };
-  if (options.handleSignals ?? true) {
+  if (handleSignals) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
   if (cluster.isWorker) process.on('message', onMessage);
-  return { stop, stopped, services };
+  if (signalled) void stop();
+  return { stop, stopped, services: started };
 }
 
 async function runPrimary(options: LaunchOptions): Promise<Launched> {
