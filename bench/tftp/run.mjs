@@ -17,7 +17,9 @@
  * retransmissions (from its transfer log lines).
  *
  * Needs the peers: scripts/interop-tools.sh. Runs as root (in.tftpd chroots).
- * usage: node bench/tftp/run.mjs [--size MIB] [--runs N] [--json FILE]
+ * --only 65464x1,1468x16 runs just those settings (BLKSIZExWINDOWSIZE).
+ *
+ * usage: node bench/tftp/run.mjs [--size MIB] [--runs N] [--only SETTINGS] [--json FILE]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '100' },
     runs: { type: 'string', default: '3' },
     cap: { type: 'string', default: '60' },
+    only: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -199,13 +202,20 @@ function download(port, setting, dest) {
   });
 }
 
-const settings = [
+const allSettings = [
   { blksize: 512, windowsize: 1, servers: ['sockit', 'tftpd-hpa', 'atftpd'] },
   { blksize: 1468, windowsize: 1, servers: ['sockit', 'tftpd-hpa', 'atftpd'] },
   { blksize: 65464, windowsize: 1, servers: ['sockit', 'tftpd-hpa', 'atftpd'] },
   { blksize: 1468, windowsize: 16, servers: ['sockit', 'atftpd'] },
   { blksize: 8192, windowsize: 16, servers: ['sockit', 'atftpd'] },
 ];
+const settings = values.only
+  ? allSettings.filter((x) => values.only.split(',').includes(`${x.blksize}x${x.windowsize}`))
+  : allSettings;
+if (settings.length === 0) {
+  console.error(`--only ${values.only}: no such setting`);
+  process.exit(1);
+}
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-tftp-bench-'));
 const served = path.join(dir, 'root');

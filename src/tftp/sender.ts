@@ -87,6 +87,15 @@ export class TftpSender {
     return this.#done;
   }
 
+  /** Blocks of the file acknowledged so far: their payloads are no longer needed. */
+  get acknowledged(): number {
+    return Math.max(0, this.#base - 1);
+  }
+
+  get windowsize(): number {
+    return this.#opts.windowsize;
+  }
+
   /** Changes blksize and windowsize: only before any block was supplied (after an OACK). */
   configure(blksize: number, windowsize: number): void {
     if (this.#queue.length > 0 || this.stats.blocks > 0)

@@ -69,6 +69,12 @@ describe('TFTP server and client', () => {
       ['one-block', 512],
       ['small.bin', 1000],
       ['medium.bin', 300_000],
+      // The server reads files in chunks of 262,144 bytes at blksize 512 and of 262,752 at
+      // 1428 x 16 (whole blocks, see readChunkSize), into buffers it reuses once acknowledged:
+      // sizes on and across those boundaries.
+      ['chunk.bin', 262_144],
+      ['chunks.bin', 3 * 262_144 + 512],
+      ['window-chunks.bin', 2 * 262_752],
     ] as const) {
       const data = randomBytes(size);
       files.set(name, data);
@@ -100,7 +106,7 @@ describe('TFTP server and client', () => {
     rmSync(outside, { recursive: true, force: true });
   });
 
-  it.each(['empty', 'one-block', 'small.bin', 'medium.bin'])(
+  it.each(['empty', 'one-block', 'small.bin', 'medium.bin', 'chunk.bin', 'chunks.bin', 'window-chunks.bin'])(
     'downloads %s intact, in lockstep and windowed',
     async (name) => {
       const port = server.address.port;

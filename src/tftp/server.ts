@@ -4,7 +4,7 @@
  */
 import type dgram from 'node:dgram';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { link, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
@@ -13,7 +13,7 @@ import { announceListening, checkInteger, type Service } from '../runtime/servic
 import { bindUdp } from '../runtime/udp.js';
 import type { Rollover } from './blocks.js';
 import type { TftpError } from './errors.js';
-import { BlockPump, BlockWriter, readChunkSize } from './io.js';
+import { BlockPump, BlockWriter, FilePump, type Pump, readChunkSize } from './io.js';
 import { type Peer, TransferLink } from './link.js';
 import { MAX_BLKSIZE, negotiate, type ServerLimits, type TransferOptions } from './options.js';
 import { decodePacket, encodeError, encodeOack, Opcode, type Request, TftpErrorCode } from './packet.js';
@@ -251,16 +251,15 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
           finish(false, sender.stats, err.message);
         },
       });
-      const pump = new BlockPump(
-        content.stream(o.blksize, o.windowsize),
-        sender,
-        o.blksize,
-        netascii,
-        (err) => {
-          link.send(encodeError(0, 'read error'));
-          finish(false, sender.stats, err.message);
-        },
-      );
+      const readFailed = (err: Error): void => {
+        link.send(encodeError(0, 'read error'));
+        finish(false, sender.stats, err.message);
+      };
+      // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
+      const pump: Pump =
+        content.handle && !netascii
+          ? new FilePump(content.handle, sender, readFailed)
+          : new BlockPump(content.stream(o.blksize, o.windowsize), sender, o.blksize, netascii, readFailed);
       link.attach({
         packet: (packet) => {
           if (packet.opcode === Opcode.ACK) {
@@ -350,6 +349,8 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
   interface Source {
     size: number | undefined;
     stream(blksize: number, windowsize: number): Readable;
+    /** The open file, when the content is one (not a hook's stream). */
+    handle?: FileHandle;
     close(): void;
   }
 
@@ -366,6 +367,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       }
       return {
         size: info.size,
+        handle,
         stream: (blksize, windowsize) =>
           createReadStream('', { fd: handle, highWaterMark: readChunkSize(blksize, windowsize) }),
         close: () => void handle.close().catch(() => {}),
