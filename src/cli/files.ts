@@ -295,7 +295,10 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
   ).action(async (target: string, remote: string, local: string | undefined, flags: ClientFlags) => {
     await withClient(target, flags, async (client) => {
       const entry = await client.stat(remote);
-      const base = local ?? path.basename(entry.path === '.' ? flags.user : entry.path);
+      const name = path.basename(entry.path === '.' ? flags.user : entry.path);
+      // Like cp: into an existing folder, under the remote name.
+      const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
+      const base = local === undefined ? name : into ? path.join(local, name) : local;
       if (entry.type === 'file') return downloadOne(client, remote, base);
       await mkdir(base, { recursive: true });
       for (const item of await client.list(remote, true)) {

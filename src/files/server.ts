@@ -47,6 +47,8 @@ export interface FilesServerOptions {
   idleTimeoutMs?: number;
   /** Certificate and key: serve over TLS. */
   tls?: SecureContextOptions;
+  /** Back-off for failed log-ins, per account and per address. Default: `new Throttle()`. */
+  throttle?: Throttle;
   log?: Logger;
 }
 
@@ -80,7 +82,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     allowRegister: options.allowRegister ?? false,
     secret: options.secret,
     fakeKey: options.fakeKey,
-    throttle: new Throttle(),
+    throttle: options.throttle ?? new Throttle(),
     busy: new Set<string>(),
     limits,
   };

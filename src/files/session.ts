@@ -37,6 +37,12 @@ export interface SessionShared {
   limits: SessionLimits;
 }
 
+/** The throttle's keys: failures count per account name and per client address. */
+export const throttleKey = {
+  user: (name: string): string => `u:${name}`,
+  address: (address: string): string => `a:${address}`,
+};
+
 /** Log-in attempts a connection may make before it is closed. */
 const MAX_ATTEMPTS = 3;
 const GENERIC_REFUSAL = 'invalid username or password';
@@ -154,7 +160,7 @@ export class FileSession {
       this.#refuse(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
       throw new SockitError(ErrorCode.AUTH_FAILED, 'too many log-in attempts on one connection');
     }
-    const address = `a:${this.#conn.socket.remoteAddress ?? '?'}`;
+    const address = throttleKey.address(this.#conn.socket.remoteAddress ?? '?');
     const { throttle, store } = this.#shared;
     let user: string;
     let ok: boolean;
@@ -170,7 +176,7 @@ export class FileSession {
       const answer = await this.#next();
       if (answer.op !== 'auth-final') throw new SockitError(ErrorCode.AUTH_PROTOCOL, 'expected auth-final');
       user = scram.user;
-      await delay(Math.max(throttle.delayFor(`u:${user}`), throttle.delayFor(address)));
+      await delay(Math.max(throttle.delayFor(throttleKey.user(user)), throttle.delayFor(address)));
       // A proof for another exchange (a replay: its nonce is not this one's) is a failed attempt like any other.
       const result = attempt(() => scram.final(answer.data));
       ok = result?.ok ?? false;
@@ -188,14 +194,14 @@ export class FileSession {
       ok = challenge.check(Buffer.from(answer.data, 'base64')) && (await store.get(user)) !== undefined;
     }
     if (!ok) {
-      throttle.failed(`u:${user}`);
+      throttle.failed(throttleKey.user(user));
       throttle.failed(address);
       this.#conn.log.warn({ user, mechanism: request.mechanism }, 'log-in refused');
       throw new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
     }
     // Only the account's count: a success on one's own account must not wipe the address's
     // record of guesses at others.
-    throttle.succeeded(`u:${user}`);
+    throttle.succeeded(throttleKey.user(user));
     const record = await store.get(user);
     const files = new UserFiles(this.#shared.root, checkUserName(user));
     await files.ensure();

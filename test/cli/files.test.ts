@@ -116,6 +116,13 @@ describe('sockit files', () => {
       expect(sha(await readFile(path.join(back, name))), name).toBe(sha(bytes));
     }
 
+    // Into an existing folder, like cp: under the remote name.
+    const into = await sockit(['files', 'download', target, 'backup/photos/a.jpg', back, '--user', 'ann'], {
+      env,
+    });
+    expect(into.code, into.stderr).toBe(0);
+    expect(sha(await readFile(path.join(back, 'a.jpg')))).toBe(sha(files['a.jpg'] as Buffer));
+
     const rmTree = await sockit(['files', 'rm', target, 'backup', '-r', '--user', 'ann'], { env });
     expect(rmTree.code, rmTree.stderr).toBe(0);
     const after = await sockit(['files', 'ls', target, '--json', '--user', 'ann'], { env });

@@ -13,9 +13,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
+import { Throttle } from '../../src/auth/throttle.js';
 import { ErrorCode, isSockitError } from '../../src/errors.js';
 import { FilesClient, PART_SUFFIX } from '../../src/files/client.js';
 import { serveFiles } from '../../src/files/server.js';
+import { throttleKey } from '../../src/files/session.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { createTestDatabase, DB_KINDS, type TestDatabase } from '../databases.js';
@@ -192,6 +194,35 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
     const after = await replay.receive();
     expect(after.header).toMatchObject({ ok: false, code: ErrorCode.AUTH_FAILED });
     thief.destroy();
+  });
+
+  it('backs off failed log-ins per account and per address; a success clears only the account', async () => {
+    const throttle = new Throttle({ baseMs: 1, maxMs: 2 });
+    const own = await serveFiles({
+      root: path.join(base, 'throttled'),
+      store,
+      host: '127.0.0.1',
+      port: 0,
+      fakeKey: randomBytes(32),
+      minIterations: ITERATIONS,
+      throttle,
+    });
+    try {
+      const attempt = (password: string): Promise<unknown> =>
+        FilesClient.login({ host: '127.0.0.1', port: own.address.port, user: 'ann', password }).then((c) =>
+          c.close(),
+        );
+      for (let i = 0; i < 3; i++) expect(await codeOf(attempt('wrong'))).toBe(ErrorCode.AUTH_FAILED);
+      expect(throttle.delayFor(throttleKey.user('ann'))).toBe(0); // three are free
+      expect(await codeOf(attempt('wrong'))).toBe(ErrorCode.AUTH_FAILED);
+      expect(throttle.delayFor(throttleKey.user('ann'))).toBeGreaterThan(0);
+      expect(throttle.delayFor(throttleKey.address('127.0.0.1'))).toBeGreaterThan(0);
+      expect(await codeOf(attempt('correct horse'))).toBe('resolved');
+      expect(throttle.delayFor(throttleKey.user('ann'))).toBe(0);
+      expect(throttle.delayFor(throttleKey.address('127.0.0.1'))).toBeGreaterThan(0);
+    } finally {
+      await own.close();
+    }
   });
 
   it('refuses every request before log-in', async () => {
