@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import { SecretChallengeClient } from '../auth/challenge.js';
 import { deriveCredentials, ScramClient } from '../auth/scram.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
-import { Channel } from '../runtime/channel.js';
+import { Channel, ReusedReads } from '../runtime/channel.js';
 import { Answers, type Entry, FILES_PORT, Hello, Refusal } from './protocol.js';
 import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange } from './transfer.js';
 
@@ -58,6 +58,8 @@ export class FilesClient {
   static async connect(options: ConnectOptions): Promise<FilesClient> {
     const port = options.port ?? FILES_PORT;
     const where = formatHostPort(options.host, port);
+    // Plain TCP reads into one reused buffer; TLS decrypts into buffers of its own.
+    const reads = new ReusedReads();
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
@@ -87,11 +89,14 @@ export class FilesClient {
             },
             done,
           )
-        : net.connect({ host: options.host, port, noDelay: true }, done);
+        : net.connect({ host: options.host, port, noDelay: true, onread: reads.onread }, done);
       socket.once('error', fail);
     });
     socket.on('error', () => {}); // surfaced through the channel
-    const channel = new Channel(socket, { maxMessageSize: 64 * 1024 * 1024 });
+    const channel = new Channel(socket, {
+      maxMessageSize: 64 * 1024 * 1024,
+      reads: options.tls ? undefined : reads,
+    });
     // A server that says nothing (a TLS server reached without --tls waits for a handshake)
     // must not leave the client waiting forever.
     const silent = setTimeout(() => socket.destroy(), options.timeoutMs ?? 10_000);

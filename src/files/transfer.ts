@@ -106,14 +106,17 @@ export async function receiveRange(
   hash: Hash,
   progress?: (received: number) => void,
 ): Promise<void> {
-  let left = count;
-  while (left > 0) {
-    const chunk = await channel.readBytes(left);
-    hash.update(chunk);
-    left -= chunk.length;
-    if (!sink.write(chunk)) await sink.drain();
-    progress?.(count - left);
-  }
+  let received = 0;
+  await channel.receiveRun(
+    count,
+    (chunk) => {
+      hash.update(chunk);
+      received += chunk.length;
+      progress?.(received);
+      return sink.write(chunk);
+    },
+    () => sink.drain(),
+  );
 }
 
 /**

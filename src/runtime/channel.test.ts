@@ -1,0 +1,158 @@
+/** Channel: messages and raw runs, however the bytes are cut, from fresh or reused buffers. */
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { Duplex, PassThrough } from 'node:stream';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, isSockitError } from '../errors.js';
+import { encodeEnvelope } from '../wire/envelope.js';
+import { Channel, ReusedReads } from './channel.js';
+
+const RUN = randomBytes(50_000);
+const STREAM = Buffer.concat([
+  encodeEnvelope({ op: 'put', size: RUN.length }),
+  RUN,
+  encodeEnvelope({ op: 'put-end' }),
+  encodeEnvelope({ op: 'next' }),
+]);
+
+/** A socket stand-in: what is pushed comes out as 'data'; writes go nowhere. */
+function fakeSocket(): PassThrough {
+  return new PassThrough();
+}
+
+/** Reads the stream's messages and its run, the consumer saying "full" every `fullEvery` calls. */
+async function readAll(channel: Channel, fullEvery: number): Promise<{ ops: unknown[]; run: Buffer }> {
+  const ops: unknown[] = [];
+  ops.push((await channel.receive()).header.op);
+  const parts: Buffer[] = [];
+  let calls = 0;
+  await channel.receiveRun(
+    RUN.length,
+    (chunk) => {
+      parts.push(Buffer.from(chunk)); // a copy: the chunk may be a reused buffer's
+      return ++calls % fullEvery !== 0;
+    },
+    () => new Promise((resolve) => setTimeout(resolve, 1)),
+  );
+  ops.push((await channel.receive()).header.op);
+  ops.push((await channel.receive()).header.op);
+  return { ops, run: Buffer.concat(parts) };
+}
+
+describe('Channel', () => {
+  it('reads messages and a raw run cut at any points, from fresh buffers', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: 1, max: STREAM.length - 1 }), { maxLength: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (cuts, fullEvery) => {
+          const socket = fakeSocket();
+          const channel = new Channel(socket);
+          const reading = readAll(channel, fullEvery);
+          let at = 0;
+          for (const cut of [...cuts].sort((a, b) => a - b).concat(STREAM.length)) {
+            socket.write(STREAM.subarray(at, cut));
+            at = cut;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          const { ops, run } = await reading;
+          expect(ops).toEqual(['put', 'put-end', 'next']);
+          expect(run.equals(RUN)).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('reads the same from a reused read buffer, whose bytes change after each read', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 64, max: 9000 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (size, fullEvery) => {
+          const reads = new ReusedReads(size);
+          const socket = new Duplex({ read() {}, write: (_c, _e, done) => done() });
+          const channel = new Channel(socket, { reads });
+          const reading = readAll(channel, fullEvery);
+          const { buffer, callback } = reads.onread;
+          for (let at = 0; at < STREAM.length; at += size) {
+            const n = STREAM.copy(buffer, 0, at, Math.min(at + size, STREAM.length));
+            callback(n, buffer);
+            buffer.fill(0xee); // what a next read would do to the bytes
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          const { ops, run } = await reading;
+          expect(ops).toEqual(['put', 'put-end', 'next']);
+          expect(run.equals(RUN)).toBe(true);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('keeps reading a real socket with a reused buffer after the consumer said it was full', async () => {
+    // Regression: returning false from onread stopped the reads without pausing the socket,
+    // so resume() did nothing, the event loop emptied and the download ended in silence.
+    const big = randomBytes(8 * 1024 * 1024);
+    const server = net.createServer((socket) => {
+      socket.end(Buffer.concat([encodeEnvelope({ op: 'put' }), big, encodeEnvelope({ op: 'put-end' })]));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const reads = new ReusedReads(64 * 1024);
+    const socket = net.connect({
+      port: (server.address() as net.AddressInfo).port,
+      host: '127.0.0.1',
+      onread: reads.onread,
+    });
+    const channel = new Channel(socket, { reads, readAhead: 256 * 1024 });
+    expect((await channel.receive()).header.op).toBe('put');
+    const parts: Buffer[] = [];
+    let calls = 0;
+    await channel.receiveRun(
+      big.length,
+      (chunk) => {
+        parts.push(Buffer.from(chunk));
+        return ++calls % 3 !== 0;
+      },
+      () => new Promise((resolve) => setTimeout(resolve, 1)),
+    );
+    expect(Buffer.concat(parts).equals(big)).toBe(true);
+    expect((await channel.receive()).header.op).toBe('put-end');
+    socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('rejects a run whose peer leaves half way', async () => {
+    const server = net.createServer((socket) => {
+      socket.end(Buffer.concat([encodeEnvelope({ op: 'put' }), RUN.subarray(0, 1000)]));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const reads = new ReusedReads();
+    const socket = net.connect({
+      port: (server.address() as net.AddressInfo).port,
+      host: '127.0.0.1',
+      onread: reads.onread,
+    });
+    const channel = new Channel(socket, { reads });
+    expect((await channel.receive()).header.op).toBe('put');
+    let got = 0;
+    const failure = await channel
+      .receiveRun(
+        RUN.length,
+        (chunk) => {
+          got += chunk.length;
+          return true;
+        },
+        async () => {},
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(isSockitError(failure, ErrorCode.CONNECTION_CLOSED)).toBe(true);
+    expect(got).toBe(1000);
+    socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
