@@ -36,6 +36,16 @@ export function program(): Command {
     .showHelpAfterError('(run with --help for usage)');
 }
 
+let settled = false;
 program()
   .parseAsync()
-  .catch((err: unknown) => reportFailure(err));
+  .catch((err: unknown) => reportFailure(err))
+  .finally(() => {
+    settled = true;
+  });
+// Nothing left to wait for, yet the command has not finished: a stalled stream, not success.
+process.on('beforeExit', () => {
+  if (settled || process.exitCode) return;
+  process.stderr.write('sockit: internal error: the command stopped with its work unfinished\n');
+  process.exitCode = 70;
+});
