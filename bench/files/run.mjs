@@ -12,6 +12,10 @@
  * gigabyte slows the next by seconds, at random, for socat and sockit alike. In memory the
  * run measures what the programs do; --dir on a disk measures the disk as well.
  *
+ * First --warmup rounds (default 1) run everything untimed: on a virtual machine the first
+ * touch of guest memory that was never used is slow (seen: socat 5.3 s the first time, 1.4 s
+ * after), and whichever program comes first would pay for it.
+ *
  * Each case runs --runs times; the median counts. Times are whole commands, from start to
  * the file being complete on the receiving side; sockit's include the log-in (PBKDF2 with
  * --iterations, default 600,000, as `sockit users add` makes accounts). Every received file
@@ -20,7 +24,7 @@
  * With BENCH_SERVER_LOG=FILE the server's log lines (one per transfer, with its own timing) are
  * kept there.
  *
- * usage: node bench/files/run.mjs [--size MIB] [--runs N] [--iterations N] [--dir DIR] [--json FILE]
+ * usage: node bench/files/run.mjs [--size MIB] [--runs N] [--warmup N] [--iterations N] [--dir DIR] [--json FILE]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -47,6 +51,7 @@ const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '1024' },
     runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
     iterations: { type: 'string', default: '600000' },
     dir: { type: 'string', default: existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir() },
     json: { type: 'string' },
@@ -230,7 +235,12 @@ console.log(
   `files benchmark: ${values.size} MiB over 127.0.0.1, files in ${values.dir}, median of ${RUNS}, ` +
     `node ${process.version}, ${os.cpus().length} cores`,
 );
-for (let run = 0; run < RUNS; run++) {
+const WARMUP = Number(values.warmup);
+for (let run = 0; run < WARMUP + RUNS; run++) {
+  if (run === WARMUP && WARMUP > 0) {
+    for (const list of Object.values(times)) list.length = 0;
+    console.log('  (the rounds above warmed up memory and caches; they do not count)');
+  }
   const rawDest = path.join(work, 'raw.bin');
   times.raw.push(await rawPipe(rawDest));
   if ((await sha256(rawDest)) !== sourceHash) fail('raw pipe: received bytes differ');
@@ -259,7 +269,7 @@ for (let run = 0; run < RUNS; run++) {
   if ((await sha256(down)) !== sourceHash) fail('sockit download: received bytes differ');
   rmSync(down);
   console.log(
-    `  run ${run + 1}: raw pipe ${times.raw.at(-1).toFixed(2)} s (${times.rawSync.at(-1).toFixed(2)} s with fsync), sockit upload ${times.upload.at(-1).toFixed(2)} s, ` +
+    `  ${run < WARMUP ? 'warm-up' : `run ${run - WARMUP + 1}`}: raw pipe ${times.raw.at(-1).toFixed(2)} s (${times.rawSync.at(-1).toFixed(2)} s with fsync), sockit upload ${times.upload.at(-1).toFixed(2)} s, ` +
       `download ${times.download.at(-1).toFixed(2)} s, log-in + ls ${times.login.at(-1).toFixed(2)} s`,
   );
 }
