@@ -83,27 +83,43 @@ export async function launch(
   if (options.model === 'cluster' && cluster.isPrimary) return runPrimary(options);
   const model: ProcessModel = options.model === 'iterative' ? 'iterative' : 'event-loop';
   const log = options.log;
-  // Signals are handled from before the first service announces itself: a SIGINT that
-  // follows a "listening" line at once must stop the server gracefully, not kill it.
-  let services: Service[] | undefined;
-  let signalled = false;
   const handleSignals = options.handleSignals ?? true;
-  const early = (signal: NodeJS.Signals): void => {
-    if (signalled) process.exit(130);
-    signalled = true;
-    log.info({ signal }, 'shutting down once started');
+  // One signal handler for the whole life of the services, installed before the first of
+  // them announces itself. A SIGINT that follows a "listening" line at once must stop the
+  // server gracefully. Swapping handlers after start-up lost such signals: removing Node's
+  // last listener stops its watcher (a signal caught by it but not yet dispatched is
+  // dropped) and restores the default action (which kills) until the next one is added.
+  let stopRequested: NodeJS.Signals | undefined;
+  let stop: (() => Promise<void>) | undefined;
+  let stopping: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping || (stopRequested && !stop)) {
+      log.warn(`${signal} again: exiting now`);
+      process.exit(130);
+    }
+    if (!cluster.isWorker) log.info({ signal }, 'shutting down');
+    stopRequested = signal;
+    if (stop) void stop();
+  };
+  const onMessage = (message: unknown): void => {
+    if ((message as ShutdownMessage | undefined)?.type === 'sockit:shutdown') void stop?.();
+  };
+  const unlisten = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('message', onMessage);
   };
   if (handleSignals) {
-    process.on('SIGINT', early);
-    process.on('SIGTERM', early);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   }
+  let services: Service[];
   try {
     services = await start(model);
-  } finally {
-    process.off('SIGINT', early);
-    process.off('SIGTERM', early);
+  } catch (err) {
+    unlisten();
+    throw err;
   }
-  const started = services;
   if (cluster.isWorker && process.send) {
     const ready: ReadyMessage = { type: 'sockit:ready' };
     process.send(ready);
@@ -113,36 +129,19 @@ export async function launch(
   const stopped = new Promise<void>((resolve) => {
     resolveStopped = resolve;
   });
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= Promise.all(started.map((s) => s.close())).then(() => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.off('message', onMessage);
+  stop = (): Promise<void> => {
+    stopping ??= Promise.all(services.map((s) => s.close())).then(() => {
+      unlisten();
       // A worker's channel to its primary keeps it alive; closing the channel lets it exit.
       if (cluster.isWorker) cluster.worker?.disconnect();
       resolveStopped();
     });
     return stopping;
   };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting now`);
-      process.exit(130);
-    }
-    if (!cluster.isWorker) log.info({ signal }, 'shutting down');
-    void stop();
-  };
-  const onMessage = (message: unknown): void => {
-    if ((message as ShutdownMessage | undefined)?.type === 'sockit:shutdown') void stop();
-  };
-  if (handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
   if (cluster.isWorker) process.on('message', onMessage);
-  if (signalled) void stop();
-  return { stop, stopped, services: started };
+  // A signal during start-up: stop now that there is something to stop.
+  if (stopRequested) void stop();
+  return { stop, stopped, services };
 }
 
 async function runPrimary(options: LaunchOptions): Promise<Launched> {

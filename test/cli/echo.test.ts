@@ -93,6 +93,17 @@ describe('sockit echo serve, framed', () => {
   });
 });
 
+describe('sockit echo serve, stopped at once', () => {
+  it('stops gracefully on a SIGINT sent the moment it says it listens, every time', async () => {
+    // Regression: the handlers were swapped after start-up; a signal landing in between was
+    // dropped (the server hung) or met the default action (killed, exit code null).
+    for (let i = 0; i < 15; i++) {
+      const server = await startServer(['echo', 'serve', '--tcp', '--host', '127.0.0.1', '--port', '0'], 1);
+      expect(await server.stop('SIGINT'), `start ${i + 1}`).toBe(0);
+    }
+  });
+});
+
 describe('sockit echo serve over TLS', () => {
   it('echoes to socat over TLS; socat without the certificate refuses the server', async () => {
     requireTools('openssl');
