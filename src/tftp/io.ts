@@ -157,6 +157,7 @@ export class FilePump implements Pump {
       this.#chunks.shift();
     }
     const blksize = this.#blksize;
+    let waiting = 0;
     for (const chunk of this.#chunks) {
       while (chunk.cut < chunk.length && this.#sender.room > 0) {
         const take = Math.min(blksize, chunk.length - chunk.cut);
@@ -164,25 +165,25 @@ export class FilePump implements Pump {
         chunk.cut += take;
         chunk.lastBlock = this.#nextBlock++;
         if (take < blksize) {
-          this.#done = true; // a short block is the last; the sender has ended
+          this.#stopReading(); // a short block is the last; the sender has ended
           return;
         }
       }
-      if (chunk.cut < chunk.length) return; // the sender is full
+      if (chunk.cut < chunk.length) waiting++; // the sender is full
     }
-    if (this.#eof) {
+    if (waiting === 0 && this.#eof && !this.#reading) {
       // Every byte is supplied and the file ended on a block boundary (or is empty).
-      this.#done = true;
+      this.#stopReading();
       this.#sender.end();
       return;
     }
-    this.#read();
+    // Read ahead: the next chunk is read while this one is still being sent.
+    if (waiting < 2) this.#read();
   };
 
-  /** Reads the next chunk while fewer than two are waiting to be cut. */
+  /** Starts reading the next chunk, unless a read is under way or the file has ended. */
   #read(): void {
-    const waiting = this.#chunks.filter((c) => c.cut < c.length).length;
-    if (this.#reading || this.#eof || waiting >= 2) return;
+    if (this.#reading || this.#eof) return;
     this.#reading = true;
     const buffer = this.#free.pop() ?? Buffer.allocUnsafe(this.#chunkSize);
     void this.#fill(buffer).then(
@@ -197,7 +198,7 @@ export class FilePump implements Pump {
       (err: Error) => {
         this.#reading = false;
         if (this.#done) return;
-        this.#done = true;
+        this.#stopReading();
         this.#onError(err);
       },
     );
@@ -215,8 +216,16 @@ export class FilePump implements Pump {
     return length;
   }
 
+  /** The transfer is over (done or failed): no more reads, and the file is closed. */
   stop(): void {
+    this.#stopReading();
+  }
+
+  #stopReading(): void {
+    if (this.#done) return;
     this.#done = true;
+    // The pump owns the file: BlockPump's stream closed it when destroyed; here it is done by hand.
+    void this.#handle.close().catch(() => {});
   }
 }
 

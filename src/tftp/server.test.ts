@@ -1,7 +1,15 @@
 /** The TFTP server and client on real loopback sockets. */
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
@@ -116,6 +124,22 @@ describe('TFTP server and client', () => {
       );
     },
   );
+
+  it('closes each file it served (20 downloads leave none of them open)', async () => {
+    // Regression: reading through reused buffers, the server kept every served file open.
+    const served = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
+        } catch {
+          return false;
+        }
+      }).length;
+    const port = server.address.port;
+    for (let i = 0; i < 20; i++) await get(port, i % 2 ? 'chunks.bin' : 'small.bin', { blksize: 1428 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(served()).toBe(0);
+  });
 
   it('uploads intact and places the file only when complete', async () => {
     const data = randomBytes(70_000);
