@@ -199,26 +199,30 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       const log = loggerFor(command);
       const tls = await loadTls(flags);
       const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
-      const launched = await launch({ model: 'event-loop', log }, async () => [
-        await serveFiles({
-          root: flags.root ?? path.join(flags.dataDir, 'files'),
-          store,
-          host: flags.host,
-          port: flags.port,
-          allowRegister: flags.allowRegister,
-          secret: flags.secretFile ? await readSecret(flags.secretFile) : undefined,
-          fakeKey: await loadFakeKey(flags.dataDir),
-          minIterations: flags.minIterations,
-          maxFileSize: flags.maxFileSize,
-          quotaBytes: flags.quota,
-          maxConnections: flags.maxConnections,
-          idleTimeoutMs: flags.idleTimeout,
-          tls,
-          log,
-        }),
-      ]);
-      await launched.stopped;
-      await store.close();
+      try {
+        const launched = await launch({ model: 'event-loop', log }, async () => [
+          await serveFiles({
+            root: flags.root ?? path.join(flags.dataDir, 'files'),
+            store,
+            host: flags.host,
+            port: flags.port,
+            allowRegister: flags.allowRegister,
+            secret: flags.secretFile ? await readSecret(flags.secretFile) : undefined,
+            fakeKey: await loadFakeKey(flags.dataDir),
+            minIterations: flags.minIterations,
+            maxFileSize: flags.maxFileSize,
+            quotaBytes: flags.quota,
+            maxConnections: flags.maxConnections,
+            idleTimeoutMs: flags.idleTimeout,
+            tls,
+            log,
+          }),
+        ]);
+        await launched.stopped;
+      } finally {
+        // Also when start-up fails: an open pool would keep the process alive.
+        await store.close();
+      }
     });
 
   files

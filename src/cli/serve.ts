@@ -54,19 +54,23 @@ Stops gracefully on SIGINT/SIGTERM.`,
       const tftpRoot = path.resolve(flags.dataDir, 'tftp');
       await mkdir(tftpRoot, { recursive: true });
       const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
-      const launched = await launch({ model: 'event-loop', log }, async (model) => [
-        ...(await serveEcho({ host: flags.host, port: flags.echoPort, model, log })),
-        await serveTftp({ root: tftpRoot, host: flags.host, port: flags.tftpPort, log }),
-        await serveFiles({
-          root: path.resolve(flags.dataDir, 'files'),
-          store,
-          host: flags.host,
-          port: flags.filesPort,
-          fakeKey: await loadFakeKey(flags.dataDir),
-          log,
-        }),
-      ]);
-      await launched.stopped;
-      await store.close();
+      try {
+        const launched = await launch({ model: 'event-loop', log }, async (model) => [
+          ...(await serveEcho({ host: flags.host, port: flags.echoPort, model, log })),
+          await serveTftp({ root: tftpRoot, host: flags.host, port: flags.tftpPort, log }),
+          await serveFiles({
+            root: path.resolve(flags.dataDir, 'files'),
+            store,
+            host: flags.host,
+            port: flags.filesPort,
+            fakeKey: await loadFakeKey(flags.dataDir),
+            log,
+          }),
+        ]);
+        await launched.stopped;
+      } finally {
+        // Also when start-up fails: an open pool would keep the process alive.
+        await store.close();
+      }
     });
 }

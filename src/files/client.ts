@@ -9,12 +9,12 @@ import { createHash } from 'node:crypto';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { SecretChallengeClient } from '../auth/challenge.js';
 import { deriveCredentials, ScramClient } from '../auth/scram.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';
-import { Answers, type Entry, FILES_PORT, Hello, Refusal } from './protocol.js';
+import { Answers, type Entry, EntrySchema, FILES_PORT, Hello, Refusal } from './protocol.js';
 import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange } from './transfer.js';
 
 /** Suffix of a download in progress, beside its destination. */
@@ -179,7 +179,19 @@ export class FilesClient {
   }
 
   async list(path = '', recursive = false): Promise<Entry[]> {
-    return (await this.#ask({ op: 'list', path, recursive }, Answers.list)).entries;
+    this.#channel.send({ op: 'list', path, recursive });
+    const { header, body } = await this.#answerWithBody(Answers.list);
+    let entries: unknown;
+    try {
+      entries = JSON.parse(body.toString('utf8'));
+    } catch {
+      entries = undefined;
+    }
+    const parsed = z.array(EntrySchema).safeParse(entries);
+    if (!parsed.success || parsed.data.length !== header.count) {
+      throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent a listing that does not parse');
+    }
+    return parsed.data;
   }
 
   async stat(path: string): Promise<Entry> {
@@ -302,7 +314,11 @@ export class FilesClient {
   }
 
   async #answer<S extends z.ZodType>(schema: S): Promise<z.infer<S>> {
-    const { header } = await this.#channel.receive();
+    return (await this.#answerWithBody(schema)).header;
+  }
+
+  async #answerWithBody<S extends z.ZodType>(schema: S): Promise<{ header: z.infer<S>; body: Buffer }> {
+    const { header, body } = await this.#channel.receive();
     const refusal = Refusal.safeParse(header);
     if (refusal.success) {
       const code = Object.values(ErrorCode).find((c) => c === refusal.data.code) ?? ErrorCode.BAD_REPLY;
@@ -310,7 +326,7 @@ export class FilesClient {
     }
     const parsed = schema.safeParse(header);
     if (!parsed.success) throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent an answer out of place');
-    return parsed.data;
+    return { header: parsed.data, body };
   }
 }
 

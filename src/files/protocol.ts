@@ -16,6 +16,7 @@
  * do not match its file.
  */
 import { z } from 'zod';
+import { MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 
 export const FILES_PROTOCOL_VERSION = 1;
 /** The port `sockit files serve` listens on by default (unprivileged, unassigned by IANA). */
@@ -47,7 +48,7 @@ export const Request = z.discriminatedUnion('op', [
     op: z.literal('register'),
     user: z.string().max(255),
     salt: base64,
-    iterations: z.number().int().min(4096).max(10_000_000),
+    iterations: z.number().int().min(MIN_ITERATIONS).max(MAX_ITERATIONS),
     storedKey: base64,
     serverKey: base64,
   }),
@@ -101,7 +102,8 @@ export const Answers = {
   authContinue: z.object({ ok: z.literal(true), data: authData }),
   authDone: z.object({ ok: z.literal(true), data: authData, user: z.string() }),
   done: z.object({ ok: z.literal(true) }),
-  list: z.object({ ok: z.literal(true), entries: z.array(EntrySchema) }),
+  /** The entries come as the answer's body: a JSON array (a header is bounded to 64 KiB). */
+  list: z.object({ ok: z.literal(true), count: z.number().int().min(0) }),
   stat: z.object({ ok: z.literal(true), entry: EntrySchema }),
   putOffer: z.object({ ok: z.literal(true), offset: size, prefixSha256: sha256.optional() }),
   putDone: z.object({ ok: z.literal(true), sha256, size }),

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
+import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import type { UserStore } from '../auth/store.js';
 import { Throttle } from '../auth/throttle.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
@@ -71,7 +72,12 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
       Number.MAX_SAFE_INTEGER,
     ),
     quotaBytes: checkInteger('quotaBytes', options.quotaBytes ?? 0, 0, Number.MAX_SAFE_INTEGER),
-    minIterations: checkInteger('minIterations', options.minIterations ?? 600_000, 4096, 10_000_000),
+    minIterations: checkInteger(
+      'minIterations',
+      options.minIterations ?? DEFAULT_ITERATIONS,
+      MIN_ITERATIONS,
+      MAX_ITERATIONS,
+    ),
   };
   if (options.fakeKey.length < 32) throw new RangeError('fakeKey must be at least 32 bytes');
   if (options.secret && options.secret.length < 16)

@@ -5,17 +5,19 @@
  * connection goes on unless the stream itself can no longer be trusted.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { SecretChallengeServer } from '../auth/challenge.js';
 import { checkUserName } from '../auth/names.js';
 import { ScramServer } from '../auth/scram.js';
-import type { UserStore } from '../auth/store.js';
+import type { UserRecord, UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { Channel } from '../runtime/channel.js';
 import type { Connection } from '../runtime/tcp.js';
 import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
-import { NO_FOLLOW, UserFiles } from './storage.js';
+import { UserFiles } from './storage.js';
 import { FileSink, hashPrefix, peekHex, receiveRange, sendRange } from './transfer.js';
 
 export interface SessionLimits {
@@ -82,41 +84,61 @@ export class FileSession {
     try {
       for (;;) {
         if (this.#conn.closing.aborted) break;
-        let request: Request;
         try {
           idle = true;
-          request = await this.#next();
-        } catch (err) {
-          if (isSockitError(err, ErrorCode.CONNECTION_CLOSED)) break;
-          throw err;
-        } finally {
+          const request = await this.#next();
           idle = false;
-        }
-        try {
           await this.#handle(request);
         } catch (err) {
-          if (!isSockitError(err) || err.code === ErrorCode.CONNECTION_CLOSED) throw err;
-          this.#refuse(err.code, err.message);
+          idle = false;
+          if (isSockitError(err, ErrorCode.CONNECTION_CLOSED)) break;
+          const refusal = asRefusal(err);
+          if (!refusal) throw err;
+          this.#refuse(refusal.code, refusal.message);
+          // The stream is out of step (or the peer is told to go): no next request.
+          if (FATAL.has(err as Error)) throw err;
         }
       }
       this.#conn.socket.end();
     } catch (err) {
       this.#conn.log.info({ err: (err as Error).message }, 'connection ended with an error');
-      this.#conn.socket.destroy();
+      // Let the last refusal go out before the socket closes; a peer that does not close its
+      // side is cut shortly after.
+      const socket = this.#conn.socket;
+      socket.end();
+      setTimeout(() => socket.destroy(), 2000).unref();
     } finally {
       this.#conn.closing.removeEventListener('abort', stop);
     }
   }
 
-  /** The next request, validated; a malformed one ends the connection (the stream may be out of step). */
+  /**
+   * The next request, validated. A message that breaks the framing or the schema ends the
+   * connection: after it, the stream cannot be trusted to be in step.
+   */
   async #next(): Promise<Request> {
-    const { header } = await this.#channel.receive();
+    let header: Record<string, unknown>;
+    try {
+      header = (await this.#channel.receive()).header;
+    } catch (err) {
+      if (isSockitError(err) && err.code !== ErrorCode.CONNECTION_CLOSED) throw fatal(err);
+      throw err;
+    }
     const parsed = RequestSchema.safeParse(header);
     if (!parsed.success) {
-      this.#refuse(ErrorCode.INVALID_ARGUMENT, 'malformed request');
-      throw new SockitError(ErrorCode.BAD_REPLY, `malformed request: ${parsed.error.issues[0]?.message}`);
+      throw fatal(
+        new SockitError(ErrorCode.INVALID_ARGUMENT, `malformed request: ${parsed.error.issues[0]?.message}`),
+      );
     }
     return parsed.data;
+  }
+
+  /** The next request, which must be `op` (the next step of an exchange under way). */
+  async #expect<K extends Request['op']>(op: K): Promise<Req<K>> {
+    const request = await this.#next();
+    if (request.op !== op)
+      throw fatal(new SockitError(ErrorCode.INVALID_ARGUMENT, `expected ${op}, not ${request.op}`));
+    return request as Req<K>;
   }
 
   #refuse(code: string, message: string): void {
@@ -133,8 +155,11 @@ export class FileSession {
     const files = this.#files;
     if (!files) throw new SockitError(ErrorCode.AUTH_FAILED, 'log in first');
     switch (request.op) {
-      case 'list':
-        return this.#ok({ entries: await files.list(request.path ?? '', request.recursive ?? false) });
+      case 'list': {
+        const entries = await files.list(request.path ?? '', request.recursive ?? false);
+        this.#channel.send({ ok: true, count: entries.length }, Buffer.from(JSON.stringify(entries)));
+        return;
+      }
       case 'stat':
         return this.#ok({ entry: await files.stat(request.path) });
       case 'mkdir':
@@ -156,25 +181,25 @@ export class FileSession {
 
   async #auth(request: Req<'auth'>): Promise<void> {
     if (this.#files) throw new SockitError(ErrorCode.AUTH_PROTOCOL, 'already logged in');
-    if (++this.#attempts > MAX_ATTEMPTS) {
-      this.#refuse(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
-      throw new SockitError(ErrorCode.AUTH_FAILED, 'too many log-in attempts on one connection');
-    }
+    if (++this.#attempts > MAX_ATTEMPTS) throw fatal(new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL));
     const address = throttleKey.address(this.#conn.socket.remoteAddress ?? '?');
     const { throttle, store } = this.#shared;
     let user: string;
     let ok: boolean;
     let final: string | undefined;
+    let record: UserRecord | undefined;
     if (request.mechanism === 'SCRAM-SHA-256') {
       const scram = new ScramServer({
         fakeKey: this.#shared.fakeKey,
         // Unknown users are told the count that accounts are made with, like everyone else.
         iterations: this.#shared.limits.minIterations,
-        lookup: async (name) => (await store.get(name))?.credentials,
+        lookup: async (name) => {
+          record = await store.get(name);
+          return record?.credentials;
+        },
       });
       this.#ok({ data: await scram.first(request.data) });
-      const answer = await this.#next();
-      if (answer.op !== 'auth-final') throw new SockitError(ErrorCode.AUTH_PROTOCOL, 'expected auth-final');
+      const answer = await this.#expect('auth-final');
       user = scram.user;
       await delay(Math.max(throttle.delayFor(throttleKey.user(user)), throttle.delayFor(address)));
       // A proof for another exchange (a replay: its nonce is not this one's) is a failed attempt like any other.
@@ -188,10 +213,10 @@ export class FileSession {
       const challenge = new SecretChallengeServer(secret);
       const { serverNonce, serverProof } = challenge.hello(Buffer.from(request.data, 'base64'));
       this.#ok({ data: `${serverNonce.toString('base64')},${serverProof.toString('base64')}` });
-      const answer = await this.#next();
-      if (answer.op !== 'auth-final') throw new SockitError(ErrorCode.AUTH_PROTOCOL, 'expected auth-final');
+      const answer = await this.#expect('auth-final');
       await delay(throttle.delayFor(address));
-      ok = challenge.check(Buffer.from(answer.data, 'base64')) && (await store.get(user)) !== undefined;
+      record = await store.get(user);
+      ok = challenge.check(Buffer.from(answer.data, 'base64')) && record !== undefined;
     }
     if (!ok) {
       throttle.failed(throttleKey.user(user));
@@ -202,7 +227,6 @@ export class FileSession {
     // Only the account's count: a success on one's own account must not wipe the address's
     // record of guesses at others.
     throttle.succeeded(throttleKey.user(user));
-    const record = await store.get(user);
     const files = new UserFiles(this.#shared.root, checkUserName(user));
     await files.ensure();
     this.#files = files;
@@ -253,6 +277,14 @@ export class FileSession {
     if (target === files.home) throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
     const existing = await stat(target).catch(() => undefined);
     if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
+    // Refused now, not after the whole file has come.
+    const folder = await stat(path.dirname(target)).catch(() => undefined);
+    if (!folder?.isDirectory()) {
+      throw new SockitError(
+        ErrorCode.NOT_FOUND,
+        `the folder of "${request.path}" does not exist (make it first)`,
+      );
+    }
     if (existing && !request.overwrite) {
       throw new SockitError(
         ErrorCode.EXISTS,
@@ -301,9 +333,11 @@ export class FileSession {
     }
     this.#ok({ offset, prefixSha256: prefix ? peekHex(prefix) : undefined });
 
-    const start = await this.#next();
-    if (start.op !== 'put-from' || (start.offset !== 0 && start.offset !== offset)) {
-      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'expected put-from at 0 or at the offered offset');
+    const start = await this.#expect('put-from');
+    if (start.offset !== 0 && start.offset !== offset) {
+      throw fatal(
+        new SockitError(ErrorCode.INVALID_ARGUMENT, 'put-from must start at 0 or at the offered offset'),
+      );
     }
     const from = start.offset;
     if (from === 0) await files.describePart(part, request.path, request.size);
@@ -319,8 +353,7 @@ export class FileSession {
     }
     // Synced before it gets its name: once named, the bytes are on disk.
     await sink.finish();
-    const end = await this.#next();
-    if (end.op !== 'put-end') throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'expected put-end');
+    const end = await this.#expect('put-end');
     const digest = hash.digest('hex');
     if (digest !== end.sha256) {
       await files.dropPart(part);
@@ -350,7 +383,7 @@ export class FileSession {
     const full = await files.resolve(request.path);
     let handle: FileHandle;
     try {
-      handle = await open(full, 'r', NO_FOLLOW);
+      handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new SockitError(ErrorCode.NOT_FOUND, `"${request.path}" does not exist`);
@@ -414,6 +447,36 @@ async function place(part: string, target: string, overwrite: boolean, requested
     throw err;
   }
   await unlink(part);
+}
+
+/** Errors after which the connection closes (its refusal is still sent). */
+const FATAL = new WeakSet<Error>();
+
+function fatal(err: SockitError): SockitError {
+  FATAL.add(err);
+  return err;
+}
+
+/** System errors a request can meet on the disk, as the refusals they mean. */
+const ERRNO_REFUSALS: Record<string, [SockitError['code'], string]> = {
+  ENOENT: [ErrorCode.NOT_FOUND, 'no such file or folder'],
+  ENOTDIR: [ErrorCode.NOT_FOUND, 'a part of the path is a file, not a folder'],
+  EEXIST: [ErrorCode.EXISTS, 'it already exists'],
+  ENOTEMPTY: [ErrorCode.EXISTS, 'the folder is not empty'],
+  EISDIR: [ErrorCode.EXISTS, 'it is a folder'],
+  ELOOP: [ErrorCode.PATH_DENIED, 'symbolic links are not followed'],
+  EACCES: [ErrorCode.FORBIDDEN, 'permission denied on the server'],
+  EPERM: [ErrorCode.FORBIDDEN, 'permission denied on the server'],
+  ENOSPC: [ErrorCode.QUOTA_EXCEEDED, 'the server is out of disk space'],
+  EDQUOT: [ErrorCode.QUOTA_EXCEEDED, 'the disk quota of the server is exhausted'],
+  ENAMETOOLONG: [ErrorCode.INVALID_ARGUMENT, 'name too long'],
+};
+
+/** A refusal to send for `err`, or undefined for an error that is a bug. */
+function asRefusal(err: unknown): SockitError | undefined {
+  if (err instanceof SockitError) return err;
+  const known = ERRNO_REFUSALS[(err as NodeJS.ErrnoException)?.code ?? ''];
+  return known ? new SockitError(known[0], known[1]) : undefined;
 }
 
 /** The result of an authentication step, or undefined when the peer's message broke the protocol. */

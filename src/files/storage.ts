@@ -14,7 +14,7 @@
  * on the way (the service never makes one; one found there was put there by someone else).
  */
 import { createHash } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
@@ -22,9 +22,6 @@ import type { Entry } from './protocol.js';
 
 /** Most entries one listing returns. */
 export const MAX_LIST_ENTRIES = 100_000;
-
-/** open() flags that refuse to follow a symbolic link in the last component. */
-export const NO_FOLLOW = constants.O_NOFOLLOW;
 
 function denied(requested: string, why: string): SockitError {
   return new SockitError(ErrorCode.PATH_DENIED, `"${requested}": ${why}`);
@@ -77,7 +74,9 @@ export class UserFiles {
       try {
         info = await lstat(at);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return path.join(this.home, ...segments);
+        // Missing, or under a file: what is asked for does not exist (the request says how).
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return path.join(this.home, ...segments);
         throw err;
       }
       if (info.isSymbolicLink()) throw denied(requested, 'symbolic links are not followed');

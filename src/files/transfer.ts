@@ -227,9 +227,15 @@ export class FileSink {
         this.#sinceSync += bytes;
         if (this.#sinceSync >= SYNC_EVERY && !this.#syncing) {
           this.#sinceSync = 0;
-          this.#syncing = this.#handle.datasync().finally(() => {
-            this.#syncing = undefined;
-          });
+          this.#syncing = this.#handle
+            .datasync()
+            .catch((err: Error) => {
+              // A failed sync (EIO, ENOSPC on some file systems) fails the transfer, not the process.
+              this.#error ??= err;
+            })
+            .finally(() => {
+              this.#syncing = undefined;
+            });
         }
         this.#wake();
       }

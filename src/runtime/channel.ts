@@ -51,8 +51,10 @@ interface Run {
 }
 
 export interface ChannelLimits {
-  /** Largest message (frame payload), in bytes. Default 16 MiB. */
+  /** Largest message (frame payload) received, in bytes. Default 16 MiB. */
   maxMessageSize?: number;
+  /** Largest message sent, in bytes. Default 16 MiB. */
+  maxSendSize?: number;
   /** Largest JSON header, in bytes. Default 64 KiB. */
   maxHeaderSize?: number;
   /** Bytes read ahead before the socket is paused. Default 1 MiB. */
@@ -67,12 +69,13 @@ export interface ChannelLimits {
  * const channel = new Channel(socket);
  * channel.send({ op: 'hello' });
  * const { header } = await channel.receive();
- * for (let left = size; left > 0; ) { const chunk = await channel.readBytes(left); left -= chunk.length; }
+ * await channel.receiveRun(size, (chunk) => file.write(chunk), () => file.drain());
  * ```
  */
 export class Channel {
   readonly socket: Duplex;
   readonly #maxMessage: number;
+  readonly #maxSend: number;
   readonly #maxHeader: number | undefined;
   readonly #readAhead: number;
   #chunks: Buffer[] = [];
@@ -87,6 +90,7 @@ export class Channel {
   constructor(socket: Duplex, limits: ChannelLimits = {}) {
     this.socket = socket;
     this.#maxMessage = limits.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#maxSend = limits.maxSendSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#maxHeader = limits.maxHeaderSize;
     this.#readAhead = limits.readAhead ?? 1024 * 1024;
     if (limits.reads) {
@@ -165,7 +169,7 @@ export class Channel {
   /** Sends one message; false when the socket's buffer is full (see `drain`). */
   send(header: EnvelopeHeader, body?: Uint8Array): boolean {
     return this.socket.write(
-      encodeEnvelope(header, body, { maxFrameSize: this.#maxMessage, maxHeaderSize: this.#maxHeader }),
+      encodeEnvelope(header, body, { maxFrameSize: this.#maxSend, maxHeaderSize: this.#maxHeader }),
     );
   }
 
@@ -220,20 +224,6 @@ export class Channel {
       };
       if (this.socket.isPaused()) this.socket.resume();
     });
-  }
-
-  /** The next run of raw bytes, at most `max` of them (the socket's own chunk where it fits). */
-  async readBytes(max: number): Promise<Buffer> {
-    await this.#waitFor(1);
-    const first = this.#chunks[0] as Buffer;
-    const chunk = first.length <= max ? first : first.subarray(0, max);
-    this.#consume(chunk.length);
-    return chunk;
-  }
-
-  /** True once the peer has ended its side and every byte has been read. */
-  get finished(): boolean {
-    return this.#ended && this.#buffered === 0;
   }
 
   async #readExactly(n: number): Promise<Buffer> {

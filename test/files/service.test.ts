@@ -393,6 +393,52 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
     ann.close();
   });
 
+  it('lists a folder of 1,000 files (the listing travels as the body, not in the header)', async () => {
+    const client = await login();
+    const dir = path.join(root, 'ann', 'many');
+    await mkdir(dir, { recursive: true });
+    for (let i = 0; i < 1000; i++)
+      await writeFile(path.join(dir, `photo-${String(i).padStart(4, '0')}.jpg`), 'x');
+    const entries = await client.list('many');
+    expect(entries).toHaveLength(1000);
+    expect(entries[999]?.path).toBe('photo-0999.jpg');
+    await client.remove('many', true);
+    client.close();
+  });
+
+  it('answers disk errors with refusals and keeps the connection', async () => {
+    const client = await login();
+    const local = path.join(base, 'plain.txt');
+    await writeFile(local, 'plain');
+    await client.upload(local, 'plain.txt', { overwrite: true });
+    expect(await codeOf(client.mkdir('plain.txt/sub'))).toBe(ErrorCode.NOT_FOUND);
+    expect(await codeOf(client.stat('plain.txt/sub'))).toBe(ErrorCode.NOT_FOUND);
+    // Refused before any byte is sent: the folder does not exist.
+    expect(await codeOf(client.upload(local, 'no-such-folder/plain.txt'))).toBe(ErrorCode.NOT_FOUND);
+    expect((await client.stat('plain.txt')).size).toBe(5);
+    client.close();
+  });
+
+  it('closes a connection that sends a malformed request, after saying why', async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    const channel = new Channel(socket);
+    await channel.receive();
+    channel.send({ op: 'list', path: 42 });
+    expect((await channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.INVALID_ARGUMENT });
+    expect(await codeOf(channel.receive())).toBe(ErrorCode.CONNECTION_CLOSED);
+    socket.destroy();
+  });
+
+  it('closes a connection after three failed log-ins, with one refusal per attempt', async () => {
+    const client = await FilesClient.connect({ host: '127.0.0.1', port });
+    for (let i = 0; i < 3; i++)
+      expect(await codeOf(client.login('ann', 'wrong'))).toBe(ErrorCode.AUTH_FAILED);
+    // The fourth is refused and the server hangs up; nothing is left over for a later request.
+    expect(await codeOf(client.login('ann', 'correct horse'))).toBe(ErrorCode.AUTH_FAILED);
+    expect(await codeOf(client.list())).toBe(ErrorCode.CONNECTION_CLOSED);
+    client.close();
+  });
+
   it('makes, lists recursively and removes folders', async () => {
     const client = await login();
     await client.mkdir('docs/2026/nov', true);
