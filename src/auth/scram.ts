@@ -8,7 +8,7 @@
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ErrorCode, SockitError } from '../errors.js';
-import { DEFAULT_ITERATIONS, type ScramCredentials } from './credentials.js';
+import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS, type ScramCredentials } from './credentials.js';
 import { saslPrep } from './saslprep.js';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -17,10 +17,6 @@ const pbkdf2Async = promisify(pbkdf2);
 const MAX_MESSAGE_BYTES = 4096;
 /** Longest user name, in UTF-8 bytes once unescaped. */
 const MAX_USER_BYTES = 255;
-/** RFC 7677 §4: the iteration count SHOULD be at least 4096. */
-const MIN_ITERATIONS = 4096;
-/** More than this only makes a client burn CPU: ten million rounds take several seconds. */
-const MAX_ITERATIONS = 10_000_000;
 const SALT_BYTES = 16;
 /** SHA-256 output: the size of every key and of the proof. */
 const KEY_BYTES = 32;

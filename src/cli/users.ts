@@ -1,6 +1,6 @@
 /** `sockit users`: add, change, list and remove the accounts that log in to sockit services. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_ITERATIONS } from '../auth/credentials.js';
+import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { checkUserName } from '../auth/names.js';
 import { deriveCredentials } from '../auth/scram.js';
 import { defaultDatabase, openUserStore, type UserRecord, type UserStore } from '../auth/store.js';
@@ -8,11 +8,6 @@ import { ErrorCode, SockitError } from '../errors.js';
 import { parseBytes } from './args.js';
 import { readPassword } from './password.js';
 import { formatBytes } from './progress.js';
-
-/** Fewer PBKDF2 iterations make a stolen database cheap to crack. */
-export const MIN_ITERATIONS = 4096;
-/** More would make each log-in take many seconds. */
-const MAX_ITERATIONS = 10_000_000;
 
 interface StoreFlags {
   db?: string;
