@@ -53,8 +53,15 @@ describe('sockit ports', () => {
     expect(entries.every((e) => e.state === 'LISTEN' || e.state === 'UNCONN')).toBe(true);
   });
 
+  /**
+   * Our sockets never reach TIME_WAIT during these tests; a TIME_WAIT row with the same port
+   * number is another test's closed connection that happened to use it (ports are reused
+   * on loopback), and it may be gone by the time ss looks.
+   */
+  const live = (entries: PortEntry[]): PortEntry[] => entries.filter((e) => e.state !== 'TIME_WAIT');
+
   it('--port shows both ends of the connected pair ESTABLISHED', async () => {
-    const entries = await json(['--tcp', '--port', String(tcpPort)]);
+    const entries = live(await json(['--tcp', '--port', String(tcpPort)]));
     const states = entries.map((e) => [e.local.port, e.remote.port, e.state]);
     expect(states).toContainEqual([tcpPort, 0, 'LISTEN']);
     expect(states).toContainEqual([clientPort, tcpPort, 'ESTABLISHED']);
@@ -64,10 +71,10 @@ describe('sockit ports', () => {
   });
 
   it('agrees with ss -tuanp for the same sockets', async () => {
-    const entries = [
+    const entries = live([
       ...(await json(['--port', String(tcpPort)])),
       ...(await json(['--udp', '--port', String(udpPort)])),
-    ];
+    ]);
     const ssState: Record<string, string> = { LISTEN: 'LISTEN', UNCONN: 'UNCONN', ESTABLISHED: 'ESTAB' };
     for (const e of entries) {
       const local = `${e.local.address}:${e.local.port}`;
