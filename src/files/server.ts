@@ -90,6 +90,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     fakeKey: options.fakeKey,
     throttle: options.throttle ?? new Throttle(),
     busy: new Set<string>(),
+    reserved: new Map<string, number>(),
     limits,
   };
   return serveTcp({

@@ -36,6 +36,8 @@ export interface SessionShared {
   throttle: Throttle;
   /** Uploads in progress, as "user/path": one writer per part. */
   busy: Set<string>;
+  /** Bytes of uploads under way, per user: counted against the quota until they land. */
+  reserved: Map<string, number>;
   limits: SessionLimits;
 }
 
@@ -296,10 +298,16 @@ export class FileSession {
       throw new SockitError(ErrorCode.FORBIDDEN, `"${request.path}" is being uploaded by another connection`);
     }
     this.#shared.busy.add(key);
+    // Reserved before anything is awaited, so that a parallel upload's quota check sees it.
+    const { reserved } = this.#shared;
+    reserved.set(files.user, (reserved.get(files.user) ?? 0) + request.size);
     try {
       await this.#receiveUpload(files, request, existing?.size ?? 0);
     } finally {
       this.#shared.busy.delete(key);
+      const left = (reserved.get(files.user) ?? 0) - request.size;
+      if (left > 0) reserved.set(files.user, left);
+      else reserved.delete(files.user);
     }
   }
 
@@ -323,8 +331,10 @@ export class FileSession {
       const partBytes = await stat(part.part)
         .then((s) => s.size)
         .catch(() => 0);
+      // On disk now, minus what this upload replaces, plus every upload under way (this one too).
       const used = (await files.usage()) - replaced - partBytes;
-      if (used + request.size > this.#quota) {
+      const underWay = this.#shared.reserved.get(files.user) ?? request.size;
+      if (used + underWay > this.#quota) {
         throw new SockitError(
           ErrorCode.QUOTA_EXCEEDED,
           `${request.size} more bytes would exceed the quota (${used} of ${this.#quota} used)`,

@@ -439,6 +439,23 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
     client.close();
   });
 
+  it('counts uploads under way against the quota: two at once cannot both pass', async () => {
+    const [one, two] = await Promise.all([login('bob', 'hunter2 hunter2'), login('bob', 'hunter2 hunter2')]);
+    await one.remove('two.bin').catch(() => undefined);
+    const a = path.join(base, 'quota-a.bin');
+    const b = path.join(base, 'quota-b.bin');
+    await writeFile(a, randomBytes(700 * 1024));
+    await writeFile(b, randomBytes(700 * 1024));
+    const results = await Promise.allSettled([one.upload(a, 'a.bin'), two.upload(b, 'b.bin')]);
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason.code).toBe(ErrorCode.QUOTA_EXCEEDED);
+    const stored = (await one.list()).filter((e) => e.type === 'file').reduce((n, e) => n + e.size, 0);
+    expect(stored).toBeLessThanOrEqual(1024 * 1024);
+    one.close();
+    two.close();
+  });
+
   it('makes, lists recursively and removes folders', async () => {
     const client = await login();
     await client.mkdir('docs/2026/nov', true);
