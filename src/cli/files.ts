@@ -14,7 +14,7 @@ import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
 import { readPassword } from './password.js';
 import { formatBytes, Progress } from './progress.js';
-import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
+import { clientTls, loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
 interface ServeFlags extends TlsFlags {
   root?: string;
@@ -68,8 +68,7 @@ async function loginOptions(
   server: { host: string; port: number },
   flags: ClientFlags,
 ): Promise<LoginOptions> {
-  const tls =
-    flags.tls || flags.tlsCa ? { ca: flags.tlsCa ? await readFile(flags.tlsCa) : undefined } : undefined;
+  const tls = await clientTls(flags);
   if (flags.secretFile) {
     return { ...server, tls, user: flags.user, secret: await readSecret(flags.secretFile) };
   }
@@ -239,8 +238,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     )
     .action(async (target: string, flags: ClientFlags & { iterations: number }) => {
       const password = await readPassword({ prompt: `Password for ${flags.user}: `, confirm: true });
-      const tls =
-        flags.tls || flags.tlsCa ? { ca: flags.tlsCa ? await readFile(flags.tlsCa) : undefined } : undefined;
+      const tls = await clientTls(flags);
       const client = await FilesClient.connect({ ...parseServer(target), tls });
       try {
         await client.register(flags.user, password, flags.iterations);

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { SecureContextOptions } from 'node:tls';
 import type { Command } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
+import type { ConnectOptions } from '../files/client.js';
 
 export interface TlsFlags {
   tlsCert?: string;
@@ -22,4 +23,10 @@ export async function loadTls(flags: TlsFlags): Promise<SecureContextOptions | u
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together');
   }
   return { cert: await readFile(flags.tlsCert), key: await readFile(flags.tlsKey) };
+}
+
+/** The client's side: `--tls`, or `--tls-ca FILE` (which implies it). */
+export async function clientTls(flags: { tls?: boolean; tlsCa?: string }): Promise<ConnectOptions['tls']> {
+  if (!flags.tls && !flags.tlsCa) return undefined;
+  return { ca: flags.tlsCa ? await readFile(flags.tlsCa) : undefined };
 }
