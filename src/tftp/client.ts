@@ -184,7 +184,6 @@ async function getOnce(
     timeoutMs: undefined,
     tsize: undefined,
   };
-  const writer = new BlockWriter(output, opts.mode === 'netascii');
   const log = opts.log ?? silentLogger;
   return new Promise<TftpResult>((resolve, reject) => {
     let settled = false;
@@ -211,14 +210,19 @@ async function getOnce(
         arm: link.arm,
         disarm: link.disarm,
         write: (data) => {
-          writer.write(data);
+          const ready = writer.write(data);
           opts.onProgress?.(receiver.stats.bytes, negotiated.tsize);
+          return ready;
         },
         complete: () => writer.finish().then(() => settle()),
         close: () => link.close(),
         fail: settle,
       },
     );
+    const writer = new BlockWriter(output, {
+      netascii: opts.mode === 'netascii',
+      onDrain: () => receiver.resume(),
+    });
     link.attach({
       packet: (packet: Packet) => {
         switch (packet.opcode) {

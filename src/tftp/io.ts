@@ -1,7 +1,8 @@
 /**
  * Streams in and out of a transfer, with memory bounded by the window: the pump reads a
  * stream in large chunks and hands the sender views of it, block by block, only while the
- * sender has room; the writer gathers received blocks into large writes.
+ * sender has room; the writer gathers received blocks into large writes and holds the
+ * sender off (through the receiver's ACKs) while its target lags behind.
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
@@ -229,29 +230,62 @@ export class FilePump implements Pump {
   }
 }
 
-/** Gathers received blocks into writes of at least 256 KiB, decoding netascii on the way. */
+/** Bytes a writer lets wait for its target before it asks the sender to hold off. */
+export const WRITE_BACKLOG = 4 * 1024 * 1024;
+
+export interface BlockWriterOptions {
+  netascii?: boolean;
+  /** A write failed; `finish()` rejects with the same error. */
+  onError?: (err: Error) => void;
+  /** The backlog that made `write()` return false has gone down to half the limit. */
+  onDrain?: () => void;
+  /** Default WRITE_BACKLOG. */
+  limit?: number;
+}
+
+/**
+ * Gathers received blocks into writes of at least 256 KiB, decoding netascii on the way, and
+ * keeps count of the bytes its target has not yet taken: past `limit`, `write()` returns
+ * false and the receiver holds its next ACK until `onDrain`, so that a disk (or a pipe)
+ * slower than the network slows the sender down instead of growing the queue.
+ */
 export class BlockWriter {
   #target: Writable;
   #decoder: NetasciiDecoder | undefined;
   #held: Buffer[] = [];
   #heldBytes = 0;
+  #queued = 0;
+  #limit: number;
+  #waiting = false;
+  #onDrain: (() => void) | undefined;
   /** The first write error, reported by `finish()`. */
   error: Error | undefined;
 
-  constructor(target: Writable, netascii: boolean, onError?: (err: Error) => void) {
+  constructor(target: Writable, options: BlockWriterOptions = {}) {
     this.#target = target;
-    this.#decoder = netascii ? new NetasciiDecoder() : undefined;
+    this.#decoder = options.netascii ? new NetasciiDecoder() : undefined;
+    this.#limit = options.limit ?? WRITE_BACKLOG;
+    this.#onDrain = options.onDrain;
     target.on('error', (err) => {
       this.error ??= err;
-      onError?.(err);
+      options.onError?.(err);
     });
   }
 
-  write(block: Buffer): void {
+  /** Bytes handed to the target and not yet written by it. */
+  get backlog(): number {
+    return this.#queued;
+  }
+
+  /** Takes the next block; false when the backlog is past the limit (see `onDrain`). */
+  write(block: Buffer): boolean {
     const data = this.#decoder ? this.#decoder.push(block) : block;
     this.#held.push(data);
     this.#heldBytes += data.length;
     if (this.#heldBytes >= 256 * 1024) this.#flush();
+    if (this.#queued < this.#limit) return true;
+    this.#waiting = true;
+    return false;
   }
 
   /** Writes what is held and ends the target; resolves once it has all been written. */
@@ -270,8 +304,16 @@ export class BlockWriter {
       this.#held = [];
       return;
     }
-    this.#target.write(this.#held.length === 1 ? this.#held[0] : Buffer.concat(this.#held));
+    const data = this.#held.length === 1 ? (this.#held[0] as Buffer) : Buffer.concat(this.#held);
     this.#held = [];
     this.#heldBytes = 0;
+    this.#queued += data.length;
+    this.#target.write(data, () => {
+      this.#queued -= data.length;
+      if (this.#waiting && this.#queued <= this.#limit / 2 && !this.error) {
+        this.#waiting = false;
+        this.#onDrain?.();
+      }
+    });
   }
 }

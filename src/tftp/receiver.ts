@@ -6,6 +6,11 @@
  * lost, or whose window lost a block, resumes from there. After the last block the final
  * ACK is repeated to any repeat of that block for a dally period, so that a lost final ACK
  * does not fail the sender (RFC 1350 §6).
+ *
+ * Flow control: when the sink's `write` returns false (its storage lags behind), the next
+ * ACK that falls due is held, and the sender with it, until `resume()`; repeats that arrive
+ * meanwhile are ignored. Held time counts as timeouts: a sink that stays stuck past the
+ * retries fails the transfer.
  */
 import { fromWire, toWire } from './blocks.js';
 import { localError, type TftpError, timeoutError } from './errors.js';
@@ -16,8 +21,8 @@ export interface ReceiverSink {
   send(packet: Buffer): void;
   arm(ms: number): void;
   disarm(): void;
-  /** The next bytes of the file, in order. */
-  write(data: Buffer): void;
+  /** The next bytes of the file, in order; false to hold the next ACK until `resume()`. */
+  write(data: Buffer): boolean | void;
   /**
    * Every block is in. Return a promise to hold the final ACK until the data is stored;
    * a rejection ends the transfer with ERROR 3. The dally period follows the final ACK.
@@ -49,7 +54,8 @@ export class TftpReceiver {
   /** The control packet to repeat on a timeout: the initial one, then the latest ACK. */
   #last: Buffer | undefined;
   #final = -1;
-  #state: 'receiving' | 'finishing' | 'dallying' | 'done' = 'receiving';
+  #backlogged = false;
+  #state: 'receiving' | 'held' | 'finishing' | 'dallying' | 'done' = 'receiving';
 
   constructor(options: ReceiverOptions, sink: ReceiverSink) {
     this.#opts = options;
@@ -57,7 +63,21 @@ export class TftpReceiver {
   }
 
   get finished(): boolean {
-    return this.#state !== 'receiving';
+    return this.#state !== 'receiving' && this.#state !== 'held';
+  }
+
+  /** True while an ACK is held because the sink lags behind. */
+  get holding(): boolean {
+    return this.#state === 'held';
+  }
+
+  /** The sink has caught up: the held ACK, if any, goes out. */
+  resume(): void {
+    this.#backlogged = false;
+    if (this.#state !== 'held') return;
+    this.#state = 'receiving';
+    this.#failures = 0;
+    this.#control(this.#ack(this.#expected - 1));
   }
 
   /** Changes blksize and windowsize after an OACK, before the first block. */
@@ -78,7 +98,7 @@ export class TftpReceiver {
   }
 
   data(wire: number, payload: Buffer): void {
-    if (this.#state === 'done' || this.#state === 'finishing') return;
+    if (this.#state === 'done' || this.#state === 'finishing' || this.#state === 'held') return;
     const block = fromWire(wire, this.#expected, this.#opts.rollover);
     if (this.#state === 'dallying') {
       // The sender did not get the final ACK: repeat it, and give it a whole dally again.
@@ -111,7 +131,7 @@ export class TftpReceiver {
     }
     this.stats.blocks = block;
     this.stats.bytes += payload.length;
-    this.#sink.write(payload);
+    if (this.#sink.write(payload) === false) this.#backlogged = true;
     this.#expected = block + 1;
     this.#nacked = false;
     this.#failures = 0;
@@ -121,7 +141,10 @@ export class TftpReceiver {
     }
     if (++this.#sinceAck >= windowsize) {
       this.#sinceAck = 0;
-      this.#control(this.#ack(block));
+      if (this.#backlogged) {
+        this.#state = 'held';
+        this.#sink.arm(this.#opts.rto.ms);
+      } else this.#control(this.#ack(block));
     } else {
       this.#sink.arm(this.#opts.rto.ms);
     }
@@ -164,8 +187,18 @@ export class TftpReceiver {
     }
     this.#waitedMs += this.#opts.rto.ms;
     if (++this.#failures > this.#opts.retries) {
+      const held = this.#state === 'held';
       this.#state = 'done';
-      this.#sink.fail(timeoutError(this.#opts.retries, this.#waitedMs));
+      if (held) {
+        this.#sink.send(encodeError(TftpErrorCode.DISK_FULL, 'storage too slow'));
+        this.#sink.fail(
+          localError(TftpErrorCode.DISK_FULL, `storage did not keep up for ${this.#waitedMs} ms`),
+        );
+      } else this.#sink.fail(timeoutError(this.#opts.retries, this.#waitedMs));
+      return;
+    }
+    if (this.#state === 'held') {
+      this.#sink.arm(this.#opts.rto.ms);
       return;
     }
     this.#opts.rto.expired();

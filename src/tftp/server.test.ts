@@ -141,6 +141,38 @@ describe('TFTP server and client', () => {
     expect(served()).toBe(0);
   });
 
+  it('holds a download back while its output lags, with memory bounded (12 MiB into a slow writer)', async () => {
+    const data = randomBytes(12 * 1024 * 1024);
+    writeFileSync(path.join(root, 'big.bin'), data);
+    const chunks: Buffer[] = [];
+    let maxWaiting = 0;
+    // Takes a write every 15 ms: about 17 MB/s, far slower than loopback.
+    const slow = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        setTimeout(done, 15);
+      },
+    });
+    const sample = setInterval(() => {
+      maxWaiting = Math.max(maxWaiting, slow.writableLength);
+    }, 2);
+    try {
+      await tftpGet(
+        { host: '127.0.0.1', port: server.address.port, blksize: 65464, windowsize: 4, retries: 5 },
+        'big.bin',
+        slow,
+      );
+    } finally {
+      clearInterval(sample);
+      rmSync(path.join(root, 'big.bin'));
+    }
+    expect(sha(Buffer.concat(chunks))).toBe(sha(data));
+    // The client holds its ACK past 4 MiB waiting; one window and one gathered write more may come in.
+    expect(maxWaiting).toBeGreaterThan(1024 * 1024);
+    expect(maxWaiting).toBeLessThanOrEqual(4 * 1024 * 1024 + 4 * 65464 + 256 * 1024 + 65464);
+  });
+
   it('uploads intact and places the file only when complete', async () => {
     const data = randomBytes(70_000);
     const result = await tftpPut(

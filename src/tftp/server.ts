@@ -302,11 +302,15 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       file.once('close', () => void unlink(temp).catch(() => {}));
       file.destroy();
     };
-    const writer = new BlockWriter(file, netascii, () => {
-      if (failed) return;
-      link.send(encodeError(TftpErrorCode.DISK_FULL, 'write failed'));
-      discard();
-      finish(false, receiver.stats, 'write failed');
+    const writer = new BlockWriter(file, {
+      netascii,
+      onError: () => {
+        if (failed) return;
+        link.send(encodeError(TftpErrorCode.DISK_FULL, 'write failed'));
+        discard();
+        finish(false, receiver.stats, 'write failed');
+      },
+      onDrain: () => receiver.resume(),
     });
     const receiver: TftpReceiver = new TftpReceiver(
       { ...session(o, negotiated.oack), maxBytes: limits.maxFileSize },

@@ -27,6 +27,11 @@ interface Link {
   doubleAcks?: boolean;
   /** The receiver never answers. */
   silentReceiver?: boolean;
+  /**
+   * Storage slower than the network: written bytes wait in a backlog drained at `bytesPerMs`
+   * (0: never); past `limit` the receiver is told to hold off, and resumed at half of it.
+   */
+  storage?: { limit: number; bytesPerMs: number };
 }
 
 interface Run {
@@ -39,6 +44,8 @@ interface Run {
   dataPackets: number;
   blocksSentCount: Map<number, number>;
   elapsedMs: number;
+  /** The largest storage backlog seen, in bytes. */
+  maxBacklog: number;
 }
 
 function transfer(
@@ -75,6 +82,7 @@ function transfer(
     dataPackets: 0,
     blocksSentCount: new Map(),
     elapsedMs: 0,
+    maxBacklog: 0,
   };
   let dataIndex = 0;
   let ackIndex = 0;
@@ -154,7 +162,10 @@ function transfer(
       disarm: () => {
         receiverTimer.cancelled = true;
       },
-      write: (data) => chunks.push(Buffer.from(data)),
+      write: (data) => {
+        chunks.push(Buffer.from(data));
+        return store(data.length);
+      },
       complete: () => {
         result.receiverResult = 'complete';
       },
@@ -166,6 +177,33 @@ function transfer(
       },
     },
   );
+
+  // The storage: a backlog drained a millisecond at a time while it holds anything.
+  let backlog = 0;
+  let waiting = false;
+  let draining = false;
+  const drain = (): void => {
+    const storage = opts.storage as { limit: number; bytesPerMs: number };
+    backlog = Math.max(0, backlog - storage.bytesPerMs);
+    if (waiting && backlog <= storage.limit / 2) {
+      waiting = false;
+      result.receiver.resume();
+    }
+    draining = backlog > 0 && storage.bytesPerMs > 0;
+    if (draining) schedule(1, drain);
+  };
+  const store = (bytes: number): boolean => {
+    if (!opts.storage) return true;
+    backlog += bytes;
+    result.maxBacklog = Math.max(result.maxBacklog, backlog);
+    if (!draining && opts.storage.bytesPerMs > 0) {
+      draining = true;
+      schedule(1, drain);
+    }
+    if (backlog < opts.storage.limit) return true;
+    waiting = true;
+    return false;
+  };
 
   // The file source: supply blocks whenever the sender has room.
   let offset = 0;
@@ -282,6 +320,33 @@ describe('TFTP sender and receiver', () => {
     expect(run.senderResult).toBe('complete');
     expect(run.receiverResult).toBe('complete');
     expect(run.received.equals(file)).toBe(true);
+  });
+
+  it.each([1, 8])(
+    'holds the sender off while storage lags, with the backlog bounded (window %i)',
+    (windowsize) => {
+      const file = randomBytes(400 * 512);
+      // The network moves a block per ms; storage takes 40 bytes per ms, so it falls behind
+      // at once (repeats the sender makes while an ACK is held are ignored).
+      const limit = 8 * 512;
+      const run = transfer(file, { windowsize, storage: { limit, bytesPerMs: 40 } });
+      expect(run.senderResult).toBe('complete');
+      expect(run.receiverResult).toBe('complete');
+      expect(run.received.equals(file)).toBe(true);
+      // Past the limit, at most one window more arrives before the ACK is held.
+      expect(run.maxBacklog).toBeLessThanOrEqual(limit + windowsize * 512);
+      expect(run.maxBacklog).toBeGreaterThanOrEqual(limit);
+      // Slow storage, not the network, set the pace.
+      expect(run.elapsedMs).toBeGreaterThanOrEqual((file.length - limit) / 40);
+    },
+  );
+
+  it('fails with ERROR 3 when storage stops taking data, and the sender gives up too', () => {
+    const run = transfer(randomBytes(100 * 512), { storage: { limit: 4 * 512, bytesPerMs: 0 } });
+    expect(run.receiverResult).toMatchObject({ tftpCode: 3 });
+    expect((run.receiverResult as TftpError).message).toMatch(/storage did not keep up/);
+    expect(run.senderResult).not.toBe('complete');
+    expect(run.received.length).toBeLessThan(100 * 512);
   });
 
   it('gives up with ERR_TFTP_TIMEOUT after the retry limit when the peer goes silent', () => {
