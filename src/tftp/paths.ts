@@ -8,7 +8,7 @@
  * links are followed only while their target stays inside the root.
  */
 import { randomBytes } from 'node:crypto';
-import { realpath } from 'node:fs/promises';
+import { type FileHandle, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { TftpErrorCode } from './packet.js';
 
@@ -78,6 +78,22 @@ export async function resolveInRoot(
     }
   }
   return { ok: true, name, path: full };
+}
+
+/**
+ * Whether an open file is inside `root` (a real path), judged by the file the descriptor
+ * refers to (Linux's /proc/self/fd), not by the name it was opened with: a folder on the
+ * way swapped for a link between `resolveInRoot` and the open() cannot lead outside.
+ * Where /proc is not mounted, the checks of `resolveInRoot` are all there is.
+ */
+export async function openedInside(root: string, handle: FileHandle): Promise<boolean> {
+  let target: string;
+  try {
+    target = await readlink(`/proc/self/fd/${handle.fd}`);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  return path.isAbsolute(target) && inside(root, target);
 }
 
 function inside(root: string, candidate: string): boolean {

@@ -17,7 +17,7 @@ import { BlockPump, BlockWriter, FilePump, type Pump, readChunkSize } from './io
 import { type Peer, TransferLink } from './link.js';
 import { MAX_BLKSIZE, negotiate, type ServerLimits, type TransferOptions } from './options.js';
 import { decodePacket, encodeError, encodeOack, Opcode, type Request, TftpErrorCode } from './packet.js';
-import { type RewriteRule, resolveInRoot, temporaryBeside } from './paths.js';
+import { openedInside, type RewriteRule, resolveInRoot, temporaryBeside } from './paths.js';
 import { TftpReceiver } from './receiver.js';
 import { Rto } from './rto.js';
 import { type SessionOptions, TftpSender, type TransferStats } from './sender.js';
@@ -293,7 +293,9 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     if (!negotiated.ok) return deny(negotiated);
     const o = negotiated.options;
     const temp = temporaryBeside(resolved.path);
-    const file = createWriteStream(temp, { flags: 'wx' });
+    const created = await createInside(temp);
+    if ('code' in created) return deny(created);
+    const file = createWriteStream('', { fd: created });
     let failed = false;
     const discard = (): void => {
       if (failed) return;
@@ -364,6 +366,10 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       return { size: hooked.size, stream: () => hooked.stream, close: () => hooked.stream.destroy() };
     try {
       const handle = await open(file, 'r');
+      if (!(await openedInside(root, handle))) {
+        await handle.close();
+        return refuse(TftpErrorCode.ACCESS_VIOLATION, 'the file is outside the root');
+      }
       const info = await handle.stat();
       if (!info.isFile()) {
         await handle.close();
@@ -384,6 +390,20 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
         return refuse(TftpErrorCode.ACCESS_VIOLATION, 'permission denied');
       return refuse(0, 'cannot read the file');
     }
+  }
+
+  /** Creates a new file for an upload, refused if the folder it landed in is outside the root. */
+  async function createInside(file: string): Promise<FileHandle | Refusal> {
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'wx');
+    } catch {
+      return refuse(TftpErrorCode.ACCESS_VIOLATION, 'cannot create the file');
+    }
+    if (await openedInside(root, handle)) return handle;
+    await handle.close();
+    await unlink(file).catch(() => {});
+    return refuse(TftpErrorCode.ACCESS_VIOLATION, 'the folder is outside the root');
   }
 
   async function checkUpload(
