@@ -29,6 +29,7 @@ interface ServeFlags {
   refuse: string[];
   rewrite: RewriteRule[];
   rollover: string;
+  busyPoll: number;
 }
 
 interface ClientFlags {
@@ -39,6 +40,7 @@ interface ClientFlags {
   mode: TransferMode;
   tsize?: boolean;
   rollover: string;
+  busyPoll: number;
 }
 
 function ranged(min: number, max: number) {
@@ -86,6 +88,7 @@ function clientOptions(target: { host: string; port: number }, flags: ClientFlag
     mode: flags.mode,
     tsize: flags.tsize,
     rollover: Number(flags.rollover) as Rollover,
+    busyPollUs: flags.busyPoll,
   };
 }
 
@@ -103,6 +106,12 @@ function clientFlags(command: Command): Command {
       new Option('-m, --mode <mode>', 'transfer mode').choices(['octet', 'netascii']).default('octet'),
     )
     .option('--tsize', 'ask for / state the transfer size (RFC 2349)')
+    .option(
+      '--busy-poll <us>',
+      'after each send, poll this many microseconds for the answer before sleeping, while answers come that fast; 0: off',
+      ranged(0, 10_000),
+      100,
+    )
     .addOption(new Option('--rollover <n>', 'block number after 65535').choices(['0', '1']).default('0'));
 }
 
@@ -145,6 +154,12 @@ export function tftpCommand(): Command {
       collect(rewriteRule),
       [],
     )
+    .option(
+      '--busy-poll <us>',
+      'after each send, poll this many microseconds for the answer before sleeping, while answers come that fast; 0: off',
+      ranged(0, 10_000),
+      100,
+    )
     .addOption(new Option('--rollover <n>', 'block number after 65535').choices(['0', '1']).default('0'))
     .addHelpText(
       'after',
@@ -177,6 +192,7 @@ Examples:
           refuse: flags.refuse,
           rewrite: flags.rewrite,
           rollover: Number(flags.rollover) as Rollover,
+          busyPollUs: flags.busyPoll,
           log,
         }),
       ]);

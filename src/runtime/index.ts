@@ -11,6 +11,7 @@
  * ]);
  * ```
  */
+export { AnswerPoll, DEFAULT_POLL_US, pollFor } from './busy-poll.js';
 export { Channel, type ChannelLimits } from './channel.js';
 export { type Launched, type LaunchOptions, launch, SERVER_MODELS, type ServerModel } from './launch.js';
 export {

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { formatHostPort } from '../errors.js';
+import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
@@ -50,6 +51,11 @@ export interface TftpClientOptions {
   /** Ask for the transfer size (RFC 2349): a download learns the size, an upload states it. */
   tsize?: boolean;
   rollover?: Rollover;
+  /**
+   * After each send, poll for the server's answer this many microseconds before sleeping,
+   * while its answers come back that fast (see AnswerPoll). 0 turns it off. Default 100.
+   */
+  busyPollUs?: number;
   /** Called as data moves: bytes so far, and the total when known. */
   onProgress?: (bytes: number, total: number | undefined) => void;
   log?: Logger;
@@ -84,7 +90,11 @@ async function openLink(opts: TftpClientOptions): Promise<{ link: TransferLink; 
   const ipv6 = net.isIPv6(opts.host);
   const socket = await bindUdp({ host: ipv6 ? '::' : '0.0.0.0', port: 0, what: 'tftp client' });
   socket.setRecvBufferSize(8 * 1024 * 1024); // the kernel gives at most net.core.rmem_max
-  return { link: new TransferLink(socket, opts.host), buffer: socket.getRecvBufferSize() / 2 };
+  const pollUs = checkInteger('busyPollUs', opts.busyPollUs ?? DEFAULT_POLL_US, 0, 10_000);
+  return {
+    link: new TransferLink(socket, opts.host, undefined, pollUs),
+    buffer: socket.getRecvBufferSize() / 2,
+  };
 }
 
 /** A session before negotiation: RFC 1350 defaults, the asked timeout fixed or else adaptive. */

@@ -4,6 +4,7 @@
  * A datagram from anyone else gets ERROR 5 and changes nothing (RFC 1350 §4).
  */
 import type dgram from 'node:dgram';
+import { AnswerPoll } from '../runtime/busy-poll.js';
 import { decodePacket, encodeError, type Packet, TftpErrorCode } from './packet.js';
 
 export interface Peer {
@@ -34,11 +35,14 @@ export class TransferLink {
   #closed = false;
   /** Datagrams from strangers, answered with ERROR 5. */
   strangers = 0;
+  #poll: AnswerPoll;
 
-  constructor(socket: dgram.Socket, expectHost: string, peer?: Peer) {
+  /** `pollUs`: how long to busy-poll for the peer's answer after a send (see AnswerPoll); 0: never. */
+  constructor(socket: dgram.Socket, expectHost: string, peer?: Peer, pollUs?: number) {
     this.socket = socket;
     this.#expectHost = expectHost;
     this.peer = peer;
+    this.#poll = new AnswerPoll(pollUs);
     socket.on('message', (msg, from) => this.#receive(msg, from));
     socket.on('error', () => {
       // ICMP errors (port unreachable) surface here; the retransmission timer decides.
@@ -52,6 +56,7 @@ export class TransferLink {
   send = (packet: Buffer | readonly Buffer[], to: Peer | undefined = this.peer): void => {
     if (this.#closed || !to) return;
     this.socket.send(packet as Buffer[], to.port, to.address);
+    this.#poll.sent();
   };
 
   /** (Re)starts the timer; refreshing an existing timer of the same length is the cheap path. */
@@ -101,6 +106,7 @@ export class TransferLink {
       this.#stranger(from);
       return;
     }
+    this.#poll.answered();
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
       this.send(encodeError(decoded.code, decoded.reason));
@@ -112,9 +118,7 @@ export class TransferLink {
 
   #stranger(from: dgram.RemoteInfo): void {
     this.strangers++;
-    this.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID'), {
-      address: from.address,
-      port: from.port,
-    });
+    if (this.#closed) return;
+    this.socket.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID'), from.port, from.address);
   }
 }

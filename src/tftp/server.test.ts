@@ -15,6 +15,7 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../errors.js';
+import { busyPolling } from '../runtime/busy-poll.js';
 import { tftpGet, tftpPut } from './client.js';
 import type { TftpError } from './errors.js';
 import { decodePacket, encodeAck, encodeRequest, Opcode, type Packet } from './packet.js';
@@ -171,6 +172,36 @@ describe('TFTP server and client', () => {
     // The client holds its ACK past 4 MiB waiting; one window and one gathered write more may come in.
     expect(maxWaiting).toBeGreaterThan(1024 * 1024);
     expect(maxWaiting).toBeLessThanOrEqual(4 * 1024 * 1024 + 4 * 65464 + 256 * 1024 + 65464);
+  });
+
+  it('busy-polls for a near client\u2019s answers, and not when turned off', async () => {
+    const quiet = await serveTftp({ root, host: '127.0.0.1', port: 0, busyPollUs: 0 });
+    const polledDuring = async (port: number): Promise<number> => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      let polled = 0;
+      const out = collector();
+      // The client does not poll: whatever polling is seen is the server's.
+      await tftpGet(
+        {
+          host: '127.0.0.1',
+          port,
+          busyPollUs: 0,
+          onProgress: () => {
+            if (busyPolling()) polled++;
+          },
+        },
+        'medium.bin',
+        out.stream,
+      );
+      expect(sha(out.data())).toBe(sha(files.get('medium.bin') as Buffer));
+      return polled;
+    };
+    try {
+      expect(await polledDuring(server.address.port)).toBeGreaterThan(0);
+      expect(await polledDuring(quiet.address.port)).toBe(0);
+    } finally {
+      await quiet.close();
+    }
   });
 
   it('uploads intact and places the file only when complete', async () => {

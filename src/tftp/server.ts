@@ -8,6 +8,7 @@ import { type FileHandle, link, open, realpath, rename, stat, unlink } from 'nod
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
+import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
@@ -74,6 +75,12 @@ export interface TftpServerOptions {
   /** Block number after 65535. Default 0. */
   rollover?: Rollover;
   /**
+   * After each send, poll for the client's answer this many microseconds before sleeping,
+   * while its answers come back that fast (see AnswerPoll): a lock-step client on the same
+   * host or a fast LAN is served without a wake-up per block. 0 turns it off. Default 100.
+   */
+  busyPollUs?: number;
+  /**
    * Serves content that is not a file: called for every read request before the disk is
    * looked at; return undefined to fall back to the file under the root.
    */
@@ -123,6 +130,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
   const maxTransfers = checkInteger('maxTransfers', options.maxTransfers ?? 1000, 1, 100_000);
   const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 1000, 10, 255_000);
   const retries = checkInteger('retries', options.retries ?? 5, 0, 100);
+  const pollUs = checkInteger('busyPollUs', options.busyPollUs ?? DEFAULT_POLL_US, 0, 10_000);
   const rollover = options.rollover ?? 0;
   const rules = options.rewrite ?? [];
   const peerReceiveBuffer = defaultReceiveBuffer();
@@ -161,7 +169,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
 
   async function start(request: Request, client: Peer, key: string): Promise<void> {
     const socket = await bindUdp({ host: local.address, port: 0, what: 'tftp transfer' });
-    const link = new TransferLink(socket, client.address, client);
+    const link = new TransferLink(socket, client.address, client, pollUs);
     active.set(key, link);
     const began = Date.now();
     const write = request.opcode === Opcode.WRQ;
