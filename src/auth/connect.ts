@@ -1,13 +1,12 @@
 /**
  * Opening a user database from a URL or a path: which engine, its kysely dialect, and
  * failures as one-line ERR_DATABASE errors that name the server but never the password.
+ * Each engine's driver is loaded when a database of its kind is opened, not before: a
+ * process that opens none (a TFTP server, a client) does not carry three drivers.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { type Dialect, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
-import { createPool } from 'mysql2';
-import pg from 'pg';
+import type { Dialect } from 'kysely';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { StoreKind } from './migrations.js';
 
@@ -23,6 +22,18 @@ export interface Connection {
   /** Redacted from driver messages, just in case one quotes it. */
   secret: string;
   dialect: Dialect;
+}
+
+/**
+ * The SQLite file used when no `--db` is given: `<dataDir>/sockit.db`.
+ *
+ * @example
+ * ```ts
+ * defaultDatabase('sockit-data'); // 'sockit-data/sockit.db'
+ * ```
+ */
+export function defaultDatabase(dataDir: string): string {
+  return path.join(dataDir, 'sockit.db');
 }
 
 const URL_SCHEMES: Partial<Record<string, StoreKind>> = {
@@ -50,14 +61,18 @@ export async function connect(target: string): Promise<Connection> {
     // The URL is not echoed: it may hold a password.
     throw new SockitError(ErrorCode.DATABASE, `the ${scheme}:// database URL is malformed`);
   }
-  return kind === 'mysql' ? openMysql(url) : openPostgres(url, target);
+  return kind === 'mysql' ? await openMysql(url) : await openPostgres(url, target);
 }
 
 async function openSqlite(file: string): Promise<Connection> {
   const base = { kind: 'sqlite' as const, where: `SQLite file ${file}`, secret: '' };
   if (file === '')
     throw new SockitError(ErrorCode.DATABASE, 'sqlite: needs a file path, e.g. sqlite:users.db');
-  let database: Database.Database | undefined;
+  const [{ default: Database }, { SqliteDialect }] = await Promise.all([
+    import('better-sqlite3'),
+    import('kysely'),
+  ]);
+  let database: InstanceType<typeof Database> | undefined;
   try {
     if (file !== ':memory:') await mkdir(path.dirname(path.resolve(file)), { recursive: true });
     database = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
@@ -72,13 +87,14 @@ async function openSqlite(file: string): Promise<Connection> {
   return { ...base, dialect: new SqliteDialect({ database }) };
 }
 
-function openMysql(url: URL): Connection {
+async function openMysql(url: URL): Promise<Connection> {
   const host = hostOf(url, 'localhost');
   const port = url.port === '' ? 3306 : Number(url.port);
   const database = decode(url.pathname.slice(1));
   const secret = decode(url.password);
   const where = `MySQL at ${host}:${port}/${database}`;
   if (database === '') throw new SockitError(ErrorCode.DATABASE, `${where}: the URL names no database`);
+  const [{ createPool }, { MysqlDialect }] = await Promise.all([import('mysql2'), import('kysely')]);
   // Query parameters pass through as mysql2 options (e.g. ?ssl={...}), as mysql2 itself does.
   const extra: Record<string, unknown> = {};
   for (const [key, value] of url.searchParams) {
@@ -103,11 +119,12 @@ function openMysql(url: URL): Connection {
   return { kind: 'mysql', where, secret, dialect: new MysqlDialect({ pool }) };
 }
 
-function openPostgres(url: URL, target: string): Connection {
+async function openPostgres(url: URL, target: string): Promise<Connection> {
   const host = hostOf(url, url.searchParams.get('host') ?? 'localhost');
   const port = url.port === '' ? 5432 : Number(url.port);
   const database = decode(url.pathname.slice(1));
   const secret = decode(url.password);
+  const [{ default: pg }, { PostgresDialect }] = await Promise.all([import('pg'), import('kysely')]);
   const pool = new pg.Pool({
     connectionString: target,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,

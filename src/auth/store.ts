@@ -3,7 +3,6 @@
  * and PostgreSQL. Every statement is built by kysely with bound parameters; the only SQL
  * text written by hand is schema DDL and fixed PRAGMAs, neither of which carries a value.
  */
-import path from 'node:path';
 import { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { ErrorCode, SockitError } from '../errors.js';
@@ -58,19 +57,8 @@ export interface UserStore {
   close(): Promise<void>;
 }
 
+export { defaultDatabase } from './connect.js';
 export type { StoreKind } from './migrations.js';
-
-/**
- * The SQLite file used when no `--db` is given: `<dataDir>/sockit.db`.
- *
- * @example
- * ```ts
- * defaultDatabase('sockit-data'); // 'sockit-data/sockit.db'
- * ```
- */
-export function defaultDatabase(dataDir: string): string {
-  return path.join(dataDir, 'sockit.db');
-}
 
 /**
  * Opens the user store at `target` and brings its schema up to date. `target` is

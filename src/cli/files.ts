@@ -3,11 +3,11 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { defaultDatabase, openUserStore } from '../auth/store.js';
+import { defaultDatabase } from '../auth/connect.js';
 import { ErrorCode, SockitError } from '../errors.js';
-import { FilesClient, type LoginOptions, type TransferResult } from '../files/client.js';
-import { type Entry, FILES_PORT } from '../files/protocol.js';
-import { loadFakeKey, serveFiles } from '../files/server.js';
+import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
+import { FILES_PORT } from '../files/port.js';
+import type { Entry } from '../files/protocol.js';
 import { splitPath } from '../files/storage.js';
 import { launch } from '../runtime/launch.js';
 import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
@@ -90,6 +90,7 @@ async function withClient<T>(
   flags: ClientFlags,
   work: (client: FilesClient) => Promise<T>,
 ): Promise<T> {
+  const { FilesClient } = await import('../files/client.js');
   const client = await FilesClient.login(await loginOptions(parseServer(target), flags));
   try {
     return await work(client);
@@ -197,6 +198,10 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     .action(async (flags: ServeFlags, command: Command) => {
       const log = loggerFor(command);
       const tls = await loadTls(flags);
+      const [{ openUserStore }, { loadFakeKey, serveFiles }] = await Promise.all([
+        import('../auth/store.js'),
+        import('../files/server.js'),
+      ]);
       const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
       try {
         const launched = await launch({ model: 'event-loop', log }, async () => [
@@ -239,6 +244,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     .action(async (target: string, flags: ClientFlags & { iterations: number }) => {
       const password = await readPassword({ prompt: `Password for ${flags.user}: `, confirm: true });
       const tls = await clientTls(flags);
+      const { FilesClient } = await import('../files/client.js');
       const client = await FilesClient.connect({ ...parseServer(target), tls });
       try {
         await client.register(flags.user, password, flags.iterations);

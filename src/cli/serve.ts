@@ -2,10 +2,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { defaultDatabase, openUserStore } from '../auth/store.js';
+import { defaultDatabase } from '../auth/connect.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
-import { FILES_PORT } from '../files/protocol.js';
-import { loadFakeKey, serveFiles } from '../files/server.js';
+import { FILES_PORT } from '../files/port.js';
 import { launch } from '../runtime/launch.js';
 import { serveTftp, TFTP_SERVE_PORT } from '../tftp/server.js';
 import { parsePort } from './args.js';
@@ -53,6 +52,10 @@ Stops gracefully on SIGINT/SIGTERM.`,
       const log = loggerFor(command);
       const tftpRoot = path.resolve(flags.dataDir, 'tftp');
       await mkdir(tftpRoot, { recursive: true });
+      const [{ openUserStore }, { loadFakeKey, serveFiles }] = await Promise.all([
+        import('../auth/store.js'),
+        import('../files/server.js'),
+      ]);
       const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
       try {
         const launched = await launch({ model: 'event-loop', log }, async (model) => [

@@ -1,9 +1,10 @@
 /** `sockit users`: add, change, list and remove the accounts that log in to sockit services. */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { defaultDatabase } from '../auth/connect.js';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { checkUserName } from '../auth/names.js';
 import { deriveCredentials } from '../auth/scram.js';
-import { defaultDatabase, openUserStore, type UserRecord, type UserStore } from '../auth/store.js';
+import type { UserRecord, UserStore } from '../auth/store.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import { parseBytes } from './args.js';
 import { readPassword } from './password.js';
@@ -165,6 +166,7 @@ function parseQuota(value: string): number | null {
 }
 
 async function withUserStore(flags: StoreFlags, use: (store: UserStore) => Promise<void>): Promise<void> {
+  const { openUserStore } = await import('../auth/store.js');
   const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
   try {
     await use(store);

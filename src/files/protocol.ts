@@ -19,8 +19,7 @@ import { z } from 'zod';
 import { MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 
 export const FILES_PROTOCOL_VERSION = 1;
-/** The port `sockit files serve` listens on by default (unprivileged, unassigned by IANA). */
-export const FILES_PORT = 7021;
+export { FILES_PORT } from './port.js';
 /** Largest path a request may carry, in bytes of UTF-8. */
 export const MAX_PATH_LENGTH = 4096;
 

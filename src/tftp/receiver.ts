@@ -22,7 +22,7 @@ export interface ReceiverSink {
   arm(ms: number): void;
   disarm(): void;
   /** The next bytes of the file, in order; false to hold the next ACK until `resume()`. */
-  write(data: Buffer): boolean | void;
+  write(data: Buffer): boolean;
   /**
    * Every block is in. Return a promise to hold the final ACK until the data is stored;
    * a rejection ends the transfer with ERROR 3. The dally period follows the final ACK.
