@@ -1,5 +1,6 @@
 /** Parsers for command-line values: each failure is one clear `ERR_INVALID_ARGUMENT`. */
 import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 
 export function parsePort(value: string): number {
   return parseInteger(value, 0, 65535, 'a port from 0 to 65535');
@@ -50,4 +51,19 @@ export function secondsOption(flags: string, description: string, defaultSeconds
 /** A size option whose help shows the default as written, e.g. `16MiB`. */
 export function bytesOption(flags: string, description: string, defaultSize: string): Option {
   return new Option(flags, description).argParser(parseBytes).default(parseBytes(defaultSize), defaultSize);
+}
+
+/** `--iterations`: PBKDF2 iterations within the bounds the server accepts. */
+export function iterationsOption(): Option {
+  return new Option('--iterations <n>', `PBKDF2 iterations, ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`)
+    .argParser(parseIterations)
+    .default(DEFAULT_ITERATIONS, DEFAULT_ITERATIONS.toLocaleString('en-US'));
+}
+
+export function parseIterations(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < MIN_ITERATIONS || n > MAX_ITERATIONS) {
+    throw new InvalidArgumentError(`expected a whole number from ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`);
+  }
+  return n;
 }

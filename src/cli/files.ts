@@ -4,13 +4,21 @@ import net from 'node:net';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
+import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
 import { FILES_PORT } from '../files/port.js';
 import type { Entry } from '../files/protocol.js';
 import { splitPath } from '../files/storage.js';
 import { launch } from '../runtime/launch.js';
-import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
+import {
+  bytesOption,
+  iterationsOption,
+  parseCount,
+  parseIterations,
+  parsePort,
+  secondsOption,
+} from './args.js';
 import { loggerFor } from './context.js';
 import { readPassword } from './password.js';
 import { formatBytes, Progress } from './progress.js';
@@ -176,9 +184,9 @@ export function filesCommand(): Command {
     )
     .option(
       '--min-iterations <n>',
-      'least PBKDF2 iterations for self-registered accounts',
-      parseCount,
-      600_000,
+      `least PBKDF2 iterations for self-registered accounts, ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`,
+      parseIterations,
+      DEFAULT_ITERATIONS,
     )
     .addOption(bytesOption('--max-file-size <bytes>', 'largest file accepted', '64GiB'))
     .addOption(
@@ -234,7 +242,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     .description('create an account on a server started with --allow-register')
     .argument('<server>', 'HOST[:PORT]')
     .requiredOption('-u, --user <name>', 'account name: 1-32 of A-Z a-z 0-9 _ . -')
-    .option('--iterations <n>', 'PBKDF2 iterations', parseCount, 600_000)
+    .addOption(iterationsOption())
     .option('--tls', 'connect over TLS')
     .option('--tls-ca <file>', 'trust this certificate (PEM); implies --tls')
     .addHelpText(

@@ -1,12 +1,11 @@
 /** `sockit users`: add, change, list and remove the accounts that log in to sockit services. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
-import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { checkUserName } from '../auth/names.js';
 import { deriveCredentials } from '../auth/scram.js';
 import type { UserRecord, UserStore } from '../auth/store.js';
 import { ErrorCode, SockitError } from '../errors.js';
-import { parseBytes } from './args.js';
+import { iterationsOption, parseBytes } from './args.js';
 import { readPassword } from './password.js';
 import { formatBytes } from './progress.js';
 
@@ -140,20 +139,6 @@ function withStore(command: Command): Command {
     )
     .option('--data-dir <dir>', 'where sockit keeps its data, as for sockit serve', 'sockit-data')
     .addHelpText('after', DB_HELP);
-}
-
-function iterationsOption(): Option {
-  return new Option('--iterations <n>', `PBKDF2 iterations, ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`)
-    .argParser(parseIterations)
-    .default(DEFAULT_ITERATIONS, DEFAULT_ITERATIONS.toLocaleString('en-US'));
-}
-
-function parseIterations(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < MIN_ITERATIONS || n > MAX_ITERATIONS) {
-    throw new InvalidArgumentError(`expected a whole number from ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`);
-  }
-  return n;
 }
 
 function parseQuota(value: string): number | null {

@@ -161,6 +161,16 @@ describe('sockit files', () => {
     expect(ls.code, ls.stderr).toBe(0);
   });
 
+  it('refuses out-of-range iterations on the command line, before connecting', async () => {
+    for (const n of ['1000', '20000000']) {
+      const r = await sockit(['files', 'register', target, '--user', 'eve', '--iterations', n], { env });
+      expect(r.code, n).not.toBe(0);
+      expect(r.stderr, n).toContain('4096 to 10000000');
+    }
+    const ls = await sockit(['files', 'ls', target, '--user', 'eve'], { env });
+    expect(ls.stderr).toContain('ERR_AUTH_FAILED');
+  });
+
   it('resumes a 1 GiB upload killed half way; no half file is ever visible', async () => {
     const size = 1024 * 1024 * 1024;
     const big = path.join(dir, 'big.bin');
