@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the TFTP peers the interop tests, the loss test and bench/tftp talk to.
 # Idempotent: does nothing when everything is already there.
-#  - clients, as ordinary Debian packages: tftp-hpa (`tftp`) and atftp (`atftp`)
+#  - clients, as ordinary Debian packages: tftp-hpa (`tftp`), atftp (`atftp`), curl (its
+#    tftp:// support) and BusyBox (`busybox tftp`); tftp-hpa's client negotiates no options,
+#    the other three ask for blksize
 #  - servers, NOT installed as services (tftpd-hpa and atftpd conflict with each other, and
 #    installing either would start a daemon on port 69): their .deb files are fetched with
 #    `apt-get download` into .tools/interop/debs and unpacked with `dpkg-deb -x` into
@@ -15,6 +17,8 @@ DIR="$ROOT/.tools/interop"
 missing=()
 command -v tftp >/dev/null || missing+=(tftp-hpa)
 command -v atftp >/dev/null || missing+=(atftp)
+curl --version 2>/dev/null | grep -q '^Protocols:.* tftp' || missing+=(curl)
+command -v busybox >/dev/null || missing+=(busybox)
 command -v nft >/dev/null || missing+=(nftables)
 command -v ip >/dev/null || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -74,6 +78,8 @@ done
 
 echo "tftp     $(command -v tftp)"
 echo "atftp    $(command -v atftp)"
+echo "curl     $(command -v curl)"
+echo "busybox  $(command -v busybox)"
 echo "in.tftpd $DIR/tftpd-hpa/usr/sbin/in.tftpd"
 echo "atftpd   $DIR/atftpd/usr/sbin/atftpd"
 echo "nft      $(command -v nft)"

@@ -1,5 +1,5 @@
 /**
- * TFTP interop: `sockit tftp serve` with the tftp-hpa and atftp clients, `sockit tftp get/put`
+ * TFTP interop: `sockit tftp serve` with the tftp-hpa, atftp, curl and BusyBox clients, `sockit tftp get/put`
  * with the tftpd-hpa (in.tftpd) and atftpd servers, every file compared by sha256.
  * scripts/interop-tools.sh installs the clients and unpacks the servers into .tools/interop/.
  */
@@ -18,7 +18,7 @@ const FIX = 'run scripts/interop-tools.sh (as root) to install the TFTP peers';
 /** Fails loudly, never skips, when a peer is missing. */
 function requirePeers(): void {
   requireTools();
-  for (const tool of ['tftp', 'atftp']) {
+  for (const tool of ['tftp', 'atftp', 'curl', 'busybox']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`no ${tool}; ${FIX}`);
   }
   for (const bin of [IN_TFTPD, ATFTPD]) if (!existsSync(bin)) throw new Error(`${bin} is missing; ${FIX}`);
@@ -42,6 +42,19 @@ const atftpClient: Client = (verb, at, from, to, o) => {
     typeof v === 'number' ? ['--option', `${k} ${v}`] : [],
   );
   return run('atftp', [`--${verb}`, ...files, ...opts, at.host, `${at.port}`], T);
+};
+/** curl asks for blksize only when given --tftp-blksize, and for tsize always. */
+const curlClient: Client = (verb, at, from, to, o) => {
+  const url = (name: string) => `tftp://${hostPort(at.host, at.port)}/${name}`;
+  const files = verb === 'get' ? [url(from), '-o', to] : ['-T', from, url(to)];
+  const opts = o.blksize ? ['--tftp-blksize', `${o.blksize}`] : [];
+  return run('curl', ['--silent', '--show-error', ...opts, ...files], T);
+};
+/** BusyBox's tftp: octet only, blksize by -b (RFC 2348). */
+const busyboxClient: Client = (verb, at, from, to, o) => {
+  const files = verb === 'get' ? ['-g', '-r', from, '-l', to] : ['-p', '-l', from, '-r', to];
+  const opts = o.blksize ? ['-b', `${o.blksize}`] : [];
+  return run('busybox', ['tftp', ...opts, ...files, at.host, `${at.port}`], T);
 };
 const sockitClient: Client = (verb, at, from, to, o) => {
   const flags = Object.entries(o).flatMap(([k, v]) =>
@@ -137,6 +150,10 @@ describe('sockit tftp serve answers the C clients', () => {
     ['atftp', { blksize: 1428 }, atftpClient],
     ['atftp', { blksize: 512, windowsize: 4 }, atftpClient],
     ['atftp', { blksize: 1428, windowsize: 16 }, atftpClient],
+    ['curl', { blksize: 512 }, curlClient],
+    ['curl', { blksize: 1428 }, curlClient],
+    ['busybox', { blksize: 512 }, busyboxClient],
+    ['busybox', { blksize: 1428 }, busyboxClient],
   ] as [string, Opts, Client][])('%s gets and puts files byte for byte, %o', async (_name, o, client) => {
     const before = transfers(server).length;
     await roundTrip(client, at, root, o, Object.keys(FILES));
@@ -169,6 +186,7 @@ describe('sockit tftp serve answers the C clients', () => {
   it.each([
     ['sockit', sockitClient],
     ['atftp', atftpClient],
+    ['curl', curlClient],
   ] as const)('%s downloads and uploads 40 MiB at blksize 512 intact', async (_name, client) => {
     const before = transfers(server).length;
     await roundTrip(client, at, root, { blksize: 512 }, ['big.bin']);
