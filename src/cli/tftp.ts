@@ -79,7 +79,7 @@ export function parseTftpHost(value: string): { host: string; port: number } {
 
 function clientOptions(target: { host: string; port: number }, flags: ClientFlags): TftpClientOptions {
   return {
-    host: target.host === 'localhost' ? '127.0.0.1' : target.host,
+    host: target.host,
     port: target.port,
     blksize: flags.blksize,
     windowsize: flags.windowsize,
@@ -203,7 +203,11 @@ Examples:
     tftp
       .command('get')
       .description('download a file; LOCAL "-" writes to stdout')
-      .argument('<host[:port]>', 'the server, e.g. 192.0.2.1, 127.0.0.1:6969, [::1]:69', parseTftpHost)
+      .argument(
+        '<host[:port]>',
+        'the server, by address or name, e.g. 192.0.2.1, 127.0.0.1:6969, [::1]:69, tftp.lan',
+        parseTftpHost,
+      )
       .argument('<remote>', 'file name on the server')
       .argument('[local]', 'where to write it (default: the remote name, in this folder)'),
   )
@@ -250,7 +254,7 @@ server gives tsize); a summary line follows.`,
     tftp
       .command('put')
       .description('upload a file; LOCAL "-" reads stdin')
-      .argument('<host[:port]>', 'the server', parseTftpHost)
+      .argument('<host[:port]>', 'the server, by address or name (as for get)', parseTftpHost)
       .argument('<local>', 'file to send')
       .argument('[remote]', 'name on the server (default: the local file name)'),
   ).action(

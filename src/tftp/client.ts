@@ -3,9 +3,10 @@
  * are asked for in the request; an OACK is checked against what was asked (ERROR 8 if it
  * oversteps), and a server that answers with plain DATA or ACK 0 gets the defaults.
  */
+import dns from 'node:dns/promises';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { formatHostPort } from '../errors.js';
+import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
@@ -13,7 +14,7 @@ import { bindUdp } from '../runtime/udp.js';
 import type { Rollover } from './blocks.js';
 import { localError, remoteError, type TftpError } from './errors.js';
 import { BlockPump, BlockWriter } from './io.js';
-import { TransferLink } from './link.js';
+import { type Peer, TransferLink } from './link.js';
 import {
   acceptOack,
   bufferWindowCap,
@@ -35,6 +36,7 @@ import { type SessionOptions, TftpSender, type TransferStats } from './sender.js
 import { TFTP_PORT } from './server.js';
 
 export interface TftpClientOptions {
+  /** The server: an IP address or a name, resolved once before the request. */
   host: string;
   /** Default 69. */
   port?: number;
@@ -86,13 +88,41 @@ function requestOptions(
   return asked;
 }
 
-async function openLink(opts: TftpClientOptions): Promise<{ link: TransferLink; buffer: number }> {
-  const ipv6 = net.isIPv6(opts.host);
+/**
+ * The server's address. A name is resolved once, before the request: the server answers
+ * from an address, and the link judges every datagram by it (a reply from an address that
+ * is not the server's is a stranger's), so sends and checks must use the same one.
+ */
+async function resolveServer(host: string): Promise<string> {
+  if (net.isIP(host) !== 0) return host;
+  try {
+    return (await dns.lookup(host)).address;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'lookup failed';
+    throw new SockitError(ErrorCode.ADDRESS_UNAVAILABLE, `tftp client: cannot resolve ${host} (${code})`, {
+      cause: err,
+    });
+  }
+}
+
+interface OpenLink {
+  link: TransferLink;
+  /** Where the request goes: the server's address and its well-known port. */
+  server: Peer;
+  /** The receive buffer the kernel gave (what it charges against, halved). */
+  buffer: number;
+}
+
+async function openLink(opts: TftpClientOptions): Promise<OpenLink> {
+  const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
+  const pollUs = checkInteger('busyPollUs', opts.busyPollUs ?? DEFAULT_POLL_US, 0, 10_000);
+  const address = await resolveServer(opts.host);
+  const ipv6 = net.isIPv6(address);
   const socket = await bindUdp({ host: ipv6 ? '::' : '0.0.0.0', port: 0, what: 'tftp client' });
   socket.setRecvBufferSize(8 * 1024 * 1024); // the kernel gives at most net.core.rmem_max
-  const pollUs = checkInteger('busyPollUs', opts.busyPollUs ?? DEFAULT_POLL_US, 0, 10_000);
   return {
-    link: new TransferLink(socket, opts.host, undefined, pollUs),
+    link: new TransferLink(socket, address, undefined, pollUs),
+    server: { address, port },
     buffer: socket.getRecvBufferSize() / 2,
   };
 }
@@ -183,8 +213,7 @@ async function getOnce(
   output: Writable,
   withOptions: boolean,
 ): Promise<TftpResult> {
-  const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
-  const { link, buffer } = await openLink(opts);
+  const { link, server, buffer } = await openLink(opts);
   const asked = withOptions ? requestOptions(opts, 0, buffer) : new Map<string, string>();
   let oackSeen = false;
   const began = Date.now();
@@ -216,7 +245,7 @@ async function getOnce(
         dallyMs: 1000,
       },
       {
-        send: (packet) => link.send(packet, link.peer ?? { address: opts.host, port }),
+        send: (packet) => link.send(packet, link.peer ?? server),
         arm: link.arm,
         disarm: link.disarm,
         write: (data) => {
@@ -257,7 +286,7 @@ async function getOnce(
       malformed: (code, reason) => settle(localError(code, reason)),
       timeout: () => receiver.timeout(),
     });
-    log.debug(`RRQ ${remote} to ${formatHostPort(opts.host, port)}`);
+    log.debug(`RRQ ${remote} to ${formatHostPort(server.address, server.port)}`);
     receiver.start();
   });
 }
@@ -286,8 +315,7 @@ async function putOnce(
   size: number | undefined,
   withOptions: boolean,
 ): Promise<TftpResult> {
-  const port = checkInteger('port', opts.port ?? TFTP_PORT, 1, 65535);
-  const { link } = await openLink(opts);
+  const { link, server } = await openLink(opts);
   // An upload's window lands in the server's buffer, which a default one is assumed to be.
   const asked = withOptions ? requestOptions(opts, size, 212_992) : new Map<string, string>();
   const began = Date.now();
@@ -313,7 +341,7 @@ async function putOnce(
         initial: encodeRequest(Opcode.WRQ, remote, opts.mode ?? 'octet', asked),
       },
       {
-        send: (packet) => link.send(packet, link.peer ?? { address: opts.host, port }),
+        send: (packet) => link.send(packet, link.peer ?? server),
         arm: link.arm,
         disarm: link.disarm,
         complete: () => settle(),

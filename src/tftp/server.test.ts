@@ -346,6 +346,22 @@ describe('TFTP server and client', () => {
     }
   }, 120_000);
 
+  it('reaches a server by name: replies from the address the name resolves to are its own', async () => {
+    // Bound to every address, so whichever family "localhost" resolves to first answers.
+    const any = await serveTftp({ root, port: 0, writable: true });
+    try {
+      const byName = { host: 'localhost', retries: 2 };
+      expect(sha(await get(any.address.port, 'medium.bin', byName))).toBe(
+        sha(files.get('medium.bin') as Buffer),
+      );
+      const data = randomBytes(5000);
+      await tftpPut({ ...byName, port: any.address.port }, 'by-name.bin', Readable.from([data]));
+      expect(sha(readFileSync(path.join(root, 'by-name.bin')))).toBe(sha(data));
+    } finally {
+      await any.close();
+    }
+  });
+
   it('works over IPv6 loopback', async () => {
     const v6 = await serveTftp({ root, host: '::1', port: 0 });
     try {
