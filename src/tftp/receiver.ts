@@ -1,11 +1,14 @@
 /**
  * The receiving side of a transfer (a server taking WRQ, a client doing RRQ), as a state
  * machine without a socket. In-order blocks are written and acknowledged every `windowsize`
- * blocks (RFC 7440; every block in lockstep) and at the end. A duplicate or out-of-order
- * block is answered once with the ACK of the last block in order, so a sender whose ACK was
- * lost, or whose window lost a block, resumes from there. After the last block the final
- * ACK is repeated to any repeat of that block for a dally period, so that a lost final ACK
- * does not fail the sender (RFC 1350 §6).
+ * blocks (RFC 7440; every block in lockstep) and at the end; the count restarts at every ACK
+ * sent, since the sender's next window starts after the block it acknowledges. A block out
+ * of order (one already held: the sender missed an ACK; or one past a gap: its window lost a
+ * block) is answered with the ACK of the last block in order, once per round of the sender:
+ * in lockstep every repeat, in a window only the first stray of each resend, so a broken
+ * window never draws a burst of ACKs. After the last block the final ACK is repeated to any
+ * repeat of that block for a dally period, so that a lost final ACK does not fail the
+ * sender (RFC 1350 §6).
  *
  * Flow control: when the sink's `write` returns false (its storage lags behind), the next
  * ACK that falls due is held, and the sender with it, until `resume()`; repeats that arrive
@@ -47,8 +50,11 @@ export class TftpReceiver {
   #opts: ReceiverOptions;
   #sink: ReceiverSink;
   #expected = 1;
+  /** In-order blocks since the last ACK sent. */
   #sinceAck = 0;
-  #nacked = false;
+  /** The latest block out of order since the last one in order; -1: none. */
+  #stray = -1;
+  /** Timeouts in a row, and the time they took. */
   #failures = 0;
   #waitedMs = 0;
   /** The control packet to repeat on a timeout: the initial one, then the latest ACK. */
@@ -76,8 +82,8 @@ export class TftpReceiver {
     this.#backlogged = false;
     if (this.#state !== 'held') return;
     this.#state = 'receiving';
-    this.#failures = 0;
-    this.#control(this.#ack(this.#expected - 1));
+    this.#heard();
+    this.#acknowledge();
   }
 
   /** Changes blksize and windowsize after an OACK, before the first block. */
@@ -110,11 +116,13 @@ export class TftpReceiver {
       return;
     }
     if (block !== this.#expected) {
-      if (!this.#nacked) {
-        this.#nacked = true;
+      // A sender's round sends its blocks in increasing order: a stray not above the
+      // previous one belongs to a new round (in lockstep, each repeat of one block).
+      if (this.#stray < 0 || block <= this.#stray) {
         this.stats.retransmits++;
-        this.#control(this.#ack(this.#expected - 1));
+        this.#acknowledge();
       }
+      this.#stray = block;
       return;
     }
     const { blksize, windowsize, maxBytes } = this.#opts;
@@ -133,18 +141,19 @@ export class TftpReceiver {
     this.stats.bytes += payload.length;
     if (this.#sink.write(payload) === false) this.#backlogged = true;
     this.#expected = block + 1;
-    this.#nacked = false;
-    this.#failures = 0;
+    this.#stray = -1;
+    this.#heard();
+    this.#opts.rto.resetBackoff();
     if (payload.length < blksize) {
       this.#finishWith(block);
       return;
     }
     if (++this.#sinceAck >= windowsize) {
-      this.#sinceAck = 0;
       if (this.#backlogged) {
+        this.#sinceAck = 0;
         this.#state = 'held';
         this.#sink.arm(this.#opts.rto.ms);
-      } else this.#control(this.#ack(block));
+      } else this.#acknowledge();
     } else {
       this.#sink.arm(this.#opts.rto.ms);
     }
@@ -186,7 +195,7 @@ export class TftpReceiver {
       return;
     }
     this.#waitedMs += this.#opts.rto.ms;
-    if (++this.#failures > this.#opts.retries) {
+    if (this.#opts.rto.exhausted(++this.#failures, this.#waitedMs, this.#opts.retries)) {
       const held = this.#state === 'held';
       this.#state = 'done';
       if (held) {
@@ -194,7 +203,7 @@ export class TftpReceiver {
         this.#sink.fail(
           localError(TftpErrorCode.DISK_FULL, `storage did not keep up for ${this.#waitedMs} ms`),
         );
-      } else this.#sink.fail(timeoutError(this.#opts.retries, this.#waitedMs));
+      } else this.#sink.fail(timeoutError(this.#failures - 1, this.#waitedMs));
       return;
     }
     if (this.#state === 'held') {
@@ -202,12 +211,12 @@ export class TftpReceiver {
       return;
     }
     this.#opts.rto.expired();
-    this.#nacked = false;
-    if (this.#last) {
-      this.stats.retransmits++;
-      this.#sink.send(this.#last);
-    }
-    this.#sink.arm(this.#opts.rto.ms);
+    this.#stray = -1;
+    this.stats.retransmits++;
+    // Before any data, the request (or ACK 0) again; after, the ACK of the last block in
+    // order, which may be past the last ACK sent when a window broke off part way.
+    if (this.#expected > 1) this.#acknowledge();
+    else if (this.#last) this.#control(this.#last);
   }
 
   /** The dally; longer on a path that lost packets, where the sender's timer has likely backed off. */
@@ -218,6 +227,18 @@ export class TftpReceiver {
 
   #ack(block: number): Buffer {
     return encodeAck(toWire(block, this.#opts.rollover));
+  }
+
+  /** ACKs the last block in order: the sender's next round starts after it. */
+  #acknowledge(): void {
+    this.#sinceAck = 0;
+    this.#control(this.#ack(this.#expected - 1));
+  }
+
+  /** The sender was heard from: the count of timeouts in a row starts again. */
+  #heard(): void {
+    this.#failures = 0;
+    this.#waitedMs = 0;
   }
 
   #control(packet: Buffer): void {

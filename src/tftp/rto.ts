@@ -3,6 +3,10 @@
  * it adapts to the measured round trip as TCP does (RFC 6298 §2): RTO = SRTT + 4 RTTVAR,
  * within [minMs, maxMs], doubling on each timeout (§5.5) and sampled only from blocks that
  * were sent once (Karn's rule, §3).
+ *
+ * How long to wait before giving up is a separate matter (`exhausted`): a timer adapted to
+ * a near peer fires after tens of milliseconds, and a few of those in a row are no evidence
+ * that the peer is gone.
  */
 export interface RtoOptions {
   /** Start value, and the value when fixed. */
@@ -51,5 +55,24 @@ export class Rto {
   /** A timeout fired: back off. */
   expired(): void {
     if (!this.#fixed) this.#backoff = Math.min(this.#backoff * 2, 64);
+  }
+
+  /**
+   * The peer was heard from again (new data in order): the back-off ends. For a side that
+   * takes no samples (a receiver), this is what a fresh sample is to a sender (RFC 6298 §5.7).
+   */
+  resetBackoff(): void {
+    this.#backoff = 1;
+  }
+
+  /**
+   * Whether a side that has timed out `failures` times in a row, `waitedMs` in all, should
+   * give up: after more than `retries` timeouts, and not before `retries` initial timeouts'
+   * worth of silence. An adapted timer of 20 ms would otherwise end a transfer after 1.3 s
+   * (20 + 40 + ... + 640 ms): less than a pause that a fixed 1 s timer waits out, such as a
+   * receiver holding its ACK while its disk catches up, or a link that drops out briefly.
+   */
+  exhausted(failures: number, waitedMs: number, retries: number): boolean {
+    return failures > retries && waitedMs >= retries * this.#initial;
   }
 }

@@ -10,7 +10,8 @@
  *   are in use (the receiver's way of saying the first block was lost): answering every
  *   duplicate ACK with data is the Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1);
  * - a timeout resends the window from the first unacknowledged block, with back-off, and
- *   gives up after `retries` timeouts in a row.
+ *   gives up after `retries` timeouts in a row that took at least `retries` initial
+ *   timeouts (see Rto.exhausted).
  */
 import { fromWire, type Rollover, toWire } from './blocks.js';
 import { type TftpError, timeoutError } from './errors.js';
@@ -33,7 +34,7 @@ export interface SessionOptions {
   windowsize: number;
   rollover: Rollover;
   rto: Rto;
-  /** Timeouts in a row before giving up. */
+  /** Timeouts in a row before giving up (and never before `retries` initial timeouts: Rto.exhausted). */
   retries: number;
   now: () => number;
 }
@@ -64,9 +65,10 @@ export class TftpSender {
   #final: number | undefined;
   #ended = false;
   #lastLength = -1;
+  /** Timeouts in a row, and the time they took. */
   #failures = 0;
-  #nackUsed = false;
   #waitedMs = 0;
+  #nackUsed = false;
   /** Karn's rule: the block being timed and when it left; -1 when none. */
   #timed = -1;
   #timedAt = 0;
@@ -136,7 +138,7 @@ export class TftpSender {
       if (wire !== 0) return;
       this.#sample(0);
       this.#base = 1;
-      this.#failures = 0;
+      this.#heard();
       this.#sendWindow();
       return;
     }
@@ -146,7 +148,7 @@ export class TftpSender {
       this.#queue.splice(0, acked);
       this.#base += acked;
       this.#sent = 0;
-      this.#failures = 0;
+      this.#heard();
       this.#nackUsed = false;
       if (this.#final !== undefined && this.#base > this.#final) {
         this.#done = true;
@@ -165,12 +167,12 @@ export class TftpSender {
   timeout(): void {
     if (this.#done) return;
     this.#waitedMs += this.#opts.rto.ms;
-    if (++this.#failures > this.#opts.retries) {
+    if (this.#opts.rto.exhausted(++this.#failures, this.#waitedMs, this.#opts.retries)) {
       this.#done = true;
       // RFC 1350 §6: with only the last ACK missing, the receiver may well have everything.
       const onlyLast =
         this.#final !== undefined && this.#base === this.#final && this.stats.blocks >= this.#final;
-      this.#sink.fail(timeoutError(this.#opts.retries, this.#waitedMs, onlyLast));
+      this.#sink.fail(timeoutError(this.#failures - 1, this.#waitedMs, onlyLast));
       return;
     }
     this.#opts.rto.expired();
@@ -209,6 +211,12 @@ export class TftpSender {
     }
     this.#sent = limit;
     this.#sink.arm(this.#opts.rto.ms);
+  }
+
+  /** The receiver answered: the count of timeouts in a row starts again. */
+  #heard(): void {
+    this.#failures = 0;
+    this.#waitedMs = 0;
   }
 
   #time(block: number): void {
