@@ -101,7 +101,12 @@ function clientFlags(command: Command): Command {
       'ask for this timeout, 1-255 (RFC 2349); else it adapts',
       ranged(1, 255),
     )
-    .option('-r, --retries <n>', 'timeouts in a row before giving up', ranged(0, 100), 5)
+    .option(
+      '-r, --retries <n>',
+      'timeouts in a row before giving up, and not before N x timeout of silence',
+      ranged(0, 100),
+      5,
+    )
     .addOption(
       new Option('-m, --mode <mode>', 'transfer mode').choices(['octet', 'netascii']).default('octet'),
     )
@@ -146,7 +151,12 @@ export function tftpCommand(): Command {
       ranged(1, 255),
       1,
     )
-    .option('--retries <n>', 'timeouts in a row before a transfer is dropped', ranged(0, 100), 5)
+    .option(
+      '--retries <n>',
+      'timeouts in a row before a transfer is dropped, and not before N x --timeout of silence',
+      ranged(0, 100),
+      5,
+    )
     .option('--refuse <option>', 'never grant this option (repeatable), e.g. tsize', collect(String), [])
     .option(
       '--rewrite <rule>',

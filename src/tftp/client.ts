@@ -46,7 +46,7 @@ export interface TftpClientOptions {
   windowsize?: number;
   /** Ask for this timeout in seconds (RFC 2349); without it the timer adapts to the round trip. */
   timeout?: number;
-  /** Timeouts in a row before giving up. Default 5. */
+  /** Timeouts in a row before giving up, and not before `retries` x the timeout (1 s unless asked). Default 5. */
   retries?: number;
   /** Default octet. */
   mode?: TransferMode;

@@ -66,7 +66,7 @@ export interface TftpServerOptions {
   maxWindowsize?: number;
   /** First retransmission timeout in ms, when the client negotiates none. Default 1000. */
   timeoutMs?: number;
-  /** Timeouts in a row before a transfer is abandoned. Default 5. */
+  /** Timeouts in a row before a transfer is abandoned, and not before `retries` x `timeoutMs`. Default 5. */
   retries?: number;
   /** Options never granted. */
   refuse?: readonly string[];
