@@ -1,11 +1,12 @@
 /** The client against small scripted servers: how it treats OACKs, refusals and plain answers. */
 import dgram from 'node:dgram';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tftpGet } from './client.js';
+import { tftpGet, tftpPut } from './client.js';
 import type { TftpError } from './errors.js';
 import {
   decodePacket,
+  encodeAck,
   encodeData,
   encodeError,
   encodeOack,
@@ -89,5 +90,60 @@ describe('tftpGet', () => {
     expect(err.tftpCode).toBe(8);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(seen.some((p) => p.opcode === Opcode.ERROR && p.code === 8)).toBe(true);
+  });
+});
+
+/** A server taking uploads in lockstep, refusing any WRQ that carries options with ERROR 8. */
+async function optionless(requests: Request[], received: Buffer[]): Promise<number> {
+  const main = dgram.createSocket('udp4');
+  servers.push(main);
+  main.on('message', (msg, from) => {
+    const d = decodePacket(msg);
+    if (!d.ok || d.packet.opcode !== Opcode.WRQ) return;
+    requests.push(d.packet);
+    if (d.packet.options.size > 0) {
+      main.send(encodeError(8, 'no options here'), from.port, from.address);
+      return;
+    }
+    const tid = dgram.createSocket('udp4');
+    servers.push(tid);
+    tid.on('message', (m) => {
+      const p = decodePacket(m);
+      if (!p.ok || p.packet.opcode !== Opcode.DATA) return;
+      received.push(p.packet.data);
+      tid.send(encodeAck(p.packet.block), from.port, from.address);
+    });
+    tid.bind(0, '127.0.0.1', () => tid.send(encodeAck(0), from.port, from.address));
+  });
+  await new Promise<void>((resolve) => main.bind(0, '127.0.0.1', resolve));
+  return main.address().port;
+}
+
+describe('tftpPut', () => {
+  it('uploads without options, from the start of its input, when the server refuses them with ERROR 8', async () => {
+    const requests: Request[] = [];
+    const received: Buffer[] = [];
+    const port = await optionless(requests, received);
+    const data = Buffer.from('x'.repeat(1300));
+    const result = await tftpPut(
+      { host: '127.0.0.1', port, blksize: 1024, tsize: true },
+      'up.bin',
+      Readable.from([data]),
+      data.length,
+    );
+    expect(Buffer.concat(received).equals(data)).toBe(true);
+    expect(result.options.blksize).toBe(512);
+    expect(requests.map((r) => r.options.size)).toEqual([2, 0]);
+  });
+
+  it('fails, rather than waits for ever, when its input is destroyed before its end', async () => {
+    const port = await optionless([], []);
+    const input = new Readable({ read() {} });
+    input.push(Buffer.alloc(2000));
+    setTimeout(() => input.destroy(), 100);
+    const err = (await tftpPut({ host: '127.0.0.1', port }, 'cut.bin', input).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(err.message).toMatch(/the input closed before its end/);
   });
 });

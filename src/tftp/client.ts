@@ -12,7 +12,7 @@ import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
 import type { Rollover } from './blocks.js';
-import { localError, remoteError, type TftpError } from './errors.js';
+import { localError, remoteError, TftpError } from './errors.js';
 import { BlockPump, BlockWriter } from './io.js';
 import { type Peer, TransferLink } from './link.js';
 import {
@@ -331,7 +331,9 @@ async function putOnce(
       if (settled) return;
       settled = true;
       link.close();
-      pump.stop();
+      // Refused options are asked again without: the input, not yet read, goes to that try.
+      if (err instanceof TftpError && refusedOptions.has(err)) pump.release();
+      else pump.stop();
       if (err) reject(err);
       else resolve({ ...sender.stats, options: negotiated, ms: Date.now() - began });
     };
@@ -349,8 +351,8 @@ async function putOnce(
       },
     );
     const pump = new BlockPump(input, sender, DEFAULT_BLKSIZE, opts.mode === 'netascii', (err) => {
-      link.send(encodeError(0, 'read error on the client'));
-      settle(err);
+      link.send(encodeError(TftpErrorCode.NOT_DEFINED, 'read error on the client'));
+      settle(localError(TftpErrorCode.NOT_DEFINED, `cannot read the input: ${err.message}`));
     });
     const begin = (): void => {
       sender.ack(0);

@@ -31,6 +31,7 @@ export class BlockPump implements Pump {
   #sender: TftpSender;
   #blksize: number;
   #encoder: NetasciiEncoder | undefined;
+  #onError: (err: Error) => void;
   #pending: Buffer = Buffer.alloc(0);
   #offset = 0;
   #ended = false;
@@ -49,7 +50,9 @@ export class BlockPump implements Pump {
     this.#sender = sender;
     this.#blksize = blksize;
     this.#encoder = netascii ? new NetasciiEncoder() : undefined;
-    source.on('error', onError);
+    this.#onError = onError;
+    source.on('error', this.#failed);
+    source.on('close', this.#closed);
   }
 
   /** Begins pulling; until then the stream is not read (a client waits for the OACK first). */
@@ -58,12 +61,23 @@ export class BlockPump implements Pump {
     if (this.#started) return;
     this.#started = true;
     this.#source.on('readable', this.pump);
-    this.#source.on('end', () => {
-      this.#ended = true;
-      this.pump();
-    });
+    this.#source.on('end', this.#end);
     this.pump();
   }
+
+  #end = (): void => {
+    this.#ended = true;
+    this.pump();
+  };
+
+  #failed = (err: Error): void => {
+    if (!this.#done) this.#onError(err);
+  };
+
+  /** A stream destroyed before its end would otherwise leave the sender waiting for blocks. */
+  #closed = (): void => {
+    if (!this.#ended && !this.#done) this.#onError(new Error('the input closed before its end'));
+  };
 
   /** Supplies as many blocks as the sender takes; call again when it has room. */
   pump = (): void => {
@@ -95,9 +109,19 @@ export class BlockPump implements Pump {
     this.#busy = false;
   };
 
+  /** The transfer is over: the stream is destroyed (which closes a file). */
   stop(): void {
-    this.#done = true;
+    this.release();
     this.#source.destroy();
+  }
+
+  /** Lets go of the stream without touching it, for another transfer to read it from the start. */
+  release(): void {
+    this.#done = true;
+    this.#source.off('error', this.#failed);
+    this.#source.off('close', this.#closed);
+    this.#source.off('readable', this.pump);
+    this.#source.off('end', this.#end);
   }
 }
 
