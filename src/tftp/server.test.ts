@@ -362,6 +362,75 @@ describe('TFTP server and client', () => {
     }
   });
 
+  it('answers a hook that throws with ERROR 0 and frees the transfer\u2019s slot', async () => {
+    const hooked = await serveTftp({
+      root,
+      host: '127.0.0.1',
+      port: 0,
+      writable: true,
+      maxTransfers: 2,
+      content: (name) => {
+        if (name === 'boom.cfg') throw new Error('hook failed');
+        return undefined;
+      },
+      acceptUpload: () => {
+        throw new Error('hook failed');
+      },
+    });
+    try {
+      const port = hooked.address.port;
+      for (let i = 0; i < 3; i++) {
+        const got = (await get(port, 'boom.cfg').catch((e: unknown) => e)) as TftpError;
+        expect(got.tftpCode).toBe(0);
+        const put = (await tftpPut(
+          { host: '127.0.0.1', port },
+          'x.bin',
+          Readable.from([Buffer.from('x')]),
+        ).catch((e: unknown) => e)) as TftpError;
+        expect(put.tftpCode).toBe(0);
+      }
+      await vi.waitFor(() => expect(hooked.transfers).toBe(0));
+      // More failures than slots, and it still serves.
+      expect(sha(await get(port, 'small.bin'))).toBe(sha(files.get('small.bin') as Buffer));
+    } finally {
+      await hooked.close();
+    }
+  });
+
+  it('on close, tells the clients, removes the parts of uploads and closes the files it read', async () => {
+    const closing = await serveTftp({ root, host: '127.0.0.1', port: 0, writable: true });
+    const port = closing.address.port;
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const fdsBefore = openFds();
+    // A download whose client never ACKs, and an upload whose input stops coming.
+    const reader = dgram.createSocket('udp4');
+    const told = new Promise<Packet>((resolve) =>
+      reader.on('message', (m) => {
+        const d = decodePacket(m);
+        if (d.ok && d.packet.opcode === Opcode.ERROR) resolve(d.packet);
+      }),
+    );
+    await new Promise<void>((r) => reader.bind(0, '127.0.0.1', r));
+    reader.send(encodeRequest(Opcode.RRQ, 'chunks.bin', 'octet'), port, '127.0.0.1');
+    const input = new Readable({ read() {} });
+    input.push(randomBytes(4096));
+    const stalledPut = tftpPut({ host: '127.0.0.1', port }, 'stalled.bin', input);
+    await vi.waitFor(() => {
+      expect(closing.transfers).toBe(2);
+      expect(readdirSync(root).some((f) => f.includes('stalled.bin') && f.endsWith('.part'))).toBe(true);
+    });
+    const uploadEnded = stalledPut.catch((e: unknown) => e as TftpError);
+    await closing.close();
+    expect(await told).toMatchObject({ code: 0, message: 'the server is shutting down' });
+    reader.close();
+    expect(await uploadEnded).toMatchObject({ tftpCode: 0, message: expect.stringMatching(/shutting down/) });
+    input.destroy();
+    await vi.waitFor(() => {
+      expect(readdirSync(root).filter((f) => f.includes('stalled.bin'))).toEqual([]);
+      expect(openFds()).toBeLessThanOrEqual(fdsBefore);
+    });
+  });
+
   it('works over IPv6 loopback', async () => {
     const v6 = await serveTftp({ root, host: '::1', port: 0 });
     try {

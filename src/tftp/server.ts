@@ -3,10 +3,8 @@
  * socket of its own (its TID), driven by the sender or receiver state machine.
  */
 import type dgram from 'node:dgram';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { type FileHandle, link, open, realpath, rename, stat, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { realpath, stat, unlink } from 'node:fs/promises';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
@@ -14,14 +12,17 @@ import { announceListening, checkInteger, type Service } from '../runtime/servic
 import { bindUdp } from '../runtime/udp.js';
 import type { Rollover } from './blocks.js';
 import type { TftpError } from './errors.js';
-import { BlockPump, BlockWriter, FilePump, type Pump, readChunkSize } from './io.js';
+import { BlockPump, BlockWriter, FilePump, type Pump } from './io.js';
 import { type Peer, TransferLink } from './link.js';
 import { MAX_BLKSIZE, negotiate, type ServerLimits, type TransferOptions } from './options.js';
 import { decodePacket, encodeError, encodeOack, Opcode, type Request, TftpErrorCode } from './packet.js';
-import { openedInside, type RewriteRule, resolveInRoot, temporaryBeside } from './paths.js';
+import { type RewriteRule, resolveInRoot, temporaryBeside } from './paths.js';
 import { TftpReceiver } from './receiver.js';
 import { Rto } from './rto.js';
 import { type SessionOptions, TftpSender, type TransferStats } from './sender.js';
+import { type Content, type Refusal, refuse, ServedFiles } from './storage.js';
+
+export type { Content } from './storage.js';
 
 /** The receive buffer asked for uploads; the kernel may give less (net.core.rmem_max). */
 const MAX_RECEIVE_BUFFER = 8 * 1024 * 1024;
@@ -39,12 +40,6 @@ function defaultReceiveBuffer(): number {
 export const TFTP_PORT = 69;
 /** The unprivileged port `sockit serve` uses for TFTP. */
 export const TFTP_SERVE_PORT = 6969;
-
-/** What a content hook returns: a stream, and its size when known (for tsize). */
-export interface Content {
-  stream: Readable;
-  size?: number;
-}
 
 export interface TftpServerOptions {
   /** Folder served; every path stays inside it. */
@@ -96,12 +91,11 @@ export interface TftpService extends Service {
   readonly transfers: number;
 }
 
-interface Refusal {
-  code: TftpErrorCode | 0;
-  reason: string;
+/** A transfer under way, from its request on: its slot counts against --max-transfers. */
+interface Running {
+  /** Ends it now (the server is closing): ERROR 0 to the client, its file let go, a log line. */
+  abort(reason: string): void;
 }
-
-const refuse = (code: TftpErrorCode | 0, reason: string): Refusal => ({ code, reason });
 
 /**
  * Starts a TFTP server and resolves once it listens.
@@ -133,12 +127,19 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
   const pollUs = checkInteger('busyPollUs', options.busyPollUs ?? DEFAULT_POLL_US, 0, 10_000);
   const rollover = options.rollover ?? 0;
   const rules = options.rewrite ?? [];
+  const files = new ServedFiles({
+    root,
+    writable: options.writable ?? false,
+    overwrite: options.overwrite ?? false,
+    content: options.content,
+    acceptUpload: options.acceptUpload,
+  });
   const peerReceiveBuffer = defaultReceiveBuffer();
   const port = options.port ?? TFTP_PORT;
 
   const main = await bindUdp({ host: options.host, port, what: 'tftp' });
   const local = main.address();
-  const active = new Map<string, TransferLink>();
+  const active = new Map<string, Running>();
   let closing = false;
 
   const reply = (to: dgram.RemoteInfo, refusal: Refusal): void => {
@@ -162,147 +163,193 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     const key = `${from.address}|${from.port}`;
     if (active.has(key)) return; // a repeated request: the transfer already answers it
     if (active.size >= maxTransfers) return reply(from, refuse(0, 'server busy, try again later'));
-    void start(request, { address: from.address, port: from.port }, key).catch((err: unknown) => {
+    // The slot is taken at once, so that a repeat of the request arriving meanwhile is ignored.
+    const running: Running = { abort: () => active.delete(key) };
+    active.set(key, running);
+    void start(request, { address: from.address, port: from.port }, key, running).catch((err: unknown) => {
+      active.delete(key);
       log.error({ err }, 'transfer failed to start');
     });
   });
 
-  async function start(request: Request, client: Peer, key: string): Promise<void> {
-    const socket = await bindUdp({ host: local.address, port: 0, what: 'tftp transfer' });
-    const link = new TransferLink(socket, client.address, client, pollUs);
-    active.set(key, link);
-    const began = Date.now();
-    const write = request.opcode === Opcode.WRQ;
-    const entry = { client: formatHostPort(client.address, client.port), file: request.filename };
-    let logged = false;
-    /** Ends the transfer for good: its socket closes and its client may ask again. */
-    const release = (): void => {
-      link.close();
-      active.delete(key);
-    };
-    /** Logs the one line of the transfer; failures release at once. */
-    const finish = (ok: boolean, stats: TransferStats | undefined, error?: string): void => {
-      if (logged) return;
-      logged = true;
-      if (!ok) release();
-      const ms = Date.now() - began;
-      const line = {
-        ...entry,
-        direction: write ? 'write' : 'read',
-        bytes: stats?.bytes ?? 0,
-        blocks: stats?.blocks ?? 0,
-        retransmits: stats?.retransmits ?? 0,
-        strangers: link.strangers,
-        ms,
-        mbPerSecond: Math.round(((stats?.bytes ?? 0) / Math.max(ms, 1) / 1000) * 100) / 100,
-        ok,
-        ...(error ? { error } : {}),
-      };
-      if (ok) log.info(line, 'transfer');
-      else log.warn(line, 'transfer');
-    };
-    const deny = (refusal: Refusal): void => {
-      link.send(encodeError(refusal.code, refusal.reason));
-      finish(false, undefined, refusal.reason);
-    };
-
-    const resolved = await resolveInRoot(
-      root,
-      request.filename,
-      rules,
-      client.address.replace(/^::ffff:/, ''),
-    );
-    if (!resolved.ok) return deny(resolved);
+  /** One transfer's socket, log line and ending, shared by its read or write side. */
+  interface Transfer {
+    request: Request;
+    client: Peer;
+    link: TransferLink;
+    socket: dgram.Socket;
+    running: Running;
+    /** True once the transfer has ended (logged): what is opened after must be let go. */
+    readonly over: boolean;
+    /** Logs the one line of the transfer; a failure also releases it. */
+    finish(ok: boolean, stats: TransferStats | undefined, error?: string): void;
+    /** Ends it for good: its socket closes and its client may ask again. */
+    release(): void;
+    /** Ends it with an ERROR to the client. */
+    deny(refusal: Refusal, stats?: TransferStats): void;
     /** What either end runs with once negotiated; the OACK, if any, is its block 0. */
-    const session = (
-      o: TransferOptions,
-      oack: Map<string, string> | undefined,
-    ): SessionOptions & { initial?: Buffer } => ({
-      blksize: o.blksize,
-      windowsize: o.windowsize,
-      rollover,
-      rto: new Rto({ initialMs: o.timeoutMs ?? timeoutMs, fixed: o.timeoutMs !== undefined }),
-      retries,
-      initial: oack ? encodeOack(oack) : undefined,
-      now: Date.now,
-    });
-    const netascii = request.mode === 'netascii';
+    session(o: TransferOptions, oack: Map<string, string> | undefined): SessionOptions & { initial?: Buffer };
+  }
 
-    if (!write) {
-      const content = await openForRead(resolved.path, resolved.name, client);
-      if ('code' in content) return deny(content);
-      const negotiated = negotiate(
-        request.options,
-        { ...limits, receiveBuffer: peerReceiveBuffer },
-        'read',
-        netascii ? undefined : content.size,
-      );
-      if (!negotiated.ok) {
-        content.close();
-        return deny(negotiated);
-      }
-      const o = negotiated.options;
-      socket.setSendBufferSize(
-        Math.max(64 * 1024, Math.min(8 * 1024 * 1024, 2 * o.windowsize * (o.blksize + 64))),
-      );
-      const sender = new TftpSender(session(o, negotiated.oack), {
-        send: link.send,
-        arm: link.arm,
-        disarm: link.disarm,
-        complete: () => {
-          pump.stop();
-          finish(true, sender.stats);
-          release();
-        },
-        fail: (err: TftpError) => {
-          pump.stop();
-          finish(false, sender.stats, err.message);
-        },
-      });
-      const readFailed = (err: Error): void => {
-        link.send(encodeError(0, 'read error'));
-        finish(false, sender.stats, err.message);
-      };
-      // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
-      const pump: Pump =
-        content.handle && !netascii
-          ? new FilePump(content.handle, sender, readFailed)
-          : new BlockPump(content.stream(o.blksize, o.windowsize), sender, o.blksize, netascii, readFailed);
-      link.attach({
-        packet: (packet) => {
-          if (packet.opcode === Opcode.ACK) {
-            sender.ack(packet.block);
-            pump.pump();
-          } else if (packet.opcode === Opcode.ERROR) {
-            pump.stop();
-            finish(false, sender.stats, `client sent ERROR ${packet.code}: ${packet.message}`);
-          }
-        },
-        malformed: (_code, reason) => {
-          pump.stop();
-          finish(false, sender.stats, reason);
-        },
-        timeout: () => {
-          sender.timeout();
-          pump.pump();
-        },
-      });
-      sender.start();
-      pump.start(o.blksize);
+  async function start(request: Request, client: Peer, key: string, running: Running): Promise<void> {
+    const socket = await bindUdp({ host: local.address, port: 0, what: 'tftp transfer' });
+    if (active.get(key) !== running) {
+      socket.close(); // the server closed meanwhile
       return;
     }
+    const link = new TransferLink(socket, client.address, client, pollUs);
+    const began = Date.now();
+    const entry = { client: formatHostPort(client.address, client.port), file: request.filename };
+    let logged = false;
+    const t: Transfer = {
+      request,
+      client,
+      link,
+      socket,
+      running,
+      get over() {
+        return logged;
+      },
+      release: () => {
+        link.close();
+        active.delete(key);
+      },
+      finish: (ok, stats, error) => {
+        if (logged) return;
+        logged = true;
+        if (!ok) t.release();
+        const ms = Date.now() - began;
+        const line = {
+          ...entry,
+          direction: request.opcode === Opcode.WRQ ? 'write' : 'read',
+          bytes: stats?.bytes ?? 0,
+          blocks: stats?.blocks ?? 0,
+          retransmits: stats?.retransmits ?? 0,
+          strangers: link.strangers,
+          ms,
+          mbPerSecond: Math.round(((stats?.bytes ?? 0) / Math.max(ms, 1) / 1000) * 100) / 100,
+          ok,
+          ...(error ? { error } : {}),
+        };
+        if (ok) log.info(line, 'transfer');
+        else log.warn(line, 'transfer');
+      },
+      deny: (refusal, stats) => {
+        if (logged) return;
+        link.send(encodeError(refusal.code, refusal.reason));
+        t.finish(false, stats, refusal.reason);
+      },
+      session: (o, oack) => ({
+        blksize: o.blksize,
+        windowsize: o.windowsize,
+        rollover,
+        rto: new Rto({ initialMs: o.timeoutMs ?? timeoutMs, fixed: o.timeoutMs !== undefined }),
+        retries,
+        initial: oack ? encodeOack(oack) : undefined,
+        now: Date.now,
+      }),
+    };
+    // Until a side has something of its own to let go of, aborting is refusing.
+    running.abort = (reason) => t.deny(refuse(0, reason));
+    try {
+      const ip = client.address.replace(/^::ffff:/, '');
+      const resolved = await resolveInRoot(root, request.filename, rules, ip);
+      if (!resolved.ok) return t.deny(resolved);
+      if (request.opcode === Opcode.WRQ) await receive(t, resolved);
+      else await send(t, resolved);
+    } catch (err) {
+      // A hook or the file system failed in a way nobody foresaw: the client is told, the slot freed.
+      log.error({ err, ...entry }, 'transfer failed');
+      t.deny(refuse(0, 'server error'));
+    }
+  }
 
-    const upload = await checkUpload(resolved.path, resolved.name, client, request.options.get('tsize'));
-    if (upload) return deny(upload);
-    // Ask for a receive buffer that holds the largest window we grant, then grant only what fits.
-    socket.setRecvBufferSize(MAX_RECEIVE_BUFFER);
-    const ours = socket.getRecvBufferSize() / 2; // Linux reports twice what it charges against
-    const negotiated = negotiate(request.options, { ...limits, receiveBuffer: ours }, 'write', undefined);
-    if (!negotiated.ok) return deny(negotiated);
+  /** A read request: the file, or a hook's content, goes to the client. */
+  async function send(t: Transfer, file: { path: string; name: string }): Promise<void> {
+    const { request, link } = t;
+    const netascii = request.mode === 'netascii';
+    const content = await files.openForRead(file.path, file.name, t.client);
+    if ('code' in content) return t.deny(content);
+    if (t.over) return content.close();
+    const negotiated = negotiate(
+      request.options,
+      { ...limits, receiveBuffer: peerReceiveBuffer },
+      'read',
+      netascii ? undefined : content.size,
+    );
+    if (!negotiated.ok) {
+      content.close();
+      return t.deny(negotiated);
+    }
     const o = negotiated.options;
-    const temp = temporaryBeside(resolved.path);
-    const created = await createInside(temp);
-    if ('code' in created) return deny(created);
+    t.socket.setSendBufferSize(
+      Math.max(64 * 1024, Math.min(8 * 1024 * 1024, 2 * o.windowsize * (o.blksize + 64))),
+    );
+    const sender = new TftpSender(t.session(o, negotiated.oack), {
+      send: link.send,
+      arm: link.arm,
+      disarm: link.disarm,
+      complete: () => {
+        pump.stop();
+        t.finish(true, sender.stats);
+        t.release();
+      },
+      fail: (err: TftpError) => {
+        pump.stop();
+        t.finish(false, sender.stats, err.message);
+      },
+    });
+    const readFailed = (err: Error): void => {
+      link.send(encodeError(0, 'read error'));
+      t.finish(false, sender.stats, err.message);
+    };
+    // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
+    const pump: Pump =
+      content.handle && !netascii
+        ? new FilePump(content.handle, sender, readFailed)
+        : new BlockPump(content.stream(o.blksize, o.windowsize), sender, o.blksize, netascii, readFailed);
+    const end = (error: string): void => {
+      pump.stop();
+      t.finish(false, sender.stats, error);
+    };
+    t.running.abort = (reason) => {
+      pump.stop();
+      t.deny(refuse(0, reason), sender.stats);
+    };
+    link.attach({
+      packet: (packet) => {
+        if (packet.opcode === Opcode.ACK) {
+          sender.ack(packet.block);
+          pump.pump();
+        } else if (packet.opcode === Opcode.ERROR) {
+          end(`client sent ERROR ${packet.code}: ${packet.message}`);
+        }
+      },
+      malformed: (_code, reason) => end(reason),
+      timeout: () => {
+        sender.timeout();
+        pump.pump();
+      },
+    });
+    sender.start();
+    pump.start(o.blksize);
+  }
+
+  /** A write request: the upload lands under a temporary name, placed only when complete. */
+  async function receive(t: Transfer, target: { path: string; name: string }): Promise<void> {
+    const { request, link } = t;
+    const upload = await files.checkUpload(target.path, target.name, t.client, request.options.get('tsize'));
+    if (upload) return t.deny(upload);
+    if (t.over) return;
+    // Ask for a receive buffer that holds the largest window we grant, then grant only what fits.
+    t.socket.setRecvBufferSize(MAX_RECEIVE_BUFFER);
+    const ours = t.socket.getRecvBufferSize() / 2; // Linux reports twice what it charges against
+    const negotiated = negotiate(request.options, { ...limits, receiveBuffer: ours }, 'write', undefined);
+    if (!negotiated.ok) return t.deny(negotiated);
+    const o = negotiated.options;
+    const temp = temporaryBeside(target.path);
+    const created = await files.createInside(temp);
+    if ('code' in created) return t.deny(created);
     const file = createWriteStream('', { fd: created });
     let failed = false;
     const discard = (): void => {
@@ -312,18 +359,22 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       file.once('close', () => void unlink(temp).catch(() => {}));
       file.destroy();
     };
+    if (t.over) return discard();
+    const end = (error: string): void => {
+      discard();
+      t.finish(false, receiver.stats, error);
+    };
     const writer = new BlockWriter(file, {
-      netascii,
+      netascii: request.mode === 'netascii',
       onError: () => {
         if (failed) return;
         link.send(encodeError(TftpErrorCode.DISK_FULL, 'write failed'));
-        discard();
-        finish(false, receiver.stats, 'write failed');
+        end('write failed');
       },
       onDrain: () => receiver.resume(),
     });
     const receiver: TftpReceiver = new TftpReceiver(
-      { ...session(o, negotiated.oack), maxBytes: limits.maxFileSize },
+      { ...t.session(o, negotiated.oack), maxBytes: limits.maxFileSize },
       {
         send: link.send,
         arm: link.arm,
@@ -332,107 +383,27 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
         complete: () =>
           writer
             .finish()
-            .then(() => place(temp, resolved.path, options.overwrite ?? false))
-            .then(() => finish(true, receiver.stats)),
+            .then(() => files.place(temp, target.path))
+            .then(() => t.finish(true, receiver.stats)),
         // The dally is over: only now may the client's TID be used again.
-        close: release,
-        fail: (err: TftpError) => {
-          discard();
-          finish(false, receiver.stats, err.message);
-        },
+        close: t.release,
+        fail: (err: TftpError) => end(err.message),
       },
     );
+    t.running.abort = (reason) => {
+      if (t.over) return t.release(); // placed, and dallying
+      discard();
+      t.deny(refuse(0, reason), receiver.stats);
+    };
     link.attach({
       packet: (packet) => {
         if (packet.opcode === Opcode.DATA) receiver.data(packet.block, packet.data);
-        else if (packet.opcode === Opcode.ERROR) {
-          discard();
-          finish(false, receiver.stats, `client sent ERROR ${packet.code}: ${packet.message}`);
-        }
+        else if (packet.opcode === Opcode.ERROR) end(`client sent ERROR ${packet.code}: ${packet.message}`);
       },
-      malformed: (_code, reason) => {
-        discard();
-        finish(false, receiver.stats, reason);
-      },
+      malformed: (_code, reason) => end(reason),
       timeout: () => receiver.timeout(),
     });
     receiver.start();
-  }
-
-  /** A file to read, opened; its stream is made once the block size is known. */
-  interface Source {
-    size: number | undefined;
-    stream(blksize: number, windowsize: number): Readable;
-    /** The open file, when the content is one (not a hook's stream). */
-    handle?: FileHandle;
-    close(): void;
-  }
-
-  async function openForRead(file: string, name: string, client: Peer): Promise<Source | Refusal> {
-    const hooked = await options.content?.(name, client);
-    if (hooked)
-      return { size: hooked.size, stream: () => hooked.stream, close: () => hooked.stream.destroy() };
-    try {
-      const handle = await open(file, 'r');
-      if (!(await openedInside(root, handle))) {
-        await handle.close();
-        return refuse(TftpErrorCode.ACCESS_VIOLATION, 'the file is outside the root');
-      }
-      const info = await handle.stat();
-      if (!info.isFile()) {
-        await handle.close();
-        return refuse(TftpErrorCode.FILE_NOT_FOUND, 'not a file');
-      }
-      return {
-        size: info.size,
-        handle,
-        stream: (blksize, windowsize) =>
-          createReadStream('', { fd: handle, highWaterMark: readChunkSize(blksize, windowsize) }),
-        close: () => void handle.close().catch(() => {}),
-      };
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR')
-        return refuse(TftpErrorCode.FILE_NOT_FOUND, 'file not found');
-      if (code === 'EACCES' || code === 'EPERM')
-        return refuse(TftpErrorCode.ACCESS_VIOLATION, 'permission denied');
-      return refuse(0, 'cannot read the file');
-    }
-  }
-
-  /** Creates a new file for an upload, refused if the folder it landed in is outside the root. */
-  async function createInside(file: string): Promise<FileHandle | Refusal> {
-    let handle: FileHandle;
-    try {
-      handle = await open(file, 'wx');
-    } catch {
-      return refuse(TftpErrorCode.ACCESS_VIOLATION, 'cannot create the file');
-    }
-    if (await openedInside(root, handle)) return handle;
-    await handle.close();
-    await unlink(file).catch(() => {});
-    return refuse(TftpErrorCode.ACCESS_VIOLATION, 'the folder is outside the root');
-  }
-
-  async function checkUpload(
-    file: string,
-    name: string,
-    client: Peer,
-    tsize: string | undefined,
-  ): Promise<Refusal | undefined> {
-    if (!options.writable) return refuse(TftpErrorCode.ACCESS_VIOLATION, 'the server is read-only');
-    const exists = await stat(file).then(
-      () => true,
-      () => false,
-    );
-    if (exists && !options.overwrite) return refuse(TftpErrorCode.FILE_EXISTS, 'file already exists');
-    const dir = await stat(path.dirname(file)).catch(() => undefined);
-    if (!dir?.isDirectory()) return refuse(TftpErrorCode.FILE_NOT_FOUND, 'no such folder');
-    const size = tsize !== undefined && /^\d+$/.test(tsize) ? Number(tsize) : undefined;
-    if (options.acceptUpload && !(await options.acceptUpload(name, client, size))) {
-      return refuse(TftpErrorCode.ACCESS_VIOLATION, 'upload refused');
-    }
-    return undefined;
   }
 
   const service: TftpService = {
@@ -444,22 +415,13 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     },
     close() {
       closing = true;
-      for (const l of active.values()) l.close();
+      // Each transfer tells its client, lets go of its file (an upload's part is removed)
+      // and logs its line; one still starting sees its slot gone and stops.
+      for (const running of [...active.values()]) running.abort('the server is shutting down');
       active.clear();
       return new Promise<void>((resolve) => main.close(() => resolve()));
     },
   };
   announceListening(log, service);
   return service;
-}
-
-/** Moves a finished upload into place: atomically, and without replacing unless allowed. */
-async function place(temp: string, target: string, overwrite: boolean): Promise<void> {
-  if (overwrite) {
-    await rename(temp, target);
-    return;
-  }
-  // link() fails if anything (a file, a symlink) took the name meanwhile: no clobbering.
-  await link(temp, target);
-  await unlink(temp);
 }
