@@ -1,6 +1,6 @@
 /** `sockit tftp serve`, `sockit tftp get` and `sockit tftp put`. */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
@@ -241,14 +241,22 @@ server gives tsize); a summary line follows.`,
         const progress = new Progress(`get ${remote}`);
         options.onProgress = (bytes, total) => progress.update(bytes, total);
         if (local === '-') {
-          const result = await tftpGet(options, remote, process.stdout);
+          const result = await tftpGet(options, remote, process.stdout).finally(() => progress.done());
           process.stderr.write(summary('received', remote, result));
           return;
         }
         const destination = local ?? path.basename(remote.replaceAll('\\', '/'));
         const temp = temporaryBeside(destination);
+        // Created before the request: a destination that cannot be written fails at once.
+        const file = await open(temp, 'wx').catch((err: NodeJS.ErrnoException) => {
+          throw new SockitError(
+            err.code === 'ENOENT' || err.code === 'ENOTDIR' ? ErrorCode.NOT_FOUND : ErrorCode.PATH_DENIED,
+            `tftp get: cannot create ${destination}: ${err.code === 'ENOENT' ? 'no such folder' : err.message}`,
+            { cause: err },
+          );
+        });
         try {
-          const result = await tftpGet(options, remote, createWriteStream(temp, { flags: 'wx' }));
+          const result = await tftpGet(options, remote, createWriteStream('', { fd: file }));
           await rename(temp, destination);
           progress.done();
           process.stderr.write(summary('received', remote, result));
@@ -282,8 +290,7 @@ server gives tsize); a summary line follows.`,
       const input = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 256 * 1024 });
       const progress = new Progress(`put ${name}`);
       options.onProgress = (bytes, total) => progress.update(bytes, total);
-      const result = await tftpPut(options, name, input, size);
-      progress.done();
+      const result = await tftpPut(options, name, input, size).finally(() => progress.done());
       process.stderr.write(summary('sent', name, result));
       if (local === '-') process.stdin.destroy();
     },

@@ -261,6 +261,15 @@ async function getOnce(
     const writer = new BlockWriter(output, {
       netascii: opts.mode === 'netascii',
       onDrain: () => receiver.resume(),
+      // The output failed (a full disk, a closed pipe): the transfer ends now, not after
+      // the rest of the file has come in for nothing.
+      onError: (err) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        const full = code === 'ENOSPC' || code === 'EDQUOT';
+        const tftpCode = full ? TftpErrorCode.DISK_FULL : TftpErrorCode.NOT_DEFINED;
+        link.send(encodeError(tftpCode, full ? 'disk full on the client' : 'the client cannot write'));
+        settle(localError(tftpCode, `cannot write the output: ${err.message}`));
+      },
     });
     link.attach({
       packet: (packet: Packet) => {

@@ -431,6 +431,20 @@ describe('TFTP server and client', () => {
     });
   });
 
+  it('ends a download as soon as its output fails, telling the server', async () => {
+    const failing = new Writable({
+      write(_chunk, _enc, done) {
+        done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    const err = (await tftpGet({ host: '127.0.0.1', port: server.address.port }, 'chunks.bin', failing).catch(
+      (e: unknown) => e,
+    )) as TftpError;
+    // Not ERROR 3 after the whole file came in: ERROR 0 at the first write, 256 KiB in.
+    expect(err.tftpCode).toBe(0);
+    expect(err.message).toMatch(/cannot write the output: write EPIPE/);
+  });
+
   it('works over IPv6 loopback', async () => {
     const v6 = await serveTftp({ root, host: '::1', port: 0 });
     try {

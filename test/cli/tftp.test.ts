@@ -91,6 +91,22 @@ describe('sockit tftp', () => {
     expect(existsSync(dest)).toBe(false);
   });
 
+  it('refuses a destination in a missing folder before asking the server', async () => {
+    const before = server
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"transfer"')).length;
+    const dest = path.join(work, 'no-such-folder', 'copy.bin');
+    const r = await sockit(['tftp', 'get', `127.0.0.1:${port}`, 'image.bin', dest]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`sockit: tftp get: cannot create ${dest}: no such folder [ERR_NOT_FOUND]\n`);
+    const after = server
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"transfer"')).length;
+    expect(after).toBe(before);
+  });
+
   it('logs one line per transfer with the facts', async () => {
     const lines = server
       .log()
