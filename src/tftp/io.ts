@@ -11,11 +11,11 @@ import type { TftpSender } from './sender.js';
 
 /**
  * Read size for files: a whole number of blocks (so that no read leaves a remainder to
- * copy), at least 256 KiB so that a lockstep transfer rarely waits on the disk, and at
- * least two windows.
+ * copy), at least two windows, and at least 64 KiB so that small blocks cost few reads
+ * (one per 128 blocks of 512 bytes). Memory per transfer is two such chunks at most.
  */
 export function readChunkSize(blksize: number, windowsize: number): number {
-  return blksize * Math.max(2 * windowsize, Math.ceil((256 * 1024) / blksize));
+  return blksize * Math.max(2 * windowsize, Math.ceil((64 * 1024) / blksize));
 }
 
 /** What feeds a sender: started once the block size is known, pumped whenever it has room. */
@@ -202,8 +202,10 @@ export class FilePump implements Pump {
       this.#sender.end();
       return;
     }
-    // Read ahead: the next chunk is read while this one is still being sent.
-    if (waiting < 2) this.#read();
+    // Read ahead: the next chunk is read while this one is still being sent, once the
+    // client has acknowledged a block. Until then one chunk is enough: a request from a
+    // forged address, never acknowledged, holds no more than that while it times out.
+    if (waiting === 0 || (waiting < 2 && acknowledged > 0)) this.#read();
   };
 
   /** Starts reading the next chunk, unless a read is under way or the file has ended. */

@@ -18,6 +18,7 @@ import { ErrorCode } from '../errors.js';
 import { busyPolling } from '../runtime/busy-poll.js';
 import { tftpGet, tftpPut } from './client.js';
 import type { TftpError } from './errors.js';
+import { readChunkSize } from './io.js';
 import { decodePacket, encodeAck, encodeRequest, Opcode, type Packet } from './packet.js';
 import { serveTftp, type TftpService } from './server.js';
 
@@ -78,12 +79,11 @@ describe('TFTP server and client', () => {
       ['one-block', 512],
       ['small.bin', 1000],
       ['medium.bin', 300_000],
-      // The server reads files in chunks of 262,144 bytes at blksize 512 and of 262,752 at
-      // 1428 x 16 (whole blocks, see readChunkSize), into buffers it reuses once acknowledged:
-      // sizes on and across those boundaries.
-      ['chunk.bin', 262_144],
-      ['chunks.bin', 3 * 262_144 + 512],
-      ['window-chunks.bin', 2 * 262_752],
+      // The server reads files in chunks of whole blocks (readChunkSize), into buffers it
+      // reuses once acknowledged: sizes on and across those boundaries.
+      ['chunk.bin', readChunkSize(512, 1)],
+      ['chunks.bin', 3 * readChunkSize(512, 1) + 512],
+      ['window-chunks.bin', 2 * readChunkSize(1428, 16)],
     ] as const) {
       const data = randomBytes(size);
       files.set(name, data);
@@ -440,7 +440,7 @@ describe('TFTP server and client', () => {
     const err = (await tftpGet({ host: '127.0.0.1', port: server.address.port }, 'chunks.bin', failing).catch(
       (e: unknown) => e,
     )) as TftpError;
-    // Not ERROR 3 after the whole file came in: ERROR 0 at the first write, 256 KiB in.
+    // Not ERROR 3 after the whole file came in: ERROR 0 at the first write.
     expect(err.tftpCode).toBe(0);
     expect(err.message).toMatch(/cannot write the output: write EPIPE/);
   });

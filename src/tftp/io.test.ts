@@ -1,0 +1,56 @@
+/** FilePump's reads: how much of a file a transfer holds before and after the client answers. */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { FilePump, readChunkSize } from './io.js';
+import { Rto } from './rto.js';
+import { TftpSender } from './sender.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-io-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('FilePump', () => {
+  it('reads one chunk until a block is acknowledged, then one chunk ahead', async () => {
+    const file = path.join(dir, 'f.bin');
+    writeFileSync(file, randomBytes(8 * readChunkSize(512, 1)));
+    const handle = await open(file, 'r');
+    const read = vi.spyOn(handle, 'read');
+    const sent: number[] = [];
+    const sender = new TftpSender(
+      {
+        blksize: 512,
+        windowsize: 1,
+        rollover: 0,
+        rto: new Rto({ initialMs: 1000 }),
+        retries: 5,
+        now: Date.now,
+      },
+      {
+        send: (packet) => sent.push((packet as Buffer[])[0]?.readUInt16BE(2) ?? -1),
+        arm: () => {},
+        disarm: () => {},
+        complete: () => {},
+        fail: () => {},
+      },
+    );
+    const pump = new FilePump(handle, sender, (err) => {
+      throw err;
+    });
+    sender.start();
+    pump.start(512);
+    await vi.waitFor(() => expect(sent).toEqual([1]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // A client that never answers (a forged request) costs one chunk.
+    expect(read).toHaveBeenCalledTimes(1);
+    sender.ack(1);
+    pump.pump();
+    await vi.waitFor(() => expect(read).toHaveBeenCalledTimes(2));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(read).toHaveBeenCalledTimes(2);
+    expect(sent).toEqual([1, 2]);
+    pump.stop();
+  });
+});
