@@ -83,6 +83,21 @@ describe('TFTP packet codec', () => {
     });
   });
 
+  it('reads a request padded with NULs after its mode or its options, as tftpd-hpa does', () => {
+    for (const pad of [[0], [0, 0], [0, 0, 0]]) {
+      expect(decodePacket(bytes([0, 1], 'f', [0], 'octet', [0], pad))).toMatchObject({
+        ok: true,
+        packet: { filename: 'f', mode: 'octet', options: new Map() },
+      });
+      expect(
+        decodePacket(bytes([0, 2], 'f', [0], 'octet', [0], 'blksize', [0], '1428', [0], pad)),
+      ).toMatchObject({
+        ok: true,
+        packet: { options: new Map([['blksize', '1428']]) },
+      });
+    }
+  });
+
   it('never throws, whatever the datagram', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 700 }), fc.integer({ min: 0, max: 8 }), (raw, opcode) => {

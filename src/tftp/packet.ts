@@ -93,12 +93,16 @@ function strings(buf: Buffer, from: number): string[] | undefined {
   return out;
 }
 
-function decodeOptions(list: string[]): Map<string, string> | string {
-  if (list.length % 2 !== 0) return 'an option has no value';
+function decodeOptions(fields: string[]): Map<string, string> | string {
+  // Some clients pad a request with NULs; the options end where a name is empty, as
+  // tftpd-hpa and atftpd read them.
+  let end = 0;
+  while (end < fields.length && fields[end] !== '') end += 2;
+  if (end > fields.length) return 'an option has no value';
+  const list = fields.slice(0, end);
   const options = new Map<string, string>();
   for (let i = 0; i < list.length; i += 2) {
     const name = (list[i] as string).toLowerCase();
-    if (name === '') return 'an option has an empty name';
     // RFC 2347 does not allow repeats; keep the first, as tftp-hpa does.
     if (!options.has(name)) options.set(name, list[i + 1] as string);
   }
