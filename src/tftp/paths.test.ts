@@ -48,4 +48,17 @@ describe('TFTP paths', () => {
       await handle.close();
     }
   });
+
+  it('takes names that begin with two dots for names, and still refuses ..', async () => {
+    writeFileSync(path.join(root, '..hidden'), 'dots');
+    mkdirSync(path.join(root, '..dir'));
+    writeFileSync(path.join(root, '..dir', 'f'), 'dots');
+    for (const name of ['..hidden', '/..hidden', '..dir/f', 'boot/..kernel']) {
+      const resolved = await resolveInRoot(root, name, [], '127.0.0.1');
+      expect(resolved, name).toMatchObject({ ok: true, path: path.join(root, name.replace(/^\//, '')) });
+    }
+    for (const name of ['..', '../outside/kernel', 'boot/../../outside/kernel', '..\\outside']) {
+      expect((await resolveInRoot(root, name, [], '127.0.0.1')).ok, name).toBe(false);
+    }
+  });
 });

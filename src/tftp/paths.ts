@@ -98,7 +98,8 @@ export async function openedInside(root: string, handle: FileHandle): Promise<bo
 
 function inside(root: string, candidate: string): boolean {
   const rel = path.relative(root, candidate);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  // `..name` is a name like any other; only `..` itself, as a whole component, leads up.
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /**
