@@ -110,7 +110,10 @@ function clientFlags(command: Command): Command {
     .addOption(
       new Option('-m, --mode <mode>', 'transfer mode').choices(['octet', 'netascii']).default('octet'),
     )
-    .option('--tsize', 'ask for / state the transfer size (RFC 2349)')
+    .option(
+      '--tsize',
+      'ask for / state the transfer size (RFC 2349); an upload from stdin or in netascii states none',
+    )
     .option(
       '--busy-poll <us>',
       'after each send, poll this many microseconds for the answer before sleeping, while answers come that fast; 0: off',

@@ -146,4 +146,24 @@ describe('tftpPut', () => {
     )) as Error;
     expect(err.message).toMatch(/the input closed before its end/);
   });
+
+  it('states tsize only when it knows the size on the wire: not from a stream of unknown size, not in netascii', async () => {
+    const requests: Request[] = [];
+    const port = await optionless(requests, []);
+    const data = Buffer.from('line\n'.repeat(100));
+    await tftpPut({ host: '127.0.0.1', port, tsize: true }, 'a.txt', Readable.from([data]), data.length);
+    await tftpPut({ host: '127.0.0.1', port, tsize: true }, 'b.txt', Readable.from([data]));
+    await tftpPut(
+      { host: '127.0.0.1', port, tsize: true, mode: 'netascii' },
+      'c.txt',
+      Readable.from([data]),
+      data.length,
+    );
+    expect(requests.map((r) => [r.filename, r.options.get('tsize')])).toEqual([
+      ['a.txt', '500'],
+      ['a.txt', undefined],
+      ['b.txt', undefined],
+      ['c.txt', undefined],
+    ]);
+  });
 });

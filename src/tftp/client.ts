@@ -84,7 +84,8 @@ function requestOptions(
     asked.set('windowsize', String(Math.min(wanted, bufferWindowCap(blksize ?? DEFAULT_BLKSIZE, buffer))));
   }
   if (opts.timeout !== undefined) asked.set('timeout', String(checkInteger('timeout', opts.timeout, 1, 255)));
-  if (opts.tsize) asked.set('tsize', String(size ?? 0));
+  // A download asks with 0 (RFC 2349 §2); an upload states its size, when it is known.
+  if (opts.tsize && size !== undefined) asked.set('tsize', String(size));
   return asked;
 }
 
@@ -326,7 +327,9 @@ async function putOnce(
 ): Promise<TftpResult> {
   const { link, server } = await openLink(opts);
   // An upload's window lands in the server's buffer, which a default one is assumed to be.
-  const asked = withOptions ? requestOptions(opts, size, 212_992) : new Map<string, string>();
+  // In netascii the bytes sent are the file's after conversion: their count is not known ahead.
+  const stated = opts.mode === 'netascii' ? undefined : size;
+  const asked = withOptions ? requestOptions(opts, stated, 212_992) : new Map<string, string>();
   const began = Date.now();
   let negotiated: TransferOptions = {
     blksize: DEFAULT_BLKSIZE,
