@@ -1,14 +1,24 @@
 /**
  * The receiving side of a transfer (a server taking WRQ, a client doing RRQ), as a state
- * machine without a socket. In-order blocks are written and acknowledged every `windowsize`
- * blocks (RFC 7440; every block in lockstep) and at the end; the count restarts at every ACK
- * sent, since the sender's next window starts after the block it acknowledges. A block out
- * of order (one already held: the sender missed an ACK; or one past a gap: its window lost a
- * block) is answered with the ACK of the last block in order, once per round of the sender:
- * in lockstep every repeat, in a window only the first stray of each resend, so a broken
- * window never draws a burst of ACKs. After the last block the final ACK is repeated to any
- * repeat of that block for a dally period, so that a lost final ACK does not fail the
- * sender (RFC 1350 §6).
+ * machine without a socket. In-order blocks are written and acknowledged at the end of
+ * each of the sender's windows (RFC 7440; every block in lockstep) and at the end of the
+ * file. The sender starts a window after the block an ACK acknowledges, so a window ends
+ * `windowsize` blocks after the last ACK sent, whenever that ACK went out. Blocks out of
+ * order:
+ * - one received but not yet acknowledged: the sender went back to the last ACK sent and
+ *   repeats what came after it, or a block came late; it is dropped, nothing is said;
+ * - one already acknowledged (the sender missed that ACK) or one past a gap (its window lost
+ *   a block): answered with the ACK of the last block in order, once per round of the
+ *   sender: in lockstep every repeat, in a window only the first stray of each resend, so a
+ *   broken window never draws a burst of ACKs;
+ * - in a window, one already acknowledged that comes sooner after that ACK than half the
+ *   shortest time in which a sender repeats a block (MIN_RTO_MS; half, as a clock of whole
+ *   milliseconds may read a 20 ms wait as 19): a late or duplicated copy, not a repeat;
+ *   dropped. Were it answered, the second ACK would tell the sender its next window was
+ *   lost, the resend of that window would draw the same answer, and so on to the end.
+ *
+ * After the last block the final ACK is repeated to any repeat of that block for a dally
+ * period, so that a lost final ACK does not fail the sender (RFC 1350 §6).
  *
  * Flow control: when the sink's `write` returns false (its storage lags behind), the next
  * ACK that falls due is held, and the sender with it, until `resume()`; repeats that arrive
@@ -18,6 +28,7 @@
 import { fromWire, toWire } from './blocks.js';
 import { localError, type TftpError, timeoutError } from './errors.js';
 import { encodeAck, encodeError, TftpErrorCode } from './packet.js';
+import { MIN_RTO_MS } from './rto.js';
 import type { SessionOptions, TransferStats } from './sender.js';
 
 export interface ReceiverSink {
@@ -50,8 +61,10 @@ export class TftpReceiver {
   #opts: ReceiverOptions;
   #sink: ReceiverSink;
   #expected = 1;
-  /** In-order blocks since the last ACK sent. */
-  #sinceAck = 0;
+  /** The block the last ACK sent acknowledged: the sender's window starts after it. */
+  #acked = 0;
+  /** When that ACK went out (SessionOptions.now). */
+  #ackedAt = 0;
   /** The latest block out of order since the last one in order; -1: none. */
   #stray = -1;
   /** Timeouts in a row, and the time they took. */
@@ -116,6 +129,7 @@ export class TftpReceiver {
       return;
     }
     if (block !== this.#expected) {
+      if (this.#tellsNothing(block)) return;
       // A sender's round sends its blocks in increasing order: a stray not above the
       // previous one belongs to a new round (in lockstep, each repeat of one block).
       if (this.#stray < 0 || block <= this.#stray) {
@@ -148,9 +162,8 @@ export class TftpReceiver {
       this.#finishWith(block);
       return;
     }
-    if (++this.#sinceAck >= windowsize) {
+    if (block - this.#acked >= windowsize) {
       if (this.#backlogged) {
-        this.#sinceAck = 0;
         this.#state = 'held';
         this.#sink.arm(this.#opts.rto.ms);
       } else this.#acknowledge();
@@ -229,10 +242,19 @@ export class TftpReceiver {
     return encodeAck(toWire(block, this.#opts.rollover));
   }
 
+  /** A block out of order that is dropped without an answer (see the top of this file). */
+  #tellsNothing(block: number): boolean {
+    // Received, not yet acknowledged: the sender went back to our last ACK, or it came late.
+    if (block > this.#acked) return block < this.#expected;
+    // Acknowledged, and too soon after that ACK to be the sender's repeat.
+    return this.#opts.windowsize > 1 && this.#opts.now() - this.#ackedAt < MIN_RTO_MS / 2;
+  }
+
   /** ACKs the last block in order: the sender's next round starts after it. */
   #acknowledge(): void {
-    this.#sinceAck = 0;
-    this.#control(this.#ack(this.#expected - 1));
+    this.#acked = this.#expected - 1;
+    this.#ackedAt = this.#opts.now();
+    this.#control(this.#ack(this.#acked));
   }
 
   /** The sender was heard from: the count of timeouts in a row starts again. */

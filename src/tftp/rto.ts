@@ -8,6 +8,9 @@
  * a near peer fires after tens of milliseconds, and a few of those in a row are no evidence
  * that the peer is gone.
  */
+/** The shortest adapted timeout: no sender of ours repeats a block sooner. */
+export const MIN_RTO_MS = 20;
+
 export interface RtoOptions {
   /** Start value, and the value when fixed. */
   initialMs: number;
@@ -29,7 +32,7 @@ export class Rto {
   constructor(options: RtoOptions) {
     this.#initial = options.initialMs;
     this.#fixed = options.fixed ?? false;
-    this.#min = options.minMs ?? 20;
+    this.#min = options.minMs ?? MIN_RTO_MS;
     this.#max = options.maxMs ?? Math.max(options.initialMs, 5000);
   }
 

@@ -23,6 +23,10 @@ interface Link {
   /** Drop exactly these packets (by index of send, per direction), for targeted cases. */
   dropData?: Set<number>;
   dropAck?: Set<number>;
+  /** Deliver these DATA packets (by index of send) this many ms late. */
+  delayData?: Map<number, number>;
+  /** Deliver this share of DATA packets up to `ms` late, at random (reordering them). */
+  late?: { share: number; ms: number };
   /** Deliver every ACK twice. */
   doubleAcks?: boolean;
   /** The receiver never answers. */
@@ -91,11 +95,11 @@ function transfer(
   };
   let dataIndex = 0;
   let ackIndex = 0;
-  const deliver = (packet: Buffer, to: (p: Buffer) => void, drop: boolean, times = 1): void => {
+  const deliver = (packet: Buffer, to: (p: Buffer) => void, drop: boolean, times = 1, late = 0): void => {
     if (drop || random() < (opts.loss ?? 0)) return;
     const copies = random() < (opts.duplicate ?? 0) ? 2 : times;
     for (let i = 0; i < copies; i++) {
-      schedule((opts.latency ?? 1) + random() * (opts.jitter ?? 0), () => to(packet));
+      schedule(late + (opts.latency ?? 1) + random() * (opts.jitter ?? 0), () => to(packet));
     }
   };
 
@@ -138,7 +142,9 @@ function transfer(
           const block = bytes.readUInt16BE(2);
           result.blocksSentCount.set(block, (result.blocksSentCount.get(block) ?? 0) + 1);
         }
-        deliver(bytes, toReceiver, opts.dropData?.has(dataIndex++) ?? false);
+        const index = dataIndex++;
+        const late = opts.late && random() < opts.late.share ? random() * opts.late.ms : 0;
+        deliver(bytes, toReceiver, opts.dropData?.has(index) ?? false, 1, opts.delayData?.get(index) ?? late);
       },
       arm: (ms) => {
         senderTimer.cancelled = true;
@@ -328,6 +334,42 @@ describe('TFTP sender and receiver', () => {
     // 21..32 once more; after that every window arrives whole.
     expect(run.sender.stats.retransmits).toBe(12);
   });
+
+  it('keeps to the sender\u2019s windows after one block arrives late', () => {
+    const file = randomBytes(400 * 512);
+    // Block 12 (in the second window of 8) arrives after block 13.
+    const run = transfer(file, { windowsize: 8, delayData: new Map([[11, 0.5]]) });
+    expect(run.received.equals(file)).toBe(true);
+    // Block 12 is awaited; the ACK of 11 sends the sender back for 12..19 (13 is held
+    // already and dropped as the repeat comes in); after that every window arrives whole.
+    expect(run.dataPackets).toBeLessThanOrEqual(401 + 8);
+  });
+
+  it.each([4, 8, 16])(
+    'with 1% of blocks late (window %i), sends little more than the file, 20 seeds',
+    (windowsize) => {
+      const file = randomBytes(400 * 512);
+      for (let seed = 1; seed <= 20; seed++) {
+        const run = transfer(file, { windowsize, late: { share: 0.01, ms: 0.2 }, seed });
+        expect(run.received.equals(file), `seed ${seed}`).toBe(true);
+        // About four late blocks, each costing at most a window again; never a cascade.
+        expect(run.dataPackets, `seed ${seed}`).toBeLessThan(1.5 * 401);
+      }
+    },
+  );
+
+  it.each([4, 8, 16])(
+    'with 5% of packets duplicated (window %i), does not send later windows twice, 20 seeds',
+    (windowsize) => {
+      const file = randomBytes(400 * 512);
+      for (let seed = 1; seed <= 20; seed++) {
+        const run = transfer(file, { windowsize, duplicate: 0.05, seed });
+        expect(run.received.equals(file), `seed ${seed}`).toBe(true);
+        // A duplicated ACK may send one window again; its answer must not start a chain.
+        expect(run.dataPackets, `seed ${seed}`).toBeLessThan(1.3 * 401);
+      }
+    },
+  );
 
   it('in lockstep, answers every repeat of a block whose ACK was lost', () => {
     const file = randomBytes(10 * 512);
