@@ -1,11 +1,11 @@
 /** FilePump's reads: how much of a file a transfer holds before and after the client answers. */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { FilePump, readChunkSize } from './io.js';
+import { BlockWriter, FilePump, readChunkSize } from './io.js';
 import { Rto } from './rto.js';
 import { TftpSender } from './sender.js';
 
@@ -52,5 +52,17 @@ describe('FilePump', () => {
     expect(read).toHaveBeenCalledTimes(2);
     expect(sent).toEqual([1, 2]);
     pump.stop();
+  });
+});
+
+describe('BlockWriter', () => {
+  it('does not report a target destroyed while finishing as written', async () => {
+    // A server closing mid-upload destroys the part's stream: the upload must not be placed.
+    const target = createWriteStream(path.join(dir, 'part'));
+    const writer = new BlockWriter(target);
+    for (let i = 0; i < 64; i++) writer.write(Buffer.alloc(65536, 1));
+    const finished = writer.finish();
+    target.destroy();
+    await expect(finished).rejects.toThrow();
   });
 });

@@ -321,7 +321,12 @@ export class BlockWriter {
     return new Promise((resolve, reject) => {
       if (this.error) return reject(this.error);
       this.#target.once('error', reject);
-      this.#target.end(() => (this.error ? reject(this.error) : resolve()));
+      // A target destroyed meanwhile (a transfer aborted) ends with an error, not a success.
+      this.#target.end((err?: Error | null) => {
+        const failed = err ?? this.error;
+        if (failed) reject(failed);
+        else resolve();
+      });
     });
   }
 

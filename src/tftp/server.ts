@@ -383,7 +383,10 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
         complete: () =>
           writer
             .finish()
-            .then(() => files.place(temp, target.path))
+            .then(() => {
+              if (failed) throw new Error('the upload was aborted');
+              return files.place(temp, target.path);
+            })
             .then(() => t.finish(true, receiver.stats)),
         // The dally is over: only now may the client's TID be used again.
         close: t.release,
