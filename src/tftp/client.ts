@@ -97,7 +97,9 @@ function requestOptions(
 async function resolveServer(host: string): Promise<string> {
   if (net.isIP(host) !== 0) return host;
   try {
-    return (await dns.lookup(host)).address;
+    // IPv4 first: many TFTP servers listen on IPv4 only (atftpd, firmware), and where
+    // /etc/hosts lists ::1 first for localhost a wrong guess shows only as a timeout.
+    return (await dns.lookup(host, { order: 'ipv4first' })).address;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'lookup failed';
     throw new SockitError(ErrorCode.ADDRESS_UNAVAILABLE, `tftp client: cannot resolve ${host} (${code})`, {
