@@ -317,7 +317,15 @@ export async function tftpPut(
   input: Readable,
   size?: number,
 ): Promise<TftpResult> {
-  return withOptionFallback(opts, (withOptions) => putOnce(opts, remote, input, size, withOptions));
+  // Between a try refused for its options and the next, no pump listens to the input: an
+  // error then must not go unhandled (the next pump finds it on the stream).
+  const unheard = (): void => {};
+  input.on('error', unheard);
+  try {
+    return await withOptionFallback(opts, (withOptions) => putOnce(opts, remote, input, size, withOptions));
+  } finally {
+    input.off('error', unheard);
+  }
 }
 
 async function putOnce(
@@ -333,6 +341,7 @@ async function putOnce(
   const stated = opts.mode === 'netascii' ? undefined : size;
   const asked = withOptions ? requestOptions(opts, stated, 212_992) : new Map<string, string>();
   const began = Date.now();
+  let oackSeen = false;
   let negotiated: TransferOptions = {
     blksize: DEFAULT_BLKSIZE,
     windowsize: 1,
@@ -382,16 +391,18 @@ async function putOnce(
             pump.pump();
             return;
           case Opcode.OACK: {
-            if (sender.stats.blocks > 0) return;
+            if (oackSeen || sender.stats.blocks > 0) return;
             const accepted = checkOack(asked, packet.options, link, settle);
             if (!accepted) return;
+            oackSeen = true;
             negotiated = { ...accepted, tsize: accepted.tsize ?? size };
             sender.configure(negotiated.blksize, negotiated.windowsize);
             begin();
             return;
           }
           default:
-            endOnOther(packet, link, settle, asked.size > 0 && sender.stats.blocks === 0);
+            // Once an OACK started the transfer, the input is being read: no asking again.
+            endOnOther(packet, link, settle, asked.size > 0 && !oackSeen && sender.stats.blocks === 0);
         }
       },
       malformed: (code, reason) => settle(localError(code, reason)),

@@ -4,8 +4,9 @@ import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { BlockWriter, FilePump, readChunkSize } from './io.js';
+import { BlockPump, BlockWriter, FilePump, readChunkSize } from './io.js';
 import { Rto } from './rto.js';
 import { TftpSender } from './sender.js';
 
@@ -64,5 +65,33 @@ describe('BlockWriter', () => {
     const finished = writer.finish();
     target.destroy();
     await expect(finished).rejects.toThrow();
+  });
+});
+
+describe('BlockPump', () => {
+  it('reports a stream that failed or closed before the pump was made', async () => {
+    // Between an upload's try refused for its options and the next, no pump listens.
+    const sender = new TftpSender(
+      {
+        blksize: 512,
+        windowsize: 1,
+        rollover: 0,
+        rto: new Rto({ initialMs: 1000 }),
+        retries: 5,
+        now: Date.now,
+      },
+      { send: () => {}, arm: () => {}, disarm: () => {}, complete: () => {}, fail: () => {} },
+    );
+    const failed = new Readable({ read() {} });
+    failed.on('error', () => {});
+    failed.destroy(new Error('gone'));
+    const closed = new Readable({ read() {} });
+    closed.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    const errors: string[] = [];
+    new BlockPump(failed, sender, 512, false, (err) => errors.push(err.message));
+    new BlockPump(closed, sender, 512, false, (err) => errors.push(err.message));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(errors).toEqual(['gone', 'the input closed before its end']);
   });
 });

@@ -53,6 +53,10 @@ export class BlockPump implements Pump {
     this.#onError = onError;
     source.on('error', this.#failed);
     source.on('close', this.#closed);
+    // A stream that failed or closed before this pump was made (between two tries of one
+    // upload) says so no more: look.
+    if (source.errored) queueMicrotask(() => this.#failed(source.errored as Error));
+    else if (source.destroyed) queueMicrotask(this.#closed);
   }
 
   /** Begins pulling; until then the stream is not read (a client waits for the OACK first). */
