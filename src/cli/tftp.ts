@@ -258,13 +258,15 @@ server gives tsize); a summary line follows.`,
             { cause: err },
           );
         });
+        const output = createWriteStream('', { fd: file });
         try {
-          const result = await tftpGet(options, remote, createWriteStream('', { fd: file }));
+          const result = await tftpGet(options, remote, output);
           await rename(temp, destination);
           progress.done();
           process.stderr.write(summary('received', remote, result));
         } catch (err) {
           progress.done();
+          output.destroy(); // closes the file, which the stream owns
           await unlink(temp).catch(() => {});
           throw err;
         }

@@ -258,9 +258,10 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       if (request.opcode === Opcode.WRQ) await receive(t, resolved);
       else await send(t, resolved);
     } catch (err) {
-      // A hook or the file system failed in a way nobody foresaw: the client is told, the slot freed.
+      // A hook or the file system failed in a way nobody foresaw: the client is told, the
+      // slot freed, and what the transfer had opened let go.
       log.error({ err, ...entry }, 'transfer failed');
-      t.deny(refuse(0, 'server error'));
+      running.abort('server error');
     }
   }
 
@@ -271,6 +272,10 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     const content = await files.openForRead(file.path, file.name, t.client);
     if ('code' in content) return t.deny(content);
     if (t.over) return content.close();
+    t.running.abort = (reason) => {
+      content.close();
+      t.deny(refuse(0, reason));
+    };
     const negotiated = negotiate(
       request.options,
       { ...limits, receiveBuffer: peerReceiveBuffer },
@@ -350,6 +355,13 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     const temp = temporaryBeside(target.path);
     const created = await files.createInside(temp);
     if ('code' in created) return t.deny(created);
+    t.running.abort = (reason) => {
+      void created.close().then(
+        () => unlink(temp).catch(() => {}),
+        () => {},
+      );
+      t.deny(refuse(0, reason));
+    };
     const file = createWriteStream('', { fd: created });
     let failed = false;
     const discard = (): void => {
