@@ -65,6 +65,8 @@ export class TftpReceiver {
   #acked = 0;
   /** When that ACK went out (SessionOptions.now). */
   #ackedAt = 0;
+  /** The ACK being timed until the block after it arrives; -1 when none (Karn's rule). */
+  #timed = -1;
   /** The latest block out of order since the last one in order; -1: none. */
   #stray = -1;
   /** Timeouts in a row, and the time they took. */
@@ -158,6 +160,13 @@ export class TftpReceiver {
     this.#stray = -1;
     this.#heard();
     this.#opts.rto.resetBackoff();
+    if (block === this.#timed + 1) {
+      // The sender's answer to an ACK sent once: a round trip, so that this side's timer
+      // fits the path as the sender's does (a timer of a whole second here would answer a
+      // lost ACK late, and the sender would take that second for its round trip).
+      this.#opts.rto.sample(this.#opts.now() - this.#ackedAt);
+      this.#timed = -1;
+    }
     if (payload.length < blksize) {
       this.#finishWith(block);
       return;
@@ -234,7 +243,9 @@ export class TftpReceiver {
 
   /** The dally; longer on a path that lost packets, where the sender's timer has likely backed off. */
   #dallyMs(): number {
-    const dally = this.#opts.dallyMs ?? Math.max(this.#opts.rto.ms * 2, 200);
+    // From the initial timeout, not the adapted one: a sender that missed the final ACK
+    // repeats its last block when its own timer says, which may not have adapted.
+    const dally = this.#opts.dallyMs ?? Math.max(this.#opts.rto.initialMs * 2, 200);
     return this.stats.retransmits > 0 ? Math.max(dally, 2000) : dally;
   }
 
@@ -252,7 +263,10 @@ export class TftpReceiver {
 
   /** ACKs the last block in order: the sender's next round starts after it. */
   #acknowledge(): void {
-    this.#acked = this.#expected - 1;
+    const block = this.#expected - 1;
+    // Karn's rule (RFC 6298 §3): time only an ACK sent for the first time.
+    this.#timed = block === this.#acked ? -1 : block;
+    this.#acked = block;
     this.#ackedAt = this.#opts.now();
     this.#control(this.#ack(this.#acked));
   }

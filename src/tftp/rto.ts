@@ -36,6 +36,11 @@ export class Rto {
     this.#max = options.maxMs ?? Math.max(options.initialMs, 5000);
   }
 
+  /** The timeout it started with (the negotiated one when fixed), in ms. */
+  get initialMs(): number {
+    return this.#initial;
+  }
+
   /** The current timeout, in ms. */
   get ms(): number {
     if (this.#fixed) return this.#initial;

@@ -31,6 +31,8 @@ interface Link {
   doubleAcks?: boolean;
   /** The receiver never answers. */
   silentReceiver?: boolean;
+  /** The receiver's own timer never fires: only answers to what arrives can recover. */
+  noReceiverTimer?: boolean;
   /**
    * Storage slower than the network: written bytes wait in a backlog drained at `bytesPerMs`
    * (0: never); past `limit` the receiver is told to hold off, and resumed at half of it.
@@ -50,6 +52,8 @@ interface Run {
   elapsedMs: number;
   /** The largest storage backlog seen, in bytes. */
   maxBacklog: number;
+  /** The receiver's retransmission timer, as the transfer left it. */
+  receiverRto: Rto;
 }
 
 function transfer(
@@ -92,6 +96,7 @@ function transfer(
     blocksSentCount: new Map(),
     elapsedMs: 0,
     maxBacklog: 0,
+    receiverRto: new Rto({ initialMs }),
   };
   let dataIndex = 0;
   let ackIndex = 0;
@@ -162,13 +167,13 @@ function transfer(
     },
   );
   result.receiver = new TftpReceiver(
-    { blksize, windowsize, rollover, rto: new Rto({ initialMs }), retries, now: () => now },
+    { blksize, windowsize, rollover, rto: result.receiverRto, retries, now: () => now },
     {
       send: (packet) =>
         deliver(packet, toSender, opts.dropAck?.has(ackIndex++) ?? false, opts.doubleAcks ? 2 : 1),
       arm: (ms) => {
         receiverTimer.cancelled = true;
-        receiverTimer = schedule(ms, () => result.receiver.timeout());
+        if (!opts.noReceiverTimer) receiverTimer = schedule(ms, () => result.receiver.timeout());
       },
       disarm: () => {
         receiverTimer.cancelled = true;
@@ -373,11 +378,11 @@ describe('TFTP sender and receiver', () => {
 
   it('in lockstep, answers every repeat of a block whose ACK was lost', () => {
     const file = randomBytes(10 * 512);
-    // The ACK of block 4 and the answers to its first two repeats are lost.
-    const run = transfer(file, { dropAck: new Set([3, 4, 5]) });
+    // The ACK of block 4 and the answers to its first two repeats are lost; the receiver's
+    // own timer is kept out of it, so only answers to the repeats can move the sender on.
+    const run = transfer(file, { dropAck: new Set([3, 4, 5]), noReceiverTimer: true });
     expect(run.received.equals(file)).toBe(true);
     expect(run.sender.stats.retransmits).toBe(3);
-    // Each repeat drew an ACK of its own; the receiver's timer was not needed.
     expect(run.receiver.stats.retransmits).toBe(3);
   });
 
@@ -388,6 +393,13 @@ describe('TFTP sender and receiver', () => {
     expect(run.senderResult).toBe('complete');
     expect(run.received.equals(file)).toBe(true);
     expect(run.elapsedMs).toBeGreaterThan(2000);
+  });
+
+  it.each([1, 8])('times its own ACKs, so that its timer fits the path (window %i)', (windowsize) => {
+    // A receiver's timer of a whole second would repeat a lost ACK only then, and a sender
+    // would take that second for its round trip. 2 ms round trips: the floor, 20 ms.
+    const run = transfer(randomBytes(100 * 512), { windowsize });
+    expect(run.receiverRto.ms).toBe(20);
   });
 
   it('completes when the final ACK is lost: the receiver repeats it while dallying', () => {
