@@ -103,7 +103,7 @@ function clientFlags(command: Command): Command {
     )
     .option(
       '-r, --retries <n>',
-      'timeouts in a row before giving up, and not before N x timeout of silence',
+      'timeouts in a row before giving up, and not before N timeouts backing off from 1 s would take (22 s for 5)',
       ranged(0, 100),
       5,
     )
@@ -156,7 +156,7 @@ export function tftpCommand(): Command {
     )
     .option(
       '--retries <n>',
-      'timeouts in a row before a transfer is dropped, and not before N x --timeout of silence',
+      'timeouts in a row before a transfer is dropped, and not before N timeouts backing off from --timeout would take (22 s for 5)',
       ranged(0, 100),
       5,
     )

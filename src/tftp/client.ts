@@ -46,7 +46,10 @@ export interface TftpClientOptions {
   windowsize?: number;
   /** Ask for this timeout in seconds (RFC 2349); without it the timer adapts to the round trip. */
   timeout?: number;
-  /** Timeouts in a row before giving up, and not before `retries` x the timeout (1 s unless asked). Default 5. */
+  /**
+   * Timeouts in a row before giving up, and not before the silence that as many timeouts
+   * backing off from 1 s would take (see Rto.exhausted; 22 s for 5). Default 5.
+   */
   retries?: number;
   /** Default octet. */
   mode?: TransferMode;

@@ -75,12 +75,18 @@ export class Rto {
 
   /**
    * Whether a side that has timed out `failures` times in a row, `waitedMs` in all, should
-   * give up: after more than `retries` timeouts, and not before `retries` initial timeouts'
-   * worth of silence. An adapted timer of 20 ms would otherwise end a transfer after 1.3 s
-   * (20 + 40 + ... + 640 ms): less than a pause that a fixed 1 s timer waits out, such as a
-   * receiver holding its ACK while its disk catches up, or a link that drops out briefly.
+   * give up: after more than `retries` timeouts, and, for an adapted timer, not before the
+   * silence that `retries` timeouts backing off from the initial one would have waited
+   * (1 + 2 + 4 + 5 + 5 + 5 s = 22 s by default). An adapted timer of 20 ms would otherwise
+   * give up after 1.3 s (20 + 40 + ... + 640 ms): sooner than a peer whose own timer has not
+   * adapted (tftpd-hpa's starts at 1 s and doubles) repeats a lost block for the third
+   * time, or a receiver holding its ACK while its disk catches up lets go.
    */
   exhausted(failures: number, waitedMs: number, retries: number): boolean {
-    return failures > retries && waitedMs >= retries * this.#initial;
+    if (failures <= retries) return false;
+    if (this.#fixed) return true;
+    let patience = 0;
+    for (let i = 0; i <= retries; i++) patience += Math.min(this.#max, this.#initial * 2 ** Math.min(i, 6));
+    return waitedMs >= patience;
   }
 }

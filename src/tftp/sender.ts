@@ -10,8 +10,7 @@
  *   are in use (the receiver's way of saying the first block was lost): answering every
  *   duplicate ACK with data is the Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1);
  * - a timeout resends the window from the first unacknowledged block, with back-off, and
- *   gives up after `retries` timeouts in a row that took at least `retries` initial
- *   timeouts (see Rto.exhausted).
+ *   gives up after `retries` timeouts in a row, and not sooner than Rto.exhausted allows.
  */
 import { fromWire, type Rollover, toWire } from './blocks.js';
 import { type TftpError, timeoutError } from './errors.js';
@@ -34,7 +33,7 @@ export interface SessionOptions {
   windowsize: number;
   rollover: Rollover;
   rto: Rto;
-  /** Timeouts in a row before giving up (and never before `retries` initial timeouts: Rto.exhausted). */
+  /** Timeouts in a row before giving up (and not sooner than Rto.exhausted allows). */
   retries: number;
   now: () => number;
 }

@@ -61,7 +61,10 @@ export interface TftpServerOptions {
   maxWindowsize?: number;
   /** First retransmission timeout in ms, when the client negotiates none. Default 1000. */
   timeoutMs?: number;
-  /** Timeouts in a row before a transfer is abandoned, and not before `retries` x `timeoutMs`. Default 5. */
+  /**
+   * Timeouts in a row before a transfer is abandoned, and not before the silence that as
+   * many timeouts backing off from `timeoutMs` would take (see Rto.exhausted). Default 5.
+   */
   retries?: number;
   /** Options never granted. */
   refuse?: readonly string[];
