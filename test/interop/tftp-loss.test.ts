@@ -166,8 +166,14 @@ describe('sockit tftp through a veth dropping 10% of UDP each way', () => {
         // missing: reported below
       }
       if (result.code !== 0 || got !== job.hash) {
+        // The server's side of the story, for a failure that happens once in many runs.
+        const logged = live
+          .log()
+          .split('\n')
+          .filter((l) => l.includes(`"file":"${job.name}"`));
         failures.push(
-          `${job.name}: exit ${result.code} ${result.signal ?? ''}, sha ${got || 'none'}: ${result.stderr}`,
+          `${job.name}: exit ${result.code} ${result.signal ?? ''}, sha ${got || 'none'}: ${result.stderr}` +
+            `server: ${logged.join('\n') || 'no line'}`,
         );
       }
     };
