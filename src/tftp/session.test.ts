@@ -25,6 +25,8 @@ interface Link {
   dropAck?: Set<number>;
   /** Deliver these DATA packets (by index of send) this many ms late. */
   delayData?: Map<number, number>;
+  /** Drop every DATA packet sent between these two times (ms): the sender's path goes dark. */
+  dropDataDuring?: [number, number];
   /** Deliver this share of DATA packets up to `ms` late, at random (reordering them). */
   late?: { share: number; ms: number };
   /** Deliver every ACK twice. */
@@ -149,7 +151,9 @@ function transfer(
         }
         const index = dataIndex++;
         const late = opts.late && random() < opts.late.share ? random() * opts.late.ms : 0;
-        deliver(bytes, toReceiver, opts.dropData?.has(index) ?? false, 1, opts.delayData?.get(index) ?? late);
+        const dark = opts.dropDataDuring && now >= opts.dropDataDuring[0] && now < opts.dropDataDuring[1];
+        const drop = dark || (opts.dropData?.has(index) ?? false);
+        deliver(bytes, toReceiver, drop, 1, opts.delayData?.get(index) ?? late);
       },
       arm: (ms) => {
         senderTimer.cancelled = true;
@@ -400,6 +404,16 @@ describe('TFTP sender and receiver', () => {
     // would take that second for its round trip. 2 ms round trips: the floor, 20 ms.
     const run = transfer(randomBytes(100 * 512), { windowsize });
     expect(run.receiverRto.ms).toBe(20);
+  });
+
+  it('waits out 15 s of silence with timers adapted to 2 ms, as a peer backing off from 1 s needs', () => {
+    // tftpd-hpa repeats a lost block after 1, 2, 4 and 8 s: four losses in a row are 15 s
+    // without a word. Neither side may give up before that (their patience is 22 s).
+    const file = randomBytes(400 * 512);
+    const run = transfer(file, { dropDataDuring: [100, 15_100] });
+    expect(run.senderResult).toBe('complete');
+    expect(run.receiverResult).toBe('complete');
+    expect(run.received.equals(file)).toBe(true);
   });
 
   it('completes when the final ACK is lost: the receiver repeats it while dallying', () => {
