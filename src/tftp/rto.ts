@@ -66,8 +66,9 @@ export class Rto {
   }
 
   /**
-   * The peer was heard from again (new data in order): the back-off ends. For a side that
-   * takes no samples (a receiver), this is what a fresh sample is to a sender (RFC 6298 §5.7).
+   * The peer was heard from again (new data in order): the back-off ends. A receiver times
+   * only ACKs sent once, so after losses a fresh sample may be a while coming; new data in
+   * order is as good a sign that the path works (RFC 6298 §5.7 ends the back-off on one).
    */
   resetBackoff(): void {
     this.#backoff = 1;
