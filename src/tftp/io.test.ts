@@ -13,6 +13,19 @@ import { TftpSender } from './sender.js';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-io-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A lockstep sender at 512 bytes whose datagrams go to `send`; its timer never fires. */
+function lockstepSender(send: (packet: Buffer | readonly Buffer[]) => void): TftpSender {
+  const rto = new Rto({ initialMs: 1000 });
+  const options = { blksize: 512, windowsize: 1, rollover: 0 as const, rto, retries: 5, now: Date.now };
+  return new TftpSender(options, {
+    send,
+    arm: () => {},
+    disarm: () => {},
+    complete: () => {},
+    fail: () => {},
+  });
+}
+
 describe('FilePump', () => {
   it('reads one chunk until a block is acknowledged, then one chunk ahead', async () => {
     const file = path.join(dir, 'f.bin');
@@ -20,23 +33,7 @@ describe('FilePump', () => {
     const handle = await open(file, 'r');
     const read = vi.spyOn(handle, 'read');
     const sent: number[] = [];
-    const sender = new TftpSender(
-      {
-        blksize: 512,
-        windowsize: 1,
-        rollover: 0,
-        rto: new Rto({ initialMs: 1000 }),
-        retries: 5,
-        now: Date.now,
-      },
-      {
-        send: (packet) => sent.push((packet as Buffer[])[0]?.readUInt16BE(2) ?? -1),
-        arm: () => {},
-        disarm: () => {},
-        complete: () => {},
-        fail: () => {},
-      },
-    );
+    const sender = lockstepSender((packet) => sent.push((packet as Buffer[])[0]?.readUInt16BE(2) ?? -1));
     const pump = new FilePump(handle, sender, (err) => {
       throw err;
     });
@@ -71,17 +68,7 @@ describe('BlockWriter', () => {
 describe('BlockPump', () => {
   it('reports a stream that failed or closed before the pump was made', async () => {
     // Between an upload's try refused for its options and the next, no pump listens.
-    const sender = new TftpSender(
-      {
-        blksize: 512,
-        windowsize: 1,
-        rollover: 0,
-        rto: new Rto({ initialMs: 1000 }),
-        retries: 5,
-        now: Date.now,
-      },
-      { send: () => {}, arm: () => {}, disarm: () => {}, complete: () => {}, fail: () => {} },
-    );
+    const sender = lockstepSender(() => {});
     const failed = new Readable({ read() {} });
     failed.on('error', () => {});
     failed.destroy(new Error('gone'));
