@@ -1,11 +1,12 @@
 /**
  * UDP helpers: bind (with the same clear errors as TCP), send as a promise, broadcast,
- * and a datagram service that fits the `Service` shape.
+ * multicast membership, and a datagram service that fits the `Service` shape.
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import { bindError } from '../errors.js';
+import { bindError, ErrorCode, SockitError } from '../errors.js';
+import { events } from './events.js';
 import { type Logger, silentLogger } from './log.js';
 import { announceListening, checkInteger, type Service } from './service.js';
 
@@ -18,8 +19,16 @@ export interface UdpBindOptions {
   recvBufferSize?: number;
   /** Kernel send buffer in bytes. */
   sendBufferSize?: number;
-  /** Allow sending to broadcast addresses. */
+  /**
+   * Allow sending to broadcast addresses. Broadcast exists in IPv4 only (IPv6 has multicast
+   * instead, RFC 4291 §2.7), so with no host the socket binds `0.0.0.0`, not `::`.
+   */
   broadcast?: boolean;
+  /**
+   * SO_REUSEADDR: several sockets may bind one port (and, for multicast and broadcast, each
+   * gets a copy of what arrives), as every LAN messenger on one machine needs.
+   */
+  reuseAddr?: boolean;
   /** Name for error messages. Default `udp`. */
   what?: string;
 }
@@ -42,9 +51,14 @@ export const literalLookup = ((
   dns.lookup(hostname, options as dns.LookupOneOptions, callback);
 }) as unknown as dgram.SocketOptions['lookup'];
 
-function bindOnce(type: 'udp4' | 'udp6', host: string, port: number): Promise<dgram.Socket> {
+function bindOnce(
+  type: 'udp4' | 'udp6',
+  host: string,
+  port: number,
+  reuseAddr = false,
+): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type, ipv6Only: false, lookup: literalLookup });
+    const socket = dgram.createSocket({ type, ipv6Only: false, reuseAddr, lookup: literalLookup });
     const onError = (err: Error): void => {
       socket.close();
       reject(err);
@@ -70,19 +84,27 @@ function bindOnce(type: 'udp4' | 'udp6', host: string, port: number): Promise<dg
 export async function bindUdp(options: UdpBindOptions = {}): Promise<dgram.Socket> {
   const port = checkInteger('port', options.port ?? 0, 0, 65535);
   const what = options.what ?? 'udp';
+  const reuse = options.reuseAddr ?? false;
+  if (options.broadcast && options.host !== undefined && net.isIPv6(options.host)) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${what}: broadcast needs an IPv4 address, not ${options.host} (IPv6 has multicast instead)`,
+    );
+  }
+  const host = options.host ?? (options.broadcast ? '0.0.0.0' : undefined);
   let socket: dgram.Socket;
   try {
-    if (options.host === undefined) {
-      socket = await bindOnce('udp6', '::', port).catch((err: NodeJS.ErrnoException) => {
+    if (host === undefined) {
+      socket = await bindOnce('udp6', '::', port, reuse).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')
-          return bindOnce('udp4', '0.0.0.0', port);
+          return bindOnce('udp4', '0.0.0.0', port, reuse);
         throw err;
       });
     } else {
-      socket = await bindOnce(net.isIPv6(options.host) ? 'udp6' : 'udp4', options.host, port);
+      socket = await bindOnce(net.isIPv6(host) ? 'udp6' : 'udp4', host, port, reuse);
     }
   } catch (err) {
-    throw bindError(err, what, options.host ?? '::', port);
+    throw bindError(err, what, host ?? '::', port);
   }
   if (options.recvBufferSize) socket.setRecvBufferSize(options.recvBufferSize);
   if (options.sendBufferSize) socket.setSendBufferSize(options.sendBufferSize);
@@ -140,7 +162,13 @@ export interface UdpService extends Service {
 export async function serveUdp(options: UdpServiceOptions): Promise<UdpService> {
   const log = (options.log ?? silentLogger).child({ service: options.name });
   const socket = await bindUdp({ ...options, what: `${options.name}/udp` });
-  socket.on('message', (msg, peer) => options.onMessage(msg, peer, socket));
+  const name = options.name;
+  socket.on('message', (msg, peer) => {
+    if (events.datagram.hasSubscribers) {
+      events.datagram.publish({ service: name, direction: 'in', bytes: msg.length });
+    }
+    options.onMessage(msg, peer, socket);
+  });
   socket.on('error', (err) => log.warn({ err: err.message }, 'udp socket error'));
   const bound = socket.address();
   let closed: Promise<void> | undefined;
