@@ -1,5 +1,5 @@
 /** `sockit echo serve` and `sockit echo bench`. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { benchEcho, type EchoBenchResult } from '../echo/bench.js';
 import { ECHO_PORT, serveEcho } from '../echo/server.js';
 import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
@@ -20,6 +20,7 @@ interface ServeFlags extends TlsFlags {
   idleTimeout: number;
   backlog: number;
   drainTimeout: number;
+  udpRate: number;
 }
 
 interface BenchFlags {
@@ -58,12 +59,16 @@ export function echoCommand(): Command {
       secondsOption('--idle-timeout <seconds>', 'close a connection silent this long (0: never)', 300),
     )
     .option('--backlog <n>', 'kernel accept queue length', parseCount, 511)
+    .option('--udp-rate <n>', 'UDP: echoes per second to one source address (0: no limit)', parseRate, 1000)
     .addOption(
       secondsOption('--drain-timeout <seconds>', 'on SIGINT/SIGTERM, time given to open connections', 10),
     )
     .addHelpText(
       'after',
       `
+UDP never answers datagrams from its own port or from the ports of other answering
+services (7, 13, 19, 37, 53, 69, 123, ...): a spoofed one would start an endless loop.
+
 Port 7 is privileged: run as root, grant the capability, or pick a port with --port.
 Stops gracefully on SIGINT/SIGTERM (a second signal stops at once).
 
@@ -90,6 +95,7 @@ Examples:
           idleTimeoutMs: flags.idleTimeout,
           backlog: flags.backlog,
           drainTimeoutMs: flags.drainTimeout,
+          udpLimits: { ratePerSecond: flags.udpRate },
           log,
         }),
       );
@@ -120,6 +126,15 @@ Examples:
     });
 
   return echo;
+}
+
+/** A non-negative integer rate (0 allowed: no limit). */
+function parseRate(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError('expected a whole number, 0 for no limit');
+  }
+  return n;
 }
 
 function formatBench(r: EchoBenchResult): string {

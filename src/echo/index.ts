@@ -10,10 +10,11 @@
  */
 export { benchEcho, type EchoBenchOptions, type EchoBenchResult } from './bench.js';
 export {
+  type DatagramEchoOptions,
+  datagramEchoHandler,
   ECHO_PORT,
   ECHO_SERVE_PORT,
   type EchoServerOptions,
-  echoDatagram,
   echoHandler,
   framedEchoHandler,
   serveEcho,

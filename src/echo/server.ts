@@ -7,12 +7,14 @@
 
 import type dgram from 'node:dgram';
 import type { Socket } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
+import { type SecureContextOptions, TLSSocket } from 'node:tls';
 import { isSockitError } from '../errors.js';
+import { events, trackConnection } from '../runtime/events.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
 import { type ConnectionHandler, type ProcessModel, serveTcp } from '../runtime/tcp.js';
 import { serveUdp } from '../runtime/udp.js';
+import { UdpGuard, type UdpGuardOptions } from '../runtime/udp-guard.js';
 import { decodeEnvelope, type EnvelopeLimits, encodeEnvelope } from '../wire/envelope.js';
 import { FrameDecoder, frameHeader } from '../wire/frame.js';
 
@@ -21,11 +23,14 @@ export const ECHO_PORT = 7;
 /** The unprivileged port `sockit serve` uses for echo. */
 export const ECHO_SERVE_PORT = 7007;
 
+const SERVICE = 'echo';
+
 /**
  * What both TCP echo handlers share: reading resumes once replies drain, our side ends when
  * the peer ends (half-close) or when the service begins to stop.
  */
 function endWithPeer(socket: Socket, closing: AbortSignal): void {
+  trackConnection(SERVICE, socket instanceof TLSSocket ? 'tls' : 'tcp', socket);
   socket.on('drain', () => socket.resume());
   socket.on('end', () => socket.end());
   const stop = (): void => {
@@ -70,6 +75,7 @@ export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandle
           return;
         }
         log.warn({ code: err.code }, err.message);
+        events.error.publish({ service: SERVICE, code: err.code });
         lingeringClose(socket, encodeEnvelope({ type: 'error', code: err.code, message: err.message }));
       }
     });
@@ -94,9 +100,35 @@ function lingeringClose(socket: Socket, last: Buffer): void {
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
 
-/** Echoes one datagram to its sender. */
-export function echoDatagram(msg: Buffer, peer: dgram.RemoteInfo, socket: dgram.Socket): void {
-  socket.send(msg, peer.port, peer.address);
+/** Limits of the UDP echo: everything `UdpGuard` takes except the port, which is the socket's. */
+export type DatagramEchoOptions = Omit<UdpGuardOptions, 'ownPort'>;
+
+/**
+ * Echoes each datagram to its sender unless `UdpGuard` refuses it: one from the service's
+ * own port or another reflecting service's port (either would start a loop that never
+ * ends), from a source no client has, or beyond the per-source rate.
+ *
+ * @example
+ * ```ts
+ * await serveUdp({ name: 'echo', port: 7, onMessage: datagramEchoHandler({ ratePerSecond: 100 }) });
+ * ```
+ */
+export function datagramEchoHandler(
+  options: DatagramEchoOptions = {},
+): (msg: Buffer, peer: dgram.RemoteInfo, socket: dgram.Socket) => void {
+  let guard: UdpGuard | undefined;
+  return (msg, peer, socket) => {
+    guard ??= new UdpGuard({ ...options, ownPort: socket.address().port });
+    const refused = guard.check(peer.address, peer.port);
+    if (refused !== undefined) {
+      events.datagramDrop.publish({ service: SERVICE, reason: refused, bytes: msg.length });
+      return;
+    }
+    socket.send(msg, peer.port, peer.address);
+    if (events.datagram.hasSubscribers) {
+      events.datagram.publish({ service: SERVICE, direction: 'out', bytes: msg.length });
+    }
+  };
 }
 
 export interface EchoServerOptions extends EnvelopeLimits {
@@ -116,6 +148,8 @@ export interface EchoServerOptions extends EnvelopeLimits {
   drainTimeoutMs?: number;
   /** Certificate and key: serve TCP over TLS. */
   tls?: SecureContextOptions;
+  /** UDP: loop and reflection refusal, per-source rate limit (see `UdpGuard`). */
+  udpLimits?: DatagramEchoOptions;
   log?: Logger;
 }
 
@@ -136,7 +170,7 @@ export async function serveEcho(options: EchoServerOptions = {}): Promise<Servic
     if (options.tcp || both) {
       services.push(
         await serveTcp({
-          name: 'echo',
+          name: SERVICE,
           host: options.host,
           port,
           model: options.model,
@@ -154,7 +188,13 @@ export async function serveEcho(options: EchoServerOptions = {}): Promise<Servic
       // With port 0 and both protocols, UDP takes the port TCP got, so one number serves both.
       const udpPort = port === 0 && services[0] ? services[0].address.port : port;
       services.push(
-        await serveUdp({ name: 'echo', host: options.host, port: udpPort, onMessage: echoDatagram, log }),
+        await serveUdp({
+          name: SERVICE,
+          host: options.host,
+          port: udpPort,
+          onMessage: datagramEchoHandler(options.udpLimits),
+          log,
+        }),
       );
     }
   } catch (err) {
