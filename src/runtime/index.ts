@@ -13,6 +13,22 @@
  */
 export { AnswerPoll, DEFAULT_POLL_US, pollFor } from './busy-poll.js';
 export { Channel, type ChannelLimits } from './channel.js';
+export {
+  type ConnectionCloseEvent,
+  type ConnectionOpenEvent,
+  type DatagramDropEvent,
+  type DatagramEvent,
+  type Direction,
+  type DropReason,
+  type ErrorEvent,
+  EventChannel,
+  events,
+  type LoginEvent,
+  type TransferEndEvent,
+  type TransferStartEvent,
+  trackConnection,
+} from './events.js';
+export { broadcastAddress, broadcastTargets, type InterfaceAddress, listInterfaces } from './interfaces.js';
 export { type Launched, type LaunchOptions, launch, SERVER_MODELS, type ServerModel } from './launch.js';
 export {
   createLogger,
@@ -22,6 +38,14 @@ export {
   type LogLevel,
   silentLogger,
 } from './log.js';
+export { DEFAULT_DURATION_BUCKETS, Metrics, type MetricsOptions, type MetricsText } from './metrics.js';
+export {
+  isMulticastAddress,
+  joinMulticast,
+  leaveMulticast,
+  type MulticastOptions,
+  multicastInterface,
+} from './multicast.js';
 export type { Service, ServiceAddress } from './service.js';
 export {
   type Connection,
@@ -40,3 +64,4 @@ export {
   type UdpService,
   type UdpServiceOptions,
 } from './udp.js';
+export { REFLECTING_PORTS, UdpGuard, type UdpGuardOptions } from './udp-guard.js';

@@ -1,9 +1,13 @@
 /**
  * Structured logs: readable lines on a terminal, one JSON object per line otherwise.
  * Logs go to stderr so that commands whose stdout is data (`sockit nc`) stay binary-clean.
+ *
+ * `pino-pretty` is an optional peer dependency, loaded only when pretty output is wanted:
+ * a library user who logs JSON (or nothing) need not install it, and without it a terminal
+ * gets JSON lines instead of an error.
  */
-import { type Logger, pino } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -27,7 +31,8 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
-  if (options.pretty ?? process.stderr.isTTY) {
+  const pretty = (options.pretty ?? process.stderr.isTTY) ? loadPretty() : undefined;
+  if (pretty) {
     return pino(
       { level },
       pretty({
@@ -41,6 +46,24 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     );
   }
   return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+}
+
+/** The part of pino-pretty's API used here; its own types are not needed to build against. */
+type PrettyFactory = (options: Record<string, unknown>) => DestinationStream;
+
+/**
+ * `pino-pretty`, required synchronously on first use (createLogger is synchronous), or
+ * undefined when it is not installed. The name is a parameter so tests can ask for a module
+ * that does not exist.
+ */
+export function loadPretty(name = 'pino-pretty'): PrettyFactory | undefined {
+  try {
+    const mod = createRequire(import.meta.url)(name) as PrettyFactory | { default: PrettyFactory };
+    return typeof mod === 'function' ? mod : mod.default;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
 }
 
 /** A logger that drops everything: the library's default when the caller passes none. */
