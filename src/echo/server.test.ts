@@ -3,10 +3,11 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
+import { events } from '../runtime/events.js';
 import type { Service } from '../runtime/service.js';
 import { EnvelopeDecoder, encodeEnvelope } from '../wire/envelope.js';
 import { frameHeader } from '../wire/frame.js';
-import { serveEcho } from './server.js';
+import { datagramEchoHandler, serveEcho } from './server.js';
 
 const running: Service[] = [];
 afterEach(async () => {
@@ -115,5 +116,86 @@ describe('framed echo', () => {
     );
     const [error] = new EnvelopeDecoder().push(back);
     expect(error?.header).toMatchObject({ type: 'error', code: ErrorCode.BAD_ENVELOPE });
+  });
+});
+
+describe('UDP echo refuses loops and floods', () => {
+  type Udp = Service & { socket: dgram.Socket };
+  const udpOf = (services: Service[]): Udp => services.find((s) => s.protocol === 'udp') as Udp;
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const bindAt = (address: string, port: number): Promise<dgram.Socket> =>
+    new Promise((resolve, reject) => {
+      const s = dgram.createSocket('udp4');
+      s.once('error', reject);
+      s.bind({ address, port }, () => resolve(s));
+    });
+  /** Sends `data` from a fresh socket on `address` and resolves with the echo. */
+  const control = async (address: string, port: number): Promise<string> => {
+    const s = await bindAt(address, 0);
+    const back = new Promise<string>((resolve) => s.once('message', (m) => resolve(m.toString())));
+    s.send('control', port, '127.0.0.1');
+    const text = await back;
+    s.close();
+    return text;
+  };
+
+  it('does not answer a datagram from its own address and port (handler driven directly)', () => {
+    const sent: unknown[] = [];
+    const socket = {
+      address: () => ({ address: '127.0.0.1', port: 7007, family: 'IPv4' }),
+      send: (...args: unknown[]) => sent.push(args),
+    } as unknown as dgram.Socket;
+    const handler = datagramEchoHandler();
+    handler(Buffer.from('loop'), { address: '127.0.0.1', port: 7007, family: 'IPv4', size: 4 }, socket);
+    expect(sent).toHaveLength(0);
+    handler(Buffer.from('hello'), { address: '127.0.0.1', port: 40000, family: 'IPv4', size: 5 }, socket);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('two echo servers on one port do not bounce a spoofed datagram for ever', async () => {
+    // A on 127.0.0.1:P, B on 127.0.0.2:P. One datagram "from B" to A used to start an
+    // endless A <-> B ping-pong (each server answering the other's echo port).
+    const a = udpOf(await echo({ udp: true }));
+    const port = a.address.port;
+    const b = udpOf(await echo({ udp: true, host: '127.0.0.2', port }));
+    const received = { a: 0, b: 0 };
+    a.socket.on('message', () => received.a++);
+    b.socket.on('message', () => received.b++);
+    b.socket.send('spoofed', port, '127.0.0.1');
+    await sleep(300);
+    expect(await control('127.0.0.3', port)).toBe('control');
+    expect(received).toEqual({ a: 2, b: 0 }); // the spoofed datagram and the control, nothing more
+  });
+
+  it('does not answer datagrams from the ports of reflecting services (7, 13, 17, 19, 37, 69, 123)', async () => {
+    expect(process.getuid?.()).toBe(0); // binding ports below 1024 needs root, as in CI: fail, never skip
+    const udp = udpOf(await echo({ udp: true }));
+    const drops: string[] = [];
+    const off = events.datagramDrop.subscribe((e) => drops.push(e.reason));
+    const senders = await Promise.all([7, 13, 17, 19, 37, 69, 123].map((p) => bindAt('127.0.0.1', p)));
+    let answered = 0;
+    for (const s of senders) {
+      s.on('message', () => answered++);
+      s.send('reflect me', udp.address.port, '127.0.0.1');
+    }
+    expect(await control('127.0.0.1', udp.address.port)).toBe('control');
+    await sleep(50);
+    off();
+    for (const s of senders) s.close();
+    expect(answered).toBe(0);
+    expect(drops).toEqual(Array(7).fill('reflector'));
+  });
+
+  it('answers a flood from one source at most its burst, while other sources are served', async () => {
+    // A rate of 1 per 1,000 s refills nothing during the test: exactly the burst is answered.
+    const udp = udpOf(await echo({ udp: true, udpLimits: { ratePerSecond: 0.001, burst: 5 } }));
+    const flooder = await bindAt('127.0.0.1', 0);
+    let echoed = 0;
+    flooder.on('message', () => echoed++);
+    for (let i = 0; i < 200; i++) flooder.send(`flood ${i}`, udp.address.port, '127.0.0.1');
+    expect(await control('127.0.0.2', udp.address.port)).toBe('control');
+    await sleep(50);
+    flooder.close();
+    expect(echoed).toBe(5);
   });
 });
