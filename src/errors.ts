@@ -68,6 +68,10 @@ export const ErrorCode = {
   INTEGRITY: 'ERR_INTEGRITY',
   /** The server refused a request it understood (not allowed here, e.g. registration off). */
   FORBIDDEN: 'ERR_FORBIDDEN',
+  /** A peer broke its protocol: a malformed or out-of-range message, or a name that may not be used. */
+  BAD_REQUEST: 'ERR_BAD_REQUEST',
+  /** The caller aborted the operation (its AbortSignal fired). */
+  ABORTED: 'ERR_ABORTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -117,9 +117,19 @@ describe('sockit files', () => {
     }
 
     // Into an existing folder, like cp: under the remote name.
-    const into = await sockit(['files', 'download', target, 'backup/photos/a.jpg', back, '--user', 'ann'], {
-      env,
-    });
+    // a.jpg is there already from the folder download: replaced only with --overwrite.
+    const refused = await sockit(
+      ['files', 'download', target, 'backup/photos/a.jpg', back, '--user', 'ann'],
+      {
+        env,
+      },
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^sockit: .* \[ERR_EXISTS\]\n$/);
+    const into = await sockit(
+      ['files', 'download', target, 'backup/photos/a.jpg', back, '--user', 'ann', '--overwrite'],
+      { env },
+    );
     expect(into.code, into.stderr).toBe(0);
     expect(sha(await readFile(path.join(back, 'a.jpg')))).toBe(sha(files['a.jpg'] as Buffer));
 
