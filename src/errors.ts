@@ -70,6 +70,10 @@ export const ErrorCode = {
   FORBIDDEN: 'ERR_FORBIDDEN',
   /** The kernel refused to join or leave a multicast group. */
   MULTICAST: 'ERR_MULTICAST',
+  /** A peer broke its protocol: a malformed or out-of-range message, or a name that may not be used. */
+  BAD_REQUEST: 'ERR_BAD_REQUEST',
+  /** The caller aborted the operation (its AbortSignal fired). */
+  ABORTED: 'ERR_ABORTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -7,13 +7,14 @@ import { defaultDatabase } from '../auth/connect.js';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
+import { checkComponent, checkRelativePath } from '../files/names.js';
 import { FILES_PORT } from '../files/port.js';
 import type { Entry } from '../files/protocol.js';
-import { splitPath } from '../files/storage.js';
 import { launch } from '../runtime/launch.js';
 import {
   bytesOption,
   iterationsOption,
+  parseBytes,
   parseCount,
   parseIterations,
   parsePort,
@@ -92,19 +93,37 @@ async function readSecret(file: string): Promise<Buffer> {
   return bytes.subarray(0, end);
 }
 
-/** Runs `work` with a logged-in client, closing it afterwards. */
+/**
+ * Runs `work` with a logged-in client, closing it afterwards. Ctrl-C aborts whatever is under
+ * way through the signal (the connection is dropped, a download's part file removed) and the
+ * command ends with `ERR_ABORTED`.
+ */
 async function withClient<T>(
   target: string,
   flags: ClientFlags,
-  work: (client: FilesClient) => Promise<T>,
+  work: (client: FilesClient, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const { FilesClient } = await import('../files/client.js');
-  const client = await FilesClient.login(await loginOptions(parseServer(target), flags));
+  const controller = new AbortController();
+  const interrupt = (): void => controller.abort();
+  process.once('SIGINT', interrupt);
   try {
-    return await work(client);
+    const options = await loginOptions(parseServer(target), flags);
+    const client = await FilesClient.login({ ...options, signal: controller.signal });
+    try {
+      return await work(client, controller.signal);
+    } finally {
+      client.close();
+    }
   } finally {
-    client.close();
+    process.off('SIGINT', interrupt);
   }
+}
+
+interface DownloadFlags extends ClientFlags {
+  overwrite?: boolean;
+  maxFileSize?: number;
+  maxFilesize?: number;
 }
 
 function summary(verb: string, name: string, r: TransferResult, ms: number): string {
@@ -118,22 +137,36 @@ async function uploadOne(
   local: string,
   remote: string,
   overwrite: boolean,
+  signal: AbortSignal,
 ): Promise<void> {
   const progress = new Progress(`upload ${remote}`);
   const began = Date.now();
   const result = await client.upload(local, remote, {
     overwrite,
+    signal,
     progress: (n, total) => progress.update(n, total),
   });
   progress.done();
   process.stderr.write(summary('uploaded', remote, result, Date.now() - began));
 }
 
-async function downloadOne(client: FilesClient, remote: string, local: string): Promise<void> {
+async function downloadOne(
+  client: FilesClient,
+  remote: string,
+  local: string,
+  options: { overwrite: boolean; maxFileSize: number | undefined; signal: AbortSignal },
+): Promise<void> {
   const progress = new Progress(`download ${remote}`);
   const began = Date.now();
-  const result = await client.download(remote, local, { progress: (n, total) => progress.update(n, total) });
-  progress.done();
+  let result: TransferResult;
+  try {
+    result = await client.download(remote, local, {
+      ...options,
+      progress: (n, total) => progress.update(n, total),
+    });
+  } finally {
+    progress.done();
+  }
   process.stderr.write(summary('downloaded', remote, result, Date.now() - began));
 }
 
@@ -143,21 +176,25 @@ async function uploadPath(
   local: string,
   remote: string,
   overwrite: boolean,
+  signal: AbortSignal,
 ): Promise<void> {
   const info = await stat(local);
-  if (info.isFile()) return uploadOne(client, local, remote, overwrite);
+  if (info.isFile()) return uploadOne(client, local, remote, overwrite, signal);
   if (!info.isDirectory())
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${local} is neither a file nor a folder`);
-  await client.mkdir(remote, true);
+  await client.mkdir(remote, true, { signal });
   for (const entry of await readdir(local, { withFileTypes: true })) {
     if (!entry.isFile() && !entry.isDirectory()) continue;
-    await uploadPath(client, path.join(local, entry.name), `${remote}/${entry.name}`, overwrite);
+    await uploadPath(client, path.join(local, entry.name), `${remote}/${entry.name}`, overwrite, signal);
   }
 }
 
-/** A path the server listed, as a local path under `base`: a hostile server cannot aim outside it. */
+/**
+ * A path the server listed, as a local path under `base`. The client already refused unsafe
+ * names (ERR_BAD_REQUEST); checking again here keeps this join safe on its own.
+ */
 function localUnder(base: string, listed: string): string {
-  return path.join(base, ...splitPath(listed));
+  return path.join(base, ...checkRelativePath(listed));
 }
 
 export function filesCommand(): Command {
@@ -272,7 +309,9 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .option('--json', 'one JSON array of {path, type, size, mtime}'),
   ).action(
     async (target: string, remote: string, flags: ClientFlags & { recursive?: boolean; json?: boolean }) => {
-      const entries = await withClient(target, flags, (c) => c.list(remote, flags.recursive ?? false));
+      const entries = await withClient(target, flags, (c, signal) =>
+        c.list(remote, flags.recursive ?? false, { signal }),
+      );
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(entries)}\n`);
         return;
@@ -291,11 +330,12 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .option('--overwrite', 'replace files that exist'),
   ).action(
     async (target: string, locals: string[], flags: ClientFlags & { to: string; overwrite?: boolean }) => {
-      await withClient(target, flags, async (client) => {
-        if (flags.to) await client.mkdir(flags.to, true);
+      await withClient(target, flags, async (client, signal) => {
+        if (flags.to) await client.mkdir(flags.to, true, { signal });
         for (const local of locals) {
           const name = path.basename(path.resolve(local));
-          await uploadPath(client, local, flags.to ? `${flags.to}/${name}` : name, flags.overwrite ?? false);
+          const remote = flags.to ? `${flags.to}/${name}` : name;
+          await uploadPath(client, local, remote, flags.overwrite ?? false, signal);
         }
       });
     },
@@ -307,20 +347,45 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .description('download a file or a folder (resumes from LOCAL.sockit-part)')
       .argument('<server>', 'HOST[:PORT]')
       .argument('<remote>', 'file or folder in your home')
-      .argument('[local]', 'destination (default: the remote name, here)'),
-  ).action(async (target: string, remote: string, local: string | undefined, flags: ClientFlags) => {
-    await withClient(target, flags, async (client) => {
-      const entry = await client.stat(remote);
-      const name = path.basename(entry.path === '.' ? flags.user : entry.path);
+      .argument('[local]', 'destination (default: the remote name, here)')
+      .option('--overwrite', 'replace local files that exist (default: refuse with ERR_EXISTS)')
+      .addOption(
+        new Option(
+          '--max-file-size <bytes>',
+          'refuse a file the server announces larger than this, before writing (default: no limit but the free disk space)',
+        ).argParser(parseBytes),
+      )
+      .addOption(new Option('--max-filesize <bytes>').argParser(parseBytes).hideHelp())
+      .addHelpText(
+        'after',
+        `
+Each file is written to LOCAL.sockit-part and renamed to LOCAL only once its SHA-256 matches
+the server's; rerun the same command after an interruption and it resumes. Ctrl-C removes the
+part. Names the server sends are checked: '..', '.', empty names, '/', '\\' and NUL in a name
+or an absolute path fail with ERR_BAD_REQUEST, and nothing is written outside LOCAL. An
+existing file is never replaced without --overwrite. The server's announced size is checked
+against --max-file-size and the free space before a byte is written, and no more than that
+size is ever taken.`,
+      ),
+  ).action(async (target: string, remote: string, local: string | undefined, flags: DownloadFlags) => {
+    await withClient(target, flags, async (client, signal) => {
+      const options = {
+        overwrite: flags.overwrite ?? false,
+        maxFileSize: flags.maxFileSize ?? flags.maxFilesize,
+        signal,
+      };
+      const entry = await client.stat(remote, { signal });
+      // The library checked entry.path; its last segment is one safe component (or the home).
+      const name = checkComponent(path.posix.basename(entry.path === '.' ? flags.user : entry.path));
       // Like cp: into an existing folder, under the remote name.
       const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
       const base = local === undefined ? name : into ? path.join(local, name) : local;
-      if (entry.type === 'file') return downloadOne(client, remote, base);
+      if (entry.type === 'file') return downloadOne(client, remote, base, options);
       await mkdir(base, { recursive: true });
-      for (const item of await client.list(remote, true)) {
+      for (const item of await client.list(remote, true, { signal })) {
         const to = localUnder(base, item.path);
         if (item.type === 'dir') await mkdir(to, { recursive: true });
-        else await downloadOne(client, `${remote}/${item.path}`, to);
+        else await downloadOne(client, `${remote}/${item.path}`, to, options);
       }
     });
   });
@@ -333,8 +398,8 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .argument('<path...>', 'files or folders in your home')
       .option('-r, --recursive', 'remove folders with what is in them'),
   ).action(async (target: string, paths: string[], flags: ClientFlags & { recursive?: boolean }) => {
-    await withClient(target, flags, async (client) => {
-      for (const p of paths) await client.remove(p, flags.recursive ?? false);
+    await withClient(target, flags, async (client, signal) => {
+      for (const p of paths) await client.remove(p, flags.recursive ?? false, { signal });
     });
   });
 
@@ -346,8 +411,8 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .argument('<path...>', 'folders to make in your home')
       .option('-p, --parents', 'make missing parents too, and accept folders that exist'),
   ).action(async (target: string, paths: string[], flags: ClientFlags & { parents?: boolean }) => {
-    await withClient(target, flags, async (client) => {
-      for (const p of paths) await client.mkdir(p, flags.parents ?? false);
+    await withClient(target, flags, async (client, signal) => {
+      for (const p of paths) await client.mkdir(p, flags.parents ?? false, { signal });
     });
   });
 

@@ -4,9 +4,13 @@
  * Uploads and downloads check SHA-256 end to end and resume: a download writes to
  * `LOCAL.sockit-part` and renames it only once verified; an upload picks up the part the
  * server kept, once both sides agree on the hash of the bytes already there.
+ *
+ * The server is not trusted with local paths or sizes: names it sends are checked as single
+ * components (`names.ts`), and a download never writes more than announced, never more than
+ * `maxFileSize`, never replaces a file unless asked. Every operation takes an `AbortSignal`.
  */
 import { createHash } from 'node:crypto';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { z } from 'zod';
@@ -14,11 +18,32 @@ import { SecretChallengeClient } from '../auth/challenge.js';
 import { deriveCredentials, ScramClient } from '../auth/scram.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';
+import { abortedError, guarded } from './abort.js';
+import {
+  checkDestination,
+  checkStart,
+  type DownloadOptions,
+  keptPart,
+  openPart,
+  PART_SUFFIX,
+  placePart,
+} from './download.js';
+import { checkEntries, checkStatPath } from './names.js';
 import { Answers, type Entry, EntrySchema, FILES_PORT, Hello, Refusal } from './protocol.js';
 import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange } from './transfer.js';
 
-/** Suffix of a download in progress, beside its destination. */
-export const PART_SUFFIX = '.sockit-part';
+export { type DownloadOptions, PART_SUFFIX };
+
+/** Options every operation takes. */
+export interface OperationOptions {
+  /** Aborting destroys the connection and rejects with `ERR_ABORTED`; the client is then closed. */
+  signal?: AbortSignal;
+}
+
+export interface UploadOptions extends OperationOptions {
+  overwrite?: boolean;
+  progress?: (sent: number, total: number) => void;
+}
 
 export interface ConnectOptions {
   host: string;
@@ -27,6 +52,8 @@ export interface ConnectOptions {
   tls?: { ca?: string | Buffer; servername?: string };
   /** Give up connecting after this long, in ms. Default 10000. */
   timeoutMs?: number;
+  /** Aborts connecting (and, for `login`, logging in) with `ERR_ABORTED`. */
+  signal?: AbortSignal;
 }
 
 export interface LoginOptions extends ConnectOptions {
@@ -60,7 +87,15 @@ export class FilesClient {
     const where = formatHostPort(options.host, port);
     // Plain TCP reads into one reused buffer; TLS decrypts into buffers of its own.
     const reads = new ReusedReads();
+    const signal = options.signal;
+    if (signal?.aborted) throw abortedError(signal);
     const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(abortedError(signal as AbortSignal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
@@ -72,11 +107,13 @@ export class FilesClient {
       }, options.timeoutMs ?? 10_000);
       const done = (): void => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         socket.off('error', fail);
         resolve(socket);
       };
       const fail = (err: Error): void => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         reject(new SockitError(ErrorCode.CONNECT_FAILED, `${where}: ${err.message}`, { cause: err }));
       };
       const socket: net.Socket = options.tls
@@ -102,9 +139,10 @@ export class FilesClient {
     const silent = setTimeout(() => socket.destroy(), options.timeoutMs ?? 10_000);
     let hello: ReturnType<typeof Hello.safeParse>;
     try {
-      hello = Hello.safeParse((await channel.receive()).header);
+      hello = Hello.safeParse((await guarded(socket, signal, () => channel.receive())).header);
     } catch (err) {
       socket.destroy();
+      if (signal?.aborted) throw abortedError(signal);
       throw new SockitError(
         ErrorCode.BAD_REPLY,
         `${where} sent no greeting: is it a sockit file service${options.tls ? '' : ' (over TLS? use --tls)'}?`,
@@ -124,8 +162,11 @@ export class FilesClient {
   static async login(options: LoginOptions): Promise<FilesClient> {
     const client = await FilesClient.connect(options);
     try {
-      if (options.secret) await client.loginWithSecret(options.user, options.secret);
-      else await client.login(options.user, options.password ?? '');
+      await guarded(client.#channel.socket, options.signal, () =>
+        options.secret
+          ? client.loginWithSecret(options.user, options.secret)
+          : client.login(options.user, options.password ?? ''),
+      );
       return client;
     } catch (err) {
       client.close();
@@ -178,134 +219,159 @@ export class FilesClient {
     );
   }
 
-  async list(path = '', recursive = false): Promise<Entry[]> {
-    this.#channel.send({ op: 'list', path, recursive });
-    const { header, body } = await this.#answerWithBody(Answers.list);
-    let entries: unknown;
-    try {
-      entries = JSON.parse(body.toString('utf8'));
-    } catch {
-      entries = undefined;
-    }
-    const parsed = z.array(EntrySchema).safeParse(entries);
-    if (!parsed.success || parsed.data.length !== header.count) {
-      throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent a listing that does not parse');
-    }
-    return parsed.data;
+  /**
+   * The entries of a folder (with `recursive`, its whole tree). Every path is checked as
+   * relative, of safe components only: a listing is what a folder download writes by.
+   */
+  async list(path = '', recursive = false, options: OperationOptions = {}): Promise<Entry[]> {
+    return this.#guarded(options.signal, async () => {
+      this.#channel.send({ op: 'list', path, recursive });
+      const { header, body } = await this.#answerWithBody(Answers.list);
+      let entries: unknown;
+      try {
+        entries = JSON.parse(body.toString('utf8'));
+      } catch {
+        entries = undefined;
+      }
+      const parsed = z.array(EntrySchema).safeParse(entries);
+      if (!parsed.success || parsed.data.length !== header.count) {
+        throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent a listing that does not parse');
+      }
+      return checkEntries(parsed.data);
+    });
   }
 
-  async stat(path: string): Promise<Entry> {
-    return (await this.#ask({ op: 'stat', path }, Answers.stat)).entry;
+  /** One entry; its path is `.` for the home, else a checked relative path. */
+  async stat(path: string, options: OperationOptions = {}): Promise<Entry> {
+    return this.#guarded(options.signal, async () =>
+      checkStatPath((await this.#ask({ op: 'stat', path }, Answers.stat)).entry),
+    );
   }
 
-  async mkdir(path: string, parents = false): Promise<void> {
-    await this.#ask({ op: 'mkdir', path, parents }, Answers.done);
+  async mkdir(path: string, parents = false, options: OperationOptions = {}): Promise<void> {
+    await this.#guarded(options.signal, () => this.#ask({ op: 'mkdir', path, parents }, Answers.done));
   }
 
-  async remove(path: string, recursive = false): Promise<void> {
-    await this.#ask({ op: 'rm', path, recursive }, Answers.done);
+  async remove(path: string, recursive = false, options: OperationOptions = {}): Promise<void> {
+    await this.#guarded(options.signal, () => this.#ask({ op: 'rm', path, recursive }, Answers.done));
   }
 
   /**
    * Uploads `local` to `remote`. The file appears on the server only once it is whole and its
    * SHA-256 matches; an interrupted upload resumes from the server's part on the next call.
    */
-  async upload(
-    local: string,
-    remote: string,
-    options: { overwrite?: boolean; progress?: (sent: number, total: number) => void } = {},
-  ): Promise<TransferResult> {
+  async upload(local: string, remote: string, options: UploadOptions = {}): Promise<TransferResult> {
     const handle = await open(local, 'r');
     try {
-      const size = (await handle.stat()).size;
-      const offer = await this.#ask(
-        { op: 'put', path: remote, size, overwrite: options.overwrite ?? false },
-        Answers.putOffer,
-      );
-      let from = 0;
-      let hash = createHash('sha256');
-      if (offer.offset > 0 && offer.prefixSha256) {
-        const prefix = await hashPrefix(handle, offer.offset);
-        if (prefix && peekHex(prefix) === offer.prefixSha256) {
-          from = offer.offset;
-          hash = prefix;
+      return await this.#guarded(options.signal, async () => {
+        const size = (await handle.stat()).size;
+        const offer = await this.#ask(
+          { op: 'put', path: remote, size, overwrite: options.overwrite ?? false },
+          Answers.putOffer,
+        );
+        let from = 0;
+        let hash = createHash('sha256');
+        if (offer.offset > 0 && offer.prefixSha256) {
+          const prefix = await hashPrefix(handle, offer.offset);
+          if (prefix && peekHex(prefix) === offer.prefixSha256) {
+            from = offer.offset;
+            hash = prefix;
+          }
         }
-      }
-      this.#channel.send({ op: 'put-from', offset: from });
-      const progress: ProgressFn | undefined = options.progress && ((sent) => options.progress?.(sent, size));
-      await sendRange(this.#channel, handle, from, size, hash, progress);
-      const sha256 = hash.digest('hex');
-      this.#channel.send({ op: 'put-end', sha256 });
-      const done = await this.#answer(Answers.putDone);
-      if (done.sha256 !== sha256)
-        throw new SockitError(ErrorCode.INTEGRITY, 'the server stored other bytes than were sent');
-      return { size, sha256, resumedFrom: from };
+        this.#channel.send({ op: 'put-from', offset: from });
+        const progress: ProgressFn | undefined =
+          options.progress && ((sent) => options.progress?.(sent, size));
+        await sendRange(this.#channel, handle, from, size, hash, progress);
+        const sha256 = hash.digest('hex');
+        this.#channel.send({ op: 'put-end', sha256 });
+        const done = await this.#answer(Answers.putDone);
+        if (done.sha256 !== sha256)
+          throw new SockitError(ErrorCode.INTEGRITY, 'the server stored other bytes than were sent');
+        return { size, sha256, resumedFrom: from };
+      });
     } finally {
       await handle.close();
     }
   }
 
   /**
-   * Downloads `remote` to `local`, through `local.sockit-part`, renamed once its SHA-256
-   * matches the server's. A part left by an earlier attempt is continued when its bytes
-   * match the server's first bytes, and started afresh otherwise.
+   * Downloads `remote` to `local`, through `local.sockit-part` in the same folder, which gets
+   * its real name only once its SHA-256 matches the server's. A part left by an earlier
+   * attempt is continued when its bytes match the server's first bytes, and started afresh
+   * otherwise. An existing `local` is replaced only with `overwrite` (else `ERR_EXISTS`);
+   * the server's `{size, from}` are checked before a byte is written (`ERR_BAD_REQUEST`,
+   * `ERR_FILE_TOO_LARGE`); exactly `size` bytes are taken, and what lands on disk is what
+   * was hashed. Aborting removes the part.
+   *
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * await client.download('backup/db.tar', 'db.tar', { maxFileSize: 2 ** 30, signal: controller.signal });
+   * ```
    */
-  async download(
-    remote: string,
-    local: string,
-    options: { progress?: (received: number, total: number) => void } = {},
-  ): Promise<TransferResult> {
+  async download(remote: string, local: string, options: DownloadOptions = {}): Promise<TransferResult> {
+    const overwrite = options.overwrite ?? false;
     const partPath = `${local}${PART_SUFFIX}`;
-    let offset = 0;
-    let prefix: ReturnType<typeof createHash> | undefined;
-    const existing = await open(partPath, 'r').catch(() => undefined);
-    if (existing) {
-      try {
-        offset = (await existing.stat()).size;
-        prefix = await hashPrefix(existing, offset);
-      } finally {
-        await existing.close();
-      }
-    }
-    const start = await this.#ask(
-      { op: 'get', path: remote, offset, prefixSha256: prefix && offset > 0 ? peekHex(prefix) : undefined },
-      Answers.getStart,
-    );
-    const from = start.from;
-    const hash = from > 0 && prefix ? prefix : createHash('sha256');
-    const sink = new FileSink(await open(partPath, from > 0 ? 'r+' : 'w'), from);
     try {
-      await receiveRange(this.#channel, sink, start.size - from, hash, (n) =>
-        options.progress?.(from + n, start.size),
-      );
+      return await this.#guarded(options.signal, async () => {
+        await checkDestination(local, overwrite);
+        const kept = await keptPart(partPath);
+        const start = await this.#ask(
+          { op: 'get', path: remote, offset: kept.offset, prefixSha256: kept.prefix },
+          Answers.getStart,
+        );
+        try {
+          await checkStart(start, kept.offset, local, options.maxFileSize);
+        } catch (err) {
+          // The server's bytes follow at once and would be read as messages: drop the connection.
+          this.#channel.socket.destroy();
+          throw err;
+        }
+        const from = start.from;
+        const hash = from > 0 && kept.hash ? kept.hash : createHash('sha256');
+        const sink = new FileSink(await openPart(partPath, from), from);
+        try {
+          await receiveRange(this.#channel, sink, start.size - from, hash, (n) =>
+            options.progress?.(from + n, start.size),
+          );
+        } catch (err) {
+          await sink.abandon().catch(() => undefined);
+          throw err;
+        }
+        await sink.finish();
+        const end = await this.#answer(Answers.getEnd);
+        const sha256 = hash.digest('hex');
+        if (sha256 !== end.sha256) {
+          await unlink(partPath).catch(() => undefined);
+          throw new SockitError(
+            ErrorCode.INTEGRITY,
+            `"${remote}": the received bytes do not match the server's SHA-256`,
+          );
+        }
+        const size = (await stat(partPath)).size;
+        if (size !== start.size) {
+          await unlink(partPath).catch(() => undefined);
+          throw new SockitError(
+            ErrorCode.INTEGRITY,
+            `"${remote}": ${size} bytes on disk, ${start.size} expected`,
+          );
+        }
+        await placePart(partPath, local, overwrite);
+        return { size, sha256, resumedFrom: from };
+      });
     } catch (err) {
-      await sink.abandon().catch(() => undefined);
+      // An aborted download leaves nothing behind; one cut by the network keeps its part to resume.
+      if (options.signal?.aborted) await unlink(partPath).catch(() => undefined);
       throw err;
     }
-    await sink.finish();
-    const end = await this.#answer(Answers.getEnd);
-    const sha256 = hash.digest('hex');
-    if (sha256 !== end.sha256) {
-      await unlink(partPath).catch(() => undefined);
-      throw new SockitError(
-        ErrorCode.INTEGRITY,
-        `"${remote}": the received bytes do not match the server's SHA-256`,
-      );
-    }
-    const size = (await stat(partPath)).size;
-    if (size !== start.size) {
-      await unlink(partPath).catch(() => undefined);
-      throw new SockitError(
-        ErrorCode.INTEGRITY,
-        `"${remote}": ${size} bytes on disk, ${start.size} expected`,
-      );
-    }
-    await rename(partPath, local);
-    return { size, sha256, resumedFrom: from };
   }
 
   close(): void {
     this.#channel.socket.end();
+  }
+
+  #guarded<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    return guarded(this.#channel.socket, signal, work);
   }
 
   async #ask<S extends z.ZodType>(request: Record<string, unknown>, schema: S): Promise<z.infer<S>> {

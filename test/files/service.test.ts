@@ -276,7 +276,9 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
     // Empty files too.
     await writeFile(local, Buffer.alloc(0));
     await client.upload(local, 'empty');
-    await client.download('empty', dest);
+    expect(await codeOf(client.download('empty', dest))).toBe(ErrorCode.EXISTS);
+    expect(await readFile(dest)).toEqual(changed);
+    await client.download('empty', dest, { overwrite: true });
     expect((await stat(dest)).size).toBe(0);
     client.close();
   });
@@ -322,7 +324,7 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
     expect(resumed.resumedFrom).toBe(1_000_000);
     expect(sha(await readFile(dest))).toBe(sha(bytes));
     await writeFile(dest + PART_SUFFIX, randomBytes(1_000_000));
-    const restarted = await client.download('dl.bin', dest);
+    const restarted = await client.download('dl.bin', dest, { overwrite: true });
     expect(restarted.resumedFrom).toBe(0);
     expect(sha(await readFile(dest))).toBe(sha(bytes));
     client.close();

@@ -1,0 +1,129 @@
+/**
+ * The local side of a download: the part file beside the destination, the checks on what
+ * the server announces before a byte is written, and the placing of the verified file.
+ *
+ * A download is written to `LOCAL.sockit-part` in the destination folder and gets its real
+ * name only after its SHA-256 matched; an existing `LOCAL` is never replaced unless the
+ * caller asked for it (`link` refuses an existing name in one step, as the server's uploads do).
+ */
+import type { Hash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { type FileHandle, link, lstat, open, rename, statfs, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCode, SockitError } from '../errors.js';
+import { hashPrefix, peekHex } from './transfer.js';
+
+/** Suffix of a download in progress, beside its destination. */
+export const PART_SUFFIX = '.sockit-part';
+
+export interface DownloadOptions {
+  /** Replace `local` when it exists. Default false: the download fails with `ERR_EXISTS`. */
+  overwrite?: boolean;
+  /** Largest size the server may announce, in bytes; above it the download fails before writing. Default: no limit but the free disk space. */
+  maxFileSize?: number;
+  /** Aborting destroys the connection, removes the part file and rejects with `ERR_ABORTED`. */
+  signal?: AbortSignal;
+  progress?: (received: number, total: number) => void;
+}
+
+/** What an earlier attempt left: its length and the SHA-256 state of its bytes. */
+export interface KeptPart {
+  offset: number;
+  /** Hex SHA-256 of the part, offered to the server; undefined for no part. */
+  prefix: string | undefined;
+  /** The same hash, open for the bytes still to come. */
+  hash: Hash | undefined;
+}
+
+/** Refuses to start when `local` exists and may not be replaced. */
+export async function checkDestination(local: string, overwrite: boolean): Promise<void> {
+  if (overwrite) return;
+  if (await lstat(local).catch(() => undefined)) {
+    throw new SockitError(ErrorCode.EXISTS, `${local} exists (download with overwrite to replace it)`);
+  }
+}
+
+/** The part an earlier attempt left at `partPath`, if any (a link there is not followed). */
+export async function keptPart(partPath: string): Promise<KeptPart> {
+  const handle = await open(partPath, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!handle) return { offset: 0, prefix: undefined, hash: undefined };
+  try {
+    const offset = (await handle.stat()).size;
+    const hash = await hashPrefix(handle, offset);
+    return { offset, hash, prefix: hash && offset > 0 ? peekHex(hash) : undefined };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Checks the server's `{size, from}` against what was offered, before anything is written:
+ * `from` is 0 (start again) or exactly the offered part's length, and `size` is within the
+ * limit and the free space of the destination's file system.
+ */
+export async function checkStart(
+  start: { size: number; from: number },
+  offered: number,
+  local: string,
+  maxFileSize: number | undefined,
+): Promise<void> {
+  if ((start.from !== 0 && start.from !== offered) || start.from > start.size) {
+    throw new SockitError(
+      ErrorCode.BAD_REQUEST,
+      `the server resumes at byte ${start.from} of ${start.size}, but ${offered} were offered`,
+    );
+  }
+  if (maxFileSize !== undefined && start.size > maxFileSize) {
+    throw new SockitError(
+      ErrorCode.FILE_TOO_LARGE,
+      `the server announces ${start.size} bytes, above the limit of ${maxFileSize}`,
+    );
+  }
+  const fs = await statfs(path.dirname(path.resolve(local))).catch(() => undefined);
+  if (fs && start.size - start.from > fs.bavail * fs.bsize) {
+    throw new SockitError(
+      ErrorCode.FILE_TOO_LARGE,
+      `the server announces ${start.size} bytes; ${fs.bavail * fs.bsize} are free on the destination's disk`,
+    );
+  }
+}
+
+/** Opens the part for writing from `from` on, cut to exactly `from` bytes; links are not followed. */
+export async function openPart(partPath: string, from: number): Promise<FileHandle> {
+  const flags =
+    from > 0
+      ? constants.O_RDWR | constants.O_NOFOLLOW
+      : constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+  const handle = await open(partPath, flags, 0o666);
+  if (from > 0) await handle.truncate(from);
+  return handle;
+}
+
+/**
+ * Gives the verified part its real name. Without `overwrite`, `link` fails if the name
+ * exists, so a file that appeared meanwhile is not replaced either; where the file system has
+ * no hard links, a check and a rename do.
+ */
+export async function placePart(partPath: string, local: string, overwrite: boolean): Promise<void> {
+  if (overwrite) {
+    await rename(partPath, local);
+    return;
+  }
+  try {
+    await link(partPath, local);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      await unlink(partPath).catch(() => undefined);
+      throw new SockitError(
+        ErrorCode.EXISTS,
+        `${local} appeared meanwhile; download with overwrite to replace it`,
+      );
+    }
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
+    await checkDestination(local, false);
+    await rename(partPath, local);
+    return;
+  }
+  await unlink(partPath);
+}
