@@ -68,6 +68,10 @@ export const ErrorCode = {
   INTEGRITY: 'ERR_INTEGRITY',
   /** The server refused a request it understood (not allowed here, e.g. registration off). */
   FORBIDDEN: 'ERR_FORBIDDEN',
+  /** A multiplexing peer broke the mux protocol (bad frame, window overrun, id reuse); the mux ends. */
+  MUX_PROTOCOL: 'ERR_MUX_PROTOCOL',
+  /** A multiplexed channel was refused or aborted by its peer, or its mux ended under it. */
+  CHANNEL_RESET: 'ERR_CHANNEL_RESET',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
