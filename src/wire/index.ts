@@ -45,4 +45,5 @@ export {
   type MuxFrameLimits,
   MuxFrameType,
   type MuxInfo,
+  muxDataHeader,
 } from './mux-frame.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, SockitError } from '../errors.js';
 import { frameHeader } from './frame.js';
-import { encodeMuxFrame, type MuxFrame, MuxFrameDecoder, MuxFrameType } from './mux-frame.js';
+import { encodeMuxFrame, type MuxFrame, MuxFrameDecoder, MuxFrameType, muxDataHeader } from './mux-frame.js';
 
 function expectCode(fn: () => unknown, code: string): void {
   try {
@@ -137,6 +137,12 @@ describe('MuxFrameDecoder', () => {
       );
     });
   }
+
+  it('writes a DATA header that, followed by the body, is the whole frame', () => {
+    const body = Buffer.alloc(5000, 3);
+    const frame = encodeMuxFrame({ type: MuxFrameType.DATA, id: 9, data: body });
+    expect(Buffer.concat([muxDataHeader(9, body.length), body]).equals(frame)).toBe(true);
+  });
 
   it('reports a stream cut inside a frame', () => {
     const decoder = new MuxFrameDecoder();

@@ -80,6 +80,24 @@ function prefix(type: MuxFrameType, id: number, bodyLength: number): Buffer {
 }
 
 /**
+ * The 9 bytes before a DATA body of `length` bytes (length prefix, type, id): with it, a
+ * large body can be written as it is, without copying it behind its header.
+ *
+ * @example
+ * ```ts
+ * socket.cork(); socket.write(muxDataHeader(1, body.length)); socket.write(body); socket.uncork();
+ * ```
+ */
+export function muxDataHeader(id: number, length: number): Buffer {
+  return withLength(prefix(MuxFrameType.DATA, id, 0), length);
+}
+
+function withLength(head: Buffer, bodyLength: number): Buffer {
+  head.writeUInt32BE(MUX_PREFIX_SIZE + bodyLength, 0);
+  return head;
+}
+
+/**
  * One mux frame as bytes, length prefix included.
  *
  * @example

@@ -269,9 +269,9 @@ describe('Mux', () => {
     const [client, server] = pair();
     const closes = [once(client, 'close'), once(server, 'close')];
     client.close();
-    const [[clientErr], [serverErr]] = await Promise.all(closes);
-    expect(clientErr).toBeUndefined();
-    expect(serverErr).toBeUndefined();
+    const [clientClose, serverClose] = await Promise.all(closes);
+    expect(clientClose?.[0]).toBeUndefined();
+    expect(serverClose?.[0]).toBeUndefined();
     expect(() => client.open()).toThrow(SockitError);
   });
 });

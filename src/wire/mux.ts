@@ -30,6 +30,7 @@ import {
   type MuxFrameLimits,
   MuxFrameType,
   type MuxInfo,
+  muxDataHeader,
 } from './mux-frame.js';
 
 /** Default initial window per channel and direction: 256 KiB. */
@@ -40,6 +41,8 @@ export const DEFAULT_CHUNK_SIZE = 16 * 1024;
 export const DEFAULT_MAX_CHANNELS = 100;
 /** Unsent control bytes above which the mux stops reading a peer that does not read. */
 const CONTROL_BACKLOG = 64 * 1024;
+/** DATA bodies below this are copied behind their header (one small buffer beats two writes). */
+const COPY_BELOW = 1024;
 
 export interface MuxOptions extends MuxFrameLimits {
   /** `client` opens odd channel ids, `server` even ones; the two ends must differ. */
@@ -236,7 +239,15 @@ export class Mux extends EventEmitter<MuxEvents> {
 
   #write(frame: MuxFrame): void {
     if (this.#error || this.#transport.writableEnded) return;
-    if (!this.#transport.write(encodeMuxFrame(frame))) this.#blocked = true;
+    let ok: boolean;
+    if (frame.type === MuxFrameType.DATA && frame.data.length >= COPY_BELOW) {
+      // Header and body as two writes inside the flush's cork: one writev, no copy.
+      this.#transport.write(muxDataHeader(frame.id, frame.data.length));
+      ok = this.#transport.write(frame.data);
+    } else {
+      ok = this.#transport.write(encodeMuxFrame(frame));
+    }
+    if (!ok) this.#blocked = true;
   }
 
   #schedule(channel: MuxChannel): void {
@@ -251,6 +262,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   #flush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
+    this.#transport.cork();
     try {
       while (!this.#blocked && !this.#error && this.#ready.length > 0) {
         const channel = this.#ready.shift() as MuxChannel;
@@ -264,6 +276,7 @@ export class Mux extends EventEmitter<MuxEvents> {
       }
     } finally {
       this.#flushing = false;
+      this.#transport.uncork();
     }
   }
 
