@@ -22,7 +22,6 @@ import { ErrorCode, SockitError } from '../errors.js';
 import { type ChannelHost, MuxChannel } from './mux-channel.js';
 import {
   DEFAULT_MAX_FRAME_PAYLOAD,
-  encodeMuxFrame,
   MAX_CHANNEL_ID,
   MAX_WINDOW,
   type MuxFrame,
@@ -30,8 +29,9 @@ import {
   type MuxFrameLimits,
   MuxFrameType,
   type MuxInfo,
-  muxDataHeader,
 } from './mux-frame.js';
+import { incomingChannels } from './mux-incoming.js';
+import { MuxSender } from './mux-sender.js';
 
 /** Default initial window per channel and direction: 256 KiB. */
 export const DEFAULT_INITIAL_WINDOW = 256 * 1024;
@@ -41,8 +41,6 @@ export const DEFAULT_CHUNK_SIZE = 16 * 1024;
 export const DEFAULT_MAX_CHANNELS = 100;
 /** Unsent control bytes above which the mux stops reading a peer that does not read. */
 const CONTROL_BACKLOG = 64 * 1024;
-/** DATA bodies below this are copied behind their header (one small buffer beats two writes). */
-const COPY_BELOW = 1024;
 
 export interface MuxOptions extends MuxFrameLimits {
   /** `client` opens odd channel ids, `server` even ones; the two ends must differ. */
@@ -91,16 +89,13 @@ export class Mux extends EventEmitter<MuxEvents> {
   readonly #decoder: MuxFrameDecoder;
   readonly #window: number;
   readonly #chunkSize: number;
+  readonly #sender: MuxSender;
   readonly #maxChannels: number;
   readonly #channels = new Map<number, MuxChannel>();
   readonly #host: ChannelHost;
   #nextId: number;
   #lastPeerId = 0;
   #peerOpen = 0;
-  #ready: MuxChannel[] = [];
-  #queued = new Set<MuxChannel>();
-  #flushing = false;
-  #blocked = false;
   #paused = false;
   #closing = false;
   #error: SockitError | undefined;
@@ -124,9 +119,10 @@ export class Mux extends EventEmitter<MuxEvents> {
     this.#decoder = new MuxFrameDecoder({ ...options, maxFramePayload });
     this.#nextId = options.role === 'client' ? 1 : 2;
     this.#transport = transport;
+    this.#sender = new MuxSender(transport, this.#chunkSize);
     this.#host = {
-      schedule: (channel) => this.#schedule(channel),
-      grant: (channel, credit) => this.#write({ type: MuxFrameType.WINDOW, id: channel.id, credit }),
+      schedule: (channel) => this.#sender.schedule(channel),
+      grant: (channel, credit) => this.#sender.write({ type: MuxFrameType.WINDOW, id: channel.id, credit }),
       closed: (channel, info) => this.#localClose(channel, info),
     };
     transport.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -141,6 +137,11 @@ export class Mux extends EventEmitter<MuxEvents> {
   /** Channels this mux holds (open, or closed on one side only). */
   get size(): number {
     return this.#channels.size;
+  }
+
+  /** True once the mux has ended ('close' was emitted). */
+  get closed(): boolean {
+    return this.#done;
   }
 
   /** Why the mux failed, if it did. */
@@ -159,12 +160,12 @@ export class Mux extends EventEmitter<MuxEvents> {
       throw new SockitError(ErrorCode.CHANNEL_RESET, 'channel ids exhausted');
     const channel = this.#add(this.#nextId, info);
     this.#nextId += 2;
-    this.#write(
+    this.#sender.write(
       info === undefined
         ? { type: MuxFrameType.OPEN, id: channel.id }
         : { type: MuxFrameType.OPEN, id: channel.id, info },
     );
-    this.#write({ type: MuxFrameType.WINDOW, id: channel.id, credit: this.#window });
+    this.#sender.write({ type: MuxFrameType.WINDOW, id: channel.id, credit: this.#window });
     return channel;
   }
 
@@ -180,37 +181,8 @@ export class Mux extends EventEmitter<MuxEvents> {
   }
 
   /** Incoming channels until the mux ends; channels beyond `maxChannels` waiting here are refused. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<MuxChannel> {
-    const waiting: MuxChannel[] = [];
-    let wake: (() => void) | undefined;
-    const onChannel = (channel: MuxChannel): void => {
-      if (waiting.length >= this.#maxChannels) channel.reset('too many channels waiting');
-      else waiting.push(channel);
-      wake?.();
-    };
-    const onClose = (): void => wake?.();
-    this.on('channel', onChannel);
-    this.on('close', onClose);
-    try {
-      for (;;) {
-        const next = waiting.shift();
-        if (next) {
-          yield next;
-          continue;
-        }
-        if (this.#done) {
-          if (this.#error) throw this.#error;
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
-    } finally {
-      this.off('channel', onChannel);
-      this.off('close', onClose);
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<MuxChannel> {
+    return incomingChannels(this, this.#maxChannels);
   }
 
   #add(id: number, info: MuxInfo | undefined): MuxChannel {
@@ -237,56 +209,12 @@ export class Mux extends EventEmitter<MuxEvents> {
     }
   }
 
-  #write(frame: MuxFrame): void {
-    if (this.#error || this.#transport.writableEnded) return;
-    let ok: boolean;
-    if (frame.type === MuxFrameType.DATA && frame.data.length >= COPY_BELOW) {
-      // Header and body as two writes inside the flush's cork: one writev, no copy.
-      this.#transport.write(muxDataHeader(frame.id, frame.data.length));
-      ok = this.#transport.write(frame.data);
-    } else {
-      ok = this.#transport.write(encodeMuxFrame(frame));
-    }
-    if (!ok) this.#blocked = true;
-  }
-
-  #schedule(channel: MuxChannel): void {
-    if (!this.#queued.has(channel)) {
-      this.#queued.add(channel);
-      this.#ready.push(channel);
-    }
-    this.#flush();
-  }
-
-  /** Round robin over channels with sendable data, one chunk per turn, while the transport takes it. */
-  #flush(): void {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    this.#transport.cork();
-    try {
-      while (!this.#blocked && !this.#error && this.#ready.length > 0) {
-        const channel = this.#ready.shift() as MuxChannel;
-        this.#queued.delete(channel);
-        const frame = channel.takeFrame(this.#chunkSize);
-        if (frame) this.#write(frame);
-        if (channel.hasSendable() && !this.#queued.has(channel)) {
-          this.#queued.add(channel);
-          this.#ready.push(channel);
-        }
-      }
-    } finally {
-      this.#flushing = false;
-      this.#transport.uncork();
-    }
-  }
-
   #onDrain(): void {
-    this.#blocked = false;
     if (this.#paused) {
       this.#paused = false;
       this.#transport.resume();
     }
-    this.#flush();
+    this.#sender.drained();
   }
 
   #onData(chunk: Buffer): void {
@@ -327,7 +255,7 @@ export class Mux extends EventEmitter<MuxEvents> {
         break;
       case MuxFrameType.WINDOW:
         if (!channel.addCredit(frame.credit)) throw violation(`channel ${frame.id}: window above 2^31-1`);
-        this.#schedule(channel);
+        this.#sender.schedule(channel);
         break;
       case MuxFrameType.EOF:
         if (!channel.receiveEof()) throw violation(`channel ${frame.id}: second EOF`);
@@ -337,7 +265,7 @@ export class Mux extends EventEmitter<MuxEvents> {
         channel.closeReceived = true;
         if (!channel.closeSent) {
           channel.closeSent = true;
-          this.#write({ type: MuxFrameType.CLOSE, id: channel.id });
+          this.#sender.write({ type: MuxFrameType.CLOSE, id: channel.id });
         }
         this.#forget(channel);
         channel.receiveClose(frame.info);
@@ -352,7 +280,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     const accepting = this.listenerCount('channel') > 0 && !this.#closing;
     if (!accepting || this.#peerOpen >= this.#maxChannels) {
       // RFC 9113 section 8.7 (REFUSED_STREAM): refuse the one channel, keep the mux.
-      this.#write({
+      this.#sender.write({
         type: MuxFrameType.CLOSE,
         id,
         info: { error: ErrorCode.CHANNEL_RESET, reason: 'refused' },
@@ -360,16 +288,16 @@ export class Mux extends EventEmitter<MuxEvents> {
       return;
     }
     const channel = this.#add(id, info);
-    this.#write({ type: MuxFrameType.WINDOW, id, credit: this.#window });
+    this.#sender.write({ type: MuxFrameType.WINDOW, id, credit: this.#window });
     this.emit('channel', channel);
   }
 
   #localClose(channel: MuxChannel, info: MuxInfo | undefined): void {
-    this.#queued.delete(channel);
+    this.#sender.forget(channel);
     if (channel.muxGone) return;
     if (!channel.closeSent) {
       channel.closeSent = true;
-      this.#write(
+      this.#sender.write(
         info === undefined
           ? { type: MuxFrameType.CLOSE, id: channel.id }
           : { type: MuxFrameType.CLOSE, id: channel.id, info },
@@ -416,8 +344,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     const channels = [...this.#channels.values()];
     this.#channels.clear();
     this.#peerOpen = 0;
-    this.#ready = [];
-    this.#queued.clear();
+    this.#sender.stop();
     for (const channel of channels) {
       channel.muxGone = true;
       channel.destroy(error);
