@@ -74,6 +74,10 @@ export const ErrorCode = {
   BAD_REQUEST: 'ERR_BAD_REQUEST',
   /** The caller aborted the operation (its AbortSignal fired). */
   ABORTED: 'ERR_ABORTED',
+  /** A multiplexing peer broke the mux protocol (bad frame, window overrun, id reuse); the mux ends. */
+  MUX_PROTOCOL: 'ERR_MUX_PROTOCOL',
+  /** A multiplexed channel was refused or aborted by its peer, or its mux ended under it. */
+  CHANNEL_RESET: 'ERR_CHANNEL_RESET',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,361 @@
+/**
+ * Stream multiplexing: many flow-controlled channels over one byte stream.
+ *
+ * What the remote-exec service (stdin, stdout, stderr) and parallel file transfers run on.
+ * The transport is any Node `Duplex` (a TCP or TLS socket, or an in-memory pair in tests);
+ * this module imports no socket. Frames: `mux-frame.ts`. Channels: `mux-channel.ts`.
+ *
+ * - Ids (RFC 9113 section 5.1.1): the `client` side opens odd ids, the `server` side even
+ *   ones, each strictly increasing, so an id is never reused and no round trip allocates it.
+ * - Windows (RFC 4254 section 5.2, RFC 9113 sections 5.2 and 6.9): each channel starts with
+ *   no send window; each side grants its initial window with a WINDOW frame right after
+ *   OPEN (opener) or on accepting (acceptor), then more as its consumer reads. DATA beyond
+ *   the window is a protocol violation that ends the whole mux (`ERR_MUX_PROTOCOL`).
+ * - Fairness: channels with sendable data take turns, one chunk (16 KiB) per turn.
+ * - Transport backpressure: no DATA is written while `write()` says the transport is full;
+ *   writing resumes on 'drain'. Control frames the peer provokes (WINDOW, CLOSE replies)
+ *   are small, and reading stops while they pile up unread by the peer.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { ErrorCode, SockitError } from '../errors.js';
+import { type ChannelHost, MuxChannel } from './mux-channel.js';
+import {
+  DEFAULT_MAX_FRAME_PAYLOAD,
+  MAX_CHANNEL_ID,
+  MAX_WINDOW,
+  type MuxFrame,
+  MuxFrameDecoder,
+  type MuxFrameLimits,
+  MuxFrameType,
+  type MuxInfo,
+} from './mux-frame.js';
+import { incomingChannels } from './mux-incoming.js';
+import { MuxSender } from './mux-sender.js';
+
+/** Default initial window per channel and direction: 256 KiB. */
+export const DEFAULT_INITIAL_WINDOW = 256 * 1024;
+/** Default DATA bytes one channel sends per scheduler turn: 16 KiB. */
+export const DEFAULT_CHUNK_SIZE = 16 * 1024;
+/** Default channels the peer may have open at once (RFC 9113 section 6.5.2 suggests at least 100). */
+export const DEFAULT_MAX_CHANNELS = 100;
+/** Unsent control bytes above which the mux stops reading a peer that does not read. */
+const CONTROL_BACKLOG = 64 * 1024;
+
+export interface MuxOptions extends MuxFrameLimits {
+  /** `client` opens odd channel ids, `server` even ones; the two ends must differ. */
+  role: 'client' | 'server';
+  /** Bytes the peer may send on a channel before this side's consumer reads. Default 256 KiB. */
+  initialWindow?: number;
+  /** Largest DATA frame this side sends (at most the peer's `maxFramePayload`). Default 16 KiB. */
+  chunkSize?: number;
+  /** Channels the peer may have open at once; more OPENs are refused. Default 100. */
+  maxChannels?: number;
+}
+
+export interface MuxEvents {
+  /** The peer opened a channel. Without a listener (or an iterator), OPENs are refused. */
+  channel: [channel: MuxChannel];
+  /** The mux ended: cleanly (no argument) or with the error every open channel got. */
+  close: [error?: SockitError];
+}
+
+function checkRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${name} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function violation(message: string): SockitError {
+  return new SockitError(ErrorCode.MUX_PROTOCOL, message);
+}
+
+/**
+ * Channels over one transport.
+ *
+ * @example
+ * ```ts
+ * const mux = new Mux(socket, { role: 'client' });
+ * const stdout = mux.open({ kind: 'stdout' });
+ * stdout.end('hello');
+ * // on the other end:
+ * const server = new Mux(peer, { role: 'server' });
+ * for await (const channel of server) channel.pipe(process.stdout);
+ * ```
+ */
+export class Mux extends EventEmitter<MuxEvents> {
+  readonly #transport: Duplex;
+  readonly #decoder: MuxFrameDecoder;
+  readonly #window: number;
+  readonly #chunkSize: number;
+  readonly #sender: MuxSender;
+  readonly #maxChannels: number;
+  readonly #channels = new Map<number, MuxChannel>();
+  readonly #host: ChannelHost;
+  #nextId: number;
+  #lastPeerId = 0;
+  #peerOpen = 0;
+  #paused = false;
+  #closing = false;
+  #error: SockitError | undefined;
+  #done = false;
+
+  constructor(transport: Duplex, options: MuxOptions) {
+    super();
+    if (options.role !== 'client' && options.role !== 'server') {
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, "role must be 'client' or 'server'");
+    }
+    this.#window = checkRange(
+      'initialWindow',
+      options.initialWindow ?? DEFAULT_INITIAL_WINDOW,
+      1,
+      MAX_WINDOW,
+    );
+    this.#chunkSize = checkRange('chunkSize', options.chunkSize ?? DEFAULT_CHUNK_SIZE, 1, 16 * 1024 * 1024);
+    this.#maxChannels = checkRange('maxChannels', options.maxChannels ?? DEFAULT_MAX_CHANNELS, 0, 1 << 30);
+    const maxFramePayload = options.maxFramePayload ?? DEFAULT_MAX_FRAME_PAYLOAD;
+    checkRange('maxFramePayload', maxFramePayload, 1, 16 * 1024 * 1024);
+    this.#decoder = new MuxFrameDecoder({ ...options, maxFramePayload });
+    this.#nextId = options.role === 'client' ? 1 : 2;
+    this.#transport = transport;
+    this.#sender = new MuxSender(transport, this.#chunkSize);
+    this.#host = {
+      schedule: (channel) => this.#sender.schedule(channel),
+      grant: (channel, credit) => this.#sender.write({ type: MuxFrameType.WINDOW, id: channel.id, credit }),
+      closed: (channel, info) => this.#localClose(channel, info),
+    };
+    transport.on('data', (chunk: Buffer) => this.#onData(chunk));
+    transport.on('drain', () => this.#onDrain());
+    transport.on('end', () => this.#onEnd());
+    transport.on('error', (err) =>
+      this.#fail(new SockitError(ErrorCode.CONNECTION_CLOSED, err.message, { cause: err })),
+    );
+    transport.on('close', () => this.#onClose());
+  }
+
+  /** Channels this mux holds (open, or closed on one side only). */
+  get size(): number {
+    return this.#channels.size;
+  }
+
+  /** True once the mux has ended ('close' was emitted). */
+  get closed(): boolean {
+    return this.#done;
+  }
+
+  /** Why the mux failed, if it did. */
+  get error(): SockitError | undefined {
+    return this.#error;
+  }
+
+  /**
+   * Opens a channel; `info` (a JSON object, at most 4 KiB) tells the peer what it is for.
+   * Bytes may be written at once; they go out when the peer grants its window.
+   */
+  open(info?: MuxInfo): MuxChannel {
+    if (this.#error) throw this.#error;
+    if (this.#closing || this.#done) throw new SockitError(ErrorCode.CONNECTION_CLOSED, 'mux is closing');
+    if (this.#nextId > MAX_CHANNEL_ID)
+      throw new SockitError(ErrorCode.CHANNEL_RESET, 'channel ids exhausted');
+    const channel = this.#add(this.#nextId, info);
+    this.#nextId += 2;
+    this.#sender.write(
+      info === undefined
+        ? { type: MuxFrameType.OPEN, id: channel.id }
+        : { type: MuxFrameType.OPEN, id: channel.id, info },
+    );
+    this.#sender.write({ type: MuxFrameType.WINDOW, id: channel.id, credit: this.#window });
+    return channel;
+  }
+
+  /** Ends the transport once every channel has closed; refuses new channels meanwhile. */
+  close(): void {
+    this.#closing = true;
+    this.#endIfIdle();
+  }
+
+  /** Ends the mux now: every open channel gets `error` (default `ERR_CONNECTION_CLOSED`). */
+  destroy(error?: SockitError): void {
+    this.#fail(error ?? new SockitError(ErrorCode.CONNECTION_CLOSED, 'mux destroyed'));
+  }
+
+  /** Incoming channels until the mux ends; channels beyond `maxChannels` waiting here are refused. */
+  [Symbol.asyncIterator](): AsyncGenerator<MuxChannel> {
+    return incomingChannels(this, this.#maxChannels);
+  }
+
+  #add(id: number, info: MuxInfo | undefined): MuxChannel {
+    const channel = new MuxChannel(this.#host, id, info, { initialWindow: this.#window });
+    this.#channels.set(id, channel);
+    if (!this.#ours(id)) this.#peerOpen++;
+    return channel;
+  }
+
+  #ours(id: number): boolean {
+    return id % 2 === this.#nextId % 2;
+  }
+
+  #forget(channel: MuxChannel): void {
+    if (this.#channels.get(channel.id) !== channel) return;
+    this.#channels.delete(channel.id);
+    if (!this.#ours(channel.id)) this.#peerOpen--;
+    this.#endIfIdle();
+  }
+
+  #endIfIdle(): void {
+    if (this.#closing && this.#channels.size === 0 && !this.#error && !this.#transport.writableEnded) {
+      this.#transport.end();
+    }
+  }
+
+  #onDrain(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport.resume();
+    }
+    this.#sender.drained();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#error) return;
+    try {
+      for (const frame of this.#decoder.push(chunk)) {
+        this.#onFrame(frame);
+        if (this.#error) return;
+      }
+    } catch (err) {
+      this.#fail(err instanceof SockitError ? err : violation(String(err)));
+      return;
+    }
+    const t = this.#transport;
+    if (t.writableLength > t.writableHighWaterMark + this.#chunkSize + CONTROL_BACKLOG) {
+      this.#paused = true;
+      t.pause();
+    }
+  }
+
+  #onFrame(frame: MuxFrame): void {
+    if (frame.type === MuxFrameType.OPEN) {
+      this.#onOpen(frame.id, frame.info);
+      return;
+    }
+    const channel = this.#channels.get(frame.id);
+    if (!channel) {
+      // Frames for a channel that has closed can be in flight (RFC 9113 section 5.1); an id
+      // never opened is a violation.
+      const used = this.#ours(frame.id) ? frame.id < this.#nextId : frame.id <= this.#lastPeerId;
+      if (!used) throw violation(`frame for channel ${frame.id}, which was never opened`);
+      return;
+    }
+    switch (frame.type) {
+      case MuxFrameType.DATA:
+        if (!channel.receive(frame.data))
+          throw violation(`channel ${frame.id}: DATA beyond window or after EOF`);
+        break;
+      case MuxFrameType.WINDOW:
+        if (!channel.addCredit(frame.credit)) throw violation(`channel ${frame.id}: window above 2^31-1`);
+        this.#sender.schedule(channel);
+        break;
+      case MuxFrameType.EOF:
+        if (!channel.receiveEof()) throw violation(`channel ${frame.id}: second EOF`);
+        break;
+      case MuxFrameType.CLOSE:
+        // RFC 4254 section 5.3: answer CLOSE with CLOSE unless already sent.
+        channel.closeReceived = true;
+        if (!channel.closeSent) {
+          channel.closeSent = true;
+          this.#sender.write({ type: MuxFrameType.CLOSE, id: channel.id });
+        }
+        this.#forget(channel);
+        channel.receiveClose(frame.info);
+        break;
+    }
+  }
+
+  #onOpen(id: number, info: MuxInfo | undefined): void {
+    if (this.#ours(id) || id <= this.#lastPeerId)
+      throw violation(`OPEN reuses or misallocates channel id ${id}`);
+    this.#lastPeerId = id;
+    const accepting = this.listenerCount('channel') > 0 && !this.#closing;
+    if (!accepting || this.#peerOpen >= this.#maxChannels) {
+      // RFC 9113 section 8.7 (REFUSED_STREAM): refuse the one channel, keep the mux.
+      this.#sender.write({
+        type: MuxFrameType.CLOSE,
+        id,
+        info: { error: ErrorCode.CHANNEL_RESET, reason: 'refused' },
+      });
+      return;
+    }
+    const channel = this.#add(id, info);
+    this.#sender.write({ type: MuxFrameType.WINDOW, id, credit: this.#window });
+    this.emit('channel', channel);
+  }
+
+  #localClose(channel: MuxChannel, info: MuxInfo | undefined): void {
+    this.#sender.forget(channel);
+    if (channel.muxGone) return;
+    if (!channel.closeSent) {
+      channel.closeSent = true;
+      this.#sender.write(
+        info === undefined
+          ? { type: MuxFrameType.CLOSE, id: channel.id }
+          : { type: MuxFrameType.CLOSE, id: channel.id, info },
+      );
+    }
+    if (channel.closeReceived) this.#forget(channel);
+  }
+
+  #onEnd(): void {
+    try {
+      this.#decoder.end();
+    } catch (err) {
+      this.#fail(err as SockitError);
+      return;
+    }
+    if (this.#channels.size > 0) {
+      this.#fail(
+        new SockitError(
+          ErrorCode.CONNECTION_CLOSED,
+          `transport ended with ${this.#channels.size} channels open`,
+        ),
+      );
+      return;
+    }
+    this.#closing = true;
+    if (!this.#transport.writableEnded) this.#transport.end();
+  }
+
+  #onClose(): void {
+    if (this.#channels.size > 0) {
+      this.#fail(
+        new SockitError(
+          ErrorCode.CONNECTION_CLOSED,
+          `transport closed with ${this.#channels.size} channels open`,
+        ),
+      );
+    }
+    this.#finish();
+  }
+
+  #fail(error: SockitError): void {
+    if (this.#error || this.#done) return;
+    this.#error = error;
+    const channels = [...this.#channels.values()];
+    this.#channels.clear();
+    this.#peerOpen = 0;
+    this.#sender.stop();
+    for (const channel of channels) {
+      channel.muxGone = true;
+      channel.destroy(error);
+    }
+    this.#transport.destroy();
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.emit('close', this.#error);
+  }
+}
