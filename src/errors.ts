@@ -68,6 +68,8 @@ export const ErrorCode = {
   INTEGRITY: 'ERR_INTEGRITY',
   /** The server refused a request it understood (not allowed here, e.g. registration off). */
   FORBIDDEN: 'ERR_FORBIDDEN',
+  /** The caller aborted the operation (its AbortSignal fired). */
+  ABORTED: 'ERR_ABORTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
