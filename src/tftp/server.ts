@@ -2,7 +2,6 @@
  * The TFTP server: requests arrive on the well-known port, and each transfer runs on a
  * socket of its own (its TID), driven by the sender or receiver state machine.
  */
-import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
@@ -13,11 +12,11 @@ import { bindUdp } from '../runtime/udp.js';
 import type { Rollover } from './blocks.js';
 import type { Peer } from './link.js';
 import { MAX_BLKSIZE, type ServerLimits } from './options.js';
-import { decodePacket, encodeError, Opcode, type Request, TftpErrorCode } from './packet.js';
+import { decodePacket, encodeError, Opcode, type Request } from './packet.js';
 import { type RewriteRule, resolveInRoot } from './paths.js';
 import { ReadTransfer } from './read-transfer.js';
 import { type Slot, TransferSlots } from './slots.js';
-import { type Content, type Refusal, refuse, ServedFiles } from './storage.js';
+import { type Content, ServedFiles } from './storage.js';
 import type { ServerContext, Transfer } from './transfer.js';
 import { WriteTransfer } from './write-transfer.js';
 
@@ -30,6 +29,16 @@ function defaultReceiveBuffer(): number {
   } catch {
     return 212_992;
   }
+}
+
+/**
+ * ERROR `code` with as much of `reason` as keeps it within `size` bytes (the datagram it
+ * answers); undefined when not even an empty reason fits.
+ */
+function errorWithin(code: number, reason: string, size: number): Buffer | undefined {
+  const room = size - 5; // opcode, code, and the reason's NUL
+  if (room < 0) return undefined;
+  return encodeError(code, Buffer.from(reason, 'latin1').subarray(0, room).toString('latin1'));
 }
 
 /** The TFTP port (RFC 1350). */
@@ -160,29 +169,31 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
   const local = main.address();
   let closing = false;
 
-  const reply = (to: dgram.RemoteInfo, refusal: Refusal): void => {
-    main.send(encodeError(refusal.code, refusal.reason), to.port, to.address);
-  };
-
   main.on('message', (msg, from) => {
     if (closing) return;
+    // Only a request is answered on this port, and never with more bytes than it had: an
+    // answer to anything else, or a long ERROR to a short datagram, would let a forged source
+    // turn the server on a third party (an ERROR 4 with a reason is 8 times an ACK). As
+    // tftpd-hpa, which hands only RRQ and WRQ to its transfer code and exits on anything
+    // else; RFC 1350 §4 asks for an ERROR only to a packet from a wrong TID of a transfer.
+    const opcode = msg.length >= 2 ? msg.readUInt16BE(0) : 0;
+    if (opcode !== Opcode.RRQ && opcode !== Opcode.WRQ) return;
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
       log.warn({ client: formatHostPort(from.address, from.port), reason: decoded.reason }, 'bad request');
-      return reply(from, refuse(decoded.code, decoded.reason));
-    }
-    const request = decoded.packet;
-    if (request.opcode !== Opcode.RRQ && request.opcode !== Opcode.WRQ) {
-      // DATA, ACK, ERROR or OACK to the request port belong to no transfer.
-      if (request.opcode !== Opcode.ERROR)
-        reply(from, refuse(TftpErrorCode.UNKNOWN_TID, 'no transfer on this port'));
+      const answer = errorWithin(decoded.code, decoded.reason, msg.length);
+      if (answer) main.send(answer, from.port, from.address);
       return;
     }
+    const request = decoded.packet;
+    if (request.opcode !== Opcode.RRQ && request.opcode !== Opcode.WRQ) return;
     // The slot is taken at once, so that a repeat of the request arriving meanwhile is ignored.
     const taken = slots.take(from.address, from.port);
     if (!taken.ok) {
       if (taken.why === 'repeat') return; // the transfer already answers it
-      return reply(from, refuse(0, 'server busy, try again later'));
+      const answer = errorWithin(0, 'server busy, try again later', msg.length);
+      if (answer) main.send(answer, from.port, from.address);
+      return;
     }
     void start(request, { address: from.address, port: from.port }, taken.slot).catch((err: unknown) => {
       slots.release(taken.slot);
