@@ -63,6 +63,12 @@ export interface TftpClientOptions {
   busyPollUs?: number;
   /** Called as data moves: bytes so far, and the total when known. */
   onProgress?: (bytes: number, total: number | undefined) => void;
+  /**
+   * Aborts the transfer: the server is sent ERROR 0, the socket closes, and the promise
+   * rejects with ERR_ABORTED (as undici's `signal`). An upload's part is then removed by the
+   * server; a download's output is left to the caller (the CLI removes its temporary file).
+   */
+  signal?: AbortSignal;
   log?: Logger;
 }
 
@@ -145,6 +151,34 @@ function sessionDefaults(opts: TftpClientOptions): SessionOptions {
   };
 }
 
+/** The error an aborted transfer rejects with; the signal's reason is its cause. */
+function abortError(signal: AbortSignal): SockitError {
+  return new SockitError(ErrorCode.ABORTED, 'tftp: the transfer was aborted', { cause: signal.reason });
+}
+
+/**
+ * Ties a transfer to the caller's signal: on abort the server is told (ERROR 0, to its TID
+ * once known; before that it has no transfer to end) and the transfer settles with
+ * ERR_ABORTED. Returns what undoes the tie, for when the transfer settles first.
+ */
+function onAbort(
+  signal: AbortSignal | undefined,
+  link: TransferLink,
+  settle: (err: Error) => void,
+): () => void {
+  if (!signal) return () => {};
+  const abort = (): void => {
+    link.send(encodeError(TftpErrorCode.NOT_DEFINED, 'aborted by the client'));
+    settle(abortError(signal));
+  };
+  if (signal.aborted) {
+    queueMicrotask(abort);
+    return () => {};
+  }
+  signal.addEventListener('abort', abort, { once: true });
+  return () => signal.removeEventListener('abort', abort);
+}
+
 /** ERRORs 8 that answered a request with options, before any transfer: worth a retry without. */
 const refusedOptions = new WeakSet<TftpError>();
 
@@ -210,6 +244,7 @@ export async function tftpGet(
   remote: string,
   output: Writable,
 ): Promise<TftpResult> {
+  if (opts.signal?.aborted) throw abortError(opts.signal);
   return withOptionFallback(opts, (withOptions) => getOnce(opts, remote, output, withOptions));
 }
 
@@ -232,9 +267,11 @@ async function getOnce(
   const log = opts.log ?? silentLogger;
   return new Promise<TftpResult>((resolve, reject) => {
     let settled = false;
+    let untie = (): void => {};
     const settle = (err?: TftpError | Error): void => {
       if (settled) return;
       settled = true;
+      untie();
       // On success the link stays open through the dally, to repeat a lost final ACK.
       if (err) {
         link.close();
@@ -301,6 +338,7 @@ async function getOnce(
       malformed: (code, reason) => settle(localError(code, reason)),
       timeout: () => receiver.timeout(),
     });
+    untie = onAbort(opts.signal, link, settle);
     log.debug(`RRQ ${remote} to ${formatHostPort(server.address, server.port)}`);
     receiver.start();
   });
@@ -320,6 +358,7 @@ export async function tftpPut(
   input: Readable,
   size?: number,
 ): Promise<TftpResult> {
+  if (opts.signal?.aborted) throw abortError(opts.signal);
   // Between a try refused for its options and the next, no pump listens to the input: an
   // error then must not go unhandled (the next pump finds it on the stream).
   const unheard = (): void => {};
@@ -353,9 +392,11 @@ async function putOnce(
   };
   return new Promise<TftpResult>((resolve, reject) => {
     let settled = false;
+    let untie = (): void => {};
     const settle = (err?: TftpError | Error): void => {
       if (settled) return;
       settled = true;
+      untie();
       link.close();
       // Refused options are asked again without: the input, not yet read, goes to that try.
       if (err instanceof TftpError && refusedOptions.has(err)) pump.release();
@@ -414,6 +455,7 @@ async function putOnce(
         pump.pump();
       },
     });
+    untie = onAbort(opts.signal, link, settle);
     sender.start();
   });
 }
