@@ -22,6 +22,7 @@ interface ServeFlags {
   overwrite?: boolean;
   maxFileSize: number;
   maxTransfers: number;
+  maxPerAddress: number;
   maxBlksize: number;
   maxWindow: number;
   timeout: number;
@@ -92,6 +93,23 @@ function clientOptions(target: { host: string; port: number }, flags: ClientFlag
   };
 }
 
+/**
+ * Ctrl-C or SIGTERM aborts the transfer (the server is told with an ERROR) instead of
+ * killing the process mid-way, so that a download's temporary file is removed on the way
+ * out. Call the result once the transfer has settled.
+ */
+function abortOnSignals(options: TftpClientOptions): () => void {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  options.signal = controller.signal;
+  return () => {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  };
+}
+
 function clientFlags(command: Command): Command {
   return command
     .option('-b, --blksize <bytes>', 'ask for this block size, 8-65464 (RFC 2348)', ranged(8, 65464))
@@ -145,7 +163,13 @@ export function tftpCommand(): Command {
     .option('--writable', 'accept uploads (new files only, unless --overwrite)')
     .option('--overwrite', 'let uploads replace existing files')
     .addOption(bytesOption('--max-file-size <bytes>', 'largest upload', '4GiB'))
-    .option('--max-transfers <n>', 'transfers at once', parseCount, 1000)
+    .option(
+      '--max-transfers <n>',
+      'transfers at once; when full, a request takes the slot of the oldest client that never answered',
+      parseCount,
+      1000,
+    )
+    .option('--max-per-address <n>', 'transfers at once from one client address', parseCount, 16)
     .option('--max-blksize <bytes>', 'largest blksize granted', ranged(8, 65464), 65464)
     .option('--max-window <blocks>', 'largest windowsize granted', ranged(1, 65535), 64)
     .option(
@@ -180,6 +204,9 @@ export function tftpCommand(): Command {
 Names are taken relative to the root whatever their leading / or \\ (as PXE sends them);
 "..", absolute paths and symlinks leaving the root get ERROR 2. Uploads land under a
 temporary name and appear only when complete. One log line per transfer.
+A client that never answers the first packet of its transfer loses its slot after 10 s,
+one that answered and then stays silent after 60 s, whatever timeout it negotiated.
+Only requests are answered on the server's port, never with more bytes than they had.
 Port 69 is privileged: run as root, grant CAP_NET_BIND_SERVICE, or use --port.
 
 Examples:
@@ -198,6 +225,7 @@ Examples:
           overwrite: flags.overwrite,
           maxFileSize: flags.maxFileSize,
           maxTransfers: flags.maxTransfers,
+          maxPerAddress: flags.maxPerAddress,
           maxBlksize: flags.maxBlksize,
           maxWindowsize: flags.maxWindow,
           timeoutMs: flags.timeout * 1000,
@@ -243,8 +271,12 @@ server gives tsize); a summary line follows.`,
         const options = clientOptions(target, { ...flags, tsize: flags.tsize ?? flags.mode === 'octet' });
         const progress = new Progress(`get ${remote}`);
         options.onProgress = (bytes, total) => progress.update(bytes, total);
+        const untie = abortOnSignals(options);
         if (local === '-') {
-          const result = await tftpGet(options, remote, process.stdout).finally(() => progress.done());
+          const result = await tftpGet(options, remote, process.stdout).finally(() => {
+            untie();
+            progress.done();
+          });
           process.stderr.write(summary('received', remote, result));
           return;
         }
@@ -252,6 +284,7 @@ server gives tsize); a summary line follows.`,
         const temp = temporaryBeside(destination);
         // Created before the request: a destination that cannot be written fails at once.
         const file = await open(temp, 'wx').catch((err: NodeJS.ErrnoException) => {
+          untie();
           throw new SockitError(
             err.code === 'ENOENT' || err.code === 'ENOTDIR' ? ErrorCode.NOT_FOUND : ErrorCode.PATH_DENIED,
             `tftp get: cannot create ${destination}: ${err.code === 'ENOENT' ? 'no such folder' : err.message}`,
@@ -269,6 +302,8 @@ server gives tsize); a summary line follows.`,
           output.destroy(); // closes the file, which the stream owns
           await unlink(temp).catch(() => {});
           throw err;
+        } finally {
+          untie();
         }
       },
     );
@@ -295,7 +330,11 @@ server gives tsize); a summary line follows.`,
       const input = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 256 * 1024 });
       const progress = new Progress(`put ${name}`);
       options.onProgress = (bytes, total) => progress.update(bytes, total);
-      const result = await tftpPut(options, name, input, size).finally(() => progress.done());
+      const untie = abortOnSignals(options);
+      const result = await tftpPut(options, name, input, size).finally(() => {
+        untie();
+        progress.done();
+      });
       process.stderr.write(summary('sent', name, result));
       if (local === '-') process.stdin.destroy();
     },

@@ -35,6 +35,8 @@ export class TransferLink {
   #closed = false;
   /** Datagrams from strangers, answered with ERROR 5. */
   strangers = 0;
+  /** When the peer was last heard from (Date.now()); undefined until its first datagram. */
+  heardAt: number | undefined;
   #poll: AnswerPoll;
 
   /** `pollUs`: how long to busy-poll for the peer's answer after a send (see AnswerPoll); 0: never. */
@@ -107,6 +109,7 @@ export class TransferLink {
       return;
     }
     this.#poll.answered();
+    this.heardAt = Date.now();
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
       this.send(encodeError(decoded.code, decoded.reason));

@@ -60,6 +60,18 @@ async function raw(port: number, packets: Buffer[], ms = 300): Promise<Packet[]>
   return got;
 }
 
+/** The raw datagrams that answer one sent to the server's port, within `ms`. */
+async function answers(port: number, datagram: Buffer, ms = 200): Promise<Buffer[]> {
+  const socket = dgram.createSocket('udp4');
+  const got: Buffer[] = [];
+  socket.on('message', (msg) => got.push(msg));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  socket.send(datagram, port, '127.0.0.1');
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  socket.close();
+  return got;
+}
+
 const errorOf = (packets: Packet[]): number | undefined =>
   packets.find((p): p is Extract<Packet, { opcode: 5 }> => p.opcode === Opcode.ERROR)?.code;
 
@@ -249,10 +261,34 @@ describe('TFTP server and client', () => {
     expect(put.tftpCode).toBe(2);
   });
 
-  it('answers a malformed packet with ERROR 4, an oversized request with ERROR 4, blksize 7 with ERROR 8', async () => {
+  it('answers nothing but requests on its port, never with more bytes than they had; blksize 7 gets ERROR 8', async () => {
+    // A datagram that is not a well-formed request used to draw an ERROR 4 of up to 8 times
+    // its size, an amplifier for a forged source. Now only requests are answered.
     const port = server.address.port;
-    expect(errorOf(await raw(port, [Buffer.from([0, 1, 0x61])]))).toBe(4);
-    expect(errorOf(await raw(port, [encodeRequest(Opcode.RRQ, 'x'.repeat(600), 'octet')]))).toBe(4);
+    const quiet = [
+      Buffer.from([0, 1, 0x61]), // a truncated RRQ
+      Buffer.from([0xff]), // garbage
+      Buffer.from([0, 9, 0, 1]), // an unknown opcode
+      encodeAck(1), // ACK, DATA and OACK belong to a transfer's own port
+      Buffer.from([0, 3, 0, 1, 0x61]),
+      Buffer.from([0, 6, 0x61, 0]),
+      Buffer.from([0, 1, 0x61, 0]), // a request without a mode: its ERROR would not fit
+    ];
+    for (const datagram of quiet) expect(await answers(port, datagram), datagram.toString('hex')).toEqual([]);
+    const long = encodeRequest(Opcode.RRQ, 'x'.repeat(600), 'octet');
+    const [tooLong] = await answers(port, long);
+    expect(decodePacket(tooLong as Buffer)).toMatchObject({
+      ok: true,
+      packet: { opcode: Opcode.ERROR, code: 4 },
+    });
+    expect((tooLong as Buffer).length).toBeLessThanOrEqual(long.length);
+    const badMode = Buffer.from('\x00\x01small.bin\x00mail\x00', 'latin1');
+    const [mode] = await answers(port, badMode);
+    expect(decodePacket(mode as Buffer)).toMatchObject({
+      ok: true,
+      packet: { opcode: Opcode.ERROR, code: 4 },
+    });
+    expect((mode as Buffer).length).toBeLessThanOrEqual(badMode.length);
     expect(
       errorOf(
         await raw(port, [encodeRequest(Opcode.RRQ, 'small.bin', 'octet', new Map([['blksize', '7']]))]),
@@ -330,7 +366,8 @@ describe('TFTP server and client', () => {
       hashes.push(sha(data));
       writeFileSync(path.join(many, `f${i}.bin`), data);
     }
-    const big = await serveTftp({ root: many, host: '127.0.0.1', port: 0 });
+    // All 200 come from 127.0.0.1: the cap per address is raised to let them in at once.
+    const big = await serveTftp({ root: many, host: '127.0.0.1', port: 0, maxPerAddress: 200 });
     try {
       const got = await Promise.all(
         hashes.map((_, i) =>

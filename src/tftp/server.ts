@@ -2,30 +2,25 @@
  * The TFTP server: requests arrive on the well-known port, and each transfer runs on a
  * socket of its own (its TID), driven by the sender or receiver state machine.
  */
-import type dgram from 'node:dgram';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { realpath, stat, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
 import type { Rollover } from './blocks.js';
-import type { TftpError } from './errors.js';
-import { BlockPump, BlockWriter, FilePump, type Pump } from './io.js';
-import { type Peer, TransferLink } from './link.js';
-import { MAX_BLKSIZE, negotiate, type ServerLimits, type TransferOptions } from './options.js';
-import { decodePacket, encodeError, encodeOack, Opcode, type Request, TftpErrorCode } from './packet.js';
-import { type RewriteRule, resolveInRoot, temporaryBeside } from './paths.js';
-import { TftpReceiver } from './receiver.js';
-import { Rto } from './rto.js';
-import { type SessionOptions, TftpSender, type TransferStats } from './sender.js';
-import { type Content, type Refusal, refuse, ServedFiles } from './storage.js';
+import type { Peer } from './link.js';
+import { MAX_BLKSIZE, type ServerLimits } from './options.js';
+import { decodePacket, encodeError, Opcode, type Request } from './packet.js';
+import { type RewriteRule, resolveInRoot } from './paths.js';
+import { ReadTransfer } from './read-transfer.js';
+import { type Slot, TransferSlots } from './slots.js';
+import { type Content, ServedFiles } from './storage.js';
+import type { ServerContext, Transfer } from './transfer.js';
+import { WriteTransfer } from './write-transfer.js';
 
 export type { Content } from './storage.js';
-
-/** The receive buffer asked for uploads; the kernel may give less (net.core.rmem_max). */
-const MAX_RECEIVE_BUFFER = 8 * 1024 * 1024;
 
 /** A client's receive buffer, assumed to be the system default (net.core.rmem_default). */
 function defaultReceiveBuffer(): number {
@@ -34,6 +29,16 @@ function defaultReceiveBuffer(): number {
   } catch {
     return 212_992;
   }
+}
+
+/**
+ * ERROR `code` with as much of `reason` as keeps it within `size` bytes (the datagram it
+ * answers); undefined when not even an empty reason fits.
+ */
+function errorWithin(code: number, reason: string, size: number): Buffer | undefined {
+  const room = size - 5; // opcode, code, and the reason's NUL
+  if (room < 0) return undefined;
+  return encodeError(code, Buffer.from(reason, 'latin1').subarray(0, room).toString('latin1'));
 }
 
 /** The TFTP port (RFC 1350). */
@@ -53,8 +58,20 @@ export interface TftpServerOptions {
   overwrite?: boolean;
   /** Largest upload, in bytes. Default 4 GiB. */
   maxFileSize?: number;
-  /** Transfers at once; more requests get ERROR 0 "server busy". Default 1000. */
+  /**
+   * Transfers at once. A request beyond it takes the place of the oldest transfer whose
+   * client has never answered, and gets ERROR 0 "server busy" when there is none. Default 1000.
+   */
   maxTransfers?: number;
+  /** Transfers at once from one client address; more get ERROR 0 "server busy". Default 16. */
+  maxPerAddress?: number;
+  /**
+   * How long a transfer waits for its client's first answer, whatever timeout the client
+   * negotiated (RFC 2349 allows 255 s a retry): then it is dropped. Default 10000 ms.
+   */
+  firstAnswerMs?: number;
+  /** How long a client that has answered may then stay silent before its transfer is dropped. Default 60000 ms. */
+  maxSilenceMs?: number;
   /** Largest blksize granted. Default 65464. */
   maxBlksize?: number;
   /** Largest windowsize granted. Default 64. */
@@ -92,12 +109,8 @@ export interface TftpService extends Service {
   readonly protocol: 'udp';
   /** Transfers running now. */
   readonly transfers: number;
-}
-
-/** A transfer under way, from its request on: its slot counts against --max-transfers. */
-interface Running {
-  /** Ends it now (the server is closing): ERROR 0 to the client, its file let go, a log line. */
-  abort(reason: string): void;
+  /** Transfers dropped so far because their client was silent, or to make room for a request. */
+  readonly dropped: number;
 }
 
 /**
@@ -125,303 +138,88 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     maxFileSize: options.maxFileSize ?? 4 * 1024 ** 3,
   };
   const maxTransfers = checkInteger('maxTransfers', options.maxTransfers ?? 1000, 1, 100_000);
-  const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 1000, 10, 255_000);
-  const retries = checkInteger('retries', options.retries ?? 5, 0, 100);
-  const pollUs = checkInteger('busyPollUs', options.busyPollUs ?? DEFAULT_POLL_US, 0, 10_000);
-  const rollover = options.rollover ?? 0;
-  const rules = options.rewrite ?? [];
-  const files = new ServedFiles({
-    root,
-    writable: options.writable ?? false,
-    overwrite: options.overwrite ?? false,
-    content: options.content,
-    acceptUpload: options.acceptUpload,
+  const slots = new TransferSlots({
+    maxTransfers,
+    maxPerAddress: checkInteger('maxPerAddress', options.maxPerAddress ?? 16, 1, 100_000),
+    firstAnswerMs: checkInteger('firstAnswerMs', options.firstAnswerMs ?? 10_000, 10, 600_000),
+    maxSilenceMs: checkInteger('maxSilenceMs', options.maxSilenceMs ?? 60_000, 10, 3_600_000),
   });
-  const peerReceiveBuffer = defaultReceiveBuffer();
+  const context: ServerContext = {
+    root,
+    files: new ServedFiles({
+      root,
+      writable: options.writable ?? false,
+      overwrite: options.overwrite ?? false,
+      content: options.content,
+      acceptUpload: options.acceptUpload,
+    }),
+    limits,
+    rules: options.rewrite ?? [],
+    rollover: options.rollover ?? 0,
+    timeoutMs: checkInteger('timeoutMs', options.timeoutMs ?? 1000, 10, 255_000),
+    retries: checkInteger('retries', options.retries ?? 5, 0, 100),
+    pollUs: checkInteger('busyPollUs', options.busyPollUs ?? DEFAULT_POLL_US, 0, 10_000),
+    peerReceiveBuffer: defaultReceiveBuffer(),
+    slots,
+    log,
+  };
   const port = options.port ?? TFTP_PORT;
 
   const main = await bindUdp({ host: options.host, port, what: 'tftp' });
   const local = main.address();
-  const active = new Map<string, Running>();
   let closing = false;
-
-  const reply = (to: dgram.RemoteInfo, refusal: Refusal): void => {
-    main.send(encodeError(refusal.code, refusal.reason), to.port, to.address);
-  };
 
   main.on('message', (msg, from) => {
     if (closing) return;
+    // Only a request is answered on this port, and never with more bytes than it had: an
+    // answer to anything else, or a long ERROR to a short datagram, would let a forged source
+    // turn the server on a third party (an ERROR 4 with a reason is 8 times an ACK). As
+    // tftpd-hpa, which hands only RRQ and WRQ to its transfer code and exits on anything
+    // else; RFC 1350 §4 asks for an ERROR only to a packet from a wrong TID of a transfer.
+    const opcode = msg.length >= 2 ? msg.readUInt16BE(0) : 0;
+    if (opcode !== Opcode.RRQ && opcode !== Opcode.WRQ) return;
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
       log.warn({ client: formatHostPort(from.address, from.port), reason: decoded.reason }, 'bad request');
-      return reply(from, refuse(decoded.code, decoded.reason));
-    }
-    const request = decoded.packet;
-    if (request.opcode !== Opcode.RRQ && request.opcode !== Opcode.WRQ) {
-      // DATA, ACK, ERROR or OACK to the request port belong to no transfer.
-      if (request.opcode !== Opcode.ERROR)
-        reply(from, refuse(TftpErrorCode.UNKNOWN_TID, 'no transfer on this port'));
+      const answer = errorWithin(decoded.code, decoded.reason, msg.length);
+      if (answer) main.send(answer, from.port, from.address);
       return;
     }
-    const key = `${from.address}|${from.port}`;
-    if (active.has(key)) return; // a repeated request: the transfer already answers it
-    if (active.size >= maxTransfers) return reply(from, refuse(0, 'server busy, try again later'));
+    const request = decoded.packet;
+    if (request.opcode !== Opcode.RRQ && request.opcode !== Opcode.WRQ) return;
     // The slot is taken at once, so that a repeat of the request arriving meanwhile is ignored.
-    const running: Running = { abort: () => active.delete(key) };
-    active.set(key, running);
-    void start(request, { address: from.address, port: from.port }, key, running).catch((err: unknown) => {
-      active.delete(key);
+    const taken = slots.take(from.address, from.port);
+    if (!taken.ok) {
+      if (taken.why === 'repeat') return; // the transfer already answers it
+      const answer = errorWithin(0, 'server busy, try again later', msg.length);
+      if (answer) main.send(answer, from.port, from.address);
+      return;
+    }
+    void start(request, { address: from.address, port: from.port }, taken.slot).catch((err: unknown) => {
+      slots.release(taken.slot);
       log.error({ err }, 'transfer failed to start');
     });
   });
 
-  /** One transfer's socket, log line and ending, shared by its read or write side. */
-  interface Transfer {
-    request: Request;
-    client: Peer;
-    link: TransferLink;
-    socket: dgram.Socket;
-    running: Running;
-    /** True once the transfer has ended (logged): what is opened after must be let go. */
-    readonly over: boolean;
-    /** Logs the one line of the transfer; a failure also releases it. */
-    finish(ok: boolean, stats: TransferStats | undefined, error?: string): void;
-    /** Ends it for good: its socket closes and its client may ask again. */
-    release(): void;
-    /** Ends it with an ERROR to the client. */
-    deny(refusal: Refusal, stats?: TransferStats): void;
-    /** What either end runs with once negotiated; the OACK, if any, is its block 0. */
-    session(o: TransferOptions, oack: Map<string, string> | undefined): SessionOptions & { initial?: Buffer };
-  }
-
-  async function start(request: Request, client: Peer, key: string, running: Running): Promise<void> {
+  async function start(request: Request, client: Peer, slot: Slot): Promise<void> {
     const socket = await bindUdp({ host: local.address, port: 0, what: 'tftp transfer' });
-    if (active.get(key) !== running) {
-      socket.close(); // the server closed meanwhile
+    if (!slots.holds(slot)) {
+      socket.close(); // the server closed, or the slot was given to a newer request, meanwhile
       return;
     }
-    const link = new TransferLink(socket, client.address, client, pollUs);
-    const began = Date.now();
-    const entry = { client: formatHostPort(client.address, client.port), file: request.filename };
-    let logged = false;
-    const t: Transfer = {
-      request,
-      client,
-      link,
-      socket,
-      running,
-      get over() {
-        return logged;
-      },
-      release: () => {
-        link.close();
-        active.delete(key);
-      },
-      finish: (ok, stats, error) => {
-        if (logged) return;
-        logged = true;
-        if (!ok) t.release();
-        const ms = Date.now() - began;
-        const line = {
-          ...entry,
-          direction: request.opcode === Opcode.WRQ ? 'write' : 'read',
-          bytes: stats?.bytes ?? 0,
-          blocks: stats?.blocks ?? 0,
-          retransmits: stats?.retransmits ?? 0,
-          strangers: link.strangers,
-          ms,
-          mbPerSecond: Math.round(((stats?.bytes ?? 0) / Math.max(ms, 1) / 1000) * 100) / 100,
-          ok,
-          ...(error ? { error } : {}),
-        };
-        if (ok) log.info(line, 'transfer');
-        else log.warn(line, 'transfer');
-      },
-      deny: (refusal, stats) => {
-        if (logged) return;
-        link.send(encodeError(refusal.code, refusal.reason));
-        t.finish(false, stats, refusal.reason);
-      },
-      session: (o, oack) => ({
-        blksize: o.blksize,
-        windowsize: o.windowsize,
-        rollover,
-        rto: new Rto({ initialMs: o.timeoutMs ?? timeoutMs, fixed: o.timeoutMs !== undefined }),
-        retries,
-        initial: oack ? encodeOack(oack) : undefined,
-        now: Date.now,
-      }),
-    };
-    // Until a side has something of its own to let go of, aborting is refusing.
-    running.abort = (reason) => t.deny(refuse(0, reason));
+    const Kind = request.opcode === Opcode.WRQ ? WriteTransfer : ReadTransfer;
+    const t: Transfer = new Kind(context, request, client, socket, slot);
     try {
       const ip = client.address.replace(/^::ffff:/, '');
-      const resolved = await resolveInRoot(root, request.filename, rules, ip);
+      const resolved = await resolveInRoot(root, request.filename, context.rules, ip);
       if (!resolved.ok) return t.deny(resolved);
-      if (request.opcode === Opcode.WRQ) await receive(t, resolved);
-      else await send(t, resolved);
+      await t.run(resolved);
     } catch (err) {
       // A hook or the file system failed in a way nobody foresaw: the client is told, the
       // slot freed, and what the transfer had opened let go.
-      log.error({ err, ...entry }, 'transfer failed');
-      running.abort('server error');
+      log.error({ err, ...t.entry }, 'transfer failed');
+      t.abort('server error', true);
     }
-  }
-
-  /** A read request: the file, or a hook's content, goes to the client. */
-  async function send(t: Transfer, file: { path: string; name: string }): Promise<void> {
-    const { request, link } = t;
-    const netascii = request.mode === 'netascii';
-    const content = await files.openForRead(file.path, file.name, t.client);
-    if ('code' in content) return t.deny(content);
-    if (t.over) return content.close();
-    t.running.abort = (reason) => {
-      content.close();
-      t.deny(refuse(0, reason));
-    };
-    const negotiated = negotiate(
-      request.options,
-      { ...limits, receiveBuffer: peerReceiveBuffer },
-      'read',
-      netascii ? undefined : content.size,
-    );
-    if (!negotiated.ok) {
-      content.close();
-      return t.deny(negotiated);
-    }
-    const o = negotiated.options;
-    t.socket.setSendBufferSize(
-      Math.max(64 * 1024, Math.min(8 * 1024 * 1024, 2 * o.windowsize * (o.blksize + 64))),
-    );
-    const sender = new TftpSender(t.session(o, negotiated.oack), {
-      send: link.send,
-      arm: link.arm,
-      disarm: link.disarm,
-      complete: () => {
-        pump.stop();
-        t.finish(true, sender.stats);
-        t.release();
-      },
-      fail: (err: TftpError) => {
-        pump.stop();
-        t.finish(false, sender.stats, err.message);
-      },
-    });
-    const readFailed = (err: Error): void => {
-      link.send(encodeError(0, 'read error'));
-      t.finish(false, sender.stats, err.message);
-    };
-    // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
-    const pump: Pump =
-      content.handle && !netascii
-        ? new FilePump(content.handle, sender, readFailed)
-        : new BlockPump(content.stream(o.blksize, o.windowsize), sender, o.blksize, netascii, readFailed);
-    const end = (error: string): void => {
-      pump.stop();
-      t.finish(false, sender.stats, error);
-    };
-    t.running.abort = (reason) => {
-      pump.stop();
-      t.deny(refuse(0, reason), sender.stats);
-    };
-    link.attach({
-      packet: (packet) => {
-        if (packet.opcode === Opcode.ACK) {
-          sender.ack(packet.block);
-          pump.pump();
-        } else if (packet.opcode === Opcode.ERROR) {
-          end(`client sent ERROR ${packet.code}: ${packet.message}`);
-        }
-      },
-      malformed: (_code, reason) => end(reason),
-      timeout: () => {
-        sender.timeout();
-        pump.pump();
-      },
-    });
-    sender.start();
-    pump.start(o.blksize);
-  }
-
-  /** A write request: the upload lands under a temporary name, placed only when complete. */
-  async function receive(t: Transfer, target: { path: string; name: string }): Promise<void> {
-    const { request, link } = t;
-    const upload = await files.checkUpload(target.path, target.name, t.client, request.options.get('tsize'));
-    if (upload) return t.deny(upload);
-    if (t.over) return;
-    // Ask for a receive buffer that holds the largest window we grant, then grant only what fits.
-    t.socket.setRecvBufferSize(MAX_RECEIVE_BUFFER);
-    const ours = t.socket.getRecvBufferSize() / 2; // Linux reports twice what it charges against
-    const negotiated = negotiate(request.options, { ...limits, receiveBuffer: ours }, 'write', undefined);
-    if (!negotiated.ok) return t.deny(negotiated);
-    const o = negotiated.options;
-    const temp = temporaryBeside(target.path);
-    const created = await files.createInside(temp);
-    if ('code' in created) return t.deny(created);
-    t.running.abort = (reason) => {
-      void created.close().then(
-        () => unlink(temp).catch(() => {}),
-        () => {},
-      );
-      t.deny(refuse(0, reason));
-    };
-    const file = createWriteStream('', { fd: created });
-    let failed = false;
-    const discard = (): void => {
-      if (failed) return;
-      failed = true;
-      // Unlink once the stream has closed: it may still be creating the file.
-      file.once('close', () => void unlink(temp).catch(() => {}));
-      file.destroy();
-    };
-    if (t.over) return discard();
-    const end = (error: string): void => {
-      discard();
-      t.finish(false, receiver.stats, error);
-    };
-    const writer = new BlockWriter(file, {
-      netascii: request.mode === 'netascii',
-      onError: () => {
-        if (failed) return;
-        link.send(encodeError(TftpErrorCode.DISK_FULL, 'write failed'));
-        end('write failed');
-      },
-      onDrain: () => receiver.resume(),
-    });
-    const receiver: TftpReceiver = new TftpReceiver(
-      { ...t.session(o, negotiated.oack), maxBytes: limits.maxFileSize },
-      {
-        send: link.send,
-        arm: link.arm,
-        disarm: link.disarm,
-        write: (data) => writer.write(data),
-        complete: () =>
-          writer
-            .finish()
-            .then(() => {
-              if (failed) throw new Error('the upload was aborted');
-              return files.place(temp, target.path);
-            })
-            .then(() => t.finish(true, receiver.stats)),
-        // The dally is over: only now may the client's TID be used again.
-        close: t.release,
-        fail: (err: TftpError) => end(err.message),
-      },
-    );
-    t.running.abort = (reason) => {
-      if (t.over) return t.release(); // placed, and dallying
-      discard();
-      t.deny(refuse(0, reason), receiver.stats);
-    };
-    link.attach({
-      packet: (packet) => {
-        if (packet.opcode === Opcode.DATA) receiver.data(packet.block, packet.data);
-        else if (packet.opcode === Opcode.ERROR) end(`client sent ERROR ${packet.code}: ${packet.message}`);
-      },
-      malformed: (_code, reason) => end(reason),
-      timeout: () => receiver.timeout(),
-    });
-    receiver.start();
   }
 
   const service: TftpService = {
@@ -429,14 +227,16 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     protocol: 'udp',
     address: { address: local.address, port: local.port, family: local.family },
     get transfers() {
-      return active.size;
+      return slots.size;
+    },
+    get dropped() {
+      return slots.dropped;
     },
     close() {
       closing = true;
       // Each transfer tells its client, lets go of its file (an upload's part is removed)
       // and logs its line; one still starting sees its slot gone and stops.
-      for (const running of [...active.values()]) running.abort('the server is shutting down');
-      active.clear();
+      slots.stopAll('the server is shutting down');
       return new Promise<void>((resolve) => main.close(() => resolve()));
     },
   };

@@ -91,6 +91,50 @@ describe('sockit tftp', () => {
     expect(existsSync(dest)).toBe(false);
   });
 
+  it('on SIGINT aborts a download with ERR_ABORTED, telling the server, and leaves no file', async () => {
+    const dest = path.join(work, 'interrupted.bin');
+    // A server that answers the request with one block and then waits: the download is
+    // under way, with its temporary file open, when the signal comes.
+    const dgram = await import('node:dgram');
+    const { decodePacket, encodeData, Opcode } = await import('../../src/tftp/packet.js');
+    const fake = dgram.createSocket('udp4');
+    const told: number[] = [];
+    fake.on('message', (msg, from) => {
+      const d = decodePacket(msg);
+      if (!d.ok) return;
+      if (d.packet.opcode === Opcode.RRQ)
+        fake.send(encodeData(1, Buffer.alloc(512)), from.port, from.address);
+      if (d.packet.opcode === Opcode.ERROR) told.push(d.packet.code);
+    });
+    await new Promise<void>((r) => fake.bind(0, '127.0.0.1', r));
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../helpers.js');
+    const child = spawn(process.execPath, [
+      CLI,
+      'tftp',
+      'get',
+      `127.0.0.1:${fake.address().port}`,
+      'x',
+      dest,
+    ]);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Wait until the temporary file exists, then interrupt.
+    const started = Date.now();
+    while (!readdirSync(work).some((f) => f.includes('interrupted.bin')) && Date.now() - started < 10_000)
+      await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200)); // the block has come and been acknowledged
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    fake.close();
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/\[ERR_ABORTED\]\n$/);
+    expect(told).toEqual([0]);
+    expect(readdirSync(work).filter((f) => f.includes('interrupted.bin'))).toEqual([]);
+  });
+
   it('refuses a destination in a missing folder before asking the server', async () => {
     const before = server
       .log()

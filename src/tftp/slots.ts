@@ -1,0 +1,155 @@
+/**
+ * The server's transfer slots: how many transfers run at once, how many per client address,
+ * and how long a client that does not answer may hold one.
+ *
+ * A TFTP request costs its sender one datagram, and its source may be forged; the transfer
+ * it starts holds a socket, a file and a timer until the client answers or the retries run
+ * out, and RFC 2349 lets the request stretch that to 255 s a retry (about 25 minutes in
+ * all). So a slot is bounded three ways:
+ * - a transfer whose client has never answered is dropped after `firstAnswerMs`, whatever
+ *   timeout it negotiated: a real client answers the first DATA, OACK or ACK at once, and
+ *   the default timer has sent it four times by then;
+ * - one that was answered and then hears nothing for `maxSilenceMs` is dropped too, so a
+ *   negotiated timeout cannot make a slot outlive the client by much more than that;
+ * - when every slot is taken, a new request takes the place of the oldest transfer whose
+ *   client has never answered (as OpenSSH's MaxStartups drops connections that have not
+ *   authenticated), and is refused only when every running transfer has been answered.
+ * A cap per client address keeps one host from taking every slot with answers of its own.
+ */
+
+/** A transfer's hold on a slot, from its request on. */
+export interface Slot {
+  /** Address and port of the client: a repeated request from it is ignored. */
+  readonly key: string;
+  /** The client's address, as counted against the per-address cap. */
+  readonly address: string;
+  /** When the request arrived (ms, the slots' clock). */
+  readonly began: number;
+  /** When the client was last heard from on the transfer's port; undefined: never. */
+  heard: () => number | undefined;
+  /**
+   * Ends the transfer: `tell` sends ERROR 0 with the reason to the client (the server is
+   * closing); without it the transfer ends quietly (the client is gone, or never was).
+   */
+  stop: (reason: string, tell: boolean) => void;
+}
+
+export interface SlotLimits {
+  maxTransfers: number;
+  maxPerAddress: number;
+  /** How long a client may stay silent before its first answer, in ms. */
+  firstAnswerMs: number;
+  /** How long a client that has answered may then stay silent, in ms. */
+  maxSilenceMs: number;
+  now?: () => number;
+}
+
+export type Taken = { ok: true; slot: Slot } | { ok: false; why: 'repeat' | 'busy' | 'address' };
+
+/** `::ffff:192.0.2.1` and `192.0.2.1` are one address. */
+const plainAddress = (address: string): string =>
+  (address.startsWith('::ffff:') ? address.slice(7) : address).toLowerCase();
+
+export class TransferSlots {
+  readonly #limits: Required<SlotLimits>;
+  /** In the order the requests came: the first silent one is the oldest. */
+  readonly #slots = new Map<string, Slot>();
+  readonly #perAddress = new Map<string, number>();
+  #sweeper: NodeJS.Timeout | undefined;
+  /** Transfers dropped for silence, before or after an answer, or to make room. */
+  dropped = 0;
+
+  constructor(limits: SlotLimits) {
+    this.#limits = { now: Date.now, ...limits };
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  /** Whether `slot` still holds its place (it was neither released nor dropped). */
+  holds(slot: Slot): boolean {
+    return this.#slots.get(slot.key) === slot;
+  }
+
+  /**
+   * A slot for a request from `address`:`port`, or why there is none. A full server first
+   * drops its oldest transfer whose client has never answered.
+   *
+   * @example
+   * ```ts
+   * const taken = slots.take('192.0.2.7', 2048);
+   * if (taken.ok) taken.slot.stop = (reason) => transfer.abort(reason);
+   * ```
+   */
+  take(address: string, port: number): Taken {
+    const key = `${address}|${port}`;
+    if (this.#slots.has(key)) return { ok: false, why: 'repeat' };
+    const plain = plainAddress(address);
+    if ((this.#perAddress.get(plain) ?? 0) >= this.#limits.maxPerAddress)
+      return { ok: false, why: 'address' };
+    if (this.#slots.size >= this.#limits.maxTransfers) {
+      const silent = [...this.#slots.values()].find((s) => s.heard() === undefined);
+      if (!silent) return { ok: false, why: 'busy' };
+      this.#drop(silent, 'a newer request took the slot of a client that never answered');
+    }
+    const slot: Slot = {
+      key,
+      address: plain,
+      began: this.#limits.now(),
+      heard: () => undefined,
+      stop: () => this.release(slot),
+    };
+    this.#slots.set(key, slot);
+    this.#perAddress.set(plain, (this.#perAddress.get(plain) ?? 0) + 1);
+    this.#sweep();
+    return { ok: true, slot };
+  }
+
+  /** Gives the slot back: its client may ask again. */
+  release(slot: Slot): void {
+    if (!this.holds(slot)) return;
+    this.#slots.delete(slot.key);
+    const left = (this.#perAddress.get(slot.address) ?? 1) - 1;
+    if (left > 0) this.#perAddress.set(slot.address, left);
+    else this.#perAddress.delete(slot.address);
+    if (this.#slots.size === 0) this.#stopSweeping();
+  }
+
+  /** Ends every transfer, telling its client why (the server is closing). */
+  stopAll(reason: string): void {
+    this.#stopSweeping();
+    for (const slot of [...this.#slots.values()]) {
+      slot.stop(reason, true);
+      this.release(slot);
+    }
+  }
+
+  #drop(slot: Slot, reason: string): void {
+    this.dropped++;
+    slot.stop(reason, false);
+    this.release(slot);
+  }
+
+  /** Checks the slots for silence while any is taken, a few times per shortest bound. */
+  #sweep(): void {
+    if (this.#sweeper) return;
+    const every = Math.max(10, Math.min(1000, this.#limits.firstAnswerMs / 4));
+    this.#sweeper = setInterval(() => {
+      const now = this.#limits.now();
+      for (const slot of [...this.#slots.values()]) {
+        const heard = slot.heard();
+        if (heard === undefined && now - slot.began >= this.#limits.firstAnswerMs)
+          this.#drop(slot, `no answer in ${this.#limits.firstAnswerMs} ms`);
+        else if (heard !== undefined && now - heard >= this.#limits.maxSilenceMs)
+          this.#drop(slot, `silent for ${this.#limits.maxSilenceMs} ms`);
+      }
+    }, every);
+    this.#sweeper.unref();
+  }
+
+  #stopSweeping(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+}

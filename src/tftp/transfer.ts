@@ -1,0 +1,135 @@
+/**
+ * What a read and a write transfer of the server share: the socket of their own (their
+ * TID), the slot they hold, the one log line, and the way they end.
+ */
+import type dgram from 'node:dgram';
+import { formatHostPort } from '../errors.js';
+import type { Logger } from '../runtime/log.js';
+import type { Rollover } from './blocks.js';
+import { type Peer, TransferLink } from './link.js';
+import type { ServerLimits, TransferOptions } from './options.js';
+import { encodeError, encodeOack, Opcode, type Request } from './packet.js';
+import type { RewriteRule } from './paths.js';
+import { Rto } from './rto.js';
+import type { SessionOptions, TransferStats } from './sender.js';
+import type { Slot, TransferSlots } from './slots.js';
+import { type Refusal, refuse, type ServedFiles } from './storage.js';
+
+/**
+ * Where a transfer is:
+ * - `negotiating`: the name is resolved, the file opened or created, options negotiated;
+ * - `transferring`: blocks are moving;
+ * - `finishing`: an upload is complete and placed, and its final ACK repeated on request;
+ * - `done`: its socket is closed and its slot given back.
+ */
+export type TransferState = 'negotiating' | 'transferring' | 'finishing' | 'done';
+
+/** What every transfer of one server runs with. */
+export interface ServerContext {
+  root: string;
+  files: ServedFiles;
+  limits: ServerLimits;
+  rules: readonly RewriteRule[];
+  rollover: Rollover;
+  timeoutMs: number;
+  retries: number;
+  pollUs: number;
+  /** A client's receive buffer, assumed to be the system default. */
+  peerReceiveBuffer: number;
+  slots: TransferSlots;
+  log: Logger;
+}
+
+export abstract class Transfer {
+  state: TransferState = 'negotiating';
+  readonly link: TransferLink;
+  readonly #began = Date.now();
+  #logged = false;
+
+  constructor(
+    readonly context: ServerContext,
+    readonly request: Request,
+    readonly client: Peer,
+    readonly socket: dgram.Socket,
+    readonly slot: Slot,
+  ) {
+    this.link = new TransferLink(socket, client.address, client, context.pollUs);
+    slot.heard = () => this.link.heardAt;
+    slot.stop = (reason, tell) => this.abort(reason, tell);
+  }
+
+  /** For log lines: who and what. */
+  get entry(): { client: string; file: string } {
+    return { client: formatHostPort(this.client.address, this.client.port), file: this.request.filename };
+  }
+
+  /** True once the transfer has ended (logged): what is opened after must be let go. */
+  get over(): boolean {
+    return this.#logged;
+  }
+
+  /** Runs the transfer of the resolved file; resolves once it is under way or refused. */
+  abstract run(file: { path: string; name: string }): Promise<void>;
+
+  /**
+   * Ends it now, letting go of what it holds: with ERROR 0 and the reason to the client
+   * when `tell`, quietly otherwise (the client is gone or never answered).
+   */
+  abstract abort(reason: string, tell: boolean): void;
+
+  /** Ends it for good: its socket closes and its client may ask again. */
+  release(): void {
+    this.state = 'done';
+    this.link.close();
+    this.context.slots.release(this.slot);
+  }
+
+  /** Logs the one line of the transfer; a failure also releases it. */
+  finish(ok: boolean, stats: TransferStats | undefined, error?: string): void {
+    if (this.#logged) return;
+    this.#logged = true;
+    if (!ok) this.release();
+    const ms = Date.now() - this.#began;
+    const line = {
+      ...this.entry,
+      direction: this.request.opcode === Opcode.WRQ ? 'write' : 'read',
+      bytes: stats?.bytes ?? 0,
+      blocks: stats?.blocks ?? 0,
+      retransmits: stats?.retransmits ?? 0,
+      strangers: this.link.strangers,
+      ms,
+      mbPerSecond: Math.round(((stats?.bytes ?? 0) / Math.max(ms, 1) / 1000) * 100) / 100,
+      ok,
+      ...(error ? { error } : {}),
+    };
+    if (ok) this.context.log.info(line, 'transfer');
+    else this.context.log.warn(line, 'transfer');
+  }
+
+  /** Ends it with an ERROR to the client. */
+  deny(refusal: Refusal, stats?: TransferStats): void {
+    if (this.#logged) return;
+    this.link.send(encodeError(refusal.code, refusal.reason));
+    this.finish(false, stats, refusal.reason);
+  }
+
+  /** Ends it after an abort: told (ERROR 0) or quiet. */
+  protected stopWith(reason: string, tell: boolean, stats?: TransferStats): void {
+    if (tell) this.deny(refuse(0, reason), stats);
+    else this.finish(false, stats, reason);
+  }
+
+  /** What either end runs with once negotiated; the OACK, if any, is its block 0. */
+  session(o: TransferOptions, oack: Map<string, string> | undefined): SessionOptions & { initial?: Buffer } {
+    const { rollover, timeoutMs, retries } = this.context;
+    return {
+      blksize: o.blksize,
+      windowsize: o.windowsize,
+      rollover,
+      rto: new Rto({ initialMs: o.timeoutMs ?? timeoutMs, fixed: o.timeoutMs !== undefined }),
+      retries,
+      initial: oack ? encodeOack(oack) : undefined,
+      now: Date.now,
+    };
+  }
+}
