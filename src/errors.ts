@@ -78,6 +78,10 @@ export const ErrorCode = {
   MUX_PROTOCOL: 'ERR_MUX_PROTOCOL',
   /** A multiplexed channel was refused or aborted by its peer, or its mux ended under it. */
   CHANNEL_RESET: 'ERR_CHANNEL_RESET',
+  /** A local file or stream failed under a transfer (closed before its end, a read or write error). */
+  IO: 'ERR_IO',
+  /** A bug in sockit: a method called out of order, a state that cannot happen. Please report it. */
+  INTERNAL: 'ERR_INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

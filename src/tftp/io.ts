@@ -4,8 +4,10 @@
  * sender has room; the writer gathers received blocks into large writes and holds the
  * sender off (through the receiver's ACKs) while its target lags behind.
  */
+
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
+import { ErrorCode, SockitError } from '../errors.js';
 import { NetasciiDecoder, NetasciiEncoder } from './netascii.js';
 import type { TftpSender } from './sender.js';
 
@@ -80,7 +82,8 @@ export class BlockPump implements Pump {
 
   /** A stream destroyed before its end would otherwise leave the sender waiting for blocks. */
   #closed = (): void => {
-    if (!this.#ended && !this.#done) this.#onError(new Error('the input closed before its end'));
+    if (!this.#ended && !this.#done)
+      this.#onError(new SockitError(ErrorCode.IO, 'the input closed before its end'));
   };
 
   /** Supplies as many blocks as the sender takes; call again when it has room. */

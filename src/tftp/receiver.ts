@@ -25,6 +25,7 @@
  * meanwhile are ignored. Held time counts as timeouts: a sink that stays stuck past the
  * retries fails the transfer.
  */
+import { ErrorCode, SockitError } from '../errors.js';
 import { fromWire, toWire } from './blocks.js';
 import { localError, type TftpError, timeoutError } from './errors.js';
 import { encodeAck, encodeError, TftpErrorCode } from './packet.js';
@@ -103,7 +104,7 @@ export class TftpReceiver {
 
   /** Changes blksize and windowsize after an OACK, before the first block. */
   configure(blksize: number, windowsize: number): void {
-    if (this.#expected !== 1) throw new Error('configure() after data arrived');
+    if (this.#expected !== 1) throw new SockitError(ErrorCode.INTERNAL, 'configure() after data arrived');
     this.#opts = { ...this.#opts, blksize, windowsize };
   }
 

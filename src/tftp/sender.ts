@@ -12,6 +12,7 @@
  * - a timeout resends the window from the first unacknowledged block, with back-off, and
  *   gives up after `retries` timeouts in a row, and not sooner than Rto.exhausted allows.
  */
+import { ErrorCode, SockitError } from '../errors.js';
 import { fromWire, type Rollover, toWire } from './blocks.js';
 import { type TftpError, timeoutError } from './errors.js';
 import { dataHeader } from './packet.js';
@@ -100,7 +101,7 @@ export class TftpSender {
   /** Changes blksize and windowsize: only before any block was supplied (after an OACK). */
   configure(blksize: number, windowsize: number): void {
     if (this.#queue.length > 0 || this.stats.blocks > 0)
-      throw new Error('configure() after blocks were supplied');
+      throw new SockitError(ErrorCode.INTERNAL, 'configure() after blocks were supplied');
     this.#opts = { ...this.#opts, blksize, windowsize };
   }
 
