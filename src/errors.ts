@@ -68,6 +68,10 @@ export const ErrorCode = {
   INTEGRITY: 'ERR_INTEGRITY',
   /** The server refused a request it understood (not allowed here, e.g. registration off). */
   FORBIDDEN: 'ERR_FORBIDDEN',
+  /** Too many attempts (log-ins, registrations) for now; the refusal says how long to wait. */
+  THROTTLED: 'ERR_THROTTLED',
+  /** A shared-secret file is not a key made by `sockit secret new`. */
+  BAD_SECRET: 'ERR_BAD_SECRET',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,10 +1,11 @@
 /** `sockit files`: the authenticated file service and its client commands. */
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
+import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
 import { FILES_PORT } from '../files/port.js';
@@ -84,12 +85,10 @@ async function loginOptions(
   return { ...server, tls, user: flags.user, password };
 }
 
-/** A secret file's bytes, without the line end an editor adds. */
-async function readSecret(file: string): Promise<Buffer> {
-  const bytes = await readFile(file);
-  let end = bytes.length;
-  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
-  return bytes.subarray(0, end);
+/** A key made by `sockit secret new`; anything else is ERR_BAD_SECRET. */
+async function readSecret(file: string): Promise<SecretKey> {
+  const { SecretKey } = await import('../auth/secret-key.js');
+  return SecretKey.read(file);
 }
 
 /** Runs `work` with a logged-in client, closing it afterwards. */
@@ -180,7 +179,7 @@ export function filesCommand(): Command {
     .option('--allow-register', 'let anyone who can connect create an account')
     .option(
       '--secret-file <file>',
-      'shared secret (16 bytes or more) for machine log-ins as an existing user',
+      'key made by `sockit secret new`, for machine log-ins as an existing user',
     )
     .option(
       '--min-iterations <n>',
