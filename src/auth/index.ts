@@ -10,7 +10,34 @@
  * await store.add('ann', await deriveCredentials(password));
  * ```
  */
-export { SecretChallengeClient, SecretChallengeServer } from './challenge.js';
+export {
+  SECRET_EXPORTER_LABEL,
+  SecretChallengeClient,
+  SecretChallengeServer,
+  secretContext,
+  tlsExporter,
+} from './challenge.js';
+export { IterationMix, type IterationMixOptions } from './iteration-mix.js';
+export { type BoundKeyCache, FileKeyCache, type KeyCache, MemoryKeyCache } from './key-cache.js';
+export { registerAccount, type ScramLoginOptions, scramLogin, secretLogin } from './login-client.js';
+export {
+  type LoginPeer,
+  type LoginResult,
+  LoginServer,
+  type LoginServerOptions,
+  MAX_ATTEMPTS,
+  throttleKey,
+} from './login-server.js';
+export {
+  isOutOfStep,
+  type LoginMessage,
+  type LoginTransport,
+  memoryPair,
+  refusal,
+  ThrottledError,
+} from './login-transport.js';
+export { RateLimit, type RateLimitOptions } from './rate-limit.js';
+export { SecretKey } from './secret-key.js';
 export { DEFAULT_ITERATIONS, type ScramCredentials } from './credentials.js';
 export { checkUserName, MAX_USER_NAME_LENGTH } from './names.js';
 export { saslPrep } from './saslprep.js';
@@ -20,6 +47,7 @@ export {
   type ScramClientOptions,
   ScramServer,
   type ScramServerOptions,
+  type SaltedKeys,
   type ScramServerResult,
 } from './scram.js';
 export { defaultDatabase, openUserStore, type StoreKind, type UserRecord, type UserStore } from './store.js';

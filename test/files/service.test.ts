@@ -525,6 +525,7 @@ describe('file service over TLS', () => {
       port: 0,
       fakeKey: randomBytes(32),
       minIterations: ITERATIONS,
+      secret: SECRET,
       tls: { cert, key: await readFile(path.join(dir, 'key.pem')) },
     });
   });
@@ -533,6 +534,13 @@ describe('file service over TLS', () => {
     await service?.close();
     await store?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('logs a machine in with the shared secret over TLS, the proof bound to the exporter value', async () => {
+    const options = { host: '127.0.0.1', port: service.address.port, user: 'ann', tls: { ca: cert } };
+    const machine = await FilesClient.login({ ...options, secret: SECRET });
+    expect(machine.user).toBe('ann');
+    machine.close();
   });
 
   it('logs in and transfers over TLS with the server certificate trusted', async () => {
