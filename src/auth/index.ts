@@ -17,6 +17,7 @@ export {
   secretContext,
   tlsExporter,
 } from './challenge.js';
+export { DEFAULT_ITERATIONS, type ScramCredentials } from './credentials.js';
 export { IterationMix, type IterationMixOptions } from './iteration-mix.js';
 export { type BoundKeyCache, FileKeyCache, type KeyCache, MemoryKeyCache } from './key-cache.js';
 export { registerAccount, type ScramLoginOptions, scramLogin, secretLogin } from './login-client.js';
@@ -36,19 +37,18 @@ export {
   refusal,
   ThrottledError,
 } from './login-transport.js';
-export { RateLimit, type RateLimitOptions } from './rate-limit.js';
-export { SecretKey } from './secret-key.js';
-export { DEFAULT_ITERATIONS, type ScramCredentials } from './credentials.js';
 export { checkUserName, MAX_USER_NAME_LENGTH } from './names.js';
+export { RateLimit, type RateLimitOptions } from './rate-limit.js';
 export { saslPrep } from './saslprep.js';
 export {
   deriveCredentials,
+  type SaltedKeys,
   ScramClient,
   type ScramClientOptions,
   ScramServer,
   type ScramServerOptions,
-  type SaltedKeys,
   type ScramServerResult,
 } from './scram.js';
+export { SecretKey } from './secret-key.js';
 export { defaultDatabase, openUserStore, type StoreKind, type UserRecord, type UserStore } from './store.js';
 export { Throttle, type ThrottleOptions } from './throttle.js';
