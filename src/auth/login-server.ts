@@ -174,6 +174,9 @@ export class LoginServer {
     if (counts.attempts >= MAX_ATTEMPTS || counts.throttled >= MAX_THROTTLED) {
       throw outOfStep(new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL));
     }
+    if (request.mechanism === 'SECRET' && !this.#o.secret) {
+      throw new SockitError(ErrorCode.AUTH_FAILED, 'this server takes no shared-secret log-ins');
+    }
     const held: string[] = [];
     try {
       const address = throttleKey.address(peer.address);
