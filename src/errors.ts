@@ -82,6 +82,10 @@ export const ErrorCode = {
   IO: 'ERR_IO',
   /** A bug in sockit: a method called out of order, a state that cannot happen. Please report it. */
   INTERNAL: 'ERR_INTERNAL',
+  /** Too many attempts (log-ins, registrations) for now; the refusal says how long to wait. */
+  THROTTLED: 'ERR_THROTTLED',
+  /** A shared-secret file is not a key made by `sockit secret new`. */
+  BAD_SECRET: 'ERR_BAD_SECRET',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

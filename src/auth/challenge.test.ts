@@ -27,7 +27,7 @@ describe('shared-secret challenge', () => {
   it('the server accepts exactly the documented client proof, and refuses it made with another secret', () => {
     const clientProof = (key: Buffer, clientNonce: Buffer, serverNonce: Buffer) =>
       createHmac('sha256', key)
-        .update(Buffer.concat([Buffer.from('sockit client proof v1\0'), clientNonce, serverNonce]))
+        .update(Buffer.concat([Buffer.from('sockit client proof v2\0'), clientNonce, serverNonce]))
         .digest();
     const clientNonce = randomBytes(CHALLENGE_BYTES);
     const honest = new SecretChallengeServer(secret);

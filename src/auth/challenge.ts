@@ -16,13 +16,53 @@
  */
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { ErrorCode, SockitError } from '../errors.js';
 
 /** Length of each side's nonce and of each proof (HMAC-SHA-256). */
 export const CHALLENGE_BYTES = 32;
 const MIN_SECRET_BYTES = 16;
-const CLIENT_LABEL = 'sockit client proof v1';
-const SERVER_LABEL = 'sockit server proof v1';
+// v2: the context binds the user name and the TLS channel (see `secretContext`).
+const CLIENT_LABEL = 'sockit client proof v2';
+const SERVER_LABEL = 'sockit server proof v2';
+/** RFC 5705 exporter label for the shared-secret log-in (the tls-exporter idea of RFC 9266). */
+export const SECRET_EXPORTER_LABEL = 'EXPORTER-sockit-secret';
+export const EXPORTER_BYTES = 32;
+
+/**
+ * The context a log-in's proofs cover: the user name it is for (length-prefixed, so no two
+ * (user, channel) pairs give the same bytes) and, over TLS, the connection's exported keying
+ * material. A proof then logs in only that user, only on that connection: a relay to another
+ * user or through another TLS connection fails.
+ *
+ * @example
+ * ```ts
+ * const context = secretContext('backup', tlsSocket.exportKeyingMaterial(32, SECRET_EXPORTER_LABEL));
+ * ```
+ */
+export function secretContext(user: string, channel?: Buffer): Buffer {
+  const name = Buffer.from(user, 'utf8');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(Math.min(name.length, 0xffff));
+  return Buffer.concat([length, name.subarray(0, 0xffff), channel ?? Buffer.alloc(0)]);
+}
+
+/**
+ * The connection's RFC 5705 exported keying material under `SECRET_EXPORTER_LABEL` (32 bytes),
+ * or undefined for a plain TCP socket. Both ends of one TLS connection get the same value, and
+ * no other connection does. (RFC 9266 asks for TLS 1.3, or TLS 1.2 with extended master secret.)
+ *
+ * @example
+ * ```ts
+ * const binding = tlsExporter(socket); // pass to secretLogin / LoginPeer.channelBinding
+ * ```
+ */
+export function tlsExporter(socket: Socket | Duplex): Buffer | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  return socket.exportKeyingMaterial(EXPORTER_BYTES, SECRET_EXPORTER_LABEL, Buffer.alloc(0));
+}
 
 /** Options shared by both sides. */
 export interface SecretChallengeOptions {

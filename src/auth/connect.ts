@@ -43,6 +43,34 @@ const URL_SCHEMES: Partial<Record<string, StoreKind>> = {
   postgresql: 'postgres',
 };
 
+/**
+ * Loads a database driver on first use. The drivers are optional peer dependencies: a library
+ * user installs only the one they use, and a missing one is named in the error.
+ *
+ * @example
+ * ```ts
+ * const pg = await loadDriver('pg', () => import('pg')); // ERR_DATABASE "npm install pg" if absent
+ * ```
+ */
+export async function loadDriver<T>(
+  name: 'better-sqlite3' | 'mysql2' | 'pg',
+  load: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new SockitError(
+        ErrorCode.DATABASE,
+        `this database needs the "${name}" package, which is not installed: npm install ${name}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
 export async function connect(target: string): Promise<Connection> {
   if (target.startsWith('sqlite:')) return openSqlite(target.slice('sqlite:'.length));
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target)?.[1]?.toLowerCase();
@@ -69,7 +97,7 @@ async function openSqlite(file: string): Promise<Connection> {
   if (file === '')
     throw new SockitError(ErrorCode.DATABASE, 'sqlite: needs a file path, e.g. sqlite:users.db');
   const [{ default: Database }, { SqliteDialect }] = await Promise.all([
-    import('better-sqlite3'),
+    loadDriver('better-sqlite3', () => import('better-sqlite3')),
     import('kysely'),
   ]);
   let database: InstanceType<typeof Database> | undefined;
@@ -94,7 +122,10 @@ async function openMysql(url: URL): Promise<Connection> {
   const secret = decode(url.password);
   const where = `MySQL at ${host}:${port}/${database}`;
   if (database === '') throw new SockitError(ErrorCode.DATABASE, `${where}: the URL names no database`);
-  const [{ createPool }, { MysqlDialect }] = await Promise.all([import('mysql2'), import('kysely')]);
+  const [{ createPool }, { MysqlDialect }] = await Promise.all([
+    loadDriver('mysql2', () => import('mysql2')),
+    import('kysely'),
+  ]);
   // Query parameters pass through as mysql2 options (e.g. ?ssl={...}), as mysql2 itself does.
   const extra: Record<string, unknown> = {};
   for (const [key, value] of url.searchParams) {
@@ -124,7 +155,10 @@ async function openPostgres(url: URL, target: string): Promise<Connection> {
   const port = url.port === '' ? 5432 : Number(url.port);
   const database = decode(url.pathname.slice(1));
   const secret = decode(url.password);
-  const [{ default: pg }, { PostgresDialect }] = await Promise.all([import('pg'), import('kysely')]);
+  const [{ default: pg }, { PostgresDialect }] = await Promise.all([
+    loadDriver('pg', () => import('pg')),
+    import('kysely'),
+  ]);
   const pool = new pg.Pool({
     connectionString: target,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,

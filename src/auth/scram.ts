@@ -127,6 +127,21 @@ export interface ScramClientOptions {
   maxIterations?: number;
   /** Refuse a server that asks for fewer (a downgrade); default 4096 (RFC 7677 §4). */
   minIterations?: number;
+  /**
+   * Salted keys kept from an earlier log-in with this salt and count (RFC 5802 §3 lets a client
+   * cache ClientKey and ServerKey for them): when it returns keys, no PBKDF2 is run and the
+   * password is never asked for. Bound to one server and user by the caller.
+   */
+  cache?: {
+    get(salt: Buffer, iterations: number): Promise<SaltedKeys | undefined>;
+    set(salt: Buffer, iterations: number, keys: SaltedKeys): Promise<void>;
+  };
+}
+
+/** ClientKey and ServerKey (RFC 5802 §3): what a client may cache for one salt and count. */
+export interface SaltedKeys {
+  clientKey: Buffer;
+  serverKey: Buffer;
 }
 
 /**
@@ -143,20 +158,34 @@ export interface ScramClientOptions {
  */
 export class ScramClient {
   readonly #user: string;
-  readonly #password: string;
+  readonly #password: () => Promise<string>;
   readonly #nonce: string;
   readonly #minIterations: number;
   readonly #maxIterations: number;
+  readonly #cache: ScramClientOptions['cache'];
   #step = 0;
   #serverSignature: Buffer = Buffer.alloc(0);
+  #fresh: { salt: Buffer; iterations: number; keys: SaltedKeys } | undefined;
+  /** True when the last proof came from cached keys. */
+  #cached = false;
 
-  constructor(user: string, password: string, options: ScramClientOptions = {}) {
+  /**
+   * `password` may be a function: it is then called only when the keys are not cached (so a
+   * command line need not prompt for a password it will not use).
+   */
+  constructor(user: string, password: string | (() => Promise<string>), options: ScramClientOptions = {}) {
     // RFC 5802 §5.1: the client SHOULD prepare the user name with SASLprep; §3 Normalize() is SASLprep.
     this.#user = saslPrep(user);
     if (this.#user === '' || Buffer.byteLength(this.#user) > MAX_USER_BYTES) {
       invalid(`user name must be 1 to ${MAX_USER_BYTES} bytes`);
     }
-    this.#password = saslPrep(password);
+    if (typeof password === 'string') {
+      const prepared = saslPrep(password);
+      this.#password = async () => prepared;
+    } else {
+      this.#password = async () => saslPrep(await password());
+    }
+    this.#cache = options.cache;
     this.#nonce = options.nonce ?? newNonce();
     if (!PRINTABLE.test(this.#nonce)) invalid('nonce must be printable ASCII without ","');
     this.#minIterations = options.minIterations ?? MIN_ITERATIONS;
@@ -198,7 +227,14 @@ export class ScramClient {
     }
     const withoutProof = `c=${CHANNEL_BINDING},r=${nonce}`;
     const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
-    const { clientKey, storedKey, serverKey } = await saltedKeys(this.#password, salt, iterations);
+    let keys = await this.#cache?.get(salt, iterations);
+    this.#cached = keys !== undefined;
+    if (keys === undefined) {
+      keys = await saltedKeys(await this.#password(), salt, iterations);
+      this.#fresh = { salt, iterations, keys };
+    }
+    const { clientKey, serverKey } = keys;
+    const storedKey = sha256(clientKey);
     this.#serverSignature = hmac(serverKey, authMessage);
     // §3: ClientProof := ClientKey XOR HMAC(StoredKey, AuthMessage).
     return `${withoutProof},p=${xor(clientKey, hmac(storedKey, authMessage)).toString('base64')}`;
@@ -208,6 +244,22 @@ export class ScramClient {
    * Checks the server-final-message. Throws `AUTH_FAILED` when the server refused the log-in (e=)
    * and `AUTH_PROTOCOL` when its signature is wrong: it does not know the password (§3, §9).
    */
+  /** True when the proof was made from cached keys (a refusal may then mean a stale cache). */
+  get usedCache(): boolean {
+    return this.#cached;
+  }
+
+  /**
+   * Checks the server's answer like `verify`, then stores freshly computed keys in the cache:
+   * only keys the server has just accepted are ever cached.
+   */
+  async verifyAndCache(serverFinal: string): Promise<void> {
+    this.verify(serverFinal);
+    if (this.#fresh && this.#cache) {
+      await this.#cache.set(this.#fresh.salt, this.#fresh.iterations, this.#fresh.keys);
+    }
+  }
+
   verify(serverFinal: string): void {
     this.#advance(2);
     if (serverFinal.startsWith('e=')) {
@@ -229,8 +281,11 @@ export interface ScramServerOptions {
   lookup: (user: string) => Promise<ScramCredentials | undefined>;
   /** A server secret of at least 32 bytes, from which unknown users' stable fake salts are made. */
   fakeKey: Buffer;
-  /** The iteration count unknown users are told; default `DEFAULT_ITERATIONS`, as new users get. */
-  iterations?: number;
+  /**
+   * The iteration count unknown users are told, or a function of the name giving it (so that
+   * unknown names can mirror the counts real accounts have); default `DEFAULT_ITERATIONS`.
+   */
+  iterations?: number | ((user: string) => number);
   /** The server nonce; random unless given (tests only). */
   nonce?: string;
 }
@@ -258,7 +313,7 @@ export type ScramServerResult =
 export class ScramServer {
   readonly #lookup: ScramServerOptions['lookup'];
   readonly #fakeKey: Buffer;
-  readonly #iterations: number;
+  readonly #iterations: (user: string) => number;
   readonly #serverNonce: string;
   #step = 0;
   #user = '';
@@ -271,8 +326,9 @@ export class ScramServer {
     if (options.fakeKey.length < 32) invalid('fakeKey must be at least 32 bytes');
     this.#lookup = options.lookup;
     this.#fakeKey = options.fakeKey;
-    this.#iterations = options.iterations ?? DEFAULT_ITERATIONS;
-    checkIterations(this.#iterations, 'iterations');
+    const iterations = options.iterations ?? DEFAULT_ITERATIONS;
+    if (typeof iterations === 'number') checkIterations(iterations, 'iterations');
+    this.#iterations = typeof iterations === 'number' ? () => iterations : iterations;
     this.#serverNonce = options.nonce ?? newNonce();
     if (!PRINTABLE.test(this.#serverNonce)) invalid('nonce must be printable ASCII without ","');
   }
@@ -291,7 +347,7 @@ export class ScramServer {
   #fakeCredentials(name: string): ScramCredentials {
     return {
       salt: hmac(this.#fakeKey, `salt:${name}`).subarray(0, SALT_BYTES),
-      iterations: this.#iterations,
+      iterations: this.#iterations(name),
       storedKey: randomBytes(KEY_BYTES),
       serverKey: randomBytes(KEY_BYTES),
     };

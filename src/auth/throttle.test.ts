@@ -13,6 +13,23 @@ const fail = (throttle: Throttle, key: string, times: number) => {
 };
 
 describe('Throttle', () => {
+  it('says how long is left of the wait since the last failure, and forgives one failure', () => {
+    const { throttle, clock } = throttleAt();
+    fail(throttle, 'alice', 4);
+    expect(throttle.waitFor('alice')).toBe(250);
+    clock.ms += 100;
+    expect(throttle.waitFor('alice')).toBe(150);
+    clock.ms += 150;
+    expect(throttle.waitFor('alice')).toBe(0);
+    throttle.failed('alice');
+    expect(throttle.waitFor('alice')).toBe(500);
+    throttle.forgive('alice');
+    expect(throttle.delayFor('alice')).toBe(250);
+    fail(throttle, 'bob', 1);
+    throttle.forgive('bob');
+    expect(throttle.size).toBe(1);
+  });
+
   it('costs nothing for a new key or for the first three failures', () => {
     const { throttle } = throttleAt();
     expect(throttle.delayFor('alice')).toBe(0);

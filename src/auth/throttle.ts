@@ -79,6 +79,27 @@ export class Throttle {
     return beyond <= 0 ? 0 : Math.min(this.#maxMs, this.#baseMs * 2 ** (beyond - 1));
   }
 
+  /**
+   * How long, in ms, until this key may try again: its back-off delay counted from its last
+   * failure. 0 when it may try now.
+   */
+  waitFor(key: string): number {
+    const entry = this.#current(key);
+    if (entry === undefined) return 0;
+    return Math.max(0, Math.ceil(entry.last + this.delayFor(key) - this.#now()));
+  }
+
+  /**
+   * Takes back one failure, keeping the time of the last: for a failure recorded before the
+   * answer was checked (so that parallel attempts all count), once the answer proved right.
+   */
+  forgive(key: string): void {
+    const entry = this.#current(key);
+    if (entry === undefined) return;
+    if (entry.failures <= 1) this.#entries.delete(key);
+    else entry.failures--;
+  }
+
   /** Records a failed attempt. */
   failed(key: string): void {
     const failures = (this.#current(key)?.failures ?? 0) + 1;

@@ -1,10 +1,13 @@
 /** `sockit files`: the authenticated file service and its client commands. */
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import net from 'node:net';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
+import { FileKeyCache } from '../auth/key-cache.js';
+import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
 import { checkComponent, checkRelativePath } from '../files/names.js';
@@ -45,6 +48,7 @@ interface ClientFlags {
   tls?: boolean;
   tlsCa?: string;
   secretFile?: string;
+  keyCache?: boolean;
 }
 
 /** `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address. */
@@ -66,10 +70,18 @@ function clientOptions(command: Command): Command {
     .option('--tls', 'connect over TLS (the server runs with --tls-cert)')
     .option('--tls-ca <file>', 'trust this certificate (PEM), e.g. a self-signed server; implies --tls')
     .option('--secret-file <file>', "log in with the server's shared secret instead of a password")
+    .option(
+      '--no-key-cache',
+      'neither use nor keep salted keys from earlier log-ins (also SOCKIT_KEY_CACHE=off)',
+    )
     .addHelpText(
       'after',
       '\nThe password comes from SOCKIT_PASSWORD, or else is asked for on the terminal without echo.\n' +
-        'It never travels: SCRAM-SHA-256 proves it, and proves that the server knows it too.',
+        'It never travels: SCRAM-SHA-256 proves it, and proves that the server knows it too.\n' +
+        'After a log-in, the salted keys are kept in the cache folder (SOCKIT_CACHE_DIR, else\n' +
+        '$XDG_CACHE_HOME/sockit or ~/.cache/sockit; files of mode 0600) and the next log-in to the\n' +
+        'same server needs no password until it changes: whoever can read them can log in as you\n' +
+        'to that server (and only that one). --no-key-cache turns this off.',
     );
 }
 
@@ -81,16 +93,24 @@ async function loginOptions(
   if (flags.secretFile) {
     return { ...server, tls, user: flags.user, secret: await readSecret(flags.secretFile) };
   }
-  const password = await readPassword({ prompt: `Password for ${flags.user}: ` });
-  return { ...server, tls, user: flags.user, password };
+  // Asked only when no cached keys fit the server's salt and count.
+  const password = () => readPassword({ prompt: `Password for ${flags.user}: ` });
+  const off = flags.keyCache === false || process.env.SOCKIT_KEY_CACHE === 'off';
+  const keyCache = off ? undefined : new FileKeyCache(path.join(cacheDir(), 'scram'));
+  return { ...server, tls, user: flags.user, password, keyCache };
 }
 
-/** A secret file's bytes, without the line end an editor adds. */
-async function readSecret(file: string): Promise<Buffer> {
-  const bytes = await readFile(file);
-  let end = bytes.length;
-  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
-  return bytes.subarray(0, end);
+/** The user's cache folder for sockit (XDG Base Directory specification). */
+function cacheDir(): string {
+  if (process.env.SOCKIT_CACHE_DIR) return process.env.SOCKIT_CACHE_DIR;
+  const xdg = process.env.XDG_CACHE_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(homedir(), '.cache'), 'sockit');
+}
+
+/** A key made by `sockit secret new`; anything else is ERR_BAD_SECRET. */
+async function readSecret(file: string): Promise<SecretKey> {
+  const { SecretKey } = await import('../auth/secret-key.js');
+  return SecretKey.read(file);
 }
 
 /**
@@ -217,7 +237,7 @@ export function filesCommand(): Command {
     .option('--allow-register', 'let anyone who can connect create an account')
     .option(
       '--secret-file <file>',
-      'shared secret (16 bytes or more) for machine log-ins as an existing user',
+      'key made by `sockit secret new`, for machine log-ins as an existing user',
     )
     .option(
       '--min-iterations <n>',

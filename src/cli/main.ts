@@ -9,6 +9,7 @@ import { filesCommand } from './files.js';
 import { ipCommand } from './ip.js';
 import { ncCommand } from './nc.js';
 import { portsCommand } from './ports.js';
+import { secretCommand } from './secret.js';
 import { serveCommand } from './serve.js';
 import { tftpCommand } from './tftp.js';
 import { usersCommand } from './users.js';
@@ -31,6 +32,7 @@ export function program(): Command {
     .addCommand(tftpCommand())
     .addCommand(filesCommand())
     .addCommand(usersCommand())
+    .addCommand(secretCommand())
     .addCommand(ipCommand())
     .addCommand(portsCommand())
     .showHelpAfterError('(run with --help for usage)');

@@ -14,8 +14,11 @@ import { open, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { z } from 'zod';
-import { SecretChallengeClient } from '../auth/challenge.js';
-import { deriveCredentials, ScramClient } from '../auth/scram.js';
+import { tlsExporter } from '../auth/challenge.js';
+import type { KeyCache } from '../auth/key-cache.js';
+import { registerAccount, scramLogin, secretLogin } from '../auth/login-client.js';
+import type { LoginTransport } from '../auth/login-transport.js';
+import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';
 import { abortedError, guarded } from './abort.js';
@@ -58,10 +61,12 @@ export interface ConnectOptions {
 
 export interface LoginOptions extends ConnectOptions {
   user: string;
-  /** Log in with a password (SCRAM-SHA-256)... */
-  password?: string;
+  /** Log in with a password (SCRAM-SHA-256), or a function asked for it only when needed... */
+  password?: string | (() => Promise<string>);
   /** ...or with the server's shared secret, acting as `user`. */
-  secret?: Buffer;
+  secret?: SecretKey;
+  /** Salted SCRAM keys kept from earlier log-ins (see `FileKeyCache`); off when absent. */
+  keyCache?: KeyCache;
 }
 
 export interface TransferResult {
@@ -74,11 +79,14 @@ export interface TransferResult {
 export class FilesClient {
   readonly #channel: Channel;
   readonly hello: Hello;
+  /** Who the server is, for the key cache: scheme, host and port as connected to. */
+  readonly #server: string;
   #user: string | undefined;
 
-  private constructor(channel: Channel, hello: Hello) {
+  private constructor(channel: Channel, hello: Hello, server: string) {
     this.#channel = channel;
     this.hello = hello;
+    this.#server = server;
   }
 
   /** Connects and reads the greeting; log in next (or use `register`). */
@@ -155,7 +163,7 @@ export class FilesClient {
       socket.destroy();
       throw new SockitError(ErrorCode.BAD_REPLY, `${where} is not a sockit file service`);
     }
-    return new FilesClient(channel, hello.data);
+    return new FilesClient(channel, hello.data, `${options.tls ? 'tls' : 'tcp'}:${where}`);
   }
 
   /** Connects and logs in. */
@@ -165,7 +173,7 @@ export class FilesClient {
       await guarded(client.#channel.socket, options.signal, () =>
         options.secret
           ? client.loginWithSecret(options.user, options.secret)
-          : client.login(options.user, options.password ?? ''),
+          : client.login(options.user, options.password ?? '', { cache: options.keyCache }),
       );
       return client;
     } catch (err) {
@@ -178,45 +186,39 @@ export class FilesClient {
     return this.#user;
   }
 
-  /** SCRAM-SHA-256: proves the password without sending it, and checks that the server knows it too. */
-  async login(user: string, password: string): Promise<void> {
-    const scram = new ScramClient(user, password);
-    const cont = await this.#ask(
-      { op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() },
-      Answers.authContinue,
-    );
-    const done = await this.#ask({ op: 'auth-final', data: await scram.final(cont.data) }, Answers.authDone);
-    scram.verify(done.data);
-    this.#user = done.user;
+  /** The log-in messages travel as envelopes on this connection. */
+  get #transport(): LoginTransport {
+    return {
+      send: (message) => {
+        this.#channel.send(message);
+      },
+      receive: async () => (await this.#channel.receive()).header,
+    };
   }
 
-  /** Shared secret: both sides prove it with role-labelled HMACs over fresh nonces. */
-  async loginWithSecret(user: string, secret: Buffer): Promise<void> {
-    const challenge = new SecretChallengeClient(secret);
-    const cont = await this.#ask(
-      { op: 'auth', mechanism: 'SECRET', user, data: challenge.hello().toString('base64') },
-      Answers.authContinue,
-    );
-    const [nonce = '', proof = ''] = cont.data.split(',');
-    const answer = challenge.answer(Buffer.from(nonce, 'base64'), Buffer.from(proof, 'base64'));
-    const done = await this.#ask({ op: 'auth-final', data: answer.toString('base64') }, Answers.authDone);
-    this.#user = done.user;
+  /**
+   * SCRAM-SHA-256: proves the password without sending it, and checks that the server knows it
+   * too. `password` may be a function, asked only when `options.cache` lacks the keys.
+   */
+  async login(
+    user: string,
+    password: string | (() => Promise<string>),
+    options: { cache?: KeyCache } = {},
+  ): Promise<void> {
+    this.#user = await scramLogin(this.#transport, user, password, {
+      cache: options.cache,
+      server: this.#server,
+    });
+  }
+
+  /** Shared secret: both sides prove the key over fresh nonces, the user name and the TLS channel. */
+  async loginWithSecret(user: string, secret: SecretKey): Promise<void> {
+    this.#user = await secretLogin(this.#transport, user, secret, tlsExporter(this.#channel.socket));
   }
 
   /** Creates an account, when the server allows it. The password never leaves this machine. */
   async register(user: string, password: string, iterations?: number): Promise<void> {
-    const credentials = await deriveCredentials(password, { iterations });
-    await this.#ask(
-      {
-        op: 'register',
-        user,
-        salt: credentials.salt.toString('base64'),
-        iterations: credentials.iterations,
-        storedKey: credentials.storedKey.toString('base64'),
-        serverKey: credentials.serverKey.toString('base64'),
-      },
-      Answers.done,
-    );
+    await registerAccount(this.#transport, user, password, iterations);
   }
 
   /**

@@ -8,8 +8,12 @@ import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
+import { LoginServer } from '../auth/login-server.js';
+import type { RateLimit } from '../auth/rate-limit.js';
+import { SecretKey } from '../auth/secret-key.js';
 import type { UserStore } from '../auth/store.js';
-import { Throttle } from '../auth/throttle.js';
+import type { Throttle } from '../auth/throttle.js';
+import { ErrorCode, SockitError } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
 import { type ProcessModel, serveTcp, type TcpService } from '../runtime/tcp.js';
@@ -27,8 +31,8 @@ export interface FilesServerOptions {
   model?: ProcessModel;
   /** Allow anyone who can connect to create an account. Default false. */
   allowRegister?: boolean;
-  /** Shared secret for machine log-ins (mechanism SECRET); off when absent. */
-  secret?: Buffer;
+  /** Shared secret for machine log-ins (mechanism SECRET), made by `sockit secret new`; off when absent. */
+  secret?: SecretKey;
   /**
    * Key for the stable fake salts that unknown users are shown. Keep it across restarts
    * (see `loadFakeKey`), or a probe could tell real accounts from the salts that changed.
@@ -48,8 +52,13 @@ export interface FilesServerOptions {
   idleTimeoutMs?: number;
   /** Certificate and key: serve over TLS. */
   tls?: SecureContextOptions;
-  /** Back-off for failed log-ins, per account and per address. Default: `new Throttle()`. */
+  /** Back-off for failed log-ins per address. Default: `new Throttle()`. */
   throttle?: Throttle;
+  /** Back-off for failed log-ins per account. Default: 10 free failures, then as `throttle`. */
+  accountThrottle?: Throttle;
+  /** Registrations per address (default 5 an hour) and for the whole server (default 100 an hour). */
+  registerPerAddress?: RateLimit;
+  registerGlobal?: RateLimit;
   log?: Logger;
 }
 
@@ -79,16 +88,26 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
       MAX_ITERATIONS,
     ),
   };
-  if (options.fakeKey.length < 32) throw new RangeError('fakeKey must be at least 32 bytes');
-  if (options.secret && options.secret.length < 16)
-    throw new RangeError('the shared secret must be at least 16 bytes');
+  if (options.secret !== undefined && !(options.secret instanceof SecretKey)) {
+    throw new SockitError(ErrorCode.BAD_SECRET, 'the shared secret must be a SecretKey (sockit secret new)');
+  }
+  const login = new LoginServer({
+    store: options.store,
+    fakeKey: options.fakeKey,
+    secret: options.secret,
+    allowRegister: options.allowRegister,
+    minIterations: limits.minIterations,
+    throttle: options.throttle,
+    accountThrottle: options.accountThrottle,
+    registerPerAddress: options.registerPerAddress,
+    registerGlobal: options.registerGlobal,
+    log: options.log,
+  });
   const shared = {
     root,
     store: options.store,
     allowRegister: options.allowRegister ?? false,
-    secret: options.secret,
-    fakeKey: options.fakeKey,
-    throttle: options.throttle ?? new Throttle(),
+    login,
     busy: new Set<string>(),
     reserved: new Map<string, number>(),
     limits,

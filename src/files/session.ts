@@ -8,11 +8,11 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { SecretChallengeServer } from '../auth/challenge.js';
+import { tlsExporter } from '../auth/challenge.js';
+import type { LoginServer } from '../auth/login-server.js';
+import { isOutOfStep, ThrottledError } from '../auth/login-transport.js';
 import { checkUserName } from '../auth/names.js';
-import { ScramServer } from '../auth/scram.js';
-import type { UserRecord, UserStore } from '../auth/store.js';
-import type { Throttle } from '../auth/throttle.js';
+import type { UserStore } from '../auth/store.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { Channel } from '../runtime/channel.js';
 import type { Connection } from '../runtime/tcp.js';
@@ -31,9 +31,8 @@ export interface SessionShared {
   root: string;
   store: UserStore;
   allowRegister: boolean;
-  secret: Buffer | undefined;
-  fakeKey: Buffer;
-  throttle: Throttle;
+  /** Log-in and registration, shared by all connections (throttles, in-flight attempts). */
+  login: LoginServer;
   /** Uploads in progress, as "user/path": one writer per part. */
   busy: Set<string>;
   /** Bytes of uploads under way, per user: counted against the quota until they land. */
@@ -41,15 +40,7 @@ export interface SessionShared {
   limits: SessionLimits;
 }
 
-/** The throttle's keys: failures count per account name and per client address. */
-export const throttleKey = {
-  user: (name: string): string => `u:${name}`,
-  address: (address: string): string => `a:${address}`,
-};
-
-/** Log-in attempts a connection may make before it is closed. */
-const MAX_ATTEMPTS = 3;
-const GENERIC_REFUSAL = 'invalid username or password';
+export { throttleKey } from '../auth/login-server.js';
 
 type Req<K extends Request['op']> = Extract<Request, { op: K }>;
 
@@ -59,7 +50,8 @@ export class FileSession {
   readonly #channel: Channel;
   #files: UserFiles | undefined;
   #quota = 0;
-  #attempts = 0;
+  /** This connection's log-in tally (see `LoginServer.authenticate`). */
+  readonly #logins = { attempts: 0, throttled: 0 };
 
   constructor(conn: Connection, shared: SessionShared) {
     this.#conn = conn;
@@ -68,13 +60,13 @@ export class FileSession {
   }
 
   async run(): Promise<void> {
-    const mechanisms = ['SCRAM-SHA-256', ...(this.#shared.secret ? ['SECRET'] : [])];
+    const mechanisms = this.#shared.login.mechanisms;
     this.#channel.send({
       op: 'hello',
       service: 'sockit-files',
       version: FILES_PROTOCOL_VERSION,
       mechanisms,
-      register: this.#shared.allowRegister,
+      register: this.#shared.login.allowRegister,
     });
     // A stopping server ends connections that wait for a request; one in the middle of a
     // transfer finishes it first.
@@ -96,7 +88,7 @@ export class FileSession {
           if (isSockitError(err, ErrorCode.CONNECTION_CLOSED)) break;
           const refusal = asRefusal(err);
           if (!refusal) throw err;
-          this.#refuse(refusal.code, refusal.message);
+          this.#refuse(refusal.code, refusal.message, refusal);
           // The stream is out of step (or the peer is told to go): no next request.
           if (FATAL.has(err as Error)) throw err;
         }
@@ -143,8 +135,9 @@ export class FileSession {
     return request as Req<K>;
   }
 
-  #refuse(code: string, message: string): void {
-    this.#channel.send({ ok: false, code, message });
+  #refuse(code: string, message: string, err?: unknown): void {
+    const extra = err instanceof ThrottledError ? { retryAfterMs: err.retryAfterMs } : {};
+    this.#channel.send({ ok: false, code, message, ...extra });
   }
 
   #ok(fields: Record<string, unknown> = {}): void {
@@ -183,87 +176,32 @@ export class FileSession {
 
   async #auth(request: Req<'auth'>): Promise<void> {
     if (this.#files) throw new SockitError(ErrorCode.AUTH_PROTOCOL, 'already logged in');
-    if (++this.#attempts > MAX_ATTEMPTS) throw fatal(new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL));
-    const address = throttleKey.address(this.#conn.socket.remoteAddress ?? '?');
-    const { throttle, store } = this.#shared;
-    let user: string;
-    let ok: boolean;
-    let final: string | undefined;
-    let record: UserRecord | undefined;
-    if (request.mechanism === 'SCRAM-SHA-256') {
-      const scram = new ScramServer({
-        fakeKey: this.#shared.fakeKey,
-        // Unknown users are told the count that accounts are made with, like everyone else.
-        iterations: this.#shared.limits.minIterations,
-        lookup: async (name) => {
-          record = await store.get(name);
-          return record?.credentials;
-        },
+    const transport = {
+      send: (message: Record<string, unknown>) => {
+        this.#channel.send(message);
+      },
+      receive: async () => this.#next(),
+    };
+    const peer = {
+      address: this.#conn.socket.remoteAddress ?? '?',
+      channelBinding: tlsExporter(this.#conn.socket),
+    };
+    try {
+      await this.#shared.login.authenticate(transport, request, peer, this.#logins, async (record) => {
+        const files = new UserFiles(this.#shared.root, checkUserName(record.name));
+        await files.ensure();
+        this.#files = files;
+        this.#quota = record.quotaBytes ?? this.#shared.limits.quotaBytes;
       });
-      this.#ok({ data: await scram.first(request.data) });
-      const answer = await this.#expect('auth-final');
-      user = scram.user;
-      await delay(Math.max(throttle.delayFor(throttleKey.user(user)), throttle.delayFor(address)));
-      // A proof for another exchange (a replay: its nonce is not this one's) is a failed attempt like any other.
-      const result = attempt(() => scram.final(answer.data));
-      ok = result?.ok ?? false;
-      final = result?.serverFinal;
-    } else {
-      const secret = this.#shared.secret;
-      if (!secret) throw new SockitError(ErrorCode.AUTH_FAILED, 'this server takes no shared-secret log-ins');
-      user = request.user ?? '';
-      const challenge = new SecretChallengeServer(secret);
-      const { serverNonce, serverProof } = challenge.hello(Buffer.from(request.data, 'base64'));
-      this.#ok({ data: `${serverNonce.toString('base64')},${serverProof.toString('base64')}` });
-      const answer = await this.#expect('auth-final');
-      await delay(throttle.delayFor(address));
-      record = await store.get(user);
-      ok = challenge.check(Buffer.from(answer.data, 'base64')) && record !== undefined;
+    } catch (err) {
+      if (isOutOfStep(err)) throw fatal(err as SockitError);
+      throw err;
     }
-    if (!ok) {
-      throttle.failed(throttleKey.user(user));
-      throttle.failed(address);
-      this.#conn.log.warn({ user, mechanism: request.mechanism }, 'log-in refused');
-      throw new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
-    }
-    // Only the account's count: a success on one's own account must not wipe the address's
-    // record of guesses at others.
-    throttle.succeeded(throttleKey.user(user));
-    const files = new UserFiles(this.#shared.root, checkUserName(user));
-    await files.ensure();
-    this.#files = files;
-    this.#quota = record?.quotaBytes ?? this.#shared.limits.quotaBytes;
-    this.#conn.log.info({ user, mechanism: request.mechanism }, 'logged in');
-    this.#ok({ data: final ?? '', user });
   }
 
   async #register(request: Req<'register'>): Promise<void> {
-    if (!this.#shared.allowRegister) {
-      throw new SockitError(ErrorCode.FORBIDDEN, 'this server does not take registrations');
-    }
-    const name = checkUserName(request.user);
-    if (request.iterations < this.#shared.limits.minIterations) {
-      throw new SockitError(
-        ErrorCode.INVALID_ARGUMENT,
-        `at least ${this.#shared.limits.minIterations} PBKDF2 iterations are required`,
-      );
-    }
-    const key = (b64: string, bytes: number, what: string): Buffer => {
-      const buffer = Buffer.from(b64, 'base64');
-      if (buffer.length !== bytes)
-        throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${what} must be ${bytes} bytes`);
-      return buffer;
-    };
-    const salt = Buffer.from(request.salt, 'base64');
-    if (salt.length < 16 || salt.length > 64)
-      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'salt must be 16 to 64 bytes');
-    await this.#shared.store.add(name, {
-      salt,
-      iterations: request.iterations,
-      storedKey: key(request.storedKey, 32, 'storedKey'),
-      serverKey: key(request.serverKey, 32, 'serverKey'),
-    });
-    this.#conn.log.info({ user: name }, 'registered');
+    const peer = { address: this.#conn.socket.remoteAddress ?? '?' };
+    await this.#shared.login.register(request, peer);
     this.#ok();
   }
 
@@ -487,18 +425,4 @@ function asRefusal(err: unknown): SockitError | undefined {
   if (err instanceof SockitError) return err;
   const known = ERRNO_REFUSALS[(err as NodeJS.ErrnoException)?.code ?? ''];
   return known ? new SockitError(known[0], known[1]) : undefined;
-}
-
-/** The result of an authentication step, or undefined when the peer's message broke the protocol. */
-function attempt<T>(step: () => T): T | undefined {
-  try {
-    return step();
-  } catch (err) {
-    if (isSockitError(err, ErrorCode.AUTH_PROTOCOL)) return undefined;
-    throw err;
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }

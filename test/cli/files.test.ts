@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_PASSWORD, fakeServer } from '../files/fake-server.js';
 import { CLI, type Server, sockit, startServer } from '../helpers.js';
 
-const env = { ...process.env, SOCKIT_PASSWORD: 'a long pass phrase' };
+// No key cache: a refused password must be refused, not replaced by keys kept from earlier tests.
+const env = { ...process.env, SOCKIT_PASSWORD: 'a long pass phrase', SOCKIT_KEY_CACHE: 'off' };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 function shaOfFile(file: string): Promise<string> {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
+import { SecretKey } from '../../src/auth/secret-key.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { Throttle } from '../../src/auth/throttle.js';
 import { ErrorCode, isSockitError } from '../../src/errors.js';
@@ -23,7 +24,7 @@ import type { TcpService } from '../../src/runtime/tcp.js';
 import { createTestDatabase, DB_KINDS, type TestDatabase } from '../databases.js';
 
 const ITERATIONS = 4096;
-const SECRET = Buffer.from('a shared secret of enough length');
+const SECRET = SecretKey.generate();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function codeOf(work: Promise<unknown>): Promise<string> {
@@ -111,6 +112,10 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
       minIterations: ITERATIONS,
       maxFileSize: 64 * 1024 * 1024,
       secret: SECRET,
+      // Tests of their own below cover the back-off; here, failed log-ins of one test must not
+      // make the next one wait (every test connects from 127.0.0.1).
+      throttle: new Throttle({ freeFailures: 1000 }),
+      accountThrottle: new Throttle({ freeFailures: 1000 }),
     });
     port = service.address.port;
   });
@@ -198,6 +203,7 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
 
   it('backs off failed log-ins per account and per address; a success clears only the account', async () => {
     const throttle = new Throttle({ baseMs: 1, maxMs: 2 });
+    const accountThrottle = new Throttle({ baseMs: 1, maxMs: 2, freeFailures: 3 });
     const own = await serveFiles({
       root: path.join(base, 'throttled'),
       store,
@@ -206,6 +212,7 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
       fakeKey: randomBytes(32),
       minIterations: ITERATIONS,
       throttle,
+      accountThrottle,
     });
     try {
       const attempt = (password: string): Promise<unknown> =>
@@ -213,12 +220,12 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
           c.close(),
         );
       for (let i = 0; i < 3; i++) expect(await codeOf(attempt('wrong'))).toBe(ErrorCode.AUTH_FAILED);
-      expect(throttle.delayFor(throttleKey.user('ann'))).toBe(0); // three are free
+      expect(accountThrottle.delayFor(throttleKey.user('ann'))).toBe(0); // three are free
       expect(await codeOf(attempt('wrong'))).toBe(ErrorCode.AUTH_FAILED);
-      expect(throttle.delayFor(throttleKey.user('ann'))).toBeGreaterThan(0);
+      expect(accountThrottle.delayFor(throttleKey.user('ann'))).toBeGreaterThan(0);
       expect(throttle.delayFor(throttleKey.address('127.0.0.1'))).toBeGreaterThan(0);
       expect(await codeOf(attempt('correct horse'))).toBe('resolved');
-      expect(throttle.delayFor(throttleKey.user('ann'))).toBe(0);
+      expect(accountThrottle.delayFor(throttleKey.user('ann'))).toBe(0);
       expect(throttle.delayFor(throttleKey.address('127.0.0.1'))).toBeGreaterThan(0);
     } finally {
       await own.close();
@@ -251,7 +258,7 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
       host: '127.0.0.1',
       port,
       user: 'ann',
-      secret: Buffer.from('not the shared secret at all!!!'),
+      secret: SecretKey.generate(),
     });
     expect(await codeOf(wrong)).toBe(ErrorCode.AUTH_FAILED);
   });
@@ -520,6 +527,7 @@ describe('file service over TLS', () => {
       port: 0,
       fakeKey: randomBytes(32),
       minIterations: ITERATIONS,
+      secret: SECRET,
       tls: { cert, key: await readFile(path.join(dir, 'key.pem')) },
     });
   });
@@ -528,6 +536,13 @@ describe('file service over TLS', () => {
     await service?.close();
     await store?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('logs a machine in with the shared secret over TLS, the proof bound to the exporter value', async () => {
+    const options = { host: '127.0.0.1', port: service.address.port, user: 'ann', tls: { ca: cert } };
+    const machine = await FilesClient.login({ ...options, secret: SECRET });
+    expect(machine.user).toBe('ann');
+    machine.close();
   });
 
   it('logs in and transfers over TLS with the server certificate trusted', async () => {

@@ -1,0 +1,322 @@
+/**
+ * The server side of log-in and registration, for every sockit service: SCRAM-SHA-256
+ * (RFC 5802/7677) or a shared secret, over any `LoginTransport`.
+ *
+ * Throttle policy (OpenSSH/fail2ban style, per address and per account):
+ * - Every checked attempt is recorded as a failure *before* its proof is looked at, and taken
+ *   back once the proof is right. N parallel attempts therefore cannot all pass the back-off
+ *   check before any of them counts.
+ * - One attempt per address and one per account may be in flight; another is refused at once.
+ * - An attempt refused while throttled is answered at once with `ERR_THROTTLED` and the wait,
+ *   before the account is looked up, so unknown and real names get the same answer in the
+ *   same time.
+ * - Addresses and accounts have separate back-offs. The address's is the brake on a guesser;
+ *   the account's lets more failures go free, so a guesser from one address is stopped before
+ *   its owner is: the owner, logging in from elsewhere, meets only the account's own record,
+ *   which a many-address attacker must fill (and a success clears).
+ */
+import type { Logger } from 'pino';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { SecretChallengeServer, secretContext } from './challenge.js';
+import { DEFAULT_ITERATIONS } from './credentials.js';
+import { IterationMix } from './iteration-mix.js';
+import {
+  AuthFinal,
+  type AuthRequest,
+  LoginRequest,
+  type LoginTransport,
+  outOfStep,
+  type RegisterRequest,
+  refusal,
+  ThrottledError,
+} from './login-transport.js';
+import { checkUserName } from './names.js';
+import { RateLimit } from './rate-limit.js';
+import { ScramServer } from './scram.js';
+import type { SecretKey } from './secret-key.js';
+import type { UserRecord, UserStore } from './store.js';
+import { Throttle } from './throttle.js';
+
+/** Checked log-in attempts a connection may make before it is closed. */
+export const MAX_ATTEMPTS = 3;
+/** Throttled refusals a connection may collect before it is closed. */
+export const MAX_THROTTLED = 10;
+/** The wait told to an attempt refused because another is in flight for its address or account. */
+const IN_FLIGHT_RETRY_MS = 1000;
+const GENERIC_REFUSAL = 'invalid username or password';
+
+/** The throttle's keys: failures count per account name and per client address. */
+export const throttleKey = {
+  user: (name: string): string => `u:${name}`,
+  address: (address: string): string => `a:${address}`,
+};
+
+export interface LoginServerOptions {
+  store: UserStore;
+  /** Key (32+ bytes) for unknown names' stable fake salts and counts; keep it across restarts. */
+  fakeKey: Buffer;
+  /** Accept shared-secret log-ins with this key (mechanism SECRET). */
+  secret?: SecretKey;
+  allowRegister?: boolean;
+  /** Least PBKDF2 count a registration may use; also the count shown before any account exists. */
+  minIterations?: number;
+  /** Back-off per client address. Default `new Throttle()`: 3 free failures, 250 ms doubling to 30 s. */
+  throttle?: Throttle;
+  /** Back-off per account. Default 10 free failures, then 250 ms doubling to 30 s. */
+  accountThrottle?: Throttle;
+  /** Registrations per address; default 5 an hour. */
+  registerPerAddress?: RateLimit;
+  /** Registrations for the whole server; default 100 an hour. */
+  registerGlobal?: RateLimit;
+  /** How long the client may take between the two messages of an attempt; default 10 s. */
+  stepTimeoutMs?: number;
+  log?: Logger;
+}
+
+/** Who is on the other end: the address throttles; the binding ties secret proofs to the channel. */
+export interface LoginPeer {
+  address: string;
+  /** Over TLS: the connection's exporter value (see `tlsExporter`). */
+  channelBinding?: Buffer;
+}
+
+export interface LoginResult {
+  user: UserRecord;
+  mechanism: AuthRequest['mechanism'];
+}
+
+/**
+ * One per server: the store, the throttles and the in-flight sets that all its connections share.
+ *
+ * @example
+ * ```ts
+ * const login = new LoginServer({ store, fakeKey });
+ * // a service with no requests of its own before log-in:
+ * const { user } = await login.accept(transport, { address: socket.remoteAddress ?? '?' });
+ * ```
+ */
+export class LoginServer {
+  readonly #o: LoginServerOptions;
+  readonly #throttle: Throttle;
+  readonly #accounts: Throttle;
+  readonly #perAddress: RateLimit;
+  readonly #global: RateLimit;
+  readonly #mix: IterationMix;
+  readonly #minIterations: number;
+  readonly #inFlight = new Set<string>();
+
+  constructor(options: LoginServerOptions) {
+    if (options.fakeKey.length < 32)
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'fakeKey must be 32+ bytes');
+    this.#o = options;
+    this.#throttle = options.throttle ?? new Throttle();
+    this.#accounts = options.accountThrottle ?? new Throttle({ freeFailures: 10 });
+    this.#perAddress = options.registerPerAddress ?? new RateLimit({ limit: 5, windowMs: 3_600_000 });
+    this.#global = options.registerGlobal ?? new RateLimit({ limit: 100, windowMs: 3_600_000 });
+    this.#minIterations = options.minIterations ?? DEFAULT_ITERATIONS;
+    this.#mix = new IterationMix({
+      store: options.store,
+      fakeKey: options.fakeKey,
+      fallback: this.#minIterations,
+    });
+    void this.#mix.refresh().catch(() => {});
+  }
+
+  /** The mechanisms to offer in a greeting. */
+  get mechanisms(): string[] {
+    return ['SCRAM-SHA-256', ...(this.#o.secret ? ['SECRET'] : [])];
+  }
+
+  get allowRegister(): boolean {
+    return this.#o.allowRegister ?? false;
+  }
+
+  /**
+   * Runs log-in (and registrations) until a user is logged in: receives the requests, answers
+   * refusals, closes nothing. Throws after `MAX_ATTEMPTS` failures or a message out of step.
+   */
+  async accept(transport: LoginTransport, peer: LoginPeer): Promise<LoginResult> {
+    const counts = { attempts: 0, throttled: 0 };
+    for (;;) {
+      const parsed = LoginRequest.safeParse(await transport.receive());
+      try {
+        if (!parsed.success || parsed.data.op === 'auth-final') {
+          throw outOfStep(new SockitError(ErrorCode.AUTH_PROTOCOL, 'expected auth or register'));
+        }
+        if (parsed.data.op === 'register') {
+          await this.register(parsed.data, peer);
+          await transport.send({ ok: true });
+          continue;
+        }
+        return await this.authenticate(transport, parsed.data, peer, counts);
+      } catch (err) {
+        if (!isSockitError(err)) throw err;
+        await transport.send(refusal(err));
+        if (err.code === ErrorCode.AUTH_PROTOCOL) throw err;
+      }
+    }
+  }
+
+  /**
+   * One log-in attempt that began with `request` (already received): answers it, takes the
+   * client's final message, and on success sends `{ok:true, data, user}` (after `prepare`) and
+   * returns the user. On failure throws `ERR_AUTH_FAILED`, `ERR_THROTTLED` (a `ThrottledError`),
+   * or an out-of-step error (see `isOutOfStep`); the caller sends the refusal.
+   * `counts` is the connection's tally, checked against `MAX_ATTEMPTS` and `MAX_THROTTLED`.
+   */
+  async authenticate(
+    transport: LoginTransport,
+    request: AuthRequest,
+    peer: LoginPeer,
+    counts: { attempts: number; throttled: number },
+    prepare?: (user: UserRecord) => Promise<void>,
+  ): Promise<LoginResult> {
+    if (counts.attempts >= MAX_ATTEMPTS || counts.throttled >= MAX_THROTTLED) {
+      throw outOfStep(new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL));
+    }
+    if (request.mechanism === 'SECRET' && !this.#o.secret) {
+      throw new SockitError(ErrorCode.AUTH_FAILED, 'this server takes no shared-secret log-ins');
+    }
+    const held: string[] = [];
+    try {
+      const address = throttleKey.address(peer.address);
+      this.#admit(this.#throttle, address, held, counts);
+      let record: UserRecord | undefined;
+      let user: string;
+      let ok: boolean;
+      let final = '';
+      if (request.mechanism === 'SCRAM-SHA-256') {
+        const scram = new ScramServer({
+          fakeKey: this.#o.fakeKey,
+          iterations: (name) => this.#mix.countFor(name),
+          lookup: async (name) => {
+            // Before the lookup, so that a throttled unknown name is answered as a real one.
+            this.#admit(this.#accounts, throttleKey.user(name), held, counts);
+            record = await this.#o.store.get(name);
+            return record?.credentials;
+          },
+        });
+        await transport.send({ ok: true, data: await scram.first(request.data) });
+        const answer = await this.#final(transport);
+        user = scram.user;
+        const result = attempt(() => scram.final(answer));
+        ok = result?.ok ?? false;
+        final = result?.serverFinal ?? '';
+      } else {
+        const secret = this.#o.secret;
+        if (!secret)
+          throw new SockitError(ErrorCode.AUTH_FAILED, 'this server takes no shared-secret log-ins');
+        user = request.user ?? '';
+        this.#admit(this.#accounts, throttleKey.user(user), held, counts);
+        const context = secretContext(user, peer.channelBinding);
+        const challenge = new SecretChallengeServer(secret.bytes, { context });
+        const hello = attempt(() => challenge.hello(Buffer.from(request.data, 'base64')));
+        if (!hello) throw outOfStep(new SockitError(ErrorCode.AUTH_PROTOCOL, 'malformed challenge'));
+        const data = `${hello.serverNonce.toString('base64')},${hello.serverProof.toString('base64')}`;
+        await transport.send({ ok: true, data });
+        const answer = await this.#final(transport);
+        record = await this.#o.store.get(user);
+        ok = challenge.check(Buffer.from(answer, 'base64')) && record !== undefined;
+      }
+      counts.attempts++;
+      if (!ok || record === undefined) {
+        this.#o.log?.warn({ user, mechanism: request.mechanism }, 'log-in refused');
+        throw new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
+      }
+      // The failures recorded in advance are taken back: the account's record is cleared, the
+      // address keeps its earlier failures (a success on one's own account must not wipe the
+      // address's record of guesses at others).
+      this.#accounts.succeeded(throttleKey.user(user));
+      this.#throttle.forgive(address);
+      await prepare?.(record);
+      this.#o.log?.info({ user, mechanism: request.mechanism }, 'logged in');
+      await transport.send({ ok: true, data: final, user: record.name });
+      return { user: record, mechanism: request.mechanism };
+    } finally {
+      for (const key of held) this.#inFlight.delete(key);
+    }
+  }
+
+  /**
+   * Refuses at once (`ThrottledError`) a key that is backing off or has an attempt in flight;
+   * otherwise holds it in flight and records the failure in advance.
+   */
+  #admit(throttle: Throttle, key: string, held: string[], counts: { throttled: number }): void {
+    const wait = this.#inFlight.has(key) ? IN_FLIGHT_RETRY_MS : throttle.waitFor(key);
+    if (wait > 0) {
+      counts.throttled++;
+      throw new ThrottledError(wait, 'too many log-in attempts');
+    }
+    this.#inFlight.add(key);
+    held.push(key);
+    throttle.failed(key);
+  }
+
+  async #final(transport: LoginTransport): Promise<string> {
+    const timeoutMs = this.#o.stepTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(outOfStep(new SockitError(ErrorCode.IDLE_TIMEOUT, 'log-in not finished in time'))),
+        timeoutMs,
+      );
+    });
+    try {
+      const parsed = AuthFinal.safeParse(await Promise.race([transport.receive(), late]));
+      if (!parsed.success) throw outOfStep(new SockitError(ErrorCode.AUTH_PROTOCOL, 'expected auth-final'));
+      return parsed.data.data;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Checks and stores a registration; `ERR_THROTTLED` past the per-address or global rate. */
+  async register(request: RegisterRequest, peer: LoginPeer): Promise<string> {
+    if (!this.allowRegister)
+      throw new SockitError(ErrorCode.FORBIDDEN, 'this server does not take registrations');
+    const name = checkUserName(request.user);
+    if (request.iterations < this.#minIterations) {
+      throw new SockitError(
+        ErrorCode.INVALID_ARGUMENT,
+        `at least ${this.#minIterations} PBKDF2 iterations are required`,
+      );
+    }
+    const key = (b64: string, what: string): Buffer => {
+      const buffer = Buffer.from(b64, 'base64');
+      if (buffer.length !== 32) throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${what} must be 32 bytes`);
+      return buffer;
+    };
+    const salt = Buffer.from(request.salt, 'base64');
+    if (salt.length < 16 || salt.length > 64)
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'salt must be 16 to 64 bytes');
+    const credentials = {
+      salt,
+      iterations: request.iterations,
+      storedKey: key(request.storedKey, 'storedKey'),
+      serverKey: key(request.serverKey, 'serverKey'),
+    };
+    // Counted only for well-formed requests, the address first so one address cannot use up
+    // the global allowance.
+    const address = throttleKey.address(peer.address);
+    const wait = this.#perAddress.take(address);
+    if (wait > 0) throw new ThrottledError(wait, 'too many registrations from this address');
+    const globalWait = this.#global.take('all');
+    if (globalWait > 0) {
+      this.#perAddress.undo(address);
+      throw new ThrottledError(globalWait, 'too many registrations');
+    }
+    await this.#o.store.add(name, credentials);
+    this.#o.log?.info({ user: name }, 'registered');
+    return name;
+  }
+}
+
+/** The result of an authentication step, or undefined when the peer's message broke the protocol. */
+function attempt<T>(step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (err) {
+    if (isSockitError(err, ErrorCode.AUTH_PROTOCOL)) return undefined;
+    throw err;
+  }
+}

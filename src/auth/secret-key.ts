@@ -1,0 +1,90 @@
+/**
+ * Shared-secret keys for machine log-ins, in one recognisable text form:
+ *
+ *   sockit-secret-v1:<43 characters of base64url: 32 random bytes>
+ *
+ * The server proves itself first in the challenge (see `challenge.ts`), so anyone may collect
+ * one proof per connection and guess the secret offline. That is hopeless against 256 random
+ * bits and easy against a passphrase, so only keys made by `generate()` (or `sockit secret new`)
+ * are accepted: any other text, a passphrase or a file of random bytes, is `ERR_BAD_SECRET`.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { ErrorCode, SockitError } from '../errors.js';
+
+const PREFIX = 'sockit-secret-v1:';
+export const SECRET_KEY_BYTES = 32;
+/** A key file is one line; anything much longer is not one. */
+const MAX_FILE_BYTES = 256;
+
+const bad = (why: string): never => {
+  throw new SockitError(ErrorCode.BAD_SECRET, `${why}: make a key with \`sockit secret new FILE\``);
+};
+
+/**
+ * A generated shared secret. Only `generate`, `parse` and `read` make one, so a value of this
+ * type always holds 32 random bytes.
+ *
+ * @example
+ * ```ts
+ * const key = SecretKey.generate();
+ * await key.write('machines.key');               // mode 0600, never over an existing file
+ * const same = await SecretKey.read('machines.key');
+ * ```
+ */
+export class SecretKey {
+  readonly #bytes: Buffer;
+
+  private constructor(bytes: Buffer) {
+    this.#bytes = bytes;
+  }
+
+  /** A new key of 32 random bytes. */
+  static generate(): SecretKey {
+    return new SecretKey(randomBytes(SECRET_KEY_BYTES));
+  }
+
+  /** The key in `text` (one line, a trailing line end allowed); `ERR_BAD_SECRET` otherwise. */
+  static parse(text: string): SecretKey {
+    const line = text.replace(/\r?\n$/, '');
+    if (!line.startsWith(PREFIX)) bad('not a sockit secret key (it must start with "sockit-secret-v1:")');
+    const body = line.slice(PREFIX.length);
+    const bytes = Buffer.from(body, 'base64url');
+    // The round trip refuses characters outside the alphabet, padding and stray whitespace.
+    if (bytes.length !== SECRET_KEY_BYTES || bytes.toString('base64url') !== body) {
+      bad(`the key is not ${SECRET_KEY_BYTES} bytes of base64url`);
+    }
+    return new SecretKey(bytes);
+  }
+
+  /** Reads a key file; `ERR_BAD_SECRET` unless it holds one key in the text form. */
+  static async read(file: string): Promise<SecretKey> {
+    const bytes = await readFile(file);
+    if (bytes.length > MAX_FILE_BYTES) bad(`${file} is too long to be a key`);
+    try {
+      return SecretKey.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw new SockitError(ErrorCode.BAD_SECRET, `${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Writes the key to a new file, readable by its owner only; `EEXIST` if the file exists. */
+  async write(file: string): Promise<void> {
+    await writeFile(file, `${this.toString()}\n`, { mode: 0o600, flag: 'wx' });
+  }
+
+  /** The key bytes, for the challenge. */
+  get bytes(): Buffer {
+    return this.#bytes;
+  }
+
+  /** The text form, as written to a file. */
+  toString(): string {
+    return PREFIX + this.#bytes.toString('base64url');
+  }
+
+  /** Never the key itself in logs or `console.log`. */
+  toJSON(): string {
+    return 'SecretKey(...)';
+  }
+}

@@ -1,0 +1,38 @@
+/** `sockit secret`: shared-secret keys for machine log-ins. */
+import { Command } from 'commander';
+import { SecretKey } from '../auth/secret-key.js';
+import { ErrorCode, SockitError } from '../errors.js';
+
+/**
+ * The `secret` command group.
+ *
+ * @example
+ * ```ts
+ * new Command('sockit').addCommand(secretCommand());
+ * // sockit secret new machines.key
+ * ```
+ */
+export function secretCommand(): Command {
+  const secret = new Command('secret').description('shared-secret keys for machine log-ins');
+  secret
+    .command('new')
+    .description('write a new random key (32 bytes) to FILE, readable by its owner only')
+    .argument('<file>', 'where to write the key; an existing file is never replaced')
+    .addHelpText(
+      'after',
+      '\nGive the same file to the server and to the machines that log in with it (--secret-file).\n' +
+        'Only keys made here are accepted: a passphrase could be guessed offline from one exchange.',
+    )
+    .action(async (file: string) => {
+      try {
+        await SecretKey.generate().write(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new SockitError(ErrorCode.EXISTS, `${file} already exists; a key is never overwritten`);
+        }
+        throw err;
+      }
+      process.stderr.write(`wrote a new key to ${file} (mode 0600)\n`);
+    });
+  return secret;
+}
