@@ -68,6 +68,10 @@ export const ErrorCode = {
   INTEGRITY: 'ERR_INTEGRITY',
   /** The server refused a request it understood (not allowed here, e.g. registration off). */
   FORBIDDEN: 'ERR_FORBIDDEN',
+  /** A message that had begun did not arrive whole within its deadline. */
+  READ_TIMEOUT: 'ERR_READ_TIMEOUT',
+  /** The peer did not read its replies: its outgoing queue reached its bound. */
+  SLOW_READER: 'ERR_SLOW_READER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
