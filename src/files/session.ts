@@ -14,7 +14,7 @@ import { ScramServer } from '../auth/scram.js';
 import type { UserRecord, UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
-import { Channel } from '../runtime/channel.js';
+import { Channel, type PreLoginLimits } from '../runtime/channel.js';
 import type { Connection } from '../runtime/tcp.js';
 import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
 import { UserFiles } from './storage.js';
@@ -39,6 +39,8 @@ export interface SessionShared {
   /** Bytes of uploads under way, per user: counted against the quota until they land. */
   reserved: Map<string, number>;
   limits: SessionLimits;
+  /** Limits on messages before log-in (see `Channel`). */
+  preLogin?: PreLoginLimits;
 }
 
 /** The throttle's keys: failures count per account name and per client address. */
@@ -64,7 +66,8 @@ export class FileSession {
   constructor(conn: Connection, shared: SessionShared) {
     this.#conn = conn;
     this.#shared = shared;
-    this.#channel = new Channel(conn.socket, { maxMessageSize: 1024 * 1024 });
+    this.#channel = new Channel(conn.socket, { maxMessageSize: 1024 * 1024, preLogin: shared.preLogin ?? {} });
+    conn.onAuthenticated(() => this.#channel.authenticate());
   }
 
   async run(): Promise<void> {
@@ -152,7 +155,12 @@ export class FileSession {
   }
 
   async #handle(request: Request): Promise<void> {
-    if (request.op === 'auth') return this.#auth(request);
+    if (request.op === 'auth') {
+      await this.#auth(request);
+      // Logged in: the guard's log-in deadline ends, the channel's pre-log-in limits lift.
+      if (this.#files) this.#conn.authenticate();
+      return;
+    }
     if (request.op === 'register') return this.#register(request);
     const files = this.#files;
     if (!files) throw new SockitError(ErrorCode.AUTH_FAILED, 'log in first');
