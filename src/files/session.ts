@@ -66,7 +66,10 @@ export class FileSession {
   constructor(conn: Connection, shared: SessionShared) {
     this.#conn = conn;
     this.#shared = shared;
-    this.#channel = new Channel(conn.socket, { maxMessageSize: 1024 * 1024, preLogin: shared.preLogin ?? {} });
+    this.#channel = new Channel(conn.socket, {
+      maxMessageSize: 1024 * 1024,
+      preLogin: shared.preLogin ?? {},
+    });
     conn.onAuthenticated(() => this.#channel.authenticate());
   }
 

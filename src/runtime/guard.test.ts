@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { foldAddress, guardServer, type GuardOptions, type ServerGuard } from './guard.js';
+import { foldAddress, type GuardOptions, guardServer, type ServerGuard } from './guard.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

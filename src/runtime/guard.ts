@@ -195,7 +195,10 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
         refuse(socket, 'connection refused: too many not logged in', { full });
         return;
       }
-    } else if (waiting >= start && random() * 100 < rate + ((100 - rate) * (waiting - start)) / (full - start || 1)) {
+    } else if (
+      waiting >= start &&
+      random() * 100 < rate + ((100 - rate) * (waiting - start)) / (full - start || 1)
+    ) {
       refuse(socket, 'connection refused early: many not logged in', { unauthenticated: waiting });
       return;
     }
@@ -220,7 +223,10 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     socket.on('error', (err) => log.debug({ err: err.message, conn: conn.id }, 'socket error'));
     if (login && loginTimeoutMs > 0) {
       conn.loginTimer = setTimeout(() => {
-        log.info({ conn: conn.id, remote: conn.remote, loginTimeoutMs }, 'closing connection: no log-in in time');
+        log.info(
+          { conn: conn.id, remote: conn.remote, loginTimeoutMs },
+          'closing connection: no log-in in time',
+        );
         conn.destroy();
       }, loginTimeoutMs).unref();
     }
