@@ -1,7 +1,7 @@
 /**
  * `sockit/runtime`: the I/O every sockit service shares: the server guard, the TCP service
- * host, message connections, UDP helpers,
- * concurrency models with graceful shutdown, and logging.
+ * host, message connections, UDP helpers, concurrency models with graceful shutdown, and
+ * logging.
  *
  * @example
  * ```ts

@@ -117,7 +117,8 @@ async function flood(socket: net.Socket, server: net.Socket, request: Buffer, bu
     await sleep(20);
     peak = Math.max(peak, server.writableLength);
     if (server.bytesRead === read) {
-      if ((still += 20) >= 1000) break;
+      still += 20;
+      if (still >= 1000) break;
     } else {
       read = server.bytesRead;
       still = 0;
@@ -132,7 +133,7 @@ async function serverSide(client: net.Socket): Promise<net.Socket> {
     if (found) return found;
     await sleep(10);
   }
-  throw new Error('server socket not seen');
+  throw new Error('the server side of the socket was not seen');
 }
 
 async function scramLogin(channel: Channel): Promise<void> {
