@@ -186,10 +186,10 @@ describe('Channel limits', () => {
     server.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-    const [accepted] = (await Promise.all([
-      new Promise((r) => server.once('connection', r)),
+    const [accepted] = await Promise.all([
+      new Promise<net.Socket>((r) => server.once('connection', r)),
       new Promise((r) => client.once('connect', r)),
-    ])) as [net.Socket];
+    ]);
     client.pause(); // never reads
     const channel = new Channel(accepted, { maxUnsent: 64 * 1024 });
     client.write(Buffer.concat([encodeEnvelope({ n: 1 }), encodeEnvelope({ n: 2 })]));
