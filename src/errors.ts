@@ -86,6 +86,10 @@ export const ErrorCode = {
   THROTTLED: 'ERR_THROTTLED',
   /** A shared-secret file is not a key made by `sockit secret new`. */
   BAD_SECRET: 'ERR_BAD_SECRET',
+  /** A message that had begun did not arrive whole within its deadline. */
+  READ_TIMEOUT: 'ERR_READ_TIMEOUT',
+  /** The peer did not read its replies: its outgoing queue reached its bound. */
+  SLOW_READER: 'ERR_SLOW_READER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,5 +1,5 @@
 /** Parsers for command-line values: each failure is one clear `ERR_INVALID_ARGUMENT`. */
-import { InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 
 export function parsePort(value: string): number {
@@ -66,4 +66,22 @@ export function parseIterations(value: string): number {
     throw new InvalidArgumentError(`expected a whole number from ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`);
   }
   return n;
+}
+
+/** The limits `guardLoginOptions` adds, as parsed. */
+export interface LoginLimitFlags {
+  maxPerAddress: number;
+  loginTimeout: number;
+}
+
+/**
+ * Flags of a server whose clients log in: `--max-per-address` and `--login-timeout`
+ * (see `guardServer`), beside its `--max-connections` and `--idle-timeout`.
+ */
+export function guardLoginOptions(command: Command): Command {
+  return command
+    .option('--max-per-address <n>', 'connections at once from one address', parseCount, 32)
+    .addOption(
+      secondsOption('--login-timeout <seconds>', 'close a connection not logged in this long (0: never)', 10),
+    );
 }

@@ -16,7 +16,9 @@ import type { Entry } from '../files/protocol.js';
 import { launch } from '../runtime/launch.js';
 import {
   bytesOption,
+  guardLoginOptions,
   iterationsOption,
+  type LoginLimitFlags,
   parseBytes,
   parseCount,
   parseIterations,
@@ -28,7 +30,7 @@ import { readPassword } from './password.js';
 import { formatBytes, Progress } from './progress.js';
 import { clientTls, loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
-interface ServeFlags extends TlsFlags {
+interface ServeFlags extends TlsFlags, LoginLimitFlags {
   root?: string;
   dataDir: string;
   db?: string;
@@ -222,7 +224,7 @@ export function filesCommand(): Command {
     'an authenticated file service: accounts with SCRAM-SHA-256, per-user folders, verified and resumable transfers',
   );
 
-  tlsServerOptions(files.command('serve'))
+  guardLoginOptions(tlsServerOptions(files.command('serve')))
     .description('serve a folder holding one home per user')
     .option('--root <dir>', "folder of the users' homes (default: DATA-DIR/files)")
     .option('--data-dir <dir>', 'where the account database and keys live', 'sockit-data')
@@ -282,6 +284,8 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
             maxFileSize: flags.maxFileSize,
             quotaBytes: flags.quota,
             maxConnections: flags.maxConnections,
+            maxPerAddress: flags.maxPerAddress,
+            loginTimeoutMs: flags.loginTimeout,
             idleTimeoutMs: flags.idleTimeout,
             tls,
             log,

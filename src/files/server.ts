@@ -14,6 +14,8 @@ import { SecretKey } from '../auth/secret-key.js';
 import type { UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
 import { ErrorCode, SockitError } from '../errors.js';
+import type { PreLoginLimits } from '../runtime/channel.js';
+import type { MaxStartups } from '../runtime/guard.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
 import { type ProcessModel, serveTcp, type TcpService } from '../runtime/tcp.js';
@@ -48,6 +50,14 @@ export interface FilesServerOptions {
   /** Bytes per user, for users without a quota of their own. Default unlimited (0). */
   quotaBytes?: number;
   maxConnections?: number;
+  /** Connections at once from one address. Default 32. */
+  maxPerAddress?: number;
+  /** Close a connection not logged in this long after it opened, in ms; 0: never. Default 10000. */
+  loginTimeoutMs?: number;
+  /** Early refusal of connections not logged in (OpenSSH's MaxStartups). Default 10:30:100. */
+  maxStartups?: MaxStartups;
+  /** Message size and whole-message deadline before log-in. Default 64 KiB and 30 s. */
+  preLogin?: PreLoginLimits;
   /** Close a connection silent this long, in ms. Default 300000. */
   idleTimeoutMs?: number;
   /** Certificate and key: serve over TLS. */
@@ -111,6 +121,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     busy: new Set<string>(),
     reserved: new Map<string, number>(),
     limits,
+    preLogin: options.preLogin,
   };
   return serveTcp({
     name: 'files',
@@ -118,6 +129,10 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     port: options.port ?? FILES_PORT,
     model: options.model,
     maxConnections: options.maxConnections,
+    login: true,
+    maxPerAddress: options.maxPerAddress,
+    loginTimeoutMs: options.loginTimeoutMs,
+    maxStartups: options.maxStartups,
     idleTimeoutMs: options.idleTimeoutMs,
     tls: options.tls,
     log: options.log ?? silentLogger,

@@ -14,7 +14,7 @@ import { isOutOfStep, ThrottledError } from '../auth/login-transport.js';
 import { checkUserName } from '../auth/names.js';
 import type { UserStore } from '../auth/store.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
-import { Channel } from '../runtime/channel.js';
+import { Channel, type PreLoginLimits } from '../runtime/channel.js';
 import type { Connection } from '../runtime/tcp.js';
 import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
 import { UserFiles } from './storage.js';
@@ -38,6 +38,8 @@ export interface SessionShared {
   /** Bytes of uploads under way, per user: counted against the quota until they land. */
   reserved: Map<string, number>;
   limits: SessionLimits;
+  /** Limits on messages before log-in (see `Channel`). */
+  preLogin?: PreLoginLimits;
 }
 
 export { throttleKey } from '../auth/login-server.js';
@@ -56,7 +58,11 @@ export class FileSession {
   constructor(conn: Connection, shared: SessionShared) {
     this.#conn = conn;
     this.#shared = shared;
-    this.#channel = new Channel(conn.socket, { maxMessageSize: 1024 * 1024 });
+    this.#channel = new Channel(conn.socket, {
+      maxMessageSize: 1024 * 1024,
+      preLogin: shared.preLogin ?? {},
+    });
+    conn.onAuthenticated(() => this.#channel.authenticate());
   }
 
   async run(): Promise<void> {
@@ -145,7 +151,12 @@ export class FileSession {
   }
 
   async #handle(request: Request): Promise<void> {
-    if (request.op === 'auth') return this.#auth(request);
+    if (request.op === 'auth') {
+      await this.#auth(request);
+      // Logged in: the guard's log-in deadline ends, the channel's pre-log-in limits lift.
+      if (this.#files) this.#conn.authenticate();
+      return;
+    }
     if (request.op === 'register') return this.#register(request);
     const files = this.#files;
     if (!files) throw new SockitError(ErrorCode.AUTH_FAILED, 'log in first');

@@ -156,3 +156,57 @@ describe('Channel', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 });
+
+describe('Channel limits', () => {
+  it('refuses a message announced over the pre-log-in limit at once, and takes it after authenticate()', async () => {
+    const socket = fakeSocket();
+    const channel = new Channel(socket, { preLogin: { maxMessageSize: 100 } });
+    socket.write(encodeEnvelope({ pad: 'x'.repeat(200) }).subarray(0, 4));
+    const err = await channel.receive().catch((e: unknown) => e);
+    expect(isSockitError(err, ErrorCode.FRAME_TOO_LARGE)).toBe(true);
+    const after = new Channel(fakeSocket(), { preLogin: { maxMessageSize: 100 } });
+    after.authenticate();
+    after.socket.write(encodeEnvelope({ pad: 'x'.repeat(200) }));
+    expect((await after.receive()).header.pad).toHaveLength(200);
+  });
+
+  it('fails a message that does not arrive whole within the frame deadline with ERR_READ_TIMEOUT', async () => {
+    const socket = fakeSocket();
+    const channel = new Channel(socket, { frameTimeoutMs: 100 });
+    const frame = encodeEnvelope({ op: 'slow' });
+    socket.write(frame.subarray(0, 6));
+    const drip = setInterval(() => socket.write(Buffer.alloc(0)), 20);
+    const err = await channel.receive().catch((e: unknown) => e);
+    clearInterval(drip);
+    expect(isSockitError(err, ErrorCode.READ_TIMEOUT)).toBe(true);
+  });
+
+  it('does not read the next message while more than maxUnsent bytes of replies wait to go', async () => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const [accepted] = await Promise.all([
+      new Promise<net.Socket>((r) => server.once('connection', r)),
+      new Promise((r) => client.once('connect', r)),
+    ]);
+    client.pause(); // never reads
+    const channel = new Channel(accepted, { maxUnsent: 64 * 1024 });
+    client.write(Buffer.concat([encodeEnvelope({ n: 1 }), encodeEnvelope({ n: 2 })]));
+    expect((await channel.receive()).header.n).toBe(1);
+    // A reply far larger than every buffer on the way: it stays unsent.
+    channel.send({ ok: true }, Buffer.alloc(12 * 1024 * 1024));
+    const second = channel.receive();
+    const state = await Promise.race([
+      second.then(() => 'read'),
+      new Promise((r) => setTimeout(() => r('waiting'), 300)),
+    ]);
+    expect(state).toBe('waiting');
+    expect(accepted.writableLength).toBeGreaterThan(64 * 1024);
+    client.resume(); // the peer reads: the server reads again
+    expect((await second).header.n).toBe(2);
+    client.destroy();
+    accepted.destroy();
+    await new Promise((r) => server.close(r));
+  });
+});

@@ -61,6 +61,27 @@ export interface ChannelLimits {
   readAhead?: number;
   /** The socket reads into a reused buffer (see `ReusedReads`). */
   reads?: ReusedReads;
+  /**
+   * Unsent output (the socket's `writableLength`) above which `receive()` waits for 'drain'
+   * before reading the next message, so that a peer that sends requests and never reads
+   * the answers cannot turn them into memory. Default 1 MiB.
+   */
+  maxUnsent?: number;
+  /** Once a message's first byte is in, all of it must arrive within this, in ms; 0: no limit. Default 0. */
+  frameTimeoutMs?: number;
+  /**
+   * Start in the pre-log-in stage, with a small message limit (refused from its length
+   * prefix, before any of it is buffered) and a short whole-message deadline, until
+   * `authenticate()`. Absent: no such stage (clients).
+   */
+  preLogin?: PreLoginLimits;
+}
+
+export interface PreLoginLimits {
+  /** Largest message before log-in, in bytes. Default 64 KiB. */
+  maxMessageSize?: number;
+  /** Whole-message deadline before log-in, in ms. Default 30000. */
+  frameTimeoutMs?: number;
 }
 
 /**
@@ -75,6 +96,9 @@ export interface ChannelLimits {
 export class Channel {
   readonly socket: Duplex;
   readonly #maxMessage: number;
+  readonly #frameTimeout: number;
+  readonly #maxUnsent: number;
+  #preLogin: Required<PreLoginLimits> | undefined;
   readonly #maxSend: number;
   readonly #maxHeader: number | undefined;
   readonly #readAhead: number;
@@ -93,6 +117,14 @@ export class Channel {
     this.#maxSend = limits.maxSendSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#maxHeader = limits.maxHeaderSize;
     this.#readAhead = limits.readAhead ?? 1024 * 1024;
+    this.#maxUnsent = limits.maxUnsent ?? 1024 * 1024;
+    this.#frameTimeout = limits.frameTimeoutMs ?? 0;
+    if (limits.preLogin) {
+      this.#preLogin = {
+        maxMessageSize: Math.min(limits.preLogin.maxMessageSize ?? 64 * 1024, this.#maxMessage),
+        frameTimeoutMs: limits.preLogin.frameTimeoutMs ?? 30_000,
+      };
+    }
     if (limits.reads) {
       // Pause through the socket rather than by returning false from onread: the socket's
       // own pause() records the state, so that resume() starts reading again.
@@ -184,18 +216,65 @@ export class Channel {
     await untilDrained(this.socket, () => this.#closedError());
   }
 
-  /** The next message. Rejects when the peer closes, on a socket error, or on a message over the limits. */
+  /** Leaves the pre-log-in stage: the full message limit and deadline apply from now on. */
+  authenticate(): void {
+    this.#preLogin = undefined;
+  }
+
+  /** True while the pre-log-in limits apply. */
+  get preLogin(): boolean {
+    return this.#preLogin !== undefined;
+  }
+
+  /**
+   * The next message. Rejects when the peer closes, on a socket error, on a message over the
+   * limits (`ERR_FRAME_TOO_LARGE`), or when a begun message does not arrive whole in time
+   * (`ERR_READ_TIMEOUT`). Waits first while more than `maxUnsent` bytes of output wait to go.
+   */
   async receive(): Promise<Envelope> {
-    const prefix = await this.#readExactly(FRAME_HEADER_SIZE);
-    const length = prefix.readUInt32BE(0);
-    if (length > this.#maxMessage) {
-      throw new SockitError(
-        ErrorCode.FRAME_TOO_LARGE,
-        `message of ${length} bytes exceeds the limit of ${this.#maxMessage} bytes`,
-      );
+    await this.#roomForReplies();
+    const maxMessage = this.#preLogin?.maxMessageSize ?? this.#maxMessage;
+    const timeoutMs = this.#preLogin?.frameTimeoutMs ?? this.#frameTimeout;
+    // The deadline runs from the message's first byte: the time between messages is the
+    // idle timer's, and a byte every few seconds must not hold a connection for ever.
+    await this.#waitFor(1);
+    const deadline =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            this.#failure ??= new SockitError(
+              ErrorCode.READ_TIMEOUT,
+              `a message did not arrive whole within ${timeoutMs} ms`,
+            );
+            this.#notify();
+          }, timeoutMs)
+        : undefined;
+    try {
+      const prefix = await this.#readExactly(FRAME_HEADER_SIZE);
+      const length = prefix.readUInt32BE(0);
+      if (length > maxMessage) {
+        throw new SockitError(
+          ErrorCode.FRAME_TOO_LARGE,
+          `message of ${length} bytes exceeds the limit of ${maxMessage} bytes`,
+        );
+      }
+      const payload = await this.#readExactly(length);
+      return decodeEnvelope(payload, { maxHeaderSize: this.#maxHeader });
+    } finally {
+      clearTimeout(deadline);
     }
-    const payload = await this.#readExactly(length);
-    return decodeEnvelope(payload, { maxHeaderSize: this.#maxHeader });
+  }
+
+  /**
+   * Backpressure on replies: while the socket holds more unsent bytes than the bound, stop
+   * reading (the socket is paused once the read-ahead fills) until the peer takes them.
+   */
+  async #roomForReplies(): Promise<void> {
+    const writable = this.socket as Duplex & { writableLength?: number };
+    while ((writable.writableLength ?? 0) > this.#maxUnsent) {
+      if (this.#failure) throw this.#failure;
+      if (this.socket.destroyed) throw this.#closedError();
+      await untilDrained(this.socket, () => this.#closedError());
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
- * `sockit/runtime`: the I/O every sockit service shares: the TCP service host, UDP helpers,
- * concurrency models with graceful shutdown, and logging.
+ * `sockit/runtime`: the I/O every sockit service shares: the server guard, the TCP service
+ * host, message connections, UDP helpers, concurrency models with graceful shutdown, and
+ * logging.
  *
  * @example
  * ```ts
@@ -12,7 +13,13 @@
  * ```
  */
 export { AnswerPoll, DEFAULT_POLL_US, pollFor } from './busy-poll.js';
-export { Channel, type ChannelLimits } from './channel.js';
+export { Channel, type ChannelLimits, type PreLoginLimits } from './channel.js';
+export {
+  EnvelopeConnection,
+  type EnvelopeConnectionOptions,
+  type MessageConnection,
+  type QueueLimits,
+} from './conn.js';
 export {
   type ConnectionCloseEvent,
   type ConnectionOpenEvent,
@@ -28,6 +35,14 @@ export {
   type TransferStartEvent,
   trackConnection,
 } from './events.js';
+export {
+  foldAddress,
+  type GuardedConnection,
+  type GuardOptions,
+  guardServer,
+  type MaxStartups,
+  type ServerGuard,
+} from './guard.js';
 export { broadcastAddress, broadcastTargets, type InterfaceAddress, listInterfaces } from './interfaces.js';
 export { type Launched, type LaunchOptions, launch, SERVER_MODELS, type ServerModel } from './launch.js';
 export {

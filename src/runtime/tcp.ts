@@ -3,11 +3,13 @@
  * needs (connection count, idle time, backlog) and a graceful stop.
  *
  * This is the async analogue of Python's socketserver.BaseRequestHandler: the handler gets
- * the connected socket and serves it; the host owns accepting, limits and shutdown.
+ * the connected socket and serves it; the host owns accepting and shutdown, and its limits
+ * are a server guard's (`guard.ts`).
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { bindError, formatHostPort } from '../errors.js';
+import { bindError } from '../errors.js';
+import { guardServer, type MaxStartups } from './guard.js';
 import { type Logger, silentLogger } from './log.js';
 import { announceListening, checkInteger, type Service } from './service.js';
 
@@ -21,10 +23,16 @@ export interface Connection {
   readonly id: number;
   /** The peer as `host:port`. */
   readonly remote: string;
+  /** The peer's address (IPv4-mapped IPv6 folded to IPv4). */
+  readonly address: string;
   /** A logger that tags every line with this connection. */
   readonly log: Logger;
   /** Aborted when the service begins to stop: finish what is in flight, then end the socket. */
   readonly closing: AbortSignal;
+  /** The peer logged in: ends the log-in deadline and the pre-log-in limits (see `guardServer`). */
+  authenticate(): void;
+  /** Runs `listener` once the connection is authenticated (at once if it is). */
+  onAuthenticated(listener: () => void): void;
 }
 
 /**
@@ -47,6 +55,21 @@ export interface TcpServiceOptions {
   backlog?: number;
   /** Connections served or waiting at once; more are closed at accept. Default 1024. */
   maxConnections?: number;
+  /**
+   * Connections at once from one address. Default 32 for a service with log-in; without
+   * log-in (echo), `maxConnections`: a load generator on one host is its normal client.
+   */
+  maxPerAddress?: number;
+  /**
+   * The service has a log-in: connections must call `authenticate()` within `loginTimeoutMs`,
+   * and those that have not are refused early when many wait (see `GuardOptions.maxStartups`).
+   * Default false.
+   */
+  login?: boolean;
+  /** With `login`: close a connection not logged in this long after it opened, in ms. Default 10000. */
+  loginTimeoutMs?: number;
+  /** With `login`: OpenSSH's MaxStartups. Default 10:30:100. */
+  maxStartups?: MaxStartups;
   /** Close a connection silent for this long, in ms; 0 disables. Default 300000. */
   idleTimeoutMs?: number;
   /** On close, how long connections may take to finish before they are cut, in ms. Default 10000. */
@@ -63,7 +86,7 @@ export interface TcpService extends Service {
 }
 
 /**
- * Starts a TCP service and resolves once it listens.
+ * Starts a TCP service and resolves once it listens. Its limits are a `guardServer`'s.
  *
  * @example
  * ```ts
@@ -81,11 +104,10 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
   const port = checkInteger('port', options.port ?? 0, 0, 65535);
   const backlog = checkInteger('backlog', options.backlog ?? 511, 1, 65535);
   const maxConnections = checkInteger('maxConnections', options.maxConnections ?? 1024, 1, 1_000_000);
-  const idleTimeoutMs = checkInteger('idleTimeoutMs', options.idleTimeoutMs ?? 300_000, 0, 2 ** 31 - 1);
-  const drainTimeoutMs = checkInteger('drainTimeoutMs', options.drainTimeoutMs ?? 10_000, 0, 2 ** 31 - 1);
   const iterative = options.model === 'iterative';
   const log = (options.log ?? silentLogger).child({ service: name });
   const handler = options.handler;
+  const login = options.login ?? false;
 
   const serverOptions = { allowHalfOpen: true, pauseOnConnect: iterative, noDelay: true };
   // TLS has no half-close (close_notify ends both directions), and a peer that connects but
@@ -93,38 +115,44 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
   const server = options.tls
     ? tls.createServer({ ...serverOptions, allowHalfOpen: false, handshakeTimeout: 10_000, ...options.tls })
     : net.createServer(serverOptions);
-  /** TLS connections still in their handshake, by peer: not yet served, cut at once on close. */
-  const handshaking = new Map<string, net.Socket>();
-  const peerOf = (socket: net.Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
-  server.maxConnections = maxConnections;
-  const sockets = new Set<net.Socket>();
-  const closing = new AbortController();
+  const guard = guardServer(server, {
+    login,
+    maxConnections,
+    maxPerAddress: options.maxPerAddress ?? (login ? undefined : maxConnections),
+    loginTimeoutMs: options.loginTimeoutMs,
+    maxStartups: options.maxStartups,
+    idleTimeoutMs: options.idleTimeoutMs,
+    drainTimeoutMs: options.drainTimeoutMs,
+    log,
+  });
+  /** TLS connections still in their handshake: not yet served, cut at once on close. */
+  const handshaking = new Set<net.Socket>();
   const waiting: net.Socket[] = [];
   let active: net.Socket | undefined;
-  let nextId = 1;
-  const idle = new IdleSweeper(idleTimeoutMs);
-
-  server.on('drop', (data) => {
-    log.warn(
-      {
-        remote: data ? formatHostPort(data.remoteAddress ?? '?', data.remotePort ?? 0) : undefined,
-        maxConnections,
-      },
-      'connection refused: at the connection limit',
-    );
-  });
 
   const serve = (socket: net.Socket): void => {
-    const id = nextId++;
-    const remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    const connLog = log.child({ conn: id, remote });
-    if (idleTimeoutMs > 0) idle.watch(socket, connLog);
+    const guarded = guard.connectionOf(socket);
+    if (!guarded) {
+      socket.destroy();
+      return;
+    }
+    const connLog = log.child({ conn: guarded.id, remote: guarded.remote });
     connLog.debug('connection opened');
     socket.once('close', () =>
       connLog.debug({ read: socket.bytesRead, written: socket.bytesWritten }, 'closed'),
     );
+    const conn: Connection = {
+      socket,
+      id: guarded.id,
+      remote: guarded.remote,
+      address: guarded.address,
+      log: connLog,
+      closing: guarded.closing,
+      authenticate: () => guarded.authenticate(),
+      onAuthenticated: (listener) => guarded.onAuthenticated(listener),
+    };
     try {
-      const done = handler({ socket, id, remote, log: connLog, closing: closing.signal });
+      const done = handler(conn);
       if (done) {
         done.catch((err: unknown) => {
           connLog.error({ err }, 'handler failed');
@@ -158,23 +186,23 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
 
   if (options.tls) {
     server.on('connection', (raw: net.Socket) => {
-      const peer = peerOf(raw);
-      handshaking.set(peer, raw);
-      raw.once('close', () => {
-        if (handshaking.get(peer) === raw) handshaking.delete(peer);
-      });
+      if (raw.destroyed) return;
+      handshaking.add(raw);
+      raw.once('close', () => handshaking.delete(raw));
     });
     server.on('tlsClientError', (err, socket) => {
       log.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
     });
   }
   server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
-    handshaking.delete(peerOf(socket));
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    // A reset from the peer must not become an uncaught exception.
+    // Refused by the guard: already destroyed.
+    if (socket.destroyed) return;
+    for (const raw of handshaking) {
+      if (raw.remotePort === socket.remotePort && raw.remoteAddress === socket.remoteAddress)
+        handshaking.delete(raw);
+    }
     socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
-    if (closing.signal.aborted) {
+    if (guard.closing.aborted) {
       socket.destroy();
       return;
     }
@@ -208,72 +236,19 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     protocol: 'tcp',
     address: { address: bound.address, port: bound.port, family: bound.family },
     get connections() {
-      return sockets.size;
+      return guard.connections;
     },
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        closing.abort();
+      closed ??= (async () => {
+        const stopping = guard.close();
         for (const socket of waiting.splice(0)) socket.destroy();
-        for (const socket of handshaking.values()) socket.destroy();
-        const open = sockets.size;
-        if (open > 0) log.info({ open, drainTimeoutMs }, 'stopping: waiting for connections to finish');
-        const cut = setTimeout(() => {
-          if (sockets.size > 0)
-            log.warn({ open: sockets.size }, 'drain timeout: closing remaining connections');
-          for (const socket of sockets) socket.destroy();
-        }, drainTimeoutMs);
-        server.close(() => {
-          clearTimeout(cut);
-          idle.stop();
-          log.debug('stopped');
-          resolve();
-        });
-      });
+        for (const socket of handshaking) socket.destroy();
+        await stopping;
+        log.debug('stopped');
+      })();
       return closed;
     },
   };
   announceListening(log, service);
   return service;
-}
-
-/**
- * Closes connections that moved no byte for `idleMs`. One timer per service looks at each
- * socket's byte counters a few times per period, instead of a per-socket timer that every
- * read and write would have to push back: that per-message cost was a tenth of an echo
- * server's CPU. A silent connection is closed between `idleMs` and 1.25 x `idleMs`.
- */
-class IdleSweeper {
-  readonly #idleMs: number;
-  readonly #watched = new Map<net.Socket, { read: number; written: number; since: number; log: Logger }>();
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(idleMs: number) {
-    this.#idleMs = idleMs;
-  }
-
-  watch(socket: net.Socket, log: Logger): void {
-    this.#watched.set(socket, { read: 0, written: 0, since: Date.now(), log });
-    socket.once('close', () => this.#watched.delete(socket));
-    this.#timer ??= setInterval(() => this.#sweep(), Math.max(50, Math.floor(this.#idleMs / 4))).unref();
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #sweep(): void {
-    const now = Date.now();
-    for (const [socket, seen] of this.#watched) {
-      if (socket.bytesRead !== seen.read || socket.bytesWritten !== seen.written) {
-        seen.read = socket.bytesRead;
-        seen.written = socket.bytesWritten;
-        seen.since = now;
-      } else if (now - seen.since >= this.#idleMs) {
-        seen.log.info({ idleTimeoutMs: this.#idleMs }, 'closing idle connection');
-        this.#watched.delete(socket);
-        socket.destroy();
-      }
-    }
-  }
 }

@@ -1,0 +1,337 @@
+/**
+ * The server guard: the limits every listening server needs, for any `net.Server` (plain,
+ * `tls.Server`, `http.Server`; a WebSocket upgrade rides on a socket already counted here).
+ *
+ * It counts raw TCP connections at 'connection' and closes those that break a limit: the
+ * connection count, a cap per peer address, a log-in deadline, an idle timeout and, as
+ * OpenSSH's MaxStartups (sshd_config(5)), early refusal of unauthenticated connections with a
+ * probability that grows from `start` to `full`. When no room is left, the oldest connection
+ * that has not logged in is dropped for the newcomer rather than refusing a real user behind
+ * a crowd that never logs in. `close()` drains: stop accepting, abort `closing`, wait up to
+ * `drainTimeoutMs`, then destroy what is left.
+ */
+import type net from 'node:net';
+import { formatHostPort } from '../errors.js';
+import { type Logger, silentLogger } from './log.js';
+import { checkInteger } from './service.js';
+
+/** OpenSSH's MaxStartups: refuse with probability rate% at `start` unauthenticated, rising to 100% at `full`. */
+export interface MaxStartups {
+  start: number;
+  rate: number;
+  full: number;
+}
+
+export interface GuardOptions {
+  /**
+   * Connections must log in (call `authenticate()`): the log-in deadline and MaxStartups apply.
+   * False: a service without log-in, whose connections count as authenticated at once. Default true.
+   */
+  login?: boolean;
+  /** Connections at once. Default 1024. */
+  maxConnections?: number;
+  /** Connections at once from one address (IPv4-mapped IPv6 counts as IPv4). Default 32. */
+  maxPerAddress?: number;
+  /** Close a connection not authenticated this long after it opened, in ms; 0: never. Default 10000. */
+  loginTimeoutMs?: number;
+  /** Close a connection that moved no byte this long, in ms; 0: never. Default 300000. */
+  idleTimeoutMs?: number;
+  /** Early refusal of unauthenticated connections. Default `{ start: 10, rate: 30, full: 100 }`, capped at maxConnections. */
+  maxStartups?: MaxStartups;
+  /** On close, time connections get to finish before they are cut, in ms. Default 10000. */
+  drainTimeoutMs?: number;
+  log?: Logger;
+  /** Random numbers in [0, 1) for the early refusals (tests make it deterministic). */
+  random?: () => number;
+}
+
+/** One connection as the guard sees it. */
+export interface GuardedConnection {
+  /** Sequence number within this server, for logs. */
+  readonly id: number;
+  /** The peer's address, IPv4-mapped IPv6 folded to IPv4. */
+  readonly address: string;
+  /** The peer as `host:port`. */
+  readonly remote: string;
+  readonly authenticated: boolean;
+  /** Aborted when the server begins to stop. */
+  readonly closing: AbortSignal;
+  /** The peer logged in: ends the log-in deadline and lifts the pre-log-in limits. */
+  authenticate(): void;
+  /** Runs `listener` once on `authenticate()` (at once if already authenticated). */
+  onAuthenticated(listener: () => void): void;
+  /** Closes the connection now (every socket of it). */
+  destroy(): void;
+}
+
+export interface ServerGuard {
+  /** Connections open now. */
+  readonly connections: number;
+  /** Of these, not yet authenticated. */
+  readonly unauthenticated: number;
+  /** Aborted when `close()` is called. */
+  readonly closing: AbortSignal;
+  /** The connection a socket belongs to: the raw socket, or a TLS socket over it. */
+  connectionOf(socket: net.Socket): GuardedConnection | undefined;
+  /** Stops accepting, aborts `closing`, waits up to the drain timeout, then destroys what is left. */
+  close(): Promise<void>;
+}
+
+/** `::ffff:192.0.2.1` -> `192.0.2.1`: one peer counts once, whichever family it arrived on. */
+export function foldAddress(address: string | undefined): string {
+  if (!address) return '?';
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return m ? (m[1] as string) : address;
+}
+
+const peerKey = (socket: net.Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
+
+class Guarded implements GuardedConnection {
+  authenticated = false;
+  readonly sockets = new Set<net.Socket>();
+  readonly #listeners: (() => void)[] = [];
+  loginTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly key: string,
+    readonly address: string,
+    readonly remote: string,
+    readonly closing: AbortSignal,
+    readonly onAuth: (conn: Guarded) => void,
+  ) {}
+
+  authenticate(): void {
+    if (this.authenticated) return;
+    this.authenticated = true;
+    clearTimeout(this.loginTimer);
+    this.onAuth(this);
+    for (const listener of this.#listeners.splice(0)) listener();
+  }
+
+  onAuthenticated(listener: () => void): void {
+    if (this.authenticated) listener();
+    else this.#listeners.push(listener);
+  }
+
+  destroy(): void {
+    clearTimeout(this.loginTimer);
+    for (const socket of this.sockets) socket.destroy();
+  }
+}
+
+/**
+ * Puts the limits on `server`. Call it before the server listens; the guard's 'connection'
+ * listener runs before the server's own, so a refused socket is closed before it is served.
+ *
+ * @example
+ * ```ts
+ * const server = http.createServer(app);
+ * const guard = guardServer(server, { maxConnections: 256, loginTimeoutMs: 0 });
+ * server.listen(8080);
+ * // later: await guard.close();
+ * ```
+ */
+export function guardServer(server: net.Server, options: GuardOptions = {}): ServerGuard {
+  const maxConnections = checkInteger('maxConnections', options.maxConnections ?? 1024, 1, 1_000_000);
+  const maxPerAddress = checkInteger('maxPerAddress', options.maxPerAddress ?? 32, 1, 1_000_000);
+  const loginTimeoutMs = checkInteger('loginTimeoutMs', options.loginTimeoutMs ?? 10_000, 0, 2 ** 31 - 1);
+  const idleTimeoutMs = checkInteger('idleTimeoutMs', options.idleTimeoutMs ?? 300_000, 0, 2 ** 31 - 1);
+  const drainTimeoutMs = checkInteger('drainTimeoutMs', options.drainTimeoutMs ?? 10_000, 0, 2 ** 31 - 1);
+  const startups = options.maxStartups ?? { start: 10, rate: 30, full: 100 };
+  const full = checkInteger('maxStartups.full', Math.min(startups.full, maxConnections), 1, 1_000_000);
+  const start = checkInteger('maxStartups.start', Math.min(startups.start, full), 1, full);
+  const rate = checkInteger('maxStartups.rate', startups.rate, 0, 100);
+  const random = options.random ?? Math.random;
+  const login = options.login ?? true;
+  const log = options.log ?? silentLogger;
+
+  const closing = new AbortController();
+  const byPeer = new Map<string, Guarded>();
+  const perAddress = new Map<string, number>();
+  /** Not yet authenticated, oldest first (a Map keeps insertion order). */
+  const pending = new Set<Guarded>();
+  const idle = new IdleSweeper(idleTimeoutMs);
+  let open = 0;
+  let nextId = 1;
+
+  const refuse = (socket: net.Socket, why: string, fields: Record<string, unknown> = {}): void => {
+    log.warn({ remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), ...fields }, why);
+    socket.destroy();
+  };
+
+  const evictOldest = (why: string): boolean => {
+    const oldest = pending.values().next().value;
+    if (!oldest) return false;
+    log.info({ conn: oldest.id, remote: oldest.remote }, why);
+    oldest.destroy();
+    release(oldest);
+    return true;
+  };
+
+  const release = (conn: Guarded): void => {
+    if (byPeer.get(conn.key) !== conn) return;
+    byPeer.delete(conn.key);
+    pending.delete(conn);
+    open--;
+    const left = (perAddress.get(conn.address) ?? 1) - 1;
+    if (left > 0) perAddress.set(conn.address, left);
+    else perAddress.delete(conn.address);
+  };
+
+  const onConnection = (socket: net.Socket): void => {
+    if (closing.signal.aborted) {
+      socket.destroy();
+      return;
+    }
+    const address = foldAddress(socket.remoteAddress);
+    if ((perAddress.get(address) ?? 0) >= maxPerAddress) {
+      refuse(socket, 'connection refused: too many from this address', { maxPerAddress });
+      return;
+    }
+    const waiting = pending.size;
+    if (waiting >= full) {
+      if (!evictOldest('dropped the oldest connection not logged in: unauthenticated limit reached')) {
+        refuse(socket, 'connection refused: too many not logged in', { full });
+        return;
+      }
+    } else if (
+      waiting >= start &&
+      random() * 100 < rate + ((100 - rate) * (waiting - start)) / (full - start || 1)
+    ) {
+      refuse(socket, 'connection refused early: many not logged in', { unauthenticated: waiting });
+      return;
+    }
+    if (open >= maxConnections && !evictOldest('dropped the oldest connection not logged in: server full')) {
+      refuse(socket, 'connection refused: at the connection limit', { maxConnections });
+      return;
+    }
+    const key = peerKey(socket);
+    const remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    const conn = new Guarded(nextId++, key, address, remote, closing.signal, (c) => pending.delete(c));
+    conn.sockets.add(socket);
+    byPeer.set(key, conn);
+    if (login) pending.add(conn);
+    else conn.authenticated = true;
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    open++;
+    socket.once('close', () => {
+      release(conn);
+      conn.destroy();
+    });
+    // A reset from the peer must not become an uncaught exception.
+    socket.on('error', (err) => log.debug({ err: err.message, conn: conn.id }, 'socket error'));
+    if (login && loginTimeoutMs > 0) {
+      conn.loginTimer = setTimeout(() => {
+        log.info(
+          { conn: conn.id, remote: conn.remote, loginTimeoutMs },
+          'closing connection: no log-in in time',
+        );
+        conn.destroy();
+      }, loginTimeoutMs).unref();
+    }
+    if (idleTimeoutMs > 0) idle.watch(socket, () => conn.destroy(), log.child({ conn: conn.id }));
+  };
+
+  server.prependListener('connection', onConnection);
+  // A TLS socket over a counted raw socket belongs to the same connection.
+  server.on('secureConnection', (socket: net.Socket) => {
+    const conn = byPeer.get(peerKey(socket));
+    if (!conn) return;
+    const [raw] = conn.sockets;
+    conn.sockets.add(socket);
+    socket.once('close', () => {
+      release(conn);
+      conn.destroy();
+    });
+    // The TLS socket now reads the connection's bytes: watch its counters, not the raw socket's.
+    if (idleTimeoutMs > 0 && raw) idle.move(raw, socket);
+  });
+
+  let closed: Promise<void> | undefined;
+  return {
+    get connections() {
+      return open;
+    },
+    get unauthenticated() {
+      return pending.size;
+    },
+    closing: closing.signal,
+    connectionOf(socket) {
+      return byPeer.get(peerKey(socket));
+    },
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        closing.abort();
+        if (open > 0) log.info({ open, drainTimeoutMs }, 'stopping: waiting for connections to finish');
+        const cut = setTimeout(() => {
+          if (open > 0) log.warn({ open }, 'drain timeout: closing remaining connections');
+          for (const conn of [...byPeer.values()]) conn.destroy();
+        }, drainTimeoutMs);
+        const done = (): void => {
+          clearTimeout(cut);
+          idle.stop();
+          resolve();
+        };
+        if (server.listening) server.close(done);
+        else if (open === 0) done();
+        else server.once('close', done);
+      });
+      return closed;
+    },
+  };
+}
+
+/**
+ * Closes connections that moved no byte for `idleMs`. One timer per server looks at each
+ * socket's byte counters a few times per period, instead of a per-socket timer that every
+ * read and write would have to push back: that per-message cost was a tenth of an echo
+ * server's CPU. A silent connection is closed between `idleMs` and 1.25 x `idleMs`.
+ */
+class IdleSweeper {
+  readonly #idleMs: number;
+  readonly #watched = new Map<
+    net.Socket,
+    { read: number; written: number; since: number; close: () => void; log: Logger }
+  >();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(idleMs: number) {
+    this.#idleMs = idleMs;
+  }
+
+  watch(socket: net.Socket, close: () => void, log: Logger): void {
+    this.#watched.set(socket, { read: 0, written: 0, since: Date.now(), close, log });
+    socket.once('close', () => this.#watched.delete(socket));
+    this.#timer ??= setInterval(() => this.#sweep(), Math.max(50, Math.floor(this.#idleMs / 4))).unref();
+  }
+
+  /** Watches `to` in place of `from` (a TLS socket that took over a raw socket's reads). */
+  move(from: net.Socket, to: net.Socket): void {
+    const seen = this.#watched.get(from);
+    if (!seen) return;
+    this.#watched.delete(from);
+    this.#watched.set(to, { ...seen, read: -1 });
+    to.once('close', () => this.#watched.delete(to));
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [socket, seen] of this.#watched) {
+      if (socket.bytesRead !== seen.read || socket.bytesWritten !== seen.written) {
+        seen.read = socket.bytesRead;
+        seen.written = socket.bytesWritten;
+        seen.since = now;
+      } else if (now - seen.since >= this.#idleMs) {
+        seen.log.info({ idleTimeoutMs: this.#idleMs }, 'closing idle connection');
+        this.#watched.delete(socket);
+        seen.close();
+      }
+    }
+  }
+}
