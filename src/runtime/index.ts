@@ -1,5 +1,6 @@
 /**
  * `sockit/runtime`: the I/O every sockit service shares: the TCP service host, UDP helpers,
+ * paths confined to a root,
  * concurrency models with graceful shutdown, and logging.
  *
  * @example
@@ -13,6 +14,13 @@
  */
 export { AnswerPoll, DEFAULT_POLL_US, pollFor } from './busy-poll.js';
 export { Channel, type ChannelLimits } from './channel.js';
+export {
+  type ConfinedEntry,
+  ConfinedRoot,
+  type ConfineOptions,
+  isSafeName,
+  type Relative,
+} from './confine.js';
 export { type Launched, type LaunchOptions, launch, SERVER_MODELS, type ServerModel } from './launch.js';
 export {
   createLogger,
