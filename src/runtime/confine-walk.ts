@@ -153,11 +153,16 @@ export class Walker {
     }
   }
 
-  /** mkdirat: made, or already there (whatever it is; the next open checks it). */
+  /** mkdirat: made, or already a folder (a file or a link there stays an error: EEXIST). */
   async mkdirIn(dir: DirRef, name: string, mode: number): Promise<void> {
-    await mkdir(`${dir.at}/${name}`, { mode }).catch((err) => {
+    try {
+      await mkdir(`${dir.at}/${name}`, { mode });
+    } catch (err) {
       if (errnoOf(err) !== 'EEXIST') throw err;
-    });
+      const info = await lstat(`${dir.at}/${name}`).catch(() => undefined);
+      if (info?.isSymbolicLink()) throw denied(name, 'symbolic links are not followed');
+      if (!info?.isDirectory()) throw err;
+    }
   }
 }
 

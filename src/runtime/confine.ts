@@ -168,8 +168,11 @@ export class ConfinedRoot {
         if (o.parents) return;
         throw new SockitError(ErrorCode.EXISTS, 'the root exists');
       }
-      if (o.parents) await this.#walker.mkdirIn(dir, name, mode);
-      else await mkdir(`${dir.at}/${name}`, { mode });
+      if (o.parents) return this.#walker.mkdirIn(dir, name, mode);
+      await mkdir(`${dir.at}/${name}`, { mode }).catch(async (err) => {
+        const info = await lstat(`${dir.at}/${name}`).catch(() => undefined);
+        throw info?.isSymbolicLink() ? denied(name, 'symbolic links are not followed') : err;
+      });
     });
   }
 
