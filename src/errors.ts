@@ -68,6 +68,8 @@ export const ErrorCode = {
   INTEGRITY: 'ERR_INTEGRITY',
   /** The server refused a request it understood (not allowed here, e.g. registration off). */
   FORBIDDEN: 'ERR_FORBIDDEN',
+  /** A confined root was used after it was closed. */
+  ROOT_CLOSED: 'ERR_ROOT_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -65,6 +65,10 @@ export interface ConfinedEntry {
  */
 export class ConfinedRoot {
   readonly #walker: Walker;
+  /** Operations under way, and what close() waits for. */
+  #running = 0;
+  #closed: Promise<void> | undefined;
+  #idle: (() => void) | undefined;
 
   private constructor(walker: Walker) {
     this.#walker = walker;
@@ -102,8 +106,16 @@ export class ConfinedRoot {
     return this.#walker.proc;
   }
 
+  /**
+   * Closes the root once the operations under way have ended; later ones fail with
+   * ERR_ROOT_CLOSED (its descriptor number could name another folder by then).
+   */
   async close(): Promise<void> {
-    await this.#walker.root.handle.close();
+    this.#closed ??= new Promise<void>((resolve) => {
+      this.#idle = resolve;
+      if (this.#running === 0) resolve();
+    }).then(() => this.#walker.root.handle.close());
+    return this.#closed;
   }
 
   /** Walks to `rel` and runs `act` on its folder and last name; the handles are closed after. */
@@ -113,11 +125,17 @@ export class ConfinedRoot {
     act: (w: Walked) => Promise<T>,
   ): Promise<T> {
     const shown = typeof rel === 'string' ? rel : rel.join('/');
-    const walked = await this.#walker.walk(components(rel), shown, o);
+    if (this.#closed) throw new SockitError(ErrorCode.ROOT_CLOSED, `"${shown}": the root is closed`);
+    this.#running++;
     try {
-      return await act(walked);
+      const walked = await this.#walker.walk(components(rel), shown, o);
+      try {
+        return await act(walked);
+      } finally {
+        await walked.release();
+      }
     } finally {
-      await walked.release();
+      if (--this.#running === 0) this.#idle?.();
     }
   }
 

@@ -4,9 +4,9 @@
  */
 import type dgram from 'node:dgram';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { realpath, stat, unlink } from 'node:fs/promises';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
+import { ConfinedRoot } from '../runtime/confine.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
@@ -110,14 +110,11 @@ interface Running {
  */
 export async function serveTftp(options: TftpServerOptions): Promise<TftpService> {
   const log = (options.log ?? silentLogger).child({ service: 'tftp' });
-  const root = await realpath(options.root).catch((err: unknown) => {
+  const root = await ConfinedRoot.open(options.root).catch((err: unknown) => {
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp: root ${options.root} is not a folder`, {
       cause: err,
     });
   });
-  if (!(await stat(root)).isDirectory()) {
-    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp: root ${options.root} is not a folder`);
-  }
   const limits: ServerLimits = {
     maxBlksize: checkInteger('maxBlksize', options.maxBlksize ?? MAX_BLKSIZE, 8, MAX_BLKSIZE),
     maxWindowsize: checkInteger('maxWindowsize', options.maxWindowsize ?? 64, 1, 65535),
@@ -140,7 +137,10 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
   const peerReceiveBuffer = defaultReceiveBuffer();
   const port = options.port ?? TFTP_PORT;
 
-  const main = await bindUdp({ host: options.host, port, what: 'tftp' });
+  const main = await bindUdp({ host: options.host, port, what: 'tftp' }).catch(async (err: unknown) => {
+    await root.close();
+    throw err;
+  });
   const local = main.address();
   const active = new Map<string, Running>();
   let closing = false;
@@ -360,7 +360,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     if ('code' in created) return t.deny(created);
     t.running.abort = (reason) => {
       void created.close().then(
-        () => unlink(temp).catch(() => {}),
+        () => files.discard(temp),
         () => {},
       );
       t.deny(refuse(0, reason));
@@ -371,7 +371,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       if (failed) return;
       failed = true;
       // Unlink once the stream has closed: it may still be creating the file.
-      file.once('close', () => void unlink(temp).catch(() => {}));
+      file.once('close', () => void files.discard(temp));
       file.destroy();
     };
     if (t.over) return discard();
@@ -437,7 +437,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       // and logs its line; one still starting sees its slot gone and stops.
       for (const running of [...active.values()]) running.abort('the server is shutting down');
       active.clear();
-      return new Promise<void>((resolve) => main.close(() => resolve()));
+      return new Promise<void>((resolve) => main.close(() => resolve())).then(() => files.close());
     },
   };
   announceListening(log, service);
