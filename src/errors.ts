@@ -90,6 +90,8 @@ export const ErrorCode = {
   READ_TIMEOUT: 'ERR_READ_TIMEOUT',
   /** The peer did not read its replies: its outgoing queue reached its bound. */
   SLOW_READER: 'ERR_SLOW_READER',
+  /** A confined root was used after it was closed. */
+  ROOT_CLOSED: 'ERR_ROOT_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

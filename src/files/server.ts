@@ -15,10 +15,12 @@ import type { UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { PreLoginLimits } from '../runtime/channel.js';
+import { ConfinedRoot } from '../runtime/confine.js';
 import type { MaxStartups } from '../runtime/guard.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
 import { type ProcessModel, serveTcp, type TcpService } from '../runtime/tcp.js';
+import { DEFAULT_PART_TTL_MS, sweepParts } from './parts.js';
 import { FILES_PORT } from './protocol.js';
 import { FileSession, type SessionLimits } from './session.js';
 
@@ -62,6 +64,8 @@ export interface FilesServerOptions {
   idleTimeoutMs?: number;
   /** Certificate and key: serve over TLS. */
   tls?: SecureContextOptions;
+  /** Remove an unfinished upload's part untouched this long, in ms. Default a day. */
+  partTtlMs?: number;
   /** Back-off for failed log-ins per address. Default: `new Throttle()`. */
   throttle?: Throttle;
   /** Back-off for failed log-ins per account. Default: 10 free failures, then as `throttle`. */
@@ -81,8 +85,9 @@ export interface FilesServerOptions {
  */
 export async function serveFiles(options: FilesServerOptions): Promise<TcpService> {
   await mkdir(options.root, { recursive: true, mode: 0o750 });
-  const root = await realpath(options.root);
-  await mkdir(path.join(root, '.parts'), { recursive: true, mode: 0o700 });
+  await mkdir(path.join(await realpath(options.root), '.parts'), { recursive: true, mode: 0o700 });
+  const partTtlMs = checkInteger('partTtlMs', options.partTtlMs ?? DEFAULT_PART_TTL_MS, 1, 2 ** 31 - 1);
+  const root = await ConfinedRoot.open(options.root);
   const limits: SessionLimits = {
     maxFileSize: checkInteger(
       'maxFileSize',
@@ -123,7 +128,10 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     limits,
     preLogin: options.preLogin,
   };
-  return serveTcp({
+  const sweep = (): Promise<unknown> => sweepParts(root, partTtlMs, shared.busy).catch(() => undefined);
+  await sweep();
+  const sweeper = setInterval(sweep, Math.min(partTtlMs, 60 * 60 * 1000)).unref();
+  const service = await serveTcp({
     name: 'files',
     host: options.host,
     port: options.port ?? FILES_PORT,
@@ -137,7 +145,19 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     tls: options.tls,
     log: options.log ?? silentLogger,
     handler: (conn) => new FileSession(conn, shared).run(),
+  }).catch(async (err: unknown) => {
+    clearInterval(sweeper);
+    await root.close();
+    throw err;
   });
+  const close = service.close;
+  let closed: Promise<void> | undefined;
+  service.close = () => {
+    clearInterval(sweeper);
+    closed ??= close.call(service).finally(() => root.close());
+    return closed;
+  };
+  return service;
 }
 
 /**

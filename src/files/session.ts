@@ -6,8 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
-import path from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
 import { tlsExporter } from '../auth/challenge.js';
 import type { LoginServer } from '../auth/login-server.js';
 import { isOutOfStep, ThrottledError } from '../auth/login-transport.js';
@@ -15,6 +14,7 @@ import { checkUserName } from '../auth/names.js';
 import type { UserStore } from '../auth/store.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { Channel, type PreLoginLimits } from '../runtime/channel.js';
+import type { ConfinedRoot } from '../runtime/confine.js';
 import type { Connection } from '../runtime/tcp.js';
 import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
 import { UserFiles } from './storage.js';
@@ -28,7 +28,7 @@ export interface SessionLimits {
 }
 
 export interface SessionShared {
-  root: string;
+  root: ConfinedRoot;
   store: UserStore;
   allowRegister: boolean;
   /** Log-in and registration, shared by all connections (throttles, in-flight attempts). */
@@ -224,13 +224,12 @@ export class FileSession {
         `${request.size} bytes is over the limit of ${maxFileSize}`,
       );
     }
-    const target = await files.resolve(request.path);
-    if (target === files.home) throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
-    const existing = await stat(target).catch(() => undefined);
+    if (files.display(request.path) === '.')
+      throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
+    const existing = await files.entry(request.path);
     if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
     // Refused now, not after the whole file has come.
-    const folder = await stat(path.dirname(target)).catch(() => undefined);
-    if (!folder?.isDirectory()) {
+    if (!(await files.folderExists(request.path))) {
       throw new SockitError(
         ErrorCode.NOT_FOUND,
         `the folder of "${request.path}" does not exist (make it first)`,
@@ -265,7 +264,7 @@ export class FileSession {
     let offset = 0;
     let prefix: Hash | undefined;
     if (await files.partMatches(part, request.path, request.size)) {
-      const handle = await open(part.part, 'r').catch(() => undefined);
+      const handle = await files.openPart(part, constants.O_RDONLY).catch(() => undefined);
       if (handle) {
         try {
           const length = Math.min((await handle.stat()).size, request.size);
@@ -277,9 +276,7 @@ export class FileSession {
       }
     }
     if (this.#quota > 0) {
-      const partBytes = await stat(part.part)
-        .then((s) => s.size)
-        .catch(() => 0);
+      const partBytes = await files.partSize(part);
       // On disk now, minus what this upload replaces, plus every upload under way (this one too).
       const used = (await files.usage()) - replaced - partBytes;
       const underWay = this.#shared.reserved.get(files.user) ?? request.size;
@@ -302,7 +299,8 @@ export class FileSession {
     if (from === 0) await files.describePart(part, request.path, request.size);
     const hash = from === 0 ? createHash('sha256') : (prefix as Hash);
     const began = Date.now();
-    const sink = new FileSink(await open(part.part, from === 0 ? 'w' : 'r+', 0o640), from);
+    const flags = from === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDWR;
+    const sink = new FileSink(await files.openPart(part, flags), from);
     try {
       await receiveRange(this.#channel, sink, request.size - from, hash);
     } catch (err) {
@@ -321,8 +319,8 @@ export class FileSession {
         'the received bytes do not match their SHA-256; nothing was stored',
       );
     }
-    await place(part.part, await files.resolve(request.path), request.overwrite ?? false, request.path);
-    await unlink(part.meta).catch(() => undefined);
+    await files.place(part, request.path, request.overwrite ?? false);
+    await files.dropMeta(part);
     const ms = Date.now() - began;
     this.#conn.log.info(
       {
@@ -339,17 +337,7 @@ export class FileSession {
   }
 
   async #get(files: UserFiles, request: Req<'get'>): Promise<void> {
-    const full = await files.resolve(request.path);
-    let handle: FileHandle;
-    try {
-      handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new SockitError(ErrorCode.NOT_FOUND, `"${request.path}" does not exist`);
-      if (code === 'ELOOP')
-        throw new SockitError(ErrorCode.PATH_DENIED, `"${request.path}": symbolic links are not followed`);
-      throw err;
-    }
+    const handle: FileHandle = await files.openRead(request.path);
     try {
       const info = await handle.stat();
       if (!info.isFile())
@@ -383,29 +371,6 @@ export class FileSession {
       await handle.close();
     }
   }
-}
-
-/**
- * Moves a finished part to its name in one step: rename when replacing is allowed, link
- * otherwise (link fails if the name exists, so two uploads cannot both win).
- */
-async function place(part: string, target: string, overwrite: boolean, requested: string): Promise<void> {
-  if (overwrite) {
-    await rename(part, target);
-    return;
-  }
-  try {
-    await link(part, target);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new SockitError(
-        ErrorCode.EXISTS,
-        `"${requested}" appeared meanwhile; upload with overwrite to replace it`,
-      );
-    }
-    throw err;
-  }
-  await unlink(part);
 }
 
 /** Errors after which the connection closes (its refusal is still sent). */

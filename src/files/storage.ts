@@ -12,16 +12,21 @@
  * Requested paths are relative to the home with '/' separators. Refused with
  * ERR_PATH_DENIED: absolute paths, '..' segments, backslashes, NUL, and any symbolic link
  * on the way (the service never makes one; one found there was put there by someone else).
+ * Every operation goes through the root's ConfinedRoot: no path a peer names is handed to
+ * the kernel whole, so a folder swapped for a link meanwhile cannot lead outside the home.
  */
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
+import type { ConfinedRoot } from '../runtime/confine.js';
 import type { Entry } from './protocol.js';
 
 /** Most entries one listing returns. */
 export const MAX_LIST_ENTRIES = 100_000;
+
+/** The folder of the upload parts, under the root. */
+export const PARTS_FOLDER = '.parts';
 
 function denied(requested: string, why: string): SockitError {
   return new SockitError(ErrorCode.PATH_DENIED, `"${requested}": ${why}`);
@@ -37,51 +42,40 @@ export function splitPath(requested: string): string[] {
   return segments;
 }
 
-export interface PartInfo {
-  part: string;
-  meta: string;
+/** The id of the part of an upload to `display` (a path as `UserFiles.display` shows it). */
+export function partId(display: string): string {
+  return createHash('sha256').update(display).digest('hex').slice(0, 32);
 }
 
-export class UserFiles {
-  readonly root: string;
-  readonly user: string;
-  readonly home: string;
-  readonly #parts: string;
+/** Where an unfinished upload keeps its bytes and its description, from the root. */
+export interface PartInfo {
+  part: string[];
+  meta: string[];
+}
 
-  /** `root` must be a real path (no symbolic links in it). */
-  constructor(root: string, user: string) {
+const missing = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+};
+
+export class UserFiles {
+  readonly root: ConfinedRoot;
+  readonly user: string;
+
+  /** `user` must be a checked user name (a single safe component). */
+  constructor(root: ConfinedRoot, user: string) {
     this.root = root;
     this.user = user;
-    this.home = path.join(root, user);
-    this.#parts = path.join(root, '.parts', user);
   }
 
   async ensure(): Promise<void> {
-    await mkdir(this.home, { recursive: true, mode: 0o750 });
-    await mkdir(this.#parts, { recursive: true, mode: 0o700 });
+    await this.root.mkdir([this.user], { parents: true, mode: 0o750 });
+    await this.root.mkdir([PARTS_FOLDER, this.user], { parents: true, mode: 0o700 });
   }
 
-  /**
-   * The on-disk path of `requested`, after checking that no existing component is a
-   * symbolic link. The last component may be missing (for uploads and mkdir).
-   */
-  async resolve(requested: string): Promise<string> {
-    const segments = splitPath(requested);
-    let at = this.home;
-    for (const segment of segments) {
-      at = path.join(at, segment);
-      let info: Stats;
-      try {
-        info = await lstat(at);
-      } catch (err) {
-        // Missing, or under a file: what is asked for does not exist (the request says how).
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return path.join(this.home, ...segments);
-        throw err;
-      }
-      if (info.isSymbolicLink()) throw denied(requested, 'symbolic links are not followed');
-    }
-    return at;
+  /** The path of `requested` from the root. */
+  #at(requested: string): string[] {
+    return [this.user, ...splitPath(requested)];
   }
 
   /** Display form of a requested path, relative to the home. */
@@ -89,41 +83,54 @@ export class UserFiles {
     return splitPath(requested).join('/') || '.';
   }
 
+  /** What is at `requested` (not followed), or undefined when nothing is; a link is refused. */
+  async entry(requested: string): Promise<Stats | undefined> {
+    let info: Stats;
+    try {
+      info = await this.root.stat(this.#at(requested));
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw err;
+    }
+    if (info.isSymbolicLink()) throw denied(requested, 'symbolic links are not followed');
+    return info;
+  }
+
+  async #existing(requested: string): Promise<Stats> {
+    const info = await this.entry(requested);
+    if (!info) throw new SockitError(ErrorCode.NOT_FOUND, `"${requested}" does not exist`);
+    return info;
+  }
+
   async stat(requested: string): Promise<Entry> {
-    const full = await this.resolve(requested);
-    const info = await statOrMissing(full, requested);
-    return toEntry(this.display(requested), info);
+    return toEntry(this.display(requested), await this.#existing(requested));
   }
 
   /** The entries of a folder (with `recursive`, of its whole tree), sorted by path. */
   async list(requested: string, recursive: boolean): Promise<Entry[]> {
-    const full = await this.resolve(requested);
-    const info = await statOrMissing(full, requested);
-    if (!info.isDirectory()) return [toEntry(path.basename(full), info)];
+    const segments = splitPath(requested);
+    const info = await this.#existing(requested);
+    if (!info.isDirectory()) return [toEntry(segments.at(-1) ?? '.', info)];
     const entries: Entry[] = [];
-    const walk = async (dir: string, prefix: string): Promise<void> => {
-      const names = (await readdir(dir)).sort();
-      for (const name of names) {
-        const child = path.join(dir, name);
-        const childInfo = await lstat(child);
-        if (!childInfo.isFile() && !childInfo.isDirectory()) continue; // links, sockets, devices: not ours
-        const rel = prefix ? `${prefix}/${name}` : name;
+    const walk = async (below: string[]): Promise<void> => {
+      const children = await this.root.readdir([this.user, ...segments, ...below], { max: MAX_LIST_ENTRIES });
+      for (const { name, stats } of children) {
+        if (!stats.isFile() && !stats.isDirectory()) continue; // links, sockets, devices: not ours
         if (entries.length >= MAX_LIST_ENTRIES) {
           throw new SockitError(ErrorCode.INVALID_ARGUMENT, `more than ${MAX_LIST_ENTRIES} entries to list`);
         }
-        entries.push(toEntry(rel, childInfo));
-        if (recursive && childInfo.isDirectory()) await walk(child, rel);
+        entries.push(toEntry([...below, name].join('/'), stats));
+        if (recursive && stats.isDirectory()) await walk([...below, name]);
       }
     };
-    await walk(full, '');
+    await walk([]);
     return entries;
   }
 
   async mkdir(requested: string, parents: boolean): Promise<void> {
-    const full = await this.resolve(requested);
-    if (full === this.home) return;
+    if (splitPath(requested).length === 0) return;
     try {
-      await mkdir(full, { recursive: parents, mode: 0o750 });
+      await this.root.mkdir(this.#at(requested), { parents, mode: 0o750 });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new SockitError(ErrorCode.EXISTS, `"${requested}" already exists`);
@@ -133,57 +140,86 @@ export class UserFiles {
         throw new SockitError(ErrorCode.NOT_FOUND, `a part of "${requested}" is a file`);
       throw err;
     }
-    // A parent made by `recursive` could have raced with a link put there: check again.
-    await this.resolve(requested);
   }
 
   async remove(requested: string, recursive: boolean): Promise<void> {
-    const full = await this.resolve(requested);
-    if (full === this.home) throw denied(requested, 'the home folder itself cannot be removed');
-    const info = await statOrMissing(full, requested);
+    if (splitPath(requested).length === 0)
+      throw denied(requested, 'the home folder itself cannot be removed');
+    const info = await this.#existing(requested);
     if (info.isDirectory() && !recursive) {
-      if ((await readdir(full)).length > 0) {
+      try {
+        await this.root.rmdir(this.#at(requested));
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
         throw new SockitError(
           ErrorCode.EXISTS,
           `"${requested}" is a folder that is not empty (remove it recursively)`,
         );
       }
     }
-    await rm(full, { recursive: true, force: false });
+    await this.root.remove(this.#at(requested));
+  }
+
+  /** Opens a file of the home for reading (never through a link). */
+  async openRead(requested: string): Promise<FileHandle> {
+    try {
+      return await this.root.openFile(this.#at(requested), constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new SockitError(ErrorCode.NOT_FOUND, `"${requested}" does not exist`);
+      if (code === 'ELOOP') throw denied(requested, 'symbolic links are not followed');
+      throw err;
+    }
+  }
+
+  /** Whether the folder `requested` would land in exists. */
+  async folderExists(requested: string): Promise<boolean> {
+    const above = splitPath(requested).slice(0, -1).join('/');
+    return (await this.entry(above).catch(() => undefined))?.isDirectory() ?? false;
   }
 
   /** Bytes held by the user: the home's files and unfinished parts. */
   async usage(): Promise<number> {
     let total = 0;
-    const walk = async (dir: string): Promise<void> => {
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        return;
-      }
-      for (const name of names) {
-        const child = path.join(dir, name);
-        const info = await lstat(child).catch(() => undefined);
-        if (info?.isDirectory()) await walk(child);
-        else if (info?.isFile()) total += info.size;
+    const walk = async (dir: string[]): Promise<void> => {
+      const children = await this.root.readdir(dir).catch(() => []);
+      for (const { name, stats } of children) {
+        if (stats.isDirectory()) await walk([...dir, name]);
+        else if (stats.isFile()) total += stats.size;
       }
     };
-    await walk(this.home);
-    await walk(this.#parts);
+    await walk([this.user]);
+    await walk([PARTS_FOLDER, this.user]);
     return total;
   }
 
   /** Where the unfinished upload of `requested` keeps its bytes and its description. */
   partFor(requested: string): PartInfo {
-    const id = createHash('sha256').update(this.display(requested)).digest('hex').slice(0, 32);
-    return { part: path.join(this.#parts, `${id}.part`), meta: path.join(this.#parts, `${id}.json`) };
+    const id = partId(this.display(requested));
+    return { part: [PARTS_FOLDER, this.user, `${id}.part`], meta: [PARTS_FOLDER, this.user, `${id}.json`] };
+  }
+
+  /** The part's file, opened with `flags` (O_CREAT makes it, mode 0640). */
+  openPart(part: PartInfo, flags: number): Promise<FileHandle> {
+    return this.root.openFile(part.part, flags, 0o640);
+  }
+
+  /** Bytes already in the part (0 when there is none). */
+  async partSize(part: PartInfo): Promise<number> {
+    return this.root.stat(part.part).then(
+      (s) => (s.isFile() ? s.size : 0),
+      () => 0,
+    );
   }
 
   /** The size an unfinished upload was started for, when its part is for `requested` and `size`. */
   async partMatches(part: PartInfo, requested: string, size: number): Promise<boolean> {
     try {
-      const meta = JSON.parse(await readFile(part.meta, 'utf8')) as { path?: unknown; size?: unknown };
+      const handle = await this.root.openFile(part.meta, constants.O_RDONLY | constants.O_NONBLOCK);
+      const text = await handle.readFile('utf8').finally(() => handle.close());
+      const meta = JSON.parse(text) as { path?: unknown; size?: unknown };
       return meta.path === this.display(requested) && meta.size === size;
     } catch {
       return false;
@@ -191,26 +227,40 @@ export class UserFiles {
   }
 
   async describePart(part: PartInfo, requested: string, size: number): Promise<void> {
-    await writeFile(part.meta, JSON.stringify({ path: this.display(requested), size }), { mode: 0o600 });
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
+    const handle = await this.root.openFile(part.meta, flags, 0o600);
+    await handle
+      .writeFile(JSON.stringify({ path: this.display(requested), size }))
+      .finally(() => handle.close());
   }
 
   async dropPart(part: PartInfo): Promise<void> {
-    await rm(part.part, { force: true });
-    await rm(part.meta, { force: true });
+    await this.root.unlink(part.part).catch(() => undefined);
+    await this.dropMeta(part);
   }
-}
 
-async function statOrMissing(full: string, requested: string): Promise<Stats> {
-  try {
-    return await stat(full);
-  } catch (err) {
-    if (
-      (err as NodeJS.ErrnoException).code === 'ENOENT' ||
-      (err as NodeJS.ErrnoException).code === 'ENOTDIR'
-    ) {
-      throw new SockitError(ErrorCode.NOT_FOUND, `"${requested}" does not exist`);
+  async dropMeta(part: PartInfo): Promise<void> {
+    await this.root.unlink(part.meta).catch(() => undefined);
+  }
+
+  /**
+   * Moves a finished part to its name in one step: rename when replacing is allowed, link
+   * otherwise (link fails if the name exists, so two uploads cannot both win).
+   */
+  async place(part: PartInfo, requested: string, overwrite: boolean): Promise<void> {
+    if (overwrite) return this.root.rename(part.part, this.#at(requested));
+    try {
+      await this.root.link(part.part, this.#at(requested));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new SockitError(
+          ErrorCode.EXISTS,
+          `"${requested}" appeared meanwhile; upload with overwrite to replace it`,
+        );
+      }
+      throw err;
     }
-    throw err;
+    await this.root.unlink(part.part);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * `sockit/runtime`: the I/O every sockit service shares: the server guard, the TCP service
- * host, message connections, UDP helpers, concurrency models with graceful shutdown, and
- * logging.
+ * host, message connections, paths confined to a root, UDP helpers, concurrency models with
+ * graceful shutdown, and logging.
  *
  * @example
  * ```ts
@@ -14,6 +14,13 @@
  */
 export { AnswerPoll, DEFAULT_POLL_US, pollFor } from './busy-poll.js';
 export { Channel, type ChannelLimits, type PreLoginLimits } from './channel.js';
+export {
+  type ConfinedEntry,
+  ConfinedRoot,
+  type ConfineOptions,
+  isSafeName,
+  type Relative,
+} from './confine.js';
 export {
   EnvelopeConnection,
   type EnvelopeConnectionOptions,

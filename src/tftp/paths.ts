@@ -1,5 +1,6 @@
 /**
  * From a requested TFTP file name to a path inside the server's root, or a refusal.
+ * Paths are relative to the root ('/'-separated), for its ConfinedRoot to act on.
  *
  * Names are normalised the way PXE firmware and Windows clients send them: backslashes
  * become slashes and leading slashes are dropped (`/pxelinux.0` and `\boot\x` are relative
@@ -8,8 +9,9 @@
  * links are followed only while their target stays inside the root.
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { ErrorCode, isSockitError } from '../errors.js';
+import type { ConfinedRoot } from '../runtime/confine.js';
 import { TftpErrorCode } from './packet.js';
 
 /** A rewrite rule: `pattern` on the normalised name, `replace` as in String.replace; `\i` is the client's IP. */
@@ -39,11 +41,13 @@ export function normaliseName(requested: string, rules: readonly RewriteRule[], 
 }
 
 /**
- * Where `requested` lives under `root` (already a real path), checked lexically and, for the
- * parts that exist, through symbolic links.
+ * Where `requested` lives under `root`: checked lexically, then walked from the root's handle
+ * with symbolic links followed only while they stay inside it. The path returned is relative
+ * to the root with those links resolved, so that what acts on it later follows none (a link
+ * that appears meanwhile is refused, not followed).
  */
 export async function resolveInRoot(
-  root: string,
+  root: ConfinedRoot,
   requested: string,
   rules: readonly RewriteRule[],
   clientIp: string,
@@ -52,54 +56,24 @@ export async function resolveInRoot(
   if (name === '' || name.includes('\0')) {
     return { ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason: 'empty or invalid file name' };
   }
-  if (name.split('/').includes('..')) {
+  const segments = name.split('/');
+  if (segments.includes('..')) {
     return { ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason: `"${requested}" leaves the root` };
   }
-  const full = path.resolve(root, name);
-  if (!inside(root, full))
-    return { ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason: 'outside the root' };
-  // Follow links in whatever part of the path exists: it must still be inside the root.
-  let existing = full;
-  for (;;) {
-    try {
-      const real = await realpath(existing);
-      if (!inside(root, real)) {
-        return {
-          ok: false,
-          code: TftpErrorCode.ACCESS_VIOLATION,
-          reason: `"${requested}" links outside the root`,
-        };
-      }
-      break;
-    } catch {
-      const parent = path.dirname(existing);
-      if (parent === existing || !inside(root, parent)) break;
-      existing = parent;
-    }
-  }
-  return { ok: true, name, path: full };
-}
-
-/**
- * Whether an open file is inside `root` (a real path), judged by the file the descriptor
- * refers to (Linux's /proc/self/fd), not by the name it was opened with: a folder on the
- * way swapped for a link between `resolveInRoot` and the open() cannot lead outside.
- * Where /proc is not mounted, the checks of `resolveInRoot` are all there is.
- */
-export async function openedInside(root: string, handle: FileHandle): Promise<boolean> {
-  let target: string;
+  const lexical = segments.filter((s) => s !== '' && s !== '.').join('/');
   try {
-    target = await readlink(`/proc/self/fd/${handle.fd}`);
+    return { ok: true, name, path: await root.resolve(lexical, { follow: true }) };
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    if (isSockitError(err, ErrorCode.PATH_DENIED)) {
+      return {
+        ok: false,
+        code: TftpErrorCode.ACCESS_VIOLATION,
+        reason: `"${requested}" links outside the root`,
+      };
+    }
+    // Missing on the way: the request fails when it acts on the path (and says how).
+    return { ok: true, name, path: lexical };
   }
-  return path.isAbsolute(target) && inside(root, target);
-}
-
-function inside(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  // `..name` is a name like any other; only `..` itself, as a whole component, leads up.
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /**

@@ -3,9 +3,9 @@
  * socket of its own (its TID), driven by the sender or receiver state machine.
  */
 import { readFileSync } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
+import { ConfinedRoot } from '../runtime/confine.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
@@ -123,14 +123,11 @@ export interface TftpService extends Service {
  */
 export async function serveTftp(options: TftpServerOptions): Promise<TftpService> {
   const log = (options.log ?? silentLogger).child({ service: 'tftp' });
-  const root = await realpath(options.root).catch((err: unknown) => {
+  const root = await ConfinedRoot.open(options.root).catch((err: unknown) => {
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp: root ${options.root} is not a folder`, {
       cause: err,
     });
   });
-  if (!(await stat(root)).isDirectory()) {
-    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp: root ${options.root} is not a folder`);
-  }
   const limits: ServerLimits = {
     maxBlksize: checkInteger('maxBlksize', options.maxBlksize ?? MAX_BLKSIZE, 8, MAX_BLKSIZE),
     maxWindowsize: checkInteger('maxWindowsize', options.maxWindowsize ?? 64, 1, 65535),
@@ -165,7 +162,10 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
   };
   const port = options.port ?? TFTP_PORT;
 
-  const main = await bindUdp({ host: options.host, port, what: 'tftp' });
+  const main = await bindUdp({ host: options.host, port, what: 'tftp' }).catch(async (err: unknown) => {
+    await root.close();
+    throw err;
+  });
   const local = main.address();
   let closing = false;
 
@@ -237,7 +237,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       // Each transfer tells its client, lets go of its file (an upload's part is removed)
       // and logs its line; one still starting sees its slot gone and stops.
       slots.stopAll('the server is shutting down');
-      return new Promise<void>((resolve) => main.close(() => resolve()));
+      return new Promise<void>((resolve) => main.close(() => resolve())).then(() => context.files.close());
     },
   };
   announceListening(log, service);

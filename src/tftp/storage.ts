@@ -1,16 +1,19 @@
 /**
  * The server's side of the file system, confined to its root: opening what a read request
  * names (or what the content hook hands out instead), checking and creating an upload's
- * temporary file, and placing it under its name once complete.
+ * temporary file, and placing it under its name once complete. Paths are relative to the
+ * root as `resolveInRoot` returns them, and every call goes through the root's
+ * ConfinedRoot: a folder swapped for a link meanwhile makes it fail, never leave the root.
  */
-import { createReadStream } from 'node:fs';
-import { type FileHandle, link, open, rename, stat, unlink } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { ErrorCode, isSockitError } from '../errors.js';
+import type { ConfinedRoot } from '../runtime/confine.js';
 import { readChunkSize } from './io.js';
 import type { Peer } from './link.js';
 import { TftpErrorCode } from './packet.js';
-import { openedInside } from './paths.js';
 
 /** Why a request is refused: the ERROR it gets. */
 export interface Refusal {
@@ -36,8 +39,8 @@ export interface Source {
 }
 
 export interface StorageOptions {
-  /** The real path of the root. */
-  root: string;
+  /** The root, opened. */
+  root: ConfinedRoot;
   writable: boolean;
   overwrite: boolean;
   content?: (name: string, client: Peer) => Promise<Content | undefined> | Content | undefined;
@@ -46,6 +49,9 @@ export interface StorageOptions {
 
 export class ServedFiles {
   readonly #o: StorageOptions;
+  /** Upload temporaries not yet placed or removed: close() waits for them. */
+  readonly #temps = new Set<string>();
+  #drained: (() => void) | undefined;
 
   constructor(options: StorageOptions) {
     this.#o = options;
@@ -56,32 +62,24 @@ export class ServedFiles {
     const hooked = await this.#o.content?.(name, client);
     if (hooked)
       return { size: hooked.size, stream: () => hooked.stream, close: () => hooked.stream.destroy() };
+    let handle: FileHandle;
     try {
-      const handle = await open(file, 'r');
-      if (!(await openedInside(this.#o.root, handle))) {
-        await handle.close();
-        return refuse(TftpErrorCode.ACCESS_VIOLATION, 'the file is outside the root');
-      }
-      const info = await handle.stat();
-      if (!info.isFile()) {
-        await handle.close();
-        return refuse(TftpErrorCode.FILE_NOT_FOUND, 'not a file');
-      }
-      return {
-        size: info.size,
-        handle,
-        stream: (blksize, windowsize) =>
-          createReadStream('', { fd: handle, highWaterMark: readChunkSize(blksize, windowsize) }),
-        close: () => void handle.close().catch(() => {}),
-      };
+      handle = await this.#o.root.openFile(file, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR')
-        return refuse(TftpErrorCode.FILE_NOT_FOUND, 'file not found');
-      if (code === 'EACCES' || code === 'EPERM')
-        return refuse(TftpErrorCode.ACCESS_VIOLATION, 'permission denied');
-      return refuse(0, 'cannot read the file');
+      return refusal(err, 'cannot read the file');
     }
+    const info = await handle.stat().catch(() => undefined);
+    if (!info?.isFile()) {
+      await handle.close();
+      return refuse(TftpErrorCode.FILE_NOT_FOUND, 'not a file');
+    }
+    return {
+      size: info.size,
+      handle,
+      stream: (blksize, windowsize) =>
+        createReadStream('', { fd: handle, highWaterMark: readChunkSize(blksize, windowsize) }),
+      close: () => void handle.close().catch(() => {}),
+    };
   }
 
   /** Whether an upload to `file` may go ahead: writable, new (unless overwrite), accepted by the hook. */
@@ -92,12 +90,12 @@ export class ServedFiles {
     tsize: string | undefined,
   ): Promise<Refusal | undefined> {
     if (!this.#o.writable) return refuse(TftpErrorCode.ACCESS_VIOLATION, 'the server is read-only');
-    const exists = await stat(file).then(
+    const exists = await this.#o.root.stat(file).then(
       () => true,
       () => false,
     );
     if (exists && !this.#o.overwrite) return refuse(TftpErrorCode.FILE_EXISTS, 'file already exists');
-    const dir = await stat(path.dirname(file)).catch(() => undefined);
+    const dir = await this.#o.root.stat(path.posix.dirname(file)).catch(() => undefined);
     if (!dir?.isDirectory()) return refuse(TftpErrorCode.FILE_NOT_FOUND, 'no such folder');
     const size = tsize !== undefined && /^\d+$/.test(tsize) ? Number(tsize) : undefined;
     if (this.#o.acceptUpload && !(await this.#o.acceptUpload(name, client, size))) {
@@ -106,28 +104,64 @@ export class ServedFiles {
     return undefined;
   }
 
-  /** Creates a new file for an upload, refused if the folder it landed in is outside the root. */
+  /** Creates a new file for an upload, in the verified folder of `file`. */
   async createInside(file: string): Promise<FileHandle | Refusal> {
-    let handle: FileHandle;
     try {
-      handle = await open(file, 'wx');
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+      const handle = await this.#o.root.openFile(file, flags, 0o666);
+      this.#temps.add(file);
+      return handle;
     } catch {
       return refuse(TftpErrorCode.ACCESS_VIOLATION, 'cannot create the file');
     }
-    if (await openedInside(this.#o.root, handle)) return handle;
-    await handle.close();
-    await unlink(file).catch(() => {});
-    return refuse(TftpErrorCode.ACCESS_VIOLATION, 'the folder is outside the root');
+  }
+
+  /** Removes an upload's temporary file (an abandoned or failed transfer). */
+  async discard(temp: string): Promise<void> {
+    await this.#o.root.unlink(temp).catch(() => {});
+    this.#settled(temp);
+  }
+
+  /** Closes the root once every upload's temporary file is placed or removed (waits 5 s at most). */
+  async close(): Promise<void> {
+    if (this.#temps.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        setTimeout(resolve, 5000).unref();
+      });
+    }
+    await this.#o.root.close();
+  }
+
+  #settled(temp: string): void {
+    this.#temps.delete(temp);
+    if (this.#temps.size === 0) this.#drained?.();
   }
 
   /** Moves a finished upload into place: atomically, and without replacing unless allowed. */
   async place(temp: string, target: string): Promise<void> {
-    if (this.#o.overwrite) {
-      await rename(temp, target);
-      return;
+    try {
+      if (this.#o.overwrite) {
+        await this.#o.root.rename(temp, target);
+        return;
+      }
+      // link() fails if anything (a file, a symlink) took the name meanwhile: no clobbering.
+      await this.#o.root.link(temp, target);
+      await this.#o.root.unlink(temp);
+    } finally {
+      this.#settled(temp);
     }
-    // link() fails if anything (a file, a symlink) took the name meanwhile: no clobbering.
-    await link(temp, target);
-    await unlink(temp);
   }
+}
+
+/** The ERROR a failed file-system call on a requested path gets. */
+function refusal(err: unknown, otherwise: string): Refusal {
+  if (isSockitError(err, ErrorCode.PATH_DENIED))
+    return refuse(TftpErrorCode.ACCESS_VIOLATION, 'outside the root');
+  if (isSockitError(err, ErrorCode.EXISTS)) return refuse(TftpErrorCode.FILE_NOT_FOUND, 'not a file');
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return refuse(TftpErrorCode.FILE_NOT_FOUND, 'file not found');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP')
+    return refuse(TftpErrorCode.ACCESS_VIOLATION, 'permission denied');
+  return refuse(0, otherwise);
 }

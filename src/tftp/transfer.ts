@@ -2,8 +2,10 @@
  * What a read and a write transfer of the server share: the socket of their own (their
  * TID), the slot they hold, the one log line, and the way they end.
  */
+
 import type dgram from 'node:dgram';
 import { formatHostPort } from '../errors.js';
+import type { ConfinedRoot } from '../runtime/confine.js';
 import type { Logger } from '../runtime/log.js';
 import type { Rollover } from './blocks.js';
 import { type Peer, TransferLink } from './link.js';
@@ -26,7 +28,7 @@ export type TransferState = 'negotiating' | 'transferring' | 'finishing' | 'done
 
 /** What every transfer of one server runs with. */
 export interface ServerContext {
-  root: string;
+  root: ConfinedRoot;
   files: ServedFiles;
   limits: ServerLimits;
   rules: readonly RewriteRule[];

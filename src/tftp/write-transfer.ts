@@ -4,7 +4,6 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { unlink } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { TftpError } from './errors.js';
 import { BlockWriter } from './io.js';
@@ -110,7 +109,7 @@ export class WriteTransfer extends Transfer {
     else if (this.#created) {
       const temp = this.#temp;
       void this.#created.close().then(
-        () => unlink(temp).catch(() => {}),
+        () => this.context.files.discard(temp),
         () => {},
       );
     }
@@ -124,7 +123,7 @@ export class WriteTransfer extends Transfer {
     const file = this.#file;
     const temp = this.#temp;
     // Unlink once the stream has closed: it may still be creating the file.
-    file.once('close', () => void unlink(temp).catch(() => {}));
+    file.once('close', () => void this.context.files.discard(temp));
     file.destroy();
   }
 }
