@@ -64,6 +64,10 @@ export interface StreamFraming<In, Out> {
   readonly onBadInput: 'destroy' | 'stop';
 }
 
+/** How long, and how much, a connection closed after bad input reads and discards (see `#linger`). */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
 /** Messages at most this long in total are joined into one buffer; longer batches are corked. */
 const JOIN_LIMIT = 64 * 1024;
 
@@ -175,8 +179,9 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
   }
 
   close(): Promise<void> {
-    if (!this.socket.destroyed) {
+    if (!this.socket.destroyed && !this.#closing) {
       this.#closing = true;
+      if (this.#stopped) this.#linger();
       if (this.#outbox.length === 0 && !this.#waitingDrain) this.socket.end();
     }
     return this.closed.then(() => undefined);
@@ -230,6 +235,22 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
     this.#failure ??= err;
     this.socket.pause();
     this.#notify();
+  }
+
+  /**
+   * After bad input the peer may still be sending. Closing a socket with unread data makes the
+   * kernel answer with a reset, which can destroy the refusal before the peer reads it; so, as
+   * Apache's lingering close does, read and discard for a bounded time and amount first.
+   */
+  #linger(): void {
+    let left = LINGER_BYTES;
+    const timer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    this.socket.once('close', () => clearTimeout(timer));
+    this.socket.on('data', (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left < 0) this.socket.destroy();
+    });
+    this.socket.resume();
   }
 
   /** One write per turn: every message queued since the last one, joined or corked. */
