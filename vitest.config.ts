@@ -1,9 +1,19 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+const src = fileURLToPath(new URL('./src/', import.meta.url));
 
 export default defineConfig({
   test: {
     projects: [
       {
+        // The package's own names, for the examples, read from the sources as tsconfig's `paths` does.
+        resolve: {
+          alias: [
+            { find: /^sockit$/, replacement: `${src}index.ts` },
+            { find: /^sockit\/(\w+)$/, replacement: `${src}$1/index.ts` },
+          ],
+        },
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],

@@ -2,8 +2,10 @@
  * Message connections: messages in as an async iterator, messages out through a bounded
  * queue that is written once per event-loop turn.
  *
- * The interface is transport-neutral (a TCP envelope stream, a WebSocket, IRC lines); the
- * TCP envelope connection here is its first implementation. The slow-reader policy is the
+ * The interface is transport-neutral (a TCP envelope stream, a WebSocket, IRC lines).
+ * `StreamConnection` is the machinery for any byte stream (queue, slow-reader policy, batched
+ * writes, read-ahead bound) given a `StreamFraming`; `EnvelopeConnection` here and
+ * `LineConnection` (`lines.ts`) are two framings on it. The slow-reader policy is the
  * same for all: a peer that does not read lets its queue fill, and when the next message
  * would pass the bound (in bytes or in messages, counting what the transport still holds)
  * the connection is dropped with `ERR_SLOW_READER` and a log line. Dropping one slow reader
@@ -36,44 +38,69 @@ export interface QueueLimits {
   maxQueuedMessages?: number;
 }
 
-export interface EnvelopeConnectionOptions extends QueueLimits {
-  /** Largest message received, in bytes. Default 16 MiB. */
-  maxMessageSize?: number;
+export interface StreamConnectionOptions extends QueueLimits {
   /** Messages received but not yet taken from the iterator before the socket is paused. Default 64. */
   maxUnread?: number;
   log?: Logger;
 }
 
+export interface EnvelopeConnectionOptions extends StreamConnectionOptions {
+  /** Largest message received, in bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+}
+
+/** How messages are cut from a byte stream and turned into bytes: one per connection (it may keep state). */
+export interface StreamFraming<In, Out> {
+  /** Decodes `chunk`, calling `emit` for each whole message; throws a `SockitError` when the input breaks a limit. */
+  push(chunk: Buffer, emit: (message: In) => void): void;
+  /** The stream ended: returns a last message held back, if any; throws when it ended inside one. */
+  end(): In | undefined;
+  encode(message: Out): Buffer;
+  /**
+   * What a decoding error does: `destroy` the connection (the framing is lost), or `stop`
+   * reading but leave the connection writable, so that the consumer, which sees the error from
+   * the iterator, can send a last refusal and `close()`.
+   */
+  readonly onBadInput: 'destroy' | 'stop';
+}
+
+/** How long, and how much, a connection closed after bad input reads and discards (see `#linger`). */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
 /** Messages at most this long in total are joined into one buffer; longer batches are corked. */
 const JOIN_LIMIT = 64 * 1024;
 
 /**
- * Length-prefixed envelopes (`wire/envelope`) over a stream socket.
+ * A message connection over a stream socket with a given framing: the shared machinery of
+ * every stream transport. In: a read-ahead bound of `maxUnread` messages (the socket is paused
+ * beyond it). Out: a bounded queue, the slow-reader policy, one write per event-loop turn.
  *
  * @example
  * ```ts
- * const conn = new EnvelopeConnection(socket, { maxQueuedBytes: 256 * 1024, log });
- * for await (const { header } of conn) {
- *   if (!conn.send({ header: { ok: true, echo: header } })) break; // dropped: a slow reader
+ * class JsonLines extends StreamConnection<unknown, unknown> {
+ *   constructor(socket: Duplex) { super(socket, myJsonLineFraming()); }
  * }
  * ```
  */
-export class EnvelopeConnection
-  implements MessageConnection<Envelope, { header: EnvelopeHeader; body?: Uint8Array }>
-{
+export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
   readonly socket: Duplex;
   readonly closed: Promise<SockitError | undefined>;
-  readonly #decoder: EnvelopeDecoder;
+  readonly #framing: StreamFraming<In, Out>;
   readonly #maxBytes: number;
   readonly #maxMessages: number;
   readonly #maxUnread: number;
   readonly #log: Logger;
-  #inbox: Envelope[] = [];
+  #inbox: In[] = [];
   #outbox: Buffer[] = [];
   #outBytes = 0;
   #scheduled = false;
   #waitingDrain = false;
   #ended = false;
+  /** Reading stopped after bad input (`onBadInput: 'stop'`): what arrives later is ignored. */
+  #stopped = false;
+  /** The framing was told the stream ended. */
+  #finished = false;
   /** close() was asked for: end once the queue is written. */
   #closing = false;
   #failure: Error | undefined;
@@ -81,9 +108,9 @@ export class EnvelopeConnection
   #wake: (() => void) | undefined;
   #resolveClosed!: (reason: SockitError | undefined) => void;
 
-  constructor(socket: Duplex, options: EnvelopeConnectionOptions = {}) {
+  constructor(socket: Duplex, framing: StreamFraming<In, Out>, options: StreamConnectionOptions = {}) {
     this.socket = socket;
-    this.#decoder = new EnvelopeDecoder({ maxFrameSize: options.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE });
+    this.#framing = framing;
     this.#maxBytes = options.maxQueuedBytes ?? 1024 * 1024;
     this.#maxMessages = options.maxQueuedMessages ?? 1024;
     this.#maxUnread = options.maxUnread ?? 64;
@@ -91,12 +118,15 @@ export class EnvelopeConnection
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
+    const emit = (message: In): void => {
+      this.#inbox.push(message);
+    };
     socket.on('data', (chunk: Buffer) => {
+      if (this.#stopped) return;
       try {
-        for (const message of this.#decoder.push(chunk)) this.#inbox.push(message);
+        this.#framing.push(chunk, emit);
       } catch (err) {
-        // The framing is lost: nothing after this can be trusted.
-        this.destroy(err as SockitError);
+        this.#badInput(err as SockitError);
         return;
       }
       if (this.#inbox.length >= this.#maxUnread) socket.pause();
@@ -123,9 +153,9 @@ export class EnvelopeConnection
     return { bytes: this.#outBytes + this.socket.writableLength, messages: this.#outbox.length };
   }
 
-  send(message: { header: EnvelopeHeader; body?: Uint8Array }): boolean {
+  send(message: Out): boolean {
     if (this.socket.destroyed || this.socket.writableEnded || this.#closing) return false;
-    const frame = encodeEnvelope(message.header, message.body);
+    const frame = this.#framing.encode(message);
     const bytes = this.#outBytes + this.socket.writableLength + frame.length;
     if (bytes > this.#maxBytes || this.#outbox.length >= this.#maxMessages) {
       const reason = new SockitError(
@@ -149,8 +179,9 @@ export class EnvelopeConnection
   }
 
   close(): Promise<void> {
-    if (!this.socket.destroyed) {
+    if (!this.socket.destroyed && !this.#closing) {
       this.#closing = true;
+      if (this.#stopped) this.#linger();
       if (this.#outbox.length === 0 && !this.#waitingDrain) this.socket.end();
     }
     return this.closed.then(() => undefined);
@@ -162,24 +193,64 @@ export class EnvelopeConnection
     this.socket.destroy();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Envelope> {
+  async *[Symbol.asyncIterator](): AsyncIterator<In> {
     for (;;) {
-      const next = this.#inbox.shift();
-      if (next) {
-        if (this.#inbox.length < this.#maxUnread && this.socket.isPaused()) this.socket.resume();
+      if (this.#inbox.length > 0) {
+        const next = this.#inbox.shift() as In;
+        if (!this.#stopped && this.#inbox.length < this.#maxUnread && this.socket.isPaused()) {
+          this.socket.resume();
+        }
         yield next;
         continue;
       }
       if (this.#failure) throw this.#failure;
       if (this.#ended) {
-        // A stream that ended inside a message throws ERR_TRUNCATED_FRAME.
-        this.#decoder.end();
+        if (this.#finished) return;
+        this.#finished = true;
+        // A stream that ended inside a message throws (ERR_TRUNCATED_FRAME for envelopes).
+        let last: In | undefined;
+        try {
+          last = this.#framing.end();
+        } catch (err) {
+          this.#failure = err as Error;
+          throw err;
+        }
+        if (last !== undefined) yield last;
         return;
       }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });
     }
+  }
+
+  #badInput(err: SockitError): void {
+    if (this.#framing.onBadInput === 'destroy') {
+      // The framing is lost: nothing after this can be trusted.
+      this.destroy(err);
+      return;
+    }
+    // Nothing more is read; the messages before the bad one are still delivered, then `err`.
+    this.#stopped = true;
+    this.#failure ??= err;
+    this.socket.pause();
+    this.#notify();
+  }
+
+  /**
+   * After bad input the peer may still be sending. Closing a socket with unread data makes the
+   * kernel answer with a reset, which can destroy the refusal before the peer reads it; so, as
+   * Apache's lingering close does, read and discard for a bounded time and amount first.
+   */
+  #linger(): void {
+    let left = LINGER_BYTES;
+    const timer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    this.socket.once('close', () => clearTimeout(timer));
+    this.socket.on('data', (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left < 0) this.socket.destroy();
+    });
+    this.socket.resume();
   }
 
   /** One write per turn: every message queued since the last one, joined or corked. */
@@ -213,5 +284,43 @@ export class EnvelopeConnection
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+  }
+}
+
+/** Envelopes framed by `wire/envelope`: a decoding error loses the framing, so it destroys. */
+function envelopeFraming(
+  maxMessageSize: number,
+): StreamFraming<Envelope, { header: EnvelopeHeader; body?: Uint8Array }> {
+  const decoder = new EnvelopeDecoder({ maxFrameSize: maxMessageSize });
+  return {
+    onBadInput: 'destroy',
+    push(chunk, emit) {
+      for (const message of decoder.push(chunk)) emit(message);
+    },
+    end() {
+      decoder.end();
+      return undefined;
+    },
+    encode: (message) => encodeEnvelope(message.header, message.body),
+  };
+}
+
+/**
+ * Length-prefixed envelopes (`wire/envelope`) over a stream socket.
+ *
+ * @example
+ * ```ts
+ * const conn = new EnvelopeConnection(socket, { maxQueuedBytes: 256 * 1024, log });
+ * for await (const { header } of conn) {
+ *   if (!conn.send({ header: { ok: true, echo: header } })) break; // dropped: a slow reader
+ * }
+ * ```
+ */
+export class EnvelopeConnection extends StreamConnection<
+  Envelope,
+  { header: EnvelopeHeader; body?: Uint8Array }
+> {
+  constructor(socket: Duplex, options: EnvelopeConnectionOptions = {}) {
+    super(socket, envelopeFraming(options.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE), options);
   }
 }

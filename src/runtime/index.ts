@@ -26,6 +26,9 @@ export {
   type EnvelopeConnectionOptions,
   type MessageConnection,
   type QueueLimits,
+  StreamConnection,
+  type StreamConnectionOptions,
+  type StreamFraming,
 } from './conn.js';
 export {
   type ConnectionCloseEvent,
@@ -52,6 +55,12 @@ export {
 } from './guard.js';
 export { broadcastAddress, broadcastTargets, type InterfaceAddress, listInterfaces } from './interfaces.js';
 export { type Launched, type LaunchOptions, launch, SERVER_MODELS, type ServerModel } from './launch.js';
+export {
+  DEFAULT_MAX_LINE_LENGTH,
+  LineConnection,
+  type LineConnectionOptions,
+  LineDecoder,
+} from './lines.js';
 export {
   createLogger,
   LOG_LEVELS,

@@ -1,0 +1,133 @@
+/**
+ * Text lines as messages: what `nc` users, IRC (RFC 2812 §2.3: CR LF, 512 bytes) and many
+ * classic protocols speak. `LineDecoder` cuts a byte stream into lines; `LineConnection` puts
+ * it on the shared `StreamConnection` (bounded queue, slow-reader policy, batched writes).
+ *
+ * Lines end with LF or CR LF. They are cut on bytes and decoded whole, so a character split
+ * across chunks decodes as one (LF, 0x0A, never occurs inside a multi-byte UTF-8 sequence);
+ * bytes that are not UTF-8 become U+FFFD. The length limit counts bytes, without the line end,
+ * and a longer line is refused as soon as it passes the limit: at most `maxLineLength + 1`
+ * bytes of it are ever held.
+ */
+import type { Duplex } from 'node:stream';
+import { ErrorCode, SockitError } from '../errors.js';
+import { StreamConnection, type StreamConnectionOptions, type StreamFraming } from './conn.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Default longest line, in bytes without its end. */
+export const DEFAULT_MAX_LINE_LENGTH = 8192;
+
+/**
+ * Cuts lines from a byte stream. Pure: no socket.
+ *
+ * @example
+ * ```ts
+ * const decoder = new LineDecoder({ maxLineLength: 512 });
+ * decoder.push(Buffer.from('NICK ann\r\nJOIN #c'), (line) => console.log(line)); // NICK ann
+ * decoder.push(Buffer.from('hat\n'), (line) => console.log(line));             // JOIN #chat
+ * ```
+ */
+export class LineDecoder {
+  readonly maxLineLength: number;
+  /** The current line's bytes so far, never more than `maxLineLength + 1` (a CR may follow). */
+  #parts: Buffer[] = [];
+  #held = 0;
+
+  constructor(options: { maxLineLength?: number } = {}) {
+    this.maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+  }
+
+  /** Bytes of an unfinished line held now. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Calls `emit` for each line that `chunk` completes; throws `ERR_FRAME_TOO_LARGE` for a line over the limit. */
+  push(chunk: Buffer, emit: (line: string) => void): void {
+    let start = 0;
+    for (;;) {
+      const at = chunk.indexOf(LF, start);
+      if (at < 0) break;
+      emit(this.#take(chunk.subarray(start, at)));
+      start = at + 1;
+    }
+    if (start < chunk.length) this.#hold(chunk.subarray(start));
+  }
+
+  /** The stream ended: a last line without its end, if any. */
+  end(): string | undefined {
+    if (this.#held === 0) return undefined;
+    return this.#take(Buffer.alloc(0));
+  }
+
+  #hold(piece: Buffer): void {
+    // Only a line whose last byte is a CR may hold one byte over the limit.
+    if (this.#held + piece.length > this.maxLineLength + 1) this.#tooLong();
+    this.#parts.push(Buffer.from(piece));
+    this.#held += piece.length;
+  }
+
+  #take(tail: Buffer): string {
+    const last = tail.length > 0 ? tail[tail.length - 1] : this.#parts.at(-1)?.at(-1);
+    const length = this.#held + tail.length - (last === CR ? 1 : 0);
+    // Checked before joining, so a long line in one chunk is not copied.
+    if (length > this.maxLineLength) this.#tooLong();
+    const line = this.#parts.length === 0 ? tail : Buffer.concat([...this.#parts, tail]);
+    this.#parts = [];
+    this.#held = 0;
+    return line.toString('utf8', 0, length);
+  }
+
+  #tooLong(): never {
+    this.#parts = [];
+    this.#held = 0;
+    throw new SockitError(ErrorCode.FRAME_TOO_LARGE, `line longer than ${this.maxLineLength} bytes`);
+  }
+}
+
+export interface LineConnectionOptions extends StreamConnectionOptions {
+  /** Longest line received, in bytes without its end. Default 8192. */
+  maxLineLength?: number;
+  /** What ends a line sent. Default `\n`; IRC and most RFC protocols want `\r\n`. */
+  newline?: '\n' | '\r\n';
+}
+
+/**
+ * Lines in, lines out over a stream socket. A line over the limit stops reading: the iterator
+ * yields the lines before it, then throws `ERR_FRAME_TOO_LARGE`, and the connection stays
+ * writable so that a refusal can be sent before `close()`. `send()` throws
+ * `ERR_INVALID_ARGUMENT` for a line that contains CR or LF (it would forge a line).
+ *
+ * @example
+ * ```ts
+ * const conn = new LineConnection(socket, { maxLineLength: 512, newline: '\r\n' });
+ * try {
+ *   for await (const line of conn) if (!conn.send(line.toUpperCase())) break;
+ * } catch (err) {
+ *   conn.send(`ERR ${(err as SockitError).code}`);
+ * }
+ * await conn.close();
+ * ```
+ */
+export class LineConnection extends StreamConnection<string, string> {
+  constructor(socket: Duplex, options: LineConnectionOptions = {}) {
+    super(socket, lineFraming(options), options);
+  }
+}
+
+function lineFraming(options: LineConnectionOptions): StreamFraming<string, string> {
+  const decoder = new LineDecoder(options);
+  const newline = options.newline ?? '\n';
+  return {
+    onBadInput: 'stop',
+    push: (chunk, emit) => decoder.push(chunk, emit),
+    end: () => decoder.end(),
+    encode(line) {
+      if (/[\r\n]/.test(line))
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'a line cannot contain CR or LF');
+      return Buffer.from(line + newline, 'utf8');
+    },
+  };
+}
