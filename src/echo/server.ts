@@ -7,9 +7,9 @@
 
 import type dgram from 'node:dgram';
 import type { Socket } from 'node:net';
-import { type SecureContextOptions, TLSSocket } from 'node:tls';
+import type { SecureContextOptions } from 'node:tls';
 import { isSockitError } from '../errors.js';
-import { events, trackConnection } from '../runtime/events.js';
+import { events } from '../runtime/events.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
 import { type ConnectionHandler, type ProcessModel, serveTcp } from '../runtime/tcp.js';
@@ -30,7 +30,6 @@ const SERVICE = 'echo';
  * the peer ends (half-close) or when the service begins to stop.
  */
 function endWithPeer(socket: Socket, closing: AbortSignal): void {
-  trackConnection(SERVICE, socket instanceof TLSSocket ? 'tls' : 'tcp', socket);
   socket.on('drain', () => socket.resume());
   socket.on('end', () => socket.end());
   const stop = (): void => {
