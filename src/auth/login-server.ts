@@ -17,6 +17,7 @@
  */
 import type { Logger } from 'pino';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { events } from '../runtime/events.js';
 import { SecretChallengeServer, secretContext } from './challenge.js';
 import { DEFAULT_ITERATIONS } from './credentials.js';
 import { IterationMix } from './iteration-mix.js';
@@ -52,6 +53,8 @@ export const throttleKey = {
 };
 
 export interface LoginServerOptions {
+  /** The service's name in `sockit:login` events and metrics. Default `'login'`. */
+  service?: string;
   store: UserStore;
   /** Key (32+ bytes) for unknown names' stable fake salts and counts; keep it across restarts. */
   fakeKey: Buffer;
@@ -165,6 +168,25 @@ export class LoginServer {
    * `counts` is the connection's tally, checked against `MAX_ATTEMPTS` and `MAX_THROTTLED`.
    */
   async authenticate(
+    transport: LoginTransport,
+    request: AuthRequest,
+    peer: LoginPeer,
+    counts: { attempts: number; throttled: number },
+    prepare?: (user: UserRecord) => Promise<void>,
+  ): Promise<LoginResult> {
+    const service = this.#o.service ?? 'login';
+    try {
+      const result = await this.#authenticate(transport, request, peer, counts, prepare);
+      events.login.publish({ service, mechanism: request.mechanism, ok: true });
+      return result;
+    } catch (err) {
+      const code = isSockitError(err) ? err.code : ErrorCode.INTERNAL;
+      events.login.publish({ service, mechanism: request.mechanism, ok: false, code });
+      throw err;
+    }
+  }
+
+  async #authenticate(
     transport: LoginTransport,
     request: AuthRequest,
     peer: LoginPeer,
