@@ -299,18 +299,18 @@ export class LoginServer {
     const name = checkUserName(request.user);
     if (request.iterations < this.#minIterations) {
       throw new SockitError(
-        ErrorCode.INVALID_ARGUMENT,
+        ErrorCode.BAD_REQUEST,
         `at least ${this.#minIterations} PBKDF2 iterations are required`,
       );
     }
     const key = (b64: string, what: string): Buffer => {
       const buffer = Buffer.from(b64, 'base64');
-      if (buffer.length !== 32) throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${what} must be 32 bytes`);
+      if (buffer.length !== 32) throw new SockitError(ErrorCode.BAD_REQUEST, `${what} must be 32 bytes`);
       return buffer;
     };
     const salt = Buffer.from(request.salt, 'base64');
     if (salt.length < 16 || salt.length > 64)
-      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'salt must be 16 to 64 bytes');
+      throw new SockitError(ErrorCode.BAD_REQUEST, 'salt must be 16 to 64 bytes');
     const credentials = {
       salt,
       iterations: request.iterations,

@@ -54,7 +54,8 @@ export const echoHandler: ConnectionHandler = ({ socket, closing }) => {
 /**
  * Echoes envelopes: each frame is checked to hold a valid envelope and sent back as it came.
  * A frame above `maxFrameSize`, a header above `maxHeaderSize` or a malformed envelope gets
- * one error envelope `{ type: 'error', code, message }` and the connection is closed;
+ * one error envelope `{ ok: false, type: 'error', code, message }` (the refusal every sockit
+ * service sends, see docs/runtime.md) and the connection is closed;
  * nothing of the offending frame is buffered.
  */
 export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandler {
@@ -75,7 +76,10 @@ export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandle
         }
         log.warn({ code: err.code }, err.message);
         events.error.publish({ service: SERVICE, code: err.code });
-        lingeringClose(socket, encodeEnvelope({ type: 'error', code: err.code, message: err.message }));
+        lingeringClose(
+          socket,
+          encodeEnvelope({ ok: false, type: 'error', code: err.code, message: err.message }),
+        );
       }
     });
     endWithPeer(socket, closing);

@@ -170,7 +170,10 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     fields: Record<string, unknown> = {},
   ): void => {
     dropped(reason);
-    log.warn({ remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), ...fields }, why);
+    log.warn(
+      { remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), reason, ...fields },
+      why,
+    );
     socket.destroy();
   };
 

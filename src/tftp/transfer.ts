@@ -133,6 +133,7 @@ export abstract class Transfer {
       ms,
       mbPerSecond: Math.round(((stats?.bytes ?? 0) / Math.max(ms, 1) / 1000) * 100) / 100,
       ok,
+      ...(failure ? { code: failure } : {}),
       ...(error ? { error } : {}),
     };
     if (ok) this.context.log.info(line, 'transfer');
