@@ -17,6 +17,7 @@
  */
 import type { Logger } from 'pino';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { events } from '../runtime/events.js';
 import { SecretChallengeServer, secretContext } from './challenge.js';
 import { DEFAULT_ITERATIONS } from './credentials.js';
 import { IterationMix } from './iteration-mix.js';
@@ -52,6 +53,8 @@ export const throttleKey = {
 };
 
 export interface LoginServerOptions {
+  /** The service's name in `sockit:login` events and metrics. Default `'login'`. */
+  service?: string;
   store: UserStore;
   /** Key (32+ bytes) for unknown names' stable fake salts and counts; keep it across restarts. */
   fakeKey: Buffer;
@@ -171,6 +174,25 @@ export class LoginServer {
     counts: { attempts: number; throttled: number },
     prepare?: (user: UserRecord) => Promise<void>,
   ): Promise<LoginResult> {
+    const service = this.#o.service ?? 'login';
+    try {
+      const result = await this.#authenticate(transport, request, peer, counts, prepare);
+      events.login.publish({ service, mechanism: request.mechanism, ok: true });
+      return result;
+    } catch (err) {
+      const code = isSockitError(err) ? err.code : ErrorCode.INTERNAL;
+      events.login.publish({ service, mechanism: request.mechanism, ok: false, code });
+      throw err;
+    }
+  }
+
+  async #authenticate(
+    transport: LoginTransport,
+    request: AuthRequest,
+    peer: LoginPeer,
+    counts: { attempts: number; throttled: number },
+    prepare?: (user: UserRecord) => Promise<void>,
+  ): Promise<LoginResult> {
     if (counts.attempts >= MAX_ATTEMPTS || counts.throttled >= MAX_THROTTLED) {
       throw outOfStep(new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL));
     }
@@ -277,18 +299,18 @@ export class LoginServer {
     const name = checkUserName(request.user);
     if (request.iterations < this.#minIterations) {
       throw new SockitError(
-        ErrorCode.INVALID_ARGUMENT,
+        ErrorCode.BAD_REQUEST,
         `at least ${this.#minIterations} PBKDF2 iterations are required`,
       );
     }
     const key = (b64: string, what: string): Buffer => {
       const buffer = Buffer.from(b64, 'base64');
-      if (buffer.length !== 32) throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${what} must be 32 bytes`);
+      if (buffer.length !== 32) throw new SockitError(ErrorCode.BAD_REQUEST, `${what} must be 32 bytes`);
       return buffer;
     };
     const salt = Buffer.from(request.salt, 'base64');
     if (salt.length < 16 || salt.length > 64)
-      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'salt must be 16 to 64 bytes');
+      throw new SockitError(ErrorCode.BAD_REQUEST, 'salt must be 16 to 64 bytes');
     const credentials = {
       salt,
       iterations: request.iterations,

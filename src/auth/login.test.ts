@@ -94,6 +94,26 @@ describe('LoginServer with the login-client functions', () => {
     expect(await run(server, (t) => scramLogin(t, 'dan', 'dan password'))).toBe('dan');
   });
 
+  it('refuses a malformed registration from the peer with ERR_BAD_REQUEST', async () => {
+    const { server } = await setup({ allowRegister: true, minIterations: 8192 });
+    const key = randomBytes(32).toString('base64');
+    const request = {
+      op: 'register' as const,
+      user: 'eve',
+      salt: randomBytes(16).toString('base64'),
+      iterations: 8192,
+      storedKey: key,
+      serverKey: key,
+    };
+    const peer = { address: '10.0.0.9' };
+    expect(await codeOf(server.register({ ...request, iterations: 4096 }, peer))).toBe(ErrorCode.BAD_REQUEST);
+    expect(await codeOf(server.register({ ...request, storedKey: 'AAAA' }, peer))).toBe(
+      ErrorCode.BAD_REQUEST,
+    );
+    expect(await codeOf(server.register({ ...request, salt: 'AAAA' }, peer))).toBe(ErrorCode.BAD_REQUEST);
+    expect(await codeOf(server.register(request, peer))).toBe('resolved');
+  });
+
   it('rate-limits registrations per address and for the whole server', async () => {
     const { server } = await setup({
       allowRegister: true,

@@ -94,7 +94,7 @@ describe('framed echo', () => {
     const friendReplies = new EnvelopeDecoder();
     const hostile = await roundTrip(port, Buffer.concat([frameHeader(0xffff_ffff), randomBytes(64 * 1024)]));
     const [error] = new EnvelopeDecoder().push(hostile);
-    expect(error?.header).toMatchObject({ type: 'error', code: ErrorCode.FRAME_TOO_LARGE });
+    expect(error?.header).toMatchObject({ ok: false, type: 'error', code: ErrorCode.FRAME_TOO_LARGE });
     const reply = await new Promise<unknown>((resolve) => {
       friend.on('data', (d: Buffer) => {
         const [msg] = friendReplies.push(d);

@@ -7,9 +7,9 @@
 
 import type dgram from 'node:dgram';
 import type { Socket } from 'node:net';
-import { type SecureContextOptions, TLSSocket } from 'node:tls';
+import type { SecureContextOptions } from 'node:tls';
 import { isSockitError } from '../errors.js';
-import { events, trackConnection } from '../runtime/events.js';
+import { events } from '../runtime/events.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
 import { type ConnectionHandler, type ProcessModel, serveTcp } from '../runtime/tcp.js';
@@ -30,7 +30,6 @@ const SERVICE = 'echo';
  * the peer ends (half-close) or when the service begins to stop.
  */
 function endWithPeer(socket: Socket, closing: AbortSignal): void {
-  trackConnection(SERVICE, socket instanceof TLSSocket ? 'tls' : 'tcp', socket);
   socket.on('drain', () => socket.resume());
   socket.on('end', () => socket.end());
   const stop = (): void => {
@@ -55,7 +54,8 @@ export const echoHandler: ConnectionHandler = ({ socket, closing }) => {
 /**
  * Echoes envelopes: each frame is checked to hold a valid envelope and sent back as it came.
  * A frame above `maxFrameSize`, a header above `maxHeaderSize` or a malformed envelope gets
- * one error envelope `{ type: 'error', code, message }` and the connection is closed;
+ * one error envelope `{ ok: false, type: 'error', code, message }` (the refusal every sockit
+ * service sends, see docs/runtime.md) and the connection is closed;
  * nothing of the offending frame is buffered.
  */
 export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandler {
@@ -76,7 +76,10 @@ export function framedEchoHandler(limits: EnvelopeLimits = {}): ConnectionHandle
         }
         log.warn({ code: err.code }, err.message);
         events.error.publish({ service: SERVICE, code: err.code });
-        lingeringClose(socket, encodeEnvelope({ type: 'error', code: err.code, message: err.message }));
+        lingeringClose(
+          socket,
+          encodeEnvelope({ ok: false, type: 'error', code: err.code, message: err.message }),
+        );
       }
     });
     endWithPeer(socket, closing);

@@ -209,4 +209,13 @@ describe('Channel limits', () => {
     accepted.destroy();
     await new Promise((r) => server.close(r));
   });
+
+  it('a second read while one waits is a bug: ERR_INTERNAL', async () => {
+    const socket = fakeSocket();
+    const channel = new Channel(socket);
+    const first = channel.receive();
+    await expect(channel.receive()).rejects.toMatchObject({ code: ErrorCode.INTERNAL });
+    socket.write(encodeEnvelope({ op: 'one' }));
+    expect((await first).header.op).toBe('one');
+  });
 });

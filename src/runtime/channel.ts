@@ -283,7 +283,7 @@ export class Channel {
    * full, the socket is paused until `drain` resolves.
    */
   async receiveRun(count: number, consume: RunConsumer, drain: () => Promise<void>): Promise<void> {
-    if (this.#reading || this.#run) throw new Error('Channel: one read at a time');
+    if (this.#reading || this.#run) throw new SockitError(ErrorCode.INTERNAL, 'Channel: one read at a time');
     let left = count;
     while (left > 0 && this.#buffered > 0) {
       const first = this.#chunks[0] as Buffer;
@@ -335,7 +335,7 @@ export class Channel {
   }
 
   async #waitFor(n: number): Promise<void> {
-    if (this.#reading) throw new Error('Channel: one read at a time');
+    if (this.#reading) throw new SockitError(ErrorCode.INTERNAL, 'Channel: one read at a time');
     this.#reading = true;
     try {
       // A message may be larger than the read-ahead: keep the socket flowing until it is whole.

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
 import { encodeEnvelope } from '../wire/envelope.js';
 import { EnvelopeConnection } from './conn.js';
+import { events } from './events.js';
 
 /** A socket stand-in: bytes pushed in are read; every write call is recorded. */
 function fakeSocket(): { socket: Duplex; writes: Buffer[] } {
@@ -96,7 +97,9 @@ describe('EnvelopeConnection', () => {
     client.on('error', () => {});
     const [socket] = (await once(server, 'connection')) as [net.Socket];
     const bound = 256 * 1024;
-    const conn = new EnvelopeConnection(socket, { maxQueuedBytes: bound });
+    const errors: unknown[] = [];
+    const off = events.error.subscribe((e) => errors.push(e));
+    const conn = new EnvelopeConnection(socket, { maxQueuedBytes: bound, service: 'chat' });
     const body = Buffer.alloc(16 * 1024, 1);
     let peak = 0;
     let sent = 0;
@@ -108,7 +111,10 @@ describe('EnvelopeConnection', () => {
       if (sent > 100_000) break;
     }
     const reason = await conn.closed;
+    off();
     expect(reason?.code).toBe(ErrorCode.SLOW_READER);
+    // One event for the drop, under the connection's service.
+    expect(errors).toEqual([{ service: 'chat', code: ErrorCode.SLOW_READER }]);
     expect(peak).toBeLessThanOrEqual(bound);
     // The kernel took some before the queue filled: more than the bound went, but not without end.
     expect(sent).toBeLessThan(100_000);

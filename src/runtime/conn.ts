@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Envelope, EnvelopeDecoder, type EnvelopeHeader, encodeEnvelope } from '../wire/envelope.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
+import { events } from './events.js';
 import { type Logger, silentLogger } from './log.js';
 
 /** A connection that carries messages of type `In` in and `Out` out. */
@@ -41,6 +42,8 @@ export interface QueueLimits {
 export interface StreamConnectionOptions extends QueueLimits {
   /** Messages received but not yet taken from the iterator before the socket is paused. Default 64. */
   maxUnread?: number;
+  /** The service in the `sockit:error` event published when a failure ends the connection. Default `'server'`. */
+  service?: string;
   log?: Logger;
 }
 
@@ -91,6 +94,7 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
   readonly #maxMessages: number;
   readonly #maxUnread: number;
   readonly #log: Logger;
+  readonly #service: string;
   #inbox: In[] = [];
   #outbox: Buffer[] = [];
   #outBytes = 0;
@@ -115,6 +119,7 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
     this.#maxMessages = options.maxQueuedMessages ?? 1024;
     this.#maxUnread = options.maxUnread ?? 64;
     this.#log = options.log ?? silentLogger;
+    this.#service = options.service ?? 'server';
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -188,6 +193,7 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
   }
 
   destroy(reason?: SockitError): void {
+    if (reason && !this.#reason) events.error.publish({ service: this.#service, code: reason.code });
     this.#reason ??= reason;
     this.#failure ??= reason;
     this.socket.destroy();

@@ -25,6 +25,21 @@ export interface ConnectionCloseEvent {
   bytesOut: number;
 }
 
+/**
+ * Why a server guard refused a connection at accept or closed it for breaking a limit
+ * (see `runtime/guard.ts`): `address` the per-address cap, `full` the connection limit,
+ * `early` MaxStartups' random early refusal, `evicted` the oldest unauthenticated one made
+ * room for a newcomer, `login` the log-in deadline passed, `idle` the idle timeout,
+ * `backlog` the iterative model's waiting line was full.
+ */
+export type ConnectionDropReason = 'address' | 'full' | 'early' | 'evicted' | 'login' | 'idle' | 'backlog';
+
+/** A connection refused at accept or closed by a limit. */
+export interface ConnectionDropEvent {
+  service: string;
+  reason: ConnectionDropReason;
+}
+
 /** One log-in attempt ended. `code` says why it failed (e.g. `ERR_AUTH_FAILED`). */
 export interface LoginEvent {
   service: string;
@@ -130,6 +145,7 @@ export class EventChannel<T extends object> {
 export const events = {
   connectionOpen: new EventChannel<ConnectionOpenEvent>('sockit:connection:open'),
   connectionClose: new EventChannel<ConnectionCloseEvent>('sockit:connection:close'),
+  connectionDrop: new EventChannel<ConnectionDropEvent>('sockit:connection:drop'),
   login: new EventChannel<LoginEvent>('sockit:login'),
   transferStart: new EventChannel<TransferStartEvent>('sockit:transfer:start'),
   transferEnd: new EventChannel<TransferEndEvent>('sockit:transfer:end'),

@@ -11,7 +11,9 @@
  * `drainTimeoutMs`, then destroy what is left.
  */
 import type net from 'node:net';
+import tls from 'node:tls';
 import { formatHostPort } from '../errors.js';
+import { type ConnectionDropReason, events, trackConnection } from './events.js';
 import { type Logger, silentLogger } from './log.js';
 import { checkInteger } from './service.js';
 
@@ -23,6 +25,8 @@ export interface MaxStartups {
 }
 
 export interface GuardOptions {
+  /** The service's name in events (`sockit:connection:*`) and metrics. Default `'server'`. */
+  name?: string;
   /**
    * Connections must log in (call `authenticate()`): the log-in deadline and MaxStartups apply.
    * False: a service without log-in, whose connections count as authenticated at once. Default true.
@@ -145,6 +149,10 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   const random = options.random ?? Math.random;
   const login = options.login ?? true;
   const log = options.log ?? silentLogger;
+  const name = options.name ?? 'server';
+  const protocol = server instanceof tls.Server ? 'tls' : 'tcp';
+  const dropped = (reason: ConnectionDropReason): void =>
+    events.connectionDrop.publish({ service: name, reason });
 
   const closing = new AbortController();
   const byPeer = new Map<string, Guarded>();
@@ -155,8 +163,17 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   let open = 0;
   let nextId = 1;
 
-  const refuse = (socket: net.Socket, why: string, fields: Record<string, unknown> = {}): void => {
-    log.warn({ remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), ...fields }, why);
+  const refuse = (
+    socket: net.Socket,
+    reason: ConnectionDropReason,
+    why: string,
+    fields: Record<string, unknown> = {},
+  ): void => {
+    dropped(reason);
+    log.warn(
+      { remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), reason, ...fields },
+      why,
+    );
     socket.destroy();
   };
 
@@ -164,6 +181,7 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     const oldest = pending.values().next().value;
     if (!oldest) return false;
     log.info({ conn: oldest.id, remote: oldest.remote }, why);
+    dropped('evicted');
     oldest.destroy();
     release(oldest);
     return true;
@@ -186,24 +204,24 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     }
     const address = foldAddress(socket.remoteAddress);
     if ((perAddress.get(address) ?? 0) >= maxPerAddress) {
-      refuse(socket, 'connection refused: too many from this address', { maxPerAddress });
+      refuse(socket, 'address', 'connection refused: too many from this address', { maxPerAddress });
       return;
     }
     const waiting = pending.size;
     if (waiting >= full) {
       if (!evictOldest('dropped the oldest connection not logged in: unauthenticated limit reached')) {
-        refuse(socket, 'connection refused: too many not logged in', { full });
+        refuse(socket, 'full', 'connection refused: too many not logged in', { full });
         return;
       }
     } else if (
       waiting >= start &&
       random() * 100 < rate + ((100 - rate) * (waiting - start)) / (full - start || 1)
     ) {
-      refuse(socket, 'connection refused early: many not logged in', { unauthenticated: waiting });
+      refuse(socket, 'early', 'connection refused early: many not logged in', { unauthenticated: waiting });
       return;
     }
     if (open >= maxConnections && !evictOldest('dropped the oldest connection not logged in: server full')) {
-      refuse(socket, 'connection refused: at the connection limit', { maxConnections });
+      refuse(socket, 'full', 'connection refused: at the connection limit', { maxConnections });
       return;
     }
     const key = peerKey(socket);
@@ -215,6 +233,8 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     else conn.authenticated = true;
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     open++;
+    // Bytes are the raw socket's: on TLS, what crossed the wire, records and handshake included.
+    trackConnection(name, protocol, socket);
     socket.once('close', () => {
       release(conn);
       conn.destroy();
@@ -227,10 +247,20 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
           { conn: conn.id, remote: conn.remote, loginTimeoutMs },
           'closing connection: no log-in in time',
         );
+        dropped('login');
         conn.destroy();
       }, loginTimeoutMs).unref();
     }
-    if (idleTimeoutMs > 0) idle.watch(socket, () => conn.destroy(), log.child({ conn: conn.id }));
+    if (idleTimeoutMs > 0) {
+      idle.watch(
+        socket,
+        () => {
+          dropped('idle');
+          conn.destroy();
+        },
+        log.child({ conn: conn.id }),
+      );
+    }
   };
 
   server.prependListener('connection', onConnection);

@@ -46,6 +46,7 @@ export class Metrics {
   readonly #connectionsOpen: Gauge<'service' | 'protocol'>;
   readonly #connections: Counter<'service' | 'protocol'>;
   readonly #connectionBytes: Counter<'service' | 'direction'>;
+  readonly #connectionDrops: Counter<'service' | 'reason'>;
   readonly #logins: Counter<'service' | 'mechanism' | 'outcome'>;
   readonly #transfersActive: Gauge<'service' | 'direction'>;
   readonly #transfers: Counter<'service' | 'direction' | 'outcome'>;
@@ -69,6 +70,11 @@ export class Metrics {
       'service',
       'direction',
     ]);
+    this.#connectionDrops = counter(
+      'connections_dropped_total',
+      'Connections refused at accept or closed by a limit, by reason',
+      ['service', 'reason'],
+    );
     this.#logins = counter('logins_total', 'Log-in attempts by outcome (ok, fail)', [
       'service',
       'mechanism',
@@ -120,6 +126,9 @@ export class Metrics {
         this.#connectionsOpen.dec({ service: e.service, protocol: e.protocol });
         this.#connectionBytes.inc({ service: e.service, direction: 'in' }, e.bytesIn);
         this.#connectionBytes.inc({ service: e.service, direction: 'out' }, e.bytesOut);
+      }),
+      events.connectionDrop.subscribe((e) => {
+        this.#connectionDrops.inc({ service: e.service, reason: e.reason });
       }),
       events.login.subscribe((e) => {
         this.#logins.inc({ service: e.service, mechanism: e.mechanism, outcome: e.ok ? 'ok' : 'fail' });

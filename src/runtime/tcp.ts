@@ -8,7 +8,8 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { bindError } from '../errors.js';
+import { bindError, ErrorCode, isSockitError } from '../errors.js';
+import { events } from './events.js';
 import { guardServer, type MaxStartups } from './guard.js';
 import { type Logger, silentLogger } from './log.js';
 import { announceListening, checkInteger, type Service } from './service.js';
@@ -116,6 +117,7 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     ? tls.createServer({ ...serverOptions, allowHalfOpen: false, handshakeTimeout: 10_000, ...options.tls })
     : net.createServer(serverOptions);
   const guard = guardServer(server, {
+    name,
     login,
     maxConnections,
     maxPerAddress: options.maxPerAddress ?? (login ? undefined : maxConnections),
@@ -151,17 +153,15 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
       authenticate: () => guarded.authenticate(),
       onAuthenticated: (listener) => guarded.onAuthenticated(listener),
     };
-    try {
-      const done = handler(conn);
-      if (done) {
-        done.catch((err: unknown) => {
-          connLog.error({ err }, 'handler failed');
-          socket.destroy();
-        });
-      }
-    } catch (err) {
+    const failed = (err: unknown): void => {
       connLog.error({ err }, 'handler failed');
+      events.error.publish({ service: name, code: isSockitError(err) ? err.code : ErrorCode.INTERNAL });
       socket.destroy();
+    };
+    try {
+      handler(conn)?.catch(failed);
+    } catch (err) {
+      failed(err);
     }
   };
 
@@ -212,6 +212,7 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     }
     if (waiting.length >= backlog) {
       log.warn({ backlog }, 'connection refused: iterative waiting line full');
+      events.connectionDrop.publish({ service: name, reason: 'backlog' });
       socket.destroy();
       return;
     }

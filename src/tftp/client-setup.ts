@@ -4,8 +4,9 @@
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
+import { type Direction, events } from '../runtime/events.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
@@ -218,4 +219,41 @@ export function endOnOther(
   }
   link.send(encodeError(TftpErrorCode.ILLEGAL_OPERATION, 'unexpected packet'));
   settle(localError(TftpErrorCode.ILLEGAL_OPERATION, `unexpected opcode ${packet.opcode} from the server`));
+}
+
+/**
+ * Runs one client transfer (every try of `withOptionFallback` together) and publishes its
+ * start and end. A failed transfer reports 0 bytes: what moved before it failed is not kept.
+ */
+export async function observeTransfer(
+  direction: Direction,
+  size: number | undefined,
+  run: () => Promise<TftpResult>,
+): Promise<TftpResult> {
+  if (!events.transferStart.hasSubscribers && !events.transferEnd.hasSubscribers) return run();
+  const started = performance.now();
+  events.transferStart.publish({ service: 'tftp', direction, size });
+  try {
+    const result = await run();
+    events.transferEnd.publish({
+      service: 'tftp',
+      direction,
+      bytes: result.bytes,
+      ok: true,
+      durationMs: performance.now() - started,
+    });
+    return result;
+  } catch (err) {
+    const code = isSockitError(err) ? err.code : ErrorCode.INTERNAL;
+    events.transferEnd.publish({
+      service: 'tftp',
+      direction,
+      bytes: 0,
+      ok: false,
+      durationMs: performance.now() - started,
+      code,
+    });
+    events.error.publish({ service: 'tftp', code });
+    throw err;
+  }
 }

@@ -10,6 +10,7 @@ import {
   abortError,
   checkOack,
   endOnOther,
+  observeTransfer,
   onAbort,
   openLink,
   refusedOptions,
@@ -42,7 +43,9 @@ export async function tftpGet(
   output: Writable,
 ): Promise<TftpResult> {
   if (opts.signal?.aborted) throw abortError(opts.signal);
-  return withOptionFallback(opts, (withOptions) => getOnce(opts, remote, output, withOptions));
+  return observeTransfer('in', undefined, () =>
+    withOptionFallback(opts, (withOptions) => getOnce(opts, remote, output, withOptions)),
+  );
 }
 
 async function getOnce(
@@ -161,7 +164,9 @@ export async function tftpPut(
   const unheard = (): void => {};
   input.on('error', unheard);
   try {
-    return await withOptionFallback(opts, (withOptions) => putOnce(opts, remote, input, size, withOptions));
+    return await observeTransfer('out', size, () =>
+      withOptionFallback(opts, (withOptions) => putOnce(opts, remote, input, size, withOptions)),
+    );
   } finally {
     input.off('error', unheard);
   }

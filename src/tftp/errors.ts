@@ -1,6 +1,6 @@
 /** TFTP failures as `SockitError`s that also carry the TFTP error code (RFC 1350). */
 import { ErrorCode, SockitError } from '../errors.js';
-import { ERROR_TEXT, type TftpErrorCode } from './packet.js';
+import { ERROR_TEXT, TftpErrorCode } from './packet.js';
 
 /**
  * A failed transfer. `tftpCode` is the code sent or received in the ERROR packet
@@ -37,4 +37,27 @@ export function timeoutError(retries: number, waitedMs: number, onlyFinalAckMiss
     `${what} after ${retries} retransmissions (${(waitedMs / 1000).toFixed(1)} s)`,
     undefined,
   );
+}
+
+/**
+ * The sockit code of a transfer that ended with TFTP ERROR `tftpCode` (sent or refused),
+ * for events and metrics: what a file service would answer for the same refusal.
+ */
+export function codeOfTftpError(tftpCode: number): ErrorCode {
+  switch (tftpCode) {
+    case TftpErrorCode.FILE_NOT_FOUND:
+      return ErrorCode.NOT_FOUND;
+    case TftpErrorCode.ACCESS_VIOLATION:
+      return ErrorCode.PATH_DENIED;
+    case TftpErrorCode.DISK_FULL:
+      return ErrorCode.FILE_TOO_LARGE;
+    case TftpErrorCode.FILE_EXISTS:
+      return ErrorCode.EXISTS;
+    case TftpErrorCode.ILLEGAL_OPERATION:
+    case TftpErrorCode.UNKNOWN_TID:
+    case TftpErrorCode.OPTION_NEGOTIATION:
+      return ErrorCode.BAD_REQUEST;
+    default:
+      return ErrorCode.TFTP_PROTOCOL;
+  }
 }

@@ -2,9 +2,10 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, isSockitError } from '../errors.js';
 import { ConfinedRoot } from '../runtime/confine.js';
 import { TftpErrorCode } from './packet.js';
-import { resolveInRoot } from './paths.js';
+import { parseRewrite, resolveInRoot } from './paths.js';
 import { ServedFiles } from './storage.js';
 
 const client = { address: '127.0.0.1', port: 1, family: 'IPv4' } as const;
@@ -79,6 +80,25 @@ describe('TFTP paths', () => {
     }
     for (const name of ['..', '../outside/kernel', 'boot/../../outside/kernel', '..\\outside']) {
       expect((await resolveInRoot(confined, name, [], '127.0.0.1')).ok, name).toBe(false);
+    }
+  });
+});
+
+describe('parseRewrite', () => {
+  it('parses REGEX=>REPLACEMENT', () => {
+    const rule = parseRewrite('^old/=>new/');
+    expect('old/x'.replace(rule.pattern, rule.replace)).toBe('new/x');
+  });
+
+  it('refuses a rule without => or with a bad pattern as ERR_INVALID_ARGUMENT', () => {
+    for (const bad of ['no-arrow', '=>x', '(unclosed=>x']) {
+      let thrown: unknown;
+      try {
+        parseRewrite(bad);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(isSockitError(thrown, ErrorCode.INVALID_ARGUMENT), bad).toBe(true);
     }
   });
 });

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { ErrorCode, isSockitError } from '../errors.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { ConfinedRoot } from '../runtime/confine.js';
 import { TftpErrorCode } from './packet.js';
 
@@ -27,8 +27,19 @@ export type Resolved =
 /** Parses `REGEX=>REPLACEMENT` (the CLI's --rewrite form). */
 export function parseRewrite(rule: string): RewriteRule {
   const at = rule.indexOf('=>');
-  if (at <= 0) throw new Error(`rewrite rule "${rule}" is not REGEX=>REPLACEMENT`);
-  return { pattern: new RegExp(rule.slice(0, at)), replace: rule.slice(at + 2) };
+  if (at <= 0) {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `rewrite rule "${rule}" is not REGEX=>REPLACEMENT`);
+  }
+  let pattern: RegExp;
+  try {
+    pattern = new RegExp(rule.slice(0, at));
+  } catch (err) {
+    // A bad pattern is the caller's argument: say so with a code, not a bare SyntaxError.
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `rewrite rule "${rule}": ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return { pattern, replace: rule.slice(at + 2) };
 }
 
 /** Normalises a requested name and applies the rewrite rules. */

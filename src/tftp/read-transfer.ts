@@ -2,6 +2,7 @@
  * A read request on the server: the file, or a hook's content, goes to the client through
  * the sender state machine.
  */
+import { ErrorCode } from '../errors.js';
 import type { TftpError } from './errors.js';
 import { BlockPump, FilePump, type Pump } from './io.js';
 import { negotiate } from './options.js';
@@ -49,12 +50,12 @@ export class ReadTransfer extends Transfer {
       },
       fail: (err: TftpError) => {
         pump.stop();
-        this.finish(false, sender.stats, err.message);
+        this.finish(false, sender.stats, err.message, err.code);
       },
     });
     const readFailed = (err: Error): void => {
       link.send(encodeError(0, 'read error'));
-      this.finish(false, sender.stats, err.message);
+      this.finish(false, sender.stats, err.message, ErrorCode.IO);
     };
     // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
     const pump: Pump =
@@ -63,10 +64,10 @@ export class ReadTransfer extends Transfer {
         : new BlockPump(content.stream(o.blksize, o.windowsize), sender, o.blksize, netascii, readFailed);
     this.#sender = sender;
     this.#pump = pump;
-    this.state = 'transferring';
-    const end = (error: string): void => {
+    this.begin(netascii ? undefined : content.size);
+    const end = (error: string, code: ErrorCode): void => {
       pump.stop();
-      this.finish(false, sender.stats, error);
+      this.finish(false, sender.stats, error, code);
     };
     link.attach({
       packet: (packet) => {
@@ -74,10 +75,10 @@ export class ReadTransfer extends Transfer {
           sender.ack(packet.block);
           pump.pump();
         } else if (packet.opcode === Opcode.ERROR) {
-          end(`client sent ERROR ${packet.code}: ${packet.message}`);
+          end(`client sent ERROR ${packet.code}: ${packet.message}`, ErrorCode.TFTP_REMOTE);
         }
       },
-      malformed: (_code, reason) => end(reason),
+      malformed: (_code, reason) => end(reason, ErrorCode.BAD_REQUEST),
       timeout: () => {
         sender.timeout();
         pump.pump();

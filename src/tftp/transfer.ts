@@ -4,10 +4,12 @@
  */
 
 import type dgram from 'node:dgram';
-import { formatHostPort } from '../errors.js';
+import { ErrorCode, formatHostPort } from '../errors.js';
 import type { ConfinedRoot } from '../runtime/confine.js';
+import { type Direction, events } from '../runtime/events.js';
 import type { Logger } from '../runtime/log.js';
 import type { Rollover } from './blocks.js';
+import { codeOfTftpError } from './errors.js';
 import { type Peer, TransferLink } from './link.js';
 import type { ServerLimits, TransferOptions } from './options.js';
 import { encodeError, encodeOack, Opcode, type Request } from './packet.js';
@@ -46,6 +48,8 @@ export abstract class Transfer {
   state: TransferState = 'negotiating';
   readonly link: TransferLink;
   readonly #began = Date.now();
+  /** When blocks began to move (`performance.now()`); a refused request never starts. */
+  #started: number | undefined;
   #logged = false;
 
   constructor(
@@ -70,6 +74,18 @@ export abstract class Transfer {
     return this.#logged;
   }
 
+  /** From this process's side: a read request sends (`out`), a write request receives (`in`). */
+  get direction(): Direction {
+    return this.request.opcode === Opcode.WRQ ? 'in' : 'out';
+  }
+
+  /** Blocks begin to move: the transfer is under way (and published as started). */
+  protected begin(size?: number): void {
+    this.state = 'transferring';
+    this.#started = performance.now();
+    events.transferStart.publish({ service: 'tftp', direction: this.direction, size });
+  }
+
   /** Runs the transfer of the resolved file; resolves once it is under way or refused. */
   abstract run(file: { path: string; name: string }): Promise<void>;
 
@@ -86,11 +102,26 @@ export abstract class Transfer {
     this.context.slots.release(this.slot);
   }
 
-  /** Logs the one line of the transfer; a failure also releases it. */
-  finish(ok: boolean, stats: TransferStats | undefined, error?: string): void {
+  /**
+   * Logs the one line of the transfer and publishes its end; a failure also releases it.
+   * `code` says why it failed (default `ERR_TFTP_PROTOCOL`).
+   */
+  finish(ok: boolean, stats: TransferStats | undefined, error?: string, code?: ErrorCode): void {
     if (this.#logged) return;
     this.#logged = true;
     if (!ok) this.release();
+    const failure = ok ? undefined : (code ?? ErrorCode.TFTP_PROTOCOL);
+    if (this.#started !== undefined) {
+      events.transferEnd.publish({
+        service: 'tftp',
+        direction: this.direction,
+        bytes: stats?.bytes ?? 0,
+        ok,
+        durationMs: performance.now() - this.#started,
+        ...(failure ? { code: failure } : {}),
+      });
+    }
+    if (failure) events.error.publish({ service: 'tftp', code: failure });
     const ms = Date.now() - this.#began;
     const line = {
       ...this.entry,
@@ -102,6 +133,7 @@ export abstract class Transfer {
       ms,
       mbPerSecond: Math.round(((stats?.bytes ?? 0) / Math.max(ms, 1) / 1000) * 100) / 100,
       ok,
+      ...(failure ? { code: failure } : {}),
       ...(error ? { error } : {}),
     };
     if (ok) this.context.log.info(line, 'transfer');
@@ -109,16 +141,16 @@ export abstract class Transfer {
   }
 
   /** Ends it with an ERROR to the client. */
-  deny(refusal: Refusal, stats?: TransferStats): void {
+  deny(refusal: Refusal, stats?: TransferStats, code = codeOfTftpError(refusal.code)): void {
     if (this.#logged) return;
     this.link.send(encodeError(refusal.code, refusal.reason));
-    this.finish(false, stats, refusal.reason);
+    this.finish(false, stats, refusal.reason, code);
   }
 
   /** Ends it after an abort: told (ERROR 0) or quiet. */
   protected stopWith(reason: string, tell: boolean, stats?: TransferStats): void {
-    if (tell) this.deny(refuse(0, reason), stats);
-    else this.finish(false, stats, reason);
+    if (tell) this.deny(refuse(0, reason), stats, ErrorCode.ABORTED);
+    else this.finish(false, stats, reason, ErrorCode.ABORTED);
   }
 
   /** What either end runs with once negotiated; the OACK, if any, is its block 0. */

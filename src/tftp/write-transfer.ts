@@ -50,16 +50,16 @@ export class WriteTransfer extends Transfer {
     const file = createWriteStream('', { fd: created });
     this.#file = file;
     if (this.over) return this.#discard();
-    const end = (error: string): void => {
+    const end = (error: string, code: ErrorCode): void => {
       this.#discard();
-      this.finish(false, receiver.stats, error);
+      this.finish(false, receiver.stats, error, code);
     };
     const writer = new BlockWriter(file, {
       netascii: request.mode === 'netascii',
       onError: () => {
         if (this.#failed) return;
         link.send(encodeError(TftpErrorCode.DISK_FULL, 'write failed'));
-        end('write failed');
+        end('write failed', ErrorCode.IO);
       },
       onDrain: () => receiver.resume(),
     });
@@ -83,17 +83,19 @@ export class WriteTransfer extends Transfer {
             }),
         // The dally is over: only now may the client's TID be used again.
         close: () => this.release(),
-        fail: (err: TftpError) => end(err.message),
+        fail: (err: TftpError) => end(err.message, err.code),
       },
     );
     this.#receiver = receiver;
-    this.state = 'transferring';
+    this.begin(o.tsize);
     link.attach({
       packet: (packet) => {
         if (packet.opcode === Opcode.DATA) receiver.data(packet.block, packet.data);
-        else if (packet.opcode === Opcode.ERROR) end(`client sent ERROR ${packet.code}: ${packet.message}`);
+        else if (packet.opcode === Opcode.ERROR) {
+          end(`client sent ERROR ${packet.code}: ${packet.message}`, ErrorCode.TFTP_REMOTE);
+        }
       },
-      malformed: (_code, reason) => end(reason),
+      malformed: (_code, reason) => end(reason, ErrorCode.BAD_REQUEST),
       timeout: () => receiver.timeout(),
     });
     receiver.start();
