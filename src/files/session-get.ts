@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
-import type { Req, RequestIo } from './session-io.js';
+import { type Req, type RequestIo, startTransfer } from './session-io.js';
 import type { UserFiles } from './storage.js';
 import { hashPrefix, peekHex, sendRange } from './transfer.js';
 
@@ -37,8 +37,18 @@ export async function serveGet(io: RequestIo, files: UserFiles, request: Req<'ge
     }
     io.ok({ size, from, mtime: Math.round(info.mtimeMs) });
     const began = Date.now();
-    await sendRange(io.channel, handle, from, size, hash);
-    io.ok({ sha256: hash.digest('hex') });
+    const end = startTransfer('out', size - from);
+    let sent = from;
+    try {
+      await sendRange(io.channel, handle, from, size, hash, (position) => {
+        sent = position;
+      });
+      io.ok({ sha256: hash.digest('hex') });
+    } catch (err) {
+      end(sent - from, err);
+      throw err;
+    }
+    end(size - from);
     io.log.info(
       {
         user: files.user,

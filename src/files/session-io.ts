@@ -6,6 +6,7 @@
 import type { SockitError } from '../errors.js';
 import { ErrorCode, SockitError as Refusal } from '../errors.js';
 import type { Channel } from '../runtime/channel.js';
+import { type Direction, events } from '../runtime/events.js';
 import type { Logger } from '../runtime/log.js';
 import type { Request } from './protocol.js';
 
@@ -70,4 +71,30 @@ export function asRefusal(err: unknown): SockitError | undefined {
   if (err instanceof Refusal) return err;
   const known = ERRNO_REFUSALS[(err as NodeJS.ErrnoException)?.code ?? ''];
   return known ? new Refusal(known[0], known[1]) : undefined;
+}
+
+/**
+ * Publishes the start of a transfer of `size` bytes now; the function returned publishes its
+ * end, with the bytes that crossed the wire and, on failure, the error's code.
+ *
+ * @example
+ * ```ts
+ * const end = startTransfer('out', size);
+ * try { await send(); end(size); } catch (err) { end(sent, err); throw err; }
+ * ```
+ */
+export function startTransfer(direction: Direction, size: number): (bytes: number, err?: unknown) => void {
+  const began = performance.now();
+  events.transferStart.publish({ service: 'files', direction, size });
+  return (bytes, err) => {
+    const code = err === undefined ? undefined : ((err as { code?: unknown }).code ?? ErrorCode.INTERNAL);
+    events.transferEnd.publish({
+      service: 'files',
+      direction,
+      bytes,
+      ok: err === undefined,
+      durationMs: performance.now() - began,
+      ...(code === undefined ? {} : { code: String(code) }),
+    });
+  };
 }

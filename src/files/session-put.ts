@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { ErrorCode, SockitError } from '../errors.js';
-import { fatal, type Req, type RequestIo } from './session-io.js';
+import { fatal, type Req, type RequestIo, startTransfer } from './session-io.js';
 import type { UserFiles } from './storage.js';
 import { FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
 
@@ -120,36 +120,45 @@ async function receiveUpload(
 
   const start = await io.expect('put-from');
   if (start.offset !== 0 && start.offset !== offset) {
-    throw fatal(
-      new SockitError(ErrorCode.INVALID_ARGUMENT, 'put-from must start at 0 or at the offered offset'),
-    );
+    throw fatal(new SockitError(ErrorCode.BAD_REQUEST, 'put-from must start at 0 or at the offered offset'));
   }
   const from = start.offset;
   if (from === 0) await files.describePart(part, request.path, request.size);
   const hash = from === 0 ? createHash('sha256') : (prefix as Hash);
   const began = Date.now();
-  const flags = from === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDWR;
-  const sink = new FileSink(await files.openPart(part, flags), from);
+  const end = startTransfer('in', request.size - from);
+  let received = 0;
+  let digest = '';
   try {
-    await receiveRange(io.channel, sink, request.size - from, hash);
+    const flags = from === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDWR;
+    const sink = new FileSink(await files.openPart(part, flags), from);
+    try {
+      await receiveRange(io.channel, sink, request.size - from, hash, (n) => {
+        received = n;
+      });
+    } catch (err) {
+      // Keep what arrived, even from a cut connection: it is what a resume starts from.
+      await sink.abandon().catch(() => undefined);
+      throw err;
+    }
+    // Synced before it gets its name: once named, the bytes are on disk.
+    await sink.finish();
+    const last = await io.expect('put-end');
+    digest = hash.digest('hex');
+    if (digest !== last.sha256) {
+      await files.dropPart(part);
+      throw new SockitError(
+        ErrorCode.INTEGRITY,
+        'the received bytes do not match their SHA-256; nothing was stored',
+      );
+    }
+    await files.place(part, request.path, request.overwrite ?? false);
+    await files.dropMeta(part);
   } catch (err) {
-    // Keep what arrived, even from a cut connection: it is what a resume starts from.
-    await sink.abandon().catch(() => undefined);
+    end(received, err);
     throw err;
   }
-  // Synced before it gets its name: once named, the bytes are on disk.
-  await sink.finish();
-  const end = await io.expect('put-end');
-  const digest = hash.digest('hex');
-  if (digest !== end.sha256) {
-    await files.dropPart(part);
-    throw new SockitError(
-      ErrorCode.INTEGRITY,
-      'the received bytes do not match their SHA-256; nothing was stored',
-    );
-  }
-  await files.place(part, request.path, request.overwrite ?? false);
-  await files.dropMeta(part);
+  end(received);
   io.log.info(
     {
       user: files.user,

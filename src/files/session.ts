@@ -128,7 +128,7 @@ export class FileSession {
     const parsed = RequestSchema.safeParse(header);
     if (!parsed.success) {
       throw fatal(
-        new SockitError(ErrorCode.INVALID_ARGUMENT, `malformed request: ${parsed.error.issues[0]?.message}`),
+        new SockitError(ErrorCode.BAD_REQUEST, `malformed request: ${parsed.error.issues[0]?.message}`),
       );
     }
     return parsed.data;
@@ -138,7 +138,7 @@ export class FileSession {
   async #expect<K extends Request['op']>(op: K): Promise<Req<K>> {
     const request = await this.#next();
     if (request.op !== op)
-      throw fatal(new SockitError(ErrorCode.INVALID_ARGUMENT, `expected ${op}, not ${request.op}`));
+      throw fatal(new SockitError(ErrorCode.BAD_REQUEST, `expected ${op}, not ${request.op}`));
     return request as Req<K>;
   }
 
@@ -182,7 +182,7 @@ export class FileSession {
       case 'get':
         return serveGet(this.#io, files, request);
       default:
-        throw new SockitError(ErrorCode.INVALID_ARGUMENT, `"${request.op}" is out of place here`);
+        throw new SockitError(ErrorCode.BAD_REQUEST, `"${request.op}" is out of place here`);
     }
   }
 
