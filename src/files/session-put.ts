@@ -9,15 +9,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { ErrorCode, SockitError } from '../errors.js';
 import { fatal, type Req, type RequestIo, startTransfer } from './session-io.js';
-import type { UserFiles } from './storage.js';
+import type { PartInfo, UserFiles } from './storage.js';
 import { FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
+import { checkQuota, type QuotaShared, recordUsage } from './usage.js';
 
 /** What every upload of one server shares. */
-export interface UploadShared {
+export interface UploadShared extends QuotaShared {
   /** Uploads in progress, as "user/path": one writer per part. */
   busy: Set<string>;
-  /** Bytes of uploads under way, per user: counted against the quota until they land. */
-  reserved: Map<string, number>;
   limits: {
     /** Largest file, in bytes. */
     maxFileSize: number;
@@ -29,7 +28,7 @@ export interface UploadShared {
  *
  * @example
  * ```ts
- * await servePut(io, shared, files, { op: 'put', path: 'a.bin', size: 5 }, quota);
+ * await servePut(io, shared, files, { op: 'put', path: 'a.bin', size: 5 });
  * ```
  */
 export async function servePut(
@@ -37,7 +36,6 @@ export async function servePut(
   shared: UploadShared,
   files: UserFiles,
   request: Req<'put'>,
-  quota: number,
 ): Promise<void> {
   const { maxFileSize } = shared.limits;
   if (request.size > maxFileSize) {
@@ -72,7 +70,7 @@ export async function servePut(
   const { reserved } = shared;
   reserved.set(files.user, (reserved.get(files.user) ?? 0) + request.size);
   try {
-    await receiveUpload(io, shared, files, request, existing?.size ?? 0, quota);
+    await receiveUpload(io, shared, files, request, existing?.size ?? 0);
   } finally {
     shared.busy.delete(key);
     const left = (reserved.get(files.user) ?? 0) - request.size;
@@ -87,48 +85,77 @@ async function receiveUpload(
   files: UserFiles,
   request: Req<'put'>,
   replaced: number,
-  quota: number,
 ): Promise<void> {
   const part = files.partFor(request.path);
-  let offset = 0;
-  let prefix: Hash | undefined;
-  if (await files.partMatches(part, request.path, request.size)) {
-    const handle = await files.openPart(part, constants.O_RDONLY).catch(() => undefined);
-    if (handle) {
-      try {
-        const length = Math.min((await handle.stat()).size, request.size);
-        prefix = await hashPrefix(handle, length);
-        if (prefix) offset = length;
-      } finally {
-        await handle.close();
-      }
-    }
-  }
-  if (quota > 0) {
-    const partBytes = await files.partSize(part);
-    // On disk now, minus what this upload replaces, plus every upload under way (this one too).
-    const used = (await files.usage()) - replaced - partBytes;
-    const underWay = shared.reserved.get(files.user) ?? request.size;
-    if (used + underWay > quota) {
-      throw new SockitError(
-        ErrorCode.QUOTA_EXCEEDED,
-        `${request.size} more bytes would exceed the quota (${used} of ${quota} used)`,
-      );
-    }
-  }
-  io.ok({ offset, prefixSha256: prefix ? peekHex(prefix) : undefined });
+  const prefix = await keptPrefix(files, part, request);
+  const offset = prefix?.length ?? 0;
+  const partBytes = await files.partSize(part);
+  await checkQuota(shared, files, { size: request.size, replaced, partBytes });
+  io.ok({ offset, prefixSha256: prefix ? peekHex(prefix.hash) : undefined });
 
   const start = await io.expect('put-from');
   if (start.offset !== 0 && start.offset !== offset) {
     throw fatal(new SockitError(ErrorCode.BAD_REQUEST, 'put-from must start at 0 or at the offered offset'));
   }
   const from = start.offset;
-  if (from === 0) await files.describePart(part, request.path, request.size);
-  const hash = from === 0 ? createHash('sha256') : (prefix as Hash);
   const began = Date.now();
+  // From here on the disk changes: whatever happens, the stored usage moves by what did.
+  let digest: string | undefined;
+  try {
+    digest = await writeUpload(io, files, part, request, from, from === 0 ? undefined : prefix?.hash);
+  } finally {
+    const partNow = await files.partSize(part);
+    const delta = partNow - partBytes + (digest === undefined ? 0 : request.size - replaced);
+    await recordUsage(shared.store, files.user, delta, io.log);
+  }
+  io.log.info(
+    {
+      user: files.user,
+      path: files.display(request.path),
+      bytes: request.size,
+      resumedFrom: from,
+      ms: Date.now() - began,
+      replaced: replaced > 0,
+    },
+    'uploaded',
+  );
+  io.ok({ sha256: digest, size: request.size });
+}
+
+/** The hash of the bytes a kept part already holds for this upload, when they can be reused. */
+async function keptPrefix(
+  files: UserFiles,
+  part: PartInfo,
+  request: Req<'put'>,
+): Promise<{ hash: Hash; length: number } | undefined> {
+  if (!(await files.partMatches(part, request.path, request.size))) return undefined;
+  const handle = await files.openPart(part, constants.O_RDONLY).catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    const length = Math.min((await handle.stat()).size, request.size);
+    const hash = await hashPrefix(handle, length);
+    return hash ? { hash, length } : undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Receives the bytes from `prefix`'s end (or from 0 without one) into the part, checks
+ * their SHA-256 and gives the part its name. Resolves to the digest once the file is placed.
+ */
+async function writeUpload(
+  io: RequestIo,
+  files: UserFiles,
+  part: PartInfo,
+  request: Req<'put'>,
+  from: number,
+  prefix: Hash | undefined,
+): Promise<string> {
+  if (from === 0) await files.describePart(part, request.path, request.size);
+  const hash = prefix ?? createHash('sha256');
   const end = startTransfer('in', request.size - from);
   let received = 0;
-  let digest = '';
   try {
     const flags = from === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDWR;
     const sink = new FileSink(await files.openPart(part, flags), from);
@@ -144,7 +171,7 @@ async function receiveUpload(
     // Synced before it gets its name: once named, the bytes are on disk.
     await sink.finish();
     const last = await io.expect('put-end');
-    digest = hash.digest('hex');
+    const digest = hash.digest('hex');
     if (digest !== last.sha256) {
       await files.dropPart(part);
       throw new SockitError(
@@ -154,21 +181,10 @@ async function receiveUpload(
     }
     await files.place(part, request.path, request.overwrite ?? false);
     await files.dropMeta(part);
+    end(received);
+    return digest;
   } catch (err) {
     end(received, err);
     throw err;
   }
-  end(received);
-  io.log.info(
-    {
-      user: files.user,
-      path: files.display(request.path),
-      bytes: request.size,
-      resumedFrom: from,
-      ms: Date.now() - began,
-      replaced: replaced > 0,
-    },
-    'uploaded',
-  );
-  io.ok({ sha256: digest, size: request.size });
 }

@@ -18,11 +18,10 @@ import { serveGet } from './session-get.js';
 import { asRefusal, fatal, isFatal, type Req, type RequestIo } from './session-io.js';
 import { servePut, type UploadShared } from './session-put.js';
 import { UserFiles } from './storage.js';
+import { forgetUsage, recordUsage } from './usage.js';
 
 export interface SessionLimits {
   maxFileSize: number;
-  /** Default per-user quota in bytes; 0: none. */
-  quotaBytes: number;
   minIterations: number;
 }
 
@@ -46,7 +45,6 @@ export class FileSession {
   /** What an upload or a download sees of this connection. */
   readonly #io: RequestIo;
   #files: UserFiles | undefined;
-  #quota = 0;
   /** This connection's log-in tally (see `LoginServer.authenticate`). */
   readonly #logins = { attempts: 0, throttled: 0 };
 
@@ -174,16 +172,31 @@ export class FileSession {
         this.#conn.log.info({ user: files.user, path: files.display(request.path) }, 'mkdir');
         return this.#ok();
       case 'rm':
-        await files.remove(request.path, request.recursive ?? false);
-        this.#conn.log.info({ user: files.user, path: files.display(request.path) }, 'removed');
+        await this.#remove(files, request);
         return this.#ok();
       case 'put':
-        return servePut(this.#io, this.#shared, files, request, this.#quota);
+        return servePut(this.#io, this.#shared, files, request);
       case 'get':
         return serveGet(this.#io, files, request);
       default:
         throw new SockitError(ErrorCode.BAD_REQUEST, `"${request.op}" is out of place here`);
     }
+  }
+
+  /** Removes a file or folder, and what it held from the user's stored usage. */
+  async #remove(files: UserFiles, request: Req<'rm'>): Promise<void> {
+    const { store } = this.#shared;
+    const log = this.#conn.log;
+    let bytes: number;
+    try {
+      bytes = await files.remove(request.path, request.recursive ?? false);
+    } catch (err) {
+      // A tree may be half removed: its size is no longer known.
+      if (request.recursive) await forgetUsage(store, files.user, log);
+      throw err;
+    }
+    await recordUsage(store, files.user, -bytes, log);
+    log.info({ user: files.user, path: files.display(request.path), bytes }, 'removed');
   }
 
   async #auth(request: Req<'auth'>): Promise<void> {
@@ -203,7 +216,6 @@ export class FileSession {
         const files = new UserFiles(this.#shared.root, checkUserName(record.name));
         await files.ensure();
         this.#files = files;
-        this.#quota = record.quotaBytes ?? this.#shared.limits.quotaBytes;
       });
     } catch (err) {
       if (isOutOfStep(err)) throw fatal(err as SockitError);
