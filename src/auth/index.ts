@@ -50,5 +50,12 @@ export {
   type ScramServerResult,
 } from './scram.js';
 export { SecretKey } from './secret-key.js';
-export { defaultDatabase, openUserStore, type StoreKind, type UserRecord, type UserStore } from './store.js';
+export {
+  defaultDatabase,
+  openUserStore,
+  type Quota,
+  type StoreKind,
+  type UserRecord,
+  type UserStore,
+} from './store.js';
 export { Throttle, type ThrottleOptions } from './throttle.js';

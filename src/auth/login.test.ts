@@ -29,10 +29,12 @@ function memoryStore(): UserStore & { users: Map<string, UserRecord> } {
     get: async (name) => users.get(name),
     add: async (name, credentials) => {
       if (users.has(name)) throw Object.assign(new Error('taken'), { code: 'x' });
-      users.set(name, { name, credentials, quotaBytes: null, createdAt: new Date() });
+      users.set(name, { name, credentials, quotaBytes: null, usageBytes: null, createdAt: new Date() });
     },
     setCredentials: async () => {},
     setQuota: async () => {},
+    addUsage: async () => {},
+    setUsage: async () => {},
     remove: async () => {},
     list: async () => [...users.values()],
     close: async () => {},

@@ -17,6 +17,13 @@ export const MIGRATION_LOCK_TABLE = 'sockit_migration_lock';
 export const MAX_SALT_BYTES = 255;
 export const MAX_KEY_BYTES = 64;
 
+/**
+ * `quota_bytes` of a user without a limit. A sentinel in the one column keeps "default",
+ * "unlimited" and "N bytes" apart on all three engines with one nullable BIGINT, where a
+ * second column would allow contradictory pairs.
+ */
+export const QUOTA_UNLIMITED = -1;
+
 /** The `users` table as the drivers see it. */
 export interface UsersTable {
   id: Generated<number>;
@@ -25,8 +32,13 @@ export interface UsersTable {
   iterations: number;
   stored_key: Buffer;
   server_key: Buffer;
-  /** BIGINT: pg returns a string, mysql2 and better-sqlite3 a number. */
+  /**
+   * BIGINT: pg returns a string, mysql2 and better-sqlite3 a number. NULL: the server's
+   * default; QUOTA_UNLIMITED (-1): no limit; 0 or more: that many bytes.
+   */
   quota_bytes: ColumnType<number | string | bigint | null, number | null, number | null>;
+  /** BIGINT: bytes the user's files and upload parts hold; NULL until first counted. */
+  usage_bytes: ColumnType<number | string | bigint | null, number | null, number | null>;
   /** SQLite keeps ISO 8601 text; MySQL and PostgreSQL return a `Date`. */
   created_at: ColumnType<Date | string, Date | string, never>;
 }
@@ -95,6 +107,30 @@ function createUsers(kind: StoreKind): Migration {
 }
 
 /**
+ * Per-user usage, and quotas that mean what they say. Before this migration a stored quota
+ * of 0 meant "no limit" (the server skipped the check); 0 now means that nothing may be
+ * stored, so existing zeros become QUOTA_UNLIMITED and keep their old effect.
+ */
+const usageAndUnlimited: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('users').addColumn('usage_bytes', 'bigint').execute();
+    await (db as Kysely<StoreSchema>)
+      .updateTable('users')
+      .set({ quota_bytes: QUOTA_UNLIMITED })
+      .where('quota_bytes', '=', 0)
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await (db as Kysely<StoreSchema>)
+      .updateTable('users')
+      .set({ quota_bytes: 0 })
+      .where('quota_bytes', '=', QUOTA_UNLIMITED)
+      .execute();
+    await db.schema.alterTable('users').dropColumn('usage_bytes').execute();
+  },
+};
+
+/**
  * The store's migrations for one engine, oldest first. Names sort in order; never rename or
  * edit one that has shipped: add a new one.
  *
@@ -109,6 +145,7 @@ export function migrationProvider(kind: StoreKind): MigrationProvider {
   return {
     getMigrations: async () => ({
       '0001_create_users': createUsers(kind),
+      '0002_usage_and_unlimited_quota': usageAndUnlimited,
     }),
   };
 }

@@ -6,10 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, DB_KINDS, type DbKind, type TestDatabase } from '../../test/databases.js';
 import { ErrorCode, SockitError } from '../errors.js';
+import { connect } from './connect.js';
 import type { ScramCredentials } from './credentials.js';
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from './migrations.js';
 import { defaultDatabase, openUserStore, type UserStore } from './store.js';
 
 /** Random keys, plus a salt whose edges are the bytes engines like to trim or pad. */
@@ -162,6 +166,52 @@ describe.each(DB_KINDS)('user store on %s', (kind: DbKind) => {
     expect((await store.get('dee'))?.quotaBytes).toBeNull();
   });
 
+  it("keeps 'unlimited' apart from 0 bytes and from the server's default", async () => {
+    await store.add('uma', credentials(), { quotaBytes: 'unlimited' });
+    await store.add('zed', credentials(), { quotaBytes: 0 });
+    await store.add('dex', credentials());
+    expect((await store.get('uma'))?.quotaBytes).toBe('unlimited');
+    expect((await store.get('zed'))?.quotaBytes).toBe(0);
+    expect((await store.get('dex'))?.quotaBytes).toBeNull();
+    await store.setQuota('dex', 'unlimited');
+    expect((await store.get('dex'))?.quotaBytes).toBe('unlimited');
+    await store.setQuota('uma', 0);
+    expect((await store.get('uma'))?.quotaBytes).toBe(0);
+    await expectCode(store.setQuota('uma', 'lots' as never), ErrorCode.INVALID_ARGUMENT);
+  });
+
+  it('counts usage: unknown until set, moved by deltas, unknown again below zero', async () => {
+    await store.add('use', credentials());
+    expect((await store.get('use'))?.usageBytes).toBeNull();
+    // Unknown usage is not moved: a walk will count it.
+    await store.addUsage('use', 100);
+    expect((await store.get('use'))?.usageBytes).toBeNull();
+    await store.setUsage('use', 1000, { ifUnknown: true });
+    expect((await store.get('use'))?.usageBytes).toBe(1000);
+    // A late walk does not replace a known count.
+    await store.setUsage('use', 5, { ifUnknown: true });
+    expect((await store.get('use'))?.usageBytes).toBe(1000);
+    await store.addUsage('use', 2 ** 40);
+    await store.addUsage('use', -500);
+    expect((await store.get('use'))?.usageBytes).toBe(2 ** 40 + 500);
+    // Many deltas at once from two connections: none is lost.
+    const other = await openUserStore(database.url);
+    try {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : store).addUsage('use', 1)));
+    } finally {
+      await other.close();
+    }
+    expect((await store.get('use'))?.usageBytes).toBe(2 ** 40 + 520);
+    await store.addUsage('use', -(2 ** 41));
+    expect((await store.get('use'))?.usageBytes).toBeNull();
+    await store.setUsage('use', 7);
+    await store.setUsage('use', null);
+    expect((await store.get('use'))?.usageBytes).toBeNull();
+    await expectCode(store.setUsage('use', -1), ErrorCode.INVALID_ARGUMENT);
+    await expectCode(store.addUsage('use', 0.5), ErrorCode.INVALID_ARGUMENT);
+    await expectCode(store.setUsage('nobody', 1), ErrorCode.USER_NOT_FOUND);
+  });
+
   it('removes one user and leaves the others', async () => {
     await store.add('eve', credentials());
     await store.add('fay', credentials());
@@ -235,6 +285,55 @@ describe.each(DB_KINDS)('user store on %s', (kind: DbKind) => {
       expect(err.message).toContain(kind === 'sqlite' ? path.join(dir, 'plain-file') : '127.0.0.1:1');
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(DB_KINDS)('user store migrations on %s', (kind: DbKind) => {
+  it('adds usage and turns the old "0 = no limit" quotas into unlimited ones', async () => {
+    const database = await createTestDatabase(kind);
+    try {
+      // A database as the first schema left it, with the quotas it could hold.
+      const connection = await connect(database.url);
+      const db = new Kysely<StoreSchema>({ dialect: connection.dialect });
+      try {
+        const migrator = new Migrator({
+          db,
+          provider: migrationProvider(kind),
+          migrationTableName: MIGRATION_TABLE,
+          migrationLockTableName: MIGRATION_LOCK_TABLE,
+        });
+        expect((await migrator.migrateTo('0001_create_users')).error).toBeUndefined();
+        const c = credentials();
+        const row = (name: string, quota: number | null) => ({
+          name,
+          salt: c.salt,
+          iterations: c.iterations,
+          stored_key: c.storedKey,
+          server_key: c.serverKey,
+          quota_bytes: quota,
+          created_at: kind === 'sqlite' ? new Date().toISOString() : new Date(),
+        });
+        await db
+          .insertInto('users')
+          .values([row('free', 0), row('five', 5), row('dflt', null)])
+          .execute();
+      } finally {
+        await db.destroy();
+      }
+      const store = await openUserStore(database.url);
+      try {
+        const quotas = (await store.list()).map((u) => [u.name, u.quotaBytes, u.usageBytes]);
+        expect(quotas).toEqual([
+          ['dflt', null, null],
+          ['five', 5, null],
+          ['free', 'unlimited', null],
+        ]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await database.drop();
     }
   });
 });

@@ -3,7 +3,7 @@
  * and PostgreSQL. Every statement is built by kysely with bound parameters; the only SQL
  * text written by hand is schema DDL and fixed PRAGMAs, neither of which carries a value.
  */
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Connection, connect, databaseError } from './connect.js';
@@ -14,17 +14,26 @@ import {
   MIGRATION_LOCK_TABLE,
   MIGRATION_TABLE,
   migrationProvider,
+  QUOTA_UNLIMITED,
   type StoreKind,
   type StoreSchema,
 } from './migrations.js';
 import { checkUserName } from './names.js';
 
+/** A quota: a number of bytes (0: nothing may be stored), or no limit at all. */
+export type Quota = number | 'unlimited';
+
 /** One user as the store keeps it: never a password, only SCRAM's salted keys. */
 export interface UserRecord {
   name: string;
   credentials: ScramCredentials;
-  /** This user's quota override in bytes; `null` means the server's default applies. */
-  quotaBytes: number | null;
+  /** This user's own quota; `null` means the server's default applies. */
+  quotaBytes: Quota | null;
+  /**
+   * Bytes the user's files and unfinished uploads hold, as the file service counted them;
+   * `null` until it first counts them (a walk of the home, once).
+   */
+  usageBytes: number | null;
   createdAt: Date;
 }
 
@@ -44,11 +53,25 @@ export interface UserStore {
   /** The user of exactly this name, or `undefined`; any string may be asked for. */
   get(name: string): Promise<UserRecord | undefined>;
   /** Adds a user; `ERR_BAD_USER_NAME` for a bad name, `ERR_USER_EXISTS` when taken. */
-  add(name: string, credentials: ScramCredentials, options?: { quotaBytes?: number | null }): Promise<void>;
+  add(name: string, credentials: ScramCredentials, options?: { quotaBytes?: Quota | null }): Promise<void>;
   /** Replaces a user's credentials (a new password); `ERR_USER_NOT_FOUND` when there is none. */
   setCredentials(name: string, credentials: ScramCredentials): Promise<void>;
-  /** Sets a user's quota in bytes, or `null` for the server's default; `ERR_USER_NOT_FOUND`. */
-  setQuota(name: string, quotaBytes: number | null): Promise<void>;
+  /**
+   * Sets a user's quota: bytes (0: nothing may be stored), `'unlimited'`, or `null` for the
+   * server's default; `ERR_USER_NOT_FOUND`.
+   */
+  setQuota(name: string, quotaBytes: Quota | null): Promise<void>;
+  /**
+   * Adds `deltaBytes` (negative: subtracts) to a user's usage in one statement, so that
+   * several processes may count at once. Nothing happens while the usage is unknown; a sum
+   * below 0 (files removed that were never counted) makes it unknown, to be counted again.
+   */
+  addUsage(name: string, deltaBytes: number): Promise<void>;
+  /**
+   * Sets a user's usage (`null`: unknown). With `ifUnknown`, only when it is unknown: a
+   * count that raced with `addUsage` does not replace the newer value.
+   */
+  setUsage(name: string, usageBytes: number | null, options?: { ifUnknown?: boolean }): Promise<void>;
   /** Deletes a user; `ERR_USER_NOT_FOUND` when there is none. */
   remove(name: string): Promise<void>;
   /** Every user, sorted by name (byte order on every engine). */
@@ -111,7 +134,7 @@ class KyselyUserStore implements UserStore {
   async add(
     name: string,
     credentials: ScramCredentials,
-    options: { quotaBytes?: number | null } = {},
+    options: { quotaBytes?: Quota | null } = {},
   ): Promise<void> {
     checkUserName(name);
     checkCredentials(credentials);
@@ -143,9 +166,42 @@ class KyselyUserStore implements UserStore {
     await this.#update(name, credentialColumns(credentials));
   }
 
-  async setQuota(name: string, quotaBytes: number | null): Promise<void> {
+  async setQuota(name: string, quotaBytes: Quota | null): Promise<void> {
     checkUserName(name);
     await this.#update(name, { quota_bytes: checkQuota(quotaBytes) });
+  }
+
+  async addUsage(name: string, deltaBytes: number): Promise<void> {
+    checkUserName(name);
+    checkBytes('a usage change', deltaBytes, -Number.MAX_SAFE_INTEGER);
+    if (deltaBytes === 0) return;
+    const sum = sql<number>`${sql.ref('usage_bytes')} + ${deltaBytes}`;
+    await this.#run('write', () =>
+      this.db
+        .updateTable('users')
+        .set({ usage_bytes: sql<number | null>`case when ${sum} < 0 then null else ${sum} end` })
+        .where('name', '=', name)
+        .where('usage_bytes', 'is not', null)
+        .execute(),
+    );
+  }
+
+  async setUsage(
+    name: string,
+    usageBytes: number | null,
+    options: { ifUnknown?: boolean } = {},
+  ): Promise<void> {
+    checkUserName(name);
+    if (usageBytes !== null) checkBytes('usage', usageBytes, 0);
+    if (!options.ifUnknown) return this.#update(name, { usage_bytes: usageBytes });
+    await this.#run('write', () =>
+      this.db
+        .updateTable('users')
+        .set({ usage_bytes: usageBytes })
+        .where('name', '=', name)
+        .where('usage_bytes', 'is', null)
+        .execute(),
+    );
   }
 
   async remove(name: string): Promise<void> {
@@ -169,13 +225,23 @@ class KyselyUserStore implements UserStore {
   #select() {
     return this.db
       .selectFrom('users')
-      .select(['name', 'salt', 'iterations', 'stored_key', 'server_key', 'quota_bytes', 'created_at']);
+      .select([
+        'name',
+        'salt',
+        'iterations',
+        'stored_key',
+        'server_key',
+        'quota_bytes',
+        'usage_bytes',
+        'created_at',
+      ]);
   }
 
   async #update(
     name: string,
     values: Partial<Pick<StoreSchema['users'], 'salt' | 'iterations' | 'stored_key' | 'server_key'>> & {
       quota_bytes?: number | null;
+      usage_bytes?: number | null;
     },
   ): Promise<void> {
     // Names are valid here, so MySQL's trailing-space rule cannot match another user.
@@ -198,6 +264,7 @@ class KyselyUserStore implements UserStore {
 
 type UserRow = Pick<StoreSchema['users'], 'name' | 'salt' | 'iterations' | 'stored_key' | 'server_key'> & {
   quota_bytes: number | string | bigint | null;
+  usage_bytes: number | string | bigint | null;
   created_at: Date | string;
 };
 
@@ -211,7 +278,8 @@ function toRecord(row: UserRow): UserRecord {
       serverKey: toBuffer(row.server_key),
     },
     // pg returns BIGINT as a string; the value was checked to be a safe integer on the way in.
-    quotaBytes: row.quota_bytes === null ? null : Number(row.quota_bytes),
+    quotaBytes: toQuota(row.quota_bytes),
+    usageBytes: row.usage_bytes === null ? null : Number(row.usage_bytes),
     createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
   };
 }
@@ -241,12 +309,26 @@ function checkCredentials(c: ScramCredentials): void {
   }
 }
 
-function checkQuota(quotaBytes: number | null): number | null {
-  if (quotaBytes === null || (Number.isSafeInteger(quotaBytes) && quotaBytes >= 0)) return quotaBytes;
+function toQuota(stored: number | string | bigint | null): Quota | null {
+  if (stored === null) return null;
+  const bytes = Number(stored);
+  return bytes === QUOTA_UNLIMITED ? 'unlimited' : bytes;
+}
+
+/** The column value of a quota (see QUOTA_UNLIMITED). */
+function checkQuota(quotaBytes: Quota | null): number | null {
+  if (quotaBytes === null) return null;
+  if (quotaBytes === 'unlimited') return QUOTA_UNLIMITED;
+  if (Number.isSafeInteger(quotaBytes) && quotaBytes >= 0) return quotaBytes;
   throw new SockitError(
     ErrorCode.INVALID_ARGUMENT,
-    `quota must be a whole number of bytes from 0 to ${Number.MAX_SAFE_INTEGER}, or none`,
+    `quota must be a whole number of bytes from 0 to ${Number.MAX_SAFE_INTEGER}, 'unlimited', or null`,
   );
+}
+
+function checkBytes(what: string, bytes: number, least: number): void {
+  if (Number.isSafeInteger(bytes) && bytes >= least) return;
+  throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${what} must be a whole number of bytes`);
 }
 
 function notFound(name: string): SockitError {

@@ -8,6 +8,7 @@ import { defaultDatabase } from '../auth/connect.js';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { FileKeyCache } from '../auth/key-cache.js';
 import type { SecretKey } from '../auth/secret-key.js';
+import type { Quota } from '../auth/store.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
 import { checkComponent, checkRelativePath } from '../files/names.js';
@@ -28,6 +29,7 @@ import {
 import { loggerFor } from './context.js';
 import { readPassword } from './password.js';
 import { formatBytes, Progress } from './progress.js';
+import { parseServerQuota } from './quota.js';
 import { clientTls, loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
 interface ServeFlags extends TlsFlags, LoginLimitFlags {
@@ -40,7 +42,7 @@ interface ServeFlags extends TlsFlags, LoginLimitFlags {
   secretFile?: string;
   minIterations: number;
   maxFileSize: number;
-  quota: number;
+  quota: Quota;
   maxConnections: number;
   idleTimeout: number;
 }
@@ -249,7 +251,12 @@ export function filesCommand(): Command {
     )
     .addOption(bytesOption('--max-file-size <bytes>', 'largest file accepted', '64GiB'))
     .addOption(
-      bytesOption('--quota <bytes>', 'bytes per user unless set with `sockit users quota` (0: none)', '0'),
+      new Option(
+        '--quota <bytes>',
+        "quota of users without their own (sockit users quota): a size, 0 (nothing may be stored) or 'unlimited'",
+      )
+        .argParser(parseServerQuota)
+        .default('unlimited'),
     )
     .option('--max-connections <n>', 'connections at once', parseCount, 256)
     .addOption(

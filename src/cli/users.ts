@@ -1,13 +1,14 @@
 /** `sockit users`: add, change, list and remove the accounts that log in to sockit services. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { checkUserName } from '../auth/names.js';
 import { deriveCredentials } from '../auth/scram.js';
-import type { UserRecord, UserStore } from '../auth/store.js';
+import type { Quota, UserRecord, UserStore } from '../auth/store.js';
 import { ErrorCode, SockitError } from '../errors.js';
-import { iterationsOption, parseBytes } from './args.js';
+import { iterationsOption } from './args.js';
 import { readPassword } from './password.js';
 import { formatBytes } from './progress.js';
+import { describeQuota, parseUserQuota } from './quota.js';
 
 interface StoreFlags {
   db?: string;
@@ -16,7 +17,7 @@ interface StoreFlags {
 
 interface AddFlags extends StoreFlags {
   iterations: number;
-  quota?: number;
+  quota?: Quota | null;
 }
 
 interface PasswdFlags extends StoreFlags {
@@ -60,7 +61,11 @@ export function usersCommand(): Command {
     .description('add a user; the password is asked for (or taken from SOCKIT_PASSWORD)')
     .argument('<name>', "1-32 characters of A-Z a-z 0-9 _ . -, not starting with '.' or '-'")
     .addOption(iterationsOption())
-    .option('--quota <bytes>', "this user's quota, e.g. 500MiB or 5GiB (default: the server's)", parseBytes)
+    .option(
+      '--quota <bytes>',
+      "this user's quota: a size such as 5GiB, 0 (nothing may be stored), 'unlimited' or 'default'",
+      parseUserQuota,
+    )
     .addHelpText(
       'after',
       `${PASSWORD_HELP}\n\nExamples:\n  sockit users add ann --quota 5GiB\n  SOCKIT_PASSWORD=... sockit users add build-bot --db postgres://sockit@db/sockit`,
@@ -105,8 +110,11 @@ export function usersCommand(): Command {
     });
 
   withStore(users.command('list'))
-    .description('list users: name, quota, created (never keys or salts)')
-    .option('--json', 'print a JSON array of {name, quotaBytes, createdAt}')
+    .description('list users: name, quota, bytes used, created (never keys or salts)')
+    .option(
+      '--json',
+      "print a JSON array of {name, quotaBytes (bytes, 'unlimited' or null: the server's), usageBytes, createdAt}",
+    )
     .action(async (flags: ListFlags) => {
       await withUserStore(flags, async (store) => {
         const all = await store.list();
@@ -115,14 +123,21 @@ export function usersCommand(): Command {
     });
 
   withStore(users.command('quota'))
-    .description("set a user's quota, or 'none' for the server's default")
+    .description("set a user's quota: a size, 0, 'unlimited', or 'default' for the server's")
     .argument('<name>', 'an existing user')
-    .argument('<bytes>', "a size such as 500MiB or 5GiB, or 'none'", parseQuota)
-    .action(async (name: string, quotaBytes: number | null, flags: StoreFlags) => {
+    .argument(
+      '<bytes>',
+      "a size such as 500MiB or 5GiB; 0: nothing may be stored; 'unlimited'; 'default': the server's --quota",
+      parseUserQuota,
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sockit users quota ann 10GiB\n  sockit users quota ann unlimited\n  sockit users quota ann default',
+    )
+    .action(async (name: string, quotaBytes: Quota | null, flags: StoreFlags) => {
       await withUserStore(flags, async (store) => {
         await store.setQuota(name, quotaBytes);
-        const shown = quotaBytes === null ? "the server's default" : formatBytes(quotaBytes);
-        process.stdout.write(`quota of ${name}: ${shown}\n`);
+        process.stdout.write(`quota of ${name}: ${describeQuota(quotaBytes)}\n`);
       });
     });
 
@@ -141,15 +156,6 @@ function withStore(command: Command): Command {
     .addHelpText('after', DB_HELP);
 }
 
-function parseQuota(value: string): number | null {
-  if (value.trim().toLowerCase() === 'none') return null;
-  try {
-    return parseBytes(value);
-  } catch {
-    throw new InvalidArgumentError("expected a size such as 500MiB or 5GiB, or 'none'");
-  }
-}
-
 async function withUserStore(flags: StoreFlags, use: (store: UserStore) => Promise<void>): Promise<void> {
   const { openUserStore } = await import('../auth/store.js');
   const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
@@ -165,21 +171,34 @@ async function newCredentials(name: string, iterations: number) {
   return deriveCredentials(password, { iterations });
 }
 
-function publicFields(user: UserRecord): { name: string; quotaBytes: number | null; createdAt: string } {
-  return { name: user.name, quotaBytes: user.quotaBytes, createdAt: user.createdAt.toISOString() };
+function publicFields(user: UserRecord) {
+  return {
+    name: user.name,
+    quotaBytes: user.quotaBytes,
+    usageBytes: user.usageBytes,
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+/** A quota in a table cell: short, but 0 still says what it means. */
+function quotaCell(quota: Quota | null): string {
+  if (quota === null) return 'default';
+  return quota === 0 ? '0 B (none allowed)' : describeQuota(quota);
 }
 
 function formatList(all: UserRecord[]): string {
   if (all.length === 0) return 'no users\n';
   const rows = all.map((u) => [
     u.name,
-    u.quotaBytes === null ? 'default' : formatBytes(u.quotaBytes),
+    quotaCell(u.quotaBytes),
+    // Counted by the file service at a user's first upload under a quota.
+    u.usageBytes === null ? '-' : formatBytes(u.usageBytes),
     u.createdAt
       .toISOString()
       .replace('T', ' ')
       .replace(/\.\d+Z$/, 'Z'),
   ]);
-  const header = ['NAME', 'QUOTA', 'CREATED'];
+  const header = ['NAME', 'QUOTA', 'USED', 'CREATED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]): string =>
     cells

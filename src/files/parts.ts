@@ -24,6 +24,8 @@ export async function sweepParts(
   ttlMs: number,
   busy: ReadonlySet<string>,
   now = Date.now(),
+  /** Told the bytes of each removed part, with its user (usage counts parts). */
+  onRemoved?: (user: string, bytes: number) => Promise<void>,
 ): Promise<number> {
   let removed = 0;
   const users = await root.readdir([PARTS_FOLDER]).catch(() => []);
@@ -35,10 +37,13 @@ export async function sweepParts(
       const id = name.replace(/\.(part|json)$/, '');
       // Checked just before the unlink starts: an upload marks itself busy before it touches its part.
       if (inUse(busy, user.name, id)) continue;
-      await root.unlink([PARTS_FOLDER, user.name, name]).then(
-        () => removed++,
-        () => undefined,
+      const gone = await root.unlink([PARTS_FOLDER, user.name, name]).then(
+        () => true,
+        () => false,
       );
+      if (!gone) continue;
+      removed++;
+      if (name.endsWith('.part')) await onRemoved?.(user.name, stats.size);
     }
   }
   return removed;

@@ -11,7 +11,7 @@ import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/cred
 import { LoginServer } from '../auth/login-server.js';
 import type { RateLimit } from '../auth/rate-limit.js';
 import { SecretKey } from '../auth/secret-key.js';
-import type { UserStore } from '../auth/store.js';
+import type { Quota, UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { PreLoginLimits } from '../runtime/channel.js';
@@ -23,6 +23,7 @@ import { type ProcessModel, serveTcp, type TcpService } from '../runtime/tcp.js'
 import { DEFAULT_PART_TTL_MS, sweepParts } from './parts.js';
 import { FILES_PORT } from './protocol.js';
 import { FileSession, type SessionLimits } from './session.js';
+import { recordUsage } from './usage.js';
 
 export interface FilesServerOptions {
   /** Folder holding one home per user (created if missing). */
@@ -49,8 +50,11 @@ export interface FilesServerOptions {
   minIterations?: number;
   /** Largest file, in bytes. Default 64 GiB. */
   maxFileSize?: number;
-  /** Bytes per user, for users without a quota of their own. Default unlimited (0). */
-  quotaBytes?: number;
+  /**
+   * The quota of users without one of their own: bytes (0: nothing may be stored), or
+   * `'unlimited'` (the default).
+   */
+  quotaBytes?: Quota;
   maxConnections?: number;
   /** Connections at once from one address. Default 32. */
   maxPerAddress?: number;
@@ -95,7 +99,6 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
       0,
       Number.MAX_SAFE_INTEGER,
     ),
-    quotaBytes: checkInteger('quotaBytes', options.quotaBytes ?? 0, 0, Number.MAX_SAFE_INTEGER),
     minIterations: checkInteger(
       'minIterations',
       options.minIterations ?? DEFAULT_ITERATIONS,
@@ -107,6 +110,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     throw new SockitError(ErrorCode.BAD_SECRET, 'the shared secret must be a SecretKey (sockit secret new)');
   }
   const login = new LoginServer({
+    service: 'files',
     store: options.store,
     fakeKey: options.fakeKey,
     secret: options.secret,
@@ -125,10 +129,16 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     login,
     busy: new Set<string>(),
     reserved: new Map<string, number>(),
+    defaultQuota: checkDefaultQuota(options.quotaBytes ?? 'unlimited'),
     limits,
     preLogin: options.preLogin,
   };
-  const sweep = (): Promise<unknown> => sweepParts(root, partTtlMs, shared.busy).catch(() => undefined);
+  // An expired part's bytes leave its user's usage with it.
+  const log = options.log ?? silentLogger;
+  const expired = (user: string, bytes: number): Promise<void> =>
+    recordUsage(options.store, user, -bytes, log);
+  const sweep = (): Promise<unknown> =>
+    sweepParts(root, partTtlMs, shared.busy, Date.now(), expired).catch(() => undefined);
   await sweep();
   const sweeper = setInterval(sweep, Math.min(partTtlMs, 60 * 60 * 1000)).unref();
   const service = await serveTcp({
@@ -158,6 +168,11 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     return closed;
   };
   return service;
+}
+
+function checkDefaultQuota(quota: Quota): Quota {
+  if (quota === 'unlimited') return quota;
+  return checkInteger('quotaBytes', quota, 0, Number.MAX_SAFE_INTEGER);
 }
 
 /**

@@ -4,9 +4,6 @@
  * confined to the user's home; every refusal is an answer with a stable code, and the
  * connection goes on unless the stream itself can no longer be trusted.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { constants } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { tlsExporter } from '../auth/challenge.js';
 import type { LoginServer } from '../auth/login-server.js';
 import { isOutOfStep, ThrottledError } from '../auth/login-transport.js';
@@ -17,26 +14,23 @@ import { Channel, type PreLoginLimits } from '../runtime/channel.js';
 import type { ConfinedRoot } from '../runtime/confine.js';
 import type { Connection } from '../runtime/tcp.js';
 import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
+import { serveGet } from './session-get.js';
+import { asRefusal, fatal, isFatal, type Req, type RequestIo } from './session-io.js';
+import { servePut, type UploadShared } from './session-put.js';
 import { UserFiles } from './storage.js';
-import { FileSink, hashPrefix, peekHex, receiveRange, sendRange } from './transfer.js';
+import { forgetUsage, recordUsage } from './usage.js';
 
 export interface SessionLimits {
   maxFileSize: number;
-  /** Default per-user quota in bytes; 0: none. */
-  quotaBytes: number;
   minIterations: number;
 }
 
-export interface SessionShared {
+export interface SessionShared extends UploadShared {
   root: ConfinedRoot;
   store: UserStore;
   allowRegister: boolean;
   /** Log-in and registration, shared by all connections (throttles, in-flight attempts). */
   login: LoginServer;
-  /** Uploads in progress, as "user/path": one writer per part. */
-  busy: Set<string>;
-  /** Bytes of uploads under way, per user: counted against the quota until they land. */
-  reserved: Map<string, number>;
   limits: SessionLimits;
   /** Limits on messages before log-in (see `Channel`). */
   preLogin?: PreLoginLimits;
@@ -44,14 +38,13 @@ export interface SessionShared {
 
 export { throttleKey } from '../auth/login-server.js';
 
-type Req<K extends Request['op']> = Extract<Request, { op: K }>;
-
 export class FileSession {
   readonly #conn: Connection;
   readonly #shared: SessionShared;
   readonly #channel: Channel;
+  /** What an upload or a download sees of this connection. */
+  readonly #io: RequestIo;
   #files: UserFiles | undefined;
-  #quota = 0;
   /** This connection's log-in tally (see `LoginServer.authenticate`). */
   readonly #logins = { attempts: 0, throttled: 0 };
 
@@ -63,6 +56,12 @@ export class FileSession {
       preLogin: shared.preLogin ?? {},
     });
     conn.onAuthenticated(() => this.#channel.authenticate());
+    this.#io = {
+      channel: this.#channel,
+      log: conn.log,
+      ok: (fields) => this.#ok(fields),
+      expect: (op) => this.#expect(op),
+    };
   }
 
   async run(): Promise<void> {
@@ -96,7 +95,7 @@ export class FileSession {
           if (!refusal) throw err;
           this.#refuse(refusal.code, refusal.message, refusal);
           // The stream is out of step (or the peer is told to go): no next request.
-          if (FATAL.has(err as Error)) throw err;
+          if (isFatal(err)) throw err;
         }
       }
       this.#conn.socket.end();
@@ -127,7 +126,7 @@ export class FileSession {
     const parsed = RequestSchema.safeParse(header);
     if (!parsed.success) {
       throw fatal(
-        new SockitError(ErrorCode.INVALID_ARGUMENT, `malformed request: ${parsed.error.issues[0]?.message}`),
+        new SockitError(ErrorCode.BAD_REQUEST, `malformed request: ${parsed.error.issues[0]?.message}`),
       );
     }
     return parsed.data;
@@ -137,7 +136,7 @@ export class FileSession {
   async #expect<K extends Request['op']>(op: K): Promise<Req<K>> {
     const request = await this.#next();
     if (request.op !== op)
-      throw fatal(new SockitError(ErrorCode.INVALID_ARGUMENT, `expected ${op}, not ${request.op}`));
+      throw fatal(new SockitError(ErrorCode.BAD_REQUEST, `expected ${op}, not ${request.op}`));
     return request as Req<K>;
   }
 
@@ -173,16 +172,31 @@ export class FileSession {
         this.#conn.log.info({ user: files.user, path: files.display(request.path) }, 'mkdir');
         return this.#ok();
       case 'rm':
-        await files.remove(request.path, request.recursive ?? false);
-        this.#conn.log.info({ user: files.user, path: files.display(request.path) }, 'removed');
+        await this.#remove(files, request);
         return this.#ok();
       case 'put':
-        return this.#put(files, request);
+        return servePut(this.#io, this.#shared, files, request);
       case 'get':
-        return this.#get(files, request);
+        return serveGet(this.#io, files, request);
       default:
-        throw new SockitError(ErrorCode.INVALID_ARGUMENT, `"${request.op}" is out of place here`);
+        throw new SockitError(ErrorCode.BAD_REQUEST, `"${request.op}" is out of place here`);
     }
+  }
+
+  /** Removes a file or folder, and what it held from the user's stored usage. */
+  async #remove(files: UserFiles, request: Req<'rm'>): Promise<void> {
+    const { store } = this.#shared;
+    const log = this.#conn.log;
+    let bytes: number;
+    try {
+      bytes = await files.remove(request.path, request.recursive ?? false);
+    } catch (err) {
+      // A tree may be half removed: its size is no longer known.
+      if (request.recursive) await forgetUsage(store, files.user, log);
+      throw err;
+    }
+    await recordUsage(store, files.user, -bytes, log);
+    log.info({ user: files.user, path: files.display(request.path), bytes }, 'removed');
   }
 
   async #auth(request: Req<'auth'>): Promise<void> {
@@ -202,7 +216,6 @@ export class FileSession {
         const files = new UserFiles(this.#shared.root, checkUserName(record.name));
         await files.ensure();
         this.#files = files;
-        this.#quota = record.quotaBytes ?? this.#shared.limits.quotaBytes;
       });
     } catch (err) {
       if (isOutOfStep(err)) throw fatal(err as SockitError);
@@ -215,190 +228,4 @@ export class FileSession {
     await this.#shared.login.register(request, peer);
     this.#ok();
   }
-
-  async #put(files: UserFiles, request: Req<'put'>): Promise<void> {
-    const { maxFileSize } = this.#shared.limits;
-    if (request.size > maxFileSize) {
-      throw new SockitError(
-        ErrorCode.FILE_TOO_LARGE,
-        `${request.size} bytes is over the limit of ${maxFileSize}`,
-      );
-    }
-    if (files.display(request.path) === '.')
-      throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
-    const existing = await files.entry(request.path);
-    if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
-    // Refused now, not after the whole file has come.
-    if (!(await files.folderExists(request.path))) {
-      throw new SockitError(
-        ErrorCode.NOT_FOUND,
-        `the folder of "${request.path}" does not exist (make it first)`,
-      );
-    }
-    if (existing && !request.overwrite) {
-      throw new SockitError(
-        ErrorCode.EXISTS,
-        `"${request.path}" already exists (upload with overwrite to replace it)`,
-      );
-    }
-    const key = `${files.user}/${files.display(request.path)}`;
-    if (this.#shared.busy.has(key)) {
-      throw new SockitError(ErrorCode.FORBIDDEN, `"${request.path}" is being uploaded by another connection`);
-    }
-    this.#shared.busy.add(key);
-    // Reserved before anything is awaited, so that a parallel upload's quota check sees it.
-    const { reserved } = this.#shared;
-    reserved.set(files.user, (reserved.get(files.user) ?? 0) + request.size);
-    try {
-      await this.#receiveUpload(files, request, existing?.size ?? 0);
-    } finally {
-      this.#shared.busy.delete(key);
-      const left = (reserved.get(files.user) ?? 0) - request.size;
-      if (left > 0) reserved.set(files.user, left);
-      else reserved.delete(files.user);
-    }
-  }
-
-  async #receiveUpload(files: UserFiles, request: Req<'put'>, replaced: number): Promise<void> {
-    const part = files.partFor(request.path);
-    let offset = 0;
-    let prefix: Hash | undefined;
-    if (await files.partMatches(part, request.path, request.size)) {
-      const handle = await files.openPart(part, constants.O_RDONLY).catch(() => undefined);
-      if (handle) {
-        try {
-          const length = Math.min((await handle.stat()).size, request.size);
-          prefix = await hashPrefix(handle, length);
-          if (prefix) offset = length;
-        } finally {
-          await handle.close();
-        }
-      }
-    }
-    if (this.#quota > 0) {
-      const partBytes = await files.partSize(part);
-      // On disk now, minus what this upload replaces, plus every upload under way (this one too).
-      const used = (await files.usage()) - replaced - partBytes;
-      const underWay = this.#shared.reserved.get(files.user) ?? request.size;
-      if (used + underWay > this.#quota) {
-        throw new SockitError(
-          ErrorCode.QUOTA_EXCEEDED,
-          `${request.size} more bytes would exceed the quota (${used} of ${this.#quota} used)`,
-        );
-      }
-    }
-    this.#ok({ offset, prefixSha256: prefix ? peekHex(prefix) : undefined });
-
-    const start = await this.#expect('put-from');
-    if (start.offset !== 0 && start.offset !== offset) {
-      throw fatal(
-        new SockitError(ErrorCode.INVALID_ARGUMENT, 'put-from must start at 0 or at the offered offset'),
-      );
-    }
-    const from = start.offset;
-    if (from === 0) await files.describePart(part, request.path, request.size);
-    const hash = from === 0 ? createHash('sha256') : (prefix as Hash);
-    const began = Date.now();
-    const flags = from === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDWR;
-    const sink = new FileSink(await files.openPart(part, flags), from);
-    try {
-      await receiveRange(this.#channel, sink, request.size - from, hash);
-    } catch (err) {
-      // Keep what arrived, even from a cut connection: it is what a resume starts from.
-      await sink.abandon().catch(() => undefined);
-      throw err;
-    }
-    // Synced before it gets its name: once named, the bytes are on disk.
-    await sink.finish();
-    const end = await this.#expect('put-end');
-    const digest = hash.digest('hex');
-    if (digest !== end.sha256) {
-      await files.dropPart(part);
-      throw new SockitError(
-        ErrorCode.INTEGRITY,
-        'the received bytes do not match their SHA-256; nothing was stored',
-      );
-    }
-    await files.place(part, request.path, request.overwrite ?? false);
-    await files.dropMeta(part);
-    const ms = Date.now() - began;
-    this.#conn.log.info(
-      {
-        user: files.user,
-        path: files.display(request.path),
-        bytes: request.size,
-        resumedFrom: from,
-        ms,
-        replaced: replaced > 0,
-      },
-      'uploaded',
-    );
-    this.#ok({ sha256: digest, size: request.size });
-  }
-
-  async #get(files: UserFiles, request: Req<'get'>): Promise<void> {
-    const handle: FileHandle = await files.openRead(request.path);
-    try {
-      const info = await handle.stat();
-      if (!info.isFile())
-        throw new SockitError(ErrorCode.INVALID_ARGUMENT, `"${request.path}" is not a file`);
-      const size = info.size;
-      let from = 0;
-      let hash = createHash('sha256');
-      const offset = request.offset ?? 0;
-      if (offset > 0 && offset <= size && request.prefixSha256) {
-        const prefix = await hashPrefix(handle, offset);
-        if (prefix && peekHex(prefix) === request.prefixSha256) {
-          from = offset;
-          hash = prefix;
-        }
-      }
-      this.#ok({ size, from, mtime: Math.round(info.mtimeMs) });
-      const began = Date.now();
-      await sendRange(this.#channel, handle, from, size, hash);
-      this.#ok({ sha256: hash.digest('hex') });
-      this.#conn.log.info(
-        {
-          user: files.user,
-          path: files.display(request.path),
-          bytes: size,
-          resumedFrom: from,
-          ms: Date.now() - began,
-        },
-        'downloaded',
-      );
-    } finally {
-      await handle.close();
-    }
-  }
-}
-
-/** Errors after which the connection closes (its refusal is still sent). */
-const FATAL = new WeakSet<Error>();
-
-function fatal(err: SockitError): SockitError {
-  FATAL.add(err);
-  return err;
-}
-
-/** System errors a request can meet on the disk, as the refusals they mean. */
-const ERRNO_REFUSALS: Record<string, [SockitError['code'], string]> = {
-  ENOENT: [ErrorCode.NOT_FOUND, 'no such file or folder'],
-  ENOTDIR: [ErrorCode.NOT_FOUND, 'a part of the path is a file, not a folder'],
-  EEXIST: [ErrorCode.EXISTS, 'it already exists'],
-  ENOTEMPTY: [ErrorCode.EXISTS, 'the folder is not empty'],
-  EISDIR: [ErrorCode.EXISTS, 'it is a folder'],
-  ELOOP: [ErrorCode.PATH_DENIED, 'symbolic links are not followed'],
-  EACCES: [ErrorCode.FORBIDDEN, 'permission denied on the server'],
-  EPERM: [ErrorCode.FORBIDDEN, 'permission denied on the server'],
-  ENOSPC: [ErrorCode.QUOTA_EXCEEDED, 'the server is out of disk space'],
-  EDQUOT: [ErrorCode.QUOTA_EXCEEDED, 'the disk quota of the server is exhausted'],
-  ENAMETOOLONG: [ErrorCode.INVALID_ARGUMENT, 'name too long'],
-};
-
-/** A refusal to send for `err`, or undefined for an error that is a bug. */
-function asRefusal(err: unknown): SockitError | undefined {
-  if (err instanceof SockitError) return err;
-  const known = ERRNO_REFUSALS[(err as NodeJS.ErrnoException)?.code ?? ''];
-  return known ? new SockitError(known[0], known[1]) : undefined;
 }

@@ -142,14 +142,15 @@ export class UserFiles {
     }
   }
 
-  async remove(requested: string, recursive: boolean): Promise<void> {
+  /** Removes a file or folder; resolves to the bytes of the files it held. */
+  async remove(requested: string, recursive: boolean): Promise<number> {
     if (splitPath(requested).length === 0)
       throw denied(requested, 'the home folder itself cannot be removed');
     const info = await this.#existing(requested);
     if (info.isDirectory() && !recursive) {
       try {
         await this.root.rmdir(this.#at(requested));
-        return;
+        return 0;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
@@ -159,7 +160,10 @@ export class UserFiles {
         );
       }
     }
+    // Measured before: what the removal takes from the user's usage.
+    const bytes = info.isDirectory() ? await this.#bytesUnder(this.#at(requested)) : info.size;
     await this.root.remove(this.#at(requested));
+    return bytes;
   }
 
   /** Opens a file of the home for reading (never through a link). */
@@ -180,18 +184,31 @@ export class UserFiles {
     return (await this.entry(above).catch(() => undefined))?.isDirectory() ?? false;
   }
 
-  /** Bytes held by the user: the home's files and unfinished parts. */
+  /**
+   * Bytes held by the user: the home's files and the bytes of unfinished parts (not their
+   * few bytes of description). A walk of the whole home: the file service keeps the result
+   * in the user store and moves it with each change, walking only when it is unknown.
+   */
   async usage(): Promise<number> {
+    const home = await this.#bytesUnder([this.user]);
+    const parts = await this.root.readdir([PARTS_FOLDER, this.user]).catch(() => []);
+    let partBytes = 0;
+    for (const { name, stats } of parts)
+      if (stats.isFile() && name.endsWith('.part')) partBytes += stats.size;
+    return home + partBytes;
+  }
+
+  /** Bytes of the files under a folder, from the root (links and others not counted). */
+  async #bytesUnder(dir: string[]): Promise<number> {
     let total = 0;
-    const walk = async (dir: string[]): Promise<void> => {
-      const children = await this.root.readdir(dir).catch(() => []);
+    const walk = async (at: string[]): Promise<void> => {
+      const children = await this.root.readdir(at).catch(() => []);
       for (const { name, stats } of children) {
-        if (stats.isDirectory()) await walk([...dir, name]);
+        if (stats.isDirectory()) await walk([...at, name]);
         else if (stats.isFile()) total += stats.size;
       }
     };
-    await walk([this.user]);
-    await walk([PARTS_FOLDER, this.user]);
+    await walk(dir);
     return total;
   }
 

@@ -97,17 +97,18 @@ describe('sockit users (SQLite)', () => {
   it('lists users as text and as JSON, without secrets', async () => {
     const text = ok(await users(['list']));
     const lines = text.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+QUOTA\s+CREATED$/);
+    expect(lines[0]).toMatch(/^NAME\s+QUOTA\s+USED\s+CREATED$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([
       ['ann', 'default'],
       ['bob', '5.0'],
     ]);
-    expect(lines[2]).toMatch(/^bob\s+5\.0 GiB\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    // USED is '-' until the file service first counts the user's bytes.
+    expect(lines[2]).toMatch(/^bob\s+5\.0 GiB\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
 
     const json = JSON.parse(ok(await users(['list', '--json']))) as Array<Record<string, unknown>>;
     expect(json.map((u) => Object.keys(u).sort())).toEqual([
-      ['createdAt', 'name', 'quotaBytes'],
-      ['createdAt', 'name', 'quotaBytes'],
+      ['createdAt', 'name', 'quotaBytes', 'usageBytes'],
+      ['createdAt', 'name', 'quotaBytes', 'usageBytes'],
     ]);
     expect(json.map((u) => [u.name, u.quotaBytes])).toEqual([
       ['ann', null],
@@ -132,11 +133,27 @@ describe('sockit users (SQLite)', () => {
     expect(await proves(ann, PASSWORD)).toBe(false);
   });
 
-  it('sets and clears a quota', async () => {
+  it('sets a quota of bytes, of none at all, unlimited, and back to the default, saying which applies', async () => {
     expect(ok(await users(['quota', 'ann', '1GiB']))).toBe('quota of ann: 1.0 GiB\n');
     expect((await stored('ann'))?.quotaBytes).toBe(1024 ** 3);
-    ok(await users(['quota', 'ann', 'none']));
+    expect(ok(await users(['quota', 'ann', '0']))).toBe('quota of ann: 0 B (nothing may be stored)\n');
+    expect((await stored('ann'))?.quotaBytes).toBe(0);
+    expect(ok(await users(['quota', 'ann', 'unlimited']))).toBe('quota of ann: unlimited\n');
+    expect((await stored('ann'))?.quotaBytes).toBe('unlimited');
+    const text = ok(await users(['list']));
+    expect(text).toMatch(/^ann\s+unlimited\s/m);
+    const json = JSON.parse(ok(await users(['list', '--json']))) as Array<Record<string, unknown>>;
+    expect(json.find((u) => u.name === 'ann')?.quotaBytes).toBe('unlimited');
+    expect(ok(await users(['quota', 'ann', 'default']))).toBe("quota of ann: the server's default\n");
     expect((await stored('ann'))?.quotaBytes).toBeNull();
+  });
+
+  it("refuses 'none' as a user's quota: it used to mean the default, and reads as unlimited", async () => {
+    await users(['quota', 'ann', '5GiB']);
+    const none = await users(['quota', 'ann', 'none']);
+    expect(none.code).not.toBe(0);
+    expect((await stored('ann'))?.quotaBytes).toBe(5 * 1024 ** 3);
+    await users(['quota', 'ann', 'default']);
   });
 
   it('takes the database from --db, as sqlite:PATH', async () => {

@@ -60,6 +60,27 @@ describe('upload parts expire', () => {
     expect(busy.map(existsSync)).toEqual([true, true]);
   });
 
+  it("tells what each removed part held, so that its user's usage drops with it", async () => {
+    const rootDir = path.join(base, 'sweep-usage');
+    await plantPart(rootDir, 'ann', 'old.bin', 10_000);
+    await plantPart(rootDir, 'cy', 'old.bin', 10_000);
+    await plantPart(rootDir, 'cy', 'new.bin', 0);
+    const removed: Array<[string, number]> = [];
+    const root = await ConfinedRoot.open(rootDir);
+    try {
+      await sweepParts(root, 5_000, new Set(), Date.now(), async (user, bytes) => {
+        removed.push([user, bytes]);
+      });
+    } finally {
+      await root.close();
+    }
+    // One entry per part (a description file is not usage), 1 byte each as planted.
+    expect(removed.sort()).toEqual([
+      ['ann', 1],
+      ['cy', 1],
+    ]);
+  });
+
   it('serveFiles sweeps at start and then periodically', async () => {
     const rootDir = path.join(base, 'served');
     const atStart = await plantPart(rootDir, 'ann', 'a.bin', 60_000);

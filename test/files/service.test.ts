@@ -433,7 +433,32 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
     const channel = new Channel(socket);
     await channel.receive();
     channel.send({ op: 'list', path: 42 });
-    expect((await channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.INVALID_ARGUMENT });
+    // A peer that breaks the protocol gets ERR_BAD_REQUEST (ERR_INVALID_ARGUMENT is for a
+    // well-formed request with a value the server cannot take).
+    expect((await channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.BAD_REQUEST });
+    expect(await codeOf(channel.receive())).toBe(ErrorCode.CONNECTION_CLOSED);
+    socket.destroy();
+  });
+
+  it('answers requests out of order with ERR_BAD_REQUEST, and a broken upload exchange ends the connection', async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    const channel = new Channel(socket);
+    await channel.receive();
+    const scram = new ScramClient('ann', 'correct horse');
+    channel.send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() });
+    channel.send({
+      op: 'auth-final',
+      data: await scram.final(String((await channel.receive()).header.data)),
+    });
+    expect((await channel.receive()).header.ok).toBe(true);
+    // A step of an upload with no upload under way: refused, the connection goes on.
+    channel.send({ op: 'put-end', sha256: '0'.repeat(64) });
+    expect((await channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.BAD_REQUEST });
+    channel.send({ op: 'put', path: 'order.bin', size: 3 });
+    expect((await channel.receive()).header).toMatchObject({ ok: true, offset: 0 });
+    // Anything but put-from now: the stream is out of step and the server hangs up.
+    channel.send({ op: 'list' });
+    expect((await channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.BAD_REQUEST });
     expect(await codeOf(channel.receive())).toBe(ErrorCode.CONNECTION_CLOSED);
     socket.destroy();
   });

@@ -1,0 +1,100 @@
+/**
+ * What the parts of a file-service connection share: the request type of one op, the
+ * narrow view of the connection that an upload or a download works through, and how an
+ * error becomes the refusal the peer is sent (and whether the connection survives it).
+ */
+import type { SockitError } from '../errors.js';
+import { ErrorCode, SockitError as Refusal } from '../errors.js';
+import type { Channel } from '../runtime/channel.js';
+import { type Direction, events } from '../runtime/events.js';
+import type { Logger } from '../runtime/log.js';
+import type { Request } from './protocol.js';
+
+/** The request of one op. */
+export type Req<K extends Request['op']> = Extract<Request, { op: K }>;
+
+/** The connection as a transfer sees it: its channel, its log, and its next requests. */
+export interface RequestIo {
+  readonly channel: Channel;
+  readonly log: Logger;
+  /** Answers `{ok: true, ...fields}`. */
+  ok(fields?: Record<string, unknown>): void;
+  /** The next request, which must be `op`; anything else ends the connection (ERR_BAD_REQUEST). */
+  expect<K extends Request['op']>(op: K): Promise<Req<K>>;
+}
+
+/** Errors after which the connection closes (its refusal is still sent). */
+const FATAL = new WeakSet<Error>();
+
+/**
+ * Marks `err` as ending the connection: after it the stream cannot be trusted to be in step.
+ *
+ * @example
+ * ```ts
+ * throw fatal(new SockitError(ErrorCode.BAD_REQUEST, 'expected put-end'));
+ * ```
+ */
+export function fatal(err: SockitError): SockitError {
+  FATAL.add(err);
+  return err;
+}
+
+/** Whether `err` was marked by `fatal`. */
+export function isFatal(err: unknown): boolean {
+  return err instanceof Error && FATAL.has(err);
+}
+
+/** System errors a request can meet on the disk, as the refusals they mean. */
+const ERRNO_REFUSALS: Record<string, [SockitError['code'], string]> = {
+  ENOENT: [ErrorCode.NOT_FOUND, 'no such file or folder'],
+  ENOTDIR: [ErrorCode.NOT_FOUND, 'a part of the path is a file, not a folder'],
+  EEXIST: [ErrorCode.EXISTS, 'it already exists'],
+  ENOTEMPTY: [ErrorCode.EXISTS, 'the folder is not empty'],
+  EISDIR: [ErrorCode.EXISTS, 'it is a folder'],
+  ELOOP: [ErrorCode.PATH_DENIED, 'symbolic links are not followed'],
+  EACCES: [ErrorCode.FORBIDDEN, 'permission denied on the server'],
+  EPERM: [ErrorCode.FORBIDDEN, 'permission denied on the server'],
+  ENOSPC: [ErrorCode.QUOTA_EXCEEDED, 'the server is out of disk space'],
+  EDQUOT: [ErrorCode.QUOTA_EXCEEDED, 'the disk quota of the server is exhausted'],
+  ENAMETOOLONG: [ErrorCode.INVALID_ARGUMENT, 'name too long'],
+};
+
+/**
+ * A refusal to send for `err`, or undefined for an error that is a bug.
+ *
+ * @example
+ * ```ts
+ * const refusal = asRefusal(err); // ENOENT -> SockitError ERR_NOT_FOUND
+ * ```
+ */
+export function asRefusal(err: unknown): SockitError | undefined {
+  if (err instanceof Refusal) return err;
+  const known = ERRNO_REFUSALS[(err as NodeJS.ErrnoException)?.code ?? ''];
+  return known ? new Refusal(known[0], known[1]) : undefined;
+}
+
+/**
+ * Publishes the start of a transfer of `size` bytes now; the function returned publishes its
+ * end, with the bytes that crossed the wire and, on failure, the error's code.
+ *
+ * @example
+ * ```ts
+ * const end = startTransfer('out', size);
+ * try { await send(); end(size); } catch (err) { end(sent, err); throw err; }
+ * ```
+ */
+export function startTransfer(direction: Direction, size: number): (bytes: number, err?: unknown) => void {
+  const began = performance.now();
+  events.transferStart.publish({ service: 'files', direction, size });
+  return (bytes, err) => {
+    const code = err === undefined ? undefined : ((err as { code?: unknown }).code ?? ErrorCode.INTERNAL);
+    events.transferEnd.publish({
+      service: 'files',
+      direction,
+      bytes,
+      ok: err === undefined,
+      durationMs: performance.now() - began,
+      ...(code === undefined ? {} : { code: String(code) }),
+    });
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * An upload on the server. The request is checked before any byte comes (size limit, the
+ * folder exists, no silent replacement, one writer per path, the quota); the bytes go to a
+ * part outside the home, hashed as they arrive, and only a part whose SHA-256 matches the
+ * client's gets the real name, in one link or rename. A cut connection keeps its part, and
+ * the next upload of the same path and size may continue from it.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { ErrorCode, SockitError } from '../errors.js';
+import { fatal, type Req, type RequestIo, startTransfer } from './session-io.js';
+import type { PartInfo, UserFiles } from './storage.js';
+import { FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
+import { checkQuota, type QuotaShared, recordUsage } from './usage.js';
+
+/** What every upload of one server shares. */
+export interface UploadShared extends QuotaShared {
+  /** Uploads in progress, as "user/path": one writer per part. */
+  busy: Set<string>;
+  limits: {
+    /** Largest file, in bytes. */
+    maxFileSize: number;
+  };
+}
+
+/**
+ * Answers one `put` request on `io`, and the `put-from` and `put-end` that follow it.
+ *
+ * @example
+ * ```ts
+ * await servePut(io, shared, files, { op: 'put', path: 'a.bin', size: 5 });
+ * ```
+ */
+export async function servePut(
+  io: RequestIo,
+  shared: UploadShared,
+  files: UserFiles,
+  request: Req<'put'>,
+): Promise<void> {
+  const { maxFileSize } = shared.limits;
+  if (request.size > maxFileSize) {
+    throw new SockitError(
+      ErrorCode.FILE_TOO_LARGE,
+      `${request.size} bytes is over the limit of ${maxFileSize}`,
+    );
+  }
+  if (files.display(request.path) === '.')
+    throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
+  const existing = await files.entry(request.path);
+  if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
+  // Refused now, not after the whole file has come.
+  if (!(await files.folderExists(request.path))) {
+    throw new SockitError(
+      ErrorCode.NOT_FOUND,
+      `the folder of "${request.path}" does not exist (make it first)`,
+    );
+  }
+  if (existing && !request.overwrite) {
+    throw new SockitError(
+      ErrorCode.EXISTS,
+      `"${request.path}" already exists (upload with overwrite to replace it)`,
+    );
+  }
+  const key = `${files.user}/${files.display(request.path)}`;
+  if (shared.busy.has(key)) {
+    throw new SockitError(ErrorCode.FORBIDDEN, `"${request.path}" is being uploaded by another connection`);
+  }
+  shared.busy.add(key);
+  // Reserved before anything is awaited, so that a parallel upload's quota check sees it.
+  const { reserved } = shared;
+  reserved.set(files.user, (reserved.get(files.user) ?? 0) + request.size);
+  try {
+    await receiveUpload(io, shared, files, request, existing?.size ?? 0);
+  } finally {
+    shared.busy.delete(key);
+    const left = (reserved.get(files.user) ?? 0) - request.size;
+    if (left > 0) reserved.set(files.user, left);
+    else reserved.delete(files.user);
+  }
+}
+
+async function receiveUpload(
+  io: RequestIo,
+  shared: UploadShared,
+  files: UserFiles,
+  request: Req<'put'>,
+  replaced: number,
+): Promise<void> {
+  const part = files.partFor(request.path);
+  const prefix = await keptPrefix(files, part, request);
+  const offset = prefix?.length ?? 0;
+  const partBytes = await files.partSize(part);
+  await checkQuota(shared, files, { size: request.size, replaced, partBytes });
+  io.ok({ offset, prefixSha256: prefix ? peekHex(prefix.hash) : undefined });
+
+  const start = await io.expect('put-from');
+  if (start.offset !== 0 && start.offset !== offset) {
+    throw fatal(new SockitError(ErrorCode.BAD_REQUEST, 'put-from must start at 0 or at the offered offset'));
+  }
+  const from = start.offset;
+  const began = Date.now();
+  // From here on the disk changes: whatever happens, the stored usage moves by what did.
+  let digest: string | undefined;
+  try {
+    digest = await writeUpload(io, files, part, request, from, from === 0 ? undefined : prefix?.hash);
+  } finally {
+    const partNow = await files.partSize(part);
+    const delta = partNow - partBytes + (digest === undefined ? 0 : request.size - replaced);
+    await recordUsage(shared.store, files.user, delta, io.log);
+  }
+  io.log.info(
+    {
+      user: files.user,
+      path: files.display(request.path),
+      bytes: request.size,
+      resumedFrom: from,
+      ms: Date.now() - began,
+      replaced: replaced > 0,
+    },
+    'uploaded',
+  );
+  io.ok({ sha256: digest, size: request.size });
+}
+
+/** The hash of the bytes a kept part already holds for this upload, when they can be reused. */
+async function keptPrefix(
+  files: UserFiles,
+  part: PartInfo,
+  request: Req<'put'>,
+): Promise<{ hash: Hash; length: number } | undefined> {
+  if (!(await files.partMatches(part, request.path, request.size))) return undefined;
+  const handle = await files.openPart(part, constants.O_RDONLY).catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    const length = Math.min((await handle.stat()).size, request.size);
+    const hash = await hashPrefix(handle, length);
+    return hash ? { hash, length } : undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Receives the bytes from `prefix`'s end (or from 0 without one) into the part, checks
+ * their SHA-256 and gives the part its name. Resolves to the digest once the file is placed.
+ */
+async function writeUpload(
+  io: RequestIo,
+  files: UserFiles,
+  part: PartInfo,
+  request: Req<'put'>,
+  from: number,
+  prefix: Hash | undefined,
+): Promise<string> {
+  if (from === 0) await files.describePart(part, request.path, request.size);
+  const hash = prefix ?? createHash('sha256');
+  const end = startTransfer('in', request.size - from);
+  let received = 0;
+  try {
+    const flags = from === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDWR;
+    const sink = new FileSink(await files.openPart(part, flags), from);
+    try {
+      await receiveRange(io.channel, sink, request.size - from, hash, (n) => {
+        received = n;
+      });
+    } catch (err) {
+      // Keep what arrived, even from a cut connection: it is what a resume starts from.
+      await sink.abandon().catch(() => undefined);
+      throw err;
+    }
+    // Synced before it gets its name: once named, the bytes are on disk.
+    await sink.finish();
+    const last = await io.expect('put-end');
+    const digest = hash.digest('hex');
+    if (digest !== last.sha256) {
+      await files.dropPart(part);
+      throw new SockitError(
+        ErrorCode.INTEGRITY,
+        'the received bytes do not match their SHA-256; nothing was stored',
+      );
+    }
+    await files.place(part, request.path, request.overwrite ?? false);
+    await files.dropMeta(part);
+    end(received);
+    return digest;
+  } catch (err) {
+    end(received, err);
+    throw err;
+  }
+}
