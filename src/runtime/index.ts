@@ -77,6 +77,7 @@ export {
   type MulticastOptions,
   multicastInterface,
 } from './multicast.js';
+export { type AddressGroupOptions, addressGroup } from './netgroup.js';
 export type { Service, ServiceAddress } from './service.js';
 export {
   type Connection,
