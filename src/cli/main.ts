@@ -8,6 +8,7 @@ import { echoCommand } from './echo.js';
 import { filesCommand } from './files.js';
 import { ipCommand } from './ip.js';
 import { ncCommand } from './nc.js';
+import { tooOldNode } from './node-version.js';
 import { portsCommand } from './ports.js';
 import { secretCommand } from './secret.js';
 import { serveCommand } from './serve.js';
@@ -36,6 +37,12 @@ export function program(): Command {
     .addCommand(ipCommand())
     .addCommand(portsCommand())
     .showHelpAfterError('(run with --help for usage)');
+}
+
+const tooOld = tooOldNode(process.versions.node);
+if (tooOld) {
+  process.stderr.write(`${tooOld}\n`);
+  process.exit(1);
 }
 
 let settled = false;
