@@ -79,9 +79,12 @@ describe('listPorts on real sockets', () => {
   });
 
   it('agrees with ss -tuanp on protocol, state, addresses and owner', async () => {
-    const ours = filterPorts(await listPorts(), { tcp: true, port: tcpPort }).concat(
-      filterPorts(await listPorts(), { port: udpPort, udp: true }),
-    );
+    // Only this process's sockets: another process may hold the same port number on another
+    // address (tests bind 127.0.0.2 and up), and that row is not one of the four.
+    const mine = (e: PortEntry): boolean => e.processes.some((p) => p.pid === process.pid);
+    const ours = filterPorts(await listPorts(), { tcp: true, port: tcpPort })
+      .concat(filterPorts(await listPorts(), { port: udpPort, udp: true }))
+      .filter(mine);
     const theirs = ss();
     expect(ours).toHaveLength(4);
     for (const e of ours) {
