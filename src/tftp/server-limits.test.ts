@@ -1,6 +1,7 @@
 /**
  * The server's slots under clients that never answer, or answer once and go quiet, and the
- * cap per client address: real loopback sockets, several source addresses of 127/8.
+ * cap per client address (group): real loopback sockets, several source addresses of 127/8,
+ * and the slots class alone for what loopback cannot show (an IPv6 /64, a moving transfer).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tftpGet } from './client.js';
 import { decodePacket, encodeAck, encodeRequest, Opcode, type Packet } from './packet.js';
 import { serveTftp, type TftpServerOptions } from './server.js';
+import { type Slot, TransferSlots } from './slots.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -42,6 +44,7 @@ async function silent(host: string): Promise<{ socket: dgram.Socket; got: Packet
 }
 
 const greedy = encodeRequest(Opcode.RRQ, 'file.bin', 'octet', new Map([['timeout', '255']]));
+const plain = encodeRequest(Opcode.RRQ, 'file.bin', 'octet', new Map());
 
 describe('TFTP server slots', () => {
   let root: string;
@@ -142,5 +145,111 @@ describe('TFTP server slots', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('a real client gets a slot held by a client that answered once and then went silent', async () => {
+    const server = await serve({ maxTransfers: 20, firstAnswerMs: 60_000 });
+    try {
+      // 20 clients on five addresses: each ACKs DATA 1 once, then never answers again.
+      const clients: Awaited<ReturnType<typeof silent>>[] = [];
+      for (let i = 0; i < 20; i++) {
+        const s = await silent(`127.0.0.${2 + (i % 5)}`);
+        opened.push(s.socket);
+        s.socket.send(plain, server.address.port, '127.0.0.1');
+        await vi.waitFor(() => expect(s.got[0]).toMatchObject({ opcode: Opcode.DATA, block: 1 }));
+        s.socket.send(encodeAck(1), s.tid(), '127.0.0.1');
+        clients.push(s);
+      }
+      // Each was heard: the server went on to DATA 2, which is never acknowledged.
+      for (const s of clients)
+        await vi.waitFor(() =>
+          expect(s.got.some((p) => p.opcode === Opcode.DATA && p.block === 2)).toBe(true),
+        );
+      await vi.waitFor(() => expect(server.transfers).toBe(20));
+      // Once they have been silent for more than twice their retransmission timeout (at least
+      // 1 s), a new request takes the slot of the one silent longest.
+      let got: Buffer | undefined;
+      await vi.waitFor(
+        async () => {
+          got = await get(server.address.port, 'file.bin');
+        },
+        { timeout: 15_000, interval: 300 },
+      );
+      expect(sha(got as Buffer)).toBe(sha(data));
+      expect(server.dropped).toBeGreaterThan(0);
+      expect(server.transfers).toBeLessThanOrEqual(20);
+    } finally {
+      await server.close();
+      for (const s of opened.splice(0)) s.close();
+    }
+  }, 30_000);
+
+  it('counts ::1 against maxPerAddress like any one address', async () => {
+    const server = await serveTftp({ root, host: '::1', port: 0, maxPerAddress: 1, firstAnswerMs: 60_000 });
+    try {
+      const sockets = [dgram.createSocket('udp6'), dgram.createSocket('udp6')];
+      const got: Packet[][] = [[], []];
+      for (const [i, socket] of sockets.entries()) {
+        opened.push(socket);
+        socket.on('message', (msg) => {
+          const d = decodePacket(msg);
+          if (d.ok) got[i]?.push(d.packet);
+        });
+        await new Promise<void>((resolve) => socket.bind(0, '::1', resolve));
+      }
+      sockets[0]?.send(greedy, server.address.port, '::1');
+      await vi.waitFor(() => expect(got[0]?.[0]?.opcode).toBe(Opcode.OACK));
+      sockets[1]?.send(greedy, server.address.port, '::1');
+      await vi.waitFor(() => expect(got[1]?.[0]).toMatchObject({ opcode: Opcode.ERROR, code: 0 }));
+      expect(server.transfers).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('TransferSlots', () => {
+  const limits = { maxTransfers: 3, maxPerAddress: 2, firstAnswerMs: 60_000, maxSilenceMs: 60_000 };
+
+  it('counts every address of one IPv6 /64 against one cap, another /64 apart', () => {
+    const slots = new TransferSlots(limits);
+    expect(slots.take('2001:db8:1:2::1', 1000).ok).toBe(true);
+    expect(slots.take('2001:db8:1:2:ffff:1:2:3', 1000).ok).toBe(true);
+    expect(slots.take('2001:db8:1:2::99', 1000)).toEqual({ ok: false, why: 'address' });
+    expect(slots.take('2001:db8:1:3::1', 1000).ok).toBe(true);
+    slots.stopAll('done');
+  });
+
+  it('gives a full server slot to a new request only from a transfer silent past the minimum, the longest first', () => {
+    let now = 100_000;
+    const slots = new TransferSlots({ ...limits, now: () => now });
+    const held: Slot[] = [];
+    const stopped: string[] = [];
+    for (const [address, heard] of [
+      ['192.0.2.1', 99_900],
+      ['192.0.2.2', 98_000],
+      ['192.0.2.3', 99_950],
+    ] as const) {
+      const taken = slots.take(address, 69);
+      if (!taken.ok) throw new Error('no slot');
+      taken.slot.heard = () => heard;
+      taken.slot.rtoMs = () => 400;
+      taken.slot.stop = () => stopped.push(address);
+      held.push(taken.slot);
+    }
+    // Silences 100, 2000 and 50 ms, but the least is 1 s: the one silent 2 s gives way.
+    const newer = slots.take('192.0.2.9', 69);
+    if (!newer.ok) throw new Error('no slot');
+    expect(stopped).toEqual(['192.0.2.2']);
+    newer.slot.heard = () => 100_000; // it answered at once
+    newer.slot.rtoMs = () => 400;
+    // Every other one answered within the last second: moving, never dropped.
+    expect(slots.take('192.0.2.10', 69)).toEqual({ ok: false, why: 'busy' });
+    // A slow link's timeout (800 ms, so 1.6 s) protects a transfer silent 1.5 s.
+    now += 1400;
+    (held[0] as Slot).rtoMs = () => 800;
+    expect(slots.take('192.0.2.10', 69).ok).toBe(true);
+    expect(stopped).toEqual(['192.0.2.2', '192.0.2.3']);
+    slots.stopAll('done');
   });
 });

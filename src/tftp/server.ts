@@ -60,10 +60,15 @@ export interface TftpServerOptions {
   maxFileSize?: number;
   /**
    * Transfers at once. A request beyond it takes the place of the oldest transfer whose
-   * client has never answered, and gets ERROR 0 "server busy" when there is none. Default 1000.
+   * client has never answered, else of the transfer silent longest if that is more than twice
+   * its retransmission timeout (at least 1 s; a negotiated timeout counts up to 5 s), and gets
+   * ERROR 0 "server busy" when every transfer is moving. Default 1000.
    */
   maxTransfers?: number;
-  /** Transfers at once from one client address; more get ERROR 0 "server busy". Default 16. */
+  /**
+   * Transfers at once from one client address, counting an IPv6 /64 as one address (a host is
+   * handed a whole /64); more get ERROR 0 "server busy". Default 16.
+   */
   maxPerAddress?: number;
   /**
    * How long a transfer waits for its client's first answer, whatever timeout the client
@@ -135,7 +140,11 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     maxFileSize: options.maxFileSize ?? 4 * 1024 ** 3,
   };
   const maxTransfers = checkInteger('maxTransfers', options.maxTransfers ?? 1000, 1, 100_000);
+  const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 1000, 10, 255_000);
   const slots = new TransferSlots({
+    timeoutMs,
+    // An adapted timer stops at 5 s or the starting timeout (Rto): a negotiated one counts no more.
+    maxTakeoverRtoMs: Math.max(timeoutMs, 5000),
     maxTransfers,
     maxPerAddress: checkInteger('maxPerAddress', options.maxPerAddress ?? 16, 1, 100_000),
     firstAnswerMs: checkInteger('firstAnswerMs', options.firstAnswerMs ?? 10_000, 10, 600_000),
@@ -153,7 +162,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     limits,
     rules: options.rewrite ?? [],
     rollover: options.rollover ?? 0,
-    timeoutMs: checkInteger('timeoutMs', options.timeoutMs ?? 1000, 10, 255_000),
+    timeoutMs,
     retries: checkInteger('retries', options.retries ?? 5, 0, 100),
     pollUs: checkInteger('busyPollUs', options.busyPollUs ?? DEFAULT_POLL_US, 0, 10_000),
     peerReceiveBuffer: defaultReceiveBuffer(),

@@ -13,20 +13,31 @@
  *   negotiated timeout cannot make a slot outlive the client by much more than that;
  * - when every slot is taken, a new request takes the place of the oldest transfer whose
  *   client has never answered (as OpenSSH's MaxStartups drops connections that have not
- *   authenticated), and is refused only when every running transfer has been answered.
- * A cap per client address keeps one host from taking every slot with answers of its own.
+ *   authenticated); failing that, of the transfer silent longest, provided it has been silent
+ *   for more than twice its retransmission timeout (and at least 1 s): a client answers each
+ *   packet as it arrives (RFC 1350 lock-step), so such a transfer is not moving, while one
+ *   that is moving is never dropped. Only then is the request refused.
+ * A cap per client address group keeps one host from taking every slot with answers of its
+ * own: IPv6 addresses count per /64 (a host is handed a whole /64, RFC 7421), IPv4 addresses
+ * one by one (`runtime/netgroup.ts`).
  */
+import { addressGroup } from '../runtime/netgroup.js';
+
+/** The least silence that lets a newer request take an answered transfer's slot. */
+export const MIN_TAKEOVER_SILENCE_MS = 1000;
 
 /** A transfer's hold on a slot, from its request on. */
 export interface Slot {
   /** Address and port of the client: a repeated request from it is ignored. */
   readonly key: string;
-  /** The client's address, as counted against the per-address cap. */
+  /** The client's address group (the /64 of an IPv6 address), counted against the cap. */
   readonly address: string;
   /** When the request arrived (ms, the slots' clock). */
   readonly began: number;
   /** When the client was last heard from on the transfer's port; undefined: never. */
   heard: () => number | undefined;
+  /** The transfer's current retransmission timeout, in ms. */
+  rtoMs: () => number;
   /**
    * Ends the transfer: `tell` sends ERROR 0 with the reason to the client (the server is
    * closing); without it the transfer ends quietly (the client is gone, or never was).
@@ -36,19 +47,25 @@ export interface Slot {
 
 export interface SlotLimits {
   maxTransfers: number;
+  /** Transfers at once per address group: an IPv4 address, or an IPv6 /64. */
   maxPerAddress: number;
   /** How long a client may stay silent before its first answer, in ms. */
   firstAnswerMs: number;
   /** How long a client that has answered may then stay silent, in ms. */
   maxSilenceMs: number;
+  /** A slot's retransmission timeout until its transfer says (the server's starting one). */
+  timeoutMs?: number;
+  /**
+   * The most of a transfer's retransmission timeout that counts toward the silence that
+   * protects it from a newer request: a timeout the client negotiated (RFC 2349, up to 255 s)
+   * paces its retransmissions, not how fast it answers. Default 5000 ms (where an adapted
+   * timeout stops too).
+   */
+  maxTakeoverRtoMs?: number;
   now?: () => number;
 }
 
 export type Taken = { ok: true; slot: Slot } | { ok: false; why: 'repeat' | 'busy' | 'address' };
-
-/** `::ffff:192.0.2.1` and `192.0.2.1` are one address. */
-const plainAddress = (address: string): string =>
-  (address.startsWith('::ffff:') ? address.slice(7) : address).toLowerCase();
 
 export class TransferSlots {
   readonly #limits: Required<SlotLimits>;
@@ -60,7 +77,7 @@ export class TransferSlots {
   dropped = 0;
 
   constructor(limits: SlotLimits) {
-    this.#limits = { now: Date.now, ...limits };
+    this.#limits = { now: Date.now, timeoutMs: 1000, maxTakeoverRtoMs: 5000, ...limits };
   }
 
   get size(): number {
@@ -74,7 +91,8 @@ export class TransferSlots {
 
   /**
    * A slot for a request from `address`:`port`, or why there is none. A full server first
-   * drops its oldest transfer whose client has never answered.
+   * drops its oldest transfer whose client has never answered, then the one silent longest
+   * if that silence is more than twice its retransmission timeout (at least 1 s).
    *
    * @example
    * ```ts
@@ -85,23 +103,21 @@ export class TransferSlots {
   take(address: string, port: number): Taken {
     const key = `${address}|${port}`;
     if (this.#slots.has(key)) return { ok: false, why: 'repeat' };
-    const plain = plainAddress(address);
-    if ((this.#perAddress.get(plain) ?? 0) >= this.#limits.maxPerAddress)
+    const group = addressGroup(address);
+    if ((this.#perAddress.get(group) ?? 0) >= this.#limits.maxPerAddress)
       return { ok: false, why: 'address' };
-    if (this.#slots.size >= this.#limits.maxTransfers) {
-      const silent = [...this.#slots.values()].find((s) => s.heard() === undefined);
-      if (!silent) return { ok: false, why: 'busy' };
-      this.#drop(silent, 'a newer request took the slot of a client that never answered');
-    }
+    if (this.#slots.size >= this.#limits.maxTransfers && !this.#makeRoom()) return { ok: false, why: 'busy' };
+    const timeoutMs = this.#limits.timeoutMs;
     const slot: Slot = {
       key,
-      address: plain,
+      address: group,
       began: this.#limits.now(),
       heard: () => undefined,
+      rtoMs: () => timeoutMs,
       stop: () => this.release(slot),
     };
     this.#slots.set(key, slot);
-    this.#perAddress.set(plain, (this.#perAddress.get(plain) ?? 0) + 1);
+    this.#perAddress.set(group, (this.#perAddress.get(group) ?? 0) + 1);
     this.#sweep();
     return { ok: true, slot };
   }
@@ -123,6 +139,29 @@ export class TransferSlots {
       slot.stop(reason, true);
       this.release(slot);
     }
+  }
+
+  /** Drops the transfer a full server can best spare; false if every one is moving. */
+  #makeRoom(): boolean {
+    const slots = [...this.#slots.values()];
+    const never = slots.find((s) => s.heard() === undefined);
+    if (never) {
+      this.#drop(never, 'a newer request took the slot of a client that never answered');
+      return true;
+    }
+    const now = this.#limits.now();
+    let longest: Slot | undefined;
+    let longestSilence = 0;
+    for (const slot of slots) {
+      const silence = now - (slot.heard() ?? now);
+      const rto = Math.min(slot.rtoMs(), this.#limits.maxTakeoverRtoMs);
+      if (silence <= Math.max(MIN_TAKEOVER_SILENCE_MS, 2 * rto) || silence <= longestSilence) continue;
+      longest = slot;
+      longestSilence = silence;
+    }
+    if (!longest) return false;
+    this.#drop(longest, `a newer request took the slot of a client silent for ${longestSilence} ms`);
+    return true;
   }
 
   #drop(slot: Slot, reason: string): void {

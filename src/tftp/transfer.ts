@@ -156,11 +156,13 @@ export abstract class Transfer {
   /** What either end runs with once negotiated; the OACK, if any, is its block 0. */
   session(o: TransferOptions, oack: Map<string, string> | undefined): SessionOptions & { initial?: Buffer } {
     const { rollover, timeoutMs, retries } = this.context;
+    const rto = new Rto({ initialMs: o.timeoutMs ?? timeoutMs, fixed: o.timeoutMs !== undefined });
+    this.slot.rtoMs = () => rto.ms;
     return {
       blksize: o.blksize,
       windowsize: o.windowsize,
       rollover,
-      rto: new Rto({ initialMs: o.timeoutMs ?? timeoutMs, fixed: o.timeoutMs !== undefined }),
+      rto,
       retries,
       initial: oack ? encodeOack(oack) : undefined,
       now: Date.now,

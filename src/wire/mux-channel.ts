@@ -41,6 +41,8 @@ export class MuxChannel extends Duplex {
   closeSent = false;
   /** Set by the mux once the peer's CLOSE arrived. */
   closeReceived = false;
+  /** Set by the mux while a peer-opened channel counts toward its `maxChannels`. */
+  counted = false;
   /** Set by the mux when it died under the channel: no more frames may be sent. */
   muxGone = false;
 

@@ -15,10 +15,23 @@
  * - Transport backpressure: no DATA is written while `write()` says the transport is full;
  *   writing resumes on 'drain'. Control frames the peer provokes (WINDOW, CLOSE replies)
  *   are small, and reading stops while they pile up unread by the peer.
+ * - Rapid reset (CVE-2023-44487): a channel the peer opened counts toward `maxChannels`
+ *   until both sides are done with it (its CLOSE arrived and this side closed or destroyed
+ *   it), so a peer that opens and at once closes cannot run more than `maxChannels` handlers
+ *   at a time; as Go's http2 server (x/net v0.17.0, CVE-2023-39325) bounds running handlers
+ *   by MaxConcurrentStreams. OPENs it refuses and channels the peer resets before this side
+ *   closed them draw on a token bucket (`resetBurst`, `resetRate`: nghttp2's defaults, 1000
+ *   and 33/s); an empty bucket ends the mux with `ERR_MUX_PROTOCOL`, where Go ends the
+ *   connection once 4 x MaxConcurrentStreams early-reset requests wait.
+ * - Frames for channels already gone (ignored, RFC 9113 section 5.1) draw their bytes on a
+ *   connection-wide bucket of `maxChannels x initialWindow` (the sum of the windows), regained
+ *   at one window a second, so they cannot be sent without limit. No set of closed ids is
+ *   kept: ids only grow, so "at or below the highest opened and not open" is a closed one.
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, SockitError } from '../errors.js';
+import { TokenBucket } from './mux-budget.js';
 import { type ChannelHost, MuxChannel } from './mux-channel.js';
 import {
   DEFAULT_MAX_FRAME_PAYLOAD,
@@ -39,6 +52,12 @@ export const DEFAULT_INITIAL_WINDOW = 256 * 1024;
 export const DEFAULT_CHUNK_SIZE = 16 * 1024;
 /** Default channels the peer may have open at once (RFC 9113 section 6.5.2 suggests at least 100). */
 export const DEFAULT_MAX_CHANNELS = 100;
+/** Default refused or early-reset peer channels allowed at once (nghttp2's default burst). */
+export const DEFAULT_RESET_BURST = 1000;
+/** Default refused or early-reset peer channels regained per second (nghttp2's default rate). */
+export const DEFAULT_RESET_RATE = 33;
+/** What a frame for a gone channel costs beyond its body: length, type and id. */
+const FRAME_OVERHEAD = 9;
 /** Unsent control bytes above which the mux stops reading a peer that does not read. */
 const CONTROL_BACKLOG = 64 * 1024;
 
@@ -49,8 +68,15 @@ export interface MuxOptions extends MuxFrameLimits {
   initialWindow?: number;
   /** Largest DATA frame this side sends (at most the peer's `maxFramePayload`). Default 16 KiB. */
   chunkSize?: number;
-  /** Channels the peer may have open at once; more OPENs are refused. Default 100. */
+  /**
+   * Channels the peer may have at once, each counted until both sides have closed it; more
+   * OPENs are refused. Default 100.
+   */
   maxChannels?: number;
+  /** Refused OPENs plus channels the peer reset before this side closed them, at once. Default 1000. */
+  resetBurst?: number;
+  /** Of those, how many are regained per second. Default 33. */
+  resetRate?: number;
 }
 
 export interface MuxEvents {
@@ -95,7 +121,10 @@ export class Mux extends EventEmitter<MuxEvents> {
   readonly #host: ChannelHost;
   #nextId: number;
   #lastPeerId = 0;
+  /** Peer-opened channels not yet closed on both sides (what `maxChannels` bounds). */
   #peerOpen = 0;
+  readonly #resets: TokenBucket;
+  readonly #ignored: TokenBucket;
   #paused = false;
   #closing = false;
   #error: SockitError | undefined;
@@ -114,6 +143,12 @@ export class Mux extends EventEmitter<MuxEvents> {
     );
     this.#chunkSize = checkRange('chunkSize', options.chunkSize ?? DEFAULT_CHUNK_SIZE, 1, 16 * 1024 * 1024);
     this.#maxChannels = checkRange('maxChannels', options.maxChannels ?? DEFAULT_MAX_CHANNELS, 0, 1 << 30);
+    this.#resets = new TokenBucket(
+      checkRange('resetBurst', options.resetBurst ?? DEFAULT_RESET_BURST, 0, 1 << 30),
+      checkRange('resetRate', options.resetRate ?? DEFAULT_RESET_RATE, 0, 1 << 30),
+    );
+    const windows = Math.max(1, this.#maxChannels) * this.#window;
+    this.#ignored = new TokenBucket(windows, this.#window);
     const maxFramePayload = options.maxFramePayload ?? DEFAULT_MAX_FRAME_PAYLOAD;
     checkRange('maxFramePayload', maxFramePayload, 1, 16 * 1024 * 1024);
     this.#decoder = new MuxFrameDecoder({ ...options, maxFramePayload });
@@ -188,7 +223,10 @@ export class Mux extends EventEmitter<MuxEvents> {
   #add(id: number, info: MuxInfo | undefined): MuxChannel {
     const channel = new MuxChannel(this.#host, id, info, { initialWindow: this.#window });
     this.#channels.set(id, channel);
-    if (!this.#ours(id)) this.#peerOpen++;
+    if (!this.#ours(id)) {
+      channel.counted = true;
+      this.#peerOpen++;
+    }
     return channel;
   }
 
@@ -199,8 +237,19 @@ export class Mux extends EventEmitter<MuxEvents> {
   #forget(channel: MuxChannel): void {
     if (this.#channels.get(channel.id) !== channel) return;
     this.#channels.delete(channel.id);
-    if (!this.#ours(channel.id)) this.#peerOpen--;
     this.#endIfIdle();
+  }
+
+  /** Both sides are done with a peer's channel: it no longer counts toward `maxChannels`. */
+  #release(channel: MuxChannel): void {
+    if (!channel.counted) return;
+    channel.counted = false;
+    this.#peerOpen--;
+  }
+
+  /** The peer refused-opened or reset early once more; too often ends the mux. */
+  #chargeReset(what: string): void {
+    if (!this.#resets.take()) throw violation(`too many ${what}: rapid open and reset`);
   }
 
   #endIfIdle(): void {
@@ -246,6 +295,10 @@ export class Mux extends EventEmitter<MuxEvents> {
       // never opened is a violation.
       const used = this.#ours(frame.id) ? frame.id < this.#nextId : frame.id <= this.#lastPeerId;
       if (!used) throw violation(`frame for channel ${frame.id}, which was never opened`);
+      const size =
+        FRAME_OVERHEAD +
+        (frame.type === MuxFrameType.DATA ? frame.data.length : frame.type === MuxFrameType.WINDOW ? 4 : 0);
+      if (!this.#ignored.take(size)) throw violation('too many frames for closed channels');
       return;
     }
     switch (frame.type) {
@@ -262,6 +315,8 @@ export class Mux extends EventEmitter<MuxEvents> {
         break;
       case MuxFrameType.CLOSE:
         // RFC 4254 section 5.3: answer CLOSE with CLOSE unless already sent.
+        if (channel.counted && !channel.closeSent && frame.info && typeof frame.info.error === 'string')
+          this.#chargeReset('channels reset by the peer');
         channel.closeReceived = true;
         if (!channel.closeSent) {
           channel.closeSent = true;
@@ -269,6 +324,8 @@ export class Mux extends EventEmitter<MuxEvents> {
         }
         this.#forget(channel);
         channel.receiveClose(frame.info);
+        // Still counted while this side's handler holds it (it releases on destroy).
+        if (channel.destroyed) this.#release(channel);
         break;
     }
   }
@@ -279,7 +336,9 @@ export class Mux extends EventEmitter<MuxEvents> {
     this.#lastPeerId = id;
     const accepting = this.listenerCount('channel') > 0 && !this.#closing;
     if (!accepting || this.#peerOpen >= this.#maxChannels) {
-      // RFC 9113 section 8.7 (REFUSED_STREAM): refuse the one channel, keep the mux.
+      // RFC 9113 section 8.7 (REFUSED_STREAM): refuse the one channel, keep the mux, unless
+      // the peer keeps opening into a full mux (rapid reset).
+      this.#chargeReset('refused channels');
       this.#sender.write({
         type: MuxFrameType.CLOSE,
         id,
@@ -303,7 +362,10 @@ export class Mux extends EventEmitter<MuxEvents> {
           : { type: MuxFrameType.CLOSE, id: channel.id, info },
       );
     }
-    if (channel.closeReceived) this.#forget(channel);
+    if (channel.closeReceived) {
+      this.#forget(channel);
+      this.#release(channel);
+    }
   }
 
   #onEnd(): void {
