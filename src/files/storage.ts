@@ -139,7 +139,7 @@ export class UserFiles {
     const walk = async (dir: ConfinedDir, below: string[]): Promise<void> => {
       for (const { name, stats } of await dir.entries({ max: MAX_LIST_ENTRIES })) {
         if (!stats.isFile() && !stats.isDirectory()) continue; // links, sockets, devices: not ours
-        if (segments.length + below.length + 1 > MAX_DEPTH) throw tooDeep(`${requested}/${below.join('/')}`);
+        if (segments.length + below.length + 1 > MAX_DEPTH) throw tooDeep([...segments, ...below].join('/'));
         const entry = toEntry([...below, name].join('/'), stats);
         bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
         if (entries.length >= MAX_LIST_ENTRIES || bytes > MAX_LIST_BYTES) {
