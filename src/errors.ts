@@ -92,6 +92,8 @@ export const ErrorCode = {
   SLOW_READER: 'ERR_SLOW_READER',
   /** A confined root was used after it was closed. */
   ROOT_CLOSED: 'ERR_ROOT_CLOSED',
+  /** A path is nested deeper than the service allows (a listing, a folder, an upload). */
+  TOO_DEEP: 'ERR_TOO_DEEP',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -11,7 +11,8 @@ import type { SecretKey } from '../auth/secret-key.js';
 import type { Quota } from '../auth/store.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
-import { checkComponent, checkRelativePath } from '../files/names.js';
+import { makeLocalFolder, planTree } from '../files/download.js';
+import { requestedForm } from '../files/names.js';
 import { FILES_PORT } from '../files/port.js';
 import type { Entry } from '../files/protocol.js';
 import { launch } from '../runtime/launch.js';
@@ -213,12 +214,14 @@ async function uploadPath(
   }
 }
 
-/**
- * A path the server listed, as a local path under `base`. The client already refused unsafe
- * names (ERR_BAD_REQUEST); checking again here keeps this join safe on its own.
- */
-function localUnder(base: string, listed: string): string {
-  return path.join(base, ...checkRelativePath(listed));
+/** The local name of a download: the last component of the user's `remote`, or `user` for the home. */
+function localName(remote: string, user: string): string {
+  const name = path.posix.basename(requestedForm(remote));
+  const chosen = name === '.' ? user : name;
+  if (chosen === '..' || /[\\\0]/.test(chosen)) {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${JSON.stringify(remote)} names no file to download`);
+  }
+  return chosen;
 }
 
 export function filesCommand(): Command {
@@ -405,18 +408,27 @@ size is ever taken.`,
         maxFileSize: flags.maxFileSize ?? flags.maxFilesize,
         signal,
       };
+      // The library refuses a stat answer about another path than `remote`.
       const entry = await client.stat(remote, { signal });
-      // The library checked entry.path; its last segment is one safe component (or the home).
-      const name = checkComponent(path.posix.basename(entry.path === '.' ? flags.user : entry.path));
+      // The local name is the user's own: the last component of `remote` (the user's name for
+      // the home), never a name the server sent.
+      const name = localName(remote, flags.user);
       // Like cp: into an existing folder, under the remote name.
       const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
       const base = local === undefined ? name : into ? path.join(local, name) : local;
       if (entry.type === 'file') return downloadOne(client, remote, base, options);
+      const steps = planTree(base, await client.list(remote, true, { signal }));
       await mkdir(base, { recursive: true });
-      for (const item of await client.list(remote, true, { signal })) {
-        const to = localUnder(base, item.path);
-        if (item.type === 'dir') await mkdir(to, { recursive: true });
-        else await downloadOne(client, `${remote}/${item.path}`, to, options);
+      const from = requestedForm(remote);
+      for (const step of steps) {
+        if (step.entry.type === 'dir') await makeLocalFolder(step.local);
+        else
+          await downloadOne(
+            client,
+            from === '.' ? step.listed : `${from}/${step.listed}`,
+            step.local,
+            options,
+          );
       }
     });
   });

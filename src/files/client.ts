@@ -243,10 +243,14 @@ export class FilesClient {
     });
   }
 
-  /** One entry; its path is `.` for the home, else a checked relative path. */
+  /**
+   * One entry; its path is `.` for the home, else `path` with empty and `.` segments dropped.
+   * An answer about any other path is refused (`ERR_BAD_REQUEST`): callers may name local
+   * files after it.
+   */
   async stat(path: string, options: OperationOptions = {}): Promise<Entry> {
     return this.#guarded(options.signal, async () =>
-      checkStatPath((await this.#ask({ op: 'stat', path }, Answers.stat)).entry),
+      checkStatPath((await this.#ask({ op: 'stat', path }, Answers.stat)).entry, path),
     );
   }
 

@@ -8,9 +8,11 @@
  */
 import type { Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, link, lstat, open, rename, statfs, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, mkdir, open, rename, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
+import { checkRelativePath } from './names.js';
+import type { Entry } from './protocol.js';
 import { hashPrefix, peekHex } from './transfer.js';
 
 /** Suffix of a download in progress, beside its destination. */
@@ -126,4 +128,73 @@ export async function placePart(partPath: string, local: string, overwrite: bool
     return;
   }
   await unlink(partPath);
+}
+
+/** One step of a folder download: a folder to make or a file to fetch, at a local path. */
+export interface TreeStep {
+  entry: Entry;
+  /** The path relative to the requested folder, as the server listed it. */
+  listed: string;
+  /** Where it goes: always strictly inside the chosen local folder. */
+  local: string;
+}
+
+/**
+ * Turns a server's recursive listing into local steps under `base`, refusing with
+ * `ERR_BAD_REQUEST` any listing that could write elsewhere or twice: an unsafe name, a path
+ * that does not lie strictly inside `base`, a path listed twice (a file and a folder of one
+ * name included), or an entry whose folder was not listed as a folder before it (a file
+ * cannot be a folder, and nothing is made that the listing did not announce).
+ *
+ * @example
+ * ```ts
+ * planTree('photos', [{ path: 'a', type: 'dir', size: 0, mtime: 0 }, { path: 'a/b.jpg', type: 'file', size: 3, mtime: 0 }]);
+ * // [{ listed: 'a', local: 'photos/a', ... }, { listed: 'a/b.jpg', local: 'photos/a/b.jpg', ... }]
+ * ```
+ */
+export function planTree(base: string, entries: readonly Entry[]): TreeStep[] {
+  const root = path.resolve(base);
+  const folders = new Set<string>(['']);
+  const seen = new Set<string>();
+  const steps: TreeStep[] = [];
+  const refuse = (listed: string, why: string): never => {
+    throw new SockitError(
+      ErrorCode.BAD_REQUEST,
+      `the server listed ${JSON.stringify(listed)}: ${why}; refused`,
+    );
+  };
+  for (const entry of entries) {
+    const segments = checkRelativePath(entry.path);
+    const listed = segments.join('/');
+    if (seen.has(listed)) refuse(listed, 'listed twice');
+    seen.add(listed);
+    if (!folders.has(segments.slice(0, -1).join('/'))) refuse(listed, 'its folder was not listed before it');
+    const local = path.join(base, ...segments);
+    const inside = path.relative(root, path.resolve(local));
+    if (inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) {
+      refuse(listed, 'not inside the destination folder');
+    }
+    if (entry.type === 'dir') folders.add(listed);
+    steps.push({ entry, listed, local });
+  }
+  return steps;
+}
+
+/**
+ * Makes the folder `local` of a folder download: new, or already a real folder. A link or a
+ * file there is refused (`ERR_PATH_DENIED`): the download never writes through a link.
+ */
+export async function makeLocalFolder(local: string): Promise<void> {
+  try {
+    await mkdir(local, { mode: 0o777 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const info = await lstat(local);
+    if (!info.isDirectory()) {
+      throw new SockitError(
+        ErrorCode.PATH_DENIED,
+        `${local} exists and is not a folder (a link is not followed)`,
+      );
+    }
+  }
 }

@@ -57,8 +57,43 @@ export function checkEntries(entries: Entry[]): Entry[] {
   return entries;
 }
 
-/** A `stat` answer names the home as `.`, anything else as a relative path. */
-export function checkStatPath(entry: Entry): Entry {
+/**
+ * The form in which the server names a requested path in its answers: '' and '.' segments
+ * dropped, `.` for the home itself (as the server's `display` does).
+ *
+ * @example
+ * ```ts
+ * requestedForm('a//b/./c'); // 'a/b/c'
+ * requestedForm('');         // '.'
+ * ```
+ */
+export function requestedForm(requested: string): string {
+  return (
+    requested
+      .split('/')
+      .filter((s) => s !== '' && s !== '.')
+      .join('/') || '.'
+  );
+}
+
+/**
+ * A `stat` answer must name exactly what was asked: the home as `.`, anything else as the
+ * requested relative path. A server that answers for `report.pdf` with `.bash_profile` would
+ * otherwise choose the name a caller writes to: refused with `ERR_BAD_REQUEST`.
+ *
+ * @example
+ * ```ts
+ * checkStatPath({ path: 'a/b', type: 'file', size: 1, mtime: 0 }, 'a//b'); // ok
+ * checkStatPath({ path: '.bash_profile', type: 'file', size: 1, mtime: 0 }, 'report.pdf'); // throws
+ * ```
+ */
+export function checkStatPath(entry: Entry, requested: string): Entry {
   if (entry.path !== '.') checkRelativePath(entry.path);
+  if (entry.path !== requestedForm(requested)) {
+    throw new SockitError(
+      ErrorCode.BAD_REQUEST,
+      `the server answered for ${JSON.stringify(entry.path)} when asked about ${JSON.stringify(requested)}: refused`,
+    );
+  }
   return entry;
 }

@@ -19,11 +19,24 @@ import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
-import type { ConfinedRoot } from '../runtime/confine.js';
+import type { ConfinedDir, ConfinedRoot } from '../runtime/confine.js';
 import type { Entry } from './protocol.js';
 
 /** Most entries one listing returns. */
 export const MAX_LIST_ENTRIES = 100_000;
+
+/**
+ * Most bytes of JSON one listing returns: well inside the client's 64 MiB message limit, so
+ * an answer the server builds is one the client can read.
+ */
+export const MAX_LIST_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Most folders a path may go down from the home (its components). Deeper paths are refused
+ * with ERR_TOO_DEEP everywhere (mkdir, upload, download, stat, list): such trees cannot be
+ * made through the service, and one made on the disk is not walked past this depth.
+ */
+export const MAX_DEPTH = 256;
 
 /** The folder of the upload parts, under the root. */
 export const PARTS_FOLDER = '.parts';
@@ -39,7 +52,12 @@ export function splitPath(requested: string): string[] {
   if (requested.startsWith('/')) throw denied(requested, 'absolute paths are not allowed');
   const segments = requested.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) throw denied(requested, "'..' leaves the home folder");
+  if (segments.length > MAX_DEPTH) throw tooDeep(requested);
   return segments;
+}
+
+function tooDeep(requested: string): SockitError {
+  return new SockitError(ErrorCode.TOO_DEEP, `"${requested}": more than ${MAX_DEPTH} folders deep`);
 }
 
 /** The id of the part of an upload to `display` (a path as `UserFiles.display` shows it). */
@@ -106,24 +124,50 @@ export class UserFiles {
     return toEntry(this.display(requested), await this.#existing(requested));
   }
 
-  /** The entries of a folder (with `recursive`, of its whole tree), sorted by path. */
+  /**
+   * The entries of a folder (with `recursive`, of its whole tree), sorted by path. The walk
+   * goes down from each folder's verified handle (one open per folder, closed as it leaves
+   * it); no more than MAX_DEPTH deep from the home (ERR_TOO_DEEP), MAX_LIST_ENTRIES entries
+   * and MAX_LIST_BYTES of JSON (ERR_INVALID_ARGUMENT).
+   */
   async list(requested: string, recursive: boolean): Promise<Entry[]> {
     const segments = splitPath(requested);
     const info = await this.#existing(requested);
     if (!info.isDirectory()) return [toEntry(segments.at(-1) ?? '.', info)];
     const entries: Entry[] = [];
-    const walk = async (below: string[]): Promise<void> => {
-      const children = await this.root.readdir([this.user, ...segments, ...below], { max: MAX_LIST_ENTRIES });
-      for (const { name, stats } of children) {
+    let bytes = 2; // the array's brackets
+    const walk = async (dir: ConfinedDir, below: string[]): Promise<void> => {
+      for (const { name, stats } of await dir.entries({ max: MAX_LIST_ENTRIES })) {
         if (!stats.isFile() && !stats.isDirectory()) continue; // links, sockets, devices: not ours
-        if (entries.length >= MAX_LIST_ENTRIES) {
-          throw new SockitError(ErrorCode.INVALID_ARGUMENT, `more than ${MAX_LIST_ENTRIES} entries to list`);
+        if (segments.length + below.length + 1 > MAX_DEPTH) throw tooDeep([...segments, ...below].join('/'));
+        const entry = toEntry([...below, name].join('/'), stats);
+        bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
+        if (entries.length >= MAX_LIST_ENTRIES || bytes > MAX_LIST_BYTES) {
+          throw new SockitError(
+            ErrorCode.INVALID_ARGUMENT,
+            `more than ${MAX_LIST_ENTRIES} entries or ${MAX_LIST_BYTES} bytes to list`,
+          );
         }
-        entries.push(toEntry([...below, name].join('/'), stats));
-        if (recursive && stats.isDirectory()) await walk([...below, name]);
+        entries.push(entry);
+        if (!recursive || !stats.isDirectory()) continue;
+        const child = await dir.openDir(name).catch((err: unknown) => {
+          if (missing(err)) return undefined; // gone meanwhile: listed, not walked
+          throw err;
+        });
+        if (!child) continue;
+        try {
+          await walk(child, [...below, name]);
+        } finally {
+          await child.close();
+        }
       }
     };
-    await walk([]);
+    const top = await this.root.openDir(this.#at(requested));
+    try {
+      await walk(top, []);
+    } finally {
+      await top.close();
+    }
     return entries;
   }
 

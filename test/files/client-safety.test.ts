@@ -98,6 +98,24 @@ describe('files client against a hostile server', () => {
     expect(await readFile(path.join(outside, '.bashrc'), 'utf8')).toBe('mine');
   });
 
+  it("refuses a stat answer for another path than asked ('report.pdf' answered as '.bash_profile')", async () => {
+    let answer = '.bash_profile';
+    const c = await connect((request, peer) => {
+      if (request.op === 'stat')
+        peer.send({ ok: true, entry: { path: answer, type: 'file', size: 4, mtime: 0 } });
+    });
+    const before = await tree(outside);
+    expect(await codeOf(c.stat('report.pdf'))).toBe(ErrorCode.BAD_REQUEST);
+    expect(await codeOf(c.stat('docs/report.pdf'))).toBe(ErrorCode.BAD_REQUEST);
+    expect(await tree(outside)).toEqual(before);
+    // The server names the path as it normalizes it: '' and '.' segments dropped, '.' for the home.
+    answer = 'docs/report.pdf';
+    expect((await c.stat('docs//./report.pdf')).path).toBe('docs/report.pdf');
+    answer = '.';
+    expect((await c.stat('')).path).toBe('.');
+    expect(await codeOf(c.stat('docs'))).toBe(ErrorCode.BAD_REQUEST);
+  });
+
   it('refuses listings with unsafe names', async () => {
     const names = ['../x', 'a/../../x', '/etc/x', 'a\\b', 'x\0y', '..', '.', '', 'a//b', 'a/./b', 'a/'];
     let next = '';

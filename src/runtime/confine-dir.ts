@@ -1,0 +1,87 @@
+/**
+ * An open folder under a confined root, for walks that go down a tree: each child folder is
+ * opened relative to its parent's verified handle (O_DIRECTORY|O_NOFOLLOW), so a walk of a
+ * tree N deep opens N folders, not the 1 + 2 + ... + N a walk from the root for each would.
+ * A child swapped for a symbolic link fails to open (ELOOP/ENOTDIR); it is never followed.
+ */
+import type { Stats } from 'node:fs';
+import { lstat, open, readdir } from 'node:fs/promises';
+import { ErrorCode, SockitError } from '../errors.js';
+import { DIR_FLAGS, type DirRef, denied, isSafeName, type Walker } from './confine-walk.js';
+
+/** An entry of a folder, not followed if it is a link. */
+export interface ConfinedEntry {
+  name: string;
+  stats: Stats;
+}
+
+/**
+ * A verified folder handle; close it when done (its children may outlive it).
+ *
+ * @example
+ * ```ts
+ * const dir = await root.openDir('alice/photos');
+ * try {
+ *   for (const { name, stats } of await dir.entries()) if (stats.isDirectory()) (await dir.openDir(name)).close();
+ * } finally {
+ *   await dir.close();
+ * }
+ * ```
+ */
+export class ConfinedDir {
+  #closed = false;
+
+  /** @internal Made by `ConfinedRoot.openDir`; `done` is called once, when it is closed. */
+  constructor(
+    readonly ref: DirRef,
+    /** The path from the root. */
+    readonly names: readonly string[],
+    readonly walker: Walker,
+    readonly hold: () => () => void,
+    readonly done: () => void,
+  ) {}
+
+  /** The entries, sorted by name, each with its status (links not followed). */
+  async entries(o: { max?: number } = {}): Promise<ConfinedEntry[]> {
+    this.#open();
+    const names = (await readdir(this.ref.at)).sort();
+    if (o.max !== undefined && names.length > o.max) {
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, `more than ${o.max} entries in one folder`);
+    }
+    const entries: ConfinedEntry[] = [];
+    for (const name of names) {
+      const stats = await lstat(`${this.ref.at}/${name}`).catch(() => undefined);
+      if (stats) entries.push({ name, stats }); // gone meanwhile: not listed
+    }
+    return entries;
+  }
+
+  /** Opens the folder `name` in this one, relative to this handle; a link there is refused. */
+  async openDir(name: string): Promise<ConfinedDir> {
+    this.#open();
+    const names = [...this.names, name];
+    if (!isSafeName(name)) throw denied(names.join('/'), 'not a plain name inside the root');
+    const done = this.hold();
+    try {
+      const ref = await this.walker.ref(await open(`${this.ref.at}/${name}`, DIR_FLAGS), names);
+      return new ConfinedDir(ref, names, this.walker, this.hold, done);
+    } catch (err) {
+      done();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.ref.handle.close();
+    } finally {
+      this.done();
+    }
+  }
+
+  #open(): void {
+    if (this.#closed) throw new SockitError(ErrorCode.ROOT_CLOSED, `"${this.names.join('/')}": closed`);
+  }
+}
