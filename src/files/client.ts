@@ -37,6 +37,9 @@ import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange
 
 export { type DownloadOptions, PART_SUFFIX };
 
+/** How long `close()` waits for the server to close its side before cutting the connection, in ms. */
+const CLOSE_GRACE_MS = 2000;
+
 /** Options every operation takes. */
 export interface OperationOptions {
   /** Aborting destroys the connection and rejects with `ERR_ABORTED`; the client is then closed. */
@@ -372,8 +375,16 @@ export class FilesClient {
     }
   }
 
+  /**
+   * Ends the connection: our side at once, and the socket itself once the server closes its
+   * side, or after CLOSE_GRACE_MS if it never does (a peer must not keep the command alive).
+   */
   close(): void {
-    this.#channel.socket.end();
+    const socket = this.#channel.socket;
+    socket.end();
+    if (socket.destroyed) return;
+    const cut = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    socket.once('close', () => clearTimeout(cut));
   }
 
   #guarded<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {

@@ -48,6 +48,36 @@ async function killWhen(args: string[], ready: () => Promise<boolean>): Promise<
   await gone;
 }
 
+describe('sockit files against a server that never closes its side', () => {
+  it('ends the command once its work is done, and after a refusal, without waiting for the server', async () => {
+    const silent = await fakeServer(
+      (request, peer) => {
+        if (request.op === 'list')
+          peer.send(
+            { ok: true, count: 1 },
+            Buffer.from(JSON.stringify([{ path: 'a', type: 'file', size: 1, mtime: 0 }])),
+          );
+        else peer.send({ ok: false, code: 'ERR_NOT_FOUND', message: 'no such file' });
+      },
+      { neverClose: true },
+    );
+    try {
+      const where = `127.0.0.1:${silent.port}`;
+      const fake = { env: { ...env, SOCKIT_PASSWORD: FAKE_PASSWORD }, timeoutMs: 15_000 };
+      const ls = await sockit(['files', 'ls', where, '--user', 'ann'], fake);
+      expect(ls.signal).toBeNull();
+      expect(ls.code).toBe(0);
+      expect(ls.stdout.toString()).toMatch(/\ba\b/);
+      const rm = await sockit(['files', 'rm', where, 'x', '--user', 'ann'], fake);
+      expect(rm.signal).toBeNull();
+      expect(rm.code).toBe(1);
+      expect(rm.stderr).toMatch(/\[ERR_NOT_FOUND\]\n$/);
+    } finally {
+      await silent.close();
+    }
+  });
+});
+
 describe('sockit files', () => {
   let dir: string;
   let dataDir: string;

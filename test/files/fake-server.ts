@@ -27,10 +27,15 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-export async function fakeServer(handler: Handler): Promise<FakeServer> {
+export interface FakeServerOptions {
+  /** Never close its side: a client that ends its side must still let go by itself. */
+  neverClose?: boolean;
+}
+
+export async function fakeServer(handler: Handler, options: FakeServerOptions = {}): Promise<FakeServer> {
   const credentials = await deriveCredentials(FAKE_PASSWORD, { iterations: 4096 });
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ allowHalfOpen: options.neverClose ?? false }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
