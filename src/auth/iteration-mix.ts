@@ -3,7 +3,12 @@
  * default while some accounts were made with another count (4096, say), that count would mark
  * them as real. So an unknown name gets a count drawn from the store's own counts, in their
  * proportions, chosen by HMAC(fakeKey, name): the same name always gets the same count, and over
- * many names the counts occur as often as among the accounts.
+ * many names the counts occur about as often as among the accounts.
+ *
+ * The proportions are rounded to sixteenths (a count present at all gets at least one), and
+ * the HMAC is read as a point in [0, 1): an account added or removed rarely moves a rounded
+ * boundary, so a fake name keeps its count when the table is re-read, as a real one does. (A
+ * draw modulo the number of accounts changed most fake names' counts at every new account.)
  */
 import { createHmac } from 'node:crypto';
 import type { UserStore } from './store.js';
@@ -20,7 +25,10 @@ export interface IterationMixOptions {
   now?: () => number;
 }
 
-/** Counts with their cumulative weights, for a draw in [0, total). */
+/** Sixteenths of the draw each count gets. */
+const SHARES = 16;
+
+/** Counts with their cumulative shares, for a draw in [0, total). */
 interface Mix {
   counts: number[];
   cumulative: number[];
@@ -67,9 +75,10 @@ export class IterationMix {
     }
     // Sorted, so the draw does not depend on the order the store lists accounts in.
     const counts = [...weights.keys()].sort((a, b) => a - b);
+    const accounts = [...weights.values()].reduce((a, b) => a + b, 0);
     let total = 0;
     const cumulative = counts.map((n) => {
-      total += weights.get(n) ?? 0;
+      total += Math.max(1, Math.round(((weights.get(n) ?? 0) * SHARES) / accounts));
       return total;
     });
     this.#mix = total === 0 ? undefined : { counts, cumulative, total };
@@ -85,8 +94,8 @@ export class IterationMix {
     const mix = this.#mix;
     if (mix === undefined) return this.#options.fallback;
     const digest = createHmac('sha256', this.#options.fakeKey).update(`iterations:${name}`).digest();
-    // 48 bits of the HMAC: the modulo bias is below 2^-20 for any realistic number of accounts.
-    const draw = digest.readUIntBE(0, 6) % mix.total;
+    // 48 bits of the HMAC as a point in [0, 1), scaled to the shares.
+    const draw = (digest.readUIntBE(0, 6) / 2 ** 48) * mix.total;
     const at = mix.cumulative.findIndex((upTo) => draw < upTo);
     return mix.counts[at] as number;
   }

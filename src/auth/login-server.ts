@@ -2,11 +2,18 @@
  * The server side of log-in and registration, for every sockit service: SCRAM-SHA-256
  * (RFC 5802/7677) or a shared secret, over any `LoginTransport`.
  *
- * Throttle policy (OpenSSH/fail2ban style, per address and per account):
+ * Throttle policy (OpenSSH/fail2ban style, per address group and per account; an address
+ * group is an IPv4 address or an IPv6 /64, see `addressGroup`):
  * - Every checked attempt is recorded as a failure *before* its proof is looked at, and taken
  *   back once the proof is right. N parallel attempts therefore cannot all pass the back-off
  *   check before any of them counts.
- * - One attempt per address and one per account may be in flight; another is refused at once.
+ * - An attempt counts against its address from its start, but against the account only once
+ *   its proof arrives: one abandoned (timeout, disconnect, eviction) costs the address alone,
+ *   so nobody can fill an account's record without guessing.
+ * - One attempt per address and one per account may be in flight. Another from the same
+ *   address is refused at once; one for an account held by another address waits its turn
+ *   (a short queue, a bounded wait), so one address cannot keep the owner out by opening
+ *   attempts it never finishes. The client's last message is due within a short step timeout.
  * - An attempt refused while throttled is answered at once with `ERR_THROTTLED` and the wait,
  *   before the account is looked up, so unknown and real names get the same answer in the
  *   same time.
@@ -18,6 +25,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { events } from '../runtime/events.js';
+import { addressGroup } from '../runtime/netgroup.js';
 import { SecretChallengeServer, secretContext } from './challenge.js';
 import { DEFAULT_ITERATIONS } from './credentials.js';
 import { IterationMix } from './iteration-mix.js';
@@ -32,7 +40,7 @@ import {
   ThrottledError,
 } from './login-transport.js';
 import { checkUserName } from './names.js';
-import { RateLimit } from './rate-limit.js';
+import { type Limiter, TokenBucket } from './rate-limit.js';
 import { ScramServer } from './scram.js';
 import type { SecretKey } from './secret-key.js';
 import type { UserRecord, UserStore } from './store.js';
@@ -44,6 +52,8 @@ export const MAX_ATTEMPTS = 3;
 export const MAX_THROTTLED = 10;
 /** The wait told to an attempt refused because another is in flight for its address or account. */
 const IN_FLIGHT_RETRY_MS = 1000;
+/** Attempts from other addresses that may wait for an account's slot. */
+const ACCOUNT_QUEUE = 8;
 const GENERIC_REFUSAL = 'invalid username or password';
 
 /** The throttle's keys: failures count per account name and per client address. */
@@ -67,12 +77,17 @@ export interface LoginServerOptions {
   throttle?: Throttle;
   /** Back-off per account. Default 10 free failures, then 250 ms doubling to 30 s. */
   accountThrottle?: Throttle;
-  /** Registrations per address; default 5 an hour. */
-  registerPerAddress?: RateLimit;
-  /** Registrations for the whole server; default 100 an hour. */
-  registerGlobal?: RateLimit;
-  /** How long the client may take between the two messages of an attempt; default 10 s. */
+  /**
+   * Registrations per address group (an IPv4 /24, an IPv6 /64: one site); default 5, then
+   * one per 12 minutes.
+   */
+  registerPerAddress?: Limiter;
+  /** Registrations for the whole server; default 100, then one per 36 s (100 an hour, steadily). */
+  registerGlobal?: Limiter;
+  /** How long the client may take between the two messages of an attempt; default 3 s. */
   stepTimeoutMs?: number;
+  /** How long an attempt may wait for its account's slot, held from another address; default 5 s. */
+  queueTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -102,11 +117,14 @@ export class LoginServer {
   readonly #o: LoginServerOptions;
   readonly #throttle: Throttle;
   readonly #accounts: Throttle;
-  readonly #perAddress: RateLimit;
-  readonly #global: RateLimit;
+  readonly #perAddress: Limiter;
+  readonly #global: Limiter;
   readonly #mix: IterationMix;
   readonly #minIterations: number;
+  /** Addresses with an attempt in flight. */
   readonly #inFlight = new Set<string>();
+  /** Accounts with an attempt in flight: whose address group holds it, and who waits. */
+  readonly #slots = new Map<string, AccountSlot>();
 
   constructor(options: LoginServerOptions) {
     if (options.fakeKey.length < 32)
@@ -114,8 +132,8 @@ export class LoginServer {
     this.#o = options;
     this.#throttle = options.throttle ?? new Throttle();
     this.#accounts = options.accountThrottle ?? new Throttle({ freeFailures: 10 });
-    this.#perAddress = options.registerPerAddress ?? new RateLimit({ limit: 5, windowMs: 3_600_000 });
-    this.#global = options.registerGlobal ?? new RateLimit({ limit: 100, windowMs: 3_600_000 });
+    this.#perAddress = options.registerPerAddress ?? new TokenBucket({ capacity: 5, refillMs: 720_000 });
+    this.#global = options.registerGlobal ?? new TokenBucket({ capacity: 100, refillMs: 36_000 });
     this.#minIterations = options.minIterations ?? DEFAULT_ITERATIONS;
     this.#mix = new IterationMix({
       store: options.store,
@@ -200,9 +218,13 @@ export class LoginServer {
       throw new SockitError(ErrorCode.AUTH_FAILED, 'this server takes no shared-secret log-ins');
     }
     const held: string[] = [];
+    let account: string | undefined;
+    /** The account whose slot this attempt holds, once it has it. */
+    let holding: string | undefined;
+    const group = addressGroup(peer.address);
     try {
-      const address = throttleKey.address(peer.address);
-      this.#admit(this.#throttle, address, held, counts);
+      const address = throttleKey.address(group);
+      this.#admitAddress(address, held, counts);
       let record: UserRecord | undefined;
       let user: string;
       let ok: boolean;
@@ -213,13 +235,17 @@ export class LoginServer {
           iterations: (name) => this.#mix.countFor(name),
           lookup: async (name) => {
             // Before the lookup, so that a throttled unknown name is answered as a real one.
-            this.#admit(this.#accounts, throttleKey.user(name), held, counts);
+            account = throttleKey.user(name);
+            await this.#admitAccount(account, group, counts);
+            holding = account;
             record = await this.#o.store.get(name);
             return record?.credentials;
           },
         });
         await transport.send({ ok: true, data: await scram.first(request.data) });
         const answer = await this.#final(transport);
+        // The proof is here: from now on the attempt counts against the account too.
+        if (account !== undefined) this.#accounts.failed(account);
         user = scram.user;
         const result = attempt(() => scram.final(answer));
         ok = result?.ok ?? false;
@@ -229,7 +255,9 @@ export class LoginServer {
         if (!secret)
           throw new SockitError(ErrorCode.AUTH_FAILED, 'this server takes no shared-secret log-ins');
         user = request.user ?? '';
-        this.#admit(this.#accounts, throttleKey.user(user), held, counts);
+        account = throttleKey.user(user);
+        await this.#admitAccount(account, group, counts);
+        holding = account;
         const context = secretContext(user, peer.channelBinding);
         const challenge = new SecretChallengeServer(secret.bytes, { context });
         const hello = attempt(() => challenge.hello(Buffer.from(request.data, 'base64')));
@@ -237,6 +265,7 @@ export class LoginServer {
         const data = `${hello.serverNonce.toString('base64')},${hello.serverProof.toString('base64')}`;
         await transport.send({ ok: true, data });
         const answer = await this.#final(transport);
+        this.#accounts.failed(account);
         record = await this.#o.store.get(user);
         ok = challenge.check(Buffer.from(answer, 'base64')) && record !== undefined;
       }
@@ -256,26 +285,83 @@ export class LoginServer {
       return { user: record, mechanism: request.mechanism };
     } finally {
       for (const key of held) this.#inFlight.delete(key);
+      if (holding !== undefined) this.#releaseAccount(holding);
     }
   }
 
   /**
-   * Refuses at once (`ThrottledError`) a key that is backing off or has an attempt in flight;
-   * otherwise holds it in flight and records the failure in advance.
+   * Refuses at once (`ThrottledError`) an address that is backing off or has an attempt in
+   * flight; otherwise holds it in flight and records the failure in advance.
    */
-  #admit(throttle: Throttle, key: string, held: string[], counts: { throttled: number }): void {
-    const wait = this.#inFlight.has(key) ? IN_FLIGHT_RETRY_MS : throttle.waitFor(key);
+  #admitAddress(key: string, held: string[], counts: { throttled: number }): void {
+    const wait = this.#inFlight.has(key) ? IN_FLIGHT_RETRY_MS : this.#throttle.waitFor(key);
     if (wait > 0) {
       counts.throttled++;
       throw new ThrottledError(wait, 'too many log-in attempts');
     }
     this.#inFlight.add(key);
     held.push(key);
-    throttle.failed(key);
+    this.#throttle.failed(key);
+  }
+
+  /**
+   * Takes the account's slot: refused at once while the account backs off, or when the slot is
+   * held from the same address group or too many wait; otherwise waits (up to the queue
+   * timeout) for an attempt from another address to end. The failure is recorded later, when
+   * the proof arrives.
+   */
+  async #admitAccount(key: string, group: string, counts: { throttled: number }): Promise<void> {
+    const refuse = (wait: number): never => {
+      counts.throttled++;
+      throw new ThrottledError(wait, 'too many log-in attempts');
+    };
+    const backoff = this.#accounts.waitFor(key);
+    if (backoff > 0) refuse(backoff);
+    const slot = this.#slots.get(key);
+    if (slot === undefined) {
+      this.#slots.set(key, { group, queue: [] });
+    } else {
+      if (
+        slot.group === group ||
+        slot.queue.length >= ACCOUNT_QUEUE ||
+        slot.queue.some((w) => w.group === group)
+      )
+        refuse(IN_FLIGHT_RETRY_MS);
+      const timeoutMs = this.#o.queueTimeoutMs ?? 5_000;
+      const admitted = await new Promise<boolean>((resolve) => {
+        const waiter: Waiter = { group, resolve, timer: undefined };
+        waiter.timer = setTimeout(() => {
+          slot.queue.splice(slot.queue.indexOf(waiter), 1);
+          resolve(false);
+        }, timeoutMs);
+        slot.queue.push(waiter);
+      });
+      if (!admitted) refuse(IN_FLIGHT_RETRY_MS);
+      // The attempt before may have failed: the account's back-off counts again.
+      const after = this.#accounts.waitFor(key);
+      if (after > 0) {
+        this.#releaseAccount(key);
+        refuse(after);
+      }
+    }
+  }
+
+  /** Hands the account's slot to the next waiter, or frees it. */
+  #releaseAccount(key: string): void {
+    const slot = this.#slots.get(key);
+    const next = slot?.queue.shift();
+    if (slot === undefined) return;
+    if (next === undefined) {
+      this.#slots.delete(key);
+      return;
+    }
+    clearTimeout(next.timer);
+    slot.group = next.group;
+    next.resolve(true);
   }
 
   async #final(transport: LoginTransport): Promise<string> {
-    const timeoutMs = this.#o.stepTimeoutMs ?? 10_000;
+    const timeoutMs = this.#o.stepTimeoutMs ?? 3_000;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -317,9 +403,9 @@ export class LoginServer {
       storedKey: key(request.storedKey, 'storedKey'),
       serverKey: key(request.serverKey, 'serverKey'),
     };
-    // Counted only for well-formed requests, the address first so one address cannot use up
-    // the global allowance.
-    const address = throttleKey.address(peer.address);
+    // Counted only for well-formed requests, the address group first so one site cannot use
+    // up the global allowance.
+    const address = throttleKey.address(addressGroup(peer.address, { v4Prefix: 24 }));
     const wait = this.#perAddress.take(address);
     if (wait > 0) throw new ThrottledError(wait, 'too many registrations from this address');
     const globalWait = this.#global.take('all');
@@ -331,6 +417,19 @@ export class LoginServer {
     this.#o.log?.info({ user: name }, 'registered');
     return name;
   }
+}
+
+/** An attempt waiting for an account's slot. */
+interface Waiter {
+  group: string;
+  resolve: (admitted: boolean) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** An account's in-flight slot: the address group whose attempt holds it, and who waits. */
+interface AccountSlot {
+  group: string;
+  queue: Waiter[];
 }
 
 /** The result of an authentication step, or undefined when the peer's message broke the protocol. */

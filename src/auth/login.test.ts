@@ -4,13 +4,14 @@
  * registration rate limit and the client's key cache.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isSockitError } from '../errors.js';
 import { SecretChallengeClient, SecretChallengeServer } from './challenge.js';
 import type { ScramCredentials } from './credentials.js';
+import { IterationMix } from './iteration-mix.js';
 import { MemoryKeyCache } from './key-cache.js';
 import { registerAccount, scramLogin, secretLogin } from './login-client.js';
 import { LoginServer, type LoginServerOptions } from './login-server.js';
@@ -201,6 +202,24 @@ describe('LoginServer with the login-client functions', () => {
     for (let i = 0; i < 20; i++) expect(await countOf(`ghost${i}`)).toBe(counts[i]);
   });
 
+  it("keeps unknown names' counts when the account mix changes slightly", async () => {
+    const accounts: { credentials: { iterations: number } }[] = [];
+    const add = (iterations: number, n: number) => {
+      for (let i = 0; i < n; i++) accounts.push({ credentials: { iterations } });
+    };
+    add(600_000, 15);
+    add(4096, 5);
+    const store = { list: async () => accounts as unknown as UserRecord[] };
+    const mix = new IterationMix({ store, fakeKey: randomBytes(32), fallback: 600_000, refreshMs: 1e9 });
+    await mix.refresh();
+    const names = Array.from({ length: 400 }, (_, i) => `ghost${i}`);
+    const before = names.map((n) => mix.countFor(n));
+    expect(new Set(before)).toEqual(new Set([4096, 600_000]));
+    add(600_000, 1); // one more account: 16 to 5
+    await mix.refresh();
+    expect(names.map((n) => mix.countFor(n))).toEqual(before);
+  });
+
   it('logs in again from cached keys without asking for the password, and drops refused ones', async () => {
     const { store, server } = await setup();
     const cache = new MemoryKeyCache();
@@ -247,6 +266,25 @@ describe('SecretKey', () => {
     }
   });
 
+  it('refuses a key file that its group or others may read, until chmod 600', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sockit-key-'));
+    try {
+      const file = path.join(dir, 'k');
+      const key = SecretKey.generate();
+      await key.write(file);
+      for (const mode of [0o644, 0o640, 0o604, 0o660]) {
+        await chmod(file, mode);
+        expect(await codeOf(SecretKey.read(file))).toBe(ErrorCode.BAD_SECRET);
+      }
+      await chmod(file, 0o600);
+      expect((await SecretKey.read(file)).bytes.equals(key.bytes)).toBe(true);
+      await chmod(file, 0o400);
+      expect((await SecretKey.read(file)).bytes.equals(key.bytes)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a passphrase, random bytes and a malformed key', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'sockit-key-'));
     try {
@@ -258,7 +296,8 @@ describe('SecretKey', () => {
       ];
       for (const [i, text] of cases.entries()) {
         const file = path.join(dir, `bad${i}`);
-        await writeFile(file, text, 'binary');
+        // Owner-only, so that the content (not the mode) is what is refused.
+        await writeFile(file, text, { encoding: 'binary', mode: 0o600 });
         expect(await codeOf(SecretKey.read(file))).toBe(ErrorCode.BAD_SECRET);
       }
     } finally {

@@ -9,7 +9,7 @@
  * are accepted: any other text, a passphrase or a file of random bytes, is `ERR_BAD_SECRET`.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 
 const PREFIX = 'sockit-secret-v1:';
@@ -57,9 +57,33 @@ export class SecretKey {
     return new SecretKey(bytes);
   }
 
-  /** Reads a key file; `ERR_BAD_SECRET` unless it holds one key in the text form. */
+  /**
+   * Reads a key file; `ERR_BAD_SECRET` unless it holds one key in the text form and, as ssh
+   * insists for private keys, nobody but its owner may read it (mode 0600 or stricter).
+   */
   static async read(file: string): Promise<SecretKey> {
-    const bytes = await readFile(file);
+    const handle = await open(file, 'r');
+    let bytes: Buffer;
+    try {
+      // The mode of the file read, not of whatever the name points to a moment later.
+      const { mode } = await handle.stat();
+      if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+        const octal = (mode & 0o777).toString(8);
+        throw new SockitError(
+          ErrorCode.BAD_SECRET,
+          `${file} may be read by others (mode ${octal}): run \`chmod 600 ${file}\``,
+        );
+      }
+      const { bytesRead, buffer } = await handle.read(
+        Buffer.alloc(MAX_FILE_BYTES + 1),
+        0,
+        MAX_FILE_BYTES + 1,
+        0,
+      );
+      bytes = buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
     if (bytes.length > MAX_FILE_BYTES) bad(`${file} is too long to be a key`);
     try {
       return SecretKey.parse(bytes.toString('utf8'));

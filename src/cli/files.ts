@@ -45,6 +45,8 @@ interface ServeFlags extends TlsFlags, LoginLimitFlags {
   maxFileSize: number;
   quota: Quota;
   maxConnections: number;
+  maxPerUser: number;
+  maxWaitingPerAddress: number;
   idleTimeout: number;
 }
 
@@ -262,6 +264,13 @@ export function filesCommand(): Command {
         .default('unlimited'),
     )
     .option('--max-connections <n>', 'connections at once', parseCount, 256)
+    .option('--max-per-user <n>', 'logged-in connections at once of one user', parseCount, 16)
+    .option(
+      '--max-waiting-per-address <n>',
+      'connections not yet logged in at once from one address (an IPv6 /64)',
+      parseCount,
+      8,
+    )
     .addOption(
       secondsOption('--idle-timeout <seconds>', 'close a connection silent this long (0: never)', 300),
     )
@@ -295,6 +304,8 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
             quotaBytes: flags.quota,
             maxConnections: flags.maxConnections,
             maxPerAddress: flags.maxPerAddress,
+            maxPerUser: flags.maxPerUser,
+            maxUnauthenticatedPerAddress: flags.maxWaitingPerAddress,
             loginTimeoutMs: flags.loginTimeout,
             idleTimeoutMs: flags.idleTimeout,
             tls,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { LoginServer } from '../auth/login-server.js';
-import type { RateLimit } from '../auth/rate-limit.js';
+import type { Limiter } from '../auth/rate-limit.js';
 import { SecretKey } from '../auth/secret-key.js';
 import type { Quota, UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
@@ -62,6 +62,14 @@ export interface FilesServerOptions {
   loginTimeoutMs?: number;
   /** Early refusal of connections not logged in (OpenSSH's MaxStartups). Default 10:30:100. */
   maxStartups?: MaxStartups;
+  /** Connections not yet logged in at once from one address group. Default 8. */
+  maxUnauthenticatedPerAddress?: number;
+  /** Logged-in connections of one user at once; one more is refused with `ERR_TOO_MANY_CONNECTIONS`. Default 16. */
+  maxPerUser?: number;
+  /** Connection slots that only connections not yet logged in may use. Default `maxConnections / 16`. */
+  loginReserve?: number;
+  /** How long a client may take to send the last message of a log-in, in ms. Default 3000. */
+  loginStepTimeoutMs?: number;
   /** Message size and whole-message deadline before log-in. Default 64 KiB and 30 s. */
   preLogin?: PreLoginLimits;
   /** Close a connection silent this long, in ms. Default 300000. */
@@ -74,9 +82,12 @@ export interface FilesServerOptions {
   throttle?: Throttle;
   /** Back-off for failed log-ins per account. Default: 10 free failures, then as `throttle`. */
   accountThrottle?: Throttle;
-  /** Registrations per address (default 5 an hour) and for the whole server (default 100 an hour). */
-  registerPerAddress?: RateLimit;
-  registerGlobal?: RateLimit;
+  /**
+   * Registrations per address group (an IPv4 /24, an IPv6 /64; default 5, then one per 12
+   * minutes) and for the whole server (default 100, then one per 36 s).
+   */
+  registerPerAddress?: Limiter;
+  registerGlobal?: Limiter;
   log?: Logger;
 }
 
@@ -120,6 +131,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     accountThrottle: options.accountThrottle,
     registerPerAddress: options.registerPerAddress,
     registerGlobal: options.registerGlobal,
+    stepTimeoutMs: options.loginStepTimeoutMs,
     log: options.log,
   });
   const shared = {
@@ -151,6 +163,9 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     maxPerAddress: options.maxPerAddress,
     loginTimeoutMs: options.loginTimeoutMs,
     maxStartups: options.maxStartups,
+    maxUnauthenticatedPerAddress: options.maxUnauthenticatedPerAddress,
+    maxPerUser: options.maxPerUser,
+    loginReserve: options.loginReserve,
     idleTimeoutMs: options.idleTimeoutMs,
     tls: options.tls,
     log: options.log ?? silentLogger,

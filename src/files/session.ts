@@ -151,10 +151,9 @@ export class FileSession {
 
   async #handle(request: Request): Promise<void> {
     if (request.op === 'auth') {
-      await this.#auth(request);
-      // Logged in: the guard's log-in deadline ends, the channel's pre-log-in limits lift.
-      if (this.#files) this.#conn.authenticate();
-      return;
+      // Under way: the guard must not drop this connection to make room for a newcomer.
+      const ended = this.#conn.loginStarted();
+      return this.#auth(request).finally(ended);
     }
     if (request.op === 'register') return this.#register(request);
     const files = this.#files;
@@ -215,6 +214,9 @@ export class FileSession {
       await this.#shared.login.authenticate(transport, request, peer, this.#logins, async (record) => {
         const files = new UserFiles(this.#shared.root, checkUserName(record.name));
         await files.ensure();
+        // Logged in: the guard's log-in deadline ends, the channel's pre-log-in limits lift;
+        // refused (ERR_TOO_MANY_CONNECTIONS) before the client is told it is in.
+        this.#conn.authenticate(record.name);
         this.#files = files;
       });
     } catch (err) {

@@ -9,15 +9,26 @@ afterEach(async () => {
   for (const done of cleanup.splice(0).reverse()) await done();
 });
 
-/** A plain server guarded with `options`, whose handler marks a connection authenticated on "login\n". */
+/**
+ * A plain server guarded with `options`, whose handler marks a connection authenticated on
+ * "login\n" (as NAME on "login NAME\n"; "refused\n" past a cap) and its log-in under way on "start\n".
+ */
 async function guarded(options: GuardOptions): Promise<{ guard: ServerGuard; port: number }> {
   const server = net.createServer();
   const guard = guardServer(server, options);
   server.on('connection', (socket) => {
     socket.on('data', (d) => {
-      if (d.toString().includes('login')) {
-        guard.connectionOf(socket)?.authenticate();
-        socket.write('ok\n');
+      const text = d.toString();
+      if (text.startsWith('start')) {
+        guard.connectionOf(socket)?.loginStarted();
+        socket.write('started\n');
+      } else if (text.includes('login')) {
+        try {
+          guard.connectionOf(socket)?.authenticate(/^login (\w+)/.exec(text)?.[1]);
+          socket.write('ok\n');
+        } catch {
+          socket.write('refused\n');
+        }
       }
     });
   });
@@ -27,9 +38,9 @@ async function guarded(options: GuardOptions): Promise<{ guard: ServerGuard; por
   return { guard, port: (server.address() as net.AddressInfo).port };
 }
 
-function connect(port: number): Promise<net.Socket> {
+function connect(port: number, localAddress?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress }, () => resolve(socket));
     socket.once('error', reject);
     cleanup.push(async () => {
       socket.destroy();
@@ -51,9 +62,9 @@ function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
   });
 }
 
-async function login(socket: net.Socket): Promise<string> {
+async function login(socket: net.Socket, line = 'login\n'): Promise<string> {
   const reply = once(socket, 'data');
-  socket.write('login\n');
+  socket.write(line);
   return String((await reply)[0]);
 }
 
@@ -94,6 +105,40 @@ describe('guardServer', () => {
     expect(await closedWithin(crowd[0] as net.Socket, 2000)).toBe(true);
     expect(guard.connections).toBe(5);
     expect(guard.unauthenticated).toBe(4);
+  });
+
+  it('when full, drops a silent connection of the group with the most waiting, never one logging in', async () => {
+    const { guard, port } = await guarded({
+      maxConnections: 5,
+      loginTimeoutMs: 0,
+      maxStartups: { start: 100, rate: 0, full: 100 },
+    });
+    // Oldest first: a lone waiting connection, one mid-log-in, then a crowd of three from one address.
+    const lone = await connect(port, '127.3.0.1');
+    const busy = await connect(port, '127.3.0.2');
+    expect(await login(busy, 'start\n')).toBe('started\n');
+    const crowd = [];
+    for (let i = 0; i < 3; i++) crowd.push(await connect(port, '127.3.0.9'));
+    await vi.waitFor(() => expect(guard.connections).toBe(5));
+    const newcomer = await connect(port, '127.3.0.3');
+    expect(await closedWithin(crowd[0] as net.Socket, 2000)).toBe(true);
+    for (const socket of [lone, busy, newcomer, ...crowd.slice(1)]) {
+      expect(await closedWithin(socket, 50)).toBe(false);
+    }
+    expect(await login(busy)).toBe('ok\n');
+  });
+
+  it('caps waiting connections per address group, and logged-in ones per user', async () => {
+    const { port } = await guarded({ maxUnauthenticatedPerAddress: 2, maxPerUser: 2, loginTimeoutMs: 0 });
+    const waiting = [await connect(port), await connect(port)];
+    const third = await connect(port);
+    expect(await closedWithin(third, 2000)).toBe(true);
+    expect(await login(waiting[0] as net.Socket, 'login ann\n')).toBe('ok\n');
+    // Logged in, it no longer counts as waiting: room for one more.
+    const next = await connect(port);
+    expect(await login(next, 'login ann\n')).toBe('ok\n');
+    expect(await login(waiting[1] as net.Socket, 'login ann\n')).toBe('refused\n');
+    expect(await login(waiting[1] as net.Socket, 'login bob\n')).toBe('ok\n');
   });
 
   it('refuses a newcomer when every connection has logged in', async () => {

@@ -3,18 +3,25 @@
  * `tls.Server`, `http.Server`; a WebSocket upgrade rides on a socket already counted here).
  *
  * It counts raw TCP connections at 'connection' and closes those that break a limit: the
- * connection count, a cap per peer address, a log-in deadline, an idle timeout and, as
- * OpenSSH's MaxStartups (sshd_config(5)), early refusal of unauthenticated connections with a
- * probability that grows from `start` to `full`. When no room is left, the oldest connection
- * that has not logged in is dropped for the newcomer rather than refusing a real user behind
- * a crowd that never logs in. `close()` drains: stop accepting, abort `closing`, wait up to
- * `drainTimeoutMs`, then destroy what is left.
+ * connection count, a cap per address group (`addressGroup`: an IPv4 address, an IPv6 /64),
+ * a smaller cap on the group's connections not yet logged in, a cap per user, a log-in
+ * deadline, an idle timeout and, as OpenSSH's MaxStartups (sshd_config(5)), early refusal of
+ * unauthenticated connections with a probability that grows from `start` to `full` (only for
+ * a group that already has connections waiting: a lone newcomer is not the crowd).
+ *
+ * When no room is left, a waiting connection is dropped for the newcomer rather than refusing
+ * a real user behind a crowd that never logs in: never one whose log-in is under way
+ * (`loginStarted()`), but the oldest silent one of the group with the most waiting. Logged-in
+ * connections may hold at most `maxConnections - loginReserve` slots, so that one user (or a
+ * few) cannot take the slots log-ins need. `close()` drains: stop accepting, abort `closing`,
+ * wait up to `drainTimeoutMs`, then destroy what is left.
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { formatHostPort } from '../errors.js';
+import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { type ConnectionDropReason, events, trackConnection } from './events.js';
 import { type Logger, silentLogger } from './log.js';
+import { addressGroup } from './netgroup.js';
 import { checkInteger } from './service.js';
 
 /** OpenSSH's MaxStartups: refuse with probability rate% at `start` unauthenticated, rising to 100% at `full`. */
@@ -34,8 +41,20 @@ export interface GuardOptions {
   login?: boolean;
   /** Connections at once. Default 1024. */
   maxConnections?: number;
-  /** Connections at once from one address (IPv4-mapped IPv6 counts as IPv4). Default 32. */
+  /**
+   * Connections at once from one address group (`addressGroup`: an IPv4 address, an IPv6 /64;
+   * IPv4-mapped IPv6 counts as IPv4). Default 32.
+   */
   maxPerAddress?: number;
+  /** Connections not yet logged in at once from one address group. Default 8 (at most `maxPerAddress`). */
+  maxUnauthenticatedPerAddress?: number;
+  /** Logged-in connections of one user at once (`authenticate(user)`). Default 16. */
+  maxPerUser?: number;
+  /**
+   * Slots only connections not yet logged in may use: logged-in ones hold at most
+   * `maxConnections - loginReserve`. Default `maxConnections / 16`, rounded down.
+   */
+  loginReserve?: number;
   /** Close a connection not authenticated this long after it opened, in ms; 0: never. Default 10000. */
   loginTimeoutMs?: number;
   /** Close a connection that moved no byte this long, in ms; 0: never. Default 300000. */
@@ -60,8 +79,18 @@ export interface GuardedConnection {
   readonly authenticated: boolean;
   /** Aborted when the server begins to stop. */
   readonly closing: AbortSignal;
-  /** The peer logged in: ends the log-in deadline and lifts the pre-log-in limits. */
-  authenticate(): void;
+  /**
+   * The peer logged in (as `user`, if named): ends the log-in deadline and lifts the
+   * pre-log-in limits. Throws `ERR_TOO_MANY_CONNECTIONS`, changing nothing, when `user` holds
+   * `maxPerUser` connections already or logged-in connections fill all but the log-in reserve:
+   * call it before telling the peer it is in.
+   */
+  authenticate(user?: string): void;
+  /**
+   * A log-in attempt is under way (a well-formed first message arrived): until the returned
+   * function is called, the connection is not dropped to make room for a newcomer.
+   */
+  loginStarted(): () => void;
   /** Runs `listener` once on `authenticate()` (at once if already authenticated). */
   onAuthenticated(listener: () => void): void;
   /** Closes the connection now (every socket of it). */
@@ -92,6 +121,9 @@ const peerKey = (socket: net.Socket): string => `${socket.remoteAddress}|${socke
 
 class Guarded implements GuardedConnection {
   authenticated = false;
+  /** Log-in attempts under way: while above 0, not dropped for a newcomer. */
+  started = 0;
+  user: string | undefined;
   readonly sockets = new Set<net.Socket>();
   readonly #listeners: (() => void)[] = [];
   loginTimer: NodeJS.Timeout | undefined;
@@ -100,17 +132,28 @@ class Guarded implements GuardedConnection {
     readonly id: number,
     readonly key: string,
     readonly address: string,
+    readonly group: string,
     readonly remote: string,
     readonly closing: AbortSignal,
-    readonly onAuth: (conn: Guarded) => void,
+    readonly onAuth: (conn: Guarded, user: string | undefined) => void,
   ) {}
 
-  authenticate(): void {
+  authenticate(user?: string): void {
     if (this.authenticated) return;
+    this.onAuth(this, user); // throws, before any change, when a cap is reached
     this.authenticated = true;
+    this.user = user;
     clearTimeout(this.loginTimer);
-    this.onAuth(this);
     for (const listener of this.#listeners.splice(0)) listener();
+  }
+
+  loginStarted(): () => void {
+    this.started++;
+    let ended = false;
+    return () => {
+      if (!ended) this.started--;
+      ended = true;
+    };
   }
 
   onAuthenticated(listener: () => void): void {
@@ -139,6 +182,19 @@ class Guarded implements GuardedConnection {
 export function guardServer(server: net.Server, options: GuardOptions = {}): ServerGuard {
   const maxConnections = checkInteger('maxConnections', options.maxConnections ?? 1024, 1, 1_000_000);
   const maxPerAddress = checkInteger('maxPerAddress', options.maxPerAddress ?? 32, 1, 1_000_000);
+  const maxWaitingPerGroup = checkInteger(
+    'maxUnauthenticatedPerAddress',
+    options.maxUnauthenticatedPerAddress ?? Math.min(8, maxPerAddress),
+    1,
+    1_000_000,
+  );
+  const maxPerUser = checkInteger('maxPerUser', options.maxPerUser ?? 16, 1, 1_000_000);
+  const loginReserve = checkInteger(
+    'loginReserve',
+    options.loginReserve ?? Math.floor(maxConnections / 16),
+    0,
+    maxConnections - 1,
+  );
   const loginTimeoutMs = checkInteger('loginTimeoutMs', options.loginTimeoutMs ?? 10_000, 0, 2 ** 31 - 1);
   const idleTimeoutMs = checkInteger('idleTimeoutMs', options.idleTimeoutMs ?? 300_000, 0, 2 ** 31 - 1);
   const drainTimeoutMs = checkInteger('drainTimeoutMs', options.drainTimeoutMs ?? 10_000, 0, 2 ** 31 - 1);
@@ -156,9 +212,15 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
 
   const closing = new AbortController();
   const byPeer = new Map<string, Guarded>();
+  /** Connections per address group. */
   const perAddress = new Map<string, number>();
-  /** Not yet authenticated, oldest first (a Map keeps insertion order). */
+  /** Not yet authenticated, oldest first (a Set keeps insertion order). */
   const pending = new Set<Guarded>();
+  /** The same, per address group. */
+  const waiting = new Map<string, Set<Guarded>>();
+  /** Logged-in connections per user. */
+  const perUser = new Map<string, number>();
+  let authenticated = 0;
   const idle = new IdleSweeper(idleTimeoutMs);
   let open = 0;
   let nextId = 1;
@@ -177,24 +239,73 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     socket.destroy();
   };
 
-  const evictOldest = (why: string): boolean => {
-    const oldest = pending.values().next().value;
-    if (!oldest) return false;
-    log.info({ conn: oldest.id, remote: oldest.remote }, why);
+  /**
+   * The connection to drop for a newcomer: never one whose log-in is under way; of the silent
+   * ones, the oldest in the group with the most waiting (the crowd, not the lone user).
+   */
+  const evictable = (): Guarded | undefined => {
+    let best: Guarded | undefined;
+    let most = 0;
+    for (const group of waiting.values()) {
+      if (group.size < most) continue;
+      let oldest: Guarded | undefined;
+      for (const conn of group) {
+        if (conn.started === 0) {
+          oldest = conn;
+          break;
+        }
+      }
+      if (!oldest) continue;
+      // Ties go to the older connection.
+      if (group.size > most || (best !== undefined && oldest.id < best.id)) best = oldest;
+      most = group.size;
+    }
+    return best;
+  };
+
+  const evict = (why: string): boolean => {
+    const victim = evictable();
+    if (!victim) return false;
+    log.info({ conn: victim.id, remote: victim.remote }, why);
     dropped('evicted');
-    oldest.destroy();
-    release(oldest);
+    victim.destroy();
+    release(victim);
     return true;
+  };
+
+  const unwait = (conn: Guarded): void => {
+    if (!pending.delete(conn)) return;
+    const group = waiting.get(conn.group);
+    group?.delete(conn);
+    if (group?.size === 0) waiting.delete(conn.group);
+  };
+
+  const onAuth = (conn: Guarded, user: string | undefined): void => {
+    if (user !== undefined && (perUser.get(user) ?? 0) >= maxPerUser) {
+      throw new SockitError(ErrorCode.TOO_MANY_CONNECTIONS, `too many connections for ${user}`);
+    }
+    if (authenticated >= maxConnections - loginReserve) {
+      throw new SockitError(ErrorCode.TOO_MANY_CONNECTIONS, 'the server is full: try again later');
+    }
+    unwait(conn);
+    authenticated++;
+    if (user !== undefined) perUser.set(user, (perUser.get(user) ?? 0) + 1);
   };
 
   const release = (conn: Guarded): void => {
     if (byPeer.get(conn.key) !== conn) return;
     byPeer.delete(conn.key);
-    pending.delete(conn);
+    unwait(conn);
     open--;
-    const left = (perAddress.get(conn.address) ?? 1) - 1;
-    if (left > 0) perAddress.set(conn.address, left);
-    else perAddress.delete(conn.address);
+    if (conn.authenticated && login) authenticated--;
+    if (conn.user !== undefined) {
+      const users = (perUser.get(conn.user) ?? 1) - 1;
+      if (users > 0) perUser.set(conn.user, users);
+      else perUser.delete(conn.user);
+    }
+    const left = (perAddress.get(conn.group) ?? 1) - 1;
+    if (left > 0) perAddress.set(conn.group, left);
+    else perAddress.delete(conn.group);
   };
 
   const onConnection = (socket: net.Socket): void => {
@@ -203,35 +314,48 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
       return;
     }
     const address = foldAddress(socket.remoteAddress);
-    if ((perAddress.get(address) ?? 0) >= maxPerAddress) {
+    const group = addressGroup(address);
+    if ((perAddress.get(group) ?? 0) >= maxPerAddress) {
       refuse(socket, 'address', 'connection refused: too many from this address', { maxPerAddress });
       return;
     }
-    const waiting = pending.size;
-    if (waiting >= full) {
-      if (!evictOldest('dropped the oldest connection not logged in: unauthenticated limit reached')) {
+    const groupWaiting = waiting.get(group)?.size ?? 0;
+    if (login && groupWaiting >= maxWaitingPerGroup) {
+      refuse(socket, 'address', 'connection refused: too many from this address not logged in', {
+        maxUnauthenticatedPerAddress: maxWaitingPerGroup,
+      });
+      return;
+    }
+    const unauthenticated = pending.size;
+    if (unauthenticated >= full) {
+      if (!evict('dropped a connection not logged in: unauthenticated limit reached')) {
         refuse(socket, 'full', 'connection refused: too many not logged in', { full });
         return;
       }
     } else if (
-      waiting >= start &&
-      random() * 100 < rate + ((100 - rate) * (waiting - start)) / (full - start || 1)
+      groupWaiting > 0 &&
+      unauthenticated >= start &&
+      random() * 100 < rate + ((100 - rate) * (unauthenticated - start)) / (full - start || 1)
     ) {
-      refuse(socket, 'early', 'connection refused early: many not logged in', { unauthenticated: waiting });
+      refuse(socket, 'early', 'connection refused early: many not logged in', { unauthenticated });
       return;
     }
-    if (open >= maxConnections && !evictOldest('dropped the oldest connection not logged in: server full')) {
+    if (open >= maxConnections && !evict('dropped a connection not logged in: server full')) {
       refuse(socket, 'full', 'connection refused: at the connection limit', { maxConnections });
       return;
     }
     const key = peerKey(socket);
     const remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    const conn = new Guarded(nextId++, key, address, remote, closing.signal, (c) => pending.delete(c));
+    const conn = new Guarded(nextId++, key, address, group, remote, closing.signal, onAuth);
     conn.sockets.add(socket);
     byPeer.set(key, conn);
-    if (login) pending.add(conn);
-    else conn.authenticated = true;
-    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    if (login) {
+      pending.add(conn);
+      const set = waiting.get(group) ?? new Set<Guarded>();
+      set.add(conn);
+      waiting.set(group, set);
+    } else conn.authenticated = true;
+    perAddress.set(group, (perAddress.get(group) ?? 0) + 1);
     open++;
     // Bytes are the raw socket's: on TLS, what crossed the wire, records and handshake included.
     trackConnection(name, protocol, socket);

@@ -30,8 +30,14 @@ export interface Connection {
   readonly log: Logger;
   /** Aborted when the service begins to stop: finish what is in flight, then end the socket. */
   readonly closing: AbortSignal;
-  /** The peer logged in: ends the log-in deadline and the pre-log-in limits (see `guardServer`). */
-  authenticate(): void;
+  /**
+   * The peer logged in (as `user`, if named): ends the log-in deadline and the pre-log-in
+   * limits. Throws `ERR_TOO_MANY_CONNECTIONS` at the per-user cap or when logged-in
+   * connections fill all but the log-in reserve (see `GuardedConnection.authenticate`).
+   */
+  authenticate(user?: string): void;
+  /** A log-in attempt is under way: not dropped for a newcomer until the returned function runs. */
+  loginStarted(): () => void;
   /** Runs `listener` once the connection is authenticated (at once if it is). */
   onAuthenticated(listener: () => void): void;
 }
@@ -71,6 +77,12 @@ export interface TcpServiceOptions {
   loginTimeoutMs?: number;
   /** With `login`: OpenSSH's MaxStartups. Default 10:30:100. */
   maxStartups?: MaxStartups;
+  /** With `login`: connections not yet logged in at once from one address group. Default 8. */
+  maxUnauthenticatedPerAddress?: number;
+  /** With `login`: logged-in connections of one user at once. Default 16. */
+  maxPerUser?: number;
+  /** With `login`: slots kept for connections not yet logged in. Default `maxConnections / 16`. */
+  loginReserve?: number;
   /** Close a connection silent for this long, in ms; 0 disables. Default 300000. */
   idleTimeoutMs?: number;
   /** On close, how long connections may take to finish before they are cut, in ms. Default 10000. */
@@ -123,6 +135,9 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     maxPerAddress: options.maxPerAddress ?? (login ? undefined : maxConnections),
     loginTimeoutMs: options.loginTimeoutMs,
     maxStartups: options.maxStartups,
+    maxUnauthenticatedPerAddress: options.maxUnauthenticatedPerAddress,
+    maxPerUser: options.maxPerUser,
+    loginReserve: options.loginReserve,
     idleTimeoutMs: options.idleTimeoutMs,
     drainTimeoutMs: options.drainTimeoutMs,
     log,
@@ -150,7 +165,8 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
       address: guarded.address,
       log: connLog,
       closing: guarded.closing,
-      authenticate: () => guarded.authenticate(),
+      authenticate: (user) => guarded.authenticate(user),
+      loginStarted: () => guarded.loginStarted(),
       onAuthenticated: (listener) => guarded.onAuthenticated(listener),
     };
     const failed = (err: unknown): void => {
