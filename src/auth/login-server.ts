@@ -84,9 +84,16 @@ export interface LoginServerOptions {
   registerPerAddress?: Limiter;
   /** Registrations for the whole server; default 100, then one per 36 s (100 an hour, steadily). */
   registerGlobal?: Limiter;
-  /** How long the client may take between the two messages of an attempt; default 3 s. */
+  /**
+   * How long the client may take between the two messages of an attempt. Default 3 s, plus,
+   * for SCRAM, 5 ms per 1,000 PBKDF2 iterations asked of it (6 s at the default 600,000), so a
+   * slow client can still derive its key while an abandoned attempt holds an account briefly.
+   */
   stepTimeoutMs?: number;
-  /** How long an attempt may wait for its account's slot, held from another address; default 5 s. */
+  /**
+   * How long an attempt may wait for its account's slot, held from another address. Default:
+   * the default SCRAM step at 600,000 iterations plus 2 s (8 s), so a held slot is waited out.
+   */
   queueTimeoutMs?: number;
   log?: Logger;
 }
@@ -242,8 +249,11 @@ export class LoginServer {
             return record?.credentials;
           },
         });
-        await transport.send({ ok: true, data: await scram.first(request.data) });
-        const answer = await this.#final(transport);
+        const first = await scram.first(request.data);
+        await transport.send({ ok: true, data: first });
+        // The count the client was told (RFC 5802 §5.1 `i=`), the same for real and fake names.
+        const iterations = Number(/(?:^|,)i=(\d+)/.exec(first)?.[1] ?? 0);
+        const answer = await this.#final(transport, iterations);
         // The proof is here: from now on the attempt counts against the account too.
         if (account !== undefined) this.#accounts.failed(account);
         user = scram.user;
@@ -264,7 +274,7 @@ export class LoginServer {
         if (!hello) throw outOfStep(new SockitError(ErrorCode.AUTH_PROTOCOL, 'malformed challenge'));
         const data = `${hello.serverNonce.toString('base64')},${hello.serverProof.toString('base64')}`;
         await transport.send({ ok: true, data });
-        const answer = await this.#final(transport);
+        const answer = await this.#final(transport, 0);
         this.#accounts.failed(account);
         record = await this.#o.store.get(user);
         ok = challenge.check(Buffer.from(answer, 'base64')) && record !== undefined;
@@ -327,7 +337,7 @@ export class LoginServer {
         slot.queue.some((w) => w.group === group)
       )
         refuse(IN_FLIGHT_RETRY_MS);
-      const timeoutMs = this.#o.queueTimeoutMs ?? 5_000;
+      const timeoutMs = this.#o.queueTimeoutMs ?? stepTimeout(DEFAULT_ITERATIONS) + 2_000;
       const admitted = await new Promise<boolean>((resolve) => {
         const waiter: Waiter = { group, resolve, timer: undefined };
         waiter.timer = setTimeout(() => {
@@ -360,8 +370,8 @@ export class LoginServer {
     next.resolve(true);
   }
 
-  async #final(transport: LoginTransport): Promise<string> {
-    const timeoutMs = this.#o.stepTimeoutMs ?? 3_000;
+  async #final(transport: LoginTransport, iterations: number): Promise<string> {
+    const timeoutMs = this.#o.stepTimeoutMs ?? stepTimeout(iterations);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -440,4 +450,9 @@ function attempt<T>(step: () => T): T | undefined {
     if (isSockitError(err, ErrorCode.AUTH_PROTOCOL)) return undefined;
     throw err;
   }
+}
+
+/** The default time for a client's second message: 3 s, plus 5 ms per 1,000 PBKDF2 iterations. */
+function stepTimeout(iterations: number): number {
+  return 3_000 + Math.ceil(iterations / 200);
 }
