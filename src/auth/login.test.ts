@@ -3,11 +3,13 @@
  * socket. Covers the exchanges, the shared-secret bindings, the fake entries' counts, the
  * registration rate limit and the client's key cache.
  */
+
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../../test/codes.js';
 import { ErrorCode, isSockitError } from '../errors.js';
 import { SecretChallengeClient, SecretChallengeServer } from './challenge.js';
 import type { ScramCredentials } from './credentials.js';
@@ -40,16 +42,6 @@ function memoryStore(): UserStore & { users: Map<string, UserRecord> } {
     list: async () => [...users.values()],
     close: async () => {},
   };
-}
-
-async function codeOf(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (err) {
-    if (isSockitError(err)) return err.code;
-    throw err;
-  }
-  return 'resolved';
 }
 
 /** Runs the server's `accept` against a client function; the client's result or error code. */

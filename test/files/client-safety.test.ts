@@ -4,27 +4,19 @@
  * aborting. Nothing may be written outside the chosen folder, no file replaced unasked, and
  * the bytes on disk are always the bytes whose SHA-256 was checked.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, isSockitError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { FilesClient, PART_SUFFIX } from '../../src/files/client.js';
+import { codeOf } from '../codes.js';
 import { FAKE_PASSWORD, type FakeServer, fakeServer, type Handler } from './fake-server.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const file = (path: string, size = 4) => ({ path, type: 'file', size, mtime: 0 });
-
-async function codeOf(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (err) {
-    if (isSockitError(err)) return err.code;
-    throw err;
-  }
-  return 'resolved';
-}
 
 /** Every file under `dir`, relative, with its bytes' hash. */
 async function tree(dir: string): Promise<Record<string, string>> {

@@ -4,14 +4,16 @@
  * of CPU for a tree 2,000 deep), and the service neither walks nor makes paths deeper than
  * MAX_DEPTH.
  */
+
 import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCode, isSockitError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { MAX_DEPTH, UserFiles } from '../../src/files/storage.js';
 import { ConfinedRoot } from '../../src/runtime/confine.js';
+import { codeOf } from '../codes.js';
 
 // Counts the folders opened (open(2) with O_DIRECTORY) through node:fs/promises.
 const count = vi.hoisted(() => ({ dirOpens: 0 }));
@@ -24,16 +26,6 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
   return { ...real, default: { ...real, open }, open };
 });
-
-async function codeOf(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (err) {
-    if (isSockitError(err)) return err.code;
-    throw err;
-  }
-  return 'resolved';
-}
 
 /** Makes `depth` nested folders d/d/.../d in the home, each with one file, on the disk directly. */
 function deepTree(home: string, depth: number): void {

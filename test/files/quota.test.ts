@@ -3,6 +3,7 @@
  * default), and the usage they are checked against is kept in the user store, moved by
  * each upload, overwrite, removal and cut upload, without a walk of the home per upload.
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -11,25 +12,16 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
-import { ErrorCode, isSockitError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { FilesClient } from '../../src/files/client.js';
 import { serveFiles } from '../../src/files/server.js';
 import { UserFiles } from '../../src/files/storage.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
+import { codeOf } from '../codes.js';
 
 const ITERATIONS = 4096;
 const PASSWORD = 'correct horse';
-
-async function codeOf(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (err) {
-    if (isSockitError(err)) return err.code;
-    throw err;
-  }
-  return 'resolved';
-}
 
 /** Bytes of a user's files and upload parts, as the disk has them. */
 async function onDisk(root: string, user: string): Promise<number> {

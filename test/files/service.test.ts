@@ -3,6 +3,7 @@
  * PostgreSQL): log-in and its refusals, transfers with SHA-256, resume, atomic placement,
  * path confinement, limits.
  */
+
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -15,27 +16,18 @@ import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { SecretKey } from '../../src/auth/secret-key.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { Throttle } from '../../src/auth/throttle.js';
-import { ErrorCode, isSockitError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { FilesClient, PART_SUFFIX } from '../../src/files/client.js';
 import { serveFiles } from '../../src/files/server.js';
 import { throttleKey } from '../../src/files/session.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
+import { codeOf } from '../codes.js';
 import { createTestDatabase, DB_KINDS, type TestDatabase } from '../databases.js';
 
 const ITERATIONS = 4096;
 const SECRET = SecretKey.generate();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-async function codeOf(work: Promise<unknown>): Promise<string> {
-  try {
-    await work;
-  } catch (err) {
-    if (isSockitError(err)) return err.code;
-    throw err;
-  }
-  return 'resolved';
-}
 
 async function messageOf(work: Promise<unknown>): Promise<string> {
   try {
