@@ -4,14 +4,21 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { FILES_PORT } from '../files/port.js';
 import { launch } from '../runtime/launch.js';
+import type { Logger } from '../runtime/log.js';
+import type { Service } from '../runtime/service.js';
 import { serveTftp, TFTP_SERVE_PORT } from '../tftp/server.js';
 import { parsePort } from './args.js';
 import { loggerFor } from './context.js';
+import { dataDirOption } from './data-dir.js';
+
+/** Where `sockit serve` binds unless told otherwise: this machine only. */
+export const SERVE_DEFAULT_HOST = '127.0.0.1';
 
 interface ServeAllFlags {
-  host?: string;
+  host: string;
   echoPort: number;
   tftpPort: number;
   filesPort: number;
@@ -22,8 +29,12 @@ interface ServeAllFlags {
 export function serveCommand(): Command {
   return new Command('serve')
     .description('run every sockit service with embedded defaults, one start-up line per service')
-    .option('-H, --host <address>', 'bind address for every service (default: all)')
-    .option('--data-dir <dir>', 'where services keep their files (created if missing)', 'sockit-data')
+    .option(
+      '-H, --host <address>',
+      'bind address for every service; :: or 0.0.0.0 exposes them all to the network',
+      SERVE_DEFAULT_HOST,
+    )
+    .addOption(dataDirOption('where services keep their files (created if missing)'))
     .option('--echo-port <port>', 'echo service, TCP and UDP', parsePort, ECHO_SERVE_PORT)
     .option(
       '--tftp-port <port>',
@@ -46,7 +57,17 @@ Services and their default ports:
   tftp   ${TFTP_SERVE_PORT}/udp, read-only, files from DATA-DIR/tftp (RFC 1350)
   files  ${FILES_PORT}/tcp, accounts from --db (add them with sockit users add), homes in DATA-DIR/files
 
-Stops gracefully on SIGINT/SIGTERM.`,
+Only this machine can reach them unless --host says otherwise: --host :: (or 0.0.0.0)
+opens every service to the network, the file service without TLS (a start-up line warns).
+If any service cannot start, none keeps running: the command exits 1 naming the port
+and the flag that changes it.
+
+Stops gracefully on SIGINT/SIGTERM.
+
+Examples:
+  sockit serve
+  sockit serve --files-port 8021 --data-dir /srv/sockit
+  sockit serve --host ::`,
     )
     .action(async (flags: ServeAllFlags, command: Command) => {
       const log = loggerFor(command);
@@ -58,22 +79,70 @@ Stops gracefully on SIGINT/SIGTERM.`,
       ]);
       const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
       try {
-        const launched = await launch({ model: 'event-loop', log }, async (model) => [
-          ...(await serveEcho({ host: flags.host, port: flags.echoPort, model, log })),
-          await serveTftp({ root: tftpRoot, host: flags.host, port: flags.tftpPort, log }),
-          await serveFiles({
-            root: path.resolve(flags.dataDir, 'files'),
-            store,
-            host: flags.host,
-            port: flags.filesPort,
-            fakeKey: await loadFakeKey(flags.dataDir),
-            log,
-          }),
-        ]);
+        const launched = await launch({ model: 'event-loop', log }, async (model) => {
+          warnIfExposed(flags.host, log);
+          const services: Service[] = [];
+          // One at a time, so that a service that cannot start stops the ones before it.
+          await startOrStopAll(services, '--echo-port', async () =>
+            serveEcho({ host: flags.host, port: flags.echoPort, model, log }),
+          );
+          await startOrStopAll(services, '--tftp-port', async () => [
+            await serveTftp({ root: tftpRoot, host: flags.host, port: flags.tftpPort, log }),
+          ]);
+          await startOrStopAll(services, '--files-port', async () => [
+            await serveFiles({
+              root: path.resolve(flags.dataDir, 'files'),
+              store,
+              host: flags.host,
+              port: flags.filesPort,
+              fakeKey: await loadFakeKey(flags.dataDir),
+              log,
+            }),
+          ]);
+          return services;
+        });
         await launched.stopped;
       } finally {
         // Also when start-up fails: an open pool would keep the process alive.
         await store.close();
       }
     });
+}
+
+/**
+ * Starts one service into `services`; when it fails, stops those already started and
+ * rethrows, naming the `serve` flag that changes the port (the services' own messages
+ * say `--port`, which `serve` does not have).
+ */
+async function startOrStopAll(
+  services: Service[],
+  flag: string,
+  start: () => Promise<Service[]>,
+): Promise<void> {
+  try {
+    services.push(...(await start()));
+  } catch (err) {
+    await Promise.allSettled(services.map((s) => s.close()));
+    services.length = 0;
+    if (isSockitError(err) && (err.code === ErrorCode.ADDRESS_IN_USE || err.code === ErrorCode.BIND_DENIED)) {
+      throw new SockitError(err.code, err.message.replace(/--port\b/, flag), { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\./.test(bare) || /^::ffff:127\./.test(bare);
+}
+
+function warnIfExposed(host: string, log: Logger): void {
+  if (isLoopback(host)) return;
+  log.warn(
+    { host },
+    `binding ${host}: every service is reachable from the network, the file service without TLS ` +
+      '(passwords are never sent, but file contents are readable on the wire); ' +
+      `use --host ${SERVE_DEFAULT_HOST} to keep them on this machine`,
+  );
 }

@@ -1,0 +1,67 @@
+/**
+ * Where sockit keeps its data when no `--data-dir` is given: one folder per user, so that
+ * `sockit users add` and `sockit serve` find the same accounts from any working folder.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Option } from 'commander';
+
+/**
+ * The per-user data folder: `$SOCKIT_DATA_DIR`, else `$XDG_DATA_HOME/sockit` (an absolute
+ * `XDG_DATA_HOME` only, as the XDG Base Directory specification requires), else
+ * `~/.local/share/sockit`.
+ *
+ * @example
+ * ```ts
+ * defaultDataDir({ XDG_DATA_HOME: '/data' }, '/home/ann'); // '/data/sockit'
+ * defaultDataDir({}, '/home/ann'); // '/home/ann/.local/share/sockit'
+ * ```
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string {
+  const own = env.SOCKIT_DATA_DIR;
+  if (own) return path.resolve(own);
+  const xdg = env.XDG_DATA_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'sockit');
+  return path.join(home, '.local', 'share', 'sockit');
+}
+
+/**
+ * The `--data-dir` option every command that keeps data shares. `SOCKIT_DATA_DIR` is read
+ * when the command runs (commander's `.env()`), the XDG default when the option is built.
+ *
+ * @example
+ * ```ts
+ * new Command('serve').addOption(dataDirOption('where services keep their files'));
+ * ```
+ */
+export function dataDirOption(description: string): Option {
+  const xdg = defaultDataDir({ ...process.env, SOCKIT_DATA_DIR: undefined });
+  return new Option('--data-dir <dir>', `${description} (env: SOCKIT_DATA_DIR)`)
+    .default(xdg, xdg.replace(os.homedir(), '~'))
+    .argParser((dir: string) => path.resolve(dir))
+    .env('SOCKIT_DATA_DIR');
+}
+
+/**
+ * A database target for a message: the absolute SQLite file, or a URL without its password.
+ *
+ * @example
+ * ```ts
+ * describeDatabase('postgres://ann:secret@db/sockit'); // 'postgres://ann@db/sockit'
+ * ```
+ */
+export function describeDatabase(target: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target)?.[1];
+  if (scheme === undefined) {
+    const file = target.startsWith('sqlite:') ? target.slice('sqlite:'.length) : target;
+    return `SQLite file ${path.resolve(file)}`;
+  }
+  try {
+    const url = new URL(target);
+    url.password = '';
+    url.search = '';
+    return url.toString();
+  } catch {
+    return `a ${scheme}:// URL`;
+  }
+}
