@@ -6,6 +6,7 @@ import { deriveCredentials } from '../auth/scram.js';
 import type { Quota, UserRecord, UserStore } from '../auth/store.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import { iterationsOption } from './args.js';
+import { dataDirOption, describeDatabase } from './data-dir.js';
 import { readPassword } from './password.js';
 import { formatBytes } from './progress.js';
 import { describeQuota, parseUserQuota } from './quota.js';
@@ -41,7 +42,10 @@ The user database (--db, or the environment variable SOCKIT_DB):
   mysql://USER[:PASSWORD]@HOST[:PORT]/DB     MySQL or MariaDB (also mariadb://)
   postgres://USER[:PASSWORD]@HOST[:PORT]/DB  PostgreSQL (also postgresql://)
 Tables are created or upgraded when the database is opened. A password in --db is
-visible to other local users in the process list; prefer SOCKIT_DB for it.`;
+visible to other local users in the process list; prefer SOCKIT_DB for it.
+DATA-DIR is --data-dir, else SOCKIT_DATA_DIR, else $XDG_DATA_HOME/sockit, else
+~/.local/share/sockit: the same folder from any working folder. Every users command
+says on stderr which database it used ("database: ...").`;
 
 /**
  * The `users` command group.
@@ -152,13 +156,17 @@ function withStore(command: Command): Command {
         'user database URL or SQLite path (see below; default: DATA-DIR/sockit.db)',
       ).env('SOCKIT_DB'),
     )
-    .option('--data-dir <dir>', 'where sockit keeps its data, as for sockit serve', 'sockit-data')
+    .addOption(dataDirOption('where sockit keeps its data, as for sockit serve'))
     .addHelpText('after', DB_HELP);
 }
 
 async function withUserStore(flags: StoreFlags, use: (store: UserStore) => Promise<void>): Promise<void> {
   const { openUserStore } = await import('../auth/store.js');
-  const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
+  const target = flags.db ?? defaultDatabase(flags.dataDir);
+  // Which database, every time: a second one made by mistake (another --data-dir, another
+  // SOCKIT_DB) is otherwise found only when a log-in fails. Never the password of a URL.
+  process.stderr.write(`database: ${describeDatabase(target)}\n`);
+  const store = await openUserStore(target);
   try {
     await use(store);
   } finally {

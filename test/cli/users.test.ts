@@ -3,14 +3,15 @@
  * MariaDB and PostgreSQL). Every change is checked in the database itself, and every
  * password is checked by deriving its keys again.
  */
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCredentials } from '../../src/auth/scram.js';
 import { openUserStore, type UserRecord } from '../../src/auth/store.js';
-import { type RunResult, requireTools, sockit } from '../helpers.js';
+import { CLI, type RunResult, requireTools, sockit } from '../helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const NEW_PASSWORD = 'tr0ub4dor&3 but longer';
@@ -41,8 +42,13 @@ function users(args: string[], password: string | null = PASSWORD): Promise<RunR
   });
 }
 
+/** The line every users command prints on stderr: the database it used. */
+function databaseLine(file: string = path.join(dataDir, 'sockit.db')): string {
+  return `database: SQLite file ${file}\n`;
+}
+
 function ok(result: RunResult): string {
-  expect(result.stderr).toBe('');
+  expect(result.stderr).toBe(databaseLine());
   expect(result.code).toBe(0);
   const out = result.stdout.toString();
   expect(out).not.toContain(PASSWORD);
@@ -53,7 +59,10 @@ function ok(result: RunResult): string {
 /** A failure: exit 1 and one line naming the code, with no stack trace. */
 function failed(result: RunResult, code: string): string {
   expect(result.code).toBe(1);
-  const lines = result.stderr.trim().split('\n');
+  const lines = result.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('database: '));
   expect(lines, result.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(/^sockit: /);
   expect(lines[0]).toContain(`[${code}]`);
@@ -158,11 +167,11 @@ describe('sockit users (SQLite)', () => {
 
   it('takes the database from --db, as sqlite:PATH', async () => {
     const other = path.join(dir, 'other', 'users.db');
-    ok(
-      await sockit(['users', 'add', 'cy', '--iterations', '4096', '--db', `sqlite:${other}`], {
-        env: env({ SOCKIT_PASSWORD: PASSWORD }),
-      }),
-    );
+    const added = await sockit(['users', 'add', 'cy', '--iterations', '4096', '--db', `sqlite:${other}`], {
+      env: env({ SOCKIT_PASSWORD: PASSWORD, SOCKIT_DATA_DIR: dataDir }),
+    });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).toBe(databaseLine(other));
     const store = await openUserStore(other);
     expect((await store.list()).map((u) => u.name)).toEqual(['cy']);
     await store.close();
@@ -219,9 +228,74 @@ describe('sockit users (SQLite)', () => {
   });
 
   it('explains where the password and the database come from in --help', async () => {
-    const help = ok(await users(['add', '--help']));
+    const shown = await users(['add', '--help']);
+    expect(shown.code).toBe(0);
+    const help = shown.stdout.toString();
+    expect(help).toContain('SOCKIT_DATA_DIR');
     expect(help).toContain('SOCKIT_PASSWORD');
     expect(help).toContain('--iterations');
     for (const form of ['sqlite:PATH', 'mysql://', 'mariadb://', 'postgres://']) expect(help).toContain(form);
+  });
+
+  it('names the database of a URL without its password', async () => {
+    const result = await users(['list', '--db', 'postgres://sockit:hunter2secret@127.0.0.1:1/sockit']);
+    expect(result.stderr.split('\n')[0]).toBe('database: postgres://sockit@127.0.0.1:1/sockit');
+  });
+});
+
+describe('sockit users: the default data folder', () => {
+  /** Runs `sockit users ARGS` in `cwd` with HOME and the data variables as given, nothing else of ours. */
+  function usersIn(cwd: string, args: string[], vars: Record<string, string>) {
+    const {
+      SOCKIT_PASSWORD: _p,
+      SOCKIT_DB: _d,
+      SOCKIT_DATA_DIR: _s,
+      XDG_DATA_HOME: _x,
+      ...rest
+    } = process.env;
+    return spawnSync(process.execPath, [CLI, 'users', ...args], {
+      cwd,
+      env: { ...rest, ...vars },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+  }
+
+  it('is one per-user folder (XDG), not the working folder, and every command says which database', () => {
+    const home = path.join(dir, 'home');
+    const here = path.join(dir, 'somewhere');
+    const elsewhere = path.join(dir, 'elsewhere');
+    for (const d of [home, here, elsewhere]) mkdirSync(d, { recursive: true });
+    const expected = path.join(home, '.local', 'share', 'sockit', 'sockit.db');
+
+    const listed = usersIn(here, ['list'], { HOME: home });
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stderr).toBe(`database: SQLite file ${expected}\n`);
+    expect(readdirSync(here)).toEqual([]);
+
+    const added = usersIn(here, ['add', 'eve', '--iterations', '4096'], {
+      HOME: home,
+      SOCKIT_PASSWORD: PASSWORD,
+    });
+    expect(added.status, added.stderr).toBe(0);
+    // Another folder finds the same account.
+    const found = usersIn(elsewhere, ['list', '--json'], { HOME: home });
+    expect((JSON.parse(found.stdout) as Array<{ name: string }>).map((u) => u.name)).toEqual(['eve']);
+    expect(readdirSync(here)).toEqual([]);
+    expect(readdirSync(elsewhere)).toEqual([]);
+
+    const xdg = path.join(dir, 'xdg');
+    const viaXdg = usersIn(here, ['list'], { HOME: home, XDG_DATA_HOME: xdg });
+    expect(viaXdg.stderr).toBe(`database: SQLite file ${path.join(xdg, 'sockit', 'sockit.db')}\n`);
+    const own = path.join(dir, 'own');
+    const viaEnv = usersIn(here, ['list'], { HOME: home, XDG_DATA_HOME: xdg, SOCKIT_DATA_DIR: own });
+    expect(viaEnv.stderr).toBe(`database: SQLite file ${path.join(own, 'sockit.db')}\n`);
+    const flag = path.join(dir, 'flag');
+    const viaFlag = usersIn(here, ['list', '--data-dir', flag], { HOME: home, SOCKIT_DATA_DIR: own });
+    expect(viaFlag.stderr).toBe(`database: SQLite file ${path.join(flag, 'sockit.db')}\n`);
+    // A relative --data-dir is the working folder's, resolved once.
+    const relative = usersIn(here, ['list', '--data-dir', 'rel'], { HOME: home });
+    expect(relative.stderr).toBe(`database: SQLite file ${path.join(here, 'rel', 'sockit.db')}\n`);
+    expect(readdirSync(here)).toEqual(['rel']);
   });
 });
