@@ -94,6 +94,8 @@ export const ErrorCode = {
   ROOT_CLOSED: 'ERR_ROOT_CLOSED',
   /** A path is nested deeper than the service allows (a listing, a folder, an upload). */
   TOO_DEEP: 'ERR_TOO_DEEP',
+  /** The command line could not be parsed: an unknown option, a missing argument, a bad flag value. */
+  USAGE: 'ERR_USAGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

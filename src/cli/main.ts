@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../runtime/log.js';
-import { reportFailure } from './context.js';
+import { reportFailure, withUsageErrors } from './context.js';
 import { echoCommand } from './echo.js';
 import { filesCommand } from './files.js';
 import { ipCommand } from './ip.js';
@@ -18,7 +18,7 @@ import { usersCommand } from './users.js';
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export function program(): Command {
-  return new Command('sockit')
+  const sockit = new Command('sockit')
     .description('socket programming as real tools: servers, clients and utilities for TCP and UDP')
     .version(version)
     .addOption(new Option('--log-level <level>', 'log detail').choices(LOG_LEVELS))
@@ -35,8 +35,8 @@ export function program(): Command {
     .addCommand(usersCommand())
     .addCommand(secretCommand())
     .addCommand(ipCommand())
-    .addCommand(portsCommand())
-    .showHelpAfterError('(run with --help for usage)');
+    .addCommand(portsCommand());
+  return withUsageErrors(sockit);
 }
 
 const tooOld = tooOldNode(process.versions.node);

@@ -88,4 +88,24 @@ describe('sockit errors', () => {
       'sockit: nc: give HOST PORT, or --listen --port P [ERR_INVALID_ARGUMENT]',
     );
   });
+
+  it("reports commander's own usage errors as one coded line, exit 2", async () => {
+    const cases: Array<[string[], string]> = [
+      [['echo', 'serve', '--prot', '7'], "'sockit echo serve --help'"],
+      [['users', 'add'], "'sockit users add --help'"],
+      [['no-such-command'], "'sockit --help'"],
+      [['echo', 'serve', '--port', '70000'], "'sockit echo serve --help'"],
+    ];
+    for (const [args, help] of cases) {
+      const result = await sockit(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      const line = oneLine(result.stderr);
+      expect(line).toMatch(/^sockit: [^\n]+; run '[^']+' for usage \[ERR_USAGE\]$/);
+      expect(line).toContain(help);
+      expect(line).not.toContain('error:');
+    }
+    // Help and the version are not errors.
+    expect((await sockit(['--version'])).code).toBe(0);
+    expect((await sockit(['echo', 'serve', '--help'])).code).toBe(0);
+  });
 });
