@@ -4,6 +4,8 @@
 #    into .tools/ (npm install --prefix .tools node@24).
 #  - the project's packages (npm ci, when package-lock.json changed since the last install)
 #  - the build (dist/)
+#  - the `sockit` launcher in .tools/bin (scripts/launcher.sh), and one line saying how to
+#    put it on PATH when it is not there yet
 #  - with SOCKIT_TEST_TOOLS=1: the system programs the test suites talk to (OpenBSD netcat,
 #    socat, openssl, ss, runuser, gcc), from Debian's packages when missing.
 set -euo pipefail
@@ -51,3 +53,9 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 npm run --silent build >&2
+
+source "$SOCKIT_ROOT/scripts/launcher.sh"
+write_launcher "$SOCKIT_ROOT/.tools/bin" "$(command -v node)" "$SOCKIT_ROOT"
+if [ "$(command -v sockit 2>/dev/null)" != "$SOCKIT_ROOT/.tools/bin/sockit" ]; then
+  echo "setup: to run sockit from any folder: export PATH=\"$SOCKIT_ROOT/.tools/bin:\$PATH\" (add it to ~/.profile to keep it)" >&2
+fi

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sourced by scripts/setup.sh (and by the CLI tests): writes the `sockit` launcher, a small
+# sh script that runs this checkout's dist/cli/main.js with the Node that set-up found, so
+# that `sockit` works from any folder once its folder is on PATH (no npm link, no root).
+
+# write_launcher DIR NODE ROOT: writes DIR/sockit running NODE on ROOT/dist/cli/main.js.
+write_launcher() {
+  local dir="$1" node="$2" root="$3"
+  mkdir -p "$dir"
+  # Single-quoted in the script; a ' inside a path becomes '\''.
+  local q_node="'${node//\'/\'\\\'\'}'" q_main="'${root//\'/\'\\\'\'}/dist/cli/main.js'"
+  local tmp="$dir/.sockit.$$"
+  printf '#!/bin/sh\n# Written by scripts/setup.sh: sockit from %s\nexec %s %s "$@"\n' \
+    "$root" "$q_node" "$q_main" >"$tmp"
+  chmod 755 "$tmp"
+  mv -f "$tmp" "$dir/sockit"
+}

@@ -1,0 +1,59 @@
+/**
+ * The `sockit` launcher that set-up writes to .tools/bin: it must run this checkout's build
+ * from any folder with nothing but the system's PATH (no Node on it).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, requireTools } from '../helpers.js';
+
+let dir: string;
+
+beforeAll(() => {
+  requireTools();
+  dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-launcher-'));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Calls write_launcher from scripts/launcher.sh, the function scripts/setup.sh uses. */
+function writeLauncher(into: string): void {
+  const result = spawnSync(
+    'bash',
+    ['-c', 'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"', ROOT, into, process.execPath],
+    { encoding: 'utf8' },
+  );
+  expect(result.status, result.stderr).toBe(0);
+}
+
+describe('the sockit launcher', () => {
+  it('runs sockit from another folder with a PATH that has no Node', () => {
+    // A quote and a space in the folder: the launcher must quote what it embeds.
+    const bin = path.join(dir, "it's here", 'bin');
+    writeLauncher(bin);
+    const launcher = path.join(bin, 'sockit');
+    expect(statSync(launcher).mode & 0o111).not.toBe(0);
+    const elsewhere = path.join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const ran = spawnSync('sockit', ['--version'], {
+      cwd: elsewhere,
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir },
+      encoding: 'utf8',
+    });
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout).toBe(`${version}\n`);
+  });
+
+  it('is written by set-up into .tools/bin, which set-up tells the user to put on PATH', () => {
+    const setup = readFileSync(path.join(ROOT, 'scripts/setup.sh'), 'utf8');
+    expect(setup).toContain('write_launcher "$SOCKIT_ROOT/.tools/bin"');
+    expect(setup).toContain('export PATH=');
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('.tools/bin');
+  });
+});
