@@ -90,7 +90,7 @@ describe('sockit files', () => {
     const added = await sockit(['users', 'add', 'ann', '--data-dir', dataDir, '--iterations', '4096'], {
       env,
     });
-    expect(added.stderr).toBe('');
+    expect(added.stderr).toBe(`database: SQLite file ${path.join(dataDir, 'sockit.db')}\n`);
     expect(added.code).toBe(0);
     server = await startServer(
       [
