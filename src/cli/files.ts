@@ -1,9 +1,8 @@
 /** `sockit files`: the authenticated file service and its client commands. */
 import { mkdir, readdir, stat } from 'node:fs/promises';
-import net from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { FileKeyCache } from '../auth/key-cache.js';
@@ -18,11 +17,13 @@ import type { Entry } from '../files/protocol.js';
 import { launch } from '../runtime/launch.js';
 import {
   bytesOption,
+  type Endpoint,
   guardLoginOptions,
   iterationsOption,
   type LoginLimitFlags,
   parseBytes,
   parseCount,
+  parseEndpoint,
   parseIterations,
   parsePort,
   secondsOption,
@@ -58,17 +59,9 @@ interface ClientFlags {
   keyCache?: boolean;
 }
 
-/** `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address. */
-export function parseServer(value: string): { host: string; port: number } {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
-  const plain = net.isIPv6(value) ? [value, value, undefined] : /^([^:]+)(?::(\d+))?$/.exec(value);
-  const m = bracketed ?? plain;
-  if (!m?.[1])
-    throw new InvalidArgumentError('expected HOST or HOST:PORT, e.g. 127.0.0.1:7021 or [::1]:7021');
-  const port = m[2] === undefined ? FILES_PORT : Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new InvalidArgumentError('port must be from 1 to 65535');
-  return { host: m[1], port };
+/** `HOST`, `HOST:PORT`, `[IPv6]:PORT`, `[IPv6]` or a bare IPv6 address; the port defaults to 7021. */
+export function parseServer(value: string): Endpoint {
+  return parseEndpoint(value, FILES_PORT);
 }
 
 function clientOptions(command: Command): Command {
