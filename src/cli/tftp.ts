@@ -242,7 +242,10 @@ Examples:
         parseTftpHost,
       )
       .argument('<remote>', 'file name on the server')
-      .argument('[local]', 'where to write it (default: the remote name, in this folder)'),
+      .argument(
+        '[local]',
+        'where to write it; an existing folder means into it (default: the remote name, here)',
+      ),
   )
     .addHelpText(
       'after',
@@ -272,7 +275,11 @@ server gives tsize); a summary line follows.`,
           process.stderr.write(summary('received', remote, result));
           return;
         }
-        const destination = local ?? path.basename(remote.replaceAll('\\', '/'));
+        const name = path.basename(remote.replaceAll('\\', '/'));
+        // Like cp: an existing folder means into that folder, under the remote's base name;
+        // decided before the request, so the temporary file is made in that folder too.
+        const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
+        const destination = local === undefined ? name : into ? path.join(local, name) : local;
         const temp = temporaryBeside(destination);
         // Created before the request: a destination that cannot be written fails at once.
         const file = await open(temp, 'wx').catch((err: NodeJS.ErrnoException) => {
