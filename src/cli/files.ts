@@ -325,11 +325,12 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       '\nThe password comes from SOCKIT_PASSWORD, or else is asked for twice on the terminal.',
     )
     .action(async (target: string, flags: ClientFlags & { iterations: number }) => {
-      const password = await readPassword({ prompt: `Password for ${flags.user}: `, confirm: true });
       const tls = await clientTls(flags);
       const { FilesClient } = await import('../files/client.js');
+      // Connected first: with the server down, nobody types a password for nothing.
       const client = await FilesClient.connect({ ...parseServer(target), tls });
       try {
+        const password = await readPassword({ prompt: `Password for ${flags.user}: `, confirm: true });
         await client.register(flags.user, password, flags.iterations);
       } finally {
         client.close();

@@ -37,6 +37,9 @@ import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange
 
 export { type DownloadOptions, PART_SUFFIX };
 
+/** Connection errors that mean no server answered on the address. */
+const UNREACHED = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+
 /** How long `close()` waits for the server to close its side before cutting the connection, in ms. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -112,7 +115,7 @@ export class FilesClient {
         reject(
           new SockitError(
             ErrorCode.CONNECT_FAILED,
-            `${where}: no answer within ${options.timeoutMs ?? 10_000} ms`,
+            `${where}: no answer within ${options.timeoutMs ?? 10_000} ms; is the server running on ${where}?`,
           ),
         );
       }, options.timeoutMs ?? 10_000);
@@ -125,7 +128,12 @@ export class FilesClient {
       const fail = (err: Error): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        reject(new SockitError(ErrorCode.CONNECT_FAILED, `${where}: ${err.message}`, { cause: err }));
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        // Nothing answered: say what to check. A TLS or name failure keeps its own words.
+        const message = UNREACHED.has(code)
+          ? `cannot connect to ${where} (${code}); is the server running on ${where}?`
+          : `${where}: ${err.message}`;
+        reject(new SockitError(ErrorCode.CONNECT_FAILED, message, { cause: err }));
       };
       const socket: net.Socket = options.tls
         ? tls.connect(
