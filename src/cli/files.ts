@@ -1,6 +1,6 @@
 /** `sockit files`: the authenticated file service and its client commands. */
 import { mkdir, readdir, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
@@ -52,6 +52,7 @@ interface ServeFlags extends TlsFlags, LoginLimitFlags {
 }
 
 interface ClientFlags {
+  /** Set from `--user`, `USER@`, `SOCKIT_USER` or the login name before connecting. */
   user: string;
   tls?: boolean;
   tlsCa?: string;
@@ -64,9 +65,57 @@ export function parseServer(value: string): Endpoint {
   return parseEndpoint(value, FILES_PORT);
 }
 
+/** The environment variable naming the account when neither `--user` nor `USER@` does. */
+export const USER_ENV = 'SOCKIT_USER';
+
+/**
+ * The server and the account of a client command: `[USER@]HOST[:PORT]`; the account is `--user`,
+ * else the `USER@` part, else `SOCKIT_USER`, else the login name, as ssh does.
+ *
+ * @example
+ * resolveTarget('ann@files.lan', {}); // { host: 'files.lan', port: 7021, user: 'ann' }
+ */
+export function resolveTarget(
+  value: string,
+  flags: { user?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Endpoint & { user: string } {
+  const at = value.lastIndexOf('@');
+  const named = at < 0 ? undefined : value.slice(0, at);
+  if (named === '') {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${JSON.stringify(value)}: the user before @ is missing; write USER@HOST[:PORT]`,
+    );
+  }
+  if (named !== undefined && flags.user !== undefined && named !== flags.user) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${JSON.stringify(value)} names ${named} but --user names ${flags.user}; give one`,
+    );
+  }
+  const user = flags.user ?? named ?? (env[USER_ENV] || undefined) ?? loginName();
+  return { ...parseServer(at < 0 ? value : value.slice(at + 1)), user };
+}
+
+function loginName(): string {
+  try {
+    return userInfo().username;
+  } catch (err) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `no login name to log in as; give --user or ${USER_ENV}`,
+      { cause: err },
+    );
+  }
+}
+
 function clientOptions(command: Command): Command {
   return command
-    .requiredOption('-u, --user <name>', 'account to log in as')
+    .option(
+      '-u, --user <name>',
+      'account to log in as (default: USER@ of the server, SOCKIT_USER or your login name)',
+    )
     .option('--tls', 'connect over TLS (the server runs with --tls-cert)')
     .option('--tls-ca <file>', 'trust this certificate (PEM), e.g. a self-signed server; implies --tls')
     .option('--secret-file <file>', "log in with the server's shared secret instead of a password")
@@ -128,7 +177,9 @@ async function withClient<T>(
   const interrupt = (): void => controller.abort();
   process.once('SIGINT', interrupt);
   try {
-    const options = await loginOptions(parseServer(target), flags);
+    const { user, ...server } = resolveTarget(target, flags);
+    flags.user = user;
+    const options = await loginOptions(server, flags);
     const client = await FilesClient.login({ ...options, signal: controller.signal });
     try {
       return await work(client, controller.signal);
@@ -315,8 +366,11 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
   files
     .command('register')
     .description('create an account on a server started with --allow-register')
-    .argument('<server>', 'HOST[:PORT]')
-    .requiredOption('-u, --user <name>', 'account name: 1-32 of A-Z a-z 0-9 _ . -')
+    .argument('<server>', '[USER@]HOST[:PORT]')
+    .option(
+      '-u, --user <name>',
+      'account name: 1-32 of A-Z a-z 0-9 _ . - (default: USER@ of the server, SOCKIT_USER or your login name)',
+    )
     .addOption(iterationsOption())
     .option('--tls', 'connect over TLS')
     .option('--tls-ca <file>', 'trust this certificate (PEM); implies --tls')
@@ -328,7 +382,9 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       const tls = await clientTls(flags);
       const { FilesClient } = await import('../files/client.js');
       // Connected first: with the server down, nobody types a password for nothing.
-      const client = await FilesClient.connect({ ...parseServer(target), tls });
+      const { user, ...server } = resolveTarget(target, flags);
+      flags.user = user;
+      const client = await FilesClient.connect({ ...server, tls });
       try {
         const password = await readPassword({ prompt: `Password for ${flags.user}: `, confirm: true });
         await client.register(flags.user, password, flags.iterations);
@@ -342,7 +398,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     files
       .command('ls')
       .description('list a folder (default: your home)')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('[path]', 'folder or file', '')
       .option('-R, --recursive', 'the whole tree')
       .option('--json', 'one JSON array of {path, type, size, mtime}'),
@@ -363,7 +419,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     files
       .command('upload')
       .description('upload files and folders (resumes an interrupted upload of the same file)')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<local...>', 'files or folders')
       .option('--to <dir>', 'remote folder to upload into (default: your home)', '')
       .option('--overwrite', 'replace files that exist'),
@@ -384,7 +440,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     files
       .command('download')
       .description('download a file or a folder (resumes from LOCAL.sockit-part)')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<remote>', 'file or folder in your home')
       .argument('[local]', 'destination (default: the remote name, here)')
       .option('--overwrite', 'replace local files that exist (default: refuse with ERR_EXISTS)')
@@ -442,7 +498,7 @@ size is ever taken.`,
     files
       .command('rm')
       .description('remove files or folders')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<path...>', 'files or folders in your home')
       .option('-r, --recursive', 'remove folders with what is in them'),
   ).action(async (target: string, paths: string[], flags: ClientFlags & { recursive?: boolean }) => {
@@ -455,7 +511,7 @@ size is ever taken.`,
     files
       .command('mkdir')
       .description('make folders')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<path...>', 'folders to make in your home')
       .option('-p, --parents', 'make missing parents too, and accept folders that exist'),
   ).action(async (target: string, paths: string[], flags: ClientFlags & { parents?: boolean }) => {
