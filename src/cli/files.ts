@@ -1,5 +1,5 @@
 /** `sockit files`: the authenticated file service and its client commands. */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -8,7 +8,7 @@ import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/cred
 import { FileKeyCache } from '../auth/key-cache.js';
 import type { SecretKey } from '../auth/secret-key.js';
 import type { Quota } from '../auth/store.js';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
 import { makeLocalFolder, planTree } from '../files/download.js';
 import { requestedForm } from '../files/names.js';
@@ -193,8 +193,20 @@ async function withClient<T>(
 
 interface DownloadFlags extends ClientFlags {
   overwrite?: boolean;
+  skipExisting?: boolean;
   maxFileSize?: number;
   maxFilesize?: number;
+}
+
+/** `--overwrite` and `--skip-existing` contradict each other. */
+function existingPolicy(flags: { overwrite?: boolean; skipExisting?: boolean }): Existing {
+  if (flags.overwrite && flags.skipExisting) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      '--overwrite and --skip-existing contradict each other; give one',
+    );
+  }
+  return { overwrite: flags.overwrite ?? false, skipExisting: flags.skipExisting ?? false };
 }
 
 function summary(verb: string, name: string, r: TransferResult, ms: number): string {
@@ -203,13 +215,24 @@ function summary(verb: string, name: string, r: TransferResult, ms: number): str
   return `${verb} ${name}: ${formatBytes(r.size)} in ${(ms / 1000).toFixed(2)} s${rate}${resumed}, sha256 ${r.sha256.slice(0, 16)}…\n`;
 }
 
+/** What to do with a destination that exists: refuse (the default), replace, or skip it. */
+interface Existing {
+  overwrite: boolean;
+  skipExisting: boolean;
+}
+
 async function uploadOne(
   client: FilesClient,
   local: string,
   remote: string,
-  overwrite: boolean,
+  existing: Existing,
   signal: AbortSignal,
 ): Promise<void> {
+  if (existing.skipExisting && (await remoteExists(client, remote, signal))) {
+    process.stderr.write(`skipped ${remote}: exists\n`);
+    return;
+  }
+  const overwrite = existing.overwrite;
   const progress = new Progress(`upload ${remote}`);
   const began = Date.now();
   const result = await client.upload(local, remote, {
@@ -225,8 +248,17 @@ async function downloadOne(
   client: FilesClient,
   remote: string,
   local: string,
-  options: { overwrite: boolean; maxFileSize: number | undefined; signal: AbortSignal },
+  options: {
+    overwrite: boolean;
+    skipExisting: boolean;
+    maxFileSize: number | undefined;
+    signal: AbortSignal;
+  },
 ): Promise<void> {
+  if (options.skipExisting && (await lstat(local).catch(() => undefined))) {
+    process.stderr.write(`skipped ${remote}: ${local} exists\n`);
+    return;
+  }
   const progress = new Progress(`download ${remote}`);
   const began = Date.now();
   let result: TransferResult;
@@ -241,22 +273,33 @@ async function downloadOne(
   process.stderr.write(summary('downloaded', remote, result, Date.now() - began));
 }
 
+/** Whether `remote` names something on the server; an answer of ERR_NOT_FOUND means no. */
+async function remoteExists(client: FilesClient, remote: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    await client.stat(remote, { signal });
+    return true;
+  } catch (err) {
+    if (isSockitError(err) && err.code === ErrorCode.NOT_FOUND) return false;
+    throw err;
+  }
+}
+
 /** Uploads a file, or a folder with everything in it (links and special files are skipped). */
 async function uploadPath(
   client: FilesClient,
   local: string,
   remote: string,
-  overwrite: boolean,
+  existing: Existing,
   signal: AbortSignal,
 ): Promise<void> {
   const info = await stat(local);
-  if (info.isFile()) return uploadOne(client, local, remote, overwrite, signal);
+  if (info.isFile()) return uploadOne(client, local, remote, existing, signal);
   if (!info.isDirectory())
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${local} is neither a file nor a folder`);
   await client.mkdir(remote, true, { signal });
   for (const entry of await readdir(local, { withFileTypes: true })) {
     if (!entry.isFile() && !entry.isDirectory()) continue;
-    await uploadPath(client, path.join(local, entry.name), `${remote}/${entry.name}`, overwrite, signal);
+    await uploadPath(client, path.join(local, entry.name), `${remote}/${entry.name}`, existing, signal);
   }
 }
 
@@ -422,15 +465,21 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<local...>', 'files or folders')
       .option('--to <dir>', 'remote folder to upload into (default: your home)', '')
-      .option('--overwrite', 'replace files that exist'),
+      .option('--overwrite', 'replace files that exist (default: refuse with ERR_EXISTS)')
+      .option('--skip-existing', 'leave files that exist on the server as they are, and go on with the rest'),
   ).action(
-    async (target: string, locals: string[], flags: ClientFlags & { to: string; overwrite?: boolean }) => {
+    async (
+      target: string,
+      locals: string[],
+      flags: ClientFlags & { to: string; overwrite?: boolean; skipExisting?: boolean },
+    ) => {
+      const existing = existingPolicy(flags);
       await withClient(target, flags, async (client, signal) => {
         if (flags.to) await client.mkdir(flags.to, true, { signal });
         for (const local of locals) {
           const name = path.basename(path.resolve(local));
           const remote = flags.to ? `${flags.to}/${name}` : name;
-          await uploadPath(client, local, remote, flags.overwrite ?? false, signal);
+          await uploadPath(client, local, remote, existing, signal);
         }
       });
     },
@@ -444,6 +493,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .argument('<remote>', 'file or folder in your home')
       .argument('[local]', 'destination (default: the remote name, here)')
       .option('--overwrite', 'replace local files that exist (default: refuse with ERR_EXISTS)')
+      .option('--skip-existing', 'leave local files that exist as they are, and go on with the rest')
       .addOption(
         new Option(
           '--max-file-size <bytes>',
@@ -465,7 +515,7 @@ size is ever taken.`,
   ).action(async (target: string, remote: string, local: string | undefined, flags: DownloadFlags) => {
     await withClient(target, flags, async (client, signal) => {
       const options = {
-        overwrite: flags.overwrite ?? false,
+        ...existingPolicy(flags),
         maxFileSize: flags.maxFileSize ?? flags.maxFilesize,
         signal,
       };
