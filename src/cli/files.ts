@@ -29,6 +29,7 @@ import {
   secondsOption,
 } from './args.js';
 import { loggerFor } from './context.js';
+import { downloadStream, STDIO, uploadStream } from './files-stdio.js';
 import { readPassword } from './password.js';
 import { formatBytes, Progress } from './progress.js';
 import { parseServerQuota } from './quota.js';
@@ -463,21 +464,45 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .command('upload')
       .description('upload files and folders (resumes an interrupted upload of the same file)')
       .argument('<server>', '[USER@]HOST[:PORT]')
-      .argument('<local...>', 'files or folders')
+      .argument('<local...>', 'files or folders; - reads stdin (give --as)')
       .option('--to <dir>', 'remote folder to upload into (default: your home)', '')
+      .option('--as <name>', 'name on the server of a single file or of stdin (default: the local name)')
       .option('--overwrite', 'replace files that exist (default: refuse with ERR_EXISTS)')
       .option('--skip-existing', 'leave files that exist on the server as they are, and go on with the rest'),
   ).action(
     async (
       target: string,
       locals: string[],
-      flags: ClientFlags & { to: string; overwrite?: boolean; skipExisting?: boolean },
+      flags: ClientFlags & { to: string; as?: string; overwrite?: boolean; skipExisting?: boolean },
     ) => {
       const existing = existingPolicy(flags);
+      if (flags.as !== undefined && locals.length > 1) {
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--as names one upload: give one LOCAL');
+      }
+      if (locals.includes(STDIO) && flags.as === undefined) {
+        throw new SockitError(
+          ErrorCode.INVALID_ARGUMENT,
+          'an upload from stdin needs a name on the server: give --as NAME',
+        );
+      }
       await withClient(target, flags, async (client, signal) => {
         if (flags.to) await client.mkdir(flags.to, true, { signal });
         for (const local of locals) {
-          const name = path.basename(path.resolve(local));
+          const name = flags.as ?? path.basename(path.resolve(local));
+          if (local === STDIO) {
+            const remote = flags.to ? `${flags.to}/${name}` : name;
+            if (existing.skipExisting && (await remoteExists(client, remote, signal))) {
+              process.stderr.write(`skipped ${remote}: exists\n`);
+              continue;
+            }
+            const began = Date.now();
+            const result = await uploadStream(client, process.stdin, remote, {
+              overwrite: existing.overwrite,
+              signal,
+            });
+            process.stderr.write(summary('uploaded', remote, result, Date.now() - began));
+            continue;
+          }
           const remote = flags.to ? `${flags.to}/${name}` : name;
           await uploadPath(client, local, remote, existing, signal);
         }
@@ -491,7 +516,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .description('download a file or a folder (resumes from LOCAL.sockit-part)')
       .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<remote>', 'file or folder in your home')
-      .argument('[local]', 'destination (default: the remote name, here)')
+      .argument('[local]', 'destination; - writes to stdout (default: the remote name, here)')
       .option('--overwrite', 'replace local files that exist (default: refuse with ERR_EXISTS)')
       .option('--skip-existing', 'leave local files that exist as they are, and go on with the rest')
       .addOption(
@@ -523,6 +548,18 @@ size is ever taken.`,
       const entry = await client.stat(remote, { signal });
       // The local name is the user's own: the last component of `remote` (the user's name for
       // the home), never a name the server sent.
+      if (local === STDIO) {
+        if (entry.type !== 'file') {
+          throw new SockitError(
+            ErrorCode.INVALID_ARGUMENT,
+            `${remote} is a folder: only a file goes to stdout`,
+          );
+        }
+        const began = Date.now();
+        const result = await downloadStream(client, remote, process.stdout, options);
+        process.stderr.write(summary('downloaded', remote, result, Date.now() - began));
+        return;
+      }
       const name = localName(remote, flags.user);
       // Like cp: into an existing folder, under the remote name.
       const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
