@@ -53,6 +53,9 @@ interface ServeFlags extends TlsFlags, LoginLimitFlags {
 }
 
 interface ClientFlags {
+  /** In ms, as `secondsOption` holds them. */
+  connectTimeout?: number;
+  stallTimeout?: number;
   /** Set from `--user`, `USER@`, `SOCKIT_USER` or the login name before connecting. */
   user: string;
   tls?: boolean;
@@ -117,6 +120,14 @@ function clientOptions(command: Command): Command {
       '-u, --user <name>',
       'account to log in as (default: USER@ of the server, SOCKIT_USER or your login name)',
     )
+    .addOption(secondsOption('--connect-timeout <seconds>', 'give up connecting after this long', 10))
+    .addOption(
+      secondsOption(
+        '--stall-timeout <seconds>',
+        'fail when nothing moves on the connection this long (0: never)',
+        60,
+      ),
+    )
     .option('--tls', 'connect over TLS (the server runs with --tls-cert)')
     .option('--tls-ca <file>', 'trust this certificate (PEM), e.g. a self-signed server; implies --tls')
     .option('--secret-file <file>', "log in with the server's shared secret instead of a password")
@@ -140,14 +151,15 @@ async function loginOptions(
   flags: ClientFlags,
 ): Promise<LoginOptions> {
   const tls = await clientTls(flags);
+  const limits = { timeoutMs: flags.connectTimeout, stallTimeoutMs: flags.stallTimeout };
   if (flags.secretFile) {
-    return { ...server, tls, user: flags.user, secret: await readSecret(flags.secretFile) };
+    return { ...server, ...limits, tls, user: flags.user, secret: await readSecret(flags.secretFile) };
   }
   // Asked only when no cached keys fit the server's salt and count.
   const password = () => readPassword({ prompt: `Password for ${flags.user}: ` });
   const off = flags.keyCache === false || process.env.SOCKIT_KEY_CACHE === 'off';
   const keyCache = off ? undefined : new FileKeyCache(path.join(cacheDir(), 'scram'));
-  return { ...server, tls, user: flags.user, password, keyCache };
+  return { ...server, ...limits, tls, user: flags.user, password, keyCache };
 }
 
 /** The user's cache folder for sockit (XDG Base Directory specification). */
