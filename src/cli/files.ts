@@ -248,12 +248,13 @@ async function uploadOne(
   const overwrite = existing.overwrite;
   const progress = new Progress(`upload ${remote}`);
   const began = Date.now();
-  const result = await client.upload(local, remote, {
-    overwrite,
-    signal,
-    progress: (n, total) => progress.update(n, total),
-  });
-  progress.done();
+  const result = await client
+    .upload(local, remote, {
+      overwrite,
+      signal,
+      progress: (n, total) => progress.update(n, total),
+    })
+    .finally(() => progress.done());
   process.stderr.write(summary('uploaded', remote, result, Date.now() - began));
 }
 
