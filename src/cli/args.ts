@@ -1,6 +1,9 @@
 /** Parsers for command-line values: each failure is one clear `ERR_INVALID_ARGUMENT`. */
+
+import { isIPv6 } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
+import { ErrorCode, SockitError } from '../errors.js';
 
 export function parsePort(value: string): number {
   return parseInteger(value, 0, 65535, 'a port from 0 to 65535');
@@ -32,13 +35,65 @@ function parseInteger(value: string, min: number, max: number, what: string): nu
   return n;
 }
 
-/** `HOST:PORT`, `[IPv6]:PORT` or `IPv6` then port separately is not accepted here. */
-export function parseHostPort(value: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value);
-  if (!m) throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:7007 or [::1]:7007');
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new InvalidArgumentError('port must be from 1 to 65535');
-  return { host: m[1] as string, port };
+/** A host and port as parsed from the command line. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+const HOST_PORT_FORMS = 'write HOST, HOST:PORT or [IPv6]:PORT, e.g. 127.0.0.1:7021 or [::1]:7021';
+
+function badEndpoint(value: string, why: string): SockitError {
+  return new SockitError(
+    ErrorCode.INVALID_ARGUMENT,
+    `bad address ${JSON.stringify(value)}: ${why}; ${HOST_PORT_FORMS}`,
+  );
+}
+
+/**
+ * The one parser of a server address on the command line: `HOST`, `HOST:PORT`, `[IPv6]:PORT`,
+ * `[IPv6]` or a bare IPv6 literal (RFC 3986 section 3.2.2 brackets an IPv6 address before a
+ * port). Without a port, `defaultPort` is used; without one either, a port is required.
+ * Anything else is `ERR_INVALID_ARGUMENT`, thrown as a `SockitError` so that the command prints
+ * one line with its code.
+ *
+ * @example
+ * parseEndpoint('[::1]:7021'); // { host: '::1', port: 7021 }
+ * parseEndpoint('files.lan', 7021); // { host: 'files.lan', port: 7021 }
+ */
+export function parseEndpoint(value: string, defaultPort?: number): Endpoint {
+  let host: string;
+  let port: string | undefined;
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(value);
+  if (bracketed) {
+    host = bracketed[1] as string;
+    port = bracketed[2];
+    if (!isIPv6(host)) throw badEndpoint(value, 'brackets hold an IPv6 address only');
+  } else if (isIPv6(value)) {
+    host = value;
+  } else {
+    const colon = value.lastIndexOf(':');
+    host = colon < 0 ? value : value.slice(0, colon);
+    port = colon < 0 ? undefined : value.slice(colon + 1);
+    if (host === '') throw badEndpoint(value, 'the host is missing');
+    if (!/^[A-Za-z0-9._-]+$/.test(host)) throw badEndpoint(value, 'that is not a host name or address');
+  }
+  if (port === undefined) {
+    if (defaultPort === undefined) throw badEndpoint(value, 'the port is missing');
+    return { host, port: defaultPort };
+  }
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    throw badEndpoint(
+      value,
+      port === '' ? 'the port is missing after ":"' : 'the port must be from 1 to 65535',
+    );
+  }
+  return { host, port: Number(port) };
+}
+
+/** `HOST:PORT` or `[IPv6]:PORT`, the port required: `parseEndpoint` without a default port. */
+export function parseHostPort(value: string): Endpoint {
+  return parseEndpoint(value);
 }
 
 /** An option in seconds, held in milliseconds, whose help shows the default in seconds. */

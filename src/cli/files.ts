@@ -1,15 +1,14 @@
 /** `sockit files`: the authenticated file service and its client commands. */
-import { mkdir, readdir, stat } from 'node:fs/promises';
-import net from 'node:net';
-import { homedir } from 'node:os';
+import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
+import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { FileKeyCache } from '../auth/key-cache.js';
 import type { SecretKey } from '../auth/secret-key.js';
 import type { Quota } from '../auth/store.js';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions, TransferResult } from '../files/client.js';
 import { makeLocalFolder, planTree } from '../files/download.js';
 import { requestedForm } from '../files/names.js';
@@ -18,16 +17,19 @@ import type { Entry } from '../files/protocol.js';
 import { launch } from '../runtime/launch.js';
 import {
   bytesOption,
+  type Endpoint,
   guardLoginOptions,
   iterationsOption,
   type LoginLimitFlags,
   parseBytes,
   parseCount,
+  parseEndpoint,
   parseIterations,
   parsePort,
   secondsOption,
 } from './args.js';
 import { loggerFor } from './context.js';
+import { downloadStream, STDIO, uploadStream } from './files-stdio.js';
 import { readPassword } from './password.js';
 import { formatBytes, Progress } from './progress.js';
 import { parseServerQuota } from './quota.js';
@@ -51,6 +53,10 @@ interface ServeFlags extends TlsFlags, LoginLimitFlags {
 }
 
 interface ClientFlags {
+  /** In ms, as `secondsOption` holds them. */
+  connectTimeout?: number;
+  stallTimeout?: number;
+  /** Set from `--user`, `USER@`, `SOCKIT_USER` or the login name before connecting. */
   user: string;
   tls?: boolean;
   tlsCa?: string;
@@ -58,22 +64,70 @@ interface ClientFlags {
   keyCache?: boolean;
 }
 
-/** `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address. */
-export function parseServer(value: string): { host: string; port: number } {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
-  const plain = net.isIPv6(value) ? [value, value, undefined] : /^([^:]+)(?::(\d+))?$/.exec(value);
-  const m = bracketed ?? plain;
-  if (!m?.[1])
-    throw new InvalidArgumentError('expected HOST or HOST:PORT, e.g. 127.0.0.1:7021 or [::1]:7021');
-  const port = m[2] === undefined ? FILES_PORT : Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new InvalidArgumentError('port must be from 1 to 65535');
-  return { host: m[1], port };
+/** `HOST`, `HOST:PORT`, `[IPv6]:PORT`, `[IPv6]` or a bare IPv6 address; the port defaults to 7021. */
+export function parseServer(value: string): Endpoint {
+  return parseEndpoint(value, FILES_PORT);
+}
+
+/** The environment variable naming the account when neither `--user` nor `USER@` does. */
+export const USER_ENV = 'SOCKIT_USER';
+
+/**
+ * The server and the account of a client command: `[USER@]HOST[:PORT]`; the account is `--user`,
+ * else the `USER@` part, else `SOCKIT_USER`, else the login name, as ssh does.
+ *
+ * @example
+ * resolveTarget('ann@files.lan', {}); // { host: 'files.lan', port: 7021, user: 'ann' }
+ */
+export function resolveTarget(
+  value: string,
+  flags: { user?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Endpoint & { user: string } {
+  const at = value.lastIndexOf('@');
+  const named = at < 0 ? undefined : value.slice(0, at);
+  if (named === '') {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${JSON.stringify(value)}: the user before @ is missing; write USER@HOST[:PORT]`,
+    );
+  }
+  if (named !== undefined && flags.user !== undefined && named !== flags.user) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${JSON.stringify(value)} names ${named} but --user names ${flags.user}; give one`,
+    );
+  }
+  const user = flags.user ?? named ?? (env[USER_ENV] || undefined) ?? loginName();
+  return { ...parseServer(at < 0 ? value : value.slice(at + 1)), user };
+}
+
+function loginName(): string {
+  try {
+    return userInfo().username;
+  } catch (err) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `no login name to log in as; give --user or ${USER_ENV}`,
+      { cause: err },
+    );
+  }
 }
 
 function clientOptions(command: Command): Command {
   return command
-    .requiredOption('-u, --user <name>', 'account to log in as')
+    .option(
+      '-u, --user <name>',
+      'account to log in as (default: USER@ of the server, SOCKIT_USER or your login name)',
+    )
+    .addOption(secondsOption('--connect-timeout <seconds>', 'give up connecting after this long', 10))
+    .addOption(
+      secondsOption(
+        '--stall-timeout <seconds>',
+        'fail when nothing moves on the connection this long (0: never)',
+        60,
+      ),
+    )
     .option('--tls', 'connect over TLS (the server runs with --tls-cert)')
     .option('--tls-ca <file>', 'trust this certificate (PEM), e.g. a self-signed server; implies --tls')
     .option('--secret-file <file>', "log in with the server's shared secret instead of a password")
@@ -97,14 +151,15 @@ async function loginOptions(
   flags: ClientFlags,
 ): Promise<LoginOptions> {
   const tls = await clientTls(flags);
+  const limits = { timeoutMs: flags.connectTimeout, stallTimeoutMs: flags.stallTimeout };
   if (flags.secretFile) {
-    return { ...server, tls, user: flags.user, secret: await readSecret(flags.secretFile) };
+    return { ...server, ...limits, tls, user: flags.user, secret: await readSecret(flags.secretFile) };
   }
   // Asked only when no cached keys fit the server's salt and count.
   const password = () => readPassword({ prompt: `Password for ${flags.user}: ` });
   const off = flags.keyCache === false || process.env.SOCKIT_KEY_CACHE === 'off';
   const keyCache = off ? undefined : new FileKeyCache(path.join(cacheDir(), 'scram'));
-  return { ...server, tls, user: flags.user, password, keyCache };
+  return { ...server, ...limits, tls, user: flags.user, password, keyCache };
 }
 
 /** The user's cache folder for sockit (XDG Base Directory specification). */
@@ -135,7 +190,9 @@ async function withClient<T>(
   const interrupt = (): void => controller.abort();
   process.once('SIGINT', interrupt);
   try {
-    const options = await loginOptions(parseServer(target), flags);
+    const { user, ...server } = resolveTarget(target, flags);
+    flags.user = user;
+    const options = await loginOptions(server, flags);
     const client = await FilesClient.login({ ...options, signal: controller.signal });
     try {
       return await work(client, controller.signal);
@@ -149,8 +206,20 @@ async function withClient<T>(
 
 interface DownloadFlags extends ClientFlags {
   overwrite?: boolean;
+  skipExisting?: boolean;
   maxFileSize?: number;
   maxFilesize?: number;
+}
+
+/** `--overwrite` and `--skip-existing` contradict each other. */
+function existingPolicy(flags: { overwrite?: boolean; skipExisting?: boolean }): Existing {
+  if (flags.overwrite && flags.skipExisting) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      '--overwrite and --skip-existing contradict each other; give one',
+    );
+  }
+  return { overwrite: flags.overwrite ?? false, skipExisting: flags.skipExisting ?? false };
 }
 
 function summary(verb: string, name: string, r: TransferResult, ms: number): string {
@@ -159,21 +228,33 @@ function summary(verb: string, name: string, r: TransferResult, ms: number): str
   return `${verb} ${name}: ${formatBytes(r.size)} in ${(ms / 1000).toFixed(2)} s${rate}${resumed}, sha256 ${r.sha256.slice(0, 16)}…\n`;
 }
 
+/** What to do with a destination that exists: refuse (the default), replace, or skip it. */
+interface Existing {
+  overwrite: boolean;
+  skipExisting: boolean;
+}
+
 async function uploadOne(
   client: FilesClient,
   local: string,
   remote: string,
-  overwrite: boolean,
+  existing: Existing,
   signal: AbortSignal,
 ): Promise<void> {
+  if (existing.skipExisting && (await remoteExists(client, remote, signal))) {
+    process.stderr.write(`skipped ${remote}: exists\n`);
+    return;
+  }
+  const overwrite = existing.overwrite;
   const progress = new Progress(`upload ${remote}`);
   const began = Date.now();
-  const result = await client.upload(local, remote, {
-    overwrite,
-    signal,
-    progress: (n, total) => progress.update(n, total),
-  });
-  progress.done();
+  const result = await client
+    .upload(local, remote, {
+      overwrite,
+      signal,
+      progress: (n, total) => progress.update(n, total),
+    })
+    .finally(() => progress.done());
   process.stderr.write(summary('uploaded', remote, result, Date.now() - began));
 }
 
@@ -181,8 +262,17 @@ async function downloadOne(
   client: FilesClient,
   remote: string,
   local: string,
-  options: { overwrite: boolean; maxFileSize: number | undefined; signal: AbortSignal },
+  options: {
+    overwrite: boolean;
+    skipExisting: boolean;
+    maxFileSize: number | undefined;
+    signal: AbortSignal;
+  },
 ): Promise<void> {
+  if (options.skipExisting && (await lstat(local).catch(() => undefined))) {
+    process.stderr.write(`skipped ${remote}: ${local} exists\n`);
+    return;
+  }
   const progress = new Progress(`download ${remote}`);
   const began = Date.now();
   let result: TransferResult;
@@ -197,22 +287,33 @@ async function downloadOne(
   process.stderr.write(summary('downloaded', remote, result, Date.now() - began));
 }
 
+/** Whether `remote` names something on the server; an answer of ERR_NOT_FOUND means no. */
+async function remoteExists(client: FilesClient, remote: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    await client.stat(remote, { signal });
+    return true;
+  } catch (err) {
+    if (isSockitError(err) && err.code === ErrorCode.NOT_FOUND) return false;
+    throw err;
+  }
+}
+
 /** Uploads a file, or a folder with everything in it (links and special files are skipped). */
 async function uploadPath(
   client: FilesClient,
   local: string,
   remote: string,
-  overwrite: boolean,
+  existing: Existing,
   signal: AbortSignal,
 ): Promise<void> {
   const info = await stat(local);
-  if (info.isFile()) return uploadOne(client, local, remote, overwrite, signal);
+  if (info.isFile()) return uploadOne(client, local, remote, existing, signal);
   if (!info.isDirectory())
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${local} is neither a file nor a folder`);
   await client.mkdir(remote, true, { signal });
   for (const entry of await readdir(local, { withFileTypes: true })) {
     if (!entry.isFile() && !entry.isDirectory()) continue;
-    await uploadPath(client, path.join(local, entry.name), `${remote}/${entry.name}`, overwrite, signal);
+    await uploadPath(client, path.join(local, entry.name), `${remote}/${entry.name}`, existing, signal);
   }
 }
 
@@ -322,8 +423,11 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
   files
     .command('register')
     .description('create an account on a server started with --allow-register')
-    .argument('<server>', 'HOST[:PORT]')
-    .requiredOption('-u, --user <name>', 'account name: 1-32 of A-Z a-z 0-9 _ . -')
+    .argument('<server>', '[USER@]HOST[:PORT]')
+    .option(
+      '-u, --user <name>',
+      'account name: 1-32 of A-Z a-z 0-9 _ . - (default: USER@ of the server, SOCKIT_USER or your login name)',
+    )
     .addOption(iterationsOption())
     .option('--tls', 'connect over TLS')
     .option('--tls-ca <file>', 'trust this certificate (PEM); implies --tls')
@@ -332,11 +436,14 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       '\nThe password comes from SOCKIT_PASSWORD, or else is asked for twice on the terminal.',
     )
     .action(async (target: string, flags: ClientFlags & { iterations: number }) => {
-      const password = await readPassword({ prompt: `Password for ${flags.user}: `, confirm: true });
       const tls = await clientTls(flags);
       const { FilesClient } = await import('../files/client.js');
-      const client = await FilesClient.connect({ ...parseServer(target), tls });
+      // Connected first: with the server down, nobody types a password for nothing.
+      const { user, ...server } = resolveTarget(target, flags);
+      flags.user = user;
+      const client = await FilesClient.connect({ ...server, tls });
       try {
+        const password = await readPassword({ prompt: `Password for ${flags.user}: `, confirm: true });
         await client.register(flags.user, password, flags.iterations);
       } finally {
         client.close();
@@ -348,7 +455,7 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     files
       .command('ls')
       .description('list a folder (default: your home)')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('[path]', 'folder or file', '')
       .option('-R, --recursive', 'the whole tree')
       .option('--json', 'one JSON array of {path, type, size, mtime}'),
@@ -369,18 +476,48 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     files
       .command('upload')
       .description('upload files and folders (resumes an interrupted upload of the same file)')
-      .argument('<server>', 'HOST[:PORT]')
-      .argument('<local...>', 'files or folders')
+      .argument('<server>', '[USER@]HOST[:PORT]')
+      .argument('<local...>', 'files or folders; - reads stdin (give --as)')
       .option('--to <dir>', 'remote folder to upload into (default: your home)', '')
-      .option('--overwrite', 'replace files that exist'),
+      .option('--as <name>', 'name on the server of a single file or of stdin (default: the local name)')
+      .option('--overwrite', 'replace files that exist (default: refuse with ERR_EXISTS)')
+      .option('--skip-existing', 'leave files that exist on the server as they are, and go on with the rest'),
   ).action(
-    async (target: string, locals: string[], flags: ClientFlags & { to: string; overwrite?: boolean }) => {
+    async (
+      target: string,
+      locals: string[],
+      flags: ClientFlags & { to: string; as?: string; overwrite?: boolean; skipExisting?: boolean },
+    ) => {
+      const existing = existingPolicy(flags);
+      if (flags.as !== undefined && locals.length > 1) {
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--as names one upload: give one LOCAL');
+      }
+      if (locals.includes(STDIO) && flags.as === undefined) {
+        throw new SockitError(
+          ErrorCode.INVALID_ARGUMENT,
+          'an upload from stdin needs a name on the server: give --as NAME',
+        );
+      }
       await withClient(target, flags, async (client, signal) => {
         if (flags.to) await client.mkdir(flags.to, true, { signal });
         for (const local of locals) {
-          const name = path.basename(path.resolve(local));
+          const name = flags.as ?? path.basename(path.resolve(local));
+          if (local === STDIO) {
+            const remote = flags.to ? `${flags.to}/${name}` : name;
+            if (existing.skipExisting && (await remoteExists(client, remote, signal))) {
+              process.stderr.write(`skipped ${remote}: exists\n`);
+              continue;
+            }
+            const began = Date.now();
+            const result = await uploadStream(client, process.stdin, remote, {
+              overwrite: existing.overwrite,
+              signal,
+            });
+            process.stderr.write(summary('uploaded', remote, result, Date.now() - began));
+            continue;
+          }
           const remote = flags.to ? `${flags.to}/${name}` : name;
-          await uploadPath(client, local, remote, flags.overwrite ?? false, signal);
+          await uploadPath(client, local, remote, existing, signal);
         }
       });
     },
@@ -390,10 +527,11 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     files
       .command('download')
       .description('download a file or a folder (resumes from LOCAL.sockit-part)')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<remote>', 'file or folder in your home')
-      .argument('[local]', 'destination (default: the remote name, here)')
+      .argument('[local]', 'destination; - writes to stdout (default: the remote name, here)')
       .option('--overwrite', 'replace local files that exist (default: refuse with ERR_EXISTS)')
+      .option('--skip-existing', 'leave local files that exist as they are, and go on with the rest')
       .addOption(
         new Option(
           '--max-file-size <bytes>',
@@ -415,7 +553,7 @@ size is ever taken.`,
   ).action(async (target: string, remote: string, local: string | undefined, flags: DownloadFlags) => {
     await withClient(target, flags, async (client, signal) => {
       const options = {
-        overwrite: flags.overwrite ?? false,
+        ...existingPolicy(flags),
         maxFileSize: flags.maxFileSize ?? flags.maxFilesize,
         signal,
       };
@@ -423,6 +561,18 @@ size is ever taken.`,
       const entry = await client.stat(remote, { signal });
       // The local name is the user's own: the last component of `remote` (the user's name for
       // the home), never a name the server sent.
+      if (local === STDIO) {
+        if (entry.type !== 'file') {
+          throw new SockitError(
+            ErrorCode.INVALID_ARGUMENT,
+            `${remote} is a folder: only a file goes to stdout`,
+          );
+        }
+        const began = Date.now();
+        const result = await downloadStream(client, remote, process.stdout, options);
+        process.stderr.write(summary('downloaded', remote, result, Date.now() - began));
+        return;
+      }
       const name = localName(remote, flags.user);
       // Like cp: into an existing folder, under the remote name.
       const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
@@ -448,7 +598,7 @@ size is ever taken.`,
     files
       .command('rm')
       .description('remove files or folders')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<path...>', 'files or folders in your home')
       .option('-r, --recursive', 'remove folders with what is in them'),
   ).action(async (target: string, paths: string[], flags: ClientFlags & { recursive?: boolean }) => {
@@ -461,7 +611,7 @@ size is ever taken.`,
     files
       .command('mkdir')
       .description('make folders')
-      .argument('<server>', 'HOST[:PORT]')
+      .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<path...>', 'folders to make in your home')
       .option('-p, --parents', 'make missing parents too, and accept folders that exist'),
   ).action(async (target: string, paths: string[], flags: ClientFlags & { parents?: boolean }) => {

@@ -10,7 +10,7 @@ import { type TftpClientOptions, type TftpResult, tftpGet, tftpPut } from '../tf
 import type { TransferMode } from '../tftp/packet.js';
 import { parseRewrite, type RewriteRule, temporaryBeside } from '../tftp/paths.js';
 import { serveTftp, TFTP_PORT } from '../tftp/server.js';
-import { bytesOption, parseCount, parsePort } from './args.js';
+import { bytesOption, type Endpoint, parseCount, parseEndpoint, parsePort } from './args.js';
 import { loggerFor } from './context.js';
 import { formatBytes, Progress } from './progress.js';
 
@@ -65,17 +65,9 @@ function rewriteRule(value: string): RewriteRule {
   }
 }
 
-/** `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address. */
-export function parseTftpHost(value: string): { host: string; port: number } {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
-  if (bracketed)
-    return { host: bracketed[1] as string, port: bracketed[2] ? parsePort(bracketed[2]) : TFTP_PORT };
-  const colons = value.split(':').length - 1;
-  if (colons === 1) {
-    const [host, port] = value.split(':') as [string, string];
-    return { host, port: parsePort(port) };
-  }
-  return { host: value, port: TFTP_PORT };
+/** `HOST`, `HOST:PORT`, `[IPv6]:PORT`, `[IPv6]` or a bare IPv6 address; the port defaults to 69. */
+export function parseTftpHost(value: string): Endpoint {
+  return parseEndpoint(value, TFTP_PORT);
 }
 
 function clientOptions(target: { host: string; port: number }, flags: ClientFlags): TftpClientOptions {
@@ -250,7 +242,10 @@ Examples:
         parseTftpHost,
       )
       .argument('<remote>', 'file name on the server')
-      .argument('[local]', 'where to write it (default: the remote name, in this folder)'),
+      .argument(
+        '[local]',
+        'where to write it; an existing folder means into it (default: the remote name, here)',
+      ),
   )
     .addHelpText(
       'after',
@@ -280,7 +275,11 @@ server gives tsize); a summary line follows.`,
           process.stderr.write(summary('received', remote, result));
           return;
         }
-        const destination = local ?? path.basename(remote.replaceAll('\\', '/'));
+        const name = path.basename(remote.replaceAll('\\', '/'));
+        // Like cp: an existing folder means into that folder, under the remote's base name;
+        // decided before the request, so the temporary file is made in that folder too.
+        const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
+        const destination = local === undefined ? name : into ? path.join(local, name) : local;
         const temp = temporaryBeside(destination);
         // Created before the request: a destination that cannot be written fails at once.
         const file = await open(temp, 'wx').catch((err: NodeJS.ErrnoException) => {

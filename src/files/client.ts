@@ -37,6 +37,9 @@ import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange
 
 export { type DownloadOptions, PART_SUFFIX };
 
+/** Connection errors that mean no server answered on the address. */
+const UNREACHED = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+
 /** How long `close()` waits for the server to close its side before cutting the connection, in ms. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -58,6 +61,12 @@ export interface ConnectOptions {
   tls?: { ca?: string | Buffer; servername?: string };
   /** Give up connecting after this long, in ms. Default 10000. */
   timeoutMs?: number;
+  /**
+   * Fail an operation with `ERR_IDLE_TIMEOUT` when nothing moves on the connection (no byte
+   * read or written) for this long, in ms: a frozen server must not hold a transfer forever.
+   * 0 or absent: no limit.
+   */
+  stallTimeoutMs?: number;
   /** Aborts connecting (and, for `login`, logging in) with `ERR_ABORTED`. */
   signal?: AbortSignal;
 }
@@ -85,9 +94,11 @@ export class FilesClient {
   /** Who the server is, for the key cache: scheme, host and port as connected to. */
   readonly #server: string;
   #user: string | undefined;
+  readonly #stallMs: number;
 
-  private constructor(channel: Channel, hello: Hello, server: string) {
+  private constructor(channel: Channel, hello: Hello, server: string, stallMs = 0) {
     this.#channel = channel;
+    this.#stallMs = stallMs;
     this.hello = hello;
     this.#server = server;
   }
@@ -112,7 +123,7 @@ export class FilesClient {
         reject(
           new SockitError(
             ErrorCode.CONNECT_FAILED,
-            `${where}: no answer within ${options.timeoutMs ?? 10_000} ms`,
+            `${where}: no answer within ${options.timeoutMs ?? 10_000} ms; is the server running on ${where}?`,
           ),
         );
       }, options.timeoutMs ?? 10_000);
@@ -125,7 +136,12 @@ export class FilesClient {
       const fail = (err: Error): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        reject(new SockitError(ErrorCode.CONNECT_FAILED, `${where}: ${err.message}`, { cause: err }));
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        // Nothing answered: say what to check. A TLS or name failure keeps its own words.
+        const message = UNREACHED.has(code)
+          ? `cannot connect to ${where} (${code}); is the server running on ${where}?`
+          : `${where}: ${err.message}`;
+        reject(new SockitError(ErrorCode.CONNECT_FAILED, message, { cause: err }));
       };
       const socket: net.Socket = options.tls
         ? tls.connect(
@@ -166,7 +182,12 @@ export class FilesClient {
       socket.destroy();
       throw new SockitError(ErrorCode.BAD_REPLY, `${where} is not a sockit file service`);
     }
-    return new FilesClient(channel, hello.data, `${options.tls ? 'tls' : 'tcp'}:${where}`);
+    return new FilesClient(
+      channel,
+      hello.data,
+      `${options.tls ? 'tls' : 'tcp'}:${where}`,
+      options.stallTimeoutMs,
+    );
   }
 
   /** Connects and logs in. */
@@ -387,8 +408,32 @@ export class FilesClient {
     socket.once('close', () => clearTimeout(cut));
   }
 
-  #guarded<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
-    return guarded(this.#channel.socket, signal, work);
+  async #guarded<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    // Always a net.Socket (or its TLS subclass): connect() made it.
+    const socket = this.#channel.socket as net.Socket;
+    const stallMs = this.#stallMs;
+    if (!(stallMs > 0)) return guarded(socket, signal, work);
+    // Armed only while an operation runs: a client idle between operations is not stalled.
+    let stalled = false;
+    const onStall = (): void => {
+      stalled = true;
+      socket.destroy();
+    };
+    socket.setTimeout(stallMs);
+    socket.on('timeout', onStall);
+    try {
+      return await guarded(socket, signal, work);
+    } catch (err) {
+      if (!stalled || signal?.aborted) throw err;
+      throw new SockitError(
+        ErrorCode.IDLE_TIMEOUT,
+        `the server sent and took nothing for ${stallMs / 1000} s; it may be frozen or the network down (rerun to resume)`,
+        { cause: err },
+      );
+    } finally {
+      socket.setTimeout(0);
+      socket.off('timeout', onStall);
+    }
   }
 
   async #ask<S extends z.ZodType>(request: Record<string, unknown>, schema: S): Promise<z.infer<S>> {

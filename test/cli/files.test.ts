@@ -48,6 +48,48 @@ async function killWhen(args: string[], ready: () => Promise<boolean>): Promise<
   await gone;
 }
 
+describe('sockit files against a server that stops sending mid-download', () => {
+  it('fails after --stall-timeout with ERR_IDLE_TIMEOUT, keeping the part to resume', async () => {
+    const frozen = await fakeServer(
+      (request, peer) => {
+        if (request.op === 'stat')
+          peer.send({ ok: true, entry: { path: 'f.bin', type: 'file', size: 50_000, mtime: 0 } });
+        else if (request.op === 'get') {
+          peer.send({ ok: true, size: 50_000, from: 0, mtime: 0 });
+          peer.raw(randomBytes(5_000));
+        }
+      },
+      { neverClose: true },
+    );
+    const dir = await mkdtemp(path.join(tmpdir(), 'sockit-files-stall-'));
+    try {
+      const local = path.join(dir, 'f.bin');
+      const r = await sockit(
+        [
+          'files',
+          'download',
+          `127.0.0.1:${frozen.port}`,
+          'f.bin',
+          local,
+          '--user',
+          'ann',
+          '--stall-timeout',
+          '0.5',
+        ],
+        { env: { ...env, SOCKIT_PASSWORD: FAKE_PASSWORD, SOCKIT_DATA_DIR: dir }, timeoutMs: 15_000 },
+      );
+      expect(r.signal).toBeNull();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_IDLE_TIMEOUT\]\n$/);
+      expect(existsSync(local)).toBe(false);
+      expect((await stat(`${local}.sockit-part`)).size).toBe(5_000);
+    } finally {
+      await frozen.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sockit files against a server that never closes its side', () => {
   it('ends the command once its work is done, and after a refusal, without waiting for the server', async () => {
     const silent = await fakeServer(

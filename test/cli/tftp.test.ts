@@ -1,6 +1,14 @@
 /** `sockit tftp` as a user runs it: files on disk, exit codes, one-line errors. */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +46,47 @@ describe('sockit tftp', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(sha(readFileSync(dest))).toBe(sha(data));
     expect(r.stderr).toMatch(/^received image\.bin: 195\.3 KiB in [\d.]+ s .*blksize 1428, windowsize 1\n$/);
+  });
+
+  it('gets into an existing folder under the remote base name, with or without a trailing /', async () => {
+    const into = path.join(work, 'into');
+    mkdirSync(into);
+    const r = await sockit(['tftp', 'get', `127.0.0.1:${port}`, 'image.bin', `${into}/`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha(readFileSync(path.join(into, 'image.bin')))).toBe(sha(data));
+    rmSync(path.join(into, 'image.bin'));
+    const s = await sockit(['tftp', 'get', `127.0.0.1:${port}`, 'image.bin', into]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(readdirSync(into)).toEqual(['image.bin']);
+  });
+
+  it('makes the temporary file of a download into a folder in that folder, before the request', async () => {
+    const into = path.join(work, 'into-temp');
+    mkdirSync(into);
+    const dgram = await import('node:dgram');
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+    let atRequest: { into: string[]; parent: string[] } | undefined;
+    silent.once('message', () => {
+      atRequest = { into: readdirSync(into), parent: readdirSync(work).filter((f) => f.endsWith('.part')) };
+    });
+    const r = await sockit([
+      'tftp',
+      'get',
+      `127.0.0.1:${silent.address().port}`,
+      'dir/image.bin',
+      into,
+      '--timeout',
+      '1',
+      '--retries',
+      '1',
+    ]);
+    silent.close();
+    expect(r.stderr).toMatch(/\[ERR_TFTP_TIMEOUT\]\n$/);
+    expect(atRequest?.parent).toEqual([]);
+    expect(atRequest?.into).toHaveLength(1);
+    expect(atRequest?.into[0]).toMatch(/^\.image\.bin\.[0-9a-f]{8}\.part$/);
+    expect(readdirSync(into)).toEqual([]);
   });
 
   it('writes to stdout with -', async () => {
