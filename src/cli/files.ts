@@ -1,4 +1,5 @@
 /** `sockit files`: the authenticated file service and its client commands. */
+
 import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,7 @@ import {
   secondsOption,
 } from './args.js';
 import { loggerFor } from './context.js';
+import { dataDirOption } from './data-dir.js';
 import { downloadStream, STDIO, uploadStream } from './files-stdio.js';
 import { readPassword } from './password.js';
 import { formatBytes, Progress } from './progress.js';
@@ -335,7 +337,7 @@ export function filesCommand(): Command {
   guardLoginOptions(tlsServerOptions(files.command('serve')))
     .description('serve a folder holding one home per user')
     .option('--root <dir>', "folder of the users' homes (default: DATA-DIR/files)")
-    .option('--data-dir <dir>', 'where the account database and keys live', 'sockit-data')
+    .addOption(dataDirOption('where the account database and keys live, as for sockit serve and users'))
     .addOption(
       new Option(
         '--db <url>',
