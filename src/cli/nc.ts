@@ -1,7 +1,9 @@
 /** `sockit nc`: netcat. */
 import { Command } from 'commander';
+import { pino } from 'pino';
 import { ErrorCode, SockitError } from '../errors.js';
 import { ncConnect, ncListen } from '../nc/nc.js';
+import type { Logger, LogLevel } from '../runtime/log.js';
 import { bytesOption, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
 
@@ -41,7 +43,7 @@ Examples:
   echo ping | sockit nc --udp 127.0.0.1 7007`,
     )
     .action(async (host: string | undefined, port: number | undefined, flags: NcFlags, command: Command) => {
-      const log = loggerFor(command, flags.verbose ? 'info' : 'warn');
+      const log = ncLogger(command, flags.verbose ? 'info' : 'warn');
       const io = {
         input: process.stdin,
         output: process.stdout,
@@ -60,6 +62,24 @@ Examples:
       // stdin may still hold the event loop open (a terminal); the work is done.
       process.stdin.destroy();
     });
+}
+
+/**
+ * nc's stderr is for a person, as OpenBSD nc's `-v` is: `nc: listening on ...` lines, also
+ * when stderr is a pipe. JSON or pretty logs only when `--log-format` asks for them.
+ */
+function ncLogger(command: Command, fallbackLevel: LogLevel): Logger {
+  const opts = command.optsWithGlobals<{ logFormat?: string; logLevel?: LogLevel }>();
+  if (opts.logFormat !== undefined && opts.logFormat !== 'auto') return loggerFor(command, fallbackLevel);
+  return pino(
+    { level: opts.logLevel ?? fallbackLevel, base: undefined, timestamp: false },
+    {
+      write(line: string): void {
+        const entry = JSON.parse(line) as { msg?: string; err?: { message?: string } };
+        process.stderr.write(`nc: ${entry.msg ?? entry.err?.message ?? ''}\n`);
+      },
+    },
+  );
 }
 
 function usage(message: string): SockitError {
