@@ -77,7 +77,7 @@ Examples:
           if (flags.check) throw usage('-z checks a remote port; it does not go with --listen');
           await ncListen({ ...io, host: listenHost, port: listenPort, keepListening: flags.keepOpen });
         } else {
-          if (host === undefined || port === undefined) throw usage('give HOST PORT, or -l PORT');
+          if (host === undefined || port === undefined) throw usage('give HOST PORT, or --listen --port P');
           if (flags.check) {
             if (flags.udp) throw usage('-z checks TCP ports only');
             await ncCheck({ host, port, timeoutMs: flags.timeout });
