@@ -28,6 +28,7 @@ export function ipCommand(): Command {
 A bare address is the host alone (/32 or /128). A netmask must be contiguous: its one
 bits all before its zero bits. IPv6 is printed as RFC 5952 says (2001:db8::1).
 With --json, counts are numbers for IPv4 and decimal strings for IPv6.
+Comparing two addresses exits 1 when they are not on one subnet. [::1] is read as ::1.
 
 Examples:
   sockit ip 192.168.1.77/26                           network, broadcast, hosts, class, kind
@@ -41,5 +42,7 @@ Examples:
       process.stdout.write(
         flags.json ? `${JSON.stringify(answer.report, null, 2)}\n` : formatIpAnswer(answer),
       );
+      // As grep and test do: the answer is printed, and the status says "no" for scripts.
+      if (answer.form === 'compare' && !answer.report.sameSubnet) process.exitCode = 1;
     });
 }

@@ -1,8 +1,10 @@
 /** `sockit nc`: netcat. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { pino } from 'pino';
 import { ErrorCode, SockitError } from '../errors.js';
-import { ncConnect, ncListen } from '../nc/nc.js';
-import { bytesOption, parsePort, secondsOption } from './args.js';
+import { ncCheck, ncConnect, ncListen } from '../nc/nc.js';
+import type { Logger, LogLevel } from '../runtime/log.js';
+import { bytesOption, parsePort, parseSeconds, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
 
 interface NcFlags {
@@ -11,6 +13,9 @@ interface NcFlags {
   host?: string;
   udp?: boolean;
   verbose?: boolean;
+  keepOpen?: boolean;
+  check?: boolean;
+  timeout?: number;
   quitAfter: number;
   datagramSize: number;
 }
@@ -18,11 +23,19 @@ interface NcFlags {
 export function ncCommand(): Command {
   return new Command('nc')
     .description('netcat: stdin to a socket, the socket to stdout, binary-safe')
-    .argument('[host]', 'host to connect to')
-    .argument('[port]', 'port to connect to', parsePort)
-    .option('-l, --listen', 'wait for one peer instead of connecting')
+    .argument('[host]', 'host to connect to (with -l: address to bind, or the port)')
+    .argument('[port]', 'port to connect to (with -l: port to listen on)')
+    .option('-l, --listen', 'wait for a peer instead of connecting')
     .option('-p, --port <port>', 'with --listen: port to listen on (0 picks one; see -v)', parsePort)
     .option('-H, --host <address>', 'with --listen: bind address (default: all)')
+    .option('-k, --keep-open', 'with --listen: after a peer leaves, serve the next one (TCP)')
+    .option('-z, --check', 'only check that HOST PORT accepts TCP connections: exit 0 open, 1 not')
+    .addOption(
+      new Option(
+        '-w, --timeout <seconds>',
+        'TCP: give up connecting, or close when idle, after this long',
+      ).argParser(parseSeconds),
+    )
     .option('-u, --udp', 'use UDP datagrams instead of a TCP stream')
     .option('-v, --verbose', 'say on stderr where it listens and who connects')
     .addOption(
@@ -34,32 +47,68 @@ export function ncCommand(): Command {
       `
 TCP: when stdin ends, sockit shuts down its sending side (half-close) and keeps printing
 what the peer sends until the peer closes. Exit status 0 after a clean close.
+The forms of OpenBSD nc work too: nc -l 9000, nc -l HOST PORT, -k, -z, -w.
 
 Examples:
   sockit nc 127.0.0.1 7007 < file             send a file, print the reply
-  sockit nc --listen --port 9000 > received   receive one connection's bytes
+  sockit nc -l 9000 > received                receive one connection's bytes
+  sockit nc -lk 127.0.0.1 9000                serve peer after peer
+  sockit nc -z -w 2 db.example 5432 && echo up
   echo ping | sockit nc --udp 127.0.0.1 7007`,
     )
-    .action(async (host: string | undefined, port: number | undefined, flags: NcFlags, command: Command) => {
-      const log = loggerFor(command, flags.verbose ? 'info' : 'warn');
-      const io = {
-        input: process.stdin,
-        output: process.stdout,
-        udp: flags.udp,
-        quitAfterMs: flags.quitAfter,
-        datagramSize: flags.datagramSize,
-        log,
-      };
-      if (flags.listen) {
-        if (flags.port === undefined) throw usage('--listen needs --port P');
-        await ncListen({ ...io, host: flags.host ?? host, port: flags.port });
-      } else {
-        if (host === undefined || port === undefined) throw usage('give HOST PORT, or --listen --port P');
-        await ncConnect({ ...io, host, port });
-      }
-      // stdin may still hold the event loop open (a terminal); the work is done.
-      process.stdin.destroy();
-    });
+    .action(
+      async (host: string | undefined, portText: string | undefined, flags: NcFlags, command: Command) => {
+        const log = ncLogger(command, flags.verbose ? 'info' : 'warn');
+        const port = portText === undefined ? undefined : portArgument(portText);
+        const io = {
+          input: process.stdin,
+          output: process.stdout,
+          udp: flags.udp,
+          quitAfterMs: flags.quitAfter,
+          datagramSize: flags.datagramSize,
+          log,
+        };
+        if (flags.listen) {
+          // nc -l 9000 (the port alone), nc -l HOST PORT, or --host/--port.
+          const portOnly = port === undefined && flags.port === undefined && host !== undefined;
+          const listenPort = flags.port ?? port ?? (portOnly ? portArgument(host) : undefined);
+          const listenHost = flags.host ?? (portOnly ? undefined : host);
+          if (listenPort === undefined) throw usage('--listen needs a port: nc -l PORT, or --port P');
+          if (flags.check) throw usage('-z checks a remote port; it does not go with --listen');
+          await ncListen({ ...io, host: listenHost, port: listenPort, keepListening: flags.keepOpen });
+        } else {
+          if (host === undefined || port === undefined) throw usage('give HOST PORT, or --listen --port P');
+          if (flags.check) {
+            if (flags.udp) throw usage('-z checks TCP ports only');
+            await ncCheck({ host, port, timeoutMs: flags.timeout });
+            log.info(`${host} ${port} open`);
+          } else await ncConnect({ ...io, host, port, timeoutMs: flags.timeout });
+        }
+        // stdin may still hold the event loop open (a terminal); the work is done.
+        process.stdin.destroy();
+      },
+    );
+}
+
+/** A port given as an argument; a bad one is a usage error with its code. */
+function portArgument(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw usage(`"${text}" is not a port (0 to 65535)`);
+  return n;
+}
+
+function ncLogger(command: Command, fallbackLevel: LogLevel): Logger {
+  const opts = command.optsWithGlobals<{ logFormat?: string; logLevel?: LogLevel }>();
+  if (opts.logFormat !== undefined && opts.logFormat !== 'auto') return loggerFor(command, fallbackLevel);
+  return pino(
+    { level: opts.logLevel ?? fallbackLevel, base: undefined, timestamp: false },
+    {
+      write(line: string): void {
+        const entry = JSON.parse(line) as { msg?: string; err?: { message?: string } };
+        process.stderr.write(`nc: ${entry.msg ?? entry.err?.message ?? ''}\n`);
+      },
+    },
+  );
 }
 
 function usage(message: string): SockitError {

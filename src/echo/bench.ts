@@ -65,7 +65,7 @@ export async function benchEcho(options: EchoBenchOptions): Promise<EchoBenchRes
   const target = formatHostPort(options.host, port);
   const payload = randomBytes(size);
 
-  const state = { running: true, messages: 0, lost: 0 };
+  const state = { running: true, messages: 0, lost: 0, refused: 0 };
   const record = (sentAt: number): void => {
     if (!state.running) return;
     state.messages++;
@@ -84,6 +84,15 @@ export async function benchEcho(options: EchoBenchOptions): Promise<EchoBenchRes
   state.running = false;
   const seconds = (performance.now() - began) / 1000;
   await Promise.all(loops.map((l) => l.stop()));
+  // UDP has no handshake: a closed port or a dead host shows only as silence (or ICMP
+  // "port unreachable"). A run in which not one datagram came back measured nothing.
+  if (udp && state.messages === 0) {
+    throw new SockitError(
+      ErrorCode.CONNECT_FAILED,
+      `no echo from ${target}/udp in ${Math.round(durationMs / 100) / 10} s` +
+        `${state.refused ? ' (port unreachable)' : ''}; is an echo server running there?`,
+    );
+  }
 
   const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
   return {
@@ -114,6 +123,8 @@ interface Loop {
 interface LoopState {
   running: boolean;
   lost: number;
+  /** ICMP port-unreachable reports seen (UDP). */
+  refused: number;
 }
 
 function mismatch(target: string): SockitError {
@@ -219,8 +230,10 @@ function udpLoop(
     record(sentAt);
     if (state.running) send();
   });
-  socket.on('error', () => {
-    // ICMP port unreachable shows up as ECONNREFUSED on a connected socket: count as lost.
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    // ICMP port unreachable shows up as ECONNREFUSED on a connected socket: the datagram
+    // counts as lost (its timer runs on), and the run remembers that the port is closed.
+    if (err.code === 'ECONNREFUSED') state.refused++;
   });
   const ready = new Promise<() => void>((resolve, reject) => {
     socket.connect(port, host, () => resolve(send));

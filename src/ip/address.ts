@@ -45,10 +45,13 @@ export function allOnes(version: IpVersion): bigint {
  * ```ts
  * parseIp('10.0.0.1'); // { version: 4, value: 167772161n }
  * parseIp('fe80::1'); // { version: 6, value: 0xfe800000000000000000000000000001n }
+ * parseIp('[::1]'); // { version: 6, value: 1n }
  * ```
  */
 export function parseIp(text: string): IpAddress {
-  const trimmed = text.trim();
+  // `[::1]`, as URLs and HOST:PORT write IPv6 (RFC 3986 §3.2.2), is the address inside.
+  const bracketed = /^\[([^\]]*:[^\]]*)\]$/.exec(text.trim());
+  const trimmed = bracketed ? (bracketed[1] as string) : text.trim();
   if (trimmed === '') throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'an IP address is empty');
   return trimmed.includes(':')
     ? { version: 6, value: parseIPv6(trimmed) }

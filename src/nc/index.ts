@@ -12,6 +12,7 @@ export {
   type NcListenOptions,
   type NcOptions,
   type NcResult,
+  ncCheck,
   ncConnect,
   ncListen,
 } from './nc.js';

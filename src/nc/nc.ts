@@ -27,12 +27,19 @@ export interface NcOptions {
 export interface NcConnectOptions extends NcOptions {
   host: string;
   port: number;
+  /**
+   * TCP, as OpenBSD nc's `-w`: give up on a connection not made within this many ms, and
+   * close one on which nothing moved for as long. Default: no limit.
+   */
+  timeoutMs?: number;
 }
 
 export interface NcListenOptions extends NcOptions {
   host?: string;
   /** 0 picks a free port; `onListening` tells which. */
   port: number;
+  /** TCP, as nc's `-k`: after a peer leaves, serve the next one, until the process ends. */
+  keepListening?: boolean;
   onListening?: (address: net.AddressInfo) => void;
 }
 
@@ -73,20 +80,16 @@ export async function ncConnect(options: NcConnectOptions): Promise<NcResult> {
     });
     return pipeDatagrams(socket, options);
   }
-  const socket = net.connect({ host: options.host, port, allowHalfOpen: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', (err) =>
-      reject(
-        new SockitError(
-          ErrorCode.CONNECT_FAILED,
-          `cannot connect to ${formatHostPort(options.host, port)}: ${err.message}`,
-          { cause: err },
-        ),
-      ),
-    );
-  });
-  (options.log ?? silentLogger).info(`connected to ${formatHostPort(options.host, port)}`);
+  const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 0, 0, 2 ** 31 - 1);
+  const socket = await connectTcp(options.host, port, timeoutMs);
+  const log = options.log ?? silentLogger;
+  log.info(`connected to ${formatHostPort(options.host, port)}`);
+  if (timeoutMs > 0) {
+    socket.setTimeout(timeoutMs, () => {
+      log.info(`nothing moved for ${timeoutMs / 1000} s; closing`);
+      socket.destroy();
+    });
+  }
   return pipeStream(socket, options);
 }
 
@@ -112,10 +115,87 @@ export async function ncListen(options: NcListenOptions): Promise<NcResult> {
   const address = server.address() as net.AddressInfo;
   log.info(`listening on ${formatHostPort(address.address, address.port)}`);
   options.onListening?.(address);
-  const socket = await new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-  server.close();
-  log.info(`connection from ${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`);
-  return pipeStream(socket, options);
+  const from = (socket: net.Socket): string =>
+    formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+  if (!options.keepListening) {
+    const socket = await new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    server.close();
+    log.info(`connection from ${from(socket)}`);
+    return pipeStream(socket, options);
+  }
+  // One peer at a time, as nc -k: the others wait in a short queue (beyond it, refused).
+  const queue: net.Socket[] = [];
+  let waiting: ((socket: net.Socket) => void) | undefined;
+  server.on('connection', (socket) => {
+    if (waiting) {
+      waiting(socket);
+      waiting = undefined;
+    } else if (queue.length < MAX_WAITING_PEERS) queue.push(socket);
+    else socket.destroy();
+  });
+  for (;;) {
+    const socket =
+      queue.shift() ??
+      (await new Promise<net.Socket>((resolve) => {
+        waiting = resolve;
+      }));
+    log.info(`connection from ${from(socket)}`);
+    await pipeStream(socket, options).then(
+      () => log.info(`${from(socket)} left; waiting for the next peer`),
+      (err: Error) => log.warn(`${from(socket)}: ${err.message}`),
+    );
+  }
+}
+
+/** Peers queued behind the current one under `keepListening`. */
+const MAX_WAITING_PEERS = 16;
+
+async function connectTcp(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  const socket = net.connect({ host, port, allowHalfOpen: true });
+  const where = formatHostPort(host, port);
+  return new Promise<net.Socket>((resolve, reject) => {
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            socket.destroy();
+            reject(
+              new SockitError(
+                ErrorCode.CONNECT_FAILED,
+                `cannot connect to ${where}: no answer within ${timeoutMs / 1000} s`,
+              ),
+            );
+          }, timeoutMs)
+        : undefined;
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(
+        new SockitError(ErrorCode.CONNECT_FAILED, `cannot connect to ${where}: ${err.message}`, {
+          cause: err,
+        }),
+      );
+    });
+  });
+}
+
+/**
+ * Checks that something accepts TCP connections on `host:port`, sending no data (nc `-z`).
+ * Resolves when it does; rejects with `ERR_CONNECT_FAILED` when refused, unreachable or
+ * silent for `timeoutMs` (default 10 s).
+ *
+ * @example
+ * ```ts
+ * await ncCheck({ host: '127.0.0.1', port: 22 }); // throws when nothing listens
+ * ```
+ */
+export async function ncCheck(options: { host: string; port: number; timeoutMs?: number }): Promise<void> {
+  const port = checkInteger('port', options.port, 1, 65535);
+  const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 10_000, 1, 2 ** 31 - 1);
+  const socket = await connectTcp(options.host, port, timeoutMs);
+  socket.destroy();
 }
 
 function pipeStream(socket: net.Socket, options: NcOptions): Promise<NcResult> {
@@ -133,8 +213,16 @@ function pipeStream(socket: net.Socket, options: NcOptions): Promise<NcResult> {
       if (!socket.write(chunk)) input.pause();
     });
     socket.on('drain', () => input.resume());
-    // Input done: shut down our write side (FIN) and keep reading the reply.
-    input.once('end', () => socket.end());
+    // Input done: shut down our write side (FIN) and keep reading the reply. A later
+    // peer of a listener that keeps listening finds the input ended already.
+    const onEnd = (): void => {
+      socket.end();
+    };
+    if (input.readableEnded) socket.end();
+    else {
+      input.once('end', onEnd);
+      input.resume();
+    }
     input.once('error', (err) => {
       failure ??= err;
       socket.destroy();
@@ -151,6 +239,7 @@ function pipeStream(socket: net.Socket, options: NcOptions): Promise<NcResult> {
     socket.once('close', () => {
       input.pause();
       input.removeAllListeners('data');
+      input.off('end', onEnd);
       if (failure) reject(failure);
       else resolve(result);
     });

@@ -15,6 +15,7 @@ export {
   type PortRange,
   portRange,
   serviceName,
+  servicePort,
 } from './labels.js';
 export {
   filterPorts,
@@ -26,6 +27,7 @@ export {
   type PortFilter,
 } from './list.js';
 export { type ProcessInfo, socketOwners } from './owners.js';
+export { inPortSpan, type PortSpan, parsePortSpec } from './port-spec.js';
 export { decodeAddress, type Endianness, type Endpoint, parseProcNet, type SocketEntry } from './proc-net.js';
 export {
   type Protocol,

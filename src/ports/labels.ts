@@ -93,3 +93,18 @@ export function serviceName(port: number, protocol: Protocol): string | undefine
   if (protocol === 'udp' && TCP_ONLY.has(port)) return undefined;
   return SERVICES.get(port);
 }
+
+/**
+ * The port of a service name from the built-in table (`ssh` → 22), or undefined.
+ *
+ * @example
+ * ```ts
+ * servicePort('ssh'); // 22
+ * servicePort('postgresql'); // 5432
+ * ```
+ */
+export function servicePort(name: string): number | undefined {
+  const wanted = name.toLowerCase();
+  for (const [port, service] of SERVICES) if (service === wanted) return port;
+  return undefined;
+}

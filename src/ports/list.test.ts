@@ -21,7 +21,7 @@ interface SsRow {
 
 /** `ss -tuanpH`: one row per socket; with -p, `users:(("node",pid=1,fd=2),...)`. */
 function ss(): SsRow[] {
-  return execFileSync('ss', ['-tuanpH'], { encoding: 'utf8' })
+  return execFileSync('ss', ['-tuanpH'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type PortRange, portRange, serviceName } from './labels.js';
 import { type ProcessInfo, socketOwners } from './owners.js';
+import { inPortSpan, type PortSpan } from './port-spec.js';
 import { type Endianness, type Endpoint, parseProcNet, type SocketEntry } from './proc-net.js';
 import { type Protocol, type SocketState, ssStateName } from './states.js';
 
@@ -41,8 +42,8 @@ export interface PortFilter {
   /** Only listening sockets: TCP in LISTEN, UDP not connected (as `ss -l`). */
   listening?: boolean;
   state?: SocketState;
-  /** Local or remote port. */
-  port?: number;
+  /** Local or remote port, or a span of ports (see `parsePortSpec`). */
+  port?: number | PortSpan;
 }
 
 const TABLES: readonly { file: string; protocol: Protocol; family: 4 | 6 }[] = [
@@ -103,17 +104,20 @@ export async function listPorts(options: ListPortsOptions = {}): Promise<PortEnt
  * @example
  * ```ts
  * filterPorts(entries, { tcp: true, state: 'ESTABLISHED', port: 443 });
+ * filterPorts(entries, { port: { from: 8000, to: 8100 } });
  * ```
  */
 export function filterPorts<T extends SocketEntry>(entries: readonly T[], filter: PortFilter): T[] {
   const anyProtocol = !filter.tcp && !filter.udp;
   const wantedState = filter.state === undefined ? undefined : ssStateName(filter.state);
+  const span: PortSpan | undefined =
+    typeof filter.port === 'number' ? { from: filter.port, to: filter.port } : filter.port;
   return entries.filter(
     (e) =>
       (anyProtocol || (e.protocol === 'tcp' ? filter.tcp : filter.udp)) &&
       (!filter.listening || isListening(e)) &&
       (wantedState === undefined || ssStateName(e.state) === wantedState) &&
-      (filter.port === undefined || e.local.port === filter.port || e.remote.port === filter.port),
+      (span === undefined || inPortSpan(e.local.port, span) || inPortSpan(e.remote.port, span)),
   );
 }
 

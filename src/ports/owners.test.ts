@@ -22,10 +22,16 @@ const UDP = `${HEADER} 100: 00000000:0035 00000000:0000 07 00000000:00000000 00:
 
 let root = '';
 
-async function fakeProcess(pid: number, command: string, links: Record<string, string>): Promise<void> {
+async function fakeProcess(
+  pid: number,
+  command: string,
+  links: Record<string, string>,
+  argv?: string[],
+): Promise<void> {
   const fd = path.join(root, String(pid), 'fd');
   await mkdir(fd, { recursive: true });
   await writeFile(path.join(root, String(pid), 'comm'), `${command}\n`);
+  if (argv) await writeFile(path.join(root, String(pid), 'cmdline'), `${argv.join('\0')}\0`);
   for (const [name, target] of Object.entries(links)) await symlink(target, path.join(fd, name));
 }
 
@@ -35,9 +41,13 @@ beforeAll(async () => {
   await writeFile(path.join(root, 'net', 'tcp'), TCP);
   await writeFile(path.join(root, 'net', 'udp'), UDP);
   // No tcp6 or udp6: a kernel without IPv6.
-  await fakeProcess(4242, 'webserver', { '0': '/dev/null', '3': 'socket:[1001]', '4': 'socket:[1002]' });
+  await fakeProcess(4242, 'webserver', { '0': '/dev/null', '3': 'socket:[1001]', '4': 'socket:[1002]' }, [
+    '/usr/bin/webserver',
+    '--port',
+    '8080',
+  ]);
   await fakeProcess(4243, 'webserver', { '3': 'socket:[1001]' });
-  await fakeProcess(77, 'dnsd', { '5': 'socket:[2001]', '6': 'pipe:[99]' });
+  await fakeProcess(77, 'dnsd', { '5': 'socket:[2001]', '6': 'pipe:[99]' }, ['dnsd']);
   await fakeProcess(90, 'idle', { '1': 'anon_inode:[eventfd]' });
   await mkdir(path.join(root, 'self'));
   await mkdir(path.join(root, '555'));
@@ -50,12 +60,15 @@ afterAll(async () => {
 describe('socketOwners', () => {
   it('maps each socket inode to every process holding it, by pid', async () => {
     const owners = await socketOwners(root);
+    // 4243 has no cmdline (as a kernel thread): its command name stands in.
     expect(owners.get(1001)).toEqual([
-      { pid: 4242, command: 'webserver' },
-      { pid: 4243, command: 'webserver' },
+      { pid: 4242, command: 'webserver', commandLine: '/usr/bin/webserver --port 8080' },
+      { pid: 4243, command: 'webserver', commandLine: 'webserver' },
     ]);
-    expect(owners.get(1002)).toEqual([{ pid: 4242, command: 'webserver' }]);
-    expect(owners.get(2001)).toEqual([{ pid: 77, command: 'dnsd' }]);
+    expect(owners.get(1002)).toEqual([
+      { pid: 4242, command: 'webserver', commandLine: '/usr/bin/webserver --port 8080' },
+    ]);
+    expect(owners.get(2001)).toEqual([{ pid: 77, command: 'dnsd', commandLine: 'dnsd' }]);
     expect([...owners.keys()].sort()).toEqual([1001, 1002, 2001]);
   });
 
@@ -85,7 +98,7 @@ describe('listPorts on a fake /proc', () => {
     expect(client?.remote).toMatchObject({ port: 8080, service: 'http-alt' });
     expect(timeWait?.processes).toEqual([]);
     expect(dns?.local).toEqual({ address: '0.0.0.0', port: 53, range: 'well-known', service: 'domain' });
-    expect(dns?.processes).toEqual([{ pid: 77, command: 'dnsd' }]);
+    expect(dns?.processes).toEqual([{ pid: 77, command: 'dnsd', commandLine: 'dnsd' }]);
   });
 
   it('skips the owner walk when asked', async () => {
@@ -97,8 +110,8 @@ describe('listPorts on a fake /proc', () => {
     const entries = filterPorts(await listPorts({ procRoot: root, byteOrder: 'LE' }), { listening: true });
     expect(formatPortTable(entries).split('\n')).toEqual([
       'Proto  State   Local Address:Port  Peer Address:Port  Port                 Process',
-      'tcp    LISTEN  127.0.0.1:8080      0.0.0.0:*          registered http-alt  webserver/4242,webserver/4243',
-      'udp    UNCONN  0.0.0.0:53          0.0.0.0:*          well-known domain    dnsd/77',
+      'tcp    LISTEN  127.0.0.1:8080      0.0.0.0:*          registered http-alt  4242 /usr/bin/webserver --port 8080, 4243 webserver',
+      'udp    UNCONN  0.0.0.0:53          0.0.0.0:*          well-known domain    77 dnsd',
       '',
     ]);
     expect(formatPortTable([])).toContain('(no sockets match)');

@@ -13,7 +13,15 @@ export interface ProcessInfo {
   pid: number;
   /** The command name from /proc/PID/comm (at most 15 characters, as `ss` shows it). */
   command: string;
+  /**
+   * The whole command line from /proc/PID/cmdline, arguments joined by spaces (at most
+   * 4096 characters); `command` when it is empty (kernel threads) or unreadable.
+   */
+  commandLine: string;
 }
+
+/** Longest command line kept: argv may be megabytes; a table row needs the start. */
+const MAX_COMMAND_LINE = 4096;
 
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 
@@ -30,10 +38,10 @@ export async function socketOwners(procRoot = '/proc'): Promise<Map<number, Proc
   const owners = new Map<number, ProcessInfo[]>();
   const pids = (await readdirOrEmpty(procRoot)).filter((name) => /^\d+$/.test(name)).map(Number);
   const found = await Promise.all(pids.map((pid) => socketsOf(procRoot, pid)));
-  for (const { pid, command, inodes } of found) {
+  for (const { pid, command, commandLine, inodes } of found) {
     for (const inode of inodes) {
       const list = owners.get(inode) ?? [];
-      list.push({ pid, command });
+      list.push({ pid, command, commandLine });
       owners.set(inode, list);
     }
   }
@@ -44,7 +52,7 @@ export async function socketOwners(procRoot = '/proc'): Promise<Map<number, Proc
 async function socketsOf(
   procRoot: string,
   pid: number,
-): Promise<{ pid: number; command: string; inodes: Set<number> }> {
+): Promise<{ pid: number; command: string; commandLine: string; inodes: Set<number> }> {
   const fdDir = path.join(procRoot, String(pid), 'fd');
   const links = await Promise.all(
     (await readdirOrEmpty(fdDir)).map((fd) => readlink(path.join(fdDir, fd)).catch(() => '')),
@@ -58,7 +66,19 @@ async function socketsOf(
     inodes.size === 0
       ? ''
       : (await readFile(path.join(procRoot, String(pid), 'comm'), 'utf8').catch(() => '?')).trim();
-  return { pid, command, inodes };
+  const commandLine = inodes.size === 0 ? '' : await readCommandLine(procRoot, pid);
+  return { pid, command, commandLine: commandLine || command, inodes };
+}
+
+/** argv as one line: NUL-separated in /proc/PID/cmdline, with a trailing NUL. */
+async function readCommandLine(procRoot: string, pid: number): Promise<string> {
+  const raw = await readFile(path.join(procRoot, String(pid), 'cmdline')).catch(() => Buffer.alloc(0));
+  return raw
+    .subarray(0, MAX_COMMAND_LINE)
+    .toString('utf8')
+    .split('\0')
+    .filter((arg) => arg !== '')
+    .join(' ');
 }
 
 /** Processes come and go and their fd lists may be private: both read as "nothing". */

@@ -1,4 +1,7 @@
-/** The socket table as aligned text, the way `netstat -tuanp` lays it out. */
+/**
+ * The socket table as aligned text, the way `netstat -tuanp` lays it out: the process as
+ * PID and command, with the whole command line (`node server.js` says more than `node`).
+ */
 import type { LabelledEndpoint, PortEntry } from './list.js';
 
 const HEADER = ['Proto', 'State', 'Local Address:Port', 'Peer Address:Port', 'Port', 'Process'] as const;
@@ -10,7 +13,7 @@ const HEADER = ['Proto', 'State', 'Local Address:Port', 'Peer Address:Port', 'Po
  * ```ts
  * process.stdout.write(formatPortTable(await listPorts()));
  * // Proto  State   Local Address:Port  Peer Address:Port  Port                   Process
- * // tcp    LISTEN  127.0.0.1:5432      0.0.0.0:*          registered postgresql  postgres/2185
+ * // tcp    LISTEN  127.0.0.1:5432      0.0.0.0:*          registered postgresql  2185 postgres -D /srv/pg
  * ```
  */
 export function formatPortTable(entries: readonly PortEntry[]): string {
@@ -22,7 +25,7 @@ export function formatPortTable(entries: readonly PortEntry[]): string {
       hostPort(e.local),
       hostPort(e.remote),
       portLabel(e),
-      e.processes.map((p) => `${p.command}/${p.pid}`).join(',') || '-',
+      e.processes.map((p) => `${p.pid} ${p.commandLine}`).join(', ') || '-',
     ]);
   }
   const widths = HEADER.map((_, col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));

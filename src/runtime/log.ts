@@ -38,7 +38,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       pretty({
         destination: 2,
         sync: true,
-        colorize: true,
+        // https://no-color.org: a set, non-empty NO_COLOR turns colour off.
+        colorize: !noColor(),
         singleLine: true,
         translateTime: 'HH:MM:ss.l',
         ignore: 'pid,hostname',
@@ -46,6 +47,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     );
   }
   return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+}
+
+/**
+ * True when the user asked for no colour (https://no-color.org: NO_COLOR set and not empty).
+ *
+ * @example
+ * ```ts
+ * const paint = noColor() ? (s: string) => s : (s: string) => `\x1b[1m${s}\x1b[22m`;
+ * ```
+ */
+export function noColor(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.NO_COLOR ?? '') !== '';
 }
 
 /** The part of pino-pretty's API used here; its own types are not needed to build against. */

@@ -1,4 +1,5 @@
 /** `sockit echo bench`: a bounded load run that measures, and refuses a server that does not echo. */
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EchoBenchResult } from '../../src/echo/bench.js';
@@ -50,5 +51,26 @@ describe('sockit echo bench', () => {
     liar.close();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('[ERR_BAD_REPLY]');
+  });
+
+  it('fails with ERR_CONNECT_FAILED over UDP against a closed port, not "0 messages"', async () => {
+    // A port that was just free: bind, learn it, close.
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+    const closedPort = probe.address().port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const result = await sockit([
+      'echo',
+      'bench',
+      `127.0.0.1:${closedPort}`,
+      '--udp',
+      '-c',
+      '2',
+      '-d',
+      '0.3',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout.toString()).toBe('');
+    expect(result.stderr).toMatch(/^sockit: [^\n]*\[ERR_CONNECT_FAILED\]\n$/);
   });
 });

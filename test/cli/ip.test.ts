@@ -43,6 +43,9 @@ describe('sockit ip ADDR1 ADDR2 --mask M (acceptance)', () => {
     expect(out).toContain(
       'different subnets: 172.16.10.1 and 172.16.11.1 are on 172.16.10.0/24 and 172.16.11.0/24',
     );
+    // The command says "no" in its status too; put this test process's status back.
+    expect(process.exitCode).toBe(1);
+    process.exitCode = undefined;
   });
 });
 
@@ -115,7 +118,29 @@ describe('sockit ip: bad input', () => {
   });
 });
 
+describe('sockit ip with bracketed IPv6', () => {
+  it('reads [::1] and [2001:db8::1]/64 as the addresses inside the brackets', async () => {
+    const one = JSON.parse(await sockitIp(['[::1]', '--json'])) as SubnetReport;
+    const plain = JSON.parse(await sockitIp(['::1', '--json'])) as SubnetReport;
+    expect(one).toEqual(plain);
+    const net = JSON.parse(await sockitIp(['[2001:db8::1]/64', '--json'])) as SubnetReport;
+    expect(net).toEqual(JSON.parse(await sockitIp(['2001:db8::1/64', '--json'])));
+    await expect(sockitIp(['[10.0.0.1]'])).rejects.toEqual(INVALID);
+  });
+});
+
 describe('the installed command', () => {
+  it('exits 1 when two addresses are not on one subnet, 0 when they are', async () => {
+    const { requireTools, sockit } = await import('../helpers.js');
+    requireTools();
+    const apart = await sockit(['ip', '10.0.0.1', '10.0.1.1', '--mask', '/24']);
+    expect(apart.code).toBe(1);
+    expect(apart.stderr).toBe('');
+    expect(apart.stdout.toString()).toMatch(/^different subnets: 10\.0\.0\.1 and 10\.0\.1\.1/);
+    const together = await sockit(['ip', '10.0.0.1', '10.0.0.200', '--mask', '/24']);
+    expect(together.code).toBe(0);
+  });
+
   it('answers the acceptance query through dist/cli/main.js, in text and JSON', async () => {
     const { requireTools, sockit } = await import('../helpers.js');
     requireTools();

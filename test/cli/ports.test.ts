@@ -3,6 +3,7 @@
  * sockets this test opens on 127.0.0.1 port 0; checked against `ss -tuanp`.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portsCommand } from '../../src/cli/ports.js';
 import { ErrorCode } from '../../src/errors.js';
@@ -20,7 +21,9 @@ async function json(args: string[]): Promise<PortEntry[]> {
 
 /** ss's view of one socket: `ss -tuanpH` columns, and the users:(("cmd",pid=N,fd=M)) list. */
 function ssRow(local: string, peer: string): { netid: string; state: string; users: string } | undefined {
-  const lines = execFileSync('ss', ['-tuanpH'], { encoding: 'utf8' }).split('\n');
+  const lines = execFileSync('ss', ['-tuanpH'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }).split(
+    '\n',
+  );
   for (const line of lines) {
     const [netid = '', state = '', , , l, p, ...rest] = line.trim().split(/\s+/);
     if (l === local && p === peer) return { netid, state, users: rest.join(' ') };
@@ -94,9 +97,57 @@ describe('sockit ports', () => {
     const range = udpPort >= 49152 ? 'dynamic' : 'registered';
     expect(lines).toContainEqual(
       expect.stringMatching(
-        new RegExp(`^udp +UNCONN +127\\.0\\.0\\.1:${udpPort} +0\\.0\\.0\\.0:\\* +${range} .*/${process.pid}`),
+        new RegExp(
+          `^udp +UNCONN +127\\.0\\.0\\.1:${udpPort} +0\\.0\\.0\\.0:\\* +${range} .*\\b${process.pid} `,
+        ),
       ),
     );
+  });
+
+  it('names the process by its whole command line, from /proc/PID/cmdline', async () => {
+    const argv = readFileSync(`/proc/${process.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    expect(argv.length).toBeGreaterThan(1);
+    const commandLine = argv.join(' ').slice(0, 4096);
+    const entries = await json(['--udp', '--port', String(udpPort)]);
+    const mine = entries.flatMap((e) => e.processes).find((p) => p.pid === process.pid);
+    expect(mine?.commandLine).toBe(commandLine);
+    const text = await sockitPorts(['--udp', '--port', String(udpPort)]);
+    expect(text).toContain(`${process.pid} ${commandLine}`);
+  });
+
+  it('accepts ss-style combined flags: -tuanp lists both protocols, -tlnp the TCP listeners', async () => {
+    const all = live(await json(['-tuanp']));
+    expect(all.some((e) => e.protocol === 'tcp' && e.local.port === tcpPort && e.state === 'LISTEN')).toBe(
+      true,
+    );
+    expect(all.some((e) => e.protocol === 'udp' && e.local.port === udpPort)).toBe(true);
+    expect(all.some((e) => e.local.port === clientPort && e.state === 'ESTABLISHED')).toBe(true);
+    const tcpListeners = await json(['-tlnp']);
+    expect(tcpListeners.some((e) => e.local.port === tcpPort)).toBe(true);
+    expect(tcpListeners.every((e) => e.protocol === 'tcp' && e.state === 'LISTEN')).toBe(true);
+  });
+
+  it('--state listening means what -l means', async () => {
+    const byState = await json(['--state', 'listening', '--port', String(tcpPort)]);
+    expect(byState.map((e) => [e.protocol, e.local.port, e.state])).toEqual([['tcp', tcpPort, 'LISTEN']]);
+  });
+
+  it('--port takes a range and a service name', async () => {
+    const low = Math.min(tcpPort, udpPort);
+    const high = Math.max(tcpPort, udpPort);
+    const ranged = live(await json(['--port', `${low}-${high}`]));
+    expect(ranged.some((e) => e.protocol === 'tcp' && e.local.port === tcpPort)).toBe(true);
+    expect(ranged.some((e) => e.protocol === 'udp' && e.local.port === udpPort)).toBe(true);
+    for (const e of ranged) {
+      const inside = (p: number): boolean => p >= low && p <= high;
+      expect(inside(e.local.port) || inside(e.remote.port)).toBe(true);
+    }
+    const ssh = await json(['--port', 'ssh']);
+    expect(ssh.every((e) => e.local.port === 22 || e.remote.port === 22)).toBe(true);
+    await expect(sockitPorts(['--port', 'no-such-service'])).rejects.toMatchObject({
+      code: 'commander.invalidArgument',
+    });
+    await expect(sockitPorts(['--port', '9-3'])).rejects.toMatchObject({ code: 'commander.invalidArgument' });
   });
 
   it('refuses an unknown --state with ERR_INVALID_ARGUMENT and a bad --port', async () => {
