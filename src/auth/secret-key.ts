@@ -7,6 +7,9 @@
  * one proof per connection and guess the secret offline. That is hopeless against 256 random
  * bits and easy against a passphrase, so only keys made by `generate()` (or `sockit secret new`)
  * are accepted: any other text, a passphrase or a file of random bytes, is `ERR_BAD_SECRET`.
+ * A key that decodes to bytes no generator would produce (all equal, or all printable ASCII: the
+ * base64url of a typed string) is refused too; 32 random bytes are all printable with
+ * probability (95/256)^32, about 1e-14, so no generated key is ever refused.
  */
 import { randomBytes } from 'node:crypto';
 import { open, writeFile } from 'node:fs/promises';
@@ -16,6 +19,16 @@ const PREFIX = 'sockit-secret-v1:';
 export const SECRET_KEY_BYTES = 32;
 /** A key file is one line; anything much longer is not one. */
 const MAX_FILE_BYTES = 256;
+
+/** Printable ASCII, space to tilde: what a hand-typed "key" is made of. */
+const isPrintable = (byte: number): boolean => byte >= 0x20 && byte <= 0x7e;
+
+/** Why `bytes` cannot have come from a random generator, or undefined if they may have. */
+function handMade(bytes: Buffer): string | undefined {
+  if (bytes.every((byte) => byte === bytes[0])) return 'the key is one byte repeated, not random';
+  if (bytes.every(isPrintable)) return 'the key is typed text, not random bytes';
+  return undefined;
+}
 
 const bad = (why: string): never => {
   throw new SockitError(ErrorCode.BAD_SECRET, `${why}: make a key with \`sockit secret new FILE\``);
@@ -39,9 +52,11 @@ export class SecretKey {
     this.#bytes = bytes;
   }
 
-  /** A new key of 32 random bytes. */
+  /** A new key of 32 random bytes (never one that `parse` would refuse as hand-made). */
   static generate(): SecretKey {
-    return new SecretKey(randomBytes(SECRET_KEY_BYTES));
+    let bytes = randomBytes(SECRET_KEY_BYTES);
+    while (handMade(bytes) !== undefined) bytes = randomBytes(SECRET_KEY_BYTES);
+    return new SecretKey(bytes);
   }
 
   /** The key in `text` (one line, a trailing line end allowed); `ERR_BAD_SECRET` otherwise. */
@@ -54,19 +69,29 @@ export class SecretKey {
     if (bytes.length !== SECRET_KEY_BYTES || bytes.toString('base64url') !== body) {
       bad(`the key is not ${SECRET_KEY_BYTES} bytes of base64url`);
     }
+    const why = handMade(bytes);
+    if (why !== undefined) bad(why);
     return new SecretKey(bytes);
   }
 
   /**
    * Reads a key file; `ERR_BAD_SECRET` unless it holds one key in the text form and, as ssh
-   * insists for private keys, nobody but its owner may read it (mode 0600 or stricter).
+   * insists for private keys, it belongs to the current user (or root) and nobody but its owner
+   * may read it (mode 0600 or stricter). A file owned by someone else could be rewritten by them.
    */
   static async read(file: string): Promise<SecretKey> {
     const handle = await open(file, 'r');
     let bytes: Buffer;
     try {
       // The mode of the file read, not of whatever the name points to a moment later.
-      const { mode } = await handle.stat();
+      const { mode, uid } = await handle.stat();
+      const me = process.getuid?.();
+      if (me !== undefined && uid !== me && uid !== 0) {
+        throw new SockitError(
+          ErrorCode.BAD_SECRET,
+          `${file} belongs to uid ${uid}, not to you (uid ${me}) or root: run \`chown ${me} ${file}\``,
+        );
+      }
       if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
         const octal = (mode & 0o777).toString(8);
         throw new SockitError(

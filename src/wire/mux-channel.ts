@@ -45,6 +45,8 @@ export class MuxChannel extends Duplex {
   counted = false;
   /** Set by the mux when it died under the channel: no more frames may be sent. */
   muxGone = false;
+  /** Set while the channel waits for room under the peer's limit: its OPEN has not gone out. */
+  held = false;
 
   readonly #host: ChannelHost;
   readonly #window: number;
@@ -163,7 +165,7 @@ export class MuxChannel extends Duplex {
 
   /** @internal True when a DATA or EOF frame is ready to go out. */
   hasSendable(): boolean {
-    if (this.destroyed || this.muxGone || this.closeReceived) return false;
+    if (this.destroyed || this.muxGone || this.closeReceived || this.held) return false;
     if (this.#outbox) return this.#sendWindow > 0;
     return this.#finalCb !== undefined && !this.#eofSent;
   }

@@ -24,6 +24,7 @@ function raw(type: number, id: number, body: Buffer = Buffer.alloc(0)): Buffer {
 }
 
 const frames: MuxFrame[] = [
+  { type: MuxFrameType.SETTINGS, id: 0, maxChannels: 100 },
   { type: MuxFrameType.OPEN, id: 1, info: { kind: 'stdout', argv: ['ls', '-l'] } },
   { type: MuxFrameType.OPEN, id: 2 },
   { type: MuxFrameType.WINDOW, id: 1, credit: 262144 },
@@ -33,6 +34,7 @@ const frames: MuxFrame[] = [
   { type: MuxFrameType.EOF, id: 1 },
   { type: MuxFrameType.CLOSE, id: 1, info: { exit: 0 } },
   { type: MuxFrameType.CLOSE, id: 2 },
+  { type: MuxFrameType.SETTINGS, id: 0, maxChannels: 0x7fff_ffff },
 ];
 const stream = Buffer.concat(frames.map(encodeMuxFrame));
 
@@ -126,6 +128,9 @@ describe('MuxFrameDecoder', () => {
     ['OPEN info not JSON', raw(MuxFrameType.OPEN, 1, Buffer.from('{nope'))],
     ['OPEN info an array', raw(MuxFrameType.OPEN, 1, Buffer.from('[1]'))],
     ['CLOSE info null', raw(MuxFrameType.CLOSE, 1, Buffer.from('null'))],
+    ['SETTINGS on a channel id', raw(MuxFrameType.SETTINGS, 1, Buffer.from([0, 0, 0, 100]))],
+    ['SETTINGS of 3 bytes', raw(MuxFrameType.SETTINGS, 0, Buffer.from([0, 0, 100]))],
+    ['SETTINGS above 2^31-1', raw(MuxFrameType.SETTINGS, 0, Buffer.from([0x80, 0, 0, 0]))],
   ];
   for (const [what, bytes] of malformed) {
     it(`refuses ${what} and stays failed`, () => {
@@ -155,6 +160,10 @@ describe('MuxFrameDecoder', () => {
     expectCode(() => encodeMuxFrame({ type: MuxFrameType.EOF, id: 2 ** 32 }), ErrorCode.INVALID_ARGUMENT);
     expectCode(
       () => encodeMuxFrame({ type: MuxFrameType.WINDOW, id: 1, credit: 0 }),
+      ErrorCode.INVALID_ARGUMENT,
+    );
+    expectCode(
+      () => encodeMuxFrame({ type: MuxFrameType.SETTINGS, id: 0, maxChannels: -1 }),
       ErrorCode.INVALID_ARGUMENT,
     );
   });

@@ -11,6 +11,11 @@
  * section 5.1.1: each side allocates ids of its own parity, always increasing), so an id
  * is never reused and no open/confirm round trip is needed to agree on one.
  *
+ * SETTINGS (the idea of RFC 9113 section 6.5) is the first frame each side sends, on id 0,
+ * the one frame that names no channel: it announces how many channels the sender lets its
+ * peer have open at once, so that the peer holds back OPENs beyond it instead of having them
+ * refused (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS).
+ *
  * Every limit is checked as soon as the frame is whole, and the length prefix against
  * the largest legal frame before a byte of the body is buffered (`FrameDecoder`).
  */
@@ -29,6 +34,8 @@ export const MuxFrameType = {
   EOF: 4,
   /** The sender is done with `id`; body: optional UTF-8 JSON object (exit status, error code). */
   CLOSE: 5,
+  /** The sender's limits, on id 0 only; body: u32 BE `maxChannels` (0..2^31-1). */
+  SETTINGS: 6,
 } as const;
 export type MuxFrameType = (typeof MuxFrameType)[keyof typeof MuxFrameType];
 
@@ -40,7 +47,8 @@ export type MuxFrame =
   | { type: typeof MuxFrameType.DATA; id: number; data: Buffer }
   | { type: typeof MuxFrameType.WINDOW; id: number; credit: number }
   | { type: typeof MuxFrameType.EOF; id: number }
-  | { type: typeof MuxFrameType.CLOSE; id: number; info?: MuxInfo };
+  | { type: typeof MuxFrameType.CLOSE; id: number; info?: MuxInfo }
+  | { type: typeof MuxFrameType.SETTINGS; id: 0; maxChannels: number };
 
 /** Bytes between the length prefix and the body: type and channel id. */
 export const MUX_PREFIX_SIZE = 5;
@@ -52,6 +60,8 @@ export const DEFAULT_MAX_INFO_SIZE = 4096;
 export const MAX_WINDOW = 0x7fff_ffff;
 /** Largest channel id: a u32. Id 0 is never a channel. */
 export const MAX_CHANNEL_ID = 0xffff_ffff;
+/** Largest `maxChannels` a SETTINGS frame may announce. */
+export const MAX_ANNOUNCED_CHANNELS = 0x7fff_ffff;
 
 export interface MuxFrameLimits {
   /** Largest DATA body accepted, in bytes. Default 64 KiB. */
@@ -71,7 +81,7 @@ function checkId(id: number): void {
 }
 
 function prefix(type: MuxFrameType, id: number, bodyLength: number): Buffer {
-  checkId(id);
+  if (type !== MuxFrameType.SETTINGS) checkId(id);
   const head = Buffer.allocUnsafe(4 + MUX_PREFIX_SIZE + bodyLength);
   frameHeader(MUX_PREFIX_SIZE + bodyLength).copy(head, 0);
   head.writeUInt8(type, 4);
@@ -122,6 +132,15 @@ export function encodeMuxFrame(frame: MuxFrame): Buffer {
     }
     case MuxFrameType.EOF:
       return prefix(frame.type, frame.id, 0);
+    case MuxFrameType.SETTINGS: {
+      const n = frame.maxChannels;
+      if (!Number.isInteger(n) || n < 0 || n > MAX_ANNOUNCED_CHANNELS) {
+        throw new SockitError(ErrorCode.INVALID_ARGUMENT, `maxChannels must be 0..${MAX_ANNOUNCED_CHANNELS}`);
+      }
+      const out = prefix(frame.type, 0, 4);
+      out.writeUInt32BE(n, 4 + MUX_PREFIX_SIZE);
+      return out;
+    }
     case MuxFrameType.OPEN:
     case MuxFrameType.CLOSE: {
       const json = frame.info === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(frame.info));
@@ -199,6 +218,14 @@ export class MuxFrameDecoder {
     const type = payload.readUInt8(0);
     const id = payload.readUInt32BE(1);
     const body = payload.subarray(MUX_PREFIX_SIZE);
+    if (type === MuxFrameType.SETTINGS) {
+      if (id !== 0) throw violation('SETTINGS must be on id 0');
+      if (body.length !== 4) throw violation('SETTINGS body must be 4 bytes');
+      const maxChannels = body.readUInt32BE(0);
+      if (maxChannels > MAX_ANNOUNCED_CHANNELS)
+        throw violation(`SETTINGS maxChannels ${maxChannels} out of range`);
+      return { type, id: 0, maxChannels };
+    }
     if (id === 0) throw violation('channel id 0 is reserved');
     switch (type) {
       case MuxFrameType.OPEN:

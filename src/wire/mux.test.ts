@@ -205,17 +205,26 @@ describe('Mux', () => {
     });
   }
 
-  it('refuses channels beyond maxChannels without ending the mux', async () => {
+  it("holds an OPEN beyond the peer's maxChannels until a channel closes, instead of having it refused", async () => {
+    // A peer that ignores the announced limit is still refused and charged: mux-resets.test.ts.
     const [client, server] = pair({ maxChannels: 2 });
     const accepted: MuxChannel[] = [];
     server.on('channel', (channel) => accepted.push(channel));
-    const channels = [client.open(), client.open(), client.open()];
-    const refused = await errorOf(channels[2] as MuxChannel);
-    expect(refused.code).toBe(ErrorCode.CHANNEL_RESET);
+    const channels = [client.open(), client.open(), client.open()] as [MuxChannel, MuxChannel, MuxChannel];
+    channels[2].end('third');
+    await tick();
     expect(accepted.length).toBe(2);
-    channels[0]?.end('still works');
+    expect(client.waiting).toBe(1);
+    channels[0].end('still works');
     expect((await readAll(accepted[0] as MuxChannel)).toString()).toBe('still works');
+    (accepted[0] as MuxChannel).close();
+    channels[0].resume();
+    await once(channels[0], 'close');
+    await tick();
+    expect(accepted.length).toBe(3);
+    expect((await readAll(accepted[2] as MuxChannel)).toString()).toBe('third');
     expect(client.error).toBeUndefined();
+    expect(server.error).toBeUndefined();
   });
 
   it('resets a channel: the peer gets ERR_CHANNEL_RESET, the mux goes on', async () => {

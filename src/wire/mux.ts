@@ -7,6 +7,11 @@
  *
  * - Ids (RFC 9113 section 5.1.1): the `client` side opens odd ids, the `server` side even
  *   ones, each strictly increasing, so an id is never reused and no round trip allocates it.
+ * - Limits (RFC 9113 section 6.5): each side first sends SETTINGS with its `maxChannels`;
+ *   `open()` beyond the peer's limit returns a channel whose OPEN waits for a free slot
+ *   (`mux-opens.ts`), so a busy but honest opener is never refused. A side answers the peer's
+ *   CLOSE on a channel the peer opened only once its handler has let the channel go, so both
+ *   CLOSEs exchanged means the peer no longer counts it.
  * - Windows (RFC 4254 section 5.2, RFC 9113 sections 5.2 and 6.9): each channel starts with
  *   no send window; each side grants its initial window with a WINDOW frame right after
  *   OPEN (opener) or on accepting (acceptor), then more as its consumer reads. DATA beyond
@@ -44,6 +49,7 @@ import {
   type MuxInfo,
 } from './mux-frame.js';
 import { incomingChannels } from './mux-incoming.js';
+import { OpenGate } from './mux-opens.js';
 import { MuxSender } from './mux-sender.js';
 
 /** Default initial window per channel and direction: 256 KiB. */
@@ -70,7 +76,7 @@ export interface MuxOptions extends MuxFrameLimits {
   chunkSize?: number;
   /**
    * Channels the peer may have at once, each counted until both sides have closed it; more
-   * OPENs are refused. Default 100.
+   * OPENs are refused. Announced to the peer, whose `open()` keeps within it. Default 100.
    */
   maxChannels?: number;
   /** Refused OPENs plus channels the peer reset before this side closed them, at once. Default 1000. */
@@ -119,6 +125,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   readonly #maxChannels: number;
   readonly #channels = new Map<number, MuxChannel>();
   readonly #host: ChannelHost;
+  readonly #gate: OpenGate;
   #nextId: number;
   #lastPeerId = 0;
   /** Peer-opened channels not yet closed on both sides (what `maxChannels` bounds). */
@@ -155,8 +162,11 @@ export class Mux extends EventEmitter<MuxEvents> {
     this.#nextId = options.role === 'client' ? 1 : 2;
     this.#transport = transport;
     this.#sender = new MuxSender(transport, this.#chunkSize);
+    this.#gate = new OpenGate((channel) => this.#sendOpen(channel));
     this.#host = {
-      schedule: (channel) => this.#sender.schedule(channel),
+      schedule: (channel) => {
+        if (!channel.held) this.#sender.schedule(channel);
+      },
       grant: (channel, credit) => this.#sender.write({ type: MuxFrameType.WINDOW, id: channel.id, credit }),
       closed: (channel, info) => this.#localClose(channel, info),
     };
@@ -167,11 +177,17 @@ export class Mux extends EventEmitter<MuxEvents> {
       this.#fail(new SockitError(ErrorCode.CONNECTION_CLOSED, err.message, { cause: err })),
     );
     transport.on('close', () => this.#onClose());
+    this.#sender.write({ type: MuxFrameType.SETTINGS, id: 0, maxChannels: this.#maxChannels });
   }
 
-  /** Channels this mux holds (open, or closed on one side only). */
+  /** Channels this mux holds (open, closed on one side only, or waiting to be opened). */
   get size(): number {
-    return this.#channels.size;
+    return this.#channels.size + this.#gate.waiting;
+  }
+
+  /** Channels opened here that wait for room under the peer's limit. */
+  get waiting(): number {
+    return this.#gate.waiting;
   }
 
   /** True once the mux has ended ('close' was emitted). */
@@ -186,22 +202,31 @@ export class Mux extends EventEmitter<MuxEvents> {
 
   /**
    * Opens a channel; `info` (a JSON object, at most 4 KiB) tells the peer what it is for.
-   * Bytes may be written at once; they go out when the peer grants its window.
+   * Bytes may be written at once; they go out when the peer grants its window. While the
+   * peer already has as many of this side's channels as its announced limit (or before its
+   * limit is known), the channel waits and its OPEN goes out when a slot frees, in order.
    */
   open(info?: MuxInfo): MuxChannel {
     if (this.#error) throw this.#error;
     if (this.#closing || this.#done) throw new SockitError(ErrorCode.CONNECTION_CLOSED, 'mux is closing');
     if (this.#nextId > MAX_CHANNEL_ID)
       throw new SockitError(ErrorCode.CHANNEL_RESET, 'channel ids exhausted');
-    const channel = this.#add(this.#nextId, info);
+    // The id is taken now and OPENs leave in the order of open(), so ids still only grow.
+    const channel = new MuxChannel(this.#host, this.#nextId, info, { initialWindow: this.#window });
     this.#nextId += 2;
-    this.#sender.write(
-      info === undefined
-        ? { type: MuxFrameType.OPEN, id: channel.id }
-        : { type: MuxFrameType.OPEN, id: channel.id, info },
-    );
-    this.#sender.write({ type: MuxFrameType.WINDOW, id: channel.id, credit: this.#window });
+    this.#gate.request(channel);
     return channel;
+  }
+
+  /** The gate let `channel` go: OPEN it, grant its window, send what it already holds. */
+  #sendOpen(channel: MuxChannel): void {
+    this.#channels.set(channel.id, channel);
+    const { id, info } = channel;
+    this.#sender.write(
+      info === undefined ? { type: MuxFrameType.OPEN, id } : { type: MuxFrameType.OPEN, id, info },
+    );
+    this.#sender.write({ type: MuxFrameType.WINDOW, id, credit: this.#window });
+    this.#sender.schedule(channel);
   }
 
   /** Ends the transport once every channel has closed; refuses new channels meanwhile. */
@@ -237,6 +262,8 @@ export class Mux extends EventEmitter<MuxEvents> {
   #forget(channel: MuxChannel): void {
     if (this.#channels.get(channel.id) !== channel) return;
     this.#channels.delete(channel.id);
+    // Ours are forgotten once both CLOSEs are exchanged: the peer no longer counts it.
+    if (this.#ours(channel.id)) this.#gate.released();
     this.#endIfIdle();
   }
 
@@ -253,7 +280,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   }
 
   #endIfIdle(): void {
-    if (this.#closing && this.#channels.size === 0 && !this.#error && !this.#transport.writableEnded) {
+    if (this.#closing && this.size === 0 && !this.#error && !this.#transport.writableEnded) {
       this.#transport.end();
     }
   }
@@ -289,6 +316,10 @@ export class Mux extends EventEmitter<MuxEvents> {
       this.#onOpen(frame.id, frame.info);
       return;
     }
+    if (frame.type === MuxFrameType.SETTINGS) {
+      if (!this.#gate.settings(frame.maxChannels)) throw violation('second SETTINGS');
+      return;
+    }
     const channel = this.#channels.get(frame.id);
     if (!channel) {
       // Frames for a channel that has closed can be in flight (RFC 9113 section 5.1); an id
@@ -318,7 +349,10 @@ export class Mux extends EventEmitter<MuxEvents> {
         if (channel.counted && !channel.closeSent && frame.info && typeof frame.info.error === 'string')
           this.#chargeReset('channels reset by the peer');
         channel.closeReceived = true;
-        if (!channel.closeSent) {
+        // A channel the peer opened is answered once this side's handler lets it go
+        // (#localClose): until then it counts toward maxChannels, and the peer, which frees
+        // its slot when both CLOSEs are exchanged, must not open another in its place yet.
+        if (!channel.closeSent && !channel.counted) {
           channel.closeSent = true;
           this.#sender.write({ type: MuxFrameType.CLOSE, id: channel.id });
         }
@@ -354,6 +388,12 @@ export class Mux extends EventEmitter<MuxEvents> {
   #localClose(channel: MuxChannel, info: MuxInfo | undefined): void {
     this.#sender.forget(channel);
     if (channel.muxGone) return;
+    if (channel.held) {
+      // Destroyed before its OPEN went out: the peer never hears of it.
+      this.#gate.drop(channel);
+      this.#endIfIdle();
+      return;
+    }
     if (!channel.closeSent) {
       channel.closeSent = true;
       this.#sender.write(
@@ -375,12 +415,9 @@ export class Mux extends EventEmitter<MuxEvents> {
       this.#fail(err as SockitError);
       return;
     }
-    if (this.#channels.size > 0) {
+    if (this.size > 0) {
       this.#fail(
-        new SockitError(
-          ErrorCode.CONNECTION_CLOSED,
-          `transport ended with ${this.#channels.size} channels open`,
-        ),
+        new SockitError(ErrorCode.CONNECTION_CLOSED, `transport ended with ${this.size} channels open`),
       );
       return;
     }
@@ -389,12 +426,9 @@ export class Mux extends EventEmitter<MuxEvents> {
   }
 
   #onClose(): void {
-    if (this.#channels.size > 0) {
+    if (this.size > 0) {
       this.#fail(
-        new SockitError(
-          ErrorCode.CONNECTION_CLOSED,
-          `transport closed with ${this.#channels.size} channels open`,
-        ),
+        new SockitError(ErrorCode.CONNECTION_CLOSED, `transport closed with ${this.size} channels open`),
       );
     }
     this.#finish();
@@ -403,7 +437,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   #fail(error: SockitError): void {
     if (this.#error || this.#done) return;
     this.#error = error;
-    const channels = [...this.#channels.values()];
+    const channels = [...this.#channels.values(), ...this.#gate.clear()];
     this.#channels.clear();
     this.#peerOpen = 0;
     this.#sender.stop();
