@@ -231,6 +231,8 @@ export class LoginServer {
     const group = addressGroup(peer.address);
     try {
       const address = throttleKey.address(group);
+      // The address's record before the advance failure: a success puts it back as it was.
+      const before = this.#throttle.snapshot(address);
       this.#admitAddress(address, held, counts);
       let record: UserRecord | undefined;
       let user: string;
@@ -285,10 +287,11 @@ export class LoginServer {
         throw new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
       }
       // The failures recorded in advance are taken back: the account's record is cleared, the
-      // address keeps its earlier failures (a success on one's own account must not wipe the
-      // address's record of guesses at others).
+      // address's is restored as it was before this attempt, failures and time of the last
+      // (a success on one's own account must not wipe the address's record of guesses at
+      // others, nor restart its wait).
       this.#accounts.succeeded(throttleKey.user(user));
-      this.#throttle.forgive(address);
+      this.#throttle.restore(address, before);
       await prepare?.(record);
       this.#o.log?.info({ user, mechanism: request.mechanism }, 'logged in');
       await transport.send({ ok: true, data: final, user: record.name });

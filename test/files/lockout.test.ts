@@ -210,3 +210,25 @@ describe('logged-in connections', () => {
     expect(newcomer).toBeDefined();
   });
 });
+
+describe('an address that failed often, then logs in rightly', () => {
+  it('is not slowed further by its own successes: the wait does not restart', async () => {
+    // The address's clock is the test's: the back-off is read, never waited for.
+    let now = 0;
+    const port = await start({ throttle: new Throttle({ forgetMs: 2 ** 40, now: () => now }) });
+    // Each try on a connection of its own, closed after: the address's waiting cap stays clear.
+    const once = async (user: string, password: string): Promise<string> => {
+      const result = await logIn(port, '127.4.0.1', user, password);
+      sockets.pop()?.destroy();
+      return result;
+    };
+    for (let i = 0; i < 11; i++) {
+      expect(await once(`ghost${i}`, 'wrong')).toBe(ErrorCode.AUTH_FAILED);
+      now += 60_000; // past the longest wait
+    }
+    // The clock stands still from here: each success must leave the wait where it was (over).
+    const results: string[] = [];
+    for (let i = 0; i < 3; i++) results.push(await once('ann', 'correct horse'));
+    expect(results).toEqual(['ann', 'ann', 'ann']);
+  });
+});
