@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { scramLogin } from '../../src/auth/login-client.js';
+import { throttleKey } from '../../src/auth/login-server.js';
 import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { Throttle } from '../../src/auth/throttle.js';
@@ -230,5 +231,67 @@ describe('an address that failed often, then logs in rightly', () => {
     const results: string[] = [];
     for (let i = 0; i < 3; i++) results.push(await once('ann', 'correct horse'));
     expect(results).toEqual(['ann', 'ann', 'ann']);
+  });
+});
+
+/**
+ * A crowd from `addresses` that keeps the account's slot and queue full: each opens an attempt
+ * for `user`, never sends the proof, and opens another once the server gives up on it.
+ */
+function holdAccount(port: number, addresses: string[], user: string) {
+  const tally = { held: 0, refused: 0 };
+  let stop = false;
+  const crowd = addresses.map(async (address) => {
+    while (!stop) {
+      const channel = await open(port, address);
+      if (!channel) continue;
+      const { answer } = await firstStep(channel, user).catch(() => ({ answer: { ok: false } }));
+      if (answer.ok === true) {
+        tally.held++;
+        await channel.receive().catch(() => {}); // the server gives up on the proof
+      } else {
+        tally.refused++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      channel.socket.destroy();
+    }
+  });
+  return {
+    tally,
+    stop: async () => {
+      stop = true;
+      await Promise.all(crowd);
+    },
+  };
+}
+
+describe('a crowd from many addresses holding the account slot and its queue', () => {
+  const addresses = Array.from({ length: 20 }, (_, i) => `127.3.1.${i + 1}`);
+
+  it('lets the owner in from an address group that logged in before', async () => {
+    // Only the account's slot and queue stand between the owner and the account here.
+    const port = await start({
+      throttle: new Throttle({ freeFailures: 1_000_000 }),
+      loginStepTimeoutMs: 300,
+    });
+    expect(await logIn(port, '127.0.0.1', 'ann', 'correct horse')).toBe('ann');
+    const attack = holdAccount(port, addresses, 'ann');
+    await vi.waitFor(() => expect(attack.tally.refused).toBeGreaterThan(20)); // the queue is full
+    const results: string[] = [];
+    for (let i = 0; i < 3; i++) results.push(await logIn(port, '127.0.0.1', 'ann', 'correct horse'));
+    await attack.stop();
+    expect(results).toEqual(['ann', 'ann', 'ann']);
+  });
+
+  it('does not charge a refusal by the account queue to the refused address', async () => {
+    const throttle = new Throttle({ freeFailures: 1_000_000 });
+    const port = await start({ throttle, loginStepTimeoutMs: 300 });
+    const attack = holdAccount(port, addresses, 'ann');
+    await vi.waitFor(() => expect(attack.tally.refused).toBeGreaterThan(20));
+    const results: string[] = [];
+    for (let i = 0; i < 3; i++) results.push(await logIn(port, '127.3.0.9', 'ann', 'correct horse'));
+    await attack.stop();
+    expect(results).toContain(ErrorCode.THROTTLED); // a stranger's group waits in the common queue
+    expect(throttle.snapshot(throttleKey.address('127.3.0.9'))).toBeUndefined();
   });
 });
