@@ -113,6 +113,12 @@ export interface LoginPeer {
   address: string;
   /** Over TLS: the connection's exporter value (see `tlsExporter`). */
   channelBinding?: Buffer;
+  /**
+   * Marks the connection's log-in as under way (the guard's `loginStarted`), returning the
+   * function that ends the mark. Called once the attempt holds its account's slot, not while
+   * it waits in the queue: an attempt stuck in a queue is spared nothing.
+   */
+  loginStarted?: () => () => void;
 }
 
 export interface LoginResult {
@@ -240,6 +246,8 @@ export class LoginServer {
     let account: string | undefined;
     /** The account whose slot this attempt holds, once it has it. */
     let holding: string | undefined;
+    /** Ends the connection's "log-in under way" mark, once set. */
+    let underWay: (() => void) | undefined;
     const group = addressGroup(peer.address);
     try {
       const address = throttleKey.address(group);
@@ -261,6 +269,7 @@ export class LoginServer {
             account = throttleKey.user(name);
             await this.#admitAccount(account, group, counts, uncharge);
             holding = account;
+            underWay = peer.loginStarted?.();
             record = await this.#o.store.get(name);
             return record?.credentials;
           },
@@ -284,6 +293,7 @@ export class LoginServer {
         account = throttleKey.user(user);
         await this.#admitAccount(account, group, counts, uncharge);
         holding = account;
+        underWay = peer.loginStarted?.();
         const context = secretContext(user, peer.channelBinding);
         const challenge = new SecretChallengeServer(secret.bytes, { context });
         const hello = attempt(() => challenge.hello(Buffer.from(request.data, 'base64')));
@@ -312,6 +322,7 @@ export class LoginServer {
       await transport.send({ ok: true, data: final, user: record.name });
       return { user: record, mechanism: request.mechanism };
     } finally {
+      underWay?.();
       for (const key of held) this.#inFlight.delete(key);
       if (holding !== undefined) this.#releaseAccount(holding);
     }

@@ -295,3 +295,26 @@ describe('a crowd from many addresses holding the account slot and its queue', (
     expect(throttle.snapshot(throttleKey.address('127.3.0.9'))).toBeUndefined();
   });
 });
+
+describe('a crowd of log-ins that start and never finish', () => {
+  it('cannot hold every waiting slot: a real user still gets in and logs in', async () => {
+    // The crowd's attempts are given all the time they like: only the guard's choice of whom
+    // to drop stands between it and the user.
+    const port = await start({
+      maxConnections: 40,
+      maxStartups: { start: 20, rate: 0, full: 20 },
+      loginTimeoutMs: 60_000,
+      loginStepTimeoutMs: 60_000,
+    });
+    let held = 0;
+    for (let i = 0; i < 300; i++) {
+      // Each from a network of its own (127.N.M.1): no per-address or per-network cap applies.
+      const channel = await open(port, `127.${20 + (i % 100)}.${Math.floor(i / 100)}.1`);
+      if (!channel) continue;
+      const { answer } = await firstStep(channel, `ghost${i}`).catch(() => ({ answer: { ok: false } }));
+      if (answer.ok === true) held++;
+    }
+    expect(held).toBeGreaterThanOrEqual(20); // the crowd filled the room
+    expect(await logIn(port, '127.0.0.1', 'ann', 'correct horse')).toBe('ann');
+  });
+});
