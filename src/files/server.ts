@@ -64,7 +64,7 @@ export interface FilesServerOptions {
   maxStartups?: MaxStartups;
   /** Connections not yet logged in at once from one address group. Default 8. */
   maxUnauthenticatedPerAddress?: number;
-  /** Connections not yet logged in at once from one network (IPv4 /24, IPv6 /48). Default `maxStartups.full / 4`. */
+  /** Connections not yet logged in at once from one network (IPv4 /24, IPv6 /48). Default `maxStartups.full / 4`, at least twice the per-address cap. */
   maxUnauthenticatedPerNetwork?: number;
   /** Log-ins under way spared when a newcomer needs room. Default `maxStartups.full / 2`. */
   maxLoginsUnderWay?: number;

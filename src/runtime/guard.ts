@@ -55,7 +55,7 @@ export interface GuardOptions {
   maxUnauthenticatedPerAddress?: number;
   /**
    * Connections not yet logged in at once from one network (`networkGroup`: an IPv4 /24, an
-   * IPv6 /48). Default a quarter of `maxStartups.full`, at least `maxUnauthenticatedPerAddress`.
+   * IPv6 /48). Default a quarter of `maxStartups.full`, at least twice `maxUnauthenticatedPerAddress`.
    */
   maxUnauthenticatedPerNetwork?: number;
   /**
@@ -222,7 +222,7 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   const full = checkInteger('maxStartups.full', Math.min(startups.full, maxConnections), 1, 1_000_000);
   const maxWaitingPerNetwork = checkInteger(
     'maxUnauthenticatedPerNetwork',
-    options.maxUnauthenticatedPerNetwork ?? Math.max(maxWaitingPerGroup, Math.floor(full / 4)),
+    options.maxUnauthenticatedPerNetwork ?? Math.max(2 * maxWaitingPerGroup, Math.floor(full / 4)),
     1,
     1_000_000,
   );

@@ -79,7 +79,7 @@ export interface TcpServiceOptions {
   maxStartups?: MaxStartups;
   /** With `login`: connections not yet logged in at once from one address group. Default 8. */
   maxUnauthenticatedPerAddress?: number;
-  /** With `login`: connections not yet logged in at once from one network (IPv4 /24, IPv6 /48). Default `maxStartups.full / 4`. */
+  /** With `login`: connections not yet logged in at once from one network (IPv4 /24, IPv6 /48). Default `maxStartups.full / 4`, at least twice the per-address cap. */
   maxUnauthenticatedPerNetwork?: number;
   /** With `login`: log-ins under way spared when a newcomer needs room. Default `maxStartups.full / 2`. */
   maxLoginsUnderWay?: number;
