@@ -14,6 +14,11 @@
  *   address is refused at once; one for an account held by another address waits its turn
  *   (a short queue, a bounded wait), so one address cannot keep the owner out by opening
  *   attempts it never finishes. The client's last message is due within a short step timeout.
+ * - An address group that logged in to the account within the last 24 hours (`KnownGroups`)
+ *   goes ahead of the others in the queue, and a full queue does not refuse it: a crowd that
+ *   knows the name and fills the queue does not keep the owner out.
+ * - A refusal at the account's queue (full, or waited too long) is not charged to the
+ *   refused attempt's address: no proof was checked, and the crowd must not brake the owner.
  * - An attempt refused while throttled is answered at once with `ERR_THROTTLED` and the wait,
  *   before the account is looked up, so unknown and real names get the same answer in the
  *   same time.
@@ -29,6 +34,7 @@ import { addressGroup } from '../runtime/netgroup.js';
 import { SecretChallengeServer, secretContext } from './challenge.js';
 import { DEFAULT_ITERATIONS } from './credentials.js';
 import { IterationMix } from './iteration-mix.js';
+import { KnownGroups } from './known-groups.js';
 import {
   AuthFinal,
   type AuthRequest,
@@ -54,6 +60,8 @@ export const MAX_THROTTLED = 10;
 const IN_FLIGHT_RETRY_MS = 1000;
 /** Attempts from other addresses that may wait for an account's slot. */
 const ACCOUNT_QUEUE = 8;
+/** Of these, or beyond them: attempts from known address groups (see `KnownGroups`). */
+const KNOWN_QUEUE = 4;
 const GENERIC_REFUSAL = 'invalid username or password';
 
 /** The throttle's keys: failures count per account name and per client address. */
@@ -90,6 +98,8 @@ export interface LoginServerOptions {
    * slow client can still derive its key while an abandoned attempt holds an account briefly.
    */
   stepTimeoutMs?: number;
+  /** Address groups that logged in lately, per account; they skip the account's queue. */
+  knownGroups?: KnownGroups;
   /**
    * How long an attempt may wait for its account's slot, held from another address. Default:
    * the default SCRAM step at 600,000 iterations plus 2 s (8 s), so a held slot is waited out.
@@ -103,6 +113,12 @@ export interface LoginPeer {
   address: string;
   /** Over TLS: the connection's exporter value (see `tlsExporter`). */
   channelBinding?: Buffer;
+  /**
+   * Marks the connection's log-in as under way (the guard's `loginStarted`), returning the
+   * function that ends the mark. Called once the attempt holds its account's slot, not while
+   * it waits in the queue: an attempt stuck in a queue is spared nothing.
+   */
+  loginStarted?: () => () => void;
 }
 
 export interface LoginResult {
@@ -132,6 +148,7 @@ export class LoginServer {
   readonly #inFlight = new Set<string>();
   /** Accounts with an attempt in flight: whose address group holds it, and who waits. */
   readonly #slots = new Map<string, AccountSlot>();
+  readonly #known: KnownGroups;
 
   constructor(options: LoginServerOptions) {
     if (options.fakeKey.length < 32)
@@ -139,6 +156,7 @@ export class LoginServer {
     this.#o = options;
     this.#throttle = options.throttle ?? new Throttle();
     this.#accounts = options.accountThrottle ?? new Throttle({ freeFailures: 10 });
+    this.#known = options.knownGroups ?? new KnownGroups();
     this.#perAddress = options.registerPerAddress ?? new TokenBucket({ capacity: 5, refillMs: 720_000 });
     this.#global = options.registerGlobal ?? new TokenBucket({ capacity: 100, refillMs: 36_000 });
     this.#minIterations = options.minIterations ?? DEFAULT_ITERATIONS;
@@ -228,10 +246,16 @@ export class LoginServer {
     let account: string | undefined;
     /** The account whose slot this attempt holds, once it has it. */
     let holding: string | undefined;
+    /** Ends the connection's "log-in under way" mark, once set. */
+    let underWay: (() => void) | undefined;
     const group = addressGroup(peer.address);
     try {
       const address = throttleKey.address(group);
+      // The address's record before the advance failure: a success puts it back as it was.
+      const before = this.#throttle.snapshot(address);
       this.#admitAddress(address, held, counts);
+      // A refusal at the account's queue takes back the address's advance failure.
+      const uncharge = (): void => this.#throttle.restore(address, before);
       let record: UserRecord | undefined;
       let user: string;
       let ok: boolean;
@@ -243,8 +267,9 @@ export class LoginServer {
           lookup: async (name) => {
             // Before the lookup, so that a throttled unknown name is answered as a real one.
             account = throttleKey.user(name);
-            await this.#admitAccount(account, group, counts);
+            await this.#admitAccount(account, group, counts, uncharge);
             holding = account;
+            underWay = peer.loginStarted?.();
             record = await this.#o.store.get(name);
             return record?.credentials;
           },
@@ -266,8 +291,9 @@ export class LoginServer {
           throw new SockitError(ErrorCode.AUTH_FAILED, 'this server takes no shared-secret log-ins');
         user = request.user ?? '';
         account = throttleKey.user(user);
-        await this.#admitAccount(account, group, counts);
+        await this.#admitAccount(account, group, counts, uncharge);
         holding = account;
+        underWay = peer.loginStarted?.();
         const context = secretContext(user, peer.channelBinding);
         const challenge = new SecretChallengeServer(secret.bytes, { context });
         const hello = attempt(() => challenge.hello(Buffer.from(request.data, 'base64')));
@@ -285,15 +311,18 @@ export class LoginServer {
         throw new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
       }
       // The failures recorded in advance are taken back: the account's record is cleared, the
-      // address keeps its earlier failures (a success on one's own account must not wipe the
-      // address's record of guesses at others).
+      // address's is restored as it was before this attempt, failures and time of the last
+      // (a success on one's own account must not wipe the address's record of guesses at
+      // others, nor restart its wait).
       this.#accounts.succeeded(throttleKey.user(user));
-      this.#throttle.forgive(address);
+      this.#throttle.restore(address, before);
+      this.#known.add(throttleKey.user(user), group);
       await prepare?.(record);
       this.#o.log?.info({ user, mechanism: request.mechanism }, 'logged in');
       await transport.send({ ok: true, data: final, user: record.name });
       return { user: record, mechanism: request.mechanism };
     } finally {
+      underWay?.();
       for (const key of held) this.#inFlight.delete(key);
       if (holding !== undefined) this.#releaseAccount(holding);
     }
@@ -317,12 +346,19 @@ export class LoginServer {
   /**
    * Takes the account's slot: refused at once while the account backs off, or when the slot is
    * held from the same address group or too many wait; otherwise waits (up to the queue
-   * timeout) for an attempt from another address to end. The failure is recorded later, when
-   * the proof arrives.
+   * timeout) for an attempt from another address to end. A group that logged in lately waits
+   * ahead of the others, and is not refused for a full queue. The failure is recorded later,
+   * when the proof arrives; a refusal by the queue calls `uncharge` first.
    */
-  async #admitAccount(key: string, group: string, counts: { throttled: number }): Promise<void> {
-    const refuse = (wait: number): never => {
+  async #admitAccount(
+    key: string,
+    group: string,
+    counts: { throttled: number },
+    uncharge: () => void,
+  ): Promise<void> {
+    const refuse = (wait: number, queued = false): never => {
       counts.throttled++;
+      if (queued) uncharge();
       throw new ThrottledError(wait, 'too many log-in attempts');
     };
     const backoff = this.#accounts.waitFor(key);
@@ -331,22 +367,27 @@ export class LoginServer {
     if (slot === undefined) {
       this.#slots.set(key, { group, queue: [] });
     } else {
+      const known = this.#known.has(key, group);
+      const ahead = slot.queue.findIndex((w) => !w.known);
+      const knownWaiting = ahead < 0 ? slot.queue.length : ahead;
       if (
         slot.group === group ||
-        slot.queue.length >= ACCOUNT_QUEUE ||
-        slot.queue.some((w) => w.group === group)
+        slot.queue.some((w) => w.group === group) ||
+        (known ? knownWaiting >= KNOWN_QUEUE : slot.queue.length >= ACCOUNT_QUEUE)
       )
-        refuse(IN_FLIGHT_RETRY_MS);
+        refuse(IN_FLIGHT_RETRY_MS, true);
       const timeoutMs = this.#o.queueTimeoutMs ?? stepTimeout(DEFAULT_ITERATIONS) + 2_000;
       const admitted = await new Promise<boolean>((resolve) => {
-        const waiter: Waiter = { group, resolve, timer: undefined };
+        const waiter: Waiter = { group, known, resolve, timer: undefined };
         waiter.timer = setTimeout(() => {
           slot.queue.splice(slot.queue.indexOf(waiter), 1);
           resolve(false);
         }, timeoutMs);
-        slot.queue.push(waiter);
+        // Known groups wait behind each other, ahead of everyone else.
+        if (known) slot.queue.splice(knownWaiting, 0, waiter);
+        else slot.queue.push(waiter);
       });
-      if (!admitted) refuse(IN_FLIGHT_RETRY_MS);
+      if (!admitted) refuse(IN_FLIGHT_RETRY_MS, true);
       // The attempt before may have failed: the account's back-off counts again.
       const after = this.#accounts.waitFor(key);
       if (after > 0) {
@@ -432,6 +473,8 @@ export class LoginServer {
 /** An attempt waiting for an account's slot. */
 interface Waiter {
   group: string;
+  /** From a group that logged in to the account lately: waits ahead of the others. */
+  known: boolean;
   resolve: (admitted: boolean) => void;
   timer: NodeJS.Timeout | undefined;
 }

@@ -24,6 +24,12 @@ export interface ThrottleOptions {
   now?: () => number;
 }
 
+/** A key's record: its failures, and when the last one was (the throttle's clock, in ms). */
+export interface ThrottleRecord {
+  readonly failures: number;
+  readonly last: number;
+}
+
 interface Entry {
   failures: number;
   last: number;
@@ -98,6 +104,37 @@ export class Throttle {
     if (entry === undefined) return;
     if (entry.failures <= 1) this.#entries.delete(key);
     else entry.failures--;
+  }
+
+  /**
+   * The key's record as it is now ({failures, last}), or undefined: taken before a failure is
+   * recorded in advance, so that `restore` can undo it completely once the answer proves right.
+   *
+   * @example
+   * ```ts
+   * const before = throttle.snapshot(addr);
+   * throttle.failed(addr); // counted before the proof is checked
+   * if (await proofIsRight()) throttle.restore(addr, before); // as if never tried
+   * ```
+   */
+  snapshot(key: string): ThrottleRecord | undefined {
+    const entry = this.#current(key);
+    return entry === undefined ? undefined : { failures: entry.failures, last: entry.last };
+  }
+
+  /**
+   * Puts back a record taken by `snapshot` (undefined: forgets the key), failures and time of
+   * the last failure both: an advance failure undone this way does not restart the wait.
+   */
+  restore(key: string, record: ThrottleRecord | undefined): void {
+    this.#entries.delete(key);
+    if (record === undefined) return;
+    this.#entries.set(key, { failures: record.failures, last: record.last });
+    while (this.#entries.size > this.#maxKeys) {
+      const [stale] = this.#entries.keys();
+      if (stale === undefined) break;
+      this.#entries.delete(stale);
+    }
   }
 
   /** Records a failed attempt. */

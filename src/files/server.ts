@@ -64,6 +64,10 @@ export interface FilesServerOptions {
   maxStartups?: MaxStartups;
   /** Connections not yet logged in at once from one address group. Default 8. */
   maxUnauthenticatedPerAddress?: number;
+  /** Connections not yet logged in at once from one network (IPv4 /24, IPv6 /48). Default `maxStartups.full / 4`, at least twice the per-address cap. */
+  maxUnauthenticatedPerNetwork?: number;
+  /** Log-ins under way spared when a newcomer needs room. Default `maxStartups.full / 2`. */
+  maxLoginsUnderWay?: number;
   /** Logged-in connections of one user at once; one more is refused with `ERR_TOO_MANY_CONNECTIONS`. Default 16. */
   maxPerUser?: number;
   /** Connection slots that only connections not yet logged in may use. Default `maxConnections / 16`. */
@@ -164,6 +168,8 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     loginTimeoutMs: options.loginTimeoutMs,
     maxStartups: options.maxStartups,
     maxUnauthenticatedPerAddress: options.maxUnauthenticatedPerAddress,
+    maxUnauthenticatedPerNetwork: options.maxUnauthenticatedPerNetwork,
+    maxLoginsUnderWay: options.maxLoginsUnderWay,
     maxPerUser: options.maxPerUser,
     loginReserve: options.loginReserve,
     idleTimeoutMs: options.idleTimeoutMs,

@@ -150,11 +150,7 @@ export class FileSession {
   }
 
   async #handle(request: Request): Promise<void> {
-    if (request.op === 'auth') {
-      // Under way: the guard must not drop this connection to make room for a newcomer.
-      const ended = this.#conn.loginStarted();
-      return this.#auth(request).finally(ended);
-    }
+    if (request.op === 'auth') return this.#auth(request);
     if (request.op === 'register') return this.#register(request);
     const files = this.#files;
     if (!files) throw new SockitError(ErrorCode.AUTH_FAILED, 'log in first');
@@ -209,6 +205,8 @@ export class FileSession {
     const peer = {
       address: this.#conn.socket.remoteAddress ?? '?',
       channelBinding: tlsExporter(this.#conn.socket),
+      // Once the attempt holds its account's slot, the guard spares the connection for a while.
+      loginStarted: () => this.#conn.loginStarted(),
     };
     try {
       await this.#shared.login.authenticate(transport, request, peer, this.#logins, async (record) => {

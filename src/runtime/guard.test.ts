@@ -141,6 +141,36 @@ describe('guardServer', () => {
     expect(await login(waiting[1] as net.Socket, 'login bob\n')).toBe('ok\n');
   });
 
+  it('caps waiting connections per network (/24): many addresses of one network cannot fill the room', async () => {
+    const { port } = await guarded({ maxUnauthenticatedPerNetwork: 3, loginTimeoutMs: 0 });
+    const crowd = [];
+    for (let i = 1; i <= 4; i++) crowd.push(await connect(port, `127.3.2.${i}`));
+    expect(await closedWithin(crowd[3] as net.Socket, 2000)).toBe(true);
+    for (const socket of crowd.slice(0, 3)) expect(await closedWithin(socket, 50)).toBe(false);
+    // Another network still gets in.
+    expect(await login(await connect(port, '127.3.3.1'))).toBe('ok\n');
+  });
+
+  it('spares log-ins under way only up to a bound; beyond it drops the one that started first', async () => {
+    const { port } = await guarded({
+      maxConnections: 4,
+      maxLoginsUnderWay: 2,
+      loginTimeoutMs: 0,
+      maxStartups: { start: 100, rate: 0, full: 100 },
+    });
+    // All four mid-log-in, each from an address of its own, the first started first.
+    const busy = [];
+    for (let i = 1; i <= 4; i++) {
+      const socket = await connect(port, `127.3.4.${i}`);
+      expect(await login(socket, 'start\n')).toBe('started\n');
+      busy.push(socket);
+    }
+    const newcomer = await connect(port, '127.3.5.1');
+    expect(await closedWithin(busy[0] as net.Socket, 2000)).toBe(true);
+    for (const socket of busy.slice(1)) expect(await closedWithin(socket, 50)).toBe(false);
+    expect(await login(newcomer)).toBe('ok\n');
+  });
+
   it('refuses a newcomer when every connection has logged in', async () => {
     const { guard, port } = await guarded({ maxConnections: 2, loginTimeoutMs: 0 });
     const users = [await connect(port), await connect(port)];

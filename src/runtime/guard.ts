@@ -10,8 +10,13 @@
  * a group that already has connections waiting: a lone newcomer is not the crowd).
  *
  * When no room is left, a waiting connection is dropped for the newcomer rather than refusing
- * a real user behind a crowd that never logs in: never one whose log-in is under way
- * (`loginStarted()`), but the oldest silent one of the group with the most waiting. Logged-in
+ * a real user behind a crowd that never logs in: the oldest silent one of the group with the
+ * most waiting. A connection whose log-in is under way (`loginStarted()`) is spared, but only
+ * up to `maxLoginsUnderWay` of them: beyond that bound, or when every waiting connection is
+ * mid-log-in, the one whose log-in started longest ago goes (a real client answers within its
+ * key-derivation time; a crowd that starts log-ins and never finishes them is not). Waiting
+ * connections are also capped per network (`networkGroup`: an IPv4 /24, an IPv6 /48), so a
+ * host with many addresses cannot fill the room alone. Logged-in
  * connections may hold at most `maxConnections - loginReserve` slots, so that one user (or a
  * few) cannot take the slots log-ins need. `close()` drains: stop accepting, abort `closing`,
  * wait up to `drainTimeoutMs`, then destroy what is left.
@@ -21,7 +26,7 @@ import tls from 'node:tls';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { type ConnectionDropReason, events, trackConnection } from './events.js';
 import { type Logger, silentLogger } from './log.js';
-import { addressGroup } from './netgroup.js';
+import { addressGroup, networkGroup } from './netgroup.js';
 import { checkInteger } from './service.js';
 
 /** OpenSSH's MaxStartups: refuse with probability rate% at `start` unauthenticated, rising to 100% at `full`. */
@@ -48,6 +53,16 @@ export interface GuardOptions {
   maxPerAddress?: number;
   /** Connections not yet logged in at once from one address group. Default 8 (at most `maxPerAddress`). */
   maxUnauthenticatedPerAddress?: number;
+  /**
+   * Connections not yet logged in at once from one network (`networkGroup`: an IPv4 /24, an
+   * IPv6 /48). Default a quarter of `maxStartups.full`, at least twice `maxUnauthenticatedPerAddress`.
+   */
+  maxUnauthenticatedPerNetwork?: number;
+  /**
+   * Connections whose log-in is under way that are spared when a newcomer needs room; beyond
+   * these the one whose log-in started first is dropped. Default half of `maxStartups.full`.
+   */
+  maxLoginsUnderWay?: number;
   /** Logged-in connections of one user at once (`authenticate(user)`). Default 16. */
   maxPerUser?: number;
   /**
@@ -87,8 +102,9 @@ export interface GuardedConnection {
    */
   authenticate(user?: string): void;
   /**
-   * A log-in attempt is under way (a well-formed first message arrived): until the returned
-   * function is called, the connection is not dropped to make room for a newcomer.
+   * A log-in attempt is under way (it holds what it needs and waits for the client's proof):
+   * until the returned function is called, the connection is spared when a newcomer needs room,
+   * within the guard's `maxLoginsUnderWay` and in order of start.
    */
   loginStarted(): () => void;
   /** Runs `listener` once on `authenticate()` (at once if already authenticated). */
@@ -133,9 +149,12 @@ class Guarded implements GuardedConnection {
     readonly key: string,
     readonly address: string,
     readonly group: string,
+    readonly network: string,
     readonly remote: string,
     readonly closing: AbortSignal,
     readonly onAuth: (conn: Guarded, user: string | undefined) => void,
+    /** Called when `started` goes from 0 to 1 (true) and back to 0 (false). */
+    readonly onUnderWay: (conn: Guarded, underWay: boolean) => void,
   ) {}
 
   authenticate(user?: string): void {
@@ -148,11 +167,12 @@ class Guarded implements GuardedConnection {
   }
 
   loginStarted(): () => void {
-    this.started++;
+    if (this.started++ === 0) this.onUnderWay(this, true);
     let ended = false;
     return () => {
-      if (!ended) this.started--;
+      if (ended) return;
       ended = true;
+      if (--this.started === 0) this.onUnderWay(this, false);
     };
   }
 
@@ -200,6 +220,18 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   const drainTimeoutMs = checkInteger('drainTimeoutMs', options.drainTimeoutMs ?? 10_000, 0, 2 ** 31 - 1);
   const startups = options.maxStartups ?? { start: 10, rate: 30, full: 100 };
   const full = checkInteger('maxStartups.full', Math.min(startups.full, maxConnections), 1, 1_000_000);
+  const maxWaitingPerNetwork = checkInteger(
+    'maxUnauthenticatedPerNetwork',
+    options.maxUnauthenticatedPerNetwork ?? Math.max(2 * maxWaitingPerGroup, Math.floor(full / 4)),
+    1,
+    1_000_000,
+  );
+  const maxUnderWay = checkInteger(
+    'maxLoginsUnderWay',
+    options.maxLoginsUnderWay ?? Math.max(1, Math.floor(full / 2)),
+    0,
+    1_000_000,
+  );
   const start = checkInteger('maxStartups.start', Math.min(startups.start, full), 1, full);
   const rate = checkInteger('maxStartups.rate', startups.rate, 0, 100);
   const random = options.random ?? Math.random;
@@ -218,6 +250,10 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   const pending = new Set<Guarded>();
   /** The same, per address group. */
   const waiting = new Map<string, Set<Guarded>>();
+  /** Waiting connections per network (`networkGroup`). */
+  const perNetwork = new Map<string, number>();
+  /** Waiting connections with a log-in under way, in order of its start (oldest first). */
+  const underWay = new Set<Guarded>();
   /** Logged-in connections per user. */
   const perUser = new Map<string, number>();
   let authenticated = 0;
@@ -240,10 +276,18 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   };
 
   /**
-   * The connection to drop for a newcomer: never one whose log-in is under way; of the silent
-   * ones, the oldest in the group with the most waiting (the crowd, not the lone user).
+   * The connection to drop for a newcomer: while at most `maxUnderWay` log-ins are under way,
+   * not one of them, but of the silent ones the oldest in the group with the most waiting (the
+   * crowd, not the lone user); beyond that bound, or with no silent one left, the one whose
+   * log-in started first (it has had the longest to answer).
    */
   const evictable = (): Guarded | undefined => {
+    const [firstStarted] = underWay;
+    if (underWay.size > maxUnderWay) return firstStarted;
+    return silentEvictable() ?? firstStarted;
+  };
+
+  const silentEvictable = (): Guarded | undefined => {
     let best: Guarded | undefined;
     let most = 0;
     for (const group of waiting.values()) {
@@ -275,9 +319,18 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
 
   const unwait = (conn: Guarded): void => {
     if (!pending.delete(conn)) return;
+    underWay.delete(conn);
+    const inNetwork = (perNetwork.get(conn.network) ?? 1) - 1;
+    if (inNetwork > 0) perNetwork.set(conn.network, inNetwork);
+    else perNetwork.delete(conn.network);
     const group = waiting.get(conn.group);
     group?.delete(conn);
     if (group?.size === 0) waiting.delete(conn.group);
+  };
+
+  const onUnderWay = (conn: Guarded, on: boolean): void => {
+    if (!on) underWay.delete(conn);
+    else if (pending.has(conn)) underWay.add(conn);
   };
 
   const onAuth = (conn: Guarded, user: string | undefined): void => {
@@ -326,6 +379,13 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
       });
       return;
     }
+    const network = networkGroup(address);
+    if (login && (perNetwork.get(network) ?? 0) >= maxWaitingPerNetwork) {
+      refuse(socket, 'address', 'connection refused: too many from this network not logged in', {
+        maxUnauthenticatedPerNetwork: maxWaitingPerNetwork,
+      });
+      return;
+    }
     const unauthenticated = pending.size;
     if (unauthenticated >= full) {
       if (!evict('dropped a connection not logged in: unauthenticated limit reached')) {
@@ -346,7 +406,17 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     }
     const key = peerKey(socket);
     const remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-    const conn = new Guarded(nextId++, key, address, group, remote, closing.signal, onAuth);
+    const conn = new Guarded(
+      nextId++,
+      key,
+      address,
+      group,
+      network,
+      remote,
+      closing.signal,
+      onAuth,
+      onUnderWay,
+    );
     conn.sockets.add(socket);
     byPeer.set(key, conn);
     if (login) {
@@ -354,6 +424,7 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
       const set = waiting.get(group) ?? new Set<Guarded>();
       set.add(conn);
       waiting.set(group, set);
+      perNetwork.set(network, (perNetwork.get(network) ?? 0) + 1);
     } else conn.authenticated = true;
     perAddress.set(group, (perAddress.get(group) ?? 0) + 1);
     open++;

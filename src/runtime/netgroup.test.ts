@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressGroup } from './netgroup.js';
+import { addressGroup, networkGroup } from './netgroup.js';
 
 describe('addressGroup', () => {
   it('counts IPv4 addresses one by one by default, and by a wider prefix when asked', () => {
@@ -24,5 +24,14 @@ describe('addressGroup', () => {
   it('keeps text that is not an address as its own group', () => {
     expect(addressGroup(undefined)).toBe('?');
     expect(addressGroup('/run/sockit.sock')).toBe('/run/sockit.sock');
+  });
+});
+
+describe('networkGroup', () => {
+  it('groups by the site network: IPv4 /24, IPv6 /48', () => {
+    expect(networkGroup('10.1.2.3')).toBe('10.1.2.0/24');
+    expect(networkGroup('::ffff:10.1.2.3')).toBe('10.1.2.0/24');
+    expect(networkGroup('2001:db8:1:2::7')).toBe('2001:db8:1::/48');
+    expect(networkGroup('2001:db8:1:ff00::1')).toBe(networkGroup('2001:db8:1:2::7'));
   });
 });

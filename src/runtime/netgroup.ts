@@ -48,3 +48,20 @@ function grouped(value: bigint, bits: number, prefix: number, format: (v: bigint
   const shift = BigInt(bits - keep);
   return `${format((value >> shift) << shift)}/${keep}`;
 }
+
+/** Prefixes of a site's network: an IPv4 /24, an IPv6 /48 (RFC 6177's largest site assignment). */
+export const NETWORK_PREFIXES: Readonly<Required<AddressGroupOptions>> = { v4Prefix: 24, v6Prefix: 48 };
+
+/**
+ * The wider group of `address`: its site's network (`NETWORK_PREFIXES`), for caps that a host
+ * with many addresses (a /64, a /56, a rented /24) must not multiply.
+ *
+ * @example
+ * ```ts
+ * networkGroup('2001:db8:1:2::7'); // '2001:db8:1::/48'
+ * networkGroup('10.1.2.3'); // '10.1.2.0/24'
+ * ```
+ */
+export function networkGroup(address: string | undefined): string {
+  return addressGroup(address, NETWORK_PREFIXES);
+}

@@ -79,6 +79,10 @@ export interface TcpServiceOptions {
   maxStartups?: MaxStartups;
   /** With `login`: connections not yet logged in at once from one address group. Default 8. */
   maxUnauthenticatedPerAddress?: number;
+  /** With `login`: connections not yet logged in at once from one network (IPv4 /24, IPv6 /48). Default `maxStartups.full / 4`, at least twice the per-address cap. */
+  maxUnauthenticatedPerNetwork?: number;
+  /** With `login`: log-ins under way spared when a newcomer needs room. Default `maxStartups.full / 2`. */
+  maxLoginsUnderWay?: number;
   /** With `login`: logged-in connections of one user at once. Default 16. */
   maxPerUser?: number;
   /** With `login`: slots kept for connections not yet logged in. Default `maxConnections / 16`. */
@@ -136,6 +140,8 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     loginTimeoutMs: options.loginTimeoutMs,
     maxStartups: options.maxStartups,
     maxUnauthenticatedPerAddress: options.maxUnauthenticatedPerAddress,
+    maxUnauthenticatedPerNetwork: options.maxUnauthenticatedPerNetwork,
+    maxLoginsUnderWay: options.maxLoginsUnderWay,
     maxPerUser: options.maxPerUser,
     loginReserve: options.loginReserve,
     idleTimeoutMs: options.idleTimeoutMs,

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { scramLogin } from '../../src/auth/login-client.js';
+import { throttleKey } from '../../src/auth/login-server.js';
 import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { Throttle } from '../../src/auth/throttle.js';
@@ -208,5 +209,112 @@ describe('logged-in connections', () => {
     // The reserved slots still take newcomers.
     const newcomer = await open(port, '127.5.1.1');
     expect(newcomer).toBeDefined();
+  });
+});
+
+describe('an address that failed often, then logs in rightly', () => {
+  it('is not slowed further by its own successes: the wait does not restart', async () => {
+    // The address's clock is the test's: the back-off is read, never waited for.
+    let now = 0;
+    const port = await start({ throttle: new Throttle({ forgetMs: 2 ** 40, now: () => now }) });
+    // Each try on a connection of its own, closed after: the address's waiting cap stays clear.
+    const once = async (user: string, password: string): Promise<string> => {
+      const result = await logIn(port, '127.4.0.1', user, password);
+      sockets.pop()?.destroy();
+      return result;
+    };
+    for (let i = 0; i < 11; i++) {
+      expect(await once(`ghost${i}`, 'wrong')).toBe(ErrorCode.AUTH_FAILED);
+      now += 60_000; // past the longest wait
+    }
+    // The clock stands still from here: each success must leave the wait where it was (over).
+    const results: string[] = [];
+    for (let i = 0; i < 3; i++) results.push(await once('ann', 'correct horse'));
+    expect(results).toEqual(['ann', 'ann', 'ann']);
+  });
+});
+
+/**
+ * A crowd from `addresses` that keeps the account's slot and queue full: each opens an attempt
+ * for `user`, never sends the proof, and opens another once the server gives up on it.
+ */
+function holdAccount(port: number, addresses: string[], user: string) {
+  const tally = { held: 0, refused: 0 };
+  let stop = false;
+  const crowd = addresses.map(async (address) => {
+    while (!stop) {
+      const channel = await open(port, address);
+      if (!channel) continue;
+      const { answer } = await firstStep(channel, user).catch(() => ({ answer: { ok: false } }));
+      if (answer.ok === true) {
+        tally.held++;
+        await channel.receive().catch(() => {}); // the server gives up on the proof
+      } else {
+        tally.refused++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      channel.socket.destroy();
+    }
+  });
+  return {
+    tally,
+    stop: async () => {
+      stop = true;
+      await Promise.all(crowd);
+    },
+  };
+}
+
+describe('a crowd from many addresses holding the account slot and its queue', () => {
+  const addresses = Array.from({ length: 20 }, (_, i) => `127.3.1.${i + 1}`);
+
+  it('lets the owner in from an address group that logged in before', async () => {
+    // Only the account's slot and queue stand between the owner and the account here.
+    const port = await start({
+      throttle: new Throttle({ freeFailures: 1_000_000 }),
+      loginStepTimeoutMs: 300,
+    });
+    expect(await logIn(port, '127.0.0.1', 'ann', 'correct horse')).toBe('ann');
+    const attack = holdAccount(port, addresses, 'ann');
+    await vi.waitFor(() => expect(attack.tally.refused).toBeGreaterThan(20)); // the queue is full
+    const results: string[] = [];
+    for (let i = 0; i < 3; i++) results.push(await logIn(port, '127.0.0.1', 'ann', 'correct horse'));
+    await attack.stop();
+    expect(results).toEqual(['ann', 'ann', 'ann']);
+  });
+
+  it('does not charge a refusal by the account queue to the refused address', async () => {
+    const throttle = new Throttle({ freeFailures: 1_000_000 });
+    const port = await start({ throttle, loginStepTimeoutMs: 300 });
+    const attack = holdAccount(port, addresses, 'ann');
+    await vi.waitFor(() => expect(attack.tally.refused).toBeGreaterThan(20));
+    const results: string[] = [];
+    for (let i = 0; i < 3; i++) results.push(await logIn(port, '127.3.0.9', 'ann', 'correct horse'));
+    await attack.stop();
+    expect(results).toContain(ErrorCode.THROTTLED); // a stranger's group waits in the common queue
+    expect(throttle.snapshot(throttleKey.address('127.3.0.9'))).toBeUndefined();
+  });
+});
+
+describe('a crowd of log-ins that start and never finish', () => {
+  it('cannot hold every waiting slot: a real user still gets in and logs in', async () => {
+    // The crowd's attempts are given all the time they like: only the guard's choice of whom
+    // to drop stands between it and the user.
+    const port = await start({
+      maxConnections: 40,
+      maxStartups: { start: 20, rate: 0, full: 20 },
+      loginTimeoutMs: 60_000,
+      loginStepTimeoutMs: 60_000,
+    });
+    let held = 0;
+    for (let i = 0; i < 300; i++) {
+      // Each from a network of its own (127.N.M.1): no per-address or per-network cap applies.
+      const channel = await open(port, `127.${20 + (i % 100)}.${Math.floor(i / 100)}.1`);
+      if (!channel) continue;
+      const { answer } = await firstStep(channel, `ghost${i}`).catch(() => ({ answer: { ok: false } }));
+      if (answer.ok === true) held++;
+    }
+    expect(held).toBeGreaterThanOrEqual(20); // the crowd filled the room
+    expect(await logIn(port, '127.0.0.1', 'ann', 'correct horse')).toBe('ann');
   });
 });
