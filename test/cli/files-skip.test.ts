@@ -1,53 +1,24 @@
 /** `--skip-existing`: a folder upload or download run again finishes the rest. */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTools, type Server, sockit, startServer } from '../helpers.js';
+import { sockit } from '../helpers.js';
+import { type FilesFixture, startFilesFixture } from './files-fixture.js';
 
 describe('sockit files upload and download --skip-existing', () => {
   let dir: string;
   let home: string;
-  let server: Server;
+  let files: FilesFixture;
   let where: string;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    requireTools();
-    dir = await mkdtemp(path.join(tmpdir(), 'sockit-files-skip-'));
-    const dataDir = path.join(dir, 'data');
-    env = {
-      ...process.env,
-      SOCKIT_DATA_DIR: dataDir,
-      SOCKIT_KEY_CACHE: 'off',
-      SOCKIT_PASSWORD: 'pass of ann',
-    };
-    const added = await sockit(['users', 'add', 'ann', '--data-dir', dataDir, '--iterations', '4096'], {
-      env,
-    });
-    expect(added.code, added.stderr).toBe(0);
-    server = await startServer(
-      [
-        'files',
-        'serve',
-        '--data-dir',
-        dataDir,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--min-iterations',
-        '4096',
-      ],
-      1,
-    );
-    where = `127.0.0.1:${server.listening[0]?.port}`;
-    home = path.join(dataDir, 'files', 'ann');
+    files = await startFilesFixture('sockit-files-skip-', { ann: 'pass of ann' });
+    ({ dir, where } = files);
+    env = { ...files.env, SOCKIT_PASSWORD: 'pass of ann' };
+    home = files.home('ann');
   });
-  afterAll(async () => {
-    await server?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => files?.stop());
 
   it('upload: stops at an existing file without it, uploads the rest and keeps that file with it', async () => {
     const local = path.join(dir, 'up');

@@ -1,56 +1,26 @@
 /** `-` for `sockit files`: stdin for upload (with --as), stdout for download. */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTools, type Server, sockit, startServer } from '../helpers.js';
+import { sockit } from '../helpers.js';
+import { type FilesFixture, startFilesFixture } from './files-fixture.js';
 
 describe('sockit files with - as the local file', () => {
-  let dir: string;
   let home: string;
-  let server: Server;
+  let files: FilesFixture;
   let where: string;
   let env: NodeJS.ProcessEnv;
   const data = randomBytes(300_000);
 
   beforeAll(async () => {
-    requireTools();
-    dir = await mkdtemp(path.join(tmpdir(), 'sockit-files-stdio-'));
-    const dataDir = path.join(dir, 'data');
-    env = {
-      ...process.env,
-      SOCKIT_DATA_DIR: dataDir,
-      SOCKIT_KEY_CACHE: 'off',
-      SOCKIT_PASSWORD: 'pass of ann',
-    };
-    const added = await sockit(['users', 'add', 'ann', '--data-dir', dataDir, '--iterations', '4096'], {
-      env,
-    });
-    expect(added.code, added.stderr).toBe(0);
-    server = await startServer(
-      [
-        'files',
-        'serve',
-        '--data-dir',
-        dataDir,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--min-iterations',
-        '4096',
-      ],
-      1,
-    );
-    where = `127.0.0.1:${server.listening[0]?.port}`;
-    home = path.join(dataDir, 'files', 'ann');
+    files = await startFilesFixture('sockit-files-stdio-', { ann: 'pass of ann' });
+    ({ where } = files);
+    env = { ...files.env, SOCKIT_PASSWORD: 'pass of ann' };
+    home = files.home('ann');
   });
-  afterAll(async () => {
-    await server?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => files?.stop());
 
   it('uploads stdin under the name --as gives, into --to', async () => {
     const r = await sockit(['files', 'upload', where, '-', '--as', 'piped.bin', '--to', 'in', '-u', 'ann'], {
