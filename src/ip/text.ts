@@ -104,7 +104,9 @@ export function formatComparison(c: ComparisonReport): string {
  * ```
  */
 export function formatSplit(s: SplitReport): string {
-  const lines = [`${s.network} split into /${s.newPrefix}: ${s.count} subnets`];
+  const lines = [
+    `${s.network} split into /${s.newPrefix}: ${s.count} ${String(s.count) === '1' ? 'subnet' : 'subnets'}`,
+  ];
   const width = Math.max(...s.subnets.map((p) => p.network.length));
   for (const p of s.subnets) {
     lines.push(`  ${p.network.padEnd(width)}   hosts ${p.hosts.first} - ${p.hosts.last} (${p.hosts.count})`);

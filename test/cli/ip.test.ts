@@ -200,3 +200,12 @@ describe('sockit ip FIRST-LAST (range to CIDR)', () => {
     await expect(sockitIp(['10.0.0.1-10.0.0.9', '10.0.0.1'])).rejects.toThrow(INVALID);
   });
 });
+
+describe('sockit ip --split counts in words', () => {
+  it('says "1 subnet", not "1 subnets"', async () => {
+    expect(await sockitIp(['10.0.0.0/24', '--split', '/24'])).toMatch(
+      /^10\.0\.0\.0\/24 split into \/24: 1 subnet$/m,
+    );
+    expect(await sockitIp(['10.0.0.0/24', '--split', '/25'])).toMatch(/: 2 subnets$/m);
+  });
+});
