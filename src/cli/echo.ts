@@ -5,6 +5,7 @@ import { ECHO_PORT, serveEcho } from '../echo/server.js';
 import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
 import { bytesOption, parseBytes, parseCount, parseHostPort, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
+import { counted } from './plural.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
 interface ServeFlags extends TlsFlags {
@@ -33,9 +34,15 @@ interface BenchFlags {
 }
 
 export function echoCommand(): Command {
-  const echo = new Command('echo').description(
-    'the echo service of RFC 862, and a load generator for echo servers',
-  );
+  const echo = new Command('echo')
+    .description('the echo service of RFC 862, and a load generator for echo servers')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sockit echo serve --port 7007
+  sockit echo bench 127.0.0.1:7007 -c 50 -d 5`,
+    );
 
   tlsServerOptions(echo.command('serve'))
     .description('echo every byte (TCP) and every datagram (UDP) back to its sender')
@@ -112,6 +119,14 @@ Examples:
     .option('-s, --size <bytes>', 'message size', parseBytes, 64)
     .addOption(secondsOption('--timeout <seconds>', 'UDP: count a datagram lost after this long', 1))
     .option('--json', 'print one JSON object instead of text')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sockit echo bench 127.0.0.1:7007                      10 TCP connections for 10 s
+  sockit echo bench [::1]:7007 -c 100 -s 1KiB -d 30     100 connections, 1 KiB messages
+  sockit echo bench 127.0.0.1:7007 --udp --json         UDP, one JSON object`,
+    )
     .action(async (target: { host: string; port: number }, flags: BenchFlags) => {
       const result = await benchEcho({
         host: target.host,
@@ -140,8 +155,8 @@ function parseRate(text: string): number {
 function formatBench(r: EchoBenchResult): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   const lines = [
-    `echo ${r.protocol} ${r.target}: ${r.connections} connections, ${r.size}-byte messages, ${r.seconds} s`,
-    `  ${n(r.messages)} messages   ${n(r.messagesPerSecond)} msg/s   ${r.megabytesPerSecond} MB/s`,
+    `echo ${r.protocol} ${r.target}: ${counted(r.connections, 'connection')}, ${r.size}-byte messages, ${r.seconds} s`,
+    `  ${counted(n(r.messages), 'message', undefined, r.messages)}   ${n(r.messagesPerSecond)} msg/s   ${r.megabytesPerSecond} MB/s`,
     `  latency ms: p50 ${r.latencyMs.p50}   p99 ${r.latencyMs.p99}   max ${r.latencyMs.max}   mean ${r.latencyMs.mean}`,
   ];
   if (r.protocol === 'udp') lines.push(`  lost datagrams: ${n(r.lost)}`);

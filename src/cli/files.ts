@@ -330,9 +330,18 @@ function localName(remote: string, user: string): string {
 }
 
 export function filesCommand(): Command {
-  const files = new Command('files').description(
-    'an authenticated file service: accounts with SCRAM-SHA-256, per-user folders, verified and resumable transfers',
-  );
+  const files = new Command('files')
+    .description(
+      'an authenticated file service: accounts with SCRAM-SHA-256, per-user folders, verified and resumable transfers',
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sockit files serve
+  sockit files upload ann@127.0.0.1 ./photos
+  sockit files ls ann@127.0.0.1 -R`,
+    );
 
   guardLoginOptions(tlsServerOptions(files.command('serve')))
     .description('serve a folder holding one home per user')
@@ -382,7 +391,12 @@ export function filesCommand(): Command {
       `
 Accounts: sockit users add NAME (same --db), or with --allow-register, sockit files register.
 Uploads land under their real name only once whole and verified (SHA-256); interrupted ones
-resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links are refused.`,
+resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links are refused.
+
+Examples:
+  sockit files serve                                       port 7021, accounts in DATA-DIR
+  sockit files serve --port 8021 --quota 10GiB --allow-register
+  sockit files serve --tls-cert cert.pem --tls-key key.pem`,
     )
     .action(async (flags: ServeFlags, command: Command) => {
       const log = loggerFor(command);
@@ -435,7 +449,12 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
     .option('--tls-ca <file>', 'trust this certificate (PEM); implies --tls')
     .addHelpText(
       'after',
-      '\nThe password comes from SOCKIT_PASSWORD, or else is asked for twice on the terminal.',
+      `
+The password comes from SOCKIT_PASSWORD, or else is asked for twice on the terminal.
+
+Examples:
+  sockit files register ann@127.0.0.1
+  sockit files register ann@files.example:8021 --tls`,
     )
     .action(async (target: string, flags: ClientFlags & { iterations: number }) => {
       const tls = await clientTls(flags);
@@ -460,7 +479,14 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('[path]', 'folder or file', '')
       .option('-R, --recursive', 'the whole tree')
-      .option('--json', 'one JSON array of {path, type, size, mtime}'),
+      .option('--json', 'one JSON array of {path, type, size, mtime}')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  sockit files ls ann@127.0.0.1
+  sockit files ls ann@127.0.0.1:7021 photos -R --json`,
+      ),
   ).action(
     async (target: string, remote: string, flags: ClientFlags & { recursive?: boolean; json?: boolean }) => {
       const entries = await withClient(target, flags, (c, signal) =>
@@ -480,10 +506,18 @@ resume. Each user sees only ROOT/NAME; '..', absolute paths and symbolic links a
       .description('upload files and folders (resumes an interrupted upload of the same file)')
       .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<local...>', 'files or folders; - reads stdin (give --as)')
-      .option('--to <dir>', 'remote folder to upload into (default: your home)', '')
+      .addOption(new Option('--to <dir>', 'remote folder to upload into').default('', 'your home'))
       .option('--as <name>', 'name on the server of a single file or of stdin (default: the local name)')
       .option('--overwrite', 'replace files that exist (default: refuse with ERR_EXISTS)')
-      .option('--skip-existing', 'leave files that exist on the server as they are, and go on with the rest'),
+      .option('--skip-existing', 'leave files that exist on the server as they are, and go on with the rest')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  sockit files upload ann@127.0.0.1 report.pdf
+  sockit files upload ann@127.0.0.1 ./photos --to backup --skip-existing
+  tar c src | sockit files upload ann@127.0.0.1 - --as src.tar`,
+      ),
   ).action(
     async (
       target: string,
@@ -550,7 +584,12 @@ part. Names the server sends are checked: '..', '.', empty names, '/', '\\' and 
 or an absolute path fail with ERR_BAD_REQUEST, and nothing is written outside LOCAL. An
 existing file is never replaced without --overwrite. The server's announced size is checked
 against --max-file-size and the free space before a byte is written, and no more than that
-size is ever taken.`,
+size is ever taken.
+
+Examples:
+  sockit files download ann@127.0.0.1 report.pdf
+  sockit files download ann@127.0.0.1 photos ./restore/ --skip-existing
+  sockit files download ann@127.0.0.1 src.tar - | tar x`,
       ),
   ).action(async (target: string, remote: string, local: string | undefined, flags: DownloadFlags) => {
     await withClient(target, flags, async (client, signal) => {
@@ -602,7 +641,14 @@ size is ever taken.`,
       .description('remove files or folders')
       .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<path...>', 'files or folders in your home')
-      .option('-r, --recursive', 'remove folders with what is in them'),
+      .option('-r, --recursive', 'remove folders with what is in them')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  sockit files rm ann@127.0.0.1 old.log
+  sockit files rm ann@127.0.0.1 backup -r`,
+      ),
   ).action(async (target: string, paths: string[], flags: ClientFlags & { recursive?: boolean }) => {
     await withClient(target, flags, async (client, signal) => {
       for (const p of paths) await client.remove(p, flags.recursive ?? false, { signal });
@@ -615,7 +661,14 @@ size is ever taken.`,
       .description('make folders')
       .argument('<server>', '[USER@]HOST[:PORT]')
       .argument('<path...>', 'folders to make in your home')
-      .option('-p, --parents', 'make missing parents too, and accept folders that exist'),
+      .option('-p, --parents', 'make missing parents too, and accept folders that exist')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  sockit files mkdir ann@127.0.0.1 photos
+  sockit files mkdir ann@127.0.0.1 backup/2026/december -p`,
+      ),
   ).action(async (target: string, paths: string[], flags: ClientFlags & { parents?: boolean }) => {
     await withClient(target, flags, async (client, signal) => {
       for (const p of paths) await client.mkdir(p, flags.parents ?? false, { signal });

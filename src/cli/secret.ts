@@ -13,7 +13,9 @@ import { ErrorCode, SockitError } from '../errors.js';
  * ```
  */
 export function secretCommand(): Command {
-  const secret = new Command('secret').description('shared-secret keys for machine log-ins');
+  const secret = new Command('secret')
+    .description('shared-secret keys for machine log-ins')
+    .addHelpText('after', '\nExamples:\n  sockit secret new ~/.config/sockit/secret.key');
   secret
     .command('new')
     .description('write a new random key (32 bytes) to FILE, readable by its owner only')
@@ -21,7 +23,11 @@ export function secretCommand(): Command {
     .addHelpText(
       'after',
       '\nGive the same file to the server and to the machines that log in with it (--secret-file).\n' +
-        'Only keys made here are accepted: a passphrase could be guessed offline from one exchange.',
+        'Only keys made here are accepted: a passphrase could be guessed offline from one exchange.\n\n' +
+        'Examples:\n' +
+        '  sockit secret new machines.key\n' +
+        '  sockit files serve --secret-file machines.key\n' +
+        '  sockit files ls build-bot@127.0.0.1 --secret-file machines.key',
     )
     .action(async (file: string) => {
       try {

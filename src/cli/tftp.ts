@@ -12,6 +12,7 @@ import { parseRewrite, type RewriteRule, temporaryBeside } from '../tftp/paths.j
 import { serveTftp, TFTP_PORT } from '../tftp/server.js';
 import { bytesOption, type Endpoint, parseCount, parseEndpoint, parsePort } from './args.js';
 import { loggerFor } from './context.js';
+import { counted } from './plural.js';
 import { formatBytes, Progress } from './progress.js';
 
 interface ServeFlags {
@@ -138,13 +139,21 @@ function summary(verb: string, name: string, r: TftpResult): string {
   const rate = formatBytes(r.bytes / Math.max(seconds, 0.001));
   const o = r.options;
   return (
-    `${verb} ${name}: ${formatBytes(r.bytes)} in ${seconds.toFixed(2)} s (${rate}/s), ${r.blocks} blocks, ` +
-    `${r.retransmits} retransmits, blksize ${o.blksize}, windowsize ${o.windowsize}\n`
+    `${verb} ${name}: ${formatBytes(r.bytes)} in ${seconds.toFixed(2)} s (${rate}/s), ${counted(r.blocks, 'block')}, ` +
+    `${counted(r.retransmits, 'retransmit')}, blksize ${o.blksize}, windowsize ${o.windowsize}\n`
   );
 }
 
 export function tftpCommand(): Command {
-  const tftp = new Command('tftp').description('TFTP server and client (RFC 1350, 2347-2349, 7440)');
+  const tftp = new Command('tftp')
+    .description('TFTP server and client (RFC 1350, 2347-2349, 7440)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sockit tftp serve --root ./images --port 6969
+  sockit tftp get 127.0.0.1:6969 pxelinux.0`,
+    );
 
   tftp
     .command('serve')
@@ -252,7 +261,12 @@ Examples:
       `
 The file is written under a temporary name and renamed when complete: a failed download
 leaves nothing under LOCAL. A progress bar shows on a terminal (with the size when the
-server gives tsize); a summary line follows.`,
+server gives tsize); a summary line follows.
+
+Examples:
+  sockit tftp get 127.0.0.1:6969 pxelinux.0               into ./pxelinux.0
+  sockit tftp get [::1]:6969 boot/kernel /tmp/            into /tmp/kernel
+  sockit tftp get 127.0.0.1:6969 config.txt - | less      to stdout`,
     )
     .action(
       async (
@@ -313,7 +327,17 @@ server gives tsize); a summary line follows.`,
       .description('upload a file; LOCAL "-" reads stdin')
       .argument('<host[:port]>', 'the server, by address or name (as for get)', parseTftpHost)
       .argument('<local>', 'file to send')
-      .argument('[remote]', 'name on the server (default: the local file name)'),
+      .argument('[remote]', 'name on the server (default: the local file name)')
+      .addHelpText(
+        'after',
+        `
+The server must allow writes (sockit tftp serve --writable).
+
+Examples:
+  sockit tftp put 127.0.0.1:6969 ./firmware.bin
+  sockit tftp put [::1]:6969 ./build.log logs/build.log
+  date | sockit tftp put 127.0.0.1:6969 - now.txt        from stdin`,
+      ),
   ).action(
     async (
       target: { host: string; port: number },

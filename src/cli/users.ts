@@ -59,7 +59,14 @@ says on stderr which database it used ("database: ...").`;
 export function usersCommand(): Command {
   const users = new Command('users')
     .description('manage the accounts that log in to sockit services')
-    .addHelpText('after', `${DB_HELP}\n${PASSWORD_HELP}`);
+    .addHelpText('after', `${DB_HELP}\n${PASSWORD_HELP}`)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sockit users add ann --quota 5GiB
+  sockit users list`,
+    );
 
   withStore(users.command('add'))
     .description('add a user; the password is asked for (or taken from SOCKIT_PASSWORD)')
@@ -92,7 +99,10 @@ export function usersCommand(): Command {
     .description("set a user's password; the password is asked for (or taken from SOCKIT_PASSWORD)")
     .argument('<name>', 'an existing user')
     .addOption(iterationsOption())
-    .addHelpText('after', PASSWORD_HELP)
+    .addHelpText(
+      'after',
+      `${PASSWORD_HELP}\n\nExamples:\n  sockit users passwd ann\n  SOCKIT_PASSWORD=... sockit users passwd build-bot`,
+    )
     .action(async (name: string, flags: PasswdFlags) => {
       await withUserStore(flags, async (store) => {
         if ((await store.get(name)) === undefined) {
@@ -106,6 +116,10 @@ export function usersCommand(): Command {
   withStore(users.command('remove'))
     .description('delete a user (their files, if any, stay where they are)')
     .argument('<name>', 'an existing user')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sockit users remove ann\n  sockit users remove ann --db postgres://sockit@db/sockit',
+    )
     .action(async (name: string, flags: StoreFlags) => {
       await withUserStore(flags, async (store) => {
         await store.remove(name);
@@ -119,6 +133,7 @@ export function usersCommand(): Command {
       '--json',
       "print a JSON array of {name, quotaBytes (bytes, 'unlimited' or null: the server's), usageBytes, createdAt}",
     )
+    .addHelpText('after', '\nExamples:\n  sockit users list\n  sockit users list --json')
     .action(async (flags: ListFlags) => {
       await withUserStore(flags, async (store) => {
         const all = await store.list();

@@ -22,11 +22,13 @@ export {
   parseIp,
 } from './address.js';
 export { type ClassInfo, type Ipv4Class, ipv4Class } from './classful.js';
+export { type EmbeddedIPv4, type Embedding, embeddedIPv4 } from './embedded.js';
 export { binaryIPv4, formatIPv4, IPV4_BITS, IPV4_MAX, parseIPv4 } from './ipv4.js';
 export { expandIPv6, formatIPv6, IPV6_BITS, IPV6_MAX, parseIPv6 } from './ipv6.js';
 export { type AddressKind, classifyIp, describeKind, type IpKind, mappedIPv4 } from './kind.js';
 export { checkPrefix, maskToPrefix, parsePrefixOrMask, prefixToMask, wildcardOf } from './mask.js';
 export { answerIpQuery, DEFAULT_SPLIT_LIMIT, type IpAnswer, type IpQuery } from './query.js';
+export { parseRange, summarizeRange } from './range.js';
 export {
   type AndRow,
   type ComparisonReport,

@@ -5,6 +5,7 @@
 import { ErrorCode, SockitError } from '../errors.js';
 import { addressBits, type IpAddress } from './address.js';
 import { parsePrefixOrMask } from './mask.js';
+import { parseRange } from './range.js';
 import {
   type ComparisonReport,
   compareSubnets,
@@ -13,7 +14,7 @@ import {
   type SplitReport,
   type SubnetReport,
 } from './report.js';
-import { parseCidr, subnetOf } from './subnet.js';
+import { formatSubnet, parseCidr, subnetOf } from './subnet.js';
 
 /** Default for `limit`: how many subnets a split lists. */
 export const DEFAULT_SPLIT_LIMIT = 256;
@@ -32,7 +33,9 @@ export interface IpQuery {
 export type IpAnswer =
   | { form: 'subnet'; report: SubnetReport }
   | { form: 'compare'; report: ComparisonReport }
-  | { form: 'split'; report: SplitReport };
+  | { form: 'split'; report: SplitReport }
+  /** `FIRST-LAST`: the fewest `network/prefix` blocks covering exactly that range. */
+  | { form: 'range'; report: string[] };
 
 /**
  * Answers a query; throws `ERR_INVALID_ARGUMENT` for input that does not add up.
@@ -46,6 +49,12 @@ export type IpAnswer =
 export function answerIpQuery(query: IpQuery): IpAnswer {
   const count = query.addresses.length;
   if (count < 1 || count > 2) throw invalid(`give one or two addresses, not ${count}`);
+  if (query.addresses.some((text) => text.includes('-'))) {
+    if (count !== 1 || query.mask !== undefined || query.split !== undefined) {
+      throw invalid('a range FIRST-LAST comes alone, without a second address, --mask or --split');
+    }
+    return { form: 'range', report: parseRange(query.addresses[0] as string).map(formatSubnet) };
+  }
   const inputs = query.addresses.map((text) => parseCidr(text));
   const [first, second] = inputs;
   if (first === undefined) throw invalid('give an address');

@@ -8,6 +8,7 @@
 import { ErrorCode, SockitError } from '../errors.js';
 import { formatValue, type IpAddress, type IpVersion } from './address.js';
 import { ipv4Class } from './classful.js';
+import { type Embedding, embeddedIPv4 } from './embedded.js';
 import { binaryIPv4 } from './ipv4.js';
 import { expandIPv6 } from './ipv6.js';
 import { type AddressKind, classifyIp, mappedIPv4 } from './kind.js';
@@ -54,6 +55,8 @@ export interface SubnetReport {
   kind: AddressKind;
   /** IPv4-mapped IPv6 addresses: the IPv4 address inside. */
   mappedIPv4: string | null;
+  /** IPv4-mapped or NAT64 (64:ff9b::/96) addresses: the IPv4 address inside, dotted, and how. */
+  embeddedIPv4: { address: string; via: Embedding; block: string } | null;
 }
 
 export interface AndRow {
@@ -107,6 +110,7 @@ export function describeSubnet(address: IpAddress, prefix: number): SubnetReport
   const text = (value: bigint): string => formatValue(version, value);
   const cls = version === 4 ? ipv4Class(address.value) : undefined;
   const mapped = mappedIPv4(address);
+  const embedded = embeddedIPv4(address);
   return {
     version,
     address: text(address.value),
@@ -132,6 +136,9 @@ export function describeSubnet(address: IpAddress, prefix: number): SubnetReport
       : null,
     kind: classifyIp(address),
     mappedIPv4: mapped ? formatValue(4, mapped.value) : null,
+    embeddedIPv4: embedded
+      ? { address: formatValue(4, embedded.ipv4.value), via: embedded.via, block: embedded.block }
+      : null,
   };
 }
 

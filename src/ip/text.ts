@@ -23,6 +23,8 @@ export function formatIpAnswer(answer: IpAnswer): string {
       return `${formatComparison(answer.report)}\n`;
     case 'split':
       return `${formatSplit(answer.report)}\n`;
+    case 'range':
+      return answer.report.map((block) => `${block}\n`).join('');
   }
 }
 
@@ -40,7 +42,9 @@ export function formatIpAnswer(answer: IpAnswer): string {
 export function formatSubnetReport(r: SubnetReport): string {
   const rows: [string, string][] = [['address', r.binary ? `${r.address}   ${r.binary}` : r.address]];
   if (r.expanded) rows.push(['expanded', r.expanded]);
-  if (r.mappedIPv4) rows.push(['mapped', `IPv4 ${r.mappedIPv4}`]);
+  const e = r.embeddedIPv4;
+  if (e)
+    rows.push(['embedded IPv4', `${e.address} (${e.via === 'nat64' ? 'NAT64' : 'IPv4-mapped'}, ${e.block})`]);
   rows.push(['netmask', `${r.mask} = /${r.prefix}`]);
   if (r.version === 4) rows.push(['wildcard', r.wildcard]);
   rows.push(['network', r.network]);
@@ -100,7 +104,9 @@ export function formatComparison(c: ComparisonReport): string {
  * ```
  */
 export function formatSplit(s: SplitReport): string {
-  const lines = [`${s.network} split into /${s.newPrefix}: ${s.count} subnets`];
+  const lines = [
+    `${s.network} split into /${s.newPrefix}: ${s.count} ${String(s.count) === '1' ? 'subnet' : 'subnets'}`,
+  ];
   const width = Math.max(...s.subnets.map((p) => p.network.length));
   for (const p of s.subnets) {
     lines.push(`  ${p.network.padEnd(width)}   hosts ${p.hosts.first} - ${p.hosts.last} (${p.hosts.count})`);

@@ -160,3 +160,52 @@ describe('the installed command', () => {
     );
   });
 });
+
+describe('sockit ip with an IPv4 address inside IPv6', () => {
+  it('prints the IPv4 part of a NAT64 address (64:ff9b::/96, RFC 6052) dotted', async () => {
+    const out = await sockitIp(['64:ff9b::c000:221']);
+    expect(out).toMatch(/^embedded IPv4 +192\.0\.2\.33 \(NAT64, 64:ff9b::\/96, RFC 6052\)$/m);
+    const report = JSON.parse(await sockitIp(['64:ff9b::c000:221', '--json'])) as SubnetReport;
+    expect(report.embeddedIPv4).toEqual({
+      address: '192.0.2.33',
+      via: 'nat64',
+      block: '64:ff9b::/96, RFC 6052',
+    });
+  });
+
+  it('prints the IPv4 part of an IPv4-mapped address dotted, and none for other IPv6', async () => {
+    expect(await sockitIp(['::ffff:c0a8:101'])).toMatch(/^embedded IPv4 +192\.168\.1\.1 \(IPv4-mapped/m);
+    const plain = JSON.parse(await sockitIp(['2001:db8::c000:221', '--json'])) as SubnetReport;
+    expect(plain.embeddedIPv4).toBeNull();
+    expect(await sockitIp(['2001:db8::c000:221'])).not.toContain('embedded');
+  });
+});
+
+describe('sockit ip FIRST-LAST (range to CIDR)', () => {
+  it('prints the fewest blocks covering exactly the range, one per line', async () => {
+    expect(await sockitIp(['10.0.0.3-10.0.0.17'])).toBe(
+      '10.0.0.3/32\n10.0.0.4/30\n10.0.0.8/29\n10.0.0.16/31\n',
+    );
+    expect(await sockitIp(['2001:db8::-2001:db8::ffff'])).toBe('2001:db8::/112\n');
+  });
+
+  it('--json prints the blocks as an array', async () => {
+    expect(JSON.parse(await sockitIp(['[::1]-[::4]', '--json']))).toEqual(['::1/128', '::2/127', '::4/128']);
+  });
+
+  it('refuses a reversed range, mixed families and a range with other arguments', async () => {
+    await expect(sockitIp(['10.0.0.17-10.0.0.3'])).rejects.toThrow(INVALID);
+    await expect(sockitIp(['10.0.0.1-::1'])).rejects.toThrow(INVALID);
+    await expect(sockitIp(['10.0.0.1-10.0.0.9', '--mask', '/24'])).rejects.toThrow(INVALID);
+    await expect(sockitIp(['10.0.0.1-10.0.0.9', '10.0.0.1'])).rejects.toThrow(INVALID);
+  });
+});
+
+describe('sockit ip --split counts in words', () => {
+  it('says "1 subnet", not "1 subnets"', async () => {
+    expect(await sockitIp(['10.0.0.0/24', '--split', '/24'])).toMatch(
+      /^10\.0\.0\.0\/24 split into \/24: 1 subnet$/m,
+    );
+    expect(await sockitIp(['10.0.0.0/24', '--split', '/25'])).toMatch(/: 2 subnets$/m);
+  });
+});
