@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { Throttle } from '../../src/auth/throttle.js';
-import { serveFiles } from '../../src/files/server.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
+import { serveFilesForTest } from './serve.js';
 
 describe('iteration counts shown to unknown names', () => {
   let dir: string;
@@ -32,13 +32,7 @@ describe('iteration counts shown to unknown names', () => {
         serverKey: randomBytes(32),
       });
     }
-    service = await serveFiles({
-      root: path.join(dir, 'root'),
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: 4096,
+    service = await serveFilesForTest(path.join(dir, 'root'), store, {
       throttle: new Throttle({ freeFailures: 10_000 }),
     });
   });

@@ -3,7 +3,6 @@
  * reads the answers (memory), and peers that hold connection slots without logging in
  * (dripped frames, silence, one address, a full server).
  */
-import { randomBytes } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -14,11 +13,12 @@ import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { ErrorCode } from '../../src/errors.js';
 import { FilesClient } from '../../src/files/client.js';
-import { type FilesServerOptions, serveFiles } from '../../src/files/server.js';
+import type { FilesServerOptions } from '../../src/files/server.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { encodeEnvelope } from '../../src/wire/envelope.js';
 import { frameHeader } from '../../src/wire/frame.js';
+import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
 const MiB = 1024 * 1024;
@@ -59,15 +59,7 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<FilesServerOptions> = {}): Promise<number> {
-  const service = await serveFiles({
-    root: path.join(base, 'root'),
-    store,
-    host: '127.0.0.1',
-    port: 0,
-    fakeKey: randomBytes(32),
-    minIterations: ITERATIONS,
-    ...options,
-  });
+  const service = await serveFilesForTest(path.join(base, 'root'), store, options);
   services.push(service);
   return service.address.port;
 }

@@ -6,7 +6,6 @@
  * refused; one account could hold every connection slot. Real sockets on loopback, with many
  * source addresses (127.x.y.z).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,9 +17,10 @@ import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { Throttle } from '../../src/auth/throttle.js';
 import { ErrorCode, isSockitError } from '../../src/errors.js';
-import { type FilesServerOptions, serveFiles } from '../../src/files/server.js';
+import type { FilesServerOptions } from '../../src/files/server.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
+import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
 
@@ -47,15 +47,7 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<FilesServerOptions> = {}): Promise<number> {
-  const service = await serveFiles({
-    root: path.join(dir, 'root'),
-    store,
-    host: '127.0.0.1',
-    port: 0,
-    fakeKey: randomBytes(32),
-    minIterations: ITERATIONS,
-    ...options,
-  });
+  const service = await serveFilesForTest(path.join(dir, 'root'), store, options);
   services.push(service);
   return service.address.port;
 }

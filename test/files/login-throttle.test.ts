@@ -4,7 +4,6 @@
  * are recorded before the proof is checked, one attempt per address and per account is in
  * flight, and a throttled attempt is answered at once with ERR_THROTTLED and the wait.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,9 +14,9 @@ import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { Throttle } from '../../src/auth/throttle.js';
 import { ErrorCode } from '../../src/errors.js';
-import { serveFiles } from '../../src/files/server.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
+import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
 const FREE = 3;
@@ -41,13 +40,7 @@ describe('log-in back-off under parallel connections', () => {
       list: () => real.list(),
       close: () => real.close(),
     });
-    service = await serveFiles({
-      root: path.join(dir, 'root'),
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: ITERATIONS,
+    service = await serveFilesForTest(path.join(dir, 'root'), store, {
       // A minute's wait once the free failures are used: nothing more may pass in the test.
       throttle: new Throttle({ freeFailures: FREE, baseMs: 60_000, maxMs: 60_000 }),
     });

@@ -2,7 +2,6 @@
  * Upload parts expire: a part untouched for longer than `partTtlMs` is removed at start and
  * periodically, unless its upload is under way.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCredentials } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { sweepParts } from '../../src/files/parts.js';
-import { serveFiles } from '../../src/files/server.js';
 import { partId } from '../../src/files/storage.js';
 import { ConfinedRoot } from '../../src/runtime/confine.js';
+import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
 
@@ -84,13 +83,7 @@ describe('upload parts expire', () => {
   it('serveFiles sweeps at start and then periodically', async () => {
     const rootDir = path.join(base, 'served');
     const atStart = await plantPart(rootDir, 'ann', 'a.bin', 60_000);
-    const service = await serveFiles({
-      root: rootDir,
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: ITERATIONS,
+    const service = await serveFilesForTest(rootDir, store, {
       partTtlMs: 200,
     });
     try {

@@ -3,7 +3,6 @@
  * default), and the usage they are checked against is kept in the user store, moved by
  * each upload, overwrite, removal and cut upload, without a walk of the home per upload.
  */
-
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -14,11 +13,11 @@ import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { ErrorCode } from '../../src/errors.js';
 import { FilesClient } from '../../src/files/client.js';
-import { serveFiles } from '../../src/files/server.js';
 import { UserFiles } from '../../src/files/storage.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
+import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
 const PASSWORD = 'correct horse';
@@ -63,13 +62,7 @@ describe('file service quotas and usage', () => {
     await store.add('free', credentials, { quotaBytes: 'unlimited' });
     await store.add('dflt', credentials);
     await store.add('ann', credentials, { quotaBytes: 1024 * 1024 });
-    service = await serveFiles({
-      root,
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: ITERATIONS,
+    service = await serveFilesForTest(root, store, {
       quotaBytes: 10_000,
     });
     port = service.address.port;

@@ -3,7 +3,6 @@
  * Then the limit counted exact addresses (one host with many addresses dodged it) and a fixed
  * hourly global cap that a crowd used up kept every newcomer out for an hour.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,9 +13,9 @@ import { ThrottledError } from '../../src/auth/login-transport.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { ErrorCode, isSockitError } from '../../src/errors.js';
 import { FilesClient } from '../../src/files/client.js';
-import { serveFiles } from '../../src/files/server.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
+import { serveFilesForTest } from './serve.js';
 
 describe('registration rate limit', () => {
   let dir: string;
@@ -27,13 +26,7 @@ describe('registration rate limit', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'sockit-register-'));
     store = await openUserStore(path.join(dir, 'users.db'));
     // The defaults: 5 registrations per address per hour.
-    service = await serveFiles({
-      root: path.join(dir, 'root'),
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: 4096,
+    service = await serveFilesForTest(path.join(dir, 'root'), store, {
       allowRegister: true,
     });
   });
@@ -73,13 +66,7 @@ describe('registration limits by address group, with a steady global refill', ()
     dir = await mkdtemp(path.join(tmpdir(), 'sockit-register-groups-'));
     store = await openUserStore(path.join(dir, 'users.db'));
     // The defaults: 5 per /24 (then one per 12 minutes), 100 for the server (then one per 36 s).
-    service = await serveFiles({
-      root: path.join(dir, 'root'),
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: 4096,
+    service = await serveFilesForTest(path.join(dir, 'root'), store, {
       allowRegister: true,
     });
   });

@@ -3,7 +3,6 @@
  * PostgreSQL): log-in and its refusals, transfers with SHA-256, resume, atomic placement,
  * path confinement, limits.
  */
-
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -18,12 +17,12 @@ import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { Throttle } from '../../src/auth/throttle.js';
 import { ErrorCode } from '../../src/errors.js';
 import { FilesClient, PART_SUFFIX } from '../../src/files/client.js';
-import { serveFiles } from '../../src/files/server.js';
 import { throttleKey } from '../../src/files/session.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
 import { createTestDatabase, DB_KINDS, type TestDatabase } from '../databases.js';
+import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
 const SECRET = SecretKey.generate();
@@ -94,14 +93,8 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
     await store.add('bob', await deriveCredentials('hunter2 hunter2', { iterations: ITERATIONS }), {
       quotaBytes: 1024 * 1024,
     });
-    service = await serveFiles({
-      root,
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
+    service = await serveFilesForTest(root, store, {
       allowRegister: true,
-      minIterations: ITERATIONS,
       maxFileSize: 64 * 1024 * 1024,
       secret: SECRET,
       // Tests of their own below cover the back-off; here, failed log-ins of one test must not
@@ -196,13 +189,7 @@ describe.each(DB_KINDS)('file service with accounts in %s', (kind) => {
   it('backs off failed log-ins per account and per address; a success clears only the account', async () => {
     const throttle = new Throttle({ baseMs: 1, maxMs: 2 });
     const accountThrottle = new Throttle({ baseMs: 1, maxMs: 2, freeFailures: 3 });
-    const own = await serveFiles({
-      root: path.join(base, 'throttled'),
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: ITERATIONS,
+    const own = await serveFilesForTest(path.join(base, 'throttled'), store, {
       throttle,
       accountThrottle,
     });
@@ -537,13 +524,7 @@ describe('file service over TLS', () => {
     cert = await readFile(path.join(dir, 'cert.pem'));
     store = await openUserStore(path.join(dir, 'users.db'));
     await store.add('ann', await deriveCredentials('correct horse', { iterations: ITERATIONS }));
-    service = await serveFiles({
-      root: path.join(dir, 'root'),
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: ITERATIONS,
+    service = await serveFilesForTest(path.join(dir, 'root'), store, {
       secret: SECRET,
       tls: { cert, key: await readFile(path.join(dir, 'key.pem')) },
     });

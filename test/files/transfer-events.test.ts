@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCredentials } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { FilesClient } from '../../src/files/client.js';
-import { serveFiles } from '../../src/files/server.js';
 import { events, type TransferEndEvent } from '../../src/runtime/events.js';
 import { Metrics } from '../../src/runtime/metrics.js';
+import { serveFilesForTest } from './serve.js';
 
 /** The value of `name` for the series whose labels include `labels`, or undefined. */
 async function seriesValue(
@@ -47,14 +47,7 @@ describe('file service transfer events', () => {
     const metrics = new Metrics().start();
     const ended: TransferEndEvent[] = [];
     const off = events.transferEnd.subscribe((e) => ended.push(e));
-    const service = await serveFiles({
-      root: path.join(base, 'root'),
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: 4096,
-    });
+    const service = await serveFilesForTest(path.join(base, 'root'), store);
     try {
       const client = await FilesClient.login({
         host: '127.0.0.1',

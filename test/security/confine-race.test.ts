@@ -9,7 +9,7 @@
  * folder (a file or folder created in it, written or removed), by snapshot.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,11 +19,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCredentials } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { FilesClient } from '../../src/files/client.js';
-import { serveFiles } from '../../src/files/server.js';
 import { ConfinedRoot } from '../../src/runtime/confine.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { tftpGet, tftpPut } from '../../src/tftp/client.js';
 import { serveTftp, type TftpService } from '../../src/tftp/server.js';
+import { serveFilesForTest } from '../files/serve.js';
 
 const ITERATIONS = 4096;
 const OUTSIDE = 'OUTSIDE SECRET';
@@ -190,14 +190,7 @@ describe('confinement holds while a folder is swapped for a link to the outside'
   }, 60_000);
 
   it('through the file service', async () => {
-    const service: TcpService = await serveFiles({
-      root,
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      fakeKey: randomBytes(32),
-      minIterations: ITERATIONS,
-    });
+    const service: TcpService = await serveFilesForTest(root, store);
     const local = path.join(base, 'local');
     await mkdir(local);
     await writeFile(path.join(local, 'payload'), 'payload');
