@@ -154,11 +154,16 @@ async function readTable(file: string): Promise<string | undefined> {
 
 function compareEntries(a: SocketEntry, b: SocketEntry): number {
   return (
-    a.protocol.localeCompare(b.protocol) ||
+    ordinal(a.protocol, b.protocol) ||
     a.family - b.family ||
     a.local.port - b.local.port ||
-    a.local.address.localeCompare(b.local.address) ||
+    ordinal(a.local.address, b.local.address) ||
     a.remote.port - b.remote.port ||
-    a.remote.address.localeCompare(b.remote.address)
+    ordinal(a.remote.address, b.remote.address)
   );
+}
+
+/** Code-unit order: the same on every machine, and without loading a locale's collation. */
+function ordinal(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -5,8 +5,12 @@
  *
  * Other users' /proc/PID/fd is unreadable without privilege; those processes are
  * skipped, so an entry without an owner means "not visible to us", not "no owner".
+ *
+ * The reads are synchronous: /proc is answered by the kernel from memory, and a thousand
+ * descriptors read one by one take a few milliseconds, where a promise and a thread-pool
+ * round trip for each took ten times as long.
  */
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 export interface ProcessInfo {
@@ -36,8 +40,10 @@ const SOCKET_LINK = /^socket:\[(\d+)\]$/;
  */
 export async function socketOwners(procRoot = '/proc'): Promise<Map<number, ProcessInfo[]>> {
   const owners = new Map<number, ProcessInfo[]>();
-  const pids = (await readdirOrEmpty(procRoot)).filter((name) => /^\d+$/.test(name)).map(Number);
-  const found = await Promise.all(pids.map((pid) => socketsOf(procRoot, pid)));
+  const pids = readdirOrEmpty(procRoot)
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
+  const found = pids.map((pid) => socketsOf(procRoot, pid));
   for (const { pid, command, commandLine, inodes } of found) {
     for (const inode of inodes) {
       const list = owners.get(inode) ?? [];
@@ -49,30 +55,30 @@ export async function socketOwners(procRoot = '/proc'): Promise<Map<number, Proc
   return owners;
 }
 
-async function socketsOf(
+function socketsOf(
   procRoot: string,
   pid: number,
-): Promise<{ pid: number; command: string; commandLine: string; inodes: Set<number> }> {
-  const fdDir = path.join(procRoot, String(pid), 'fd');
-  const links = await Promise.all(
-    (await readdirOrEmpty(fdDir)).map((fd) => readlink(path.join(fdDir, fd)).catch(() => '')),
-  );
+): { pid: number; command: string; commandLine: string; inodes: Set<number> } {
+  const fdDir = `${procRoot}/${pid}/fd`;
   const inodes = new Set<number>();
-  for (const link of links) {
-    const m = SOCKET_LINK.exec(link);
+  for (const fd of readdirOrEmpty(fdDir)) {
+    const m = SOCKET_LINK.exec(readlinkOrEmpty(`${fdDir}/${fd}`));
     if (m) inodes.add(Number(m[1]));
   }
-  const command =
-    inodes.size === 0
-      ? ''
-      : (await readFile(path.join(procRoot, String(pid), 'comm'), 'utf8').catch(() => '?')).trim();
-  const commandLine = inodes.size === 0 ? '' : await readCommandLine(procRoot, pid);
+  if (inodes.size === 0) return { pid, command: '', commandLine: '', inodes };
+  const command = readFileOr(path.join(procRoot, String(pid), 'comm'), '?').trim();
+  const commandLine = readCommandLine(procRoot, pid);
   return { pid, command, commandLine: commandLine || command, inodes };
 }
 
 /** argv as one line: NUL-separated in /proc/PID/cmdline, with a trailing NUL. */
-async function readCommandLine(procRoot: string, pid: number): Promise<string> {
-  const raw = await readFile(path.join(procRoot, String(pid), 'cmdline')).catch(() => Buffer.alloc(0));
+function readCommandLine(procRoot: string, pid: number): string {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path.join(procRoot, String(pid), 'cmdline'));
+  } catch {
+    return '';
+  }
   return raw
     .subarray(0, MAX_COMMAND_LINE)
     .toString('utf8')
@@ -82,10 +88,26 @@ async function readCommandLine(procRoot: string, pid: number): Promise<string> {
 }
 
 /** Processes come and go and their fd lists may be private: both read as "nothing". */
-async function readdirOrEmpty(dir: string): Promise<string[]> {
+function readdirOrEmpty(dir: string): string[] {
   try {
-    return await readdir(dir);
+    return readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+function readlinkOrEmpty(link: string): string {
+  try {
+    return readlinkSync(link);
+  } catch {
+    return '';
+  }
+}
+
+function readFileOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
   }
 }
