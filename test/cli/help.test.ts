@@ -1,11 +1,11 @@
 /**
  * Every command's `--help`, found by walking the commander tree that `sockit` itself runs
- * (main.ts's `program()`), so a command added later is checked without editing this list:
+ * (program.ts's `program()`, every subcommand loaded), so a command added later is checked without editing this list:
  * each ends with examples, and no option shows its default twice.
  */
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { program } from '../../src/cli/main.js';
+import { program } from '../../src/cli/program.js';
 
 interface Found {
   path: string;
@@ -34,7 +34,7 @@ function helpOf(command: Command): string {
   return out;
 }
 
-const root = program();
+const root = await program();
 const commands = [{ path: '(sockit)', command: root }, ...walk(root)];
 
 describe('sockit --help for every command', () => {

@@ -1,0 +1,88 @@
+/**
+ * How the command fails: commander's usage errors in sockit's one-line form, and one line
+ * (never a stack trace) for every failure a user can cause. Kept free of heavy imports: the
+ * entry point loads it before any command's code.
+ */
+import { type Command, CommanderError } from 'commander';
+import { ErrorCode, isSockitError, type SockitError } from '../errors.js';
+
+/** The exit status of a command line that could not be parsed (as BSD sysexits' EX_USAGE is 64, most tools use 2). */
+export const USAGE_EXIT = 2;
+
+/**
+ * Makes commander's own errors (an unknown option, a missing argument, a bad flag value)
+ * follow sockit's form, `sockit: what happened; what to do [ERR_USAGE]`, one line, on
+ * this command and every subcommand, and hands them to `reportFailure` for the exit status
+ * instead of exiting inside commander.
+ *
+ * @example
+ * ```ts
+ * await withUsageErrors(new Command('sockit').addCommand(echoCommand())).parseAsync();
+ * // sockit echo serve --prot 7  ->  sockit: unknown option '--prot' (Did you mean --port?); run 'sockit echo serve --help' for usage [ERR_USAGE]
+ * ```
+ */
+export function withUsageErrors(root: Command): Command {
+  const apply = (command: Command): void => {
+    command
+      .configureOutput({ outputError: (text, write) => write(usageLine(command, text)) })
+      .showHelpAfterError(false)
+      .exitOverride();
+    for (const sub of command.commands) apply(sub);
+  };
+  apply(root);
+  return root;
+}
+
+/** One line from commander's message, which may carry an `error: ` prefix and a second line. */
+export function usageLine(command: Command, text: string): string {
+  const what = text
+    .trim()
+    .replace(/^error:\s*/, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\.$/, '');
+  return `sockit: ${what}; run '${commandPath(command)} --help' for usage [${ErrorCode.USAGE}]\n`;
+}
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Hands a failure to someone else (a cluster worker's primary); true when it was taken. */
+type FailureForwarder = (err: SockitError) => boolean;
+let forwarder: FailureForwarder | undefined;
+
+/**
+ * Sends `SockitError`s through `forward` first: a cluster worker reports its failure to the
+ * primary, which prints it once. Installed by the code that starts workers, so that this
+ * module does not load the process-model code for commands that never fork.
+ */
+export function forwardFailures(forward: FailureForwarder): void {
+  forwarder = forward;
+}
+
+/**
+ * Prints a failure as one line and sets a non-zero exit code. A `SockitError` (or a
+ * system error, such as a refused connection) is the user's to fix and gets no stack
+ * trace; anything else is a bug and keeps its stack.
+ */
+export function reportFailure(err: unknown): void {
+  if (err instanceof CommanderError) {
+    // Already printed by commander (help, the version, or a usage line from withUsageErrors).
+    process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT;
+    return;
+  }
+  process.exitCode = 1;
+  if (isSockitError(err)) {
+    if (forwarder?.(err)) return;
+    process.stderr.write(`sockit: ${err.message} [${err.code}]\n`);
+    return;
+  }
+  const sys = err as NodeJS.ErrnoException;
+  if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+    process.stderr.write(`sockit: ${sys.message}\n`);
+    return;
+  }
+  process.stderr.write(`sockit: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+}
