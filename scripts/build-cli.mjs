@@ -82,7 +82,8 @@ module.exports = stand;
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { main: path.join(root, 'src/cli/main.ts') },
+  // program.js too, for the build steps that read the command tree (program()).
+  entryPoints: { main: path.join(root, 'src/cli/main.ts'), program: path.join(root, 'src/cli/program.ts') },
   outdir,
   bundle: true,
   splitting: true,
