@@ -23,3 +23,11 @@ export function recordLog(level: LogLevel = 'debug'): LogRecord {
   };
   return { log: pino({ level }, { write }), entries };
 }
+
+/** The JSON lines of a process's log (`--log-format json`), parsed; other lines are left out. */
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

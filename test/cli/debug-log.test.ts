@@ -9,15 +9,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requireTools, type Server, sockit, startServer } from '../helpers.js';
+import { jsonLines } from '../log.js';
 import { selfSignedCertificate } from '../tls.js';
-
-/** The JSON lines of a log, parsed. */
-function entries(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 const serve = ['echo', 'serve', '--tcp', '--host', '127.0.0.1', '--port', '0'];
 
@@ -38,13 +31,13 @@ describe('--log-level debug: echo bench against echo serve', () => {
     const r = await sockit(['--log-level', 'debug', '--log-format', 'json', ...args]);
     expect(r.code, r.stderr).toBe(0);
     JSON.parse(r.stdout.toString()); // stdout is the report alone
-    const client = entries(r.stderr);
+    const client = jsonLines(r.stderr);
     const connected = client.filter((e) => e.msg === 'connected');
     expect(connected).toHaveLength(2);
     for (const c of connected) expect(c).toMatchObject({ level: 20, remote: target });
     expect(client.filter((e) => e.msg === 'closed')).toHaveLength(2);
     await vi.waitFor(() => {
-      const served = entries(server.log());
+      const served = jsonLines(server.log());
       for (const c of connected) {
         const remote = `127.0.0.1:${c.local}`;
         const mine = served.filter((e) => e.remote === remote);
@@ -61,7 +54,7 @@ describe('--log-level debug: echo bench against echo serve', () => {
       const r = await sockit(['--log-format', 'json', 'echo', 'bench', quietTarget, '-c', '2', '-d', '0.3']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toBe('');
-      expect(entries(quiet.log()).filter((e) => (e.level as number) < 30)).toEqual([]);
+      expect(jsonLines(quiet.log()).filter((e) => (e.level as number) < 30)).toEqual([]);
     } finally {
       expect(await quiet.stop()).toBe(0);
     }
@@ -90,7 +83,7 @@ describe('--log-level debug: echo serve over TLS', () => {
       socket.resume();
       await new Promise((resolve) => socket.once('close', resolve));
       await vi.waitFor(() => {
-        const mine = entries(server.log()).filter((e) => e.remote === remote);
+        const mine = jsonLines(server.log()).filter((e) => e.remote === remote);
         expect(mine.find((e) => e.msg === 'TLS negotiated')).toMatchObject({ level: 20, protocol, cipher });
         expect(mine.find((e) => e.msg === 'closed')).toBeDefined();
       });

@@ -8,14 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransferReport } from '../../src/cli/tftp-client.js';
 import { decodePacket, encodeData, Opcode } from '../../src/tftp/packet.js';
 import { requireTools, type Server, sockit, startServer } from '../helpers.js';
-
-/** The JSON lines of a log, parsed; other lines are left out. */
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+import { jsonLines } from '../log.js';
 
 describe('sockit tftp output', () => {
   let root: string;
