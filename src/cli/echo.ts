@@ -5,7 +5,8 @@ import { ECHO_PORT, serveEcho } from '../echo/server.js';
 import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
 import { bytesOption, parseBytes, parseCount, parseHostPort, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
-import { levelOf, type OutputFlags, outputOptions, plainLogger, printResult } from './output.js';
+import { levelOf, type OutputFlags, outputOptions, printResult } from './output.js';
+import { plainLogger } from './plain-log.js';
 import { counted } from './plural.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
 import { ncCheck, ncConnect, ncListen } from '../nc/nc.js';
 import { bytesOption, parsePort, parseSeconds, secondsOption } from './args.js';
-import { plainLogger } from './output.js';
+import { plainLogger } from './plain-log.js';
 
 interface NcFlags {
   listen?: boolean;

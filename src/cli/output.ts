@@ -1,14 +1,12 @@
 /**
  * What every command that reports a result shares (docs/cli.md, "Output"): `--json` prints one
- * JSON object per result on stdout and nothing else there; `-q/--quiet` prints no progress and
- * no summary; `-v/--verbose` adds a line on stderr for each step. The step lines are the debug
- * log of the library at work, written as plain `NAME: what key=value` lines unless
- * `--log-format` asks for pretty or JSON ones.
+ * JSON value per result on stdout and nothing else there; `-q/--quiet` prints no progress and
+ * no summary; `-v/--verbose` adds a line on stderr for each step (the debug log of the library
+ * at work, see plain-log.ts). Commander only: a short command such as `sockit ip` loads no
+ * logging code for it.
  */
 import { type Command, Option } from 'commander';
-import { pino } from 'pino';
-import type { Logger, LogLevel } from '../runtime/log.js';
-import { loggerFor } from './context.js';
+import type { LogLevel } from '../runtime/log.js';
 
 export interface OutputFlags {
   json?: boolean;
@@ -45,41 +43,6 @@ export function outputOptions(command: Command, help: OutputHelp): Command {
 /** The log level the flags ask for: `-v` every step (debug), `-q` errors only, else `normal`. */
 export function levelOf(flags: OutputFlags, normal: LogLevel = 'warn'): LogLevel {
   return flags.verbose ? 'debug' : flags.quiet ? 'error' : normal;
-}
-
-/**
- * The logger of a command run by a person: plain `NAME: message key=value` lines on stderr,
- * at `--log-level` or else `fallbackLevel`. An explicit `--log-format pretty|json` gets the
- * usual structured logger instead, for scripts and tests that parse the lines.
- *
- * @example
- * ```ts
- * const log = plainLogger(command, 'tftp', levelOf(flags));
- * log.debug({ blksize: 1428 }, 'options negotiated'); // tftp: options negotiated blksize=1428
- * ```
- */
-export function plainLogger(command: Command, name: string, fallbackLevel: LogLevel): Logger {
-  const opts = command.optsWithGlobals<{ logFormat?: string; logLevel?: LogLevel }>();
-  if (opts.logFormat !== undefined && opts.logFormat !== 'auto') return loggerFor(command, fallbackLevel);
-  return pino(
-    { level: opts.logLevel ?? fallbackLevel, base: undefined, timestamp: false },
-    { write: (line: string) => process.stderr.write(plainLine(name, JSON.parse(line))) },
-  );
-}
-
-/** One pino entry as a plain line: the message, then each field as `key=value`. */
-export function plainLine(name: string, entry: Record<string, unknown>): string {
-  const { level: _level, msg, err, ...fields } = entry;
-  const error = (err as { message?: unknown } | undefined)?.message ?? err;
-  const message = typeof msg === 'string' ? msg : typeof error === 'string' ? error : '';
-  if (typeof msg === 'string' && error !== undefined) fields.err = error;
-  const rest = Object.entries(fields).map(([key, value]) => ` ${key}=${plainValue(value)}`);
-  return `${name}: ${message}${rest.join('')}\n`;
-}
-
-function plainValue(value: unknown): string {
-  if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
-  return JSON.stringify(value) ?? String(value);
 }
 
 /**

@@ -10,7 +10,8 @@ import type { TransferMode } from '../tftp/packet.js';
 import { temporaryBeside } from '../tftp/paths.js';
 import { TFTP_PORT } from '../tftp/server.js';
 import { type Endpoint, parseEndpoint } from './args.js';
-import { levelOf, type OutputFlags, outputOptions, plainLogger, printResult } from './output.js';
+import { levelOf, type OutputFlags, outputOptions, printResult } from './output.js';
+import { plainLogger } from './plain-log.js';
 import { counted } from './plural.js';
 import { formatBytes, Progress } from './progress.js';
 
