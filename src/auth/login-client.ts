@@ -3,7 +3,8 @@
  * `LoginServer`. A refusal (`{ok:false, code, message}`) becomes a `SockitError` of its code;
  * `ERR_THROTTLED` becomes a `ThrottledError`, retried after the wait when it is short.
  */
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
 import { SecretChallengeClient, secretContext } from './challenge.js';
 import type { KeyCache } from './key-cache.js';
 import { type LoginMessage, type LoginTransport, ThrottledError } from './login-transport.js';
@@ -17,6 +18,8 @@ export interface ScramLoginOptions {
   server?: string;
   /** Wait and retry a throttled attempt when told to wait at most this long, in ms; default 30,000 (the longest back-off). */
   maxRetryWaitMs?: number;
+  /** At debug: each step (mechanism, PBKDF2 count, cached keys or not, the outcome); never a secret. */
+  log?: Logger;
 }
 
 const codes = new Set<string>(Object.values(ErrorCode));
@@ -45,13 +48,17 @@ function text(answer: LoginMessage, field: string): string {
   return value;
 }
 
-/** Runs `once`, waiting out short `ERR_THROTTLED` refusals (at most 5 times). */
-async function retrying<T>(maxWaitMs: number, once: () => Promise<T>): Promise<T> {
+/** Runs `once`, waiting out short `ERR_THROTTLED` refusals (at most 5 times); logs how it ends. */
+async function retrying<T>(maxWaitMs: number, log: Logger, once: () => Promise<T>): Promise<T> {
   for (let tries = 0; ; tries++) {
     try {
       return await once();
     } catch (err) {
-      if (!(err instanceof ThrottledError) || err.retryAfterMs > maxWaitMs || tries >= 5) throw err;
+      if (!(err instanceof ThrottledError) || err.retryAfterMs > maxWaitMs || tries >= 5) {
+        log.debug({ code: isSockitError(err) ? err.code : undefined }, 'log-in failed');
+        throw err;
+      }
+      log.debug({ retryAfterMs: err.retryAfterMs }, 'log-in throttled: waiting to try again');
       await new Promise((resolve) => setTimeout(resolve, err.retryAfterMs));
     }
   }
@@ -76,10 +83,15 @@ export async function scramLogin(
   if (cache && server === undefined)
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'a cache needs `server`');
   const bound = cache && server !== undefined ? cache.bind(server, user) : undefined;
-  return retrying(options.maxRetryWaitMs ?? 30_000, async () => {
+  const log = options.log ?? silentLogger;
+  return retrying(options.maxRetryWaitMs ?? 30_000, log, async () => {
+    log.debug({ mechanism: 'SCRAM-SHA-256', user }, 'log-in');
     const scram = new ScramClient(user, password, { cache: bound });
     const cont = await ask(transport, { op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() });
-    const clientFinal = await scram.final(text(cont, 'data'));
+    const serverFirst = text(cont, 'data');
+    const clientFinal = await scram.final(serverFirst);
+    const iterations = Number(/(?:^|,)i=(\d+)/.exec(serverFirst)?.[1]);
+    log.debug({ iterations, cachedKeys: scram.usedCache }, 'SCRAM: proof sent');
     let done: LoginMessage;
     try {
       done = await ask(transport, { op: 'auth-final', data: clientFinal });
@@ -91,7 +103,9 @@ export async function scramLogin(
       throw err;
     }
     await scram.verifyAndCache(text(done, 'data'));
-    return text(done, 'user');
+    const confirmed = text(done, 'user');
+    log.debug({ user: confirmed }, 'logged in; the server proved it knows the password');
+    return confirmed;
   });
 }
 
@@ -110,9 +124,11 @@ export async function secretLogin(
   user: string,
   secret: SecretKey,
   channelBinding?: Buffer,
-  options: { maxRetryWaitMs?: number } = {},
+  options: { maxRetryWaitMs?: number; log?: Logger } = {},
 ): Promise<string> {
-  return retrying(options.maxRetryWaitMs ?? 30_000, async () => {
+  const log = options.log ?? silentLogger;
+  return retrying(options.maxRetryWaitMs ?? 30_000, log, async () => {
+    log.debug({ mechanism: 'SECRET', user, channelBound: channelBinding !== undefined }, 'log-in');
     const challenge = new SecretChallengeClient(secret.bytes, {
       context: secretContext(user, channelBinding),
     });
@@ -125,7 +141,9 @@ export async function secretLogin(
     const [nonce = '', proof = ''] = text(cont, 'data').split(',');
     const answer = challenge.answer(Buffer.from(nonce, 'base64'), Buffer.from(proof, 'base64'));
     const done = await ask(transport, { op: 'auth-final', data: answer.toString('base64') });
-    return text(done, 'user');
+    const confirmed = text(done, 'user');
+    log.debug({ user: confirmed }, 'logged in; the server proved it holds the key');
+    return confirmed;
   });
 }
 

@@ -119,6 +119,8 @@ export interface LoginPeer {
    * it waits in the queue: an attempt stuck in a queue is spared nothing.
    */
   loginStarted?: () => () => void;
+  /** The connection's logger (its id and address in each line); default the server's `log`. */
+  log?: Logger;
 }
 
 export interface LoginResult {
@@ -218,13 +220,18 @@ export class LoginServer {
     prepare?: (user: UserRecord) => Promise<void>,
   ): Promise<LoginResult> {
     const service = this.#o.service ?? 'login';
+    const { mechanism } = request;
+    const log = peer.log ?? this.#o.log;
+    log?.debug({ mechanism, attempt: counts.attempts + 1 }, 'log-in attempt');
     try {
       const result = await this.#authenticate(transport, request, peer, counts, prepare);
-      events.login.publish({ service, mechanism: request.mechanism, ok: true });
+      events.login.publish({ service, mechanism, ok: true });
       return result;
     } catch (err) {
       const code = isSockitError(err) ? err.code : ErrorCode.INTERNAL;
-      events.login.publish({ service, mechanism: request.mechanism, ok: false, code });
+      events.login.publish({ service, mechanism, ok: false, code });
+      const wait = err instanceof ThrottledError ? { retryAfterMs: err.retryAfterMs } : {};
+      log?.debug({ mechanism, code, ...wait }, 'log-in failed');
       throw err;
     }
   }
@@ -307,7 +314,7 @@ export class LoginServer {
       }
       counts.attempts++;
       if (!ok || record === undefined) {
-        this.#o.log?.warn({ user, mechanism: request.mechanism }, 'log-in refused');
+        (peer.log ?? this.#o.log)?.warn({ user, mechanism: request.mechanism }, 'log-in refused');
         throw new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
       }
       // The failures recorded in advance are taken back: the account's record is cleared, the
@@ -318,7 +325,7 @@ export class LoginServer {
       this.#throttle.restore(address, before);
       this.#known.add(throttleKey.user(user), group);
       await prepare?.(record);
-      this.#o.log?.info({ user, mechanism: request.mechanism }, 'logged in');
+      (peer.log ?? this.#o.log)?.info({ user, mechanism: request.mechanism }, 'logged in');
       await transport.send({ ok: true, data: final, user: record.name });
       return { user: record, mechanism: request.mechanism };
     } finally {
@@ -465,7 +472,7 @@ export class LoginServer {
       throw new ThrottledError(globalWait, 'too many registrations');
     }
     await this.#o.store.add(name, credentials);
-    this.#o.log?.info({ user: name }, 'registered');
+    (peer.log ?? this.#o.log)?.info({ user: name }, 'registered');
     return name;
   }
 }

@@ -5,6 +5,8 @@ import { ECHO_PORT, serveEcho } from '../echo/server.js';
 import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
 import { bytesOption, parseBytes, parseCount, parseHostPort, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
+import { levelOf, type OutputFlags, outputOptions, printResult } from './output.js';
+import { plainLogger } from './plain-log.js';
 import { counted } from './plural.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
@@ -24,13 +26,12 @@ interface ServeFlags extends TlsFlags {
   udpRate: number;
 }
 
-interface BenchFlags {
+interface BenchFlags extends OutputFlags {
   udp?: boolean;
   connections: number;
   duration: number;
   size: number;
   timeout: number;
-  json?: boolean;
 }
 
 export function echoCommand(): Command {
@@ -109,7 +110,7 @@ Examples:
       await launched.stopped;
     });
 
-  echo
+  const bench = echo
     .command('bench')
     .description('load an echo server with closed-loop clients; print messages/s, MB/s and latency')
     .argument('<host:port>', 'the echo server, e.g. 127.0.0.1:7007 or [::1]:7007', parseHostPort)
@@ -117,17 +118,23 @@ Examples:
     .option('-c, --connections <n>', 'concurrent connections (UDP: sockets), at most 10000', parseCount, 10)
     .addOption(secondsOption('-d, --duration <seconds>', 'how long to run, at most 3600', 10))
     .option('-s, --size <bytes>', 'message size', parseBytes, 64)
-    .addOption(secondsOption('--timeout <seconds>', 'UDP: count a datagram lost after this long', 1))
-    .option('--json', 'print one JSON object instead of text')
+    .addOption(secondsOption('--timeout <seconds>', 'UDP: count a datagram lost after this long', 1));
+  outputOptions(bench, {
+    json: 'print one JSON object instead of text',
+    verbose: 'a line on stderr for each step and each connection opened and closed',
+  })
     .addHelpText(
       'after',
       `
+The report goes to stdout, as text or, with --json, as one JSON object on one line.
+-v writes each step on stderr, as --log-level debug does.
+
 Examples:
   sockit echo bench 127.0.0.1:7007                      10 TCP connections for 10 s
   sockit echo bench [::1]:7007 -c 100 -s 1KiB -d 30     100 connections, 1 KiB messages
   sockit echo bench 127.0.0.1:7007 --udp --json         UDP, one JSON object`,
     )
-    .action(async (target: { host: string; port: number }, flags: BenchFlags) => {
+    .action(async (target: { host: string; port: number }, flags: BenchFlags, command: Command) => {
       const result = await benchEcho({
         host: target.host,
         port: target.port,
@@ -136,8 +143,9 @@ Examples:
         durationMs: flags.duration,
         size: flags.size,
         timeoutMs: flags.timeout,
+        log: plainLogger(command, 'echo bench', levelOf(flags)),
       });
-      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatBench(result));
+      printResult(flags, result, () => formatBench(result));
     });
 
   return echo;

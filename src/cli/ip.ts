@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { answerIpQuery, DEFAULT_SPLIT_LIMIT } from '../ip/query.js';
 import { formatIpAnswer } from '../ip/text.js';
 import { parseCount } from './args.js';
+import { printResult } from './output.js';
 
 interface IpFlags {
   mask?: string;
@@ -46,9 +47,7 @@ Examples:
     )
     .action((addresses: string[], flags: IpFlags) => {
       const answer = answerIpQuery({ addresses, mask: flags.mask, split: flags.split, limit: flags.limit });
-      process.stdout.write(
-        flags.json ? `${JSON.stringify(answer.report, null, 2)}\n` : formatIpAnswer(answer),
-      );
+      printResult(flags, answer.report, () => formatIpAnswer(answer));
       // As grep and test do: the answer is printed, and the status says "no" for scripts.
       if (answer.form === 'compare' && !answer.report.sameSubnet) process.exitCode = 1;
     });

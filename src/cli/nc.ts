@@ -1,11 +1,9 @@
 /** `sockit nc`: netcat. */
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import { ErrorCode, SockitError } from '../errors.js';
 import { ncCheck, ncConnect, ncListen } from '../nc/nc.js';
-import type { Logger, LogLevel } from '../runtime/log.js';
 import { bytesOption, parsePort, parseSeconds, secondsOption } from './args.js';
-import { loggerFor } from './context.js';
+import { plainLogger } from './plain-log.js';
 
 interface NcFlags {
   listen?: boolean;
@@ -58,7 +56,7 @@ Examples:
     )
     .action(
       async (host: string | undefined, portText: string | undefined, flags: NcFlags, command: Command) => {
-        const log = ncLogger(command, flags.verbose ? 'info' : 'warn');
+        const log = plainLogger(command, 'nc', flags.verbose ? 'info' : 'warn');
         const port = portText === undefined ? undefined : portArgument(portText);
         const io = {
           input: process.stdin,
@@ -95,20 +93,6 @@ function portArgument(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 65535) throw usage(`"${text}" is not a port (0 to 65535)`);
   return n;
-}
-
-function ncLogger(command: Command, fallbackLevel: LogLevel): Logger {
-  const opts = command.optsWithGlobals<{ logFormat?: string; logLevel?: LogLevel }>();
-  if (opts.logFormat !== undefined && opts.logFormat !== 'auto') return loggerFor(command, fallbackLevel);
-  return pino(
-    { level: opts.logLevel ?? fallbackLevel, base: undefined, timestamp: false },
-    {
-      write(line: string): void {
-        const entry = JSON.parse(line) as { msg?: string; err?: { message?: string } };
-        process.stderr.write(`nc: ${entry.msg ?? entry.err?.message ?? ''}\n`);
-      },
-    },
-  );
 }
 
 function usage(message: string): SockitError {

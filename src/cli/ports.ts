@@ -5,6 +5,7 @@ import { filterPorts, listPorts } from '../ports/list.js';
 import { type PortSpan, parsePortSpec } from '../ports/port-spec.js';
 import { parseSocketState, type SocketState } from '../ports/states.js';
 import { formatPortTable } from '../ports/text.js';
+import { printResult } from './output.js';
 
 interface PortsFlags {
   tcp?: boolean;
@@ -56,7 +57,7 @@ Examples:
       const listening = flags.listening || flags.state === 'listening';
       const state = flags.state === 'listening' ? undefined : flags.state;
       const entries = filterPorts(await listPorts(), { ...flags, listening, state });
-      process.stdout.write(flags.json ? `${JSON.stringify(entries, null, 2)}\n` : formatPortTable(entries));
+      printResult(flags, entries, () => formatPortTable(entries));
     });
 }
 

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, SockitError } from '../errors.js';
+import { type OutputFlags, outputOptions } from './output.js';
 
 /**
  * The `secret` command group.
@@ -16,8 +17,7 @@ export function secretCommand(): Command {
   const secret = new Command('secret')
     .description('shared-secret keys for machine log-ins')
     .addHelpText('after', '\nExamples:\n  sockit secret new ~/.config/sockit/secret.key');
-  secret
-    .command('new')
+  outputOptions(secret.command('new'), { quiet: 'print nothing on success' })
     .description('write a new random key (32 bytes) to FILE, readable by its owner only')
     .argument('<file>', 'where to write the key; an existing file is never replaced')
     .addHelpText(
@@ -29,7 +29,7 @@ export function secretCommand(): Command {
         '  sockit files serve --secret-file machines.key\n' +
         '  sockit files ls build-bot@127.0.0.1 --secret-file machines.key',
     )
-    .action(async (file: string) => {
+    .action(async (file: string, flags: OutputFlags) => {
       try {
         await SecretKey.generate().write(file);
       } catch (err) {
@@ -38,7 +38,7 @@ export function secretCommand(): Command {
         }
         throw err;
       }
-      process.stderr.write(`wrote a new key to ${file} (mode 0600)\n`);
+      if (!flags.quiet) process.stderr.write(`wrote a new key to ${file} (mode 0600)\n`);
     });
   return secret;
 }

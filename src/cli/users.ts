@@ -7,11 +7,12 @@ import type { Quota, UserRecord, UserStore } from '../auth/store.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import { iterationsOption } from './args.js';
 import { dataDirOption, describeDatabase } from './data-dir.js';
+import { type OutputFlags, outputOptions, printResult } from './output.js';
 import { readPassword } from './password.js';
 import { formatBytes } from './progress.js';
 import { describeQuota, parseUserQuota } from './quota.js';
 
-interface StoreFlags {
+interface StoreFlags extends OutputFlags {
   db?: string;
   dataDir: string;
 }
@@ -45,7 +46,7 @@ Tables are created or upgraded when the database is opened. A password in --db i
 visible to other local users in the process list; prefer SOCKIT_DB for it.
 DATA-DIR is --data-dir, else SOCKIT_DATA_DIR, else $XDG_DATA_HOME/sockit, else
 ~/.local/share/sockit: the same folder from any working folder. Every users command
-says on stderr which database it used ("database: ...").`;
+says on stderr which database it used ("database: ..."), unless -q.`;
 
 /**
  * The `users` command group.
@@ -91,7 +92,7 @@ Examples:
         }
         const credentials = await newCredentials(name, flags.iterations);
         await store.add(name, credentials, { quotaBytes: flags.quota ?? null });
-        process.stdout.write(`added user ${name}\n`);
+        confirm(flags, `added user ${name}`);
       });
     });
 
@@ -109,7 +110,7 @@ Examples:
           throw new SockitError(ErrorCode.USER_NOT_FOUND, `no user named ${name}`);
         }
         await store.setCredentials(name, await newCredentials(name, flags.iterations));
-        process.stdout.write(`changed the password of ${name}\n`);
+        confirm(flags, `changed the password of ${name}`);
       });
     });
 
@@ -123,7 +124,7 @@ Examples:
     .action(async (name: string, flags: StoreFlags) => {
       await withUserStore(flags, async (store) => {
         await store.remove(name);
-        process.stdout.write(`removed user ${name}\n`);
+        confirm(flags, `removed user ${name}`);
       });
     });
 
@@ -137,7 +138,7 @@ Examples:
     .action(async (flags: ListFlags) => {
       await withUserStore(flags, async (store) => {
         const all = await store.list();
-        process.stdout.write(flags.json ? `${JSON.stringify(all.map(publicFields))}\n` : formatList(all));
+        printResult(flags, all.map(publicFields), () => formatList(all));
       });
     });
 
@@ -156,7 +157,7 @@ Examples:
     .action(async (name: string, quotaBytes: Quota | null, flags: StoreFlags) => {
       await withUserStore(flags, async (store) => {
         await store.setQuota(name, quotaBytes);
-        process.stdout.write(`quota of ${name}: ${describeQuota(quotaBytes)}\n`);
+        confirm(flags, `quota of ${name}: ${describeQuota(quotaBytes)}`);
       });
     });
 
@@ -164,6 +165,7 @@ Examples:
 }
 
 function withStore(command: Command): Command {
+  outputOptions(command, { quiet: 'no database line on stderr, no confirmation on stdout' });
   return command
     .addOption(
       new Option(
@@ -180,7 +182,7 @@ async function withUserStore(flags: StoreFlags, use: (store: UserStore) => Promi
   const target = flags.db ?? defaultDatabase(flags.dataDir);
   // Which database, every time: a second one made by mistake (another --data-dir, another
   // SOCKIT_DB) is otherwise found only when a log-in fails. Never the password of a URL.
-  process.stderr.write(`database: ${describeDatabase(target)}\n`);
+  if (!flags.quiet) process.stderr.write(`database: ${describeDatabase(target)}\n`);
   const store = await openUserStore(target);
   try {
     await use(store);
@@ -192,6 +194,11 @@ async function withUserStore(flags: StoreFlags, use: (store: UserStore) => Promi
 async function newCredentials(name: string, iterations: number) {
   const password = await readPassword({ prompt: `Password for ${name}: `, confirm: true });
   return deriveCredentials(password, { iterations });
+}
+
+/** A change done: one line on stdout, none with -q. */
+function confirm(flags: OutputFlags, line: string): void {
+  if (!flags.quiet) process.stdout.write(`${line}\n`);
 }
 
 function publicFields(user: UserRecord) {

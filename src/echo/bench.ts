@@ -10,6 +10,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
 
 export interface EchoBenchOptions {
@@ -24,6 +25,8 @@ export interface EchoBenchOptions {
   size?: number;
   /** UDP: a datagram unanswered for this long counts as lost, in ms. Default 1000. */
   timeoutMs?: number;
+  /** At debug: each connection (UDP: socket) opened and closed, and the run's steps. */
+  log?: Logger;
 }
 
 export interface EchoBenchResult {
@@ -64,6 +67,9 @@ export async function benchEcho(options: EchoBenchOptions): Promise<EchoBenchRes
   const histogram = createHistogram();
   const target = formatHostPort(options.host, port);
   const payload = randomBytes(size);
+  const log = options.log ?? silentLogger;
+  const protocol = udp ? 'udp' : 'tcp';
+  log.debug({ target, protocol, connections, size, durationMs }, 'connecting');
 
   const state = { running: true, messages: 0, lost: 0, refused: 0 };
   const record = (sentAt: number): void => {
@@ -74,16 +80,18 @@ export async function benchEcho(options: EchoBenchOptions): Promise<EchoBenchRes
 
   const loops = Array.from({ length: connections }, () =>
     udp
-      ? udpLoop(options.host, port, payload, timeoutMs, state, record)
-      : tcpLoop(options.host, port, payload, state, record),
+      ? udpLoop(options.host, port, payload, timeoutMs, state, record, log)
+      : tcpLoop(options.host, port, payload, state, record, log),
   );
   const clients = await Promise.all(loops.map((l) => l.ready));
+  log.debug({ connections }, 'all connected: measuring');
   const began = performance.now();
   for (const start of clients) start();
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   state.running = false;
   const seconds = (performance.now() - began) / 1000;
   await Promise.all(loops.map((l) => l.stop()));
+  log.debug({ messages: state.messages, lost: state.lost, portUnreachable: state.refused }, 'done');
   // UDP has no handshake: a closed port or a dead host shows only as silence (or ICMP
   // "port unreachable"). A run in which not one datagram came back measured nothing.
   if (udp && state.messages === 0) {
@@ -96,7 +104,7 @@ export async function benchEcho(options: EchoBenchOptions): Promise<EchoBenchRes
 
   const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
   return {
-    protocol: udp ? 'udp' : 'tcp',
+    protocol,
     target,
     connections,
     size,
@@ -137,9 +145,11 @@ function tcpLoop(
   payload: Buffer,
   state: LoopState,
   record: (sentAt: number) => void,
+  log: Logger,
 ): Loop {
   const socket = net.connect({ host, port, noDelay: true });
   const target = formatHostPort(host, port);
+  let replies = 0;
   let sentAt = 0;
   let pending = 0;
   let checked: Buffer | undefined = Buffer.alloc(0);
@@ -163,14 +173,23 @@ function tcpLoop(
     }
     pending -= chunk.length;
     if (pending > 0) return;
+    replies++;
     record(sentAt);
     if (state.running) send();
   });
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   let connected = false;
+  let local = 0;
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      if (connected) log.debug({ remote: target, local, replies }, 'closed');
+      resolve();
+    }),
+  );
   const ready = new Promise<() => void>((resolve, reject) => {
     socket.once('connect', () => {
       connected = true;
+      local = socket.localPort ?? 0;
+      log.debug({ remote: target, local }, 'connected');
       resolve(send);
     });
     socket.on('error', (err) => {
@@ -202,9 +221,12 @@ function udpLoop(
   timeoutMs: number,
   state: LoopState,
   record: (sentAt: number) => void,
+  log: Logger,
 ): Loop {
   const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   const target = formatHostPort(host, port);
+  let replies = 0;
+  let local = 0;
   let sentAt = 0;
   let timer: NodeJS.Timeout | undefined;
   let verified = false;
@@ -227,6 +249,7 @@ function udpLoop(
       verified = true;
     }
     clearTimeout(timer);
+    replies++;
     record(sentAt);
     if (state.running) send();
   });
@@ -236,7 +259,11 @@ function udpLoop(
     if (err.code === 'ECONNREFUSED') state.refused++;
   });
   const ready = new Promise<() => void>((resolve, reject) => {
-    socket.connect(port, host, () => resolve(send));
+    socket.connect(port, host, () => {
+      local = socket.address().port;
+      log.debug({ remote: target, local }, 'socket connected');
+      resolve(send);
+    });
     socket.once('error', (err) =>
       reject(
         new SockitError(ErrorCode.CONNECT_FAILED, `cannot reach ${target}: ${err.message}`, { cause: err }),
@@ -248,6 +275,7 @@ function udpLoop(
     async stop() {
       clearTimeout(timer);
       await new Promise<void>((resolve) => socket.close(() => resolve()));
+      log.debug({ remote: target, local, replies }, 'closed');
       if (failed) throw failed;
     },
   };

@@ -21,6 +21,7 @@ import type { LoginTransport } from '../auth/login-transport.js';
 import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
 import { abortedError, guarded } from './abort.js';
 import {
   checkDestination,
@@ -69,6 +70,8 @@ export interface ConnectOptions {
   stallTimeoutMs?: number;
   /** Aborts connecting (and, for `login`, logging in) with `ERR_ABORTED`. */
   signal?: AbortSignal;
+  /** At debug: the connection, TLS, the greeting, each log-in step, where transfers resume. */
+  log?: Logger;
 }
 
 export interface LoginOptions extends ConnectOptions {
@@ -95,10 +98,12 @@ export class FilesClient {
   readonly #server: string;
   #user: string | undefined;
   readonly #stallMs: number;
+  readonly #log: Logger;
 
-  private constructor(channel: Channel, hello: Hello, server: string, stallMs = 0) {
+  private constructor(channel: Channel, hello: Hello, server: string, stallMs = 0, log = silentLogger) {
     this.#channel = channel;
     this.#stallMs = stallMs;
+    this.#log = log;
     this.hello = hello;
     this.#server = server;
   }
@@ -157,6 +162,12 @@ export class FilesClient {
       socket.once('error', fail);
     });
     socket.on('error', () => {}); // surfaced through the channel
+    const log = options.log ?? silentLogger;
+    log.debug({ server: where, local: socket.localPort }, 'connected');
+    if (socket instanceof tls.TLSSocket) {
+      const cipher = socket.getCipher()?.name;
+      log.debug({ protocol: socket.getProtocol(), cipher, authorized: socket.authorized }, 'TLS negotiated');
+    }
     const channel = new Channel(socket, {
       maxMessageSize: 64 * 1024 * 1024,
       reads: options.tls ? undefined : reads,
@@ -182,11 +193,14 @@ export class FilesClient {
       socket.destroy();
       throw new SockitError(ErrorCode.BAD_REPLY, `${where} is not a sockit file service`);
     }
+    const { version, mechanisms, register } = hello.data;
+    log.debug({ version, mechanisms, register }, 'greeting');
     return new FilesClient(
       channel,
       hello.data,
       `${options.tls ? 'tls' : 'tcp'}:${where}`,
       options.stallTimeoutMs,
+      log,
     );
   }
 
@@ -232,12 +246,14 @@ export class FilesClient {
     this.#user = await scramLogin(this.#transport, user, password, {
       cache: options.cache,
       server: this.#server,
+      log: this.#log,
     });
   }
 
   /** Shared secret: both sides prove the key over fresh nonces, the user name and the TLS channel. */
   async loginWithSecret(user: string, secret: SecretKey): Promise<void> {
-    this.#user = await secretLogin(this.#transport, user, secret, tlsExporter(this.#channel.socket));
+    const binding = tlsExporter(this.#channel.socket);
+    this.#user = await secretLogin(this.#transport, user, secret, binding, { log: this.#log });
   }
 
   /** Creates an account, when the server allows it. The password never leaves this machine. */
@@ -309,6 +325,7 @@ export class FilesClient {
           }
         }
         this.#channel.send({ op: 'put-from', offset: from });
+        this.#log.debug({ path: remote, size, from, offered: offer.offset }, 'upload: sending');
         const progress: ProgressFn | undefined =
           options.progress && ((sent) => options.progress?.(sent, size));
         await sendRange(this.#channel, handle, from, size, hash, progress);
@@ -358,6 +375,7 @@ export class FilesClient {
           throw err;
         }
         const from = start.from;
+        this.#log.debug({ path: remote, size: start.size, from, kept: kept.offset }, 'download: receiving');
         const hash = from > 0 && kept.hash ? kept.hash : createHash('sha256');
         const sink = new FileSink(await openPart(partPath, from), from);
         try {
@@ -402,6 +420,7 @@ export class FilesClient {
    */
   close(): void {
     const socket = this.#channel.socket;
+    this.#log.debug('closing');
     socket.end();
     if (socket.destroyed) return;
     const cut = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);

@@ -207,6 +207,7 @@ export class FileSession {
       channelBinding: tlsExporter(this.#conn.socket),
       // Once the attempt holds its account's slot, the guard spares the connection for a while.
       loginStarted: () => this.#conn.loginStarted(),
+      log: this.#conn.log,
     };
     try {
       await this.#shared.login.authenticate(transport, request, peer, this.#logins, async (record) => {
@@ -224,7 +225,7 @@ export class FileSession {
   }
 
   async #register(request: Req<'register'>): Promise<void> {
-    const peer = { address: this.#conn.socket.remoteAddress ?? '?' };
+    const peer = { address: this.#conn.socket.remoteAddress ?? '?', log: this.#conn.log };
     await this.#shared.login.register(request, peer);
     this.#ok();
   }

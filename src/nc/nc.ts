@@ -240,6 +240,7 @@ function pipeStream(socket: net.Socket, options: NcOptions): Promise<NcResult> {
       input.pause();
       input.removeAllListeners('data');
       input.off('end', onEnd);
+      (options.log ?? silentLogger).debug({ sent: result.sent, received: result.received }, 'closed');
       if (failure) reject(failure);
       else resolve(result);
     });
@@ -262,6 +263,7 @@ function pipeDatagrams(socket: dgram.Socket, options: NcOptions): Promise<NcResu
   })();
   if (!connected) input.pause();
 
+  const log = options.log ?? silentLogger;
   return new Promise<NcResult>((resolve, reject) => {
     let inputDone = false;
     let quitTimer: NodeJS.Timeout | undefined;
@@ -270,6 +272,7 @@ function pipeDatagrams(socket: dgram.Socket, options: NcOptions): Promise<NcResu
       clearTimeout(quitTimer);
       input.pause();
       input.removeAllListeners('data');
+      log.debug({ sent: result.sent, received: result.received }, 'closed');
       socket.close(() => (err ? reject(err) : resolve(result)));
     };
     const armQuit = (): void => {
@@ -279,6 +282,7 @@ function pipeDatagrams(socket: dgram.Socket, options: NcOptions): Promise<NcResu
     };
     socket.on('message', (msg, peer) => {
       if (!connected) {
+        log.debug(`datagrams from ${formatHostPort(peer.address, peer.port)}`);
         socket.connect(peer.port, peer.address, () => {
           connected = true;
           input.resume();

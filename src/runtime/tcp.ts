@@ -161,6 +161,9 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     }
     const connLog = log.child({ conn: guarded.id, remote: guarded.remote });
     connLog.debug('connection opened');
+    if (socket instanceof tls.TLSSocket) {
+      connLog.debug({ protocol: socket.getProtocol(), cipher: socket.getCipher()?.name }, 'TLS negotiated');
+    }
     socket.once('close', () =>
       connLog.debug({ read: socket.bytesRead, written: socket.bytesWritten }, 'closed'),
     );

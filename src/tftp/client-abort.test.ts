@@ -4,33 +4,18 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { type Logger, pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { recordLog } from '../../test/log.js';
 import { ErrorCode } from '../errors.js';
 import { tftpGet, tftpPut } from './client.js';
 import { serveTftp, type TftpService } from './server.js';
-
-/** A logger that keeps the fields of every warning (the server logs each failed transfer). */
-function recorder(): { log: Logger; warnings: Record<string, unknown>[] } {
-  const warnings: Record<string, unknown>[] = [];
-  const lines = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        const fields = JSON.parse(line) as Record<string, unknown>;
-        if (fields.level === 40) warnings.push(fields);
-      }
-      done();
-    },
-  });
-  return { log: pino({ level: 'warn' }, lines), warnings };
-}
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
 describe('AbortSignal on the TFTP client', () => {
   let root: string;
   let server: TftpService;
-  const logged = recorder();
+  const logged = recordLog('warn');
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'sockit-tftp-abort-'));
@@ -65,7 +50,9 @@ describe('AbortSignal on the TFTP client', () => {
     await vi.waitFor(() => {
       expect(server.transfers).toBe(0);
       expect(
-        logged.warnings.some((w) => w.file === 'big.bin' && /client sent ERROR 0/.test(String(w.error))),
+        logged.entries.some(
+          (w) => w.level === 40 && w.file === 'big.bin' && /client sent ERROR 0/.test(String(w.error)),
+        ),
       ).toBe(true);
     });
     await vi.waitFor(() => expect(openFds()).toBeLessThanOrEqual(fdsBefore));

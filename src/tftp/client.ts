@@ -4,7 +4,6 @@
  * oversteps), and a server that answers with plain DATA or ACK 0 gets the defaults.
  */
 import type { Readable, Writable } from 'node:stream';
-import { formatHostPort } from '../errors.js';
 import { silentLogger } from '../runtime/log.js';
 import {
   abortError,
@@ -26,6 +25,7 @@ import { DEFAULT_BLKSIZE, type TransferOptions } from './options.js';
 import { encodeError, encodeRequest, Opcode, type Packet, TftpErrorCode } from './packet.js';
 import { TftpReceiver } from './receiver.js';
 import { TftpSender } from './sender.js';
+import { ClientTrace } from './trace.js';
 
 export type { TftpClientOptions, TftpResult } from './client-setup.js';
 
@@ -64,7 +64,8 @@ async function getOnce(
     timeoutMs: undefined,
     tsize: undefined,
   };
-  const log = opts.log ?? silentLogger;
+  const trace = new ClientTrace(opts.log ?? silentLogger, asked);
+  const session = sessionDefaults(opts);
   return new Promise<TftpResult>((resolve, reject) => {
     let settled = false;
     let untie = (): void => {};
@@ -76,12 +77,16 @@ async function getOnce(
       if (err) {
         link.close();
         reject(err);
-      } else resolve({ ...receiver.stats, options: negotiated, ms: Date.now() - began });
+        return;
+      }
+      const ms = Date.now() - began;
+      trace.done(receiver.stats, ms);
+      resolve({ ...receiver.stats, options: negotiated, ms });
     };
     const request = encodeRequest(Opcode.RRQ, remote, opts.mode ?? 'octet', asked);
     const receiver = new TftpReceiver(
       {
-        ...sessionDefaults(opts),
+        ...session,
         initial: request,
         // The dally holds a command line after its file is complete: one second covers a
         // server whose timer has not backed off; the receiver stays longer after losses.
@@ -116,6 +121,7 @@ async function getOnce(
     });
     link.attach({
       packet: (packet: Packet) => {
+        trace.packet(packet, link);
         switch (packet.opcode) {
           case Opcode.DATA:
             receiver.data(packet.block, packet.data);
@@ -126,7 +132,7 @@ async function getOnce(
             if (!accepted) return;
             negotiated = accepted;
             oackSeen = true;
-            log.debug({ options: Object.fromEntries(packet.options) }, 'options accepted');
+            trace.negotiated(packet.options);
             receiver.configure(negotiated.blksize, negotiated.windowsize);
             receiver.acknowledgeOptions();
             return;
@@ -136,10 +142,10 @@ async function getOnce(
         }
       },
       malformed: (code, reason) => settle(localError(code, reason)),
-      timeout: () => receiver.timeout(),
+      timeout: () => trace.timeout(session.rto.ms, receiver.stats, () => receiver.timeout()),
     });
     untie = onAbort(opts.signal, link, settle);
-    log.debug(`RRQ ${remote} to ${formatHostPort(server.address, server.port)}`);
+    trace.request('RRQ', remote, opts.mode ?? 'octet', server, link);
     receiver.start();
   });
 }
@@ -192,6 +198,8 @@ async function putOnce(
     timeoutMs: undefined,
     tsize: size,
   };
+  const trace = new ClientTrace(opts.log ?? silentLogger, asked);
+  const session = sessionDefaults(opts);
   return new Promise<TftpResult>((resolve, reject) => {
     let settled = false;
     let untie = (): void => {};
@@ -203,12 +211,17 @@ async function putOnce(
       // Refused options are asked again without: the input, not yet read, goes to that try.
       if (err instanceof TftpError && refusedOptions.has(err)) pump.release();
       else pump.stop();
-      if (err) reject(err);
-      else resolve({ ...sender.stats, options: negotiated, ms: Date.now() - began });
+      if (err) {
+        reject(err);
+        return;
+      }
+      const ms = Date.now() - began;
+      trace.done(sender.stats, ms);
+      resolve({ ...sender.stats, options: negotiated, ms });
     };
     const sender = new TftpSender(
       {
-        ...sessionDefaults(opts),
+        ...session,
         initial: encodeRequest(Opcode.WRQ, remote, opts.mode ?? 'octet', asked),
       },
       {
@@ -229,6 +242,7 @@ async function putOnce(
     };
     link.attach({
       packet: (packet: Packet) => {
+        trace.packet(packet, link);
         switch (packet.opcode) {
           case Opcode.ACK:
             if (packet.block === 0 && sender.stats.blocks === 0) return begin();
@@ -241,6 +255,7 @@ async function putOnce(
             const accepted = checkOack(asked, packet.options, link, settle);
             if (!accepted) return;
             oackSeen = true;
+            trace.negotiated(packet.options);
             negotiated = { ...accepted, tsize: accepted.tsize ?? size };
             sender.configure(negotiated.blksize, negotiated.windowsize);
             begin();
@@ -253,11 +268,12 @@ async function putOnce(
       },
       malformed: (code, reason) => settle(localError(code, reason)),
       timeout: () => {
-        sender.timeout();
+        trace.timeout(session.rto.ms, sender.stats, () => sender.timeout());
         pump.pump();
       },
     });
     untie = onAbort(opts.signal, link, settle);
+    trace.request('WRQ', remote, opts.mode ?? 'octet', server, link);
     sender.start();
   });
 }

@@ -80,7 +80,7 @@ export class ReadTransfer extends Transfer {
       },
       malformed: (_code, reason) => end(reason, ErrorCode.BAD_REQUEST),
       timeout: () => {
-        sender.timeout();
+        this.timeout(sender.stats, () => sender.timeout());
         pump.pump();
       },
     });

@@ -196,6 +196,16 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     }
     const request = decoded.packet;
     if (request.opcode !== Opcode.RRQ && request.opcode !== Opcode.WRQ) return;
+    log.debug(
+      {
+        client: formatHostPort(from.address, from.port),
+        op: request.opcode === Opcode.RRQ ? 'RRQ' : 'WRQ',
+        file: request.filename,
+        mode: request.mode,
+        asked: Object.fromEntries(request.options),
+      },
+      'request',
+    );
     // The slot is taken at once, so that a repeat of the request arriving meanwhile is ignored.
     const taken = slots.take(from.address, from.port);
     if (!taken.ok) {

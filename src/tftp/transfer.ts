@@ -18,6 +18,7 @@ import { Rto } from './rto.js';
 import type { SessionOptions, TransferStats } from './sender.js';
 import type { Slot, TransferSlots } from './slots.js';
 import { type Refusal, refuse, type ServedFiles } from './storage.js';
+import { negotiation, timeoutLogged } from './trace.js';
 
 /**
  * Where a transfer is:
@@ -153,9 +154,23 @@ export abstract class Transfer {
     else this.finish(false, stats, reason, ErrorCode.ABORTED);
   }
 
+  /**
+   * Runs the session's timeout, logging (at debug) the silence and what was sent again.
+   * A session's timer fires only once its session exists, and so its `rtoMs`.
+   */
+  protected timeout(stats: TransferStats, timeout: () => void): void {
+    timeoutLogged(this.context.log, this.entry, this.slot.rtoMs(), stats, timeout);
+  }
+
   /** What either end runs with once negotiated; the OACK, if any, is its block 0. */
   session(o: TransferOptions, oack: Map<string, string> | undefined): SessionOptions & { initial?: Buffer } {
     const { rollover, timeoutMs, retries } = this.context;
+    if (this.request.options.size > 0) {
+      this.context.log.debug(
+        { ...this.entry, ...negotiation(this.request.options, oack) },
+        'options negotiated',
+      );
+    }
     const rto = new Rto({ initialMs: o.timeoutMs ?? timeoutMs, fixed: o.timeoutMs !== undefined });
     this.slot.rtoMs = () => rto.ms;
     return {

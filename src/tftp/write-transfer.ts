@@ -96,7 +96,7 @@ export class WriteTransfer extends Transfer {
         }
       },
       malformed: (_code, reason) => end(reason, ErrorCode.BAD_REQUEST),
-      timeout: () => receiver.timeout(),
+      timeout: () => this.timeout(receiver.stats, () => receiver.timeout()),
     });
     receiver.start();
   }

@@ -41,6 +41,36 @@ describe('sockit echo bench', () => {
     expect(result.stdout.toString()).toMatch(/msg\/s/);
   });
 
+  it('-v writes each step and each connection on stderr; the report stays on stdout', async () => {
+    const result = await sockit(['echo', 'bench', `127.0.0.1:${port}`, '-c', '2', '-d', '0.3', '-v']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.toString()).toMatch(/^echo tcp 127\.0\.0\.1:\d+: 2 connections/);
+    const lines = result.stderr.trimEnd().split('\n');
+    const target = `127.0.0.1:${port}`;
+    expect(lines[0]).toBe(
+      `echo bench: connecting target=${target} protocol=tcp connections=2 size=64 durationMs=300`,
+    );
+    const connected = lines.filter((l) => l.startsWith('echo bench: connected '));
+    expect(connected).toHaveLength(2);
+    for (const line of connected)
+      expect(line).toMatch(new RegExp(`^echo bench: connected remote=${target} local=\\d+$`));
+    expect(lines).toContain('echo bench: all connected: measuring connections=2');
+    const closed = lines.filter((l) => l.startsWith('echo bench: closed '));
+    expect(closed).toHaveLength(2);
+    for (const line of closed) expect(line).toMatch(/ replies=[1-9]\d*$/);
+    expect(lines.at(-1)).toMatch(/^echo bench: done messages=\d+ lost=0 portUnreachable=0$/);
+  });
+
+  it('--json -v: stdout holds only the JSON object, the steps go to stderr', async () => {
+    const args = ['echo', 'bench', `127.0.0.1:${port}`, '--udp', '-c', '1', '-d', '0.3', '--json', '-v'];
+    const result = await sockit(args);
+    expect(result.code, result.stderr).toBe(0);
+    const out = result.stdout.toString();
+    expect(out.trimEnd().split('\n')).toHaveLength(1);
+    expect((JSON.parse(out) as EchoBenchResult).protocol).toBe('udp');
+    expect(result.stderr).toMatch(/^echo bench: socket connected remote=127\.0\.0\.1:\d+ local=\d+$/m);
+  });
+
   it('fails with ERR_BAD_REPLY against a server that does not echo', async () => {
     const liar = net.createServer((socket) =>
       socket.on('data', (d: Buffer) => socket.write(Buffer.alloc(d.length))),

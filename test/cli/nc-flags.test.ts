@@ -131,3 +131,18 @@ describe('sockit nc -w', () => {
     expect(result.code).toBe(0);
   });
 });
+
+describe('sockit nc --log-level debug', () => {
+  it('adds the bytes each way at the close to what -v says; -v alone does not', async () => {
+    const server = net.createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const debug = await sockit(['--log-level', 'debug', 'nc', '127.0.0.1', String(port)], { input: 'hello' });
+    const verbose = await sockit(['nc', '-v', '127.0.0.1', String(port)], { input: 'hello' });
+    server.close();
+    expect(debug.code, debug.stderr).toBe(0);
+    expect(debug.stdout.toString()).toBe('hello');
+    expect(debug.stderr).toBe(`nc: connected to 127.0.0.1:${port}\nnc: closed sent=5 received=5\n`);
+    expect(verbose.stderr).toBe(`nc: connected to 127.0.0.1:${port}\n`);
+  });
+});

@@ -50,6 +50,17 @@ describe('sockit secret and machine log-ins', () => {
     expect(again.stderr).toContain('[ERR_EXISTS]');
   });
 
+  it('says where it wrote the key, and with -q says nothing', async () => {
+    const said = await sockit(['secret', 'new', path.join(dir, 'said.key')]);
+    expect(said.code, said.stderr).toBe(0);
+    expect(said.stderr).toBe(`wrote a new key to ${path.join(dir, 'said.key')} (mode 0600)\n`);
+    const quiet = await sockit(['secret', 'new', path.join(dir, 'quiet.key'), '-q']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout.toString()).toBe('');
+    expect(await readFile(path.join(dir, 'quiet.key'), 'utf8')).toMatch(/^sockit-secret-v1:/);
+  });
+
   it('logs a machine in with the key, and refuses a passphrase file on both sides', async () => {
     const ok = await sockit(['files', 'ls', target, '--user', 'ann', '--secret-file', key], { env: env() });
     expect(ok.code, ok.stderr).toBe(0);

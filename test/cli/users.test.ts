@@ -187,6 +187,29 @@ describe('sockit users (SQLite)', () => {
     expect(names).toEqual(['ann']);
   });
 
+  it('with -q, add, passwd, quota and remove print nothing and do their work; list prints only the list', async () => {
+    const silent = (result: RunResult): void => {
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(result.stdout.toString()).toBe('');
+    };
+    silent(await users(['add', 'dee', '--iterations', '4096', '-q']));
+    expect(await proves(await stored('dee'), PASSWORD)).toBe(true);
+    silent(await users(['passwd', 'dee', '--iterations', '4096', '--quiet'], NEW_PASSWORD));
+    expect(await proves(await stored('dee'), NEW_PASSWORD)).toBe(true);
+    silent(await users(['quota', 'dee', '1GiB', '-q']));
+    expect((await stored('dee'))?.quotaBytes).toBe(1024 ** 3);
+    const list = await users(['list', '--json', '-q']);
+    expect(list.stderr).toBe('');
+    expect((JSON.parse(list.stdout.toString()) as Array<{ name: string }>).map((u) => u.name)).toContain(
+      'dee',
+    );
+    silent(await users(['remove', 'dee', '-q']));
+    expect(await stored('dee')).toBeUndefined();
+    // A failure still says so.
+    failed(await users(['remove', 'dee', '-q']), 'ERR_USER_NOT_FOUND');
+  });
+
   it('refuses a duplicate add before asking for a password, and keeps the first', async () => {
     const before = await stored('ann');
     failed(await users(['add', 'ann', '--iterations', '4096'], null), 'ERR_USER_EXISTS');
