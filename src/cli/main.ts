@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../runtime/log.js';
+import { completionCommand } from './completion.js';
 import { reportFailure, withUsageErrors } from './context.js';
 import { echoCommand } from './echo.js';
 import { filesCommand } from './files.js';
@@ -38,6 +39,7 @@ export function program(): Command {
     .addCommand(secretCommand())
     .addCommand(ipCommand())
     .addCommand(portsCommand())
+    .addCommand(completionCommand())
     .addHelpText(
       'after',
       `
