@@ -54,7 +54,7 @@ function commandFunction(node: CommandNode, name: string): string {
 ${[...specs, ...args].map((s) => `    ${s}`).join(' \\\n')}
 }`;
   }
-  const commands = node.commands.map((c) => `      ${quote(`${c.name}:${c.description}`)}`);
+  const commands = node.commands.map((c) => `        ${quote(`${c.name}:${c.description}`)}`);
   const dispatch = node.commands.map((c) => `        ${quote(c.name)}) ${functionName(c, name)} ;;`);
   return `${fn}() {
   local curcontext=$curcontext state state_descr line
