@@ -82,8 +82,12 @@ module.exports = stand;
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  // program.js too, for the build steps that read the command tree (program()).
-  entryPoints: { main: path.join(root, 'src/cli/main.ts'), program: path.join(root, 'src/cli/program.ts') },
+  // program.js and man.js too, for the build steps that read the command tree (scripts/man.mjs).
+  entryPoints: {
+    main: path.join(root, 'src/cli/main.ts'),
+    program: path.join(root, 'src/cli/program.ts'),
+    man: path.join(root, 'src/cli/man.ts'),
+  },
   outdir,
   bundle: true,
   splitting: true,

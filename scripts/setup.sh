@@ -7,7 +7,8 @@
 #  - the `sockit` launcher in .tools/bin (scripts/launcher.sh), and one line saying how to
 #    put it on PATH when it is not there yet
 #  - with SOCKIT_TEST_TOOLS=1: the system programs the test suites talk to (OpenBSD netcat,
-#    socat, openssl, ss, runuser, gcc), from Debian's packages when missing.
+#    socat, openssl, ss, runuser, gcc; zsh and fish for the completion scripts, groff and
+#    man for the man page), from Debian's packages when missing.
 set -euo pipefail
 SOCKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$SOCKIT_ROOT"
@@ -36,6 +37,10 @@ if [ "${SOCKIT_TEST_TOOLS:-0}" = 1 ]; then
   command -v ss >/dev/null || missing+=(iproute2)
   command -v runuser >/dev/null || missing+=(util-linux)
   command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+  command -v zsh >/dev/null || missing+=(zsh)
+  command -v fish >/dev/null || missing+=(fish)
+  command -v groff >/dev/null || missing+=(groff-base)
+  command -v man >/dev/null || missing+=(man-db)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "setup: the tests need: ${missing[*]}; install them (sudo apt-get install -y ${missing[*]})" >&2

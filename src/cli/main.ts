@@ -15,12 +15,11 @@ if (tooOld) {
 // Node 22.1 and newer; the cache lives in the system's temporary folder.
 module.enableCompileCache?.();
 
-const { version } = module.createRequire(import.meta.url)('../../package.json') as { version: string };
 const { program, subcommandsFor } = await import('./program.js');
 const { reportFailure } = await import('./failure.js');
 
 let settled = false;
-program({ version, only: subcommandsFor(process.argv.slice(2)) })
+program({ only: subcommandsFor(process.argv.slice(2)) })
   .then((root) => root.parseAsync())
   .catch((err: unknown) => reportFailure(err))
   .finally(() => {

@@ -4,6 +4,7 @@
  * starts about as fast as Node itself. Help for the whole command, an unknown command, or
  * none at all load every subcommand.
  */
+import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../runtime/log-levels.js';
 import { withUsageErrors } from './failure.js';
@@ -19,7 +20,12 @@ const SUBCOMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Com
   ['secret', async () => (await import('./secret.js')).secretCommand()],
   ['ip', async () => (await import('./ip.js')).ipCommand()],
   ['ports', async () => (await import('./ports.js')).portsCommand()],
+  // Its script covers the whole tree, not the one-command tree it runs in.
+  ['completion', async () => (await import('./completion.js')).completionCommand(() => program())],
 ];
+
+/** From src/cli and from the bundle's dist/cli alike, two folders below the package. */
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Root options that take a value, so that the value is not taken for a subcommand's name. */
 const VALUE_OPTIONS = new Set(['--log-level', '--log-format']);
@@ -59,13 +65,11 @@ export function subcommandsFor(args: readonly string[]): string[] | undefined {
  *
  * @example
  * ```ts
- * const root = await program({ version: '1.0.0' });
+ * const root = await program();
  * await root.parseAsync(['node', 'sockit', 'ip', '10.1.2.3/20']);
  * ```
  */
-export async function program(
-  options: { version?: string; only?: readonly string[] } = {},
-): Promise<Command> {
+export async function program(options: { only?: readonly string[] } = {}): Promise<Command> {
   const wanted = SUBCOMMANDS.filter(([name]) => options.only?.includes(name) ?? true);
   const subcommands = await Promise.all(wanted.map(([, load]) => load()));
   const sockit = new Command('sockit')
@@ -76,7 +80,7 @@ export async function program(
         .choices(['auto', 'pretty', 'json'])
         .default('auto'),
     );
-  if (options.version !== undefined) sockit.version(options.version);
+  sockit.version(version);
   for (const sub of subcommands) sockit.addCommand(sub);
   sockit.addHelpText(
     'after',

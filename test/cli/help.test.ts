@@ -5,19 +5,8 @@
  */
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { eachCommand } from '../../src/cli/command-tree.js';
 import { program } from '../../src/cli/program.js';
-
-interface Found {
-  path: string;
-  command: Command;
-}
-
-function walk(command: Command, path: string[] = []): Found[] {
-  return command.commands.flatMap((sub) => {
-    const here = [...path, sub.name()];
-    return [{ path: here.join(' '), command: sub }, ...walk(sub, here)];
-  });
-}
 
 /** What `sockit PATH --help` prints, `addHelpText` parts included, without exiting. */
 function helpOf(command: Command): string {
@@ -35,7 +24,10 @@ function helpOf(command: Command): string {
 }
 
 const root = await program();
-const commands = [{ path: '(sockit)', command: root }, ...walk(root)];
+const commands = [
+  { path: '(sockit)', command: root },
+  ...eachCommand(root).map(({ path, command }) => ({ path: path.join(' '), command })),
+];
 
 describe('sockit --help for every command', () => {
   it('finds the whole tree, not a hand-written list', () => {

@@ -49,6 +49,21 @@ describe('the sockit launcher', () => {
     expect(ran.stdout).toBe(`${version}\n`);
   });
 
+  it('makes `man sockit` find the man page the build wrote, through PATH alone', () => {
+    requireTools('man');
+    const bin = path.join(dir, "it's here", 'bin');
+    writeLauncher(bin);
+    // man-db looks beside each PATH folder (DIR/../share/man) when MANPATH is not set.
+    const env = { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, MANPAGER: 'cat', MANWIDTH: '80' };
+    const found = spawnSync('man', ['-w', 'sockit'], { env, encoding: 'utf8' });
+    expect(found.status, found.stderr).toBe(0);
+    // Through the link set-up made beside the launcher's folder, which man follows.
+    expect(found.stdout).toBe(`${path.join(ROOT, 'dist/man/sockit.1')}\n`);
+    const page = spawnSync('man', ['sockit'], { env, encoding: 'utf8' });
+    expect(page.status, page.stderr).toBe(0);
+    expect(page.stdout).toContain('sockit files upload');
+  });
+
   it('is written by set-up into .tools/bin, which set-up tells the user to put on PATH', () => {
     const setup = readFileSync(path.join(ROOT, 'scripts/setup.sh'), 'utf8');
     expect(setup).toContain('write_launcher "$SOCKIT_ROOT/.tools/bin"');
