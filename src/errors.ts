@@ -96,6 +96,10 @@ export const ErrorCode = {
   TOO_DEEP: 'ERR_TOO_DEEP',
   /** The command line could not be parsed: an unknown option, a missing argument, a bad flag value. */
   USAGE: 'ERR_USAGE',
+  /** The peer does not offer what was asked: an older version of its protocol. */
+  UNSUPPORTED: 'ERR_UNSUPPORTED',
+  /** The system refused access to a local file or folder (its permissions, a read-only file system). */
+  PERMISSION_DENIED: 'ERR_PERMISSION_DENIED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
