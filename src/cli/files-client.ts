@@ -11,6 +11,7 @@ import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions } from '../files/client.js';
 import { FILES_PORT } from '../files/port.js';
 import { type Endpoint, parseEndpoint, secondsOption } from './args.js';
+import { localFileError } from './local-files.js';
 import { readPassword } from './password.js';
 import { clientTls } from './tls.js';
 
@@ -139,14 +140,17 @@ export async function readSecret(file: string): Promise<SecretKey> {
 }
 
 /**
- * Runs `work` with a logged-in client, closing it afterwards. Ctrl-C aborts whatever is under
- * way through the signal (the connection is dropped, a download's part file removed) and the
- * command ends with `ERR_ABORTED`.
+ * Runs `work` with a logged-in client, closing it afterwards. `prepare` runs once the server
+ * answers, before a password is asked for: the local checks of a command. Ctrl-C aborts
+ * whatever is under way through the signal (the connection is dropped, a download's part file
+ * removed) and the command ends with `ERR_ABORTED`. A system error on a local file becomes one
+ * coded line (see `localFileError`).
  */
 export async function withClient<T>(
   target: string,
   flags: ClientFlags,
   work: (client: FilesClient, signal: AbortSignal) => Promise<T>,
+  prepare?: () => Promise<void>,
 ): Promise<T> {
   const { FilesClient } = await import('../files/client.js');
   const controller = new AbortController();
@@ -156,12 +160,14 @@ export async function withClient<T>(
     const { user, ...server } = resolveTarget(target, flags);
     flags.user = user;
     const options = await loginOptions(server, flags);
-    const client = await FilesClient.login({ ...options, signal: controller.signal });
+    const client = await FilesClient.login({ ...options, signal: controller.signal, connected: prepare });
     try {
       return await work(client, controller.signal);
     } finally {
       client.close();
     }
+  } catch (err) {
+    throw localFileError(err);
   } finally {
     process.off('SIGINT', interrupt);
   }

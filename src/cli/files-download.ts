@@ -3,49 +3,54 @@ import { lstat, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
-import type { FilesClient, TransferResult } from '../files/client.js';
 import { makeLocalFolder, planTree } from '../files/download.js';
 import { requestedForm } from '../files/names.js';
 import { parseBytes } from './args.js';
 import { type ClientFlags, clientOptions, withClient } from './files-client.js';
 import { downloadStream, STDIO } from './files-stdio.js';
-import { existingPolicy, summary } from './files-transfer.js';
-import { Progress } from './progress.js';
+import { existingPolicy, identicalSha256, type TransferContext, TransferReport } from './files-transfer.js';
+import { checkWritableFolder, folderOf } from './local-files.js';
+import { Output, type OutputFlags, outputOptions } from './output.js';
 
-interface DownloadFlags extends ClientFlags {
+interface DownloadFlags extends ClientFlags, OutputFlags {
   overwrite?: boolean;
   skipExisting?: boolean;
+  skipIdentical?: boolean;
   maxFileSize?: number;
   maxFilesize?: number;
 }
 
-async function downloadOne(
-  client: FilesClient,
-  remote: string,
-  local: string,
-  options: {
-    overwrite: boolean;
-    skipExisting: boolean;
-    maxFileSize: number | undefined;
-    signal: AbortSignal;
-  },
-): Promise<void> {
-  if (options.skipExisting && (await lstat(local).catch(() => undefined))) {
-    process.stderr.write(`skipped ${remote}: ${local} exists\n`);
+interface DownloadContext extends TransferContext {
+  maxFileSize: number | undefined;
+}
+
+/** Downloads `remote`, which the server announced as `size` bytes, to `local`. */
+async function downloadOne(ctx: DownloadContext, remote: string, local: string, size: number): Promise<void> {
+  const { existing } = ctx;
+  const there = await lstat(local).catch(() => undefined);
+  if (there && existing.skipExisting) {
+    ctx.report.skipped(remote, local, 'exists', { bytes: size });
     return;
   }
-  const progress = new Progress(`download ${remote}`);
-  const began = Date.now();
-  let result: TransferResult;
-  try {
-    result = await client.download(remote, local, {
-      ...options,
-      progress: (n, total) => progress.update(n, total),
-    });
-  } finally {
-    progress.done();
+  const same =
+    existing.skipIdentical && there?.isFile() && there.size === size
+      ? await identicalSha256(ctx, remote, local, size)
+      : undefined;
+  if (same !== undefined) {
+    ctx.report.skipped(remote, local, 'identical', { bytes: size, sha256: same });
+    return;
   }
-  process.stderr.write(summary('downloaded', remote, result, Date.now() - began));
+  const progress = ctx.output.progress(`download ${remote}`);
+  const began = Date.now();
+  const result = await ctx.client
+    .download(remote, local, {
+      overwrite: existing.overwrite,
+      maxFileSize: ctx.maxFileSize,
+      signal: ctx.signal,
+      progress: (n, total) => progress.update(n, total),
+    })
+    .finally(() => progress.done());
+  ctx.report.done(remote, local, result, Date.now() - began);
 }
 
 /** The local name of a download: the last component of the user's `remote`, or `user` for the home. */
@@ -58,79 +63,116 @@ function localName(remote: string, user: string): string {
   return chosen;
 }
 
+/** Whether `local` is a folder to download into (like cp, under the remote name). */
+async function isFolder(local: string | undefined): Promise<boolean> {
+  return local !== undefined && ((await stat(local).catch(() => undefined))?.isDirectory() ?? false);
+}
+
 export function downloadCommand(): Command {
+  const command = new Command('download')
+    .description('download a file or a folder (resumes from LOCAL.sockit-part)')
+    .argument('<server>', '[USER@]HOST[:PORT]')
+    .argument('<remote>', 'file or folder in your home')
+    .argument('[local]', 'destination; - writes to stdout (default: the remote name, here)')
+    .option('--overwrite', 'replace local files that exist (default: refuse with ERR_EXISTS)')
+    .option('--skip-existing', 'leave local files that exist as they are, and go on with the rest')
+    .option(
+      '--skip-identical',
+      'leave local files with the same SHA-256 as on the server; others that exist follow the rules above',
+    )
+    .addOption(
+      new Option(
+        '--max-file-size <bytes>',
+        'refuse a file the server announces larger than this, before writing (default: no limit but the free disk space)',
+      ).argParser(parseBytes),
+    )
+    .addOption(new Option('--max-filesize <bytes>').argParser(parseBytes).hideHelp());
+  outputOptions(command, 'one JSON object per file on stdout: {status, path, local, bytes, sha256, ...}');
   return clientOptions(
-    new Command('download')
-      .description('download a file or a folder (resumes from LOCAL.sockit-part)')
-      .argument('<server>', '[USER@]HOST[:PORT]')
-      .argument('<remote>', 'file or folder in your home')
-      .argument('[local]', 'destination; - writes to stdout (default: the remote name, here)')
-      .option('--overwrite', 'replace local files that exist (default: refuse with ERR_EXISTS)')
-      .option('--skip-existing', 'leave local files that exist as they are, and go on with the rest')
-      .addOption(
-        new Option(
-          '--max-file-size <bytes>',
-          'refuse a file the server announces larger than this, before writing (default: no limit but the free disk space)',
-        ).argParser(parseBytes),
-      )
-      .addOption(new Option('--max-filesize <bytes>').argParser(parseBytes).hideHelp())
-      .addHelpText(
-        'after',
-        `
+    command.addHelpText(
+      'after',
+      `
 Each file is written to LOCAL.sockit-part and renamed to LOCAL only once its SHA-256 matches
 the server's; rerun the same command after an interruption and it resumes. Ctrl-C removes the
 part. Names the server sends are checked: '..', '.', empty names, '/', '\\' and NUL in a name
 or an absolute path fail with ERR_BAD_REQUEST, and nothing is written outside LOCAL. An
 existing file is never replaced without --overwrite. The server's announced size is checked
 against --max-file-size and the free space before a byte is written, and no more than that
-size is ever taken.
+size is ever taken. The folder LOCAL goes into must exist and be writable. --skip-identical
+hashes only files of the same size, on both sides.
 
 Examples:
   sockit files download ann@127.0.0.1 report.pdf
   sockit files download ann@127.0.0.1 photos ./restore/ --skip-existing
+  sockit files download ann@127.0.0.1 photos ./restore/ --skip-identical --overwrite
   sockit files download ann@127.0.0.1 src.tar - | tar x`,
-      ),
+    ),
   ).action(async (target: string, remote: string, local: string | undefined, flags: DownloadFlags) => {
-    await withClient(target, flags, async (client, signal) => {
-      const options = {
-        ...existingPolicy(flags),
-        maxFileSize: flags.maxFileSize ?? flags.maxFilesize,
-        signal,
-      };
-      // The library refuses a stat answer about another path than `remote`.
-      const entry = await client.stat(remote, { signal });
-      // The local name is the user's own: the last component of `remote` (the user's name for
-      // the home), never a name the server sent.
-      if (local === STDIO) {
-        if (entry.type !== 'file') {
-          throw new SockitError(
-            ErrorCode.INVALID_ARGUMENT,
-            `${remote} is a folder: only a file goes to stdout`,
-          );
+    const existing = existingPolicy(flags);
+    const output = new Output(flags);
+    if (local === STDIO && flags.json) {
+      throw new SockitError(
+        ErrorCode.INVALID_ARGUMENT,
+        '--json writes to stdout, where - sends the file; give one of them',
+      );
+    }
+    // Once the server answers, before a password is asked for or anything is sent.
+    const prepare = async (): Promise<void> => {
+      if (local === STDIO) return;
+      await checkWritableFolder((await isFolder(local)) ? (local as string) : folderOf(local ?? '.'));
+    };
+    await withClient(
+      target,
+      flags,
+      async (client, signal) => {
+        const report = new TransferReport(output, 'downloaded');
+        const ctx = {
+          client,
+          existing,
+          output,
+          report,
+          signal,
+          maxFileSize: flags.maxFileSize ?? flags.maxFilesize,
+        };
+        // The library refuses a stat answer about another path than `remote`.
+        const entry = await client.stat(remote, { signal });
+        // The local name is the user's own: the last component of `remote` (the user's name for
+        // the home), never a name the server sent.
+        if (local === STDIO) {
+          if (entry.type !== 'file') {
+            throw new SockitError(
+              ErrorCode.INVALID_ARGUMENT,
+              `${remote} is a folder: only a file goes to stdout`,
+            );
+          }
+          const began = Date.now();
+          const result = await downloadStream(client, remote, process.stdout, {
+            maxFileSize: ctx.maxFileSize,
+            signal,
+          });
+          report.done(remote, STDIO, result, Date.now() - began);
+          return;
         }
-        const began = Date.now();
-        const result = await downloadStream(client, remote, process.stdout, options);
-        process.stderr.write(summary('downloaded', remote, result, Date.now() - began));
-        return;
-      }
-      const name = localName(remote, flags.user);
-      // Like cp: into an existing folder, under the remote name.
-      const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
-      const base = local === undefined ? name : into ? path.join(local, name) : local;
-      if (entry.type === 'file') return downloadOne(client, remote, base, options);
-      const steps = planTree(base, await client.list(remote, true, { signal }));
-      await mkdir(base, { recursive: true });
-      const from = requestedForm(remote);
-      for (const step of steps) {
-        if (step.entry.type === 'dir') await makeLocalFolder(step.local);
-        else
-          await downloadOne(
-            client,
-            from === '.' ? step.listed : `${from}/${step.listed}`,
-            step.local,
-            options,
-          );
-      }
-    });
+        const name = localName(remote, flags.user);
+        const base = local === undefined ? name : (await isFolder(local)) ? path.join(local, name) : local;
+        if (entry.type === 'file') {
+          await downloadOne(ctx, remote, base, entry.size);
+          report.end();
+          return;
+        }
+        const steps = planTree(base, await client.list(remote, true, { signal }));
+        await mkdir(base, { recursive: true });
+        const from = requestedForm(remote);
+        for (const step of steps) {
+          if (step.entry.type === 'dir') await makeLocalFolder(step.local);
+          else {
+            const listed = from === '.' ? step.listed : `${from}/${step.listed}`;
+            await downloadOne(ctx, listed, step.local, step.entry.size);
+          }
+        }
+        report.end();
+      },
+      prepare,
+    );
   });
 }

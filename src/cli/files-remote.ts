@@ -1,39 +1,68 @@
 /** `sockit files ls`, `rm` and `mkdir`: what is in a home, and changing it. */
 import { Command } from 'commander';
+import type { FilesClient } from '../files/client.js';
 import type { Entry } from '../files/protocol.js';
 import { type ClientFlags, clientOptions, withClient } from './files-client.js';
+import { Output, type OutputFlags, outputOptions } from './output.js';
+import { counted } from './plural.js';
 
 export function lsCommand(): Command {
+  const command = new Command('ls')
+    .description('list a folder (default: your home)')
+    .argument('<server>', '[USER@]HOST[:PORT]')
+    .argument('[path]', 'folder or file', '')
+    .option('-R, --recursive', 'the whole tree');
+  outputOptions(command, 'one JSON array of {path, type, size, mtime}');
   return clientOptions(
-    new Command('ls')
-      .description('list a folder (default: your home)')
-      .argument('<server>', '[USER@]HOST[:PORT]')
-      .argument('[path]', 'folder or file', '')
-      .option('-R, --recursive', 'the whole tree')
-      .option('--json', 'one JSON array of {path, type, size, mtime}')
-      .addHelpText(
-        'after',
-        `
+    command.addHelpText(
+      'after',
+      `
+The listing goes to stdout; -v adds the count of entries on stderr.
+
 Examples:
   sockit files ls ann@127.0.0.1
   sockit files ls ann@127.0.0.1:7021 photos -R --json`,
-      ),
+    ),
   ).action(
-    async (target: string, remote: string, flags: ClientFlags & { recursive?: boolean; json?: boolean }) => {
+    async (target: string, remote: string, flags: ClientFlags & OutputFlags & { recursive?: boolean }) => {
+      const output = new Output(flags);
       const entries = await withClient(target, flags, (c, signal) =>
         c.list(remote, flags.recursive ?? false, { signal }),
       );
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(entries)}\n`);
-        return;
-      }
-      for (const e of entries) process.stdout.write(formatEntry(e));
+      // The listing is the result itself: one array, printed whatever -q says.
+      if (flags.json) process.stdout.write(`${JSON.stringify(entries)}\n`);
+      else for (const e of entries) process.stdout.write(formatEntry(e));
+      output.detail(counted(entries.length, 'entry', 'entries'));
     },
   );
 }
 
+interface PathFlags extends ClientFlags, OutputFlags {
+  recursive?: boolean;
+  parents?: boolean;
+}
+
+/** A command that does one thing to each path it is given: `rm`, `mkdir`. */
+function eachPath(
+  command: Command,
+  status: string,
+  act: (client: FilesClient, path: string, flags: PathFlags, signal: AbortSignal) => Promise<void>,
+): Command {
+  outputOptions(command, `one JSON object per path on stdout: {path, status: "${status}"}`);
+  return clientOptions(command).action(async (target: string, paths: string[], flags: PathFlags) => {
+    const output = new Output(flags);
+    await withClient(target, flags, async (client, signal) => {
+      for (const p of paths) {
+        await act(client, p, flags, signal);
+        output.detail(`${status} ${p}`);
+        output.result({ path: p, status });
+      }
+    });
+  });
+}
+
 export function rmCommand(): Command {
-  return clientOptions(
+  return eachPath(
     new Command('rm')
       .description('remove files or folders')
       .argument('<server>', '[USER@]HOST[:PORT]')
@@ -44,17 +73,15 @@ export function rmCommand(): Command {
         `
 Examples:
   sockit files rm ann@127.0.0.1 old.log
-  sockit files rm ann@127.0.0.1 backup -r`,
+  sockit files rm ann@127.0.0.1 backup -r -v`,
       ),
-  ).action(async (target: string, paths: string[], flags: ClientFlags & { recursive?: boolean }) => {
-    await withClient(target, flags, async (client, signal) => {
-      for (const p of paths) await client.remove(p, flags.recursive ?? false, { signal });
-    });
-  });
+    'removed',
+    (client, p, flags, signal) => client.remove(p, flags.recursive ?? false, { signal }),
+  );
 }
 
 export function mkdirCommand(): Command {
-  return clientOptions(
+  return eachPath(
     new Command('mkdir')
       .description('make folders')
       .argument('<server>', '[USER@]HOST[:PORT]')
@@ -65,13 +92,11 @@ export function mkdirCommand(): Command {
         `
 Examples:
   sockit files mkdir ann@127.0.0.1 photos
-  sockit files mkdir ann@127.0.0.1 backup/2026/december -p`,
+  sockit files mkdir ann@127.0.0.1 backup/2026/december -p --json`,
       ),
-  ).action(async (target: string, paths: string[], flags: ClientFlags & { parents?: boolean }) => {
-    await withClient(target, flags, async (client, signal) => {
-      for (const p of paths) await client.mkdir(p, flags.parents ?? false, { signal });
-    });
-  });
+    'made',
+    (client, p, flags, signal) => client.mkdir(p, flags.parents ?? false, { signal }),
+  );
 }
 
 function formatEntry(e: Entry): string {

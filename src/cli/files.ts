@@ -7,6 +7,7 @@ import { downloadCommand } from './files-download.js';
 import { lsCommand, mkdirCommand, rmCommand } from './files-remote.js';
 import { serveCommand } from './files-serve.js';
 import { uploadCommand } from './files-upload.js';
+import { Output, type OutputFlags } from './output.js';
 import { readPassword } from './password.js';
 import { clientTls } from './tls.js';
 
@@ -23,6 +24,8 @@ function registerCommand(): Command {
     .addOption(iterationsOption())
     .option('--tls', 'connect over TLS')
     .option('--tls-ca <file>', 'trust this certificate (PEM); implies --tls')
+    .option('--json', 'one JSON object on stdout: {user, status: "registered"}')
+    .option('-q, --quiet', 'no line on success; errors are still printed')
     .addHelpText(
       'after',
       `
@@ -32,7 +35,8 @@ Examples:
   sockit files register ann@127.0.0.1
   sockit files register ann@files.example:8021 --tls`,
     )
-    .action(async (target: string, flags: ClientFlags & { iterations: number }) => {
+    .action(async (target: string, flags: ClientFlags & OutputFlags & { iterations: number }) => {
+      const output = new Output(flags);
       const tls = await clientTls(flags);
       const { FilesClient } = await import('../files/client.js');
       // Connected first: with the server down, nobody types a password for nothing.
@@ -45,7 +49,8 @@ Examples:
       } finally {
         client.close();
       }
-      process.stderr.write(`registered ${flags.user}\n`);
+      output.say(`registered ${flags.user}`);
+      output.result({ user: flags.user, status: 'registered' });
     });
 }
 

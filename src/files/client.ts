@@ -90,6 +90,11 @@ export interface LoginOptions extends ConnectOptions {
   secret?: SecretKey;
   /** Salted SCRAM keys kept from earlier log-ins (see `FileKeyCache`); off when absent. */
   keyCache?: KeyCache;
+  /**
+   * Runs once connected, before logging in (so before a password is asked for): checks that
+   * are worth making only once the server is known to answer. A rejection closes the client.
+   */
+  connected?: () => Promise<void>;
 }
 
 export interface TransferResult {
@@ -205,6 +210,7 @@ export class FilesClient {
   static async login(options: LoginOptions): Promise<FilesClient> {
     const client = await FilesClient.connect(options);
     try {
+      await options.connected?.();
       await guarded(client.#channel.socket, options.signal, () =>
         options.secret
           ? client.loginWithSecret(options.user, options.secret)
