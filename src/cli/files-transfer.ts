@@ -169,7 +169,7 @@ export class TransferReport {
   end(): void {
     const { identical, exists } = this.#skipped;
     const skipped = identical + exists;
-    if (this.#files + skipped <= 1 && skipped === 0) return;
+    if (this.#files <= 1 && skipped === 0) return;
     const reasons = [
       identical > 0 ? `${identical} identical` : '',
       exists > 0 ? `${exists} existing` : '',

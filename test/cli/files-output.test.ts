@@ -30,7 +30,9 @@ describe('sockit files --json, -q and -v', () => {
   let tree: string;
 
   beforeAll(async () => {
-    files = await startFilesFixture('sockit-files-output-', { ann: 'pass of ann' });
+    files = await startFilesFixture('sockit-files-output-', { ann: 'pass of ann' }, process.env, [
+      '--allow-register',
+    ]);
     ({ dir, where } = files);
     env = { ...files.env, SOCKIT_PASSWORD: 'pass of ann' };
     home = files.home('ann');
@@ -162,5 +164,21 @@ describe('sockit files --json, -q and -v', () => {
     expect(removed.stdout.length).toBe(0);
     const json = await run('rm', where, 'm3', '--json');
     expect(jsonLines(json.stdout)).toEqual([{ path: 'm3', status: 'removed' }]);
+  });
+
+  it('register: a line by default, an object with --json, nothing with -q', async () => {
+    const register = (user: string, ...more: string[]) =>
+      sockit(['files', 'register', where, '-u', user, '--iterations', '4096', ...more], { env });
+    const plain = await register('dan');
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toBe('registered dan\n');
+    const json = await register('eve', '--json');
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stderr).toBe('');
+    expect(jsonLines(json.stdout)).toEqual([{ user: 'eve', status: 'registered' }]);
+    const quiet = await register('fay', '-q');
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout.length).toBe(0);
   });
 });
