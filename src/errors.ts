@@ -98,8 +98,6 @@ export const ErrorCode = {
   USAGE: 'ERR_USAGE',
   /** The peer does not offer what was asked: an older version of its protocol. */
   UNSUPPORTED: 'ERR_UNSUPPORTED',
-  /** The system refused access to a local file or folder (its permissions, a read-only file system). */
-  PERMISSION_DENIED: 'ERR_PERMISSION_DENIED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

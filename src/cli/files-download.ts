@@ -7,10 +7,11 @@ import { makeLocalFolder, planTree } from '../files/download.js';
 import { requestedForm } from '../files/names.js';
 import { parseBytes } from './args.js';
 import { type ClientFlags, clientOptions, withClient } from './files-client.js';
+import { Output, type OutputFlags } from './files-output.js';
 import { downloadStream, STDIO } from './files-stdio.js';
 import { existingPolicy, identicalSha256, type TransferContext, TransferReport } from './files-transfer.js';
 import { checkWritableFolder, folderOf } from './local-files.js';
-import { Output, type OutputFlags, outputOptions } from './output.js';
+import { outputOptions } from './output.js';
 
 interface DownloadFlags extends ClientFlags, OutputFlags {
   overwrite?: boolean;
@@ -87,7 +88,11 @@ export function downloadCommand(): Command {
       ).argParser(parseBytes),
     )
     .addOption(new Option('--max-filesize <bytes>').argParser(parseBytes).hideHelp());
-  outputOptions(command, 'one JSON object per file on stdout: {status, path, local, bytes, sha256, ...}');
+  outputOptions(command, {
+    json: 'one JSON object per file on stdout instead of the lines: {status, reason, path, local, bytes, sha256, resumedFrom}',
+    quiet: 'no progress bar and no summary; errors only',
+    verbose: 'a line for each file, also those left alone',
+  });
   return clientOptions(
     command.addHelpText(
       'after',
@@ -107,72 +112,77 @@ Examples:
   sockit files download ann@127.0.0.1 photos ./restore/ --skip-identical --overwrite
   sockit files download ann@127.0.0.1 src.tar - | tar x`,
     ),
-  ).action(async (target: string, remote: string, local: string | undefined, flags: DownloadFlags) => {
-    const existing = existingPolicy(flags);
-    const output = new Output(flags);
-    if (local === STDIO && flags.json) {
-      throw new SockitError(
-        ErrorCode.INVALID_ARGUMENT,
-        '--json writes to stdout, where - sends the file; give one of them',
-      );
-    }
-    // Once the server answers, before a password is asked for or anything is sent.
-    const prepare = async (): Promise<void> => {
-      if (local === STDIO) return;
-      await checkWritableFolder((await isFolder(local)) ? (local as string) : folderOf(local ?? '.'));
-    };
-    await withClient(
-      target,
-      flags,
-      async (client, signal) => {
-        const report = new TransferReport(output, 'downloaded');
-        const ctx = {
-          client,
-          existing,
-          output,
-          report,
-          signal,
-          maxFileSize: flags.maxFileSize ?? flags.maxFilesize,
-        };
-        // The library refuses a stat answer about another path than `remote`.
-        const entry = await client.stat(remote, { signal });
-        // The local name is the user's own: the last component of `remote` (the user's name for
-        // the home), never a name the server sent.
-        if (local === STDIO) {
-          if (entry.type !== 'file') {
-            throw new SockitError(
-              ErrorCode.INVALID_ARGUMENT,
-              `${remote} is a folder: only a file goes to stdout`,
-            );
-          }
-          const began = Date.now();
-          const result = await downloadStream(client, remote, process.stdout, {
-            maxFileSize: ctx.maxFileSize,
+  ).action(
+    async (
+      target: string,
+      remote: string,
+      local: string | undefined,
+      flags: DownloadFlags,
+      self: Command,
+    ) => {
+      if (local === STDIO && flags.json) {
+        self.error('--json does not go with LOCAL "-": stdout carries the file; name a file instead');
+      }
+      const existing = existingPolicy(flags);
+      const output = new Output(flags);
+      // Once the server answers, before a password is asked for or anything is sent.
+      const prepare = async (): Promise<void> => {
+        if (local === STDIO) return;
+        await checkWritableFolder((await isFolder(local)) ? (local as string) : folderOf(local ?? '.'));
+      };
+      await withClient(
+        target,
+        flags,
+        async (client, signal) => {
+          const report = new TransferReport(output, 'downloaded');
+          const ctx = {
+            client,
+            existing,
+            output,
+            report,
             signal,
-          });
-          report.done(remote, STDIO, result, Date.now() - began);
-          return;
-        }
-        const name = localName(remote, flags.user);
-        const base = local === undefined ? name : (await isFolder(local)) ? path.join(local, name) : local;
-        if (entry.type === 'file') {
-          await downloadOne(ctx, remote, base, entry.size);
-          report.end();
-          return;
-        }
-        const steps = planTree(base, await client.list(remote, true, { signal }));
-        await mkdir(base, { recursive: true });
-        const from = requestedForm(remote);
-        for (const step of steps) {
-          if (step.entry.type === 'dir') await makeLocalFolder(step.local);
-          else {
-            const listed = from === '.' ? step.listed : `${from}/${step.listed}`;
-            await downloadOne(ctx, listed, step.local, step.entry.size);
+            maxFileSize: flags.maxFileSize ?? flags.maxFilesize,
+          };
+          // The library refuses a stat answer about another path than `remote`.
+          const entry = await client.stat(remote, { signal });
+          // The local name is the user's own: the last component of `remote` (the user's name for
+          // the home), never a name the server sent.
+          if (local === STDIO) {
+            if (entry.type !== 'file') {
+              throw new SockitError(
+                ErrorCode.INVALID_ARGUMENT,
+                `${remote} is a folder: only a file goes to stdout`,
+              );
+            }
+            const began = Date.now();
+            const result = await downloadStream(client, remote, process.stdout, {
+              maxFileSize: ctx.maxFileSize,
+              signal,
+            });
+            report.done(remote, STDIO, result, Date.now() - began);
+            return;
           }
-        }
-        report.end();
-      },
-      prepare,
-    );
-  });
+          const name = localName(remote, flags.user);
+          const base = local === undefined ? name : (await isFolder(local)) ? path.join(local, name) : local;
+          if (entry.type === 'file') {
+            await downloadOne(ctx, remote, base, entry.size);
+            report.end();
+            return;
+          }
+          const steps = planTree(base, await client.list(remote, true, { signal }));
+          await mkdir(base, { recursive: true });
+          const from = requestedForm(remote);
+          for (const step of steps) {
+            if (step.entry.type === 'dir') await makeLocalFolder(step.local);
+            else {
+              const listed = from === '.' ? step.listed : `${from}/${step.listed}`;
+              await downloadOne(ctx, listed, step.local, step.entry.size);
+            }
+          }
+          report.end();
+        },
+        prepare,
+      );
+    },
+  );
 }

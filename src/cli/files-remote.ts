@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import type { FilesClient } from '../files/client.js';
 import type { Entry } from '../files/protocol.js';
 import { type ClientFlags, clientOptions, withClient } from './files-client.js';
-import { Output, type OutputFlags, outputOptions } from './output.js';
+import { Output, type OutputFlags } from './files-output.js';
+import { outputOptions } from './output.js';
 import { counted } from './plural.js';
 
 export function lsCommand(): Command {
@@ -12,7 +13,11 @@ export function lsCommand(): Command {
     .argument('<server>', '[USER@]HOST[:PORT]')
     .argument('[path]', 'folder or file', '')
     .option('-R, --recursive', 'the whole tree');
-  outputOptions(command, 'one JSON array of {path, type, size, mtime}');
+  outputOptions(command, {
+    json: 'one JSON array of {path, type, size, mtime}',
+    quiet: 'the listing only (as without it)',
+    verbose: 'the count of entries on stderr too',
+  });
   return clientOptions(
     command.addHelpText(
       'after',
@@ -32,7 +37,7 @@ Examples:
       // The listing is the result itself: one array, printed whatever -q says.
       if (flags.json) process.stdout.write(`${JSON.stringify(entries)}\n`);
       else for (const e of entries) process.stdout.write(formatEntry(e));
-      output.detail(counted(entries.length, 'entry', 'entries'));
+      output.note(counted(entries.length, 'entry', 'entries'));
     },
   );
 }
@@ -48,14 +53,17 @@ function eachPath(
   status: string,
   act: (client: FilesClient, path: string, flags: PathFlags, signal: AbortSignal) => Promise<void>,
 ): Command {
-  outputOptions(command, `one JSON object per path on stdout: {path, status: "${status}"}`);
+  outputOptions(command, {
+    json: `one JSON object per path on stdout: {path, status: "${status}"}`,
+    quiet: 'nothing on success (as without it); errors only',
+    verbose: `a line for each path: "${status} PATH"`,
+  });
   return clientOptions(command).action(async (target: string, paths: string[], flags: PathFlags) => {
     const output = new Output(flags);
     await withClient(target, flags, async (client, signal) => {
       for (const p of paths) {
         await act(client, p, flags, signal);
-        output.detail(`${status} ${p}`);
-        output.result({ path: p, status });
+        output.detail({ path: p, status }, `${status} ${p}`);
       }
     });
   });

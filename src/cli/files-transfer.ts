@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { FilesClient, RemoteSum, TransferResult } from '../files/client.js';
 import { hashPrefix } from '../files/transfer.js';
-import type { Output } from './output.js';
+import type { Output } from './files-output.js';
 import { counted } from './plural.js';
 import { formatBytes } from './progress.js';
 
@@ -136,15 +136,16 @@ export class TransferReport {
   done(remote: string, local: string, result: TransferResult, ms: number): void {
     this.#files++;
     this.#bytes += result.size;
-    this.#output.say(summary(this.#verb, remote, result, ms));
-    this.#output.result({
+    const facts = {
       status: this.#verb,
+      reason: null,
       path: remote,
       local,
       bytes: result.size,
       sha256: result.sha256,
       resumedFrom: result.resumedFrom,
-    });
+    };
+    this.#output.result(facts, summary(this.#verb, remote, result, ms));
   }
 
   /** `facts`: the source's size, and its SHA-256 when it was compared. */
@@ -161,8 +162,18 @@ export class TransferReport {
         : this.#verb === 'uploaded'
           ? 'exists'
           : `${local} exists`;
-    this.#output.detail(`skipped ${remote}: ${why}`);
-    this.#output.result({ status: 'skipped', reason, path: remote, local, ...facts });
+    this.#output.detail(
+      {
+        status: 'skipped',
+        reason,
+        path: remote,
+        local,
+        bytes: facts.bytes ?? null,
+        sha256: facts.sha256 ?? null,
+        resumedFrom: null,
+      },
+      `skipped ${remote}: ${why}`,
+    );
   }
 
   /** The total line, when there is more to say than the one file's line. */

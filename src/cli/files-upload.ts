@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type ClientFlags, clientOptions, withClient } from './files-client.js';
+import { Output, type OutputFlags } from './files-output.js';
 import { STDIO, withSpooled } from './files-stdio.js';
 import {
   existingPolicy,
@@ -13,7 +14,7 @@ import {
   TransferReport,
 } from './files-transfer.js';
 import { checkReadable } from './local-files.js';
-import { Output, type OutputFlags, outputOptions } from './output.js';
+import { outputOptions } from './output.js';
 
 interface UploadFlags extends ClientFlags, OutputFlags {
   to: string;
@@ -79,7 +80,11 @@ export function uploadCommand(): Command {
       '--skip-identical',
       'leave files the server holds with the same SHA-256; others that exist follow the rules above',
     );
-  outputOptions(command, 'one JSON object per file on stdout: {status, path, local, bytes, sha256, ...}');
+  outputOptions(command, {
+    json: 'one JSON object per file on stdout instead of the lines: {status, reason, path, local, bytes, sha256, resumedFrom}',
+    quiet: 'no progress bar and no summary; errors only',
+    verbose: 'a line for each file, also those left alone',
+  });
   return clientOptions(
     command.addHelpText(
       'after',

@@ -4,17 +4,18 @@ import { Command } from 'commander';
 import { iterationsOption } from './args.js';
 import { type ClientFlags, resolveTarget } from './files-client.js';
 import { downloadCommand } from './files-download.js';
+import { Output, type OutputFlags } from './files-output.js';
 import { lsCommand, mkdirCommand, rmCommand } from './files-remote.js';
 import { serveCommand } from './files-serve.js';
 import { uploadCommand } from './files-upload.js';
-import { Output, type OutputFlags } from './output.js';
+import { outputOptions } from './output.js';
 import { readPassword } from './password.js';
 import { clientTls } from './tls.js';
 
 export { parseServer, resolveTarget, USER_ENV } from './files-client.js';
 
 function registerCommand(): Command {
-  return new Command('register')
+  const command = new Command('register')
     .description('create an account on a server started with --allow-register')
     .argument('<server>', '[USER@]HOST[:PORT]')
     .option(
@@ -23,9 +24,11 @@ function registerCommand(): Command {
     )
     .addOption(iterationsOption())
     .option('--tls', 'connect over TLS')
-    .option('--tls-ca <file>', 'trust this certificate (PEM); implies --tls')
-    .option('--json', 'one JSON object on stdout: {user, status: "registered"}')
-    .option('-q, --quiet', 'no line on success; errors are still printed')
+    .option('--tls-ca <file>', 'trust this certificate (PEM); implies --tls');
+  return outputOptions(command, {
+    json: 'one JSON object on stdout: {user, status: "registered"}',
+    quiet: 'nothing on success; errors only',
+  })
     .addHelpText(
       'after',
       `
@@ -49,8 +52,7 @@ Examples:
       } finally {
         client.close();
       }
-      output.say(`registered ${flags.user}`);
-      output.result({ user: flags.user, status: 'registered' });
+      output.result({ user: flags.user, status: 'registered' }, `registered ${flags.user}`);
     });
 }
 

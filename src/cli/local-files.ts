@@ -12,15 +12,12 @@ import { ErrorCode, SockitError } from '../errors.js';
 const LOCAL_ERRORS: Record<string, [ErrorCode, string]> = {
   ENOENT: [ErrorCode.NOT_FOUND, 'no such file or folder; check the path'],
   ENOTDIR: [ErrorCode.NOT_FOUND, 'a part of the path is not a folder; check the path'],
-  EACCES: [
-    ErrorCode.PERMISSION_DENIED,
-    'permission denied; check its permissions (ls -l) or use another path',
-  ],
+  EACCES: [ErrorCode.PATH_DENIED, 'permission denied; check its permissions (ls -l) or use another path'],
   EPERM: [
-    ErrorCode.PERMISSION_DENIED,
+    ErrorCode.PATH_DENIED,
     'operation not permitted; check its permissions (ls -l) or use another path',
   ],
-  EROFS: [ErrorCode.PERMISSION_DENIED, 'read-only file system; use a path on a writable one'],
+  EROFS: [ErrorCode.PATH_DENIED, 'read-only file system; use a path on a writable one'],
   EEXIST: [ErrorCode.EXISTS, 'exists already; remove it or use another path'],
   EISDIR: [ErrorCode.INVALID_ARGUMENT, 'is a folder, not a file; name a file'],
   ELOOP: [ErrorCode.INVALID_ARGUMENT, 'too many symbolic links; name the file itself'],
@@ -76,7 +73,7 @@ export async function checkReadable(local: string): Promise<void> {
 
 /**
  * Checks that files can be made in the folder `dir` before a transfer starts: it exists, is a
- * folder, and this process may write there (`ERR_NOT_FOUND`, `ERR_PERMISSION_DENIED`).
+ * folder, and this process may write there (`ERR_NOT_FOUND`, `ERR_PATH_DENIED`).
  */
 export async function checkWritableFolder(dir: string): Promise<void> {
   await onLocalFile(async () => {
@@ -91,7 +88,7 @@ export async function checkWritableFolder(dir: string): Promise<void> {
       throw new SockitError(ErrorCode.NOT_FOUND, `${dir} is not a folder; choose a folder`);
     await access(dir, constants.W_OK | constants.X_OK).catch((err: NodeJS.ErrnoException) => {
       throw new SockitError(
-        ErrorCode.PERMISSION_DENIED,
+        ErrorCode.PATH_DENIED,
         `cannot write into ${dir} (${err.code === 'EROFS' ? 'a read-only file system' : 'permission denied'}); choose another folder`,
         { cause: err },
       );

@@ -1,11 +1,12 @@
 /**
- * What a command prints, by the rule of docs/cli.md ("Output"): results as JSON lines on
- * stdout with `--json`, lines for a person on stderr otherwise; `-q` leaves only errors,
- * `-v` adds a line for each thing done or left alone.
+ * What every command that reports a result shares (docs/cli.md, "Output"): `--json` prints one
+ * JSON value per result on stdout and nothing else there; `-q/--quiet` prints no progress and
+ * no summary; `-v/--verbose` adds a line on stderr for each step (the debug log of the library
+ * at work, see plain-log.ts). Commander only: a short command such as `sockit ip` loads no
+ * logging code for it.
  */
-import type { Command } from 'commander';
-import { ErrorCode, SockitError } from '../errors.js';
-import { Progress } from './progress.js';
+import { type Command, Option } from 'commander';
+import type { LogLevel } from '../runtime/log.js';
 
 export interface OutputFlags {
   json?: boolean;
@@ -13,54 +14,47 @@ export interface OutputFlags {
   verbose?: boolean;
 }
 
-/** Adds `--json` (described by `json`: what each object holds), `-q` and `-v`. */
-export function outputOptions(command: Command, json: string): Command {
-  return command
-    .option('--json', json)
-    .option('-q, --quiet', 'no progress and no summary; errors are still printed')
-    .option('-v, --verbose', 'a line for each file or path, also those left alone');
+/** The help of each flag this command takes; a flag left out is not added. */
+export interface OutputHelp {
+  json?: string;
+  quiet?: string;
+  verbose?: string;
 }
 
-interface Stream {
-  write(text: string): unknown;
+/**
+ * Adds `--json`, `-q/--quiet` and `-v/--verbose` as `help` describes them; `-q` and `-v`
+ * together are a usage error.
+ *
+ * @example
+ * ```ts
+ * outputOptions(command, { quiet: 'print nothing on success' });
+ * ```
+ */
+export function outputOptions(command: Command, help: OutputHelp): Command {
+  if (help.json) command.option('--json', help.json);
+  if (help.quiet) {
+    const quiet = new Option('-q, --quiet', help.quiet);
+    command.addOption(help.verbose ? quiet.conflicts('verbose') : quiet);
+  }
+  if (help.verbose) command.option('-v, --verbose', help.verbose);
+  return command;
 }
 
-export class Output {
-  readonly json: boolean;
-  readonly quiet: boolean;
-  readonly verbose: boolean;
-  readonly #out: Stream;
-  readonly #err: Stream;
+/** The log level the flags ask for: `-v` every step (debug), `-q` errors only, else `normal`. */
+export function levelOf(flags: OutputFlags, normal: LogLevel = 'warn'): LogLevel {
+  return flags.verbose ? 'debug' : flags.quiet ? 'error' : normal;
+}
 
-  /** Refuses `-q` with `-v` (`ERR_INVALID_ARGUMENT`). */
-  constructor(flags: OutputFlags, out: Stream = process.stdout, err: Stream = process.stderr) {
-    if (flags.quiet && flags.verbose) {
-      throw new SockitError(ErrorCode.INVALID_ARGUMENT, '-q and -v contradict each other; give one');
-    }
-    this.json = flags.json ?? false;
-    this.quiet = flags.quiet ?? false;
-    this.verbose = flags.verbose ?? false;
-    this.#out = out;
-    this.#err = err;
-  }
-
-  /** A progress bar on a terminal's stderr, none with `-q`. */
-  progress(label: string): Progress {
-    return new Progress(label, this.quiet ? false : undefined);
-  }
-
-  /** One result: a line of JSON on stdout with `--json`, nothing otherwise. */
-  result(value: Record<string, unknown>): void {
-    if (this.json) this.#out.write(`${JSON.stringify(value)}\n`);
-  }
-
-  /** A line for a person on stderr: a result or a summary (not with `-q` or `--json`). */
-  say(line: string): void {
-    if (!this.quiet && !this.json) this.#err.write(`${line}\n`);
-  }
-
-  /** A line only `-v` prints (not with `--json`). */
-  detail(line: string): void {
-    if (this.verbose && !this.json) this.#err.write(`${line}\n`);
-  }
+/**
+ * Writes a result: its JSON object as one line on stdout with `--json`, else `text` to
+ * `textTo` (the command's usual stream for it) unless `-q`.
+ */
+export function printResult(
+  flags: OutputFlags,
+  result: object,
+  text: () => string,
+  textTo: NodeJS.WritableStream = process.stdout,
+): void {
+  if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else if (!flags.quiet) textTo.write(text());
 }

@@ -122,7 +122,7 @@ describe('sockit files upload and download --skip-identical', () => {
     expect(first.code, first.stderr).toBe(0);
     await writeFile(local, 'two');
     const r = await sockit(['files', 'upload', where, local, '-u', 'ann', '--skip-identical'], { env });
-    expect(r.code).toBe(1);
+    expect(r.code).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_EXISTS\]\n$/);
     expect(await readFile(path.join(home, 'clash.txt'), 'utf8')).toBe('one');
     await writeFile(local, 'one');
@@ -176,7 +176,7 @@ describe('sockit files upload and download --skip-identical', () => {
     const r = await sockit(['files', 'download', where, 'one.txt', local, '-u', 'ann', '--skip-identical'], {
       env,
     });
-    expect(r.code).toBe(1);
+    expect(r.code).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_EXISTS\]\n$/);
     expect(await readFile(local, 'utf8')).toBe('xyz');
     await writeFile(local, 'abc');
