@@ -96,6 +96,8 @@ export const ErrorCode = {
   TOO_DEEP: 'ERR_TOO_DEEP',
   /** The command line could not be parsed: an unknown option, a missing argument, a bad flag value. */
   USAGE: 'ERR_USAGE',
+  /** The peer does not offer what was asked: an older version of its protocol. */
+  UNSUPPORTED: 'ERR_UNSUPPORTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

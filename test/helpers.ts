@@ -57,6 +57,19 @@ export function sockit(args: string[], options: Parameters<typeof run>[2] = {}):
   return run(process.execPath, [CLI, ...args], options);
 }
 
+/**
+ * Runs `sockit ARGS...` as a user whom file permissions stop: as root (who reads and writes
+ * anything), as `nobody` through runuser; otherwise as this user.
+ */
+export function sockitUnprivileged(
+  args: string[],
+  options: Parameters<typeof run>[2] = {},
+): Promise<RunResult> {
+  const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'nobody', '--'] : [];
+  const [command, ...rest] = [...asUser, process.execPath, CLI, ...args];
+  return run(command as string, rest, options);
+}
+
 export interface Listening {
   service: string;
   protocol: 'tcp' | 'udp';

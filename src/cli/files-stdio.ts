@@ -9,8 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCode, SockitError } from '../errors.js';
-import type { DownloadOptions, FilesClient, TransferResult, UploadOptions } from '../files/client.js';
+import type { DownloadOptions, FilesClient, TransferResult } from '../files/client.js';
 
 /** The name that means stdin or stdout. */
 export const STDIO = '-';
@@ -26,27 +25,21 @@ async function withTemporaryFolder<T>(work: (folder: string) => Promise<T>): Pro
 }
 
 /**
- * Uploads everything `input` gives (default stdin) to `remote`, which must be named.
+ * Runs `work` with everything `input` gives (stdin for an upload) in a private temporary
+ * file, removed afterwards: an upload states its size first, and is compared by its SHA-256.
  *
  * @example
- * await uploadStream(client, process.stdin, 'notes/today.txt', { signal });
+ * await withSpooled(process.stdin, signal, (file) => client.upload(file, 'notes/today.txt', { signal }));
  */
-export async function uploadStream(
-  client: FilesClient,
+export async function withSpooled<T>(
   input: NodeJS.ReadableStream,
-  remote: string | undefined,
-  options: UploadOptions,
-): Promise<TransferResult> {
-  if (!remote) {
-    throw new SockitError(
-      ErrorCode.INVALID_ARGUMENT,
-      'an upload from stdin needs a name on the server: give --as NAME',
-    );
-  }
+  signal: AbortSignal | undefined,
+  work: (file: string) => Promise<T>,
+): Promise<T> {
   return withTemporaryFolder(async (folder) => {
     const file = path.join(folder, 'stdin');
-    await pipeline(input, createWriteStream(file, { mode: 0o600 }), { signal: options.signal });
-    return client.upload(file, remote, options);
+    await pipeline(input, createWriteStream(file, { mode: 0o600 }), { signal });
+    return work(file);
   });
 }
 

@@ -4,6 +4,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Command } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { ConnectOptions } from '../files/client.js';
+import { onLocalFile } from './local-files.js';
 
 export interface TlsFlags {
   tlsCert?: string;
@@ -22,11 +23,19 @@ export async function loadTls(flags: TlsFlags): Promise<SecureContextOptions | u
   if (!flags.tlsCert || !flags.tlsKey) {
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together');
   }
-  return { cert: await readFile(flags.tlsCert), key: await readFile(flags.tlsKey) };
+  return {
+    cert: await readFlagFile('--tls-cert', flags.tlsCert),
+    key: await readFlagFile('--tls-key', flags.tlsKey),
+  };
 }
 
 /** The client's side: `--tls`, or `--tls-ca FILE` (which implies it). */
 export async function clientTls(flags: { tls?: boolean; tlsCa?: string }): Promise<ConnectOptions['tls']> {
   if (!flags.tls && !flags.tlsCa) return undefined;
-  return { ca: flags.tlsCa ? await readFile(flags.tlsCa) : undefined };
+  return { ca: flags.tlsCa ? await readFlagFile('--tls-ca', flags.tlsCa) : undefined };
+}
+
+/** The file a flag names; a missing or unreadable one is one coded line naming the flag. */
+function readFlagFile(flag: string, file: string): Promise<Buffer> {
+  return onLocalFile(() => readFile(file), `${flag} ${file}`);
 }

@@ -33,7 +33,7 @@ import {
   placePart,
 } from './download.js';
 import { checkEntries, checkStatPath } from './names.js';
-import { Answers, type Entry, EntrySchema, FILES_PORT, Hello, Refusal } from './protocol.js';
+import { Answers, type Entry, EntrySchema, FILES_PORT, Hello, Refusal, SUM_VERSION } from './protocol.js';
 import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange } from './transfer.js';
 
 export { type DownloadOptions, PART_SUFFIX };
@@ -53,6 +53,17 @@ export interface OperationOptions {
 export interface UploadOptions extends OperationOptions {
   overwrite?: boolean;
   progress?: (sent: number, total: number) => void;
+}
+
+export interface SumOptions extends OperationOptions {
+  /** Bytes the server has hashed so far, about once a second while it works. */
+  progress?: (hashed: number, total: number) => void;
+}
+
+/** What `sum` learns: the entry, and the SHA-256 when the file has the size asked about. */
+export interface RemoteSum {
+  entry: Entry;
+  sha256?: string;
 }
 
 export interface ConnectOptions {
@@ -82,6 +93,11 @@ export interface LoginOptions extends ConnectOptions {
   secret?: SecretKey;
   /** Salted SCRAM keys kept from earlier log-ins (see `FileKeyCache`); off when absent. */
   keyCache?: KeyCache;
+  /**
+   * Runs once connected, before logging in (so before a password is asked for): checks that
+   * are worth making only once the server is known to answer. A rejection closes the client.
+   */
+  connected?: () => Promise<void>;
 }
 
 export interface TransferResult {
@@ -208,6 +224,7 @@ export class FilesClient {
   static async login(options: LoginOptions): Promise<FilesClient> {
     const client = await FilesClient.connect(options);
     try {
+      await options.connected?.();
       await guarded(client.#channel.socket, options.signal, () =>
         options.secret
           ? client.loginWithSecret(options.user, options.secret)
@@ -292,6 +309,43 @@ export class FilesClient {
     return this.#guarded(options.signal, async () =>
       checkStatPath((await this.#ask({ op: 'stat', path }, Answers.stat)).entry, path),
     );
+  }
+
+  /**
+   * The entry at `path` and, when it is a file of exactly `size` bytes, its SHA-256 as the
+   * server computes it (no hash for another size, a folder, or a file above the server's size
+   * limit): what a transfer compares to skip a file both sides hold. The answer is checked as
+   * `stat`'s is. A server older than protocol version 2 has no sums: `ERR_UNSUPPORTED`.
+   *
+   * @example
+   * ```ts
+   * const { sha256 } = await client.sum('photos/a.jpg', (await stat('a.jpg')).size);
+   * ```
+   */
+  async sum(path: string, size: number, options: SumOptions = {}): Promise<RemoteSum> {
+    if (this.hello.version < SUM_VERSION) {
+      throw new SockitError(
+        ErrorCode.UNSUPPORTED,
+        `the server speaks version ${this.hello.version} of the file protocol, without SHA-256 sums (version ${SUM_VERSION}); upgrade it`,
+      );
+    }
+    return this.#guarded(options.signal, async () => {
+      this.#channel.send({ op: 'sum', path, size });
+      let hashed = 0;
+      for (;;) {
+        const answer = await this.#answer(SUM_ANSWER);
+        if ('entry' in answer) {
+          const entry = checkStatPath(answer.entry, path);
+          if (answer.sha256 !== undefined && (entry.type !== 'file' || entry.size !== size))
+            throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent a sum of a file of another size');
+          return answer.sha256 === undefined ? { entry } : { entry, sha256: answer.sha256 };
+        }
+        if (answer.hashed < hashed || answer.hashed > size)
+          throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent a sum progress out of range');
+        hashed = answer.hashed;
+        options.progress?.(hashed, size);
+      }
+    });
   }
 
   async mkdir(path: string, parents = false, options: OperationOptions = {}): Promise<void> {
@@ -476,6 +530,9 @@ export class FilesClient {
     return { header: parsed.data, body };
   }
 }
+
+/** A sum's last answer, or one of the progress answers before it. */
+const SUM_ANSWER = z.union([Answers.sum, Answers.sumProgress]);
 
 /** SNI takes host names only, never IP literals (RFC 6066 §3). */
 function servername(host: string): string | undefined {

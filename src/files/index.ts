@@ -17,6 +17,8 @@ export {
   type LoginOptions,
   type OperationOptions,
   PART_SUFFIX,
+  type RemoteSum,
+  type SumOptions,
   type TransferResult,
   type UploadOptions,
 } from './client.js';

@@ -9,16 +9,25 @@
  *   put {path, size} -> {offset, prefixSha256} -> put-from {offset} + raw bytes + put-end {sha256}
  *                                                        -> {sha256}
  *   get {path, offset, prefixSha256} -> {size, from} + raw bytes + {sha256}
+ *   sum {path, size} -> {hashed}... -> {entry, sha256?}              (version 2 on)
  *
  * Resume: a put answer offers the length of the part the server already holds and the
  * SHA-256 of it; the client sends from there only if its own first bytes hash the same.
  * A get names the length and hash of the client's part; the server restarts at 0 when they
  * do not match its file.
+ *
+ * Sum: the entry at a path and, only when it is a file of exactly the `size` the client
+ * gives (no larger than the server's file size limit), its SHA-256, so that a transfer can
+ * skip a file both sides already hold. While the server waits for its turn or hashes, it
+ * sends `{hashed}` about once a second, so that neither side takes the silence for a stall.
  */
 import { z } from 'zod';
 import { MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 
-export const FILES_PROTOCOL_VERSION = 1;
+/** 2 added `sum`; a client checks the greeting's version before it asks for one. */
+export const FILES_PROTOCOL_VERSION = 2;
+/** The first version with `sum`. */
+export const SUM_VERSION = 2;
 export { FILES_PORT } from './port.js';
 /** Largest path a request may carry, in bytes of UTF-8. */
 export const MAX_PATH_LENGTH = 4096;
@@ -63,6 +72,7 @@ export const Request = z.discriminatedUnion('op', [
   z.object({ op: z.literal('put-from'), offset: size }),
   z.object({ op: z.literal('put-end'), sha256 }),
   z.object({ op: z.literal('get'), path, offset: size.optional(), prefixSha256: sha256.optional() }),
+  z.object({ op: z.literal('sum'), path, size }),
 ]);
 export type Request = z.infer<typeof Request>;
 
@@ -108,6 +118,10 @@ export const Answers = {
   putDone: z.object({ ok: z.literal(true), sha256, size }),
   getStart: z.object({ ok: z.literal(true), size, from: size, mtime: z.number() }),
   getEnd: z.object({ ok: z.literal(true), sha256 }),
+  /** Bytes of the file hashed so far: the sum is under way (or waits its turn, at 0). */
+  sumProgress: z.object({ ok: z.literal(true), hashed: size }),
+  /** `sha256` only for a file of the size asked about. */
+  sum: z.object({ ok: z.literal(true), entry: EntrySchema, sha256: sha256.optional() }),
 } as const;
 
 /** Lowercase hex SHA-256 of no bytes: the prefix hash of an empty part. */

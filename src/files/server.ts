@@ -23,6 +23,7 @@ import { type ProcessModel, serveTcp, type TcpService } from '../runtime/tcp.js'
 import { DEFAULT_PART_TTL_MS, sweepParts } from './parts.js';
 import { FILES_PORT } from './protocol.js';
 import { FileSession, type SessionLimits } from './session.js';
+import { FileSums } from './sums.js';
 import { recordUsage } from './usage.js';
 
 export interface FilesServerOptions {
@@ -50,6 +51,11 @@ export interface FilesServerOptions {
   minIterations?: number;
   /** Largest file, in bytes. Default 64 GiB. */
   maxFileSize?: number;
+  /**
+   * SHA-256 sums (`sum` requests) computed at once across all connections, one per user at
+   * a time; others wait their turn. Default 2.
+   */
+  maxSums?: number;
   /**
    * The quota of users without one of their own: bytes (0: nothing may be stored), or
    * `'unlimited'` (the default).
@@ -144,6 +150,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     allowRegister: options.allowRegister ?? false,
     login,
     busy: new Set<string>(),
+    sums: new FileSums({ maxAtOnce: checkInteger('maxSums', options.maxSums ?? 2, 1, 1024) }),
     reserved: new Map<string, number>(),
     defaultQuota: checkDefaultQuota(options.quotaBytes ?? 'unlimited'),
     limits,

@@ -17,6 +17,7 @@ import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from '
 import { serveGet } from './session-get.js';
 import { asRefusal, fatal, isFatal, type Req, type RequestIo } from './session-io.js';
 import { servePut, type UploadShared } from './session-put.js';
+import { type SumShared, serveSum } from './session-sum.js';
 import { UserFiles } from './storage.js';
 import { forgetUsage, recordUsage } from './usage.js';
 
@@ -25,7 +26,7 @@ export interface SessionLimits {
   minIterations: number;
 }
 
-export interface SessionShared extends UploadShared {
+export interface SessionShared extends UploadShared, SumShared {
   root: ConfinedRoot;
   store: UserStore;
   allowRegister: boolean;
@@ -173,6 +174,8 @@ export class FileSession {
         return servePut(this.#io, this.#shared, files, request);
       case 'get':
         return serveGet(this.#io, files, request);
+      case 'sum':
+        return serveSum(this.#io, this.#shared, files, request);
       default:
         throw new SockitError(ErrorCode.BAD_REQUEST, `"${request.op}" is out of place here`);
     }

@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { Channel } from '../runtime/channel.js';
+import { abortedError } from './abort.js';
 
 /** Read size for files: large reads keep the disk and the socket busy with few calls. */
 export const READ_CHUNK = 1024 * 1024;
@@ -14,18 +15,26 @@ export type ProgressFn = (bytes: number) => void;
 
 /**
  * A SHA-256 of the first `length` bytes of `file`, or undefined when the file is shorter.
- * Used to check, before resuming, that both sides hold the same first bytes.
+ * Used to check, before resuming, that both sides hold the same first bytes, and for the
+ * sums of whole files (`progress` after each read; `signal` stops between reads with
+ * `ERR_ABORTED`).
  */
-export async function hashPrefix(file: FileHandle, length: number): Promise<Hash | undefined> {
+export async function hashPrefix(
+  file: FileHandle,
+  length: number,
+  options: { progress?: ProgressFn; signal?: AbortSignal } = {},
+): Promise<Hash | undefined> {
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(length, 1)));
   let position = 0;
   while (position < length) {
+    if (options.signal?.aborted) throw abortedError(options.signal);
     const want = Math.min(buffer.length, length - position);
     const { bytesRead } = await file.read(buffer, 0, want, position);
     if (bytesRead === 0) return undefined;
     hash.update(buffer.subarray(0, bytesRead));
     position += bytesRead;
+    options.progress?.(position);
   }
   return hash;
 }

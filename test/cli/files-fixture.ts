@@ -21,11 +21,12 @@ export interface FilesFixture {
   stop(): Promise<void>;
 }
 
-/** `accounts` maps each user name to its password. */
+/** `accounts` maps each user name to its password; `serveArgs` go to `sockit files serve`. */
 export async function startFilesFixture(
   prefix: string,
   accounts: Record<string, string>,
   base: NodeJS.ProcessEnv = process.env,
+  serveArgs: string[] = [],
 ): Promise<FilesFixture> {
   requireTools();
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -49,6 +50,7 @@ export async function startFilesFixture(
       '0',
       '--min-iterations',
       '4096',
+      ...serveArgs,
     ],
     1,
   );

@@ -30,6 +30,8 @@ export interface FakeServer {
 export interface FakeServerOptions {
   /** Never close its side: a client that ends its side must still let go by itself. */
   neverClose?: boolean;
+  /** The protocol version its greeting announces. Default 1. */
+  version?: number;
 }
 
 export async function fakeServer(handler: Handler, options: FakeServerOptions = {}): Promise<FakeServer> {
@@ -51,7 +53,7 @@ export async function fakeServer(handler: Handler, options: FakeServerOptions = 
     peer.send({
       op: 'hello',
       service: 'sockit-files',
-      version: 1,
+      version: options.version ?? 1,
       mechanisms: ['SCRAM-SHA-256'],
       register: false,
     });
