@@ -10,9 +10,12 @@ import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions } from '../files/client.js';
 import { FILES_PORT } from '../files/port.js';
+import type { Logger } from '../runtime/log.js';
 import { type Endpoint, parseEndpoint, secondsOption } from './args.js';
 import { localFileError } from './local-files.js';
+import { levelOf, type OutputFlags } from './output.js';
 import { readPassword } from './password.js';
+import { plainLogger } from './plain-log.js';
 import { clientTls } from './tls.js';
 
 export interface ClientFlags {
@@ -25,6 +28,8 @@ export interface ClientFlags {
   tlsCa?: string;
   secretFile?: string;
   keyCache?: boolean;
+  /** The client's log (connection, TLS, log-in steps): set before the action runs. */
+  log?: Logger;
 }
 
 /** `HOST`, `HOST:PORT`, `[IPv6]:PORT`, `[IPv6]` or a bare IPv6 address; the port defaults to 7021. */
@@ -77,8 +82,14 @@ function loginName(): string {
   }
 }
 
-/** The flags of every command that logs in: the account, timeouts, TLS, the secret, the key cache. */
+/**
+ * The flags of every command that logs in: the account, timeouts, TLS, the secret, the key
+ * cache; and the client's log, at debug with `-v` or `--log-level debug`, as every client's.
+ */
 export function clientOptions(command: Command): Command {
+  command.hook('preAction', (_root, action) => {
+    action.setOptionValue('log', plainLogger(action, 'files', levelOf(action.opts<OutputFlags>())));
+  });
   return command
     .option(
       '-u, --user <name>',
@@ -115,7 +126,7 @@ async function loginOptions(
   flags: ClientFlags,
 ): Promise<LoginOptions> {
   const tls = await clientTls(flags);
-  const limits = { timeoutMs: flags.connectTimeout, stallTimeoutMs: flags.stallTimeout };
+  const limits = { timeoutMs: flags.connectTimeout, stallTimeoutMs: flags.stallTimeout, log: flags.log };
   if (flags.secretFile) {
     return { ...server, ...limits, tls, user: flags.user, secret: await readSecret(flags.secretFile) };
   }

@@ -21,6 +21,12 @@ function jsonLines(stdout: Buffer): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+/** -v's lines: the client's steps (`files: ...`), and the rest. */
+function splitSteps(stderr: string): [string[], string[]] {
+  const all = stderr.split('\n');
+  return [all.filter((l) => l.startsWith('files: ')), all.filter((l) => !l.startsWith('files: '))];
+}
+
 describe('sockit files --json, -q and -v', () => {
   let dir: string;
   let home: string;
@@ -84,7 +90,10 @@ describe('sockit files --json, -q and -v', () => {
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stderr).toBe('uploaded 0 files (0 B), skipped 2 (2 existing)\n');
     const verbose = await run('upload', where, tree, '--to', 'h', '--skip-existing', '-v');
-    expect(verbose.stderr.split('\n').sort()).toEqual(
+    // -v also gives the client's steps, as every client's -v does.
+    const [steps, lines] = splitSteps(verbose.stderr);
+    expect(steps).toContain('files: log-in mechanism=SCRAM-SHA-256 user=ann');
+    expect(lines.sort()).toEqual(
       [
         '',
         'skipped h/tree/a.txt: exists',
@@ -151,7 +160,9 @@ describe('sockit files --json, -q and -v', () => {
     ]);
     const verbose = await run('ls', where, 'j/tree', '-R', '-v');
     expect(verbose.stdout.toString().trimEnd().split('\n')).toHaveLength(3);
-    expect(verbose.stderr).toBe('3 entries\n');
+    const [steps, lines] = splitSteps(verbose.stderr);
+    expect(steps.some((l) => l.startsWith('files: connected server=127.0.0.1:'))).toBe(true);
+    expect(lines).toEqual(['3 entries', '']);
     const quiet = await run('ls', where, 'j/tree', '-R', '-q');
     expect(quiet.stdout.toString()).toBe(verbose.stdout.toString());
     expect(quiet.stderr).toBe('');
@@ -169,7 +180,7 @@ describe('sockit files --json, -q and -v', () => {
     expect(quietly.stdout.length).toBe(0);
     const removed = await run('rm', where, 'm1', 'm2', '-v');
     expect(removed.code, removed.stderr).toBe(0);
-    expect(removed.stderr).toBe('removed m1\nremoved m2\n');
+    expect(splitSteps(removed.stderr)[1]).toEqual(['removed m1', 'removed m2', '']);
     expect(removed.stdout.length).toBe(0);
     const json = await run('rm', where, 'm3', '--json');
     expect(jsonLines(json.stdout)).toEqual([{ path: 'm3', status: 'removed' }]);
