@@ -98,6 +98,28 @@ export const ErrorCode = {
   USAGE: 'ERR_USAGE',
   /** The peer does not offer what was asked: an older version of its protocol. */
   UNSUPPORTED: 'ERR_UNSUPPORTED',
+  /** A chat nick is not acceptable (length or characters). */
+  BAD_NICK: 'ERR_BAD_NICK',
+  /** A chat nick is held by another user, or belongs to an account. */
+  NICK_IN_USE: 'ERR_NICK_IN_USE',
+  /** A chat command came before the session chose a nick or logged in. */
+  NOT_REGISTERED: 'ERR_NOT_REGISTERED',
+  /** A chat room name is not acceptable (length or characters). */
+  BAD_ROOM: 'ERR_BAD_ROOM',
+  /** No chat room of that name. */
+  NO_SUCH_ROOM: 'ERR_NO_SUCH_ROOM',
+  /** No chat user of that nick is online (and, for messages, no account has it). */
+  NO_SUCH_NICK: 'ERR_NO_SUCH_NICK',
+  /** The session, or the user named, is not in that chat room. */
+  NOT_IN_ROOM: 'ERR_NOT_IN_ROOM',
+  /** The user is banned from that chat room. */
+  BANNED: 'ERR_BANNED',
+  /** Only a room operator may do that (kick, ban, op, a locked topic). */
+  NOT_OPERATOR: 'ERR_NOT_OPERATOR',
+  /** The session is in as many chat rooms as it may be, or the server holds as many rooms as it may. */
+  TOO_MANY_ROOMS: 'ERR_TOO_MANY_ROOMS',
+  /** A chat message, topic or reason is longer than its limit in bytes of UTF-8. */
+  TEXT_TOO_LONG: 'ERR_TEXT_TOO_LONG',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

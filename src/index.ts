@@ -1,6 +1,7 @@
 /**
  * `sockit`: the core of the toolkit. Services live in subpaths: `sockit/wire`,
- * `sockit/runtime`, `sockit/echo`, `sockit/nc`, `sockit/ip`, `sockit/ports`.
+ * `sockit/runtime`, `sockit/echo`, `sockit/nc`, `sockit/ip`, `sockit/ports`, `sockit/tftp`,
+ * `sockit/auth`, `sockit/files` and `sockit/chat` (the chat hub and its history).
  *
  * @example
  * ```ts

@@ -48,6 +48,13 @@ describe('TokenBucket', () => {
     expect([bucket.take('a'), bucket.take('a'), bucket.take('a'), bucket.take('a')]).toEqual([0, 0, 0, 1000]);
   });
 
+  it('forgets a deleted key, which starts full again, and only that key', () => {
+    const bucket = new TokenBucket({ capacity: 1, refillMs: 1000, now: () => 0 });
+    expect([bucket.take('a'), bucket.take('b')]).toEqual([0, 0]);
+    bucket.delete('a');
+    expect([bucket.take('a'), bucket.take('b')]).toEqual([0, 1000]);
+  });
+
   it('keeps at most maxKeys keys and refuses bad options', () => {
     const bucket = new TokenBucket({ capacity: 1, refillMs: 1000, maxKeys: 2, now: () => 0 });
     for (const key of ['a', 'b', 'c']) expect(bucket.take(key)).toBe(0);

@@ -139,6 +139,11 @@ export class TokenBucket implements Limiter {
     if (bucket) bucket.tokens = Math.min(this.#capacity, bucket.tokens + 1);
   }
 
+  /** Forgets `key` (e.g. its connection closed): it starts full if it comes again. */
+  delete(key: string): void {
+    this.#buckets.delete(key);
+  }
+
   /** The key's bucket, refilled to now and moved to the end of the use order. */
   #current(key: string): { tokens: number; at: number } {
     const now = this.#now();

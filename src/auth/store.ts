@@ -4,7 +4,7 @@
  * text written by hand is schema DDL and fixed PRAGMAs, neither of which carries a value.
  */
 import { Kysely, sql } from 'kysely';
-import { Migrator } from 'kysely/migration';
+import { type MigrationProvider, Migrator } from 'kysely/migration';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Connection, connect, databaseError } from './connect.js';
 import type { ScramCredentials } from './credentials.js';
@@ -95,20 +95,43 @@ export type { StoreKind } from './migrations.js';
  * ```
  */
 export async function openUserStore(target: string): Promise<UserStore> {
+  const { db, connection } = await openMigrated<StoreSchema>(target, {
+    provider: migrationProvider,
+    table: MIGRATION_TABLE,
+    lockTable: MIGRATION_LOCK_TABLE,
+  });
+  return new KyselyUserStore(db, connection);
+}
+
+/**
+ * Opens the database at `target` (as `openUserStore` takes it) and runs a store's migrations,
+ * kept in their own tables: the user store and the chat history share one database this way.
+ * Any failure is `ERR_DATABASE`.
+ *
+ * @example
+ * ```ts
+ * const { db, connection } = await openMigrated<ChatSchema>(target, {
+ *   provider: chatMigrationProvider, table: 'sockit_chat_migration', lockTable: 'sockit_chat_migration_lock' });
+ * ```
+ */
+export async function openMigrated<Schema>(
+  target: string,
+  migrations: { provider: (kind: StoreKind) => MigrationProvider; table: string; lockTable: string },
+): Promise<{ db: Kysely<Schema>; connection: Connection }> {
   const connection = await connect(target);
-  const db = new Kysely<StoreSchema>({ dialect: connection.dialect });
+  const db = new Kysely<Schema>({ dialect: connection.dialect });
   const migrator = new Migrator({
     db,
-    provider: migrationProvider(connection.kind),
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    provider: migrations.provider(connection.kind),
+    migrationTableName: migrations.table,
+    migrationLockTableName: migrations.lockTable,
   });
   const { error } = await migrator.migrateToLatest();
   if (error !== undefined) {
     await db.destroy().catch(() => {});
     throw databaseError(connection, 'cannot open', error);
   }
-  return new KyselyUserStore(db, connection);
+  return { db, connection };
 }
 
 class KyselyUserStore implements UserStore {

@@ -1,0 +1,236 @@
+/**
+ * Chat history: every room message and direct message, in the user store's database (SQLite
+ * by default, MySQL/MariaDB or PostgreSQL by URL), through kysely with bound parameters only.
+ * Every read is bounded (`MAX_PAGE` messages).
+ *
+ * Writes are queued and written in batches, in the order they were made; a read waits for
+ * every write made before it on the same object, so a join's scrollback holds each message
+ * the hub numbered before the join. Writing a message twice (same id) keeps the first.
+ */
+import { type Insertable, type Kysely, type SelectQueryBuilder, sql } from 'kysely';
+import type { Connection } from '../auth/connect.js';
+import { databaseError } from '../auth/connect.js';
+import { openMigrated, type StoreKind } from '../auth/store.js';
+import { ErrorCode, SockitError } from '../errors.js';
+import { checkIds, checkPage, type Row, toMessage, toRow } from './history-rows.js';
+import {
+  CHAT_MIGRATION_LOCK_TABLE,
+  CHAT_MIGRATION_TABLE,
+  type ChatMessagesTable,
+  type ChatSchema,
+  chatMigrationProvider,
+} from './history-schema.js';
+import { foldNick, normalizeRoom } from './names.js';
+import type { ChatMessage } from './protocol.js';
+
+/** Most messages one read returns. */
+export const MAX_PAGE = 500;
+/** Rows per INSERT when writes queue up. */
+const BATCH = 200;
+
+/** Which page: `before`/`after` are exclusive message ids; `limit` defaults to 50. */
+export interface PageQuery {
+  before?: string;
+  after?: string;
+  limit?: number;
+}
+
+/**
+ * Messages oldest first. Without `after`: the newest `limit` before `before` (or the end), and
+ * `more` when older ones exist. With `after`: the oldest `limit` after it, and `more` when
+ * newer ones exist (before `before`, if given): page on with the last id.
+ */
+export interface HistoryPage {
+  messages: ChatMessage[];
+  more: boolean;
+}
+
+/**
+ * @example
+ * ```ts
+ * const history = await openChatHistory(defaultDatabase('sockit-data'));
+ * await history.append(message);                                  // from a `store` effect
+ * const { messages } = await history.room('lobby', { limit: 50 }); // scrollback
+ * const older = await history.room('lobby', { before: messages[0]?.id });
+ * ```
+ */
+export interface ChatHistory {
+  readonly kind: StoreKind;
+  /** Stores a message; `delivered: false` for a direct message that waits for its account. */
+  append(message: ChatMessage, options?: { delivered?: boolean }): Promise<void>;
+  /** A room's messages. */
+  room(room: string, page?: PageQuery): Promise<HistoryPage>;
+  /** The direct messages `nick` sent or received (compared folded). */
+  direct(nick: string, page?: PageQuery): Promise<HistoryPage>;
+  /** Direct messages to `nick` still waiting, oldest first, at most `limit` (default 100). */
+  undelivered(nick: string, limit?: number): Promise<ChatMessage[]>;
+  /** Marks direct messages delivered (at most MAX_PAGE ids a call). */
+  markDelivered(ids: readonly string[]): Promise<void>;
+  /** The greatest id stored: a restarted hub's ids continue after it. */
+  latestId(): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the history in the database at `target` (what `openUserStore` takes) and brings its
+ * table up to date. Failures are `ERR_DATABASE`, naming the server but never the password.
+ */
+export async function openChatHistory(target: string): Promise<ChatHistory> {
+  const { db, connection } = await openMigrated<ChatSchema>(target, {
+    provider: chatMigrationProvider,
+    table: CHAT_MIGRATION_TABLE,
+    lockTable: CHAT_MIGRATION_LOCK_TABLE,
+  });
+  return new KyselyChatHistory(db, connection);
+}
+
+interface Pending {
+  row: Insertable<ChatMessagesTable>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+class KyselyChatHistory implements ChatHistory {
+  readonly kind: StoreKind;
+  readonly #queue: Pending[] = [];
+  #writing: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Kysely<ChatSchema>,
+    private readonly connection: Connection,
+  ) {
+    this.kind = connection.kind;
+  }
+
+  async append(message: ChatMessage, options: { delivered?: boolean } = {}): Promise<void> {
+    const row = toRow(message, options.delivered ?? true);
+    // Queued at the call, not later: writes keep the order of the calls.
+    await new Promise<void>((resolve, reject) => {
+      this.#queue.push({ row, resolve, reject });
+      this.#writing ??= this.#drain();
+    });
+  }
+
+  /** Writes the queue in batches until it is empty; never rejects (each write's caller hears). */
+  async #drain(): Promise<void> {
+    // Runs after the caller's push: the queue is not empty on entry.
+    await Promise.resolve();
+    for (;;) {
+      const batch = this.#queue.splice(0, BATCH);
+      if (batch.length === 0) {
+        this.#writing = undefined;
+        return;
+      }
+      try {
+        await this.#insert(batch.map((p) => p.row));
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        const failure = databaseError(this.connection, 'cannot write chat history to', err);
+        for (const p of batch) p.reject(failure);
+      }
+    }
+  }
+
+  #insert(rows: Insertable<ChatMessagesTable>[]) {
+    const insert = this.db.insertInto('chat_messages').values(rows);
+    return this.kind === 'mysql'
+      ? insert.onDuplicateKeyUpdate({ id: sql.ref('chat_messages.id') }).execute()
+      : insert.onConflict((oc) => oc.column('id').doNothing()).execute();
+  }
+
+  async room(room: string, page: PageQuery = {}): Promise<HistoryPage> {
+    const name = normalizeRoom(room);
+    if (name === undefined)
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'chat history: not a room name');
+    return this.#page(page, (q) => q.where('room', '=', name));
+  }
+
+  async direct(nick: string, page: PageQuery = {}): Promise<HistoryPage> {
+    const key = checkKey(nick);
+    return this.#page(page, (q) =>
+      q.where('room', 'is', null).where((eb) => eb.or([eb('from_key', '=', key), eb('to_key', '=', key)])),
+    );
+  }
+
+  async #page(page: PageQuery, filter: (q: Select) => Select): Promise<HistoryPage> {
+    const { before, after, limit } = checkPage(page, MAX_PAGE);
+    await this.#settled();
+    let query = filter(this.db.selectFrom('chat_messages').selectAll());
+    if (before !== undefined) query = query.where('id', '<', before);
+    if (after !== undefined) query = query.where('id', '>', after);
+    query = query.orderBy('id', after === undefined ? 'desc' : 'asc').limit(limit + 1);
+    const rows = await this.#run(() => query.execute());
+    const more = rows.length > limit;
+    const kept = rows.slice(0, limit).map(toMessage);
+    return { messages: after === undefined ? kept.reverse() : kept, more };
+  }
+
+  async undelivered(nick: string, limit = 100): Promise<ChatMessage[]> {
+    const key = checkKey(nick);
+    const { limit: n } = checkPage({ limit }, MAX_PAGE);
+    await this.#settled();
+    const rows = await this.#run(() =>
+      this.db
+        .selectFrom('chat_messages')
+        .selectAll()
+        .where('to_key', '=', key)
+        .where('delivered', '=', 0)
+        .where('room', 'is', null)
+        .orderBy('id', 'asc')
+        .limit(n)
+        .execute(),
+    );
+    return rows.map(toMessage);
+  }
+
+  async markDelivered(ids: readonly string[]): Promise<void> {
+    checkIds(ids, MAX_PAGE);
+    if (ids.length === 0) return;
+    await this.#settled();
+    await this.#run(
+      () =>
+        this.db
+          .updateTable('chat_messages')
+          .set({ delivered: 1 })
+          .where('id', 'in', [...ids])
+          .execute(),
+      'cannot write chat history to',
+    );
+  }
+
+  async latestId(): Promise<string | undefined> {
+    await this.#settled();
+    const row = await this.#run(() =>
+      this.db.selectFrom('chat_messages').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst(),
+    );
+    return row?.id;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#settled().then(() => this.db.destroy());
+    return this.#closed;
+  }
+
+  /** Resolves once every write made so far has been tried. */
+  async #settled(): Promise<void> {
+    while (this.#writing !== undefined) await this.#writing;
+  }
+
+  async #run<T>(query: () => Promise<T>, doing = 'cannot read chat history from'): Promise<T> {
+    try {
+      return await query();
+    } catch (err) {
+      throw databaseError(this.connection, doing, err);
+    }
+  }
+}
+
+type Select = SelectQueryBuilder<ChatSchema, 'chat_messages', Row>;
+
+function checkKey(nick: string): string {
+  if (typeof nick !== 'string' || nick.length === 0 || nick.length > 64 || !/^[\x21-\x7e]+$/.test(nick)) {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'chat history: not a nick');
+  }
+  return foldNick(nick);
+}

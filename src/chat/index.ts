@@ -1,0 +1,55 @@
+/**
+ * `sockit/chat`: one chat hub that every transport meets in. The hub is pure logic (commands
+ * in, deliveries and effects out, no sockets, no timers); the history keeps every room and
+ * direct message in the user store's database. See docs/chat.md.
+ *
+ * @example
+ * ```ts
+ * import { ChatHub, openChatHistory, runHistoryEffect } from 'sockit/chat';
+ * const history = await openChatHistory('sockit-data/sockit.db');
+ * const hub = new ChatHub({ lastId: await history.latestId() });
+ * const { session } = hub.open();
+ * const outcome = hub.handle(session as string, { type: 'nick', nick: 'ann' });
+ * ```
+ */
+export { type AccountDirectory, AccountNames } from './accounts.js';
+export { runHistoryEffect } from './effects.js';
+export {
+  type ChatHistory,
+  type HistoryPage,
+  MAX_PAGE,
+  openChatHistory,
+  type PageQuery,
+} from './history.js';
+export { MAX_STORED_TEXT_BYTES } from './history-schema.js';
+export { ChatHub, type ChatHubOptions } from './hub.js';
+export { idTime, isMessageId, MAX_NODE, MESSAGE_ID_LENGTH, MessageIds } from './ids.js';
+export {
+  DEFAULT_ROOM,
+  foldNick,
+  MAX_NICK_LENGTH,
+  MAX_ROOM_LENGTH,
+  mentions,
+  nickProblem,
+  normalizeRoom,
+} from './names.js';
+export {
+  type BanTarget,
+  type ChatCommand,
+  ChatCommandSchema,
+  type ChatEvent,
+  type ChatLimits,
+  type ChatMessage,
+  DEFAULT_LIMITS,
+  type Delivery,
+  type Effect,
+  type Member,
+  type Outcome,
+  type PublicLimits,
+  parseCommand,
+  type Refusal,
+  type RoomInfo,
+  type SessionId,
+  type UserInfo,
+} from './protocol.js';
+export { checkText, type TextRule } from './text.js';
