@@ -3,9 +3,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { benchEcho, type EchoBenchResult } from '../echo/bench.js';
 import { ECHO_PORT, serveEcho } from '../echo/server.js';
 import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
+import { counted } from '../runtime/plural.js';
 import { bytesOption, parseBytes, parseCount, parseHostPort, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
-import { counted } from './plural.js';
+import { interruptible } from './interrupt.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
 interface ServeFlags extends TlsFlags {
@@ -128,15 +129,20 @@ Examples:
   sockit echo bench 127.0.0.1:7007 --udp --json         UDP, one JSON object`,
     )
     .action(async (target: { host: string; port: number }, flags: BenchFlags) => {
-      const result = await benchEcho({
-        host: target.host,
-        port: target.port,
-        udp: flags.udp,
-        connections: flags.connections,
-        durationMs: flags.duration,
-        size: flags.size,
-        timeoutMs: flags.timeout,
-      });
+      // Nothing to clean up: Ctrl-C ends the run at once, with one line and status 130.
+      const result = await interruptible(
+        () =>
+          benchEcho({
+            host: target.host,
+            port: target.port,
+            udp: flags.udp,
+            connections: flags.connections,
+            durationMs: flags.duration,
+            size: flags.size,
+            timeoutMs: flags.timeout,
+          }),
+        { atOnce: true },
+      );
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatBench(result));
     });
 

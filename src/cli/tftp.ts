@@ -3,8 +3,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, fileError, SockitError } from '../errors.js';
 import { launch } from '../runtime/launch.js';
+import { counted } from '../runtime/plural.js';
 import type { Rollover } from '../tftp/blocks.js';
 import { type TftpClientOptions, type TftpResult, tftpGet, tftpPut } from '../tftp/client.js';
 import type { TransferMode } from '../tftp/packet.js';
@@ -12,7 +13,7 @@ import { parseRewrite, type RewriteRule, temporaryBeside } from '../tftp/paths.j
 import { serveTftp, TFTP_PORT } from '../tftp/server.js';
 import { bytesOption, type Endpoint, parseCount, parseEndpoint, parsePort } from './args.js';
 import { loggerFor } from './context.js';
-import { counted } from './plural.js';
+import { interruptible } from './interrupt.js';
 import { formatBytes, Progress } from './progress.js';
 
 interface ServeFlags {
@@ -83,23 +84,6 @@ function clientOptions(target: { host: string; port: number }, flags: ClientFlag
     tsize: flags.tsize,
     rollover: Number(flags.rollover) as Rollover,
     busyPollUs: flags.busyPoll,
-  };
-}
-
-/**
- * Ctrl-C or SIGTERM aborts the transfer (the server is told with an ERROR) instead of
- * killing the process mid-way, so that a download's temporary file is removed on the way
- * out. Call the result once the transfer has settled.
- */
-function abortOnSignals(options: TftpClientOptions): () => void {
-  const controller = new AbortController();
-  const abort = (): void => controller.abort();
-  process.once('SIGINT', abort);
-  process.once('SIGTERM', abort);
-  options.signal = controller.signal;
-  return () => {
-    process.off('SIGINT', abort);
-    process.off('SIGTERM', abort);
   };
 }
 
@@ -280,44 +264,12 @@ Examples:
         const options = clientOptions(target, { ...flags, tsize: flags.tsize ?? flags.mode === 'octet' });
         const progress = new Progress(`get ${remote}`);
         options.onProgress = (bytes, total) => progress.update(bytes, total);
-        const untie = abortOnSignals(options);
-        if (local === '-') {
-          const result = await tftpGet(options, remote, process.stdout).finally(() => {
-            untie();
-            progress.done();
-          });
-          process.stderr.write(summary('received', remote, result));
-          return;
-        }
-        const name = path.basename(remote.replaceAll('\\', '/'));
-        // Like cp: an existing folder means into that folder, under the remote's base name;
-        // decided before the request, so the temporary file is made in that folder too.
-        const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
-        const destination = local === undefined ? name : into ? path.join(local, name) : local;
-        const temp = temporaryBeside(destination);
-        // Created before the request: a destination that cannot be written fails at once.
-        const file = await open(temp, 'wx').catch((err: NodeJS.ErrnoException) => {
-          untie();
-          throw new SockitError(
-            err.code === 'ENOENT' || err.code === 'ENOTDIR' ? ErrorCode.NOT_FOUND : ErrorCode.PATH_DENIED,
-            `tftp get: cannot create ${destination}: ${err.code === 'ENOENT' ? 'no such folder' : err.message}`,
-            { cause: err },
-          );
-        });
-        const output = createWriteStream('', { fd: file });
-        try {
-          const result = await tftpGet(options, remote, output);
-          await rename(temp, destination);
-          progress.done();
-          process.stderr.write(summary('received', remote, result));
-        } catch (err) {
-          progress.done();
-          output.destroy(); // closes the file, which the stream owns
-          await unlink(temp).catch(() => {});
-          throw err;
-        } finally {
-          untie();
-        }
+        // Ctrl-C or SIGTERM aborts the transfer (the server is told with an ERROR) instead of
+        // killing the process mid-way, so that a download's temporary file is removed.
+        const result = await interruptible((signal) =>
+          download({ ...options, signal }, remote, local).finally(() => progress.done()),
+        );
+        process.stderr.write(summary('received', remote, result));
       },
     );
 
@@ -349,19 +301,56 @@ Examples:
       const name = remote ?? (local === '-' ? undefined : path.basename(local));
       if (!name)
         throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'tftp put: give REMOTE when reading stdin');
-      const size = local === '-' ? undefined : (await stat(local)).size;
+      const size = local === '-' ? undefined : await fileSize(local);
       const input = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 256 * 1024 });
       const progress = new Progress(`put ${name}`);
       options.onProgress = (bytes, total) => progress.update(bytes, total);
-      const untie = abortOnSignals(options);
-      const result = await tftpPut(options, name, input, size).finally(() => {
-        untie();
-        progress.done();
-      });
+      const result = await interruptible((signal) =>
+        tftpPut({ ...options, signal }, name, input, size).finally(() => progress.done()),
+      );
       process.stderr.write(summary('sent', name, result));
       if (local === '-') process.stdin.destroy();
     },
   );
 
   return tftp;
+}
+
+/**
+ * Downloads `remote` to LOCAL ("-": stdout) under a temporary name, renamed when complete:
+ * a failed download leaves nothing under LOCAL.
+ */
+async function download(options: TftpClientOptions, remote: string, local: string | undefined) {
+  if (local === '-') return tftpGet(options, remote, process.stdout);
+  const name = path.basename(remote.replaceAll('\\', '/'));
+  // Like cp: an existing folder means into that folder, under the remote's base name;
+  // decided before the request, so the temporary file is made in that folder too.
+  const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
+  const destination = local === undefined ? name : into ? path.join(local, name) : local;
+  const temp = temporaryBeside(destination);
+  // Created before the request: a destination that cannot be written fails at once.
+  const file = await open(temp, 'wx').catch((err: unknown) => {
+    throw fileError(err, 'tftp get', destination, 'create');
+  });
+  const output = createWriteStream('', { fd: file });
+  try {
+    const result = await tftpGet(options, remote, output);
+    await rename(temp, destination);
+    return result;
+  } catch (err) {
+    output.destroy(); // closes the file, which the stream owns
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+}
+
+/** The size of a local file to upload; a missing one, or a folder, is one coded line. */
+async function fileSize(local: string): Promise<number> {
+  const info = await stat(local).catch((err: unknown) => {
+    throw fileError(err, 'tftp put', local);
+  });
+  if (!info.isFile()) {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp put: ${local} is not a file; give a file`);
+  }
+  return info.size;
 }
