@@ -21,6 +21,7 @@ import type { LoginTransport } from '../auth/login-transport.js';
 import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';
+import { tlsConnectError, tlsHandshakeError } from '../runtime/tls-errors.js';
 import { abortedError, guarded } from './abort.js';
 import {
   checkDestination,
@@ -120,11 +121,15 @@ export class FilesClient {
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => {
         socket.destroy();
+        const silence = `no answer within ${options.timeoutMs ?? 10_000} ms`;
+        // Connected, but no TLS handshake: a plain server waits for a request that never comes.
         reject(
-          new SockitError(
-            ErrorCode.CONNECT_FAILED,
-            `${where}: no answer within ${options.timeoutMs ?? 10_000} ms; is the server running on ${where}?`,
-          ),
+          options.tls && !socket.connecting
+            ? tlsHandshakeError(where, silence)
+            : new SockitError(
+                ErrorCode.CONNECT_FAILED,
+                `${where}: ${silence}; is the server running on ${where}?`,
+              ),
         );
       }, options.timeoutMs ?? 10_000);
       const done = (): void => {
@@ -137,11 +142,12 @@ export class FilesClient {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         const code = (err as NodeJS.ErrnoException).code ?? '';
-        // Nothing answered: say what to check. A TLS or name failure keeps its own words.
+        // Nothing answered: say what to check. A name failure keeps its own words.
         const message = UNREACHED.has(code)
           ? `cannot connect to ${where} (${code}); is the server running on ${where}?`
           : `${where}: ${err.message}`;
-        reject(new SockitError(ErrorCode.CONNECT_FAILED, message, { cause: err }));
+        const failedTls = options.tls ? tlsConnectError(err, where) : undefined;
+        reject(failedTls ?? new SockitError(ErrorCode.CONNECT_FAILED, message, { cause: err }));
       };
       const socket: net.Socket = options.tls
         ? tls.connect(

@@ -2,13 +2,12 @@
  * The echo server, run as the real `sockit` command in each concurrency model, answered
  * byte for byte to the system's own `nc` (OpenBSD netcat) and `socat`.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTools, run, type Server, sockit, startServer } from '../helpers.js';
+import { makeCertificate, requireTools, run, type Server, sockit, startServer } from '../helpers.js';
 
 beforeAll(() => requireTools('nc', 'socat'));
 
@@ -106,17 +105,8 @@ describe('sockit echo serve, stopped at once', () => {
 
 describe('sockit echo serve over TLS', () => {
   it('echoes to socat over TLS; socat without the certificate refuses the server', async () => {
-    requireTools('openssl');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-echo-tls-'));
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2']
-        .concat(['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'])
-        .concat(['-keyout', key, '-out', cert]),
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = makeCertificate(dir, 'DNS:localhost,IP:127.0.0.1');
     const server = await startServer(
       ['echo', 'serve', '--host', '127.0.0.1', '--port', '0', '--tls-cert', cert, '--tls-key', key],
       1,

@@ -3,7 +3,6 @@
  * PostgreSQL): log-in and its refusals, transfers with SHA-256, resume, atomic placement,
  * path confinement, limits.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -22,6 +21,7 @@ import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
 import { createTestDatabase, DB_KINDS, type TestDatabase } from '../databases.js';
+import { makeCertificate } from '../helpers.js';
 import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
@@ -498,35 +498,13 @@ describe('file service over TLS', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'sockit-files-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    cert = await readFile(path.join(dir, 'cert.pem'));
+    const files = makeCertificate(dir, 'IP:127.0.0.1,DNS:localhost');
+    cert = await readFile(files.cert);
     store = await openUserStore(path.join(dir, 'users.db'));
     await store.add('ann', await deriveCredentials('correct horse', { iterations: ITERATIONS }));
     service = await serveFilesForTest(path.join(dir, 'root'), store, {
       secret: SECRET,
-      tls: { cert, key: await readFile(path.join(dir, 'key.pem')) },
+      tls: { cert, key: await readFile(files.key) },
     });
   });
 
@@ -568,7 +546,7 @@ describe('file service over TLS', () => {
       password: 'correct horse',
       tls: {},
     });
-    expect(await codeOf(untrusted)).toBe(ErrorCode.CONNECT_FAILED);
+    expect(await codeOf(untrusted)).toBe(ErrorCode.TLS_CERTIFICATE);
     const plain = FilesClient.connect({ host: '127.0.0.1', port: service.address.port, timeoutMs: 2000 });
     expect(await codeOf(plain)).toBe(ErrorCode.BAD_REPLY);
   });
