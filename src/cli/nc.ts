@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { ncCheck, ncConnect, ncListen } from '../nc/nc.js';
 import type { Logger, LogLevel } from '../runtime/log.js';
-import { bytesOption, parsePort, parseSeconds, secondsOption } from './args.js';
+import { MAX_UDP_PAYLOAD } from '../runtime/udp.js';
+import { bytesOption, bytesWithin, parsePort, parseSeconds, secondsOption } from './args.js';
 import { loggerFor, reportFailure } from './context.js';
 import { ExitStatus } from './exit-status.js';
 import { interruptible } from './interrupt.js';
@@ -43,7 +44,14 @@ export function ncCommand(): Command {
     .addOption(
       secondsOption('-q, --quit-after <seconds>', 'UDP: after stdin ends, exit once silent this long', 1),
     )
-    .addOption(bytesOption('--datagram-size <bytes>', 'UDP: largest datagram sent', '8192'))
+    .addOption(
+      bytesOption(
+        '--datagram-size <bytes>',
+        'UDP: largest datagram sent',
+        '8192',
+        bytesWithin(1, MAX_UDP_PAYLOAD),
+      ),
+    )
     .addHelpText(
       'after',
       `

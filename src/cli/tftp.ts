@@ -11,7 +11,7 @@ import { type TftpClientOptions, type TftpResult, tftpGet, tftpPut } from '../tf
 import type { TransferMode } from '../tftp/packet.js';
 import { parseRewrite, type RewriteRule, temporaryBeside } from '../tftp/paths.js';
 import { serveTftp, TFTP_PORT } from '../tftp/server.js';
-import { bytesOption, type Endpoint, parseCount, parseEndpoint, parsePort } from './args.js';
+import { bytesOption, type Endpoint, parseCount, parseEndpoint, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
 import { interruptible } from './interrupt.js';
 import { formatBytes, Progress } from './progress.js';
@@ -44,15 +44,6 @@ interface ClientFlags {
   tsize?: boolean;
   rollover: string;
   busyPoll: number;
-}
-
-function ranged(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max)
-      throw new InvalidArgumentError(`expected ${min} to ${max}`);
-    return n;
-  };
 }
 
 const collect =

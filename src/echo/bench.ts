@@ -11,6 +11,7 @@ import net from 'node:net';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { checkInteger } from '../runtime/service.js';
+import { MAX_UDP_PAYLOAD } from '../runtime/udp.js';
 
 export interface EchoBenchOptions {
   host: string;
@@ -42,8 +43,6 @@ export interface EchoBenchResult {
   /** UDP datagrams that got no reply within the timeout. */
   lost: number;
 }
-
-const MAX_UDP_PAYLOAD = 65_507;
 
 /**
  * Runs one bounded load test and reports throughput and latency.

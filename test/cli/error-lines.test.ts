@@ -108,6 +108,32 @@ const cases: Array<[string, () => Case]> = [
     () => ({ args: ['echo', 'bench', '127.0.0.1'], status: USAGE, code: 'ERR_INVALID_ARGUMENT' }),
   ],
   [
+    'a bench longer than an hour',
+    () => ({
+      args: ['echo', 'bench', at.closed, '-d', '99999'],
+      status: USAGE,
+      code: 'ERR_USAGE',
+      says: '3600 seconds',
+    }),
+  ],
+  [
+    'a bench message larger than a datagram',
+    () => ({
+      args: ['echo', 'bench', at.closed, '--udp', '-s', '70000'],
+      status: USAGE,
+      code: 'ERR_INVALID_ARGUMENT',
+      says: 'at most 65507 with --udp',
+    }),
+  ],
+  [
+    'a datagram size of 0 (the socket was left open: nc hung)',
+    () => ({
+      args: ['nc', '-u', '--datagram-size', '0', '127.0.0.1', String(closed)],
+      status: USAGE,
+      code: 'ERR_USAGE',
+    }),
+  ],
+  [
     'an unknown socket state',
     () => ({ args: ['ports', '--state', 'bogus'], status: USAGE, code: 'ERR_INVALID_ARGUMENT' }),
   ],
