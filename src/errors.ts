@@ -120,6 +120,10 @@ export const ErrorCode = {
   TOO_MANY_ROOMS: 'ERR_TOO_MANY_ROOMS',
   /** A chat message, topic or reason is longer than its limit in bytes of UTF-8. */
   TEXT_TOO_LONG: 'ERR_TEXT_TOO_LONG',
+  /** A TLS client's peer did not complete a TLS handshake: most often a server without TLS. */
+  TLS_HANDSHAKE: 'ERR_TLS_HANDSHAKE',
+  /** The server's TLS certificate is not trusted, or does not name the host connected to. */
+  TLS_CERTIFICATE: 'ERR_TLS_CERTIFICATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -188,4 +192,52 @@ export function bindError(err: unknown, what: string, host: string, port: number
 /** `host:port`, with brackets around IPv6 literals. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** What a command does with a local path: read a file, create one, or make a folder (and its parents). */
+export type FileUse = 'read' | 'create' | 'folder';
+
+const FILE_VERBS: Record<FileUse, string> = { read: 'read', create: 'create', folder: 'make the folder' };
+
+/**
+ * Turns the system's failures on a local path named by the user into errors that name it and
+ * say what to do: `ENOENT` is `ERR_NOT_FOUND`, `EACCES` `ERR_PATH_DENIED`, and so on. `what`
+ * says whose path it is (`--tls-cert`, `secret new`); `hint` replaces the advice for a file
+ * to read that does not exist. Other errors are returned unchanged.
+ *
+ * @example
+ * ```ts
+ * await readFile(flags.tlsCert).catch((err) => { throw fileError(err, '--tls-cert', flags.tlsCert); });
+ * // sockit: --tls-cert: cert.pem does not exist; check the path [ERR_NOT_FOUND]
+ * ```
+ */
+export function fileError(
+  err: unknown,
+  what: string,
+  file: string,
+  use: FileUse = 'read',
+  hint = 'check the path',
+): unknown {
+  const fail = (code: ErrorCode, message: string): SockitError =>
+    new SockitError(code, `${what}: ${message}`, { cause: err });
+  const cannot = `cannot ${FILE_VERBS[use]} ${file}`;
+  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOENT':
+      return use === 'read'
+        ? fail(ErrorCode.NOT_FOUND, `${file} does not exist; ${hint}`)
+        : fail(ErrorCode.NOT_FOUND, `${cannot}: the folder it goes in does not exist; make it first`);
+    case 'ENOTDIR':
+      return fail(ErrorCode.NOT_FOUND, `${cannot}: a part of its path is a file, not a folder`);
+    case 'EEXIST':
+      if (use === 'create') return fail(ErrorCode.EXISTS, `${file} already exists; choose another name`);
+      return use === 'folder' ? fail(ErrorCode.INVALID_ARGUMENT, `${file} is a file; give a folder`) : err;
+    case 'EISDIR':
+      return fail(ErrorCode.INVALID_ARGUMENT, `${file} is a folder; give a file`);
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return fail(ErrorCode.PATH_DENIED, `${cannot}: permission denied; check its owner and mode`);
+    default:
+      return err;
+  }
 }

@@ -1,7 +1,9 @@
 /** Helpers for tests that run the real `sockit` command and real third-party tools. */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import { expect } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -27,12 +29,16 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  input?: Buffer | string;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Sends `signal` (default SIGINT) once `when` resolves, as a Ctrl-C would. */
+  interrupt?: { when: Promise<unknown>; signal?: NodeJS.Signals };
+}
+
 /** Runs a program to completion, feeding `input` to its stdin; kills it after `timeoutMs`. */
-export function run(
-  command: string,
-  args: string[],
-  options: { input?: Buffer | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
-): Promise<RunResult> {
+export function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -42,18 +48,21 @@ export function run(
       stderr += d.toString();
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+    options.interrupt?.when.then(() => child.kill(options.interrupt?.signal ?? 'SIGINT'), reject);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout: Buffer.concat(out), stderr });
     });
     child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
+    // An interrupted command may still be reading: stdin stays open until then.
+    if (options.interrupt) child.stdin.write(options.input ?? '');
+    else child.stdin.end(options.input ?? '');
   });
 }
 
 /** Runs `sockit ARGS...` to completion. */
-export function sockit(args: string[], options: Parameters<typeof run>[2] = {}): Promise<RunResult> {
+export function sockit(args: string[], options: RunOptions = {}): Promise<RunResult> {
   return run(process.execPath, [CLI, ...args], options);
 }
 
@@ -135,4 +144,27 @@ export function startServer(args: string[], expect: number, timeoutMs = 15_000):
       reject(new Error(`server exited with ${code} before listening; it said:\n${text}`));
     });
   });
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * The one line a failure printed on stderr, `sockit: ... [ERR_X]`, checked to be all there is
+ * (no stack trace), but for the `database: ...` line every `sockit users` command starts with.
+ */
+export function errorLine(stderr: string): string {
+  const lines = stderr
+    .trimEnd()
+    .split('\n')
+    .filter((line) => !line.startsWith('database: '));
+  expect(stderr).not.toMatch(/\n\s+at /);
+  expect(lines, stderr).toHaveLength(1);
+  return lines[0] as string;
 }

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, writeFile } from 'node:fs/promises';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, fileError, SockitError } from '../errors.js';
 
 const PREFIX = 'sockit-secret-v1:';
 export const SECRET_KEY_BYTES = 32;
@@ -80,7 +80,15 @@ export class SecretKey {
    * may read it (mode 0600 or stricter). A file owned by someone else could be rewritten by them.
    */
   static async read(file: string): Promise<SecretKey> {
-    const handle = await open(file, 'r');
+    const handle = await open(file, 'r').catch((err: unknown) => {
+      throw fileError(
+        err,
+        'shared-secret key',
+        file,
+        'read',
+        'check the path, or make a key with `sockit secret new FILE`',
+      );
+    });
     let bytes: Buffer;
     try {
       // The mode of the file read, not of whatever the name points to a moment later.

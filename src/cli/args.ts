@@ -29,6 +29,20 @@ export function parseSeconds(value: string): number {
   return Math.round(n * 1000);
 }
 
+/** A parser of whole numbers from `min` to `max`, e.g. `ranged(8, 65464)` for a TFTP blksize. */
+export function ranged(min: number, max: number): (value: string) => number {
+  return (value) => parseInteger(value, min, max, `${min} to ${max}`);
+}
+
+/** A parser of sizes (as `parseBytes`) from `min` to `max` bytes. */
+export function bytesWithin(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = parseBytes(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected ${min} to ${max} bytes`);
+    return n;
+  };
+}
+
 function parseInteger(value: string, min: number, max: number, what: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected ${what}`);
@@ -96,16 +110,34 @@ export function parseHostPort(value: string): Endpoint {
   return parseEndpoint(value);
 }
 
-/** An option in seconds, held in milliseconds, whose help shows the default in seconds. */
-export function secondsOption(flags: string, description: string, defaultSeconds: number): Option {
-  return new Option(flags, description)
-    .argParser(parseSeconds)
-    .default(defaultSeconds * 1000, `${defaultSeconds}`);
+/** An option in seconds, held in milliseconds, whose help shows the default in seconds; `parse` may bound it (`secondsWithin`). */
+export function secondsOption(
+  flags: string,
+  description: string,
+  defaultSeconds: number,
+  parse: (value: string) => number = parseSeconds,
+): Option {
+  return new Option(flags, description).argParser(parse).default(defaultSeconds * 1000, `${defaultSeconds}`);
 }
 
-/** A size option whose help shows the default as written, e.g. `16MiB`. */
-export function bytesOption(flags: string, description: string, defaultSize: string): Option {
-  return new Option(flags, description).argParser(parseBytes).default(parseBytes(defaultSize), defaultSize);
+/** A parser of seconds (as `parseSeconds`, to milliseconds) from `min` to `max`. */
+export function secondsWithin(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const ms = parseSeconds(value);
+    if (ms < min * 1000 || ms > max * 1000)
+      throw new InvalidArgumentError(`expected ${min} to ${max} seconds`);
+    return ms;
+  };
+}
+
+/** A size option whose help shows the default as written, e.g. `16MiB`; `parse` may bound it (`bytesWithin`). */
+export function bytesOption(
+  flags: string,
+  description: string,
+  defaultSize: string,
+  parse: (value: string) => number = parseBytes,
+): Option {
+  return new Option(flags, description).argParser(parse).default(parseBytes(defaultSize), defaultSize);
 }
 
 /** `--iterations`: PBKDF2 iterations within the bounds the server accepts. */

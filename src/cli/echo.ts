@@ -2,12 +2,24 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { benchEcho, type EchoBenchResult } from '../echo/bench.js';
 import { ECHO_PORT, serveEcho } from '../echo/server.js';
+import { ErrorCode, SockitError } from '../errors.js';
 import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
-import { bytesOption, parseBytes, parseCount, parseHostPort, parsePort, secondsOption } from './args.js';
+import { counted } from '../runtime/plural.js';
+import { MAX_UDP_PAYLOAD } from '../runtime/udp.js';
+import {
+  bytesOption,
+  bytesWithin,
+  parseCount,
+  parseHostPort,
+  parsePort,
+  ranged,
+  secondsOption,
+  secondsWithin,
+} from './args.js';
 import { loggerFor } from './context.js';
+import { interruptible } from './interrupt.js';
 import { levelOf, type OutputFlags, outputOptions, printResult } from './output.js';
 import { plainLogger } from './plain-log.js';
-import { counted } from './plural.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
 interface ServeFlags extends TlsFlags {
@@ -115,10 +127,34 @@ Examples:
     .description('load an echo server with closed-loop clients; print messages/s, MB/s and latency')
     .argument('<host:port>', 'the echo server, e.g. 127.0.0.1:7007 or [::1]:7007', parseHostPort)
     .option('--udp', 'send datagrams instead of a TCP stream')
-    .option('-c, --connections <n>', 'concurrent connections (UDP: sockets), at most 10000', parseCount, 10)
-    .addOption(secondsOption('-d, --duration <seconds>', 'how long to run, at most 3600', 10))
-    .option('-s, --size <bytes>', 'message size', parseBytes, 64)
-    .addOption(secondsOption('--timeout <seconds>', 'UDP: count a datagram lost after this long', 1));
+    .option(
+      '-c, --connections <n>',
+      'concurrent connections (UDP: sockets), at most 10000',
+      ranged(1, 10_000),
+      10,
+    )
+    .addOption(
+      secondsOption(
+        '-d, --duration <seconds>',
+        'how long to run, at most 3600',
+        10,
+        secondsWithin(0.001, 3600),
+      ),
+    )
+    .option(
+      '-s, --size <bytes>',
+      `message size, at most 16MiB (UDP: ${MAX_UDP_PAYLOAD})`,
+      bytesWithin(1, 16 * 1024 ** 2),
+      64,
+    )
+    .addOption(
+      secondsOption(
+        '--timeout <seconds>',
+        'UDP: count a datagram lost after this long',
+        1,
+        secondsWithin(0.001, 60),
+      ),
+    );
   outputOptions(bench, {
     json: 'print one JSON object instead of text',
     verbose: 'a line on stderr for each step and each connection opened and closed',
@@ -135,16 +171,27 @@ Examples:
   sockit echo bench 127.0.0.1:7007 --udp --json         UDP, one JSON object`,
     )
     .action(async (target: { host: string; port: number }, flags: BenchFlags, command: Command) => {
-      const result = await benchEcho({
-        host: target.host,
-        port: target.port,
-        udp: flags.udp,
-        connections: flags.connections,
-        durationMs: flags.duration,
-        size: flags.size,
-        timeoutMs: flags.timeout,
-        log: plainLogger(command, 'echo bench', levelOf(flags)),
-      });
+      if (flags.udp && flags.size > MAX_UDP_PAYLOAD) {
+        throw new SockitError(
+          ErrorCode.INVALID_ARGUMENT,
+          `--size ${flags.size} is more than a UDP datagram holds; give at most ${MAX_UDP_PAYLOAD} with --udp`,
+        );
+      }
+      // Nothing to clean up: Ctrl-C ends the run at once, with one line and status 130.
+      const result = await interruptible(
+        () =>
+          benchEcho({
+            host: target.host,
+            port: target.port,
+            udp: flags.udp,
+            connections: flags.connections,
+            durationMs: flags.duration,
+            size: flags.size,
+            timeoutMs: flags.timeout,
+            log: plainLogger(command, 'echo bench', levelOf(flags)),
+          }),
+        { atOnce: true },
+      );
       printResult(flags, result, () => formatBench(result));
     });
 

@@ -5,9 +5,7 @@
  */
 import { type Command, CommanderError } from 'commander';
 import { ErrorCode, isSockitError, type SockitError } from '../errors.js';
-
-/** The exit status of a command line that could not be parsed (as BSD sysexits' EX_USAGE is 64, most tools use 2). */
-export const USAGE_EXIT = 2;
+import { codeOf, exitStatus } from './exit-status.js';
 
 /**
  * Makes commander's own errors (an unknown option, a missing argument, a bad flag value)
@@ -63,26 +61,32 @@ export function forwardFailures(forward: FailureForwarder): void {
 }
 
 /**
- * Prints a failure as one line and sets a non-zero exit code. A `SockitError` (or a
- * system error, such as a refused connection) is the user's to fix and gets no stack
- * trace; anything else is a bug and keeps its stack.
+ * Prints a failure as one line and sets the exit status of its kind (see `exit-status.ts`).
+ * A `SockitError` (or a system error, such as a refused connection) is the user's to fix and
+ * gets no stack trace; anything else is a bug and keeps its stack.
  */
 export function reportFailure(err: unknown): void {
-  if (err instanceof CommanderError) {
-    // Already printed by commander (help, the version, or a usage line from withUsageErrors).
-    process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT;
-    return;
-  }
-  process.exitCode = 1;
-  if (isSockitError(err)) {
-    if (forwarder?.(err)) return;
-    process.stderr.write(`sockit: ${err.message} [${err.code}]\n`);
-    return;
-  }
-  const sys = err as NodeJS.ErrnoException;
-  if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
-    process.stderr.write(`sockit: ${sys.message}\n`);
-    return;
-  }
-  process.stderr.write(`sockit: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exitCode = exitStatus(err);
+  // Already printed by commander (help, the version, or a usage line from withUsageErrors).
+  if (err instanceof CommanderError) return;
+  if (isSockitError(err) && forwarder?.(err)) return;
+  process.stderr.write(failureLine(err));
+}
+
+/**
+ * The line that reports `err`: `sockit: what happened; what to do [ERR_CODE]`, the code of a
+ * system error being the one its errno means. A bug gets `sockit: internal error:` and its stack.
+ *
+ * @example
+ * ```ts
+ * failureLine(new SockitError(ErrorCode.NOT_FOUND, '"a.txt" does not exist'));
+ * // 'sockit: "a.txt" does not exist [ERR_NOT_FOUND]\n'
+ * ```
+ */
+export function failureLine(err: unknown): string {
+  const code = codeOf(err);
+  if (code === undefined) return `sockit: internal error: ${(err as Error)?.stack ?? String(err)}\n`;
+  // Some system messages (OpenSSL's) end in a line break: the report stays one line.
+  const message = (err as Error).message.replace(/\s*\n\s*/g, ' ').trim();
+  return `sockit: ${message} [${code}]\n`;
 }

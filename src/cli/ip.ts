@@ -32,7 +32,7 @@ export function ipCommand(): Command {
 A bare address is the host alone (/32 or /128). A netmask must be contiguous: its one
 bits all before its zero bits. IPv6 is printed as RFC 5952 says (2001:db8::1).
 With --json, counts are numbers for IPv4 and decimal strings for IPv6.
-Comparing two addresses exits 1 when they are not on one subnet. [::1] is read as ::1.
+Comparing two addresses exits 1 when they are not on one subnet (2 for bad input). [::1] is read as ::1.
 The IPv4 address inside an IPv4-mapped (::ffff:0:0/96) or NAT64 (64:ff9b::/96, RFC 6052)
 address is printed dotted. A range FIRST-LAST prints the fewest CIDR blocks covering it.
 

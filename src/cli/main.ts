@@ -15,6 +15,13 @@ if (tooOld) {
 // Node 22.1 and newer; the cache lives in the system's temporary folder.
 module.enableCompileCache?.();
 
+// A reader that stops early (`sockit ports | head -1`): stop without a word, with the status
+// of a C tool killed by SIGPIPE (ExitStatus.BROKEN_PIPE). Any other stdout error is one line.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') process.stderr.write(`sockit: cannot write to stdout: ${err.message} [ERR_IO]\n`);
+  process.exit(err.code === 'EPIPE' ? 141 : 1);
+});
+
 const { program, subcommandsFor } = await import('./program.js');
 const { reportFailure } = await import('./failure.js');
 

@@ -1,8 +1,12 @@
 /** `sockit nc`: netcat. */
 import { Command, Option } from 'commander';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { ncCheck, ncConnect, ncListen } from '../nc/nc.js';
-import { bytesOption, parsePort, parseSeconds, secondsOption } from './args.js';
+import { MAX_UDP_PAYLOAD } from '../runtime/udp.js';
+import { bytesOption, bytesWithin, parsePort, parseSeconds, secondsOption } from './args.js';
+import { reportFailure } from './context.js';
+import { ExitStatus } from './exit-status.js';
+import { interruptible } from './interrupt.js';
 import { plainLogger } from './plain-log.js';
 
 interface NcFlags {
@@ -39,7 +43,14 @@ export function ncCommand(): Command {
     .addOption(
       secondsOption('-q, --quit-after <seconds>', 'UDP: after stdin ends, exit once silent this long', 1),
     )
-    .addOption(bytesOption('--datagram-size <bytes>', 'UDP: largest datagram sent', '8192'))
+    .addOption(
+      bytesOption(
+        '--datagram-size <bytes>',
+        'UDP: largest datagram sent',
+        '8192',
+        bytesWithin(1, MAX_UDP_PAYLOAD),
+      ),
+    )
     .addHelpText(
       'after',
       `
@@ -66,26 +77,48 @@ Examples:
           datagramSize: flags.datagramSize,
           log,
         };
-        if (flags.listen) {
-          // nc -l 9000 (the port alone), nc -l HOST PORT, or --host/--port.
-          const portOnly = port === undefined && flags.port === undefined && host !== undefined;
-          const listenPort = flags.port ?? port ?? (portOnly ? portArgument(host) : undefined);
-          const listenHost = flags.host ?? (portOnly ? undefined : host);
-          if (listenPort === undefined) throw usage('--listen needs a port: nc -l PORT, or --port P');
-          if (flags.check) throw usage('-z checks a remote port; it does not go with --listen');
-          await ncListen({ ...io, host: listenHost, port: listenPort, keepListening: flags.keepOpen });
-        } else {
-          if (host === undefined || port === undefined) throw usage('give HOST PORT, or --listen --port P');
-          if (flags.check) {
-            if (flags.udp) throw usage('-z checks TCP ports only');
-            await ncCheck({ host, port, timeoutMs: flags.timeout });
-            log.info(`${host} ${port} open`);
-          } else await ncConnect({ ...io, host, port, timeoutMs: flags.timeout });
-        }
+        // Nothing to clean up: Ctrl-C ends nc at once, with one line and status 130.
+        await interruptible(
+          async () => {
+            if (flags.listen) {
+              // nc -l 9000 (the port alone), nc -l HOST PORT, or --host/--port.
+              const portOnly = port === undefined && flags.port === undefined && host !== undefined;
+              const listenPort = flags.port ?? port ?? (portOnly ? portArgument(host) : undefined);
+              const listenHost = flags.host ?? (portOnly ? undefined : host);
+              if (listenPort === undefined) throw usage('--listen needs a port: nc -l PORT, or --port P');
+              if (flags.check) throw usage('-z checks a remote port; it does not go with --listen');
+              await ncListen({ ...io, host: listenHost, port: listenPort, keepListening: flags.keepOpen });
+            } else {
+              if (host === undefined || port === undefined)
+                throw usage('give HOST PORT, or --listen --port P');
+              if (flags.check) {
+                if (flags.udp) throw usage('-z checks TCP ports only');
+                if (await isOpen(host, port, flags.timeout)) log.info(`${host} ${port} open`);
+              } else await ncConnect({ ...io, host, port, timeoutMs: flags.timeout });
+            }
+          },
+          { atOnce: true },
+        );
         // stdin may still hold the event loop open (a terminal); the work is done.
         process.stdin.destroy();
       },
     );
+}
+
+/**
+ * `-z`: true when the port accepts a connection. A closed one is reported in one line with
+ * status 1, as OpenBSD nc answers "not open", whatever kept it from answering.
+ */
+async function isOpen(host: string, port: number, timeoutMs: number | undefined): Promise<boolean> {
+  try {
+    await ncCheck({ host, port, timeoutMs });
+    return true;
+  } catch (err) {
+    if (!isSockitError(err, ErrorCode.CONNECT_FAILED)) throw err;
+    reportFailure(err);
+    process.exitCode = ExitStatus.FAILURE;
+    return false;
+  }
 }
 
 /** A port given as an argument; a bad one is a usage error with its code. */

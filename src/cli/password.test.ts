@@ -94,9 +94,18 @@ describe('readPassword', () => {
     expect(await readPassword({ ...tty.options, prompt: 'New password: ', confirm: true })).toBe('secret');
   });
 
-  it('cancels on Ctrl-C, restoring the terminal', async () => {
+  it('is interrupted by Ctrl-C (ERR_ABORTED, as a SIGINT would), restoring the terminal', async () => {
     const tty = terminal();
     tty.type('sec\u0003ret\r');
+    await expect(readPassword({ ...tty.options, prompt: 'Password: ' })).rejects.toThrow(
+      withCode(ErrorCode.ABORTED, 'interrupted by Ctrl-C (SIGINT)'),
+    );
+    expect(tty.rawModes).toEqual([true, false]);
+  });
+
+  it('cancels on Ctrl-D, restoring the terminal', async () => {
+    const tty = terminal();
+    tty.type('sec\u0004ret\r');
     await expect(readPassword({ ...tty.options, prompt: 'Password: ' })).rejects.toThrow(
       withCode(ErrorCode.NO_PASSWORD, 'cancelled'),
     );

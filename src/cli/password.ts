@@ -5,6 +5,7 @@
 
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCode, SockitError } from '../errors.js';
+import { interrupted } from './interrupt.js';
 
 /** The environment variable read before asking. */
 export const PASSWORD_ENV = 'SOCKIT_PASSWORD';
@@ -35,7 +36,7 @@ const noPassword = (why: string) => new SockitError(ErrorCode.NO_PASSWORD, why);
 
 /**
  * Reads `prompts.length` lines from a terminal in raw mode, so nothing typed is echoed. Backspace
- * deletes a character, Ctrl-U the line; Ctrl-C or Ctrl-D cancels. The terminal mode is restored.
+ * deletes a character, Ctrl-U the line; Ctrl-D cancels, Ctrl-C interrupts. The terminal mode is restored.
  */
 function readHiddenLines(input: NodeJS.ReadStream, output: NodeJS.WriteStream, prompts: string[]) {
   return new Promise<string[]>((resolve, reject) => {
@@ -68,7 +69,10 @@ function readHiddenLines(input: NodeJS.ReadStream, output: NodeJS.WriteStream, p
           const next = prompts[lines.length];
           if (next === undefined) return finish();
           output.write(next);
-        } else if (ch === CTRL_C || ch === CTRL_D) {
+        } else if (ch === CTRL_C) {
+          // Raw mode turns Ctrl-C into a byte: it still interrupts the command (status 130).
+          return finish(interrupted('SIGINT'));
+        } else if (ch === CTRL_D) {
           return finish(noPassword('cancelled'));
         } else if (ch === BACKSPACE || ch === CTRL_H) {
           line = Array.from(line).slice(0, -1).join('');
@@ -89,7 +93,7 @@ function readHiddenLines(input: NodeJS.ReadStream, output: NodeJS.WriteStream, p
 
 /**
  * The password for this command: `SOCKIT_PASSWORD` when set, else typed on the terminal (twice with
- * `confirm`). Throws `SockitError(NO_PASSWORD)` when there is neither, on Ctrl-C, on an empty
+ * `confirm`). Throws `SockitError(NO_PASSWORD)` when there is neither, on Ctrl-D, on an empty
  * password and when the two entries differ.
  *
  * @example

@@ -1,7 +1,7 @@
 /** `sockit secret`: shared-secret keys for machine log-ins. */
 import { Command } from 'commander';
 import { SecretKey } from '../auth/secret-key.js';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, fileError, SockitError } from '../errors.js';
 import { type OutputFlags, outputOptions } from './output.js';
 
 /**
@@ -36,7 +36,7 @@ export function secretCommand(): Command {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
           throw new SockitError(ErrorCode.EXISTS, `${file} already exists; a key is never overwritten`);
         }
-        throw err;
+        throw fileError(err, 'secret new', file, 'create');
       }
       if (!flags.quiet) process.stderr.write(`wrote a new key to ${file} (mode 0600)\n`);
     });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
-import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { ErrorCode, fileError, isSockitError, SockitError } from '../errors.js';
 import { FILES_PORT } from '../files/port.js';
 import { launch } from '../runtime/launch.js';
 import type { Logger } from '../runtime/log.js';
@@ -59,8 +59,8 @@ Services and their default ports:
 
 Only this machine can reach them unless --host says otherwise: --host :: (or 0.0.0.0)
 opens every service to the network, the file service without TLS (a start-up line warns).
-If any service cannot start, none keeps running: the command exits 1 naming the port
-and the flag that changes it.
+If any service cannot start, none keeps running: the command exits naming the port
+and the flag that changes it (status 1 for a port in use, 4 for a privileged port).
 
 Stops gracefully on SIGINT/SIGTERM.
 
@@ -72,7 +72,9 @@ Examples:
     .action(async (flags: ServeAllFlags, command: Command) => {
       const log = loggerFor(command);
       const tftpRoot = path.resolve(flags.dataDir, 'tftp');
-      await mkdir(tftpRoot, { recursive: true });
+      await mkdir(tftpRoot, { recursive: true }).catch((err: unknown) => {
+        throw fileError(err, '--data-dir', tftpRoot, 'folder');
+      });
       const [{ openUserStore }, { loadFakeKey, serveFiles }] = await Promise.all([
         import('../auth/store.js'),
         import('../files/server.js'),

@@ -2,14 +2,15 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
+import { type Command, Option } from 'commander';
+import { ErrorCode, fileError, formatHostPort, SockitError } from '../errors.js';
 import type { Rollover } from '../tftp/blocks.js';
 import { type TftpClientOptions, type TftpResult, tftpGet, tftpPut } from '../tftp/client.js';
 import type { TransferMode } from '../tftp/packet.js';
 import { temporaryBeside } from '../tftp/paths.js';
 import { TFTP_PORT } from '../tftp/server.js';
-import { type Endpoint, parseEndpoint } from './args.js';
+import { type Endpoint, parseEndpoint, ranged } from './args.js';
+import { interruptible } from './interrupt.js';
 import { levelOf, type OutputFlags, outputOptions, printResult } from './output.js';
 import { plainLogger } from './plain-log.js';
 import { counted } from './plural.js';
@@ -50,16 +51,6 @@ export interface TransferReport {
   bytesPerSecond: number;
 }
 
-/** A parser of whole numbers from `min` to `max`. */
-export function ranged(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max)
-      throw new InvalidArgumentError(`expected ${min} to ${max}`);
-    return n;
-  };
-}
-
 /** `HOST`, `HOST:PORT`, `[IPv6]:PORT`, `[IPv6]` or a bare IPv6 address; the port defaults to 69. */
 export function parseTftpHost(value: string): Endpoint {
   return parseEndpoint(value, TFTP_PORT);
@@ -82,20 +73,47 @@ function clientOptions(target: Endpoint, flags: ClientFlags, command: Command): 
 }
 
 /**
- * Ctrl-C or SIGTERM aborts the transfer (the server is told with an ERROR) instead of
- * killing the process mid-way, so that a download's temporary file is removed on the way
- * out. Call the result once the transfer has settled.
+ * Downloads `remote` to LOCAL ("-": stdout) under a temporary name, renamed when complete:
+ * a failed download leaves nothing under LOCAL. Returns where it went.
  */
-function abortOnSignals(options: TftpClientOptions): () => void {
-  const controller = new AbortController();
-  const abort = (): void => controller.abort();
-  process.once('SIGINT', abort);
-  process.once('SIGTERM', abort);
-  options.signal = controller.signal;
-  return () => {
-    process.off('SIGINT', abort);
-    process.off('SIGTERM', abort);
-  };
+async function download(
+  options: TftpClientOptions,
+  remote: string,
+  local: string | undefined,
+): Promise<{ result: TftpResult; destination: string }> {
+  if (local === '-') return { result: await tftpGet(options, remote, process.stdout), destination: '-' };
+  const name = path.basename(remote.replaceAll('\\', '/'));
+  // Like cp: an existing folder means into that folder, under the remote's base name;
+  // decided before the request, so the temporary file is made in that folder too.
+  const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
+  const destination = local === undefined ? name : into ? path.join(local, name) : local;
+  const temp = temporaryBeside(destination);
+  // Created before the request: a destination that cannot be written fails at once.
+  const file = await open(temp, 'wx').catch((err: unknown) => {
+    throw fileError(err, 'tftp get', destination, 'create');
+  });
+  const output = createWriteStream('', { fd: file });
+  try {
+    const result = await tftpGet(options, remote, output);
+    await rename(temp, destination);
+    options.log?.debug({ from: temp, to: destination }, 'complete: renamed');
+    return { result, destination };
+  } catch (err) {
+    output.destroy(); // closes the file, which the stream owns
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+}
+
+/** The size of a local file to upload; a missing one, or a folder, is one coded line. */
+async function fileSize(local: string): Promise<number> {
+  const info = await stat(local).catch((err: unknown) => {
+    throw fileError(err, 'tftp put', local);
+  });
+  if (!info.isFile()) {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp put: ${local} is not a file; give a file`);
+  }
+  return info.size;
 }
 
 function clientFlags(command: Command): Command {
@@ -227,45 +245,12 @@ Examples:
         );
         const progress = new Progress(`get ${remote}`, flags.quiet ? false : undefined);
         options.onProgress = (bytes, total) => progress.update(bytes, total);
-        const untie = abortOnSignals(options);
-        if (local === '-') {
-          const result = await tftpGet(options, remote, process.stdout).finally(() => {
-            untie();
-            progress.done();
-          });
-          printTransfer(flags, report('get', target, remote, '-', result));
-          return;
-        }
-        const name = path.basename(remote.replaceAll('\\', '/'));
-        // Like cp: an existing folder means into that folder, under the remote's base name;
-        // decided before the request, so the temporary file is made in that folder too.
-        const into = local !== undefined && (await stat(local).catch(() => undefined))?.isDirectory();
-        const destination = local === undefined ? name : into ? path.join(local, name) : local;
-        const temp = temporaryBeside(destination);
-        // Created before the request: a destination that cannot be written fails at once.
-        const file = await open(temp, 'wx').catch((err: NodeJS.ErrnoException) => {
-          untie();
-          throw new SockitError(
-            err.code === 'ENOENT' || err.code === 'ENOTDIR' ? ErrorCode.NOT_FOUND : ErrorCode.PATH_DENIED,
-            `tftp get: cannot create ${destination}: ${err.code === 'ENOENT' ? 'no such folder' : err.message}`,
-            { cause: err },
-          );
-        });
-        const output = createWriteStream('', { fd: file });
-        try {
-          const result = await tftpGet(options, remote, output);
-          await rename(temp, destination);
-          options.log?.debug({ from: temp, to: destination }, 'complete: renamed');
-          progress.done();
-          printTransfer(flags, report('get', target, remote, destination, result));
-        } catch (err) {
-          progress.done();
-          output.destroy(); // closes the file, which the stream owns
-          await unlink(temp).catch(() => {});
-          throw err;
-        } finally {
-          untie();
-        }
+        // Ctrl-C or SIGTERM aborts the transfer (the server is told with an ERROR) instead of
+        // killing the process mid-way, so that a download's temporary file is removed.
+        const { result, destination } = await interruptible((signal) =>
+          download({ ...options, signal }, remote, local).finally(() => progress.done()),
+        );
+        printTransfer(flags, report('get', target, remote, destination, result));
       },
     );
 
@@ -300,15 +285,13 @@ Examples:
       const name = remote ?? (local === '-' ? undefined : path.basename(local));
       if (!name)
         throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'tftp put: give REMOTE when reading stdin');
-      const size = local === '-' ? undefined : (await stat(local)).size;
+      const size = local === '-' ? undefined : await fileSize(local);
       const input = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 256 * 1024 });
       const progress = new Progress(`put ${name}`, flags.quiet ? false : undefined);
       options.onProgress = (bytes, total) => progress.update(bytes, total);
-      const untie = abortOnSignals(options);
-      const result = await tftpPut(options, name, input, size).finally(() => {
-        untie();
-        progress.done();
-      });
+      const result = await interruptible((signal) =>
+        tftpPut({ ...options, signal }, name, input, size).finally(() => progress.done()),
+      );
       printTransfer(flags, report('put', target, name, local, result));
       if (local === '-') process.stdin.destroy();
     },

@@ -4,9 +4,9 @@ import { launch } from '../runtime/launch.js';
 import type { Rollover } from '../tftp/blocks.js';
 import { parseRewrite, type RewriteRule } from '../tftp/paths.js';
 import { serveTftp, TFTP_PORT } from '../tftp/server.js';
-import { bytesOption, parseCount, parsePort } from './args.js';
+import { bytesOption, parseCount, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
-import { ranged, tftpClientCommands } from './tftp-client.js';
+import { tftpClientCommands } from './tftp-client.js';
 
 export { parseTftpHost } from './tftp-client.js';
 

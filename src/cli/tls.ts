@@ -1,10 +1,9 @@
 /** The TLS flags every TCP server command shares: `--tls-cert` and `--tls-key`. */
 import { readFile } from 'node:fs/promises';
-import type { SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Command } from 'commander';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, fileError, SockitError } from '../errors.js';
 import type { ConnectOptions } from '../files/client.js';
-import { onLocalFile } from './local-files.js';
 
 export interface TlsFlags {
   tlsCert?: string;
@@ -17,16 +16,28 @@ export function tlsServerOptions(command: Command): Command {
     .option('--tls-key <file>', 'private key for --tls-cert (PEM)');
 }
 
-/** The certificate and key to serve, or undefined without the flags. */
+/** The certificate and key to serve, or undefined without the flags; checked before any socket is opened. */
 export async function loadTls(flags: TlsFlags): Promise<SecureContextOptions | undefined> {
   if (!flags.tlsCert && !flags.tlsKey) return undefined;
   if (!flags.tlsCert || !flags.tlsKey) {
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together');
   }
-  return {
+  const options = {
     cert: await readFlagFile('--tls-cert', flags.tlsCert),
     key: await readFlagFile('--tls-key', flags.tlsKey),
   };
+  try {
+    createSecureContext(options);
+  } catch (err) {
+    const why = (err as { reason?: string }).reason ?? (err as Error).message;
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      `--tls-cert ${flags.tlsCert} and --tls-key ${flags.tlsKey} are not a certificate and its private key ` +
+        `(${why}); give PEM files that belong together`,
+      { cause: err },
+    );
+  }
+  return options;
 }
 
 /** The client's side: `--tls`, or `--tls-ca FILE` (which implies it). */
@@ -35,7 +46,8 @@ export async function clientTls(flags: { tls?: boolean; tlsCa?: string }): Promi
   return { ca: flags.tlsCa ? await readFlagFile('--tls-ca', flags.tlsCa) : undefined };
 }
 
-/** The file a flag names; a missing or unreadable one is one coded line naming the flag. */
-function readFlagFile(flag: string, file: string): Promise<Buffer> {
-  return onLocalFile(() => readFile(file), `${flag} ${file}`);
+async function readFlagFile(flag: string, file: string): Promise<Buffer> {
+  return readFile(file).catch((err: unknown) => {
+    throw fileError(err, flag, file);
+  });
 }

@@ -12,6 +12,7 @@ import { createHistogram, performance } from 'node:perf_hooks';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
+import { MAX_UDP_PAYLOAD } from '../runtime/udp.js';
 
 export interface EchoBenchOptions {
   host: string;
@@ -45,8 +46,6 @@ export interface EchoBenchResult {
   /** UDP datagrams that got no reply within the timeout. */
   lost: number;
 }
-
-const MAX_UDP_PAYLOAD = 65_507;
 
 /**
  * Runs one bounded load test and reports throughput and latency.

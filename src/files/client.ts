@@ -22,6 +22,7 @@ import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
+import { tlsConnectError, tlsHandshakeError } from '../runtime/tls-errors.js';
 import { abortedError, guarded } from './abort.js';
 import {
   checkDestination,
@@ -141,11 +142,15 @@ export class FilesClient {
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => {
         socket.destroy();
+        const silence = `no answer within ${options.timeoutMs ?? 10_000} ms`;
+        // Connected, but no TLS handshake: a plain server waits for a request that never comes.
         reject(
-          new SockitError(
-            ErrorCode.CONNECT_FAILED,
-            `${where}: no answer within ${options.timeoutMs ?? 10_000} ms; is the server running on ${where}?`,
-          ),
+          options.tls && !socket.connecting
+            ? tlsHandshakeError(where, silence)
+            : new SockitError(
+                ErrorCode.CONNECT_FAILED,
+                `${where}: ${silence}; is the server running on ${where}?`,
+              ),
         );
       }, options.timeoutMs ?? 10_000);
       const done = (): void => {
@@ -158,11 +163,12 @@ export class FilesClient {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         const code = (err as NodeJS.ErrnoException).code ?? '';
-        // Nothing answered: say what to check. A TLS or name failure keeps its own words.
+        // Nothing answered: say what to check. A name failure keeps its own words.
         const message = UNREACHED.has(code)
           ? `cannot connect to ${where} (${code}); is the server running on ${where}?`
           : `${where}: ${err.message}`;
-        reject(new SockitError(ErrorCode.CONNECT_FAILED, message, { cause: err }));
+        const failedTls = options.tls ? tlsConnectError(err, where) : undefined;
+        reject(failedTls ?? new SockitError(ErrorCode.CONNECT_FAILED, message, { cause: err }));
       };
       const socket: net.Socket = options.tls
         ? tls.connect(

@@ -13,7 +13,7 @@ import type { Limiter } from '../auth/rate-limit.js';
 import { SecretKey } from '../auth/secret-key.js';
 import type { Quota, UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, fileError, SockitError } from '../errors.js';
 import type { PreLoginLimits } from '../runtime/channel.js';
 import { ConfinedRoot } from '../runtime/confine.js';
 import type { MaxStartups } from '../runtime/guard.js';
@@ -109,8 +109,12 @@ export interface FilesServerOptions {
  * ```
  */
 export async function serveFiles(options: FilesServerOptions): Promise<TcpService> {
-  await mkdir(options.root, { recursive: true, mode: 0o750 });
-  await mkdir(path.join(await realpath(options.root), '.parts'), { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(options.root, { recursive: true, mode: 0o750 });
+    await mkdir(path.join(await realpath(options.root), '.parts'), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw fileError(err, 'files root', options.root, 'folder');
+  }
   const partTtlMs = checkInteger('partTtlMs', options.partTtlMs ?? DEFAULT_PART_TTL_MS, 1, 2 ** 31 - 1);
   const root = await ConfinedRoot.open(options.root);
   const limits: SessionLimits = {
@@ -213,12 +217,15 @@ export async function loadFakeKey(dataDir: string): Promise<Buffer> {
     const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
     if (key.length >= 32) return key;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(err, 'files data folder', file);
   }
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true }).catch((err: unknown) => {
+    throw fileError(err, 'files data folder', dataDir, 'folder');
+  });
   const key = randomBytes(32);
   await writeFile(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' }).catch(async (err) => {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+      throw fileError(err, 'files data folder', file, 'create');
   });
   return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
 }

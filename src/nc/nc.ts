@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { bindError, ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger } from '../runtime/service.js';
-import { bindUdp } from '../runtime/udp.js';
+import { bindUdp, MAX_UDP_PAYLOAD } from '../runtime/udp.js';
 
 export interface NcOptions {
   input: Readable;
@@ -50,8 +50,6 @@ export interface NcResult {
   received: number;
 }
 
-const MAX_UDP_PAYLOAD = 65_507;
-
 /**
  * Connects to `host:port` and pipes both ways until the connection ends.
  *
@@ -63,6 +61,7 @@ const MAX_UDP_PAYLOAD = 65_507;
 export async function ncConnect(options: NcConnectOptions): Promise<NcResult> {
   const port = checkInteger('port', options.port, 1, 65535);
   if (options.udp) {
+    const limits = datagramLimits(options);
     const socket = dgram.createSocket(net.isIPv6(options.host) ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -78,7 +77,7 @@ export async function ncConnect(options: NcConnectOptions): Promise<NcResult> {
         { cause: err },
       );
     });
-    return pipeDatagrams(socket, options);
+    return pipeDatagrams(socket, options, limits);
   }
   const timeoutMs = checkInteger('timeoutMs', options.timeoutMs ?? 0, 0, 2 ** 31 - 1);
   const socket = await connectTcp(options.host, port, timeoutMs);
@@ -101,11 +100,12 @@ export async function ncListen(options: NcListenOptions): Promise<NcResult> {
   const port = checkInteger('port', options.port, 0, 65535);
   const log = options.log ?? silentLogger;
   if (options.udp) {
+    const limits = datagramLimits(options);
     const socket = await bindUdp({ host: options.host, port, what: 'nc' });
     const address = socket.address();
     log.info(`listening on ${formatHostPort(address.address, address.port)}/udp`);
     options.onListening?.(address as net.AddressInfo);
-    return pipeDatagrams(socket, options);
+    return pipeDatagrams(socket, options, limits);
   }
   const server = net.createServer({ allowHalfOpen: true });
   await new Promise<void>((resolve, reject) => {
@@ -247,10 +247,20 @@ function pipeStream(socket: net.Socket, options: NcOptions): Promise<NcResult> {
   });
 }
 
-function pipeDatagrams(socket: dgram.Socket, options: NcOptions): Promise<NcResult> {
+/** The UDP options, checked before a socket is opened: a refused one must not leave it open. */
+function datagramLimits(options: NcOptions): { quitAfterMs: number; datagramSize: number } {
+  return {
+    quitAfterMs: checkInteger('quitAfterMs', options.quitAfterMs ?? 1000, 0, 2 ** 31 - 1),
+    datagramSize: checkInteger('datagramSize', options.datagramSize ?? 8192, 1, MAX_UDP_PAYLOAD),
+  };
+}
+
+function pipeDatagrams(
+  socket: dgram.Socket,
+  options: NcOptions,
+  { quitAfterMs, datagramSize }: ReturnType<typeof datagramLimits>,
+): Promise<NcResult> {
   const { input, output } = options;
-  const quitAfterMs = checkInteger('quitAfterMs', options.quitAfterMs ?? 1000, 0, 2 ** 31 - 1);
-  const datagramSize = checkInteger('datagramSize', options.datagramSize ?? 8192, 1, MAX_UDP_PAYLOAD);
   const result: NcResult = { sent: 0, received: 0 };
   // A listener learns its peer from the first datagram; a client is connected already.
   let connected = (() => {

@@ -14,6 +14,7 @@ import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import type { Logger } from './log.js';
+import { counted } from './plural.js';
 import { checkInteger, type ListeningMessage, type Service } from './service.js';
 import type { ProcessModel } from './tcp.js';
 
@@ -216,7 +217,7 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
               port: message.port,
             },
             `${message.service}/${message.protocol} listening on ${formatHostPort(message.address, message.port)} ` +
-              `(cluster, ${count} workers)`,
+              `(cluster, ${counted(count, 'worker')})`,
           );
         }
       } else if (message?.type === 'sockit:ready') {
@@ -233,9 +234,7 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
       workers.delete(worker);
       if (stopping) return;
       if (!everReady) {
-        failStart(
-          new SockitError(ErrorCode.INVALID_ARGUMENT, `a worker exited during start-up (code ${code})`),
-        );
+        failStart(new SockitError(ErrorCode.INTERNAL, `a worker exited during start-up (code ${code})`));
         return;
       }
       const now = Date.now();

@@ -10,6 +10,9 @@ import { events } from './events.js';
 import { type Logger, silentLogger } from './log.js';
 import { announceListening, checkInteger, type Service } from './service.js';
 
+/** The largest UDP payload over IPv4: 65535 less the IP (20) and UDP (8) headers. */
+export const MAX_UDP_PAYLOAD = 65_507;
+
 export interface UdpBindOptions {
   /** Bind address; default: every address, IPv6 and IPv4 where the system allows. */
   host?: string;

@@ -3,7 +3,7 @@
  * socket of its own (its TID), driven by the sender or receiver state machine.
  */
 import { readFileSync } from 'node:fs';
-import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
+import { ErrorCode, fileError, formatHostPort, SockitError } from '../errors.js';
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
 import { ConfinedRoot } from '../runtime/confine.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
@@ -129,6 +129,10 @@ export interface TftpService extends Service {
 export async function serveTftp(options: TftpServerOptions): Promise<TftpService> {
   const log = (options.log ?? silentLogger).child({ service: 'tftp' });
   const root = await ConfinedRoot.open(options.root).catch((err: unknown) => {
+    // A file where the folder should be (or on its path): opening it as a folder says ENOTDIR.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') {
+      throw fileError(err, 'tftp root', options.root, 'read', 'give the folder to serve');
+    }
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp: root ${options.root} is not a folder`, {
       cause: err,
     });

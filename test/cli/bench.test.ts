@@ -2,6 +2,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import type { EchoBenchResult } from '../../src/echo/bench.js';
 import { requireTools, type Server, sockit, startServer } from '../helpers.js';
 
@@ -79,7 +80,7 @@ describe('sockit echo bench', () => {
     const { port: liarPort } = liar.address() as net.AddressInfo;
     const result = await sockit(['echo', 'bench', `127.0.0.1:${liarPort}`, '-c', '1', '-d', '0.3']);
     liar.close();
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(ExitStatus.PROTOCOL);
     expect(result.stderr).toContain('[ERR_BAD_REPLY]');
   });
 
@@ -99,7 +100,7 @@ describe('sockit echo bench', () => {
       '-d',
       '0.3',
     ]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(ExitStatus.NETWORK);
     expect(result.stdout.toString()).toBe('');
     expect(result.stderr).toMatch(/^sockit: [^\n]*\[ERR_CONNECT_FAILED\]\n$/);
   });

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { requireTools, sockit } from '../helpers.js';
 
 const data = mkdtempSync(path.join(os.tmpdir(), 'sockit-cli-endpoint-'));
@@ -23,7 +24,7 @@ describe('a bad HOST:PORT', () => {
     ['tftp', 'get', '[::1]:', 'f', '-'],
   ])('%j is refused with ERR_INVALID_ARGUMENT and no stack trace', async (...args) => {
     const r = await sockit(args, { env });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(ExitStatus.USAGE);
     expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_INVALID_ARGUMENT\]\n$/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

@@ -2,16 +2,10 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, requireTools, run, sockit } from '../helpers.js';
+import { ExitStatus } from '../../src/cli/exit-status.js';
+import { CLI, errorLine, requireTools, run, sockit } from '../helpers.js';
 
 beforeAll(() => requireTools());
-
-function oneLine(stderr: string): string {
-  const lines = stderr.trim().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(stderr).not.toMatch(/\n\s+at /);
-  return lines[0] as string;
-}
 
 describe('sockit errors', () => {
   it('explains a refused bind of the privileged echo port and how to fix it', async () => {
@@ -30,8 +24,8 @@ describe('sockit errors', () => {
       '127.0.0.1',
     ];
     const result = await run(command as string, args);
-    expect(result.code).toBe(1);
-    const line = oneLine(result.stderr);
+    expect(result.code).toBe(ExitStatus.AUTH);
+    const line = errorLine(result.stderr);
     expect(line).toContain('[ERR_BIND_DENIED]');
     expect(line).toContain('127.0.0.1:7');
     expect(line).toContain('--port');
@@ -44,8 +38,8 @@ describe('sockit errors', () => {
     const { port } = holder.address() as net.AddressInfo;
     const result = await sockit(['echo', 'serve', '--tcp', '--host', '127.0.0.1', '--port', String(port)]);
     holder.close();
-    expect(result.code).toBe(1);
-    expect(oneLine(result.stderr)).toBe(
+    expect(result.code).toBe(ExitStatus.FAILURE);
+    expect(errorLine(result.stderr)).toBe(
       `sockit: echo/tcp: 127.0.0.1:${port} is already in use; stop the other server or choose another port with --port [ERR_ADDRESS_IN_USE]`,
     );
   });
@@ -68,8 +62,8 @@ describe('sockit errors', () => {
       String(port),
     ]);
     holder.close();
-    expect(result.code).toBe(1);
-    expect(oneLine(result.stderr)).toContain('[ERR_ADDRESS_IN_USE]');
+    expect(result.code).toBe(ExitStatus.FAILURE);
+    expect(errorLine(result.stderr)).toContain('[ERR_ADDRESS_IN_USE]');
   });
 
   it('refuses a bad flag value before doing anything', async () => {
@@ -83,8 +77,8 @@ describe('sockit errors', () => {
 
   it('asks for HOST PORT when nc has neither', async () => {
     const result = await sockit(['nc']);
-    expect(result.code).toBe(1);
-    expect(oneLine(result.stderr)).toBe(
+    expect(result.code).toBe(ExitStatus.USAGE);
+    expect(errorLine(result.stderr)).toBe(
       'sockit: nc: give HOST PORT, or --listen --port P [ERR_INVALID_ARGUMENT]',
     );
   });
@@ -98,8 +92,8 @@ describe('sockit errors', () => {
     ];
     for (const [args, help] of cases) {
       const result = await sockit(args);
-      expect(result.code, args.join(' ')).toBe(2);
-      const line = oneLine(result.stderr);
+      expect(result.code, args.join(' ')).toBe(ExitStatus.USAGE);
+      const line = errorLine(result.stderr);
       expect(line).toMatch(/^sockit: [^\n]+; run '[^']+' for usage \[ERR_USAGE\]$/);
       expect(line).toContain(help);
       expect(line).not.toContain('error:');

@@ -2,6 +2,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { sockit } from '../helpers.js';
 import { type FilesFixture, startFilesFixture } from './files-fixture.js';
 
@@ -64,7 +65,7 @@ describe('sockit files upload and download --skip-existing', () => {
         env,
       },
     );
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(ExitStatus.USAGE);
     expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_INVALID_ARGUMENT\]\n$/);
   });
 });

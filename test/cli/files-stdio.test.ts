@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { sockit } from '../helpers.js';
 import { type FilesFixture, startFilesFixture } from './files-fixture.js';
 
@@ -34,7 +35,7 @@ describe('sockit files with - as the local file', () => {
 
   it('refuses an upload from stdin without --as, before connecting', async () => {
     const r = await sockit(['files', 'upload', '127.0.0.1:1', '-', '-u', 'ann'], { env, input: data });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(ExitStatus.USAGE);
     expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_INVALID_ARGUMENT\]\n$/);
   });
 
@@ -50,7 +51,7 @@ describe('sockit files with - as the local file', () => {
 
   it('refuses a folder to stdout', async () => {
     const r = await sockit(['files', 'download', where, 'out', '-', '-u', 'ann'], { env });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(ExitStatus.USAGE);
     expect(r.stdout.length).toBe(0);
     expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_INVALID_ARGUMENT\]\n$/);
   });

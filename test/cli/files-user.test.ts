@@ -1,6 +1,7 @@
 /** `sockit files` without --user: USER@HOST, SOCKIT_USER, or the login name, against a real server. */
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { sockit } from '../helpers.js';
 import { type FilesFixture, startFilesFixture } from './files-fixture.js';
 
@@ -55,7 +56,7 @@ describe('sockit files chooses the account without --user', () => {
     const r = await sockit(['files', 'ls', `ann@${where}`, '--user', me], {
       env: { ...env, SOCKIT_PASSWORD: 'password of ann' },
     });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(ExitStatus.USAGE);
     expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_INVALID_ARGUMENT\]\n$/);
   });
 });

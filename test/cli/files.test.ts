@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { FAKE_PASSWORD, fakeServer } from '../files/fake-server.js';
 import { CLI, type Server, sockit, startServer } from '../helpers.js';
 
@@ -79,7 +80,7 @@ describe('sockit files against a server that stops sending mid-download', () => 
         { env: { ...env, SOCKIT_PASSWORD: FAKE_PASSWORD, SOCKIT_DATA_DIR: dir }, timeoutMs: 15_000 },
       );
       expect(r.signal).toBeNull();
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(ExitStatus.NETWORK);
       expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_IDLE_TIMEOUT\]\n$/);
       expect(existsSync(local)).toBe(false);
       expect((await stat(`${local}.sockit-part`)).size).toBe(5_000);
@@ -112,7 +113,7 @@ describe('sockit files against a server that never closes its side', () => {
       expect(ls.stdout.toString()).toMatch(/\ba\b/);
       const rm = await sockit(['files', 'rm', where, 'x', '--user', 'ann'], fake);
       expect(rm.signal).toBeNull();
-      expect(rm.code).toBe(1);
+      expect(rm.code).toBe(ExitStatus.NOT_FOUND);
       expect(rm.stderr).toMatch(/\[ERR_NOT_FOUND\]\n$/);
     } finally {
       await silent.close();
@@ -198,7 +199,7 @@ describe('sockit files', () => {
         env,
       },
     );
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(ExitStatus.REFUSED);
     expect(refused.stderr).toMatch(/^sockit: .* \[ERR_EXISTS\]\n$/);
     const into = await sockit(
       ['files', 'download', target, 'backup/photos/a.jpg', back, '--user', 'ann', '--overwrite'],
@@ -217,7 +218,7 @@ describe('sockit files', () => {
     const wrong = await sockit(['files', 'ls', target, '--user', 'ann'], {
       env: { ...env, SOCKIT_PASSWORD: 'not it' },
     });
-    expect(wrong.code).toBe(1);
+    expect(wrong.code).toBe(ExitStatus.AUTH);
     expect(wrong.stderr).toBe('sockit: invalid username or password [ERR_AUTH_FAILED]\n');
     const local = path.join(dir, 'x.txt');
     await writeFile(local, 'x');
@@ -231,7 +232,7 @@ describe('sockit files', () => {
     ];
     for (const args of attempts) {
       const r = await sockit(['files', ...args, '--user', 'ann'], { env });
-      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.code, args.join(' ')).toBe(ExitStatus.AUTH);
       expect(r.stderr, args.join(' ')).toMatch(/\[ERR_PATH_DENIED\]\n$/);
     }
     expect(existsSync(path.join(dir, 'stolen'))).toBe(false);
@@ -334,7 +335,7 @@ describe('sockit files', () => {
       const fake = { env: { ...env, SOCKIT_PASSWORD: FAKE_PASSWORD } };
       // Into an existing folder: the name comes from the server's stat answer.
       const down = await sockit(['files', 'download', where, 'photos', downloads, '--user', 'ann'], fake);
-      expect(down.code).toBe(1);
+      expect(down.code).toBe(ExitStatus.REFUSED);
       expect(down.stderr).toMatch(/^sockit: [^\n]* \[ERR_BAD_REQUEST\]\n$/);
       expect(await readFile(path.join(home, '.bashrc'), 'utf8')).toBe('mine');
       expect(await readdir(home)).toEqual(['.bashrc', 'downloads']);
@@ -342,12 +343,12 @@ describe('sockit files', () => {
 
       // The local name is the user's: a stat answer naming another file is refused, nothing written.
       const named = await sockit(['files', 'download', where, 'report.pdf', home, '--user', 'ann'], fake);
-      expect(named.code).toBe(1);
+      expect(named.code).toBe(ExitStatus.REFUSED);
       expect(named.stderr).toMatch(/^sockit: [^\n]* \[ERR_BAD_REQUEST\]\n$/);
       expect(await readdir(home)).toEqual(['.bashrc', 'downloads']);
 
       const reset = await sockit(['files', 'rm', where, 'x', '--user', 'ann'], fake);
-      expect(reset.code).toBe(1);
+      expect(reset.code).toBe(ExitStatus.NETWORK);
       expect(reset.stderr).toMatch(/^sockit: [^\n]* \[ERR_CONNECTION_CLOSED\]\n$/);
     } finally {
       await hostile.close();

@@ -1,11 +1,12 @@
 /**
  * What a person reads: NO_COLOR (https://no-color.org) turns colour off in every log line,
- * and `nc -v` speaks in plain lines even when stderr is a pipe.
+ * and `nc -v` speaks in plain lines even when stderr is a pipe; counts in log lines agree with
+ * their noun.
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, requireTools } from '../helpers.js';
+import { CLI, requireTools, startServer } from '../helpers.js';
 
 beforeAll(() => requireTools());
 
@@ -74,5 +75,29 @@ describe('sockit nc -v', () => {
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe(`nc: listening on 127.0.0.1:${port}`);
     expect(lines[1]).toMatch(/^nc: connection from 127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe('counted nouns in log lines', () => {
+  it('says "1 worker" for a cluster of one', async () => {
+    const args = [
+      'echo',
+      'serve',
+      '--tcp',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--model',
+      'cluster',
+      '-w',
+      '1',
+    ];
+    const server = await startServer(args, 1);
+    try {
+      expect(server.log()).toMatch(/listening on 127\.0\.0\.1:\d+ \(cluster, 1 worker\)/);
+    } finally {
+      await server.stop();
+    }
   });
 });

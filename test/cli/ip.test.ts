@@ -3,6 +3,7 @@
  * parse, action and output as the installed command, without a build.
  */
 import { describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { ipCommand } from '../../src/cli/ip.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { ComparisonReport, SplitReport, SubnetReport } from '../../src/ip/index.js';
@@ -154,7 +155,7 @@ describe('the installed command', () => {
     const report = JSON.parse(json.stdout.toString()) as ComparisonReport;
     expect(report.sameSubnet).toBe(true);
     const bad = await sockit(['ip', '10.1.2.3', '--mask', '255.0.255.0']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(ExitStatus.USAGE);
     expect(bad.stderr).toMatch(
       /^sockit: netmask 255\.0\.255\.0 is not contiguous.*\[ERR_INVALID_ARGUMENT\]\n$/,
     );

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eachCommand } from '../../src/cli/command-tree.js';
-import { USAGE_EXIT } from '../../src/cli/context.js';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { exitStatuses } from '../../src/cli/man.js';
 import { program } from '../../src/cli/program.js';
 import { ROOT, requireTools } from '../helpers.js';
@@ -83,7 +83,9 @@ describe('man page sockit(1)', () => {
 
   it("has docs/cli.md's exit statuses, the usage one among them", () => {
     const statuses = exitStatuses(readFileSync(path.join(ROOT, 'docs/cli.md'), 'utf8'));
-    expect(statuses.map((s) => s.status)).toEqual(expect.arrayContaining(['0', '1', String(USAGE_EXIT)]));
+    expect(statuses.map((s) => s.status)).toEqual(
+      expect.arrayContaining(['0', '1', String(ExitStatus.USAGE)]),
+    );
     const listed = section('EXIT STATUS');
     for (const { status } of statuses) expect(listed).toMatch(new RegExp(`^ {7}${status} `, 'm'));
   });

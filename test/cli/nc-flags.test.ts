@@ -2,17 +2,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, requireTools, sockit } from '../helpers.js';
+import { ExitStatus } from '../../src/cli/exit-status.js';
+import { CLI, freePort, requireTools, sockit } from '../helpers.js';
 
 beforeAll(() => requireTools());
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Listener {
   child: ChildProcess;
@@ -87,7 +80,7 @@ describe('sockit nc -l forms', () => {
 
   it('a bad port argument is a usage error with a code', async () => {
     const result = await sockit(['nc', '-l', '99999']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(ExitStatus.USAGE);
     expect(result.stderr).toMatch(/^sockit: [^\n]*\[ERR_INVALID_ARGUMENT\]\n$/);
   });
 });

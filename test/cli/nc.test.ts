@@ -6,21 +6,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, requireTools, run, sockit } from '../helpers.js';
+import { ExitStatus } from '../../src/cli/exit-status.js';
+import { CLI, freePort, requireTools, run, sockit } from '../helpers.js';
 
 beforeAll(() => requireTools('nc', 'socat'));
 
 const TEN_MIB = randomBytes(10 * 1024 * 1024);
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** A free TCP or UDP port on loopback, for tools that cannot report the port they chose. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Receiver {
   child: ChildProcess;
@@ -146,7 +138,7 @@ describe('sockit nc over TCP', () => {
   it('reports a refused connection in one line, without a stack trace', async () => {
     const port = await freePort();
     const result = await sockit(['nc', '127.0.0.1', String(port)]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(ExitStatus.NETWORK);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(
       /cannot connect to 127\.0\.0\.1:\d+: .*ECONNREFUSED.*\[ERR_CONNECT_FAILED\]/,

@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { type Server, sockit, startServer } from '../helpers.js';
 
 describe('sockit secret and machine log-ins', () => {
@@ -46,7 +47,7 @@ describe('sockit secret and machine log-ins', () => {
     expect((await stat(key)).mode & 0o777).toBe(0o600);
     expect(await readFile(key, 'utf8')).toMatch(/^sockit-secret-v1:[A-Za-z0-9_-]{43}\n$/);
     const again = await sockit(['secret', 'new', key]);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(ExitStatus.REFUSED);
     expect(again.stderr).toContain('[ERR_EXISTS]');
   });
 
@@ -69,13 +70,13 @@ describe('sockit secret and machine log-ins', () => {
     const client = await sockit(['files', 'ls', target, '--user', 'ann', '--secret-file', passphrase], {
       env: env(),
     });
-    expect(client.code).toBe(1);
+    expect(client.code).toBe(ExitStatus.AUTH);
     expect(client.stderr).toContain('[ERR_BAD_SECRET]');
     const serve = await sockit(
       ['files', 'serve', '--data-dir', path.join(dir, 'data2'), '--port', '0', '--secret-file', passphrase],
       { env: env() },
     );
-    expect(serve.code).toBe(1);
+    expect(serve.code).toBe(ExitStatus.AUTH);
     expect(serve.stderr).toContain('[ERR_BAD_SECRET]');
   });
 
@@ -93,7 +94,7 @@ describe('sockit secret and machine log-ins', () => {
     const off = await sockit(['files', 'ls', target, '--user', 'ann', '--no-key-cache'], {
       env: env({ SOCKIT_PASSWORD: 'x' }),
     });
-    expect(off.code).toBe(1);
+    expect(off.code).toBe(ExitStatus.AUTH);
     expect(off.stderr).toContain('[ERR_AUTH_FAILED]');
   });
 });

@@ -5,6 +5,8 @@
  * other subcommand's code, and none of the built-in modules that only servers and clients
  * need.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { subcommandsFor } from '../../src/cli/program.js';
 import { CLI, requireTools, run } from '../helpers.js';
@@ -96,5 +98,23 @@ describe('subcommandsFor: which subcommands an argument list needs', () => {
     expect(subcommandsFor(['ipp', '1.2.3.4'])).toBeUndefined();
     // A value of a root option is not a command name.
     expect(subcommandsFor(['--log-level', 'ip'])).toBeUndefined();
+  });
+});
+
+describe('a reader that stops early', () => {
+  it('sockit ip ... | head -1: stops without a word, with the status of SIGPIPE', async () => {
+    // 65,536 lines (about 3.6 MB): more than a pipe holds, so the writes outlive the reader.
+    const child = spawn(process.execPath, [CLI, 'ip', '10.0.0.0/8', '--split', '/24', '--limit', '65536'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Read the first chunk, then go away, as head does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(141);
   });
 });

@@ -12,6 +12,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { requireTools, type Server, sockit, startServer } from '../helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -110,7 +111,7 @@ describe('sockit tftp', () => {
   it('fails with one line and leaves no file under the destination name', async () => {
     const dest = path.join(work, 'missing.bin');
     const r = await sockit(['tftp', 'get', `127.0.0.1:${port}`, 'missing.bin', dest]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(ExitStatus.NOT_FOUND);
     expect(r.stderr).toBe('sockit: TFTP error 1 (file not found) [ERR_TFTP_REMOTE]\n');
     expect(existsSync(dest)).toBe(false);
     expect(readdirSync(work).filter((f) => f.includes('missing'))).toEqual([]);
@@ -135,7 +136,7 @@ describe('sockit tftp', () => {
       '1',
     ]);
     silent.close();
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(ExitStatus.NETWORK);
     expect(r.stderr).toMatch(/\[ERR_TFTP_TIMEOUT\]\n$/);
     expect(existsSync(dest)).toBe(false);
   });
@@ -178,8 +179,8 @@ describe('sockit tftp', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     fake.close();
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/\[ERR_ABORTED\]\n$/);
+    expect(code).toBe(ExitStatus.INTERRUPTED);
+    expect(stderr).toBe('sockit: interrupted by Ctrl-C (SIGINT) [ERR_ABORTED]\n');
     expect(told).toEqual([0]);
     expect(readdirSync(work).filter((f) => f.includes('interrupted.bin'))).toEqual([]);
   });
@@ -191,8 +192,10 @@ describe('sockit tftp', () => {
       .filter((l) => l.includes('"msg":"transfer"')).length;
     const dest = path.join(work, 'no-such-folder', 'copy.bin');
     const r = await sockit(['tftp', 'get', `127.0.0.1:${port}`, 'image.bin', dest]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`sockit: tftp get: cannot create ${dest}: no such folder [ERR_NOT_FOUND]\n`);
+    expect(r.code).toBe(ExitStatus.NOT_FOUND);
+    expect(r.stderr).toBe(
+      `sockit: tftp get: cannot create ${dest}: the folder it goes in does not exist; make it first [ERR_NOT_FOUND]\n`,
+    );
     const after = server
       .log()
       .split('\n')

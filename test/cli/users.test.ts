@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCredentials } from '../../src/auth/scram.js';
 import { openUserStore, type UserRecord } from '../../src/auth/store.js';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { CLI, type RunResult, requireTools, sockit } from '../helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -56,9 +57,9 @@ function ok(result: RunResult): string {
   return out;
 }
 
-/** A failure: exit 1 and one line naming the code, with no stack trace. */
-function failed(result: RunResult, code: string): string {
-  expect(result.code).toBe(1);
+/** A failure: the status of its kind and one line naming the code, with no stack trace. */
+function failed(result: RunResult, code: string, status: ExitStatus): string {
+  expect(result.code).toBe(status);
   const lines = result.stderr
     .trim()
     .split('\n')
@@ -207,30 +208,34 @@ describe('sockit users (SQLite)', () => {
     silent(await users(['remove', 'dee', '-q']));
     expect(await stored('dee')).toBeUndefined();
     // A failure still says so.
-    failed(await users(['remove', 'dee', '-q']), 'ERR_USER_NOT_FOUND');
+    failed(await users(['remove', 'dee', '-q']), 'ERR_USER_NOT_FOUND', ExitStatus.NOT_FOUND);
   });
 
   it('refuses a duplicate add before asking for a password, and keeps the first', async () => {
     const before = await stored('ann');
-    failed(await users(['add', 'ann', '--iterations', '4096'], null), 'ERR_USER_EXISTS');
+    failed(await users(['add', 'ann', '--iterations', '4096'], null), 'ERR_USER_EXISTS', ExitStatus.REFUSED);
     expect((await stored('ann'))?.credentials.storedKey).toEqual(before?.credentials.storedKey);
   });
 
   it('refuses to remove, re-key or set the quota of an unknown user', async () => {
-    failed(await users(['remove', 'nobody']), 'ERR_USER_NOT_FOUND');
-    failed(await users(['passwd', 'nobody', '--iterations', '4096']), 'ERR_USER_NOT_FOUND');
-    failed(await users(['quota', 'nobody', '1GiB']), 'ERR_USER_NOT_FOUND');
+    failed(await users(['remove', 'nobody']), 'ERR_USER_NOT_FOUND', ExitStatus.NOT_FOUND);
+    failed(
+      await users(['passwd', 'nobody', '--iterations', '4096']),
+      'ERR_USER_NOT_FOUND',
+      ExitStatus.NOT_FOUND,
+    );
+    failed(await users(['quota', 'nobody', '1GiB']), 'ERR_USER_NOT_FOUND', ExitStatus.NOT_FOUND);
   });
 
   it('refuses a bad name', async () => {
     for (const name of ['../etc', '.hidden', 'a b', 'x'.repeat(33)]) {
-      failed(await users(['add', name, '--iterations', '4096']), 'ERR_BAD_USER_NAME');
+      failed(await users(['add', name, '--iterations', '4096']), 'ERR_BAD_USER_NAME', ExitStatus.USAGE);
     }
     expect(await stored('.hidden')).toBeUndefined();
   });
 
   it('fails without a password when there is no terminal to ask on', async () => {
-    failed(await users(['add', 'dee', '--iterations', '4096'], null), 'ERR_NO_PASSWORD');
+    failed(await users(['add', 'dee', '--iterations', '4096'], null), 'ERR_NO_PASSWORD', ExitStatus.AUTH);
     expect(await stored('dee')).toBeUndefined();
   });
 
@@ -245,7 +250,7 @@ describe('sockit users (SQLite)', () => {
 
   it('reports an unreachable database in one line without its password', async () => {
     const result = await users(['list', '--db', 'postgres://sockit:hunter2secret@127.0.0.1:1/sockit']);
-    const line = failed(result, 'ERR_DATABASE');
+    const line = failed(result, 'ERR_DATABASE', ExitStatus.FAILURE);
     expect(line).toContain('127.0.0.1:1');
     expect(line).not.toContain('hunter2secret');
   });

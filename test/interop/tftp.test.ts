@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { ROOT, type RunResult, requireTools, run, type Server, sockit, startServer } from '../helpers.js';
 
 const IN_TFTPD = path.join(ROOT, '.tools/interop/tftpd-hpa/usr/sbin/in.tftpd');
@@ -277,9 +278,9 @@ describe.each([
     for (const r of results) expect(r.stderr).toContain(`blksize ${o.blksize ?? 512}, windowsize ${window}`);
   });
 
-  it('exits 1 with a one-line error for a missing file', async () => {
+  it('exits 3 (not found) with a one-line error for a missing file', async () => {
     const result = await sockitClient('get', peer, 'nothing', local('missing'), {});
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(ExitStatus.NOT_FOUND);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 
