@@ -24,8 +24,14 @@ const SUBCOMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Com
   ['completion', async () => (await import('./completion.js')).completionCommand(() => program())],
 ];
 
-/** From src/cli and from the bundle's dist/cli alike, two folders below the package. */
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+/** Set by the bundler (scripts/build-cli.mjs) to package.json's version. */
+declare const SOCKIT_VERSION: string | undefined;
+
+/** The version: the bundle's, else (running from src/cli, two folders below the package) package.json's. */
+function sockitVersion(): string {
+  if (typeof SOCKIT_VERSION === 'string') return SOCKIT_VERSION;
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
 
 /** Root options that take a value, so that the value is not taken for a subcommand's name. */
 const VALUE_OPTIONS = new Set(['--log-level', '--log-format']);
@@ -80,7 +86,7 @@ export async function program(options: { only?: readonly string[] } = {}): Promi
         .choices(['auto', 'pretty', 'json'])
         .default('auto'),
     );
-  sockit.version(version);
+  sockit.version(sockitVersion());
   for (const sub of subcommands) sockit.addCommand(sub);
   sockit.addHelpText(
     'after',
