@@ -9,7 +9,13 @@ import { parseBytes } from './args.js';
 import { type ClientFlags, clientOptions, withClient } from './files-client.js';
 import { Output, type OutputFlags } from './files-output.js';
 import { downloadStream, STDIO } from './files-stdio.js';
-import { existingPolicy, identicalSha256, type TransferContext, TransferReport } from './files-transfer.js';
+import {
+  existingPolicy,
+  identicalSha256,
+  TRANSFER_OUTPUT,
+  type TransferContext,
+  TransferReport,
+} from './files-transfer.js';
 import { checkWritableFolder, folderOf } from './local-files.js';
 import { outputOptions } from './output.js';
 
@@ -88,11 +94,7 @@ export function downloadCommand(): Command {
       ).argParser(parseBytes),
     )
     .addOption(new Option('--max-filesize <bytes>').argParser(parseBytes).hideHelp());
-  outputOptions(command, {
-    json: 'one JSON object per file on stdout instead of the lines: {status, reason, path, local, bytes, sha256, resumedFrom}',
-    quiet: 'no progress bar and no summary; errors only',
-    verbose: 'a line for each file, also those left alone',
-  });
+  outputOptions(command, TRANSFER_OUTPUT);
   return clientOptions(
     command.addHelpText(
       'after',

@@ -8,8 +8,16 @@ import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { FilesClient, RemoteSum, TransferResult } from '../files/client.js';
 import { hashPrefix } from '../files/transfer.js';
 import type { Output } from './files-output.js';
+import type { OutputHelp } from './output.js';
 import { counted } from './plural.js';
 import { formatBytes } from './progress.js';
+
+/** `--json`, `-q` and `-v` of an upload or download. */
+export const TRANSFER_OUTPUT: OutputHelp = {
+  json: 'one JSON object per file on stdout instead of the lines: {status, reason, path, local, bytes, sha256, resumedFrom}',
+  quiet: 'no progress bar and no summary; errors only',
+  verbose: 'each step (connection, log-in), and a line for each file, also those left alone',
+};
 
 /** What to do with a destination that exists: refuse (the default), replace, or skip it. */
 export interface Existing {

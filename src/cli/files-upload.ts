@@ -10,6 +10,7 @@ import {
   existingPolicy,
   identicalSha256,
   remoteExists,
+  TRANSFER_OUTPUT,
   type TransferContext,
   TransferReport,
 } from './files-transfer.js';
@@ -80,11 +81,7 @@ export function uploadCommand(): Command {
       '--skip-identical',
       'leave files the server holds with the same SHA-256; others that exist follow the rules above',
     );
-  outputOptions(command, {
-    json: 'one JSON object per file on stdout instead of the lines: {status, reason, path, local, bytes, sha256, resumedFrom}',
-    quiet: 'no progress bar and no summary; errors only',
-    verbose: 'a line for each file, also those left alone',
-  });
+  outputOptions(command, TRANSFER_OUTPUT);
   return clientOptions(
     command.addHelpText(
       'after',

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import type { TransferReport } from '../../src/cli/tftp-client.js';
 import { decodePacket, encodeData, Opcode } from '../../src/tftp/packet.js';
 import { requireTools, type Server, sockit, startServer } from '../helpers.js';
@@ -100,7 +101,8 @@ describe('sockit tftp output', () => {
 
   it('--json prints nothing on stdout when the transfer fails', async () => {
     const r = await sockit(['tftp', 'get', target, 'missing.bin', path.join(work, 'm.bin'), '--json']);
-    expect(r.code).toBe(1);
+    // TFTP error 1 is "not found".
+    expect(r.code).toBe(ExitStatus.NOT_FOUND);
     expect(r.stdout.toString()).toBe('');
     expect(r.stderr).toBe('sockit: TFTP error 1 (file not found) [ERR_TFTP_REMOTE]\n');
   });
@@ -129,7 +131,7 @@ describe('sockit tftp output', () => {
 
   it('-q still reports a failure', async () => {
     const r = await sockit(['tftp', 'get', target, 'missing.bin', path.join(work, 'missing.bin'), '-q']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(ExitStatus.NOT_FOUND);
     expect(r.stderr).toBe('sockit: TFTP error 1 (file not found) [ERR_TFTP_REMOTE]\n');
   });
 

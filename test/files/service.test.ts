@@ -546,7 +546,7 @@ describe('file service over TLS', () => {
       password: 'correct horse',
       tls: {},
     });
-    expect(await codeOf(untrusted)).toBe(ErrorCode.CONNECT_FAILED);
+    expect(await codeOf(untrusted)).toBe(ErrorCode.TLS_CERTIFICATE);
     const plain = FilesClient.connect({ host: '127.0.0.1', port: service.address.port, timeoutMs: 2000 });
     expect(await codeOf(plain)).toBe(ErrorCode.BAD_REPLY);
   });
