@@ -8,8 +8,10 @@
  * sockit runs as a user runs it: the launcher .tools/bin/sockit that set-up writes (a sh
  * script exec-ing Node on dist/cli/main.js), or dist/cli/main.js directly with --direct.
  * The first round is a warm-up (Node's compile cache for sockit is filled on first run).
+ * `ss -tuanp`, when installed, runs too, for reference: it reads the /proc tables that
+ * `sockit ports` reads.
  *
- * usage: node bench/cli/run.mjs [--rounds N] [--direct] [--json FILE]
+ * usage: node bench/cli/run.mjs [--rounds N] [--direct] [--compare OTHER/dist/cli/main.js] [--json FILE]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -23,6 +25,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '30' },
     direct: { type: 'boolean', default: false },
     json: { type: 'string' },
+    // Another build's dist/cli/main.js (e.g. an older commit's), timed alongside: an A/B.
+    compare: { type: 'string' },
   },
 });
 const GOAL = 1.3;
@@ -36,6 +40,14 @@ const commands = {
   'sockit ip 10.1.2.3/20': [...sockit, 'ip', '10.1.2.3/20'],
   'sockit ports': [...sockit, 'ports'],
 };
+// What `sockit ports` stands in for, reading the same /proc tables (for reference, no goal).
+const ss = spawnSync('sh', ['-c', 'command -v ss'], { encoding: 'utf8' }).stdout.trim();
+if (ss) commands['ss -tuanp'] = [ss, '-tuanp'];
+if (values.compare) {
+  for (const args of [['--version'], ['ip', '10.1.2.3/20'], ['ports']]) {
+    commands[`compared ${args.join(' ')}`] = [process.execPath, path.resolve(values.compare), ...args];
+  }
+}
 
 // CPU time (user + system) of each command, from GNU time when installed: on a busy machine
 // wall time mostly measures the waiting for a core, CPU time what the command itself costs.
@@ -80,9 +92,9 @@ for (const kind of haveTime ? ['wall', 'cpu'] : ['wall']) {
       continue;
     }
     const q = spread(ratios(ms, base));
-    const verdict = q.median <= GOAL ? 'meets' : 'misses';
+    const verdict = !name.startsWith('sockit') ? '' : q.median <= GOAL ? 'meets the goal' : 'misses the goal';
     console.log(
-      `${line.padEnd(46)}  ${r(q.median)}x (${r(q.p25)}-${r(q.p75)}, ${r(q.min)}-${r(q.max)})  ${verdict} the ${GOAL}x goal`,
+      `${line.padEnd(46)}  ${r(q.median)}x (${r(q.p25)}-${r(q.p75)}, ${r(q.min)}-${r(q.max)})  ${verdict}`,
     );
     report[name][kind] = { ms: t, ratio: q };
   }

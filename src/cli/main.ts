@@ -22,8 +22,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(err.code === 'EPIPE' ? 141 : 1);
 });
 
-const { program, subcommandsFor } = await import('./program.js');
-const { reportFailure } = await import('./failure.js');
+const { program, reportFailure, subcommandsFor } = await import('./program.js');
 
 let settled = false;
 program({ only: subcommandsFor(process.argv.slice(2)) })

@@ -9,6 +9,9 @@ import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../runtime/log-levels.js';
 import { withUsageErrors } from './failure.js';
 
+// For the entry point, which loads this module and nothing else of its own.
+export { reportFailure } from './failure.js';
+
 /** The subcommands, in the order `sockit --help` lists them, each loaded on demand. */
 const SUBCOMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Command>]> = [
   ['serve', async () => (await import('./serve.js')).serveCommand()],
