@@ -89,6 +89,27 @@ module.exports = stand;
   },
 };
 
+/**
+ * For a one-command bundle of program.ts: the subcommand modules other than `name` (the
+ * `./NAME.js` that program.ts imports on demand) are left out, as imports never made.
+ */
+function onlySubcommand(name, names) {
+  return {
+    name: 'only-subcommand',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/[a-z-]+\.js$/ }, (args) => {
+        if (!args.importer.endsWith(`${path.sep}program.ts`)) return undefined;
+        const imported = args.path.slice(2, -3);
+        return names.includes(imported) && imported !== name
+          ? { path: args.path, external: true }
+          : undefined;
+      });
+    },
+  };
+}
+
+const define = { SOCKIT_VERSION: JSON.stringify(version) };
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   // program.js and man.js too, for the build steps that read the command tree (scripts/man.mjs).
@@ -108,6 +129,25 @@ await build({
   plugins: [externalPackages, builtins],
   // The version, known when building: reading package.json at run time costs a short command
   // a tenth of its time (the CommonJS loader and a file read).
-  define: { SOCKIT_VERSION: JSON.stringify(version) },
+  define,
   logLevel: 'warning',
 });
+
+// One file per subcommand (and one for --version), which main.js loads for `sockit NAME`:
+// loading a dozen chunks of a split build costs a short command more than its own work.
+// The completion command needs the whole tree and runs from program.js.
+const { SUBCOMMAND_NAMES } = await import(path.join(outdir, 'program.js'));
+for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'version']) {
+  await build({
+    entryPoints: { [name]: path.join(root, 'src/cli/program.ts') },
+    outdir: path.join(outdir, 'one'),
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    sourcemap: 'linked',
+    plugins: [externalPackages, onlySubcommand(name, SUBCOMMAND_NAMES), builtins],
+    define,
+    logLevel: 'warning',
+  });
+}

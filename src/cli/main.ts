@@ -2,9 +2,10 @@
 /**
  * The `sockit` entry point. It is kept tiny: it checks the Node version, turns on Node's
  * compile cache (so later runs skip compiling the code they load), and loads only the code
- * of the subcommand that was asked for (see program.ts).
+ * of the subcommand that was asked for (see program.ts and scripts/build-cli.mjs).
  */
 import module from 'node:module';
+import { subcommandsFor } from './command-names.js';
 import { tooOldNode } from './node-version.js';
 
 const tooOld = tooOldNode(process.versions.node);
@@ -22,10 +23,16 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(err.code === 'EPIPE' ? 141 : 1);
 });
 
-const { program, reportFailure, subcommandsFor } = await import('./program.js');
+// A named command (or --version) runs from its own one-file bundle, one/NAME.js: the command
+// tree, commander and that command's code, nothing else to resolve and link. Help and
+// anything that needs the whole tree come from program.js and its chunks.
+const only = subcommandsFor(process.argv.slice(2));
+const bundle =
+  only === undefined || only.includes('completion') ? './program.js' : `./one/${only[0] ?? 'version'}.js`;
+const { program, reportFailure } = (await import(bundle)) as typeof import('./program.js');
 
 let settled = false;
-program({ only: subcommandsFor(process.argv.slice(2)) })
+program({ only })
   .then((root) => root.parseAsync())
   .catch((err: unknown) => reportFailure(err))
   .finally(() => {

@@ -62,7 +62,17 @@ function socketsOf(
   const fdDir = `${procRoot}/${pid}/fd`;
   const inodes = new Set<number>();
   for (const fd of readdirOrEmpty(fdDir)) {
-    const m = SOCKET_LINK.exec(readlinkOrEmpty(`${fdDir}/${fd}`));
+    let link: string;
+    try {
+      link = readlinkSync(`${fdDir}/${fd}`);
+    } catch (err) {
+      // A process whose descriptors can be listed but not read (another user's, or one this
+      // process may not trace) refuses them all: one refusal is enough to know, and each
+      // costs an exception. A descriptor closed meanwhile (ENOENT) is only that one.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      break;
+    }
+    const m = SOCKET_LINK.exec(link);
     if (m) inodes.add(Number(m[1]));
   }
   if (inodes.size === 0) return { pid, command: '', commandLine: '', inodes };
@@ -93,14 +103,6 @@ function readdirOrEmpty(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
-  }
-}
-
-function readlinkOrEmpty(link: string): string {
-  try {
-    return readlinkSync(link);
-  } catch {
-    return '';
   }
 }
 

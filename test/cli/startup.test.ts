@@ -49,18 +49,20 @@ process.on('exit', () => writeSync(2, JSON.stringify({ builtins: process.moduleL
 }
 
 describe('what a short command loads', () => {
-  for (const args of [['--version'], ['ip', '10.1.2.3/20'], ['ports']]) {
-    it(`sockit ${args.join(' ')} loads no package and no other command`, async () => {
-      const { resolved, builtins, stdout } = await loadedBy(args);
+  for (const [args, bundle] of [
+    [['--version'], 'one/version.js'],
+    [['ip', '10.1.2.3/20'], 'one/ip.js'],
+    [['ports'], 'one/ports.js'],
+  ] as const) {
+    it(`sockit ${args.join(' ')} loads its own one-file bundle, no package, no other command`, async () => {
+      const { resolved, builtins, stdout } = await loadedBy([...args]);
       expect(stdout.length).toBeGreaterThan(0);
-      // The entry, then its own chunks: nothing from node_modules.
-      expect(resolved.some((url) => url.endsWith('/dist/cli/main.js'))).toBe(true);
+      const ours = resolved.filter((url) => url.includes('/dist/cli/'));
+      expect(ours[0]).toMatch(/\/dist\/cli\/main\.js$/);
+      expect(ours.some((url) => url.endsWith(`/dist/cli/${bundle}`))).toBe(true);
+      // Neither the split build (program.js and its chunks of other commands) nor a package.
+      expect(ours.filter((url) => url.endsWith('/program.js') || /\/chunks\/(?!chunk-)[a-z]+-/.test(url))).toEqual([]);
       expect(resolved.filter((url) => url.includes('/node_modules/'))).toEqual([]);
-      const otherCommands = ['serve', 'echo', 'nc', 'tftp', 'files', 'users', 'secret', 'ip', 'ports'].filter(
-        (name) => name !== args[0],
-      );
-      const chunks = resolved.map((url) => url.slice(url.lastIndexOf('/') + 1));
-      for (const name of otherCommands) expect(chunks.filter((c) => c.startsWith(`${name}-`))).toEqual([]);
       // Process and network modules that only servers and clients use.
       for (const builtin of ['child_process', 'cluster', 'dgram', 'tls', 'crypto', 'worker_threads']) {
         expect(builtins).not.toContain(`NativeModule ${builtin}`);
@@ -68,11 +70,15 @@ describe('what a short command loads', () => {
     });
   }
 
-  it('sockit serve --help loads the serve command (and so its packages)', async () => {
-    const { resolved } = await loadedBy(['serve', '--help']);
-    const chunks = resolved.map((url) => url.slice(url.lastIndexOf('/') + 1));
-    expect(chunks.some((c) => c.startsWith('serve-'))).toBe(true);
-    expect(chunks.some((c) => c.startsWith('ip-'))).toBe(false);
+  it('sockit serve --help loads the serve bundle, with its packages; sockit --help the whole tree', async () => {
+    const serve = await loadedBy(['serve', '--help']);
+    expect(serve.resolved.some((url) => url.endsWith('/dist/cli/one/serve.js'))).toBe(true);
+    expect(serve.resolved.some((url) => url.includes('/node_modules/pino/'))).toBe(true);
+    const all = await loadedBy(['--help']);
+    expect(all.resolved.some((url) => url.endsWith('/dist/cli/program.js'))).toBe(true);
+    for (const name of ['serve', 'ip', 'files']) {
+      expect(all.resolved.some((url) => new RegExp(`/chunks/${name}-[A-Z0-9]+\\.js$`).test(url))).toBe(true);
+    }
   });
 });
 
