@@ -61,7 +61,9 @@ describe('what a short command loads', () => {
       expect(ours[0]).toMatch(/\/dist\/cli\/main\.js$/);
       expect(ours.some((url) => url.endsWith(`/dist/cli/${bundle}`))).toBe(true);
       // Neither the split build (program.js and its chunks of other commands) nor a package.
-      expect(ours.filter((url) => url.endsWith('/program.js') || /\/chunks\/(?!chunk-)[a-z]+-/.test(url))).toEqual([]);
+      expect(
+        ours.filter((url) => url.endsWith('/program.js') || /\/chunks\/(?!chunk-)[a-z]+-/.test(url)),
+      ).toEqual([]);
       expect(resolved.filter((url) => url.includes('/node_modules/'))).toEqual([]);
       // Process and network modules that only servers and clients use.
       for (const builtin of ['child_process', 'cluster', 'dgram', 'tls', 'crypto', 'worker_threads']) {
