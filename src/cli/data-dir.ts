@@ -36,7 +36,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: strin
  */
 export function dataDirOption(description: string): Option {
   const xdg = defaultDataDir({ ...process.env, SOCKIT_DATA_DIR: undefined });
-  return new Option('--data-dir <dir>', `${description} (env: SOCKIT_DATA_DIR)`)
+  return new Option('--data-dir <dir>', description)
     .default(xdg, xdg.replace(os.homedir(), '~'))
     .argParser((dir: string) => path.resolve(dir))
     .env('SOCKIT_DATA_DIR');

@@ -72,7 +72,7 @@ export interface ConnectOptions {
   port?: number;
   /** Use TLS; `ca` adds trusted certificates (PEM), e.g. a self-signed server's own. */
   tls?: { ca?: string | Buffer; servername?: string };
-  /** Give up connecting after this long, in ms. Default 10000. */
+  /** Give up connecting after this long, in ms; 0: wait as long as the system does. Default 10000. */
   timeoutMs?: number;
   /**
    * Fail an operation with `ERR_IDLE_TIMEOUT` when nothing moves on the connection (no byte
@@ -140,9 +140,10 @@ export class FilesClient {
         reject(abortedError(signal as AbortSignal));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(() => {
+      const limitMs = options.timeoutMs ?? 10_000;
+      const giveUp = (): void => {
         socket.destroy();
-        const silence = `no answer within ${options.timeoutMs ?? 10_000} ms`;
+        const silence = `no answer within ${limitMs} ms`;
         // Connected, but no TLS handshake: a plain server waits for a request that never comes.
         reject(
           options.tls && !socket.connecting
@@ -152,7 +153,9 @@ export class FilesClient {
                 `${where}: ${silence}; is the server running on ${where}?`,
               ),
         );
-      }, options.timeoutMs ?? 10_000);
+      };
+      // 0: no limit of ours; the system's own connect timeout still applies.
+      const timer = limitMs > 0 ? setTimeout(giveUp, limitMs) : undefined;
       const done = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);

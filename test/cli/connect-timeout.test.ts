@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitStatus } from '../../src/cli/exit-status.js';
 import { requireTools, sockit } from '../helpers.js';
 
 requireTools();
@@ -56,5 +57,17 @@ describe('sockit files --connect-timeout', () => {
     expect(r.signal).toBeNull();
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^sockit: [^\n]*no answer within 500 ms[^\n]*\[ERR_CONNECT_FAILED\]\n$/);
+  });
+
+  it('--connect-timeout 0 waits without a limit of its own, until Ctrl-C', async () => {
+    const r = await sockit(['files', 'ls', `ann@127.0.0.1:${port}`, '--connect-timeout', '0'], {
+      env: { ...process.env, SOCKIT_PASSWORD: 'unused' },
+      timeoutMs: 8_000,
+      // Longer than the 500 ms above, and not "no answer within 0 ms" at once.
+      interrupt: { when: new Promise((resolve) => setTimeout(resolve, 1500)) },
+    });
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(ExitStatus.INTERRUPTED);
+    expect(r.stderr).toMatch(/^sockit: [^\n]*\[ERR_ABORTED\]\n$/);
   });
 });
