@@ -95,7 +95,9 @@ export function clientOptions(command: Command): Command {
       '-u, --user <name>',
       'account to log in as (default: USER@ of the server, SOCKIT_USER or your login name)',
     )
-    .addOption(secondsOption('--connect-timeout <seconds>', 'give up connecting after this long (0: never)', 10))
+    .addOption(
+      secondsOption('--connect-timeout <seconds>', 'give up connecting after this long (0: never)', 10),
+    )
     .addOption(
       secondsOption(
         '--stall-timeout <seconds>',
