@@ -4,8 +4,6 @@ import { reportWorkerFailure } from '../runtime/launch.js';
 import { createLogger, type Logger, type LogLevel } from '../runtime/log.js';
 import { forwardFailures } from './failure.js';
 
-export { failureLine, reportFailure, usageLine, withUsageErrors } from './failure.js';
-
 // Every command that can start cluster workers logs, so it loads this module: a worker's
 // failure then goes to its primary, which prints it once.
 forwardFailures(reportWorkerFailure);

@@ -3,8 +3,8 @@ import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, SockitError } from '../errors.js';
 import { remoteError, timeoutError } from '../tftp/errors.js';
-import { failureLine } from './context.js';
 import { ExitStatus, exitStatus, STATUS_OF_CODE } from './exit-status.js';
+import { failureLine } from './failure.js';
 
 const ALL_CODES = Object.values(ErrorCode);
 const STATUSES: number[] = Object.values(ExitStatus);

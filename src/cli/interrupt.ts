@@ -4,8 +4,8 @@
  * silence. (Servers stop gracefully instead: see `runtime/launch.ts`.)
  */
 import { ErrorCode, SockitError } from '../errors.js';
-import { failureLine } from './context.js';
 import { ExitStatus } from './exit-status.js';
+import { failureLine } from './failure.js';
 
 export interface InterruptOptions {
   /**

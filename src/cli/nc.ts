@@ -4,8 +4,8 @@ import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { ncCheck, ncConnect, ncListen } from '../nc/nc.js';
 import { MAX_UDP_PAYLOAD } from '../runtime/udp.js';
 import { bytesOption, bytesWithin, parsePort, parseSeconds, secondsOption } from './args.js';
-import { reportFailure } from './context.js';
 import { ExitStatus } from './exit-status.js';
+import { reportFailure } from './failure.js';
 import { interruptible } from './interrupt.js';
 import { plainLogger } from './plain-log.js';
 
