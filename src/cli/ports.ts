@@ -56,7 +56,9 @@ Examples:
     .action(async (flags: PortsFlags) => {
       const listening = flags.listening || flags.state === 'listening';
       const state = flags.state === 'listening' ? undefined : flags.state;
-      const entries = filterPorts(await listPorts(), { ...flags, listening, state });
+      const protocols =
+        flags.tcp || flags.udp ? (['tcp', 'udp'] as const).filter((p) => flags[p]) : undefined;
+      const entries = filterPorts(await listPorts({ protocols }), { ...flags, listening, state });
       printResult(flags, entries, () => formatPortTable(entries));
     });
 }

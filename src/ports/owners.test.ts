@@ -72,6 +72,22 @@ describe('socketOwners', () => {
     expect([...owners.keys()].sort()).toEqual([1001, 1002, 2001]);
   });
 
+  it('keeps the first 4096 bytes of a long command line', async () => {
+    const other = await mkdtemp(path.join(tmpdir(), 'sockit-proc-'));
+    try {
+      const fd = path.join(other, '9', 'fd');
+      await mkdir(fd, { recursive: true });
+      await writeFile(path.join(other, '9', 'comm'), 'long\n');
+      await writeFile(path.join(other, '9', 'cmdline'), `long\0${'x'.repeat(10_000)}\0`);
+      await symlink('socket:[3001]', path.join(fd, '3'));
+      const [owner] = (await socketOwners(other)).get(3001) ?? [];
+      expect(owner?.command).toBe('long');
+      expect(owner?.commandLine).toBe(`long ${'x'.repeat(4096 - 5)}`);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
   it('reads nothing, without failing, from a missing tree', async () => {
     expect((await socketOwners(path.join(root, 'missing'))).size).toBe(0);
   });
@@ -99,6 +115,13 @@ describe('listPorts on a fake /proc', () => {
     expect(timeWait?.processes).toEqual([]);
     expect(dns?.local).toEqual({ address: '0.0.0.0', port: 53, range: 'well-known', service: 'domain' });
     expect(dns?.processes).toEqual([{ pid: 77, command: 'dnsd', commandLine: 'dnsd' }]);
+  });
+
+  it('reads only the tables of the protocols asked for', async () => {
+    const udp = await listPorts({ procRoot: root, byteOrder: 'LE', protocols: ['udp'] });
+    expect(udp.map((e) => [e.protocol, e.local.port])).toEqual([['udp', 53]]);
+    const tcp = await listPorts({ procRoot: root, byteOrder: 'LE', protocols: ['tcp'] });
+    expect(tcp.map((e) => e.protocol)).toEqual(['tcp', 'tcp', 'tcp']);
   });
 
   it('skips the owner walk when asked', async () => {
