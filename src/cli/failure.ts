@@ -6,6 +6,7 @@
 import { type Command, CommanderError } from 'commander';
 import { ErrorCode, isSockitError, type SockitError } from '../errors.js';
 import { codeOf, exitStatus } from './exit-status.js';
+import { writeStdout } from './stdout.js';
 
 /**
  * Makes commander's own errors (an unknown option, a missing argument, a bad flag value)
@@ -22,7 +23,10 @@ import { codeOf, exitStatus } from './exit-status.js';
 export function withUsageErrors(root: Command): Command {
   const apply = (command: Command): void => {
     command
-      .configureOutput({ outputError: (text, write) => write(usageLine(command, text)) })
+      .configureOutput({
+        outputError: (text, write) => write(usageLine(command, text)),
+        writeOut: writeStdout,
+      })
       .showHelpAfterError(false)
       .exitOverride();
     for (const sub of command.commands) apply(sub);

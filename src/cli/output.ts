@@ -7,6 +7,7 @@
  */
 import { type Command, Option } from 'commander';
 import type { LogLevel } from '../runtime/log.js';
+import { writeStdout } from './stdout.js';
 
 export interface OutputFlags {
   json?: boolean;
@@ -47,14 +48,16 @@ export function levelOf(flags: OutputFlags, normal: LogLevel = 'warn'): LogLevel
 
 /**
  * Writes a result: its JSON object as one line on stdout with `--json`, else `text` to
- * `textTo` (the command's usual stream for it) unless `-q`.
+ * `textTo` (the command's usual stream for it; stdout by default) unless `-q`.
  */
 export function printResult(
   flags: OutputFlags,
   result: object,
   text: () => string,
-  textTo: NodeJS.WritableStream = process.stdout,
+  textTo?: NodeJS.WritableStream,
 ): void {
-  if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else if (!flags.quiet) textTo.write(text());
+  if (flags.json) writeStdout(`${JSON.stringify(result)}\n`);
+  else if (flags.quiet) return;
+  else if (textTo) textTo.write(text());
+  else writeStdout(text());
 }
