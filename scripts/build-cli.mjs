@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * Bundles the `sockit` command (src/cli/main.ts) into dist/cli/main.js with esbuild: one
- * file for the entry point and one chunk per subcommand (the dynamic imports of
- * src/cli/program.ts), so that a command loads only its own code, in a few files instead of
- * a hundred modules to resolve.
+ * Bundles the `sockit` command with esbuild: src/cli/main.ts into dist/cli/main.cjs (a
+ * CommonJS entry point: Node starts one faster than an ES module), one file per subcommand
+ * (dist/cli/one/NAME.js) so that a command loads only its own code, in one file instead of a
+ * hundred modules to resolve, and a split build of the whole command tree (program.js and
+ * its chunks) for help, completion and the man page.
  *
  * Packages stay in node_modules (they are loaded by the commands that need them), except
  * commander, which every command needs and which is bundled. Built-in modules are loaded
@@ -39,55 +40,94 @@ const externalPackages = {
 /**
  * Built-in modules are loaded when the code first uses one of their exports rather than when
  * a chunk imports them. An `import ... from 'node:util'` makes Node build the module's ES
- * namespace (and esbuild's interop copies every export), which touches every export and so
- * loads worker_threads, the stream classes, parseArgs and more: a large part of a short
- * command's start-up, for modules that `sockit ip` never calls; commander imports
- * node:child_process only to run external subcommand programs, which sockit never does.
+ * namespace, which touches every export and so loads worker_threads, the stream classes,
+ * parseArgs and more: a large part of a short command's start-up, for modules that
+ * `sockit ip` never calls; commander imports node:child_process only to run external
+ * subcommand programs, which sockit never does.
  *
- * Each built-in becomes a CommonJS module for esbuild, taken with process.getBuiltinModule
- * (no ES namespace is built). A module whose exports object is a plain object of functions,
- * classes and values (fs, net, util, ...) gets a stand-in whose properties (the export
- * names, listed at build time by the Node that runs the build, which is the one that runs
- * sockit) fetch the real module on first access; Node's API functions do not depend on
- * `this`, so calling them through the stand-in is the same call. A module that is itself a
- * function or class (events, module) or an event emitter (process, cluster) is loaded as it
- * is, since a stand-in could not be it.
+ * Each built-in becomes a small ES module for esbuild that takes the real one with
+ * process.getBuiltinModule (no ES namespace is built), and whose exports esbuild drops when
+ * nothing imports them (the export names are listed at build time by the Node that runs the
+ * build, which is the one that runs sockit). For a module whose exports object is a plain
+ * object (fs, net, util, ...), the real module is fetched on first use:
+ * - a plain function (lower-case name, no properties of its own such as `promisify.custom`)
+ *   is a function that calls the real one; Node's API functions do not depend on `this`;
+ * - the default export is a proxy that reads the real module's properties;
+ * - anything else (a class, an object, a constant) is read when the stand-in runs, that is
+ *   only when some code of the bundle imports it by name.
+ * A module that is itself a function or class (events, module) or an event emitter
+ * (process, cluster) is loaded as it is. No interop copy of the exports is made either (it
+ * cost a CommonJS stand-in a getter per export, per importing file).
  */
 function isPlainModule(mod) {
   return typeof mod === 'object' && mod !== null && !(mod instanceof EventEmitter);
 }
 
-const builtins = {
-  name: 'builtins',
-  setup(b) {
-    // One stand-in per importing file (`node:fs|/path/of/importer`): a module shared by many
-    // files would become a chunk of its own, one more file to load; these few lines are
-    // better repeated in each chunk, and Node loads the real module once whatever the count.
-    b.onResolve({ filter: /^node:/ }, (args) => ({
-      path: `${args.path}|${args.importer}`,
-      namespace: 'builtin',
-    }));
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
-      const name = args.path.slice(0, args.path.indexOf('|'));
-      const id = JSON.stringify(name);
-      const mod = process.getBuiltinModule(name);
-      if (!isPlainModule(mod)) {
-        return { contents: `module.exports = process.getBuiltinModule(${id});\n`, loader: 'js' };
-      }
-      return {
-        contents: `let real;
-const load = () => (real ??= process.getBuiltinModule(${id}));
-const stand = {};
-for (const name of ${JSON.stringify(Object.getOwnPropertyNames(mod))}) {
-  Object.defineProperty(stand, name, { enumerable: true, get: () => load()[name] });
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** Reads the property without calling a getter (some warn of deprecation, as fs.F_OK). */
+function isPlainFunction(mod, name) {
+  const value = Object.getOwnPropertyDescriptor(mod, name)?.value;
+  if (typeof value !== 'function' || !/^[a-z]/.test(name)) return false;
+  const own = [...Object.getOwnPropertyNames(value), ...Object.getOwnPropertySymbols(value)];
+  return own.every((key) => key === 'length' || key === 'name' || key === 'prototype');
 }
-module.exports = stand;
-`,
+
+/** The stand-in module for built-in `name` (see above). */
+function standIn(name) {
+  const id = JSON.stringify(name);
+  const mod = process.getBuiltinModule(name);
+  const names = Object.getOwnPropertyNames(mod).filter((n) => IDENTIFIER.test(n) && n !== 'default');
+  if (!isPlainModule(mod)) {
+    return [
+      `const real = process.getBuiltinModule(${id});`,
+      'export default real;',
+      ...names.map((n) => `export const ${n} = /* @__PURE__ */ (() => real.${n})();`),
+    ].join('\n');
+  }
+  const lines = [
+    'let real;',
+    `const load = () => (real ??= process.getBuiltinModule(${id}));`,
+    'export default /* @__PURE__ */ new Proxy({}, {',
+    '  get: (_, key) => load()[key],',
+    '  has: (_, key) => key in load(),',
+    '  ownKeys: () => Reflect.ownKeys(load()),',
+    '  getOwnPropertyDescriptor: (_, key) => {',
+    '    const d = Reflect.getOwnPropertyDescriptor(load(), key);',
+    '    return d && { ...d, configurable: true };',
+    '  },',
+    '});',
+  ];
+  for (const n of names) {
+    lines.push(
+      isPlainFunction(mod, n)
+        ? `export function ${n}(...args) { return load().${n}(...args); }`
+        : `export const ${n} = /* @__PURE__ */ (() => load().${n})();`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/**
+ * `perImporter`: one stand-in per importing file (`node:fs|/path/of/importer`), for the split
+ * build: a module shared by many files would become a chunk of its own, one more file to load.
+ * A one-file bundle shares one stand-in per built-in.
+ */
+function builtins({ perImporter }) {
+  return {
+    name: 'builtins',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) => ({
+        path: perImporter ? `${args.path}|${args.importer}` : args.path,
+        namespace: 'builtin',
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+        contents: standIn(args.path.split('|')[0]),
         loader: 'js',
-      };
-    });
-  },
-};
+      }));
+    },
+  };
+}
 
 /**
  * For a one-command bundle of program.ts: the subcommand modules other than `name` (the
@@ -114,7 +154,6 @@ rmSync(outdir, { recursive: true, force: true });
 await build({
   // program.js and man.js too, for the build steps that read the command tree (scripts/man.mjs).
   entryPoints: {
-    main: path.join(root, 'src/cli/main.ts'),
     program: path.join(root, 'src/cli/program.ts'),
     man: path.join(root, 'src/cli/man.ts'),
   },
@@ -126,14 +165,27 @@ await build({
   target: 'node22',
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
-  plugins: [externalPackages, builtins],
+  plugins: [externalPackages, builtins({ perImporter: true })],
   // The version, known when building: reading package.json at run time costs a short command
   // a tenth of its time (the CommonJS loader and a file read).
   define,
   logLevel: 'warning',
 });
 
-// One file per subcommand (and one for --version), which main.js loads for `sockit NAME`:
+// The entry point, CommonJS; its import() of a bundle stays an import() (a computed path).
+await build({
+  entryPoints: { main: path.join(root, 'src/cli/main.ts') },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node22',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+
+// One file per subcommand (and one for --version), which main.cjs loads for `sockit NAME`:
 // loading a dozen chunks of a split build costs a short command more than its own work.
 // The completion command needs the whole tree and runs from program.js.
 const { SUBCOMMAND_NAMES } = await import(path.join(outdir, 'program.js'));
@@ -146,7 +198,7 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
     platform: 'node',
     target: 'node22',
     sourcemap: 'linked',
-    plugins: [externalPackages, onlySubcommand(name, SUBCOMMAND_NAMES), builtins],
+    plugins: [externalPackages, onlySubcommand(name, SUBCOMMAND_NAMES), builtins({ perImporter: false })],
     define,
     logLevel: 'warning',
   });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
-export const CLI = path.join(ROOT, 'dist/cli/main.js');
+export const CLI = path.join(ROOT, 'dist/cli/main.cjs');
 
 /** Fails loudly when the build or a required system tool is missing: nothing is skipped. */
 export function requireTools(...tools: string[]): void {

@@ -6,12 +6,12 @@
  * `sockit ip 10.1.2.3/20` and `sockit ports` each within 1.3x of `node -e 0`.
  *
  * sockit runs as a user runs it: the launcher .tools/bin/sockit that set-up writes (a sh
- * script exec-ing Node on dist/cli/main.js), or dist/cli/main.js directly with --direct.
+ * script exec-ing Node on dist/cli/main.cjs), or dist/cli/main.cjs directly with --direct.
  * The first round is a warm-up (Node's compile cache for sockit is filled on first run).
  * `ss -tuanp`, when installed, runs too, for reference: it reads the /proc tables that
  * `sockit ports` reads.
  *
- * usage: node bench/cli/run.mjs [--rounds N] [--direct] [--compare OTHER/dist/cli/main.js] [--json FILE]
+ * usage: node bench/cli/run.mjs [--rounds N] [--direct] [--compare OTHER/dist/cli/main.cjs] [--json FILE]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -25,13 +25,13 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '30' },
     direct: { type: 'boolean', default: false },
     json: { type: 'string' },
-    // Another build's dist/cli/main.js (e.g. an older commit's), timed alongside: an A/B.
+    // Another build's dist/cli/main.cjs (e.g. an older commit's), timed alongside: an A/B.
     compare: { type: 'string' },
   },
 });
 const GOAL = 1.3;
 const launcher = path.join(root, '.tools/bin/sockit');
-const main = path.join(root, 'dist/cli/main.js');
+const main = path.join(root, 'dist/cli/main.cjs');
 const sockit = !values.direct && existsSync(launcher) ? [launcher] : [process.execPath, main];
 
 const commands = {

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 
 const here = import.meta.dirname;
 const root = path.resolve(here, '../..');
-const cli = path.join(root, 'dist/cli/main.js');
+const cli = path.join(root, 'dist/cli/main.cjs');
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },

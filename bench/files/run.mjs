@@ -46,7 +46,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const cli = path.join(root, 'dist/cli/main.js');
+const cli = path.join(root, 'dist/cli/main.cjs');
 const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '1024' },

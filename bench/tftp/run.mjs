@@ -41,7 +41,7 @@ import { parseArgs } from 'node:util';
 
 const here = import.meta.dirname;
 const root = path.resolve(here, '../..');
-const cli = path.join(root, 'dist/cli/main.js');
+const cli = path.join(root, 'dist/cli/main.cjs');
 const IN_TFTPD = path.join(root, '.tools/interop/tftpd-hpa/usr/sbin/in.tftpd');
 const ATFTPD = path.join(root, '.tools/interop/atftpd/usr/sbin/atftpd');
 const { values } = parseArgs({

@@ -142,7 +142,7 @@ describe('the installed command', () => {
     expect(together.code).toBe(0);
   });
 
-  it('answers the acceptance query through dist/cli/main.js, in text and JSON', async () => {
+  it('answers the acceptance query through dist/cli/main.cjs, in text and JSON', async () => {
     const { requireTools, sockit } = await import('../helpers.js');
     requireTools();
     const args = ['ip', '172.16.10.1', '172.16.10.2', '--mask', '255.255.255.0'];

@@ -58,15 +58,16 @@ describe('what a short command loads', () => {
       const { resolved, builtins, stdout } = await loadedBy([...args]);
       expect(stdout.length).toBeGreaterThan(0);
       const ours = resolved.filter((url) => url.includes('/dist/cli/'));
-      expect(ours[0]).toMatch(/\/dist\/cli\/main\.js$/);
+      expect(ours[0]).toMatch(/\/dist\/cli\/main\.cjs$/);
       expect(ours.some((url) => url.endsWith(`/dist/cli/${bundle}`))).toBe(true);
       // Neither the split build (program.js and its chunks of other commands) nor a package.
       expect(
         ours.filter((url) => url.endsWith('/program.js') || /\/chunks\/(?!chunk-)[a-z]+-/.test(url)),
       ).toEqual([]);
       expect(resolved.filter((url) => url.includes('/node_modules/'))).toEqual([]);
-      // Process and network modules that only servers and clients use.
-      for (const builtin of ['child_process', 'cluster', 'dgram', 'tls', 'crypto', 'worker_threads']) {
+      // Process and network modules that only servers and clients use; and net, which building
+      // process.stdout on a pipe (as here) loads: the result is written to descriptor 1.
+      for (const builtin of ['child_process', 'cluster', 'dgram', 'tls', 'crypto', 'worker_threads', 'net']) {
         expect(builtins).not.toContain(`NativeModule ${builtin}`);
       }
     });
@@ -124,5 +125,52 @@ describe('a reader that stops early', () => {
     const [code] = (await once(child, 'close')) as [number | null];
     expect(stderr).toBe('');
     expect(code).toBe(141);
+  });
+});
+
+describe('a stdout that someone made non-blocking', () => {
+  it('still receives every line, in order, when the pipe fills (EAGAIN)', async () => {
+    // perl (perl-base, in every Debian) sets O_NONBLOCK on the pipe and execs the command, as a
+    // parent sharing its stdout with a program that set O_NONBLOCK does: writes to the full
+    // 64 KiB pipe then return EAGAIN instead of waiting.
+    const setNonBlocking =
+      'fcntl(STDOUT, F_SETFL, fcntl(STDOUT, F_GETFL, 0) | O_NONBLOCK) or die "fcntl: $!"; exec @ARGV or die "exec: $!"';
+    const child = spawn(
+      'perl',
+      [
+        '-MFcntl',
+        '-e',
+        setNonBlocking,
+        process.execPath,
+        CLI,
+        'ip',
+        '10.0.0.0/8',
+        '--split',
+        '/24',
+        '--limit',
+        '65536',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    // Slow at first, so that the pipe fills while the command writes.
+    child.stdout.pause();
+    setTimeout(() => child.stdout.resume(), 200);
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const blocks = Buffer.concat(chunks)
+      .toString()
+      .split('\n')
+      .slice(1)
+      .filter((l) => l !== '')
+      .map((l) => l.trim().split(/\s+/)[0]);
+    const expected = Array.from({ length: 65536 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    expect(blocks).toEqual(expected);
   });
 });
