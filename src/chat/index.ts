@@ -52,4 +52,5 @@ export {
   type SessionId,
   type UserInfo,
 } from './protocol.js';
+export { type ChatPeer, ChatServer, type ChatServerOptions } from './server.js';
 export { checkText, type TextRule } from './text.js';

@@ -1,0 +1,195 @@
+/**
+ * The chat server's core, between the hub (pure rules) and the transports (sockets): it owns
+ * the hub, runs its effects against the history, expires typing notices, and routes each
+ * delivery to the peer of every session it names. A transport only turns bytes into
+ * commands and events into bytes; everything else about a connection is decided here.
+ *
+ * Order: a session's events go out in the order the hub made them. While a session waits for
+ * history (scrollback on join, a `history` command, direct messages that waited for its
+ * account), live events for it are held and follow the history, so that a client that prints
+ * what arrives prints it in order, with nothing twice (the scrollback ends where live begins:
+ * see `Effect`).
+ */
+import { ErrorCode } from '../errors.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
+import { runHistoryEffect } from './effects.js';
+import type { ChatHistory } from './history.js';
+import type { ChatHub } from './hub.js';
+import type { ChatCommand, ChatEvent, Delivery, Effect, Outcome, Refusal, SessionId } from './protocol.js';
+
+/** One connected client, as a transport presents it to the server. */
+export interface ChatPeer {
+  /**
+   * Writes an event to the client. `echo`: the client's own message coming back (see
+   * `Delivery`). One event object may go to many peers: a transport can serialise it once
+   * (e.g. with a WeakMap keyed by the event).
+   */
+  deliver(event: ChatEvent, echo: boolean): void;
+  /** The server let the session go (abuse, shutdown): write `reason` if the protocol can, then close. */
+  close(code: ErrorCode, reason: string): void;
+}
+
+export interface ChatServerOptions {
+  hub: ChatHub;
+  /** Where messages are kept; without one nothing is stored and history is empty. */
+  history?: ChatHistory;
+  /** How often typing notices are expired, in ms. Default 1000. */
+  tickMs?: number;
+  log?: Logger;
+}
+
+/** Live events held for one session while its history is read; beyond, it is let go. */
+const MAX_HELD = 10_000;
+
+interface Attached {
+  peer: ChatPeer;
+  /** History effects not yet sent; while any, live events wait in `held`. */
+  waiting: number;
+  held: Delivery['event'][];
+  heldEcho: boolean[];
+}
+
+/**
+ * @example
+ * ```ts
+ * const server = new ChatServer({ hub: new ChatHub(), history });
+ * const session = server.attach(peer);           // a refusal when the chat is full
+ * const refusal = server.command(session, { type: 'nick', nick: 'ann' });
+ * server.detach(session, 'connection closed');
+ * await server.close();
+ * ```
+ */
+export class ChatServer {
+  readonly hub: ChatHub;
+  readonly #history: ChatHistory | undefined;
+  readonly #log: Logger;
+  readonly #peers = new Map<SessionId, Attached>();
+  readonly #ticker: NodeJS.Timeout;
+  /** Effects under way, so that `close()` can wait for the history writes. */
+  readonly #running = new Set<Promise<unknown>>();
+
+  constructor(options: ChatServerOptions) {
+    this.hub = options.hub;
+    this.#history = options.history;
+    this.#log = options.log ?? silentLogger;
+    this.#ticker = setInterval(() => this.#apply(this.hub.tick()), options.tickMs ?? 1000);
+    this.#ticker.unref();
+  }
+
+  /** A client connected: its session, or why it cannot have one (the chat is full). */
+  attach(peer: ChatPeer): { session: SessionId } | { refusal: Refusal } {
+    const opened = this.hub.open();
+    if (opened.session === undefined) return { refusal: opened.refusal };
+    this.#peers.set(opened.session, { peer, waiting: 0, held: [], heldEcho: [] });
+    return { session: opened.session };
+  }
+
+  /** The session logged in as `account` (after `auth`'s `LoginServer` said so). */
+  login(session: SessionId, account: string, options: { admin?: boolean } = {}): Refusal | undefined {
+    return this.#apply(this.hub.authenticate(session, account, options));
+  }
+
+  /** Runs one command; a refusal is for the transport to answer in its own form. */
+  command(session: SessionId, command: ChatCommand): Refusal | undefined {
+    return this.#apply(this.hub.handle(session, command));
+  }
+
+  /** The client is gone (its connection closed); calling it twice is harmless. */
+  detach(session: SessionId, reason = 'connection closed'): void {
+    if (!this.#peers.delete(session)) return;
+    this.#apply(this.hub.close(session, reason));
+  }
+
+  /** Sessions attached now. */
+  get sessions(): number {
+    return this.#peers.size;
+  }
+
+  /** Closes every session (each peer is told `reason`), stops the clock, and waits for pending writes. */
+  async close(reason = 'the chat server is stopping'): Promise<void> {
+    clearInterval(this.#ticker);
+    for (const [session, attached] of [...this.#peers]) {
+      this.#peers.delete(session);
+      this.#apply(this.hub.close(session, reason));
+      attached.peer.close(ErrorCode.CONNECTION_CLOSED, reason);
+    }
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  #apply(outcome: Outcome): Refusal | undefined {
+    for (const delivery of outcome.deliveries) this.#deliver(delivery);
+    for (const effect of outcome.effects) this.#effect(effect);
+    return outcome.refusal;
+  }
+
+  #deliver(delivery: Delivery): void {
+    const echo = delivery.echo === true;
+    for (const session of delivery.to) {
+      const attached = this.#peers.get(session);
+      if (attached === undefined) continue;
+      if (attached.waiting > 0) {
+        if (attached.held.length >= MAX_HELD) {
+          // The history store is far behind: better a clear end than memory without bound.
+          this.#peers.delete(session);
+          this.#apply(this.hub.close(session, 'history unavailable'));
+          attached.peer.close(ErrorCode.DATABASE, 'the chat history is not answering; connect again');
+          continue;
+        }
+        attached.held.push(delivery.event);
+        attached.heldEcho.push(echo);
+      } else {
+        attached.peer.deliver(delivery.event, echo);
+      }
+    }
+  }
+
+  #effect(effect: Effect): void {
+    if (effect.type === 'close') {
+      const attached = this.#peers.get(effect.session);
+      this.#peers.delete(effect.session);
+      attached?.peer.close(effect.code, effect.reason);
+      return;
+    }
+    const history = this.#history;
+    if (history === undefined) {
+      // No store: scrollback and history are empty pages, at once.
+      if (effect.type === 'history') {
+        this.#deliver({
+          to: [effect.session],
+          event: {
+            type: 'history',
+            ...(effect.room === undefined ? { direct: true } : { room: effect.room }),
+            messages: [],
+            more: false,
+          },
+        });
+      }
+      return;
+    }
+    const holder = effect.type === 'store' ? undefined : this.#peers.get(effect.session);
+    if (holder) holder.waiting++;
+    const send = (d: Delivery): void => {
+      // The history itself goes out now, ahead of what was held behind it.
+      for (const session of d.to) this.#peers.get(session)?.peer.deliver(d.event, d.echo === true);
+    };
+    const running = runHistoryEffect(history, effect, send)
+      .catch((err: unknown) => {
+        this.#log.error({ err: (err as Error).message, effect: effect.type }, 'chat history failed');
+      })
+      .finally(() => {
+        this.#running.delete(running);
+        if (holder) this.#release(holder);
+      });
+    this.#running.add(running);
+  }
+
+  /** One history effect of the session is done: when none is left, what was held goes out. */
+  #release(attached: Attached): void {
+    attached.waiting--;
+    if (attached.waiting > 0) return;
+    const { held, heldEcho } = attached;
+    attached.held = [];
+    attached.heldEcho = [];
+    for (let i = 0; i < held.length; i++) attached.peer.deliver(held[i] as ChatEvent, heldEcho[i] === true);
+  }
+}
