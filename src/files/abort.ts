@@ -8,6 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { abortedError } from '../runtime/dial.js';
 
 /** System error codes that mean the connection is gone. */
 const CONNECTION_LOST = new Set([
@@ -23,10 +24,7 @@ const CONNECTION_LOST = new Set([
   'ERR_SOCKET_CLOSED',
 ]);
 
-/** The error an aborted operation rejects with. */
-export function abortedError(signal: AbortSignal): SockitError {
-  return new SockitError(ErrorCode.ABORTED, 'the operation was aborted', { cause: signal.reason });
-}
+export { abortedError };
 
 /**
  * `err` as a SockitError when it is a lost connection (`ERR_CONNECTION_CLOSED`), otherwise

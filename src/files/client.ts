@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open, stat, unlink } from 'node:fs/promises';
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
 import { z } from 'zod';
 import { tlsExporter } from '../auth/challenge.js';
@@ -21,8 +21,8 @@ import type { LoginTransport } from '../auth/login-transport.js';
 import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';
+import { dial } from '../runtime/dial.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
-import { tlsConnectError, tlsHandshakeError } from '../runtime/tls-errors.js';
 import { abortedError, guarded } from './abort.js';
 import {
   checkDestination,
@@ -40,7 +40,6 @@ import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange
 export { type DownloadOptions, PART_SUFFIX };
 
 /** Connection errors that mean no server answered on the address. */
-const UNREACHED = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
 
 /** How long `close()` waits for the server to close its side before cutting the connection, in ms. */
 const CLOSE_GRACE_MS = 2000;
@@ -132,61 +131,14 @@ export class FilesClient {
     // Plain TCP reads into one reused buffer; TLS decrypts into buffers of its own.
     const reads = new ReusedReads();
     const signal = options.signal;
-    if (signal?.aborted) throw abortedError(signal);
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(abortedError(signal as AbortSignal));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const limitMs = options.timeoutMs ?? 10_000;
-      const giveUp = (): void => {
-        socket.destroy();
-        const silence = `no answer within ${limitMs} ms`;
-        // Connected, but no TLS handshake: a plain server waits for a request that never comes.
-        reject(
-          options.tls && !socket.connecting
-            ? tlsHandshakeError(where, silence)
-            : new SockitError(
-                ErrorCode.CONNECT_FAILED,
-                `${where}: ${silence}; is the server running on ${where}?`,
-              ),
-        );
-      };
-      // 0: no limit of ours; the system's own connect timeout still applies.
-      const timer = limitMs > 0 ? setTimeout(giveUp, limitMs) : undefined;
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        socket.off('error', fail);
-        resolve(socket);
-      };
-      const fail = (err: Error): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        const code = (err as NodeJS.ErrnoException).code ?? '';
-        // Nothing answered: say what to check. A name failure keeps its own words.
-        const message = UNREACHED.has(code)
-          ? `cannot connect to ${where} (${code}); is the server running on ${where}?`
-          : `${where}: ${err.message}`;
-        const failedTls = options.tls ? tlsConnectError(err, where) : undefined;
-        reject(failedTls ?? new SockitError(ErrorCode.CONNECT_FAILED, message, { cause: err }));
-      };
-      const socket: net.Socket = options.tls
-        ? tls.connect(
-            {
-              host: options.host,
-              port,
-              ca: options.tls.ca,
-              servername: options.tls.servername ?? servername(options.host),
-            },
-            done,
-          )
-        : net.connect({ host: options.host, port, noDelay: true, onread: reads.onread }, done);
-      socket.once('error', fail);
+    const socket = await dial({
+      host: options.host,
+      port,
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(signal ? { signal } : {}),
+      onread: reads.onread,
     });
-    socket.on('error', () => {}); // surfaced through the channel
     const log = options.log ?? silentLogger;
     log.debug({ server: where, local: socket.localPort }, 'connected');
     if (socket instanceof tls.TLSSocket) {
@@ -542,8 +494,3 @@ export class FilesClient {
 
 /** A sum's last answer, or one of the progress answers before it. */
 const SUM_ANSWER = z.union([Answers.sum, Answers.sumProgress]);
-
-/** SNI takes host names only, never IP literals (RFC 6066 §3). */
-function servername(host: string): string | undefined {
-  return net.isIP(host) === 0 ? host : undefined;
-}
