@@ -50,6 +50,8 @@ export interface StreamConnectionOptions extends QueueLimits {
 export interface EnvelopeConnectionOptions extends StreamConnectionOptions {
   /** Largest message received, in bytes. Default 16 MiB. */
   maxMessageSize?: number;
+  /** Largest JSON header, received or sent, in bytes. Default 64 KiB. */
+  maxHeaderSize?: number;
 }
 
 /** How messages are cut from a byte stream and turned into bytes: one per connection (it may keep state). */
@@ -160,7 +162,17 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
 
   send(message: Out): boolean {
     if (this.socket.destroyed || this.socket.writableEnded || this.#closing) return false;
-    const frame = this.#framing.encode(message);
+    return this.sendEncoded(this.#framing.encode(message));
+  }
+
+  /** `message` as this connection's framing writes it: to encode once what many connections send. */
+  encode(message: Out): Buffer {
+    return this.#framing.encode(message);
+  }
+
+  /** Queues bytes made by `encode` (of this or a like connection), as `send` does a message. */
+  sendEncoded(frame: Buffer): boolean {
+    if (this.socket.destroyed || this.socket.writableEnded || this.#closing) return false;
     const bytes = this.#outBytes + this.socket.writableLength + frame.length;
     if (bytes > this.#maxBytes || this.#outbox.length >= this.#maxMessages) {
       const reason = new SockitError(
@@ -296,8 +308,10 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
 /** Envelopes framed by `wire/envelope`: a decoding error loses the framing, so it destroys. */
 function envelopeFraming(
   maxMessageSize: number,
+  maxHeaderSize: number | undefined,
 ): StreamFraming<Envelope, { header: EnvelopeHeader; body?: Uint8Array }> {
-  const decoder = new EnvelopeDecoder({ maxFrameSize: maxMessageSize });
+  const limits = maxHeaderSize === undefined ? {} : { maxHeaderSize };
+  const decoder = new EnvelopeDecoder({ maxFrameSize: maxMessageSize, ...limits });
   return {
     onBadInput: 'destroy',
     push(chunk, emit) {
@@ -307,7 +321,7 @@ function envelopeFraming(
       decoder.end();
       return undefined;
     },
-    encode: (message) => encodeEnvelope(message.header, message.body),
+    encode: (message) => encodeEnvelope(message.header, message.body, limits),
   };
 }
 
@@ -327,6 +341,10 @@ export class EnvelopeConnection extends StreamConnection<
   { header: EnvelopeHeader; body?: Uint8Array }
 > {
   constructor(socket: Duplex, options: EnvelopeConnectionOptions = {}) {
-    super(socket, envelopeFraming(options.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE), options);
+    super(
+      socket,
+      envelopeFraming(options.maxMessageSize ?? DEFAULT_MAX_FRAME_SIZE, options.maxHeaderSize),
+      options,
+    );
   }
 }
