@@ -1,0 +1,150 @@
+/**
+ * Line mode: the chat for a person with `nc` or telnet. The first line is the nick; then each
+ * line is a message to the current room (`lobby` at first, then the last one joined), and a
+ * line starting with `/` is a command (`/help` lists them). Room messages are shown as the
+ * lesson's UDP chat room showed them: `[HH:MM] nick: text`.
+ */
+import { ErrorCode, isSockitError } from '../errors.js';
+import type { LineConnection } from '../runtime/lines.js';
+import { DEFAULT_ROOM } from './names.js';
+import type { ChatCommand, ChatEvent, Refusal } from './protocol.js';
+import type { ChatPeer, ChatServer } from './server.js';
+import type { SessionConnection } from './session.js';
+import { eventLine } from './text-lines.js';
+
+const HELP = [
+  'commands: /join ROOM, /part [ROOM], /msg NICK TEXT, /me TEXT, /who [ROOM], /rooms,',
+  '          /nick NICK, /topic TEXT, /away [TEXT], /whois NICK, /quit; other lines go to the current room',
+];
+
+/** What a line asks for: a command for the hub, a local action, or a line of help. */
+type Parsed = { command: ChatCommand } | { quit: true } | { help: true } | { error: string };
+
+/** Serves one line-mode client: its first line is its nick. */
+export async function runLineSession(
+  lines: LineConnection,
+  conn: SessionConnection,
+  server: ChatServer,
+): Promise<void> {
+  let room = DEFAULT_ROOM;
+  let nick = '';
+  let closed = false;
+  const say = (text: string): void => {
+    for (const line of text.split('\n')) lines.send(line);
+  };
+  const peer: ChatPeer = {
+    deliver(event: ChatEvent, echo: boolean) {
+      // The client's own room message needs no echo: it is what the person just typed.
+      if (echo && event.type === 'message' && event.message.room !== undefined) return;
+      if (event.type === 'welcome') nick = event.nick;
+      if (event.type === 'nick' && event.old === nick) nick = event.nick;
+      if (event.type === 'joined') room = event.room.name;
+      if ((event.type === 'part' || event.type === 'kick') && event.room === room && event.nick === nick)
+        room = DEFAULT_ROOM;
+      const line = eventLine(event, room);
+      if (line !== undefined) say(line);
+    },
+    close(code, reason) {
+      if (closed) return;
+      closed = true;
+      say(`! ${reason} [${code}]`);
+      void lines.close();
+    },
+  };
+  const attached = server.attach(peer);
+  if ('refusal' in attached) {
+    peer.close(attached.refusal.code, attached.refusal.message);
+    return;
+  }
+  const { session } = attached;
+  const refuse = (r: Refusal): void => say(`! ${r.message} [${r.code}]`);
+  let registered = false;
+  try {
+    for await (const raw of lines) {
+      if (closed) break;
+      const line = raw.trim();
+      if (line === '') continue;
+      if (line.includes('\uFFFD')) {
+        refuse({ code: ErrorCode.BAD_REQUEST, message: 'that line is not valid UTF-8' });
+        continue;
+      }
+      if (!registered) {
+        const r = server.command(session, { type: 'nick', nick: line });
+        if (r) {
+          refuse(r);
+          say('your nick?');
+          continue;
+        }
+        registered = true;
+        conn.authenticate();
+        server.command(session, { type: 'join', room: DEFAULT_ROOM });
+        continue;
+      }
+      const parsed = parseLine(line, room);
+      if ('quit' in parsed) break;
+      if ('help' in parsed) say(HELP.join('\n'));
+      else if ('error' in parsed) refuse({ code: ErrorCode.USAGE, message: parsed.error });
+      else {
+        const r = server.command(session, parsed.command);
+        if (r) refuse(r);
+      }
+    }
+  } catch (err) {
+    // A line over the limit: say so, then close.
+    if (isSockitError(err)) say(`! ${err.message} [${err.code}]`);
+  } finally {
+    server.detach(session, 'left');
+    if (!closed) {
+      closed = true;
+      await lines.close();
+    }
+  }
+}
+
+/** A typed line as a command; `room` is the current room. */
+export function parseLine(line: string, room: string): Parsed {
+  if (!line.startsWith('/')) return { command: { type: 'say', room, text: line } };
+  const [name = '', ...rest] = line.slice(1).split(' ');
+  const args = rest.filter((a) => a !== '');
+  const tail = line.slice(1 + name.length).trim();
+  switch (name.toLowerCase()) {
+    case 'join':
+      return args[0] ? { command: { type: 'join', room: args[0] } } : { error: 'usage: /join ROOM' };
+    case 'part':
+    case 'leave':
+      return { command: { type: 'part', room: args[0] ?? room } };
+    case 'msg':
+    case 'query': {
+      const [to, ...words] = args;
+      const text = tail.slice((to ?? '').length).trim();
+      return to && words.length > 0
+        ? { command: { type: 'dm', to, text } }
+        : { error: 'usage: /msg NICK TEXT' };
+    }
+    case 'me':
+      return tail
+        ? { command: { type: 'say', room, text: tail, action: true } }
+        : { error: 'usage: /me TEXT' };
+    case 'who':
+    case 'names':
+      return { command: { type: 'members', room: args[0] ?? room } };
+    case 'rooms':
+    case 'list':
+      return { command: { type: 'rooms' } };
+    case 'nick':
+      return args[0] ? { command: { type: 'nick', nick: args[0] } } : { error: 'usage: /nick NICK' };
+    case 'topic':
+      return { command: { type: 'topic', room, topic: tail } };
+    case 'away':
+      return { command: tail ? { type: 'away', message: tail } : { type: 'away' } };
+    case 'whois':
+      return args[0] ? { command: { type: 'whois', nick: args[0] } } : { error: 'usage: /whois NICK' };
+    case 'quit':
+    case 'exit':
+      return { quit: true };
+    case 'help':
+      return { help: true };
+    default:
+      return { error: `no command /${name}; /help lists them` };
+  }
+}
