@@ -10,8 +10,8 @@ import { EnvelopeConnection } from '../runtime/conn.js';
 import { type DialOptions, dial } from '../runtime/dial.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { MAX_EVENT_SIZE } from './native.js';
+import { CHAT_PORT } from './port.js';
 import type { ChatCommand, ChatEvent, Refusal } from './protocol.js';
-import { CHAT_PORT } from './serve.js';
 import { CHAT_PROTOCOL_VERSION, CHAT_SERVICE } from './session.js';
 
 /** What the client yields: the hub's events, refusals of its commands, and the server's goodbye. */

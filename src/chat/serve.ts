@@ -19,12 +19,12 @@ import { serveUdp, type UdpService } from '../runtime/udp.js';
 import { runLineSession } from './line-mode.js';
 import { DEFAULT_ROOM } from './names.js';
 import { envelopeLink, MAX_COMMAND_SIZE, MAX_EVENT_SIZE } from './native.js';
+import { CHAT_PORT } from './port.js';
 import type { ChatServer } from './server.js';
 import { runChatSession, type SessionConnection } from './session.js';
 import { UdpRoom } from './udp.js';
 
-/** The lesson's chat room port. */
-export const CHAT_PORT = 7788;
+export { CHAT_PORT };
 
 /** Longest line in line mode, in bytes: a message of 2 KiB and a command around it. */
 const MAX_LINE = 4096;

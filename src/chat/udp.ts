@@ -8,6 +8,7 @@
  */
 import type dgram from 'node:dgram';
 import { ErrorCode } from '../errors.js';
+import { foldAddress } from '../runtime/guard.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { UdpGuard } from '../runtime/udp-guard.js';
 import { MAX_NICK_LENGTH } from './names.js';
@@ -76,7 +77,9 @@ export class UdpRoom {
       this.#log.debug({ from: peer.address, reason: dropped }, 'chat datagram dropped');
       return;
     }
-    const source = this.#source(peer.address);
+    // One name whether it came over IPv4 or, on a dual-stack socket, as ::ffff:a.b.c.d.
+    const address = foldAddress(peer.address);
+    const source = this.#source(address);
     if (source === undefined) return;
     source.last = Date.now();
     // One datagram is one message; a final line end is not part of it.
@@ -85,7 +88,7 @@ export class UdpRoom {
     if (refused === undefined) return;
     this.#log.debug({ from: peer.address, code: refused.code }, 'chat datagram refused');
     // Let go by the hub (too many refusals): a later datagram starts afresh, within the limits.
-    if (refused.code === ErrorCode.CONNECTION_CLOSED) this.#sources.delete(peer.address);
+    if (refused.code === ErrorCode.CONNECTION_CLOSED) this.#sources.delete(address);
   }
 
   close(): void {

@@ -11,6 +11,7 @@ export const SUBCOMMAND_NAMES = [
   'nc',
   'tftp',
   'files',
+  'chat',
   'users',
   'secret',
   'ip',

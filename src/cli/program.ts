@@ -20,6 +20,7 @@ const LOADERS: Readonly<Record<SubcommandName, () => Promise<Command>>> = {
   nc: async () => (await import('./nc.js')).ncCommand(),
   tftp: async () => (await import('./tftp.js')).tftpCommand(),
   files: async () => (await import('./files.js')).filesCommand(),
+  chat: async () => (await import('./chat.js')).chatCommand(),
   users: async () => (await import('./users.js')).usersCommand(),
   secret: async () => (await import('./secret.js')).secretCommand(),
   ip: async () => (await import('./ip.js')).ipCommand(),

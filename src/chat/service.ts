@@ -1,0 +1,146 @@
+/**
+ * The chat server as one service: the hub and its history in the user store's database, the
+ * accounts' log-in, and the listeners (TCP or TLS with native, line mode and WebSocket; UDP
+ * datagrams; IRC when a port is given). What `sockit chat serve` and `sockit serve` start.
+ */
+import type { SecureContextOptions } from 'node:tls';
+import { LoginServer } from '../auth/login-server.js';
+import type { UserStore } from '../auth/store.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
+import type { Service } from '../runtime/service.js';
+import { AccountNames } from './accounts.js';
+import { openChatHistory } from './history.js';
+import { ChatHub } from './hub.js';
+import type { ChatLimits } from './protocol.js';
+import { CHAT_PORT, type ChatListenOptions, listenChat } from './serve.js';
+import { ChatServer } from './server.js';
+
+/** How often the account names are read again, in ms. */
+const ACCOUNTS_REFRESH_MS = 60_000;
+
+export interface ChatServiceOptions {
+  /** Accounts (the same store as the file service's). */
+  store: UserStore;
+  /** Where history is kept: what `openUserStore` takes (the same database is fine). */
+  history: string;
+  /** Key for the stable fake salts that unknown users are shown (see `loadFakeKey`). */
+  fakeKey: Buffer;
+  host?: string;
+  /** Default 7788 (TCP and UDP); 0 picks a free port. */
+  port?: number;
+  tls?: SecureContextOptions;
+  /** Datagrams to the port land in lobby. Default true. */
+  udp?: boolean;
+  /** Let anyone who can connect create an account. Default false. */
+  allowRegister?: boolean;
+  /** Accounts that are operators of every room. */
+  admins?: Iterable<string>;
+  /** This node's number (0-1023), in message ids. Default 0. */
+  node?: number;
+  limits?: Partial<ChatLimits>;
+  /** PBKDF2 iterations that self-registered accounts need at least. */
+  minIterations?: number;
+  maxConnections?: number;
+  maxPerAddress?: number;
+  /** Extra listeners on the same chat server (IRC, a separate WebSocket port): each a Service. */
+  more?: ((server: ChatServer) => Promise<Service>)[];
+  webSocket?: ChatListenOptions['webSocket'];
+  log?: Logger;
+}
+
+export interface ChatService extends Service {
+  readonly server: ChatServer;
+  /** Where datagrams are taken, when they are. */
+  readonly udp?: Service;
+  /** The other listeners' services (IRC, ...), for their addresses. */
+  readonly others: readonly Service[];
+}
+
+/**
+ * @example
+ * ```ts
+ * const store = await openUserStore(defaultDatabase('sockit-data'));
+ * const chat = await serveChat({ store, history: defaultDatabase('sockit-data'), fakeKey });
+ * ```
+ */
+export async function serveChat(options: ChatServiceOptions): Promise<ChatService> {
+  const log = options.log ?? silentLogger;
+  const history = await openChatHistory(options.history);
+  const opened: Service[] = [];
+  let udp: Service | undefined;
+  let refresh: NodeJS.Timeout | undefined;
+  let server: ChatServer | undefined;
+  try {
+    const accounts = await AccountNames.fromStore(options.store);
+    // Accounts added or removed while the server runs (sockit users add) are seen within a
+    // minute: a guest cannot take a new account's name for longer.
+    refresh = setInterval(() => {
+      options.store
+        .list()
+        .then((users) => accounts.replace(users.map((u) => u.name)))
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cannot read the accounts'));
+    }, ACCOUNTS_REFRESH_MS);
+    refresh.unref();
+    server = new ChatServer({
+      hub: new ChatHub({
+        accounts,
+        lastId: await history.latestId(),
+        ...(options.node === undefined ? {} : { node: options.node }),
+        ...(options.limits ? { limits: options.limits } : {}),
+      }),
+      history,
+      log,
+    });
+    const login = new LoginServer({
+      service: 'chat',
+      store: options.store,
+      fakeKey: options.fakeKey,
+      allowRegister: options.allowRegister,
+      ...(options.minIterations === undefined ? {} : { minIterations: options.minIterations }),
+      log,
+    });
+    const listeners = await listenChat({
+      server,
+      login,
+      admins: new Set(options.admins ?? []),
+      host: options.host,
+      port: options.port ?? CHAT_PORT,
+      tls: options.tls,
+      udp: options.udp,
+      webSocket: options.webSocket,
+      maxConnections: options.maxConnections,
+      maxPerAddress: options.maxPerAddress,
+      log,
+    });
+    opened.push({ ...listeners.tcp, close: () => listeners.close() });
+    udp = listeners.udp;
+    for (const start of options.more ?? []) opened.push(await start(server));
+  } catch (err) {
+    clearInterval(refresh);
+    for (const service of opened.reverse()) await service.close();
+    await server?.close();
+    await history.close();
+    throw err;
+  }
+  const [main, ...rest] = opened as [Service, ...Service[]];
+  const chat = server;
+  const others = rest;
+  let closed: Promise<void> | undefined;
+  return {
+    name: 'chat',
+    protocol: 'tcp',
+    address: main.address,
+    server: chat,
+    ...(udp ? { udp } : {}),
+    others,
+    close() {
+      closed ??= (async () => {
+        clearInterval(refresh);
+        await Promise.all([main.close(), ...others.map((s) => s.close())]);
+        await chat.close();
+        await history.close();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/** `sockit chat serve`: the chat server, with accounts and history in the data folder's database. */
+import { Command, Option } from 'commander';
+import { defaultDatabase } from '../auth/connect.js';
+import { CHAT_PORT } from '../chat/port.js';
+import { launch } from '../runtime/launch.js';
+import { parseCount, parsePort, ranged } from './args.js';
+import { loggerFor } from './context.js';
+import { dataDirOption } from './data-dir.js';
+import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
+
+interface ChatServeFlags extends TlsFlags {
+  dataDir: string;
+  db?: string;
+  host?: string;
+  port: number;
+  udp: boolean;
+  allowRegister?: boolean;
+  admin: string[];
+  node: number;
+  maxConnections: number;
+  maxPerAddress: number;
+}
+
+export function chatServeCommand(): Command {
+  return tlsServerOptions(new Command('serve'))
+    .description('serve the chat: native clients, nc/telnet (line mode) and UDP datagrams on one port')
+    .addOption(dataDirOption('where the account database lives, as for sockit serve and users'))
+    .addOption(
+      new Option(
+        '--db <url>',
+        'accounts and history: mysql://, mariadb://, postgres:// or sqlite:FILE (default: DATA-DIR/sockit.db)',
+      ).env('SOCKIT_DB'),
+    )
+    .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
+    .option('-p, --port <port>', 'TCP and UDP port; 0 picks a free one', parsePort, CHAT_PORT)
+    .option('--no-udp', 'take no UDP datagrams')
+    .option('--allow-register', 'let anyone who can connect create an account')
+    .option(
+      '--admin <account>',
+      'an account that is an operator of every room (repeat for more)',
+      (value: string, list: string[]) => [...list, value],
+      [] as string[],
+    )
+    .option(
+      '--node <n>',
+      'this server among several sharing a database (0-1023), in message ids',
+      ranged(0, 1023),
+      0,
+    )
+    .option('--max-connections <n>', 'connections at once', parseCount, 1024)
+    .option('--max-per-address <n>', 'connections at once from one address (an IPv6 /64)', parseCount, 32)
+    .addHelpText(
+      'after',
+      `
+One port takes every kind of client, told apart by what it sends first:
+  sockit chat join HOST       the terminal client (native protocol; --tls with --tls-cert)
+  nc HOST 7788                type a nick, then talk; /help lists the commands
+  echo hi | nc -u -w1 HOST 7788   a datagram lands in lobby as udp-ADDRESS (never answered)
+Guests choose a nick; accounts (sockit users add NAME) log in with SCRAM-SHA-256. Every room
+and direct message is kept in the database; a newcomer to a room gets its scrollback.
+
+Examples:
+  sockit chat serve
+  sockit chat serve --port 7000 --admin ann
+  sockit chat serve --db postgres://chat@db.lan/chat --tls-cert cert.pem --tls-key key.pem`,
+    )
+    .action(async (flags: ChatServeFlags, command: Command) => {
+      const log = loggerFor(command);
+      const tls = await loadTls(flags);
+      const [{ openUserStore }, { loadFakeKey }, { serveChat }] = await Promise.all([
+        import('../auth/store.js'),
+        import('../files/server.js'),
+        import('../chat/service.js'),
+      ]);
+      const database = flags.db ?? defaultDatabase(flags.dataDir);
+      const store = await openUserStore(database);
+      try {
+        const launched = await launch({ model: 'event-loop', log }, async () => [
+          await serveChat({
+            store,
+            history: database,
+            fakeKey: await loadFakeKey(flags.dataDir),
+            host: flags.host,
+            port: flags.port,
+            tls,
+            udp: flags.udp,
+            allowRegister: flags.allowRegister,
+            admins: flags.admin,
+            node: flags.node,
+            maxConnections: flags.maxConnections,
+            maxPerAddress: flags.maxPerAddress,
+            log,
+          }),
+        ]);
+        await launched.stopped;
+      } finally {
+        await store.close();
+      }
+    });
+}

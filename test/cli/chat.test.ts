@@ -1,0 +1,151 @@
+/**
+ * `sockit chat` as a user runs it: the server with its embedded defaults (SQLite in a data
+ * folder), `send` and `tail` for scripts, `join` fed from a pipe, an account logging in, and
+ * history surviving a restart of the server.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorLine, type Server, sockit, startServer } from '../helpers.js';
+
+describe('sockit chat', () => {
+  let dir: string;
+  let server: Server;
+  let target = '';
+
+  const start = async (): Promise<void> => {
+    server = await startServer(['chat', 'serve', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0'], 2);
+    const tcp = server.listening.find((l) => l.protocol === 'tcp');
+    target = `127.0.0.1:${tcp?.port}`;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'sockit-chat-cli-'));
+    const added = await sockit(['users', 'add', 'ann', '--data-dir', dir, '--iterations', '4096'], {
+      env: { ...process.env, SOCKIT_PASSWORD: 'ann password' },
+    });
+    expect(added.code, added.stderr).toBe(0);
+    await start();
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('send puts a message in a room; tail prints the room, in text and JSON', async () => {
+    const sent = await sockit([
+      'chat',
+      'send',
+      target,
+      'lobby',
+      'build',
+      '42',
+      'passed',
+      '--nick',
+      'ci',
+      '--json',
+    ]);
+    expect(sent.code, sent.stderr).toBe(0);
+    const message = JSON.parse(sent.stdout.toString()) as {
+      id: string;
+      from: string;
+      text: string;
+      at: number;
+    };
+    expect(message).toMatchObject({ from: 'ci', text: 'build 42 passed', room: 'lobby' });
+
+    const text = await sockit(['chat', 'tail', target, 'lobby', '--no-follow', '--nick', 'reader']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.toString()).toMatch(/^\[\d\d:\d\d\] ci: build 42 passed\n$/m);
+
+    const json = await sockit(['chat', 'tail', target, 'lobby', '--no-follow', '--json', '--nick', 'reader']);
+    const lines = json.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toEqual(message);
+  });
+
+  it('an account logs in with its password; a wrong one is refused with status 4', async () => {
+    const ok = await sockit(['chat', 'send', target, 'lobby', 'from', 'an', 'account', '--user', 'ann'], {
+      env: { ...process.env, SOCKIT_PASSWORD: 'ann password' },
+    });
+    expect(ok.code, ok.stderr).toBe(0);
+    const bad = await sockit(['chat', 'send', target, 'lobby', 'x', '--user', 'ann'], {
+      env: { ...process.env, SOCKIT_PASSWORD: 'wrong' },
+    });
+    expect(bad.code).toBe(4);
+    expect(errorLine(bad.stderr)).toMatch(/\[ERR_AUTH_FAILED\]$/);
+    // A guest may not take an account's name.
+    const taken = await sockit(['chat', 'send', target, 'lobby', 'x', '--nick', 'ann']);
+    expect(errorLine(taken.stderr)).toMatch(/\[ERR_NICK_IN_USE\]$/);
+  });
+
+  it('join reads lines from its input and sends them; /msg and /quit work', async () => {
+    const joined = await sockit(['chat', 'join', target, '--nick', 'piper'], {
+      input: 'hello from a pipe\n/msg ann are you there\n/quit\n',
+    });
+    expect(joined.code, joined.stderr).toBe(0);
+    const out = joined.stdout.toString();
+    expect(out).toMatch(/-- connected to 127\.0\.0\.1:\d+ as piper/);
+    // The scrollback of lobby, from before it joined.
+    expect(out).toMatch(/ci: build 42 passed/);
+    const tail = await sockit(['chat', 'tail', target, 'lobby', '--no-follow', '--json', '--nick', 'reader']);
+    const texts = tail.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { text: string }).text);
+    expect(texts).toContain('hello from a pipe');
+    // The direct message to ann, an account that is offline, waited for her.
+    expect(out).toMatch(/\(to ann\) piper: are you there \(kept until they log in\)/);
+    const ann = await sockit(['chat', 'join', target, '--user', 'ann'], {
+      input: '/quit\n',
+      env: { ...process.env, SOCKIT_PASSWORD: 'ann password' },
+    });
+    expect(ann.code, ann.stderr).toBe(0);
+    expect(ann.stdout.toString()).toMatch(
+      /messages that waited for you:\n\[\d\d:\d\d\] \(private\) piper: are you there/,
+    );
+  });
+
+  it('refuses a bad server address and a missing server with one line each', async () => {
+    const bad = await sockit(['chat', 'send', 'localhost:99999', 'lobby', 'x']);
+    expect(bad.code).toBe(2);
+    expect(errorLine(bad.stderr)).toMatch(/port must be from 1 to 65535.*\[ERR_INVALID_ARGUMENT\]$/);
+    const down = await sockit(['chat', 'send', '127.0.0.1:1', 'lobby', 'x', '--nick', 'n']);
+    expect(down.code).toBe(5);
+    expect(errorLine(down.stderr)).toMatch(/cannot connect to 127\.0\.0\.1:1.*\[ERR_CONNECT_FAILED\]$/);
+  });
+
+  it('history survives a restart of the server', async () => {
+    await server.stop();
+    await start();
+    const tail = await sockit(['chat', 'tail', target, 'lobby', '--no-follow', '--json', '--nick', 'reader']);
+    expect(tail.code, tail.stderr).toBe(0);
+    const texts = tail.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { text: string }).text);
+    expect(texts).toEqual(['build 42 passed', 'from an account', 'hello from a pipe']);
+    // New ids continue after the stored ones.
+    const sent = await sockit([
+      'chat',
+      'send',
+      target,
+      'lobby',
+      'after',
+      'restart',
+      '--nick',
+      'ci',
+      '--json',
+    ]);
+    const after = JSON.parse(sent.stdout.toString()) as { id: string };
+    const before = JSON.parse(tail.stdout.toString().trim().split('\n').at(-1) as string) as { id: string };
+    expect(after.id > before.id).toBe(true);
+  });
+});
