@@ -140,17 +140,17 @@ describe.each(SHELLS)('sockit completion %s', (shell) => {
 
   it('completes commands and options added to the tree later, with no list to edit', async () => {
     const grown = (await program()).addCommand(
-      new Command('chat')
+      new Command('grown')
         .option('--room <name>', 'the room to join')
         .addOption(new Option('--mood <mood>', 'how to sound').choices(['calm', 'loud'])),
     );
     const script = path.join(dir, `grown.${shell}`);
     writeFileSync(script, completionScript(shell, grown));
-    expect(offered(shell, 'sockit ch', script)).toEqual(['chat']);
-    expect(offered(shell, 'sockit chat --', script)).toEqual(
+    expect(offered(shell, 'sockit gr', script)).toEqual(['grown']);
+    expect(offered(shell, 'sockit grown --', script)).toEqual(
       expect.arrayContaining(['--room', '--mood', '--log-level']),
     );
-    expect(offered(shell, 'sockit chat --mood ', script)).toEqual(['calm', 'loud']);
+    expect(offered(shell, 'sockit grown --mood ', script)).toEqual(['calm', 'loud']);
   });
 });
 
