@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
+import { CHAT_PORT } from '../chat/port.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
 import { ErrorCode, fileError, isSockitError, SockitError } from '../errors.js';
 import { FILES_PORT } from '../files/port.js';
@@ -22,6 +23,7 @@ interface ServeAllFlags {
   echoPort: number;
   tftpPort: number;
   filesPort: number;
+  chatPort: number;
   dataDir: string;
   db?: string;
 }
@@ -43,6 +45,7 @@ export function serveCommand(): Command {
       TFTP_SERVE_PORT,
     )
     .option('--files-port <port>', 'file service, homes in DATA-DIR/files', parsePort, FILES_PORT)
+    .option('--chat-port <port>', 'chat, TCP (native, nc) and UDP datagrams', parsePort, CHAT_PORT)
     .addOption(
       new Option(
         '--db <url>',
@@ -56,6 +59,7 @@ Services and their default ports:
   echo   ${ECHO_SERVE_PORT}/tcp and ${ECHO_SERVE_PORT}/udp (RFC 862)
   tftp   ${TFTP_SERVE_PORT}/udp, read-only, files from DATA-DIR/tftp (RFC 1350)
   files  ${FILES_PORT}/tcp, accounts from --db (add them with sockit users add), homes in DATA-DIR/files
+  chat   ${CHAT_PORT}/tcp and ${CHAT_PORT}/udp, the same accounts (or guests), history in --db
 
 Only this machine can reach them unless --host says otherwise: --host :: (or 0.0.0.0)
 opens every service to the network, the file service without TLS (a start-up line warns).
@@ -75,11 +79,13 @@ Examples:
       await mkdir(tftpRoot, { recursive: true }).catch((err: unknown) => {
         throw fileError(err, '--data-dir', tftpRoot, 'folder');
       });
-      const [{ openUserStore }, { loadFakeKey, serveFiles }] = await Promise.all([
+      const [{ openUserStore }, { loadFakeKey, serveFiles }, { serveChat }] = await Promise.all([
         import('../auth/store.js'),
         import('../files/server.js'),
+        import('../chat/service.js'),
       ]);
-      const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
+      const database = flags.db ?? defaultDatabase(flags.dataDir);
+      const store = await openUserStore(database);
       try {
         const launched = await launch({ model: 'event-loop', log }, async (model) => {
           warnIfExposed(flags.host, log);
@@ -101,6 +107,17 @@ Examples:
               log,
             }),
           ]);
+          await startOrStopAll(services, '--chat-port', async () => {
+            const chat = await serveChat({
+              store,
+              history: database,
+              fakeKey: await loadFakeKey(flags.dataDir),
+              host: flags.host,
+              port: flags.chatPort,
+              log,
+            });
+            return [chat];
+          });
           return services;
         });
         await launched.stopped;

@@ -33,7 +33,7 @@ function tempDataDir(): string {
 }
 
 describe('sockit serve', () => {
-  it('starts echo (TCP, UDP), TFTP and files, says where each listens, serves, and stops on SIGTERM', async () => {
+  it('starts echo (TCP, UDP), TFTP, files and chat, says where each listens, serves, and stops on SIGTERM', async () => {
     requireTools('nc');
     const data = path.join(mkdtempSync(path.join(os.tmpdir(), 'sockit-serve-')), 'data');
     const server = await startServer(
@@ -49,11 +49,15 @@ describe('sockit serve', () => {
         '0',
         '--files-port',
         '0',
+        '--chat-port',
+        '0',
       ],
-      4,
+      6,
     );
     try {
       expect(server.listening.map((l) => `${l.service}/${l.protocol}`).sort()).toEqual([
+        'chat/tcp',
+        'chat/udp',
         'echo/tcp',
         'echo/udp',
         'files/tcp',
@@ -81,13 +85,23 @@ describe('sockit serve', () => {
       );
       expect(up.code, up.stderr).toBe(0);
       expect(readFileSync(path.join(data, 'files', 'ann', 'note.txt'), 'utf8')).toBe('hello files');
+      // The chat, with the same accounts.
+      const chatPort = server.listening.find((l) => l.service === 'chat')?.port ?? 0;
+      const said = await sockit(
+        ['chat', 'send', `127.0.0.1:${chatPort}`, 'lobby', 'hi', '--user', 'ann', '--json'],
+        {
+          env,
+        },
+      );
+      expect(said.code, said.stderr).toBe(0);
+      expect(JSON.parse(said.stdout.toString())).toMatchObject({ from: 'ann', account: 'ann', text: 'hi' });
     } finally {
       expect(await server.stop()).toBe(0);
       rmSync(path.dirname(data), { recursive: true, force: true });
     }
   });
 
-  for (const taken of ['tftp', 'files'] as const) {
+  for (const taken of ['tftp', 'files', 'chat'] as const) {
     it(`stops every service and exits 1 naming the port and --${taken}-port when the ${taken} port is taken`, async () => {
       const data = tempDataDir();
       let holder: dgram.Socket | net.Server;
@@ -105,7 +119,11 @@ describe('sockit serve', () => {
       }
       const echoPort = await freeTcpPort();
       try {
-        const ports = { tftp: taken === 'tftp' ? port : 0, files: taken === 'files' ? port : 0 };
+        const ports = {
+          tftp: taken === 'tftp' ? port : 0,
+          files: taken === 'files' ? port : 0,
+          chat: taken === 'chat' ? port : 0,
+        };
         const result = await sockit(
           [
             '--log-format',
@@ -121,6 +139,8 @@ describe('sockit serve', () => {
             String(ports.tftp),
             '--files-port',
             String(ports.files),
+            '--chat-port',
+            String(ports.chat),
           ],
           { timeoutMs: 10_000 },
         );
@@ -146,20 +166,15 @@ describe('sockit serve', () => {
 
   it('listens on loopback only unless --host says otherwise, and warns when it does', async () => {
     const data = tempDataDir();
-    const ports = ['--echo-port', '0', '--tftp-port', '0', '--files-port', '0'];
-    const local = await startServer(['serve', '--data-dir', data, ...ports], 4);
+    const ports = ['--echo-port', '0', '--tftp-port', '0', '--files-port', '0', '--chat-port', '0'];
+    const local = await startServer(['serve', '--data-dir', data, ...ports], 6);
     try {
-      expect(local.listening.map((l) => l.address)).toEqual([
-        '127.0.0.1',
-        '127.0.0.1',
-        '127.0.0.1',
-        '127.0.0.1',
-      ]);
+      expect(local.listening.map((l) => l.address)).toEqual(Array(6).fill('127.0.0.1'));
       expect(local.log()).not.toContain('reachable from the network');
     } finally {
       expect(await local.stop()).toBe(0);
     }
-    const open = await startServer(['serve', '--host', '0.0.0.0', '--data-dir', data, ...ports], 4);
+    const open = await startServer(['serve', '--host', '0.0.0.0', '--data-dir', data, ...ports], 6);
     try {
       expect(open.listening.every((l) => l.address === '0.0.0.0')).toBe(true);
       const warning = open
