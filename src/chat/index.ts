@@ -13,6 +13,7 @@
  * ```
  */
 export { type AccountDirectory, AccountNames } from './accounts.js';
+export { ChatClient, type ChatClientOptions, type ClientEvent } from './client.js';
 export { runHistoryEffect } from './effects.js';
 export {
   type ChatHistory,
@@ -33,6 +34,7 @@ export {
   nickProblem,
   normalizeRoom,
 } from './names.js';
+export { CHAT_PORT } from './port.js';
 export {
   type BanTarget,
   type ChatCommand,
@@ -52,5 +54,14 @@ export {
   type SessionId,
   type UserInfo,
 } from './protocol.js';
+export { type ChatListeners, type ChatListenOptions, listenChat } from './serve.js';
 export { type ChatPeer, ChatServer, type ChatServerOptions } from './server.js';
+export { type ChatService, type ChatServiceOptions, serveChat } from './service.js';
+export {
+  CHAT_PROTOCOL_VERSION,
+  type MessageLink,
+  runChatSession,
+  type SessionConnection,
+} from './session.js';
 export { checkText, type TextRule } from './text.js';
+export { UdpRoom, type UdpRoomOptions } from './udp.js';

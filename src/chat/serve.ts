@@ -26,6 +26,10 @@ import { UdpRoom } from './udp.js';
 
 export { CHAT_PORT };
 
+const NO_HTTP =
+  'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 38\r\nConnection: close\r\n\r\n' +
+  'no WebSocket on this sockit chat port\n';
+
 /** Longest line in line mode, in bytes: a message of 2 KiB and a command around it. */
 const MAX_LINE = 4096;
 
@@ -98,8 +102,13 @@ export async function listenChat(options: ChatListenOptions): Promise<ChatListen
         await envelopes.closed;
         return;
       }
-      if (first !== undefined && first.subarray(0, 4).toString('latin1') === 'GET ' && options.webSocket) {
-        await options.webSocket(conn.socket, session);
+      if (first !== undefined && first.subarray(0, 4).toString('latin1') === 'GET ') {
+        if (options.webSocket) {
+          await options.webSocket(conn.socket, session);
+          return;
+        }
+        // A browser, with nothing to serve it: a short HTTP answer rather than chat lines.
+        conn.socket.end(NO_HTTP);
         return;
       }
       const lines = new LineConnection(conn.socket, {

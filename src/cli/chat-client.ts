@@ -34,7 +34,8 @@ export function chatClientOptions(command: Command): Command {
     .option('--tls-ca <file>', 'trust this certificate (PEM), e.g. a self-signed server; implies --tls')
     .addOption(
       secondsOption('--connect-timeout <seconds>', 'give up connecting after this long (0: never)', 10),
-    );
+    )
+    .option('-v, --verbose', 'each step on stderr: connection, TLS, log-in');
 }
 
 /** The client's options for `target` and the flags; the password is asked only when needed. */
