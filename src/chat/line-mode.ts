@@ -9,7 +9,7 @@ import type { LineConnection } from '../runtime/lines.js';
 import { DEFAULT_ROOM } from './names.js';
 import type { ChatCommand, ChatEvent, Refusal } from './protocol.js';
 import type { ChatPeer, ChatServer } from './server.js';
-import type { SessionConnection } from './session.js';
+import { closeOnStop, type SessionConnection } from './session.js';
 import { eventLine } from './text-lines.js';
 
 const HELP = [
@@ -57,6 +57,7 @@ export async function runLineSession(
     return;
   }
   const { session } = attached;
+  const unwatch = closeOnStop(conn.closing, peer);
   const refuse = (r: Refusal): void => say(`! ${r.message} [${r.code}]`);
   let registered = false;
   try {
@@ -93,6 +94,7 @@ export async function runLineSession(
     // A line over the limit: say so, then close.
     if (isSockitError(err)) say(`! ${err.message} [${err.code}]`);
   } finally {
+    unwatch();
     server.detach(session, 'left');
     if (!closed) {
       closed = true;

@@ -159,6 +159,7 @@ function sessionConnection(conn: Connection): SessionConnection {
     authenticate: (user) => conn.authenticate(user),
     loginStarted: () => conn.loginStarted(),
     socket: conn.socket,
+    closing: conn.closing,
   };
 }
 

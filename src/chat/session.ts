@@ -49,6 +49,17 @@ export interface SessionConnection {
   loginStarted?: () => () => void;
   /** The underlying socket, for TLS channel binding of shared-secret log-ins. */
   socket?: Parameters<typeof tlsExporter>[0];
+  /** Aborted when the server stops: the client is told so and let go. */
+  closing?: AbortSignal;
+}
+
+/** Lets `peer` go when `closing` aborts; returns the function that stops watching. */
+export function closeOnStop(closing: AbortSignal | undefined, peer: ChatPeer): () => void {
+  if (!closing) return () => {};
+  const stop = (): void => peer.close(ErrorCode.CONNECTION_CLOSED, 'the chat server is stopping');
+  if (closing.aborted) stop();
+  closing.addEventListener('abort', stop, { once: true });
+  return () => closing.removeEventListener('abort', stop);
 }
 
 export interface SessionOptions {
@@ -98,6 +109,7 @@ export async function runChatSession(
     return;
   }
   const { session } = attached;
+  const unwatch = closeOnStop(conn.closing, peer);
   link.send({
     type: 'hello',
     service: CHAT_SERVICE,
@@ -149,6 +161,7 @@ export async function runChatSession(
       if (isSockitError(err)) peer.close(err.code, err.message);
     }
   } finally {
+    unwatch();
     server.detach(session);
     if (!closed) {
       closed = true;

@@ -121,6 +121,28 @@ describe('EnvelopeConnection', () => {
     client.destroy();
   });
 
+  it('close() on a connection paused by unread messages still sees the peer go, and closes', async () => {
+    const server = net.createServer({ allowHalfOpen: true });
+    open.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = once(server, 'connection');
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const [socket] = (await accepted) as [net.Socket];
+    const conn = new EnvelopeConnection(socket, { maxUnread: 1 });
+    // Far more than one unread message, and more than the stream buffers (its high-water mark,
+    // 16 KiB) and the kernel hold: reading stops, and nothing will read again.
+    client.write(Buffer.concat(Array.from({ length: 400_000 }, (_, i) => encodeEnvelope({ i }))));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(socket.isPaused()).toBe(true);
+    conn.send({ header: { bye: true } });
+    const closing = conn.close();
+    // The peer reads the goodbye and the end, and closes its side (allowHalfOpen false).
+    client.resume();
+    await once(client, 'close');
+    await closing;
+    expect(socket.destroyed).toBe(true);
+  });
+
   it('close() sends what is queued, then ends', async () => {
     const { socket, writes } = fakeSocket();
     const conn = new EnvelopeConnection(socket);

@@ -198,7 +198,10 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
   close(): Promise<void> {
     if (!this.socket.destroyed && !this.#closing) {
       this.#closing = true;
-      if (this.#stopped) this.#linger();
+      // Nothing will be read from now on: what arrives is discarded, so that the peer's end
+      // is seen even when unread messages had paused the socket (see #linger).
+      this.#stopped = true;
+      this.#linger();
       if (this.#outbox.length === 0 && !this.#waitingDrain) this.socket.end();
     }
     return this.closed.then(() => undefined);
