@@ -160,6 +160,8 @@ export function formatLine(line: {
   source?: string;
   command: string;
   params: string[];
+  /** Always send the last parameter as a trailing one, as servers do for text. */
+  trailing?: boolean;
 }): string {
   const params = line.params.map((p) => p.replace(/[\r\n\0]/g, ' '));
   const last = params.length - 1;
