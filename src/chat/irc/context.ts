@@ -65,7 +65,7 @@ export class IrcContext {
     return foldNick(nick) === foldNick(this.nick);
   }
 
-  /** A numeric reply to this client: `:server CODE nick params...`. */
+  /** A numeric reply to this client: `:server CODE nick params... :text`. */
   numeric(code: string, ...params: string[]): string {
     return formatLine({
       source: this.serverName,
@@ -73,6 +73,11 @@ export class IrcContext {
       params: [this.nick, ...params],
       trailing: true,
     });
+  }
+
+  /** A numeric whose last parameter is a value, not text (a mode, a mask, a time). */
+  numericValues(code: string, ...params: string[]): string {
+    return formatLine({ source: this.serverName, command: code, params: [this.nick, ...params] });
   }
 
   /** A line from the server itself (`NOTICE`, `CAP`, `PONG`...). */

@@ -77,7 +77,7 @@ export function listReplies(ctx: IrcContext, rooms: RoomInfo[], only: Set<string
 /** Lines for a `bans` event (MODE #room +b). */
 export function banReplies(ctx: IrcContext, room: string, bans: BanTarget[]): string[] {
   const chan = channel(room);
-  const lines = bans.map((ban) => ctx.numeric(RPL.BANLIST, chan, banMask(ban)));
+  const lines = bans.map((ban) => ctx.numericValues(RPL.BANLIST, chan, banMask(ban)));
   lines.push(ctx.numeric(RPL.ENDOFBANLIST, chan, 'End of channel ban list'));
   return lines;
 }
@@ -113,7 +113,9 @@ export function topicReplies(ctx: IrcContext, chan: string, view: RoomView, alwa
   if (view.topic === '') return always ? [ctx.numeric(RPL.NOTOPIC, chan, 'No topic is set')] : [];
   const lines = [ctx.numeric(RPL.TOPIC, chan, view.topic)];
   if (view.topicBy !== undefined && view.topicAt !== undefined)
-    lines.push(ctx.numeric(RPL.TOPICWHOTIME, chan, view.topicBy, String(Math.floor(view.topicAt / 1000))));
+    lines.push(
+      ctx.numericValues(RPL.TOPICWHOTIME, chan, view.topicBy, String(Math.floor(view.topicAt / 1000))),
+    );
   return lines;
 }
 

@@ -29,7 +29,7 @@ export function mode(c: IrcConnection, params: string[]): void {
       c.write([ctx.numeric(ERR.NOTONCHANNEL, target, "You're not on that channel")]);
       return;
     }
-    c.write([ctx.numeric(RPL.CHANNELMODEIS, target, view.locked ? '+nt' : '+n')]);
+    c.write([ctx.numericValues(RPL.CHANNELMODEIS, target, view.locked ? '+nt' : '+n')]);
     return;
   }
   let sign: '+' | '-' = '+';
@@ -88,7 +88,7 @@ function userMode(c: IrcConnection, target: string, changes: string | undefined)
     return;
   }
   if (changes === undefined) {
-    c.write([ctx.numeric(RPL.UMODEIS, `+${[...ctx.userModes].join('')}`)]);
+    c.write([ctx.numericValues(RPL.UMODEIS, `+${[...ctx.userModes].join('')}`)]);
     return;
   }
   let sign = '+';

@@ -47,7 +47,7 @@ export function welcomeLines(ctx: IrcContext, motd: string[] | undefined): strin
     ctx.numeric(RPL.WELCOME, `Welcome to the sockit chat, ${nick}`),
     ctx.numeric(RPL.YOURHOST, `Your host is ${serverName}, running sockit`),
     ctx.numeric(RPL.CREATED, `This server was created ${STARTED}`),
-    ctx.numeric(RPL.MYINFO, serverName, 'sockit', 'iw', 'bnot', 'bo'),
+    ctx.numericValues(RPL.MYINFO, serverName, 'sockit', 'iw', 'bnot', 'bo'),
   ];
   const tokens = isupport(ctx);
   for (let i = 0; i < tokens.length; i += TOKENS_PER_LINE) {
