@@ -11,7 +11,7 @@ import type { Capabilities } from './caps.js';
 import { formatLine, serverTime, type Tags } from './message.js';
 
 /** Commands whose last parameter is text, sent as a trailing parameter always. */
-const TEXT = new Set(['PRIVMSG', 'NOTICE', 'TOPIC', 'QUIT', 'AWAY', 'ERROR', 'FAIL']);
+const TEXT = new Set(['PRIVMSG', 'NOTICE', 'TOPIC', 'QUIT', 'AWAY', 'ERROR', 'FAIL', 'CAP']);
 
 /** A room as this connection last saw it. */
 export interface RoomView {
