@@ -136,6 +136,11 @@ export class IrcClient {
   }
 }
 
+/** A line without its IRCv3 tags. */
+export function untagged(line: string): string {
+  return line.startsWith('@') ? line.slice(line.indexOf(' ') + 1) : line;
+}
+
 export interface IrcFixture {
   service: TcpService;
   server: ChatServer;
