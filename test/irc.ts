@@ -151,6 +151,14 @@ export interface IrcFixture {
   connect(options?: { tls?: boolean }): Promise<IrcClient>;
   /** A client registered as `nick`. */
   guest(nick: string, caps?: string[]): Promise<IrcClient>;
+  /**
+   * Guests registered (a nick, or a nick and the caps it negotiates) and in `channel`, joined
+   * in order, each having read everything up to the last join.
+   */
+  together<const G extends (string | readonly [string, readonly string[]])[]>(
+    channel: string,
+    ...guests: G
+  ): Promise<{ [K in keyof G]: IrcClient }>;
   close(): Promise<void>;
 }
 
@@ -203,8 +211,21 @@ export async function ircFixture(
     },
     async guest(nick, caps) {
       const client = await fixture.connect();
-      await client.register(nick, caps ? { caps } : {});
+      await client.register(nick, caps && caps.length > 0 ? { caps } : {});
       return client;
+    },
+    async together(channel, ...guests) {
+      const joined: IrcClient[] = [];
+      for (const guest of guests) {
+        const client =
+          typeof guest === 'string'
+            ? await fixture.guest(guest)
+            : await fixture.guest(guest[0], [...guest[1]]);
+        await client.join(channel);
+        joined.push(client);
+      }
+      for (const client of joined) await client.settled();
+      return joined as { [K in keyof typeof guests]: IrcClient };
     },
     async close() {
       for (const client of clients) client.close();

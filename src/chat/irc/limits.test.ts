@@ -16,12 +16,8 @@ describe('IRC limits', () => {
   it('lets a client that does not read go, with an ERROR line last, while the others talk on', async () => {
     // A generous hub rate, so that one sender can fill a queue quickly.
     f = await ircFixture({ limits: { burst: 1_000_000, refillMs: 1 }, irc: { maxQueuedBytes: 64 * 1024 } });
-    const slow = await f.guest('slow');
-    const bob = await f.guest('bob');
-    const carl = await f.guest('carl');
-    for (const client of [slow, bob, carl]) await client.join('#lobby');
+    const [slow, bob, carl] = await f.together('#lobby', 'slow', 'bob', 'carl');
     await slow.join('#flood');
-    await bob.expect(':carl!carl@irc.sockit JOIN #lobby');
     slow.socket.pause();
     const native = f.server.attach({ deliver: () => {}, close: () => {} });
     const session = 'session' in native ? native.session : '';
@@ -49,10 +45,7 @@ describe('IRC limits', () => {
 
   it('answers a line over 512 bytes with 417, and reads the next line', async () => {
     f = await ircFixture();
-    const ann = await f.guest('ann');
-    const bob = await f.guest('bob');
-    await ann.join('#lobby');
-    await bob.join('#lobby');
+    const [ann, bob] = await f.together('#lobby', 'ann', 'bob');
     ann.send(`PRIVMSG #lobby :${'y'.repeat(600)}`);
     await ann.expect(':irc.sockit 417 ann :Input line was too long');
     ann.send(`@tag=${'t'.repeat(9000)} PRIVMSG #lobby :tags too long`);
@@ -66,10 +59,7 @@ describe('IRC limits', () => {
 
   it('refuses a line that is not UTF-8 with FAIL INVALID_UTF8 rather than mangling it', async () => {
     f = await ircFixture();
-    const ann = await f.guest('ann');
-    const bob = await f.guest('bob');
-    await ann.join('#lobby');
-    await bob.join('#lobby');
+    const [ann, bob] = await f.together('#lobby', 'ann', 'bob');
     ann.socket.write(Buffer.concat([Buffer.from('PRIVMSG #lobby :caf'), Buffer.from([0xe9, 0x0d, 0x0a])]));
     await ann.expect(/^:irc\.sockit FAIL PRIVMSG INVALID_UTF8 :/);
     ann.send('PRIVMSG #lobby :café');
@@ -96,11 +86,7 @@ describe('IRC limits', () => {
 
   it('pings a silent client, keeps one that answers, and times out one that does not', async () => {
     f = await ircFixture({ irc: { pingIntervalMs: 100, pingTimeoutMs: 200 } });
-    const ann = await f.guest('ann');
-    const bob = await f.guest('bob');
-    await ann.join('#lobby');
-    await bob.join('#lobby');
-    await ann.expect(':bob!bob@irc.sockit JOIN #lobby');
+    const [ann, bob] = await f.together('#lobby', 'ann', 'bob');
     for (let i = 0; i < 2; i++) {
       await ann.expect(/^PING :?irc\.sockit$/);
       ann.send('PONG irc.sockit');

@@ -108,10 +108,7 @@ describe('IRC registration', () => {
 
   it('ends with ERROR on QUIT, and the others see the quit', async () => {
     f = await ircFixture();
-    const ann = await f.guest('ann');
-    const bob = await f.guest('bob');
-    await ann.join('#lobby');
-    await bob.join('#lobby');
+    const [ann, bob] = await f.together('#lobby', 'ann', 'bob');
     ann.send('QUIT :see you');
     await ann.expect(/^ERROR :Closing link/);
     await ann.closedNow();

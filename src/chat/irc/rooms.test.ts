@@ -11,11 +11,7 @@ afterEach(() => f?.close());
 /** ann (first in #ops: its operator) and bob, both in #ops, with every join seen. */
 async function pair(caps?: string[]): Promise<{ ann: IrcClient; bob: IrcClient }> {
   f = await ircFixture();
-  const ann = await f.guest('ann', caps);
-  const bob = await f.guest('bob', caps);
-  await ann.join('#ops');
-  await bob.join('#ops');
-  await ann.expect(':bob!bob@irc.sockit JOIN #ops');
+  const [ann, bob] = await f.together('#ops', ['ann', caps ?? []], ['bob', caps ?? []]);
   return { ann, bob };
 }
 
@@ -103,6 +99,10 @@ describe('IRC rooms', () => {
     await bob.expect(':irc.sockit 311 bob ann ann irc.sockit * :ann');
     await bob.expect(':irc.sockit 319 bob ann :#ops');
     await bob.expect(':irc.sockit 318 bob ann :End of /WHOIS list');
+    bob.send('WHO ann', 'WHO nobody');
+    expect(await bob.expect(' 352 ')).toBe(':irc.sockit 352 bob * ann irc.sockit irc.sockit ann H :0 ann');
+    await bob.expect(':irc.sockit 315 bob ann :End of WHO list');
+    await bob.expect(':irc.sockit 315 bob nobody :End of WHO list');
     bob.send('WHOIS nobody');
     await bob.expect(/ 401 bob nobody :/);
     await bob.expect(' 318 bob nobody :');

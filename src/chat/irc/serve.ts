@@ -18,21 +18,22 @@ import { IrcConnection, type IrcSettings } from './connection.js';
 /** IRC's registered port (RFC 7194 gives 6697 to IRC over TLS). */
 export const DEFAULT_IRC_PORT = 6667;
 
-export interface IrcServiceOptions
-  extends Pick<
-    TcpServiceOptions,
-    | 'backlog'
-    | 'maxConnections'
-    | 'maxPerAddress'
-    | 'loginTimeoutMs'
-    | 'maxStartups'
-    | 'maxUnauthenticatedPerAddress'
-    | 'maxUnauthenticatedPerNetwork'
-    | 'maxPerUser'
-    | 'loginReserve'
-    | 'idleTimeoutMs'
-    | 'drainTimeoutMs'
-  > {
+/** The guard's limits an IRC service passes on as they are (see `TcpServiceOptions`). */
+const GUARD_OPTIONS = [
+  'backlog',
+  'maxConnections',
+  'maxPerAddress',
+  'loginTimeoutMs',
+  'maxStartups',
+  'maxUnauthenticatedPerAddress',
+  'maxUnauthenticatedPerNetwork',
+  'maxPerUser',
+  'loginReserve',
+  'idleTimeoutMs',
+  'drainTimeoutMs',
+] as const;
+
+export interface IrcServiceOptions extends Pick<TcpServiceOptions, (typeof GUARD_OPTIONS)[number]> {
   /** The chat server whose hub the IRC clients join. */
   server: ChatServer;
   /** Bind address; default every address. */
@@ -139,30 +140,7 @@ export async function serveIrc(options: IrcServiceOptions): Promise<TcpService> 
 }
 
 function pickGuard(options: IrcServiceOptions): Partial<TcpServiceOptions> {
-  const {
-    backlog,
-    maxConnections,
-    maxPerAddress,
-    loginTimeoutMs,
-    maxStartups,
-    maxUnauthenticatedPerAddress,
-    maxUnauthenticatedPerNetwork,
-    maxPerUser,
-    loginReserve,
-    drainTimeoutMs,
-  } = options;
   return Object.fromEntries(
-    Object.entries({
-      backlog,
-      maxConnections,
-      maxPerAddress,
-      loginTimeoutMs,
-      maxStartups,
-      maxUnauthenticatedPerAddress,
-      maxUnauthenticatedPerNetwork,
-      maxPerUser,
-      loginReserve,
-      drainTimeoutMs,
-    }).filter(([, value]) => value !== undefined),
+    GUARD_OPTIONS.flatMap((key) => (options[key] === undefined ? [] : [[key, options[key]]])),
   );
 }

@@ -17,11 +17,7 @@ const TIME = /^@(?:[^ ]*;)?time=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)/;
 describe('IRC talk', () => {
   it('carries room messages both ways between two clients, without echo unless asked', async () => {
     f = await ircFixture();
-    const ann = await f.guest('ann');
-    const bob = await f.guest('bob');
-    await ann.join('#lobby');
-    await bob.join('#lobby');
-    await ann.expect(':bob!bob@irc.sockit JOIN #lobby');
+    const [ann, bob] = await f.together('#lobby', 'ann', 'bob');
     ann.send('PRIVMSG #lobby :hello bob');
     expect(await bob.expect(' PRIVMSG ')).toBe(':ann!ann@irc.sockit PRIVMSG #lobby :hello bob');
     bob.send('PRIVMSG #LOBBY :hi ann, ünïcode ✓');
@@ -32,10 +28,11 @@ describe('IRC talk', () => {
 
   it('echoes with echo-message, and tags lines with time and msgid when asked', async () => {
     f = await ircFixture();
-    const ann = await f.guest('ann', ['server-time', 'message-tags', 'echo-message']);
-    const bob = await f.guest('bob', ['server-time']);
-    await ann.join('#lobby');
-    await bob.join('#lobby');
+    const [ann, bob] = await f.together(
+      '#lobby',
+      ['ann', ['server-time', 'message-tags', 'echo-message']],
+      ['bob', ['server-time']],
+    );
     ann.send('PRIVMSG #lobby :tagged');
     const echo = await ann.expect(' PRIVMSG #lobby :tagged');
     const msgid = /msgid=([0-9A-Z]+)/.exec(echo)?.[1];
@@ -61,11 +58,7 @@ describe('IRC talk', () => {
 
   it('carries /me as CTCP ACTION both ways, drops other CTCP, and never answers a NOTICE', async () => {
     f = await ircFixture();
-    const ann = await f.guest('ann');
-    const bob = await f.guest('bob');
-    await ann.join('#lobby');
-    await bob.join('#lobby');
-    await ann.expect(':bob!bob@irc.sockit JOIN #lobby');
+    const [ann, bob] = await f.together('#lobby', 'ann', 'bob');
     ann.send(
       'PRIVMSG #lobby :\x01ACTION waves\x01',
       'PRIVMSG bob :\x01VERSION\x01',
@@ -82,10 +75,7 @@ describe('IRC talk', () => {
 
   it('splits a message longer than an IRC line into lines that fit, the msgid on the first', async () => {
     f = await ircFixture();
-    const ann = await f.guest('ann', ['message-tags']);
-    const bob = await f.guest('bob');
-    await ann.join('#lobby');
-    await bob.join('#lobby');
+    const [ann, bob] = await f.together('#lobby', ['ann', ['message-tags']], 'bob');
     // A native client may send up to the hub's limit (2048 bytes), more than an IRC line holds.
     const native = f.server.attach({ deliver: () => {}, close: () => {} });
     const session = 'session' in native ? native.session : '';
@@ -106,6 +96,16 @@ describe('IRC talk', () => {
     const tagged = [await ann.expect(' PRIVMSG #lobby :'), await ann.expect(' PRIVMSG #lobby :')];
     expect(tagged[0]).toMatch(/^@msgid=\w{16} /);
     expect(tagged[1]).not.toContain('msgid=');
+  });
+
+  it('carries IRCv3 typing notices (TAGMSG +typing) to clients with message-tags', async () => {
+    f = await ircFixture();
+    const [ann, bob, carl] = await f.together('#lobby', 'ann', ['bob', ['message-tags']], 'carl');
+    ann.send('@+typing=active TAGMSG #lobby');
+    expect(await bob.expect(' TAGMSG ')).toMatch(/^@\+typing=active :ann!ann@irc\.sockit TAGMSG #lobby$/);
+    ann.send('@+typing=done TAGMSG #lobby');
+    expect(await bob.expect(' TAGMSG ')).toMatch(/^@\+typing=done :ann!ann@irc\.sockit TAGMSG #lobby$/);
+    expect(await carl.settled()).toEqual([]);
   });
 
   it('tells the sender a direct message waits for an account that is offline', async () => {
