@@ -24,12 +24,10 @@ import type { ChatPeer, ChatServer } from '../server.js';
 import { Capabilities } from './caps.js';
 import { runCommand } from './commands.js';
 import { IrcContext } from './context.js';
-import { eventLines } from './events.js';
-import { historyLines } from './history.js';
-import { banReplies, listReplies, membersReplies, whoisReplies } from './listings.js';
 import { formatLine, isProblem, MAX_LINE_BYTES, parseLine } from './message.js';
 import { ERR, type RefusedCommand, refusalReply } from './numerics.js';
 import { Registration } from './registration.js';
+import { renderEvent } from './render.js';
 
 /** What every connection of one service shares. */
 export interface IrcSettings {
@@ -106,7 +104,13 @@ export class IrcConnection implements ChatPeer {
         if (this.#closing) break;
         this.#lastInput = Date.now();
         this.#pingSent = undefined;
-        await this.#take(input);
+        try {
+          await this.#take(input);
+        } catch (err) {
+          // A bug here must not pass unseen, nor leave the client waiting for an answer.
+          this.log.error({ err }, 'IRC command failed');
+          this.end('internal error', 'Closing link: internal server error');
+        }
       }
     } catch {
       // A reset or a socket error: the client is gone either way.
@@ -226,29 +230,7 @@ export class IrcConnection implements ChatPeer {
       }
       if (!this.ctx.caps.has('echo-message')) return;
     }
-    this.write(this.#render(event));
-  }
-
-  #render(event: ChatEvent): string[] {
-    const ctx = this.ctx;
-    switch (event.type) {
-      case 'members':
-        return membersReplies(ctx, ctx.awaitMembers.shift() ?? 'names', event.room, event.members);
-      case 'whois':
-        return whoisReplies(ctx, ctx.awaitWhois.shift() ?? 'whois', event.user);
-      case 'rooms':
-        return listReplies(ctx, event.rooms, ctx.awaitRooms.shift());
-      case 'bans':
-        return banReplies(ctx, event.room, event.bans);
-      case 'history': {
-        const asks = event.room === undefined ? undefined : ctx.awaitHistory.get(event.room);
-        const ask = asks?.shift();
-        if (asks?.length === 0) ctx.awaitHistory.delete(event.room as string);
-        return historyLines(ctx, event, ask);
-      }
-      default:
-        return eventLines(ctx, event);
-    }
+    this.write(renderEvent(this.ctx, event));
   }
 
   /** The chat server let the session go (abuse, shutdown): say why, and close. */
