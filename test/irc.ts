@@ -136,6 +136,37 @@ export class IrcClient {
   }
 }
 
+/** Holds room history reads while closed: a slow history store, for the order of events. */
+export class HistoryGate {
+  #open = true;
+  #waiting: (() => void)[] = [];
+
+  close(): void {
+    this.#open = false;
+  }
+
+  open(): void {
+    this.#open = true;
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
+
+  wrap(history: ChatHistory): ChatHistory {
+    return {
+      kind: history.kind,
+      append: (message, options) => history.append(message, options),
+      room: async (room, page) => {
+        if (!this.#open) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+        return history.room(room, page);
+      },
+      direct: (nick, page) => history.direct(nick, page),
+      undelivered: (nick, limit) => history.undelivered(nick, limit),
+      markDelivered: (ids) => history.markDelivered(ids),
+      latestId: () => history.latestId(),
+      close: () => history.close(),
+    };
+  }
+}
+
 /** A line without its IRCv3 tags. */
 export function untagged(line: string): string {
   return line.startsWith('@') ? line.slice(line.indexOf(' ') + 1) : line;
@@ -165,12 +196,14 @@ export interface IrcFixture {
 /**
  * An IRC service on a free port over a fresh chat server. `accounts`: names and passwords
  * made in a temporary SQLite user store (PBKDF2 at 4096 rounds, the least allowed, to be quick);
- * `history`: keep messages in a temporary SQLite history.
+ * `history`: keep messages in a temporary SQLite history; `gate`: while it is closed, room
+ * history pages wait (as from a database far away), and so do live events behind them.
  */
 export async function ircFixture(
   options: {
     accounts?: Record<string, string>;
     history?: boolean;
+    gate?: HistoryGate;
     limits?: Partial<ChatLimits>;
     irc?: Partial<IrcServiceOptions>;
   } = {},
@@ -189,7 +222,8 @@ export async function ircFixture(
     ...(accounts ? { accounts } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   });
-  const server = new ChatServer({ hub, ...(history ? { history } : {}) });
+  const shown = history && options.gate ? options.gate.wrap(history) : history;
+  const server = new ChatServer({ hub, ...(shown ? { history: shown } : {}) });
   const service = await serveIrc({
     server,
     host: '127.0.0.1',

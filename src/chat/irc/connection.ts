@@ -24,6 +24,7 @@ import type { ChatPeer, ChatServer } from '../server.js';
 import { Capabilities } from './caps.js';
 import { runCommand } from './commands.js';
 import { IrcContext } from './context.js';
+import { Echoes } from './echoes.js';
 import { formatLine, isProblem, MAX_LINE_BYTES, parseLine } from './message.js';
 import { ERR, type RefusedCommand, refusalReply } from './numerics.js';
 import { Registration } from './registration.js';
@@ -59,8 +60,7 @@ export class IrcConnection implements ChatPeer {
   readonly #registration: Registration;
   #session: SessionId | undefined;
   #closing = false;
-  /** A command of this session is running: an echo delivered now is of its own message. */
-  #sending = false;
+  readonly #echoes = new Echoes();
   #lastInput = Date.now();
   #pingSent: number | undefined;
 
@@ -193,13 +193,7 @@ export class IrcConnection implements ChatPeer {
   run(command: ChatCommand, refused: RefusedCommand): boolean {
     const session = this.#session;
     if (session === undefined) return false;
-    let refusal: Refusal | undefined;
-    this.#sending = true;
-    try {
-      refusal = this.settings.server.command(session, command);
-    } finally {
-      this.#sending = false;
-    }
+    const refusal = this.#echoes.send(command, () => this.settings.server.command(session, command));
     if (refusal === undefined) return true;
     this.answer(refused, refusal);
     return false;
@@ -220,7 +214,7 @@ export class IrcConnection implements ChatPeer {
       this.#registration.welcomed(event);
       return;
     }
-    if (echo && event.type === 'message' && this.#sending) {
+    if (echo && event.type === 'message' && this.#echoes.own(event.message.text)) {
       // The client's own message coming back: shown only with echo-message, but an offline
       // recipient is worth a word either way.
       const { message } = event;

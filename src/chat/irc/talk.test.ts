@@ -4,7 +4,7 @@
  * on join (a chathistory batch, or plain lines) and the CHATHISTORY command.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type IrcFixture, ircFixture } from '../../../test/irc.js';
+import { HistoryGate, type IrcFixture, ircFixture } from '../../../test/irc.js';
 import { isMessageId } from '../ids.js';
 import { MAX_BODY_BYTES } from './message.js';
 
@@ -140,6 +140,22 @@ describe('IRC history', () => {
     // Live messages follow, outside the batch.
     ann.send('PRIVMSG #lobby :live');
     expect(await bob.expect(' PRIVMSG ')).not.toContain('batch=');
+  });
+
+  it('does not echo a message sent while the scrollback is still being read', async () => {
+    const gate = new HistoryGate();
+    f = await ircFixture({ history: true, gate });
+    const [bob] = await f.together('#lobby', 'bob');
+    bob.send('PRIVMSG #lobby :kept for later');
+    await bob.settled();
+    const ann = await f.guest('ann');
+    gate.close();
+    // The echo is held behind the scrollback; it is still ann's own, and she did not ask for it.
+    ann.send('JOIN #lobby', 'PRIVMSG #lobby :at once');
+    expect(await bob.expect(' PRIVMSG ')).toBe(':ann!ann@irc.sockit PRIVMSG #lobby :at once');
+    gate.open();
+    await ann.expect(':bob!bob@irc.sockit PRIVMSG #lobby :kept for later');
+    expect((await ann.settled()).filter((l) => l.includes('at once'))).toEqual([]);
   });
 
   it('gives the scrollback as plain lines to a client without batch', async () => {
