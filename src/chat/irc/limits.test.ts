@@ -85,7 +85,7 @@ describe('IRC limits', () => {
   });
 
   it('pings a silent client, keeps one that answers, and times out one that does not', async () => {
-    f = await ircFixture({ irc: { pingIntervalMs: 100, pingTimeoutMs: 200 } });
+    f = await ircFixture({ irc: { pingIntervalMs: 200, pingTimeoutMs: 1000 } });
     const [ann, bob] = await f.together('#lobby', 'ann', 'bob');
     for (let i = 0; i < 2; i++) {
       await ann.expect(/^PING :?irc\.sockit$/);
