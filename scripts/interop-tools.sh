@@ -9,7 +9,8 @@
 #    `apt-get download` into .tools/interop/debs and unpacked with `dpkg-deb -x` into
 #    .tools/interop/tftpd-hpa and .tools/interop/atftpd
 #  - nftables and iproute2 (`nft`, `ip`) for test/interop/tftp-loss.test.ts
-# Prints the paths of the four programs at the end.
+#  - irssi, the IRC client test/interop/irc-irssi.test.ts drives in tmux
+# Prints the paths of the programs at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$ROOT/.tools/interop"
@@ -21,6 +22,8 @@ curl --version 2>/dev/null | grep -q '^Protocols:.* tftp' || missing+=(curl)
 command -v busybox >/dev/null || missing+=(busybox)
 command -v nft >/dev/null || missing+=(nftables)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v irssi >/dev/null || missing+=(irssi)
+command -v tmux >/dev/null || missing+=(tmux)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "interop-tools: need ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
@@ -84,3 +87,5 @@ echo "in.tftpd $DIR/tftpd-hpa/usr/sbin/in.tftpd"
 echo "atftpd   $DIR/atftpd/usr/sbin/atftpd"
 echo "nft      $(command -v nft)"
 echo "ip       $(command -v ip)"
+echo "irssi    $(command -v irssi)"
+echo "tmux     $(command -v tmux)"

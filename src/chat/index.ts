@@ -1,7 +1,8 @@
 /**
  * `sockit/chat`: one chat hub that every transport meets in. The hub is pure logic (commands
  * in, deliveries and effects out, no sockets, no timers); the history keeps every room and
- * direct message in the user store's database. See docs/chat.md.
+ * direct message in the user store's database; `serveIrc` lets IRC clients in. See
+ * docs/chat.md and docs/chat-irc.md.
  *
  * @example
  * ```ts
@@ -25,6 +26,7 @@ export {
 export { MAX_STORED_TEXT_BYTES } from './history-schema.js';
 export { ChatHub, type ChatHubOptions } from './hub.js';
 export { idTime, isMessageId, MAX_NODE, MESSAGE_ID_LENGTH, MessageIds } from './ids.js';
+export { DEFAULT_IRC_PORT, type IrcServiceOptions, serveIrc } from './irc/index.js';
 export {
   DEFAULT_ROOM,
   foldNick,

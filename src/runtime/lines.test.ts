@@ -122,6 +122,45 @@ describe('LineDecoder', () => {
   });
 });
 
+describe('LineDecoder.pushBytes', () => {
+  it('hands over lines as their bytes, invalid UTF-8 untouched, whatever the split', () => {
+    const bytes = Buffer.from([0x61, 0xff, 0x0d, 0x0a, 0xc3, 0xa9, 0x0a]);
+    for (let at = 0; at <= bytes.length; at++) {
+      const decoder = new LineDecoder();
+      const got: (Buffer | undefined)[] = [];
+      decoder.pushBytes(bytes.subarray(0, at), (l) => got.push(l && Buffer.from(l)));
+      decoder.pushBytes(bytes.subarray(at), (l) => got.push(l && Buffer.from(l)));
+      expect(got).toEqual([Buffer.from([0x61, 0xff]), Buffer.from([0xc3, 0xa9])]);
+    }
+  });
+
+  it('reports a line over the limit once, drops it up to its end, and reads the next one', () => {
+    const input = Buffer.from(`ok\n${'x'.repeat(30)}\r\n12345678\r\nafter\n`);
+    for (let at = 0; at <= input.length; at++) {
+      const decoder = new LineDecoder({ maxLineLength: 8 });
+      const got: (string | undefined)[] = [];
+      const emit = (l: Buffer | undefined): void => void got.push(l?.toString());
+      decoder.pushBytes(input.subarray(0, at), emit);
+      decoder.pushBytes(input.subarray(at), emit);
+      expect(got).toEqual(['ok', undefined, '12345678', 'after']);
+      expect(decoder.held).toBe(0);
+    }
+  });
+
+  it('drops a line with no end dripping in, holding no more than the limit', () => {
+    const decoder = new LineDecoder({ maxLineLength: 100 });
+    const got: (Buffer | undefined)[] = [];
+    let peak = 0;
+    for (let i = 0; i < 10_000; i++) {
+      decoder.pushBytes(Buffer.from('x'), (l) => got.push(l));
+      peak = Math.max(peak, decoder.held);
+    }
+    decoder.pushBytes(Buffer.from('\nnext\n'), (l) => got.push(l));
+    expect(got.map((l) => l?.toString())).toEqual([undefined, 'next']);
+    expect(peak).toBeLessThanOrEqual(101);
+  });
+});
+
 describe('LineConnection', () => {
   it('reads every line whatever the split, and the last line without its end', async () => {
     for (let at = 0; at <= STREAM.length; at++) {

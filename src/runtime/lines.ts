@@ -5,7 +5,7 @@
  *
  * Lines end with LF or CR LF. They are cut on bytes and decoded whole, so a character split
  * across chunks decodes as one (LF, 0x0A, never occurs inside a multi-byte UTF-8 sequence);
- * bytes that are not UTF-8 become U+FFFD. The length limit counts bytes, without the line end,
+ * bytes that are not UTF-8 become U+FFFD (`pushBytes` hands lines over undecoded instead). The length limit counts bytes, without the line end,
  * and a longer line is refused as soon as it passes the limit: at most `maxLineLength + 1`
  * bytes of it are ever held.
  */
@@ -34,6 +34,8 @@ export class LineDecoder {
   /** The current line's bytes so far, never more than `maxLineLength + 1` (a CR may follow). */
   #parts: Buffer[] = [];
   #held = 0;
+  /** `pushBytes` only: the rest of a line already reported too long is dropped up to its end. */
+  #skipping = false;
 
   constructor(options: { maxLineLength?: number } = {}) {
     this.maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
@@ -46,43 +48,72 @@ export class LineDecoder {
 
   /** Calls `emit` for each line that `chunk` completes; throws `ERR_FRAME_TOO_LARGE` for a line over the limit. */
   push(chunk: Buffer, emit: (line: string) => void): void {
-    let start = 0;
-    for (;;) {
-      const at = chunk.indexOf(LF, start);
-      if (at < 0) break;
-      emit(this.#take(chunk.subarray(start, at)));
-      start = at + 1;
-    }
-    if (start < chunk.length) this.#hold(chunk.subarray(start));
+    this.#cut(chunk, (line) => emit((line as Buffer).toString('utf8')), false);
+  }
+
+  /**
+   * Like `push`, for a protocol that checks the encoding itself (IRC refuses invalid UTF-8
+   * rather than showing it mangled): each line is handed over as its bytes, undecoded (they
+   * may share memory with `chunk`), and a line over the limit does not throw: `emit` gets
+   * `undefined` for it, once, as soon as it passes the limit, and its rest is dropped up to
+   * its end, so that the next line is read as it should be.
+   */
+  pushBytes(chunk: Buffer, emit: (line: Buffer | undefined) => void): void {
+    this.#cut(chunk, emit, true);
   }
 
   /** The stream ended: a last line without its end, if any. */
   end(): string | undefined {
+    this.#skipping = false;
     if (this.#held === 0) return undefined;
-    return this.#take(Buffer.alloc(0));
+    return (this.#take(Buffer.alloc(0), false) as Buffer).toString('utf8');
   }
 
-  #hold(piece: Buffer): void {
+  #cut(chunk: Buffer, emit: (line: Buffer | undefined) => void, skip: boolean): void {
+    let start = 0;
+    for (;;) {
+      const at = chunk.indexOf(LF, start);
+      if (at < 0) break;
+      const piece = chunk.subarray(start, at);
+      start = at + 1;
+      if (this.#skipping) {
+        // The end of a line already reported too long.
+        this.#skipping = false;
+        continue;
+      }
+      emit(this.#take(piece, skip));
+    }
+    if (start < chunk.length && !this.#skipping && !this.#hold(chunk.subarray(start), skip)) {
+      this.#skipping = true;
+      emit(undefined);
+    }
+  }
+
+  /** Keeps a piece of the current line; false (with `skip`) when that passed the limit. */
+  #hold(piece: Buffer, skip: boolean): boolean {
     // Only a line whose last byte is a CR may hold one byte over the limit.
-    if (this.#held + piece.length > this.maxLineLength + 1) this.#tooLong();
+    if (this.#held + piece.length > this.maxLineLength + 1) return this.#tooLong(skip);
     this.#parts.push(Buffer.from(piece));
     this.#held += piece.length;
+    return true;
   }
 
-  #take(tail: Buffer): string {
+  /** The whole line, without its CR; undefined (with `skip`) when it is over the limit. */
+  #take(tail: Buffer, skip: boolean): Buffer | undefined {
     const last = tail.length > 0 ? tail[tail.length - 1] : this.#parts.at(-1)?.at(-1);
     const length = this.#held + tail.length - (last === CR ? 1 : 0);
     // Checked before joining, so a long line in one chunk is not copied.
-    if (length > this.maxLineLength) this.#tooLong();
+    if (length > this.maxLineLength) return void this.#tooLong(skip);
     const line = this.#parts.length === 0 ? tail : Buffer.concat([...this.#parts, tail]);
     this.#parts = [];
     this.#held = 0;
-    return line.toString('utf8', 0, length);
+    return line.subarray(0, length);
   }
 
-  #tooLong(): never {
+  #tooLong(skip: boolean): false {
     this.#parts = [];
     this.#held = 0;
+    if (skip) return false;
     throw new SockitError(ErrorCode.FRAME_TOO_LARGE, `line longer than ${this.maxLineLength} bytes`);
   }
 }
