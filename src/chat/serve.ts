@@ -74,16 +74,9 @@ export async function listenChat(options: ChatListenOptions): Promise<ChatListen
   const frames = new WeakMap<object, Buffer>();
   const greetAfter = options.greetAfterMs ?? 1000;
   const tcp = await serveTcp({
+    ...chatTcpOptions(options, log),
     name: 'chat',
-    host: options.host,
     port: options.port ?? CHAT_PORT,
-    tls: options.tls,
-    login: true,
-    loginTimeoutMs: options.loginTimeoutMs ?? 60_000,
-    maxConnections: options.maxConnections,
-    maxPerAddress: options.maxPerAddress,
-    idleTimeoutMs: options.idleTimeoutMs,
-    log,
     handler: async (conn) => {
       const first = await firstBytes(conn.socket, greetAfter);
       if (first === null) return;
@@ -152,7 +145,28 @@ export async function listenChat(options: ChatListenOptions): Promise<ChatListen
   };
 }
 
-function sessionConnection(conn: Connection): SessionConnection {
+/** What every chat listener takes for its TCP guard. */
+export type ChatGuardOptions = Pick<
+  ChatListenOptions,
+  'host' | 'tls' | 'maxConnections' | 'maxPerAddress' | 'loginTimeoutMs' | 'idleTimeoutMs'
+>;
+
+/** The guard's settings of every chat listener (a log-in deadline a person typing can keep). */
+export function chatTcpOptions(options: ChatGuardOptions, log: Logger) {
+  return {
+    host: options.host,
+    tls: options.tls,
+    login: true,
+    loginTimeoutMs: options.loginTimeoutMs ?? 60_000,
+    maxConnections: options.maxConnections,
+    maxPerAddress: options.maxPerAddress,
+    idleTimeoutMs: options.idleTimeoutMs,
+    log,
+  };
+}
+
+/** What a chat session needs of a guarded TCP connection. */
+export function sessionConnection(conn: Connection): SessionConnection {
   return {
     address: conn.address,
     log: conn.log,

@@ -3,28 +3,14 @@
  * client over TLS logged in to an account, a person with `nc` (line mode) and a UDP datagram
  * all meet in `lobby` and see each other's messages, in order, with server time.
  */
-import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoginServer } from '../../src/auth/login-server.js';
-import { deriveCredentials } from '../../src/auth/scram.js';
-import { openUserStore, type UserStore } from '../../src/auth/store.js';
-import { AccountNames } from '../../src/chat/accounts.js';
 import { ChatClient, type ClientEvent } from '../../src/chat/client.js';
-import { type ChatHistory, openChatHistory } from '../../src/chat/history.js';
-import { ChatHub } from '../../src/chat/hub.js';
 import type { ChatMessage } from '../../src/chat/protocol.js';
 import { type ChatListeners, listenChat } from '../../src/chat/serve.js';
-import { ChatServer } from '../../src/chat/server.js';
 import { ErrorCode } from '../../src/errors.js';
-import { TEST_ITERATIONS } from '../files/serve.js';
-import { selfSignedCertificate } from '../tls.js';
-
-const PASSWORD = 'correct horse battery staple';
+import { type ChatFixture, chatFixture, collect, PASSWORD } from './fixture.js';
 
 /** Reads line-mode output until `match` shows, within 5 s. */
 class LineClient {
@@ -50,68 +36,34 @@ class LineClient {
   }
 }
 
-/** The next events of `client` up to the first that `until` accepts (5 s at most). */
-async function collect(client: ChatClient, until: (e: ClientEvent) => boolean): Promise<ClientEvent[]> {
-  const seen: ClientEvent[] = [];
-  const timer = setTimeout(() => void client.close(), 5000);
-  try {
-    for await (const event of client) {
-      seen.push(event);
-      if (until(event)) return seen;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  throw new Error(`the stream ended before the awaited event; seen: ${JSON.stringify(seen)}`);
-}
-
 const isMessage = (text: string) => (e: ClientEvent) => e.type === 'message' && e.message.text === text;
 
 describe('the chat transports', () => {
-  let dir: string;
-  let store: UserStore;
-  let history: ChatHistory;
-  let server: ChatServer;
+  let fixture: ChatFixture;
   let listeners: ChatListeners;
   let port = 0;
   let ca: Buffer;
   let tlsListeners: ChatListeners;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'sockit-chat-'));
-    store = await openUserStore(path.join(dir, 'sockit.db'));
-    await store.add('carol', await deriveCredentials(PASSWORD, { iterations: TEST_ITERATIONS }));
-    history = await openChatHistory(path.join(dir, 'sockit.db'));
-    server = new ChatServer({
-      hub: new ChatHub({ accounts: await AccountNames.fromStore(store), lastId: await history.latestId() }),
-      history,
-    });
-    const login = new LoginServer({
-      service: 'chat',
-      store,
-      fakeKey: randomBytes(32),
-      minIterations: TEST_ITERATIONS,
-    });
+    fixture = await chatFixture();
+    const { server, login } = fixture;
     listeners = await listenChat({ server, login, host: '127.0.0.1', port: 0, greetAfterMs: 200 });
     port = listeners.tcp.address.port;
-    const files = selfSignedCertificate(dir);
-    ca = await readFile(files.cert);
+    ca = fixture.cert;
     tlsListeners = await listenChat({
       server,
       login,
       host: '127.0.0.1',
       port: 0,
       udp: false,
-      tls: { cert: ca, key: await readFile(files.key) },
+      tls: { cert: fixture.cert, key: fixture.key },
     });
   });
 
   afterAll(async () => {
     await Promise.all([listeners.close(), tlsListeners.close()]);
-    await server.close();
-    await history.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await fixture.close();
   });
 
   it('a native guest, an account over TLS, an nc user and a datagram talk in one room', async () => {
