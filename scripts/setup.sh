@@ -41,6 +41,7 @@ if [ "${SOCKIT_TEST_TOOLS:-0}" = 1 ]; then
   command -v fish >/dev/null || missing+=(fish)
   command -v groff >/dev/null || missing+=(groff-base)
   command -v man >/dev/null || missing+=(man-db)
+  command -v python3 >/dev/null || missing+=(python3-minimal)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "setup: the tests need: ${missing[*]}; install them (sudo apt-get install -y ${missing[*]})" >&2

@@ -1,7 +1,8 @@
 /**
  * The chat server as one service: the hub and its history in the user store's database, the
- * accounts' log-in, and the listeners (TCP or TLS with native, line mode and WebSocket; UDP
- * datagrams; IRC when a port is given). What `sockit chat serve` and `sockit serve` start.
+ * accounts' log-in, and the listeners (TCP or TLS with native, line mode and WebSocket at
+ * /chat/ws; UDP datagrams; IRC and a WebSocket port of its own when asked). What
+ * `sockit chat serve` and `sockit serve` start.
  */
 import type { SecureContextOptions } from 'node:tls';
 import { LoginServer } from '../auth/login-server.js';
@@ -11,9 +12,11 @@ import type { Service } from '../runtime/service.js';
 import { AccountNames } from './accounts.js';
 import { openChatHistory } from './history.js';
 import { ChatHub } from './hub.js';
+import { serveIrc } from './irc/serve.js';
 import type { ChatLimits } from './protocol.js';
-import { CHAT_PORT, type ChatListenOptions, listenChat } from './serve.js';
+import { CHAT_PORT, listenChat } from './serve.js';
 import { ChatServer } from './server.js';
+import { serveChatWebSocket, type WebSocketAcceptor, webSocketAcceptor } from './websocket.js';
 
 /** How often the account names are read again, in ms. */
 const ACCOUNTS_REFRESH_MS = 60_000;
@@ -42,9 +45,12 @@ export interface ChatServiceOptions {
   minIterations?: number;
   maxConnections?: number;
   maxPerAddress?: number;
-  /** Extra listeners on the same chat server (IRC, a separate WebSocket port): each a Service. */
-  more?: ((server: ChatServer) => Promise<Service>)[];
-  webSocket?: ChatListenOptions['webSocket'];
+  /** IRC on this port (0: a free one); none when absent. Over TLS when `tls` is given. */
+  ircPort?: number;
+  /** WebSocket on a port of its own too (it is always at `/chat/ws` on `port`). */
+  webSocketPort?: number;
+  /** Origins a browser may connect from over WebSocket; unset: any. */
+  allowedOrigins?: readonly string[];
   log?: Logger;
 }
 
@@ -52,7 +58,7 @@ export interface ChatService extends Service {
   readonly server: ChatServer;
   /** Where datagrams are taken, when they are. */
   readonly udp?: Service;
-  /** The other listeners' services (IRC, ...), for their addresses. */
+  /** The other listeners' services (IRC, WebSocket on its own port), for their addresses. */
   readonly others: readonly Service[];
 }
 
@@ -68,6 +74,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
   const history = await openChatHistory(options.history);
   const opened: Service[] = [];
   let udp: Service | undefined;
+  let acceptor: WebSocketAcceptor | undefined;
   let refresh: NodeJS.Timeout | undefined;
   let server: ChatServer | undefined;
   try {
@@ -99,24 +106,55 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       ...(options.minIterations === undefined ? {} : { minIterations: options.minIterations }),
       log,
     });
+    const admins = new Set(options.admins ?? []);
+    const ws = webSocketAcceptor({
+      server,
+      login,
+      admins,
+      ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+      log,
+    });
+    acceptor = ws;
     const listeners = await listenChat({
       server,
       login,
-      admins: new Set(options.admins ?? []),
+      admins,
       host: options.host,
       port: options.port ?? CHAT_PORT,
       tls: options.tls,
       udp: options.udp,
-      webSocket: options.webSocket,
+      webSocket: (socket, conn) => ws.accept(socket, conn),
       maxConnections: options.maxConnections,
       maxPerAddress: options.maxPerAddress,
       log,
     });
-    opened.push({ ...listeners.tcp, close: () => listeners.close() });
+    opened.push({
+      ...listeners.tcp,
+      close: async () => {
+        await ws.close();
+        await listeners.close();
+      },
+    });
     udp = listeners.udp;
-    for (const start of options.more ?? []) opened.push(await start(server));
+    const guard = { host: options.host, tls: options.tls, maxConnections: options.maxConnections, log };
+    if (options.ircPort !== undefined) {
+      opened.push(await serveIrc({ ...guard, server, port: options.ircPort, store: options.store, login }));
+    }
+    if (options.webSocketPort !== undefined) {
+      opened.push(
+        await serveChatWebSocket({
+          ...guard,
+          server,
+          login,
+          admins,
+          port: options.webSocketPort,
+          ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+        }),
+      );
+    }
   } catch (err) {
     clearInterval(refresh);
+    if (opened.length === 0) await acceptor?.close();
     for (const service of opened.reverse()) await service.close();
     await server?.close();
     await history.close();
@@ -136,8 +174,9 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
     close() {
       closed ??= (async () => {
         clearInterval(refresh);
-        await Promise.all([main.close(), ...others.map((s) => s.close())]);
+        // Every client told goodbye first, so that the listeners have nothing left to drain.
         await chat.close();
+        await Promise.all([main.close(), ...others.map((s) => s.close())]);
         await history.close();
       })();
       return closed;

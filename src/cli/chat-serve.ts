@@ -1,7 +1,7 @@
 /** `sockit chat serve`: the chat server, with accounts and history in the data folder's database. */
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
-import { CHAT_PORT } from '../chat/port.js';
+import { CHAT_PORT, DEFAULT_IRC_PORT } from '../chat/port.js';
 import { launch } from '../runtime/launch.js';
 import { parseCount, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
@@ -14,6 +14,9 @@ interface ChatServeFlags extends TlsFlags {
   host?: string;
   port: number;
   udp: boolean;
+  ircPort: number | false;
+  wsPort?: number;
+  allowedOrigin: string[];
   allowRegister?: boolean;
   admin: string[];
   node: number;
@@ -23,7 +26,9 @@ interface ChatServeFlags extends TlsFlags {
 
 export function chatServeCommand(): Command {
   return tlsServerOptions(new Command('serve'))
-    .description('serve the chat: native clients, nc/telnet (line mode) and UDP datagrams on one port')
+    .description(
+      'serve the chat: native clients, browsers, nc/telnet and UDP datagrams on one port, IRC on another',
+    )
     .addOption(dataDirOption('where the account database lives, as for sockit serve and users'))
     .addOption(
       new Option(
@@ -34,6 +39,24 @@ export function chatServeCommand(): Command {
     .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
     .option('-p, --port <port>', 'TCP and UDP port; 0 picks a free one', parsePort, CHAT_PORT)
     .option('--no-udp', 'take no UDP datagrams')
+    .option(
+      '--irc-port <port>',
+      'IRC for irssi, WeeChat, HexChat and bots (TLS with --tls-cert)',
+      parsePort,
+      DEFAULT_IRC_PORT,
+    )
+    .option('--no-irc', 'no IRC listener')
+    .option(
+      '--ws-port <port>',
+      'WebSocket on a port of its own too (it is always at /chat/ws on --port)',
+      parsePort,
+    )
+    .option(
+      '--allowed-origin <origin>',
+      'a web origin allowed to connect over WebSocket, e.g. https://chat.example (repeat; default: any)',
+      (value: string, list: string[]) => [...list, value],
+      [] as string[],
+    )
     .option('--allow-register', 'let anyone who can connect create an account')
     .option(
       '--admin <account>',
@@ -54,8 +77,10 @@ export function chatServeCommand(): Command {
       `
 One port takes every kind of client, told apart by what it sends first:
   sockit chat join HOST       the terminal client (native protocol; --tls with --tls-cert)
+  ws://HOST:7788/chat/ws      browsers (WebSocket; the same messages as the native protocol)
   nc HOST 7788                type a nick, then talk; /help lists the commands
   echo hi | nc -u -w1 HOST 7788   a datagram lands in lobby as udp-ADDRESS (never answered)
+and IRC clients on --irc-port (6667): irssi -c HOST -n ann, then /join #lobby.
 Guests choose a nick; accounts (sockit users add NAME) log in with SCRAM-SHA-256. Every room
 and direct message is kept in the database; a newcomer to a room gets its scrollback.
 
@@ -84,6 +109,9 @@ Examples:
             port: flags.port,
             tls,
             udp: flags.udp,
+            ...(flags.ircPort === false ? {} : { ircPort: flags.ircPort }),
+            ...(flags.wsPort === undefined ? {} : { webSocketPort: flags.wsPort }),
+            ...(flags.allowedOrigin.length > 0 ? { allowedOrigins: flags.allowedOrigin } : {}),
             allowRegister: flags.allowRegister,
             admins: flags.admin,
             node: flags.node,

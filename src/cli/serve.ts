@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
-import { CHAT_PORT } from '../chat/port.js';
+import { CHAT_PORT, DEFAULT_IRC_PORT } from '../chat/port.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
 import { ErrorCode, fileError, isSockitError, SockitError } from '../errors.js';
 import { FILES_PORT } from '../files/port.js';
@@ -24,6 +24,7 @@ interface ServeAllFlags {
   tftpPort: number;
   filesPort: number;
   chatPort: number;
+  ircPort: number;
   dataDir: string;
   db?: string;
 }
@@ -45,7 +46,13 @@ export function serveCommand(): Command {
       TFTP_SERVE_PORT,
     )
     .option('--files-port <port>', 'file service, homes in DATA-DIR/files', parsePort, FILES_PORT)
-    .option('--chat-port <port>', 'chat, TCP (native, nc) and UDP datagrams', parsePort, CHAT_PORT)
+    .option(
+      '--chat-port <port>',
+      'chat: native, WebSocket (/chat/ws), nc, and UDP datagrams',
+      parsePort,
+      CHAT_PORT,
+    )
+    .option('--irc-port <port>', 'the chat for IRC clients', parsePort, DEFAULT_IRC_PORT)
     .addOption(
       new Option(
         '--db <url>',
@@ -59,7 +66,8 @@ Services and their default ports:
   echo   ${ECHO_SERVE_PORT}/tcp and ${ECHO_SERVE_PORT}/udp (RFC 862)
   tftp   ${TFTP_SERVE_PORT}/udp, read-only, files from DATA-DIR/tftp (RFC 1350)
   files  ${FILES_PORT}/tcp, accounts from --db (add them with sockit users add), homes in DATA-DIR/files
-  chat   ${CHAT_PORT}/tcp and ${CHAT_PORT}/udp, the same accounts (or guests), history in --db
+  chat   ${CHAT_PORT}/tcp and ${CHAT_PORT}/udp, the same accounts (or guests), history in --db;
+         IRC on ${DEFAULT_IRC_PORT}/tcp (irssi -c 127.0.0.1 -n ann, /join #lobby)
 
 Only this machine can reach them unless --host says otherwise: --host :: (or 0.0.0.0)
 opens every service to the network, the file service without TLS (a start-up line warns).
@@ -107,13 +115,17 @@ Examples:
               log,
             }),
           ]);
-          await startOrStopAll(services, '--chat-port', async () => {
+          // The chat's own listeners and IRC's: the message names which (chat/tcp, irc/tcp).
+          const chatFlag = (message: string): string =>
+            /\birc/.test(message) ? '--irc-port' : '--chat-port';
+          await startOrStopAll(services, chatFlag, async () => {
             const chat = await serveChat({
               store,
               history: database,
               fakeKey: await loadFakeKey(flags.dataDir),
               host: flags.host,
               port: flags.chatPort,
+              ircPort: flags.ircPort,
               log,
             });
             return [chat];
@@ -135,7 +147,7 @@ Examples:
  */
 async function startOrStopAll(
   services: Service[],
-  flag: string,
+  flag: string | ((message: string) => string),
   start: () => Promise<Service[]>,
 ): Promise<void> {
   try {
@@ -144,7 +156,8 @@ async function startOrStopAll(
     await Promise.allSettled(services.map((s) => s.close()));
     services.length = 0;
     if (isSockitError(err) && (err.code === ErrorCode.ADDRESS_IN_USE || err.code === ErrorCode.BIND_DENIED)) {
-      throw new SockitError(err.code, err.message.replace(/--port\b/, flag), { cause: err });
+      const name = typeof flag === 'string' ? flag : flag(err.message);
+      throw new SockitError(err.code, err.message.replace(/--port\b/, name), { cause: err });
     }
     throw err;
   }

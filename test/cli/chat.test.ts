@@ -4,6 +4,7 @@
  * history surviving a restart of the server.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +14,16 @@ describe('sockit chat', () => {
   let dir: string;
   let server: Server;
   let target = '';
+  let ircPort = 0;
 
   const start = async (): Promise<void> => {
-    server = await startServer(['chat', 'serve', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0'], 2);
-    const tcp = server.listening.find((l) => l.protocol === 'tcp');
+    server = await startServer(
+      ['chat', 'serve', '--data-dir', dir, '--host', '127.0.0.1', '--port', '0', '--irc-port', '0'],
+      3,
+    );
+    const tcp = server.listening.find((l) => l.service === 'chat' && l.protocol === 'tcp');
     target = `127.0.0.1:${tcp?.port}`;
+    ircPort = server.listening.find((l) => l.service === 'irc')?.port ?? 0;
   };
 
   beforeAll(async () => {
@@ -112,6 +118,24 @@ describe('sockit chat', () => {
     );
   });
 
+  it('serves IRC beside it, on the same rooms', async () => {
+    const irc = net.connect({ host: '127.0.0.1', port: ircPort });
+    let text = '';
+    irc.setEncoding('utf8');
+    irc.on('data', (d: string) => {
+      text += d;
+    });
+    irc.write('NICK ircer\r\nUSER ircer 0 * :IRC user\r\nJOIN #lobby\r\n');
+    for (let i = 0; i < 300 && !/ 366 /.test(text); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(text).toMatch(/ 001 ircer /);
+    const sent = await sockit(['chat', 'send', target, 'lobby', 'to', 'irc', '--nick', 'native']);
+    expect(sent.code, sent.stderr).toBe(0);
+    for (let i = 0; i < 300 && !/PRIVMSG #lobby :to irc/.test(text); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(text).toMatch(/:native!\S+ PRIVMSG #lobby :to irc\r\n/);
+    irc.destroy();
+  });
+
   it('refuses a bad server address and a missing server with one line each', async () => {
     const bad = await sockit(['chat', 'send', 'localhost:99999', 'lobby', 'x']);
     expect(bad.code).toBe(2);
@@ -131,7 +155,7 @@ describe('sockit chat', () => {
       .trim()
       .split('\n')
       .map((l) => (JSON.parse(l) as { text: string }).text);
-    expect(texts).toEqual(['build 42 passed', 'from an account', 'hello from a pipe']);
+    expect(texts).toEqual(['build 42 passed', 'from an account', 'hello from a pipe', 'to irc']);
     // New ids continue after the stored ones.
     const sent = await sockit([
       'chat',

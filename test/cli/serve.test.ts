@@ -51,8 +51,10 @@ describe('sockit serve', () => {
         '0',
         '--chat-port',
         '0',
+        '--irc-port',
+        '0',
       ],
-      6,
+      7,
     );
     try {
       expect(server.listening.map((l) => `${l.service}/${l.protocol}`).sort()).toEqual([
@@ -61,6 +63,7 @@ describe('sockit serve', () => {
         'echo/tcp',
         'echo/udp',
         'files/tcp',
+        'irc/tcp',
         'tftp/udp',
       ]);
       expect(existsSync(path.join(data, 'tftp'))).toBe(true);
@@ -101,7 +104,7 @@ describe('sockit serve', () => {
     }
   });
 
-  for (const taken of ['tftp', 'files', 'chat'] as const) {
+  for (const taken of ['tftp', 'files', 'chat', 'irc'] as const) {
     it(`stops every service and exits 1 naming the port and --${taken}-port when the ${taken} port is taken`, async () => {
       const data = tempDataDir();
       let holder: dgram.Socket | net.Server;
@@ -123,6 +126,7 @@ describe('sockit serve', () => {
           tftp: taken === 'tftp' ? port : 0,
           files: taken === 'files' ? port : 0,
           chat: taken === 'chat' ? port : 0,
+          irc: taken === 'irc' ? port : 0,
         };
         const result = await sockit(
           [
@@ -141,6 +145,8 @@ describe('sockit serve', () => {
             String(ports.files),
             '--chat-port',
             String(ports.chat),
+            '--irc-port',
+            String(ports.irc),
           ],
           { timeoutMs: 10_000 },
         );
@@ -166,15 +172,26 @@ describe('sockit serve', () => {
 
   it('listens on loopback only unless --host says otherwise, and warns when it does', async () => {
     const data = tempDataDir();
-    const ports = ['--echo-port', '0', '--tftp-port', '0', '--files-port', '0', '--chat-port', '0'];
-    const local = await startServer(['serve', '--data-dir', data, ...ports], 6);
+    const ports = [
+      '--echo-port',
+      '0',
+      '--tftp-port',
+      '0',
+      '--files-port',
+      '0',
+      '--chat-port',
+      '0',
+      '--irc-port',
+      '0',
+    ];
+    const local = await startServer(['serve', '--data-dir', data, ...ports], 7);
     try {
-      expect(local.listening.map((l) => l.address)).toEqual(Array(6).fill('127.0.0.1'));
+      expect(local.listening.map((l) => l.address)).toEqual(Array(7).fill('127.0.0.1'));
       expect(local.log()).not.toContain('reachable from the network');
     } finally {
       expect(await local.stop()).toBe(0);
     }
-    const open = await startServer(['serve', '--host', '0.0.0.0', '--data-dir', data, ...ports], 6);
+    const open = await startServer(['serve', '--host', '0.0.0.0', '--data-dir', data, ...ports], 7);
     try {
       expect(open.listening.every((l) => l.address === '0.0.0.0')).toBe(true);
       const warning = open

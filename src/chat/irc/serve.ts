@@ -12,11 +12,12 @@ import type { UserStore } from '../../auth/store.js';
 import { type Logger, silentLogger } from '../../runtime/log.js';
 import { checkInteger } from '../../runtime/service.js';
 import { serveTcp, type TcpService, type TcpServiceOptions } from '../../runtime/tcp.js';
+import { DEFAULT_IRC_PORT } from '../port.js';
 import type { ChatServer } from '../server.js';
 import { IrcConnection, type IrcSettings } from './connection.js';
 
 /** IRC's registered port (RFC 7194 gives 6697 to IRC over TLS). */
-export const DEFAULT_IRC_PORT = 6667;
+export { DEFAULT_IRC_PORT };
 
 /** The guard's limits an IRC service passes on as they are (see `TcpServiceOptions`). */
 const GUARD_OPTIONS = [
