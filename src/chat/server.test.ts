@@ -50,7 +50,9 @@ class SlowHistory implements ChatHistory {
     return undefined;
   }
   async close(): Promise<void> {}
-  release(): void {
+  /** Lets every read under way answer, once those asked for have started. */
+  async release(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
     for (const wake of this.#waiting.splice(0)) wake();
   }
   get pending(): number {
@@ -78,9 +80,9 @@ describe('ChatServer', () => {
     expect(server.command(b, { type: 'nick', nick: 'bob' })).toBeUndefined();
     server.command(a, { type: 'join', room: 'lobby' });
     server.command(b, { type: 'join', room: 'lobby' });
-    history.release();
+    await history.release();
     await settle();
-    history.release();
+    await history.release();
     await settle();
     server.command(a, { type: 'say', room: 'lobby', text: 'hello' });
     const said = bob.events.find((e) => e.type === 'message');
@@ -100,16 +102,17 @@ describe('ChatServer', () => {
     server.command(a, { type: 'nick', nick: 'ann' });
     server.command(b, { type: 'nick', nick: 'bob' });
     server.command(a, { type: 'join', room: 'lobby' });
-    history.release();
+    await history.release();
     await settle();
     server.command(a, { type: 'say', room: 'lobby', text: 'before bob' });
     await settle();
     // Bob joins; his scrollback is not read yet when ann speaks again.
     server.command(b, { type: 'join', room: 'lobby' });
     server.command(a, { type: 'say', room: 'lobby', text: 'while bob waits' });
+    await settle();
     expect(bob.types()).toEqual(['welcome', 'joined']);
     expect(history.pending).toBe(1);
-    history.release();
+    await history.release();
     await settle();
     const texts = bob.events.flatMap((e) =>
       e.type === 'history'
@@ -119,6 +122,26 @@ describe('ChatServer', () => {
           : [],
     );
     expect(texts).toEqual(['history:before bob', 'live:while bob waits']);
+    await server.close();
+  });
+
+  it("reads one session's history in turn, so that its pages come in the order asked", async () => {
+    const history = new SlowHistory();
+    const server = new ChatServer({ hub: new ChatHub(), history });
+    const ann = new Peer();
+    const a = attach(server, ann);
+    server.command(a, { type: 'nick', nick: 'ann' });
+    server.command(a, { type: 'join', room: 'lobby' });
+    server.command(a, { type: 'history', room: 'lobby', limit: 5 });
+    // The second read waits for the first: one at a time.
+    await settle();
+    expect(history.pending).toBe(1);
+    await history.release();
+    await settle();
+    expect(history.pending).toBe(1);
+    await history.release();
+    await settle();
+    expect(ann.types().filter((t) => t === 'history')).toHaveLength(2);
     await server.close();
   });
 

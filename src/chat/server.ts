@@ -47,6 +47,8 @@ interface Attached {
   waiting: number;
   held: Delivery['event'][];
   heldEcho: boolean[];
+  /** The session's history reads, one after another: their answers keep the order asked. */
+  reads: Promise<unknown>;
 }
 
 /**
@@ -80,7 +82,7 @@ export class ChatServer {
   attach(peer: ChatPeer): { session: SessionId } | { refusal: Refusal } {
     const opened = this.hub.open();
     if (opened.session === undefined) return { refusal: opened.refusal };
-    this.#peers.set(opened.session, { peer, waiting: 0, held: [], heldEcho: [] });
+    this.#peers.set(opened.session, { peer, waiting: 0, held: [], heldEcho: [], reads: Promise.resolve() });
     return { session: opened.session };
   }
 
@@ -172,7 +174,12 @@ export class ChatServer {
       // The history itself goes out now, ahead of what was held behind it.
       for (const session of d.to) this.#peers.get(session)?.peer.deliver(d.event, d.echo === true);
     };
-    const running = runHistoryEffect(history, effect, send)
+    // A session's reads run in turn (a pooled database could answer two at once out of
+    // order); writes go straight to the history, which keeps their order itself.
+    const run = (): Promise<unknown> => runHistoryEffect(history, effect, send);
+    const started = holder ? holder.reads.then(run) : run();
+    if (holder) holder.reads = started.catch(() => undefined);
+    const running = started
       .catch((err: unknown) => {
         this.#log.error({ err: (err as Error).message, effect: effect.type }, 'chat history failed');
       })

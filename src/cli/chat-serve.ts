@@ -51,18 +51,19 @@ export function chatServeCommand(): Command {
       'WebSocket on a port of its own too (it is always at /chat/ws on --port)',
       parsePort,
     )
-    .option(
-      '--allowed-origin <origin>',
-      'a web origin allowed to connect over WebSocket, e.g. https://chat.example (repeat; default: any)',
-      (value: string, list: string[]) => [...list, value],
-      [] as string[],
+    .addOption(
+      new Option(
+        '--allowed-origin <origin>',
+        'a web origin allowed over WebSocket, e.g. https://chat.example (repeat)',
+      )
+        .argParser((value: string, list: string[]) => [...list, value])
+        .default([], 'any'),
     )
     .option('--allow-register', 'let anyone who can connect create an account')
-    .option(
-      '--admin <account>',
-      'an account that is an operator of every room (repeat for more)',
-      (value: string, list: string[]) => [...list, value],
-      [] as string[],
+    .addOption(
+      new Option('--admin <account>', 'an account that is an operator of every room (repeat for more)')
+        .argParser((value: string, list: string[]) => [...list, value])
+        .default([], 'none'),
     )
     .option(
       '--node <n>',
