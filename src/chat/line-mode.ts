@@ -9,7 +9,7 @@ import type { LineConnection } from '../runtime/lines.js';
 import { DEFAULT_ROOM } from './names.js';
 import type { ChatCommand, ChatEvent, Refusal } from './protocol.js';
 import type { ChatPeer, ChatServer } from './server.js';
-import { closeOnStop, type SessionConnection } from './session.js';
+import { attachPeer, type SessionConnection } from './session.js';
 import { eventLine } from './text-lines.js';
 
 const HELP = [
@@ -51,13 +51,9 @@ export async function runLineSession(
       void lines.close();
     },
   };
-  const attached = server.attach(peer);
-  if ('refusal' in attached) {
-    peer.close(attached.refusal.code, attached.refusal.message);
-    return;
-  }
-  const { session } = attached;
-  const unwatch = closeOnStop(conn.closing, peer);
+  const attached = attachPeer(server, peer, conn.closing);
+  if (!attached) return;
+  const { session, unwatch } = attached;
   const refuse = (r: Refusal): void => say(`! ${r.message} [${r.code}]`);
   let registered = false;
   try {

@@ -53,8 +53,25 @@ export interface SessionConnection {
   closing?: AbortSignal;
 }
 
+/**
+ * Attaches a transport's peer to the server, which lets it go when `closing` aborts; a chat
+ * that is full tells the peer so and closes it (undefined). `unwatch` ends the watch.
+ */
+export function attachPeer(
+  server: ChatServer,
+  peer: ChatPeer,
+  closing: AbortSignal | undefined,
+): { session: string; unwatch: () => void } | undefined {
+  const attached = server.attach(peer);
+  if ('refusal' in attached) {
+    peer.close(attached.refusal.code, attached.refusal.message);
+    return undefined;
+  }
+  return { session: attached.session, unwatch: closeOnStop(closing, peer) };
+}
+
 /** Lets `peer` go when `closing` aborts; returns the function that stops watching. */
-export function closeOnStop(closing: AbortSignal | undefined, peer: ChatPeer): () => void {
+function closeOnStop(closing: AbortSignal | undefined, peer: ChatPeer): () => void {
   if (!closing) return () => {};
   const stop = (): void => peer.close(ErrorCode.CONNECTION_CLOSED, 'the chat server is stopping');
   if (closing.aborted) stop();
@@ -103,13 +120,9 @@ export async function runChatSession(
     peer.close(ErrorCode.BAD_REQUEST, `expected {op:'hello', version:${CHAT_PROTOCOL_VERSION}}`);
     return;
   }
-  const attached = server.attach(peer);
-  if ('refusal' in attached) {
-    peer.close(attached.refusal.code, attached.refusal.message);
-    return;
-  }
-  const { session } = attached;
-  const unwatch = closeOnStop(conn.closing, peer);
+  const attached = attachPeer(server, peer, conn.closing);
+  if (!attached) return;
+  const { session, unwatch } = attached;
   link.send({
     type: 'hello',
     service: CHAT_SERVICE,
