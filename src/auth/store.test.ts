@@ -222,12 +222,22 @@ describe.each(DB_KINDS)('user store on %s', (kind: DbKind) => {
   });
 
   it('lists users in byte order of their names on every engine', async () => {
-    const names = ['b', 'B', 'a-1', 'a.1', 'a_1', 'A', '0', 'ann', 'an', 'Z9', 'z'];
+    const names = ['b', 'C', 'a-1', 'a.1', 'a_1', 'A2', '0', 'ann', 'an', 'Z9', 'z'];
     for (const name of names) await store.add(name, credentials(), { quotaBytes: name.length });
     const listed = await store.list();
     expect(listed.map((u) => u.name)).toEqual([...names].sort());
     expect(listed.find((u) => u.name === 'ann')?.quotaBytes).toBe(3);
     for (const user of listed) expect(Buffer.isBuffer(user.credentials.salt)).toBe(true);
+  });
+
+  it('refuses a name that differs from an account only in case', async () => {
+    await store.add('ann', credentials());
+    await expect(store.add('ANN', credentials())).rejects.toMatchObject({
+      code: ErrorCode.USER_EXISTS,
+      message: expect.stringContaining('ann exists, and names are compared without regard to case'),
+    });
+    await expect(store.add('ann', credentials())).rejects.toMatchObject({ code: ErrorCode.USER_EXISTS });
+    expect((await store.list()).map((u) => u.name)).toEqual(['ann']);
   });
 
   it('finds only the exact name: hostile, unknown and near-miss names are undefined', async () => {

@@ -163,9 +163,27 @@ class KyselyUserStore implements UserStore {
     checkCredentials(credentials);
     const quotaBytes = checkQuota(options.quotaBytes ?? null);
     const now = new Date();
+    // Names that differ only in case are one person's elsewhere (the chat folds nicks, IRC
+    // compares them without regard to case): a second spelling would take the first's nick,
+    // its waiting direct messages and its history, so it is refused. (A race of two adds of
+    // two spellings at once is not caught here; one spelling twice is, by the unique key.)
+    const twin = await this.#run('read', () =>
+      this.db
+        .selectFrom('users')
+        .select('name')
+        .where(sql<string>`lower(${sql.ref('name')})`, '=', name.toLowerCase())
+        .executeTakeFirst(),
+    );
+    if (twin !== undefined) {
+      throw new SockitError(
+        ErrorCode.USER_EXISTS,
+        twin.name === name
+          ? `user ${name} already exists`
+          : `user ${name} cannot be made: ${twin.name} exists, and names are compared without regard to case`,
+      );
+    }
     try {
-      // No read before the write: the unique constraint decides, so two racing adds of
-      // one name cannot both succeed.
+      // The unique constraint decides between two racing adds of one name.
       await this.db
         .insertInto('users')
         .values({

@@ -29,6 +29,8 @@ export function toRow(message: ChatMessage, delivered: boolean): Insertable<Chat
   if ((room === null) === (message.to === undefined))
     bad('a message goes to a room or to a nick, one of them');
   if (message.to !== undefined && !NAME.test(message.to)) bad('the recipient is not a nick');
+  if (message.toAccount !== undefined && (message.to === undefined || !NAME.test(message.toAccount)))
+    bad("the recipient's account goes with a direct message, and is a name");
   const text = checkText(message.text, { what: 'message', maxBytes: MAX_STORED_TEXT_BYTES });
   if (isRefusal(text)) bad(text.message);
   const mentions = message.mentions ?? [];
@@ -43,6 +45,7 @@ export function toRow(message: ChatMessage, delivered: boolean): Insertable<Chat
     from_account: message.account ?? null,
     to_nick: message.to ?? null,
     to_key: message.to === undefined ? null : foldNick(message.to),
+    to_account: message.toAccount ?? null,
     text: message.text,
     action: message.action ? 1 : 0,
     mentions: mentions.length > 0 ? mentions.join(' ') : null,
@@ -56,6 +59,7 @@ export function toMessage(row: Row): ChatMessage {
   if (row.from_account !== null) message.account = row.from_account;
   if (row.room !== null) message.room = row.room;
   if (row.to_nick !== null) message.to = row.to_nick;
+  if (row.to_account !== null) message.toAccount = row.to_account;
   if (Number(row.action) === 1) message.action = true;
   if (row.mentions !== null && row.mentions !== '') message.mentions = row.mentions.split(' ');
   return message;

@@ -40,6 +40,8 @@ export interface ChatMessagesTable {
   from_account: string | null;
   to_nick: string | null;
   to_key: string | null;
+  /** Added by 0002: the recipient's account; only accounts' direct messages are their history. */
+  to_account: string | null;
   text: string;
   action: number;
   mentions: string | null;
@@ -102,7 +104,46 @@ function createMessages(kind: StoreKind): Migration {
   };
 }
 
+/**
+ * The recipient's account, so that an account's direct-message history is what it sent and
+ * received as that account, not whatever a guest of the same nick once did. Waiting messages
+ * (delivered 0) only ever go to accounts, under the account's name: they are filled in.
+ */
+function addToAccount(kind: StoreKind): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .alterTable('chat_messages')
+        .addColumn('to_account', key(kind, MAX_NICK_LENGTH))
+        .execute();
+      await sql`update chat_messages set to_account = to_nick where room is null and delivered = 0`.execute(
+        db,
+      );
+      await db.schema
+        .createIndex('chat_messages_to_account')
+        .on('chat_messages')
+        .columns(['to_account', 'delivered', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('chat_messages_from_account')
+        .on('chat_messages')
+        .columns(['from_account', 'id'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropIndex('chat_messages_from_account').on('chat_messages').execute();
+      await db.schema.dropIndex('chat_messages_to_account').on('chat_messages').execute();
+      await db.schema.alterTable('chat_messages').dropColumn('to_account').execute();
+    },
+  };
+}
+
 /** The history's migrations for one engine, oldest first; never edit one that has shipped. */
 export function chatMigrationProvider(kind: StoreKind): MigrationProvider {
-  return { getMigrations: async () => ({ '0001_create_chat_messages': createMessages(kind) }) };
+  return {
+    getMigrations: async () => ({
+      '0001_create_chat_messages': createMessages(kind),
+      '0002_add_to_account': addToAccount(kind),
+    }),
+  };
 }

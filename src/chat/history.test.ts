@@ -115,26 +115,38 @@ describe.each(DB_KINDS)('chat history on %s', (kind: DbKind) => {
   });
 
   it('keeps a direct message for an offline account until it is marked delivered', async () => {
-    const waiting = [dm('ann', 'Zed', 'one'), dm('bob', 'zed', 'two')];
+    const waiting = [
+      dm('ann', 'zed', 'one', { account: 'ann', toAccount: 'zed' }),
+      dm('bob', 'zed', 'two', { toAccount: 'zed' }),
+    ];
     await history.append(waiting[0] as ChatMessage, { delivered: false });
     await history.append(waiting[1] as ChatMessage, { delivered: false });
-    await history.append(dm('ann', 'zed', 'seen live'));
-    const pending = await history.undelivered('ZED');
+    await history.append(dm('ann', 'zed', 'seen live', { account: 'ann', toAccount: 'zed' }));
+    const pending = await history.undelivered('zed');
     expect(pending).toEqual(waiting);
+    // An account is its name exactly (the user store refuses names differing only in case).
+    expect(await history.undelivered('ZED')).toEqual([]);
     expect(await history.undelivered('zed', 1)).toEqual([waiting[0]]);
     await history.markDelivered(pending.map((m) => m.id));
     expect(await history.undelivered('zed')).toEqual([]);
     await history.markDelivered([]);
   });
 
-  it("pages a user's direct messages, sent and received, and no one else's", async () => {
-    const mine = [dm('Kim', 'lou', 'to lou'), dm('lou', 'kim', 'from lou'), dm('max', 'KIM', 'from max')];
+  it("pages an account's direct messages, sent and received as that account, and no one else's", async () => {
+    // A guest who had the nick kim before the account existed: not the account's history.
+    await history.append(dm('kim', 'lou', 'from a guest called kim', { toAccount: 'lou' }));
+    await history.append(dm('lou', 'kim', 'to a guest called kim', { account: 'lou' }));
+    const mine = [
+      dm('kim', 'lou', 'to lou', { account: 'kim', toAccount: 'lou' }),
+      dm('lou', 'kim', 'from lou', { account: 'lou', toAccount: 'kim' }),
+      dm('max', 'kim', 'from max', { toAccount: 'kim' }),
+    ];
     for (const m of mine) await history.append(m);
-    await history.append(dm('lou', 'max', 'not kim'));
+    await history.append(dm('lou', 'max', 'not kim', { account: 'lou' }));
     await history.append(say('kim', 'a room named kim'));
     const page = await history.direct('kim');
     expect(page).toEqual({ messages: mine, more: false });
-    const older = await history.direct('KIM', { before: mine[2]?.id, limit: 1 });
+    const older = await history.direct('kim', { before: mine[2]?.id, limit: 1 });
     expect(older).toEqual({ messages: [mine[1]], more: true });
   });
 

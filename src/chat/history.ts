@@ -60,10 +60,13 @@ export interface ChatHistory {
   append(message: ChatMessage, options?: { delivered?: boolean }): Promise<void>;
   /** A room's messages. */
   room(room: string, page?: PageQuery): Promise<HistoryPage>;
-  /** The direct messages `nick` sent or received (compared folded). */
-  direct(nick: string, page?: PageQuery): Promise<HistoryPage>;
-  /** Direct messages to `nick` still waiting, oldest first, at most `limit` (default 100). */
-  undelivered(nick: string, limit?: number): Promise<ChatMessage[]>;
+  /**
+   * The direct messages the account `account` sent or received as that account (its name
+   * exactly): not those of a guest who once had the same nick.
+   */
+  direct(account: string, page?: PageQuery): Promise<HistoryPage>;
+  /** Direct messages to the account `account` still waiting, oldest first, at most `limit` (default 100). */
+  undelivered(account: string, limit?: number): Promise<ChatMessage[]>;
   /** Marks direct messages delivered (at most MAX_PAGE ids a call). */
   markDelivered(ids: readonly string[]): Promise<void>;
   /** The greatest id stored: a restarted hub's ids continue after it. */
@@ -146,10 +149,12 @@ class KyselyChatHistory implements ChatHistory {
     return this.#page(page, (q) => q.where('room', '=', name));
   }
 
-  async direct(nick: string, page: PageQuery = {}): Promise<HistoryPage> {
-    const key = checkKey(nick);
+  async direct(account: string, page: PageQuery = {}): Promise<HistoryPage> {
+    checkKey(account);
     return this.#page(page, (q) =>
-      q.where('room', 'is', null).where((eb) => eb.or([eb('from_key', '=', key), eb('to_key', '=', key)])),
+      q
+        .where('room', 'is', null)
+        .where((eb) => eb.or([eb('from_account', '=', account), eb('to_account', '=', account)])),
     );
   }
 
@@ -166,15 +171,15 @@ class KyselyChatHistory implements ChatHistory {
     return { messages: after === undefined ? kept.reverse() : kept, more };
   }
 
-  async undelivered(nick: string, limit = 100): Promise<ChatMessage[]> {
-    const key = checkKey(nick);
+  async undelivered(account: string, limit = 100): Promise<ChatMessage[]> {
+    checkKey(account);
     const { limit: n } = checkPage({ limit }, MAX_PAGE);
     await this.#settled();
     const rows = await this.#run(() =>
       this.db
         .selectFrom('chat_messages')
         .selectAll()
-        .where('to_key', '=', key)
+        .where('to_account', '=', account)
         .where('delivered', '=', 0)
         .where('room', 'is', null)
         .orderBy('id', 'asc')

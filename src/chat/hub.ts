@@ -28,6 +28,9 @@ import * as rooms from './rooms.js';
 import { HubState, Out, refusal, type Session, type User } from './state.js';
 import { direct, expireTyping, history, say, typing } from './talk.js';
 
+/** Nicks kept for the sources of UDP datagrams (`udp-10-0-0-5`): no one else may speak as one. */
+const DATAGRAM_NICK = /^udp-/i;
+
 export interface ChatHubOptions {
   /** This hub's number among the nodes sharing rooms (0 to 1023); it tags message and session ids. */
   node?: number;
@@ -92,14 +95,17 @@ export class ChatHub {
   /**
    * A new session, for a client that connected; it must choose a nick (`nick` command) or be
    * logged in (`authenticate`) before anything else. Refused with `ERR_TOO_MANY_CONNECTIONS`
-   * at `maxSessions`.
+   * at `maxSessions`. `datagram`: the session of a UDP source, the only kind that may take a
+   * `udp-` nick.
    */
-  open(): { session: SessionId; refusal?: undefined } | { session?: undefined; refusal: Refusal } {
+  open(
+    options: { datagram?: boolean } = {},
+  ): { session: SessionId; refusal?: undefined } | { session?: undefined; refusal: Refusal } {
     if (this.#st.sessions.size >= this.limits.maxSessions) {
       return { refusal: refusal(ErrorCode.TOO_MANY_CONNECTIONS, 'the chat is full; try again later') };
     }
     const id = `${this.node}-${++this.#opened}`;
-    this.#st.sessions.set(id, { id, rooms: new Set() });
+    this.#st.sessions.set(id, { id, rooms: new Set(), ...(options.datagram ? { datagram: true } : {}) });
     return { session: id };
   }
 
@@ -126,6 +132,8 @@ export class ChatHub {
         message: `too many messages: wait ${(wait / 1000).toFixed(1)} s`,
         retryAfterMs: wait,
       });
+    } else if (command.type === 'nick' && !s.datagram && DATAGRAM_NICK.test(String(command.nick))) {
+      out.refuse(refusal(ErrorCode.BAD_NICK, 'nicks starting with udp- name the sources of datagrams'));
     } else if (s.user === undefined) {
       if (command.type === 'nick') registerGuest(this.#st, s, command.nick, out);
       else out.refuse(refusal(ErrorCode.NOT_REGISTERED, 'choose a nick or log in first'));

@@ -25,6 +25,8 @@ export interface ChatMessage {
   room?: string;
   /** A direct message: the recipient's nick. */
   to?: string;
+  /** A direct message to an account: the account (absent for a guest recipient). */
+  toAccount?: string;
   text: string;
   /** `/me`: an action, shown as `* nick text`. */
   action?: boolean;

@@ -78,9 +78,12 @@ export class ChatServer {
     this.#ticker.unref();
   }
 
-  /** A client connected: its session, or why it cannot have one (the chat is full). */
-  attach(peer: ChatPeer): { session: SessionId } | { refusal: Refusal } {
-    const opened = this.hub.open();
+  /** A client connected: its session, or why it cannot have one (the chat is full). `datagram`: a UDP source. */
+  attach(
+    peer: ChatPeer,
+    options: { datagram?: boolean } = {},
+  ): { session: SessionId } | { refusal: Refusal } {
+    const opened = this.hub.open(options);
     if (opened.session === undefined) return { refusal: opened.refusal };
     this.#peers.set(opened.session, { peer, waiting: 0, held: [], heldEcho: [], reads: Promise.resolve() });
     return { session: opened.session };

@@ -25,6 +25,8 @@ export interface Session {
   user?: User;
   /** Rooms this session is in, by name. */
   readonly rooms: Set<string>;
+  /** A UDP source's session (see `ChatHub.open`). */
+  readonly datagram?: true;
 }
 
 export interface Typing {

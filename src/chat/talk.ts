@@ -62,6 +62,9 @@ export function direct(
   if (target === undefined && account === undefined) return out.refuse(noSuchNick(to));
   const message = stamp(st, user, text, command.action);
   message.to = target?.nick ?? account;
+  // Whose history it joins: an account's, never a guest's (its nick may be someone else's later).
+  const toAccount = target !== undefined ? target.account : account;
+  if (toAccount !== undefined) message.toAccount = toAccount;
   if (target !== undefined && target !== user) out.send(idsOf(target.sessions), { type: 'message', message });
   const queued = target === undefined;
   out.send(

@@ -101,7 +101,7 @@ export class UdpRoom {
     const known = this.#sources.get(address);
     if (known) return known;
     if (this.#sources.size >= (this.#o.maxSources ?? 256)) return undefined;
-    const attached = this.#o.server.attach(MUTE);
+    const attached = this.#o.server.attach(MUTE, { datagram: true });
     if ('refusal' in attached) return undefined;
     const { session } = attached;
     const server = this.#o.server;
