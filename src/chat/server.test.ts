@@ -145,6 +145,30 @@ describe('ChatServer', () => {
     await server.close();
   });
 
+  it('reads at most maxHistoryReads histories at once across sessions; the others wait their turn', async () => {
+    const history = new SlowHistory();
+    const server = new ChatServer({ hub: new ChatHub(), history, maxHistoryReads: 2 });
+    const peers = Array.from({ length: 5 }, () => new Peer());
+    peers.forEach((peer, i) => {
+      const s = attach(server, peer);
+      server.command(s, { type: 'nick', nick: `p${i}` });
+      server.command(s, { type: 'join', room: 'lobby' });
+    });
+    await settle();
+    expect(history.pending).toBe(2);
+    expect(server.historyReads).toEqual({ running: 2, waiting: 3 });
+    await history.release();
+    await settle();
+    expect(history.pending).toBe(2);
+    await history.release();
+    await settle();
+    await history.release();
+    await settle();
+    expect(server.historyReads).toEqual({ running: 0, waiting: 0 });
+    for (const peer of peers) expect(peer.types()).toContain('history');
+    await server.close();
+  });
+
   it('gives empty history pages at once without a store', () => {
     const server = new ChatServer({ hub: new ChatHub() });
     const ann = new Peer();

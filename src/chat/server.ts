@@ -35,6 +35,12 @@ export interface ChatServerOptions {
   history?: ChatHistory;
   /** How often typing notices are expired, in ms. Default 1000. */
   tickMs?: number;
+  /**
+   * History reads (scrollback, history pages, waiting messages) under way at once across all
+   * sessions; more wait their turn. Default 16: a crowd asking for history cannot take every
+   * database connection, or the event loop in one burst.
+   */
+  maxHistoryReads?: number;
   log?: Logger;
 }
 
@@ -69,11 +75,16 @@ export class ChatServer {
   readonly #ticker: NodeJS.Timeout;
   /** Effects under way, so that `close()` can wait for the history writes. */
   readonly #running = new Set<Promise<unknown>>();
+  readonly #maxReads: number;
+  #reading = 0;
+  /** Reads waiting for a turn, oldest first. */
+  readonly #readQueue: (() => void)[] = [];
 
   constructor(options: ChatServerOptions) {
     this.hub = options.hub;
     this.#history = options.history;
     this.#log = options.log ?? silentLogger;
+    this.#maxReads = options.maxHistoryReads ?? 16;
     this.#ticker = setInterval(() => this.#apply(this.hub.tick()), options.tickMs ?? 1000);
     this.#ticker.unref();
   }
@@ -179,7 +190,10 @@ export class ChatServer {
     };
     // A session's reads run in turn (a pooled database could answer two at once out of
     // order); writes go straight to the history, which keeps their order itself.
-    const run = (): Promise<unknown> => runHistoryEffect(history, effect, send);
+    const run = (): Promise<unknown> =>
+      holder
+        ? this.#turn(() => runHistoryEffect(history, effect, send))
+        : runHistoryEffect(history, effect, send);
     const started = holder ? holder.reads.then(run) : run();
     if (holder) holder.reads = started.catch(() => undefined);
     const running = started
@@ -191,6 +205,25 @@ export class ChatServer {
         if (holder) this.#release(holder);
       });
     this.#running.add(running);
+  }
+
+  /** Runs a history read when one of the `maxHistoryReads` turns is free. */
+  async #turn<T>(read: () => Promise<T>): Promise<T> {
+    if (this.#reading >= this.#maxReads) await new Promise<void>((resolve) => this.#readQueue.push(resolve));
+    else this.#reading++;
+    try {
+      return await read();
+    } finally {
+      const next = this.#readQueue.shift();
+      // The turn passes straight to the next read waiting; otherwise it is free.
+      if (next) next();
+      else this.#reading--;
+    }
+  }
+
+  /** Reads under way now (at most `maxHistoryReads`), and waiting for a turn. */
+  get historyReads(): { running: number; waiting: number } {
+    return { running: this.#reading, waiting: this.#readQueue.length };
   }
 
   /** One history effect of the session is done: when none is left, what was held goes out. */
