@@ -71,9 +71,12 @@ export class ChatClient implements AsyncIterable<ClientEvent> {
     const log = options.log ?? silentLogger;
     const socket = await dial({ ...options, port });
     log.debug({ server: where }, 'connected');
+    // The queue out holds only what this client sends: a script may send thousands at once.
     const conn = new EnvelopeConnection(socket, {
       maxMessageSize: MAX_EVENT_SIZE,
       maxHeaderSize: MAX_EVENT_SIZE,
+      maxQueuedBytes: 64 * 1024 * 1024,
+      maxQueuedMessages: 100_000,
     });
     const incoming = conn[Symbol.asyncIterator]();
     const next = async (): Promise<Record<string, unknown>> => {

@@ -179,6 +179,17 @@ describe('the chat server against hostile clients', () => {
     await watcher.close();
   });
 
+  it('a client may send 5,000 messages in one go: its own queue does not drop it', async () => {
+    const sender = await ChatClient.connect({ host: '127.0.0.1', port, nick: 'burster' });
+    sender.send({ type: 'join', room: 'burst' });
+    await next(sender, (e) => e.type === 'history');
+    for (let i = 0; i < 5000; i++)
+      expect(sender.send({ type: 'say', room: 'burst', text: `${i} ${'b'.repeat(500)}` })).toBe(true);
+    const last = await next(sender, (e) => e.type === 'message' && e.message.text.startsWith('4999 '));
+    expect(last).toMatchObject({ echo: true });
+    await sender.close();
+  });
+
   it('a refusal names the ref of the command it answers', async () => {
     const client = await ChatClient.connect({ host: '127.0.0.1', port, nick: 'reffer' });
     client.send({ type: 'join', room: 'not a room!' }, 'r-17');
