@@ -5,12 +5,15 @@
  * lesson's UDP chat room showed them: `[HH:MM] nick: text`.
  */
 import { ErrorCode, isSockitError } from '../errors.js';
-import type { LineConnection } from '../runtime/lines.js';
+import type { CheckedLineConnection } from '../runtime/lines.js';
 import { DEFAULT_ROOM } from './names.js';
 import type { ChatCommand, ChatEvent, Refusal } from './protocol.js';
 import type { ChatPeer, ChatServer } from './server.js';
 import { attachPeer, type SessionConnection } from './session.js';
 import { eventLine } from './text-lines.js';
+
+/** Longest line taken, in bytes: a message of 2 KiB and a command around it. */
+export const MAX_LINE_BYTES = 4096;
 
 const HELP = [
   'commands: /join ROOM, /part [ROOM], /msg NICK TEXT, /me TEXT, /who [ROOM], /rooms,',
@@ -22,7 +25,7 @@ type Parsed = { command: ChatCommand } | { quit: true } | { help: true } | { err
 
 /** Serves one line-mode client: its first line is its nick. */
 export async function runLineSession(
-  lines: LineConnection,
+  lines: CheckedLineConnection,
   conn: SessionConnection,
   server: ChatServer,
 ): Promise<void> {
@@ -59,12 +62,19 @@ export async function runLineSession(
   try {
     for await (const raw of lines) {
       if (closed) break;
-      const line = raw.trim();
-      if (line === '') continue;
-      if (line.includes('\uFFFD')) {
-        refuse({ code: ErrorCode.BAD_REQUEST, message: 'that line is not valid UTF-8' });
+      if (typeof raw !== 'string') {
+        refuse(
+          raw.problem === 'encoding'
+            ? { code: ErrorCode.BAD_REQUEST, message: 'that line is not valid UTF-8' }
+            : {
+                code: ErrorCode.FRAME_TOO_LARGE,
+                message: `that line is longer than ${MAX_LINE_BYTES} bytes`,
+              },
+        );
         continue;
       }
+      const line = raw.trim();
+      if (line === '') continue;
       if (!registered) {
         const r = server.command(session, { type: 'nick', nick: line });
         if (r) {
@@ -87,7 +97,7 @@ export async function runLineSession(
       }
     }
   } catch (err) {
-    // A line over the limit: say so, then close.
+    // A socket error or the like: say so if the connection still takes it, then close.
     if (isSockitError(err)) say(`! ${err.message} [${err.code}]`);
   } finally {
     unwatch();

@@ -12,11 +12,11 @@ import type net from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { LoginServer } from '../auth/login-server.js';
 import { EnvelopeConnection } from '../runtime/conn.js';
-import { LineConnection } from '../runtime/lines.js';
+import { CheckedLineConnection } from '../runtime/lines.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { type Connection, serveTcp, type TcpService } from '../runtime/tcp.js';
 import { serveUdp, type UdpService } from '../runtime/udp.js';
-import { runLineSession } from './line-mode.js';
+import { MAX_LINE_BYTES, runLineSession } from './line-mode.js';
 import { DEFAULT_ROOM } from './names.js';
 import { envelopeLink, MAX_COMMAND_SIZE, MAX_EVENT_SIZE } from './native.js';
 import { CHAT_PORT } from './port.js';
@@ -29,9 +29,6 @@ export { CHAT_PORT };
 const NO_HTTP =
   'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 38\r\nConnection: close\r\n\r\n' +
   'no WebSocket on this sockit chat port\n';
-
-/** Longest line in line mode, in bytes: a message of 2 KiB and a command around it. */
-const MAX_LINE = 4096;
 
 export interface ChatListenOptions {
   server: ChatServer;
@@ -104,8 +101,8 @@ export async function listenChat(options: ChatListenOptions): Promise<ChatListen
         conn.socket.end(NO_HTTP);
         return;
       }
-      const lines = new LineConnection(conn.socket, {
-        maxLineLength: MAX_LINE,
+      const lines = new CheckedLineConnection(conn.socket, {
+        maxLineLength: MAX_LINE_BYTES,
         newline: '\r\n',
         maxQueuedBytes: 1024 * 1024,
         service: 'chat',

@@ -5,7 +5,7 @@ import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
-import { LineConnection, LineDecoder } from './lines.js';
+import { type BadLine, CheckedLineConnection, LineConnection, LineDecoder } from './lines.js';
 
 function fakeSocket(): { socket: Duplex; writes: Buffer[] } {
   const writes: Buffer[] = [];
@@ -254,5 +254,23 @@ describe('LineConnection', () => {
     expect(peak).toBeLessThanOrEqual(bound);
     expect(sent).toBeLessThan(100_000);
     client.destroy();
+  });
+});
+
+describe('CheckedLineConnection', () => {
+  it('hands over a line that is not UTF-8, or too long, as a BadLine, and reads on', async () => {
+    const { socket } = fakeSocket();
+    const conn = new CheckedLineConnection(socket, { maxLineLength: 16 });
+    socket.push(Buffer.from('fine \uFFFD too\n', 'utf8'));
+    socket.push(Buffer.from([0x68, 0xff, 0x69, 0x0a]));
+    socket.push(`${'x'.repeat(40)}\n`);
+    socket.push(Buffer.from([0xe2, 0x82]));
+    socket.push(Buffer.from([0xac, 0x0a]));
+    socket.push('after\n');
+    socket.push(null);
+    const out: (string | BadLine)[] = [];
+    for await (const line of conn) out.push(line);
+    // A real U+FFFD is text like any other; a split character is whole once its line is.
+    expect(out).toEqual(['fine \uFFFD too', { problem: 'encoding' }, { problem: 'length' }, '€', 'after']);
   });
 });

@@ -155,10 +155,56 @@ function lineFraming(options: LineConnectionOptions): StreamFraming<string, stri
     onBadInput: 'stop',
     push: (chunk, emit) => decoder.push(chunk, emit),
     end: () => decoder.end(),
-    encode(line) {
-      if (/[\r\n]/.test(line))
-        throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'a line cannot contain CR or LF');
-      return Buffer.from(line + newline, 'utf8');
-    },
+    encode: (line) => encodeLine(line, newline),
   };
+}
+
+function encodeLine(line: string, newline: string): Buffer {
+  if (/[\r\n]/.test(line))
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'a line cannot contain CR or LF');
+  return Buffer.from(line + newline, 'utf8');
+}
+
+/** A line that could not be taken: over the length limit, or not valid UTF-8. */
+export interface BadLine {
+  problem: 'length' | 'encoding';
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Lines in, lines out, for a person typing: a line that is not valid UTF-8, or is over the
+ * limit, arrives as a `BadLine` (to refuse) instead of mangled text or the end of reading;
+ * the lines after it are read as usual. Otherwise as `LineConnection`.
+ *
+ * @example
+ * ```ts
+ * for await (const line of new CheckedLineConnection(socket, { maxLineLength: 4096 })) {
+ *   if (typeof line !== 'string') conn.send(`! that line was refused (${line.problem})`);
+ * }
+ * ```
+ */
+export class CheckedLineConnection extends StreamConnection<string | BadLine, string> {
+  constructor(socket: Duplex, options: LineConnectionOptions = {}) {
+    const decoder = new LineDecoder(options);
+    const newline = options.newline ?? '\n';
+    const take = (line: Buffer | undefined): string | BadLine => {
+      if (line === undefined) return { problem: 'length' };
+      try {
+        return strictUtf8.decode(line);
+      } catch {
+        return { problem: 'encoding' };
+      }
+    };
+    super(
+      socket,
+      {
+        onBadInput: 'stop',
+        push: (chunk, emit) => decoder.pushBytes(chunk, (line) => emit(take(line))),
+        end: () => decoder.end(),
+        encode: (line) => encodeLine(line, newline),
+      },
+      options,
+    );
+  }
 }

@@ -165,8 +165,11 @@ describe('the chat transports', () => {
     await nc.waitFor(/you are in #lobby/);
     nc.socket.write(Buffer.from([0x68, 0xff, 0x69, 0x0a]));
     await nc.waitFor(/not valid UTF-8 \[ERR_BAD_REQUEST\]/);
+    // U+FFFD typed as such is text like any other, not taken for bad bytes.
+    nc.write('a real \uFFFD here');
     nc.write('/msg nobody-here hi');
     await nc.waitFor(/ERR_NO_SUCH_NICK/);
+    expect(nc.text.match(/not valid UTF-8/g)).toHaveLength(1);
     nc.socket.destroy();
   });
 
