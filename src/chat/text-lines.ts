@@ -11,23 +11,37 @@ export function clock(at: number): string {
   return `[${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}]`;
 }
 
-/** One message: `[HH:MM] nick: text`, `* nick text` for an action, `#room` when not `room`. */
-export function messageLine(m: ChatMessage, room?: string): string {
+/**
+ * One message: `[HH:MM] nick: text`, `* nick text` for an action, `#room` when not `room`;
+ * a direct message is `(private)`, or `(to NICK)` for your own coming back (`echo`).
+ */
+export function messageLine(m: ChatMessage, room?: string, echo = false): string {
   const where =
-    m.room !== undefined ? (m.room === room ? '' : `#${m.room} `) : m.to !== undefined ? '(private) ' : '';
+    m.room !== undefined
+      ? m.room === room
+        ? ''
+        : `#${m.room} `
+      : m.to === undefined
+        ? ''
+        : echo
+          ? `(to ${m.to}) `
+          : '(private) ';
   return m.action
     ? `${clock(m.at)} ${where}* ${m.from} ${m.text}`
     : `${clock(m.at)} ${where}${m.from}: ${m.text}`;
 }
 
-/** The line (or lines, joined by `\n`) for an event; undefined for one a person need not see. */
-export function eventLine(event: ChatEvent, room?: string): string | undefined {
+/**
+ * The line (or lines, joined by `\n`) for an event; undefined for one a person need not see.
+ * `echo`: the event is your own message coming back (see `messageLine`).
+ */
+export function eventLine(event: ChatEvent, room?: string, echo = false): string | undefined {
   const now = clock(Date.now());
   switch (event.type) {
     case 'welcome':
       return `-- welcome, ${event.nick}${event.admin ? ' (admin)' : ''}; /help lists the commands`;
     case 'message':
-      return messageLine(event.message, room) + (event.queued ? ' (kept until they log in)' : '');
+      return messageLine(event.message, room, echo) + (event.queued ? ' (kept until they log in)' : '');
     case 'joined': {
       const names = event.members.map((m) => (m.op ? `@${m.nick}` : m.nick)).join(' ');
       const topic = event.room.topic ? `\n-- topic: ${event.room.topic}` : '';

@@ -139,7 +139,7 @@ export function tailCommand(): Command {
         flags: ChatClientFlags & { follow: boolean },
         command: Command,
       ) => {
-        const { ChatClient } = await import('../chat/client.js');
+        const { ChatClient, refusalError } = await import('../chat/client.js');
         const { messageLine } = await import('../chat/text-lines.js');
         const print = (m: ChatMessage): void =>
           writeStdout(`${flags.json ? JSON.stringify(m) : messageLine(m, room)}\n`);
@@ -159,10 +159,7 @@ export function tailCommand(): Command {
             client.send(last ? { type: 'join', room, after: last } : { type: 'join', room });
             try {
               for await (const event of client) {
-                if (event.type === 'refused' || event.type === 'bye') {
-                  const { refusalError } = await import('../chat/client.js');
-                  throw refusalError(event);
-                }
+                if (event.type === 'refused' || event.type === 'bye') throw refusalError(event);
                 if (event.type === 'history' && event.room === room) {
                   const resumed = last !== undefined && last !== '';
                   for (const m of event.messages) if (last === undefined || m.id > last) print(m);
@@ -189,8 +186,8 @@ export function tailCommand(): Command {
     );
 }
 
-/** 1 s, 2 s, 4 s ... up to 30 s, with a little jitter; cut short by the signal. */
-function backOff(attempt: number, signal: AbortSignal): Promise<void> {
+/** Waits before reconnection `attempt` (1, 2, ...): 1 s, 2 s, 4 s ... up to 30 s, with a little jitter; cut short by the signal. */
+export function backOff(attempt: number, signal: AbortSignal): Promise<void> {
   const ms = Math.min(30_000, 1000 * 2 ** Math.min(attempt - 1, 5)) * (0.8 + Math.random() * 0.4);
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);

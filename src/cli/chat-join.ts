@@ -9,7 +9,7 @@ import readline from 'node:readline';
 import { Command } from 'commander';
 import type { ChatClient } from '../chat/client.js';
 import type { ChatEvent } from '../chat/protocol.js';
-import { type ChatClientFlags, chatClientOptions, connectOptions } from './chat-client.js';
+import { backOff, type ChatClientFlags, chatClientOptions, connectOptions } from './chat-client.js';
 import { interruptible } from './interrupt.js';
 
 interface JoinFlags extends ChatClientFlags {
@@ -115,7 +115,7 @@ export function joinCommand(): Command {
             } catch (err) {
               if (attempt === 0 || signal.aborted || leaving) throw err;
               show(`-- cannot reconnect (${(err as Error).message}); trying again`);
-              await sleep(Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)));
+              await backOff(attempt, signal);
               continue;
             }
             attempt = 0;
@@ -150,12 +150,9 @@ export function joinCommand(): Command {
                 else {
                   // Your own room message needs no echo: it is the line you typed. A direct
                   // message's echo says it arrived (or waits for an account that is away).
+                  const echo = event.type === 'message' && event.echo === true;
                   const text =
-                    event.type === 'message' && event.echo
-                      ? event.message.to === undefined
-                        ? undefined
-                        : `${eventLine(event, room)?.replace('(private)', `(to ${event.message.to})`)}`
-                      : eventLine(event, room);
+                    echo && event.message.to === undefined ? undefined : eventLine(event, room, echo);
                   remember(event);
                   if (text !== undefined) show(text);
                 }
@@ -178,7 +175,3 @@ export function joinCommand(): Command {
 
 const HELP =
   '/join ROOM  /part [ROOM]  /msg NICK TEXT  /me TEXT  /who [ROOM]  /rooms  /nick NICK  /topic TEXT  /away [TEXT]  /whois NICK  /quit';
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
