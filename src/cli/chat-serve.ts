@@ -5,7 +5,7 @@ import { CHAT_PORT, DEFAULT_IRC_PORT } from '../chat/port.js';
 import { launch } from '../runtime/launch.js';
 import { parseCount, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
-import { dataDirOption } from './data-dir.js';
+import { databaseOption, dataDirOption } from './data-dir.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
 interface ChatServeFlags extends TlsFlags {
@@ -30,12 +30,7 @@ export function chatServeCommand(): Command {
       'serve the chat: native clients, browsers, nc/telnet and UDP datagrams on one port, IRC on another',
     )
     .addOption(dataDirOption('where the account database lives, as for sockit serve and users'))
-    .addOption(
-      new Option(
-        '--db <url>',
-        'accounts and history: mysql://, mariadb://, postgres:// or sqlite:FILE (default: DATA-DIR/sockit.db)',
-      ).env('SOCKIT_DB'),
-    )
+    .addOption(databaseOption('accounts and history'))
     .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
     .option('-p, --port <port>', 'TCP and UDP port; 0 picks a free one', parsePort, CHAT_PORT)
     .option('--no-udp', 'take no UDP datagrams')

@@ -43,6 +43,21 @@ export function dataDirOption(description: string): Option {
 }
 
 /**
+ * `--db URL` (or `SOCKIT_DB`): the database of a server command; `holds` says what it keeps.
+ *
+ * @example
+ * ```ts
+ * new Command('serve').addOption(databaseOption('accounts'));
+ * ```
+ */
+export function databaseOption(holds: string): Option {
+  return new Option(
+    '--db <url>',
+    `${holds}: mysql://, mariadb://, postgres:// or sqlite:FILE (default: DATA-DIR/sockit.db)`,
+  ).env('SOCKIT_DB');
+}
+
+/**
  * A database target for a message: the absolute SQLite file, or a URL without its password.
  *
  * @example

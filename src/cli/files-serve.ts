@@ -16,7 +16,7 @@ import {
   secondsOption,
 } from './args.js';
 import { loggerFor } from './context.js';
-import { dataDirOption } from './data-dir.js';
+import { databaseOption, dataDirOption } from './data-dir.js';
 import { readSecret } from './files-client.js';
 import { parseServerQuota } from './quota.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
@@ -43,12 +43,7 @@ export function serveCommand(): Command {
     .description('serve a folder holding one home per user')
     .option('--root <dir>', "folder of the users' homes (default: DATA-DIR/files)")
     .addOption(dataDirOption('where the account database and keys live, as for sockit serve and users'))
-    .addOption(
-      new Option(
-        '--db <url>',
-        'accounts: mysql://, mariadb://, postgres:// or sqlite:FILE (default: DATA-DIR/sockit.db)',
-      ).env('SOCKIT_DB'),
-    )
+    .addOption(databaseOption('accounts'))
     .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
     .option('-p, --port <port>', 'port; 0 picks a free one', parsePort, FILES_PORT)
     .option('--allow-register', 'let anyone who can connect create an account')

@@ -1,7 +1,7 @@
 /** `sockit serve`: every sockit service at once, on unprivileged default ports. */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { CHAT_PORT, DEFAULT_IRC_PORT } from '../chat/port.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
@@ -13,7 +13,7 @@ import type { Service } from '../runtime/service.js';
 import { serveTftp, TFTP_SERVE_PORT } from '../tftp/server.js';
 import { parsePort } from './args.js';
 import { loggerFor } from './context.js';
-import { dataDirOption } from './data-dir.js';
+import { databaseOption, dataDirOption } from './data-dir.js';
 
 /** Where `sockit serve` binds unless told otherwise: this machine only. */
 export const SERVE_DEFAULT_HOST = '127.0.0.1';
@@ -53,12 +53,7 @@ export function serveCommand(): Command {
       CHAT_PORT,
     )
     .option('--irc-port <port>', 'the chat for IRC clients', parsePort, DEFAULT_IRC_PORT)
-    .addOption(
-      new Option(
-        '--db <url>',
-        'accounts: mysql://, postgres:// or sqlite:FILE (default: DATA-DIR/sockit.db)',
-      ).env('SOCKIT_DB'),
-    )
+    .addOption(databaseOption('accounts and chat history'))
     .addHelpText(
       'after',
       `
@@ -98,6 +93,8 @@ Examples:
         const launched = await launch({ model: 'event-loop', log }, async (model) => {
           warnIfExposed(flags.host, log);
           const services: Service[] = [];
+          // One key for the fake salts of both services that log accounts in.
+          const fakeKey = await loadFakeKey(flags.dataDir);
           // One at a time, so that a service that cannot start stops the ones before it.
           await startOrStopAll(services, '--echo-port', async () =>
             serveEcho({ host: flags.host, port: flags.echoPort, model, log }),
@@ -111,7 +108,7 @@ Examples:
               store,
               host: flags.host,
               port: flags.filesPort,
-              fakeKey: await loadFakeKey(flags.dataDir),
+              fakeKey,
               log,
             }),
           ]);
@@ -122,7 +119,7 @@ Examples:
             const chat = await serveChat({
               store,
               history: database,
-              fakeKey: await loadFakeKey(flags.dataDir),
+              fakeKey,
               host: flags.host,
               port: flags.chatPort,
               ircPort: flags.ircPort,
