@@ -88,6 +88,10 @@ export class ReadTransfer extends Transfer {
     pump.start(o.blksize);
   }
 
+  protected answerRepeat(): void {
+    this.#sender?.repeat();
+  }
+
   abort(reason: string, tell: boolean): void {
     if (this.state === 'done') return;
     // Until the pump exists the content is ours to close; after, the pump's.

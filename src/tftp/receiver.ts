@@ -209,6 +209,16 @@ export class TftpReceiver {
     });
   }
 
+  /**
+   * The peer asked again (a repeat of its request): it has not heard our first answer (the
+   * OACK or ACK 0), which goes out once more now, the timer left as it is.
+   */
+  repeat(): void {
+    if (this.#expected > 1 || this.#state === 'done' || this.#last === undefined) return;
+    this.stats.retransmits++;
+    this.#sink.send(this.#last);
+  }
+
   timeout(): void {
     if (this.#state === 'done' || this.#state === 'finishing') return;
     if (this.#state === 'dallying') {

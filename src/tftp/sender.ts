@@ -164,6 +164,27 @@ export class TftpSender {
     // Anything else is a duplicate or a stray: answering it would double the traffic.
   }
 
+  /**
+   * The peer asked again (a repeat of its request): it has not heard our first packet. That
+   * packet (the OACK, or the first window) goes out once more now, the timer left as it is.
+   */
+  repeat(): void {
+    if (this.#done || this.#base > 1) return;
+    this.stats.retransmits++;
+    if (this.#base === 0 && this.#opts.initial) {
+      this.#timed = -1; // Karn: a block sent twice gives no sample
+      this.#sink.send(this.#opts.initial);
+      return;
+    }
+    if (this.#sent === 0) return;
+    if (this.#timed >= this.#base) this.#timed = -1;
+    const { rollover } = this.#opts;
+    const limit = Math.min(this.#queue.length, this.#sent);
+    for (let i = 0; i < limit; i++) {
+      this.#sink.send([dataHeader(toWire(this.#base + i, rollover)), this.#queue[i] as Buffer]);
+    }
+  }
+
   timeout(): void {
     if (this.#done) return;
     this.#waitedMs += this.#opts.rto.ms;

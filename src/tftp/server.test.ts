@@ -483,6 +483,78 @@ describe('TFTP server and client', () => {
     expect(err.message).toMatch(/cannot write the output: write EPIPE/);
   });
 
+  it('sends its first packet again when the request is repeated, within bounds, until the client answers', async () => {
+    // A timer of 20 s keeps the server's own retransmissions out of the picture: whatever
+    // comes back within the test's waits was drawn by the repeats.
+    const quiet = await serveTftp({ root, host: '127.0.0.1', port: 0, writable: true, timeoutMs: 20_000 });
+    const socket = dgram.createSocket('udp4');
+    const got: { packet: Packet; port: number }[] = [];
+    socket.on('message', (msg, from) => {
+      const d = decodePacket(msg);
+      if (d.ok) got.push({ packet: d.packet, port: from.port });
+    });
+    const waitFor = async (count: number): Promise<void> => {
+      for (let i = 0; i < 250 && got.length < count; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(got.length).toBeGreaterThanOrEqual(count);
+    };
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+      const port = quiet.address.port;
+      for (const [request, first] of [
+        [encodeRequest(Opcode.RRQ, 'medium.bin', 'octet', new Map([['blksize', '1024']])), Opcode.OACK],
+        [encodeRequest(Opcode.RRQ, 'medium.bin', 'octet'), Opcode.DATA],
+        [encodeRequest(Opcode.WRQ, 'repeat-a.bin', 'octet', new Map([['blksize', '1024']])), Opcode.OACK],
+        [encodeRequest(Opcode.WRQ, 'repeat-b.bin', 'octet'), Opcode.ACK],
+      ] as const) {
+        got.length = 0;
+        const client = dgram.createSocket('udp4');
+        client.on('message', (msg, from) => socket.emit('message', msg, from));
+        await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+        client.send(request, port, '127.0.0.1');
+        await waitFor(1);
+        await pause(300);
+        client.send(request, port, '127.0.0.1');
+        await waitFor(2);
+        const [a, b] = got;
+        expect(a?.packet.opcode).toBe(first);
+        expect(b?.packet).toEqual(a?.packet);
+        expect(b?.port).toBe(a?.port);
+        // A flood of repeats: one answer per 250 ms at most, and never more than `retries` (5).
+        for (let i = 0; i < 30; i++) client.send(request, port, '127.0.0.1');
+        await pause(200);
+        expect(got.length).toBeLessThanOrEqual(3);
+        for (let round = 0; round < 6; round++) {
+          await pause(260);
+          client.send(request, port, '127.0.0.1');
+        }
+        await pause(200);
+        expect(got.length).toBeLessThanOrEqual(1 + 5);
+        client.close();
+      }
+      // Once the client has spoken on the transfer's port, a repeat is not answered.
+      got.length = 0;
+      const request = encodeRequest(Opcode.RRQ, 'medium.bin', 'octet', new Map([['blksize', '1024']]));
+      const client = dgram.createSocket('udp4');
+      client.on('message', (msg, from) => socket.emit('message', msg, from));
+      await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+      client.send(request, port, '127.0.0.1');
+      await waitFor(1);
+      client.send(encodeAck(0), got[0]?.port as number, '127.0.0.1');
+      await waitFor(2);
+      expect(got[1]?.packet.opcode).toBe(Opcode.DATA);
+      await pause(300);
+      client.send(request, port, '127.0.0.1');
+      await pause(300);
+      // (DATA 1 goes out again by the timer, adapted now to the round trip: not an answer to the repeat.)
+      expect(got.filter((g) => g.packet.opcode === Opcode.OACK)).toHaveLength(1);
+      client.close();
+    } finally {
+      socket.close();
+      await quiet.close();
+    }
+  });
+
   it('works over IPv6 loopback', async () => {
     const v6 = await serveTftp({ root, host: '::1', port: 0 });
     try {

@@ -213,7 +213,11 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     // The slot is taken at once, so that a repeat of the request arriving meanwhile is ignored.
     const taken = slots.take(from.address, from.port);
     if (!taken.ok) {
-      if (taken.why === 'repeat') return; // the transfer already answers it
+      if (taken.why === 'repeat') {
+        // The client has not heard the transfer's first packet: it may go out again now.
+        taken.slot.repeated();
+        return;
+      }
       const answer = errorWithin(0, 'server busy, try again later', msg.length);
       if (answer) main.send(answer, from.port, from.address);
       return;

@@ -28,7 +28,7 @@ export const MIN_TAKEOVER_SILENCE_MS = 1000;
 
 /** A transfer's hold on a slot, from its request on. */
 export interface Slot {
-  /** Address and port of the client: a repeated request from it is ignored. */
+  /** Address and port of the client: a repeated request from it starts no other transfer. */
   readonly key: string;
   /** The client's address group (the /64 of an IPv6 address), counted against the cap. */
   readonly address: string;
@@ -38,6 +38,11 @@ export interface Slot {
   heard: () => number | undefined;
   /** The transfer's current retransmission timeout, in ms. */
   rtoMs: () => number;
+  /**
+   * The client sent its request again: it has not heard the transfer's first packet, which
+   * the transfer may send once more (bounded, see `Transfer`).
+   */
+  repeated: () => void;
   /**
    * Ends the transfer: `tell` sends ERROR 0 with the reason to the client (the server is
    * closing); without it the transfer ends quietly (the client is gone, or never was).
@@ -65,7 +70,10 @@ export interface SlotLimits {
   now?: () => number;
 }
 
-export type Taken = { ok: true; slot: Slot } | { ok: false; why: 'repeat' | 'busy' | 'address' };
+export type Taken =
+  | { ok: true; slot: Slot }
+  | { ok: false; why: 'repeat'; slot: Slot }
+  | { ok: false; why: 'busy' | 'address' };
 
 export class TransferSlots {
   readonly #limits: Required<SlotLimits>;
@@ -102,7 +110,8 @@ export class TransferSlots {
    */
   take(address: string, port: number): Taken {
     const key = `${address}|${port}`;
-    if (this.#slots.has(key)) return { ok: false, why: 'repeat' };
+    const held = this.#slots.get(key);
+    if (held) return { ok: false, why: 'repeat', slot: held };
     const group = addressGroup(address);
     if ((this.#perAddress.get(group) ?? 0) >= this.#limits.maxPerAddress)
       return { ok: false, why: 'address' };
@@ -114,6 +123,7 @@ export class TransferSlots {
       began: this.#limits.now(),
       heard: () => undefined,
       rtoMs: () => timeoutMs,
+      repeated: () => {},
       stop: () => this.release(slot),
     };
     this.#slots.set(key, slot);

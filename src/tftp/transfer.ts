@@ -20,6 +20,9 @@ import type { Slot, TransferSlots } from './slots.js';
 import { type Refusal, refuse, type ServedFiles } from './storage.js';
 import { negotiation, timeoutLogged } from './trace.js';
 
+/** The least time between two answers to repeats of a request. */
+const MIN_REPEAT_GAP_MS = 250;
+
 /**
  * Where a transfer is:
  * - `negotiating`: the name is resolved, the file opened or created, options negotiated;
@@ -63,7 +66,35 @@ export abstract class Transfer {
     this.link = new TransferLink(socket, client.address, client, context.pollUs);
     slot.heard = () => this.link.heardAt;
     slot.stop = (reason, tell) => this.abort(reason, tell);
+    slot.repeated = () => this.#repeated();
   }
+
+  #repeats = 0;
+  #repeatedAt = 0;
+
+  /**
+   * The client sent its request again before a word on this transfer's port: our first
+   * packet (or its answer) was lost, and the repeat is the news of it, sooner than our timer
+   * (1, 2, 4 s apart) would act on it. So it is sent again now, as tftpd-hpa answers every
+   * request. The source may be forged: at most `retries` such answers per transfer and one
+   * per 250 ms, to the client's own address and port, so a flood of repeats draws no more
+   * than the timer itself would send.
+   */
+  #repeated(): void {
+    if (this.link.heardAt !== undefined || this.state !== 'transferring') return;
+    const now = Date.now();
+    if (this.#repeats >= this.context.retries || now - this.#repeatedAt < MIN_REPEAT_GAP_MS) return;
+    this.#repeats++;
+    this.#repeatedAt = now;
+    this.context.log.debug(
+      { ...this.entry, repeats: this.#repeats },
+      'request repeated: first packet sent again',
+    );
+    this.answerRepeat();
+  }
+
+  /** Sends the transfer's first packet again (see #repeated). */
+  protected abstract answerRepeat(): void;
 
   /** For log lines: who and what. */
   get entry(): { client: string; file: string } {

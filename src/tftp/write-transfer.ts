@@ -101,6 +101,10 @@ export class WriteTransfer extends Transfer {
     receiver.start();
   }
 
+  protected answerRepeat(): void {
+    this.#receiver?.repeat();
+  }
+
   abort(reason: string, tell: boolean): void {
     if (this.state === 'done') return;
     if (this.over) {
