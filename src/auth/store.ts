@@ -126,7 +126,15 @@ export async function openMigrated<Schema>(
     migrationTableName: migrations.table,
     migrationLockTableName: migrations.lockTable,
   });
-  const { error } = await migrator.migrateToLatest();
+  let { error } = await migrator.migrateToLatest();
+  // SQLite has no migration lock between processes: two servers starting on one file (the
+  // workers of a cluster, two chat nodes) both find the schema old, and the second to write
+  // fails (the table exists, or its snapshot is stale). Its transaction was rolled back, and
+  // once the first has committed, a second look finds nothing left to do.
+  for (let attempt = 1; error !== undefined && connection.kind === 'sqlite' && attempt <= 3; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * attempt));
+    ({ error } = await migrator.migrateToLatest());
+  }
   if (error !== undefined) {
     await db.destroy().catch(() => {});
     throw databaseError(connection, 'cannot open', error);
