@@ -14,6 +14,7 @@ import { TokenBucket } from '../auth/rate-limit.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { AccountDirectory } from './accounts.js';
 import { MessageIds } from './ids.js';
+import { foldNick } from './names.js';
 import * as operators from './operators.js';
 import { changeNick, logIn, quit, registerGuest, setAway, whois } from './presence.js';
 import {
@@ -25,11 +26,20 @@ import {
   type SessionId,
 } from './protocol.js';
 import * as rooms from './rooms.js';
-import { HubState, Out, refusal, type Session, type User } from './state.js';
+import { HubState, Out, refusal, type Session, type Stamp, type User } from './state.js';
 import { direct, expireTyping, history, say, typing } from './talk.js';
 
 /** Nicks kept for the sources of UDP datagrams (`udp-10-0-0-5`): no one else may speak as one. */
 const DATAGRAM_NICK = /^udp-/i;
+
+/**
+ * What a session of another node did, for this hub to do too (`ChatHub.replay`): its log-in,
+ * a command that went through there (with the stamp its message got), its end.
+ */
+export type Replayed =
+  | { type: 'auth'; session: SessionId; account: string; admin: boolean; datagram?: boolean }
+  | { type: 'command'; session: SessionId; command: ChatCommand; stamp?: Stamp; datagram?: boolean }
+  | { type: 'close'; session: SessionId; reason: string };
 
 export interface ChatHubOptions {
   /** This hub's number among the nodes sharing rooms (0 to 1023); it tags message and session ids. */
@@ -101,7 +111,7 @@ export class ChatHub {
   open(
     options: { datagram?: boolean } = {},
   ): { session: SessionId; refusal?: undefined } | { session?: undefined; refusal: Refusal } {
-    if (this.#st.sessions.size >= this.limits.maxSessions) {
+    if (this.#st.sessions.size - this.#st.mirrors >= this.limits.maxSessions) {
       return { refusal: refusal(ErrorCode.TOO_MANY_CONNECTIONS, 'the chat is full; try again later') };
     }
     const id = `${this.node}-${++this.#opened}`;
@@ -216,6 +226,128 @@ export class ChatHub {
     this.#strikes.delete(session);
   }
 
+  /**
+   * Does here what a session of another node did there (see `cluster.ts`): that session is
+   * mirrored here, without a transport, so that this node's clients see it in rooms, get its
+   * messages and direct messages, and cannot take its nick. The outcome holds only
+   * deliveries to this node's sessions and, when a guest nick was taken on two nodes at the
+   * same moment, the `close` of the guest that loses (the one on the higher-numbered node:
+   * each node decides alike). No rate limit applies (the other node applied it), nothing is
+   * stored (the other node stored it), and the message keeps the id and time it got there.
+   */
+  replay(r: Replayed): Outcome {
+    const st = this.#st;
+    const out = new Out();
+    let s = st.sessions.get(r.session);
+    if (s !== undefined && !s.mirror) return out; // ids are per node: never one of ours
+    if (r.type === 'close') {
+      if (s !== undefined) this.#dropMirror(s, r.reason, out);
+      return out;
+    }
+    if (s === undefined) {
+      if (r.type !== 'auth' && r.command.type !== 'nick') return out; // its registration was lost
+      s = {
+        id: r.session,
+        rooms: new Set(),
+        mirror: true,
+        ...(r.datagram ? { datagram: true as const } : {}),
+      };
+      st.sessions.set(s.id, s);
+      st.mirrors++;
+    }
+    st.imposed = r.type === 'command' ? r.stamp : undefined;
+    try {
+      if (r.type === 'auth') logIn(st, s, r.account, r.admin, out);
+      else this.#replayCommand(s, r.command, out);
+    } finally {
+      st.imposed = undefined;
+    }
+    if (s.user === undefined) {
+      st.sessions.delete(s.id);
+      st.mirrors--;
+    }
+    return mirrored(out);
+  }
+
+  #replayCommand(s: Session, command: ChatCommand, out: Out): void {
+    const st = this.#st;
+    const attempt = (): void => {
+      if (s.user === undefined) {
+        if (command.type === 'nick') registerGuest(st, s, command.nick, out);
+      } else this.#dispatch(s, s.user, command, out);
+    };
+    attempt();
+    if (command.type !== 'nick' || out.refusal?.code !== ErrorCode.NICK_IN_USE) return;
+    // The same guest nick taken on two nodes at once: the guest of the lower node keeps it,
+    // on every node alike. The loser here is ours (closed, with the reason) or a mirror (its
+    // own node closes it when this same registration reaches it).
+    const holder = st.users.get(foldNick(String(command.nick)));
+    const [h] = holder?.account === undefined ? (holder?.sessions ?? []) : [];
+    if (h === undefined || (h.mirror ? originNode(h.id) : this.node) <= originNode(s.id)) return;
+    const reason = `the nick ${h.user?.nick} was taken on another server at the same moment; choose another`;
+    if (h.mirror) this.#dropMirror(h, reason, out);
+    else {
+      quit(st, h, reason, out);
+      this.#forget(h.id);
+      out.effects.push({ type: 'close', session: h.id, code: ErrorCode.NICK_IN_USE, reason });
+    }
+    delete out.refusal;
+    attempt();
+  }
+
+  #dropMirror(s: Session, reason: string, out: Out): void {
+    quit(this.#st, s, reason, out);
+    this.#st.mirrors--;
+  }
+
+  /**
+   * Another node is gone (it stopped, or has not been heard from): its mirrored sessions quit
+   * here, and this node's clients see them leave.
+   */
+  forgetNode(node: number, reason = 'a chat server node was lost'): Outcome {
+    const out = new Out();
+    for (const s of [...this.#st.sessions.values()]) {
+      if (s.mirror && originNode(s.id) === node) this.#dropMirror(s, reason, out);
+    }
+    return out;
+  }
+
+  /**
+   * This node's sessions, as the replays that would build them on another node: log-in or
+   * nick, rooms, away. What a node that starts (or lost track) is sent by each other node.
+   */
+  snapshot(): Replayed[] {
+    const items: Replayed[] = [];
+    for (const s of this.#st.sessions.values()) {
+      const user = s.user;
+      if (s.mirror || user === undefined) continue;
+      const datagram = s.datagram ? { datagram: true } : {};
+      items.push(
+        user.account !== undefined
+          ? { type: 'auth', session: s.id, account: user.account, admin: user.admin, ...datagram }
+          : { type: 'command', session: s.id, command: { type: 'nick', nick: user.nick }, ...datagram },
+      );
+      for (const room of s.rooms)
+        items.push({ type: 'command', session: s.id, command: { type: 'join', room } });
+      if (user.away !== undefined) {
+        items.push({ type: 'command', session: s.id, command: { type: 'away', message: user.away } });
+      }
+    }
+    return items;
+  }
+
+  /** The stamp of the message the last `handle` took, if it took one (for other nodes). */
+  takeStamp(): Stamp | undefined {
+    const stamp = this.#st.lastStamp;
+    this.#st.lastStamp = undefined;
+    return stamp;
+  }
+
+  /** Whether the session is a UDP source's. */
+  isDatagram(session: SessionId): boolean {
+    return this.#st.sessions.get(session)?.datagram === true;
+  }
+
   /** Ends what has expired by now (typing notices). Call it about once a second. */
   tick(): Outcome {
     const out = new Out();
@@ -244,6 +376,19 @@ export class ChatHub {
   get userCount(): number {
     return this.#st.users.size;
   }
+}
+
+/** The node a session id was made by (`node-n`). */
+function originNode(session: SessionId): number {
+  return Number.parseInt(session, 10);
+}
+
+/** A replay's outcome: what reaches this node's sessions, and closes of its own; no refusal. */
+function mirrored(out: Out): Outcome {
+  const kept = new Out();
+  kept.deliveries.push(...out.deliveries);
+  kept.effects.push(...out.effects.filter((e) => e.type === 'close'));
+  return kept;
 }
 
 function closed(): Outcome {

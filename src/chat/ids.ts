@@ -89,6 +89,11 @@ export function idTime(id: string): number {
   return decode(id.slice(0, TIME_CHARS));
 }
 
+/** The lowest id of millisecond `ms` (any node): every id made at `ms` or later sorts after or equal. */
+export function firstIdAt(ms: number): string {
+  return encode(Math.max(0, Math.floor(ms)), TIME_CHARS) + '0'.repeat(SEQ_CHARS + NODE_CHARS);
+}
+
 function encode(value: number, width: number): string {
   let out = '';
   let rest = value;

@@ -15,6 +15,7 @@
  */
 export { type AccountDirectory, AccountNames } from './accounts.js';
 export { ChatClient, type ChatClientOptions, type ClientEvent } from './client.js';
+export { ChatCluster, type ChatClusterOptions } from './cluster.js';
 export { runHistoryEffect } from './effects.js';
 export {
   type ChatHistory,
@@ -24,8 +25,8 @@ export {
   type PageQuery,
 } from './history.js';
 export { MAX_STORED_TEXT_BYTES } from './history-schema.js';
-export { ChatHub, type ChatHubOptions } from './hub.js';
-export { idTime, isMessageId, MAX_NODE, MESSAGE_ID_LENGTH, MessageIds } from './ids.js';
+export { ChatHub, type ChatHubOptions, type Replayed } from './hub.js';
+export { firstIdAt, idTime, isMessageId, MAX_NODE, MESSAGE_ID_LENGTH, MessageIds } from './ids.js';
 export { DEFAULT_IRC_PORT, type IrcServiceOptions, serveIrc } from './irc/index.js';
 export {
   DEFAULT_ROOM,
@@ -56,6 +57,7 @@ export {
   type SessionId,
   type UserInfo,
 } from './protocol.js';
+export { RESUME_MARGIN_MS, Resume } from './resume.js';
 export { type ChatListeners, type ChatListenOptions, listenChat } from './serve.js';
 export { type ChatPeer, ChatServer, type ChatServerOptions } from './server.js';
 export { type ChatService, type ChatServiceOptions, serveChat } from './service.js';

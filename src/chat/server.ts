@@ -14,7 +14,7 @@ import { ErrorCode } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { runHistoryEffect } from './effects.js';
 import type { ChatHistory } from './history.js';
-import type { ChatHub } from './hub.js';
+import type { ChatHub, Replayed } from './hub.js';
 import type { ChatCommand, ChatEvent, Delivery, Effect, Outcome, Refusal, SessionId } from './protocol.js';
 
 /** One connected client, as a transport presents it to the server. */
@@ -41,8 +41,27 @@ export interface ChatServerOptions {
    * database connection, or the event loop in one burst.
    */
   maxHistoryReads?: number;
+  /** Where what this node's sessions do goes for the other nodes (see `cluster.ts`). */
+  relay?: { publish(replayed: Replayed): void };
   log?: Logger;
 }
+
+/** Commands that change what other nodes' clients see, and so are passed on to them. */
+const RELAYED = new Set<ChatCommand['type']>([
+  'nick',
+  'join',
+  'part',
+  'say',
+  'dm',
+  'topic',
+  'lock',
+  'kick',
+  'ban',
+  'unban',
+  'op',
+  'away',
+  'typing',
+]);
 
 /** Live events held for one session while its history is read; beyond, it is let go. */
 const MAX_HELD = 10_000;
@@ -76,6 +95,7 @@ export class ChatServer {
   /** Effects under way, so that `close()` can wait for the history writes. */
   readonly #running = new Set<Promise<unknown>>();
   readonly #maxReads: number;
+  readonly #relay: ChatServerOptions['relay'];
   #reading = 0;
   /** Reads waiting for a turn, oldest first. */
   readonly #readQueue: (() => void)[] = [];
@@ -85,6 +105,7 @@ export class ChatServer {
     this.#history = options.history;
     this.#log = options.log ?? silentLogger;
     this.#maxReads = options.maxHistoryReads ?? 16;
+    this.#relay = options.relay;
     this.#ticker = setInterval(() => this.#apply(this.hub.tick()), options.tickMs ?? 1000);
     this.#ticker.unref();
   }
@@ -102,18 +123,60 @@ export class ChatServer {
 
   /** The session logged in as `account` (after `auth`'s `LoginServer` said so). */
   login(session: SessionId, account: string, options: { admin?: boolean } = {}): Refusal | undefined {
-    return this.#apply(this.hub.authenticate(session, account, options));
+    const refused = this.#apply(this.hub.authenticate(session, account, options));
+    if (refused === undefined && this.#relay) {
+      const admin = options.admin === true;
+      this.#relay.publish({ type: 'auth', session, account, admin, ...this.#datagram(session) });
+    }
+    return refused;
   }
 
   /** Runs one command; a refusal is for the transport to answer in its own form. */
   command(session: SessionId, command: ChatCommand): Refusal | undefined {
-    return this.#apply(this.hub.handle(session, command));
+    const relay = this.#relay;
+    if (relay === undefined || !RELAYED.has(command.type))
+      return this.#apply(this.hub.handle(session, command));
+    const outcome = this.hub.handle(session, command);
+    const stamp = this.hub.takeStamp();
+    if (outcome.refusal === undefined) {
+      // A join's `after` is this client's resumption: the other nodes only need the join.
+      const relayed: ChatCommand = command.type === 'join' ? { type: 'join', room: command.room } : command;
+      relay.publish({
+        type: 'command',
+        session,
+        command: relayed,
+        ...(stamp ? { stamp } : {}),
+        ...this.#datagram(session),
+      });
+    }
+    return this.#apply(outcome);
+  }
+
+  /** Does what a session of another node did (see `ChatHub.replay`). */
+  replay(replayed: Replayed): void {
+    this.#apply(this.hub.replay(replayed));
+  }
+
+  /** Another node is gone: its sessions leave the rooms here. */
+  forgetNode(node: number, reason?: string): void {
+    this.#apply(this.hub.forgetNode(node, reason));
+  }
+
+  #datagram(session: SessionId): { datagram?: boolean } {
+    return this.hub.isDatagram(session) ? { datagram: true } : {};
+  }
+
+  /** Tells the other nodes that a session of ours is gone (when it had got as far as a nick). */
+  #relayClose(session: SessionId, reason: string, named: boolean): void {
+    if (named) this.#relay?.publish({ type: 'close', session, reason });
   }
 
   /** The client is gone (its connection closed); calling it twice is harmless. */
   detach(session: SessionId, reason = 'connection closed'): void {
     if (!this.#peers.delete(session)) return;
+    const named = this.hub.nickOf(session) !== undefined;
     this.#apply(this.hub.close(session, reason));
+    this.#relayClose(session, reason, named);
   }
 
   /** Sessions attached now. */
@@ -147,7 +210,9 @@ export class ChatServer {
         if (attached.held.length >= MAX_HELD) {
           // The history store is far behind: better a clear end than memory without bound.
           this.#peers.delete(session);
+          const named = this.hub.nickOf(session) !== undefined;
           this.#apply(this.hub.close(session, 'history unavailable'));
+          this.#relayClose(session, 'history unavailable', named);
           attached.peer.close(ErrorCode.DATABASE, 'the chat history is not answering; connect again');
           continue;
         }
@@ -163,6 +228,8 @@ export class ChatServer {
     if (effect.type === 'close') {
       const attached = this.#peers.get(effect.session);
       this.#peers.delete(effect.session);
+      // The hub has let the session go already (it quit where it had a nick).
+      if (attached) this.#relayClose(effect.session, effect.reason, true);
       attached?.peer.close(effect.code, effect.reason);
       return;
     }

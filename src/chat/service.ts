@@ -10,6 +10,7 @@ import type { UserStore } from '../auth/store.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
 import { AccountNames } from './accounts.js';
+import { ChatCluster } from './cluster.js';
 import { openChatHistory } from './history.js';
 import { ChatHub } from './hub.js';
 import { serveIrc } from './irc/serve.js';
@@ -38,8 +39,19 @@ export interface ChatServiceOptions {
   allowRegister?: boolean;
   /** Accounts that are operators of every room. */
   admins?: Iterable<string>;
-  /** This node's number (0-1023), in message ids. Default 0. */
+  /**
+   * This node's number (0-1023), in message ids. Default 0; with `redis`, the lowest number
+   * no other node on that Redis holds.
+   */
   node?: number;
+  /**
+   * Share rooms, presence, direct messages and nicks with the other servers on this Redis
+   * (redis://host:port), each a node of one chat (see `cluster.ts`). Their history is shared
+   * only if their database is.
+   */
+  redis?: string;
+  /** Names of the keys and channel on Redis, for several chats on one Redis. Default `sockit:chat`. */
+  redisPrefix?: string;
   limits?: Partial<ChatLimits>;
   /** PBKDF2 iterations that self-registered accounts need at least. */
   minIterations?: number;
@@ -60,6 +72,8 @@ export interface ChatService extends Service {
   readonly udp?: Service;
   /** The other listeners' services (IRC, WebSocket on its own port), for their addresses. */
   readonly others: readonly Service[];
+  /** The link to the other nodes, with `redis`. */
+  readonly cluster?: ChatCluster;
 }
 
 /**
@@ -77,7 +91,17 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
   let acceptor: WebSocketAcceptor | undefined;
   let refresh: NodeJS.Timeout | undefined;
   let server: ChatServer | undefined;
+  let cluster: ChatCluster | undefined;
   try {
+    if (options.redis !== undefined) {
+      cluster = await ChatCluster.connect({
+        url: options.redis,
+        ...(options.node === undefined ? {} : { node: options.node }),
+        ...(options.redisPrefix === undefined ? {} : { prefix: options.redisPrefix }),
+        log,
+      });
+    }
+    const node = cluster?.node ?? options.node;
     const accounts = await AccountNames.fromStore(options.store);
     // Accounts added or removed while the server runs (sockit users add) are seen within a
     // minute: a guest cannot take a new account's name for longer.
@@ -92,12 +116,14 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       hub: new ChatHub({
         accounts,
         lastId: await history.latestId(),
-        ...(options.node === undefined ? {} : { node: options.node }),
+        ...(node === undefined ? {} : { node }),
         ...(options.limits ? { limits: options.limits } : {}),
       }),
       history,
+      ...(cluster ? { relay: cluster } : {}),
       log,
     });
+    await cluster?.start(server);
     const login = new LoginServer({
       service: 'chat',
       store: options.store,
@@ -157,6 +183,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
     if (opened.length === 0) await acceptor?.close();
     for (const service of opened.reverse()) await service.close();
     await server?.close();
+    await cluster?.close();
     await history.close();
     throw err;
   }
@@ -171,11 +198,14 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
     server: chat,
     ...(udp ? { udp } : {}),
     others,
+    ...(cluster ? { cluster } : {}),
     close() {
       closed ??= (async () => {
         clearInterval(refresh);
-        // Every client told goodbye first, so that the listeners have nothing left to drain.
+        // Every client told goodbye first, so that the listeners have nothing left to drain;
+        // then the other nodes, which let this node's sessions go.
         await chat.close();
+        await cluster?.close();
         await Promise.all([main.close(), ...others.map((s) => s.close())]);
         await history.close();
       })();

@@ -27,6 +27,14 @@ export interface Session {
   readonly rooms: Set<string>;
   /** A UDP source's session (see `ChatHub.open`). */
   readonly datagram?: true;
+  /** A session of another node, mirrored here (see `ChatHub.replay`): no transport of ours. */
+  readonly mirror?: true;
+}
+
+/** A message's id and server time, as the node that took the message gave them. */
+export interface Stamp {
+  id: string;
+  at: number;
 }
 
 export interface Typing {
@@ -100,6 +108,12 @@ export class HubState {
   readonly typists = new Set<User>();
   /** Offline users: key -> nick, account and when last seen; oldest first. */
   readonly seen = new Map<string, { nick: string; account?: string; at: number }>();
+  /** Sessions of other nodes among `sessions`. */
+  mirrors = 0;
+  /** While another node's message is replayed: the stamp it was given there. */
+  imposed: Stamp | undefined;
+  /** The stamp of the last message taken (for the node to pass on with it). */
+  lastStamp: Stamp | undefined;
 
   constructor(
     readonly limits: ChatLimits,
@@ -118,6 +132,13 @@ export class HubState {
     const seen = this.seen.get(key)?.account;
     if (seen !== undefined) return seen;
     return this.users.get(key)?.account;
+  }
+
+  /** The id and time of a new message: its own, or the one imposed by a replay. */
+  stamp(): Stamp {
+    const at = this.imposed?.at ?? this.now();
+    this.lastStamp = { id: this.imposed?.id ?? this.ids.next(at), at };
+    return this.lastStamp;
   }
 
   isOp(user: User, room: Room): boolean {

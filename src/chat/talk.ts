@@ -78,8 +78,8 @@ export function direct(
 }
 
 function stamp(st: HubState, user: User, text: string, action: boolean | undefined): ChatMessage {
-  const at = st.now();
-  const message: ChatMessage = { id: st.ids.next(at), at, from: user.nick, text };
+  const { id, at } = st.stamp();
+  const message: ChatMessage = { id, at, from: user.nick, text };
   if (user.account !== undefined) message.account = user.account;
   if (action === true) message.action = true;
   return message;

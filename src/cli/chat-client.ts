@@ -65,6 +65,46 @@ export async function connectOptions(
   };
 }
 
+/** `HOST[:PORT][,HOST[:PORT]...]`: the servers of one chat (its nodes), to try in turn. */
+export function serverList(target: string): string[] {
+  const servers = target.split(',').map((t) => t.trim());
+  if (servers.some((t) => t === '')) {
+    throw new SockitError(
+      ErrorCode.USAGE,
+      `"${target}": an empty server in the list; give HOST[:PORT],HOST[:PORT]`,
+    );
+  }
+  return servers;
+}
+
+/**
+ * Connects to the first server that takes the client, trying each once from `start` on (the
+ * list wraps); the last error when none does. `at`: the index of the one connected to.
+ */
+export async function connectFirst(
+  Client: typeof ChatClient,
+  servers: readonly string[],
+  start: number,
+  flags: ChatClientFlags,
+  command: Command,
+  signal?: AbortSignal,
+): Promise<{ client: ChatClient; at: number }> {
+  let failure: unknown;
+  for (let i = 0; i < servers.length; i++) {
+    const at = (start + i) % servers.length;
+    try {
+      const client = await Client.connect(
+        await connectOptions(servers[at] as string, flags, command, signal),
+      );
+      return { client, at };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      failure = err;
+    }
+  }
+  throw failure;
+}
+
 /** The login name as a nick (a letter first, only what nicks may hold), else `guest`. */
 function guestNick(): string {
   let name = 'guest';
@@ -91,7 +131,10 @@ export async function awaitEvent(
 export function sendCommand(): Command {
   return chatClientOptions(new Command('send'))
     .description('send one message to a room and exit once the server has it')
-    .argument('<server>', 'HOST[:PORT] (default port 7788)')
+    .argument(
+      '<server>',
+      'HOST[:PORT] (default port 7788), or several nodes of one chat: the first that answers',
+    )
     .argument('<room>', 'room, e.g. lobby')
     .argument('<text...>', 'the message (words are joined by spaces)')
     .option('--json', 'print the message as stored (id, server time) as JSON')
@@ -104,7 +147,7 @@ export function sendCommand(): Command {
         const { ChatClient } = await import('../chat/client.js');
         await interruptible(
           async (signal) => {
-            const client = await ChatClient.connect(await connectOptions(server, flags, command, signal));
+            const { client } = await connectFirst(ChatClient, serverList(server), 0, flags, command, signal);
             try {
               client.send({ type: 'join', room });
               await awaitEvent(client, (e) => e.type === 'joined');
@@ -124,13 +167,16 @@ export function sendCommand(): Command {
 export function tailCommand(): Command {
   return chatClientOptions(new Command('tail'))
     .description("print a room's recent messages, then each new one as it comes (Ctrl-C stops)")
-    .argument('<server>', 'HOST[:PORT] (default port 7788)')
+    .argument(
+      '<server>',
+      'HOST[:PORT] (default port 7788), or several nodes of one chat: HOST[:PORT],HOST[:PORT]',
+    )
     .argument('<room>', 'room, e.g. lobby')
     .option('--json', 'one JSON object per message (id, at, from, room, text)')
     .option('--no-follow', 'print the recent messages and exit')
     .addHelpText(
       'after',
-      '\nA lost connection is made again (1 s, then up to 30 s apart); no message is missed or shown twice.\n\nExamples:\n  sockit chat tail chat.lan lobby\n  sockit chat tail chat.lan ops --json >> ops.log',
+      '\nA lost connection is made again (1 s, then up to 30 s apart), to the next server of the list first; no message is missed or shown twice.\n\nExamples:\n  sockit chat tail chat.lan lobby\n  sockit chat tail chat.lan ops --json >> ops.log',
     )
     .action(
       async (
@@ -143,34 +189,39 @@ export function tailCommand(): Command {
         const { messageLine } = await import('../chat/text-lines.js');
         const print = (m: ChatMessage): void =>
           writeStdout(`${flags.json ? JSON.stringify(m) : messageLine(m, room)}\n`);
-        let last: string | undefined;
+        const { Resume } = await import('../chat/resume.js');
+        const resume = new Resume();
+        const servers = serverList(server);
+        let connected = false;
         await interruptible(async (signal) => {
-          for (let failures = 0; ; ) {
+          for (let failures = 0, at = 0; ; ) {
             let client: ChatClient;
             try {
-              client = await ChatClient.connect(await connectOptions(server, flags, command, signal));
+              ({ client, at } = await connectFirst(ChatClient, servers, at, flags, command, signal));
             } catch (err) {
               // The first connection must work; later, a server that is away is waited for.
-              if (last === undefined || signal.aborted) throw err;
+              if (!connected || signal.aborted) throw err;
               await backOff(++failures, signal);
               continue;
             }
+            connected = true;
             failures = 0;
-            client.send(last ? { type: 'join', room, after: last } : { type: 'join', room });
+            const after = resume.after();
+            client.send(after ? { type: 'join', room, after } : { type: 'join', room });
+            let joined = false;
             try {
               for await (const event of client) {
                 if (event.type === 'refused' || event.type === 'bye') throw refusalError(event);
                 if (event.type === 'history' && event.room === room) {
-                  const resumed = last !== undefined && last !== '';
-                  for (const m of event.messages) if (last === undefined || m.id > last) print(m);
-                  last = event.messages.at(-1)?.id ?? last ?? '';
-                  // After a reconnection the page runs forward from the last message seen: more
-                  // may have come meanwhile than one page holds.
-                  if (resumed && event.more) client.send({ type: 'history', room, after: last });
+                  joined = true;
+                  for (const m of event.messages) if (resume.take(m.id)) print(m);
+                  // After a reconnection the page runs forward from where it resumed: more may
+                  // have come meanwhile than one page holds.
+                  const end = event.messages.at(-1)?.id;
+                  if (after && event.more && end) client.send({ type: 'history', room, after: end });
                   else if (!flags.follow) return;
-                } else if (event.type === 'message' && event.message.room === room && last !== undefined) {
-                  if (event.message.id > last) print(event.message);
-                  last = event.message.id > last ? event.message.id : last;
+                } else if (event.type === 'message' && event.message.room === room && joined) {
+                  if (resume.take(event.message.id)) print(event.message);
                 }
               }
             } catch (err) {
@@ -179,6 +230,7 @@ export function tailCommand(): Command {
               await client.close().catch(() => undefined);
             }
             if (signal.aborted) return;
+            at++; // that server may be gone: the next in the list first
             await backOff(++failures, signal);
           }
         });

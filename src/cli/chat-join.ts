@@ -9,7 +9,8 @@ import readline from 'node:readline';
 import { Command } from 'commander';
 import type { ChatClient } from '../chat/client.js';
 import type { ChatEvent } from '../chat/protocol.js';
-import { backOff, type ChatClientFlags, chatClientOptions, connectOptions } from './chat-client.js';
+import type { Resume } from '../chat/resume.js';
+import { backOff, type ChatClientFlags, chatClientOptions, connectFirst, serverList } from './chat-client.js';
 import { interruptible } from './interrupt.js';
 
 interface JoinFlags extends ChatClientFlags {
@@ -19,20 +20,27 @@ interface JoinFlags extends ChatClientFlags {
 export function joinCommand(): Command {
   return chatClientOptions(new Command('join'))
     .description('chat in a terminal: read and type at once, slash commands, Tab completes nicks')
-    .argument('<server>', 'HOST[:PORT] (default port 7788)')
+    .argument(
+      '<server>',
+      'HOST[:PORT] (default port 7788), or several nodes of one chat: HOST[:PORT],HOST[:PORT]',
+    )
     .option('-r, --room <room>', 'room to join first', 'lobby')
     .addHelpText(
       'after',
       '\nType a line to talk; /help lists the commands; /quit or Ctrl-D leaves.\n\nExamples:\n  sockit chat join chat.lan --nick ann\n  sockit chat join --user ann --tls chat.lan --room ops',
     )
     .action(async (server: string, flags: JoinFlags, command: Command) => {
-      const [{ ChatClient }, { eventLine }, { parseLine }] = await Promise.all([
+      const [{ ChatClient }, { eventLine }, { parseLine }, resumes] = await Promise.all([
         import('../chat/client.js'),
         import('../chat/text-lines.js'),
         import('../chat/line-mode.js'),
+        import('../chat/resume.js'),
       ]);
+      const servers = serverList(server);
       const nicks = new Set<string>();
-      const last = new Map<string, string>();
+      /** The rooms joined, each with where it resumes after a lost connection. */
+      const joined = new Map<string, Resume>();
+      let me = '';
       let room = flags.room.replace(/^#/, '');
       let client: ChatClient | undefined;
       /** /quit, Ctrl-D, or the end of piped input: leave once what was typed is sent. */
@@ -68,16 +76,32 @@ export function joinCommand(): Command {
       const remember = (event: ChatEvent): void => {
         if (event.type === 'joined') {
           room = event.room.name;
+          if (!joined.has(room)) joined.set(room, new resumes.Resume());
           for (const m of event.members) nicks.add(m.nick);
         } else if (event.type === 'join') nicks.add(event.member.nick);
         else if (event.type === 'nick') {
           nicks.delete(event.old);
           nicks.add(event.nick);
-        } else if (event.type === 'message' && event.message.room !== undefined) {
-          last.set(event.message.room, event.message.id);
-        } else if (event.type === 'history' && event.room !== undefined && event.messages.length > 0) {
-          last.set(event.room, event.messages.at(-1)?.id as string);
+          if (event.old === me) me = event.nick;
+        } else if ((event.type === 'part' || event.type === 'kick') && event.nick === me) {
+          joined.delete(event.room);
         }
+      };
+      /**
+       * The event as it is to be shown: a room's messages seen already (before a lost
+       * connection) left out; undefined when nothing is left of it.
+       */
+      const unseen = (event: ChatEvent): ChatEvent | undefined => {
+        if (event.type === 'message' && event.message.room !== undefined) {
+          const resume = joined.get(event.message.room);
+          return resume === undefined || resume.take(event.message.id) ? event : undefined;
+        }
+        if (event.type === 'history' && event.room !== undefined) {
+          const resume = joined.get(event.room);
+          if (resume === undefined) return event;
+          return { ...event, messages: event.messages.filter((m) => resume.take(m.id)) };
+        }
+        return event;
       };
       /** One typed line: a message or a command; false once it says to leave. */
       const handle = (input: string): boolean => {
@@ -109,9 +133,9 @@ export function joinCommand(): Command {
       });
       await interruptible(
         async (signal) => {
-          for (let attempt = 0; !signal.aborted; attempt++) {
+          for (let attempt = 0, at = 0; !signal.aborted; attempt++) {
             try {
-              client = await ChatClient.connect(await connectOptions(server, flags, command, signal));
+              ({ client, at } = await connectFirst(ChatClient, servers, at, flags, command, signal));
             } catch (err) {
               if (attempt === 0 || signal.aborted || leaving) throw err;
               show(`-- cannot reconnect (${(err as Error).message}); trying again`);
@@ -119,10 +143,11 @@ export function joinCommand(): Command {
               continue;
             }
             attempt = 0;
-            const me = client.welcome.nick;
+            me = client.welcome.nick;
             show(`-- connected to ${client.server} as ${me}`);
-            const rooms = last.size > 0 ? [...last] : [[room, undefined] as const];
-            for (const [name, after] of rooms) {
+            const rooms = joined.size > 0 ? [...joined] : [[room, undefined] as const];
+            for (const [name, resume] of rooms) {
+              const after = resume?.after();
               client.send(after ? { type: 'join', room: name, after } : { type: 'join', room: name });
             }
             // What was typed before the connection, up to a /quit.
@@ -151,9 +176,12 @@ export function joinCommand(): Command {
                   // Your own room message needs no echo: it is the line you typed. A direct
                   // message's echo says it arrived (or waits for an account that is away).
                   const echo = event.type === 'message' && event.echo === true;
-                  const text =
-                    echo && event.message.to === undefined ? undefined : eventLine(event, room, echo);
                   remember(event);
+                  const shown = unseen(event);
+                  const text =
+                    shown === undefined || (echo && event.message.to === undefined)
+                      ? undefined
+                      : eventLine(shown, room, echo);
                   if (text !== undefined) show(text);
                 }
               }
@@ -165,6 +193,7 @@ export function joinCommand(): Command {
             await client.close().catch(() => undefined);
             client = undefined;
             if (!lost || leaving) return;
+            at++; // that server may be gone: the next in the list first
             show('-- disconnected; reconnecting');
           }
         },

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { CHAT_PORT, DEFAULT_IRC_PORT } from '../chat/port.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { launch } from '../runtime/launch.js';
 import { parseCount, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
@@ -14,12 +15,18 @@ interface ChatServeFlags extends TlsFlags {
   host?: string;
   port: number;
   udp: boolean;
-  ircPort: number | false;
+  ircPort: number;
+  /** False with --no-irc. */
+  irc: boolean;
   wsPort?: number;
   allowedOrigin: string[];
   allowRegister?: boolean;
   admin: string[];
-  node: number;
+  node?: number;
+  redis?: string;
+  redisPrefix?: string;
+  model: 'event-loop' | 'cluster';
+  workers?: number;
   maxConnections: number;
   maxPerAddress: number;
 }
@@ -61,11 +68,28 @@ export function chatServeCommand(): Command {
         .default([], 'none'),
     )
     .option(
-      '--node <n>',
-      'this server among several sharing a database (0-1023), in message ids',
-      ranged(0, 1023),
-      0,
+      '--redis <url>',
+      'share rooms, users and messages with the other servers on this Redis, e.g. redis://127.0.0.1:6379',
     )
+    .option(
+      '--redis-prefix <name>',
+      'names of the keys and channel on Redis, for several chats on one',
+      'sockit:chat',
+    )
+    .addOption(
+      new Option('--node <n>', 'this server among several (0-1023), in message ids')
+        .argParser(ranged(0, 1023))
+        .default(undefined, '0; with --redis, the lowest free one'),
+    )
+    .addOption(
+      new Option(
+        '-m, --model <model>',
+        'event-loop (one process), or cluster (one node per worker; needs --redis)',
+      )
+        .choices(['event-loop', 'cluster'])
+        .default('event-loop'),
+    )
+    .option('-w, --workers <n>', 'worker processes for --model cluster (default: one per CPU)', parseCount)
     .option('--max-connections <n>', 'connections at once', parseCount, 1024)
     .option('--max-per-address <n>', 'connections at once from one address (an IPv6 /64)', parseCount, 32)
     .addHelpText(
@@ -83,9 +107,20 @@ and direct message is kept in the database; a newcomer to a room gets its scroll
 Examples:
   sockit chat serve
   sockit chat serve --port 7000 --admin ann
-  sockit chat serve --db postgres://chat@db.lan/chat --tls-cert cert.pem --tls-key key.pem`,
+  sockit chat serve --db postgres://chat@db.lan/chat --tls-cert cert.pem --tls-key key.pem
+
+Several servers make one chat with --redis (each a node; clients may list them all,
+sockit chat join a.lan,b.lan, and move to the next when one is lost) and one --db:
+  sockit chat serve --redis redis://db.lan:6379 --db postgres://chat@db.lan/chat
+  sockit chat serve --redis redis://127.0.0.1:6379 --model cluster -w 4`,
     )
     .action(async (flags: ChatServeFlags, command: Command) => {
+      if (flags.model === 'cluster' && flags.redis === undefined) {
+        throw new SockitError(
+          ErrorCode.USAGE,
+          '--model cluster needs --redis URL: each worker holds a hub of its own, and only Redis joins them into one chat',
+        );
+      }
       const log = loggerFor(command);
       const tls = await loadTls(flags);
       const [{ openUserStore }, { loadFakeKey }, { serveChat }] = await Promise.all([
@@ -94,31 +129,61 @@ Examples:
         import('../chat/service.js'),
       ]);
       const database = flags.db ?? defaultDatabase(flags.dataDir);
+      if (flags.redis !== undefined && !/^(postgres|postgresql|mysql|mariadb):/i.test(database)) {
+        log.warn(
+          { database },
+          'history is in a SQLite file: only servers on this host that use the same file share it; give every node one --db',
+        );
+      }
       const store = await openUserStore(database);
       try {
-        const launched = await launch({ model: 'event-loop', log }, async () => [
-          await serveChat({
-            store,
-            history: database,
-            fakeKey: await loadFakeKey(flags.dataDir),
-            host: flags.host,
-            port: flags.port,
-            tls,
-            udp: flags.udp,
-            ...(flags.ircPort === false ? {} : { ircPort: flags.ircPort }),
-            ...(flags.wsPort === undefined ? {} : { webSocketPort: flags.wsPort }),
-            ...(flags.allowedOrigin.length > 0 ? { allowedOrigins: flags.allowedOrigin } : {}),
-            allowRegister: flags.allowRegister,
-            admins: flags.admin,
-            node: flags.node,
-            maxConnections: flags.maxConnections,
-            maxPerAddress: flags.maxPerAddress,
-            log,
-          }),
+        const launched = await launch({ model: flags.model, workers: flags.workers, log }, async () => [
+          await namingPortFlag(
+            async () =>
+              await serveChat({
+                store,
+                history: database,
+                fakeKey: await loadFakeKey(flags.dataDir),
+                host: flags.host,
+                port: flags.port,
+                tls,
+                udp: flags.udp,
+                ...(flags.irc ? { ircPort: flags.ircPort } : {}),
+                ...(flags.wsPort === undefined ? {} : { webSocketPort: flags.wsPort }),
+                ...(flags.allowedOrigin.length > 0 ? { allowedOrigins: flags.allowedOrigin } : {}),
+                allowRegister: flags.allowRegister,
+                admins: flags.admin,
+                ...(flags.node === undefined ? {} : { node: flags.node }),
+                ...(flags.redis === undefined ? {} : { redis: flags.redis, redisPrefix: flags.redisPrefix }),
+                maxConnections: flags.maxConnections,
+                maxPerAddress: flags.maxPerAddress,
+                log,
+              }),
+          ),
         ]);
         await launched.stopped;
       } finally {
         await store.close();
       }
     });
+}
+
+/**
+ * Starts the chat; when a port is taken, the error names the flag that changes that one
+ * (the listeners' own messages say `--port`, which is the main port's only).
+ */
+async function namingPortFlag<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if (isSockitError(err) && (err.code === ErrorCode.ADDRESS_IN_USE || err.code === ErrorCode.BIND_DENIED)) {
+      const flag = /\birc\//.test(err.message)
+        ? '--irc-port'
+        : /\bws\b|websocket/i.test(err.message)
+          ? '--ws-port'
+          : '--port';
+      throw new SockitError(err.code, err.message.replace(/--port\b/, flag), { cause: err });
+    }
+    throw err;
+  }
 }

@@ -1,0 +1,269 @@
+/**
+ * Two `sockit chat serve` processes, one chat: they share rooms through the Redis running on
+ * this machine and history through one PostgreSQL database. Clients on each see the other's;
+ * when one node is killed (SIGKILL: no goodbye), `sockit chat tail` connected to it moves to
+ * the other and prints every message once: none missed, none twice.
+ *
+ * Needs Redis (127.0.0.1:6379, or SOCKIT_TEST_REDIS) and PostgreSQL (see test/databases.ts):
+ * when either is down the suite fails and says so.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatClient, type ClientEvent } from '../../src/chat/client.js';
+import { createTestDatabase, type TestDatabase } from '../databases.js';
+import { CLI, type Server, sockit, startServer } from '../helpers.js';
+
+const REDIS = process.env.SOCKIT_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function requireRedis(): Promise<void> {
+  const redis = new Redis(REDIS, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw new Error(
+      `Redis at ${REDIS} is not answering (${(err as Error).message}): start it with ` +
+        'start-stop-daemon --start --oknodo --background --exec /usr/bin/redis-server',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A native client that records every event it gets. */
+async function member(port: number, nick: string): Promise<{ client: ChatClient; events: ClientEvent[] }> {
+  const client = await ChatClient.connect({ host: '127.0.0.1', port, nick });
+  const events: ClientEvent[] = [];
+  void (async () => {
+    try {
+      for await (const event of client) events.push(event);
+    } catch {
+      // the node went away: what was recorded stays
+    }
+  })();
+  client.send({ type: 'join', room: 'lobby' });
+  for (let i = 0; i < 250 && !events.some((e) => e.type === 'joined'); i++) await sleep(20);
+  expect(
+    events.some((e) => e.type === 'joined'),
+    `${nick} joined`,
+  ).toBe(true);
+  return { client, events };
+}
+
+const texts = (events: ClientEvent[], echo: boolean): string[] =>
+  events.flatMap((e) => (e.type === 'message' && (e.echo === true) === echo ? [e.message.text] : []));
+
+describe('two chat nodes on one Redis', () => {
+  let dir = '';
+  let db: TestDatabase | undefined;
+  const nodes: Server[] = [];
+  let tail: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    await requireRedis();
+    db = await createTestDatabase('postgres');
+    dir = await mkdtemp(path.join(tmpdir(), 'sockit-chat-nodes-'));
+  });
+
+  afterAll(async () => {
+    tail?.kill('SIGKILL');
+    for (const node of nodes) if (node.child.exitCode === null) await node.stop('SIGKILL');
+    await db?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shares one room across nodes; after a kill -9, a client moves to the other node and misses nothing', {
+    timeout: 90_000,
+  }, async () => {
+    const prefix = `sockit-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const serve = () =>
+      startServer(
+        [
+          'chat',
+          'serve',
+          '--data-dir',
+          dir,
+          '--db',
+          db?.url as string,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          '0',
+          '--no-irc',
+          '--no-udp',
+          '--redis',
+          REDIS,
+          '--redis-prefix',
+          prefix,
+        ],
+        1,
+      );
+    const a = await serve();
+    nodes.push(a);
+    const b = await serve();
+    nodes.push(b);
+    const portA = a.listening[0]?.port as number;
+    const portB = b.listening[0]?.port as number;
+
+    // A guest on each node: each sees the other join and talk, live.
+    const ann = await member(portA, 'ann');
+    const bob = await member(portB, 'bob');
+    for (let i = 0; i < 250 && !ann.events.some((e) => e.type === 'join' && e.member.nick === 'bob'); i++)
+      await sleep(20);
+    expect(ann.events.some((e) => e.type === 'join' && e.member.nick === 'bob')).toBe(true);
+
+    // The tail follows the room through node A first (the list is tried in order).
+    let out = '';
+    tail = spawn(
+      process.execPath,
+      [CLI, 'chat', 'tail', `127.0.0.1:${portA},127.0.0.1:${portB}`, 'lobby', '--json', '--nick', 'follower'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let tailErr = '';
+    tail.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    tail.stderr?.on('data', (d: Buffer) => {
+      tailErr += d.toString();
+    });
+    const printed = (): { id: string; text: string }[] =>
+      out
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as { id: string; text: string });
+    const waitPrinted = async (count: number, ms: number): Promise<void> => {
+      for (let waited = 0; waited < ms && printed().length < count; waited += 20) await sleep(20);
+    };
+    const first = await sockit([
+      'chat',
+      'send',
+      `127.0.0.1:${portA}`,
+      'lobby',
+      'before the tail',
+      '--nick',
+      'w',
+    ]);
+    expect(first.code, first.stderr).toBe(0);
+    await waitPrinted(1, 10_000);
+    expect(printed().map((m) => m.text)).toEqual(['before the tail']);
+
+    // Both talk, on their own nodes; bob keeps talking through the kill and after it.
+    const annSaid: string[] = [];
+    // (Within the default rate limit: 20 commands at once, then 2 a second.)
+    for (let i = 0; i < 15; i++) {
+      const text = `a${i}`;
+      ann.client.send({ type: 'say', room: 'lobby', text });
+      annSaid.push(text);
+      await sleep(10);
+    }
+    const bobSaid: string[] = [];
+    let talking = true;
+    const bobTalks = (async () => {
+      for (let i = 0; talking; i++) {
+        const text = `b${i}`;
+        bob.client.send({ type: 'say', room: 'lobby', text });
+        bobSaid.push(text);
+        await sleep(400);
+      }
+    })();
+    // Everything ann said has reached bob, through Redis, and the tail, through node A.
+    const fromAnn = (): string[] => texts(bob.events, false).filter((t) => /^a\d+$/.test(t));
+    for (let i = 0; i < 500 && fromAnn().length < annSaid.length; i++) await sleep(20);
+    expect(fromAnn()).toEqual(annSaid);
+    await waitPrinted(1 + annSaid.length + 2, 10_000);
+    expect(printed().length).toBeGreaterThan(1 + annSaid.length);
+
+    a.child.kill('SIGKILL');
+    await new Promise((resolve) => a.child.once('exit', resolve));
+    // The tail reconnects to B (its nick freed there once A is taken for dead) while bob talks on.
+    await sleep(8000);
+    talking = false;
+    await bobTalks;
+    const bobEchoed = (): string[] => texts(bob.events, true);
+    for (let i = 0; i < 250 && bobEchoed().length < bobSaid.length; i++) await sleep(20);
+    expect(bobEchoed()).toEqual(bobSaid);
+    expect(bobSaid.length).toBeGreaterThan(15);
+    expect([...ann.events, ...bob.events].filter((e) => e.type === 'refused')).toEqual([]);
+    const expected = ['before the tail', ...annSaid, ...bobSaid];
+    await waitPrinted(expected.length, 20_000);
+
+    const got = printed();
+    expect(new Set(got.map((m) => m.id)).size, 'no message printed twice').toBe(got.length);
+    expect(got.map((m) => m.text).sort(), tailErr).toEqual([...expected].sort());
+    // In the order of each speaker.
+    expect(got.map((m) => m.text).filter((t) => /^b\d+$/.test(t))).toEqual(bobSaid);
+    // Node B let node A's users go: bob saw ann quit.
+    expect(bob.events.some((e) => e.type === 'quit' && e.nick === 'ann')).toBe(true);
+    await bob.client.close();
+  });
+
+  it('runs as a cluster of workers joined by Redis: clients on any worker talk to each other', {
+    timeout: 60_000,
+  }, async () => {
+    const prefix = `sockit-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const cluster = await startServer(
+      [
+        'chat',
+        'serve',
+        '--data-dir',
+        dir,
+        '--db',
+        db?.url as string,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+      ].concat([
+        '--no-irc',
+        '--no-udp',
+        '--redis',
+        REDIS,
+        '--redis-prefix',
+        prefix,
+        '--model',
+        'cluster',
+        '-w',
+        '2',
+      ]),
+      1,
+    );
+    nodes.push(cluster);
+    const port = cluster.listening[0]?.port as number;
+    // Connections go to the workers in turn: three clients span both.
+    const people = [await member(port, 'ann'), await member(port, 'bob'), await member(port, 'carl')];
+    // Until every worker has heard the others' hello, a join may not show everyone yet: wait
+    // for each to see the other two in the room, then talk.
+    const nicksIn = (events: ClientEvent[]): Set<string> => {
+      const seen = new Set<string>();
+      for (const e of events) {
+        if (e.type === 'joined') for (const m of e.members) seen.add(m.nick);
+        if (e.type === 'join') seen.add(e.member.nick);
+      }
+      return seen;
+    };
+    for (let i = 0; i < 500 && people.some((p) => nicksIn(p.events).size < 3); i++) await sleep(20);
+    for (const [i, p] of people.entries()) p.client.send({ type: 'say', room: 'lobby', text: `hello ${i}` });
+    const heard = (p: (typeof people)[number]): string[] => texts(p.events, false).sort();
+    for (let i = 0; i < 500 && people.some((p) => heard(p).length < 2); i++) await sleep(20);
+    expect(people.map(heard)).toEqual([
+      ['hello 1', 'hello 2'],
+      ['hello 0', 'hello 2'],
+      ['hello 0', 'hello 1'],
+    ]);
+    for (const p of people) await p.client.close();
+    expect(await cluster.stop()).toBe(0);
+  });
+
+  it('refuses --model cluster without --redis, saying why', async () => {
+    const result = await sockit(['chat', 'serve', '--model', 'cluster', '--data-dir', dir, '--port', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^sockit: --model cluster needs --redis URL: .* \[ERR_USAGE\]\n$/);
+  });
+});
