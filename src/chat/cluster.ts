@@ -28,7 +28,8 @@ import type { Redis as RedisClient } from 'ioredis';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Replayed } from './hub.js';
-import { MAX_NODE } from './ids.js';
+import { isMessageId, MAX_NODE } from './ids.js';
+import { parseCommand } from './protocol.js';
 import type { ChatServer } from './server.js';
 
 export interface ChatClusterOptions {
@@ -237,7 +238,7 @@ export class ChatCluster {
       // A node started (or lost touch): what was mirrored of its number is replaced by what it says.
       if (known) server.forgetNode(m.node, 'a chat server node restarted');
       this.#peers.set(m.node, { epoch: m.epoch, at: Date.now() });
-      for (const item of m.items) server.replay(item);
+      for (const item of list(m.items)) replayChecked(server, item);
       this.#send({ kind: 'state', to: m.node, items: server.hub.snapshot() });
       return;
     }
@@ -246,7 +247,7 @@ export class ChatCluster {
       // The answer to our hello: that node's sessions.
       if (known && known.epoch !== m.epoch) server.forgetNode(m.node, 'a chat server node restarted');
       this.#peers.set(m.node, { epoch: m.epoch, at: Date.now() });
-      for (const item of m.items) server.replay(item);
+      for (const item of list(m.items)) replayChecked(server, item);
       return;
     }
     if (known?.epoch !== m.epoch) {
@@ -256,7 +257,42 @@ export class ChatCluster {
       this.#peers.set(m.node, { epoch: m.epoch, at: Date.now() });
       this.#send({ kind: 'hello', items: server.hub.snapshot() });
     } else known.at = Date.now();
-    if (m.kind === 'do') server.replay(m.item);
+    if (m.kind === 'do') replayChecked(server, m.item);
+  }
+}
+
+const SESSION_ID = /^\d{1,4}-\d{1,15}$/;
+
+function list(items: unknown): unknown[] {
+  return Array.isArray(items) ? items : [];
+}
+
+/**
+ * Replays an item from the channel once it has the form of one: the other nodes are trusted
+ * as the database is (whoever can publish on the Redis can speak for them), but a node of
+ * another version, or a stray publisher, must not reach the hub with what its rules never
+ * checked. Commands go through the same schema as a client's.
+ */
+function replayChecked(server: ChatServer, raw: unknown): void {
+  const item = raw as Partial<Record<string, unknown>> | null;
+  if (item === null || typeof item !== 'object') return;
+  const session = item.session;
+  if (typeof session !== 'string' || !SESSION_ID.test(session)) return;
+  const datagram = item.datagram === true ? { datagram: true } : {};
+  if (item.type === 'close') {
+    server.replay({ type: 'close', session, reason: String(item.reason ?? '').slice(0, 500) });
+  } else if (item.type === 'auth') {
+    if (typeof item.account !== 'string') return;
+    server.replay({ type: 'auth', session, account: item.account, admin: item.admin === true, ...datagram });
+  } else if (item.type === 'command') {
+    const command = parseCommand(item.command);
+    if ('code' in command) return;
+    const stamp = item.stamp as { id?: unknown; at?: unknown } | undefined;
+    const stamped =
+      stamp !== undefined && isMessageId(stamp.id) && Number.isSafeInteger(stamp.at)
+        ? { stamp: { id: stamp.id, at: stamp.at as number } }
+        : {};
+    server.replay({ type: 'command', session, command, ...stamped, ...datagram });
   }
 }
 

@@ -111,6 +111,26 @@ describe('two chat nodes on one Redis', () => {
     nodes.push(b);
     const portA = a.listening[0]?.port as number;
     const portB = b.listening[0]?.port as number;
+    // Junk on the channel (not JSON, an unknown kind, a command the schema refuses) changes nothing.
+    const junk = new Redis(REDIS);
+    const envelope = { node: 999, epoch: 'x' };
+    for (const text of [
+      'not json',
+      JSON.stringify({ ...envelope, kind: 'surprise' }),
+      JSON.stringify({
+        ...envelope,
+        kind: 'do',
+        item: { type: 'command', session: '999-1', command: { type: 'say' } },
+      }),
+      JSON.stringify({
+        ...envelope,
+        kind: 'do',
+        item: { type: 'command', session: '../x', command: { type: 'nick', nick: 'zed' } },
+      }),
+    ]) {
+      await junk.publish(`${prefix}:events`, text);
+    }
+    junk.disconnect();
 
     // A guest on each node: each sees the other join and talk, live.
     const ann = await member(portA, 'ann');
