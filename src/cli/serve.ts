@@ -9,6 +9,7 @@ import { ErrorCode, fileError, isSockitError, SockitError } from '../errors.js';
 import { FILES_PORT } from '../files/port.js';
 import { launch } from '../runtime/launch.js';
 import type { Logger } from '../runtime/log.js';
+import { isLoopback } from '../runtime/netgroup.js';
 import type { Service } from '../runtime/service.js';
 import { serveTftp, TFTP_SERVE_PORT } from '../tftp/server.js';
 import { parsePort } from './args.js';
@@ -158,12 +159,6 @@ async function startOrStopAll(
     }
     throw err;
   }
-}
-
-/** True for 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return bare === 'localhost' || bare === '::1' || /^127\./.test(bare) || /^::ffff:127\./.test(bare);
 }
 
 function warnIfExposed(host: string, log: Logger): void {

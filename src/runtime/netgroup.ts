@@ -65,3 +65,9 @@ export const NETWORK_PREFIXES: Readonly<Required<AddressGroupOptions>> = { v4Pre
 export function networkGroup(address: string | undefined): string {
   return addressGroup(address, NETWORK_PREFIXES);
 }
+
+/** True for 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\./.test(bare) || /^::ffff:127\./.test(bare);
+}

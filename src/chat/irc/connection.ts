@@ -37,6 +37,8 @@ export interface IrcSettings {
   /** Set when accounts may log in (PASS, SASL PLAIN). */
   login: LoginServer | undefined;
   motd: string[] | undefined;
+  /** Whether a client at this address may send a password in clear (PASS without TLS). */
+  clearPasswordFrom: (address: string) => boolean;
   maxQueuedBytes: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
@@ -64,7 +66,12 @@ export class IrcConnection implements ChatPeer {
   #lastInput = Date.now();
   #pingSent: number | undefined;
 
-  constructor(conn: Connection, settings: IrcSettings, tls: boolean) {
+  constructor(
+    conn: Connection,
+    settings: IrcSettings,
+    /** Whether the connection is over TLS. */
+    readonly tls: boolean,
+  ) {
     this.conn = conn;
     this.settings = settings;
     this.log = conn.log;

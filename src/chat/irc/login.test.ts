@@ -1,6 +1,6 @@
 /**
  * Accounts over IRC, with real accounts in a temporary SQLite user store: PASS log-in (as
- * `account:password` or for the nick), a wrong password, SASL PLAIN refused over plain TCP
+ * `account:password` or for the nick; in clear only from this host), a wrong password, SASL PLAIN refused over plain TCP
  * and taken over TLS, and direct messages that waited for an account's log-in.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -69,7 +69,7 @@ describe('IRC log-in with PASS', () => {
   });
 });
 
-describe('IRC log-in with SASL PLAIN', () => {
+describe('IRC log-in with SASL PLAIN, and passwords over TLS', () => {
   let dir: string;
   let certificate: { cert: Buffer; key: Buffer };
 
@@ -79,6 +79,26 @@ describe('IRC log-in with SASL PLAIN', () => {
     certificate = { cert: readFileSync(files.cert), key: readFileSync(files.key) };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses PASS in clear from another host (464, closed; the password is not checked), takes it over TLS', async () => {
+    // The service sees every peer as remote: what a client on another machine would meet.
+    const remote = { clearPasswordFrom: () => false };
+    f = await ircFixture({ accounts: ACCOUNTS, irc: remote });
+    const ann = await f.connect();
+    ann.send('PASS ann-password', 'NICK ann', 'USER ann 0 * :Ann');
+    await ann.expect(
+      ':irc.sockit 464 * :a password is not taken over a connection without TLS: connect with TLS, or as a guest',
+    );
+    await ann.expect(/^ERROR :Closing link/);
+    await ann.closedNow();
+    // A guest is still welcome there.
+    await f.guest('bob');
+    await f.close();
+    f = await ircFixture({ accounts: ACCOUNTS, irc: { ...remote, tls: certificate } });
+    const overTls = await f.connect({ tls: true });
+    overTls.send('PASS ann-password', 'NICK ann', 'USER ann 0 * :Ann');
+    await overTls.expect(':irc.sockit 900 ann ann!ann@irc.sockit ann :You are now logged in as ann');
+  });
 
   it('is not offered over plain TCP, and AUTHENTICATE there is refused with 904', async () => {
     f = await ircFixture({ accounts: ACCOUNTS });

@@ -170,6 +170,14 @@ export class Registration {
     if (c.ctx.caps.negotiating || this.#sasl !== undefined) return;
     let account = this.#account;
     if (account === undefined && this.#pass !== undefined && c.settings.login !== undefined) {
+      if (!c.tls && !c.settings.clearPasswordFrom(c.conn.address)) {
+        // The password crossed the network in clear: refused, so that nobody makes a habit
+        // of it (as SASL PLAIN, offered over TLS only). On this host it never left it.
+        const why = 'a password is not taken over a connection without TLS: connect with TLS, or as a guest';
+        c.write([c.ctx.numeric(ERR.PASSWDMISMATCH, why)]);
+        c.end('log-in refused', `Closing link: ${why}`);
+        return;
+      }
       const [user, password] = splitPass(this.#pass, this.#nick);
       account = await this.#check(user, password, 'pass');
       if (account === undefined) return;

@@ -10,6 +10,7 @@ import type tls from 'node:tls';
 import { LoginServer } from '../../auth/login-server.js';
 import type { UserStore } from '../../auth/store.js';
 import { type Logger, silentLogger } from '../../runtime/log.js';
+import { isLoopback } from '../../runtime/netgroup.js';
 import { checkInteger } from '../../runtime/service.js';
 import { serveTcp, type TcpService, type TcpServiceOptions } from '../../runtime/tcp.js';
 import { DEFAULT_IRC_PORT } from '../port.js';
@@ -61,6 +62,11 @@ export interface IrcServiceOptions extends Pick<TcpServiceOptions, (typeof GUARD
   pingIntervalMs?: number;
   /** Let go a client that has not answered a PING this long, in ms. Default 60 s. */
   pingTimeoutMs?: number;
+  /**
+   * Whether a client at this address may send its password in clear (PASS without TLS).
+   * Default: only from this host (127.0.0.0/8, ::1), where it never crosses a network.
+   */
+  clearPasswordFrom?: (address: string) => boolean;
 }
 
 /**
@@ -89,6 +95,7 @@ export async function serveIrc(options: IrcServiceOptions): Promise<TcpService> 
     serverName: options.serverName ?? 'irc.sockit',
     login,
     motd: options.motd,
+    clearPasswordFrom: options.clearPasswordFrom ?? isLoopback,
     maxQueuedBytes: checkInteger('maxQueuedBytes', options.maxQueuedBytes ?? 1024 * 1024, 4096, 2 ** 31 - 1),
     pingIntervalMs,
     pingTimeoutMs,
