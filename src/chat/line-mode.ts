@@ -4,7 +4,7 @@
  * line starting with `/` is a command (`/help` lists them). Room messages are shown as the
  * lesson's UDP chat room showed them: `[HH:MM] nick: text`.
  */
-import { ErrorCode, isSockitError } from '../errors.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { CheckedLineConnection } from '../runtime/lines.js';
 import { DEFAULT_ROOM } from './names.js';
 import type { ChatCommand, ChatEvent, Refusal } from './protocol.js';
@@ -52,6 +52,12 @@ export async function runLineSession(
       closed = true;
       say(`! ${reason} [${code}]`);
       void lines.close();
+    },
+    queuedBytes: () => lines.queued.bytes,
+    drop(code, reason) {
+      if (closed) return;
+      closed = true;
+      lines.destroy(new SockitError(code, reason));
     },
   };
   const attached = attachPeer(server, peer, conn.closing);

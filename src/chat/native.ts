@@ -50,5 +50,11 @@ export function envelopeLink(
     end() {
       void conn.close();
     },
+    get queuedBytes() {
+      return conn.queued.bytes;
+    },
+    destroy() {
+      conn.destroy(new SockitError(ErrorCode.CONNECTION_CLOSED, 'let go: not reading'));
+    },
   };
 }

@@ -201,3 +201,88 @@ describe('ChatServer', () => {
     return server.close();
   });
 });
+
+describe('the cap on all clients’ queues', () => {
+  /** A client whose every event waits in its queue (it never reads), or one that reads at once. */
+  class Queueing implements ChatPeer {
+    bytes = 0;
+    dropped: { code: ErrorCode; reason: string } | undefined;
+    closed: { code: ErrorCode; reason: string } | undefined;
+    constructor(readonly reads: boolean) {}
+    deliver(event: ChatEvent): void {
+      if (!this.reads) this.bytes += JSON.stringify(event).length;
+    }
+    close(code: ErrorCode, reason: string): void {
+      this.closed = { code, reason };
+    }
+    queuedBytes(): number {
+      return this.bytes;
+    }
+    /** What it held when let go. */
+    held = 0;
+    drop(code: ErrorCode, reason: string): void {
+      this.dropped = { code, reason };
+      this.held = this.bytes;
+      this.bytes = 0;
+    }
+  }
+
+  const text = 'x'.repeat(1000);
+
+  /** A server with `sleepers` that joined in turn (each missing 50 messages less than the one before), then a flood. */
+  function flooded(cap: number, tickMs: number, flood: number) {
+    const server = new ChatServer({
+      hub: new ChatHub({ limits: { burst: 1_000_000, refillMs: 1 } }),
+      maxQueuedBytes: cap,
+      tickMs,
+    });
+    const join = (peer: Queueing, nick: string): string => {
+      const attached = server.attach(peer);
+      if (!('session' in attached)) throw new Error('refused');
+      expect(server.command(attached.session, { type: 'nick', nick })).toBeUndefined();
+      expect(server.command(attached.session, { type: 'join', room: 'flood' })).toBeUndefined();
+      return attached.session;
+    };
+    const reader = new Queueing(true);
+    const sender = join(reader, 'reader');
+    const sleepers = Array.from({ length: 10 }, () => new Queueing(false));
+    for (const [i, sleeper] of sleepers.entries()) {
+      join(sleeper, `sleeper${i}`);
+      for (let j = 0; j < 50; j++) server.command(sender, { type: 'say', room: 'flood', text });
+    }
+    for (let j = 0; j < flood; j++) server.command(sender, { type: 'say', room: 'flood', text });
+    return { server, reader, sleepers };
+  }
+
+  it('once a second, lets go of the clients that hold the most, most first, to under 3/4 of the cap', async () => {
+    const cap = 1024 * 1024;
+    // 1,000 deliveries in all: the check by count never comes; the clock's does.
+    const { server, reader, sleepers } = flooded(cap, 20, 0);
+    const before = server.queuedBytes;
+    expect(before).toBeGreaterThan(2 * cap); // 500 messages of ~1 KB to the first, 50 to the last
+    expect(sleepers.some((s) => s.dropped)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.queuedBytes).toBeLessThanOrEqual((cap * 3) / 4);
+    const dropped = sleepers.map((s) => s.dropped !== undefined);
+    // The earliest sleepers (the longest queues) went, and no more than needed: before the
+    // last of them went, the total was still over 3/4 of the cap.
+    const kept = dropped.indexOf(false);
+    expect(kept).toBeGreaterThan(0);
+    expect(dropped.slice(kept).some(Boolean)).toBe(false);
+    expect(server.queuedBytes + (sleepers[kept - 1] as Queueing).held).toBeGreaterThan((cap * 3) / 4);
+    expect(sleepers[0]?.dropped?.code).toBe(ErrorCode.IDLE_TIMEOUT);
+    expect(sleepers[0]?.dropped?.reason).toMatch(/not reading/);
+    expect(reader.dropped).toBeUndefined();
+    expect(reader.closed).toBeUndefined();
+    expect(server.sessions).toBe(1 + (10 - kept));
+    await server.close();
+  });
+
+  it('also looks every 16,384 deliveries, without waiting for the clock', async () => {
+    const cap = 1024 * 1024;
+    // 2,000 more messages to 11 sessions: 22,000 deliveries, and an hour between ticks.
+    const { server, sleepers } = flooded(cap, 3_600_000, 2000);
+    expect(sleepers[0]?.dropped).toBeDefined();
+    await server.close();
+  });
+});

@@ -27,6 +27,10 @@ export interface ChatPeer {
   deliver(event: ChatEvent, echo: boolean): void;
   /** The server let the session go (abuse, shutdown): write `reason` if the protocol can, then close. */
   close(code: ErrorCode, reason: string): void;
+  /** Bytes written to the client and not yet sent, for the cap on all clients' queues. */
+  queuedBytes?(): number;
+  /** Lets the client go at once, dropping what is queued for it (it is not reading). */
+  drop?(code: ErrorCode, reason: string): void;
 }
 
 export interface ChatServerOptions {
@@ -41,6 +45,14 @@ export interface ChatServerOptions {
    * database connection, or the event loop in one burst.
    */
   maxHistoryReads?: number;
+  /**
+   * Bytes that may wait, unsent, for all clients together. Each connection's queue is capped
+   * by its transport (1-2 MiB), but thousands of clients that stop reading would still add
+   * up to gigabytes: above this the clients with the longest queues are let go, longest
+   * first, until the total is back under three quarters of it. Checked every second and
+   * every 16,384 deliveries. Default 128 MiB.
+   */
+  maxQueuedBytes?: number;
   /** Where what this node's sessions do goes for the other nodes (see `cluster.ts`). */
   relay?: { publish(replayed: Replayed): void };
   log?: Logger;
@@ -62,6 +74,9 @@ const RELAYED = new Set<ChatCommand['type']>([
   'away',
   'typing',
 ]);
+
+/** Deliveries between two looks at the total of the clients' queues. */
+const QUEUE_CHECK_EVERY = 16_384;
 
 /** Live events held for one session while its history is read; beyond, it is let go. */
 const MAX_HELD = 10_000;
@@ -96,6 +111,9 @@ export class ChatServer {
   readonly #running = new Set<Promise<unknown>>();
   readonly #maxReads: number;
   readonly #relay: ChatServerOptions['relay'];
+  readonly #maxQueued: number;
+  /** Deliveries until the next look at the queues' total. */
+  #untilCheck = QUEUE_CHECK_EVERY;
   #reading = 0;
   /** Reads waiting for a turn, oldest first. */
   readonly #readQueue: (() => void)[] = [];
@@ -106,7 +124,11 @@ export class ChatServer {
     this.#log = options.log ?? silentLogger;
     this.#maxReads = options.maxHistoryReads ?? 16;
     this.#relay = options.relay;
-    this.#ticker = setInterval(() => this.#apply(this.hub.tick()), options.tickMs ?? 1000);
+    this.#maxQueued = options.maxQueuedBytes ?? 128 * 1024 * 1024;
+    this.#ticker = setInterval(() => {
+      this.#apply(this.hub.tick());
+      this.#capQueues();
+    }, options.tickMs ?? 1000);
     this.#ticker.unref();
   }
 
@@ -179,6 +201,45 @@ export class ChatServer {
     this.#relayClose(session, reason, named);
   }
 
+  /** Bytes waiting, unsent, for all clients together (as their transports count them). */
+  get queuedBytes(): number {
+    let total = 0;
+    for (const attached of this.#peers.values()) total += attached.peer.queuedBytes?.() ?? 0;
+    return total;
+  }
+
+  /** Lets go of the clients with the longest queues while all queues hold more than the cap. */
+  #capQueues(): void {
+    let total = 0;
+    const queues: [SessionId, Attached, number][] = [];
+    for (const [session, attached] of this.#peers) {
+      const bytes = attached.peer.queuedBytes?.() ?? 0;
+      total += bytes;
+      if (bytes > 0) queues.push([session, attached, bytes]);
+    }
+    if (total <= this.#maxQueued) return;
+    queues.sort((a, b) => b[2] - a[2]);
+    const target = (this.#maxQueued * 3) / 4;
+    const reason = 'disconnected: not reading, while the server holds too much for its clients';
+    let dropped = 0;
+    for (const [session, attached, bytes] of queues) {
+      if (total <= target) break;
+      total -= bytes;
+      dropped++;
+      this.#peers.delete(session);
+      const named = this.hub.nickOf(session) !== undefined;
+      this.#apply(this.hub.close(session, 'not reading'));
+      this.#relayClose(session, 'not reading', named);
+      // Closing would wait for the queue to drain, which a client that does not read never lets it.
+      if (attached.peer.drop) attached.peer.drop(ErrorCode.IDLE_TIMEOUT, reason);
+      else attached.peer.close(ErrorCode.IDLE_TIMEOUT, reason);
+    }
+    this.#log.warn(
+      { dropped, queuedBytes: total, maxQueuedBytes: this.#maxQueued },
+      'chat output over its cap: slowest clients let go',
+    );
+  }
+
   /** Sessions attached now. */
   get sessions(): number {
     return this.#peers.size;
@@ -202,6 +263,11 @@ export class ChatServer {
   }
 
   #deliver(delivery: Delivery): void {
+    this.#untilCheck -= delivery.to.length;
+    if (this.#untilCheck <= 0) {
+      this.#untilCheck = QUEUE_CHECK_EVERY;
+      this.#capQueues();
+    }
     const echo = delivery.echo === true;
     for (const session of delivery.to) {
       const attached = this.#peers.get(session);

@@ -53,6 +53,8 @@ export interface ChatServiceOptions {
   /** Names of the keys and channel on Redis, for several chats on one Redis. Default `sockit:chat`. */
   redisPrefix?: string;
   limits?: Partial<ChatLimits>;
+  /** Bytes that may wait unsent for all clients together (see `ChatServerOptions`). Default 128 MiB. */
+  maxQueuedBytes?: number;
   /** PBKDF2 iterations that self-registered accounts need at least. */
   minIterations?: number;
   maxConnections?: number;
@@ -121,6 +123,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       }),
       history,
       ...(cluster ? { relay: cluster } : {}),
+      ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
       log,
     });
     await cluster?.start(server);

@@ -37,6 +37,10 @@ export interface MessageLink {
   send(message: object, shared?: boolean): void;
   /** Closes after what was written. */
   end(): void;
+  /** Bytes written and not yet sent (for the server's cap on all clients' queues). */
+  readonly queuedBytes?: number;
+  /** Closes at once, dropping what is queued. */
+  destroy?(): void;
 }
 
 /** What a session needs of its connection (the guard's side of it; see runtime/tcp.ts). */
@@ -112,6 +116,16 @@ export async function runChatSession(
       closed = true;
       link.send({ type: 'bye', code, reason });
       link.end();
+    },
+    queuedBytes: () => link.queuedBytes ?? 0,
+    drop(code, reason) {
+      if (closed) return;
+      closed = true;
+      if (link.destroy) link.destroy();
+      else {
+        link.send({ type: 'bye', code, reason });
+        link.end();
+      }
     },
   };
   const hello = await link.receive().catch(() => undefined);

@@ -4,7 +4,7 @@ import { defaultDatabase } from '../auth/connect.js';
 import { CHAT_PORT, DEFAULT_IRC_PORT } from '../chat/port.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { launch } from '../runtime/launch.js';
-import { parseCount, parsePort, ranged } from './args.js';
+import { bytesOption, parseCount, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
 import { databaseOption, dataDirOption } from './data-dir.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
@@ -29,6 +29,7 @@ interface ChatServeFlags extends TlsFlags {
   workers?: number;
   maxConnections: number;
   maxPerAddress: number;
+  maxQueued: number;
 }
 
 export function chatServeCommand(): Command {
@@ -92,6 +93,13 @@ export function chatServeCommand(): Command {
     .option('-w, --workers <n>', 'worker processes for --model cluster (default: one per CPU)', parseCount)
     .option('--max-connections <n>', 'connections at once', parseCount, 1024)
     .option('--max-per-address <n>', 'connections at once from one address (an IPv6 /64)', parseCount, 32)
+    .addOption(
+      bytesOption(
+        '--max-queued <bytes>',
+        'output waiting for all clients together; past it the clients that do not read are let go, slowest first',
+        '128MiB',
+      ),
+    )
     .addHelpText(
       'after',
       `
@@ -157,6 +165,7 @@ sockit chat join a.lan,b.lan, and move to the next when one is lost) and one --d
                 ...(flags.redis === undefined ? {} : { redis: flags.redis, redisPrefix: flags.redisPrefix }),
                 maxConnections: flags.maxConnections,
                 maxPerAddress: flags.maxPerAddress,
+                maxQueuedBytes: flags.maxQueued,
                 log,
               }),
           ),

@@ -234,6 +234,18 @@ export class IrcConnection implements ChatPeer {
     this.write(renderEvent(this.ctx, event));
   }
 
+  /** Bytes written to the client and not yet sent. */
+  queuedBytes(): number {
+    return this.#stream.queued.bytes;
+  }
+
+  /** The chat server let the session go, at once: the client is not reading. */
+  drop(code: ErrorCode, reason: string): void {
+    this.#session = undefined;
+    this.#closing = true;
+    this.#stream.destroy(new SockitError(code, reason));
+  }
+
   /** The chat server let the session go (abuse, shutdown): say why, and close. */
   close(_code: ErrorCode, reason: string): void {
     this.#session = undefined;
