@@ -2,6 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const src = fileURLToPath(new URL('./src/', import.meta.url));
+// What the commands keep in the user's cache folder (chat read marks, log-in keys) goes here
+// in tests, not into the home of whoever runs them.
+const env = {
+  SOCKIT_CACHE_DIR: fileURLToPath(new URL('./node_modules/.cache/sockit-test/', import.meta.url)),
+};
 
 export default defineConfig({
   test: {
@@ -16,6 +21,7 @@ export default defineConfig({
         },
         test: {
           name: 'unit',
+          env,
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['test/interop/**'],
           testTimeout: 30_000,
@@ -24,6 +30,7 @@ export default defineConfig({
       {
         test: {
           name: 'interop',
+          env,
           include: ['test/interop/**/*.test.ts'],
           testTimeout: 120_000,
           fileParallelism: false,

@@ -11,6 +11,8 @@ import type { ChatClient } from '../chat/client.js';
 import type { ChatEvent } from '../chat/protocol.js';
 import type { Resume } from '../chat/resume.js';
 import { backOff, type ChatClientFlags, chatClientOptions, connectFirst, serverList } from './chat-client.js';
+import { ReadMarks } from './chat-marks.js';
+import { cacheDir } from './data-dir.js';
 import { interruptible } from './interrupt.js';
 
 interface JoinFlags extends ChatClientFlags {
@@ -37,6 +39,13 @@ export function joinCommand(): Command {
         import('../chat/resume.js'),
       ]);
       const servers = serverList(server);
+      const marks = await new ReadMarks(cacheDir()).load();
+      const markOf = (name: string): string => ReadMarks.key(server, flags.user ?? me, name);
+      /** Rooms joined again after a lost connection, on the current one: their history is what was missed. */
+      const resumed = new Set<string>();
+      /** Who is typing in the current room, until when. */
+      const typists = new Map<string, number>();
+      let typedAt = 0;
       const nicks = new Set<string>();
       /** The rooms joined, each with where it resumes after a lost connection. */
       const joined = new Map<string, Resume>();
@@ -61,7 +70,13 @@ export function joinCommand(): Command {
       });
       const prompt = (keep = false): void => {
         if (inputClosed || !terminal) return;
-        rl.setPrompt(`#${room}> `);
+        const now = Date.now();
+        const typing = [...typists].filter(([, until]) => until > now).map(([nick]) => nick);
+        const note =
+          typing.length === 0
+            ? ''
+            : ` (${typing.slice(0, 3).join(', ')}${typing.length > 3 ? ', ...' : ''} typing)`;
+        rl.setPrompt(`#${room}${note}> `);
         rl.prompt(keep);
       };
       const show = (text: string): void => {
@@ -84,8 +99,52 @@ export function joinCommand(): Command {
           nicks.add(event.nick);
           if (event.old === me) me = event.nick;
         } else if ((event.type === 'part' || event.type === 'kick') && event.nick === me) {
+          const resume = joined.get(event.room);
+          if (resume?.newest) marks.set(markOf(event.room), resume.newest);
           joined.delete(event.room);
         }
+        // Typing notices show in the prompt: who, in the current room, until they stop or speak.
+        let changed = false;
+        if (event.type === 'typing' && event.room === room && event.nick !== me) {
+          if (event.active) typists.set(event.nick, Date.now() + TYPING_SHOWN_MS);
+          else typists.delete(event.nick);
+          changed = true;
+        } else if (event.type === 'message' && event.message.room === room) {
+          changed = typists.delete(event.message.from);
+        } else if (event.type === 'joined') {
+          changed = typists.size > 0;
+          typists.clear();
+        }
+        if (changed) prompt(true);
+      };
+      /**
+       * A room's history as lines, with a mark where the new begins: all of it after a lost
+       * connection (what was missed), or, at the first join, what came after the last message
+       * seen in that room the last time (kept in the cache folder).
+       */
+      const historyText = (
+        event: Extract<ChatEvent, { type: 'history' }>,
+        name: string,
+      ): string | undefined => {
+        const firstNew = resumed.has(name)
+          ? 0
+          : event.messages.findIndex((m) => {
+              const seen = marks.get(markOf(name));
+              return seen !== undefined && m.id > seen;
+            });
+        if (firstNew < 0 || event.messages.length === 0) return eventLine(event, room);
+        const older = event.messages.slice(0, firstNew);
+        const newer = event.messages.slice(firstNew);
+        const label = resumed.has(name)
+          ? `-- ${newer.length}${event.more ? '+' : ''} new while you were away`
+          : `-- unread: ${newer.length}${event.more ? '+' : ''}`;
+        return [
+          eventLine({ ...event, messages: older }, room),
+          label,
+          eventLine({ ...event, messages: newer }, room),
+        ]
+          .filter((part) => part !== undefined)
+          .join('\n');
       };
       /**
        * The event as it is to be shown: a room's messages seen already (before a lost
@@ -126,6 +185,24 @@ export function joinCommand(): Command {
         if (leaving) nudge();
         else prompt();
       });
+      // A typing notice for the others now and then while a message (not a command) is typed.
+      if (terminal && process.stdin.isTTY === true) {
+        process.stdin.on('keypress', (text: string | undefined) => {
+          const now = Date.now();
+          if (!client || leaving || text === undefined || text < ' ' || now - typedAt < TYPING_EVERY_MS)
+            return;
+          if (`${rl.line}${text}`.trimStart().startsWith('/')) return;
+          typedAt = now;
+          client.send({ type: 'typing', room, active: true });
+        });
+      }
+      const expiry = setInterval(() => {
+        const now = Date.now();
+        let changed = false;
+        for (const [nick, until] of typists) if (until <= now && typists.delete(nick)) changed = true;
+        if (changed) prompt(true);
+      }, 1000);
+      expiry.unref();
       rl.once('close', () => {
         inputClosed = true;
         leaving = true;
@@ -146,8 +223,10 @@ export function joinCommand(): Command {
             me = client.welcome.nick;
             show(`-- connected to ${client.server} as ${me}`);
             const rooms = joined.size > 0 ? [...joined] : [[room, undefined] as const];
+            resumed.clear();
             for (const [name, resume] of rooms) {
               const after = resume?.after();
+              if (after) resumed.add(name);
               client.send(after ? { type: 'join', room: name, after } : { type: 'join', room: name });
             }
             // What was typed before the connection, up to a /quit.
@@ -181,7 +260,10 @@ export function joinCommand(): Command {
                   const text =
                     shown === undefined || (echo && event.message.to === undefined)
                       ? undefined
-                      : eventLine(shown, room, echo);
+                      : shown.type === 'history' && shown.room !== undefined
+                        ? historyText(shown, shown.room)
+                        : eventLine(shown, room, echo);
+                  if (shown?.type === 'history' && shown.room !== undefined) resumed.delete(shown.room);
                   if (text !== undefined) show(text);
                 }
               }
@@ -198,9 +280,19 @@ export function joinCommand(): Command {
           }
         },
         { atOnce: true },
-      ).finally(() => rl.close());
+      ).finally(async () => {
+        clearInterval(expiry);
+        rl.close();
+        for (const [name, resume] of joined) if (resume.newest) marks.set(markOf(name), resume.newest);
+        await marks.save().catch(() => undefined); // the marks are a convenience: never an error
+      });
     });
 }
+
+/** How often a typing notice goes out while typing (the hub takes one per 3 s). */
+const TYPING_EVERY_MS = 3000;
+/** How long a typing notice shows without another (the hub's notices stand 6 s). */
+const TYPING_SHOWN_MS = 6000;
 
 const HELP =
   '/join ROOM  /part [ROOM]  /msg NICK TEXT  /me TEXT  /who [ROOM]  /rooms  /nick NICK  /topic TEXT  /away [TEXT]  /whois NICK  /quit';

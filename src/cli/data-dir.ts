@@ -80,3 +80,10 @@ export function describeDatabase(target: string): string {
     return `a ${scheme}:// URL`;
   }
 }
+
+/** The user's cache folder for sockit: $SOCKIT_CACHE_DIR, else $XDG_CACHE_HOME/sockit, else ~/.cache/sockit. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string {
+  if (env.SOCKIT_CACHE_DIR) return env.SOCKIT_CACHE_DIR;
+  const xdg = env.XDG_CACHE_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.cache'), 'sockit');
+}

@@ -2,7 +2,7 @@
  * What the client commands of `sockit files` share: the server and account they name, their
  * connection flags, logging in, and a client that lives for one command.
  */
-import { homedir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FileKeyCache } from '../auth/key-cache.js';
@@ -12,6 +12,7 @@ import type { FilesClient, LoginOptions } from '../files/client.js';
 import { FILES_PORT } from '../files/port.js';
 import type { Logger } from '../runtime/log.js';
 import { type Endpoint, parseEndpoint, secondsOption } from './args.js';
+import { cacheDir } from './data-dir.js';
 import { localFileError } from './local-files.js';
 import { levelOf, type OutputFlags } from './output.js';
 import { readPassword } from './password.js';
@@ -137,13 +138,6 @@ async function loginOptions(
   const off = flags.keyCache === false || process.env.SOCKIT_KEY_CACHE === 'off';
   const keyCache = off ? undefined : new FileKeyCache(path.join(cacheDir(), 'scram'));
   return { ...server, ...limits, tls, user: flags.user, password, keyCache };
-}
-
-/** The user's cache folder for sockit (XDG Base Directory specification). */
-function cacheDir(): string {
-  if (process.env.SOCKIT_CACHE_DIR) return process.env.SOCKIT_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME;
-  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(homedir(), '.cache'), 'sockit');
 }
 
 /** A key made by `sockit secret new`; anything else is ERR_BAD_SECRET. */

@@ -29,7 +29,8 @@ export const ENVIRONMENT: Record<string, string> = {
     'and the log-in of the file client (for scripts).',
   SOCKIT_KEY_CACHE:
     'off: the file client neither uses nor keeps salted keys from earlier log-ins (as --no-key-cache).',
-  SOCKIT_CACHE_DIR: "The file client's cache folder, instead of $XDG_CACHE_HOME/sockit or ~/.cache/sockit.",
+  SOCKIT_CACHE_DIR:
+    "The cache folder (the file client's keys, the chat's read marks), instead of $XDG_CACHE_HOME/sockit or ~/.cache/sockit.",
   XDG_DATA_HOME: 'When an absolute path, the data folder is $XDG_DATA_HOME/sockit.',
   XDG_CACHE_HOME: 'When an absolute path, the cache folder is $XDG_CACHE_HOME/sockit.',
   NO_COLOR: 'Set and not empty: log lines on a terminal are not coloured (https://no-color.org).',
@@ -45,6 +46,10 @@ const FILES: [string, string][] = [
   ['DATA-DIR/tftp/', 'What sockit serve serves over TFTP.'],
   ['DATA-DIR/files/', 'The homes of the file service, one folder per account.'],
   ['~/.cache/sockit/scram/', "The file client's salted keys, one file of mode 0600 per server and account."],
+  [
+    '~/.cache/sockit/chat-read.json',
+    'Where sockit chat join left off in each room (mode 0600), to mark what is unread at the next join.',
+  ],
 ];
 
 /**

@@ -118,6 +118,35 @@ describe('sockit chat', () => {
     );
   });
 
+  it('join marks what is unread since it last left a room', async () => {
+    const room = 'marks';
+    const join = (input: string) =>
+      sockit(['chat', 'join', target, '--nick', 'marker', '--room', room], { input });
+    const say = async (text: string) => {
+      const sent = await sockit(['chat', 'send', target, room, text, '--nick', 'other']);
+      expect(sent.code, sent.stderr).toBe(0);
+    };
+    await say('old one');
+    const first = await join('/quit\n');
+    expect(first.code, first.stderr).toBe(0);
+    // Nothing was seen in this room before: no mark.
+    expect(first.stdout.toString()).toMatch(/other: old one/);
+    expect(first.stdout.toString()).not.toMatch(/-- unread/);
+    await say('new one');
+    await say('newer one');
+    const second = await join('/quit\n');
+    expect(second.code, second.stderr).toBe(0);
+    const lines = second.stdout.toString().split('\n');
+    const at = lines.indexOf('-- unread: 2');
+    expect(at, second.stdout.toString()).toBeGreaterThan(0);
+    expect(lines[at - 1]).toMatch(/other: old one$/);
+    expect(lines[at + 1]).toMatch(/other: new one$/);
+    expect(lines[at + 2]).toMatch(/other: newer one$/);
+    // Seen now: the next join marks nothing.
+    const third = await join('/quit\n');
+    expect(third.stdout.toString()).not.toMatch(/-- unread/);
+  });
+
   it('serves IRC beside it, on the same rooms', async () => {
     const irc = net.connect({ host: '127.0.0.1', port: ircPort });
     let text = '';
