@@ -162,6 +162,8 @@ export class HistoryGate {
       undelivered: (nick, limit) => history.undelivered(nick, limit),
       markDelivered: (ids) => history.markDelivered(ids),
       latestId: () => history.latestId(),
+      recordSeen: (account, at) => history.recordSeen(account, at),
+      lastSeen: (limit) => history.lastSeen(limit),
       close: () => history.close(),
     };
   }

@@ -62,6 +62,9 @@ export async function runHistoryEffect(
       }
       return true;
     }
+    case 'seen':
+      await history.recordSeen(effect.account, effect.at);
+      return true;
     default:
       return false;
   }

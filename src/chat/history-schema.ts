@@ -50,8 +50,18 @@ export interface ChatMessagesTable {
   delivered: number;
 }
 
+/** Added by 0003: when each account was last online (guests' nicks are not kept: anyone may make up thousands). */
+export interface ChatSeenTable {
+  /** The account's name, folded: the key. */
+  account_key: string;
+  /** The account's name as it spells it. */
+  account: string;
+  at_ms: ColumnType<number | string | bigint, number, number>;
+}
+
 export interface ChatSchema {
   chat_messages: ChatMessagesTable;
+  chat_seen: ChatSeenTable;
 }
 
 /** A bounded string column that compares byte for byte. */
@@ -138,12 +148,32 @@ function addToAccount(kind: StoreKind): Migration {
   };
 }
 
+/** When each account was last seen, so that `whois` says so after a restart too. */
+function createSeen(kind: StoreKind): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const name = key(kind, MAX_NICK_LENGTH);
+      await db.schema
+        .createTable('chat_seen')
+        .addColumn('account_key', name, (c) => c.primaryKey())
+        .addColumn('account', name, (c) => c.notNull())
+        .addColumn('at_ms', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('chat_seen_at').on('chat_seen').columns(['at_ms']).execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('chat_seen').execute();
+    },
+  };
+}
+
 /** The history's migrations for one engine, oldest first; never edit one that has shipped. */
 export function chatMigrationProvider(kind: StoreKind): MigrationProvider {
   return {
     getMigrations: async () => ({
       '0001_create_chat_messages': createMessages(kind),
       '0002_add_to_account': addToAccount(kind),
+      '0003_create_chat_seen': createSeen(kind),
     }),
   };
 }

@@ -150,6 +150,21 @@ describe.each(DB_KINDS)('chat history on %s', (kind: DbKind) => {
     expect(older).toEqual({ messages: [mine[1]], more: true });
   });
 
+  it('keeps when each account was last seen: the latest time, newest first, bounded', async () => {
+    await history.recordSeen('Seen-A', T0 + 5);
+    await history.recordSeen('seen-b', T0 + 7);
+    await history.recordSeen('Seen-A', T0 + 9); // seen again later: the same row, updated
+    await history.recordSeen('seen-b', T0 + 3); // out of order (another node): the later time stays
+    const seen = (await history.lastSeen(500)).filter((s) => s.account.toLowerCase().startsWith('seen-'));
+    expect(seen).toEqual([
+      { account: 'Seen-A', at: T0 + 9 },
+      { account: 'seen-b', at: T0 + 7 },
+    ]);
+    expect(await history.lastSeen(1)).toHaveLength(1);
+    await expect(history.recordSeen('bad name', T0)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    await expect(history.lastSeen(501)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+  });
+
   it('keeps the first of two writes of one id', async () => {
     const m = say('twice', 'first');
     await history.append(m);

@@ -71,6 +71,10 @@ export interface ChatHistory {
   markDelivered(ids: readonly string[]): Promise<void>;
   /** The greatest id stored: a restarted hub's ids continue after it. */
   latestId(): Promise<string | undefined>;
+  /** Records that the account `account` was last online at `at` (ms since the epoch). */
+  recordSeen(account: string, at: number): Promise<void>;
+  /** The accounts last seen most recently, newest first, at most `limit` (at most MAX_PAGE). */
+  lastSeen(limit: number): Promise<{ account: string; at: number }[]>;
   close(): Promise<void>;
 }
 
@@ -210,6 +214,41 @@ class KyselyChatHistory implements ChatHistory {
       this.db.selectFrom('chat_messages').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst(),
     );
     return row?.id;
+  }
+
+  async recordSeen(account: string, at: number): Promise<void> {
+    const accountKey = checkKey(account);
+    if (!Number.isSafeInteger(at) || at < 0)
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'chat history: bad time');
+    const row = { account_key: accountKey, account, at_ms: at };
+    const insert = this.db.insertInto('chat_seen').values(row);
+    // The later time wins: two nodes may record one account's quits out of order.
+    const later =
+      this.kind === 'sqlite'
+        ? sql<number>`max(chat_seen.at_ms, ${at})`
+        : sql<number>`greatest(chat_seen.at_ms, ${at})`;
+    await this.#run(
+      () =>
+        this.kind === 'mysql'
+          ? insert.onDuplicateKeyUpdate({ account, at_ms: later }).execute()
+          : insert
+              .onConflict((oc) => oc.column('account_key').doUpdateSet({ account, at_ms: later }))
+              .execute(),
+      'cannot write chat history to',
+    );
+  }
+
+  async lastSeen(limit: number): Promise<{ account: string; at: number }[]> {
+    const { limit: n } = checkPage({ limit }, MAX_PAGE);
+    const rows = await this.#run(() =>
+      this.db
+        .selectFrom('chat_seen')
+        .select(['account', 'at_ms'])
+        .orderBy('at_ms', 'desc')
+        .limit(n)
+        .execute(),
+    );
+    return rows.map((r) => ({ account: r.account, at: Number(r.at_ms) }));
   }
 
   close(): Promise<void> {

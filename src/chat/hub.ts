@@ -52,6 +52,8 @@ export interface ChatHubOptions {
   limits?: Partial<ChatLimits>;
   /** The newest message id already stored: ids continue after it (e.g. across a restart). */
   lastId?: string;
+  /** Accounts last seen before this hub started (e.g. `ChatHistory.lastSeen`), for `whois`. */
+  seen?: Iterable<{ account: string; at: number }>;
 }
 
 /**
@@ -92,6 +94,12 @@ export class ChatHub {
     });
     this.node = ids.node;
     this.#st = new HubState(limits, now, ids, options.accounts);
+    // Oldest first, as `remember` keeps them: the newest stay within the bound.
+    const seen = [...(options.seen ?? [])].sort((a, b) => a.at - b.at);
+    for (const { account, at } of seen) {
+      if (typeof account !== 'string' || account === '' || !Number.isFinite(at)) continue;
+      this.#st.remember({ key: foldNick(account), nick: account, account }, at);
+    }
     const maxKeys = limits.maxSessions + 1;
     this.#rate = new TokenBucket({ capacity: limits.burst, refillMs: limits.refillMs, maxKeys, now });
     this.#strikes = new TokenBucket({

@@ -206,8 +206,12 @@ export function quit(st: HubState, session: Session, reason: string, out: Out): 
   if (!last) return;
   st.users.delete(user.key);
   st.typists.delete(user);
-  st.remember(user, st.now());
+  const at = st.now();
+  st.remember(user, at);
   out.send(audience ?? [], { type: 'quit', nick: user.nick, reason });
+  // An account's last-seen outlives the server (a guest's nick is anyone's: not kept).
+  if (user.account !== undefined && !session.mirror)
+    out.effects.push({ type: 'seen', account: user.account, at });
 }
 
 /** The rooms any of `user`'s sessions is in. */

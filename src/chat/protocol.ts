@@ -144,6 +144,8 @@ export type Effect =
     }
   /** An account logged in: send it the direct messages that waited for it, then mark them delivered. */
   | { type: 'offline'; session: SessionId; account: string }
+  /** An account went offline (its last session quit) at `at`: remember it across restarts. */
+  | { type: 'seen'; account: string; at: number }
   /** Close the connection (abuse); the hub has already let the session go. */
   | { type: 'close'; session: SessionId; code: ErrorCode; reason: string };
 

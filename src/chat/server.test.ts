@@ -49,6 +49,13 @@ class SlowHistory implements ChatHistory {
   async latestId(): Promise<string | undefined> {
     return undefined;
   }
+  readonly seen: { account: string; at: number }[] = [];
+  async recordSeen(account: string, at: number): Promise<void> {
+    this.seen.push({ account, at });
+  }
+  async lastSeen(): Promise<{ account: string; at: number }[]> {
+    return [];
+  }
   async close(): Promise<void> {}
   /** Lets every read under way answer, once those asked for have started. */
   async release(): Promise<void> {

@@ -315,7 +315,8 @@ export class ChatServer {
       }
       return;
     }
-    const holder = effect.type === 'store' ? undefined : this.#peers.get(effect.session);
+    const holder =
+      effect.type === 'store' || effect.type === 'seen' ? undefined : this.#peers.get(effect.session);
     if (holder) holder.waiting++;
     const send = (d: Delivery): void => {
       // The history itself goes out now, ahead of what was held behind it.

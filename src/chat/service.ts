@@ -11,7 +11,7 @@ import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
 import { AccountNames } from './accounts.js';
 import { ChatCluster } from './cluster.js';
-import { openChatHistory } from './history.js';
+import { MAX_PAGE, openChatHistory } from './history.js';
 import { ChatHub } from './hub.js';
 import { serveIrc } from './irc/serve.js';
 import type { ChatLimits } from './protocol.js';
@@ -118,6 +118,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       hub: new ChatHub({
         accounts,
         lastId: await history.latestId(),
+        seen: await history.lastSeen(MAX_PAGE),
         ...(node === undefined ? {} : { node }),
         ...(options.limits ? { limits: options.limits } : {}),
       }),

@@ -213,7 +213,7 @@ export class HubState {
   }
 
   /** Remembers when an offline user was last seen, within the bound. */
-  remember(user: User, at: number): void {
+  remember(user: Pick<User, 'key' | 'nick' | 'account'>, at: number): void {
     this.seen.delete(user.key);
     const entry: { nick: string; account?: string; at: number } = { nick: user.nick, at };
     if (user.account !== undefined) entry.account = user.account;

@@ -86,4 +86,42 @@ describe.each(DB_KINDS)('the chat service on %s', (kind: DbKind) => {
     await Promise.all([bob.close(), zoe.close()]);
     await chat.close();
   });
+
+  it('remembers when an account was last seen across a restart (a guest, not)', async () => {
+    let chat = await start();
+    const zoe = await ChatClient.connect({
+      host: '127.0.0.1',
+      port: chat.address.port,
+      user: 'zoe',
+      password: PASSWORD,
+    });
+    const guest = await ChatClient.connect({ host: '127.0.0.1', port: chat.address.port, nick: 'passerby' });
+    const watcher = await ChatClient.connect({ host: '127.0.0.1', port: chat.address.port, nick: 'watcher' });
+    await Promise.all([zoe.close(), guest.close()]);
+    // What this server says now, before the restart.
+    const before = Date.now();
+    let seenThen: number | undefined;
+    for (let i = 0; i < 100 && seenThen === undefined; i++) {
+      watcher.send({ type: 'whois', nick: 'zoe' });
+      const answer = await until(watcher, (e) => e.type === 'whois');
+      if (answer.type === 'whois' && !answer.user.online) seenThen = answer.user.lastSeen;
+      else await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(seenThen).toBeLessThanOrEqual(before);
+    await watcher.close();
+    await chat.close();
+
+    chat = await start();
+    const asker = await ChatClient.connect({ host: '127.0.0.1', port: chat.address.port, nick: 'asker' });
+    asker.send({ type: 'whois', nick: 'ZOE' });
+    expect(await until(asker, (e) => e.type === 'whois')).toMatchObject({
+      user: { nick: 'zoe', account: 'zoe', online: false, lastSeen: seenThen },
+    });
+    // A guest's nick is anyone's: after a restart nothing is known of it.
+    asker.send({ type: 'whois', nick: 'passerby' });
+    const refused = await until(asker, (e) => e.type === 'refused');
+    expect(refused).toMatchObject({ code: 'ERR_NO_SUCH_NICK' });
+    await asker.close();
+    await chat.close();
+  });
 });
