@@ -54,6 +54,9 @@ import { Throttle } from './throttle.js';
 
 /** Checked log-in attempts a connection may make before it is closed. */
 export const MAX_ATTEMPTS = 3;
+/** Failed log-ins to one account, from anywhere, before its back-off starts. */
+export const ACCOUNT_FREE_FAILURES = 10;
+
 /** Throttled refusals a connection may collect before it is closed. */
 export const MAX_THROTTLED = 10;
 /** The wait told to an attempt refused because another is in flight for its address or account. */
@@ -157,7 +160,7 @@ export class LoginServer {
       throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'fakeKey must be 32+ bytes');
     this.#o = options;
     this.#throttle = options.throttle ?? new Throttle();
-    this.#accounts = options.accountThrottle ?? new Throttle({ freeFailures: 10 });
+    this.#accounts = options.accountThrottle ?? new Throttle({ freeFailures: ACCOUNT_FREE_FAILURES });
     this.#known = options.knownGroups ?? new KnownGroups();
     this.#perAddress = options.registerPerAddress ?? new TokenBucket({ capacity: 5, refillMs: 720_000 });
     this.#global = options.registerGlobal ?? new TokenBucket({ capacity: 100, refillMs: 36_000 });

@@ -7,6 +7,7 @@
 import type { SecureContextOptions } from 'node:tls';
 import { LoginServer } from '../auth/login-server.js';
 import type { UserStore } from '../auth/store.js';
+import type { Throttle } from '../auth/throttle.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
 import { AccountNames } from './accounts.js';
@@ -55,6 +56,13 @@ export interface ChatServiceOptions {
   limits?: Partial<ChatLimits>;
   /** Bytes that may wait unsent for all clients together (see `ChatServerOptions`). Default 128 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * Back-off for failed log-ins per address, and per account: pass the file service's to
+   * share them (a guesser gets no more tries by going from one service to the other).
+   * Default: the log-in server's own.
+   */
+  throttle?: Throttle;
+  accountThrottle?: Throttle;
   /** PBKDF2 iterations that self-registered accounts need at least. */
   minIterations?: number;
   maxConnections?: number;
@@ -134,6 +142,8 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       fakeKey: options.fakeKey,
       allowRegister: options.allowRegister,
       ...(options.minIterations === undefined ? {} : { minIterations: options.minIterations }),
+      ...(options.throttle === undefined ? {} : { throttle: options.throttle }),
+      ...(options.accountThrottle === undefined ? {} : { accountThrottle: options.accountThrottle }),
       log,
     });
     const admins = new Set(options.admins ?? []);

@@ -83,10 +83,18 @@ Examples:
       await mkdir(tftpRoot, { recursive: true }).catch((err: unknown) => {
         throw fileError(err, '--data-dir', tftpRoot, 'folder');
       });
-      const [{ openUserStore }, { loadFakeKey, serveFiles }, { serveChat }] = await Promise.all([
+      const [
+        { openUserStore },
+        { loadFakeKey, serveFiles },
+        { serveChat },
+        { Throttle },
+        { ACCOUNT_FREE_FAILURES },
+      ] = await Promise.all([
         import('../auth/store.js'),
         import('../files/server.js'),
         import('../chat/service.js'),
+        import('../auth/throttle.js'),
+        import('../auth/login-server.js'),
       ]);
       const database = flags.db ?? defaultDatabase(flags.dataDir);
       const store = await openUserStore(database);
@@ -96,6 +104,12 @@ Examples:
           const services: Service[] = [];
           // One key for the fake salts of both services that log accounts in.
           const fakeKey = await loadFakeKey(flags.dataDir);
+          // And one back-off for failed log-ins: a guesser gains nothing by going from the
+          // file service to the chat or IRC (which share the chat's log-in server).
+          const throttles = {
+            throttle: new Throttle(),
+            accountThrottle: new Throttle({ freeFailures: ACCOUNT_FREE_FAILURES }),
+          };
           // One at a time, so that a service that cannot start stops the ones before it.
           await startOrStopAll(services, '--echo-port', async () =>
             serveEcho({ host: flags.host, port: flags.echoPort, model, log }),
@@ -110,6 +124,7 @@ Examples:
               host: flags.host,
               port: flags.filesPort,
               fakeKey,
+              ...throttles,
               log,
             }),
           ]);
@@ -124,6 +139,7 @@ Examples:
               host: flags.host,
               port: flags.chatPort,
               ircPort: flags.ircPort,
+              ...throttles,
               log,
             });
             return [chat];
