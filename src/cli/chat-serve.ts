@@ -30,6 +30,8 @@ interface ChatServeFlags extends TlsFlags {
   maxConnections: number;
   maxPerAddress: number;
   maxQueued: number;
+  burst: number;
+  rate: number;
 }
 
 export function chatServeCommand(): Command {
@@ -93,6 +95,13 @@ export function chatServeCommand(): Command {
     .option('-w, --workers <n>', 'worker processes for --model cluster (default: one per CPU)', parseCount)
     .option('--max-connections <n>', 'connections at once', parseCount, 1024)
     .option('--max-per-address <n>', 'connections at once from one address (an IPv6 /64)', parseCount, 32)
+    .option(
+      '--burst <n>',
+      'commands a client may send at once (messages, joins, ...); then --rate a second',
+      ranged(1, 1_000_000),
+      20,
+    )
+    .option('--rate <n>', 'commands a second a client may keep sending after its burst', ranged(1, 1000), 2)
     .addOption(
       bytesOption(
         '--max-queued <bytes>',
@@ -166,6 +175,7 @@ sockit chat join a.lan,b.lan, and move to the next when one is lost) and one --d
                 maxConnections: flags.maxConnections,
                 maxPerAddress: flags.maxPerAddress,
                 maxQueuedBytes: flags.maxQueued,
+                limits: { burst: flags.burst, refillMs: Math.max(1, Math.round(1000 / flags.rate)) },
                 log,
               }),
           ),

@@ -147,6 +147,49 @@ describe('sockit chat', () => {
     expect(third.stdout.toString()).not.toMatch(/-- unread/);
   });
 
+  it('--burst and --rate set how fast a client may send', async () => {
+    const limited = await startServer(
+      [
+        'chat',
+        'serve',
+        '--data-dir',
+        dir,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--no-irc',
+        '--no-udp',
+      ].concat(['--burst', '4', '--rate', '1']),
+      1,
+    );
+    try {
+      const { ChatClient } = await import('../../src/chat/client.js');
+      const client = await ChatClient.connect({
+        host: '127.0.0.1',
+        port: limited.listening[0]?.port,
+        nick: 'quick',
+      });
+      // The nick and the join took two of the four; two messages pass, the third is refused.
+      client.send({ type: 'join', room: 'limits' });
+      for (const text of ['one', 'two', 'three']) client.send({ type: 'say', room: 'limits', text }, text);
+      // (The refusal answers at once; the echoes follow the join's scrollback.)
+      const seen: string[] = [];
+      const refused: unknown[] = [];
+      for await (const event of client) {
+        if (event.type === 'message' && event.echo) seen.push(event.message.text);
+        if (event.type === 'refused') refused.push(event);
+        if (seen.length === 2 && refused.length === 1) break;
+      }
+      expect(seen).toEqual(['one', 'two']);
+      expect(refused).toEqual([expect.objectContaining({ ref: 'three', code: 'ERR_THROTTLED' })]);
+      expect((refused[0] as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(1000);
+      await client.close();
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('serves IRC beside it, on the same rooms', async () => {
     const irc = net.connect({ host: '127.0.0.1', port: ircPort });
     let text = '';
