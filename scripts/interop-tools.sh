@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the TFTP peers the interop tests, the loss test and bench/tftp talk to.
+# Installs the TFTP peers the interop tests, the loss test and bench/tftp talk to, and the IRC
+# server bench/chat measures.
 # Idempotent: does nothing when everything is already there.
 #  - clients, as ordinary Debian packages: tftp-hpa (`tftp`), atftp (`atftp`), curl (its
 #    tftp:// support) and BusyBox (`busybox tftp`); tftp-hpa's client negotiates no options,
@@ -8,6 +9,8 @@
 #    installing either would start a daemon on port 69): their .deb files are fetched with
 #    `apt-get download` into .tools/interop/debs and unpacked with `dpkg-deb -x` into
 #    .tools/interop/tftpd-hpa and .tools/interop/atftpd
+#  - ngircd, the IRC server bench/chat measures, the same way (installed as a service it would
+#    start a daemon on 6667, the chat's IRC port): unpacked into .tools/interop/ngircd
 #  - nftables and iproute2 (`nft`, `ip`) for test/interop/tftp-loss.test.ts
 #  - irssi, the IRC client test/interop/irc-irssi.test.ts drives in tmux
 # Prints the paths of the programs at the end.
@@ -35,7 +38,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Server packages: fetched and unpacked only. Their runtime libraries (libc, libwrap0 for
-# tftpd-hpa, libwrap0/libpcre2 for atftpd) are checked with ldd below.
+# tftpd-hpa, libwrap0/libpcre2 for atftpd, GnuTLS/libident/PAM/zlib for ngircd) are checked
+# with ldd below.
 unpack() { # PACKAGE BINARY
   local pkg="$1" bin="$2"
   if [ -x "$DIR/$pkg/usr/sbin/$bin" ]; then return; fi
@@ -57,11 +61,12 @@ unpack() { # PACKAGE BINARY
 }
 unpack tftpd-hpa in.tftpd
 unpack atftpd atftpd
+unpack ngircd ngircd
 
 # Libraries the unpacked servers need (their Depends, minus debconf/adduser, which only the
 # service scripts use) and that dpkg did not install because the servers are not installed.
 libs=()
-for dep in libc6 libwrap0 libpcre2-8-0; do
+for dep in libc6 libwrap0 libpcre2-8-0 libgnutls30 libident libpam0g zlib1g; do
   dpkg -s "$dep" 2>/dev/null | grep -q '^Status: install ok installed' || libs+=("$dep")
 done
 if [ ${#libs[@]} -gt 0 ]; then
@@ -72,7 +77,7 @@ if [ ${#libs[@]} -gt 0 ]; then
   echo "interop-tools: installing libraries ${libs[*]}" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${libs[@]}" >&2
 fi
-for bin in "$DIR/tftpd-hpa/usr/sbin/in.tftpd" "$DIR/atftpd/usr/sbin/atftpd"; do
+for bin in "$DIR/tftpd-hpa/usr/sbin/in.tftpd" "$DIR/atftpd/usr/sbin/atftpd" "$DIR/ngircd/usr/sbin/ngircd"; do
   if ldd "$bin" | grep 'not found' >&2; then
     echo "interop-tools: $bin is missing libraries" >&2
     exit 1
@@ -85,6 +90,7 @@ echo "curl     $(command -v curl)"
 echo "busybox  $(command -v busybox)"
 echo "in.tftpd $DIR/tftpd-hpa/usr/sbin/in.tftpd"
 echo "atftpd   $DIR/atftpd/usr/sbin/atftpd"
+echo "ngircd   $DIR/ngircd/usr/sbin/ngircd"
 echo "nft      $(command -v nft)"
 echo "ip       $(command -v ip)"
 echo "irssi    $(command -v irssi)"
