@@ -176,7 +176,14 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       },
     });
     udp = listeners.udp;
-    const guard = { host: options.host, tls: options.tls, maxConnections: options.maxConnections, log };
+    // Every listener of the chat under the same caps (IRC and the WebSocket port included).
+    const guard = {
+      host: options.host,
+      tls: options.tls,
+      maxConnections: options.maxConnections,
+      maxPerAddress: options.maxPerAddress,
+      log,
+    };
     if (options.ircPort !== undefined) {
       opened.push(await serveIrc({ ...guard, server, port: options.ircPort, store: options.store, login }));
     }

@@ -1,0 +1,56 @@
+/**
+ * The chat's caps on connections apply to its IRC listener too (it used to keep its own
+ * default of 32 per address, whatever --max-per-address said).
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openUserStore, type UserStore } from '../../src/auth/store.js';
+import { type ChatService, serveChat } from '../../src/chat/service.js';
+import { IrcClient } from '../irc.js';
+
+describe('the chat service’s caps on every listener', () => {
+  let dir: string;
+  let store: UserStore;
+  let chat: ChatService;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'sockit-chat-caps-'));
+    const db = path.join(dir, 'chat.db');
+    store = await openUserStore(db);
+    chat = await serveChat({
+      store,
+      history: db,
+      fakeKey: randomBytes(32),
+      host: '127.0.0.1',
+      port: 0,
+      udp: false,
+      ircPort: 0,
+      maxPerAddress: 3,
+    });
+  });
+
+  afterAll(async () => {
+    await chat?.close();
+    await store?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('--max-per-address holds on the IRC listener', async () => {
+    const service = chat.others.find((s) => s.name === 'irc');
+    expect(service).toBeDefined();
+    const port = service?.address.port as number;
+    const held = await Promise.all([0, 1, 2].map(() => IrcClient.connect(port)));
+    const fourth = net.connect({ host: '127.0.0.1', port });
+    fourth.on('error', () => {});
+    fourth.resume();
+    await once(fourth, 'close');
+    // The three within the cap are served.
+    await (held[0] as IrcClient).register('ann');
+    for (const client of held) client.close();
+  });
+});
