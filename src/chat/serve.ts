@@ -19,7 +19,7 @@ import { serveUdp, type UdpService } from '../runtime/udp.js';
 import { MAX_LINE_BYTES, runLineSession } from './line-mode.js';
 import { DEFAULT_ROOM } from './names.js';
 import { envelopeLink, MAX_COMMAND_SIZE, MAX_EVENT_SIZE } from './native.js';
-import { CHAT_PORT } from './port.js';
+import { CHAT_FLUSH_GAP_MS, CHAT_PORT } from './port.js';
 import type { ChatServer } from './server.js';
 import { runChatSession, type SessionConnection } from './session.js';
 import { UdpRoom } from './udp.js';
@@ -84,6 +84,7 @@ export async function listenChat(options: ChatListenOptions): Promise<ChatListen
           maxHeaderSize: MAX_EVENT_SIZE,
           maxQueuedBytes: 2 * MAX_EVENT_SIZE,
           maxQueuedMessages: 4096,
+          flushGapMs: CHAT_FLUSH_GAP_MS,
           service: 'chat',
           log: conn.log,
         });
@@ -105,6 +106,7 @@ export async function listenChat(options: ChatListenOptions): Promise<ChatListen
         maxLineLength: MAX_LINE_BYTES,
         newline: '\r\n',
         maxQueuedBytes: 1024 * 1024,
+        flushGapMs: CHAT_FLUSH_GAP_MS,
         service: 'chat',
         log: conn.log,
       });

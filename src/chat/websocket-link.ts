@@ -11,6 +11,7 @@ import type { WebSocket } from 'ws';
 import { ErrorCode, SockitError } from '../errors.js';
 import { events } from '../runtime/events.js';
 import type { Logger } from '../runtime/log.js';
+import { CHAT_FLUSH_GAP_MS } from './port.js';
 import type { MessageLink } from './session.js';
 
 /** WebSocket close codes (RFC 6455, 7.4.1). */
@@ -148,9 +149,15 @@ export class WebSocketLink implements MessageLink {
     this.#outBytes += frame.length;
     if (!this.#scheduled && !this.#waitingDrain) {
       this.#scheduled = true;
-      setImmediate(() => this.#flush());
+      // Busy: the next write waits out the gap since the last (see CHAT_FLUSH_GAP_MS).
+      const wait = this.#flushedAt + CHAT_FLUSH_GAP_MS - performance.now();
+      if (wait >= 1) setTimeout(() => this.#flush(), wait);
+      else setImmediate(() => this.#flush());
     }
   }
+
+  /** When the last write went (performance.now()). */
+  #flushedAt = Number.NEGATIVE_INFINITY;
 
   end(): void {
     this.close(CLOSE_NORMAL, '');
@@ -192,7 +199,7 @@ export class WebSocketLink implements MessageLink {
     return value as Record<string, unknown>;
   }
 
-  /** One write per turn: every frame queued since the last, corked into one. */
+  /** One write per turn, or per CHAT_FLUSH_GAP_MS when busy: every frame queued since the last, corked into one. */
   #flush(): void {
     this.#scheduled = false;
     if (this.#gone) return;
@@ -207,6 +214,7 @@ export class WebSocketLink implements MessageLink {
     const batch = this.#outbox;
     this.#outbox = [];
     this.#outBytes = 0;
+    this.#flushedAt = performance.now();
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     this.#socket.cork();
     for (const frame of batch) this.#ws.send(frame, TEXT);

@@ -87,6 +87,27 @@ describe('EnvelopeConnection', () => {
     expect(writes.length).toBe(2);
   });
 
+  it('with flushGapMs, writes at once after a quiet spell, then gathers what comes within the gap', async () => {
+    const { socket, writes } = fakeSocket();
+    // A gap far longer than the turns below take, however loaded the machine.
+    const conn = new EnvelopeConnection(socket, { flushGapMs: 2000 });
+    const turn = () => new Promise((r) => setImmediate(r));
+    conn.send({ header: { i: 0 } });
+    await turn();
+    expect(writes.length).toBe(1); // the first goes at once
+    for (let i = 1; i <= 3; i++) {
+      conn.send({ header: { i } });
+      await turn();
+    }
+    expect(writes.length).toBe(1); // three turns within the gap: held
+    for (let i = 0; i < 150 && writes.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(writes.map((w) => w.length)).toEqual([
+      encodeEnvelope({ i: 0 }).length,
+      Buffer.concat([1, 2, 3].map((i) => encodeEnvelope({ i }))).length,
+    ]);
+    await conn.close();
+  });
+
   it('drops a peer that never reads once its queue reaches the bound; memory stays at the bound', async () => {
     const server = net.createServer();
     open.push(server);

@@ -44,6 +44,13 @@ export interface StreamConnectionOptions extends QueueLimits {
   maxUnread?: number;
   /** The service in the `sockit:error` event published when a failure ends the connection. Default `'server'`. */
   service?: string;
+  /**
+   * After a write, the next waits until this many ms have passed: a connection that is sent
+   * many small messages (a chat client in a busy room) gets fewer, larger writes, and the
+   * server fewer system calls, at the cost of at most this much latency while it is busy.
+   * The first write after a quiet spell goes out at once. Default 0: one write per turn.
+   */
+  flushGapMs?: number;
   log?: Logger;
 }
 
@@ -102,6 +109,9 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
   #outBytes = 0;
   #scheduled = false;
   #waitingDrain = false;
+  readonly #gapMs: number;
+  /** When the last write went (performance.now()), for `flushGapMs`. */
+  #flushedAt = Number.NEGATIVE_INFINITY;
   #ended = false;
   /** Reading stopped after bad input (`onBadInput: 'stop'`): what arrives later is ignored. */
   #stopped = false;
@@ -122,6 +132,7 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
     this.#maxUnread = options.maxUnread ?? 64;
     this.#log = options.log ?? silentLogger;
     this.#service = options.service ?? 'server';
+    this.#gapMs = options.flushGapMs ?? 0;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -190,7 +201,9 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
     this.#outBytes += frame.length;
     if (!this.#scheduled && !this.#waitingDrain) {
       this.#scheduled = true;
-      setImmediate(() => this.#flush());
+      const wait = this.#gapMs > 0 ? this.#flushedAt + this.#gapMs - performance.now() : 0;
+      if (wait >= 1) setTimeout(() => this.#flush(), wait);
+      else setImmediate(() => this.#flush());
     }
     return true;
   }
@@ -290,6 +303,7 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
     const bytes = this.#outBytes;
     this.#outbox = [];
     this.#outBytes = 0;
+    if (this.#gapMs > 0) this.#flushedAt = performance.now();
     if (batch.length === 1 || bytes <= JOIN_LIMIT) {
       this.socket.write(batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, bytes));
     } else {

@@ -19,12 +19,14 @@ import { ErrorCode, SockitError } from '../../errors.js';
 import { StreamConnection } from '../../runtime/conn.js';
 import { LineDecoder } from '../../runtime/lines.js';
 import type { Connection } from '../../runtime/tcp.js';
-import type { ChatCommand, ChatEvent, Refusal, SessionId } from '../protocol.js';
+import { CHAT_FLUSH_GAP_MS } from '../port.js';
+import type { ChatCommand, ChatEvent, ChatMessage, Refusal, SessionId } from '../protocol.js';
 import type { ChatPeer, ChatServer } from '../server.js';
 import { Capabilities } from './caps.js';
 import { runCommand } from './commands.js';
 import { IrcContext } from './context.js';
 import { Echoes } from './echoes.js';
+import { messageLines } from './events.js';
 import { formatLine, isProblem, MAX_LINE_BYTES, parseLine } from './message.js';
 import { ERR, type RefusedCommand, refusalReply } from './numerics.js';
 import { Registration } from './registration.js';
@@ -39,6 +41,12 @@ export interface IrcSettings {
   motd: string[] | undefined;
   /** Whether a client at this address may send a password in clear (PASS without TLS). */
   clearPasswordFrom: (address: string) => boolean;
+  /**
+   * Room messages as sent, per message and per set of the capabilities that change them
+   * (server-time, message-tags): a message to a room of a thousand is rendered a few times,
+   * not a thousand.
+   */
+  rendered: WeakMap<ChatMessage, (Buffer | undefined)[]>;
   maxQueuedBytes: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
@@ -94,6 +102,7 @@ export class IrcConnection implements ChatPeer {
         maxQueuedBytes: settings.maxQueuedBytes + 4096,
         maxQueuedMessages: 1_000_000,
         maxUnread: 32,
+        flushGapMs: CHAT_FLUSH_GAP_MS,
         service: 'irc',
         log: this.log,
       },
@@ -185,12 +194,37 @@ export class IrcConnection implements ChatPeer {
     if (lines.length === 0 || this.#closing) return;
     let bytes = 0;
     for (const line of lines) bytes += Buffer.byteLength(line) + 2;
-    if (this.#stream.queued.bytes + bytes > this.settings.maxQueuedBytes) {
-      this.log.warn({ maxQueuedBytes: this.settings.maxQueuedBytes }, 'IRC client does not read: let go');
-      this.end('send queue exceeded', 'Closing link: send queue exceeded (the client does not read)');
-      return;
+    if (this.#fits(bytes)) this.#stream.send(lines);
+  }
+
+  /** Lines already encoded (CRLF-terminated), as `write` sends them. */
+  #writeEncoded(frame: Buffer): void {
+    if (!this.#closing && this.#fits(frame.length)) this.#stream.sendEncoded(frame);
+  }
+
+  /** Whether `bytes` more fit in the queue; when not, the client is let go. */
+  #fits(bytes: number): boolean {
+    if (this.#stream.queued.bytes + bytes <= this.settings.maxQueuedBytes) return true;
+    this.log.warn({ maxQueuedBytes: this.settings.maxQueuedBytes }, 'IRC client does not read: let go');
+    this.end('send queue exceeded', 'Closing link: send queue exceeded (the client does not read)');
+    return false;
+  }
+
+  /** A room message's lines for this client's capabilities, rendered once per set of them. */
+  #roomMessage(message: ChatMessage): Buffer {
+    const caps = this.ctx.caps;
+    const variant = (caps.has('server-time') ? 1 : 0) | (caps.has('message-tags') ? 2 : 0);
+    let variants = this.settings.rendered.get(message);
+    if (variants === undefined) {
+      variants = [];
+      this.settings.rendered.set(message, variants);
     }
-    this.#stream.send(lines);
+    let frame = variants[variant];
+    if (frame === undefined) {
+      frame = Buffer.from(`${messageLines(this.ctx, message).join('\r\n')}\r\n`, 'utf8');
+      variants[variant] = frame;
+    }
+    return frame;
   }
 
   /**
@@ -230,6 +264,11 @@ export class IrcConnection implements ChatPeer {
         this.write([this.ctx.fromServer('NOTICE', this.ctx.nick, note)]);
       }
       if (!this.ctx.caps.has('echo-message')) return;
+    }
+    if (!echo && event.type === 'message' && event.message.room !== undefined) {
+      // The same for everyone in the room with the same capabilities: see `rendered`.
+      this.#writeEncoded(this.#roomMessage(event.message));
+      return;
     }
     this.write(renderEvent(this.ctx, event));
   }

@@ -96,6 +96,7 @@ export async function serveIrc(options: IrcServiceOptions): Promise<TcpService> 
     login,
     motd: options.motd,
     clearPasswordFrom: options.clearPasswordFrom ?? isLoopback,
+    rendered: new WeakMap(),
     maxQueuedBytes: checkInteger('maxQueuedBytes', options.maxQueuedBytes ?? 1024 * 1024, 4096, 2 ** 31 - 1),
     pingIntervalMs,
     pingTimeoutMs,

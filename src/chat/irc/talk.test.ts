@@ -26,6 +26,32 @@ describe('IRC talk', () => {
     expect((await ann.settled()).filter((l) => l.includes('hello bob'))).toEqual([]);
   });
 
+  it('sends one room message to each client in the form its capabilities ask for (rendered once per form)', async () => {
+    f = await ircFixture();
+    const [carl, plain, timed, tagged, both, again] = await f.together(
+      '#lobby',
+      'carl',
+      'plain',
+      ['timed', ['server-time']],
+      ['tagged', ['message-tags']],
+      ['both', ['server-time', 'message-tags']],
+      ['again', ['server-time', 'message-tags']],
+    );
+    carl.send('PRIVMSG #lobby :one for all');
+    const line = ':carl!carl@irc.sockit PRIVMSG #lobby :one for all';
+    expect(await plain.expect(' PRIVMSG ')).toBe(line);
+    const t = await timed.expect(' PRIVMSG ');
+    expect(t).toMatch(new RegExp(`^@time=[^ ;]+ ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    const g = await tagged.expect(' PRIVMSG ');
+    expect(g).toMatch(/^@msgid=[0-9A-Z]{16} :carl!carl@irc\.sockit PRIVMSG #lobby :one for all$/);
+    const b = await both.expect(' PRIVMSG ');
+    expect(b).toMatch(/^@(?=.*time=)(?=.*msgid=)[^ ]+ :carl!carl@irc\.sockit PRIVMSG #lobby :one for all$/);
+    expect(await again.expect(' PRIVMSG ')).toBe(b);
+    // The one msgid and time, whichever form carries them.
+    expect(/msgid=([^ ;]+)/.exec(b)?.[1]).toBe(/msgid=([^ ;]+)/.exec(g)?.[1]);
+    expect(/time=([^ ;]+)/.exec(b)?.[1]).toBe(/time=([^ ;]+)/.exec(t)?.[1]);
+  });
+
   it('echoes with echo-message, and tags lines with time and msgid when asked', async () => {
     f = await ircFixture();
     const [ann, bob] = await f.together(
