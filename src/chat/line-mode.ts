@@ -53,7 +53,7 @@ export async function runLineSession(
       say(`! ${reason} [${code}]`);
       void lines.close();
     },
-    queuedBytes: () => lines.queued.bytes,
+    queuedBytes: () => lines.queuedBytes,
     drop(code, reason) {
       if (closed) return;
       closed = true;

@@ -51,7 +51,7 @@ export function envelopeLink(
       void conn.close();
     },
     get queuedBytes() {
-      return conn.queued.bytes;
+      return conn.queuedBytes;
     },
     destroy() {
       conn.destroy(new SockitError(ErrorCode.CONNECTION_CLOSED, 'let go: not reading'));

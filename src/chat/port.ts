@@ -8,4 +8,4 @@ export const DEFAULT_IRC_PORT = 6667;
  * room a client is sent its messages a few at a time instead of one system call each; the
  * first after a quiet spell goes at once. Latency in a busy room grows by at most this.
  */
-export const CHAT_FLUSH_GAP_MS = 4;
+export const CHAT_FLUSH_GAP_MS = 16;

@@ -168,7 +168,12 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
   }
 
   get queued(): { bytes: number; messages: number } {
-    return { bytes: this.#outBytes + this.socket.writableLength, messages: this.#outbox.length };
+    return { bytes: this.queuedBytes, messages: this.#outbox.length };
+  }
+
+  /** `queued.bytes`, without making an object: for a check on every message sent. */
+  get queuedBytes(): number {
+    return this.#outBytes + this.socket.writableLength;
   }
 
   send(message: Out): boolean {

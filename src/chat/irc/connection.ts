@@ -204,7 +204,7 @@ export class IrcConnection implements ChatPeer {
 
   /** Whether `bytes` more fit in the queue; when not, the client is let go. */
   #fits(bytes: number): boolean {
-    if (this.#stream.queued.bytes + bytes <= this.settings.maxQueuedBytes) return true;
+    if (this.#stream.queuedBytes + bytes <= this.settings.maxQueuedBytes) return true;
     this.log.warn({ maxQueuedBytes: this.settings.maxQueuedBytes }, 'IRC client does not read: let go');
     this.end('send queue exceeded', 'Closing link: send queue exceeded (the client does not read)');
     return false;
@@ -275,7 +275,7 @@ export class IrcConnection implements ChatPeer {
 
   /** Bytes written to the client and not yet sent. */
   queuedBytes(): number {
-    return this.#stream.queued.bytes;
+    return this.#stream.queuedBytes;
   }
 
   /** The chat server let the session go, at once: the client is not reading. */
