@@ -66,6 +66,24 @@ describe('two chat nodes on one Redis', () => {
   const nodes: Server[] = [];
   let tail: ChildProcess | undefined;
 
+  /** `sockit chat serve` as a node on the test's Redis (under `prefix`) and database. */
+  const chatNode = (prefix: string, extra: string[] = []): Promise<Server> =>
+    startServer(
+      [
+        'chat',
+        'serve',
+        '--data-dir',
+        dir,
+        '--db',
+        db?.url as string,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+      ].concat(['--no-irc', '--no-udp', '--redis', REDIS, '--redis-prefix', prefix, ...extra]),
+      1,
+    );
+
   beforeAll(async () => {
     await requireRedis();
     db = await createTestDatabase('postgres');
@@ -83,28 +101,7 @@ describe('two chat nodes on one Redis', () => {
     timeout: 90_000,
   }, async () => {
     const prefix = `sockit-test-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const serve = () =>
-      startServer(
-        [
-          'chat',
-          'serve',
-          '--data-dir',
-          dir,
-          '--db',
-          db?.url as string,
-          '--host',
-          '127.0.0.1',
-          '--port',
-          '0',
-          '--no-irc',
-          '--no-udp',
-          '--redis',
-          REDIS,
-          '--redis-prefix',
-          prefix,
-        ],
-        1,
-      );
+    const serve = () => chatNode(prefix);
     const a = await serve();
     nodes.push(a);
     const b = await serve();
@@ -228,32 +225,7 @@ describe('two chat nodes on one Redis', () => {
     timeout: 60_000,
   }, async () => {
     const prefix = `sockit-test-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const cluster = await startServer(
-      [
-        'chat',
-        'serve',
-        '--data-dir',
-        dir,
-        '--db',
-        db?.url as string,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-      ].concat([
-        '--no-irc',
-        '--no-udp',
-        '--redis',
-        REDIS,
-        '--redis-prefix',
-        prefix,
-        '--model',
-        'cluster',
-        '-w',
-        '2',
-      ]),
-      1,
-    );
+    const cluster = await chatNode(prefix, ['--model', 'cluster', '-w', '2']);
     nodes.push(cluster);
     const port = cluster.listening[0]?.port as number;
     // Connections go to the workers in turn: three clients span both.
