@@ -268,7 +268,9 @@ export class ChatHub {
       if (r.type === 'auth') logIn(st, s, r.account, r.admin, out);
       else this.#replayCommand(s, r.command, out);
     } finally {
+      // The stamp was the other node's: nothing of it is this node's to pass on.
       st.imposed = undefined;
+      st.lastStamp = undefined;
     }
     if (s.user === undefined) {
       st.sessions.delete(s.id);

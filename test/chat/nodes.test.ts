@@ -94,6 +94,15 @@ describe('chat servers as nodes of one chat', () => {
     expect(seenByAnn[0]?.id.endsWith('01')).toBe(true); // made by node 1
     expect(seenByAnn[1]?.id.endsWith('02')).toBe(true);
 
+    // What node 2 passes on after replaying a message of node 1 carries no stamp of it.
+    a.command(ann.session, { type: 'say', room: 'lobby', text: 'one more' });
+    mesh.flush();
+    expect(b.command(bob.session, { type: 'join', room: 'elsewhere' })).toBeUndefined();
+    expect(mesh.queue.at(-1)).toEqual({
+      from: 2,
+      item: { type: 'command', session: bob.session, command: { type: 'join', room: 'elsewhere' } },
+    });
+    mesh.flush();
     b.detach(bob.session, 'gone home');
     mesh.flush();
     expect(ann.peer.of('quit')).toEqual([{ type: 'quit', nick: 'bob', reason: 'gone home' }]);
