@@ -159,9 +159,9 @@ export class ChatCluster {
     this.#sub.on('ready', () => {
       if (this.#closed) return;
       for (const node of [...this.#peers.keys()]) this.#forget(node, 'lost touch with a chat server node');
-      this.#send({ kind: 'hello', items: server.hub.snapshot() });
+      this.#hello(server);
     });
-    this.#send({ kind: 'hello', items: server.hub.snapshot() });
+    this.#hello(server);
     this.#timer = setInterval(() => this.#beat(), this.#beatMs);
     this.#timer.unref();
   }
@@ -189,6 +189,21 @@ export class ChatCluster {
     }
     this.#sub.disconnect();
     await this.#pub.quit().catch(() => this.#pub.disconnect());
+  }
+
+  /** This node's sessions, for every other node (each answers with its own). */
+  #hello(server: ChatServer): void {
+    this.#send({ kind: 'hello', items: server.hub.snapshot() });
+  }
+
+  /**
+   * `node` is heard from under `epoch`: what was mirrored of it goes when it was of another
+   * epoch (the node restarted), or with `reset` (it says what it holds now, from scratch).
+   */
+  #meet(server: ChatServer, node: number, epoch: string, reset: boolean): void {
+    const known = this.#peers.get(node);
+    if (known && (reset || known.epoch !== epoch)) server.forgetNode(node, 'a chat server node restarted');
+    this.#peers.set(node, { epoch, at: Date.now() });
   }
 
   #envelope(wire: Wire): Envelope {
@@ -233,11 +248,9 @@ export class ChatCluster {
       if (this.#peers.get(m.node)?.epoch === m.epoch) this.#forget(m.node, 'a chat server node stopped');
       return;
     }
-    const known = this.#peers.get(m.node);
     if (m.kind === 'hello') {
       // A node started (or lost touch): what was mirrored of its number is replaced by what it says.
-      if (known) server.forgetNode(m.node, 'a chat server node restarted');
-      this.#peers.set(m.node, { epoch: m.epoch, at: Date.now() });
+      this.#meet(server, m.node, m.epoch, true);
       for (const item of list(m.items)) replayChecked(server, item);
       this.#send({ kind: 'state', to: m.node, items: server.hub.snapshot() });
       return;
@@ -245,17 +258,16 @@ export class ChatCluster {
     if (m.kind === 'state') {
       if (m.to !== this.node) return;
       // The answer to our hello: that node's sessions.
-      if (known && known.epoch !== m.epoch) server.forgetNode(m.node, 'a chat server node restarted');
-      this.#peers.set(m.node, { epoch: m.epoch, at: Date.now() });
+      this.#meet(server, m.node, m.epoch, false);
       for (const item of list(m.items)) replayChecked(server, item);
       return;
     }
+    const known = this.#peers.get(m.node);
     if (known?.epoch !== m.epoch) {
       // A node this one has not heard say hello (its hello was missed, or it restarted
       // unseen): start over with it, and hello to it, which it answers with its sessions.
-      if (known) server.forgetNode(m.node, 'a chat server node restarted');
-      this.#peers.set(m.node, { epoch: m.epoch, at: Date.now() });
-      this.#send({ kind: 'hello', items: server.hub.snapshot() });
+      this.#meet(server, m.node, m.epoch, false);
+      this.#hello(server);
     } else known.at = Date.now();
     if (m.kind === 'do') replayChecked(server, m.item);
   }

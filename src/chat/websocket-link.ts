@@ -9,6 +9,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { ErrorCode, SockitError } from '../errors.js';
+import { scheduleFlush } from '../runtime/conn.js';
 import { events } from '../runtime/events.js';
 import type { Logger } from '../runtime/log.js';
 import { CHAT_FLUSH_GAP_MS } from './port.js';
@@ -150,9 +151,7 @@ export class WebSocketLink implements MessageLink {
     if (!this.#scheduled && !this.#waitingDrain) {
       this.#scheduled = true;
       // Busy: the next write waits out the gap since the last (see CHAT_FLUSH_GAP_MS).
-      const wait = this.#flushedAt + CHAT_FLUSH_GAP_MS - performance.now();
-      if (wait >= 1) setTimeout(() => this.#flush(), wait);
-      else setImmediate(() => this.#flush());
+      scheduleFlush(this.#flushedAt, CHAT_FLUSH_GAP_MS, () => this.#flush());
     }
   }
 

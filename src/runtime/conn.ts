@@ -61,6 +61,16 @@ export interface EnvelopeConnectionOptions extends StreamConnectionOptions {
   maxHeaderSize?: number;
 }
 
+/**
+ * Runs `flush` at the next turn, or, when the last write (`flushedAt`, performance.now()) was
+ * less than `gapMs` ago, once that gap has passed (see `flushGapMs`).
+ */
+export function scheduleFlush(flushedAt: number, gapMs: number, flush: () => void): void {
+  const wait = gapMs > 0 ? flushedAt + gapMs - performance.now() : 0;
+  if (wait >= 1) setTimeout(flush, wait);
+  else setImmediate(flush);
+}
+
 /** How messages are cut from a byte stream and turned into bytes: one per connection (it may keep state). */
 export interface StreamFraming<In, Out> {
   /** Decodes `chunk`, calling `emit` for each whole message; throws a `SockitError` when the input breaks a limit. */
@@ -206,9 +216,7 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
     this.#outBytes += frame.length;
     if (!this.#scheduled && !this.#waitingDrain) {
       this.#scheduled = true;
-      const wait = this.#gapMs > 0 ? this.#flushedAt + this.#gapMs - performance.now() : 0;
-      if (wait >= 1) setTimeout(() => this.#flush(), wait);
-      else setImmediate(() => this.#flush());
+      scheduleFlush(this.#flushedAt, this.#gapMs, () => this.#flush());
     }
     return true;
   }
