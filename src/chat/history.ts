@@ -27,6 +27,11 @@ import type { ChatMessage } from './protocol.js';
 export const MAX_PAGE = 500;
 /** Rows per INSERT when writes queue up. */
 const BATCH = 200;
+/**
+ * How long writes gather before they go: a busy room's messages then cost one INSERT and one
+ * commit together instead of one each (a read, `close` or a full batch ends the wait at once).
+ */
+const GATHER_MS = 10;
 
 /** Which page: `before`/`after` are exclusive message ids; `limit` defaults to 50. */
 export interface PageQuery {
@@ -101,6 +106,8 @@ class KyselyChatHistory implements ChatHistory {
   readonly kind: StoreKind;
   readonly #queue: Pending[] = [];
   #writing: Promise<void> | undefined;
+  /** Ends the current gathering of writes early. */
+  #wake: (() => void) | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(
@@ -116,13 +123,22 @@ class KyselyChatHistory implements ChatHistory {
     await new Promise<void>((resolve, reject) => {
       this.#queue.push({ row, resolve, reject });
       this.#writing ??= this.#drain();
+      if (this.#queue.length >= BATCH) this.#wake?.();
     });
   }
 
   /** Writes the queue in batches until it is empty; never rejects (each write's caller hears). */
   async #drain(): Promise<void> {
     // Runs after the caller's push: the queue is not empty on entry.
-    await Promise.resolve();
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        if (this.#wake === wake) this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, GATHER_MS);
+      this.#wake = wake;
+    });
     for (;;) {
       const batch = this.#queue.splice(0, BATCH);
       if (batch.length === 0) {
@@ -258,6 +274,7 @@ class KyselyChatHistory implements ChatHistory {
 
   /** Resolves once every write made so far has been tried. */
   async #settled(): Promise<void> {
+    this.#wake?.();
     while (this.#writing !== undefined) await this.#writing;
   }
 

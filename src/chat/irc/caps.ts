@@ -42,6 +42,13 @@ export class Capabilities {
     this.#offered = CAPABILITIES.filter((cap) => cap !== 'sasl' || options.tls);
   }
 
+  #form = 0;
+
+  /** Which form of a message this connection takes: 1 with server-time, + 2 with message-tags. */
+  get form(): number {
+    return this.#form;
+  }
+
   has(cap: Capability): boolean {
     return this.#enabled.has(cap);
   }
@@ -78,6 +85,8 @@ export class Capabilities {
         for (const { off, cap } of changes) {
           if (off) this.#enabled.delete(cap);
           else this.#enabled.add(cap);
+          this.#form =
+            (this.#enabled.has('server-time') ? 1 : 0) | (this.#enabled.has('message-tags') ? 2 : 0);
         }
         return { replies: [['ACK', asked.join(' ')]] };
       }

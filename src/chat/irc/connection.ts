@@ -42,11 +42,10 @@ export interface IrcSettings {
   /** Whether a client at this address may send a password in clear (PASS without TLS). */
   clearPasswordFrom: (address: string) => boolean;
   /**
-   * Room messages as sent, per message and per set of the capabilities that change them
-   * (server-time, message-tags): a message to a room of a thousand is rendered a few times,
-   * not a thousand.
+   * Room messages as sent, per set of the capabilities that change them (server-time,
+   * message-tags): a message to a room of a thousand is rendered a few times, not a thousand.
    */
-  rendered: WeakMap<ChatMessage, (Buffer | undefined)[]>;
+  rendered: RenderedMessage;
   maxQueuedBytes: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
@@ -55,6 +54,25 @@ export interface IrcSettings {
   /** Lines answered here (not by the hub): at once, then one per `localRefillMs`. */
   localBurst: number;
   localRefillMs: number;
+}
+
+/**
+ * The forms of the message being delivered now. A room message goes to every member in one
+ * pass, so the last message is the one asked for again and again; an earlier one (a delivery
+ * held behind a history read) is rendered anew.
+ */
+export class RenderedMessage {
+  #message: ChatMessage | undefined;
+  #variants: (Buffer | undefined)[] = [];
+
+  /** The forms of `message` rendered so far, indexed by `Capabilities.form`. */
+  variants(message: ChatMessage): (Buffer | undefined)[] {
+    if (message !== this.#message) {
+      this.#message = message;
+      this.#variants = [];
+    }
+    return this.#variants;
+  }
 }
 
 /** A line as read: its bytes, or `undefined` for one over the length limit. */
@@ -212,13 +230,8 @@ export class IrcConnection implements ChatPeer {
 
   /** A room message's lines for this client's capabilities, rendered once per set of them. */
   #roomMessage(message: ChatMessage): Buffer {
-    const caps = this.ctx.caps;
-    const variant = (caps.has('server-time') ? 1 : 0) | (caps.has('message-tags') ? 2 : 0);
-    let variants = this.settings.rendered.get(message);
-    if (variants === undefined) {
-      variants = [];
-      this.settings.rendered.set(message, variants);
-    }
+    const variants = this.settings.rendered.variants(message);
+    const variant = this.ctx.caps.form;
     let frame = variants[variant];
     if (frame === undefined) {
       frame = Buffer.from(`${messageLines(this.ctx, message).join('\r\n')}\r\n`, 'utf8');

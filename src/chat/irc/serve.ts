@@ -15,7 +15,7 @@ import { checkInteger } from '../../runtime/service.js';
 import { serveTcp, type TcpService, type TcpServiceOptions } from '../../runtime/tcp.js';
 import { DEFAULT_IRC_PORT } from '../port.js';
 import type { ChatServer } from '../server.js';
-import { IrcConnection, type IrcSettings } from './connection.js';
+import { IrcConnection, type IrcSettings, RenderedMessage } from './connection.js';
 
 /** IRC's registered port (RFC 7194 gives 6697 to IRC over TLS). */
 export { DEFAULT_IRC_PORT };
@@ -96,7 +96,7 @@ export async function serveIrc(options: IrcServiceOptions): Promise<TcpService> 
     login,
     motd: options.motd,
     clearPasswordFrom: options.clearPasswordFrom ?? isLoopback,
-    rendered: new WeakMap(),
+    rendered: new RenderedMessage(),
     maxQueuedBytes: checkInteger('maxQueuedBytes', options.maxQueuedBytes ?? 1024 * 1024, 4096, 2 ** 31 - 1),
     pingIntervalMs,
     pingTimeoutMs,
