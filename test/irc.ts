@@ -164,6 +164,7 @@ export class HistoryGate {
       latestId: () => history.latestId(),
       recordSeen: (account, at) => history.recordSeen(account, at),
       lastSeen: (limit) => history.lastSeen(limit),
+      prune: (before) => history.prune(before),
       close: () => history.close(),
     };
   }

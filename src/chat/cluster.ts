@@ -30,6 +30,7 @@ import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Replayed } from './hub.js';
 import { isMessageId, MAX_NODE } from './ids.js';
 import { parseCommand } from './protocol.js';
+import type { RoomState } from './rooms.js';
 import type { ChatServer } from './server.js';
 
 export interface ChatClusterOptions {
@@ -288,6 +289,11 @@ function list(items: unknown): unknown[] {
 function replayChecked(server: ChatServer, raw: unknown): void {
   const item = raw as Partial<Record<string, unknown>> | null;
   if (item === null || typeof item !== 'object') return;
+  if (item.type === 'room') {
+    // Its fields are checked by the hub (`applyRoomState`), as a client's input would be.
+    server.replay({ type: 'room', room: item.room as RoomState });
+    return;
+  }
   const session = item.session;
   if (typeof session !== 'string' || !SESSION_ID.test(session)) return;
   const datagram = item.datagram === true ? { datagram: true } : {};

@@ -7,7 +7,7 @@ import { codeOf } from '../../test/codes.js';
 import { createTestDatabase, DB_KINDS, type DbKind, type TestDatabase } from '../../test/databases.js';
 import { openUserStore } from '../auth/store.js';
 import { ErrorCode } from '../errors.js';
-import { type ChatHistory, MAX_PAGE, openChatHistory } from './history.js';
+import { type ChatHistory, MAX_PAGE, openChatHistory, PRUNE_BATCH } from './history.js';
 import { MAX_STORED_TEXT_BYTES } from './history-schema.js';
 import { MessageIds } from './ids.js';
 import type { ChatMessage } from './protocol.js';
@@ -229,6 +229,27 @@ describe.each(DB_KINDS)('chat history on %s', (kind: DbKind) => {
       await again.close();
       await users.close();
     }
+  });
+  it('prunes what is older than a time, a batch at a time, waiting direct messages too', async () => {
+    const old = Array.from({ length: PRUNE_BATCH + 203 }, (_, i) => say('prune', `old${i}`));
+    const waiting = dm('ann', 'zed', 'never read', { toAccount: 'zed' });
+    clock += 86_400_000;
+    const cutoff = clock;
+    const kept = [
+      say('prune', 'new1'),
+      dm('ann', 'zed', 'new dm', { toAccount: 'zed' }),
+      say('prune', 'new2'),
+    ];
+    const writes = [...old, waiting, ...kept].map((m) =>
+      history.append(m, { delivered: m.to === undefined }),
+    );
+    // Made before the cut (every message of the tests before this one too): gone.
+    expect(await history.prune(cutoff)).toBeGreaterThanOrEqual(old.length + 1);
+    await Promise.all(writes);
+    expect(texts((await history.room('prune')).messages)).toEqual(['new1', 'new2']);
+    expect(texts(await history.undelivered('zed'))).toEqual(['new dm']);
+    expect(await history.prune(cutoff)).toBe(0);
+    await expect(history.prune(-1)).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
   });
 });
 

@@ -20,6 +20,7 @@ import {
   type ChatSchema,
   chatMigrationProvider,
 } from './history-schema.js';
+import { firstIdAt } from './ids.js';
 import { foldNick, normalizeRoom } from './names.js';
 import type { ChatMessage } from './protocol.js';
 
@@ -32,6 +33,8 @@ const BATCH = 200;
  * commit together instead of one each (a read, `close` or a full batch ends the wait at once).
  */
 const GATHER_MS = 10;
+/** Rows one DELETE of `prune` takes: a long one would hold the database (on SQLite, the thread too). */
+export const PRUNE_BATCH = 1000;
 
 /** Which page: `before`/`after` are exclusive message ids; `limit` defaults to 50. */
 export interface PageQuery {
@@ -80,6 +83,11 @@ export interface ChatHistory {
   recordSeen(account: string, at: number): Promise<void>;
   /** The accounts last seen most recently, newest first, at most `limit` (at most MAX_PAGE). */
   lastSeen(limit: number): Promise<{ account: string; at: number }[]>;
+  /**
+   * Deletes every message made before `before` (ms since the epoch), direct messages still
+   * waiting included, `PRUNE_BATCH` at a time; resolves how many went.
+   */
+  prune(before: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -265,6 +273,39 @@ class KyselyChatHistory implements ChatHistory {
         .execute(),
     );
     return rows.map((r) => ({ account: r.account, at: Number(r.at_ms) }));
+  }
+
+  async prune(before: number): Promise<number> {
+    if (!Number.isSafeInteger(before) || before < 0)
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'chat history: bad time');
+    await this.#settled();
+    // Ids begin with their time: the primary key finds the old ones, no index on time needed.
+    const limit = firstIdAt(before);
+    let removed = 0;
+    for (;;) {
+      const edge = await this.#run(() =>
+        this.db
+          .selectFrom('chat_messages')
+          .select('id')
+          .where('id', '<', limit)
+          .orderBy('id', 'asc')
+          .limit(1)
+          .offset(PRUNE_BATCH - 1)
+          .executeTakeFirst(),
+      );
+      const deleted = await this.#run(
+        () =>
+          this.db
+            .deleteFrom('chat_messages')
+            .where('id', edge === undefined ? '<' : '<=', edge?.id ?? limit)
+            .executeTakeFirst(),
+        'cannot write chat history to',
+      );
+      removed += Number(deleted.numDeletedRows);
+      if (edge === undefined) return removed;
+      // Others' queries get their turn between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   close(): Promise<void> {

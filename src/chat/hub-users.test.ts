@@ -115,7 +115,7 @@ describe('accounts', () => {
     witness.ok({ type: 'join', room: 'lobby' });
     h.account('boss');
     const renamed = squatter.nick as string;
-    expect(renamed).toMatch(/^Guest\d+$/);
+    expect(renamed).toMatch(/^Guest\d+-\d+$/);
     expect(witness.events('nick')).toEqual([{ type: 'nick', old: 'Boss', nick: renamed }]);
     expect(squatter.events('nick')).toEqual([{ type: 'nick', old: 'Boss', nick: renamed }]);
   });

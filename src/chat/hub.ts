@@ -25,6 +25,7 @@ import {
   type Refusal,
   type SessionId,
 } from './protocol.js';
+import type { RoomState } from './rooms.js';
 import * as rooms from './rooms.js';
 import { HubState, Out, refusal, type Session, type Stamp, type User } from './state.js';
 import { direct, expireTyping, history, say, typing } from './talk.js';
@@ -39,7 +40,9 @@ const DATAGRAM_NICK = /^udp-/i;
 export type Replayed =
   | { type: 'auth'; session: SessionId; account: string; admin: boolean; datagram?: boolean }
   | { type: 'command'; session: SessionId; command: ChatCommand; stamp?: Stamp; datagram?: boolean }
-  | { type: 'close'; session: SessionId; reason: string };
+  | { type: 'close'; session: SessionId; reason: string }
+  /** A room's topic, operators and bans (see `applyRoomState`), after the joins that made it. */
+  | { type: 'room'; room: RoomState };
 
 export interface ChatHubOptions {
   /** This hub's number among the nodes sharing rooms (0 to 1023); it tags message and session ids. */
@@ -246,6 +249,7 @@ export class ChatHub {
   replay(r: Replayed): Outcome {
     const st = this.#st;
     const out = new Out();
+    if (r.type === 'room') return mirrored(rooms.applyRoomState(st, r.room, out));
     let s = st.sessions.get(r.session);
     if (s !== undefined && !s.mirror) return out; // ids are per node: never one of ours
     if (r.type === 'close') {
@@ -324,7 +328,7 @@ export class ChatHub {
 
   /**
    * This node's sessions, as the replays that would build them on another node: log-in or
-   * nick, rooms, away. What a node that starts (or lost track) is sent by each other node.
+   * nick, rooms, away; then every room's topic, operators and bans. What a node that starts (or lost track) is sent by each other node.
    */
   snapshot(): Replayed[] {
     const items: Replayed[] = [];
@@ -343,6 +347,8 @@ export class ChatHub {
         items.push({ type: 'command', session: s.id, command: { type: 'away', message: user.away } });
       }
     }
+    // What the rooms are beyond their members, once the joins above have made them there.
+    for (const room of this.#st.rooms.values()) items.push({ type: 'room', room: rooms.roomState(room) });
     return items;
   }
 

@@ -38,7 +38,7 @@ export function logIn(st: HubState, session: Session, account: string, admin: bo
   const key = foldNick(account);
   let user = st.users.get(key);
   if (user !== undefined && user.account === undefined) {
-    rename(st, user, freeGuestNick(st), out);
+    rename(st, user, freeGuestNick(st, user), out);
     user = undefined;
   }
   if (user !== undefined && user.account !== account) {
@@ -140,9 +140,15 @@ function rename(st: HubState, user: User, nick: string, out: Out): void {
   out.send(audience, { type: 'nick', old, nick });
 }
 
-function freeGuestNick(st: HubState): string {
-  for (let n = st.users.size + 1; ; n++) {
-    const nick = `Guest${n}`;
+/**
+ * A nick for the guest `user`, who must give its nick up: `Guest` and its first session's id
+ * (`Guest0-17`), which every node of a chat knows alike, so that each renames it the same.
+ */
+function freeGuestNick(st: HubState, user: User): string {
+  const first = [...user.sessions].map((s) => s.id).sort()[0] ?? String(st.users.size + 1);
+  const base = `Guest${first}`;
+  for (let n = 1; ; n++) {
+    const nick = n === 1 ? base : `${base}_${n}`;
     if (!st.users.has(foldNick(nick)) && st.accountNamed(nick) === undefined) return nick;
   }
 }

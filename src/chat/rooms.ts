@@ -8,9 +8,26 @@
  */
 import { ErrorCode } from '../errors.js';
 import { isMessageId } from './ids.js';
-import { DEFAULT_ROOM, normalizeRoom, quote, roomProblem } from './names.js';
-import type { SessionId } from './protocol.js';
-import { type HubState, newRoom, type Out, type Room, refusal, type Session, type User } from './state.js';
+import {
+  DEFAULT_ROOM,
+  foldNick,
+  MAX_NICK_LENGTH,
+  nickProblem,
+  normalizeRoom,
+  quote,
+  roomProblem,
+} from './names.js';
+import type { BanTarget, SessionId } from './protocol.js';
+import {
+  banKey,
+  type HubState,
+  newRoom,
+  type Out,
+  type Room,
+  refusal,
+  type Session,
+  type User,
+} from './state.js';
 import { checkText, isRefusal } from './text.js';
 
 /** The room named, or a refusal on `out` (bad name, no such room). */
@@ -188,4 +205,102 @@ export function optionalReason(st: HubState, reason: unknown, out: Out): string 
   if (!isRefusal(text)) return text;
   out.refuse(text);
   return null;
+}
+
+/** What a room is beyond its members: what a node that starts late is told by the others. */
+export interface RoomState {
+  name: string;
+  topic: string;
+  topicBy?: string;
+  topicAt?: number;
+  locked: boolean;
+  /** User keys of its operators. */
+  ops: string[];
+  bans: BanTarget[];
+}
+
+/** The room's state, for `applyRoomState` on another node. */
+export function roomState(room: Room): RoomState {
+  const state: RoomState = {
+    name: room.name,
+    topic: room.topic,
+    locked: room.locked,
+    ops: [...room.ops],
+    bans: [...room.bans.values()],
+  };
+  if (room.topicBy !== undefined) state.topicBy = room.topicBy;
+  if (room.topicAt !== undefined) state.topicAt = room.topicAt;
+  return state;
+}
+
+/** A user key (a folded nick or account name) as another node may send one. */
+function isKey(key: unknown): key is string {
+  return typeof key === 'string' && key.length <= MAX_NICK_LENGTH && KEY.test(key) && foldNick(key) === key;
+}
+const KEY = /^[\x21-\x7e]+$/;
+
+function banTarget(raw: unknown): BanTarget | undefined {
+  const t = raw as Partial<Record<string, unknown>> | null;
+  if (t === null || typeof t !== 'object') return undefined;
+  if (typeof t.nick === 'string' && isKey(foldNick(t.nick))) return { nick: t.nick };
+  if (typeof t.account === 'string' && isKey(foldNick(t.account))) return { account: t.account };
+  return undefined;
+}
+
+/**
+ * Another node's state of a room this node has members of (mirrors, after their joins were
+ * replayed): its topic when newer than the one here, its operators, bans and topic lock.
+ * A room whose members here are all mirrors takes the other node's operators and bans as
+ * they are (the replayed joins made the first of them operator here); one where this node's
+ * own clients are takes the union. Checked as a client's input is: names, lengths, counts.
+ * This node's members see a topic that changed.
+ */
+export function applyRoomState(st: HubState, raw: unknown, out: Out): Out {
+  const state = raw as Partial<Record<string, unknown>> | null;
+  if (state === null || typeof state !== 'object') return out;
+  const name = normalizeRoom(state.name);
+  const room = name === undefined ? undefined : st.rooms.get(name);
+  if (room === undefined) return out;
+  const own = [...room.members.values()].some((sessions) => [...sessions].some((s) => s.mirror !== true));
+  const ops = Array.isArray(state.ops) ? state.ops.slice(0, st.limits.maxListed).filter(isKey) : [];
+  const bans = Array.isArray(state.bans)
+    ? state.bans
+        .slice(0, st.limits.maxBansPerRoom)
+        .map(banTarget)
+        .filter((t) => t !== undefined)
+    : [];
+  if (!own) {
+    room.ops.clear();
+    room.bans.clear();
+  }
+  for (const key of ops) room.ops.add(key);
+  for (const target of bans) {
+    if (room.bans.size < st.limits.maxBansPerRoom) room.bans.set(banKey(target), target);
+  }
+  room.locked = own ? room.locked || state.locked === true : state.locked === true;
+  const at = state.topicAt;
+  const topic = checkText(state.topic, {
+    what: 'topic',
+    maxBytes: st.limits.maxTopicBytes,
+    allowEmpty: true,
+  });
+  if (!Number.isSafeInteger(at) || (at as number) <= (room.topicAt ?? -1) || isRefusal(topic)) return out;
+  room.topic = topic;
+  room.topicAt = at as number;
+  const by =
+    typeof state.topicBy === 'string' && nickProblem(state.topicBy) === undefined ? state.topicBy : undefined;
+  if (by === undefined) delete room.topicBy;
+  else room.topicBy = by;
+  if (own && by !== undefined) {
+    const event = {
+      type: 'topic',
+      room: room.name,
+      topic,
+      by,
+      at: room.topicAt,
+      locked: room.locked,
+    } as const;
+    out.send(st.roomSessions(room), event);
+  }
+  return out;
 }

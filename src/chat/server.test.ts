@@ -56,6 +56,9 @@ class SlowHistory implements ChatHistory {
   async lastSeen(): Promise<{ account: string; at: number }[]> {
     return [];
   }
+  async prune(): Promise<number> {
+    return 0;
+  }
   async close(): Promise<void> {}
   /** Lets every read under way answer, once those asked for have started. */
   async release(): Promise<void> {

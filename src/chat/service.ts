@@ -9,7 +9,7 @@ import { LoginServer } from '../auth/login-server.js';
 import type { UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
-import type { Service } from '../runtime/service.js';
+import { checkInteger, type Service } from '../runtime/service.js';
 import { AccountNames } from './accounts.js';
 import { ChatCluster } from './cluster.js';
 import { MAX_PAGE, openChatHistory } from './history.js';
@@ -22,6 +22,9 @@ import { serveChatWebSocket, type WebSocketAcceptor, webSocketAcceptor } from '.
 
 /** How often the account names are read again, in ms. */
 const ACCOUNTS_REFRESH_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** How often old messages are looked for, with `keepDays`. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 export interface ChatServiceOptions {
   /** Accounts (the same store as the file service's). */
@@ -73,6 +76,11 @@ export interface ChatServiceOptions {
   webSocketPort?: number;
   /** Origins a browser may connect from over WebSocket; unset: any. */
   allowedOrigins?: readonly string[];
+  /**
+   * Days that messages are kept: older ones are deleted at start and then every hour
+   * (`ChatHistory.prune`). Unset: kept for good.
+   */
+  keepDays?: number;
   log?: Logger;
 }
 
@@ -100,6 +108,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
   let udp: Service | undefined;
   let acceptor: WebSocketAcceptor | undefined;
   let refresh: NodeJS.Timeout | undefined;
+  let pruning: NodeJS.Timeout | undefined;
   let server: ChatServer | undefined;
   let cluster: ChatCluster | undefined;
   try {
@@ -122,6 +131,22 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
         .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cannot read the accounts'));
     }, ACCOUNTS_REFRESH_MS);
     refresh.unref();
+    if (options.keepDays !== undefined) {
+      const days = checkInteger('keepDays', options.keepDays, 1, 100_000);
+      const prune = (): void => {
+        history
+          .prune(Date.now() - days * DAY_MS)
+          .then((removed) => {
+            if (removed > 0) log.info({ removed, keepDays: days }, 'chat history: old messages deleted');
+          })
+          .catch((err: unknown) =>
+            log.warn({ err: (err as Error).message }, 'cannot prune the chat history'),
+          );
+      };
+      prune();
+      pruning = setInterval(prune, PRUNE_EVERY_MS);
+      pruning.unref();
+    }
     server = new ChatServer({
       hub: new ChatHub({
         accounts,
@@ -201,6 +226,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
     }
   } catch (err) {
     clearInterval(refresh);
+    clearInterval(pruning);
     if (opened.length === 0) await acceptor?.close();
     for (const service of opened.reverse()) await service.close();
     await server?.close();
@@ -223,6 +249,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
     close() {
       closed ??= (async () => {
         clearInterval(refresh);
+        clearInterval(pruning);
         // Every client told goodbye first, so that the listeners have nothing left to drain;
         // then the other nodes, which let this node's sessions go.
         await chat.close();

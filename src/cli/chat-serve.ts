@@ -6,7 +6,7 @@ import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { launch } from '../runtime/launch.js';
 import { bytesOption, parseCount, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
-import { databaseOption, dataDirOption } from './data-dir.js';
+import { databaseOption, dataDirOption, warnIfHistoryLocal } from './data-dir.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
 
 interface ChatServeFlags extends TlsFlags {
@@ -25,6 +25,7 @@ interface ChatServeFlags extends TlsFlags {
   node?: number;
   redis?: string;
   redisPrefix?: string;
+  keepDays?: number;
   model: 'event-loop' | 'cluster';
   workers?: number;
   maxConnections: number;
@@ -65,6 +66,11 @@ export function chatServeCommand(): Command {
         .default([], 'any'),
     )
     .option('--allow-register', 'let anyone who can connect create an account')
+    .addOption(
+      new Option('--keep-days <n>', 'delete messages older than this many days (checked hourly)')
+        .argParser(ranged(1, 100_000))
+        .default(undefined, 'kept for good'),
+    )
     .addOption(
       new Option('--admin <account>', 'an account that is an operator of every room (repeat for more)')
         .argParser((value: string, list: string[]) => [...list, value])
@@ -146,12 +152,7 @@ sockit chat join a.lan,b.lan, and move to the next when one is lost) and one --d
         import('../chat/service.js'),
       ]);
       const database = flags.db ?? defaultDatabase(flags.dataDir);
-      if (flags.redis !== undefined && !/^(postgres|postgresql|mysql|mariadb):/i.test(database)) {
-        log.warn(
-          { database },
-          'history is in a SQLite file: only servers on this host that use the same file share it; give every node one --db',
-        );
-      }
+      warnIfHistoryLocal(database, flags.redis, log);
       const store = await openUserStore(database);
       try {
         const launched = await launch({ model: flags.model, workers: flags.workers, log }, async () => [
@@ -169,6 +170,7 @@ sockit chat join a.lan,b.lan, and move to the next when one is lost) and one --d
                 ...(flags.wsPort === undefined ? {} : { webSocketPort: flags.wsPort }),
                 ...(flags.allowedOrigin.length > 0 ? { allowedOrigins: flags.allowedOrigin } : {}),
                 allowRegister: flags.allowRegister,
+                ...(flags.keepDays === undefined ? {} : { keepDays: flags.keepDays }),
                 admins: flags.admin,
                 ...(flags.node === undefined ? {} : { node: flags.node }),
                 ...(flags.redis === undefined ? {} : { redis: flags.redis, redisPrefix: flags.redisPrefix }),

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Option } from 'commander';
+import type { Logger } from '../runtime/log.js';
 
 /**
  * The per-user data folder: `$SOCKIT_DATA_DIR`, else `$XDG_DATA_HOME/sockit` (an absolute
@@ -86,4 +87,14 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env, home: string = os
   if (env.SOCKIT_CACHE_DIR) return env.SOCKIT_CACHE_DIR;
   const xdg = env.XDG_CACHE_HOME;
   return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.cache'), 'sockit');
+}
+
+/** With --redis, a word when the history is a SQLite file, which other hosts' nodes cannot share. */
+export function warnIfHistoryLocal(database: string, redis: string | undefined, log: Logger): void {
+  if (redis !== undefined && !/^(postgres|postgresql|mysql|mariadb):/i.test(database)) {
+    log.warn(
+      { database },
+      'history is in a SQLite file: only servers on this host that use the same file share it; give every node one --db',
+    );
+  }
 }

@@ -1,7 +1,7 @@
 /** `sockit serve`: every sockit service at once, on unprivileged default ports. */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { CHAT_PORT, DEFAULT_IRC_PORT } from '../chat/port.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
@@ -12,9 +12,9 @@ import type { Logger } from '../runtime/log.js';
 import { isLoopback } from '../runtime/netgroup.js';
 import type { Service } from '../runtime/service.js';
 import { serveTftp, TFTP_SERVE_PORT } from '../tftp/server.js';
-import { parsePort } from './args.js';
+import { parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
-import { databaseOption, dataDirOption } from './data-dir.js';
+import { databaseOption, dataDirOption, warnIfHistoryLocal } from './data-dir.js';
 
 /** Where `sockit serve` binds unless told otherwise: this machine only. */
 export const SERVE_DEFAULT_HOST = '127.0.0.1';
@@ -28,6 +28,9 @@ interface ServeAllFlags {
   ircPort: number;
   dataDir: string;
   db?: string;
+  redis?: string;
+  redisPrefix: string;
+  chatKeepDays?: number;
 }
 
 export function serveCommand(): Command {
@@ -55,6 +58,16 @@ export function serveCommand(): Command {
     )
     .option('--irc-port <port>', 'the chat for IRC clients', parsePort, DEFAULT_IRC_PORT)
     .addOption(databaseOption('accounts and chat history'))
+    .option(
+      '--redis <url>',
+      'the chat is one with the other servers on this Redis (see sockit chat serve --help)',
+    )
+    .option('--redis-prefix <name>', 'names of the chat keys and channel on Redis', 'sockit:chat')
+    .addOption(
+      new Option('--chat-keep-days <n>', 'delete chat messages older than this many days (checked hourly)')
+        .argParser(ranged(1, 100_000))
+        .default(undefined, 'kept for good'),
+    )
     .addHelpText(
       'after',
       `
@@ -75,7 +88,8 @@ Stops gracefully on SIGINT/SIGTERM.
 Examples:
   sockit serve
   sockit serve --files-port 8021 --data-dir /srv/sockit
-  sockit serve --host ::`,
+  sockit serve --host ::
+  sockit serve --redis redis://db.lan:6379 --db postgres://sockit@db.lan/sockit   (one chat on several hosts)`,
     )
     .action(async (flags: ServeAllFlags, command: Command) => {
       const log = loggerFor(command);
@@ -97,6 +111,7 @@ Examples:
         import('../auth/login-server.js'),
       ]);
       const database = flags.db ?? defaultDatabase(flags.dataDir);
+      warnIfHistoryLocal(database, flags.redis, log);
       const store = await openUserStore(database);
       try {
         const launched = await launch({ model: 'event-loop', log }, async (model) => {
@@ -139,6 +154,8 @@ Examples:
               host: flags.host,
               port: flags.chatPort,
               ircPort: flags.ircPort,
+              ...(flags.redis === undefined ? {} : { redis: flags.redis, redisPrefix: flags.redisPrefix }),
+              ...(flags.chatKeepDays === undefined ? {} : { keepDays: flags.chatKeepDays }),
               ...throttles,
               log,
             });

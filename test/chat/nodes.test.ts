@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Replayed } from '../../src/chat/hub.js';
 import { ChatHub } from '../../src/chat/hub.js';
 import type { ChatEvent, ChatMessage } from '../../src/chat/protocol.js';
+import type { RoomState } from '../../src/chat/rooms.js';
 import { ChatServer } from '../../src/chat/server.js';
 import { ErrorCode } from '../../src/errors.js';
 
@@ -187,6 +188,106 @@ describe('chat servers as nodes of one chat', () => {
         ?.members.map((m) => m.nick)
         .sort(),
     ).toEqual(['ann', 'bob', 'carl']);
+    await mesh.close();
+  });
+
+  it('renames a guest whose nick an account logs in with to the same nick on every node', async () => {
+    const mesh = new Mesh();
+    const a = mesh.node(1);
+    const b = mesh.node(2);
+    // Different numbers of users on each node before: a count-based name would differ.
+    guest(b, 'zed');
+    const ann = guest(a, 'ann', 'lobby');
+    const watcher = guest(b, 'watcher', 'lobby');
+    mesh.flush();
+    guest(b, 'extra'); // not yet relayed to node 1
+    const peer = new Peer();
+    const attached = b.attach(peer);
+    if (!('session' in attached)) throw new Error('refused');
+    expect(b.login(attached.session, 'ann')).toBeUndefined();
+    mesh.flush();
+    const onA = ann.peer.of('nick').at(-1);
+    const onB = watcher.peer.of('nick').at(-1);
+    expect(onA?.old).toBe('ann');
+    expect(onA?.nick).toMatch(/^Guest1-\d+$/);
+    expect(onB).toEqual(onA);
+    await mesh.close();
+  });
+
+  it('tells a node that starts late what the rooms are: topic, lock, operators and bans', async () => {
+    const mesh = new Mesh();
+    const a = mesh.node(1);
+    const bob = guest(a, 'bob');
+    const ann = guest(a, 'ann', 'dev'); // made the room: its operator
+    expect(a.command(bob.session, { type: 'join', room: 'dev' })).toBeUndefined();
+    expect(
+      a.command(ann.session, { type: 'topic', room: 'dev', topic: 'release on friday' }),
+    ).toBeUndefined();
+    expect(a.command(ann.session, { type: 'lock', room: 'dev', locked: true })).toBeUndefined();
+    expect(a.command(ann.session, { type: 'ban', room: 'dev', target: { nick: 'mallory' } })).toBeUndefined();
+    mesh.flush();
+
+    // bob's join comes first in the snapshot, so it makes the room on node 2 and would make
+    // him its operator there; the room's own state says who is.
+    const b = mesh.node(2);
+    for (const item of a.hub.snapshot()) b.replay(item);
+    const carl = guest(b, 'carl', 'dev');
+    const joined = carl.peer.of('joined')[0];
+    expect(joined?.room).toMatchObject({
+      name: 'dev',
+      topic: 'release on friday',
+      topicBy: 'ann',
+      locked: true,
+    });
+    expect(Object.fromEntries(joined?.members.map((m) => [m.nick, m.op]) ?? [])).toEqual({
+      ann: true,
+      bob: false,
+      carl: false,
+    });
+    expect(b.command(carl.session, { type: 'topic', room: 'dev', topic: 'mine' })?.code).toBe(
+      ErrorCode.NOT_OPERATOR,
+    );
+    const mallory = guest(b, 'mallory');
+    expect(b.command(mallory.session, { type: 'join', room: 'dev' })?.code).toBe(ErrorCode.BANNED);
+    await mesh.close();
+  });
+
+  it('checks a room state from another node as it checks a client: bad names, long topics, too many bans', async () => {
+    const mesh = new Mesh();
+    const a = mesh.node(1);
+    const ann = guest(a, 'ann', 'dev');
+    const room = (state: Record<string, unknown>) =>
+      a.replay({ type: 'room', room: state as unknown as RoomState });
+    room({
+      name: 'dev',
+      topic: 'x'.repeat(100_000),
+      topicAt: Date.now() + 1000,
+      locked: false,
+      ops: [],
+      bans: [],
+    });
+    room({ name: 'nope', topic: 'ghost', topicAt: Date.now() + 1000, locked: true, ops: ['ann'], bans: [] });
+    room({
+      name: 'dev',
+      topic: 'ok',
+      topicAt: 'soon',
+      locked: false,
+      ops: ['ANN', 'has space', 'z'.repeat(1000), 7],
+      bans: Array.from({ length: 10_000 }, (_, i) => ({ nick: `n${i}` })),
+    });
+    expect(a.command(ann.session, { type: 'members', room: 'dev' })).toBeUndefined();
+    const info = ann.peer.of('members').at(-1);
+    expect(info?.room.topic).toBe('');
+    expect(
+      a.hub
+        .snapshot()
+        .filter((i) => i.type === 'room')
+        .map((i) => i.type === 'room' && i.room.name),
+    ).toEqual(['lobby', 'dev']);
+    const dev = a.hub.snapshot().find((i) => i.type === 'room' && i.room.name === 'dev');
+    // ann keeps her own operator status (her room has a member of this node); nothing else was a key.
+    expect(dev?.type === 'room' && dev.room.ops).toEqual(['ann']);
+    expect(dev?.type === 'room' && dev.room.bans.length).toBe(100);
     await mesh.close();
   });
 

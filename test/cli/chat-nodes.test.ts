@@ -221,6 +221,108 @@ describe('two chat nodes on one Redis', () => {
     await bob.client.close();
   });
 
+  it('tells a node that starts late the topic and lock of a room made before it', {
+    timeout: 60_000,
+  }, async () => {
+    const prefix = `sockit-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const a = await chatNode(prefix);
+    nodes.push(a);
+    const ann = await member(a.listening[0]?.port as number, 'ann');
+    ann.client.send({ type: 'join', room: 'dev' });
+    ann.client.send({ type: 'topic', room: 'dev', topic: 'release on friday' });
+    ann.client.send({ type: 'lock', room: 'dev', locked: true });
+    for (let i = 0; i < 250 && !ann.events.some((e) => e.type === 'topic' && e.locked); i++) await sleep(20);
+    expect(ann.events.some((e) => e.type === 'topic' && e.locked)).toBe(true);
+
+    const b = await chatNode(prefix);
+    nodes.push(b);
+    const carl = await member(b.listening[0]?.port as number, 'carl');
+    // Node B learns the rooms from A's answer to its hello: try until it has.
+    let joined: Extract<ClientEvent, { type: 'joined' }> | undefined;
+    for (let i = 0; i < 100 && joined?.room.topic !== 'release on friday'; i++) {
+      if (i > 0) {
+        carl.client.send({ type: 'part', room: 'dev' });
+        await sleep(50);
+      }
+      const before = carl.events.length;
+      carl.client.send({ type: 'join', room: 'dev' });
+      for (let j = 0; j < 100 && joined === undefined; j++) {
+        await sleep(10);
+        joined = carl.events
+          .slice(before)
+          .find(
+            (e): e is Extract<ClientEvent, { type: 'joined' }> =>
+              e.type === 'joined' && e.room.name === 'dev',
+          );
+      }
+      if (joined?.room.topic !== 'release on friday') joined = undefined;
+    }
+    expect(joined?.room).toMatchObject({
+      name: 'dev',
+      topic: 'release on friday',
+      topicBy: 'ann',
+      locked: true,
+    });
+    expect(joined?.members.find((m) => m.nick === 'ann')?.op).toBe(true);
+    await ann.client.close();
+    await carl.client.close();
+    expect(await b.stop()).toBe(0);
+    expect(await a.stop()).toBe(0);
+  });
+
+  it('joins `sockit serve` to the chat nodes on the same Redis with --redis', {
+    timeout: 60_000,
+  }, async () => {
+    const prefix = `sockit-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const node = await chatNode(prefix);
+    nodes.push(node);
+    const zero = [
+      '--echo-port',
+      '0',
+      '--tftp-port',
+      '0',
+      '--files-port',
+      '0',
+      '--chat-port',
+      '0',
+      '--irc-port',
+      '0',
+    ];
+    const all = await startServer(
+      [
+        'serve',
+        '--data-dir',
+        dir,
+        '--db',
+        db?.url as string,
+        ...zero,
+        '--redis',
+        REDIS,
+        '--redis-prefix',
+        prefix,
+      ],
+      7,
+    );
+    nodes.push(all);
+    const chatPort = all.listening.find((l) => l.service === 'chat' && l.protocol === 'tcp')?.port as number;
+    const ann = await member(node.listening[0]?.port as number, 'ann');
+    const bob = await member(chatPort, 'bob');
+    const sees = (events: ClientEvent[], nick: string) =>
+      events.some(
+        (e) =>
+          (e.type === 'join' && e.member.nick === nick) ||
+          (e.type === 'joined' && e.members.some((m) => m.nick === nick)),
+      );
+    for (let i = 0; i < 250 && !(sees(ann.events, 'bob') && sees(bob.events, 'ann')); i++) await sleep(20);
+    bob.client.send({ type: 'say', room: 'lobby', text: 'from sockit serve' });
+    for (let i = 0; i < 250 && texts(ann.events, false).length === 0; i++) await sleep(20);
+    expect(texts(ann.events, false)).toEqual(['from sockit serve']);
+    await ann.client.close();
+    await bob.client.close();
+    expect(await all.stop()).toBe(0);
+    expect(await node.stop()).toBe(0);
+  });
+
   it('runs as a cluster of workers joined by Redis: clients on any worker talk to each other', {
     timeout: 60_000,
   }, async () => {

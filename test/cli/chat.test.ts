@@ -10,6 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorLine, type Server, sockit, startServer } from '../helpers.js';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('sockit chat', () => {
   let dir: string;
   let server: Server;
@@ -145,6 +147,61 @@ describe('sockit chat', () => {
     // Seen now: the next join marks nothing.
     const third = await join('/quit\n');
     expect(third.stdout.toString()).not.toMatch(/-- unread/);
+  });
+
+  it('--keep-days deletes older messages at start, and keeps the rest', async () => {
+    const own = await mkdtemp(path.join(tmpdir(), 'sockit-chat-keep-'));
+    try {
+      const { openChatHistory } = await import('../../src/chat/history.js');
+      const { MessageIds } = await import('../../src/chat/ids.js');
+      const database = path.join(own, 'sockit.db');
+      const seeded = await openChatHistory(database);
+      const ids = new MessageIds();
+      const at = (ms: number, text: string) => ({
+        id: ids.next(ms),
+        at: ms,
+        from: 'ann',
+        room: 'lobby',
+        text,
+      });
+      const now = Date.now();
+      await seeded.append(at(now - 3 * 86_400_000, 'three days old'));
+      await seeded.append(at(now - 60_000, 'a minute old'));
+      await seeded.close();
+      const kept = await startServer(
+        [
+          'chat',
+          'serve',
+          '--data-dir',
+          own,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          '0',
+          '--no-irc',
+          '--no-udp',
+        ].concat(['--keep-days', '2']),
+        1,
+      );
+      try {
+        for (let i = 0; i < 250 && !kept.log().includes('old messages deleted'); i++) await sleep(20);
+        const line = kept
+          .log()
+          .split('\n')
+          .find((l) => l.includes('old messages deleted'));
+        expect(JSON.parse(line ?? '{}')).toMatchObject({ removed: 1, keepDays: 2 });
+      } finally {
+        expect(await kept.stop()).toBe(0);
+      }
+      const after = await openChatHistory(database);
+      expect((await after.room('lobby')).messages.map((m) => m.text)).toEqual(['a minute old']);
+      await after.close();
+      const bad = await sockit(['chat', 'serve', '--data-dir', own, '--keep-days', '0']);
+      expect(bad.code).toBe(2);
+      expect(errorLine(bad.stderr)).toMatch(/--keep-days.*\[ERR_USAGE\]$/);
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
   });
 
   it('--burst and --rate set how fast a client may send', async () => {
