@@ -3,21 +3,9 @@
  * (a longer line would wrap, and each redraw would stack another copy), with the rate, the time
  * left when the size is known, and "stalled" once no byte has moved for a while.
  */
+import { formatBytes } from '../runtime/units.js';
 
-function human(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-
-export function formatBytes(bytes: number): string {
-  return human(bytes);
-}
+export { formatBytes };
 
 /** `1:05`, `1:02:03`: a duration in whole seconds as a clock shows it. */
 export function formatDuration(seconds: number): string {
@@ -98,16 +86,16 @@ export class Progress {
     const rateBps = bytes / seconds;
     const still = now - this.#lastMove;
     const pace =
-      still >= STALLED_AFTER_MS ? `stalled ${formatDuration(still / 1000)}` : `${human(rateBps)}/s`;
+      still >= STALLED_AFTER_MS ? `stalled ${formatDuration(still / 1000)}` : `${formatBytes(rateBps)}/s`;
     let tail: string;
     let share: number | undefined;
     if (total && total > 0) {
       share = Math.min(1, bytes / total);
       const left =
         rateBps > 0 && still < STALLED_AFTER_MS ? ` ETA ${formatDuration((total - bytes) / rateBps)}` : '';
-      tail = ` ${(share * 100).toFixed(0).padStart(3)}% ${human(bytes)}/${human(total)} ${pace}${left}`;
+      tail = ` ${(share * 100).toFixed(0).padStart(3)}% ${formatBytes(bytes)}/${formatBytes(total)} ${pace}${left}`;
     } else {
-      tail = ` ${human(bytes)} ${pace}`;
+      tail = ` ${formatBytes(bytes)} ${pace}`;
     }
     // The label gives way first (to 12 columns), then the bar; the numbers last.
     let label = this.#label;

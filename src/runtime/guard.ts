@@ -78,6 +78,12 @@ export interface GuardOptions {
   maxStartups?: MaxStartups;
   /** On close, time connections get to finish before they are cut, in ms. Default 10000. */
   drainTimeoutMs?: number;
+  /**
+   * When the server is full and no connection waiting to log in can go: a connection the
+   * service can spare (an HTTP connection idle between requests, which its client reopens),
+   * closed for the newcomer. Without it, or when it gives none, the newcomer is refused.
+   */
+  reclaim?: () => net.Socket | undefined;
   log?: Logger;
   /** Random numbers in [0, 1) for the early refusals (tests make it deterministic). */
   random?: () => number;
@@ -317,6 +323,18 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     return true;
   };
 
+  /** Closes the connection the service can spare, if it names one of ours. */
+  const reclaimIdle = (): boolean => {
+    const socket = options.reclaim?.();
+    const victim = socket === undefined ? undefined : byPeer.get(peerKey(socket));
+    if (victim === undefined) return false;
+    log.debug({ conn: victim.id, remote: victim.remote }, 'closed an idle connection: server full');
+    dropped('evicted');
+    victim.destroy();
+    release(victim);
+    return true;
+  };
+
   const unwait = (conn: Guarded): void => {
     if (!pending.delete(conn)) return;
     underWay.delete(conn);
@@ -400,7 +418,11 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
       refuse(socket, 'early', 'connection refused early: many not logged in', { unauthenticated });
       return;
     }
-    if (open >= maxConnections && !evict('dropped a connection not logged in: server full')) {
+    if (
+      open >= maxConnections &&
+      !evict('dropped a connection not logged in: server full') &&
+      !reclaimIdle()
+    ) {
       refuse(socket, 'full', 'connection refused: at the connection limit', { maxConnections });
       return;
     }

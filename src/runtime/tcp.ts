@@ -91,6 +91,8 @@ export interface TcpServiceOptions {
   idleTimeoutMs?: number;
   /** On close, how long connections may take to finish before they are cut, in ms. Default 10000. */
   drainTimeoutMs?: number;
+  /** When full, a connection the service can spare for a newcomer (see `GuardOptions.reclaim`). */
+  reclaim?: () => net.Socket | undefined;
   log?: Logger;
   /** Certificate and key (PEM): serve TLS instead of plain TCP. Handlers get the decrypted socket. */
   tls?: tls.SecureContextOptions;
@@ -146,6 +148,7 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     loginReserve: options.loginReserve,
     idleTimeoutMs: options.idleTimeoutMs,
     drainTimeoutMs: options.drainTimeoutMs,
+    ...(options.reclaim ? { reclaim: options.reclaim } : {}),
     log,
   });
   /** TLS connections still in their handshake: not yet served, cut at once on close. */
