@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the TFTP peers the interop tests, the loss test and bench/tftp talk to, and the IRC
-# server bench/chat measures.
+# Installs the TFTP peers the interop tests, the loss test and bench/tftp talk to, the IRC
+# server bench/chat measures, and nginx and wrk for bench/http.
 # Idempotent: does nothing when everything is already there.
 #  - clients, as ordinary Debian packages: tftp-hpa (`tftp`), atftp (`atftp`), curl (its
 #    tftp:// support) and BusyBox (`busybox tftp`); tftp-hpa's client negotiates no options,
@@ -11,6 +11,8 @@
 #    .tools/interop/tftpd-hpa and .tools/interop/atftpd
 #  - ngircd, the IRC server bench/chat measures, the same way (installed as a service it would
 #    start a daemon on 6667, the chat's IRC port): unpacked into .tools/interop/ngircd
+#  - nginx, the web server bench/http measures, the same way (as a service it
+#    would start on port 80): unpacked into .tools/interop/nginx; and wrk, its load tool
 #  - nftables and iproute2 (`nft`, `ip`) for test/interop/tftp-loss.test.ts
 #  - irssi, the IRC client test/interop/irc-irssi.test.ts drives in tmux
 # Prints the paths of the programs at the end.
@@ -27,6 +29,7 @@ command -v nft >/dev/null || missing+=(nftables)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v irssi >/dev/null || missing+=(irssi)
 command -v tmux >/dev/null || missing+=(tmux)
+command -v wrk >/dev/null || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "interop-tools: need ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
@@ -62,11 +65,12 @@ unpack() { # PACKAGE BINARY
 unpack tftpd-hpa in.tftpd
 unpack atftpd atftpd
 unpack ngircd ngircd
+unpack nginx nginx
 
 # Libraries the unpacked servers need (their Depends, minus debconf/adduser, which only the
 # service scripts use) and that dpkg did not install because the servers are not installed.
 libs=()
-for dep in libc6 libwrap0 libpcre2-8-0 libgnutls30 libident libpam0g zlib1g; do
+for dep in libc6 libwrap0 libpcre2-8-0 libgnutls30 libident libpam0g zlib1g libcrypt1 libssl3; do
   dpkg -s "$dep" 2>/dev/null | grep -q '^Status: install ok installed' || libs+=("$dep")
 done
 if [ ${#libs[@]} -gt 0 ]; then
@@ -77,7 +81,8 @@ if [ ${#libs[@]} -gt 0 ]; then
   echo "interop-tools: installing libraries ${libs[*]}" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${libs[@]}" >&2
 fi
-for bin in "$DIR/tftpd-hpa/usr/sbin/in.tftpd" "$DIR/atftpd/usr/sbin/atftpd" "$DIR/ngircd/usr/sbin/ngircd"; do
+for bin in "$DIR/tftpd-hpa/usr/sbin/in.tftpd" "$DIR/atftpd/usr/sbin/atftpd" "$DIR/ngircd/usr/sbin/ngircd" \
+  "$DIR/nginx/usr/sbin/nginx"; do
   if ldd "$bin" | grep 'not found' >&2; then
     echo "interop-tools: $bin is missing libraries" >&2
     exit 1
@@ -95,3 +100,5 @@ echo "nft      $(command -v nft)"
 echo "ip       $(command -v ip)"
 echo "irssi    $(command -v irssi)"
 echo "tmux     $(command -v tmux)"
+echo "wrk      $(command -v wrk)"
+echo "nginx    $DIR/nginx/usr/sbin/nginx"

@@ -12,6 +12,7 @@ export const SUBCOMMAND_NAMES = [
   'tftp',
   'files',
   'chat',
+  'http',
   'users',
   'secret',
   'ip',

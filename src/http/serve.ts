@@ -1,0 +1,196 @@
+/**
+ * `sockit http serve`: a folder over HTTP/1.1 (or HTTPS), with the limits of every sockit
+ * server: Node's `http.Server` parses, under the server guard (connections at once and per
+ * address, idle backstop, drain on close), and `StaticFiles` answers. Slow clients are bounded by Node's own
+ * timeouts (the head within `headersTimeout`, the whole request within `requestTimeout`); a
+ * client that does not read a large file holds one file handle and a socket buffer, not the
+ * file. When the server is full, the connection idle longest between requests is closed for
+ * the newcomer (its client reconnects), so that idle keep-alive connections never lock others
+ * out.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { bindError } from '../errors.js';
+import { ConfinedRoot } from '../runtime/confine.js';
+import { guardServer } from '../runtime/guard.js';
+import { type Logger, silentLogger } from '../runtime/log.js';
+import { announceListening, checkInteger, type Service } from '../runtime/service.js';
+import { type Served, StaticFiles, type StaticOptions } from './static.js';
+
+export const HTTP_PORT = 8080;
+
+export interface HttpServeOptions extends Omit<StaticOptions, 'log'> {
+  /** The folder served. */
+  root: string;
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  tls?: tls.SecureContextOptions;
+  /** Connections at once. Default 1024. */
+  maxConnections?: number;
+  /** Connections at once from one address. Default `maxConnections`. */
+  maxPerAddress?: number;
+  /** Bytes of request head. Default 16 KiB. */
+  maxHeaderSize?: number;
+  /** The request head must arrive within this, in ms. Default 10000. */
+  headersTimeoutMs?: number;
+  /** The whole request must arrive within this, in ms. Default 30000. */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this, in ms. Default 5000. */
+  keepAliveTimeoutMs?: number;
+  /** One log line per request (info). Default true. */
+  accessLog?: boolean;
+  log?: Logger;
+}
+
+export interface HttpService extends Service {
+  readonly files: StaticFiles;
+}
+
+/**
+ * @example
+ * ```ts
+ * const web = await serveHttp({ root: 'public', port: 8080 });
+ * // later: await web.close();
+ * ```
+ */
+export async function serveHttp(options: HttpServeOptions): Promise<HttpService> {
+  const log = (options.log ?? silentLogger).child({ service: 'http' });
+  const root = await ConfinedRoot.open(options.root);
+  const files = new StaticFiles(root, { ...options, log });
+  const accessLog = options.accessLog ?? true;
+  const maxConnections = checkInteger('maxConnections', options.maxConnections ?? 1024, 1, 1_000_000);
+  const serverOptions: http.ServerOptions = {
+    maxHeaderSize: checkInteger('maxHeaderSize', options.maxHeaderSize ?? 16 * 1024, 1024, 1024 * 1024),
+    headersTimeout: checkInteger('headersTimeoutMs', options.headersTimeoutMs ?? 10_000, 100, 600_000),
+    requestTimeout: checkInteger('requestTimeoutMs', options.requestTimeoutMs ?? 30_000, 100, 3_600_000),
+    keepAliveTimeout: checkInteger('keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 5000, 100, 600_000),
+    noDelay: true,
+    // The timeouts are checked this often (Node's default is 30 s, too coarse for 10 s).
+    connectionsCheckingInterval: 1000,
+  };
+  const server = options.tls
+    ? https.createServer({ ...serverOptions, ...options.tls, handshakeTimeout: 10_000 })
+    : http.createServer(serverOptions);
+  /**
+   * Every connection, in the order of its last request (or of its opening, before one), and
+   * the response each is answering: when the server is full, the first of them not in the
+   * middle of a response is the one that goes.
+   */
+  const byActivity = new Set<net.Socket>();
+  const answering = new WeakMap<net.Socket, http.ServerResponse>();
+  const guard = guardServer(server, {
+    name: 'http',
+    login: false,
+    maxConnections,
+    maxPerAddress: options.maxPerAddress ?? maxConnections,
+    // Node's keep-alive and request timeouts end idle connections first; this is the backstop.
+    idleTimeoutMs: 120_000,
+    drainTimeoutMs: 5000,
+    reclaim: () => {
+      for (const socket of byActivity) {
+        if (socket.destroyed) {
+          byActivity.delete(socket);
+          continue;
+        }
+        const res = answering.get(socket);
+        if (res === undefined || res.writableFinished) {
+          byActivity.delete(socket);
+          return socket;
+        }
+      }
+      return undefined;
+    },
+    log,
+  });
+
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    if (socket.destroyed) return;
+    byActivity.add(socket);
+    socket.once('close', () => byActivity.delete(socket));
+    socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    byActivity.delete(socket);
+    byActivity.add(socket);
+    answering.set(socket, res);
+    if (!accessLog) {
+      void files.handle(req, res);
+      return;
+    }
+    const started = performance.now();
+    const logLine = (served: Served): void => {
+      log.info(
+        {
+          remote: socket.remoteAddress,
+          method: req.method,
+          url: req.url,
+          status: served.status,
+          bytes: served.bytes,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+          agent: req.headers['user-agent'],
+        },
+        'request',
+      );
+    };
+    const served = files.handle(req, res);
+    if (served instanceof Promise) void served.then(logLine);
+    else logLine(served);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    log.debug({ err: err.message, code: err.code }, 'bad HTTP request');
+    if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+    socket.destroySoon();
+  });
+  if (options.tls) {
+    server.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'TLS handshake failed'));
+  }
+
+  const port = checkInteger('port', options.port ?? HTTP_PORT, 0, 65535);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(bindError(err, 'http/tcp', options.host ?? '::', port));
+      server.once('error', onError);
+      server.listen({ host: options.host, port, backlog: 511 }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await root.close();
+    throw err;
+  }
+  server.on('error', (err) => log.error({ err }, 'server error'));
+  const bound = server.address() as net.AddressInfo;
+  let closed: Promise<void> | undefined;
+  const service: HttpService = {
+    name: 'http',
+    protocol: 'tcp',
+    address: { address: bound.address, port: bound.port, family: bound.family },
+    files,
+    close() {
+      closed ??= (async () => {
+        const stopping = guard.close();
+        // Idle keep-alive connections go at once; requests under way finish (within the drain).
+        for (const socket of byActivity) {
+          const res = answering.get(socket);
+          if (res === undefined || res.writableFinished) socket.destroy();
+        }
+        server.closeIdleConnections();
+        await stopping;
+        await root.close();
+      })();
+      return closed;
+    },
+  };
+  announceListening(log, service);
+  return service;
+}
