@@ -371,6 +371,23 @@ export class ChatHub {
     return out;
   }
 
+  /**
+   * The rooms, by name, each with its topic and members' nicks (at most `maxListed` rooms and
+   * members each): what a status page shows.
+   */
+  rooms(): { name: string; topic: string; members: string[] }[] {
+    const st = this.#st;
+    const names = [...st.rooms.keys()].sort().slice(0, st.limits.maxListed);
+    return names.map((name) => {
+      const room = st.rooms.get(name) as NonNullable<ReturnType<typeof st.rooms.get>>;
+      const members = [...room.members.keys()]
+        .slice(0, st.limits.maxListed)
+        .map((key) => st.users.get(key)?.nick ?? key)
+        .sort();
+      return { name, topic: room.topic, members };
+    });
+  }
+
   /** The session's nick, once it has one. */
   nickOf(session: SessionId): string | undefined {
     return this.#st.sessions.get(session)?.user?.nick;

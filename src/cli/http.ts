@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ErrorCode, fileError, SockitError } from '../errors.js';
+import { HTTP_PORT } from '../http/port.js';
 import { launch } from '../runtime/launch.js';
 import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
@@ -41,7 +42,7 @@ Examples:
     .description('serve a folder over HTTP/1.1: ranges, conditional requests, compression, listings')
     .argument('[dir]', 'the folder to serve', '.')
     .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
-    .option('-p, --port <port>', 'port; 0 picks a free one', parsePort, 8080)
+    .option('-p, --port <port>', 'port; 0 picks a free one', parsePort, HTTP_PORT)
     .addOption(
       new Option('-m, --model <model>', 'event-loop (one process) or cluster (one per worker)')
         .choices(['event-loop', 'cluster'])

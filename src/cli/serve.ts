@@ -4,9 +4,11 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { CHAT_PORT, DEFAULT_IRC_PORT } from '../chat/port.js';
+import type { ChatService } from '../chat/service.js';
 import { ECHO_SERVE_PORT, serveEcho } from '../echo/server.js';
 import { ErrorCode, fileError, isSockitError, SockitError } from '../errors.js';
 import { FILES_PORT } from '../files/port.js';
+import { HTTP_PORT } from '../http/port.js';
 import { launch } from '../runtime/launch.js';
 import type { Logger } from '../runtime/log.js';
 import { isLoopback } from '../runtime/netgroup.js';
@@ -31,6 +33,9 @@ interface ServeAllFlags {
   redis?: string;
   redisPrefix: string;
   chatKeepDays?: number;
+  httpPort: number;
+  /** False with --no-http. */
+  http: boolean;
 }
 
 export function serveCommand(): Command {
@@ -57,6 +62,13 @@ export function serveCommand(): Command {
       CHAT_PORT,
     )
     .option('--irc-port <port>', 'the chat for IRC clients', parsePort, DEFAULT_IRC_PORT)
+    .option(
+      '--http-port <port>',
+      'status over HTTP: a page, /api/status, /metrics (Prometheus), /healthz',
+      parsePort,
+      HTTP_PORT,
+    )
+    .option('--no-http', 'no status listener')
     .addOption(databaseOption('accounts and chat history'))
     .option(
       '--redis <url>',
@@ -77,6 +89,8 @@ Services and their default ports:
   files  ${FILES_PORT}/tcp, accounts from --db (add them with sockit users add), homes in DATA-DIR/files
   chat   ${CHAT_PORT}/tcp and ${CHAT_PORT}/udp, the same accounts (or guests), history in --db;
          IRC on ${DEFAULT_IRC_PORT}/tcp (irssi -c 127.0.0.1 -n ann, /join #lobby)
+  status ${HTTP_PORT}/tcp: http://127.0.0.1:${HTTP_PORT}/ (services, connections, transfers, chat rooms),
+         /api/status (JSON), /metrics (Prometheus), /healthz; read-only
 
 Only this machine can reach them unless --host says otherwise: --host :: (or 0.0.0.0)
 opens every service to the network, the file service without TLS (a start-up line warns).
@@ -103,13 +117,19 @@ Examples:
         { serveChat },
         { Throttle },
         { ACCOUNT_FREE_FAILURES },
+        { Metrics },
+        { serveStatus },
       ] = await Promise.all([
         import('../auth/store.js'),
         import('../files/server.js'),
         import('../chat/service.js'),
         import('../auth/throttle.js'),
         import('../auth/login-server.js'),
+        import('../runtime/metrics.js'),
+        import('../http/status.js'),
       ]);
+      // Before the services start, so that it sees every event of theirs.
+      const metrics = flags.http ? new Metrics().start() : undefined;
       const database = flags.db ?? defaultDatabase(flags.dataDir);
       warnIfHistoryLocal(database, flags.redis, log);
       const store = await openUserStore(database);
@@ -117,6 +137,7 @@ Examples:
         const launched = await launch({ model: 'event-loop', log }, async (model) => {
           warnIfExposed(flags.host, log);
           const services: Service[] = [];
+          let chatService: ChatService | undefined;
           // One key for the fake salts of both services that log accounts in.
           const fakeKey = await loadFakeKey(flags.dataDir);
           // And one back-off for failed log-ins: a guesser gains nothing by going from the
@@ -159,8 +180,29 @@ Examples:
               ...throttles,
               log,
             });
+            chatService = chat;
             return [chat];
           });
+          if (metrics !== undefined) {
+            // Every listener: the chat's UDP and IRC ones are held by its service.
+            const shown = services.flatMap((s) =>
+              s === chatService
+                ? [s, ...(chatService.udp ? [chatService.udp] : []), ...chatService.others]
+                : [s],
+            );
+            await startOrStopAll(services, '--http-port', async () => [
+              await serveStatus({
+                host: flags.host,
+                port: flags.httpPort,
+                metrics,
+                source: {
+                  services: () => shown,
+                  rooms: () => chatService?.server.hub.rooms() ?? [],
+                },
+                log,
+              }),
+            ]);
+          }
           return services;
         });
         await launched.stopped;

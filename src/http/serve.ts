@@ -17,13 +17,13 @@ import { ConfinedRoot } from '../runtime/confine.js';
 import { guardServer } from '../runtime/guard.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
+import { HTTP_PORT } from './port.js';
 import { type Served, StaticFiles, type StaticOptions } from './static.js';
 
-export const HTTP_PORT = 8080;
+export { HTTP_PORT };
 
-export interface HttpServeOptions extends Omit<StaticOptions, 'log'> {
-  /** The folder served. */
-  root: string;
+/** What every HTTP listener of sockit takes: where, TLS, and the limits. */
+export interface HttpListenOptions {
   host?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
@@ -45,9 +45,17 @@ export interface HttpServeOptions extends Omit<StaticOptions, 'log'> {
   log?: Logger;
 }
 
+export interface HttpServeOptions extends HttpListenOptions, Omit<StaticOptions, 'log'> {
+  /** The folder served. */
+  root: string;
+}
+
 export interface HttpService extends Service {
   readonly files: StaticFiles;
 }
+
+/** Answers a request; what it answered goes to the access log. Never rejects. */
+export type HttpHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Served | Promise<Served>;
 
 /**
  * @example
@@ -60,6 +68,34 @@ export async function serveHttp(options: HttpServeOptions): Promise<HttpService>
   const log = (options.log ?? silentLogger).child({ service: 'http' });
   const root = await ConfinedRoot.open(options.root);
   const files = new StaticFiles(root, { ...options, log });
+  try {
+    const listener = await listenHttp('http', (req, res) => files.handle(req, res), options);
+    return {
+      ...listener,
+      address: listener.address,
+      files,
+      async close() {
+        await listener.close();
+        await root.close();
+      },
+    };
+  } catch (err) {
+    await root.close();
+    throw err;
+  }
+}
+
+/**
+ * An HTTP (or HTTPS) listener named `name` whose requests `handler` answers: Node's parser,
+ * under the server guard, with the timeouts and the access log every sockit HTTP server has.
+ */
+export async function listenHttp(
+  name: string,
+  handler: HttpHandler,
+  options: HttpListenOptions,
+): Promise<Service> {
+  const log = (options.log ?? silentLogger).child({ service: name });
+
   const accessLog = options.accessLog ?? true;
   const maxConnections = checkInteger('maxConnections', options.maxConnections ?? 1024, 1, 1_000_000);
   const serverOptions: http.ServerOptions = {
@@ -82,7 +118,7 @@ export async function serveHttp(options: HttpServeOptions): Promise<HttpService>
   const byActivity = new Set<net.Socket>();
   const answering = new WeakMap<net.Socket, http.ServerResponse>();
   const guard = guardServer(server, {
-    name: 'http',
+    name,
     login: false,
     maxConnections,
     maxPerAddress: options.maxPerAddress ?? maxConnections,
@@ -118,7 +154,7 @@ export async function serveHttp(options: HttpServeOptions): Promise<HttpService>
     byActivity.add(socket);
     answering.set(socket, res);
     if (!accessLog) {
-      void files.handle(req, res);
+      void handler(req, res);
       return;
     }
     const started = performance.now();
@@ -136,7 +172,7 @@ export async function serveHttp(options: HttpServeOptions): Promise<HttpService>
         'request',
       );
     };
-    const served = files.handle(req, res);
+    const served = handler(req, res);
     if (served instanceof Promise) void served.then(logLine);
     else logLine(served);
   });
@@ -157,7 +193,7 @@ export async function serveHttp(options: HttpServeOptions): Promise<HttpService>
   const port = checkInteger('port', options.port ?? HTTP_PORT, 0, 65535);
   try {
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(bindError(err, 'http/tcp', options.host ?? '::', port));
+      const onError = (err: Error): void => reject(bindError(err, `${name}/tcp`, options.host ?? '::', port));
       server.once('error', onError);
       server.listen({ host: options.host, port, backlog: 511 }, () => {
         server.off('error', onError);
@@ -165,17 +201,16 @@ export async function serveHttp(options: HttpServeOptions): Promise<HttpService>
       });
     });
   } catch (err) {
-    await root.close();
+    await guard.close();
     throw err;
   }
   server.on('error', (err) => log.error({ err }, 'server error'));
   const bound = server.address() as net.AddressInfo;
   let closed: Promise<void> | undefined;
-  const service: HttpService = {
-    name: 'http',
+  const service: Service = {
+    name,
     protocol: 'tcp',
     address: { address: bound.address, port: bound.port, family: bound.family },
-    files,
     close() {
       closed ??= (async () => {
         const stopping = guard.close();
@@ -186,7 +221,6 @@ export async function serveHttp(options: HttpServeOptions): Promise<HttpService>
         }
         server.closeIdleConnections();
         await stopping;
-        await root.close();
       })();
       return closed;
     },

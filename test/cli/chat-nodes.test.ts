@@ -300,6 +300,7 @@ describe('two chat nodes on one Redis', () => {
         REDIS,
         '--redis-prefix',
         prefix,
+        '--no-http',
       ],
       7,
     );

@@ -53,8 +53,10 @@ describe('sockit serve', () => {
         '0',
         '--irc-port',
         '0',
+        '--http-port',
+        '0',
       ],
-      7,
+      8,
     );
     try {
       expect(server.listening.map((l) => `${l.service}/${l.protocol}`).sort()).toEqual([
@@ -64,6 +66,7 @@ describe('sockit serve', () => {
         'echo/udp',
         'files/tcp',
         'irc/tcp',
+        'status/tcp',
         'tftp/udp',
       ]);
       expect(existsSync(path.join(data, 'tftp'))).toBe(true);
@@ -104,7 +107,7 @@ describe('sockit serve', () => {
     }
   });
 
-  for (const taken of ['tftp', 'files', 'chat', 'irc'] as const) {
+  for (const taken of ['tftp', 'files', 'chat', 'irc', 'http'] as const) {
     it(`stops every service and exits 1 naming the port and --${taken}-port when the ${taken} port is taken`, async () => {
       const data = tempDataDir();
       let holder: dgram.Socket | net.Server;
@@ -127,6 +130,7 @@ describe('sockit serve', () => {
           files: taken === 'files' ? port : 0,
           chat: taken === 'chat' ? port : 0,
           irc: taken === 'irc' ? port : 0,
+          http: taken === 'http' ? port : 0,
         };
         const result = await sockit(
           [
@@ -147,6 +151,8 @@ describe('sockit serve', () => {
             String(ports.chat),
             '--irc-port',
             String(ports.irc),
+            '--http-port',
+            String(ports.http),
           ],
           { timeoutMs: 10_000 },
         );
@@ -183,15 +189,17 @@ describe('sockit serve', () => {
       '0',
       '--irc-port',
       '0',
+      '--http-port',
+      '0',
     ];
-    const local = await startServer(['serve', '--data-dir', data, ...ports], 7);
+    const local = await startServer(['serve', '--data-dir', data, ...ports], 8);
     try {
-      expect(local.listening.map((l) => l.address)).toEqual(Array(7).fill('127.0.0.1'));
+      expect(local.listening.map((l) => l.address)).toEqual(Array(8).fill('127.0.0.1'));
       expect(local.log()).not.toContain('reachable from the network');
     } finally {
       expect(await local.stop()).toBe(0);
     }
-    const open = await startServer(['serve', '--host', '0.0.0.0', '--data-dir', data, ...ports], 7);
+    const open = await startServer(['serve', '--host', '0.0.0.0', '--data-dir', data, ...ports], 8);
     try {
       expect(open.listening.every((l) => l.address === '0.0.0.0')).toBe(true);
       const warning = open

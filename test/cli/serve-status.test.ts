@@ -1,0 +1,122 @@
+/**
+ * The status listener of `sockit serve` (--http-port): the page, /api/status, /metrics and
+ * /healthz, read while an echo client and a chat user are connected.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatClient, type ClientEvent } from '../../src/chat/client.js';
+import { type Server, startServer } from '../helpers.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('sockit serve --http-port', () => {
+  let dir = '';
+  let server: Server;
+  let base = '';
+  let echo: net.Socket | undefined;
+  let chat: ChatClient | undefined;
+  const events: ClientEvent[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-serve-status-'));
+    const zero = [
+      '--echo-port',
+      '0',
+      '--tftp-port',
+      '0',
+      '--files-port',
+      '0',
+      '--chat-port',
+      '0',
+      '--irc-port',
+      '0',
+    ];
+    server = await startServer(
+      ['serve', '--host', '127.0.0.1', '--data-dir', path.join(dir, 'data'), ...zero, '--http-port', '0'],
+      8,
+    );
+    base = `http://127.0.0.1:${server.listening.find((l) => l.service === 'status')?.port}`;
+    const echoPort = server.listening.find((l) => l.service === 'echo' && l.protocol === 'tcp')
+      ?.port as number;
+    echo = await new Promise<net.Socket>((resolve) => {
+      const s = net.connect(echoPort, '127.0.0.1', () => resolve(s));
+    });
+    const chatPort = server.listening.find((l) => l.service === 'chat' && l.protocol === 'tcp')?.port;
+    chat = await ChatClient.connect({ host: '127.0.0.1', port: chatPort, nick: 'ann' });
+    void (async () => {
+      for await (const event of chat as ChatClient) events.push(event);
+    })().catch(() => {});
+    chat.send({ type: 'join', room: 'lobby' });
+    chat.send({ type: 'topic', room: 'lobby', topic: '<script>alert(1)</script> & more' });
+    for (let i = 0; i < 250 && !events.some((e) => e.type === 'topic'); i++) await sleep(20);
+  });
+
+  afterAll(async () => {
+    echo?.destroy();
+    await chat?.close();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says where every service listens, how many are connected, and who is in which room', async () => {
+    const res = await fetch(`${base}/api/status`);
+    expect(res.status).toBe(200);
+    const status = (await res.json()) as {
+      services: { name: string; protocol: string; port: number; connections?: number }[];
+      rooms: { name: string; topic: string; members: string[] }[];
+    };
+    expect(status.services.map((s) => `${s.name}/${s.protocol}`).sort()).toEqual([
+      'chat/tcp',
+      'chat/udp',
+      'echo/tcp',
+      'echo/udp',
+      'files/tcp',
+      'irc/tcp',
+      'tftp/udp',
+    ]);
+    for (const s of status.services) {
+      expect(s.port).toBe(
+        server.listening.find((l) => l.service === s.name && l.protocol === s.protocol)?.port,
+      );
+    }
+    expect(status.services.find((s) => s.name === 'echo' && s.protocol === 'tcp')?.connections).toBe(1);
+    expect(status.services.find((s) => s.name === 'files')?.connections).toBe(0);
+    expect(status.rooms.find((r) => r.name === 'lobby')).toEqual({
+      name: 'lobby',
+      topic: '<script>alert(1)</script> & more',
+      members: ['ann'],
+    });
+  });
+
+  it('shows the same on a page for people, with every value escaped', async () => {
+    const res = await fetch(`${base}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await res.text();
+    expect(html).toContain('<td>echo</td><td>tcp</td>');
+    expect(html).toContain('<td class="members">ann</td>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; more');
+    expect(html).not.toContain('<script>alert');
+  });
+
+  it('serves Prometheus metrics and a health check', async () => {
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await metrics.text();
+    expect(text).toMatch(/^sockit_connections_open\{service="echo",protocol="tcp"\} 1$/m);
+    expect(text).toMatch(/^sockit_connections_total\{service="chat",protocol="tcp"\} [1-9]/m);
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('changes nothing: other methods are 405, other paths 404', async () => {
+    const post = await fetch(`${base}/`, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect((await fetch(`${base}/etc/passwd`)).status).toBe(404);
+  });
+});
