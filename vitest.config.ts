@@ -23,7 +23,7 @@ export default defineConfig({
           name: 'unit',
           env,
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['test/interop/**'],
+          exclude: ['test/interop/**', 'test/browser/**'],
           testTimeout: 30_000,
         },
       },
@@ -33,6 +33,16 @@ export default defineConfig({
           env,
           include: ['test/interop/**/*.test.ts'],
           testTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          // Debian's chromium driven by playwright-core (scripts/setup.sh installs it).
+          name: 'browser',
+          env,
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 60_000,
           fileParallelism: false,
         },
       },

@@ -8,7 +8,8 @@
 #    put it on PATH when it is not there yet
 #  - with SOCKIT_TEST_TOOLS=1: the system programs the test suites talk to (OpenBSD netcat,
 #    socat, openssl, ss, runuser, gcc; zsh and fish for the completion scripts, groff and
-#    man for the man page, curl for the HTTP server's tests), from Debian's packages when missing.
+#    man for the man page, curl for the HTTP server's tests, chromium for the browser
+#    suite), from Debian's packages when missing.
 set -euo pipefail
 SOCKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$SOCKIT_ROOT"
@@ -43,6 +44,7 @@ if [ "${SOCKIT_TEST_TOOLS:-0}" = 1 ]; then
   command -v man >/dev/null || missing+=(man-db)
   command -v python3 >/dev/null || missing+=(python3-minimal)
   command -v curl >/dev/null || missing+=(curl)
+  command -v chromium >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "setup: the tests need: ${missing[*]}; install them (sudo apt-get install -y ${missing[*]})" >&2

@@ -57,6 +57,7 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
     const active = await gaugeValues(metrics, 'sockit_transfers_active');
     const transfers: Record<string, number> = {};
     for (const { labels, value } of active) {
+      if (value <= 0) continue;
       const service = labels.service ?? 'unknown';
       transfers[service] = (transfers[service] ?? 0) + value;
     }

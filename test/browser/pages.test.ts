@@ -1,0 +1,95 @@
+/**
+ * sockit's pages in a real browser (Debian's chromium driven by playwright-core): the status
+ * page of `sockit serve` showing a chat user arriving, and a folder listing of `sockit http
+ * serve` whose links work and whose odd file names show as text. Screenshots go to
+ * test-results/browser/ (not committed).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatClient } from '../../src/chat/client.js';
+import { ROOT, requireTools, type Server, startServer } from '../helpers.js';
+
+const CHROMIUM = process.env.SOCKIT_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = path.join(ROOT, 'test-results', 'browser');
+
+describe('pages in chromium', () => {
+  let browser: Browser;
+  let dir = '';
+
+  beforeAll(async () => {
+    requireTools(CHROMIUM);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-browser-'));
+    mkdirSync(SHOTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the status page of sockit serve lists the services and shows a chat user arriving', async () => {
+    const zero = [
+      '--echo-port',
+      '0',
+      '--tftp-port',
+      '0',
+      '--files-port',
+      '0',
+      '--chat-port',
+      '0',
+      '--irc-port',
+      '0',
+    ];
+    const server: Server = await startServer(
+      ['serve', '--host', '127.0.0.1', '--data-dir', path.join(dir, 'data'), ...zero, '--http-port', '0'],
+      8,
+    );
+    const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    let chat: ChatClient | undefined;
+    try {
+      const base = `http://127.0.0.1:${server.listening.find((l) => l.service === 'status')?.port}`;
+      await page.goto(`${base}/`);
+      expect(await page.title()).toBe('sockit status');
+      const services = await page.locator('table').first().locator('td:first-child').allTextContents();
+      expect(new Set(services)).toEqual(new Set(['echo', 'tftp', 'files', 'chat', 'irc']));
+      expect(await page.locator('#rooms td.members').allTextContents()).toEqual(['']);
+      const chatPort = server.listening.find((l) => l.service === 'chat' && l.protocol === 'tcp')?.port;
+      chat = await ChatClient.connect({ host: '127.0.0.1', port: chatPort, nick: 'ann' });
+      chat.send({ type: 'join', room: 'lobby' });
+      // The page reloads itself every 5 s; the user shows within two reloads.
+      await page.locator('#rooms td.members', { hasText: 'ann' }).waitFor({ timeout: 12_000 });
+      await page.screenshot({ path: path.join(SHOTS, 'status.png'), fullPage: true });
+    } finally {
+      await chat?.close();
+      await page.close();
+      await server.stop();
+    }
+  });
+
+  it('a listing of sockit http serve: links open files, odd names show as text', async () => {
+    const site = path.join(dir, 'site');
+    mkdirSync(path.join(site, 'docs'), { recursive: true });
+    writeFileSync(path.join(site, 'hello.txt'), 'hello from sockit\n');
+    writeFileSync(path.join(site, '<b>bold.txt'), 'not bold\n');
+    const server = await startServer(['http', 'serve', site, '--host', '127.0.0.1', '--port', '0'], 1);
+    const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
+    try {
+      await page.goto(`http://127.0.0.1:${server.listening[0]?.port}/`);
+      expect(await page.locator('h1').textContent()).toBe('Index of /');
+      const links = await page.locator('a').allTextContents();
+      expect(links).toEqual(['docs/', '<b>bold.txt', 'hello.txt']);
+      expect(await page.locator('b').count()).toBe(0);
+      await page.screenshot({ path: path.join(SHOTS, 'listing.png') });
+      await page.locator('a', { hasText: '<b>bold.txt' }).click();
+      await page.waitForURL(/%3Cb%3Ebold\.txt$/);
+      expect(await page.locator('body').textContent()).toBe('not bold\n');
+    } finally {
+      await page.close();
+      await server.stop();
+    }
+  });
+});
