@@ -13,7 +13,7 @@ import { launch } from '../runtime/launch.js';
 import type { Logger } from '../runtime/log.js';
 import { isLoopback } from '../runtime/netgroup.js';
 import type { Service } from '../runtime/service.js';
-import { serveTftp, TFTP_SERVE_PORT } from '../tftp/server.js';
+import { serveTftp, TFTP_SERVE_PORT, type TftpService } from '../tftp/server.js';
 import { parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
 import { databaseOption, dataDirOption, warnIfHistoryLocal } from './data-dir.js';
@@ -138,6 +138,7 @@ Examples:
           warnIfExposed(flags.host, log);
           const services: Service[] = [];
           let chatService: ChatService | undefined;
+          let tftp: TftpService | undefined;
           // One key for the fake salts of both services that log accounts in.
           const fakeKey = await loadFakeKey(flags.dataDir);
           // And one back-off for failed log-ins: a guesser gains nothing by going from the
@@ -150,9 +151,10 @@ Examples:
           await startOrStopAll(services, '--echo-port', async () =>
             serveEcho({ host: flags.host, port: flags.echoPort, model, log }),
           );
-          await startOrStopAll(services, '--tftp-port', async () => [
-            await serveTftp({ root: tftpRoot, host: flags.host, port: flags.tftpPort, log }),
-          ]);
+          await startOrStopAll(services, '--tftp-port', async () => {
+            tftp = await serveTftp({ root: tftpRoot, host: flags.host, port: flags.tftpPort, log });
+            return [tftp];
+          });
           await startOrStopAll(services, '--files-port', async () => [
             await serveFiles({
               root: path.resolve(flags.dataDir, 'files'),
@@ -198,6 +200,7 @@ Examples:
                 source: {
                   services: () => shown,
                   rooms: () => chatService?.server.hub.rooms() ?? [],
+                  transfers: () => tftp?.active().map((t) => ({ service: 'tftp', ...t })) ?? [],
                 },
                 log,
               }),

@@ -8,6 +8,7 @@
 import type http from 'node:http';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Service } from '../runtime/service.js';
+import { formatBytes } from '../runtime/units.js';
 import { escapeHtml } from './listing.js';
 import { type HttpListenOptions, listenHttp } from './serve.js';
 import type { Served } from './static.js';
@@ -18,6 +19,19 @@ export interface StatusSource {
   services(): readonly Service[];
   /** The chat's rooms and who is in them, when a chat runs. */
   rooms?(): { name: string; topic: string; members: string[] }[];
+  /** Transfers under way that can say what they are (TFTP's), with their service. */
+  transfers?(): ActiveTransfer[];
+}
+
+/** A transfer in progress: which service, which file, with whom, how far. */
+export interface ActiveTransfer {
+  service: string;
+  file: string;
+  client: string;
+  direction: 'in' | 'out';
+  bytes: number;
+  size?: number;
+  seconds: number;
 }
 
 export interface StatusServeOptions extends HttpListenOptions {
@@ -40,6 +54,8 @@ export interface Status {
   services: ServiceStatus[];
   /** Transfers in progress, by service (tftp, files). */
   transfers: Record<string, number>;
+  /** Those that can say what they are. */
+  active: ActiveTransfer[];
   rooms: { name: string; topic: string; members: string[] }[];
 }
 
@@ -78,6 +94,7 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
         return status;
       }),
       transfers,
+      active: source.transfers?.() ?? [],
       rooms: source.rooms?.() ?? [],
     };
   };
@@ -160,6 +177,18 @@ function page(status: Status): string {
   const transfers = Object.entries(status.transfers)
     .map(([service, n]) => `<li>${e(service)}: ${n}</li>`)
     .join('');
+  const active = status.active
+    .map((t) => {
+      const done = t.size
+        ? ` of ${formatBytes(t.size)} (${Math.floor((100 * t.bytes) / Math.max(t.size, 1))}%)`
+        : '';
+      const rate = t.seconds > 0 ? `${formatBytes(t.bytes / t.seconds)}/s` : '';
+      return (
+        `<tr><td>${e(t.service)}</td><td>${e(t.file)}</td><td>${e(t.client)}</td>` +
+        `<td>${t.direction === 'out' ? 'download' : 'upload'}</td><td>${formatBytes(t.bytes)}${done}</td><td>${rate}</td></tr>`
+      );
+    })
+    .join('\n');
   const rooms = status.rooms
     .map(
       (r) =>
@@ -175,6 +204,8 @@ th,td{text-align:left;padding:.2rem .8rem .2rem 0}.n{text-align:right}td.members
 <h2>Services</h2><table><tr><th>service</th><th>protocol</th><th>address</th><th class="n">connections</th></tr>
 ${services}</table>
 <h2>Transfers in progress</h2><ul>${transfers || '<li>none</li>'}</ul>
+<table id="transfers"><tr><th>service</th><th>file</th><th>client</th><th>kind</th><th>moved</th><th>rate</th></tr>
+${active}</table>
 <h2>Chat rooms</h2><table id="rooms"><tr><th>room</th><th>topic</th><th>members</th></tr>
 ${rooms}</table>
 <p>Also: <a href="/api/status">/api/status</a> (JSON), <a href="/metrics">/metrics</a> (Prometheus), <a href="/healthz">/healthz</a>.</p>

@@ -37,3 +37,4 @@ export {
   type TftpServerOptions,
   type TftpService,
 } from './server.js';
+export type { TransferInfo } from './slots.js';

@@ -7,7 +7,7 @@ import type { TftpError } from './errors.js';
 import { BlockPump, FilePump, type Pump } from './io.js';
 import { negotiate } from './options.js';
 import { encodeError, Opcode } from './packet.js';
-import { TftpSender } from './sender.js';
+import { TftpSender, type TransferStats } from './sender.js';
 import type { Source } from './storage.js';
 import { Transfer } from './transfer.js';
 
@@ -86,6 +86,10 @@ export class ReadTransfer extends Transfer {
     });
     sender.start();
     pump.start(o.blksize);
+  }
+
+  protected get progress(): TransferStats | undefined {
+    return this.#sender?.stats;
   }
 
   protected answerRepeat(): void {

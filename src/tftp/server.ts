@@ -15,7 +15,7 @@ import { MAX_BLKSIZE, type ServerLimits } from './options.js';
 import { decodePacket, encodeError, Opcode, type Request } from './packet.js';
 import { type RewriteRule, resolveInRoot } from './paths.js';
 import { ReadTransfer } from './read-transfer.js';
-import { type Slot, TransferSlots } from './slots.js';
+import { type Slot, type TransferInfo, TransferSlots } from './slots.js';
 import { type Content, ServedFiles } from './storage.js';
 import type { ServerContext, Transfer } from './transfer.js';
 import { WriteTransfer } from './write-transfer.js';
@@ -116,6 +116,8 @@ export interface TftpService extends Service {
   readonly transfers: number;
   /** Transfers dropped so far because their client was silent, or to make room for a request. */
   readonly dropped: number;
+  /** The transfers under way: file, client, direction, bytes so far, size when announced. */
+  active(): TransferInfo[];
 }
 
 /**
@@ -259,6 +261,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     get dropped() {
       return slots.dropped;
     },
+    active: () => slots.list(),
     close() {
       closing = true;
       // Each transfer tells its client, lets go of its file (an upload's part is removed)

@@ -48,6 +48,24 @@ export interface Slot {
    * closing); without it the transfer ends quietly (the client is gone, or never was).
    */
   stop: (reason: string, tell: boolean) => void;
+  /** What the transfer is and how far it got (see `TransferInfo`), once it has begun. */
+  info?: () => TransferInfo;
+}
+
+/** A transfer in progress, as a status page shows it. */
+export interface TransferInfo {
+  /** The file as the client named it. */
+  file: string;
+  /** The client, `address:port`. */
+  client: string;
+  /** `out`: the server sends (a read request); `in`: it receives (a write request). */
+  direction: 'in' | 'out';
+  /** Bytes moved so far (DATA sent, or received). */
+  bytes: number;
+  /** The size announced (tsize), when known. */
+  size?: number;
+  /** Seconds since the request. */
+  seconds: number;
 }
 
 export interface SlotLimits {
@@ -90,6 +108,16 @@ export class TransferSlots {
 
   get size(): number {
     return this.#slots.size;
+  }
+
+  /** The transfers under way that can say what they are, in the order they were asked for. */
+  list(): TransferInfo[] {
+    const infos: TransferInfo[] = [];
+    for (const slot of this.#slots.values()) {
+      const info = slot.info?.();
+      if (info !== undefined) infos.push(info);
+    }
+    return infos;
   }
 
   /** Whether `slot` still holds its place (it was neither released nor dropped). */

@@ -16,7 +16,7 @@ import { encodeError, encodeOack, Opcode, type Request } from './packet.js';
 import type { RewriteRule } from './paths.js';
 import { Rto } from './rto.js';
 import type { SessionOptions, TransferStats } from './sender.js';
-import type { Slot, TransferSlots } from './slots.js';
+import type { Slot, TransferInfo, TransferSlots } from './slots.js';
 import { type Refusal, refuse, type ServedFiles } from './storage.js';
 import { negotiation, timeoutLogged } from './trace.js';
 
@@ -54,6 +54,7 @@ export abstract class Transfer {
   readonly #began = Date.now();
   /** When blocks began to move (`performance.now()`); a refused request never starts. */
   #started: number | undefined;
+  #size: number | undefined;
   #logged = false;
 
   constructor(
@@ -67,7 +68,24 @@ export abstract class Transfer {
     slot.heard = () => this.link.heardAt;
     slot.stop = (reason, tell) => this.abort(reason, tell);
     slot.repeated = () => this.#repeated();
+    slot.info = () => this.info();
   }
+
+  /** What the transfer is and how far it got. */
+  info(): TransferInfo {
+    const info: TransferInfo = {
+      file: this.request.filename,
+      client: formatHostPort(this.client.address, this.client.port),
+      direction: this.direction,
+      bytes: this.progress?.bytes ?? 0,
+      seconds: (Date.now() - this.#began) / 1000,
+    };
+    if (this.#size !== undefined) info.size = this.#size;
+    return info;
+  }
+
+  /** The counts of the sender or receiver, once there is one. */
+  protected abstract get progress(): TransferStats | undefined;
 
   #repeats = 0;
   #repeatedAt = 0;
@@ -113,6 +131,7 @@ export abstract class Transfer {
 
   /** Blocks begin to move: the transfer is under way (and published as started). */
   protected begin(size?: number): void {
+    this.#size = size;
     this.state = 'transferring';
     this.#started = performance.now();
     events.transferStart.publish({ service: 'tftp', direction: this.direction, size });

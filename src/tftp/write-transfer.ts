@@ -11,6 +11,7 @@ import { negotiate } from './options.js';
 import { encodeError, Opcode, TftpErrorCode } from './packet.js';
 import { temporaryBeside } from './paths.js';
 import { TftpReceiver } from './receiver.js';
+import type { TransferStats } from './sender.js';
 import { Transfer } from './transfer.js';
 
 /** The receive buffer asked for uploads; the kernel may give less (net.core.rmem_max). */
@@ -99,6 +100,10 @@ export class WriteTransfer extends Transfer {
       timeout: () => this.timeout(receiver.stats, () => receiver.timeout()),
     });
     receiver.start();
+  }
+
+  protected get progress(): TransferStats | undefined {
+    return this.#receiver?.stats;
   }
 
   protected answerRepeat(): void {

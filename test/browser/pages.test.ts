@@ -1,9 +1,10 @@
 /**
  * sockit's pages in a real browser (Debian's chromium driven by playwright-core): the status
- * page of `sockit serve` showing a chat user arriving, and a folder listing of `sockit http
+ * page of `sockit serve` showing a chat user arriving and a TFTP download in progress, and a folder listing of `sockit http
  * serve` whose links work and whose odd file names show as text. Screenshots go to
  * test-results/browser/ (not committed).
  */
+import type { Socket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/chat/client.js';
 import { ROOT, requireTools, type Server, startServer } from '../helpers.js';
+import { stalledTftpRead } from '../tftp-stall.js';
 
 const CHROMIUM = process.env.SOCKIT_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test-results', 'browser');
@@ -50,6 +52,7 @@ describe('pages in chromium', () => {
     );
     const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
     let chat: ChatClient | undefined;
+    let tftp: Socket | undefined;
     try {
       const base = `http://127.0.0.1:${server.listening.find((l) => l.service === 'status')?.port}`;
       await page.goto(`${base}/`);
@@ -62,8 +65,16 @@ describe('pages in chromium', () => {
       chat.send({ type: 'join', room: 'lobby' });
       // The page reloads itself every 5 s; the user shows within two reloads.
       await page.locator('#rooms td.members', { hasText: 'ann' }).waitFor({ timeout: 12_000 });
+      // A TFTP download that stays in progress shows with its file and client.
+      writeFileSync(path.join(dir, 'data', 'tftp', 'image.bin'), Buffer.alloc(1024 * 1024, 7));
+      const tftpPort = server.listening.find((l) => l.service === 'tftp')?.port as number;
+      tftp = await stalledTftpRead(tftpPort, 'image.bin', 3);
+      await page.locator('#transfers td', { hasText: 'image.bin' }).waitFor({ timeout: 12_000 });
+      const row = await page.locator('#transfers tr', { hasText: 'image.bin' }).textContent();
+      expect(row).toMatch(/tftpimage\.bin127\.0\.0\.1:\d+download[\d.]+ KiB of 1\.0 MiB \(\d+%\)/);
       await page.screenshot({ path: path.join(SHOTS, 'status.png'), fullPage: true });
     } finally {
+      tftp?.close();
       await chat?.close();
       await page.close();
       await server.stop();

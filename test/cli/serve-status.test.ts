@@ -2,13 +2,14 @@
  * The status listener of `sockit serve` (--http-port): the page, /api/status, /metrics and
  * /healthz, read while an echo client and a chat user are connected.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient, type ClientEvent } from '../../src/chat/client.js';
 import { type Server, startServer } from '../helpers.js';
+import { stalledTftpRead } from '../tftp-stall.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -111,6 +112,40 @@ describe('sockit serve --http-port', () => {
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('shows a TFTP download in progress: file, client, bytes and size', async () => {
+    const tftpPort = server.listening.find((l) => l.service === 'tftp')?.port as number;
+    writeFileSync(path.join(dir, 'data', 'tftp', 'image.bin'), Buffer.alloc(1024 * 1024, 7));
+    const client = await stalledTftpRead(tftpPort, 'image.bin', 3);
+    try {
+      const status = (await (await fetch(`${base}/api/status`)).json()) as {
+        transfers: Record<string, number>;
+        active: {
+          service: string;
+          file: string;
+          client: string;
+          direction: string;
+          bytes: number;
+          size?: number;
+        }[];
+      };
+      expect(status.transfers).toEqual({ tftp: 1 });
+      expect(status.active).toEqual([
+        expect.objectContaining({
+          service: 'tftp',
+          file: 'image.bin',
+          client: `127.0.0.1:${client.address().port}`,
+          direction: 'out',
+          size: 1024 * 1024,
+        }),
+      ]);
+      expect(status.active[0]?.bytes).toBeGreaterThanOrEqual(3 * 512);
+      const html = await (await fetch(`${base}/`)).text();
+      expect(html).toMatch(/<td>tftp<\/td><td>image\.bin<\/td><td>127\.0\.0\.1:\d+<\/td><td>download<\/td>/);
+    } finally {
+      client.close();
+    }
   });
 
   it('changes nothing: other methods are 405, other paths 404', async () => {
