@@ -14,13 +14,19 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { bindError } from '../errors.js';
 import { ConfinedRoot } from '../runtime/confine.js';
-import { guardServer } from '../runtime/guard.js';
+import { foldAddress, guardServer } from '../runtime/guard.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
+import { addressGroup } from '../runtime/netgroup.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
 import { HTTP_PORT } from './port.js';
 import { type Served, StaticFiles, type StaticOptions } from './static.js';
 
 export { HTTP_PORT };
+
+/** A response that moved nothing for this long may be closed to make room for a newcomer. */
+const STALLED_MS = 5000;
+/** Requests pipelined on one connection past which it is not read on until they are answered. */
+const MAX_PIPELINED = 16;
 
 /** What every HTTP listener of sockit takes: where, TLS, and the limits. */
 export interface HttpListenOptions {
@@ -40,6 +46,8 @@ export interface HttpListenOptions {
   requestTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this, in ms. Default 5000. */
   keepAliveTimeoutMs?: number;
+  /** A connection whose client takes no byte of its answer for this long is closed, in ms. Default 60000. */
+  sendTimeoutMs?: number;
   /** One log line per request (info). Default true. */
   accessLog?: boolean;
   log?: Logger;
@@ -111,12 +119,25 @@ export async function listenHttp(
     ? https.createServer({ ...serverOptions, ...options.tls, handshakeTimeout: 10_000 })
     : http.createServer(serverOptions);
   /**
-   * Every connection, in the order of its last request (or of its opening, before one), and
-   * the response each is answering: when the server is full, the first of them not in the
-   * middle of a response is the one that goes.
+   * Every connection, in the order of its last request (or of its opening, before one); the
+   * response each is answering; requests pipelined behind it; and, for those answering,
+   * when their client last took bytes.
    */
   const byActivity = new Set<net.Socket>();
   const answering = new WeakMap<net.Socket, http.ServerResponse>();
+  const pipelined = new WeakMap<net.Socket, [http.IncomingMessage, http.ServerResponse][]>();
+  const progress = new WeakMap<net.Socket, { written: number; at: number }>();
+  const sendTimeoutMs = checkInteger('sendTimeoutMs', options.sendTimeoutMs ?? 60_000, 100, 3_600_000);
+
+  const busy = (socket: net.Socket): boolean => {
+    const res = answering.get(socket);
+    return res !== undefined && !res.writableFinished && !res.destroyed;
+  };
+  /** Whether a response has moved no byte to its client for `ms`. */
+  const stalledFor = (socket: net.Socket, ms: number, now: number): boolean => {
+    const seen = progress.get(socket);
+    return seen !== undefined && seen.written === socket.bytesWritten && now - seen.at >= ms;
+  };
   const guard = guardServer(server, {
     name,
     login: false,
@@ -125,22 +146,47 @@ export async function listenHttp(
     // Node's keep-alive and request timeouts end idle connections first; this is the backstop.
     idleTimeoutMs: 120_000,
     drainTimeoutMs: 5000,
-    reclaim: () => {
+    // The first connection between requests (by last activity), else the one whose client
+    // has taken nothing for longest: a client that does not read holds no place for long.
+    reclaim: (group) => {
+      const now = Date.now();
+      let stalled: net.Socket | undefined;
       for (const socket of byActivity) {
         if (socket.destroyed) {
           byActivity.delete(socket);
           continue;
         }
-        const res = answering.get(socket);
-        if (res === undefined || res.writableFinished) {
+        if (group !== undefined && addressGroup(foldAddress(socket.remoteAddress)) !== group) continue;
+        if (!busy(socket)) {
           byActivity.delete(socket);
           return socket;
         }
+        if (stalled === undefined && stalledFor(socket, STALLED_MS, now)) stalled = socket;
       }
-      return undefined;
+      if (stalled !== undefined) byActivity.delete(stalled);
+      return stalled;
     },
     log,
   });
+  // Once a second: note each answering connection's progress, and cut one that has taken
+  // nothing for the send timeout (nginx's send_timeout).
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const socket of byActivity) {
+      if (!busy(socket)) continue;
+      const seen = progress.get(socket);
+      if (seen === undefined || seen.written !== socket.bytesWritten) {
+        progress.set(socket, { written: socket.bytesWritten, at: now });
+      } else if (now - seen.at >= sendTimeoutMs) {
+        log.info(
+          { remote: socket.remoteAddress, sendTimeoutMs },
+          'client took nothing for the send timeout: closed',
+        );
+        socket.destroy();
+      }
+    }
+  }, 1000);
+  sweeper.unref();
 
   server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     if (socket.destroyed) return;
@@ -148,11 +194,13 @@ export async function listenHttp(
     socket.once('close', () => byActivity.delete(socket));
     socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
   });
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const socket = req.socket;
     byActivity.delete(socket);
     byActivity.add(socket);
     answering.set(socket, res);
+    progress.delete(socket);
     if (!accessLog) {
       void handler(req, res);
       return;
@@ -175,6 +223,38 @@ export async function listenHttp(
     const served = handler(req, res);
     if (served instanceof Promise) void served.then(logLine);
     else logLine(served);
+  };
+  /** Answers the requests pipelined on `socket` one after another, each once the one before is sent. */
+  const next = (socket: net.Socket): void => {
+    const queue = pipelined.get(socket);
+    while (queue !== undefined && queue.length > 0 && !socket.destroyed) {
+      const [req, res] = queue.shift() as [http.IncomingMessage, http.ServerResponse];
+      if (queue.length < MAX_PIPELINED / 2 && socket.isPaused()) socket.resume();
+      answer(req, res);
+      if (busy(socket)) {
+        res.once('close', () => next(socket));
+        return;
+      }
+    }
+    pipelined.delete(socket);
+  };
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    const current = answering.get(socket);
+    if (!busy(socket)) {
+      answer(req, res);
+      return;
+    }
+    // Pipelined behind a response still going out: its turn comes after (one file open at a
+    // time per connection), and past a few waiting the connection is not read on.
+    let queue = pipelined.get(socket);
+    if (queue === undefined) {
+      queue = [];
+      pipelined.set(socket, queue);
+      current?.once('close', () => next(socket));
+    }
+    queue.push([req, res]);
+    if (queue.length >= MAX_PIPELINED) socket.pause();
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     log.debug({ err: err.message, code: err.code }, 'bad HTTP request');
@@ -213,6 +293,7 @@ export async function listenHttp(
     address: { address: bound.address, port: bound.port, family: bound.family },
     close() {
       closed ??= (async () => {
+        clearInterval(sweeper);
         const stopping = guard.close();
         // Idle keep-alive connections go at once; requests under way finish (within the drain).
         for (const socket of byActivity) {

@@ -5,7 +5,7 @@
  * symbolic link out of the folder (links inside it are followed), no dotfiles unless asked.
  * HTTP itself is Node's (`node:http` parses); what is done here is what a static server
  * answers: GET and HEAD, `ETag` and `Last-Modified` with 304 (`fresh`), `Range` with 206 and
- * 416, several ranges as `multipart/byteranges` (`range-parser`), MIME types (`mime-types`),
+ * 416, several ranges as `multipart/byteranges` (`ranges.ts`: RFC 9110 to the letter), MIME types (`mime-types`),
  * gzip or brotli for text when the client accepts it, folder listings (HTML, or JSON for
  * `Accept: application/json`), `index.html`, an SPA fallback and CORS when asked.
  *
@@ -22,12 +22,12 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import fresh from 'fresh';
 import mime from 'mime-types';
-import parseRange from 'range-parser';
 import { isSockitError } from '../errors.js';
 import type { ConfinedEntry, ConfinedRoot } from '../runtime/confine.js';
 import type { Logger } from '../runtime/log.js';
 import { silentLogger } from '../runtime/log.js';
 import { type ListingEntry, listingHtml, listingJson } from './listing.js';
+import { type ByteRange, byteRanges } from './ranges.js';
 
 export interface StaticOptions {
   /** Serve names that start with a dot. Default false: they are 404. */
@@ -64,7 +64,7 @@ export interface Served {
 /** A file's bytes and headers, kept in memory. */
 interface Cached {
   rel: string;
-  stats: Pick<Stats, 'size' | 'mtimeMs' | 'ino' | 'dev'>;
+  stats: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino' | 'dev'>;
   body: Buffer;
   gzip?: Buffer;
   br?: Buffer;
@@ -75,12 +75,19 @@ interface Cached {
 }
 
 const MAX_PATH_BYTES = 4096;
+/** NUL and the other control characters: never in a name served. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** More ranges in one request are ignored (the whole file): see ranges.ts. */
+const MAX_RANGES = 64;
 /** Request targets remembered (then forgotten all at once: a crowd of made-up ones costs nothing). */
 const MAX_KNOWN_URLS = 4096;
 const gzipAsync = promisify(zlib.gzip);
 const brotliAsync = promisify(zlib.brotliCompress);
 /** Smaller bodies are not worth compressing. */
 const MIN_COMPRESS_BYTES = 1024;
+/** Bytes read ahead of a slow client from a streamed file. */
+const READ_AHEAD = 256 * 1024;
 const COMPRESSIBLE =
   /^(text\/|application\/(json|javascript|xml|wasm|manifest\+json|ld\+json)|image\/svg\+xml)/;
 
@@ -210,13 +217,27 @@ export class StaticFiles {
     const rel = names.join('/');
     let handle: FileHandle;
     try {
-      handle = await this.#root.openFile(rel === '' ? '.' : rel, constants.O_RDONLY, 0, { follow: true });
+      // O_NONBLOCK: a FIFO (or device) put in the folder must not hold a thread in open(2);
+      // it is refused below as not a regular file. Reads of regular files ignore the flag.
+      handle = await this.#root.openFile(
+        rel === '' ? '.' : rel,
+        constants.O_RDONLY | constants.O_NONBLOCK,
+        0,
+        {
+          follow: true,
+        },
+      );
     } catch (err) {
       if (rel === '') return this.#folder(req, res, names, slash, query);
       return this.#missing(req, res, names, err, fallback);
     }
     let owned = true;
     try {
+      if (!this.#o.dotfiles && rel !== '') {
+        // A link may lead to a dotfile (site/config -> .git/config): what it names counts.
+        const real = await this.#root.resolve(rel, { follow: true });
+        if (real.split('/').some((n) => n.startsWith('.'))) return this.#plain(req, res, 404, 'not found');
+      }
       const stats = await handle.stat();
       if (stats.isDirectory()) {
         await handle.close();
@@ -249,6 +270,8 @@ export class StaticFiles {
     if (code === 'ERR_PATH_DENIED' || code === 'EACCES' || code === 'EPERM' || code === 'ELOOP') {
       return this.#plain(req, res, 403, 'forbidden');
     }
+    // EINVAL and ENOTDIR also come of a folder swapped for a link (or back) mid-walk.
+    if (code === 'ENXIO' || code === 'EINVAL') return this.#plain(req, res, 404, 'not found');
     if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ENAMETOOLONG') throw err;
     const last = names.at(-1) ?? '';
     const accept = String(req.headers.accept ?? '');
@@ -334,6 +357,7 @@ export class StaticFiles {
         stats.isFile() &&
         stats.size === hit.stats.size &&
         stats.mtimeMs === hit.stats.mtimeMs &&
+        stats.ctimeMs === hit.stats.ctimeMs &&
         stats.ino === hit.stats.ino &&
         stats.dev === hit.stats.dev;
       if (same) hit.checkedAt = this.#now();
@@ -349,7 +373,13 @@ export class StaticFiles {
     const type = contentType(rel);
     const entry: Cached = {
       rel,
-      stats: { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, dev: stats.dev },
+      stats: {
+        size: stats.size,
+        mtimeMs: stats.mtimeMs,
+        ctimeMs: stats.ctimeMs,
+        ino: stats.ino,
+        dev: stats.dev,
+      },
       body,
       type,
       etag: etagOf(stats),
@@ -411,6 +441,8 @@ export class StaticFiles {
 
   #sendCached(req: http.IncomingMessage, res: http.ServerResponse, entry: Cached): Served {
     const headers = this.#fileHeaders(entry.type, entry.etag, entry.lastModified);
+    if (preconditionFailed(req, entry.etag, entry.lastModified))
+      return this.#plain(req, res, 412, 'precondition failed');
     if (this.#notModified(req, headers)) return this.#send304(res, headers);
     const size = entry.body.length;
     const ranges = this.#ranges(req, size, entry.etag, entry.lastModified);
@@ -458,19 +490,13 @@ export class StaticFiles {
       const etag = etagOf(stats);
       const lastModified = new Date(Math.floor(stats.mtimeMs / 1000) * 1000).toUTCString();
       const headers = this.#fileHeaders(type, etag, lastModified);
+      if (preconditionFailed(req, etag, lastModified))
+        return this.#plain(req, res, 412, 'precondition failed');
       if (this.#notModified(req, headers)) return this.#send304(res, headers);
       const ranges = this.#ranges(req, stats.size, etag, lastModified);
       if (ranges === 'unsatisfiable') return this.#send416(req, res, stats.size);
       if (ranges !== undefined && ranges.length > 1) {
-        // Several ranges of a large file: each read on its own (bounded by the request's size).
-        const parts = [];
-        for (const r of ranges) {
-          const length = r.end - r.start + 1;
-          const body = Buffer.allocUnsafe(length);
-          const { bytesRead } = await handle.read(body, 0, length, r.start);
-          parts.push({ ...r, body: body.subarray(0, bytesRead) });
-        }
-        return this.#sendRanges(req, res, headers, type, stats.size, parts);
+        return await this.#streamRanges(req, res, handle, headers, type, stats.size, ranges);
       }
       const range = ranges?.[0];
       const start = range?.start ?? 0;
@@ -493,7 +519,7 @@ export class StaticFiles {
         res.end();
         return { status, bytes: 0 };
       }
-      const source = handle.createReadStream({ start, end, autoClose: false, highWaterMark: 256 * 1024 });
+      const source = handle.createReadStream({ start, end, autoClose: false, highWaterMark: READ_AHEAD });
       let sent = 0;
       const counted = (chunk: Buffer | string): void => {
         sent += chunk.length;
@@ -505,7 +531,14 @@ export class StaticFiles {
         } else {
           const packer =
             coding === 'br'
-              ? zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } })
+              ? zlib.createBrotliCompress({
+                  // A 256 KiB window, not brotli's 4 MiB: a client that stops reading holds
+                  // about as much as with gzip.
+                  params: {
+                    [zlib.constants.BROTLI_PARAM_QUALITY]: 4,
+                    [zlib.constants.BROTLI_PARAM_LGWIN]: 18,
+                  },
+                })
               : zlib.createGzip({ level: 6 });
           packer.on('data', counted);
           await pipeline(source, packer, res);
@@ -556,7 +589,7 @@ export class StaticFiles {
     size: number,
     etag: string,
     lastModified: string,
-  ): { start: number; end: number }[] | 'unsatisfiable' | undefined {
+  ): ByteRange[] | 'unsatisfiable' | undefined {
     const header = req.headers.range;
     if (header === undefined || header.length > 1024) return undefined;
     const ifRange = req.headers['if-range'];
@@ -566,12 +599,7 @@ export class StaticFiles {
       // Compared strongly (RFC 9110 13.1.5): a weak tag never matches.
       if (!matches) return undefined;
     }
-    const parsed = parseRange(size, header, { combine: true });
-    if (parsed === -1) return 'unsatisfiable';
-    if (parsed === -2 || parsed.type !== 'bytes' || parsed.length === 0) return undefined;
-    // Many small ranges are a way to make a server work hard (RFC 9110 14.2): at most 64.
-    if (parsed.length > 64) return undefined;
-    return parsed.map((r) => ({ start: r.start, end: r.end }));
+    return byteRanges(header, size, MAX_RANGES);
   }
 
   #send416(req: http.IncomingMessage, res: http.ServerResponse, size: number): Served {
@@ -585,7 +613,7 @@ export class StaticFiles {
     headers: Record<string, string>,
     type: string,
     size: number,
-    parts: { start: number; end: number; body: Buffer }[],
+    parts: (ByteRange & { body: Buffer })[],
   ): Served {
     if (parts.length === 1) {
       const [part] = parts as [{ start: number; end: number; body: Buffer }];
@@ -596,24 +624,69 @@ export class StaticFiles {
       else res.end(part.body);
       return { status: 206, bytes: req.method === 'HEAD' ? 0 : part.body.length };
     }
-    const boundary = randomBytes(12).toString('hex');
+    const { boundary, heads, tail, length } = multipart(type, size, parts);
     const chunks: Buffer[] = [];
-    for (const part of parts) {
-      chunks.push(
-        Buffer.from(
-          `\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${part.start}-${part.end}/${size}\r\n\r\n`,
-        ),
-        part.body,
-      );
-    }
-    chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`));
-    const body = Buffer.concat(chunks);
+    for (const [i, part] of parts.entries()) chunks.push(heads[i] as Buffer, part.body);
+    chunks.push(tail);
     headers['Content-Type'] = `multipart/byteranges; boundary=${boundary}`;
-    headers['Content-Length'] = String(body.length);
+    headers['Content-Length'] = String(length);
     res.writeHead(206, headers);
     if (req.method === 'HEAD') res.end();
-    else res.end(body);
-    return { status: 206, bytes: req.method === 'HEAD' ? 0 : body.length };
+    else res.end(Buffer.concat(chunks, length));
+    return { status: 206, bytes: req.method === 'HEAD' ? 0 : length };
+  }
+
+  /**
+   * Several ranges of a file too large for the cache, as one multipart answer streamed part
+   * after part from the file: what the server holds is one read-ahead, whatever the ranges.
+   */
+  async #streamRanges(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    handle: FileHandle,
+    headers: Record<string, string>,
+    type: string,
+    size: number,
+    ranges: ByteRange[],
+  ): Promise<Served> {
+    const { boundary, heads, tail, length } = multipart(type, size, ranges);
+    headers['Content-Type'] = `multipart/byteranges; boundary=${boundary}`;
+    headers['Content-Length'] = String(length);
+    res.writeHead(206, headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return { status: 206, bytes: 0 };
+    }
+    let sent = 0;
+    async function* body(): AsyncGenerator<Buffer> {
+      for (const [i, r] of ranges.entries()) {
+        yield heads[i] as Buffer;
+        for await (const chunk of handle.createReadStream({
+          start: r.start,
+          end: r.end,
+          autoClose: false,
+          highWaterMark: READ_AHEAD,
+        })) {
+          yield chunk as Buffer;
+        }
+      }
+      yield tail;
+    }
+    try {
+      await pipeline(
+        body(),
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            sent += chunk.length;
+            yield chunk;
+          }
+        },
+        res,
+      );
+    } catch {
+      res.destroy();
+    }
+    return { status: 206, bytes: sent };
   }
 
   /** A short text answer (errors, refusals). */
@@ -650,7 +723,7 @@ export function requestPath(url: string | undefined): { names: string[]; slash: 
     } catch {
       throw new BadPath(400, 'bad percent-encoding in the path');
     }
-    if (name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    if (name === '.' || name === '..' || name.includes('/') || CONTROL.test(name)) {
       throw new BadPath(400, 'bad request path');
     }
     names.push(name);
@@ -672,14 +745,50 @@ function contentType(rel: string): string {
 /** br or gzip when `accept` allows it (q > 0), preferring br; undefined for identity. */
 export function chooseEncoding(accept: string | undefined): 'br' | 'gzip' | undefined {
   if (accept === undefined || accept.length > 512) return undefined;
-  let br = false;
-  let gzip = false;
+  // Each coding's q, as named; '*' stands for the codings not named (RFC 9110 12.5.3).
+  const q = new Map<string, number>();
   for (const item of accept.split(',')) {
     const [coding = '', ...params] = item.trim().toLowerCase().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    if (q !== undefined && !(Number(q.slice(2)) > 0)) continue;
-    if (coding === 'br') br = true;
-    else if (coding === 'gzip' || coding === 'x-gzip' || coding === '*') gzip = true;
+    const given = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const value = given === undefined ? 1 : Number(given.slice(2));
+    q.set(coding.trim() === 'x-gzip' ? 'gzip' : coding.trim(), Number.isFinite(value) ? value : 0);
   }
-  return br ? 'br' : gzip ? 'gzip' : undefined;
+  const wants = (coding: string): boolean => (q.get(coding) ?? q.get('*') ?? 0) > 0;
+  return wants('br') ? 'br' : wants('gzip') ? 'gzip' : undefined;
+}
+
+/** The framing of a `multipart/byteranges` body: each part's head, the tail, and the whole length. */
+function multipart(
+  type: string,
+  size: number,
+  ranges: readonly ByteRange[],
+): { boundary: string; heads: Buffer[]; tail: Buffer; length: number } {
+  const boundary = randomBytes(12).toString('hex');
+  const heads = ranges.map((r) =>
+    Buffer.from(
+      `\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${r.start}-${r.end}/${size}\r\n\r\n`,
+    ),
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  let length = tail.length;
+  ranges.forEach((r, i) => {
+    length += (heads[i] as Buffer).length + r.end - r.start + 1;
+  });
+  return { boundary, heads, tail, length };
+}
+
+/**
+ * `If-Match` (compared strongly: a weak tag never matches, `*` always does) and, without it,
+ * `If-Unmodified-Since` (RFC 9110 13.1.1, 13.1.4): true when the request's condition fails (412).
+ */
+function preconditionFailed(req: http.IncomingMessage, etag: string, lastModified: string): boolean {
+  const ifMatch = req.headers['if-match'];
+  if (typeof ifMatch === 'string') {
+    if (ifMatch.trim() === '*') return false;
+    return !ifMatch.split(',').some((tag) => tag.trim() === etag);
+  }
+  const since = req.headers['if-unmodified-since'];
+  if (typeof since !== 'string') return false;
+  const at = Date.parse(since);
+  return !Number.isNaN(at) && Date.parse(lastModified) > at;
 }

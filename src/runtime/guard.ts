@@ -81,9 +81,10 @@ export interface GuardOptions {
   /**
    * When the server is full and no connection waiting to log in can go: a connection the
    * service can spare (an HTTP connection idle between requests, which its client reopens),
-   * closed for the newcomer. Without it, or when it gives none, the newcomer is refused.
+   * closed for the newcomer. With `group`, when the newcomer's address group is at its cap:
+   * one of that group's. Without it, or when it gives none, the newcomer is refused.
    */
-  reclaim?: () => net.Socket | undefined;
+  reclaim?: (group?: string) => net.Socket | undefined;
   log?: Logger;
   /** Random numbers in [0, 1) for the early refusals (tests make it deterministic). */
   random?: () => number;
@@ -324,8 +325,8 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   };
 
   /** Closes the connection the service can spare, if it names one of ours. */
-  const reclaimIdle = (): boolean => {
-    const socket = options.reclaim?.();
+  const reclaimIdle = (group?: string): boolean => {
+    const socket = options.reclaim?.(group);
     const victim = socket === undefined ? undefined : byPeer.get(peerKey(socket));
     if (victim === undefined) return false;
     log.debug({ conn: victim.id, remote: victim.remote }, 'closed an idle connection: server full');
@@ -386,7 +387,7 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     }
     const address = foldAddress(socket.remoteAddress);
     const group = addressGroup(address);
-    if ((perAddress.get(group) ?? 0) >= maxPerAddress) {
+    if ((perAddress.get(group) ?? 0) >= maxPerAddress && !reclaimIdle(group)) {
       refuse(socket, 'address', 'connection refused: too many from this address', { maxPerAddress });
       return;
     }

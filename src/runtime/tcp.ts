@@ -92,7 +92,7 @@ export interface TcpServiceOptions {
   /** On close, how long connections may take to finish before they are cut, in ms. Default 10000. */
   drainTimeoutMs?: number;
   /** When full, a connection the service can spare for a newcomer (see `GuardOptions.reclaim`). */
-  reclaim?: () => net.Socket | undefined;
+  reclaim?: (group?: string) => net.Socket | undefined;
   log?: Logger;
   /** Certificate and key (PEM): serve TLS instead of plain TCP. Handlers get the decrypted socket. */
   tls?: tls.SecureContextOptions;

@@ -150,7 +150,8 @@ describe('sockit tftp output', () => {
     expect(lines[2]).toBe(
       'tftp: options negotiated asked={"blksize":"1000","tsize":"0"} granted={"blksize":"1000","tsize":"100000"}',
     );
-    expect(lines[3]).toMatch(/^tftp: transfer complete blocks=101 bytes=100000 retransmits=0 ms=\d+$/);
+    // (Retransmissions depend on the machine's load: the format is what is checked.)
+    expect(lines[3]).toMatch(/^tftp: transfer complete blocks=101 bytes=100000 retransmits=\d+ ms=\d+$/);
     expect(lines[4]).toMatch(/^tftp: complete: renamed from=\S+\.part to=\S+verbose\.bin$/);
     expect(lines[5]).toMatch(/^received image\.bin: 97\.7 KiB in /);
     expect(lines).toHaveLength(6);

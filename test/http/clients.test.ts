@@ -3,7 +3,7 @@
  * a time (slowloris), 10,000 idle keep-alive connections against a limit of 1024, and
  * clients that ask for a large file and never read it. Others are served throughout.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,6 +40,9 @@ describe('sockit http serve under hostile clients', () => {
     await writeFile(path.join(dir, 'hello.txt'), 'hello\n');
     await writeFile(path.join(dir, 'large.bin'), '');
     await truncate(path.join(dir, 'large.bin'), 64 * 1024 * 1024);
+    // Sparse: 3 GiB that take no disk.
+    await writeFile(path.join(dir, 'huge.bin'), '');
+    await truncate(path.join(dir, 'huge.bin'), 3 * 1024 ** 3);
   });
 
   afterAll(async () => {
@@ -176,6 +179,118 @@ describe('sockit http serve under hostile clients', () => {
       const after = rssMiB(server.child.pid as number);
       // 20 x 64 MiB asked for; what the server holds is its read-ahead and the socket buffers.
       expect(after - before).toBeLessThan(100);
+    } finally {
+      for (const s of stalled) s.destroy();
+      await server.stop();
+    }
+  });
+
+  it('streams several ranges of a file past 2 GiB without holding them, and lives on', async () => {
+    const server = await startServer(
+      ['http', 'serve', dir, '--host', '127.0.0.1', '--port', '0', '--no-access-log'],
+      1,
+    );
+    const port = server.listening[0]?.port as number;
+    try {
+      const before = rssMiB(server.child.pid as number);
+      const stalled: net.Socket[] = [];
+      for (let i = 0; i < 10; i++) {
+        const socket = await connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.pause();
+        socket.write('GET /huge.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0,2-\r\n\r\n');
+        stalled.push(socket);
+      }
+      await sleep(1000);
+      expect(server.child.exitCode).toBeNull();
+      expect(rssMiB(server.child.pid as number) - before).toBeLessThan(100);
+      // Its head says what comes: two parts, the second 3 GiB - 2 bytes long.
+      const head = await run(
+        'curl',
+        [
+          '-sS',
+          '-r',
+          '0-0,2-',
+          '-o',
+          '/dev/null',
+          '-D',
+          '-',
+          '--max-time',
+          '5',
+          '--max-filesize',
+          '1',
+        ].concat([`http://127.0.0.1:${port}/huge.bin`]),
+      );
+      expect(head.stdout.toString()).toMatch(/^HTTP\/1\.1 206 /);
+      expect(head.stdout.toString()).toMatch(/Content-Type: multipart\/byteranges; boundary=/);
+      for (const s of stalled) s.destroy();
+      expect(await curlStatus(`http://127.0.0.1:${port}/hello.txt`)).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('answers pipelined requests one at a time: thousands queued on one connection hold little', {
+    timeout: 60_000,
+  }, async () => {
+    const server = await startServer(
+      ['http', 'serve', dir, '--host', '127.0.0.1', '--port', '0', '--no-access-log'],
+      1,
+    );
+    const port = server.listening[0]?.port as number;
+    const pid = server.child.pid as number;
+    try {
+      const before = rssMiB(pid);
+      const socket = await connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.pause(); // reads nothing of the answers
+      socket.write('GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(5000));
+      await sleep(2000);
+      const fds = readdirSync(`/proc/${pid}/fd`).length;
+      expect(fds).toBeLessThan(100);
+      expect(rssMiB(pid) - before).toBeLessThan(150);
+      expect(await curlStatus(`http://127.0.0.1:${port}/hello.txt`)).toBe(200);
+      socket.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('lets a client in when clients that never read fill every place, even from its own address', {
+    timeout: 60_000,
+  }, async () => {
+    const server = await startServer(
+      [
+        'http',
+        'serve',
+        dir,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--no-access-log',
+        '--max-connections',
+        '40',
+      ],
+      1,
+    );
+    const port = server.listening[0]?.port as number;
+    const stalled: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const socket = await connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.pause();
+        socket.write('GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+        stalled.push(socket);
+      }
+      // Once they have taken nothing for a while, a newcomer from the same address gets one's place.
+      let status = 0;
+      for (let i = 0; i < 30 && status !== 200; i++) {
+        await sleep(500);
+        status = await curlStatus(`http://127.0.0.1:${port}/hello.txt`);
+      }
+      expect(status).toBe(200);
     } finally {
       for (const s of stalled) s.destroy();
       await server.stop();

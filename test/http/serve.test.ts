@@ -4,6 +4,7 @@
  * hostile paths (encoded dots, double slashes, NUL, symbolic links out of the folder,
  * dotfiles), the SPA fallback, CORS and TLS.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -74,6 +75,10 @@ describe('sockit http serve, against curl', () => {
     await symlink(outside, path.join(site, 'leak.txt'));
     await symlink(path.join(site, 'hello.txt'), path.join(site, 'alias.txt'));
     await symlink(dir, path.join(site, 'up'));
+    await mkdir(path.join(site, '.git'));
+    await writeFile(path.join(site, '.git', 'config'), '[core] secret\n');
+    await symlink('.git/config', path.join(site, 'link-to-dotfile'));
+    execFileSync('mkfifo', [path.join(site, 'fifo.txt')]);
     await writeFile(path.join(site, 'app', 'index.html'), '<h1>app</h1>\n');
     server = await startServer(['http', 'serve', site, '--host', '127.0.0.1', '--port', '0'], 1);
     base = `http://127.0.0.1:${server.listening[0]?.port}`;
@@ -193,6 +198,24 @@ describe('sockit http serve, against curl', () => {
     expect(stale.body.length).toBe(big.length);
     const current = await curl(`${base}/big.bin`, '-r', '0-9', '-H', `If-Range: ${etag}`);
     expect(current.status).toBe(206);
+    // A suffix longer than the file is the whole file (RFC 9110 14.1.2); last before first
+    // makes the header invalid: ignored.
+    for (const [file, data] of [
+      ['hello.txt', small],
+      ['big.bin', big],
+    ] as const) {
+      const whole = await curl(`${base}/${file}`, '-r', `-${data.length + 100}`);
+      expect(whole.status).toBe(206);
+      expect(whole.headers['content-range']).toBe(`bytes 0-${data.length - 1}/${data.length}`);
+      expect(sha(whole.body)).toBe(sha(data));
+      expect((await curl(`${base}/${file}`, '-H', 'Range: bytes=5-2')).status).toBe(200);
+    }
+    // Preconditions (RFC 9110 13.1.1, 13.1.4): a tag that does not match is 412.
+    expect((await curl(`${base}/big.bin`, '-H', 'If-Match: "other"')).status).toBe(412);
+    expect((await curl(`${base}/big.bin`, '-I', '-H', `If-Match: ${etag}`)).status).toBe(200);
+    expect(
+      (await curl(`${base}/hello.txt`, '-H', 'If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT')).status,
+    ).toBe(412);
     // A malformed Range is ignored (RFC 9110 14.2): the whole file.
     expect((await curl(`${base}/hello.txt`, '-H', 'Range: bytes=abc')).status).toBe(200);
   });
@@ -277,6 +300,13 @@ describe('sockit http serve, against curl', () => {
     for (const p of ['/leak.txt', '/up/secret.txt', '/../secret.txt']) {
       expect((await curl(`${base}${p}`)).body.toString()).not.toContain('outside the folder');
     }
+    // A link to a dotfile is a dotfile; control characters are never in a name served.
+    expect(await status('/link-to-dotfile')).toBe(404);
+    expect(await status('/hello%0A.txt')).toBe(400);
+    expect(await status('/hello%01.txt')).toBe(400);
+    // A FIFO is not a file: refused at once, and nothing hangs behind it.
+    for (let i = 0; i < 8; i++) expect(await status('/fifo.txt')).toBe(403);
+    expect((await curl(`${base}/big.bin`, '-r', '0-3')).status).toBe(206);
     const post = await curl(`${base}/hello.txt`, '-X', 'POST', '-d', 'x');
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe('GET, HEAD');
