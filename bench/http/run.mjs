@@ -218,7 +218,7 @@ const r2 = (n) => n.toFixed(2);
 const report = { rounds: Number(values.rounds), results, peaks };
 for (const label of Object.keys(FILES)) {
   const big = label === '1 MiB';
-  console.log(`\n${label}: ${big ? 'MiB/s' : 'requests/s'} per round (p99 latency ms of the median round)`);
+  console.log(`\n${label}: ${big ? 'MiB/s' : 'requests/s'} per round`);
   for (const name of chosen) {
     const runs = results[`${name} | ${label}`];
     const v = runs.map((m) => (big ? m.bytesPerSec / 1024 ** 2 : m.reqs));
