@@ -43,6 +43,7 @@ export default defineConfig({
           env,
           include: ['test/browser/**/*.test.ts'],
           testTimeout: 60_000,
+          hookTimeout: 60_000,
           fileParallelism: false,
         },
       },

@@ -4,10 +4,13 @@
  * /chat/ws; UDP datagrams; IRC and a WebSocket port of its own when asked). What
  * `sockit chat serve` and `sockit serve` start.
  */
+import type http from 'node:http';
 import type { SecureContextOptions } from 'node:tls';
 import { LoginServer } from '../auth/login-server.js';
 import type { UserStore } from '../auth/store.js';
 import type { Throttle } from '../auth/throttle.js';
+import { StaticFiles } from '../http/static.js';
+import { ConfinedRoot } from '../runtime/confine.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { checkInteger, type Service } from '../runtime/service.js';
 import { AccountNames } from './accounts.js';
@@ -77,6 +80,11 @@ export interface ChatServiceOptions {
   /** Origins a browser may connect from over WebSocket; unset: any. */
   allowedOrigins?: readonly string[];
   /**
+   * The built web client (dist/web/chat), served at `/chat/` on the chat port beside the
+   * WebSocket endpoint. Unset: no pages.
+   */
+  webRoot?: string;
+  /**
    * Days that messages are kept: older ones are deleted at start and then every hour
    * (`ChatHistory.prune`). Unset: kept for good.
    */
@@ -111,6 +119,9 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
   let pruning: NodeJS.Timeout | undefined;
   let server: ChatServer | undefined;
   let cluster: ChatCluster | undefined;
+  let web:
+    | { pages: (req: http.IncomingMessage, res: http.ServerResponse) => unknown; close(): Promise<void> }
+    | undefined;
   try {
     if (options.redis !== undefined) {
       cluster = await ChatCluster.connect({
@@ -172,7 +183,9 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       log,
     });
     const admins = new Set(options.admins ?? []);
+    if (options.webRoot !== undefined) web = await chatPages(options.webRoot, log);
     const ws = webSocketAcceptor({
+      ...(web ? { pages: web.pages } : {}),
       server,
       login,
       admins,
@@ -231,6 +244,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
     for (const service of opened.reverse()) await service.close();
     await server?.close();
     await cluster?.close();
+    await web?.close();
     await history.close();
     throw err;
   }
@@ -255,9 +269,43 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
         await chat.close();
         await cluster?.close();
         await Promise.all([main.close(), ...others.map((s) => s.close())]);
+        await web?.close();
         await history.close();
       })();
       return closed;
     },
+  };
+}
+
+/**
+ * The web client's files under `/chat/`: `/chat` is sent to `/chat/`, which is its
+ * index.html (never cached); the fingerprinted scripts and styles are cached for good.
+ */
+async function chatPages(
+  root: string,
+  log: Logger,
+): Promise<{
+  pages: (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
+  close(): Promise<void>;
+}> {
+  const confined = await ConfinedRoot.open(root);
+  const files = new StaticFiles(confined, {
+    listing: false,
+    cacheControl: 'no-cache',
+    immutable: /-[0-9a-f]{10}\.(js|css)$/,
+    log,
+  });
+  return {
+    pages(req, res) {
+      const url = req.url ?? '/chat';
+      if (url === '/chat' || url.startsWith('/chat?')) {
+        res.writeHead(301, { Location: `/chat/${url.slice(5)}`, 'Content-Length': '0' });
+        res.end();
+        return;
+      }
+      req.url = url.slice('/chat'.length);
+      return files.handle(req, res);
+    },
+    close: () => confined.close(),
   };
 }

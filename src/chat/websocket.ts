@@ -41,6 +41,11 @@ export interface WebSocketAcceptorOptions extends SessionOptions {
   upgradeTimeoutMs?: number;
   /** Largest HTTP request head, in bytes (431 beyond). Default 8 KiB. */
   maxHeaderSize?: number;
+  /**
+   * Answers plain HTTP requests under `/chat` (other than the endpoint itself): the web
+   * client's pages. Unset: those are 404.
+   */
+  pages?: (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
   log?: Logger;
 }
 
@@ -89,7 +94,14 @@ export function webSocketAcceptor(options: WebSocketAcceptorOptions): WebSocketA
   });
 
   parser.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const here = pathOf(req.url) === path;
+    const asked = pathOf(req.url);
+    if (options.pages !== undefined && asked !== path && (asked === '/chat' || asked.startsWith('/chat/'))) {
+      // The connection is cut once its upgrade time is up: the browser should not keep it.
+      res.setHeader('Connection', 'close');
+      options.pages(req, res);
+      return;
+    }
+    const here = asked === path;
     const text = here
       ? 'This is the sockit chat WebSocket endpoint: connect with a WebSocket client.\n'
       : 'Not found: the chat is at a WebSocket at this path.\n';

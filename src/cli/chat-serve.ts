@@ -8,6 +8,7 @@ import { bytesOption, parseCount, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
 import { databaseOption, dataDirOption, warnIfHistoryLocal } from './data-dir.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
+import { chatWebRoot } from './web-root.js';
 
 interface ChatServeFlags extends TlsFlags {
   dataDir: string;
@@ -154,6 +155,7 @@ sockit chat join a.lan,b.lan, and move to the next when one is lost) and one --d
       const database = flags.db ?? defaultDatabase(flags.dataDir);
       warnIfHistoryLocal(database, flags.redis, log);
       const store = await openUserStore(database);
+      const webRoot = chatWebRoot();
       try {
         const launched = await launch({ model: flags.model, workers: flags.workers, log }, async () => [
           await namingPortFlag(
@@ -170,6 +172,7 @@ sockit chat join a.lan,b.lan, and move to the next when one is lost) and one --d
                 ...(flags.wsPort === undefined ? {} : { webSocketPort: flags.wsPort }),
                 ...(flags.allowedOrigin.length > 0 ? { allowedOrigins: flags.allowedOrigin } : {}),
                 allowRegister: flags.allowRegister,
+                ...(webRoot === undefined ? {} : { webRoot }),
                 ...(flags.keepDays === undefined ? {} : { keepDays: flags.keepDays }),
                 admins: flags.admin,
                 ...(flags.node === undefined ? {} : { node: flags.node }),

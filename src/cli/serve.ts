@@ -17,6 +17,7 @@ import { serveTftp, TFTP_SERVE_PORT, type TftpService } from '../tftp/server.js'
 import { parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
 import { databaseOption, dataDirOption, warnIfHistoryLocal } from './data-dir.js';
+import { chatWebRoot } from './web-root.js';
 
 /** Where `sockit serve` binds unless told otherwise: this machine only. */
 export const SERVE_DEFAULT_HOST = '127.0.0.1';
@@ -133,6 +134,7 @@ Examples:
       const database = flags.db ?? defaultDatabase(flags.dataDir);
       warnIfHistoryLocal(database, flags.redis, log);
       const store = await openUserStore(database);
+      const webRoot = chatWebRoot();
       try {
         const launched = await launch({ model: 'event-loop', log }, async (model) => {
           warnIfExposed(flags.host, log);
@@ -177,6 +179,7 @@ Examples:
               host: flags.host,
               port: flags.chatPort,
               ircPort: flags.ircPort,
+              ...(webRoot === undefined ? {} : { webRoot }),
               ...(flags.redis === undefined ? {} : { redis: flags.redis, redisPrefix: flags.redisPrefix }),
               ...(flags.chatKeepDays === undefined ? {} : { keepDays: flags.chatKeepDays }),
               ...throttles,

@@ -1,0 +1,124 @@
+/**
+ * The chat's web client in chromium: two pages and a terminal client in one room see each
+ * other live, typing shows on the other page, and a page reloaded mid-conversation comes back
+ * to its room with every message once. Screenshots (desktop and 360 px wide) go to
+ * test-results/browser/.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, requireTools, type Server, sockit, startServer } from '../helpers.js';
+
+const CHROMIUM = process.env.SOCKIT_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = path.join(ROOT, 'test-results', 'browser');
+
+describe('the chat in a browser', () => {
+  let browser: Browser;
+  let dir = '';
+  let server: Server;
+  let base = '';
+
+  beforeAll(async () => {
+    requireTools(CHROMIUM);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-browser-chat-'));
+    mkdirSync(SHOTS, { recursive: true });
+    server = await startServer(
+      ['chat', 'serve', '--host', '127.0.0.1', '--port', '0', '--no-irc', '--no-udp', '--data-dir', dir],
+      1,
+    );
+    base = `127.0.0.1:${server.listening[0]?.port}`;
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A page in a context of its own (its own sessionStorage), joined as `nick`. */
+  async function enter(nick: string, viewport = { width: 1000, height: 700 }): Promise<Page> {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    await page.goto(`http://${base}/chat`);
+    expect(page.url()).toBe(`http://${base}/chat/`);
+    await page.fill('#nick', nick);
+    await page.press('#nick', 'Enter');
+    await page.locator('#state', { hasText: `as ${nick}` }).waitFor();
+    await page.locator('#room-title', { hasText: '#lobby' }).waitFor();
+    expect(await page.locator('#enter').isVisible()).toBe(false);
+    return page;
+  }
+
+  const texts = (page: Page): Promise<string[]> => page.locator('#messages li .text').allTextContents();
+
+  it('two pages and a terminal client talk in one room, live, each message once', async () => {
+    const ann = await enter('ann');
+    const bob = await enter('bob');
+    await ann.locator('#members li', { hasText: 'bob' }).waitFor();
+
+    // Typing shows on the other page.
+    await ann.focus('#say');
+    await ann.keyboard.type('hello fr');
+    await bob.locator('#typing', { hasText: 'ann is typing' }).waitFor();
+    await ann.keyboard.type('om ann');
+    await ann.keyboard.press('Enter');
+    await bob.locator('#messages li', { hasText: 'hello from ann' }).waitFor();
+    await ann.locator('#messages li', { hasText: 'hello from ann' }).waitFor();
+
+    // The terminal client, into the same room.
+    const sent = await sockit(['chat', 'send', base, 'lobby', 'from', 'the', 'terminal', '--nick', 'term']);
+    expect(sent.code, sent.stderr).toBe(0);
+    for (const page of [ann, bob])
+      await page.locator('#messages li', { hasText: 'from the terminal' }).waitFor();
+    expect(await texts(bob)).toEqual(['hello from ann', 'from the terminal']);
+    expect(await texts(ann)).toEqual(['hello from ann', 'from the terminal']);
+
+    // Reloaded: the same nick, the same room, each message once; and live again.
+    await bob.reload();
+    await bob.locator('#state', { hasText: 'as bob' }).waitFor();
+    await bob.locator('#messages li', { hasText: 'from the terminal' }).waitFor();
+    await ann.focus('#say');
+    await ann.keyboard.type('after the reload');
+    await ann.keyboard.press('Enter');
+    await bob.locator('#messages li', { hasText: 'after the reload' }).waitFor();
+    expect(await texts(bob)).toEqual(['hello from ann', 'from the terminal', 'after the reload']);
+    await bob.screenshot({ path: path.join(SHOTS, 'chat.png') });
+
+    // Another room: its unread count shows in the sidebar of a page that is elsewhere.
+    await bob.fill('#join-room', 'dev');
+    await bob.press('#join-room', 'Enter');
+    await bob.locator('#room-title', { hasText: '#dev' }).waitFor();
+    await ann.fill('#join-room', 'dev');
+    await ann.press('#join-room', 'Enter');
+    await ann.locator('#rooms button', { hasText: '#lobby' }).click();
+    await bob.focus('#say');
+    await bob.keyboard.type('in dev');
+    await bob.keyboard.press('Enter');
+    await ann.locator('#rooms button', { hasText: '#dev' }).locator('.unread', { hasText: '1' }).waitFor();
+    await ann.context().close();
+    await bob.context().close();
+  });
+
+  it('fits a 360 px wide screen, and says why a nick is refused', async () => {
+    const narrow = await browser.newContext({ viewport: { width: 360, height: 640 } });
+    const page = await narrow.newPage();
+    await page.goto(`http://${base}/chat/`);
+    await page.fill('#nick', 'carl');
+    await page.press('#nick', 'Enter');
+    await page.locator('#state', { hasText: 'as carl' }).waitFor();
+    const width = await page.evaluate('document.documentElement.scrollWidth');
+    expect(width).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: path.join(SHOTS, 'chat-360.png') });
+    const other = await browser.newContext();
+    const second = await other.newPage();
+    await second.goto(`http://${base}/chat/`);
+    await second.fill('#nick', 'carl');
+    await second.press('#nick', 'Enter');
+    await second.locator('#enter-error', { hasText: /carl/ }).waitFor();
+    await narrow.close();
+    await other.close();
+  });
+});

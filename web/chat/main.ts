@@ -1,0 +1,373 @@
+/**
+ * The chat in a browser: a guest client of the chat's WebSocket transport (`/chat/ws`, one
+ * JSON message per frame; see docs/chat.md). Rooms with unread counts, messages with server
+ * time, members with presence, typing notices, older messages when scrolled to the top, and
+ * reconnection that resumes after the last message seen, so that nothing shows twice. The
+ * nick and the rooms are kept in sessionStorage (never a password), so a reloaded page comes
+ * back to the same rooms.
+ */
+
+interface ChatMessage {
+  id: string;
+  at: number;
+  from: string;
+  room?: string;
+  to?: string;
+  text: string;
+  action?: boolean;
+  mentions?: string[];
+}
+interface Member {
+  nick: string;
+  away: boolean;
+  op: boolean;
+}
+type ChatEvent = { type: string; [key: string]: unknown };
+
+interface Room {
+  name: string;
+  topic: string;
+  messages: ChatMessage[];
+  ids: Set<string>;
+  members: Map<string, Member>;
+  unread: number;
+  more: boolean;
+  typing: Map<string, number>;
+}
+
+const TYPING_EVERY_MS = 3000;
+const TYPING_SHOWN_MS = 6000;
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+const rooms = new Map<string, Room>();
+let current = 'lobby';
+let nick = sessionStorage.getItem('sockit.nick') ?? '';
+let ws: WebSocket | undefined;
+let welcomed = false;
+let retryMs = 500;
+let lastTyping = 0;
+/** Tries of a remembered nick still held by the session a reload left (see 'refused'). */
+let rejoins = 0;
+
+function room(name: string): Room {
+  let r = rooms.get(name);
+  if (r === undefined) {
+    r = {
+      name,
+      topic: '',
+      messages: [],
+      ids: new Set(),
+      members: new Map(),
+      unread: 0,
+      more: false,
+      typing: new Map(),
+    };
+    rooms.set(name, r);
+  }
+  return r;
+}
+
+function saveRooms(): void {
+  sessionStorage.setItem('sockit.rooms', JSON.stringify([...rooms.keys()]));
+  sessionStorage.setItem('sockit.current', current);
+}
+
+function send(message: Record<string, unknown>): void {
+  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+}
+
+function connect(): void {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const socket = new WebSocket(`${scheme}://${location.host}/chat/ws`);
+  ws = socket;
+  welcomed = false;
+  setState('connecting…');
+  socket.onopen = () => socket.send(JSON.stringify({ op: 'hello', version: 1 }));
+  socket.onmessage = (e) => {
+    let event: ChatEvent;
+    try {
+      event = JSON.parse(String(e.data)) as ChatEvent;
+    } catch {
+      return;
+    }
+    handle(event);
+  };
+  socket.onclose = () => {
+    if (ws !== socket) return;
+    setState(`disconnected; trying again in ${Math.round(retryMs / 1000)} s`);
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 10_000);
+  };
+}
+
+function handle(event: ChatEvent): void {
+  switch (event.type) {
+    case 'hello':
+      send({ type: 'nick', nick });
+      return;
+    case 'welcome': {
+      welcomed = true;
+      retryMs = 500;
+      nick = String(event.nick);
+      sessionStorage.setItem('sockit.nick', nick);
+      setState(`as ${nick}`);
+      $('enter').hidden = true;
+      $('app').hidden = false;
+      // Back in every room, each from after the last message shown: nothing twice.
+      for (const r of rooms.values()) {
+        const last = r.messages.at(-1)?.id;
+        send(
+          last === undefined ? { type: 'join', room: r.name } : { type: 'join', room: r.name, after: last },
+        );
+      }
+      render();
+      return;
+    }
+    case 'joined': {
+      const info = event.room as { name: string; topic: string };
+      const r = room(info.name);
+      r.topic = info.topic;
+      r.members = new Map((event.members as Member[]).map((m) => [m.nick, m]));
+      saveRooms();
+      render();
+      return;
+    }
+    case 'history': {
+      if (typeof event.room !== 'string') return;
+      const r = room(event.room);
+      const oldest = r.messages[0]?.id;
+      const messages = (event.messages as ChatMessage[]).filter((m) => !r.ids.has(m.id));
+      for (const m of messages) r.ids.add(m.id);
+      r.messages = [...r.messages, ...messages].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      // A page that reaches further back says whether there is more before it.
+      const first = messages[0];
+      if (oldest === undefined || (first !== undefined && first.id < oldest)) r.more = event.more === true;
+      render();
+      return;
+    }
+    case 'message': {
+      const m = event.message as ChatMessage;
+      if (m.room === undefined) return;
+      const r = room(m.room);
+      if (r.ids.has(m.id)) return;
+      r.ids.add(m.id);
+      r.messages.push(m);
+      r.typing.delete(m.from);
+      if (r.name !== current) r.unread++;
+      render();
+      return;
+    }
+    case 'join': {
+      const member = event.member as Member;
+      room(String(event.room)).members.set(member.nick, member);
+      render();
+      return;
+    }
+    case 'part':
+      room(String(event.room)).members.delete(String(event.nick));
+      render();
+      return;
+    case 'quit':
+      for (const r of rooms.values()) r.members.delete(String(event.nick));
+      render();
+      return;
+    case 'presence':
+      for (const r of rooms.values()) {
+        const m = r.members.get(String(event.nick));
+        if (m) m.away = event.away !== undefined;
+      }
+      render();
+      return;
+    case 'topic':
+      room(String(event.room)).topic = String(event.topic);
+      render();
+      return;
+    case 'typing': {
+      if (typeof event.room !== 'string') return;
+      const r = room(event.room);
+      if (event.active === true) r.typing.set(String(event.nick), Date.now() + TYPING_SHOWN_MS);
+      else r.typing.delete(String(event.nick));
+      renderTyping();
+      return;
+    }
+    case 'refused':
+      if (
+        !welcomed &&
+        event.code === 'ERR_NICK_IN_USE' &&
+        rejoins < 5 &&
+        sessionStorage.getItem('sockit.nick') === nick
+      ) {
+        // A reloaded page: the session it left may take a moment to go.
+        rejoins++;
+        setTimeout(() => send({ type: 'nick', nick }), 500);
+        return;
+      }
+      if (!welcomed) {
+        $('enter-error').textContent = String(event.message);
+        $('enter').hidden = false;
+        $('app').hidden = true;
+        const socket = ws;
+        ws = undefined;
+        socket?.close();
+        return;
+      }
+      note(String(event.message));
+      return;
+    case 'bye':
+      note(String(event.reason ?? 'the server closed the connection'));
+      return;
+  }
+}
+
+function setState(text: string): void {
+  $('state').textContent = text;
+}
+
+function note(text: string): void {
+  const li = document.createElement('li');
+  li.className = 'note';
+  li.textContent = text;
+  $('messages').append(li);
+}
+
+function render(): void {
+  const r = room(current);
+  r.unread = 0;
+  const list = $('rooms');
+  list.replaceChildren(
+    ...[...rooms.values()].map((x) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = `#${x.name}`;
+      b.setAttribute('aria-current', String(x.name === current));
+      if (x.unread > 0) {
+        const badge = document.createElement('span');
+        badge.className = 'unread';
+        badge.textContent = String(x.unread);
+        badge.setAttribute('aria-label', `${x.unread} unread`);
+        b.append(badge);
+      }
+      b.onclick = () => {
+        current = x.name;
+        saveRooms();
+        render();
+        $('say').focus();
+      };
+      li.append(b);
+      return li;
+    }),
+  );
+  $('room-title').textContent = `#${r.name}`;
+  $('topic').textContent = r.topic;
+  const box = $('messages');
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.replaceChildren(...r.messages.map(line));
+  if (atBottom) box.scrollTop = box.scrollHeight;
+  $('members').replaceChildren(
+    ...[...r.members.values()]
+      .sort((a, b) => a.nick.localeCompare(b.nick))
+      .map((m) => {
+        const li = document.createElement('li');
+        li.textContent = `${m.op ? '@' : ''}${m.nick}${m.away ? ' (away)' : ''}`;
+        if (m.away) li.className = 'away';
+        return li;
+      }),
+  );
+  renderTyping();
+}
+
+function line(m: ChatMessage): HTMLLIElement {
+  const li = document.createElement('li');
+  li.dataset.id = m.id;
+  const time = document.createElement('time');
+  time.dateTime = new Date(m.at).toISOString();
+  time.textContent = new Date(m.at).toTimeString().slice(0, 5);
+  const from = document.createElement('span');
+  from.className = 'from';
+  from.textContent = m.action ? `* ${m.from}` : `${m.from}:`;
+  const text = document.createElement('span');
+  text.className = 'text';
+  text.textContent = m.text;
+  if (m.mentions?.some((x) => x.toLowerCase() === nick.toLowerCase())) li.classList.add('mention');
+  li.append(time, from, text);
+  return li;
+}
+
+function renderTyping(): void {
+  const r = room(current);
+  const now = Date.now();
+  for (const [who, until] of r.typing) if (until <= now || who === nick) r.typing.delete(who);
+  const who = [...r.typing.keys()];
+  $('typing').textContent =
+    who.length === 0 ? '' : `${who.join(', ')} ${who.length === 1 ? 'is' : 'are'} typing…`;
+}
+
+$('enter').addEventListener('submit', (e) => {
+  e.preventDefault();
+  nick = ($('nick') as HTMLInputElement).value.trim();
+  $('enter-error').textContent = '';
+  if (rooms.size === 0) room('lobby');
+  connect();
+});
+
+$('say-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $('say') as HTMLInputElement;
+  const text = input.value;
+  if (text.trim() === '') return;
+  input.value = '';
+  if (text.startsWith('/join ')) {
+    const name = text.slice(6).trim().replace(/^#/, '');
+    current = name;
+    room(name);
+    send({ type: 'join', room: name });
+    saveRooms();
+    render();
+    return;
+  }
+  if (text.startsWith('/me ')) send({ type: 'say', room: current, text: text.slice(4), action: true });
+  else send({ type: 'say', room: current, text });
+});
+
+$('say').addEventListener('input', () => {
+  const now = Date.now();
+  if (now - lastTyping < TYPING_EVERY_MS) return;
+  lastTyping = now;
+  send({ type: 'typing', room: current, active: true });
+});
+
+$('join-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $('join-room') as HTMLInputElement;
+  const name = input.value.trim().replace(/^#/, '');
+  input.value = '';
+  if (name === '') return;
+  current = name;
+  room(name);
+  send({ type: 'join', room: name });
+  saveRooms();
+  render();
+});
+
+// Older messages when scrolled to the top.
+$('messages').addEventListener('scroll', () => {
+  const r = room(current);
+  const first = r.messages[0];
+  if ($('messages').scrollTop === 0 && r.more && first !== undefined) {
+    r.more = false;
+    send({ type: 'history', room: r.name, before: first.id, limit: 50 });
+  }
+});
+
+setInterval(renderTyping, 1000);
+
+// A reload comes back as the same nick, to the same rooms.
+const saved = JSON.parse(sessionStorage.getItem('sockit.rooms') ?? '[]') as string[];
+for (const name of saved) room(name);
+current = sessionStorage.getItem('sockit.current') ?? current;
+if (nick !== '') {
+  if (rooms.size === 0) room('lobby');
+  ($('nick') as HTMLInputElement).value = nick;
+  connect();
+}
