@@ -8,6 +8,14 @@ import { expect } from 'vitest';
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI = path.join(ROOT, 'dist/cli/main.cjs');
 
+/** `sockit serve`'s port flags, every one 0 (a free port each); add `--http-port 0` or `--no-http`. */
+export const SERVE_ON_FREE_PORTS = ['--echo-port', '0', '--tftp-port', '0', '--files-port', '0'].concat([
+  '--chat-port',
+  '0',
+  '--irc-port',
+  '0',
+]);
+
 /** Fails loudly when the build or a required system tool is missing: nothing is skipped. */
 export function requireTools(...tools: string[]): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);

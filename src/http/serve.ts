@@ -12,12 +12,12 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { bindError } from '../errors.js';
 import { ConfinedRoot } from '../runtime/confine.js';
 import { foldAddress, guardServer } from '../runtime/guard.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { addressGroup } from '../runtime/netgroup.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
+import { listenTcp } from '../runtime/tcp.js';
 import { HTTP_PORT } from './port.js';
 import { type Served, StaticFiles, type StaticOptions } from './static.js';
 
@@ -271,26 +271,20 @@ export async function listenHttp(
   }
 
   const port = checkInteger('port', options.port ?? HTTP_PORT, 0, 65535);
+  let bound: { address: string; port: number; family: string };
   try {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(bindError(err, `${name}/tcp`, options.host ?? '::', port));
-      server.once('error', onError);
-      server.listen({ host: options.host, port, backlog: 511 }, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
+    bound = await listenTcp(server, `${name}/tcp`, options.host, port);
   } catch (err) {
+    clearInterval(sweeper);
     await guard.close();
     throw err;
   }
   server.on('error', (err) => log.error({ err }, 'server error'));
-  const bound = server.address() as net.AddressInfo;
   let closed: Promise<void> | undefined;
   const service: Service = {
     name,
     protocol: 'tcp',
-    address: { address: bound.address, port: bound.port, family: bound.family },
+    address: bound,
     close() {
       closed ??= (async () => {
         clearInterval(sweeper);

@@ -248,22 +248,14 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
     serveNext();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(bindError(err, `${name}/tcp`, options.host ?? '::', port));
-    server.once('error', onError);
-    server.listen({ host: options.host, port, backlog }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+  const bound = await listenTcp(server, `${name}/tcp`, options.host, port, backlog);
   server.on('error', (err) => log.error({ err }, 'server error'));
 
-  const bound = server.address() as net.AddressInfo;
   let closed: Promise<void> | undefined;
   const service: TcpService = {
     name,
     protocol: 'tcp',
-    address: { address: bound.address, port: bound.port, family: bound.family },
+    address: bound,
     get connections() {
       return guard.connections;
     },
@@ -280,4 +272,26 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
   };
   announceListening(log, service);
   return service;
+}
+
+/**
+ * Listens on `host`:`port` and resolves with where (a failure to bind is the `bindError` of
+ * `what`, e.g. `echo/tcp`, naming the address).
+ */
+export function listenTcp(
+  server: net.Server,
+  what: string,
+  host: string | undefined,
+  port: number,
+  backlog = 511,
+): Promise<{ address: string; port: number; family: string }> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(bindError(err, what, host ?? '::', port));
+    server.once('error', onError);
+    server.listen({ host, port, backlog }, () => {
+      server.off('error', onError);
+      const bound = server.address() as net.AddressInfo;
+      resolve({ address: bound.address, port: bound.port, family: bound.family });
+    });
+  });
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/chat/client.js';
-import { ROOT, requireTools, type Server, startServer } from '../helpers.js';
+import { ROOT, requireTools, SERVE_ON_FREE_PORTS, type Server, startServer } from '../helpers.js';
 import { stalledTftpRead } from '../tftp-stall.js';
 
 const CHROMIUM = process.env.SOCKIT_CHROMIUM ?? '/usr/bin/chromium';
@@ -34,20 +34,17 @@ describe('pages in chromium', () => {
   });
 
   it('the status page of sockit serve lists the services and shows a chat user arriving', async () => {
-    const zero = [
-      '--echo-port',
-      '0',
-      '--tftp-port',
-      '0',
-      '--files-port',
-      '0',
-      '--chat-port',
-      '0',
-      '--irc-port',
-      '0',
-    ];
     const server: Server = await startServer(
-      ['serve', '--host', '127.0.0.1', '--data-dir', path.join(dir, 'data'), ...zero, '--http-port', '0'],
+      [
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--data-dir',
+        path.join(dir, 'data'),
+        ...SERVE_ON_FREE_PORTS,
+        '--http-port',
+        '0',
+      ],
       8,
     );
     const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });

@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient, type ClientEvent } from '../../src/chat/client.js';
 import { createTestDatabase, type TestDatabase } from '../databases.js';
-import { CLI, type Server, sockit, startServer } from '../helpers.js';
+import { CLI, SERVE_ON_FREE_PORTS, type Server, sockit, startServer } from '../helpers.js';
 
 const REDIS = process.env.SOCKIT_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -276,18 +276,6 @@ describe('two chat nodes on one Redis', () => {
     const prefix = `sockit-test-${process.pid}-${randomBytes(4).toString('hex')}`;
     const node = await chatNode(prefix);
     nodes.push(node);
-    const zero = [
-      '--echo-port',
-      '0',
-      '--tftp-port',
-      '0',
-      '--files-port',
-      '0',
-      '--chat-port',
-      '0',
-      '--irc-port',
-      '0',
-    ];
     const all = await startServer(
       [
         'serve',
@@ -295,7 +283,7 @@ describe('two chat nodes on one Redis', () => {
         dir,
         '--db',
         db?.url as string,
-        ...zero,
+        ...SERVE_ON_FREE_PORTS,
         '--redis',
         REDIS,
         '--redis-prefix',

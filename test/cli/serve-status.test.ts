@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient, type ClientEvent } from '../../src/chat/client.js';
-import { type Server, startServer } from '../helpers.js';
+import { SERVE_ON_FREE_PORTS, type Server, startServer } from '../helpers.js';
 import { stalledTftpRead } from '../tftp-stall.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -23,20 +23,17 @@ describe('sockit serve --http-port', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-serve-status-'));
-    const zero = [
-      '--echo-port',
-      '0',
-      '--tftp-port',
-      '0',
-      '--files-port',
-      '0',
-      '--chat-port',
-      '0',
-      '--irc-port',
-      '0',
-    ];
     server = await startServer(
-      ['serve', '--host', '127.0.0.1', '--data-dir', path.join(dir, 'data'), ...zero, '--http-port', '0'],
+      [
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--data-dir',
+        path.join(dir, 'data'),
+        ...SERVE_ON_FREE_PORTS,
+        '--http-port',
+        '0',
+      ],
       8,
     );
     base = `http://127.0.0.1:${server.listening.find((l) => l.service === 'status')?.port}`;

@@ -31,6 +31,15 @@ function connect(port: number, localAddress: string): Promise<net.Socket> {
   });
 }
 
+/** A connection from 127.0.0.1 that sends `request` and then reads nothing. */
+async function neverReads(port: number, request: string): Promise<net.Socket> {
+  const socket = await connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.pause();
+  socket.write(request);
+  return socket;
+}
+
 describe('sockit http serve under hostile clients', () => {
   let dir = '';
 
@@ -168,11 +177,7 @@ describe('sockit http serve under hostile clients', () => {
     try {
       const before = rssMiB(server.child.pid as number);
       for (let i = 0; i < 20; i++) {
-        const socket = await connect(port, '127.0.0.1');
-        socket.on('error', () => {});
-        socket.pause(); // never reads
-        socket.write('GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n');
-        stalled.push(socket);
+        stalled.push(await neverReads(port, 'GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n'));
       }
       await sleep(1000);
       for (let i = 0; i < 5; i++) expect(await curlStatus(`http://127.0.0.1:${port}/hello.txt`)).toBe(200);
@@ -195,11 +200,9 @@ describe('sockit http serve under hostile clients', () => {
       const before = rssMiB(server.child.pid as number);
       const stalled: net.Socket[] = [];
       for (let i = 0; i < 10; i++) {
-        const socket = await connect(port, '127.0.0.1');
-        socket.on('error', () => {});
-        socket.pause();
-        socket.write('GET /huge.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0,2-\r\n\r\n');
-        stalled.push(socket);
+        stalled.push(
+          await neverReads(port, 'GET /huge.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0,2-\r\n\r\n'),
+        );
       }
       await sleep(1000);
       expect(server.child.exitCode).toBeNull();
@@ -241,10 +244,8 @@ describe('sockit http serve under hostile clients', () => {
     const pid = server.child.pid as number;
     try {
       const before = rssMiB(pid);
-      const socket = await connect(port, '127.0.0.1');
-      socket.on('error', () => {});
-      socket.pause(); // reads nothing of the answers
-      socket.write('GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(5000));
+      // Reads nothing of the answers.
+      const socket = await neverReads(port, 'GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(5000));
       await sleep(2000);
       const fds = readdirSync(`/proc/${pid}/fd`).length;
       expect(fds).toBeLessThan(100);
@@ -278,11 +279,7 @@ describe('sockit http serve under hostile clients', () => {
     const stalled: net.Socket[] = [];
     try {
       for (let i = 0; i < 40; i++) {
-        const socket = await connect(port, '127.0.0.1');
-        socket.on('error', () => {});
-        socket.pause();
-        socket.write('GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n');
-        stalled.push(socket);
+        stalled.push(await neverReads(port, 'GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n'));
       }
       // Once they have taken nothing for a while, a newcomer from the same address gets one's place.
       let status = 0;
