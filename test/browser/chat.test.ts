@@ -13,6 +13,7 @@ import { ROOT, requireTools, type Server, sockit, startServer } from '../helpers
 
 const CHROMIUM = process.env.SOCKIT_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test-results', 'browser');
+const PASSWORD = 'dora’s long passphrase';
 
 describe('the chat in a browser', () => {
   let browser: Browser;
@@ -25,6 +26,10 @@ describe('the chat in a browser', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-browser-chat-'));
     mkdirSync(SHOTS, { recursive: true });
+    const added = await sockit(['users', 'add', 'dora', '--data-dir', dir, '--iterations', '4096'], {
+      env: { ...process.env, SOCKIT_PASSWORD: PASSWORD },
+    });
+    expect(added.code, added.stderr).toBe(0);
     server = await startServer(
       ['chat', 'serve', '--host', '127.0.0.1', '--port', '0', '--no-irc', '--no-udp', '--data-dir', dir],
       1,
@@ -120,5 +125,36 @@ describe('the chat in a browser', () => {
     await second.locator('#enter-error', { hasText: /carl/ }).waitFor();
     await narrow.close();
     await other.close();
+  });
+
+  it('logs an account in with SCRAM: the password is never stored nor in a URL; a wrong one is refused', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`http://${base}/chat/`);
+    await page.fill('#nick', 'dora');
+    await page.fill('#password', 'not the password');
+    await page.press('#password', 'Enter');
+    await page.locator('#enter-error', { hasText: /invalid|password|refused/i }).waitFor();
+    await page.fill('#password', PASSWORD);
+    await page.press('#password', 'Enter');
+    await page.locator('#state', { hasText: 'as dora (account)' }).waitFor();
+    expect(await page.inputValue('#password')).toBe('');
+    const stored = String(
+      await page.evaluate('JSON.stringify(sessionStorage) + JSON.stringify(localStorage)'),
+    );
+    expect(stored).not.toContain('passphrase');
+    expect(page.url()).not.toContain('passphrase');
+    await page.focus('#say');
+    await page.keyboard.type('signed in');
+    await page.keyboard.press('Enter');
+    const tail = await sockit(['chat', 'tail', base, 'lobby', '--no-follow', '--json', '--nick', 'reader']);
+    const said = tail.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { from: string; account?: string; text: string })
+      .find((m) => m.text === 'signed in');
+    expect(said).toMatchObject({ from: 'dora', account: 'dora' });
+    await context.close();
   });
 });

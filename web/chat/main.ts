@@ -1,10 +1,13 @@
+import { type DerivedKeys, ScramLogin } from './scram.js';
+
 /**
- * The chat in a browser: a guest client of the chat's WebSocket transport (`/chat/ws`, one
+ * The chat in a browser: a client of the chat's WebSocket transport (`/chat/ws`, one
  * JSON message per frame; see docs/chat.md). Rooms with unread counts, messages with server
  * time, members with presence, typing notices, older messages when scrolled to the top, and
- * reconnection that resumes after the last message seen, so that nothing shows twice. The
- * nick and the rooms are kept in sessionStorage (never a password), so a reloaded page comes
- * back to the same rooms.
+ * reconnection that resumes after the last message seen, so that nothing shows twice. A guest
+ * chooses a nick; an account logs in with SCRAM-SHA-256 (scram.ts): the password never leaves
+ * the page and is kept nowhere. A guest's nick and the rooms are kept in sessionStorage, so a
+ * reloaded page comes back to the same rooms (an account's page asks for the password again).
  */
 
 interface ChatMessage {
@@ -48,6 +51,11 @@ let retryMs = 500;
 let lastTyping = 0;
 /** Tries of a remembered nick still held by the session a reload left (see 'refused'). */
 let rejoins = 0;
+/** An account log-in under way: its password, until the log-in has used it. */
+let login: { user: string; password: string; scram?: ScramLogin } | undefined;
+let account: string | undefined;
+/** After an account's log-in: its derived keys, in memory only, to log in again on reconnection. */
+let again: { user: string; keys: DerivedKeys } | undefined;
 
 function room(name: string): Room {
   let r = rooms.get(name);
@@ -100,17 +108,66 @@ function connect(): void {
   };
 }
 
+/** The log-in exchange's answers (`{ok, data}`), which carry no `type`. */
+async function logInStep(answer: ChatEvent): Promise<void> {
+  const scram = login?.scram;
+  if (scram === undefined) return;
+  if (answer.ok !== true) {
+    login = undefined;
+    again = undefined;
+    refusedAtEntry(String(answer.message ?? 'the log-in was refused'));
+    return;
+  }
+  if (typeof answer.user !== 'string') {
+    try {
+      send({ op: 'auth-final', data: await scram.final(String(answer.data)) });
+    } catch (err) {
+      login = undefined;
+      refusedAtEntry((err as Error).message);
+    }
+    return;
+  }
+  if (!scram.verify(String(answer.data))) {
+    login = undefined;
+    refusedAtEntry('the server could not prove it knows the account: not logged in');
+    return;
+  }
+  account = answer.user;
+  if (scram.keys !== undefined) again = { user: answer.user, keys: scram.keys };
+  login = undefined;
+}
+
+function refusedAtEntry(message: string): void {
+  $('enter-error').textContent = message;
+  $('enter').hidden = false;
+  $('app').hidden = true;
+  const socket = ws;
+  ws = undefined;
+  socket?.close();
+}
+
 function handle(event: ChatEvent): void {
+  if (event.type === undefined && 'ok' in event) {
+    void logInStep(event);
+    return;
+  }
   switch (event.type) {
     case 'hello':
-      send({ type: 'nick', nick });
+      if (login === undefined && again !== undefined) login = { user: again.user, password: '' };
+      if (login !== undefined) {
+        login.scram = new ScramLogin(login.user, again?.keys ?? login.password);
+        login.password = '';
+        send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: login.scram.first() });
+      } else send({ type: 'nick', nick });
       return;
     case 'welcome': {
       welcomed = true;
       retryMs = 500;
       nick = String(event.nick);
-      sessionStorage.setItem('sockit.nick', nick);
-      setState(`as ${nick}`);
+      // A guest comes back by nick after a reload; an account gives its password again.
+      if (account === undefined) sessionStorage.setItem('sockit.nick', nick);
+      else sessionStorage.removeItem('sockit.nick');
+      setState(account === undefined ? `as ${nick}` : `as ${nick} (account)`);
       $('enter').hidden = true;
       $('app').hidden = false;
       // Back in every room, each from after the last message shown: nothing twice.
@@ -203,12 +260,7 @@ function handle(event: ChatEvent): void {
         return;
       }
       if (!welcomed) {
-        $('enter-error').textContent = String(event.message);
-        $('enter').hidden = false;
-        $('app').hidden = true;
-        const socket = ws;
-        ws = undefined;
-        socket?.close();
+        refusedAtEntry(String(event.message));
         return;
       }
       note(String(event.message));
@@ -306,6 +358,11 @@ function renderTyping(): void {
 $('enter').addEventListener('submit', (e) => {
   e.preventDefault();
   nick = ($('nick') as HTMLInputElement).value.trim();
+  const field = $('password') as HTMLInputElement;
+  login = field.value === '' ? undefined : { user: nick, password: field.value };
+  field.value = '';
+  account = undefined;
+  again = undefined;
   $('enter-error').textContent = '';
   if (rooms.size === 0) room('lobby');
   connect();
