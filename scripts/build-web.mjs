@@ -13,7 +13,7 @@ import path from 'node:path';
 import { build } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
-const PAGES = ['chat'];
+const PAGES = ['chat', 'dashboard'];
 
 const hashed = (name, ext, content) =>
   `${name}-${createHash('sha256').update(content).digest('hex').slice(0, 10)}.${ext}`;

@@ -8,7 +8,7 @@ import { bytesOption, parseCount, parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
 import { databaseOption, dataDirOption, warnIfHistoryLocal } from './data-dir.js';
 import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
-import { chatWebRoot } from './web-root.js';
+import { webRoot as builtPages } from './web-root.js';
 
 interface ChatServeFlags extends TlsFlags {
   dataDir: string;
@@ -155,7 +155,7 @@ sockit chat join a.lan,b.lan, and move to the next when one is lost) and one --d
       const database = flags.db ?? defaultDatabase(flags.dataDir);
       warnIfHistoryLocal(database, flags.redis, log);
       const store = await openUserStore(database);
-      const webRoot = chatWebRoot();
+      const webRoot = builtPages('chat');
       try {
         const launched = await launch({ model: flags.model, workers: flags.workers, log }, async () => [
           await namingPortFlag(

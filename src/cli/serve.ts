@@ -17,7 +17,7 @@ import { serveTftp, TFTP_SERVE_PORT, type TftpService } from '../tftp/server.js'
 import { parsePort, ranged } from './args.js';
 import { loggerFor } from './context.js';
 import { databaseOption, dataDirOption, warnIfHistoryLocal } from './data-dir.js';
-import { chatWebRoot } from './web-root.js';
+import { webRoot as builtPages } from './web-root.js';
 
 /** Where `sockit serve` binds unless told otherwise: this machine only. */
 export const SERVE_DEFAULT_HOST = '127.0.0.1';
@@ -134,7 +134,8 @@ Examples:
       const database = flags.db ?? defaultDatabase(flags.dataDir);
       warnIfHistoryLocal(database, flags.redis, log);
       const store = await openUserStore(database);
-      const webRoot = chatWebRoot();
+      const webRoot = builtPages('chat');
+      const dashboard = builtPages('dashboard');
       try {
         const launched = await launch({ model: 'event-loop', log }, async (model) => {
           warnIfExposed(flags.host, log);
@@ -200,6 +201,7 @@ Examples:
                 host: flags.host,
                 port: flags.httpPort,
                 metrics,
+                ...(dashboard === undefined ? {} : { webRoot: dashboard }),
                 source: {
                   services: () => shown,
                   rooms: () => chatService?.server.hub.rooms() ?? [],

@@ -1,17 +1,19 @@
 /**
  * The status listener of `sockit serve` (`--http-port`): where each service listens and how
- * busy it is, for people (`/`, an HTML page that refreshes itself), for programs
- * (`/api/status`, JSON), for Prometheus (`/metrics`, from the `runtime/metrics` registry fed
+ * busy it is, for people (`/`, the live dashboard of web/dashboard, fed by `/api/events`
+ * (server-sent events, every second); `/status.html`, a plain page that reloads itself),
+ * for programs (`/api/status`, JSON), for Prometheus (`/metrics`, from the `runtime/metrics` registry fed
  * by sockit's events) and for health checks (`/healthz`). Read-only: nothing here changes
  * anything. Served by `listenHttp`, under the same guard and limits as the file server.
  */
 import type http from 'node:http';
+import { ConfinedRoot } from '../runtime/confine.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Service } from '../runtime/service.js';
 import { formatBytes } from '../runtime/units.js';
 import { escapeHtml } from './listing.js';
 import { type HttpListenOptions, listenHttp } from './serve.js';
-import type { Served } from './static.js';
+import { type Served, StaticFiles } from './static.js';
 
 /** What the status pages read, each time they are asked. */
 export interface StatusSource {
@@ -38,6 +40,8 @@ export interface StatusServeOptions extends HttpListenOptions {
   source: StatusSource;
   /** Started (`new Metrics().start()`) before the services, so that it sees their events. */
   metrics: Metrics;
+  /** The built dashboard (dist/web/dashboard), served at `/`; without it `/` is the plain page. */
+  webRoot?: string;
 }
 
 export interface ServiceStatus {
@@ -57,7 +61,12 @@ export interface Status {
   /** Those that can say what they are. */
   active: ActiveTransfer[];
   rooms: { name: string; topic: string; members: string[] }[];
+  /** Counters since the start, for rates: connections accepted, bytes of ended transfers. */
+  totals: { connections: number; transferBytes: number };
 }
+
+/** Browsers following `/api/events` at once; more are answered 503. */
+const MAX_FOLLOWERS = 64;
 
 /**
  * @example
@@ -96,8 +105,53 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
       transfers,
       active: source.transfers?.() ?? [],
       rooms: source.rooms?.() ?? [],
+      totals: {
+        connections: sum(await gaugeValues(metrics, 'sockit_connections_total')),
+        transferBytes: sum(await gaugeValues(metrics, 'sockit_transfer_bytes_total')),
+      },
     };
   };
+  let followers = 0;
+  /** The status once now and then every second, as server-sent events, until the client goes. */
+  const follow = (req: http.IncomingMessage, res: http.ServerResponse): Promise<Served> => {
+    if (followers >= MAX_FOLLOWERS) {
+      return Promise.resolve(send(req, res, 503, 'text/plain; charset=utf-8', 'too many dashboards open\n'));
+    }
+    followers++;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    let bytes = 0;
+    const push = (): void => {
+      void read().then((status) => {
+        if (res.destroyed || res.writableEnded) return;
+        const event = `data: ${JSON.stringify(status)}\n\n`;
+        bytes += Buffer.byteLength(event);
+        // A browser that does not read does not get more queued than one event.
+        if (res.writableLength === 0) res.write(event);
+      });
+    };
+    push();
+    const timer = setInterval(push, 1000);
+    return new Promise((resolve) => {
+      res.once('close', () => {
+        clearInterval(timer);
+        followers--;
+        resolve({ status: 200, bytes });
+      });
+    });
+  };
+  const root = options.webRoot === undefined ? undefined : await ConfinedRoot.open(options.webRoot);
+  const files =
+    root === undefined
+      ? undefined
+      : new StaticFiles(root, {
+          listing: false,
+          cacheControl: 'no-cache',
+          immutable: /-[0-9a-f]{10}\.(js|css)$/,
+        });
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<Served> => {
     const method = req.method ?? 'GET';
@@ -118,19 +172,43 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
       }
       case '/api/status':
         return send(req, res, 200, 'application/json', `${JSON.stringify(await read())}\n`);
-      case '/':
+      case '/api/events':
+        return follow(req, res);
+      case '/status.html':
         return send(req, res, 200, 'text/html; charset=utf-8', page(await read()));
+      case '/':
+        if (files === undefined) return send(req, res, 200, 'text/html; charset=utf-8', page(await read()));
+        return files.handle(req, res);
       default:
+        if (files !== undefined && /^\/[a-z]+-[0-9a-f]{10}\.(js|css)$/.test(path ?? ''))
+          return files.handle(req, res);
         return send(
           req,
           res,
           404,
           'text/plain; charset=utf-8',
-          'not found: try /, /api/status, /metrics or /healthz\n',
+          'not found: try /, /status.html, /api/status, /api/events, /metrics or /healthz\n',
         );
     }
   };
-  return listenHttp('status', handler, options);
+  try {
+    const listener = await listenHttp('status', handler, options);
+    return {
+      ...listener,
+      address: listener.address,
+      async close() {
+        await listener.close();
+        await root?.close();
+      },
+    };
+  } catch (err) {
+    await root?.close();
+    throw err;
+  }
+}
+
+function sum(values: { value: number }[]): number {
+  return values.reduce((total, v) => total + v.value, 0);
 }
 
 async function gaugeValues(

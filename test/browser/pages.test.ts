@@ -54,13 +54,15 @@ describe('pages in chromium', () => {
       const base = `http://127.0.0.1:${server.listening.find((l) => l.service === 'status')?.port}`;
       await page.goto(`${base}/`);
       expect(await page.title()).toBe('sockit status');
+      // The live dashboard: its first status arrives over /api/events.
+      await page.locator('#state', { hasText: 'live' }).waitFor();
       const services = await page.locator('table').first().locator('td:first-child').allTextContents();
       expect(new Set(services)).toEqual(new Set(['echo', 'tftp', 'files', 'chat', 'irc']));
       expect(await page.locator('#rooms td.members').allTextContents()).toEqual(['']);
       const chatPort = server.listening.find((l) => l.service === 'chat' && l.protocol === 'tcp')?.port;
       chat = await ChatClient.connect({ host: '127.0.0.1', port: chatPort, nick: 'ann' });
       chat.send({ type: 'join', room: 'lobby' });
-      // The page reloads itself every 5 s; the user shows within two reloads.
+      // The page follows the status live.
       await page.locator('#rooms td.members', { hasText: 'ann' }).waitFor({ timeout: 12_000 });
       // A TFTP download that stays in progress shows with its file and client.
       writeFileSync(path.join(dir, 'data', 'tftp', 'image.bin'), Buffer.alloc(1024 * 1024, 7));
@@ -69,6 +71,9 @@ describe('pages in chromium', () => {
       await page.locator('#transfers td', { hasText: 'image.bin' }).waitFor({ timeout: 12_000 });
       const row = await page.locator('#transfers tr', { hasText: 'image.bin' }).textContent();
       expect(row).toMatch(/tftpimage\.bin127\.0\.0\.1:\d+download[\d.]+ KiB of 1\.0 MiB \(\d+%\)/);
+      // Its charts have been drawing, a point a second.
+      const points = await page.locator('#chart-connections polyline').getAttribute('points');
+      expect((points ?? '').split(' ').length).toBeGreaterThanOrEqual(2);
       await page.screenshot({ path: path.join(SHOTS, 'status.png'), fullPage: true });
     } finally {
       tftp?.close();

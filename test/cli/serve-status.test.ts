@@ -90,7 +90,7 @@ describe('sockit serve --http-port', () => {
   });
 
   it('shows the same on a page for people, with every value escaped', async () => {
-    const res = await fetch(`${base}/`);
+    const res = await fetch(`${base}/status.html`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const html = await res.text();
@@ -138,11 +138,36 @@ describe('sockit serve --http-port', () => {
         }),
       ]);
       expect(status.active[0]?.bytes).toBeGreaterThanOrEqual(3 * 512);
-      const html = await (await fetch(`${base}/`)).text();
+      const html = await (await fetch(`${base}/status.html`)).text();
       expect(html).toMatch(/<td>tftp<\/td><td>image\.bin<\/td><td>127\.0\.0\.1:\d+<\/td><td>download<\/td>/);
     } finally {
       client.close();
     }
+  });
+
+  it('serves the live dashboard at / and the status every second as server-sent events', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const html = await page.text();
+    const script = /<script type="module" src="(app-[0-9a-f]{10}\.js)"><\/script>/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${base}/${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const events = await fetch(`${base}/api/events`);
+    expect(events.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while ((text.match(/\n\n/g) ?? []).length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    await reader.cancel();
+    const [first, second] = text.split('\n\n').map((e) => JSON.parse(e.replace(/^data: /, '') || '{}'));
+    expect(first.services.length).toBe(7);
+    expect(Date.parse(second.time)).toBeGreaterThan(Date.parse(first.time));
+    expect(first.totals.connections).toBeGreaterThanOrEqual(2);
   });
 
   it('changes nothing: other methods are 405, other paths 404', async () => {
