@@ -146,8 +146,8 @@ export async function listenHttp(
     // Node's keep-alive and request timeouts end idle connections first; this is the backstop.
     idleTimeoutMs: 120_000,
     drainTimeoutMs: 5000,
-    // The first connection between requests (by last activity), else the one whose client
-    // has taken nothing for longest: a client that does not read holds no place for long.
+    // The first connection between requests (by last activity), else the first whose client
+    // has taken nothing for 5 s: a client that does not read holds no place for long.
     reclaim: (group) => {
       const now = Date.now();
       let stalled: net.Socket | undefined;
