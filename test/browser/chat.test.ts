@@ -157,4 +157,28 @@ describe('the chat in a browser', () => {
     expect(said).toMatchObject({ from: 'dora', account: 'dora' });
     await context.close();
   });
+
+  it('direct messages: a conversation opens with /msg, shows unread on the other side, and answers go back', async () => {
+    const eve = await enter('eve');
+    const fay = await enter('fay');
+    await eve.focus('#say');
+    await eve.keyboard.type('/msg fay hello fay');
+    await eve.keyboard.press('Enter');
+    await eve.locator('#room-title', { hasText: '@fay' }).waitFor();
+    await eve.locator('#messages li', { hasText: 'hello fay' }).waitFor();
+    const badge = fay.locator('#rooms button', { hasText: '@eve' }).locator('.unread', { hasText: '1' });
+    await badge.waitFor();
+    await fay.locator('#rooms button', { hasText: '@eve' }).click();
+    expect(await texts(fay)).toEqual(['hello fay']);
+    await fay.focus('#say');
+    await fay.keyboard.type('hi eve');
+    await fay.keyboard.press('Enter');
+    await eve.locator('#messages li', { hasText: 'hi eve' }).waitFor();
+    expect(await texts(eve)).toEqual(['hello fay', 'hi eve']);
+    // Not in the room: the lobby never saw them.
+    await eve.locator('#rooms button', { hasText: '#lobby' }).click();
+    expect(await texts(eve)).not.toContain('hello fay');
+    await eve.context().close();
+    await fay.context().close();
+  });
 });

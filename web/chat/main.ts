@@ -76,7 +76,8 @@ function room(name: string): Room {
 }
 
 function saveRooms(): void {
-  sessionStorage.setItem('sockit.rooms', JSON.stringify([...rooms.keys()]));
+  // Rooms only: a guest's conversations are not kept by the server to come back to.
+  sessionStorage.setItem('sockit.rooms', JSON.stringify([...rooms.keys()].filter((n) => !n.startsWith('@'))));
   sessionStorage.setItem('sockit.current', current);
 }
 
@@ -172,6 +173,7 @@ function handle(event: ChatEvent): void {
       $('app').hidden = false;
       // Back in every room, each from after the last message shown: nothing twice.
       for (const r of rooms.values()) {
+        if (r.name.startsWith('@')) continue;
         const last = r.messages.at(-1)?.id;
         send(
           last === undefined ? { type: 'join', room: r.name } : { type: 'join', room: r.name, after: last },
@@ -204,8 +206,10 @@ function handle(event: ChatEvent): void {
     }
     case 'message': {
       const m = event.message as ChatMessage;
-      if (m.room === undefined) return;
-      const r = room(m.room);
+      // A direct message lands in the conversation with the other person, '@nick'.
+      const key = m.room ?? `@${m.from === nick ? m.to : m.from}`;
+      if (key === '@undefined') return;
+      const r = room(key);
       if (r.ids.has(m.id)) return;
       r.ids.add(m.id);
       r.messages.push(m);
@@ -291,7 +295,7 @@ function render(): void {
       const li = document.createElement('li');
       const b = document.createElement('button');
       b.type = 'button';
-      b.textContent = `#${x.name}`;
+      b.textContent = label(x.name);
       b.setAttribute('aria-current', String(x.name === current));
       if (x.unread > 0) {
         const badge = document.createElement('span');
@@ -310,7 +314,7 @@ function render(): void {
       return li;
     }),
   );
-  $('room-title').textContent = `#${r.name}`;
+  $('room-title').textContent = label(r.name);
   $('topic').textContent = r.topic;
   const box = $('messages');
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
@@ -327,6 +331,11 @@ function render(): void {
       }),
   );
   renderTyping();
+}
+
+/** `#room`, or `@nick` for a conversation with one person. */
+function label(name: string): string {
+  return name.startsWith('@') ? name : `#${name}`;
 }
 
 function line(m: ChatMessage): HTMLLIElement {
@@ -383,13 +392,25 @@ $('say-form').addEventListener('submit', (e) => {
     render();
     return;
   }
-  if (text.startsWith('/me ')) send({ type: 'say', room: current, text: text.slice(4), action: true });
-  else send({ type: 'say', room: current, text });
+  const msg = /^\/msg\s+(\S+)\s+(.+)$/s.exec(text);
+  if (msg !== null) {
+    // A conversation with one person, opened by its first message.
+    current = `@${msg[1]}`;
+    room(current);
+    send({ type: 'dm', to: msg[1], text: msg[2] });
+    render();
+    return;
+  }
+  const action = text.startsWith('/me ');
+  const body = action ? text.slice(4) : text;
+  if (current.startsWith('@'))
+    send({ type: 'dm', to: current.slice(1), text: body, ...(action ? { action } : {}) });
+  else send({ type: 'say', room: current, text: body, ...(action ? { action } : {}) });
 });
 
 $('say').addEventListener('input', () => {
   const now = Date.now();
-  if (now - lastTyping < TYPING_EVERY_MS) return;
+  if (now - lastTyping < TYPING_EVERY_MS || current.startsWith('@')) return;
   lastTyping = now;
   send({ type: 'typing', room: current, active: true });
 });
@@ -422,7 +443,8 @@ setInterval(renderTyping, 1000);
 // A reload comes back as the same nick, to the same rooms.
 const saved = JSON.parse(sessionStorage.getItem('sockit.rooms') ?? '[]') as string[];
 for (const name of saved) room(name);
-current = sessionStorage.getItem('sockit.current') ?? current;
+const was = sessionStorage.getItem('sockit.current');
+if (was !== null && !was.startsWith('@')) current = was;
 if (nick !== '') {
   if (rooms.size === 0) room('lobby');
   ($('nick') as HTMLInputElement).value = nick;
