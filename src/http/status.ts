@@ -11,6 +11,7 @@ import { ConfinedRoot } from '../runtime/confine.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Service } from '../runtime/service.js';
 import { formatBytes } from '../runtime/units.js';
+import type { TransferInfo } from '../tftp/slots.js';
 import { escapeHtml } from './listing.js';
 import { type HttpListenOptions, listenHttp } from './serve.js';
 import { type Served, StaticFiles } from './static.js';
@@ -26,15 +27,7 @@ export interface StatusSource {
 }
 
 /** A transfer in progress: which service, which file, with whom, how far. */
-export interface ActiveTransfer {
-  service: string;
-  file: string;
-  client: string;
-  direction: 'in' | 'out';
-  bytes: number;
-  size?: number;
-  seconds: number;
-}
+export type ActiveTransfer = TransferInfo & { service: string };
 
 export interface StatusServeOptions extends HttpListenOptions {
   source: StatusSource;

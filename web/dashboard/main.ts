@@ -4,6 +4,8 @@
  * new connections per second and bytes per second moved by transfers. Read-only.
  */
 
+import { formatBytes } from '../../src/runtime/units.js';
+
 interface Status {
   time: string;
   services: { name: string; protocol: string; address: string; port: number; connections?: number }[];
@@ -25,17 +27,6 @@ const WINDOW = 300;
 const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement;
 const series = { connections: [] as number[], accepts: [] as number[], bytes: [] as number[] };
 let previous: { at: number; connections: number; bytes: number } | undefined;
-
-function human(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
 
 /** A table body's rows from cells of text (never HTML). */
 function rows(table: string, data: (string | Node)[][], classes: (string | undefined)[] = []): void {
@@ -84,7 +75,7 @@ function draw(s: Status): void {
   chart('chart-bytes', series.bytes);
   $('now-connections').textContent = String(open);
   $('now-accepts').textContent = (series.accepts.at(-1) ?? 0).toFixed(1);
-  $('now-bytes').textContent = `${human(series.bytes.at(-1) ?? 0)}/s`;
+  $('now-bytes').textContent = `${formatBytes(series.bytes.at(-1) ?? 0)}/s`;
   rows(
     'services',
     s.services.map((x) => [
@@ -106,7 +97,7 @@ function draw(s: Status): void {
         moved.append(bar);
       }
       moved.append(
-        `${human(t.bytes)}${t.size ? ` of ${human(t.size)} (${Math.floor((100 * t.bytes) / t.size)}%)` : ''}`,
+        `${formatBytes(t.bytes)}${t.size ? ` of ${formatBytes(t.size)} (${Math.floor((100 * t.bytes) / t.size)}%)` : ''}`,
       );
       return [
         t.service,
@@ -114,7 +105,7 @@ function draw(s: Status): void {
         t.client,
         t.direction === 'out' ? 'download' : 'upload',
         moved,
-        t.seconds > 0 ? `${human(t.bytes / t.seconds)}/s` : '',
+        t.seconds > 0 ? `${formatBytes(t.bytes / t.seconds)}/s` : '',
       ];
     }),
   );
