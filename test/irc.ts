@@ -205,6 +205,8 @@ export interface IrcFixture {
 export async function ircFixture(
   options: {
     accounts?: Record<string, string>;
+    /** Of `accounts`, those with the `admin` grant. */
+    admins?: string[];
     history?: boolean;
     gate?: HistoryGate;
     limits?: Partial<ChatLimits>;
@@ -217,7 +219,9 @@ export async function ircFixture(
   if (options.accounts) {
     store = await openUserStore(file);
     for (const [name, password] of Object.entries(options.accounts))
-      await store.add(name, await deriveCredentials(password, { iterations: 4096 }));
+      await store.add(name, await deriveCredentials(password, { iterations: 4096 }), {
+        grants: options.admins?.includes(name) ? ['admin'] : [],
+      });
   }
   const history = options.history ? await openChatHistory(file) : undefined;
   const accounts = store ? await AccountNames.fromStore(store) : undefined;

@@ -52,6 +52,9 @@ export {
 export { SecretKey } from './secret-key.js';
 export {
   defaultDatabase,
+  GRANTS,
+  type Grant,
+  isGrant,
   openUserStore,
   type Quota,
   type StoreKind,

@@ -32,10 +32,18 @@ function memoryStore(): UserStore & { users: Map<string, UserRecord> } {
     get: async (name) => users.get(name),
     add: async (name, credentials) => {
       if (users.has(name)) throw Object.assign(new Error('taken'), { code: 'x' });
-      users.set(name, { name, credentials, quotaBytes: null, usageBytes: null, createdAt: new Date() });
+      users.set(name, {
+        name,
+        credentials,
+        quotaBytes: null,
+        usageBytes: null,
+        createdAt: new Date(),
+        grants: [],
+      });
     },
     setCredentials: async () => {},
     setQuota: async () => {},
+    setGrants: async () => {},
     addUsage: async () => {},
     setUsage: async () => {},
     remove: async () => {},

@@ -41,6 +41,8 @@ export interface UsersTable {
   usage_bytes: ColumnType<number | string | bigint | null, number | null, number | null>;
   /** SQLite keeps ISO 8601 text; MySQL and PostgreSQL return a `Date`. */
   created_at: ColumnType<Date | string, Date | string, never>;
+  /** What the user may do beyond the file service and chat: grant names joined by commas, sorted. */
+  grants: ColumnType<string, string | undefined, string>;
 }
 
 export interface StoreSchema {
@@ -130,6 +132,22 @@ const usageAndUnlimited: Migration = {
   },
 };
 
+/** The longest `grants` value: every grant there is, joined, fits with room to spare. */
+export const MAX_GRANTS_LENGTH = 128;
+
+/** Grants (admin, exec, ...): none for every existing user. */
+const grants: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('users')
+      .addColumn('grants', sql.raw(`varchar(${MAX_GRANTS_LENGTH})`), (c) => c.notNull().defaultTo(''))
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('users').dropColumn('grants').execute();
+  },
+};
+
 /**
  * The store's migrations for one engine, oldest first. Names sort in order; never rename or
  * edit one that has shipped: add a new one.
@@ -146,6 +164,7 @@ export function migrationProvider(kind: StoreKind): MigrationProvider {
     getMigrations: async () => ({
       '0001_create_users': createUsers(kind),
       '0002_usage_and_unlimited_quota': usageAndUnlimited,
+      '0003_grants': grants,
     }),
   };
 }

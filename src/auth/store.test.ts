@@ -166,6 +166,24 @@ describe.each(DB_KINDS)('user store on %s', (kind: DbKind) => {
     expect((await store.get('dee'))?.quotaBytes).toBeNull();
   });
 
+  it('keeps grants: none by default, given at add, replaced, sorted and each once', async () => {
+    await store.add('gus', credentials());
+    await store.add('ada', credentials(), { grants: ['exec', 'admin', 'exec'] });
+    expect((await store.get('gus'))?.grants).toEqual([]);
+    expect((await store.get('ada'))?.grants).toEqual(['admin', 'exec']);
+    await store.setGrants('gus', ['admin']);
+    await store.setGrants('ada', []);
+    expect((await store.list()).map((u) => [u.name, u.grants])).toEqual([
+      ['ada', []],
+      ['gus', ['admin']],
+    ]);
+    await expectCode(store.setGrants('gus', ['root' as never]), ErrorCode.INVALID_ARGUMENT);
+    await expectCode(store.add('hal', credentials(), { grants: ['' as never] }), ErrorCode.INVALID_ARGUMENT);
+    expect(await store.get('hal')).toBeUndefined();
+    expect((await store.get('gus'))?.grants).toEqual(['admin']);
+    await expectCode(store.setGrants('nobody', ['admin']), ErrorCode.USER_NOT_FOUND);
+  });
+
   it("keeps 'unlimited' apart from 0 bytes and from the server's default", async () => {
     await store.add('uma', credentials(), { quotaBytes: 'unlimited' });
     await store.add('zed', credentials(), { quotaBytes: 0 });
@@ -333,11 +351,11 @@ describe.each(DB_KINDS)('user store migrations on %s', (kind: DbKind) => {
       }
       const store = await openUserStore(database.url);
       try {
-        const quotas = (await store.list()).map((u) => [u.name, u.quotaBytes, u.usageBytes]);
+        const quotas = (await store.list()).map((u) => [u.name, u.quotaBytes, u.usageBytes, u.grants]);
         expect(quotas).toEqual([
-          ['dflt', null, null],
-          ['five', 5, null],
-          ['free', 'unlimited', null],
+          ['dflt', null, null, []],
+          ['five', 5, null, []],
+          ['free', 'unlimited', null, []],
         ]);
       } finally {
         await store.close();

@@ -8,6 +8,7 @@ import { type MigrationProvider, Migrator } from 'kysely/migration';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Connection, connect, databaseError } from './connect.js';
 import type { ScramCredentials } from './credentials.js';
+import { GRANTS, type Grant, isGrant } from './grants.js';
 import {
   MAX_KEY_BYTES,
   MAX_SALT_BYTES,
@@ -23,6 +24,8 @@ import { checkUserName } from './names.js';
 /** A quota: a number of bytes (0: nothing may be stored), or no limit at all. */
 export type Quota = number | 'unlimited';
 
+export { GRANTS, type Grant, isGrant } from './grants.js';
+
 /** One user as the store keeps it: never a password, only SCRAM's salted keys. */
 export interface UserRecord {
   name: string;
@@ -35,6 +38,8 @@ export interface UserRecord {
    */
   usageBytes: number | null;
   createdAt: Date;
+  /** What else this user may do, sorted; empty for most. */
+  grants: Grant[];
 }
 
 /**
@@ -53,7 +58,11 @@ export interface UserStore {
   /** The user of exactly this name, or `undefined`; any string may be asked for. */
   get(name: string): Promise<UserRecord | undefined>;
   /** Adds a user; `ERR_BAD_USER_NAME` for a bad name, `ERR_USER_EXISTS` when taken. */
-  add(name: string, credentials: ScramCredentials, options?: { quotaBytes?: Quota | null }): Promise<void>;
+  add(
+    name: string,
+    credentials: ScramCredentials,
+    options?: { quotaBytes?: Quota | null; grants?: readonly Grant[] },
+  ): Promise<void>;
   /** Replaces a user's credentials (a new password); `ERR_USER_NOT_FOUND` when there is none. */
   setCredentials(name: string, credentials: ScramCredentials): Promise<void>;
   /**
@@ -61,6 +70,8 @@ export interface UserStore {
    * server's default; `ERR_USER_NOT_FOUND`.
    */
   setQuota(name: string, quotaBytes: Quota | null): Promise<void>;
+  /** Replaces a user's grants (`[]`: none); `ERR_USER_NOT_FOUND`, `ERR_INVALID_ARGUMENT` for an unknown grant. */
+  setGrants(name: string, grants: readonly Grant[]): Promise<void>;
   /**
    * Adds `deltaBytes` (negative: subtracts) to a user's usage in one statement, so that
    * several processes may count at once. Nothing happens while the usage is unknown; a sum
@@ -165,11 +176,12 @@ class KyselyUserStore implements UserStore {
   async add(
     name: string,
     credentials: ScramCredentials,
-    options: { quotaBytes?: Quota | null } = {},
+    options: { quotaBytes?: Quota | null; grants?: readonly Grant[] } = {},
   ): Promise<void> {
     checkUserName(name);
     checkCredentials(credentials);
     const quotaBytes = checkQuota(options.quotaBytes ?? null);
+    const grants = grantsColumn(options.grants ?? []);
     const now = new Date();
     // Names that differ only in case are one person's elsewhere (the chat folds nicks, IRC
     // compares them without regard to case): a second spelling would take the first's nick,
@@ -198,6 +210,7 @@ class KyselyUserStore implements UserStore {
           name,
           ...credentialColumns(credentials),
           quota_bytes: quotaBytes,
+          grants,
           created_at: this.kind === 'sqlite' ? now.toISOString() : now,
         })
         .execute();
@@ -218,6 +231,11 @@ class KyselyUserStore implements UserStore {
   async setQuota(name: string, quotaBytes: Quota | null): Promise<void> {
     checkUserName(name);
     await this.#update(name, { quota_bytes: checkQuota(quotaBytes) });
+  }
+
+  async setGrants(name: string, grants: readonly Grant[]): Promise<void> {
+    checkUserName(name);
+    await this.#update(name, { grants: grantsColumn(grants) });
   }
 
   async addUsage(name: string, deltaBytes: number): Promise<void> {
@@ -283,6 +301,7 @@ class KyselyUserStore implements UserStore {
         'quota_bytes',
         'usage_bytes',
         'created_at',
+        'grants',
       ]);
   }
 
@@ -291,6 +310,7 @@ class KyselyUserStore implements UserStore {
     values: Partial<Pick<StoreSchema['users'], 'salt' | 'iterations' | 'stored_key' | 'server_key'>> & {
       quota_bytes?: number | null;
       usage_bytes?: number | null;
+      grants?: string;
     },
   ): Promise<void> {
     // Names are valid here, so MySQL's trailing-space rule cannot match another user.
@@ -315,6 +335,7 @@ type UserRow = Pick<StoreSchema['users'], 'name' | 'salt' | 'iterations' | 'stor
   quota_bytes: number | string | bigint | null;
   usage_bytes: number | string | bigint | null;
   created_at: Date | string;
+  grants: string;
 };
 
 function toRecord(row: UserRow): UserRecord {
@@ -330,7 +351,22 @@ function toRecord(row: UserRow): UserRecord {
     quotaBytes: toQuota(row.quota_bytes),
     usageBytes: row.usage_bytes === null ? null : Number(row.usage_bytes),
     createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+    // A grant this version does not know (written by a newer one) is not a grant here.
+    grants: row.grants.split(',').filter(isGrant),
   };
+}
+
+/** The column value of a set of grants: known names only, each once, sorted, joined by commas. */
+function grantsColumn(grants: readonly Grant[]): string {
+  for (const g of grants) {
+    if (!isGrant(g)) {
+      throw new SockitError(
+        ErrorCode.INVALID_ARGUMENT,
+        `unknown grant ${JSON.stringify(g)}: one of ${GRANTS.join(', ')}`,
+      );
+    }
+  }
+  return [...new Set(grants)].sort().join(',');
 }
 
 function toBuffer(value: Uint8Array): Buffer {

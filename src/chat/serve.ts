@@ -33,7 +33,6 @@ const NO_HTTP =
 export interface ChatListenOptions {
   server: ChatServer;
   login?: LoginServer;
-  admins?: ReadonlySet<string>;
   host?: string;
   /** Default 7788; 0 picks a free port (UDP then binds the same number). */
   port?: number;

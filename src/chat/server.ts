@@ -10,6 +10,7 @@
  * what arrives prints it in order, with nothing twice (the scrollback ends where live begins:
  * see `Effect`).
  */
+import type { Grant } from '../auth/grants.js';
 import { ErrorCode } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { runHistoryEffect } from './effects.js';
@@ -55,6 +56,11 @@ export interface ChatServerOptions {
   maxQueuedBytes?: number;
   /** Where what this node's sessions do goes for the other nodes (see `cluster.ts`). */
   relay?: { publish(replayed: Replayed): void };
+  /**
+   * Accounts that are admins (operators of every room) besides those with the `admin` grant
+   * (`sockit users grant NAME admin`): `sockit chat serve --admin NAME`.
+   */
+  admins?: Iterable<string>;
   log?: Logger;
 }
 
@@ -112,6 +118,7 @@ export class ChatServer {
   readonly #maxReads: number;
   readonly #relay: ChatServerOptions['relay'];
   readonly #maxQueued: number;
+  readonly #admins: ReadonlySet<string>;
   /** Deliveries until the next look at the queues' total. */
   #untilCheck = QUEUE_CHECK_EVERY;
   #reading = 0;
@@ -125,6 +132,7 @@ export class ChatServer {
     this.#maxReads = options.maxHistoryReads ?? 16;
     this.#relay = options.relay;
     this.#maxQueued = options.maxQueuedBytes ?? 128 * 1024 * 1024;
+    this.#admins = new Set(options.admins ?? []);
     this.#ticker = setInterval(() => {
       this.#apply(this.hub.tick());
       this.#capQueues();
@@ -143,11 +151,15 @@ export class ChatServer {
     return { session: opened.session };
   }
 
-  /** The session logged in as `account` (after `auth`'s `LoginServer` said so). */
-  login(session: SessionId, account: string, options: { admin?: boolean } = {}): Refusal | undefined {
-    const refused = this.#apply(this.hub.authenticate(session, account, options));
+  /**
+   * The session logged in as `user` (after `auth`'s `LoginServer` said so); an admin when the
+   * account has the `admin` grant or is one of the `admins` option's.
+   */
+  login(session: SessionId, user: { name: string; grants: readonly Grant[] }): Refusal | undefined {
+    const account = user.name;
+    const admin = user.grants.includes('admin') || this.#admins.has(account);
+    const refused = this.#apply(this.hub.authenticate(session, account, { admin }));
     if (refused === undefined && this.#relay) {
-      const admin = options.admin === true;
       this.#relay.publish({ type: 'auth', session, account, admin, ...this.#datagram(session) });
     }
     return refused;

@@ -44,7 +44,7 @@ export interface ChatServiceOptions {
   udp?: boolean;
   /** Let anyone who can connect create an account. Default false. */
   allowRegister?: boolean;
-  /** Accounts that are operators of every room. */
+  /** Accounts that are operators of every room, besides those with the `admin` grant. */
   admins?: Iterable<string>;
   /**
    * This node's number (0-1023), in message ids. Default 0; with `redis`, the lowest number
@@ -168,6 +168,7 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       }),
       history,
       ...(cluster ? { relay: cluster } : {}),
+      ...(options.admins === undefined ? {} : { admins: options.admins }),
       ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
       log,
     });
@@ -182,13 +183,11 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
       ...(options.accountThrottle === undefined ? {} : { accountThrottle: options.accountThrottle }),
       log,
     });
-    const admins = new Set(options.admins ?? []);
     if (options.webRoot !== undefined) web = await chatPages(options.webRoot, log);
     const ws = webSocketAcceptor({
       ...(web ? { pages: web.pages } : {}),
       server,
       login,
-      admins,
       ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
       log,
     });
@@ -196,7 +195,6 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
     const listeners = await listenChat({
       server,
       login,
-      admins,
       host: options.host,
       port: options.port ?? CHAT_PORT,
       tls: options.tls,
@@ -231,7 +229,6 @@ export async function serveChat(options: ChatServiceOptions): Promise<ChatServic
           ...guard,
           server,
           login,
-          admins,
           port: options.webSocketPort,
           ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
         }),

@@ -15,6 +15,7 @@
 import { tlsExporter } from '../auth/challenge.js';
 import type { LoginServer } from '../auth/login-server.js';
 import { AuthRequest, isOutOfStep, RegisterRequest, refusal } from '../auth/login-transport.js';
+import type { UserRecord } from '../auth/store.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { Logger } from '../runtime/log.js';
 import { type ChatEvent, parseCommand, type Refusal } from './protocol.js';
@@ -87,8 +88,6 @@ export interface SessionOptions {
   server: ChatServer;
   /** Accounts' log-in; without it only guests may join. */
   login?: LoginServer;
-  /** Account names that are admins (operators of every room). */
-  admins?: ReadonlySet<string>;
 }
 
 /**
@@ -164,7 +163,7 @@ export async function runChatSession(
         const account = await logIn(link, conn, login, message, tally);
         if (account === undefined) continue;
         registered = true;
-        const r = server.login(session, account, { admin: options.admins?.has(account) ?? false });
+        const r = server.login(session, account);
         if (r) refuse(r);
         continue;
       }
@@ -198,7 +197,7 @@ export async function runChatSession(
 }
 
 /**
- * One log-in or registration exchange, answered in auth/'s messages. The account's name on
+ * One log-in or registration exchange, answered in auth/'s messages. The account on
  * success; undefined after a refusal (the client may try again, up to the log-in limits).
  */
 async function logIn(
@@ -207,7 +206,7 @@ async function logIn(
   login: LoginServer,
   message: Record<string, unknown>,
   tally: { attempts: number; throttled: number },
-): Promise<string | undefined> {
+): Promise<UserRecord | undefined> {
   const peer = {
     address: conn.address,
     ...(conn.socket ? { channelBinding: tlsExporter(conn.socket) } : {}),
@@ -224,12 +223,12 @@ async function logIn(
     }
     const parsed = AuthRequest.safeParse(message);
     if (!parsed.success) throw new SockitError(ErrorCode.BAD_REQUEST, 'malformed log-in request');
-    let account: string | undefined;
+    let account: UserRecord | undefined;
     const transport = { send: (m: Record<string, unknown>) => link.send(m), receive: () => link.receive() };
     await login.authenticate(transport, parsed.data, peer, tally, async (record) => {
       // Refused (ERR_TOO_MANY_CONNECTIONS) before the client is told it is in.
       conn.authenticate(record.name);
-      account = record.name;
+      account = record;
     });
     return account;
   } catch (err) {

@@ -73,7 +73,10 @@ export function chatServeCommand(): Command {
         .default(undefined, 'kept for good'),
     )
     .addOption(
-      new Option('--admin <account>', 'an account that is an operator of every room (repeat for more)')
+      new Option(
+        '--admin <account>',
+        'an account that is an operator of every room, as are those with the admin grant (repeat for more)',
+      )
         .argParser((value: string, list: string[]) => [...list, value])
         .default([], 'none'),
     )

@@ -1,6 +1,7 @@
 /** `sockit users`: add, change, list and remove the accounts that log in to sockit services. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
+import { GRANTS, type Grant, isGrant } from '../auth/grants.js';
 import { checkUserName } from '../auth/names.js';
 import { deriveCredentials } from '../auth/scram.js';
 import type { Quota, UserRecord, UserStore } from '../auth/store.js';
@@ -20,6 +21,7 @@ interface StoreFlags extends OutputFlags {
 interface AddFlags extends StoreFlags {
   iterations: number;
   quota?: Quota | null;
+  admin?: boolean;
 }
 
 interface PasswdFlags extends StoreFlags {
@@ -66,6 +68,8 @@ export function usersCommand(): Command {
       `
 Examples:
   sockit users add ann --quota 5GiB
+  sockit users add root-ann --admin
+  sockit users grant ann exec
   sockit users list`,
     );
 
@@ -78,9 +82,13 @@ Examples:
       "this user's quota: a size such as 5GiB, 0 (nothing may be stored), 'unlimited' or 'default'",
       parseUserQuota,
     )
+    .option(
+      '--admin',
+      "an admin: the dashboard's admin view, operator of every chat room (sockit users grant NAME admin)",
+    )
     .addHelpText(
       'after',
-      `${PASSWORD_HELP}\n\nExamples:\n  sockit users add ann --quota 5GiB\n  SOCKIT_PASSWORD=... sockit users add build-bot --db postgres://sockit@db/sockit`,
+      `${PASSWORD_HELP}\n\nExamples:\n  sockit users add ann --quota 5GiB\n  sockit users add root-ann --admin\n  SOCKIT_PASSWORD=... sockit users add build-bot --db postgres://sockit@db/sockit`,
     )
     .action(async (name: string, flags: AddFlags) => {
       checkUserName(name);
@@ -91,8 +99,11 @@ Examples:
           throw new SockitError(ErrorCode.USER_EXISTS, `user ${name} already exists`);
         }
         const credentials = await newCredentials(name, flags.iterations);
-        await store.add(name, credentials, { quotaBytes: flags.quota ?? null });
-        confirm(flags, `added user ${name}`);
+        await store.add(name, credentials, {
+          quotaBytes: flags.quota ?? null,
+          grants: flags.admin ? ['admin'] : [],
+        });
+        confirm(flags, `added user ${name}${flags.admin ? ' (admin)' : ''}`);
       });
     });
 
@@ -129,10 +140,10 @@ Examples:
     });
 
   withStore(users.command('list'))
-    .description('list users: name, quota, bytes used, created (never keys or salts)')
+    .description('list users: name, quota, bytes used, created, grants (never keys or salts)')
     .option(
       '--json',
-      "print a JSON array of {name, quotaBytes (bytes, 'unlimited' or null: the server's), usageBytes, createdAt}",
+      "print a JSON array of {name, quotaBytes (bytes, 'unlimited' or null: the server's), usageBytes, createdAt, grants}",
     )
     .addHelpText('after', '\nExamples:\n  sockit users list\n  sockit users list --json')
     .action(async (flags: ListFlags) => {
@@ -161,7 +172,43 @@ Examples:
       });
     });
 
+  for (const [verb, gives] of [
+    ['grant', true],
+    ['revoke', false],
+  ] as const) {
+    withStore(users.command(verb))
+      .description(
+        gives
+          ? `let a user do more: ${GRANTS.join(', ')} (admin: the dashboard's admin view and every chat room; exec: sockit exec serve)`
+          : 'take grants back from a user',
+      )
+      .argument('<name>', 'an existing user')
+      .argument('<grant...>', GRANTS.join(' or '), (value: string, list: Grant[] | undefined) => [
+        ...(list ?? []),
+        parseGrant(value),
+      ])
+      .addHelpText(
+        'after',
+        `\nExamples:\n  sockit users ${verb} ann admin\n  sockit users ${verb} build-bot exec`,
+      )
+      .action(async (name: string, grants: Grant[], flags: StoreFlags) => {
+        await withUserStore(flags, async (store) => {
+          const user = await store.get(name);
+          if (user === undefined) throw new SockitError(ErrorCode.USER_NOT_FOUND, `no user named ${name}`);
+          const next = gives ? [...user.grants, ...grants] : user.grants.filter((g) => !grants.includes(g));
+          await store.setGrants(name, next);
+          const now = (await store.get(name))?.grants ?? [];
+          confirm(flags, `grants of ${name}: ${now.length === 0 ? 'none' : now.join(', ')}`);
+        });
+      });
+  }
+
   return users;
+}
+
+function parseGrant(value: string): Grant {
+  if (isGrant(value)) return value;
+  throw new InvalidArgumentError(`expected ${GRANTS.join(' or ')}`);
 }
 
 function withStore(command: Command): Command {
@@ -207,6 +254,7 @@ function publicFields(user: UserRecord) {
     quotaBytes: user.quotaBytes,
     usageBytes: user.usageBytes,
     createdAt: user.createdAt.toISOString(),
+    grants: user.grants,
   };
 }
 
@@ -227,8 +275,9 @@ function formatList(all: UserRecord[]): string {
       .toISOString()
       .replace('T', ' ')
       .replace(/\.\d+Z$/, 'Z'),
+    u.grants.length === 0 ? '-' : u.grants.join(','),
   ]);
-  const header = ['NAME', 'QUOTA', 'USED', 'CREATED'];
+  const header = ['NAME', 'QUOTA', 'USED', 'CREATED', 'GRANTS'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]): string =>
     cells

@@ -204,7 +204,7 @@ describe('chat servers as nodes of one chat', () => {
     const peer = new Peer();
     const attached = b.attach(peer);
     if (!('session' in attached)) throw new Error('refused');
-    expect(b.login(attached.session, 'ann')).toBeUndefined();
+    expect(b.login(attached.session, { name: 'ann', grants: [] })).toBeUndefined();
     mesh.flush();
     const onA = ann.peer.of('nick').at(-1);
     const onB = watcher.peer.of('nick').at(-1);

@@ -29,6 +29,24 @@ describe('IRC log-in with PASS', () => {
     await bob.expect(':irc.sockit 330 bob ann ann :is logged in as');
   });
 
+  it('makes an account with the admin grant a chat admin (313 in WHOIS), and no other', async () => {
+    f = await ircFixture({ accounts: ACCOUNTS, admins: ['ann'] });
+    const ann = await f.connect();
+    ann.send('PASS ann-password', 'NICK ann', 'USER ann 0 * :Ann');
+    await ann.expect(':irc.sockit 001 ann ');
+    const dana = await f.connect();
+    dana.send('PASS :dana:dana: has a colon', 'NICK dana', 'USER d 0 * :D');
+    await dana.expect(':irc.sockit 001 dana ');
+    const bob = await f.guest('bob');
+    bob.send('WHOIS ann');
+    await bob.expect(':irc.sockit 313 bob ann :is a chat admin');
+    bob.send('WHOIS dana');
+    await bob.expect(' 318 bob dana ');
+    expect(bob.lines.filter((l) => / 313 bob /.test(l))).toEqual([
+      ':irc.sockit 313 bob ann :is a chat admin',
+    ]);
+  });
+
   it('takes account:password, and the nick becomes the account name', async () => {
     f = await ircFixture({ accounts: ACCOUNTS });
     const dana = await f.connect();

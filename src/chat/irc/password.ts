@@ -11,6 +11,7 @@
 import type { LoginPeer, LoginServer } from '../../auth/login-server.js';
 import { memoryPair } from '../../auth/login-transport.js';
 import { ScramClient } from '../../auth/scram.js';
+import type { UserRecord } from '../../auth/store.js';
 import { ErrorCode, isSockitError, SockitError } from '../../errors.js';
 
 /** A connection's tally of log-in attempts, as `LoginServer.authenticate` keeps it. */
@@ -36,7 +37,7 @@ export async function checkPassword(
   password: string,
   peer: LoginPeer,
   counts: AttemptCounts,
-): Promise<string> {
+): Promise<UserRecord> {
   let scram: ScramClient;
   try {
     scram = new ScramClient(user, password);
@@ -61,5 +62,5 @@ export async function checkPassword(
     await client.send({ op: 'auth-final', data: final });
   })().catch(() => {});
   const { user: record } = await checked;
-  return record.name;
+  return record;
 }

@@ -9,6 +9,7 @@
 
 import { isOutOfStep, ThrottledError } from '../../auth/login-transport.js';
 import { checkUserName } from '../../auth/names.js';
+import type { UserRecord } from '../../auth/store.js';
 import { isSockitError } from '../../errors.js';
 import { nickProblem } from '../names.js';
 import type { ChatEvent } from '../protocol.js';
@@ -29,7 +30,7 @@ export class Registration {
   #nick: string | undefined;
   #user = false;
   /** The account SASL logged in to. */
-  #account: string | undefined;
+  #account: UserRecord | undefined;
   /** A SASL PLAIN exchange under way: the response so far. */
   #sasl: string | undefined;
   readonly #counts = { attempts: 0, throttled: 0 };
@@ -138,13 +139,13 @@ export class Registration {
     this.#account = account;
     const nick = this.#nick ?? '*';
     c.write([
-      ctx.numeric(RPL.LOGGEDIN, ctx.mask(nick), account, `You are now logged in as ${account}`),
+      ctx.numeric(RPL.LOGGEDIN, ctx.mask(nick), account.name, `You are now logged in as ${account.name}`),
       ctx.numeric(RPL.SASLSUCCESS, 'SASL authentication successful'),
     ]);
   }
 
   /** The account when the password is right; else the refusal is written (and, past the attempts allowed, the connection ends). */
-  async #check(user: string, password: string, via: 'pass' | 'sasl'): Promise<string | undefined> {
+  async #check(user: string, password: string, via: 'pass' | 'sasl'): Promise<UserRecord | undefined> {
     const c = this.#c;
     const login = c.settings.login;
     if (login === undefined) return undefined;
@@ -193,7 +194,7 @@ export class Registration {
     }
     try {
       if (account !== undefined) {
-        c.conn.authenticate(account);
+        c.conn.authenticate(account.name);
         const refusal = server.login(session, account);
         if (refusal !== undefined) c.end('log-in refused', `Closing link: ${refusal.message}`);
         return;
