@@ -107,18 +107,18 @@ describe('sockit users (SQLite)', () => {
   it('lists users as text and as JSON, without secrets', async () => {
     const text = ok(await users(['list']));
     const lines = text.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+QUOTA\s+USED\s+CREATED$/);
+    expect(lines[0]).toMatch(/^NAME\s+QUOTA\s+USED\s+CREATED\s+GRANTS$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([
       ['ann', 'default'],
       ['bob', '5.0'],
     ]);
     // USED is '-' until the file service first counts the user's bytes.
-    expect(lines[2]).toMatch(/^bob\s+5\.0 GiB\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    expect(lines[2]).toMatch(/^bob\s+5\.0 GiB\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+-$/);
 
     const json = JSON.parse(ok(await users(['list', '--json']))) as Array<Record<string, unknown>>;
     expect(json.map((u) => Object.keys(u).sort())).toEqual([
-      ['createdAt', 'name', 'quotaBytes', 'usageBytes'],
-      ['createdAt', 'name', 'quotaBytes', 'usageBytes'],
+      ['createdAt', 'grants', 'name', 'quotaBytes', 'usageBytes'],
+      ['createdAt', 'grants', 'name', 'quotaBytes', 'usageBytes'],
     ]);
     expect(json.map((u) => [u.name, u.quotaBytes])).toEqual([
       ['ann', null],
@@ -209,6 +209,21 @@ describe('sockit users (SQLite)', () => {
     expect(await stored('dee')).toBeUndefined();
     // A failure still says so.
     failed(await users(['remove', 'dee', '-q']), 'ERR_USER_NOT_FOUND', ExitStatus.NOT_FOUND);
+  });
+
+  it('adds an admin, grants and revokes, and refuses a grant that does not exist', async () => {
+    expect(ok(await users(['add', 'ada', '--iterations', '4096', '--admin']))).toBe('added user ada (admin)\n');
+    expect((await stored('ada'))?.grants).toEqual(['admin']);
+    expect(ok(await users(['grant', 'ada', 'exec', 'admin']))).toBe('grants of ada: admin, exec\n');
+    expect(ok(await users(['revoke', 'ada', 'admin']))).toBe('grants of ada: exec\n');
+    expect(ok(await users(['revoke', 'ada', 'exec']))).toBe('grants of ada: none\n');
+    const list = JSON.parse(ok(await users(['list', '--json']))) as Array<{ name: string; grants: string[] }>;
+    expect(list.find((u) => u.name === 'ada')?.grants).toEqual([]);
+    const bad = await users(['grant', 'ada', 'root']);
+    expect(bad.code).toBe(ExitStatus.USAGE);
+    expect(bad.stderr).toMatch(/expected admin or exec.*\[ERR_USAGE\]/);
+    failed(await users(['grant', 'nobody', 'admin']), 'ERR_USER_NOT_FOUND', ExitStatus.NOT_FOUND);
+    ok(await users(['remove', 'ada']));
   });
 
   it('refuses a duplicate add before asking for a password, and keeps the first', async () => {
