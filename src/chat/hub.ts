@@ -388,6 +388,12 @@ export class ChatHub {
     });
   }
 
+  /** The sessions of the user named `nick` (any case), this node's and mirrored ones. */
+  sessionsOf(nick: string): SessionId[] {
+    const user = this.#st.users.get(foldNick(nick));
+    return user === undefined ? [] : [...user.sessions].map((s) => s.id);
+  }
+
   /** The session's nick, once it has one. */
   nickOf(session: SessionId): string | undefined {
     return this.#st.sessions.get(session)?.user?.nick;

@@ -203,6 +203,34 @@ describe('ChatServer', () => {
     expect(server.sessions).toBe(0);
   });
 
+  it('disconnects every session of one user by nick, in any case, and tells the room it left', async () => {
+    const server = new ChatServer({ hub: new ChatHub() });
+    const [ann1, ann2, bob] = [new Peer(), new Peer(), new Peer()];
+    const a1 = attach(server, ann1);
+    const a2 = attach(server, ann2);
+    const b = attach(server, bob);
+    server.login(a1, { name: 'ann', grants: [] });
+    server.login(a2, { name: 'ann', grants: [] });
+    server.command(b, { type: 'nick', nick: 'bob' });
+    server.command(a1, { type: 'join', room: 'lobby' });
+    server.command(b, { type: 'join', room: 'lobby' });
+    await settle();
+    expect(server.disconnect('nobody', 'x')).toBe(0);
+    expect(server.disconnect('ANN', 'disconnected by an admin')).toBe(2);
+    expect(ann1.closed).toEqual({ code: ErrorCode.FORBIDDEN, reason: 'disconnected by an admin' });
+    expect(ann2.closed).toEqual({ code: ErrorCode.FORBIDDEN, reason: 'disconnected by an admin' });
+    expect(bob.closed).toBeUndefined();
+    expect(bob.events.at(-1)).toEqual({
+      type: 'part',
+      room: 'lobby',
+      nick: 'ann',
+      reason: 'disconnected by an admin',
+    });
+    expect(server.sessions).toBe(1);
+    expect(server.hub.sessionsOf('ann')).toEqual([]);
+    await server.close();
+  });
+
   it('refuses a peer when the hub is full', () => {
     const server = new ChatServer({ hub: new ChatHub({ limits: { maxSessions: 1 } }) });
     attach(server, new Peer());

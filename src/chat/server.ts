@@ -213,6 +213,23 @@ export class ChatServer {
     this.#relayClose(session, reason, named);
   }
 
+  /**
+   * Lets go of every session of this node that `nick` (any case) is in, telling each client
+   * `reason`: an admin's way to end a user's presence here (other nodes keep theirs). The
+   * number of sessions closed.
+   */
+  disconnect(nick: string, reason: string): number {
+    let closed = 0;
+    for (const session of this.hub.sessionsOf(nick)) {
+      const attached = this.#peers.get(session);
+      if (attached === undefined) continue;
+      this.detach(session, reason);
+      attached.peer.close(ErrorCode.FORBIDDEN, reason);
+      closed++;
+    }
+    return closed;
+  }
+
   /** Bytes waiting, unsent, for all clients together (as their transports count them). */
   get queuedBytes(): number {
     let total = 0;

@@ -18,6 +18,89 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Human-readable output; default: when stderr is a terminal. */
   pretty?: boolean;
+  /** Also keeps the last lines here (as JSON), for a status page to show. */
+  tail?: LogTail;
+}
+
+/**
+ * The last lines a logger wrote, as pino's JSON, at most `maxLines` of at most `maxLineBytes`
+ * each (a longer line is cut and marked): a bounded memory of what happened, for the admin
+ * view of a dashboard.
+ *
+ * @example
+ * ```ts
+ * const tail = new LogTail();
+ * const log = createLogger({ tail });
+ * log.info('ready');
+ * tail.entries(); // [{ time: 1764748800000, level: 'info', msg: 'ready', fields: {...} }]
+ * ```
+ */
+export class LogTail {
+  readonly #lines: string[] = [];
+  /** Lines written since the start: an entry's number, so a reader can tell new from seen. */
+  #written = 0;
+
+  constructor(
+    readonly maxLines = 200,
+    readonly maxLineBytes = 4096,
+  ) {}
+
+  /** Takes one line (pino writes each with its newline); a stream for `pino.multistream`. */
+  write(chunk: string): void {
+    let line = chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk;
+    if (line.length > this.maxLineBytes) line = `${line.slice(0, this.maxLineBytes)}\u2026`;
+    this.#lines.push(line);
+    this.#written++;
+    if (this.#lines.length > this.maxLines) this.#lines.shift();
+  }
+
+  /** Lines written so far, including those no longer kept. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** The last `count` lines, oldest first, each read back from its JSON (a cut line as its text). */
+  entries(count = this.maxLines): LogEntry[] {
+    return this.#lines.slice(-count).map(parseLine);
+  }
+}
+
+/** One line of a `LogTail`: its time (ms), level name, message, and the other fields. */
+export interface LogEntry {
+  time: number;
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+function parseLine(line: string): LogEntry {
+  try {
+    const {
+      time,
+      level,
+      msg,
+      pid: _pid,
+      hostname: _host,
+      ...fields
+    } = JSON.parse(line) as Record<string, unknown>;
+    return {
+      time: typeof time === 'number' ? time : 0,
+      level: LEVEL_NAMES[level as number] ?? String(level),
+      msg: typeof msg === 'string' ? msg : '',
+      fields,
+    };
+  } catch {
+    return { time: 0, level: 'info', msg: line, fields: {} };
+  }
 }
 
 /**
@@ -32,21 +115,31 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const pretty = (options.pretty ?? process.stderr.isTTY) ? loadPretty() : undefined;
+  const { tail } = options;
+  const withTail = (main: DestinationStream): DestinationStream =>
+    tail === undefined
+      ? main
+      : pino.multistream([
+          { level, stream: main },
+          { level, stream: tail },
+        ]);
   if (pretty) {
     return pino(
       { level },
-      pretty({
-        destination: 2,
-        sync: true,
-        // https://no-color.org: a set, non-empty NO_COLOR turns colour off.
-        colorize: !noColor(),
-        singleLine: true,
-        translateTime: 'HH:MM:ss.l',
-        ignore: 'pid,hostname',
-      }),
+      withTail(
+        pretty({
+          destination: 2,
+          sync: true,
+          // https://no-color.org: a set, non-empty NO_COLOR turns colour off.
+          colorize: !noColor(),
+          singleLine: true,
+          translateTime: 'HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        }),
+      ),
     );
   }
-  return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+  return pino({ level, base: { pid: process.pid } }, withTail(pino.destination({ fd: 2, sync: true })));
 }
 
 /**

@@ -124,6 +124,29 @@ describe('TFTP server slots', () => {
     }
   });
 
+  it('stops one transfer when asked, by its client, telling that client why; the others go on', async () => {
+    const server = await serve({});
+    try {
+      const a = await silent('127.0.0.1');
+      const b = await silent('127.0.0.1');
+      opened.push(a.socket, b.socket);
+      a.socket.send(greedy, server.address.port, '127.0.0.1');
+      b.socket.send(greedy, server.address.port, '127.0.0.1');
+      await vi.waitFor(() => expect(server.active()).toHaveLength(2));
+      const client = `127.0.0.1:${a.socket.address().port}`;
+      expect(server.active().map((t) => t.client)).toContain(client);
+      expect(server.stop('127.0.0.1:1', 'no such client')).toBe(false);
+      expect(server.stop(client, 'stopped by the admin')).toBe(true);
+      await vi.waitFor(() =>
+        expect(a.got.at(-1)).toMatchObject({ opcode: Opcode.ERROR, message: 'stopped by the admin' }),
+      );
+      expect(server.active().map((t) => t.client)).toEqual([`127.0.0.1:${b.socket.address().port}`]);
+      expect(server.stop(client)).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('caps transfers per client address, and serves other addresses meanwhile', async () => {
     const server = await serve({ maxPerAddress: 3, firstAnswerMs: 60_000 });
     try {

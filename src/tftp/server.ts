@@ -118,6 +118,11 @@ export interface TftpService extends Service {
   readonly dropped: number;
   /** The transfers under way: file, client, direction, bytes so far, size when announced. */
   active(): TransferInfo[];
+  /**
+   * Ends the transfer with `client` (`address:port`, as `active()` names it), sending it
+   * ERROR 0 with `reason`; false when no transfer has that client.
+   */
+  stop(client: string, reason?: string): boolean;
 }
 
 /**
@@ -262,6 +267,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       return slots.dropped;
     },
     active: () => slots.list(),
+    stop: (client, reason = "stopped by the server's admin") => slots.stop(client, reason),
     close() {
       closing = true;
       // Each transfer tells its client, lets go of its file (an upload's part is removed)

@@ -170,6 +170,20 @@ export class TransferSlots {
     if (this.#slots.size === 0) this.#stopSweeping();
   }
 
+  /**
+   * Ends the transfer with the client `client` (`address:port`, as `TransferInfo` names it),
+   * telling it why; false when there is none.
+   */
+  stop(client: string, reason: string): boolean {
+    for (const slot of this.#slots.values()) {
+      if (slot.info?.().client !== client) continue;
+      slot.stop(reason, true);
+      this.release(slot);
+      return true;
+    }
+    return false;
+  }
+
   /** Ends every transfer, telling its client why (the server is closing). */
   stopAll(reason: string): void {
     this.#stopSweeping();
