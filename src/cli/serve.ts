@@ -10,7 +10,7 @@ import { ErrorCode, fileError, isSockitError, SockitError } from '../errors.js';
 import { FILES_PORT } from '../files/port.js';
 import { HTTP_PORT } from '../http/port.js';
 import { launch } from '../runtime/launch.js';
-import type { Logger } from '../runtime/log.js';
+import { type Logger, LogTail } from '../runtime/log.js';
 import { isLoopback } from '../runtime/netgroup.js';
 import type { Service } from '../runtime/service.js';
 import { serveTftp, TFTP_SERVE_PORT, type TftpService } from '../tftp/server.js';
@@ -65,7 +65,7 @@ export function serveCommand(): Command {
     .option('--irc-port <port>', 'the chat for IRC clients', parsePort, DEFAULT_IRC_PORT)
     .option(
       '--http-port <port>',
-      'status over HTTP: a page, /api/status, /metrics (Prometheus), /healthz',
+      'status over HTTP: a live dashboard, /api/status, /metrics (Prometheus), /healthz',
       parsePort,
       HTTP_PORT,
     )
@@ -91,7 +91,10 @@ Services and their default ports:
   chat   ${CHAT_PORT}/tcp and ${CHAT_PORT}/udp, the same accounts (or guests), history in --db;
          IRC on ${DEFAULT_IRC_PORT}/tcp (irssi -c 127.0.0.1 -n ann, /join #lobby)
   status ${HTTP_PORT}/tcp: http://127.0.0.1:${HTTP_PORT}/ (services, connections, transfers, chat rooms),
-         /api/status (JSON), /metrics (Prometheus), /healthz; read-only
+         /api/status (JSON), /metrics (Prometheus), /healthz; read-only, except for
+         accounts with the admin grant (sockit users add NAME --admin), who may log in
+         there to see each user's file usage and the last log lines, stop a TFTP
+         transfer and disconnect a chat user
 
 Only this machine can reach them unless --host says otherwise: --host :: (or 0.0.0.0)
 opens every service to the network, the file service without TLS (a start-up line warns).
@@ -107,7 +110,9 @@ Examples:
   sockit serve --redis redis://db.lan:6379 --db postgres://sockit@db.lan/sockit   (one chat on several hosts)`,
     )
     .action(async (flags: ServeAllFlags, command: Command) => {
-      const log = loggerFor(command);
+      // The dashboard's admin view shows the last log lines.
+      const tail = flags.http ? new LogTail() : undefined;
+      const log = loggerFor(command, 'info', tail);
       const tftpRoot = path.resolve(flags.dataDir, 'tftp');
       await mkdir(tftpRoot, { recursive: true }).catch((err: unknown) => {
         throw fileError(err, '--data-dir', tftpRoot, 'folder');
@@ -117,7 +122,7 @@ Examples:
         { loadFakeKey, serveFiles },
         { serveChat },
         { Throttle },
-        { ACCOUNT_FREE_FAILURES },
+        { ACCOUNT_FREE_FAILURES, LoginServer },
         { Metrics },
         { serveStatus },
       ] = await Promise.all([
@@ -200,12 +205,22 @@ Examples:
               await serveStatus({
                 host: flags.host,
                 port: flags.httpPort,
+                // A dashboard asks every second: its requests would bury the services' lines
+                // (admin log-ins and actions have lines of their own).
+                accessLog: false,
                 metrics,
                 ...(dashboard === undefined ? {} : { webRoot: dashboard }),
                 source: {
                   services: () => shown,
                   rooms: () => chatService?.server.hub.rooms() ?? [],
                   transfers: () => tftp?.active().map((t) => ({ service: 'tftp', ...t })) ?? [],
+                  stopTransfer: (service, client) => service === 'tftp' && (tftp?.stop(client) ?? false),
+                  disconnect: (nick) => chatService?.server.disconnect(nick, 'disconnected by an admin') ?? 0,
+                },
+                admin: {
+                  login: new LoginServer({ service: 'dashboard', store, fakeKey, ...throttles, log }),
+                  store,
+                  ...(tail === undefined ? {} : { tail }),
                 },
                 log,
               }),

@@ -3,15 +3,28 @@
  * busy it is, for people (`/`, the live dashboard of web/dashboard, fed by `/api/events`
  * (server-sent events, every second); `/status.html`, a plain page that reloads itself),
  * for programs (`/api/status`, JSON), for Prometheus (`/metrics`, from the `runtime/metrics` registry fed
- * by sockit's events) and for health checks (`/healthz`). Read-only: nothing here changes
- * anything. Served by `listenHttp`, under the same guard and limits as the file server.
+ * by sockit's events) and for health checks (`/healthz`). Served by `listenHttp`, under the
+ * same guard and limits as the file server.
+ *
+ * Read-only for everyone; an account with the `admin` grant may log in (`/api/login`, see
+ * admin.ts) and then also sees each user's file usage and the last log lines (in its
+ * `/api/events` and at `/api/admin`), and may stop a TFTP transfer or disconnect a chat user
+ * (`POST /api/admin/stop-transfer`, `/api/admin/disconnect`).
  */
 import type http from 'node:http';
+import type { LoginServer } from '../auth/login-server.js';
+import type { UserStore } from '../auth/store.js';
+import { ErrorCode, SockitError } from '../errors.js';
 import { ConfinedRoot } from '../runtime/confine.js';
+import type { LogTail } from '../runtime/log.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Service } from '../runtime/service.js';
 import { formatBytes } from '../runtime/units.js';
-import type { TransferInfo } from '../tftp/slots.js';
+import type { ActiveTransfer, AdminView, ServiceStatus, Status } from './status-types.js';
+
+export type { ActiveTransfer, AdminView, ServiceStatus, Status } from './status-types.js';
+
+import { ADMIN_COOKIE, AdminLogin, AdminSessions, adminToken, type JsonAnswer } from './admin.js';
 import { escapeHtml } from './listing.js';
 import { type HttpListenOptions, listenHttp } from './serve.js';
 import { type Served, StaticFiles } from './static.js';
@@ -24,10 +37,26 @@ export interface StatusSource {
   rooms?(): { name: string; topic: string; members: string[] }[];
   /** Transfers under way that can say what they are (TFTP's), with their service. */
   transfers?(): ActiveTransfer[];
+  /** Ends the transfer of `service` with `client` (as `transfers()` names them); false: none. */
+  stopTransfer?(service: string, client: string): boolean;
+  /** Disconnects the chat user `nick`; the sessions closed. */
+  disconnect?(nick: string): number;
 }
 
-/** A transfer in progress: which service, which file, with whom, how far. */
-export type ActiveTransfer = TransferInfo & { service: string };
+/** What an admin may log in with, and see. */
+export interface StatusAdminOptions {
+  login: LoginServer;
+  /** The user store: each user's file usage and quota. */
+  store: UserStore;
+  /** The server's last log lines. */
+  tail?: LogTail;
+  sessions?: AdminSessions;
+  /**
+   * How long a read of the users (usage, grants) is used before the store is read again; a
+   * grant taken back ends its sessions within this time. Default 5000 ms.
+   */
+  usageTtlMs?: number;
+}
 
 export interface StatusServeOptions extends HttpListenOptions {
   source: StatusSource;
@@ -35,28 +64,15 @@ export interface StatusServeOptions extends HttpListenOptions {
   metrics: Metrics;
   /** The built dashboard (dist/web/dashboard), served at `/`; without it `/` is the plain page. */
   webRoot?: string;
+  /** Admin log-in; without it nobody is an admin here. */
+  admin?: StatusAdminOptions;
 }
 
-export interface ServiceStatus {
-  name: string;
-  protocol: 'tcp' | 'udp';
-  address: string;
-  port: number;
-  /** Connections open now (TCP services). */
-  connections?: number;
-}
-
-export interface Status {
-  time: string;
-  services: ServiceStatus[];
-  /** Transfers in progress, by service (tftp, files). */
-  transfers: Record<string, number>;
-  /** Those that can say what they are. */
-  active: ActiveTransfer[];
-  rooms: { name: string; topic: string; members: string[] }[];
-  /** Counters since the start, for rates: connections accepted, bytes of ended transfers. */
-  totals: { connections: number; transferBytes: number };
-}
+/** Users listed to an admin, and log lines. */
+const ADMIN_USERS = 100;
+const ADMIN_LOG_LINES = 100;
+/** The largest JSON body a POST may have. */
+const MAX_BODY = 8192;
 
 /** Browsers following `/api/events` at once; more are answered 503. */
 const MAX_FOLLOWERS = 64;
@@ -104,6 +120,48 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
       },
     };
   };
+  const admin = options.admin;
+  const sessions = admin?.sessions ?? new AdminSessions();
+  const adminLogin =
+    admin === undefined
+      ? undefined
+      : new AdminLogin({ login: admin.login, sessions, secure: options.tls !== undefined });
+  let usage: { at: number; users: Promise<Awaited<ReturnType<UserStore['list']>>> } | undefined;
+  /** The users as the store had them at most `usageTtlMs` ago (a failed read: none). */
+  const listUsers = (store: UserStore) => {
+    const now = Date.now();
+    if (usage === undefined || now - usage.at > (admin?.usageTtlMs ?? 5000)) {
+      usage = { at: now, users: store.list().catch(() => []) };
+    }
+    return usage.users;
+  };
+  /**
+   * The admin logged in by `req`'s cookie, if its account still has the grant (a grant taken
+   * back, or an account removed, ends its sessions within `usageTtlMs`).
+   */
+  const adminOf = async (req: http.IncomingMessage): Promise<string | undefined> => {
+    if (admin === undefined) return undefined;
+    const user = sessions.user(adminToken(req));
+    if (user === undefined) return undefined;
+    const record = (await listUsers(admin.store)).find((u) => u.name === user);
+    if (record?.grants.includes('admin')) return user;
+    sessions.endUser(user);
+    return undefined;
+  };
+  const adminView = async (user: string): Promise<AdminView> => {
+    const all = (await listUsers((admin as StatusAdminOptions).store)).slice();
+    all.sort((a, b) => (b.usageBytes ?? -1) - (a.usageBytes ?? -1) || (a.name < b.name ? -1 : 1));
+    return {
+      user,
+      users: all
+        .slice(0, ADMIN_USERS)
+        .map((u) => ({ name: u.name, usageBytes: u.usageBytes, quotaBytes: u.quotaBytes })),
+      userCount: all.length,
+      log: admin?.tail?.entries(ADMIN_LOG_LINES) ?? [],
+      can: { stopTransfer: source.stopTransfer !== undefined, disconnect: source.disconnect !== undefined },
+    };
+  };
+
   let followers = 0;
   /** The status once now and then every second, as server-sent events, until the client goes. */
   const follow = (req: http.IncomingMessage, res: http.ServerResponse): Promise<Served> => {
@@ -118,7 +176,12 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
     });
     let bytes = 0;
     const push = (): void => {
-      void read().then((status) => {
+      void (async () => {
+        const status = await read();
+        const user = await adminOf(req);
+        if (user !== undefined) status.admin = await adminView(user);
+        return status;
+      })().then((status) => {
         if (res.destroyed || res.writableEnded) return;
         const event = `data: ${JSON.stringify(status)}\n\n`;
         bytes += Buffer.byteLength(event);
@@ -146,11 +209,89 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
           immutable: /-[0-9a-f]{10}\.(js|css)$/,
         });
 
+  /** The admin's POSTs: log-in, log-out and the two actions, each a JSON body. */
+  const post = async (req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<Served> => {
+    const answer = (a: JsonAnswer): Served => sendJson(req, res, a.status, a.body, a.headers);
+    const refuse = (status: number, code: string, message: string): Served =>
+      answer({ status, body: { ok: false, code, message } });
+    if (admin === undefined || adminLogin === undefined) {
+      return refuse(404, ErrorCode.NOT_FOUND, 'this server has no admin log-in');
+    }
+    // A page elsewhere cannot post here: it would need a preflight for JSON, which is never
+    // granted, and browsers say where a request comes from.
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/json' || !sameOrigin(req)) {
+      return refuse(403, ErrorCode.FORBIDDEN, 'only this page may post here, as application/json');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req, MAX_BODY));
+    } catch {
+      return refuse(400, ErrorCode.BAD_REQUEST, `a JSON body of at most ${MAX_BODY} bytes`);
+    }
+    const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    if (path === '/api/login') {
+      return answer(
+        await adminLogin.step(body, {
+          address: req.socket.remoteAddress ?? '?',
+          ...(options.log ? { log: options.log } : {}),
+        }),
+      );
+    }
+    if (path === '/api/logout') {
+      sessions.end(adminToken(req));
+      return answer({
+        status: 200,
+        body: { ok: true },
+        headers: { 'Set-Cookie': `${ADMIN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` },
+      });
+    }
+    const user = await adminOf(req);
+    if (user === undefined) return refuse(401, ErrorCode.AUTH_FAILED, 'log in as an admin first');
+    const text = (name: string): string => (typeof fields[name] === 'string' ? (fields[name] as string) : '');
+    switch (path) {
+      case '/api/admin/stop-transfer': {
+        const stopped = source.stopTransfer?.(text('service'), text('client')) ?? false;
+        options.log?.info(
+          { admin: user, service: text('service'), client: text('client'), stopped },
+          'admin: stop a transfer',
+        );
+        return stopped
+          ? answer({ status: 200, body: { ok: true } })
+          : refuse(404, ErrorCode.NOT_FOUND, 'no such transfer (it may have ended)');
+      }
+      case '/api/admin/disconnect': {
+        const closed = source.disconnect?.(text('nick')) ?? 0;
+        options.log?.info({ admin: user, nick: text('nick'), closed }, 'admin: disconnect a chat user');
+        return closed > 0
+          ? answer({ status: 200, body: { ok: true, closed } })
+          : refuse(404, ErrorCode.NOT_FOUND, `${text('nick') || 'nobody'} is not connected here`);
+      }
+      default:
+        return refuse(404, ErrorCode.NOT_FOUND, 'not found');
+    }
+  };
+
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<Served> => {
     const method = req.method ?? 'GET';
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (
+      method === 'POST' &&
+      (path === '/api/login' || path === '/api/logout' || path.startsWith('/api/admin/'))
+    ) {
+      return post(req, res, path);
+    }
     if (method !== 'GET' && method !== 'HEAD') {
-      return send(req, res, 405, 'text/plain; charset=utf-8', 'GET and HEAD only\n', { Allow: 'GET, HEAD' });
+      return send(
+        req,
+        res,
+        405,
+        'text/plain; charset=utf-8',
+        'GET and HEAD here (POST: /api/login, /api/logout, /api/admin/...)\n',
+        {
+          Allow: 'GET, HEAD',
+        },
+      );
     }
     switch (path) {
       case '/healthz': {
@@ -165,6 +306,17 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
       }
       case '/api/status':
         return send(req, res, 200, 'application/json', `${JSON.stringify(await read())}\n`);
+      case '/api/admin': {
+        const user = await adminOf(req);
+        if (user === undefined) {
+          return sendJson(req, res, 401, {
+            ok: false,
+            code: ErrorCode.AUTH_FAILED,
+            message: 'log in as an admin first',
+          });
+        }
+        return sendJson(req, res, 200, { ok: true, ...(await adminView(user)) });
+      }
       case '/api/events':
         return follow(req, res);
       case '/status.html':
@@ -173,7 +325,7 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
         if (files === undefined) return send(req, res, 200, 'text/html; charset=utf-8', page(await read()));
         return files.handle(req, res);
       default:
-        if (files !== undefined && /^\/[a-z]+-[0-9a-f]{10}\.(js|css)$/.test(path ?? ''))
+        if (files !== undefined && /^\/[a-z]+-[0-9a-f]{10}\.(js|css)$/.test(path))
           return files.handle(req, res);
         return send(
           req,
@@ -198,6 +350,52 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
     await root?.close();
     throw err;
   }
+}
+
+/**
+ * Whether a POST comes from this server's own pages: its Origin (when sent) names this host,
+ * and the browser's Sec-Fetch-Site (when sent) says same-origin.
+ */
+function sameOrigin(req: http.IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/** A request's body as text, refused (rejects) past `limit` bytes. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new SockitError(ErrorCode.BAD_REQUEST, 'body too large'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  extra: Record<string, string> = {},
+): Served {
+  return send(req, res, status, 'application/json', `${JSON.stringify(body)}\n`, extra);
 }
 
 function sum(values: { value: number }[]): number {

@@ -8,11 +8,11 @@
  */
 import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, pino } from 'pino';
-import type { LogLevel } from './log-levels.js';
+import type { LogEntry, LogLevel } from './log-levels.js';
 
 export type { Logger } from 'pino';
 
-export { LOG_LEVELS, type LogLevel } from './log-levels.js';
+export { LOG_LEVELS, type LogEntry, type LogLevel } from './log-levels.js';
 
 export interface LoggerOptions {
   level?: LogLevel;
@@ -63,14 +63,6 @@ export class LogTail {
   entries(count = this.maxLines): LogEntry[] {
     return this.#lines.slice(-count).map(parseLine);
   }
-}
-
-/** One line of a `LogTail`: its time (ms), level name, message, and the other fields. */
-export interface LogEntry {
-  time: number;
-  level: string;
-  msg: string;
-  fields: Record<string, unknown>;
 }
 
 const LEVEL_NAMES: Record<number, string> = {

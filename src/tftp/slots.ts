@@ -22,6 +22,9 @@
  * one by one (`runtime/netgroup.ts`).
  */
 import { addressGroup } from '../runtime/netgroup.js';
+import type { TransferInfo } from './transfer-info.js';
+
+export type { TransferInfo } from './transfer-info.js';
 
 /** The least silence that lets a newer request take an answered transfer's slot. */
 export const MIN_TAKEOVER_SILENCE_MS = 1000;
@@ -50,22 +53,6 @@ export interface Slot {
   stop: (reason: string, tell: boolean) => void;
   /** What the transfer is and how far it got (see `TransferInfo`), once it has begun. */
   info?: () => TransferInfo;
-}
-
-/** A transfer in progress, as a status page shows it. */
-export interface TransferInfo {
-  /** The file as the client named it. */
-  file: string;
-  /** The client, `address:port`. */
-  client: string;
-  /** `out`: the server sends (a read request); `in`: it receives (a write request). */
-  direction: 'in' | 'out';
-  /** Bytes moved so far (DATA sent, or received). */
-  bytes: number;
-  /** The size announced (tsize), when known. */
-  size?: number;
-  /** Seconds since the request. */
-  seconds: number;
 }
 
 export interface SlotLimits {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/chat/client.js';
-import { ROOT, requireTools, SERVE_ON_FREE_PORTS, type Server, startServer } from '../helpers.js';
+import { ROOT, requireTools, SERVE_ON_FREE_PORTS, type Server, sockit, startServer } from '../helpers.js';
 import { stalledTftpRead } from '../tftp-stall.js';
 
 const CHROMIUM = process.env.SOCKIT_CHROMIUM ?? '/usr/bin/chromium';
@@ -78,6 +78,99 @@ describe('pages in chromium', () => {
     } finally {
       tftp?.close();
       await chat?.close();
+      await page.close();
+      await server.stop();
+    }
+  });
+
+  it('an admin logs in on the dashboard, sees usage and the log, stops a transfer and disconnects a chat user', async () => {
+    const data = path.join(dir, 'admin-data');
+    const env = { ...process.env, SOCKIT_PASSWORD: 'admin password 1' };
+    for (const args of [
+      ['users', 'add', 'ann', '--admin'],
+      ['users', 'add', 'bob'],
+    ]) {
+      const added = await sockit([...args, '--iterations', '4096', '--data-dir', data, '-q'], { env });
+      expect(added.code, added.stderr).toBe(0);
+    }
+    const server: Server = await startServer(
+      ['serve', '--host', '127.0.0.1', '--data-dir', data, ...SERVE_ON_FREE_PORTS, '--http-port', '0'],
+      8,
+    );
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    let carl: ChatClient | undefined;
+    let tftp: Socket | undefined;
+    try {
+      const base = `http://127.0.0.1:${server.listening.find((l) => l.service === 'status')?.port}`;
+      await page.goto(`${base}/`);
+      await page.locator('#state', { hasText: 'live' }).waitFor();
+      expect(await page.locator('#admin').isHidden()).toBe(true);
+      const logIn = async (user: string): Promise<void> => {
+        await page.locator('#login-open').click();
+        await page.locator('#login-user').fill(user);
+        await page.locator('#login-password').fill('admin password 1');
+        await page.locator('#login button[type=submit]').click();
+      };
+      // An account without the grant is told so, and sees nothing more.
+      await logIn('bob');
+      await page.locator('#login-error', { hasText: 'bob is not an admin' }).waitFor();
+      expect(await page.locator('#admin').isHidden()).toBe(true);
+      await page.locator('#login-cancel').click();
+      // The password never reaches the server: only SCRAM's messages are posted.
+      const posted: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'POST') posted.push(r.postData() ?? '');
+      });
+      await logIn('ann');
+      await page.locator('#who', { hasText: 'ann (admin)' }).waitFor({ timeout: 12_000 });
+      expect(posted.join('\n')).not.toContain('admin password 1');
+      expect(await page.locator('#users td:first-child').allTextContents()).toEqual(['ann', 'bob']);
+      await page.locator('#log', { hasText: 'logged in' }).waitFor();
+
+      const chatPort = server.listening.find((l) => l.service === 'chat' && l.protocol === 'tcp')?.port;
+      carl = await ChatClient.connect({ host: '127.0.0.1', port: chatPort, nick: 'carl' });
+      carl.send({ type: 'join', room: 'lobby' });
+      writeFileSync(path.join(data, 'tftp', 'image.bin'), Buffer.alloc(1024 * 1024, 7));
+      const tftpPort = server.listening.find((l) => l.service === 'tftp')?.port as number;
+      tftp = await stalledTftpRead(tftpPort, 'image.bin', 3);
+      const told = new Promise<string>((resolve) =>
+        tftp?.on('message', (msg) => {
+          if (msg.readUInt16BE(0) === 5) resolve(msg.subarray(4, msg.length - 1).toString());
+        }),
+      );
+      await page
+        .locator('#transfers tr', { hasText: 'image.bin' })
+        .locator('button')
+        .waitFor({ timeout: 12_000 });
+      await page.screenshot({ path: path.join(SHOTS, 'status-admin.png'), fullPage: true });
+      await page
+        .locator('#transfers tr', { hasText: 'image.bin' })
+        .locator('button', { hasText: 'Stop' })
+        .click();
+      expect(await told).toBe("stopped by the server's admin");
+      await page
+        .locator('#transfers td', { hasText: 'image.bin' })
+        .waitFor({ state: 'detached', timeout: 12_000 });
+
+      page.once('dialog', (dialog) => void dialog.accept());
+      const gone = (async () => {
+        for await (const event of carl as ChatClient) if (event.type === 'bye') return event;
+        return undefined;
+      })();
+      await page.locator('#rooms td.members button[title="disconnect carl from the chat"]').click();
+      await page.locator('#admin-note', { hasText: 'disconnected carl' }).waitFor();
+      expect(await gone).toMatchObject({ reason: 'disconnected by an admin' });
+      await page
+        .locator('#rooms td.members', { hasText: 'carl' })
+        .waitFor({ state: 'detached', timeout: 12_000 });
+      await page.locator('#log', { hasText: 'admin: disconnect a chat user' }).waitFor({ timeout: 12_000 });
+
+      await page.locator('#logout').click();
+      await page.locator('#admin').waitFor({ state: 'hidden' });
+      await page.locator('#login-open').waitFor();
+    } finally {
+      tftp?.close();
+      await carl?.close();
       await page.close();
       await server.stop();
     }

@@ -212,7 +212,9 @@ describe('sockit users (SQLite)', () => {
   });
 
   it('adds an admin, grants and revokes, and refuses a grant that does not exist', async () => {
-    expect(ok(await users(['add', 'ada', '--iterations', '4096', '--admin']))).toBe('added user ada (admin)\n');
+    expect(ok(await users(['add', 'ada', '--iterations', '4096', '--admin']))).toBe(
+      'added user ada (admin)\n',
+    );
     expect((await stored('ada'))?.grants).toEqual(['admin']);
     expect(ok(await users(['grant', 'ada', 'exec', 'admin']))).toBe('grants of ada: admin, exec\n');
     expect(ok(await users(['revoke', 'ada', 'admin']))).toBe('grants of ada: exec\n');

@@ -1,4 +1,4 @@
-import { type DerivedKeys, ScramLogin } from './scram.js';
+import { type DerivedKeys, ScramLogin } from '../shared/scram.js';
 
 /**
  * The chat in a browser: a client of the chat's WebSocket transport (`/chat/ws`, one

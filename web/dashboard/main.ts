@@ -1,27 +1,17 @@
 /**
  * The live dashboard of `sockit serve`: `/api/events` (server-sent events, the status every
  * second) drawn as tables and, over the last five minutes, charts of the connections open,
- * new connections per second and bytes per second moved by transfers. Read-only.
+ * new connections per second and bytes per second moved by transfers.
+ *
+ * Read-only, until an account with the admin grant logs in (SCRAM in two POSTs to
+ * `/api/login`, see src/http/admin.ts; the password never leaves the page): its events then
+ * carry each user's file usage and the last log lines, and transfers and chat users get a
+ * button to stop or disconnect them.
  */
 
+import type { AdminView, Status } from '../../src/http/status-types.js';
 import { formatBytes } from '../../src/runtime/units.js';
-
-interface Status {
-  time: string;
-  services: { name: string; protocol: string; address: string; port: number; connections?: number }[];
-  transfers: Record<string, number>;
-  active: {
-    service: string;
-    file: string;
-    client: string;
-    direction: string;
-    bytes: number;
-    size?: number;
-    seconds: number;
-  }[];
-  rooms: { name: string; topic: string; members: string[] }[];
-  totals: { connections: number; transferBytes: number };
-}
+import { ScramLogin } from '../shared/scram.js';
 
 const WINDOW = 300;
 const $ = (id: string): HTMLElement => document.getElementById(id) as HTMLElement;
@@ -59,6 +49,44 @@ function push(list: number[], value: number): void {
   if (list.length > WINDOW) list.shift();
 }
 
+/** The admin view of the last event, when logged in. */
+let admin: AdminView | undefined;
+
+function button(label: string, title: string, action: () => Promise<void>): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  b.title = title;
+  b.addEventListener('click', () => {
+    b.disabled = true;
+    void action().finally(() => {
+      b.disabled = false;
+    });
+  });
+  return b;
+}
+
+/** POSTs JSON to this server; the answer's body, and whether it was a success. */
+async function post(url: string, body: unknown): Promise<{ ok: boolean; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  return { ok: res.ok && answer.ok === true, body: answer };
+}
+
+function say(text: string): void {
+  $('admin-note').textContent = text;
+}
+
+async function act(url: string, body: unknown, done: string): Promise<void> {
+  const { ok, body: answer } = await post(url, body);
+  say(ok ? done : String(answer.message ?? 'refused'));
+}
+
 function draw(s: Status): void {
   const at = Date.parse(s.time);
   const open = s.services.reduce((sum, x) => sum + (x.connections ?? 0), 0);
@@ -86,6 +114,9 @@ function draw(s: Status): void {
     ]),
     [undefined, undefined, undefined, 'n'],
   );
+  admin = s.admin;
+  const stop = admin?.can.stopTransfer === true;
+  const kick = admin?.can.disconnect === true;
   rows(
     'transfers',
     s.active.map((t) => {
@@ -106,24 +137,148 @@ function draw(s: Status): void {
         t.direction === 'out' ? 'download' : 'upload',
         moved,
         t.seconds > 0 ? `${formatBytes(t.bytes / t.seconds)}/s` : '',
+        stop
+          ? button('Stop', `stop sending ${t.file} to ${t.client}`, () =>
+              act(
+                '/api/admin/stop-transfer',
+                { service: t.service, client: t.client },
+                `stopped ${t.file} for ${t.client}`,
+              ),
+            )
+          : '',
       ];
     }),
   );
   rows(
     'rooms',
-    s.rooms.map((r) => [`#${r.name}`, r.topic, r.members.join(', ')]),
+    s.rooms.map((r) => {
+      const members = document.createElement('span');
+      r.members.forEach((nick, i) => {
+        if (i > 0) members.append(', ');
+        members.append(nick);
+        if (kick) {
+          members.append(
+            button('×', `disconnect ${nick} from the chat`, async () => {
+              if (confirm(`Disconnect ${nick} from the chat?`))
+                await act('/api/admin/disconnect', { nick }, `disconnected ${nick}`);
+            }),
+          );
+        }
+      });
+      return [`#${r.name}`, r.topic, members];
+    }),
     [undefined, undefined, 'members'],
   );
+  drawAdmin(admin);
   $('state').textContent = `live, ${new Date(at).toLocaleTimeString()}`;
 }
 
+function drawAdmin(view: AdminView | undefined): void {
+  ($('admin') as HTMLElement).hidden = view === undefined;
+  ($('login-open') as HTMLButtonElement).hidden = view !== undefined;
+  ($('logout') as HTMLButtonElement).hidden = view === undefined;
+  $('who').textContent = view === undefined ? '' : `${view.user} (admin)`;
+  if (view === undefined) return;
+  rows(
+    'users',
+    view.users.map((u) => {
+      const quota =
+        u.quotaBytes === null
+          ? 'default'
+          : u.quotaBytes === 'unlimited'
+            ? 'unlimited'
+            : formatBytes(u.quotaBytes);
+      const used = document.createElement('span');
+      if (typeof u.quotaBytes === 'number' && u.quotaBytes > 0 && u.usageBytes !== null) {
+        const bar = document.createElement('progress');
+        bar.max = u.quotaBytes;
+        bar.value = Math.min(u.usageBytes, u.quotaBytes);
+        used.append(bar);
+      }
+      used.append(u.usageBytes === null ? 'not counted yet' : formatBytes(u.usageBytes));
+      return [u.name, used, quota];
+    }),
+  );
+  $('user-count').textContent =
+    view.userCount > view.users.length
+      ? `(${view.users.length} of ${view.userCount} users, most used first)`
+      : `(${view.userCount} ${view.userCount === 1 ? 'user' : 'users'})`;
+  const log = $('log');
+  const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  log.replaceChildren(
+    ...view.log.map((entry) => {
+      const line = document.createElement('div');
+      line.className = `log-${entry.level}`;
+      const fields = Object.entries(entry.fields)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
+      const time = entry.time > 0 ? new Date(entry.time).toLocaleTimeString() : '';
+      line.textContent = `${time} ${entry.level.toUpperCase().padEnd(5)} ${entry.msg}${fields ? ` ${fields}` : ''}`;
+      return line;
+    }),
+  );
+  if (atEnd) log.scrollTop = log.scrollHeight;
+}
+
+let events: EventSource | undefined;
+
+/** Follows the status; again after a log-in or log-out, whose cookie the events then carry. */
 function follow(): void {
-  const events = new EventSource('/api/events');
+  events?.close();
+  events = new EventSource('/api/events');
   events.onmessage = (e) => draw(JSON.parse(String(e.data)) as Status);
   // EventSource reconnects by itself; say so meanwhile.
   events.onerror = () => {
     $('state').textContent = 'reconnecting…';
   };
 }
+
+async function logIn(user: string, password: string): Promise<string | undefined> {
+  const scram = new ScramLogin(user, password);
+  const first = await post('/api/login', { op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() });
+  if (!first.ok) return String(first.body.message ?? 'log-in refused');
+  const final = await post('/api/login', {
+    op: 'auth-final',
+    sid: first.body.sid,
+    data: await scram.final(String(first.body.data)),
+  });
+  if (!final.ok) return String(final.body.message ?? 'log-in refused');
+  if (!scram.verify(String(final.body.data))) return 'the server could not prove that it knows the account';
+  return undefined;
+}
+
+const form = $('login') as HTMLFormElement;
+$('login-open').addEventListener('click', () => {
+  form.hidden = false;
+  ($('login-user') as HTMLInputElement).focus();
+});
+$('login-cancel').addEventListener('click', () => {
+  form.hidden = true;
+});
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const user = ($('login-user') as HTMLInputElement).value.trim();
+  const password = $('login-password') as HTMLInputElement;
+  const submit = form.querySelector('button[type=submit]') as HTMLButtonElement;
+  submit.disabled = true;
+  $('login-error').textContent = 'logging in…';
+  void logIn(user, password.value)
+    .catch((err: unknown) => (err instanceof Error ? err.message : 'log-in failed'))
+    .then((error) => {
+      submit.disabled = false;
+      password.value = '';
+      $('login-error').textContent = error ?? '';
+      if (error === undefined) {
+        form.hidden = true;
+        follow();
+      }
+    });
+});
+$('logout').addEventListener('click', () => {
+  void post('/api/logout', {}).then(() => {
+    drawAdmin(undefined);
+    follow();
+  });
+});
 
 follow();
