@@ -158,7 +158,8 @@ export function isSockitError(err: unknown, code?: ErrorCode): err is SockitErro
  * `EACCES` on a port below 1024 is the common one: echo (7) and TFTP (69) are privileged.
  */
 export function bindError(err: unknown, what: string, host: string, port: number): unknown {
-  const sys = err as NodeJS.ErrnoException;
+  // Only the code is read: this module is shared with the browser code, which has no NodeJS types.
+  const sys = err as { code?: unknown } | undefined;
   const where = `${formatHostPort(host, port)}`;
   switch (sys?.code) {
     case 'EACCES':
@@ -221,7 +222,7 @@ export function fileError(
   const fail = (code: ErrorCode, message: string): SockitError =>
     new SockitError(code, `${what}: ${message}`, { cause: err });
   const cannot = `cannot ${FILE_VERBS[use]} ${file}`;
-  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
+  switch ((err as { code?: unknown } | undefined)?.code) {
     case 'ENOENT':
       return use === 'read'
         ? fail(ErrorCode.NOT_FOUND, `${file} does not exist; ${hint}`)

@@ -7,21 +7,14 @@
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { CheckedLineConnection } from '../runtime/lines.js';
 import { DEFAULT_ROOM } from './names.js';
-import type { ChatCommand, ChatEvent, Refusal } from './protocol.js';
+import type { ChatEvent, Refusal } from './protocol.js';
 import type { ChatPeer, ChatServer } from './server.js';
 import { attachPeer, type SessionConnection } from './session.js';
+import { parseLine, SLASH_HELP } from './slash.js';
 import { eventLine } from './text-lines.js';
 
 /** Longest line taken, in bytes: a message of 2 KiB and a command around it. */
 export const MAX_LINE_BYTES = 4096;
-
-const HELP = [
-  'commands: /join ROOM, /part [ROOM], /msg NICK TEXT, /me TEXT, /who [ROOM], /rooms,',
-  '          /nick NICK, /topic TEXT, /away [TEXT], /whois NICK, /quit; other lines go to the current room',
-];
-
-/** What a line asks for: a command for the hub, a local action, or a line of help. */
-type Parsed = { command: ChatCommand } | { quit: true } | { help: true } | { error: string };
 
 /** Serves one line-mode client: its first line is its nick. */
 export async function runLineSession(
@@ -95,7 +88,7 @@ export async function runLineSession(
       }
       const parsed = parseLine(line, room);
       if ('quit' in parsed) break;
-      if ('help' in parsed) say(HELP.join('\n'));
+      if ('help' in parsed) say(SLASH_HELP);
       else if ('error' in parsed) refuse({ code: ErrorCode.USAGE, message: parsed.error });
       else {
         const r = server.command(session, parsed.command);
@@ -112,53 +105,5 @@ export async function runLineSession(
       closed = true;
       await lines.close();
     }
-  }
-}
-
-/** A typed line as a command; `room` is the current room. */
-export function parseLine(line: string, room: string): Parsed {
-  if (!line.startsWith('/')) return { command: { type: 'say', room, text: line } };
-  const [name = '', ...rest] = line.slice(1).split(' ');
-  const args = rest.filter((a) => a !== '');
-  const tail = line.slice(1 + name.length).trim();
-  switch (name.toLowerCase()) {
-    case 'join':
-      return args[0] ? { command: { type: 'join', room: args[0] } } : { error: 'usage: /join ROOM' };
-    case 'part':
-    case 'leave':
-      return { command: { type: 'part', room: args[0] ?? room } };
-    case 'msg':
-    case 'query': {
-      const [to, ...words] = args;
-      const text = tail.slice((to ?? '').length).trim();
-      return to && words.length > 0
-        ? { command: { type: 'dm', to, text } }
-        : { error: 'usage: /msg NICK TEXT' };
-    }
-    case 'me':
-      return tail
-        ? { command: { type: 'say', room, text: tail, action: true } }
-        : { error: 'usage: /me TEXT' };
-    case 'who':
-    case 'names':
-      return { command: { type: 'members', room: args[0] ?? room } };
-    case 'rooms':
-    case 'list':
-      return { command: { type: 'rooms' } };
-    case 'nick':
-      return args[0] ? { command: { type: 'nick', nick: args[0] } } : { error: 'usage: /nick NICK' };
-    case 'topic':
-      return { command: { type: 'topic', room, topic: tail } };
-    case 'away':
-      return { command: tail ? { type: 'away', message: tail } : { type: 'away' } };
-    case 'whois':
-      return args[0] ? { command: { type: 'whois', nick: args[0] } } : { error: 'usage: /whois NICK' };
-    case 'quit':
-    case 'exit':
-      return { quit: true };
-    case 'help':
-      return { help: true };
-    default:
-      return { error: `no command /${name}; /help lists them` };
   }
 }

@@ -32,10 +32,10 @@ export function joinCommand(): Command {
       '\nType a line to talk; /help lists the commands; /quit or Ctrl-D leaves.\n\nExamples:\n  sockit chat join chat.lan --nick ann\n  sockit chat join --user ann --tls chat.lan --room ops',
     )
     .action(async (server: string, flags: JoinFlags, command: Command) => {
-      const [{ ChatClient }, { eventLine }, { parseLine }, resumes] = await Promise.all([
+      const [{ ChatClient }, { eventLine }, { parseLine, SLASH_HELP }, resumes] = await Promise.all([
         import('../chat/client.js'),
         import('../chat/text-lines.js'),
-        import('../chat/line-mode.js'),
+        import('../chat/slash.js'),
         import('../chat/resume.js'),
       ]);
       const servers = serverList(server);
@@ -168,7 +168,7 @@ export function joinCommand(): Command {
         if (line === '' || !client) return true;
         const parsed = parseLine(line, room);
         if ('quit' in parsed) return false;
-        if ('help' in parsed) show(HELP);
+        if ('help' in parsed) show(SLASH_HELP);
         else if ('error' in parsed) show(`! ${parsed.error}`);
         else client.send(parsed.command);
         return true;
@@ -293,6 +293,3 @@ export function joinCommand(): Command {
 const TYPING_EVERY_MS = 3000;
 /** How long a typing notice shows without another (the hub's notices stand 6 s). */
 const TYPING_SHOWN_MS = 6000;
-
-const HELP =
-  '/join ROOM  /part [ROOM]  /msg NICK TEXT  /me TEXT  /who [ROOM]  /rooms  /nick NICK  /topic TEXT  /away [TEXT]  /whois NICK  /quit';

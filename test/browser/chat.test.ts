@@ -181,4 +181,94 @@ describe('the chat in a browser', () => {
     await eve.context().close();
     await fay.context().close();
   });
+  it("operators' commands: /kick puts a page out of the room with a line saying why; /whois, /help and mistakes answer in place", async () => {
+    const gil = await enter('gil');
+    const hal = await enter('hal');
+    const typed = async (page: Page, line: string): Promise<void> => {
+      await page.focus('#say');
+      await page.keyboard.type(line);
+      await page.keyboard.press('Enter');
+    };
+    // The first in a new room is its operator.
+    await typed(gil, '/join ops');
+    await gil.locator('#room-title', { hasText: '#ops' }).waitFor();
+    await typed(hal, '/join ops');
+    await gil.locator('#members li', { hasText: 'hal' }).waitFor();
+    expect(await gil.locator('#members li', { hasText: 'gil' }).textContent()).toBe('@gil');
+    await typed(hal, '/kick gil');
+    await hal.locator('#messages li.note', { hasText: /operator/ }).waitFor();
+    await typed(gil, '/kick hal bye now');
+    await gil.locator('#messages li.note', { hasText: 'gil put hal out of #ops (bye now)' }).waitFor();
+    await hal.locator('#messages li.note', { hasText: 'gil put hal out of #ops (bye now)' }).waitFor();
+    expect(await hal.locator('#rooms button').allTextContents()).toEqual(['#lobby']);
+    await gil.locator('#members li', { hasText: 'hal' }).waitFor({ state: 'detached' });
+    await typed(gil, '/whois hal');
+    await gil.locator('#messages li.note', { hasText: /^-- hal \(guest\): online, in #lobby$/ }).waitFor();
+    await typed(gil, '/help');
+    await gil.locator('#messages li.note', { hasText: /^operators: \/kick NICK/ }).waitFor();
+    await typed(gil, '/frobnicate');
+    await gil.locator('#messages li.note', { hasText: 'no command /frobnicate; /help lists them' }).waitFor();
+    // The notes stay where they were said as messages arrive.
+    await typed(gil, 'still here');
+    await gil.locator('#messages li', { hasText: 'still here' }).waitFor();
+    expect(await gil.locator('#messages li.note').count()).toBeGreaterThanOrEqual(5);
+    await typed(gil, '/part');
+    await gil.locator('#room-title', { hasText: '#lobby' }).waitFor();
+    expect(await gil.locator('#rooms button').allTextContents()).toEqual(['#lobby']);
+    await gil.screenshot({ path: path.join(SHOTS, 'chat-operator.png') });
+    await gil.context().close();
+    await hal.context().close();
+  });
+
+  it("an account's page comes back after the server restarts: logged in again without its password, each message once", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`http://${base}/chat/`);
+    await page.fill('#nick', 'dora');
+    await page.fill('#password', PASSWORD);
+    await page.press('#password', 'Enter');
+    await page.locator('#state', { hasText: 'as dora (account)' }).waitFor();
+    await page.focus('#say');
+    await page.keyboard.type('before the restart');
+    await page.keyboard.press('Enter');
+    await page.locator('#messages li', { hasText: 'before the restart' }).waitFor();
+    const before = await texts(page);
+    const port = server.listening[0]?.port as number;
+    await server.stop();
+    await page.locator('#state', { hasText: 'disconnected' }).waitFor();
+    server = await startServer(
+      [
+        'chat',
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--no-irc',
+        '--no-udp',
+        '--data-dir',
+        dir,
+      ],
+      1,
+    );
+    // Logged in again from the keys kept in memory: the form never came back.
+    await page.locator('#state', { hasText: 'as dora (account)' }).waitFor({ timeout: 20_000 });
+    expect(await page.locator('#enter').isVisible()).toBe(false);
+    const sent = await sockit(['chat', 'send', base, 'lobby', 'after', 'the', 'restart', '--nick', 'term2']);
+    expect(sent.code, sent.stderr).toBe(0);
+    await page.locator('#messages li', { hasText: 'after the restart' }).waitFor();
+    expect(await texts(page)).toEqual([...before, 'after the restart']);
+    await page.focus('#say');
+    await page.keyboard.type('and still dora');
+    await page.keyboard.press('Enter');
+    const tail = await sockit(['chat', 'tail', base, 'lobby', '--no-follow', '--json', '--nick', 'reader2']);
+    const said = tail.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { from: string; account?: string; text: string })
+      .filter((m) => m.text === 'and still dora');
+    expect(said).toEqual([expect.objectContaining({ from: 'dora', account: 'dora' })]);
+    await context.close();
+  });
 });

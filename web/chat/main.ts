@@ -1,3 +1,6 @@
+import type { ChatEvent as ServerEvent } from '../../src/chat/protocol.js';
+import { parseLine, SLASH_HELP } from '../../src/chat/slash.js';
+import { eventLine } from '../../src/chat/text-lines.js';
 import { type DerivedKeys, ScramLogin } from '../shared/scram.js';
 
 /**
@@ -19,6 +22,8 @@ interface ChatMessage {
   text: string;
   action?: boolean;
   mentions?: string[];
+  /** A line of this page's own (an answer to a command, a refusal), not a message. */
+  note?: true;
 }
 interface Member {
   nick: string;
@@ -73,6 +78,12 @@ function room(name: string): Room {
     rooms.set(name, r);
   }
   return r;
+}
+
+/** The newest message from the server in `r` (notes are this page's own). */
+function lastMessage(r: Room): ChatMessage | undefined {
+  for (let i = r.messages.length - 1; i >= 0; i--) if (!r.messages[i]?.note) return r.messages[i];
+  return undefined;
 }
 
 function saveRooms(): void {
@@ -174,7 +185,7 @@ function handle(event: ChatEvent): void {
       // Back in every room, each from after the last message shown: nothing twice.
       for (const r of rooms.values()) {
         if (r.name.startsWith('@')) continue;
-        const last = r.messages.at(-1)?.id;
+        const last = lastMessage(r)?.id;
         send(
           last === undefined ? { type: 'join', room: r.name } : { type: 'join', room: r.name, after: last },
         );
@@ -225,9 +236,55 @@ function handle(event: ChatEvent): void {
       return;
     }
     case 'part':
-      room(String(event.room)).members.delete(String(event.nick));
+    case 'kick': {
+      const name = String(event.room);
+      if (event.nick === nick) {
+        // Out of the room: it leaves the list (with a line saying why, when put out).
+        rooms.delete(name);
+        if (current === name) current = [...rooms.keys()][0] ?? 'lobby';
+        saveRooms();
+        if (event.type === 'kick') note(eventLine(event as unknown as ServerEvent) ?? 'put out of the room');
+        render();
+        return;
+      }
+      room(name).members.delete(String(event.nick));
+      if (event.type === 'kick') note(eventLine(event as unknown as ServerEvent) ?? '', name);
       render();
       return;
+    }
+    case 'op': {
+      const member = room(String(event.room)).members.get(String(event.nick));
+      if (member) member.op = event.op === true;
+      note(eventLine(event as unknown as ServerEvent) ?? '', String(event.room));
+      return;
+    }
+    case 'nick': {
+      const old = String(event.old);
+      const renamed = String(event.nick);
+      for (const r of rooms.values()) {
+        const member = r.members.get(old);
+        if (member === undefined) continue;
+        r.members.delete(old);
+        r.members.set(renamed, { ...member, nick: renamed });
+      }
+      if (old === nick) {
+        nick = renamed;
+        if (account === undefined) sessionStorage.setItem('sockit.nick', nick);
+        setState(account === undefined ? `as ${nick}` : `as ${nick} (account)`);
+      }
+      note(eventLine(event as unknown as ServerEvent) ?? '');
+      return;
+    }
+    case 'ban':
+    case 'rooms':
+    case 'members':
+    case 'bans':
+    case 'whois': {
+      // Answers to commands, and what operators did: a line in the conversation shown.
+      const text = eventLine(event as unknown as ServerEvent);
+      if (text !== undefined) for (const part of text.split('\n')) note(part);
+      return;
+    }
     case 'quit':
       for (const r of rooms.values()) r.members.delete(String(event.nick));
       render();
@@ -279,11 +336,25 @@ function setState(text: string): void {
   $('state').textContent = text;
 }
 
-function note(text: string): void {
-  const li = document.createElement('li');
-  li.className = 'note';
-  li.textContent = text;
-  $('messages').append(li);
+let notes = 0;
+
+/**
+ * A line of this page's own in `where` (default: the conversation shown), kept among its
+ * messages: right after the newest one, so that it stays where it was said.
+ */
+function note(text: string, where = current): void {
+  if (text === '') return;
+  const r = room(where);
+  const after = lastMessage(r)?.id ?? '';
+  notes++;
+  r.messages.push({
+    id: `${after}~${String(notes).padStart(8, '0')}`,
+    at: Date.now(),
+    from: '',
+    text,
+    note: true,
+  });
+  render();
 }
 
 function render(): void {
@@ -340,6 +411,11 @@ function label(name: string): string {
 
 function line(m: ChatMessage): HTMLLIElement {
   const li = document.createElement('li');
+  if (m.note) {
+    li.className = 'note';
+    li.textContent = m.text;
+    return li;
+  }
   li.dataset.id = m.id;
   const time = document.createElement('time');
   time.dateTime = new Date(m.at).toISOString();
@@ -383,33 +459,84 @@ $('say-form').addEventListener('submit', (e) => {
   const text = input.value;
   if (text.trim() === '') return;
   input.value = '';
-  if (text.startsWith('/join ')) {
-    const name = text.slice(6).trim().replace(/^#/, '');
-    current = name;
-    room(name);
-    send({ type: 'join', room: name });
-    saveRooms();
-    render();
+  // The commands of every sockit chat client (src/chat/slash.ts); in a conversation with one
+  // person, what would go to a room goes to that person.
+  const parsed = parseLine(text, current);
+  if ('help' in parsed) {
+    for (const part of SLASH_HELP.split('\n')) note(part);
     return;
   }
-  const msg = /^\/msg\s+(\S+)\s+(.+)$/s.exec(text);
-  if (msg !== null) {
-    // A conversation with one person, opened by its first message.
-    current = `@${msg[1]}`;
-    room(current);
-    send({ type: 'dm', to: msg[1], text: msg[2] });
-    render();
+  if ('error' in parsed) {
+    note(parsed.error);
     return;
   }
-  const action = text.startsWith('/me ');
-  const body = action ? text.slice(4) : text;
-  if (current.startsWith('@'))
-    send({ type: 'dm', to: current.slice(1), text: body, ...(action ? { action } : {}) });
-  else send({ type: 'say', room: current, text: body, ...(action ? { action } : {}) });
+  if ('quit' in parsed) {
+    leave();
+    return;
+  }
+  const command = parsed.command;
+  switch (command.type) {
+    case 'join': {
+      const name = command.room.replace(/^#/, '');
+      current = name;
+      room(name);
+      send({ type: 'join', room: name });
+      saveRooms();
+      render();
+      return;
+    }
+    case 'dm':
+      // A conversation with one person, opened by its first message.
+      current = `@${command.to}`;
+      room(current);
+      render();
+      break;
+    case 'say':
+      if (current.startsWith('@')) {
+        send({
+          type: 'dm',
+          to: current.slice(1),
+          text: command.text,
+          ...(command.action ? { action: true } : {}),
+        });
+        return;
+      }
+      break;
+    case 'part':
+      if (command.room.startsWith('@')) {
+        // Closing a conversation with one person: nothing to tell the server.
+        rooms.delete(command.room);
+        current = [...rooms.keys()][0] ?? 'lobby';
+        render();
+        return;
+      }
+      break;
+  }
+  send(command as unknown as Record<string, unknown>);
 });
+
+/** `/quit`: leaves the chat, back to the entry form, forgetting this tab's nick and rooms. */
+function leave(): void {
+  const socket = ws;
+  ws = undefined;
+  socket?.close(1000, 'quit');
+  welcomed = false;
+  again = undefined;
+  account = undefined;
+  rooms.clear();
+  current = 'lobby';
+  sessionStorage.removeItem('sockit.nick');
+  sessionStorage.removeItem('sockit.rooms');
+  sessionStorage.removeItem('sockit.current');
+  setState('left the chat');
+  $('app').hidden = true;
+  $('enter').hidden = false;
+}
 
 $('say').addEventListener('input', () => {
   const now = Date.now();
+  // A command being typed is not a message on its way.
+  if ($<HTMLInputElement>('say').value.startsWith('/')) return;
   if (now - lastTyping < TYPING_EVERY_MS || current.startsWith('@')) return;
   lastTyping = now;
   send({ type: 'typing', room: current, active: true });
@@ -431,7 +558,7 @@ $('join-form').addEventListener('submit', (e) => {
 // Older messages when scrolled to the top.
 $('messages').addEventListener('scroll', () => {
   const r = room(current);
-  const first = r.messages[0];
+  const first = r.messages.find((m) => !m.note);
   if ($('messages').scrollTop === 0 && r.more && first !== undefined) {
     r.more = false;
     send({ type: 'history', room: r.name, before: first.id, limit: 50 });
