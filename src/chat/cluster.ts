@@ -177,6 +177,17 @@ export class ChatCluster {
     return [...this.#peers.keys()];
   }
 
+  /**
+   * How the link stands, for a status page: `node 2 of 3, redis ready`, or with the Redis
+   * connection's state when it is not ready (`connecting`, `reconnecting`, ...).
+   */
+  get state(): string {
+    const pub = this.#pub.status;
+    const sub = this.#sub.status;
+    const redis = pub === 'ready' && sub === 'ready' ? 'ready' : pub === 'ready' ? sub : pub;
+    return `node ${this.node} of ${this.#peers.size + 1}, redis ${redis}`;
+  }
+
   /** Says bye (the others let this node's sessions go at once), gives the number back, disconnects. */
   async close(): Promise<void> {
     if (this.#closed) return;

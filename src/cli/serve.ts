@@ -212,6 +212,7 @@ Examples:
                 ...(dashboard === undefined ? {} : { webRoot: dashboard }),
                 source: {
                   services: () => shown,
+                  stateOf: (s) => (s === chatService ? chatService.cluster?.state : undefined),
                   rooms: () => chatService?.server.hub.rooms() ?? [],
                   transfers: () => tftp?.active().map((t) => ({ service: 'tftp', ...t })) ?? [],
                   stopTransfer: (service, client) => service === 'tftp' && (tftp?.stop(client) ?? false),

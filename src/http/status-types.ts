@@ -13,6 +13,8 @@ export interface ServiceStatus {
   protocol: 'tcp' | 'udp';
   address: string;
   port: number;
+  /** `listening`, or what the service says of itself (a chat node: its Redis link). */
+  state: string;
   /** Connections open now (TCP services). */
   connections?: number;
 }

@@ -33,6 +33,8 @@ import { type Served, StaticFiles } from './static.js';
 export interface StatusSource {
   /** The services running, each with its address. */
   services(): readonly Service[];
+  /** What a service says of its state, when more than that it listens (default `listening`). */
+  stateOf?(service: Service): string | undefined;
   /** The chat's rooms and who is in them, when a chat runs. */
   rooms?(): { name: string; topic: string; members: string[] }[];
   /** Transfers under way that can say what they are (TFTP's), with their service. */
@@ -103,6 +105,7 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
           protocol: s.protocol,
           address: s.address.address,
           port: s.address.port,
+          state: source.stateOf?.(s) ?? 'listening',
         };
         if (s.protocol === 'tcp') {
           status.connections = open
@@ -439,7 +442,7 @@ function page(status: Status): string {
   const services = status.services
     .map(
       (s) =>
-        `<tr><td>${e(s.name)}</td><td>${s.protocol}</td><td>${e(s.address)}:${s.port}</td>` +
+        `<tr><td>${e(s.name)}</td><td>${s.protocol}</td><td>${e(s.address)}:${s.port}</td><td>${e(s.state)}</td>` +
         `<td class="n">${s.connections ?? ''}</td></tr>`,
     )
     .join('\n');
@@ -470,7 +473,7 @@ function page(status: Status): string {
 <style>body{font:14px/1.5 system-ui,sans-serif;margin:1.5rem;max-width:60rem}table{border-collapse:collapse;width:100%;margin-bottom:1.5rem}
 th,td{text-align:left;padding:.2rem .8rem .2rem 0}.n{text-align:right}td.members{word-break:break-word}</style></head>
 <body><h1>sockit status</h1><p>${e(status.time)}</p>
-<h2>Services</h2><table><tr><th>service</th><th>protocol</th><th>address</th><th class="n">connections</th></tr>
+<h2>Services</h2><table><tr><th>service</th><th>protocol</th><th>address</th><th>state</th><th class="n">connections</th></tr>
 ${services}</table>
 <h2>Transfers in progress</h2><ul>${transfers || '<li>none</li>'}</ul>
 <table id="transfers"><tr><th>service</th><th>file</th><th>client</th><th>kind</th><th>moved</th><th>rate</th></tr>

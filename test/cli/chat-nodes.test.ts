@@ -288,9 +288,10 @@ describe('two chat nodes on one Redis', () => {
         REDIS,
         '--redis-prefix',
         prefix,
-        '--no-http',
+        '--http-port',
+        '0',
       ],
-      7,
+      8,
     );
     nodes.push(all);
     const chatPort = all.listening.find((l) => l.service === 'chat' && l.protocol === 'tcp')?.port as number;
@@ -306,6 +307,14 @@ describe('two chat nodes on one Redis', () => {
     bob.client.send({ type: 'say', room: 'lobby', text: 'from sockit serve' });
     for (let i = 0; i < 250 && texts(ann.events, false).length === 0; i++) await sleep(20);
     expect(texts(ann.events, false)).toEqual(['from sockit serve']);
+    // Its status says that its chat is one node of two, linked.
+    const statusPort = all.listening.find((l) => l.service === 'status')?.port;
+    const status = (await (await fetch(`http://127.0.0.1:${statusPort}/api/status`)).json()) as {
+      services: { name: string; protocol: string; state: string }[];
+    };
+    const states = Object.fromEntries(status.services.map((s) => [`${s.name}/${s.protocol}`, s.state]));
+    expect(states['chat/tcp']).toMatch(/^node \d+ of 2, redis ready$/);
+    expect(states['echo/tcp']).toBe('listening');
     await ann.client.close();
     await bob.client.close();
     expect(await all.stop()).toBe(0);

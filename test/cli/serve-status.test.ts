@@ -63,7 +63,7 @@ describe('sockit serve --http-port', () => {
     const res = await fetch(`${base}/api/status`);
     expect(res.status).toBe(200);
     const status = (await res.json()) as {
-      services: { name: string; protocol: string; port: number; connections?: number }[];
+      services: { name: string; protocol: string; port: number; state: string; connections?: number }[];
       rooms: { name: string; topic: string; members: string[] }[];
     };
     expect(status.services.map((s) => `${s.name}/${s.protocol}`).sort()).toEqual([
@@ -80,6 +80,8 @@ describe('sockit serve --http-port', () => {
         server.listening.find((l) => l.service === s.name && l.protocol === s.protocol)?.port,
       );
     }
+    // Without --redis, each service's state is that it listens.
+    expect(new Set(status.services.map((s) => s.state))).toEqual(new Set(['listening']));
     expect(status.services.find((s) => s.name === 'echo' && s.protocol === 'tcp')?.connections).toBe(1);
     expect(status.services.find((s) => s.name === 'files')?.connections).toBe(0);
     expect(status.rooms.find((r) => r.name === 'lobby')).toEqual({
@@ -94,7 +96,7 @@ describe('sockit serve --http-port', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const html = await res.text();
-    expect(html).toContain('<td>echo</td><td>tcp</td>');
+    expect(html).toMatch(/<td>echo<\/td><td>tcp<\/td><td>127\.0\.0\.1:\d+<\/td><td>listening<\/td>/);
     expect(html).toContain('<td class="members">ann</td>');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; more');
     expect(html).not.toContain('<script>alert');

@@ -110,9 +110,10 @@ function draw(s: Status): void {
       x.name,
       x.protocol,
       `${x.address}:${x.port}`,
+      x.state,
       x.connections === undefined ? '' : String(x.connections),
     ]),
-    [undefined, undefined, undefined, 'n'],
+    [undefined, undefined, undefined, undefined, 'n'],
   );
   admin = s.admin;
   const stop = admin?.can.stopTransfer === true;
