@@ -31,6 +31,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { events } from '../runtime/events.js';
 import { addressGroup } from '../runtime/netgroup.js';
+import { visible } from '../runtime/text.js';
 import { SecretChallengeServer, secretContext } from './challenge.js';
 import { DEFAULT_ITERATIONS } from './credentials.js';
 import { IterationMix } from './iteration-mix.js';
@@ -317,7 +318,11 @@ export class LoginServer {
       }
       counts.attempts++;
       if (!ok || record === undefined) {
-        (peer.log ?? this.#o.log)?.warn({ user, mechanism: request.mechanism }, 'log-in refused');
+        // The name as the client sent it: shown, never able to forge a line of its own.
+        (peer.log ?? this.#o.log)?.warn(
+          { user: visible(user, 64), mechanism: request.mechanism },
+          'log-in refused',
+        );
         throw new SockitError(ErrorCode.AUTH_FAILED, GENERIC_REFUSAL);
       }
       // The failures recorded in advance are taken back: the account's record is cleared, the
@@ -371,7 +376,11 @@ export class LoginServer {
       if (queued) uncharge();
       throw new ThrottledError(wait, 'too many log-in attempts');
     };
-    const backoff = this.#accounts.waitFor(key);
+    // An address group that logged in to this account lately is spared the account's
+    // back-off (its own address back-off still holds): guessers elsewhere, however many,
+    // cannot keep the owner out of its account from where it usually is.
+    const familiar = this.#known.has(key, group);
+    const backoff = familiar ? 0 : this.#accounts.waitFor(key);
     if (backoff > 0) refuse(backoff);
     const slot = this.#slots.get(key);
     if (slot === undefined) {
@@ -399,7 +408,7 @@ export class LoginServer {
       });
       if (!admitted) refuse(IN_FLIGHT_RETRY_MS, true);
       // The attempt before may have failed: the account's back-off counts again.
-      const after = this.#accounts.waitFor(key);
+      const after = familiar ? 0 : this.#accounts.waitFor(key);
       if (after > 0) {
         this.#releaseAccount(key);
         refuse(after);

@@ -119,6 +119,11 @@ describe('SCRAM-SHA-256 exchanges', () => {
     });
     expect((await real.first('n,,n=user,r=abc')).split(',i=')[1]).toBe(ghost.split(',i=')[1]);
 
+    // Spellings that SASLprep makes one name get one salt, as an account's would: otherwise
+    // a name with a soft hyphen or a zero-width space added would tell real from unknown.
+    expect(await saltOf('gho\u00adst')).toBe(ghost);
+    expect(await saltOf('ghost\u200b')).toBe(ghost);
+
     const { server: empty } = serverFor({});
     const { result, verdict } = await exchange(new ScramClient('ghost', 'pencil'), empty);
     expect(result).toEqual({ ok: false, user: 'ghost', serverFinal: 'e=invalid-proof' });

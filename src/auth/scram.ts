@@ -366,14 +366,16 @@ export class ScramServer {
     const [saslname = '', nonce = ''] = parseAttributes(bare, ['n', 'r']);
     const name = unescapeUser(saslname);
     checkNonce(nonce);
-    // Made for every attempt, so the work does not depend on the answer of lookup().
-    const fake = this.#fakeCredentials(name);
     let prepared: string | undefined;
     try {
       prepared = saslPrep(name);
     } catch {
       // A name SASLprep rejects cannot have an account; it is treated like any unknown name.
     }
+    // Made for every attempt, so the work does not depend on the answer of lookup(); from the
+    // name as it is looked up, so that spellings SASLprep makes one (a soft hyphen, a zero-width
+    // space added) get one salt whether or not the account exists.
+    const fake = this.#fakeCredentials(prepared ?? name);
     const found = prepared === undefined ? undefined : await this.#lookup(prepared);
     this.#user = prepared ?? name;
     this.#credentials = found ?? fake;

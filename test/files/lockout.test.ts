@@ -275,6 +275,19 @@ describe('a crowd from many addresses holding the account slot and its queue', (
     expect(results).toEqual(['ann', 'ann', 'ann']);
   });
 
+  it("spares the owner's usual group the account's back-off that guessers elsewhere ran up", async () => {
+    const port = await start({ loginStepTimeoutMs: 300 });
+    expect(await logIn(port, '127.0.0.1', 'ann', 'correct horse')).toBe('ann');
+    // Twenty wrong guesses from twenty addresses: past the account's ten free failures.
+    for (let i = 0; i < 20; i++) {
+      const got = await logIn(port, crowd(400 + i), 'ann', 'a guess');
+      expect([ErrorCode.AUTH_FAILED, ErrorCode.THROTTLED]).toContain(got);
+    }
+    // A stranger with the right password is held by the account's back-off; the owner is not.
+    expect(await logIn(port, '127.3.0.10', 'ann', 'correct horse')).toBe(ErrorCode.THROTTLED);
+    expect(await logIn(port, '127.0.0.1', 'ann', 'correct horse')).toBe('ann');
+  });
+
   it('does not charge a refusal by the account queue to the refused address', async () => {
     const throttle = new Throttle({ freeFailures: 1_000_000 });
     const port = await start({ throttle, loginStepTimeoutMs: 300 });
