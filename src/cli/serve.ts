@@ -265,7 +265,8 @@ function warnIfExposed(host: string, log: Logger): void {
   log.warn(
     { host },
     `binding ${host}: every service is reachable from the network, the file service without TLS ` +
-      '(passwords are never sent, but file contents are readable on the wire); ' +
+      '(passwords are never sent, but file contents are readable on the wire), and the status ' +
+      "dashboard over plain HTTP (an admin's session cookie could be read on the wire); " +
       `use --host ${SERVE_DEFAULT_HOST} to keep them on this machine`,
   );
 }

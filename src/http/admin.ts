@@ -19,6 +19,7 @@ import type { LoginPeer, LoginServer } from '../auth/login-server.js';
 import { AuthRequest, type LoginMessage, refusal, ThrottledError } from '../auth/login-transport.js';
 import type { UserRecord } from '../auth/store.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { networkGroup } from '../runtime/netgroup.js';
 
 /** The cookie that carries an admin session. */
 export const ADMIN_COOKIE = 'sockit_admin';
@@ -35,8 +36,21 @@ export interface AdminSessionOptions {
 
 interface Session {
   user: string;
+  /** What the account was at log-in (see `accountMark`): a new password or a new account ends it. */
+  mark: string;
   created: number;
   seen: number;
+}
+
+/**
+ * What an account is, for its sessions: its keys and when it was made. A new password, or the
+ * account removed and made again under its name, gives another mark.
+ */
+export function accountMark(user: Pick<UserRecord, 'credentials' | 'createdAt'>): string {
+  return createHash('sha256')
+    .update(user.credentials.storedKey)
+    .update(String(user.createdAt.getTime()))
+    .digest('base64url');
 }
 
 /**
@@ -65,10 +79,10 @@ export class AdminSessions {
   }
 
   /** A new session for `user`: its token (43 characters of base64url, 256 random bits). */
-  issue(user: string): string {
+  issue(user: string, mark = ''): string {
     const token = randomBytes(32).toString('base64url');
     const now = this.#now();
-    this.#sessions.set(hash(token), { user, created: now, seen: now });
+    this.#sessions.set(hash(token), { user, mark, created: now, seen: now });
     // Least recently used first: Map keeps insertion order, and `user()` re-inserts.
     while (this.#sessions.size > this.#max) {
       const oldest = this.#sessions.keys().next().value as string;
@@ -79,6 +93,11 @@ export class AdminSessions {
 
   /** The user of a live session (and the session counts as used), or undefined. */
   user(token: string | undefined): string | undefined {
+    return this.session(token)?.user;
+  }
+
+  /** A live session's user and account mark (the session counts as used), or undefined. */
+  session(token: string | undefined): { user: string; mark: string } | undefined {
     if (token === undefined || !/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
     const key = hash(token);
     const session = this.#sessions.get(key);
@@ -91,7 +110,7 @@ export class AdminSessions {
     session.seen = now;
     this.#sessions.delete(key);
     this.#sessions.set(key, session);
-    return session.user;
+    return { user: session.user, mark: session.mark };
   }
 
   /** Ends a session (log-out); nothing happens for an unknown token. */
@@ -102,6 +121,20 @@ export class AdminSessions {
   /** Ends every session of `user` (its grant was taken back, or it was removed). */
   endUser(user: string): void {
     for (const [key, session] of this.#sessions) if (session.user === user) this.#sessions.delete(key);
+  }
+
+  /**
+   * Ends every session whose account no longer is what it was at log-in: gone, without the
+   * admin grant, or with another mark (a new password, or made again).
+   */
+  sweep(users: readonly Pick<UserRecord, 'name' | 'grants' | 'credentials' | 'createdAt'>[]): void {
+    if (this.#sessions.size === 0) return;
+    const admins = new Map(
+      users.filter((u) => u.grants.includes('admin')).map((u) => [u.name, accountMark(u)]),
+    );
+    for (const [key, session] of this.#sessions) {
+      if (admins.get(session.user) !== session.mark) this.#sessions.delete(key);
+    }
   }
 
   get size(): number {
@@ -133,6 +166,7 @@ export interface JsonAnswer {
 
 interface Attempt {
   address: string;
+  network: string;
   /** The server's messages, in order, for the POSTs waiting on them. */
   sent: LoginMessage[];
   wakeSent: (() => void) | undefined;
@@ -145,7 +179,12 @@ interface Attempt {
 export interface AdminLoginOptions {
   login: LoginServer;
   sessions: AdminSessions;
-  /** Log-ins under way at once, over all clients; more are answered 503. Default 32. */
+  /**
+   * Log-ins under way at once from one network (an IPv4 /24, an IPv6 /48); more are refused
+   * for a second. Default 8. (One address has at most one: the log-in server's rule.)
+   */
+  maxPerNetwork?: number;
+  /** Log-ins under way at once in all; more are refused for a second. Default 4096. */
   maxAttempts?: number;
   /** Whether the cookie is only for HTTPS (the page is served over TLS). */
   secure?: boolean;
@@ -163,6 +202,8 @@ export interface AdminLoginOptions {
 export class AdminLogin {
   readonly #o: AdminLoginOptions;
   readonly #attempts = new Map<string, Attempt>();
+  /** Log-ins under way per network. */
+  readonly #networks = new Map<string, number>();
 
   constructor(options: AdminLoginOptions) {
     this.#o = options;
@@ -181,12 +222,17 @@ export class AdminLogin {
         new SockitError(ErrorCode.BAD_REQUEST, 'expected {op:"auth", mechanism:"SCRAM-SHA-256", data}'),
       );
     }
-    if (this.#attempts.size >= (this.#o.maxAttempts ?? 32)) {
+    // Many addresses of one network cannot fill the table: others still log in.
+    const network = networkGroup(peer.address);
+    const fromNetwork = this.#networks.get(network) ?? 0;
+    if (fromNetwork >= (this.#o.maxPerNetwork ?? 8) || this.#attempts.size >= (this.#o.maxAttempts ?? 4096)) {
       return refused(new ThrottledError(1000, 'too many log-ins under way'));
     }
+    this.#networks.set(network, fromNetwork + 1);
     const sid = randomBytes(18).toString('base64url');
     const attempt: Attempt = {
       address: peer.address,
+      network,
       sent: [],
       wakeSent: undefined,
       deliver: undefined,
@@ -216,6 +262,9 @@ export class AdminLogin {
       .finally(() => {
         attempt.settled = true;
         this.#attempts.delete(sid);
+        const left = (this.#networks.get(network) ?? 1) - 1;
+        if (left > 0) this.#networks.set(network, left);
+        else this.#networks.delete(network);
         attempt.wakeSent?.();
       });
     // Settled by itself (a refusal) or by the final step; either way it is not left unhandled.
@@ -256,7 +305,7 @@ export class AdminLogin {
       return refused(err);
     }
     const last = attempt.sent.at(-1) ?? {};
-    const token = this.#o.sessions.issue(user.name);
+    const token = this.#o.sessions.issue(user.name, accountMark(user));
     const cookie = [
       `${ADMIN_COOKIE}=${token}`,
       'HttpOnly',

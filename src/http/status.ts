@@ -18,6 +18,7 @@ import { ErrorCode, SockitError } from '../errors.js';
 import { ConfinedRoot } from '../runtime/confine.js';
 import type { LogTail } from '../runtime/log.js';
 import type { Metrics } from '../runtime/metrics.js';
+import { addressGroup, isLoopback } from '../runtime/netgroup.js';
 import type { Service } from '../runtime/service.js';
 import { formatBytes } from '../runtime/units.js';
 import type { ActiveTransfer, AdminView, ServiceStatus, Status } from './status-types.js';
@@ -76,8 +77,10 @@ const ADMIN_LOG_LINES = 100;
 /** The largest JSON body a POST may have. */
 const MAX_BODY = 8192;
 
-/** Browsers following `/api/events` at once; more are answered 503. */
+/** Browsers following `/api/events` at once; more are answered 503 (admins have as many again). */
 const MAX_FOLLOWERS = 64;
+/** Of these, from one address group (an IPv4 address, an IPv6 /64). */
+const MAX_FOLLOWERS_PER_ADDRESS = 8;
 
 /**
  * @example
@@ -129,30 +132,56 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
     admin === undefined
       ? undefined
       : new AdminLogin({ login: admin.login, sessions, secure: options.tls !== undefined });
-  let usage: { at: number; users: Promise<Awaited<ReturnType<UserStore['list']>>> } | undefined;
-  /** The users as the store had them at most `usageTtlMs` ago (a failed read: none). */
-  const listUsers = (store: UserStore) => {
+  type Users = Awaited<ReturnType<UserStore['list']>>;
+  let usage: { at: number; users: Promise<Users | undefined> } | undefined;
+  const ttl = admin?.usageTtlMs ?? 5000;
+  /**
+   * The users as the store had them at most `usageTtlMs` ago; undefined when the store could
+   * not be read. Each read ends the sessions whose accounts changed (see `AdminSessions.sweep`).
+   */
+  const listUsers = (store: UserStore): Promise<Users | undefined> => {
     const now = Date.now();
-    if (usage === undefined || now - usage.at > (admin?.usageTtlMs ?? 5000)) {
-      usage = { at: now, users: store.list().catch(() => []) };
+    if (usage === undefined || now - usage.at > ttl) {
+      usage = {
+        at: now,
+        users: store.list().then(
+          (users) => {
+            sessions.sweep(users);
+            return users;
+          },
+          () => undefined,
+        ),
+      };
     }
     return usage.users;
   };
+  // Sessions end within `usageTtlMs` of their account's change even when nobody asks:
+  // a grant taken back and given again meanwhile does not bring them back.
+  const sweeper =
+    admin === undefined
+      ? undefined
+      : setInterval(
+          () => {
+            if (sessions.size > 0) void listUsers(admin.store);
+          },
+          Math.max(ttl, 1000),
+        ).unref();
   /**
-   * The admin logged in by `req`'s cookie, if its account still has the grant (a grant taken
-   * back, or an account removed, ends its sessions within `usageTtlMs`).
+   * The admin logged in by `req`'s cookie, if its account is still what it was at log-in, with
+   * the grant (a store that cannot be read shows nobody as an admin).
    */
   const adminOf = async (req: http.IncomingMessage): Promise<string | undefined> => {
     if (admin === undefined) return undefined;
-    const user = sessions.user(adminToken(req));
-    if (user === undefined) return undefined;
-    const record = (await listUsers(admin.store)).find((u) => u.name === user);
-    if (record?.grants.includes('admin')) return user;
-    sessions.endUser(user);
-    return undefined;
+    const session = sessions.session(adminToken(req));
+    if (session === undefined) return undefined;
+    const users = await listUsers(admin.store);
+    const record = users?.find((u) => u.name === session.user);
+    if (record === undefined || users === undefined) return undefined;
+    // The read swept sessions whose account changed; this one may have gone with them.
+    return sessions.user(adminToken(req)) === session.user ? session.user : undefined;
   };
   const adminView = async (user: string): Promise<AdminView> => {
-    const all = (await listUsers((admin as StatusAdminOptions).store)).slice();
+    const all = ((await listUsers((admin as StatusAdminOptions).store)) ?? []).slice();
     all.sort((a, b) => (b.usageBytes ?? -1) - (a.usageBytes ?? -1) || (a.name < b.name ? -1 : 1));
     return {
       user,
@@ -166,12 +195,20 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
   };
 
   let followers = 0;
+  /** Followers per address group: one address cannot take every place. */
+  const followersOf = new Map<string, number>();
   /** The status once now and then every second, as server-sent events, until the client goes. */
-  const follow = (req: http.IncomingMessage, res: http.ServerResponse): Promise<Served> => {
-    if (followers >= MAX_FOLLOWERS) {
-      return Promise.resolve(send(req, res, 503, 'text/plain; charset=utf-8', 'too many dashboards open\n'));
+  const follow = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<Served> => {
+    const group = addressGroup(req.socket.remoteAddress);
+    const mine = followersOf.get(group) ?? 0;
+    // Beyond MAX_FOLLOWERS, only admins (as many again): strangers cannot blind them.
+    const full =
+      followers >= MAX_FOLLOWERS && (followers >= 2 * MAX_FOLLOWERS || (await adminOf(req)) === undefined);
+    if (mine >= MAX_FOLLOWERS_PER_ADDRESS || full) {
+      return send(req, res, 503, 'text/plain; charset=utf-8', 'too many dashboards open\n');
     }
     followers++;
+    followersOf.set(group, mine + 1);
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
@@ -198,6 +235,9 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
       res.once('close', () => {
         clearInterval(timer);
         followers--;
+        const left = (followersOf.get(group) ?? 1) - 1;
+        if (left > 0) followersOf.set(group, left);
+        else followersOf.delete(group);
         resolve({ status: 200, bytes });
       });
     });
@@ -237,7 +277,9 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
       return answer(
         await adminLogin.step(body, {
           address: req.socket.remoteAddress ?? '?',
-          ...(options.log ? { log: options.log } : {}),
+          ...(options.log
+            ? { log: options.log.child({ service: 'status', remote: req.socket.remoteAddress ?? '?' }) }
+            : {}),
         }),
       );
     }
@@ -275,9 +317,21 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
     }
   };
 
+  const onLoopback = options.host !== undefined && isLoopback(options.host);
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<Served> => {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    // Listening on this machine only, the page answers to this machine's names only: a page
+    // elsewhere whose name was made to resolve here (DNS rebinding) gets nothing.
+    if (onLoopback && !loopbackHost(req.headers.host)) {
+      return send(
+        req,
+        res,
+        421,
+        'text/plain; charset=utf-8',
+        'ask for this page as localhost or by its address\n',
+      );
+    }
     if (
       method === 'POST' &&
       (path === '/api/login' || path === '/api/logout' || path.startsWith('/api/admin/'))
@@ -345,14 +399,26 @@ export async function serveStatus(options: StatusServeOptions): Promise<Service>
       ...listener,
       address: listener.address,
       async close() {
+        if (sweeper !== undefined) clearInterval(sweeper);
         await listener.close();
         await root?.close();
       },
     };
   } catch (err) {
+    if (sweeper !== undefined) clearInterval(sweeper);
     await root?.close();
     throw err;
   }
+}
+
+/** Whether a Host header names this machine: localhost, or a loopback address, with any port. */
+function loopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
+  return name === 'localhost' || name.endsWith('.localhost') || isLoopback(name);
 }
 
 /**
@@ -364,8 +430,10 @@ function sameOrigin(req: http.IncomingMessage): boolean {
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
   const origin = req.headers.origin;
   if (origin === undefined) return true;
+  const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https:' : 'http:';
   try {
-    return new URL(origin).host === req.headers.host;
+    const url = new URL(origin);
+    return url.protocol === scheme && url.host === req.headers.host;
   } catch {
     return false;
   }

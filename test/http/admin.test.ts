@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,5 +213,102 @@ describe('the status listener for admins', () => {
     await store.setGrants('ann', ['admin']);
     // Ended for good: the grant given again does not bring the old session back.
     expect((await get('/api/admin', two)).status).toBe(401);
+  });
+  /** A POST of JSON from `localAddress` (a loopback address of the test's choosing). */
+  function postFrom(
+    localAddress: string,
+    url: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const req = http.request(
+        `${base}${url}`,
+        {
+          method: 'POST',
+          localAddress,
+          headers: { 'content-type': 'application/json', ...headers },
+          agent: false,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: JSON.parse(text) as Record<string, unknown>,
+              cookie: null,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  it('holds at most 8 log-ins under way from one network; others still log in', async () => {
+    // Nine addresses of 127.0.7.0/24 each start a log-in and never finish it.
+    const started: Answer[] = [];
+    for (let i = 1; i <= 9; i++) {
+      const first = new ScramClient(`ghost${i}`, 'x').first();
+      started.push(
+        await postFrom(`127.0.7.${i}`, '/api/login', { op: 'auth', mechanism: 'SCRAM-SHA-256', data: first }),
+      );
+    }
+    expect(started.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 429]);
+    expect(started[8]?.body.message).toMatch(/too many log-ins under way/);
+    expect((await logIn('ann', PASSWORD)).status).toBe(200);
+  });
+
+  it('ends a session when the password changes, the account is made again, or the grant goes and comes back', async () => {
+    const cookie = cookieOf(await logIn('ann', PASSWORD));
+    expect((await get('/api/admin', cookie)).status).toBe(200);
+    await store.setCredentials('ann', await deriveCredentials(PASSWORD, { iterations: ITERATIONS }));
+    expect((await get('/api/admin', cookie)).status).toBe(401);
+
+    const again = cookieOf(await logIn('ann', PASSWORD));
+    expect((await get('/api/admin', again)).status).toBe(200);
+    const record = await store.get('ann');
+    await store.remove('ann');
+    await store.add('ann', record?.credentials as never, { grants: ['admin'] });
+    expect((await get('/api/admin', again)).status).toBe(401);
+
+    // Taken back and given again while the cookie was not used: the sweep ended it meanwhile.
+    const third = cookieOf(await logIn('ann', PASSWORD));
+    await store.setGrants('ann', []);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await store.setGrants('ann', ['admin']);
+    expect((await get('/api/admin', third)).status).toBe(401);
+  });
+
+  it('keeps one address from taking every live dashboard, and answers only to its own names', async () => {
+    const opened: http.ClientRequest[] = [];
+    const follow = (localAddress: string, headers: Record<string, string> = {}): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = http.get(`${base}/api/events`, { localAddress, agent: false, headers }, (res) => {
+          resolve(res.statusCode ?? 0);
+          if (res.statusCode !== 200) res.resume();
+        });
+        req.on('error', reject);
+        opened.push(req);
+      });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 9; i++) codes.push(await follow('127.0.8.1'));
+      expect(codes).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 503]);
+      expect(await follow('127.0.8.2')).toBe(200);
+      expect(await follow('127.0.0.1', { host: `evil.example:${status.address.port}` })).toBe(421);
+      expect(await follow('127.0.0.1', { host: `localhost:${status.address.port}` })).toBe(200);
+    } finally {
+      for (const req of opened) req.destroy();
+    }
+    const start = { op: 'auth', mechanism: 'SCRAM-SHA-256', data: new ScramClient('ann', PASSWORD).first() };
+    // An https page cannot post to this http one, even of the same host and port.
+    expect((await post('/api/login', start, { origin: base.replace('http:', 'https:') })).status).toBe(403);
   });
 });

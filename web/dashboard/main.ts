@@ -10,6 +10,7 @@
  */
 
 import type { AdminView, Status } from '../../src/http/status-types.js';
+import { visible } from '../../src/runtime/text.js';
 import { formatBytes } from '../../src/runtime/units.js';
 import { ScramLogin } from '../shared/scram.js';
 
@@ -210,11 +211,12 @@ function drawAdmin(view: AdminView | undefined): void {
     ...view.log.map((entry) => {
       const line = document.createElement('div');
       line.className = `log-${entry.level}`;
+      // Every value from the other side written so that it cannot pass for a line of its own.
       const fields = Object.entries(entry.fields)
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .map(([k, v]) => `${visible(k, 64)}=${visible(typeof v === 'string' ? v : JSON.stringify(v), 512)}`)
         .join(' ');
       const time = entry.time > 0 ? new Date(entry.time).toLocaleTimeString() : '';
-      line.textContent = `${time} ${entry.level.toUpperCase().padEnd(5)} ${entry.msg}${fields ? ` ${fields}` : ''}`;
+      line.textContent = `${time} ${entry.level.toUpperCase().padEnd(5)} ${visible(entry.msg, 512)}${fields ? ` ${fields}` : ''}`;
       return line;
     }),
   );
