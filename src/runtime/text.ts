@@ -7,8 +7,8 @@
  * Control characters (C0, DEL, C1), and the invisible marks that reorder or hide what follows
  * (bidirectional overrides and isolates, zero-width characters): never shown as they are.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
 const HIDDEN =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
   /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 /**
