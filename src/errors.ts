@@ -124,6 +124,8 @@ export const ErrorCode = {
   TLS_HANDSHAKE: 'ERR_TLS_HANDSHAKE',
   /** The server's TLS certificate is not trusted, or does not name the host connected to. */
   TLS_CERTIFICATE: 'ERR_TLS_CERTIFICATE',
+  /** The server runs as much as it may at once (commands per account, or in all): try again later. */
+  BUSY: 'ERR_BUSY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

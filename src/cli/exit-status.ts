@@ -79,6 +79,7 @@ export const STATUS_OF_CODE: Readonly<Record<ErrorCode, ExitStatus>> = {
   [ErrorCode.IO]: FAILURE,
   [ErrorCode.INTERNAL]: INTERNAL,
   [ErrorCode.THROTTLED]: REFUSED,
+  [ErrorCode.BUSY]: REFUSED,
   [ErrorCode.BAD_SECRET]: AUTH,
   [ErrorCode.READ_TIMEOUT]: NETWORK,
   [ErrorCode.SLOW_READER]: NETWORK,

@@ -110,6 +110,7 @@ export class Channel {
   #reading = false;
   #run: Run | undefined;
   #paused = false;
+  #reused = false;
 
   constructor(socket: Duplex, limits: ChannelLimits = {}) {
     this.socket = socket;
@@ -126,6 +127,7 @@ export class Channel {
       };
     }
     if (limits.reads) {
+      this.#reused = true;
       // Pause through the socket rather than by returning false from onread: the socket's
       // own pause() records the state, so that resume() starts reading again.
       limits.reads.attach((chunk) => {
@@ -133,22 +135,44 @@ export class Channel {
         return true;
       });
     } else {
-      socket.on('data', (chunk: Buffer) => {
-        if (!this.#accept(chunk, false)) socket.pause();
-      });
+      socket.on('data', this.#onData);
     }
-    socket.on('end', () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on('error', (err) => {
-      this.#failure ??= err;
-      this.#notify();
-    });
-    socket.on('close', () => {
-      this.#ended = true;
-      this.#notify();
-    });
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onEnd);
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (!this.#accept(chunk, false)) this.socket.pause();
+  };
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.#notify();
+  };
+  readonly #onError = (err: Error): void => {
+    this.#failure ??= err;
+    this.#notify();
+  };
+
+  /**
+   * Hands the socket over to another protocol (a `Mux` after log-in): stops listening to it,
+   * leaves it paused, and returns the bytes read past the last message (give them back with
+   * `socket.unshift()`). The channel cannot be used afterwards. Not for a channel on `reads`.
+   */
+  release(): Buffer {
+    if (this.#reused)
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'a channel on reused reads cannot be released');
+    this.socket.pause();
+    this.socket.off('data', this.#onData);
+    this.socket.off('end', this.#onEnd);
+    this.socket.off('error', this.#onError);
+    this.socket.off('close', this.#onEnd);
+    const rest = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#ended = true;
+    this.#failure ??= new SockitError(ErrorCode.CONNECTION_CLOSED, 'the channel was released');
+    return rest;
   }
 
   /**

@@ -227,6 +227,8 @@ export class MuxChannel extends Duplex {
   receiveClose(info: MuxInfo | undefined): void {
     this.closeReceived = true;
     this.remoteCloseInfo = info;
+    // Before the stream's own 'close', which waits until what arrived has been read.
+    this.emit('remoteclose', info);
     if (this.destroyed) return;
     if (info && typeof info.error === 'string') {
       this.destroy(

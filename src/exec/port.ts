@@ -1,0 +1,2 @@
+/** The default port of `sockit exec serve`. */
+export const EXEC_PORT = 8081;

@@ -1,0 +1,196 @@
+/**
+ * Remote commands over real sockets: exit codes and signals round trip, stdout and stderr
+ * stay apart and in order, stdin and its EOF reach the command, arguments arrive literally;
+ * refusals (a program off the allowlist, a wrong password, an account without the grant);
+ * a timeout, the output cap and a lost client each end the whole process group.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ExecClient } from '../../src/exec/client.js';
+import type { ExecService } from '../../src/exec/server.js';
+import { codeOf } from '../codes.js';
+import { type ExecFixture, execFixture } from './fixture.js';
+
+let f: ExecFixture;
+let server: ExecService;
+let ann: ExecClient;
+
+beforeAll(async () => {
+  f = await execFixture();
+  server = await f.serve({ timeoutMs: 0 });
+  ann = await f.connect(server);
+});
+
+afterAll(async () => {
+  await f?.close();
+});
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('sockit exec: commands', () => {
+  it('returns every exit code from 0 to 255', async () => {
+    const codes: (number | null)[] = [];
+    for (let n = 0; n <= 255; n++) codes.push((await ann.run(['sh', '-c', `exit ${n}`])).exit);
+    expect(codes).toEqual(Array.from({ length: 256 }, (_, n) => n));
+  });
+
+  it('reports the signal that ended a command: TERM, KILL, SEGV', async () => {
+    for (const signal of ['TERM', 'KILL', 'SEGV']) {
+      expect(await ann.run(['sh', '-c', `kill -${signal} $$`])).toMatchObject({ exit: null, signal });
+    }
+  });
+
+  it('keeps stdout and stderr apart, each in order', async () => {
+    const script = 'i=0; while [ $i -lt 2000 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done';
+    const { stdout, stderr, exit } = await ann.run(['sh', '-c', script]);
+    expect(exit).toBe(0);
+    const lines = (b: Buffer) => b.toString().trimEnd().split('\n');
+    expect(lines(stdout)).toEqual(Array.from({ length: 2000 }, (_, i) => `out${i}`));
+    expect(lines(stderr)).toEqual(Array.from({ length: 2000 }, (_, i) => `err${i}`));
+  });
+
+  it('passes stdin through, and its EOF: cat ends when the input does', async () => {
+    const input = randomBytes(3 * 1024 * 1024);
+    const { stdout, exit } = await ann.run(['cat'], { stdin: input });
+    expect(exit).toBe(0);
+    expect(stdout.equals(input)).toBe(true);
+    expect((await ann.run(['wc', '-c'])).stdout.toString().trim()).toBe('0');
+  });
+
+  it('gives arguments literally, never to a shell', async () => {
+    const hostile = "'; rm -rf / #";
+    const { stdout } = await ann.run(['echo', hostile, '$(id)', '`id`', '*']);
+    expect(stdout.toString()).toBe(`${hostile} $(id) \`id\` *\n`);
+  });
+
+  it('runs in a clean environment: none of the server’s variables but those passed on', async () => {
+    process.env.SOCKIT_TEST_SECRET = 'do not leak';
+    const { stdout } = await ann.run(['env'], { env: { LANG: 'C', TERM: 'dumb' } });
+    const env = new Map(
+      stdout
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect([...env.keys()].sort()).toEqual(['HOME', 'LANG', 'PATH', 'SOCKIT_USER', 'TERM']);
+    expect(env.get('SOCKIT_USER')).toBe('ann');
+    expect(env.get('LANG')).toBe('C');
+    expect(env.get('PATH')).toBe('/usr/local/bin:/usr/bin:/bin');
+  });
+
+  it('runs in the working folder or a folder inside it, and nowhere else', async () => {
+    await mkdir(path.join(f.dir, 'sub'), { recursive: true });
+    expect((await ann.run(['pwd'])).stdout.toString().trim()).toBe(f.dir);
+    expect((await ann.run(['pwd'], { cwd: 'sub' })).stdout.toString().trim()).toBe(path.join(f.dir, 'sub'));
+    expect(await codeOf(ann.run(['pwd'], { cwd: '..' }))).toBe('ERR_PATH_DENIED');
+    expect(await codeOf(ann.run(['pwd'], { cwd: 'missing' }))).toBe('ERR_NOT_FOUND');
+  });
+
+  it('forwards a signal to the process group', async () => {
+    const p = ann.start(['sleep', '60']);
+    p.stdin.end();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    p.kill('INT');
+    expect(await p.done).toEqual({ exit: null, signal: 'INT' });
+  });
+
+  it('carries 1 GiB of stdout intact', { timeout: 120_000 }, async () => {
+    const block = randomBytes(64 * 1024 * 1024);
+    await writeFile(path.join(f.dir, 'block.bin'), block);
+    const expected = createHash('sha256');
+    for (let i = 0; i < 16; i++) expected.update(block);
+    const p = ann.start(['cat', ...Array.from({ length: 16 }, () => 'block.bin')]);
+    p.stdin.end();
+    const got = createHash('sha256');
+    let bytes = 0;
+    p.stdout.on('data', (chunk: Buffer) => {
+      got.update(chunk);
+      bytes += chunk.length;
+    });
+    expect(await p.done).toEqual({ exit: 0 });
+    expect(bytes).toBe(1024 ** 3);
+    expect(got.digest('hex')).toBe(expected.digest('hex'));
+  });
+});
+
+describe('sockit exec: refusals', () => {
+  it('refuses a program off the allowlist, and a command line without --allow-shell', async () => {
+    await expect(ann.run(['rm', '-rf', '/nonexistent'])).rejects.toMatchObject({
+      code: 'ERR_FORBIDDEN',
+      message: 'rm is not a program this server runs (its --allow list)',
+    });
+    await expect(ann.run(['/bin/rm'])).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(ann.run({ shell: 'echo hi' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    // The connection goes on.
+    expect((await ann.run(['true'])).exit).toBe(0);
+  });
+
+  it('refuses a wrong password, and an account without the exec grant, each with one clear error', async () => {
+    expect(await codeOf(f.connect(server, 'ann', 'wrong password'))).toBe('ERR_AUTH_FAILED');
+    await expect(f.connect(server, 'bob')).rejects.toMatchObject({
+      code: 'ERR_FORBIDDEN',
+      message: 'bob may not run commands here (an admin can allow it: sockit users grant bob exec)',
+    });
+  });
+});
+
+describe('sockit exec: ends', () => {
+  it('kills the whole process group at the timeout, grandchildren included', async () => {
+    const timed = await f.serve({ timeoutMs: 500, graceMs: 500 });
+    const client = await f.connect(timed);
+    const p = client.start(['sh', '-c', 'sleep 60 & echo $!; wait']);
+    p.stdin.end();
+    let out = '';
+    p.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const result = await p.done;
+    expect(result).toMatchObject({ timedOut: true, exit: null, signal: 'TERM' });
+    const pid = Number(out.trim());
+    expect(pid).toBeGreaterThan(1);
+    await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 5000 });
+  });
+
+  it('kills the commands of a client that goes away', async () => {
+    const client = await f.connect(server);
+    const p = client.start(['sh', '-c', 'sleep 60 & echo $!; wait']);
+    p.stdin.end();
+    const pid = await new Promise<number>((resolve) =>
+      p.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))),
+    );
+    expect(alive(pid)).toBe(true);
+    client.close();
+    await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 10_000 });
+    await vi.waitFor(() => expect(server.running).toBe(0));
+  });
+
+  it('cuts output at the cap, kills the command and says so', async () => {
+    const capped = await f.serve({ maxOutputBytes: 100_000 });
+    const client = await f.connect(capped);
+    const result = await client.run(['head', '-c', '10000000', '/dev/zero']);
+    expect(result.truncated).toBe(true);
+    expect(result.stdout.length).toBeLessThanOrEqual(100_000);
+  });
+
+  it('runs at most maxPerUser commands of one account at once', async () => {
+    const few = await f.serve({ maxPerUser: 2 });
+    const client = await f.connect(few);
+    const running = [client.start(['sleep', '5']), client.start(['sleep', '5'])];
+    for (const p of running) p.stdin.end();
+    await vi.waitFor(() => expect(few.running).toBe(2));
+    await expect(client.run(['true'])).rejects.toMatchObject({ code: 'ERR_BUSY' });
+    for (const p of running) p.kill('KILL');
+    await Promise.all(running.map((p) => p.done));
+    expect((await client.run(['true'])).exit).toBe(0);
+  });
+});
