@@ -12,6 +12,7 @@ export const SUBCOMMAND_NAMES = [
   'tftp',
   'files',
   'chat',
+  'exec',
   'http',
   'users',
   'secret',

@@ -52,6 +52,7 @@ export function resolveTarget(
   value: string,
   flags: { user?: string },
   env: NodeJS.ProcessEnv = process.env,
+  defaultPort: number = FILES_PORT,
 ): Endpoint & { user: string } {
   const at = value.lastIndexOf('@');
   const named = at < 0 ? undefined : value.slice(0, at);
@@ -68,7 +69,7 @@ export function resolveTarget(
     );
   }
   const user = flags.user ?? named ?? (env[USER_ENV] || undefined) ?? loginName();
-  return { ...parseServer(at < 0 ? value : value.slice(at + 1)), user };
+  return { ...parseEndpoint(at < 0 ? value : value.slice(at + 1), defaultPort), user };
 }
 
 function loginName(): string {

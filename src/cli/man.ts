@@ -23,12 +23,15 @@ export const ENVIRONMENT: Record<string, string> = {
     'The account database: a SQLite path, or a mysql://, mariadb:// or postgres:// URL; a password in it, ' +
     'unlike one in --db, does not show in the process list.',
   SOCKIT_USER:
-    'The account the file client logs in as when neither --user nor USER@ names one; else the login name.',
+    'The account the file client and sockit exec log in as when neither --user nor USER@ names one; else the login name.',
   SOCKIT_PASSWORD:
     'The password, instead of asking on the terminal: for sockit users add and passwd, sockit files register, ' +
-    'and the log-in of the file client (for scripts).',
+    'and the log-in of the file client and sockit exec (for scripts).',
   SOCKIT_KEY_CACHE:
-    'off: the file client neither uses nor keeps salted keys from earlier log-ins (as --no-key-cache).',
+    'off: the file client and sockit exec neither use nor keep salted keys from earlier log-ins (as --no-key-cache).',
+  TERM: 'sockit exec passes it on to the remote command.',
+  PATH: 'sockit exec serve looks up the names given to --allow in it, once, at start (commands get /usr/local/bin:/usr/bin:/bin).',
+  LANG: 'sockit exec serve gives it to the commands it runs (C.UTF-8 when unset).',
   SOCKIT_CACHE_DIR:
     "The cache folder (the file client's keys, the chat's read marks), instead of $XDG_CACHE_HOME/sockit or ~/.cache/sockit.",
   XDG_DATA_HOME: 'When an absolute path, the data folder is $XDG_DATA_HOME/sockit.',
@@ -121,7 +124,10 @@ export function manPage(
       markdownRoff,
     ),
     '.SH ENVIRONMENT',
-    ...items(environment(root).map(([variable, text]) => [`\\fB${variable}\\fR`, text])),
+    // Each name on a line of its own, as long ones are: a short one (TERM) would share its text's.
+    ...items(environment(root).map(([variable, text]) => [`\\fB${variable}\\fR`, text])).map((line, i) =>
+      i % 3 === 2 ? `.br\n${line}` : line,
+    ),
     '.SH FILES',
     ...items(FILES.map(([file, text]) => [`\\fI${roff(file)}\\fR`, text])),
     '.SH SEE ALSO',

@@ -21,6 +21,7 @@ const LOADERS: Readonly<Record<SubcommandName, () => Promise<Command>>> = {
   tftp: async () => (await import('./tftp.js')).tftpCommand(),
   files: async () => (await import('./files.js')).filesCommand(),
   chat: async () => (await import('./chat.js')).chatCommand(),
+  exec: async () => (await import('./exec.js')).execCommand(),
   http: async () => (await import('./http.js')).httpCommand(),
   users: async () => (await import('./users.js')).usersCommand(),
   secret: async () => (await import('./secret.js')).secretCommand(),

@@ -197,11 +197,19 @@ export class ExecClient {
         stderr.end();
         reject(err);
       });
-      // The connection ended without the command's CLOSE.
+      // The channel may close here first (both directions ended) with the server's CLOSE, and
+      // its status, still on its way; only the connection's end means that it will not come.
+      const lost = (): void => {
+        if (ch.closeReceived) return;
+        stderr.end();
+        reject(new SockitError(ErrorCode.CONNECTION_CLOSED, 'the connection to the server was lost'));
+      };
       ch.once('close', () => {
-        if (!ch.closeReceived) {
-          stderr.end();
-          reject(new SockitError(ErrorCode.CONNECTION_CLOSED, 'the connection to the server was lost'));
+        if (ch.closeReceived) return;
+        if (this.#mux.closed) lost();
+        else {
+          this.#mux.once('close', lost);
+          ch.once('remoteclose', () => this.#mux.off('close', lost));
         }
       });
     });

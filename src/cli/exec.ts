@@ -1,0 +1,280 @@
+/**
+ * `sockit exec`: run a command on another machine (`sockit exec HOST -- CMD ARGS...`), and
+ * the server that runs them (`sockit exec serve`). The client's status is the remote
+ * command's, as ssh's is; its own failures are 255.
+ */
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { defaultDatabase } from '../auth/connect.js';
+import { ErrorCode, SockitError } from '../errors.js';
+import { EXEC_PORT } from '../exec/port.js';
+import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
+import { loggerFor } from './context.js';
+import { databaseOption, dataDirOption } from './data-dir.js';
+import { failureLine } from './failure.js';
+import { type ClientFlags, clientOptions, readSecret, resolveTarget } from './files-client.js';
+import { loadTls, type TlsFlags, tlsServerOptions } from './tls.js';
+
+interface ExecFlags extends ClientFlags {
+  stdin: boolean;
+  shell?: boolean;
+  cwd?: string;
+}
+
+interface ServeFlags extends TlsFlags {
+  dataDir: string;
+  db?: string;
+  host?: string;
+  port: number;
+  allow: string[];
+  allowShell?: boolean;
+  cwd?: string;
+  timeout: number;
+  grace: number;
+  maxOutput: number;
+  maxPerUser: number;
+  maxCommands: number;
+  env: string[];
+  runAs?: string;
+  secretFile?: string;
+  maxConnections: number;
+}
+
+/** The status of `sockit exec` when sockit itself failed (no connection, a refusal): ssh's. */
+export const EXEC_FAILED = 255;
+
+const repeated = (value: string, list: string[]): string[] => [...list, value];
+
+export function execCommand(): Command {
+  const exec = clientOptions(new Command('exec'))
+    .description('run a command on a machine running sockit exec serve')
+    .usage('[options] [USER@]HOST[:PORT] -- COMMAND [ARGS...]')
+    .argument('<target>', `[USER@]HOST[:PORT] (port ${EXEC_PORT})`)
+    .argument('<command...>', 'the program and its arguments, given to it as they are (no shell)')
+    .option('-n, --no-stdin', 'give the command no input (EOF at once), as ssh -n')
+    .option('--shell', 'send the words as one command line for /bin/sh -c (the server must --allow-shell)')
+    .option('--cwd <dir>', "folder to run in, inside the server's working folder")
+    .addHelpText(
+      'after',
+      `
+The command's stdin, stdout and stderr are this command's; Ctrl-C and SIGTERM go to the
+remote process group (a third Ctrl-C leaves at once). The status is the remote command's
+(128 + N when signal N ended it); 255 when sockit itself failed, with one line saying why.
+
+Examples:
+  sockit exec ann@build.lan -- uname -a
+  sockit exec build.lan -- make -C src test          (as your login name, or SOCKIT_USER)
+  tar cz src | sockit exec build.lan -- tar xz       (stdin goes to the command)
+  sockit exec build.lan --shell -- 'ls | wc -l'       (when the server runs --allow-shell)`,
+    )
+    .action(async (target: string, words: string[], flags: ExecFlags) => {
+      process.exitCode = await runRemote(target, words, flags).catch((err: unknown) => {
+        process.stderr.write(failureLine(err));
+        return EXEC_FAILED;
+      });
+    });
+  // A command's output may rightly pause for hours: no stall timeout here.
+  exec.options.find((o) => o.long === '--stall-timeout')?.hideHelp();
+  exec.addCommand(serveCommand());
+  // `sockit exec help [serve]`, as every command group has.
+  exec.helpCommand(true);
+  return exec;
+}
+
+async function runRemote(target: string, words: string[], flags: ExecFlags): Promise<number> {
+  const server = resolveTarget(target, flags, process.env, EXEC_PORT);
+  flags.user = server.user;
+  const [{ ExecClient }, { FileKeyCache }, { cacheDir }, { readPassword }, { clientTls }, { constants }] =
+    await Promise.all([
+      import('../exec/client.js'),
+      import('../auth/key-cache.js'),
+      import('./data-dir.js'),
+      import('./password.js'),
+      import('./tls.js'),
+      import('node:os'),
+    ]);
+  const tls = await clientTls(flags);
+  const off = flags.keyCache === false || process.env.SOCKIT_KEY_CACHE === 'off';
+  const client = await ExecClient.connect({
+    host: server.host,
+    port: server.port,
+    ...(tls ? { tls } : {}),
+    user: server.user,
+    ...(flags.secretFile
+      ? { secret: await readSecret(flags.secretFile) }
+      : {
+          password: () => readPassword({ prompt: `Password for ${server.user}: ` }),
+          ...(off ? {} : { keyCache: new FileKeyCache(path.join(cacheDir(), 'scram')) }),
+        }),
+    ...(flags.connectTimeout ? { timeoutMs: flags.connectTimeout } : {}),
+    ...(flags.log ? { log: flags.log } : {}),
+  });
+  const remote = client.start(flags.shell ? { shell: words.join(' ') } : words, {
+    ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
+    ...(process.env.TERM ? { env: { TERM: process.env.TERM } } : {}),
+  });
+  // Ctrl-C and SIGTERM are the remote command's to handle; a third Ctrl-C leaves.
+  let interrupts = 0;
+  const forward = (signal: 'INT' | 'TERM' | 'HUP') => () => {
+    if (signal === 'INT' && ++interrupts >= 3) process.exit(130);
+    remote.kill(signal);
+  };
+  const handlers = { SIGINT: forward('INT'), SIGTERM: forward('TERM'), SIGHUP: forward('HUP') };
+  for (const [name, handler] of Object.entries(handlers)) process.on(name, handler);
+  remote.stdout.pipe(process.stdout);
+  remote.stderr.pipe(process.stderr);
+  if (flags.stdin) {
+    process.stdin.pipe(remote.stdin);
+    process.stdin.on('error', () => remote.stdin.end());
+  } else {
+    remote.stdin.end();
+  }
+  try {
+    const result = await remote.done;
+    // The output written out before the status counts.
+    await Promise.all([ended(remote.stdout), ended(remote.stderr)]);
+    if (result.truncated) {
+      process.stderr.write(
+        "sockit: the server cut the command's output at its cap (--max-output) and ended it\n",
+      );
+    }
+    if (result.timedOut)
+      process.stderr.write("sockit: the command ran past the server's --timeout and was ended\n");
+    if (result.exit !== null) return result.exit;
+    const number = (constants.signals as Record<string, number>)[`SIG${result.signal}`];
+    return number === undefined ? EXEC_FAILED : 128 + number;
+  } finally {
+    for (const [name, handler] of Object.entries(handlers)) process.off(name, handler);
+    // A terminal's stdin would keep the process waiting for a line nobody asked for.
+    process.stdin.unpipe(remote.stdin);
+    process.stdin.destroy();
+    client.close();
+  }
+}
+
+function ended(stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve) => {
+    if ((stream as { readableEnded?: boolean }).readableEnded) resolve();
+    else {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+    }
+  });
+}
+
+function serveCommand(): Command {
+  return tlsServerOptions(new Command('serve'))
+    .description('run commands for accounts with the exec grant (sockit users grant NAME exec)')
+    .addOption(dataDirOption('where the account database and keys live, as for sockit serve and users'))
+    .addOption(databaseOption('accounts'))
+    .option('-H, --host <address>', 'bind address (default: all, IPv6 and IPv4)')
+    .option('-p, --port <port>', 'port; 0 picks a free one', parsePort, EXEC_PORT)
+    .addOption(
+      new Option(
+        '--allow <program>',
+        'a program that may run: a name found in PATH now, or a full path (repeat)',
+      )
+        .argParser(repeated)
+        .default([], 'none'),
+    )
+    .option('--allow-shell', 'also run command lines through /bin/sh -c (sockit exec --shell)')
+    .option('--cwd <dir>', 'the working folder; clients may ask for folders inside it (default: here)')
+    .addOption(
+      secondsOption('--timeout <seconds>', "end a command's process group after this long (0: never)", 0),
+    )
+    .addOption(secondsOption('--grace <seconds>', 'between TERM and KILL when a command is ended', 2))
+    .addOption(
+      bytesOption(
+        '--max-output <bytes>',
+        'stdout and stderr a command may write, then it is ended (0: no cap)',
+        '0',
+      ),
+    )
+    .option('--max-per-user <n>', 'commands running at once per account', parseCount, 8)
+    .option('--max-commands <n>', 'commands running at once in all', parseCount, 64)
+    .addOption(
+      new Option('--env <name>', "one of this server's environment variables to pass on to commands (repeat)")
+        .argParser(repeated)
+        .default([], 'PATH, HOME, LANG only'),
+    )
+    .option('--run-as <user>', 'run commands as this local user (the server must run as root)')
+    .option(
+      '--secret-file <file>',
+      'key made by `sockit secret new`, for machine log-ins as an existing user',
+    )
+    .option('--max-connections <n>', 'connections at once', parseCount, 256)
+    .addHelpText(
+      'after',
+      `
+Only accounts with the exec grant run anything (sockit users grant NAME exec). Programs run
+by argv, never through a shell unless --allow-shell; PATH is /usr/local/bin:/usr/bin:/bin,
+HOME the working folder, and no other variable of this server's unless --env names it. Each
+command is a process group of its own: --timeout, the output cap and a client that goes
+away end all of it (TERM, then KILL after --grace). One log line per command: who, from
+where, argv, status, duration, bytes.
+
+Examples:
+  sockit exec serve --allow uname --allow make --cwd /srv/build
+  sockit exec serve --allow-shell --timeout 600 --tls-cert cert.pem --tls-key key.pem`,
+    )
+    .action(async (flags: ServeFlags, command: Command) => {
+      const log = loggerFor(command);
+      const tls = await loadTls(flags);
+      const [{ openUserStore }, { loadFakeKey }, { LoginServer }, { serveExec }, { launch }] =
+        await Promise.all([
+          import('../auth/store.js'),
+          import('../files/server.js'),
+          import('../auth/login-server.js'),
+          import('../exec/server.js'),
+          import('../runtime/launch.js'),
+        ]);
+      const runAs = flags.runAs === undefined ? undefined : await localUser(flags.runAs);
+      const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
+      try {
+        const launched = await launch({ model: 'event-loop', log }, async () => [
+          await serveExec({
+            login: new LoginServer({
+              service: 'exec',
+              store,
+              fakeKey: await loadFakeKey(flags.dataDir),
+              ...(flags.secretFile ? { secret: await readSecret(flags.secretFile) } : {}),
+              log,
+            }),
+            allow: flags.allow,
+            allowShell: flags.allowShell,
+            ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
+            timeoutMs: flags.timeout,
+            graceMs: flags.grace,
+            maxOutputBytes: flags.maxOutput,
+            maxPerUser: flags.maxPerUser,
+            maxCommands: flags.maxCommands,
+            passEnv: flags.env,
+            ...(runAs ? { runAs } : {}),
+            host: flags.host,
+            port: flags.port,
+            maxConnections: flags.maxConnections,
+            ...(tls ? { tls } : {}),
+            log,
+          }),
+        ]);
+        await launched.stopped;
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+/** A local user's uid and gid, from /etc/passwd; only root may run commands as another user. */
+async function localUser(name: string): Promise<{ uid: number; gid: number }> {
+  if (process.getuid?.() !== 0) {
+    throw new SockitError(ErrorCode.FORBIDDEN, '--run-as needs the server to run as root');
+  }
+  const { readFile } = await import('node:fs/promises');
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  for (const line of passwd.split('\n')) {
+    const [user, , uid, gid] = line.split(':');
+    if (user === name && uid !== undefined && gid !== undefined)
+      return { uid: Number(uid), gid: Number(gid) };
+  }
+  throw new SockitError(ErrorCode.NOT_FOUND, `--run-as ${name}: no such local user`);
+}
