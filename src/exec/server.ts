@@ -89,10 +89,7 @@ export function resolveAllowlist(
         `--allow ${entry}: no such program in PATH; give its full path`,
       );
     }
-    try {
-      accessSync(found, fsConstants.X_OK);
-      if (!statSync(found).isFile()) throw new Error('not a file');
-    } catch {
+    if (!isProgram(found)) {
       throw new SockitError(
         ErrorCode.NOT_FOUND,
         `--allow ${entry}: ${found} is not a program this server can run`,
@@ -108,14 +105,19 @@ function findInPath(name: string, searchPath: string): string | undefined {
   for (const dir of searchPath.split(':')) {
     if (dir === '' || !path.isAbsolute(dir)) continue;
     const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
+    if (isProgram(candidate)) return candidate;
   }
   return undefined;
+}
+
+/** A file this process may execute. */
+function isProgram(file: string): boolean {
+  try {
+    accessSync(file, fsConstants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Counts of commands running, per account and in all. */
