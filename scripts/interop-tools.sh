@@ -13,6 +13,9 @@
 #    start a daemon on 6667, the chat's IRC port): unpacked into .tools/interop/ngircd
 #  - nginx, the web server bench/http measures, the same way (as a service it
 #    would start on port 80): unpacked into .tools/interop/nginx; and wrk, its load tool
+#  - openssh-server, the peer bench/exec measures, the same way (as a service it would start on
+#    port 22); the bench starts its own sshd on a loopback port with a generated key. Run as
+#    root, sshd needs its privilege separation user and folder, made here as its package would
 #  - nftables and iproute2 (`nft`, `ip`) for test/interop/tftp-loss.test.ts
 #  - irssi, the IRC client test/interop/irc-irssi.test.ts drives in tmux
 # Prints the paths of the programs at the end.
@@ -66,6 +69,7 @@ unpack tftpd-hpa in.tftpd
 unpack atftpd atftpd
 unpack ngircd ngircd
 unpack nginx nginx
+unpack openssh-server sshd
 
 # Libraries the unpacked servers need (their Depends, minus debconf/adduser, which only the
 # service scripts use) and that dpkg did not install because the servers are not installed.
@@ -82,12 +86,18 @@ if [ ${#libs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${libs[@]}" >&2
 fi
 for bin in "$DIR/tftpd-hpa/usr/sbin/in.tftpd" "$DIR/atftpd/usr/sbin/atftpd" "$DIR/ngircd/usr/sbin/ngircd" \
-  "$DIR/nginx/usr/sbin/nginx"; do
+  "$DIR/nginx/usr/sbin/nginx" "$DIR/openssh-server/usr/sbin/sshd"; do
   if ldd "$bin" | grep 'not found' >&2; then
     echo "interop-tools: $bin is missing libraries" >&2
     exit 1
   fi
 done
+
+# sshd run as root checks for its privilege separation user and an empty root-owned folder.
+if [ "$(id -u)" = 0 ]; then
+  getent passwd sshd >/dev/null || useradd --system --no-create-home --home-dir /run/sshd --shell /usr/sbin/nologin sshd
+  mkdir -p /run/sshd && chmod 0755 /run/sshd
+fi
 
 echo "tftp     $(command -v tftp)"
 echo "atftp    $(command -v atftp)"
@@ -102,3 +112,4 @@ echo "irssi    $(command -v irssi)"
 echo "tmux     $(command -v tmux)"
 echo "wrk      $(command -v wrk)"
 echo "nginx    $DIR/nginx/usr/sbin/nginx"
+echo "sshd     $DIR/openssh-server/usr/sbin/sshd"

@@ -7,7 +7,7 @@ import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { SecretChallengeClient, secretContext } from './challenge.js';
 import type { KeyCache } from './key-cache.js';
-import { type LoginMessage, type LoginTransport, ThrottledError } from './login-transport.js';
+import { type LoginMessage, type LoginTransport, ThrottledError } from './login-messages.js';
 import { deriveCredentials, ScramClient } from './scram.js';
 import type { SecretKey } from './secret-key.js';
 

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import type { Logger, LogLevel } from '../runtime/log.js';
+import { type Logger, type LogLevel, lazyLogger } from '../runtime/log.js';
 import { loggerFor } from './context.js';
 
 /**
@@ -21,9 +21,13 @@ import { loggerFor } from './context.js';
 export function plainLogger(command: Command, name: string, fallbackLevel: LogLevel): Logger {
   const opts = command.optsWithGlobals<{ logFormat?: string; logLevel?: LogLevel }>();
   if (opts.logFormat !== undefined && opts.logFormat !== 'auto') return loggerFor(command, fallbackLevel);
-  return pino(
-    { level: opts.logLevel ?? fallbackLevel, base: undefined, timestamp: false },
-    { write: (line: string) => process.stderr.write(plainLine(name, JSON.parse(line))) },
+  const level = opts.logLevel ?? fallbackLevel;
+  // Made at the first line logged: a command that logs nothing does not load pino.
+  return lazyLogger(level, () =>
+    pino(
+      { level, base: undefined, timestamp: false },
+      { write: (line: string) => process.stderr.write(plainLine(name, JSON.parse(line))) },
+    ),
   );
 }
 

@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { tlsExporter } from '../auth/challenge.js';
 import type { KeyCache } from '../auth/key-cache.js';
 import { scramLogin, secretLogin } from '../auth/login-client.js';
-import type { LoginTransport } from '../auth/login-transport.js';
+import type { LoginTransport } from '../auth/login-messages.js';
 import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel } from '../runtime/channel.js';
@@ -19,7 +19,7 @@ import { dial } from '../runtime/dial.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { Mux } from '../wire/mux.js';
 import { EXEC_PORT } from './port.js';
-import { EXEC_SERVICE, ExecEnd, type ExecResult, type ExecSignal, MAX_INFO_BYTES } from './protocol.js';
+import { EXEC_SERVICE, type ExecResult, type ExecSignal, MAX_INFO_BYTES, parseExecEnd } from './protocol.js';
 
 export type { ExecResult, ExecSignal } from './protocol.js';
 
@@ -175,21 +175,21 @@ export class ExecClient {
     const done = new Promise<ExecResult>((resolve, reject) => {
       ch.once('remoteclose', () => {
         this.#stderr.delete(ch.id);
-        const end = ExecEnd.safeParse(ch.remoteCloseInfo);
-        if (!end.success) {
+        const end = parseExecEnd(ch.remoteCloseInfo);
+        if (end === undefined) {
           stderr.end();
           reject(new SockitError(ErrorCode.CONNECTION_CLOSED, 'the connection to the server was lost'));
           return;
         }
-        if ('refused' in end.data) {
+        if ('refused' in end) {
           stderr.end();
-          const code = (Object.values(ErrorCode) as string[]).includes(end.data.refused)
-            ? (end.data.refused as ErrorCode)
+          const code = (Object.values(ErrorCode) as string[]).includes(end.refused)
+            ? (end.refused as ErrorCode)
             : ErrorCode.BAD_REPLY;
-          reject(new SockitError(code, end.data.message));
+          reject(new SockitError(code, end.message));
           return;
         }
-        const result = end.data as ExecResult;
+        const result: ExecResult = end;
         // The stderr channel closed before this one; its last bytes may still be on their way through the pipe.
         void stderrIn.then(() => resolve(result));
       });

@@ -11,8 +11,6 @@
  *   server CLOSE {refused: ERR_CODE, message}                 it did not start
  *   client OPEN {kind:'signal', exec: ID, signal} + CLOSE     a signal for its process group
  */
-import { z } from 'zod';
-
 export const EXEC_SERVICE = 'sockit-exec';
 export const EXEC_PROTOCOL_VERSION = 1;
 
@@ -26,36 +24,6 @@ export const CLIENT_ENV = /^(TERM|LANG|LC_[A-Z]+|COLUMNS|LINES|TZ)$/;
 /** The largest OPEN or CLOSE object: room for an argv of several KiB. */
 export const MAX_INFO_BYTES = 64 * 1024;
 
-const arg = z
-  .string()
-  .max(32 * 1024)
-  .refine((s) => !s.includes('\u0000'), 'no NUL in an argument');
-
-export const ExecRequest = z
-  .object({
-    kind: z.literal('exec'),
-    argv: z.array(arg).min(1).max(4096).optional(),
-    shell: arg.optional(),
-    cwd: z.string().max(4096).optional(),
-    env: z
-      .record(
-        z.string().regex(CLIENT_ENV),
-        z
-          .string()
-          .max(4096)
-          .refine((s) => !s.includes('\u0000')),
-      )
-      .optional(),
-  })
-  .refine((r) => (r.argv === undefined) !== (r.shell === undefined), 'give argv or shell, not both');
-export type ExecRequest = z.infer<typeof ExecRequest>;
-
-export const SignalRequest = z.object({
-  kind: z.literal('signal'),
-  exec: z.number().int().positive(),
-  signal: z.enum(EXEC_SIGNALS),
-});
-
 /** How a command ended, as the server's CLOSE of its channel says. */
 export interface ExecResult {
   /** The exit code; null when a signal ended it. */
@@ -68,12 +36,23 @@ export interface ExecResult {
   timedOut?: true;
 }
 
-export const ExecEnd = z.union([
-  z.object({
-    exit: z.number().int().min(0).max(255).nullable(),
-    signal: z.string().max(16).optional(),
-    truncated: z.literal(true).optional(),
-    timedOut: z.literal(true).optional(),
-  }),
-  z.object({ refused: z.string().max(64), message: z.string().max(1024) }),
-]);
+/**
+ * The server's CLOSE of an exec channel, checked by hand (a client loads no schema library):
+ * how the command ended, a refusal, or undefined for anything else.
+ */
+export function parseExecEnd(info: unknown): ExecResult | { refused: string; message: string } | undefined {
+  if (typeof info !== 'object' || info === null) return undefined;
+  const o = info as Record<string, unknown>;
+  if (typeof o.refused === 'string' && typeof o.message === 'string') {
+    return { refused: o.refused.slice(0, 64), message: o.message.slice(0, 1024) };
+  }
+  const exit = o.exit;
+  const code = typeof exit === 'number' && Number.isInteger(exit) && exit >= 0 && exit <= 255;
+  if (exit !== null && !code) return undefined;
+  const result: ExecResult = { exit: exit as number | null };
+  if (typeof o.signal === 'string' && /^[A-Z0-9]{1,16}$/.test(o.signal)) result.signal = o.signal;
+  else if (exit === null) return undefined;
+  if (o.truncated === true) result.truncated = true;
+  if (o.timedOut === true) result.timedOut = true;
+  return result;
+}

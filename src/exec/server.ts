@@ -23,15 +23,8 @@ import { visible } from '../runtime/text.js';
 import { Mux } from '../wire/mux.js';
 import type { MuxChannel } from '../wire/mux-channel.js';
 import { EXEC_PORT } from './port.js';
-import {
-  EXEC_PROTOCOL_VERSION,
-  EXEC_SERVICE,
-  ExecRequest,
-  type ExecRequest as ExecRequestType,
-  type ExecResult,
-  MAX_INFO_BYTES,
-  SignalRequest,
-} from './protocol.js';
+import { EXEC_PROTOCOL_VERSION, EXEC_SERVICE, type ExecResult, MAX_INFO_BYTES } from './protocol.js';
+import { ExecRequest, type ExecRequest as ExecRequestType, SignalRequest } from './requests.js';
 
 export interface ExecServerOptions {
   /** The accounts' log-in (its store must hold the accounts; only those with `exec` run anything). */

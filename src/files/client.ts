@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { tlsExporter } from '../auth/challenge.js';
 import type { KeyCache } from '../auth/key-cache.js';
 import { registerAccount, scramLogin, secretLogin } from '../auth/login-client.js';
-import type { LoginTransport } from '../auth/login-transport.js';
+import type { LoginTransport } from '../auth/login-messages.js';
 import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';

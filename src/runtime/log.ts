@@ -164,5 +164,55 @@ export function loadPretty(name = 'pino-pretty'): PrettyFactory | undefined {
   }
 }
 
+const LEVEL_VALUES: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
+
+/**
+ * A logger at `level` that makes the real one (`make`) only when a line at that level or
+ * above is first logged: a client that logs nothing never loads pino (a tenth of a short
+ * command's start-up). Children are as lazy.
+ *
+ * @example
+ * ```ts
+ * const log = lazyLogger('warn', () => pino({ level: 'warn' }));
+ * log.debug('dropped, and pino not loaded');
+ * ```
+ */
+export function lazyLogger(level: LogLevel, make: () => Logger): Logger {
+  let real: Logger | undefined;
+  const get = (): Logger => {
+    real ??= make();
+    return real;
+  };
+  const least = LEVEL_VALUES[level];
+  const method =
+    (name: Exclude<LogLevel, 'silent'>) =>
+    (...args: unknown[]): void => {
+      if (LEVEL_VALUES[name] < least) return;
+      (get()[name] as (...a: unknown[]) => void)(...args);
+    };
+  const logger = {
+    level,
+    trace: method('trace'),
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    fatal: method('fatal'),
+    silent: () => {},
+    isLevelEnabled: (name: string) => (LEVEL_VALUES[name as LogLevel] ?? 0) >= least,
+    child: (bindings: Record<string, unknown>, options?: Record<string, unknown>): Logger =>
+      lazyLogger(level, () => get().child(bindings, options)),
+  };
+  return logger as unknown as Logger;
+}
+
 /** A logger that drops everything: the library's default when the caller passes none. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+export const silentLogger: Logger = lazyLogger('silent', () => pino({ level: 'silent' }));
