@@ -168,7 +168,9 @@ function lazyPackages() {
           : undefined,
       );
       b.onLoad({ filter: /.*/, namespace: 'lazy' }, async (args) => {
-        const names = Object.keys(await import(args.path)).filter((n) => IDENTIFIER.test(n) && n !== 'default');
+        const names = Object.keys(await import(args.path)).filter(
+          (n) => IDENTIFIER.test(n) && n !== 'default',
+        );
         const id = JSON.stringify(args.path);
         const lines = [
           `const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);`,
@@ -182,7 +184,9 @@ function lazyPackages() {
           '  getPrototypeOf: () => Reflect.getPrototypeOf(load()[name]),',
           '});',
           // `export { v as catch }`: zod exports names that are reserved words.
-          ...names.map((n, i) => `const v${i} = /* @__PURE__ */ lazy(${JSON.stringify(n)}); export { v${i} as ${n} };`),
+          ...names.map(
+            (n, i) => `const v${i} = /* @__PURE__ */ lazy(${JSON.stringify(n)}); export { v${i} as ${n} };`,
+          ),
         ];
         return { contents: lines.join('\n'), loader: 'js', resolveDir: root };
       });

@@ -15,7 +15,8 @@
 #    would start on port 80): unpacked into .tools/interop/nginx; and wrk, its load tool
 #  - openssh-server, the peer bench/exec measures, the same way (as a service it would start on
 #    port 22); the bench starts its own sshd on a loopback port with a generated key. Run as
-#    root, sshd needs its privilege separation user and folder, made here as its package would
+#    root, sshd needs its privilege separation user and folder, made here as its package would,
+#    and the bench logs in as the system user sockit-bench (made here, shell /bin/sh)
 #  - nftables and iproute2 (`nft`, `ip`) for test/interop/tftp-loss.test.ts
 #  - irssi, the IRC client test/interop/irc-irssi.test.ts drives in tmux
 # Prints the paths of the programs at the end.
@@ -97,6 +98,12 @@ done
 if [ "$(id -u)" = 0 ]; then
   getent passwd sshd >/dev/null || useradd --system --no-create-home --home-dir /run/sshd --shell /usr/sbin/nologin sshd
   mkdir -p /run/sshd && chmod 0755 /run/sshd
+  # bench/exec logs in to it over ssh: /bin/sh reads no start-up files for a command, as
+  # sockit exec runs none, so the bench measures ssh rather than a login shell's ~/.bashrc.
+  # Its password is '*' (none can match) rather than locked ('!'): sshd refuses a locked
+  # account even a key log-in.
+  getent passwd sockit-bench >/dev/null ||
+    useradd --system --no-create-home --home-dir /tmp --shell /bin/sh --password '*' sockit-bench
 fi
 
 echo "tftp     $(command -v tftp)"

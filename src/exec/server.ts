@@ -257,6 +257,8 @@ async function serveConnection(conn: Connection, s: Settings): Promise<void> {
   const mux = new Mux(conn.socket, {
     role: 'server',
     maxInfoSize: MAX_INFO_BYTES,
+    // What a client may send ahead of a command's reading (its stdin), per channel: bounded,
+    // since 64 channels of a few hundred connections could each fill theirs.
     initialWindow: 1024 * 1024,
     chunkSize: 64 * 1024,
     maxChannels: 64,

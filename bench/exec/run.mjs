@@ -1,0 +1,285 @@
+#!/usr/bin/env node
+/**
+ * Remote commands: `sockit exec` against OpenSSH on this machine, interleaved (each round runs
+ * every contender once, order rotated; see bench/lib/interleave.mjs), in one run:
+ *
+ * - whole command, a new connection each time: `sockit exec HOST -- true` against
+ *   `ssh HOST true`, process start to exit, log-in included (sockit from its key cache, as a
+ *   user's second command runs; ssh with an ed25519 key). Goal: <= 0.5x ssh.
+ * - on an open connection, from a Node program: `ExecClient.run(['true'])` against spawning
+ *   `ssh` through a ControlMaster socket (ssh's way to skip the log-in). Goal: <= 0.2x.
+ * - 1 GiB of stdout: `head -c 1073741824 /dev/zero` through each, to /dev/null, whole command.
+ *   Goal: >= 1.0x ssh's throughput.
+ *
+ * The bench starts both servers on loopback ports: `sockit exec serve` from dist/, and a
+ * private sshd (from scripts/interop-tools.sh's unpacked openssh-server) with generated host
+ * and client keys, in a temporary folder; both are stopped at the end.
+ *
+ * usage: node bench/exec/run.mjs [--rounds N] [--ops N] [--json FILE]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { interleave, ratios, spread } from '../lib/interleave.mjs';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '9' },
+    ops: { type: 'string', default: '50' },
+    json: { type: 'string' },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const OPS = Number(values.ops);
+const CLI = path.join(root, 'dist/cli/main.cjs');
+const SSHD = path.join(root, '.tools/interop/openssh-server/usr/sbin/sshd');
+const GIB = 1024 ** 3;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-bench-exec-'));
+const env = {
+  ...process.env,
+  SOCKIT_DATA_DIR: path.join(dir, 'data'),
+  SOCKIT_CACHE_DIR: path.join(dir, 'cache'),
+  SOCKIT_PASSWORD: 'bench password 1',
+};
+const children = [];
+const cleanup = () => {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+
+function must(file, args, options = {}) {
+  const r = spawnSync(file, args, { encoding: 'utf8', env, ...options });
+  if (r.status !== 0) throw new Error(`${file} ${args.join(' ')}: ${r.status} ${r.stderr}`);
+  return r.stdout;
+}
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+async function listening(port) {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+// The account, with the default 600,000 PBKDF2 iterations: its keys are derived once, by the
+// warm-up round, and read from the key cache after that.
+must(process.execPath, [CLI, 'users', 'add', 'bench', '-q']);
+must(process.execPath, [CLI, 'users', 'grant', 'bench', 'exec', '-q']);
+const execPort = await freePort();
+children.push(
+  spawn(
+    process.execPath,
+    [
+      CLI,
+      'exec',
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(execPort),
+      '--allow',
+      'true',
+      '--allow',
+      'head',
+      '--log-level',
+      'warn',
+    ],
+    { env, stdio: 'ignore' },
+  ),
+);
+
+// As root, the bench logs in as sockit-bench (scripts/interop-tools.sh makes it, shell
+// /bin/sh): a login shell's start-up files (root's ~/.bashrc may run pyenv or nvm) would be
+// timed as ssh's. Otherwise as this user, with whatever its shell reads.
+const benchUser = spawnSync('getent', ['passwd', 'sockit-bench'], { encoding: 'utf8' }).status === 0;
+const me = process.getuid?.() === 0 && benchUser ? 'sockit-bench' : os.userInfo().username;
+if (me !== 'sockit-bench')
+  console.warn(`ssh logs in as ${me}: its shell's start-up files count in ssh's times`);
+must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
+must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
+must('cp', [path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys')]);
+// sshd reads the keys as the user who logs in.
+chmodSync(dir, 0o755);
+chmodSync(path.join(dir, 'authorized_keys'), 0o644);
+const sshPort = await freePort();
+writeFileSync(
+  path.join(dir, 'sshd_config'),
+  [
+    `Port ${sshPort}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${path.join(dir, 'host_key')}`,
+    `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'StrictModes no',
+    'PermitRootLogin prohibit-password',
+    `PidFile ${path.join(dir, 'sshd.pid')}`,
+    'LogLevel ERROR',
+    '',
+  ].join('\n'),
+);
+children.push(
+  spawn(SSHD, ['-D', '-f', path.join(dir, 'sshd_config'), '-E', path.join(dir, 'sshd.log')], {
+    stdio: 'ignore',
+  }),
+);
+await Promise.all([listening(execPort), listening(sshPort)]);
+
+const control = path.join(dir, 'ctl');
+const sshBase = [
+  '-p',
+  String(sshPort),
+  '-i',
+  path.join(dir, 'client_key'),
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'LogLevel=ERROR',
+];
+const sshHost = `${me}@127.0.0.1`;
+const sockitHost = `bench@127.0.0.1:${execPort}`;
+
+/** Wall milliseconds of a whole command, its stdout to /dev/null. */
+function whole(file, args) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(file, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${file} ${args.join(' ')}: exit ${code}: ${err}`));
+      else resolve(Number(process.hrtime.bigint() - start) / 1e6);
+    });
+  });
+}
+
+const { ExecClient } = await import(path.join(root, 'dist/exec/client.js'));
+const { FileKeyCache } = await import(path.join(root, 'dist/auth/key-cache.js'));
+// Its first log-in derives the keys (600,000 iterations) and fills the cache; the timed runs reuse them.
+const client = await ExecClient.connect({
+  host: '127.0.0.1',
+  port: execPort,
+  user: 'bench',
+  password: env.SOCKIT_PASSWORD,
+  keyCache: new FileKeyCache(path.join(env.SOCKIT_CACHE_DIR, 'scram')),
+});
+// The ssh master for the open-connection runs.
+children.push(
+  spawn('ssh', [...sshBase, '-M', '-N', '-S', control, '-o', 'ControlPersist=no', sshHost], {
+    stdio: 'ignore',
+  }),
+);
+for (
+  let i = 0;
+  i < 100 && spawnSync('ssh', ['-S', control, '-O', 'check', sshHost], { stdio: 'ignore' }).status !== 0;
+  i++
+) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** Median milliseconds per operation over OPS operations. */
+async function perOp(op) {
+  const times = [];
+  for (let i = 0; i < OPS; i++) {
+    const start = process.hrtime.bigint();
+    await op();
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return spread(times).median;
+}
+
+const contenders = {
+  'sockit exec -- true': () => whole(process.execPath, [CLI, 'exec', sockitHost, '--', 'true']),
+  'ssh true': () => whole('ssh', [...sshBase, sshHost, 'true']),
+  'ExecClient.run(true)': () =>
+    perOp(async () => {
+      const r = await client.run(['true']);
+      if (r.exit !== 0) throw new Error(`true: ${JSON.stringify(r)}`);
+    }),
+  'ssh -S master true': () => perOp(() => whole('ssh', ['-S', control, sshHost, 'true'])),
+  'sockit exec 1 GiB': () =>
+    whole(process.execPath, [CLI, 'exec', sockitHost, '--', 'head', '-c', String(GIB), '/dev/zero']),
+  'ssh 1 GiB': () => whole('ssh', [...sshBase, sshHost, 'head', '-c', String(GIB), '/dev/zero']),
+};
+
+console.log(
+  `node ${process.version}, ${os.cpus().length} cores, ${ROUNDS} rounds (1 warm-up), ${OPS} operations per open-connection measurement`,
+);
+const results = await interleave(contenders, {
+  rounds: ROUNDS,
+  onRound: (r, res) =>
+    console.log(
+      `round ${r + 1}: ${Object.entries(res)
+        .map(([k, v]) => `${k} ${v[r].toFixed(1)}`)
+        .join(' | ')}`,
+    ),
+});
+client.close();
+
+const f = (n) => n.toFixed(2);
+const line = (name, values) => {
+  const s = spread(values);
+  return `${name}: median ${f(s.median)} (p25 ${f(s.p25)}, p75 ${f(s.p75)}, ${f(s.min)}-${f(s.max)})`;
+};
+const report = {};
+const compare = (title, ours, theirs, goal, higherIsBetter = false) => {
+  const r = higherIsBetter ? ratios(results[theirs], results[ours]) : ratios(results[ours], results[theirs]);
+  const s = spread(r);
+  const met = higherIsBetter ? s.median >= goal : s.median <= goal;
+  console.log(`\n${title}`);
+  console.log(`  ${line(ours, results[ours])} ms`);
+  console.log(`  ${line(theirs, results[theirs])} ms`);
+  console.log(
+    `  ${higherIsBetter ? 'throughput ratio' : 'time ratio'} per round: ${r.map(f).join(' ')}; median ${f(s.median)} (${f(s.min)}-${f(s.max)}); goal ${higherIsBetter ? '>=' : '<='} ${goal}: ${met ? 'met' : 'NOT met'}`,
+  );
+  report[title] = { ours: results[ours], theirs: results[theirs], ratios: r, median: s.median, goal, met };
+};
+compare('whole command, new connection (sockit / ssh)', 'sockit exec -- true', 'ssh true', 0.5);
+compare(
+  'on an open connection (sockit / ssh ControlMaster)',
+  'ExecClient.run(true)',
+  'ssh -S master true',
+  0.2,
+);
+compare(
+  '1 GiB of stdout (ssh time / sockit time = sockit throughput / ssh)',
+  'sockit exec 1 GiB',
+  'ssh 1 GiB',
+  1.0,
+  true,
+);
+for (const name of ['sockit exec 1 GiB', 'ssh 1 GiB']) {
+  const mibs = results[name].map((ms) => 1024 / (ms / 1000));
+  console.log(`  ${name}: ${f(spread(mibs).median)} MiB/s median`);
+}
+if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+spawnSync('ssh', ['-S', control, '-O', 'exit', sshHost], { stdio: 'ignore' });
+process.exit(0);
