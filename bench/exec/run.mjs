@@ -19,11 +19,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { interleave, ratios, spread } from '../lib/interleave.mjs';
+import { freePort, waitForPort } from '../lib/ports.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -57,29 +57,6 @@ function must(file, args, options = {}) {
   const r = spawnSync(file, args, { encoding: 'utf8', env, ...options });
   if (r.status !== 0) throw new Error(`${file} ${args.join(' ')}: ${r.status} ${r.stderr}`);
   return r.stdout;
-}
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-async function listening(port) {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 // The account, with the default 600,000 PBKDF2 iterations: its keys are derived once, by the
@@ -145,7 +122,7 @@ children.push(
     stdio: 'ignore',
   }),
 );
-await Promise.all([listening(execPort), listening(sshPort)]);
+await Promise.all([waitForPort(execPort), waitForPort(sshPort)]);
 
 const control = path.join(dir, 'ctl');
 const sshBase = [

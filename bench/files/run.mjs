@@ -40,10 +40,10 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort, waitForPort } from '../lib/ports.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/cli/main.cjs');
@@ -90,15 +90,6 @@ function sha256(file) {
       .on('data', (d) => hash.update(d))
       .on('end', () => resolve(hash.digest('hex')))
       .on('error', reject);
-  });
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -154,21 +145,6 @@ async function waitForListener(port) {
     const table = readFileSync('/proc/net/tcp', 'utf8').split('\n');
     if (table.some((line) => line.includes(hex) && line.split(/\s+/)[4] === '0A')) return;
     await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-async function waitForPort(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`nothing listens on ${port}`);
 }

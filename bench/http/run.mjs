@@ -16,11 +16,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { interleave, ratios, spread } from '../lib/interleave.mjs';
+import { freePort, waitForPort } from '../lib/ports.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -51,15 +51,6 @@ spawnSync('mkdir', ['-p', site]);
 writeFileSync(path.join(site, '1k.bin'), Buffer.alloc(1024, 'x'));
 writeFileSync(path.join(site, '1m.bin'), Buffer.alloc(1024 * 1024, 'y'));
 const FILES = { '1 KiB': '/1k.bin', '1 MiB': '/1m.bin' };
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function nginxConfig(dir, port, workers) {
   return `worker_processes ${workers};
@@ -118,23 +109,6 @@ const contenders = {
   'http-server': (port) => [bin('http-server'), [site, '-a', '127.0.0.1', '-p', String(port), '-s', '-c-1']],
 };
 const chosen = values.only ? values.only.split(',') : Object.keys(contenders);
-
-function waitForPort(port, timeoutMs = 10_000) {
-  const until = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () => {
-        if (Date.now() > until) reject(new Error(`nothing listens on ${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
 
 /** The peak resident memory of a process and its children, in MiB (VmHWM summed). */
 function peakMiB(pid) {
