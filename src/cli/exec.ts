@@ -76,6 +76,15 @@ Examples:
   // A command's output may rightly pause for hours: no stall timeout here.
   exec.options.find((o) => o.long === '--stall-timeout')?.hideHelp();
   exec.addCommand(serveCommand());
+  // `serve` has options of the same names as the client's (--cwd, --secret-file), and
+  // commander gives such options to the parent wherever they stand: hand them over.
+  exec.hook('preSubcommand', (parent, sub) => {
+    for (const name of ['cwd', 'secretFile']) {
+      if (parent.getOptionValueSource(name) !== 'cli') continue;
+      sub.setOptionValueWithSource(name, parent.getOptionValue(name), 'cli');
+      parent.setOptionValue(name, undefined);
+    }
+  });
   // `sockit exec help [serve]`, as every command group has.
   exec.helpCommand(true);
   return exec;

@@ -265,13 +265,20 @@ async function serveConnection(conn: Connection, s: Settings): Promise<void> {
   });
   conn.socket.resume();
   const commands = new Map<number, Command>();
+  const session: Session = { conn, mux, s, user, commands, refusals: 0 };
   mux.on('channel', (ch) => {
     // A lost connection fails every channel: the commands are ended below, nothing to report.
     ch.on('error', () => {});
     const kind = (ch.info as { kind?: unknown } | undefined)?.kind;
-    if (kind === 'exec') void runCommand(ch, mux, conn, s, user, commands);
-    else if (kind === 'signal') signalCommand(ch, commands, conn.log);
-    else ch.close({ refused: ErrorCode.BAD_REQUEST, message: 'unknown channel kind' });
+    if (kind === 'exec') {
+      runCommand(ch, session).catch((err: unknown) => {
+        // A bug, not the client's doing: this command ends, the server goes on.
+        conn.log.error({ err: (err as Error).message, user: user.name }, 'exec: command failed');
+        if (!ch.destroyed)
+          refuse(ch, new SockitError(ErrorCode.INTERNAL, 'the server failed to run it'), session);
+      });
+    } else if (kind === 'signal') signalCommand(ch, commands, conn.log);
+    else refuse(ch, new SockitError(ErrorCode.BAD_REQUEST, 'unknown channel kind'), session);
   });
   await new Promise<void>((resolve) => {
     mux.once('close', () => resolve());
@@ -327,6 +334,7 @@ async function logIn(
     } catch (err) {
       if (!isSockitError(err)) throw err;
       channel.send(refusal(err));
+      if (err.code === ErrorCode.FORBIDDEN) conn.log.warn({ why: err.message }, 'exec: log-in refused');
       if (isOutOfStep(err) || err.code === ErrorCode.FORBIDDEN) return undefined;
     }
   }
@@ -336,6 +344,20 @@ interface Command {
   kill(reason: string): void;
   signal(name: string): boolean;
 }
+
+/** One logged-in connection, as its commands see it. */
+interface Session {
+  conn: Connection;
+  mux: Mux;
+  s: Settings;
+  user: UserRecord;
+  commands: Map<number, Command>;
+  /** Commands refused on this connection: past MAX_REFUSALS it is closed. */
+  refusals: number;
+}
+
+/** Refused commands a connection may send before it is closed (each is a log line). */
+const MAX_REFUSALS = 32;
 
 function signalCommand(ch: MuxChannel, commands: Map<number, Command>, log: Logger): void {
   const parsed = SignalRequest.safeParse(ch.info);
@@ -350,26 +372,37 @@ function signalCommand(ch: MuxChannel, commands: Map<number, Command>, log: Logg
   ch.close({});
 }
 
-/** Refuses a command that did not start: one CLOSE saying why. */
-function refuse(ch: MuxChannel, err: SockitError): void {
+/**
+ * Refuses a command that did not start: one CLOSE saying why, and one log line. A connection
+ * that keeps sending refused commands is closed: the log is not a place to fill.
+ */
+function refuse(ch: MuxChannel, err: SockitError, session: Session, argv?: readonly string[]): void {
   ch.resume();
   ch.close({ refused: err.code, message: err.message });
+  session.conn.log.info(
+    {
+      user: session.user.name,
+      ...(argv ? { argv: argv.slice(0, 16).map((a) => visible(a, 256)) } : {}),
+      refused: err.code,
+    },
+    'exec refused',
+  );
+  if (++session.refusals > MAX_REFUSALS) {
+    session.conn.log.warn(
+      { user: session.user.name, refusals: session.refusals },
+      'exec: too many refused commands',
+    );
+    session.mux.close();
+    session.conn.socket.destroy();
+  }
 }
 
-async function runCommand(
-  ch: MuxChannel,
-  mux: Mux,
-  conn: Connection,
-  s: Settings,
-  user: UserRecord,
-  commands: Map<number, Command>,
-): Promise<void> {
+async function runCommand(ch: MuxChannel, session: Session): Promise<void> {
+  const { mux, conn, s, user, commands } = session;
   const parsed = ExecRequest.safeParse(ch.info);
   if (!parsed.success) {
-    refuse(
-      ch,
-      new SockitError(ErrorCode.BAD_REQUEST, `malformed command: ${parsed.error.issues[0]?.message}`),
-    );
+    const why = `malformed command: ${parsed.error.issues[0]?.message}`;
+    refuse(ch, new SockitError(ErrorCode.BAD_REQUEST, why), session);
     return;
   }
   const request = parsed.data;
@@ -380,17 +413,42 @@ async function runCommand(
     program = choose(request, s);
     cwd = request.cwd === undefined || request.cwd === '' ? s.cwd : await confinedCwd(s, request.cwd);
   } catch (err) {
-    if (!isSockitError(err)) throw err;
-    conn.log.info(
-      { user: user.name, argv: shown.map((a) => visible(a, 256)), refused: err.code },
-      'exec refused',
-    );
-    refuse(ch, err);
+    // A folder that is not there (or stops being there) is the client's problem, never the server's.
+    const refusal = isSockitError(err)
+      ? err
+      : new SockitError(ErrorCode.NOT_FOUND, `${visible(request.cwd ?? '', 256)}: no such folder here`);
+    refuse(ch, refusal, session, shown);
     return;
   }
+  // The folder check waited: the client may have gone meanwhile. Nothing starts for nobody.
+  if (ch.destroyed || ch.closeReceived || mux.closed) return;
   const release = s.slots.take(user.name);
   if (release instanceof SockitError) {
-    refuse(ch, release);
+    refuse(ch, release, session, shown);
+    return;
+  }
+  // Its stderr channel before the program: a client that takes no channels from the server
+  // (it announced none) would leave it, and what the command writes there, held here.
+  let stderr: MuxChannel;
+  try {
+    stderr = mux.open({ kind: 'stderr', exec: ch.id });
+  } catch {
+    release();
+    return;
+  }
+  stderr.on('error', () => {});
+  if (stderr.held) {
+    stderr.destroy();
+    release();
+    refuse(
+      ch,
+      new SockitError(
+        ErrorCode.BUSY,
+        'this client takes no channels from the server: its stderr has nowhere to go',
+      ),
+      session,
+      shown,
+    );
     return;
   }
   const started = Date.now();
@@ -407,19 +465,24 @@ async function runCommand(
     });
   } catch (err) {
     release();
-    refuse(ch, new SockitError(ErrorCode.IO, `cannot start ${program.argv0}: ${(err as Error).message}`));
+    stderr.destroy();
+    refuse(
+      ch,
+      new SockitError(ErrorCode.IO, `cannot start ${program.argv0}: ${(err as Error).message}`),
+      session,
+      shown,
+    );
     return;
   }
   const pid = child.pid;
-  const stderr = mux.open({ kind: 'stderr', exec: ch.id });
-  stderr.on('error', () => {});
   let outBytes = 0;
   let errBytes = 0;
   let inBytes = 0;
   let truncated = false;
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
-  let exited = false;
+  /** Its output all sent and its status known. */
+  let finished = false;
   const group = (signal: NodeJS.Signals): boolean => {
     if (pid === undefined) return false;
     try {
@@ -450,11 +513,14 @@ async function runCommand(
         }, s.timeoutMs)
       : undefined;
 
-  const cap = (n: number): boolean => {
-    if (s.maxOutput <= 0 || outBytes + errBytes + n <= s.maxOutput) return true;
+  /** Of `n` bytes of output, how many the cap lets through (all without a cap); at the cap, the command ends. */
+  const room = (n: number): number => {
+    if (s.maxOutput <= 0) return n;
+    const left = Math.max(0, s.maxOutput - outBytes - errBytes);
+    if (n <= left) return n;
     truncated = true;
     end('output cap');
-    return false;
+    return left;
   };
   // stdin: the client's DATA, its EOF the pipe's end.
   child.stdin?.on('error', () => {}); // a command that does not read its stdin
@@ -462,12 +528,16 @@ async function runCommand(
     inBytes += chunk.length;
   });
   ch.pipe(child.stdin as NodeJS.WritableStream);
+  // The client reset the command's channel (or lost it): nobody reads its output any more.
+  ch.once('close', () => {
+    if (!finished) end('its channel was closed');
+  });
   // The exec channel's own end goes with its CLOSE (the exit status): ended before, with
   // stdin's EOF in, it would close by itself without it.
-  const stdoutDone = forward(child.stdout, ch, false, cap, (n) => {
+  const stdoutDone = forward(child.stdout, ch, false, room, (n) => {
     outBytes += n;
   });
-  const stderrDone = forward(child.stderr, stderr, true, cap, (n) => {
+  const stderrDone = forward(child.stderr, stderr, true, room, (n) => {
     errBytes += n;
   });
   const exit = new Promise<ExecResult>((resolve) => {
@@ -479,12 +549,16 @@ async function runCommand(
       resolve({ exit: 127 });
     });
     child.once('exit', (code, signal) => {
-      exited = true;
       resolve(signal ? { exit: null, signal: signal.replace(/^SIG/, '') } : { exit: code ?? 0 });
     });
   });
   const result = await exit;
   await Promise.all([stdoutDone, stderrDone]);
+  finished = true;
+  // What the command left behind in its process group (a `cmd &` of a shell) ends with it:
+  // nothing runs on for a client that has its status. (A process that made a session of its
+  // own with setsid has left the group; see docs/exec.md.)
+  if (group('SIGTERM')) setTimeout(() => group('SIGKILL'), s.graceMs).unref();
   if (timeout !== undefined) clearTimeout(timeout);
   if (killTimer !== undefined) clearTimeout(killTimer);
   commands.delete(ch.id);
@@ -493,7 +567,6 @@ async function runCommand(
   if (timedOut) result.timedOut = true;
   stderr.close({});
   ch.close(result as unknown as Record<string, unknown>);
-  void exited;
   conn.log.info(
     {
       user: user.name,
@@ -517,7 +590,7 @@ function forward(
   from: NodeJS.ReadableStream | null,
   to: MuxChannel,
   endAtEof: boolean,
-  cap: (n: number) => boolean,
+  room: (n: number) => number,
   count: (n: number) => void,
 ): Promise<void> {
   return new Promise((resolve) => {
@@ -527,27 +600,39 @@ function forward(
       return;
     }
     let open = true;
+    const gone = (): boolean => to.destroyed || to.writableEnded;
     from.on('data', (chunk: Buffer) => {
-      if (!open) return;
-      if (!cap(chunk.length)) {
-        open = false;
-        if (endAtEof) to.end();
-        return;
+      // The channel is gone (the client reset it, or the connection): the rest is dropped,
+      // and read, so that the command is never left blocked on a full pipe.
+      if (!open || gone()) return;
+      const fits = room(chunk.length);
+      const part = fits < chunk.length ? chunk.subarray(0, fits) : chunk;
+      if (part.length > 0) {
+        count(part.length);
+        if (!to.write(part) && !gone()) {
+          from.pause();
+          const resume = (): void => {
+            to.off('drain', resume);
+            to.off('close', resume);
+            from.resume();
+          };
+          to.on('drain', resume);
+          to.on('close', resume);
+        }
       }
-      count(chunk.length);
-      if (!to.write(chunk)) {
-        from.pause();
-        to.once('drain', () => from.resume());
+      if (fits < chunk.length) {
+        // Past the cap: what fitted went out, the rest is dropped.
+        open = false;
+        if (endAtEof && !gone()) to.end();
       }
     });
     const done = (): void => {
-      if (open && endAtEof) to.end();
+      if (open && endAtEof && !gone()) to.end();
       open = false;
       resolve();
     };
     from.once('end', done);
     from.once('error', done);
-    to.once('close', () => from.resume());
   });
 }
 

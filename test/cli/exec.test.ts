@@ -121,6 +121,28 @@ describe('sockit exec', () => {
     expect(none.stderr).toMatch(/^sockit: cannot connect to 127\.0\.0\.1:1 .*\[ERR_CONNECT_FAILED\]\n$/);
   });
 
+  it('runs commands in serve --cwd, and will not start in a folder that is not there', async () => {
+    const here = await exec(['sh', '-c', 'pwd']);
+    expect(here.stdout.toString().trim()).toBe(dir);
+    const missing = await sockit(
+      [
+        'exec',
+        'serve',
+        '--port',
+        '0',
+        '--data-dir',
+        path.join(dir, 'data'),
+        '--allow',
+        'true',
+        '--cwd',
+        '/nonexistent/dir',
+      ],
+      { env },
+    );
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/--cwd \/nonexistent\/dir: no such folder \[ERR_NOT_FOUND\]/);
+  });
+
   it('will not start a server that could run nothing', async () => {
     const result = await sockit(['exec', 'serve', '--port', '0', '--data-dir', path.join(dir, 'data')], {
       env,

@@ -94,6 +94,31 @@ describe('sockit exec: commands', () => {
     expect((await ann.run(['pwd'], { cwd: 'sub' })).stdout.toString().trim()).toBe(path.join(f.dir, 'sub'));
     expect(await codeOf(ann.run(['pwd'], { cwd: '..' }))).toBe('ERR_PATH_DENIED');
     expect(await codeOf(ann.run(['pwd'], { cwd: 'missing' }))).toBe('ERR_NOT_FOUND');
+    // A missing folder, or a file, on the way: refused, and the server goes on.
+    await writeFile(path.join(f.dir, 'file.txt'), 'x');
+    expect(await codeOf(ann.run(['pwd'], { cwd: 'nosuch/x' }))).toBe('ERR_NOT_FOUND');
+    expect(await codeOf(ann.run(['pwd'], { cwd: 'file.txt/y' }))).toBe('ERR_NOT_FOUND');
+    expect(await codeOf(ann.run(['pwd'], { cwd: 'x'.repeat(300) }))).toBe('ERR_NOT_FOUND');
+    expect((await ann.run(['true'])).exit).toBe(0);
+  });
+
+  it('starts nothing for a client that left while its folder was being checked', async () => {
+    const client = await f.connect(server);
+    const p = client.start(['sleep', '27.75'], { cwd: 'sub' });
+    p.done.catch(() => {});
+    client.close();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const { execFileSync } = await import('node:child_process');
+    const left = (() => {
+      try {
+        return execFileSync('pgrep', ['-f', 'sleep 27.75'], { encoding: 'utf8' }).trim();
+      } catch {
+        return '';
+      }
+    })();
+    if (left !== '')
+      await vi.waitFor(() => expect(left.split('\n').every((pid) => !alive(Number(pid)))).toBe(true));
+    expect((await ann.run(['true'])).exit).toBe(0);
   });
 
   it('forwards a signal to the process group', async () => {
@@ -135,6 +160,15 @@ describe('sockit exec: refusals', () => {
     expect((await ann.run(['true'])).exit).toBe(0);
   });
 
+  it('closes a connection that keeps sending refused commands', async () => {
+    const client = await f.connect(server);
+    const codes: string[] = [];
+    for (let i = 0; i < 40; i++) codes.push(await codeOf(client.run(['rm'])));
+    expect(codes.slice(0, 32)).toEqual(Array.from({ length: 32 }, () => 'ERR_FORBIDDEN'));
+    expect(codes.at(-1)).toBe('ERR_CONNECTION_CLOSED');
+    expect((await (await f.connect(server)).run(['true'])).exit).toBe(0);
+  });
+
   it('refuses a wrong password, and an account without the exec grant, each with one clear error', async () => {
     expect(await codeOf(f.connect(server, 'ann', 'wrong password'))).toBe('ERR_AUTH_FAILED');
     await expect(f.connect(server, 'bob')).rejects.toMatchObject({
@@ -174,12 +208,37 @@ describe('sockit exec: ends', () => {
     await vi.waitFor(() => expect(server.running).toBe(0));
   });
 
-  it('cuts output at the cap, kills the command and says so', async () => {
-    const capped = await f.serve({ maxOutputBytes: 100_000 });
+  it('cuts output at the cap, to the byte, kills the command and says so', async () => {
+    const capped = await f.serve({ maxOutputBytes: 1000 });
     const client = await f.connect(capped);
     const result = await client.run(['head', '-c', '10000000', '/dev/zero']);
     expect(result.truncated).toBe(true);
-    expect(result.stdout.length).toBeLessThanOrEqual(100_000);
+    expect(result.stdout.length).toBe(1000);
+  });
+
+  it('ends what a command left running in its process group when it exits', async () => {
+    const result = await ann.run(['sh', '-c', 'sleep 61.25 >/dev/null 2>&1 & echo $!']);
+    expect(result.exit).toBe(0);
+    const pid = Number(result.stdout.toString().trim());
+    await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 5000 });
+  });
+
+  it('frees the slot and ends the command when the client resets its channel or goes away mid-output', async () => {
+    const few = await f.serve({ maxPerUser: 1 });
+    for (const how of ['reset', 'disconnect'] as const) {
+      const client = await f.connect(few);
+      const p = client.start(['head', '-c', '100000000', '/dev/zero']);
+      p.stdin.end();
+      // Some output arrives, then nobody reads.
+      await new Promise((resolve) => p.stdout.once('data', resolve));
+      p.stdout.pause();
+      await vi.waitFor(() => expect(few.running).toBe(1));
+      if (how === 'reset') (p.stdin as unknown as { reset(r: string): void }).reset('not wanted');
+      else client.close();
+      await vi.waitFor(() => expect(few.running).toBe(0), { timeout: 10_000 });
+    }
+    const after = await f.connect(few);
+    expect((await after.run(['true'])).exit).toBe(0);
   });
 
   it('runs at most maxPerUser commands of one account at once', async () => {
