@@ -6,12 +6,17 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { scramLogin } from '../../src/auth/login-client.js';
 import type { ExecClient } from '../../src/exec/client.js';
+import { parseExecEnd } from '../../src/exec/protocol.js';
 import type { ExecService } from '../../src/exec/server.js';
+import { Channel } from '../../src/runtime/channel.js';
+import { Mux } from '../../src/wire/mux.js';
 import { codeOf } from '../codes.js';
-import { type ExecFixture, execFixture } from './fixture.js';
+import { type ExecFixture, execFixture, PASSWORD } from './fixture.js';
 
 let f: ExecFixture;
 let server: ExecService;
@@ -167,6 +172,30 @@ describe('sockit exec: refusals', () => {
     expect(codes.slice(0, 32)).toEqual(Array.from({ length: 32 }, () => 'ERR_FORBIDDEN'));
     expect(codes.at(-1)).toBe('ERR_CONNECTION_CLOSED');
     expect((await (await f.connect(server)).run(['true'])).exit).toBe(0);
+  });
+
+  it('refuses the commands of a client that takes no channels from the server (their stderr would pile up)', async () => {
+    const socket = net.connect(server.address.port, '127.0.0.1');
+    const channel = new Channel(socket);
+    await channel.receive(); // the greeting
+    await scramLogin(
+      { send: (m) => void channel.send(m), receive: async () => (await channel.receive()).header },
+      'ann',
+      PASSWORD,
+    );
+    const rest = channel.release();
+    if (rest.length > 0) socket.unshift(rest);
+    const mux = new Mux(socket, { role: 'client', maxInfoSize: 64 * 1024, maxChannels: 0 });
+    socket.resume();
+    mux.on('channel', (ch) => ch.reset('none wanted'));
+    const ch = mux.open({ kind: 'exec', argv: ['true'] });
+    ch.end();
+    ch.resume();
+    const end = await new Promise((resolve) => ch.once('remoteclose', resolve));
+    expect(parseExecEnd(end)).toMatchObject({ refused: 'ERR_BUSY' });
+    mux.close();
+    socket.destroy();
+    await vi.waitFor(() => expect(server.running).toBe(0));
   });
 
   it('refuses a wrong password, and an account without the exec grant, each with one clear error', async () => {
