@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
-import { ErrorCode, SockitError } from '../errors.js';
+import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { EXEC_PORT } from '../exec/port.js';
 import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
@@ -19,6 +19,11 @@ interface ExecFlags extends ClientFlags {
   stdin: boolean;
   shell?: boolean;
   cwd?: string;
+  keep?: boolean;
+  /** In ms. */
+  keepFor: number;
+  stop?: boolean;
+  serveKept?: boolean;
 }
 
 interface ServeFlags extends TlsFlags {
@@ -50,10 +55,23 @@ export function execCommand(): Command {
     .description('run a command on a machine running sockit exec serve')
     .usage('[options] [USER@]HOST[:PORT] -- COMMAND [ARGS...]')
     .argument('<target>', `[USER@]HOST[:PORT] (port ${EXEC_PORT})`)
-    .argument('<command...>', 'the program and its arguments, given to it as they are (no shell)')
+    .argument('[command...]', 'the program and its arguments, given to it as they are (no shell)')
     .option('-n, --no-stdin', 'give the command no input (EOF at once), as ssh -n')
     .option('--shell', 'send the words as one command line for /bin/sh -c (the server must --allow-shell)')
     .option('--cwd <dir>', "folder to run in, inside the server's working folder")
+    .option(
+      '-k, --keep',
+      'keep the connection open in the background: later sockit exec to the same USER@HOST:PORT use it, with no log-in',
+    )
+    .addOption(
+      secondsOption(
+        '--keep-for <seconds>',
+        'end a kept connection unused this long (0: only --stop does)',
+        600,
+      ),
+    )
+    .option('--stop', 'end the kept connection to USER@HOST:PORT (no command)')
+    .addOption(new Option('--serve-kept').hideHelp())
     .addHelpText(
       'after',
       `
@@ -61,13 +79,30 @@ The command's stdin, stdout and stderr are this command's; Ctrl-C and SIGTERM go
 remote process group (a third Ctrl-C leaves at once). The status is the remote command's
 (128 + N when signal N ended it); 255 when sockit itself failed, with one line saying why.
 
+With --keep, the connection stays open in a background process after the command, and every
+later sockit exec to the same USER@HOST:PORT (with or without --keep) runs through it: no
+connection, no log-in. It listens on a Unix socket in $XDG_RUNTIME_DIR/sockit (else
+~/.cache/sockit/kept), a folder only you may enter; whoever can open it runs commands as
+that account, as with ssh's ControlMaster. It ends after --keep-for unused, with --stop, or
+when the server closes it.
+
 Examples:
   sockit exec ann@build.lan -- uname -a
   sockit exec build.lan -- make -C src test          (as your login name, or SOCKIT_USER)
   tar cz src | sockit exec build.lan -- tar xz       (stdin goes to the command)
-  sockit exec build.lan --shell -- 'ls | wc -l'       (when the server runs --allow-shell)`,
+  sockit exec build.lan --shell -- 'ls | wc -l'       (when the server runs --allow-shell)
+  sockit exec build.lan --keep -- make               (later commands to build.lan: no log-in)
+  sockit exec build.lan --stop                       (end the kept connection)`,
     )
     .action(async (target: string, words: string[], flags: ExecFlags) => {
+      if (flags.serveKept) {
+        process.exitCode = await serveKept(target, flags).catch((err: unknown) => {
+          // Read by the command that started this process: its first line says why.
+          process.stdout.write(failureLine(err));
+          return EXEC_FAILED;
+        });
+        return;
+      }
       process.exitCode = await runRemote(target, words, flags).catch((err: unknown) => {
         process.stderr.write(failureLine(err));
         return EXEC_FAILED;
@@ -93,18 +128,67 @@ Examples:
 async function runRemote(target: string, words: string[], flags: ExecFlags): Promise<number> {
   const server = resolveTarget(target, flags, process.env, EXEC_PORT);
   flags.user = server.user;
-  const [{ ExecClient }, { FileKeyCache }, { cacheDir }, { readPassword }, { clientTls }, { constants }] =
-    await Promise.all([
-      import('../exec/client.js'),
-      import('../auth/key-cache.js'),
-      import('./data-dir.js'),
-      import('./password.js'),
-      import('./tls.js'),
-      import('node:os'),
-    ]);
+  if (words.length === 0 && !flags.stop && !flags.keep) {
+    throw new SockitError(
+      ErrorCode.INVALID_ARGUMENT,
+      'no command to run: sockit exec [USER@]HOST -- COMMAND [ARGS...]',
+    );
+  }
+  const kept = { ...server, tls: Boolean(flags.tls || flags.tlsCa) };
+  const where = `${server.user}@${formatHostPort(server.host, server.port)}`;
+  const [{ ExecClient }, keep] = await Promise.all([import('../exec/client.js'), import('./exec-keep.js')]);
+  const socketPath = keep.keptSocketPath(kept);
+  if (flags.stop) {
+    if (words.length > 0 || flags.keep) {
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--stop takes no command and no --keep');
+    }
+    const { stopControl } = await import('../exec/control.js');
+    if (!(await stopControl(socketPath))) {
+      throw new SockitError(ErrorCode.NOT_FOUND, `no kept connection to ${where}`);
+    }
+    process.stderr.write(`sockit: ended the kept connection to ${where}\n`);
+    return 0;
+  }
+  let client = await ExecClient.attach(socketPath, server.user);
+  flags.log?.debug({ socket: socketPath, kept: client !== undefined }, 'exec: kept connection');
+  let keeping: import('./exec-keep.js').KeptStart | undefined;
+  if (client === undefined) {
+    let typed: string | undefined;
+    client = await logIn(ExecClient, server, flags, async (prompt) => {
+      typed = await prompt();
+      return typed;
+    });
+    if (flags.keep) keeping = keep.startKept(kept, flags, typed);
+  }
+  if (words.length === 0) {
+    // --keep alone: the kept connection, ready (or already there).
+    client.close();
+    await keeping?.ready;
+    return 0;
+  }
+  try {
+    return await runCommand(client, words, flags);
+  } finally {
+    await keeping?.ready.catch((err: unknown) => process.stderr.write(failureLine(err)));
+  }
+}
+
+/** Connects to the server and logs in; `ask` wraps the password prompt (asked only when needed). */
+async function logIn(
+  ExecClient: typeof import('../exec/client.js').ExecClient,
+  server: { host: string; port: number; user: string },
+  flags: ExecFlags,
+  ask: (prompt: () => Promise<string>) => Promise<string>,
+): Promise<import('../exec/client.js').ExecClient> {
+  const [{ FileKeyCache }, { cacheDir }, { readPassword }, { clientTls }] = await Promise.all([
+    import('../auth/key-cache.js'),
+    import('./data-dir.js'),
+    import('./password.js'),
+    import('./tls.js'),
+  ]);
   const tls = await clientTls(flags);
   const off = flags.keyCache === false || process.env.SOCKIT_KEY_CACHE === 'off';
-  const client = await ExecClient.connect({
+  return ExecClient.connect({
     host: server.host,
     port: server.port,
     ...(tls ? { tls } : {}),
@@ -112,12 +196,51 @@ async function runRemote(target: string, words: string[], flags: ExecFlags): Pro
     ...(flags.secretFile
       ? { secret: await readSecret(flags.secretFile) }
       : {
-          password: () => readPassword({ prompt: `Password for ${server.user}: ` }),
+          password: () => ask(() => readPassword({ prompt: `Password for ${server.user}: ` })),
           ...(off ? {} : { keyCache: new FileKeyCache(path.join(cacheDir(), 'scram')) }),
         }),
     ...(flags.connectTimeout ? { timeoutMs: flags.connectTimeout } : {}),
     ...(flags.log ? { log: flags.log } : {}),
   });
+}
+
+/**
+ * The kept connection's own process (`--serve-kept`, started by `startKept`): logs in with
+ * what it was handed, listens on the control socket, says `ready`, and serves until it ends.
+ */
+async function serveKept(target: string, flags: ExecFlags): Promise<number> {
+  const server = resolveTarget(target, flags, process.env, EXEC_PORT);
+  flags.user = server.user;
+  const [{ ExecClient }, keep, { serveControl }] = await Promise.all([
+    import('../exec/client.js'),
+    import('./exec-keep.js'),
+    import('../exec/control.js'),
+  ]);
+  const handover = await keep.readHandover();
+  process.umask(0o077);
+  const socketPath = keep.keptSocketPath(
+    { ...server, tls: Boolean(flags.tls || flags.tlsCa) },
+    { create: true },
+  );
+  const client = await logIn(ExecClient, server, flags, (prompt) =>
+    handover.password === undefined ? prompt() : Promise.resolve(handover.password),
+  );
+  const control = await serveControl(client, { path: socketPath, idleMs: flags.keepFor });
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => control.stop(signal));
+  }
+  process.stdout.write('ready\n');
+  await control.ended;
+  return 0;
+}
+
+/** Runs one command on `client` with this process's stdio; resolves with the status to exit with. */
+async function runCommand(
+  client: import('../exec/client.js').ExecClient,
+  words: string[],
+  flags: ExecFlags,
+): Promise<number> {
+  const { constants } = await import('node:os');
   const remote = client.start(flags.shell ? { shell: words.join(' ') } : words, {
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
     ...(process.env.TERM ? { env: { TERM: process.env.TERM } } : {}),

@@ -142,14 +142,7 @@ export class ExecClient {
           });
       const leftover = channel.release();
       if (leftover.length > 0) socket.unshift(leftover);
-      const mux = new Mux(socket, {
-        role: 'client',
-        maxInfoSize: MAX_INFO_BYTES,
-        // What the server may send ahead of this side's reading: 4 MiB keeps a command's
-        // output flowing while both processes take their turns (1 MiB: ~15% less throughput).
-        initialWindow: 4 * 1024 * 1024,
-        chunkSize: 64 * 1024,
-      });
+      const mux = new Mux(socket, ExecClient.#muxOptions);
       socket.resume();
       return new ExecClient(socket, mux, user);
     } catch (err) {
@@ -157,6 +150,33 @@ export class ExecClient {
       throw err;
     }
   }
+
+  /**
+   * Uses a kept connection (see control.ts) through its Unix socket: no connection to the
+   * server and no log-in. Resolves undefined when none listens at `socketPath`.
+   */
+  static async attach(socketPath: string, user: string): Promise<ExecClient | undefined> {
+    const net = await import('node:net');
+    const socket = net.connect(socketPath);
+    const connected = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(true));
+      socket.once('error', () => resolve(false));
+    });
+    if (!connected) {
+      socket.destroy();
+      return undefined;
+    }
+    return new ExecClient(socket, new Mux(socket, ExecClient.#muxOptions), user);
+  }
+
+  static readonly #muxOptions = {
+    role: 'client',
+    maxInfoSize: MAX_INFO_BYTES,
+    // What the server may send ahead of this side's reading: 4 MiB keeps a command's
+    // output flowing while both processes take their turns (1 MiB: ~15% less throughput).
+    initialWindow: 4 * 1024 * 1024,
+    chunkSize: 64 * 1024,
+  } as const;
 
   /** Starts a command; its stdin, stdout and stderr are streams, `done` says how it ended. */
   start(command: ExecCommand, options: ExecOptions = {}): RemoteProcess {

@@ -3,10 +3,10 @@
  * (128 + N for signal N), stdout and stderr to their own streams, stdin piped in, arguments
  * literal, Ctrl-C forwarded, and each refusal one line with status 255.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunResult, type Server, sockit, startServer } from '../helpers.js';
 
 const PASSWORD = 'exec password 1';
@@ -149,5 +149,105 @@ describe('sockit exec', () => {
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/nothing could run: allow programs .*\[ERR_INVALID_ARGUMENT\]/);
+  });
+
+  describe('--keep', () => {
+    let keptEnv: NodeJS.ProcessEnv;
+    /** Neither a password nor cached keys: only a kept connection can run anything. */
+    let noLogin: NodeJS.ProcessEnv;
+
+    beforeAll(() => {
+      const run = path.join(dir, 'run');
+      mkdirSync(run, { mode: 0o700 });
+      keptEnv = { ...env, XDG_RUNTIME_DIR: run };
+      const { SOCKIT_PASSWORD: _p, ...rest } = keptEnv;
+      noLogin = { ...rest, SOCKIT_KEY_CACHE: 'off' };
+    });
+
+    afterAll(async () => {
+      await sockit(['exec', target, '--stop'], { env: keptEnv });
+      for (const pid of keptProcesses()) process.kill(pid, 'SIGKILL');
+    });
+
+    /** The kept connections' processes to the test server (their command lines name its port). */
+    const keptProcesses = (): number[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+            return argv.includes('--serve-kept') && argv.includes(target.replace('ann@', ''));
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+
+    it('keeps the connection for later commands, which need no log-in, until --stop', async () => {
+      const first = await sockit(['exec', target, '--keep', '--', 'sh', '-c', 'echo first; exit 3'], {
+        env: keptEnv,
+      });
+      expect([first.code, first.stdout.toString(), first.stderr]).toEqual([3, 'first\n', '']);
+      expect(keptProcesses()).toHaveLength(1);
+      // No password, no key cache: this runs through the kept connection or not at all.
+      const later = await sockit(['exec', target, '--', 'sh', '-c', 'cat; echo to-err >&2; kill -TERM $$'], {
+        env: noLogin,
+        input: 'through the kept connection\n',
+      });
+      expect([later.code, later.stdout.toString(), later.stderr]).toEqual([
+        128 + 15,
+        'through the kept connection\n',
+        'to-err\n',
+      ]);
+      const refused = await sockit(['exec', target, '--', 'rm', '-rf', '/'], { env: noLogin });
+      expect(refused.code).toBe(255);
+      expect(refused.stderr).toMatch(/^sockit: rm is not a program this server runs .*\[ERR_FORBIDDEN\]\n$/);
+      const stop = await sockit(['exec', target, '--stop'], { env: keptEnv });
+      expect([stop.code, stop.stderr]).toEqual([0, `sockit: ended the kept connection to ${target}\n`]);
+      await vi.waitFor(() => expect(keptProcesses()).toHaveLength(0), { timeout: 10_000 });
+      const again = await sockit(['exec', target, '--stop'], { env: keptEnv });
+      expect([again.code, again.stderr]).toEqual([
+        255,
+        `sockit: no kept connection to ${target} [ERR_NOT_FOUND]\n`,
+      ]);
+      const gone = await sockit(['exec', target, '--', 'true'], { env: noLogin });
+      expect(gone.code).toBe(255);
+    });
+
+    it('starts with --keep alone, ends by itself after --keep-for unused', async () => {
+      const started = await sockit(['exec', target, '--keep', '--keep-for', '1'], { env: keptEnv });
+      expect([started.code, started.stdout.toString(), started.stderr]).toEqual([0, '', '']);
+      expect((await sockit(['exec', target, '--', 'true'], { env: noLogin })).code).toBe(0);
+      await vi.waitFor(() => expect(keptProcesses()).toHaveLength(0), { timeout: 15_000 });
+      expect((await sockit(['exec', target, '--', 'true'], { env: noLogin })).code).toBe(255);
+    });
+
+    it('logs in afresh when the kept process was killed, and keeps anew over its socket file', async () => {
+      expect((await sockit(['exec', target, '--keep'], { env: keptEnv })).code).toBe(0);
+      const [pid] = keptProcesses();
+      expect(pid).toBeDefined();
+      process.kill(pid as number, 'SIGKILL');
+      await vi.waitFor(() => expect(keptProcesses()).toHaveLength(0));
+      expect(readdirSync(path.join(dir, 'run', 'sockit'))).toHaveLength(1); // its socket file, left
+      expect((await sockit(['exec', target, '--', 'true'], { env: noLogin })).code).toBe(255);
+      const fresh = await sockit(['exec', target, '--keep', '--', 'echo', 'fresh'], { env: keptEnv });
+      expect([fresh.code, fresh.stdout.toString()]).toEqual([0, 'fresh\n']);
+      expect((await sockit(['exec', target, '--', 'true'], { env: noLogin })).code).toBe(0);
+      expect((await sockit(['exec', target, '--stop'], { env: keptEnv })).code).toBe(0);
+    });
+
+    it('will not use or make a socket folder that others may enter', async () => {
+      const open = path.join(dir, 'open-run');
+      mkdirSync(path.join(open, 'sockit'), { recursive: true, mode: 0o755 });
+      chmodSync(path.join(open, 'sockit'), 0o755);
+      const refused = await sockit(['exec', target, '--keep', '--', 'true'], {
+        env: { ...keptEnv, XDG_RUNTIME_DIR: open },
+      });
+      expect(refused.code).toBe(255);
+      expect(refused.stderr).toMatch(
+        /open-run\/sockit is not a folder of yours that only you may enter .*\[ERR_FORBIDDEN\]\n$/,
+      );
+      expect(keptProcesses()).toHaveLength(0);
+    });
   });
 });
