@@ -24,6 +24,7 @@ interface ExecFlags extends ClientFlags {
   keepFor: number;
   stop?: boolean;
   serveKept?: boolean;
+  tty?: boolean;
 }
 
 interface ServeFlags extends TlsFlags {
@@ -60,6 +61,10 @@ export function execCommand(): Command {
     .option('--shell', 'send the words as one command line for /bin/sh -c (the server must --allow-shell)')
     .option('--cwd <dir>', "folder to run in, inside the server's working folder")
     .option(
+      '-t, --tty',
+      'run it on a pseudo-terminal (vi, top, a shell): keys go as typed, stdout and stderr are one stream',
+    )
+    .option(
       '-k, --keep',
       'keep the connection open in the background: later sockit exec to the same USER@HOST:PORT use it, with no log-in',
     )
@@ -78,6 +83,9 @@ export function execCommand(): Command {
 The command's stdin, stdout and stderr are this command's; Ctrl-C and SIGTERM go to the
 remote process group (a third Ctrl-C leaves at once). The status is the remote command's
 (128 + N when signal N ended it); 255 when sockit itself failed, with one line saying why.
+With -t, the command runs on a pseudo-terminal of this terminal's size (80x24 when this is
+not one): this terminal is put in raw mode, so Ctrl-C and every other key reach the remote
+program as typed, and the end of piped input is sent as ^D.
 
 With --keep, the connection stays open in a background process after the command, and every
 later sockit exec to the same USER@HOST:PORT (with or without --keep) runs through it: no
@@ -91,6 +99,7 @@ Examples:
   sockit exec build.lan -- make -C src test          (as your login name, or SOCKIT_USER)
   tar cz src | sockit exec build.lan -- tar xz       (stdin goes to the command)
   sockit exec build.lan --shell -- 'ls | wc -l'       (when the server runs --allow-shell)
+  sockit exec -t build.lan -- top                    (an interactive program)
   sockit exec build.lan --keep -- make               (later commands to build.lan: no log-in)
   sockit exec build.lan --stop                       (end the kept connection)`,
     )
@@ -241,10 +250,31 @@ async function runCommand(
   flags: ExecFlags,
 ): Promise<number> {
   const { constants } = await import('node:os');
+  // A terminal that has no size set says 0.
+  const size = (): { cols: number; rows: number } => ({
+    cols: (process.stdout.isTTY && process.stdout.columns) || 80,
+    rows: (process.stdout.isTTY && process.stdout.rows) || 24,
+  });
   const remote = client.start(flags.shell ? { shell: words.join(' ') } : words, {
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
     ...(process.env.TERM ? { env: { TERM: process.env.TERM } } : {}),
+    ...(flags.tty ? { tty: size() } : {}),
   });
+  // On a terminal, keys go to the remote one as they are typed (Ctrl-C included, as a
+  // byte), and its size follows this one's.
+  const raw = flags.tty === true && flags.stdin && process.stdin.isTTY === true;
+  const restore = (): void => {
+    if (raw) process.stdin.setRawMode(false);
+  };
+  const resized = (): void => {
+    const { cols, rows } = size();
+    remote.resize(cols, rows);
+  };
+  if (raw) {
+    process.stdin.setRawMode(true);
+    process.once('exit', restore);
+  }
+  if (flags.tty) process.stdout.on('resize', resized);
   // Ctrl-C and SIGTERM are the remote command's to handle; a third Ctrl-C leaves.
   let interrupts = 0;
   const forward = (signal: 'INT' | 'TERM' | 'HUP') => () => {
@@ -276,6 +306,8 @@ async function runCommand(
     const number = (constants.signals as Record<string, number>)[`SIG${result.signal}`];
     return number === undefined ? EXEC_FAILED : 128 + number;
   } finally {
+    restore();
+    process.stdout.off('resize', resized);
     for (const [name, handler] of Object.entries(handlers)) process.off(name, handler);
     // A terminal's stdin would keep the process waiting for a line nobody asked for.
     process.stdin.unpipe(remote.stdin);

@@ -49,6 +49,11 @@ export interface ExecOptions {
   cwd?: string;
   /** TERM, LANG, LC_*, COLUMNS, LINES or TZ for the command. */
   env?: Record<string, string>;
+  /**
+   * Run it on a pseudo-terminal of this size (for interactive programs): its stdout and
+   * stderr are the terminal's one stream, which arrives as `stdout`.
+   */
+  tty?: { cols: number; rows: number };
 }
 
 /** A command running on the server. */
@@ -59,6 +64,8 @@ export interface RemoteProcess {
   readonly stderr: Readable;
   /** Sends a signal to its process group. */
   kill(signal?: ExecSignal): void;
+  /** Gives its terminal a new size (a command started with `tty` only). */
+  resize(cols: number, rows: number): void;
   /** How it ended, once its output has all arrived. Rejects when it did not start (the refusal) or the connection was lost. */
   readonly done: Promise<ExecResult>;
 }
@@ -185,6 +192,7 @@ export class ExecClient {
       ...('shell' in command ? { shell: command.shell } : { argv: [...command] }),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.tty === undefined ? {} : { tty: { cols: options.tty.cols, rows: options.tty.rows } }),
     };
     const ch = this.#mux.open(info);
     const stderr = new PassThrough();
@@ -240,14 +248,19 @@ export class ExecClient {
       stdin: ch,
       stdout: ch,
       stderr,
-      kill: (signal: ExecSignal = 'TERM') => {
-        const s = this.#mux.open({ kind: 'signal', exec: ch.id, signal });
-        s.on('error', () => {});
-        s.resume();
-        s.end();
-      },
+      kill: (signal: ExecSignal = 'TERM') => this.#tell({ kind: 'signal', exec: ch.id, signal }),
+      resize: (cols: number, rows: number) => this.#tell({ kind: 'resize', exec: ch.id, cols, rows }),
       done,
     };
+  }
+
+  /** A one-frame request about a running command (a signal, a new size): OPEN, then CLOSE. */
+  #tell(info: Record<string, unknown>): void {
+    if (this.#mux.closed) return;
+    const ch = this.#mux.open(info);
+    ch.on('error', () => {});
+    ch.resume();
+    ch.end();
   }
 
   /**

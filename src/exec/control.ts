@@ -152,6 +152,16 @@ function serveLocal(socket: net.Socket, client: ExecClient, stop: () => void, lo
         remote.kill(signal);
         ch.close({});
       }
+    } else if (info.kind === 'resize') {
+      const remote = typeof info.exec === 'number' ? running.get(info.exec) : undefined;
+      const { cols, rows } = info;
+      ch.resume();
+      if (remote === undefined || !isSize(cols) || !isSize(rows)) {
+        ch.close({ refused: ErrorCode.NOT_FOUND, message: 'no such command running on this connection' });
+      } else {
+        remote.resize(cols, rows);
+        ch.close({});
+      }
     } else if (info.kind === 'stop') {
       ch.resume();
       ch.close({});
@@ -172,7 +182,7 @@ function serveLocal(socket: net.Socket, client: ExecClient, stop: () => void, lo
 function commandOf(
   info: Record<string, unknown>,
 ): { command: ExecCommand; options: ExecOptions } | undefined {
-  const { argv, shell, cwd, env } = info;
+  const { argv, shell, cwd, env, tty } = info;
   let command: ExecCommand;
   if (Array.isArray(argv) && argv.length > 0 && argv.every((a) => typeof a === 'string')) command = argv;
   else if (typeof shell === 'string' && argv === undefined) command = { shell };
@@ -180,6 +190,11 @@ function commandOf(
   const options: ExecOptions = {};
   if (typeof cwd === 'string') options.cwd = cwd;
   else if (cwd !== undefined) return undefined;
+  if (tty !== undefined) {
+    const { cols, rows } = (tty ?? {}) as Record<string, unknown>;
+    if (!isSize(cols) || !isSize(rows)) return undefined;
+    options.tty = { cols, rows };
+  }
   if (env !== undefined) {
     if (typeof env !== 'object' || env === null || Array.isArray(env)) return undefined;
     if (!Object.values(env).every((v) => typeof v === 'string')) return undefined;
@@ -239,6 +254,9 @@ function relay(
     },
   );
 }
+
+const isSize = (n: unknown): n is number =>
+  Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 1000;
 
 /** Resolves when `stream` has ended or closed (its data all passed on). */
 function drained(stream: NodeJS.ReadableStream): Promise<void> {

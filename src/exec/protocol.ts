@@ -4,12 +4,13 @@
  * (`runtime/channel`). Once logged in, both sides run a `Mux` (`wire/mux`) on the same
  * socket, and each command is a channel the client opens:
  *
- *   client OPEN {kind:'exec', argv | shell, cwd?, env?}      the command; client DATA is its stdin
+ *   client OPEN {kind:'exec', argv | shell, cwd?, env?, tty?} the command; client DATA is its stdin
  *   server OPEN {kind:'stderr', exec: ID}                     its stderr (server DATA), before any output
  *   server DATA on the exec channel                           its stdout
  *   server CLOSE {exit, signal?, truncated?, timedOut?}       how it ended, after all output
  *   server CLOSE {refused: ERR_CODE, message}                 it did not start
  *   client OPEN {kind:'signal', exec: ID, signal} + CLOSE     a signal for its process group
+ *   client OPEN {kind:'resize', exec: ID, cols, rows} + CLOSE a new size for its terminal (tty only)
  */
 export const EXEC_SERVICE = 'sockit-exec';
 export const EXEC_PROTOCOL_VERSION = 1;

@@ -7,12 +7,17 @@ const arg = z
   .max(32 * 1024)
   .refine((s) => !s.includes('\u0000'), 'no NUL in an argument');
 
+/** A terminal's width or height, in characters. */
+const size = z.number().int().min(1).max(1000);
+
 export const ExecRequest = z
   .object({
     kind: z.literal('exec'),
     argv: z.array(arg).min(1).max(4096).optional(),
     shell: arg.optional(),
     cwd: z.string().max(4096).optional(),
+    /** A pseudo-terminal of this size, for an interactive program. */
+    tty: z.object({ cols: size, rows: size }).optional(),
     env: z
       .record(
         z.string().regex(CLIENT_ENV),
@@ -30,4 +35,12 @@ export const SignalRequest = z.object({
   kind: z.literal('signal'),
   exec: z.number().int().positive(),
   signal: z.enum(EXEC_SIGNALS),
+});
+
+/** A new size for a command's terminal (the window was resized). */
+export const ResizeRequest = z.object({
+  kind: z.literal('resize'),
+  exec: z.number().int().positive(),
+  cols: size,
+  rows: size,
 });

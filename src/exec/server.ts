@@ -5,7 +5,6 @@
  * each in a process group of its own that a timeout, the output cap or a lost client ends.
  * See protocol.ts for the wire, docs/exec.md for the threat model.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,8 +22,14 @@ import { visible } from '../runtime/text.js';
 import { Mux } from '../wire/mux.js';
 import type { MuxChannel } from '../wire/mux-channel.js';
 import { EXEC_PORT } from './port.js';
+import { type Started, startProcess } from './process.js';
 import { EXEC_PROTOCOL_VERSION, EXEC_SERVICE, type ExecResult, MAX_INFO_BYTES } from './protocol.js';
-import { ExecRequest, type ExecRequest as ExecRequestType, SignalRequest } from './requests.js';
+import {
+  ExecRequest,
+  type ExecRequest as ExecRequestType,
+  ResizeRequest,
+  SignalRequest,
+} from './requests.js';
 
 export interface ExecServerOptions {
   /** The accounts' log-in (its store must hold the accounts; only those with `exec` run anything). */
@@ -278,6 +283,7 @@ async function serveConnection(conn: Connection, s: Settings): Promise<void> {
           refuse(ch, new SockitError(ErrorCode.INTERNAL, 'the server failed to run it'), session);
       });
     } else if (kind === 'signal') signalCommand(ch, commands, conn.log);
+    else if (kind === 'resize') resizeTerminal(ch, commands);
     else refuse(ch, new SockitError(ErrorCode.BAD_REQUEST, 'unknown channel kind'), session);
   });
   await new Promise<void>((resolve) => {
@@ -343,6 +349,8 @@ async function logIn(
 interface Command {
   kill(reason: string): void;
   signal(name: string): boolean;
+  /** A new terminal size; undefined for a command without a terminal. */
+  resize: ((cols: number, rows: number) => void) | undefined;
 }
 
 /** One logged-in connection, as its commands see it. */
@@ -369,6 +377,18 @@ function signalCommand(ch: MuxChannel, commands: Map<number, Command>, log: Logg
   const sent = command.signal(parsed.data.signal);
   log.debug({ exec: parsed.data.exec, signal: parsed.data.signal, sent }, 'exec: signal');
   ch.resume();
+  ch.close({});
+}
+
+function resizeTerminal(ch: MuxChannel, commands: Map<number, Command>): void {
+  const parsed = ResizeRequest.safeParse(ch.info);
+  const command = parsed.success ? commands.get(parsed.data.exec) : undefined;
+  ch.resume();
+  if (!parsed.success || command?.resize === undefined) {
+    ch.close({ refused: ErrorCode.NOT_FOUND, message: 'no such command on a terminal on this connection' });
+    return;
+  }
+  command.resize(parsed.data.cols, parsed.data.rows);
   ch.close({});
 }
 
@@ -453,16 +473,9 @@ async function runCommand(ch: MuxChannel, session: Session): Promise<void> {
   }
   const started = Date.now();
   const env = { ...s.env, SOCKIT_USER: user.name, ...(request.env ?? {}) };
-  let child: ChildProcess;
+  let child: Started;
   try {
-    child = spawn(program.file, program.args, {
-      argv0: program.argv0,
-      cwd,
-      env,
-      detached: true, // a process group of its own, for signals and clean-up
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(s.runAs ? { uid: s.runAs.uid, gid: s.runAs.gid } : {}),
-    });
+    child = await startProcess(program, { cwd, env, runAs: s.runAs, tty: request.tty });
   } catch (err) {
     release();
     stderr.destroy();
@@ -503,6 +516,7 @@ async function runCommand(ch: MuxChannel, session: Session): Promise<void> {
   const command: Command = {
     kill: end,
     signal: (name) => group(`SIG${name}` as NodeJS.Signals),
+    resize: child.resize,
   };
   commands.set(ch.id, command);
   const timeout =
@@ -523,15 +537,15 @@ async function runCommand(ch: MuxChannel, session: Session): Promise<void> {
     return left;
   };
   // stdin: the client's DATA, its EOF the pipe's end.
-  child.stdin?.on('error', () => {}); // a command that does not read its stdin
   ch.on('data', (chunk: Buffer) => {
     inBytes += chunk.length;
   });
-  ch.pipe(child.stdin as NodeJS.WritableStream);
+  ch.pipe(child.stdin);
   // The client reset the command's channel (or lost it): nobody reads its output any more.
   ch.once('close', () => {
     if (!finished) end('its channel was closed');
   });
+  if (ch.destroyed) end('its channel was closed'); // while the terminal was being made
   // The exec channel's own end goes with its CLOSE (the exit status): ended before, with
   // stdin's EOF in, it would close by itself without it.
   const stdoutDone = forward(child.stdout, ch, false, room, (n) => {
@@ -540,17 +554,12 @@ async function runCommand(ch: MuxChannel, session: Session): Promise<void> {
   const stderrDone = forward(child.stderr, stderr, true, room, (n) => {
     errBytes += n;
   });
-  const exit = new Promise<ExecResult>((resolve) => {
-    child.once('error', (err) => {
-      // Failed to start (ENOENT, EACCES for the folder, ...): no 'exit' follows.
-      stderr.write(
-        `sockit exec: cannot start ${visible(program.argv0, 256)}: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`,
-      );
-      resolve({ exit: 127 });
-    });
-    child.once('exit', (code, signal) => {
-      resolve(signal ? { exit: null, signal: signal.replace(/^SIG/, '') } : { exit: code ?? 0 });
-    });
+  const exit = child.exited.then((ended) => {
+    if (ended.failed !== undefined) {
+      stderr.write(`sockit exec: cannot start ${visible(program.argv0, 256)}: ${ended.failed}\n`);
+      return { exit: 127 } as ExecResult;
+    }
+    return ended as ExecResult;
   });
   const result = await exit;
   await Promise.all([stdoutDone, stderrDone]);

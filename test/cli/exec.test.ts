@@ -3,11 +3,12 @@
  * (128 + N for signal N), stdout and stderr to their own streams, stdin piped in, arguments
  * literal, Ctrl-C forwarded, and each refusal one line with status 255.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type RunResult, type Server, sockit, startServer } from '../helpers.js';
+import { CLI, type RunResult, type Server, sockit, startServer } from '../helpers.js';
 
 const PASSWORD = 'exec password 1';
 
@@ -149,6 +150,60 @@ describe('sockit exec', () => {
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/nothing could run: allow programs .*\[ERR_INVALID_ARGUMENT\]/);
+  });
+
+  it('runs a command on a pseudo-terminal with -t: 80x24 without a terminal here, piped input ended by ^D', async () => {
+    const onTerminal = await sockit(
+      ['exec', '-t', target, '--', 'sh', '-c', 'stty size; echo to-err >&2; exit 4'],
+      {
+        env,
+      },
+    );
+    expect([onTerminal.code, onTerminal.stdout.toString(), onTerminal.stderr]).toEqual([
+      4,
+      '24 80\r\nto-err\r\n',
+      '',
+    ]);
+    const piped = await sockit(
+      ['exec', '-t', target, '--', 'sh', '-c', 'stty -echo; while read l; do echo "got $l"; done; echo eof'],
+      { env, input: 'one\ntwo\n' },
+    );
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.toString()).toMatch(/got one\r\ngot two\r\neof\r\n$/);
+  });
+
+  it('puts this terminal in raw mode with -t: keys reach the remote program as typed, no Enter needed', async () => {
+    // script(1) gives the command a terminal here; what is written to script's stdin is typed on it.
+    const line = [
+      process.execPath,
+      CLI,
+      'exec',
+      '-t',
+      target,
+      '--',
+      'sh',
+      '-c',
+      'stty -icanon -echo; echo ready; head -c 3; echo; echo done',
+    ]
+      .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+      .join(' ');
+    const child = spawn('script', ['-qec', line, '/dev/null'], { env });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const status = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await vi.waitFor(() => expect(out).toMatch(/ready/), { timeout: 10_000 });
+      child.stdin.write('abc'); // no Enter: a terminal in line mode would hold these
+      await vi.waitFor(() => expect(out).toMatch(/done/), { timeout: 10_000 });
+    } finally {
+      child.stdin.end();
+    }
+    expect(await status).toBe(0);
+    // Node's raw mode leaves the local terminal's output processing on: \r\n arrives as \r\r\n,
+    // which a terminal shows the same.
+    expect(out).toMatch(/ready\r+\nabc\r+\ndone\r+\n/);
   });
 
   describe('--keep', () => {

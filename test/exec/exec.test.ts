@@ -282,3 +282,94 @@ describe('sockit exec: ends', () => {
     expect((await client.run(['true'])).exit).toBe(0);
   });
 });
+
+describe('sockit exec: on a terminal', () => {
+  /** All of a stream's output so far, and a wait for a pattern to show up in it. */
+  const collect = (stream: NodeJS.ReadableStream) => {
+    let text = '';
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    return {
+      get text() {
+        return text;
+      },
+      until: (pattern: RegExp) =>
+        vi.waitFor(
+          () => {
+            const match = pattern.exec(text);
+            if (!match) throw new Error(`no ${pattern} in ${JSON.stringify(text)}`);
+            return match;
+          },
+          { timeout: 10_000 },
+        ),
+    };
+  };
+
+  it('runs a command on a terminal of the size asked, stdout and stderr as one stream', async () => {
+    const { stdout, stderr, exit } = await ann.run(
+      [
+        'sh',
+        '-c',
+        'test -t 0 && test -t 1 && test -t 2 && echo all-terminals; stty size; echo to-err >&2; exit 5',
+      ],
+      { tty: { cols: 123, rows: 45 }, env: { TERM: 'xterm' } },
+    );
+    expect(exit).toBe(5);
+    expect(stdout.toString()).toBe('all-terminals\r\n45 123\r\nto-err\r\n');
+    expect(stderr.length).toBe(0);
+    // Without one, as before: no terminal.
+    expect((await ann.run(['sh', '-c', 'test -t 1 || echo no-terminal'])).stdout.toString()).toBe(
+      'no-terminal\n',
+    );
+  });
+
+  it('takes keys as typed, follows a resize, and ends input with ^D', async () => {
+    const p = ann.start(
+      [
+        'sh',
+        '-c',
+        'trap "stty size" WINCH; echo ready; while read line; do echo "got $line"; done; echo eof',
+      ],
+      {
+        tty: { cols: 80, rows: 24 },
+      },
+    );
+    const out = collect(p.stdout);
+    await out.until(/ready/);
+    p.stdin.write('hello\r');
+    await out.until(/got hello/);
+    p.resize(132, 50);
+    await out.until(/50 132/);
+    p.stdin.end();
+    expect(await p.done).toEqual({ exit: 0 });
+    expect(out.text).toMatch(/got hello\r\n(.|\n)*50 132\r\n(.|\n)*eof\r\n$/);
+  });
+
+  it('reports the signal that ended a command on a terminal, and ends its group at the timeout', async () => {
+    expect(await ann.run(['sh', '-c', 'kill -TERM $$'], { tty: { cols: 80, rows: 24 } })).toMatchObject({
+      exit: null,
+      signal: 'TERM',
+    });
+    const short = await f.serve({ timeoutMs: 300, graceMs: 200 });
+    const client = await f.connect(short);
+    const p = client.start(['sh', '-c', 'sleep 60 & echo $!; wait'], { tty: { cols: 80, rows: 24 } });
+    const pid = Number((await collect(p.stdout).until(/(\d+)\r\n/))[1]);
+    expect(alive(pid)).toBe(true);
+    expect(await p.done).toMatchObject({ timedOut: true });
+    await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 10_000 });
+    client.close();
+  });
+
+  it('refuses a terminal of a size out of bounds, and a resize of a command without one', async () => {
+    expect(await codeOf(ann.run(['true'], { tty: { cols: 0, rows: 24 } }))).toBe('ERR_BAD_REQUEST');
+    expect(await codeOf(ann.run(['true'], { tty: { cols: 80, rows: 100_000 } }))).toBe('ERR_BAD_REQUEST');
+    const p = ann.start(['sh', '-c', 'trap "echo winch" WINCH; echo ready; sleep 0.3; echo done']);
+    p.stdin.end();
+    const out = collect(p.stdout);
+    await out.until(/ready/);
+    p.resize(100, 40); // refused: no terminal, no signal
+    expect((await p.done).exit).toBe(0);
+    expect(out.text).toBe('ready\ndone\n');
+  });
+});
