@@ -10,6 +10,10 @@
  *   `ssh` through a ControlMaster socket (ssh's way to skip the log-in). Goal: <= 0.2x.
  * - 1 GiB of stdout: `head -c 1073741824 /dev/zero` through each, to /dev/null, whole command.
  *   Goal: >= 1.0x ssh's throughput.
+ * - for reference (no goal): a whole `sockit exec HOST -- true` through a kept connection
+ *   (`--keep`) against `ssh` through its ControlMaster; and Node's own `spawn()` of `true`
+ *   (to its exit, three pipes) in this process against `ExecClient.run(['true'])`: the floor
+ *   under any Node server's command.
  *
  * The bench starts both servers on loopback ports: `sockit exec serve` from dist/, and a
  * private sshd (from scripts/interop-tools.sh's unpacked openssh-server) with generated host
@@ -18,7 +22,7 @@
  * usage: node bench/exec/run.mjs [--rounds N] [--ops N] [--json FILE]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +42,8 @@ const OPS = Number(values.ops);
 const CLI = path.join(root, 'dist/cli/main.cjs');
 const SSHD = path.join(root, '.tools/interop/openssh-server/usr/sbin/sshd');
 const GIB = 1024 ** 3;
+/** Whole commands through a kept connection per round (each ~0.1 s). */
+const KEPT_OPS = Math.max(5, Math.round(OPS / 5));
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-bench-exec-'));
 const env = {
@@ -47,7 +53,10 @@ const env = {
   SOCKIT_PASSWORD: 'bench password 1',
 };
 const children = [];
+/** Run first at exit, while the folder is still there. */
+const stops = [];
 const cleanup = () => {
+  for (const stop of stops) stop();
   for (const c of children) c.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 };
@@ -143,10 +152,10 @@ const sshHost = `${me}@127.0.0.1`;
 const sockitHost = `bench@127.0.0.1:${execPort}`;
 
 /** Wall milliseconds of a whole command, its stdout to /dev/null. */
-function whole(file, args) {
+function whole(file, args, childEnv = env) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(file, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(file, args, { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => {
       err += d;
@@ -183,9 +192,9 @@ for (
 }
 
 /** Median milliseconds per operation over OPS operations. */
-async function perOp(op) {
+async function perOp(op, ops = OPS) {
   const times = [];
-  for (let i = 0; i < OPS; i++) {
+  for (let i = 0; i < ops; i++) {
     const start = process.hrtime.bigint();
     await op();
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
@@ -193,8 +202,30 @@ async function perOp(op) {
   return spread(times).median;
 }
 
+// Kept connections (`sockit exec --keep`) live in XDG_RUNTIME_DIR: the new-connection runs get
+// an empty one, the kept-connection runs the one that the kept process listens in.
+for (const name of ['run-none', 'run-kept']) mkdirSync(path.join(dir, name), { mode: 0o700 });
+const freshEnv = { ...env, XDG_RUNTIME_DIR: path.join(dir, 'run-none') };
+const keptEnv = { ...env, XDG_RUNTIME_DIR: path.join(dir, 'run-kept') };
+must(process.execPath, [CLI, 'exec', sockitHost, '--keep', '--keep-for', '0'], { env: keptEnv });
+stops.push(() =>
+  spawnSync(process.execPath, [CLI, 'exec', sockitHost, '--stop'], { env: keptEnv, stdio: 'ignore' }),
+);
+
+/** Milliseconds from spawn() to exit of `true` with three pipes, in this process: Node's own cost. */
+function spawnTrue() {
+  return new Promise((resolve) => {
+    const start = process.hrtime.bigint();
+    const child = spawn('/usr/bin/true', [], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    child.stdin.end();
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('close', () => resolve(Number(process.hrtime.bigint() - start) / 1e6));
+  });
+}
+
 const contenders = {
-  'sockit exec -- true': () => whole(process.execPath, [CLI, 'exec', sockitHost, '--', 'true']),
+  'sockit exec -- true': () => whole(process.execPath, [CLI, 'exec', sockitHost, '--', 'true'], freshEnv),
   'ssh true': () => whole('ssh', [...sshBase, sshHost, 'true']),
   'ExecClient.run(true)': () =>
     perOp(async () => {
@@ -202,6 +233,9 @@ const contenders = {
       if (r.exit !== 0) throw new Error(`true: ${JSON.stringify(r)}`);
     }),
   'ssh -S master true': () => perOp(() => whole('ssh', ['-S', control, sshHost, 'true'])),
+  'sockit exec (kept) -- true': () =>
+    perOp(() => whole(process.execPath, [CLI, 'exec', sockitHost, '--', 'true'], keptEnv), KEPT_OPS),
+  'node spawn(true)': () => perOp(spawnTrue),
   'sockit exec 1 GiB': () =>
     whole(process.execPath, [CLI, 'exec', sockitHost, '--', 'head', '-c', String(GIB), '/dev/zero']),
   'ssh 1 GiB': () => whole('ssh', [...sshBase, sshHost, 'head', '-c', String(GIB), '/dev/zero']),
@@ -230,12 +264,12 @@ const report = {};
 const compare = (title, ours, theirs, goal, higherIsBetter = false) => {
   const r = higherIsBetter ? ratios(results[theirs], results[ours]) : ratios(results[ours], results[theirs]);
   const s = spread(r);
-  const met = higherIsBetter ? s.median >= goal : s.median <= goal;
+  const met = goal === undefined ? undefined : higherIsBetter ? s.median >= goal : s.median <= goal;
   console.log(`\n${title}`);
   console.log(`  ${line(ours, results[ours])} ms`);
   console.log(`  ${line(theirs, results[theirs])} ms`);
   console.log(
-    `  ${higherIsBetter ? 'throughput ratio' : 'time ratio'} per round: ${r.map(f).join(' ')}; median ${f(s.median)} (${f(s.min)}-${f(s.max)}); goal ${higherIsBetter ? '>=' : '<='} ${goal}: ${met ? 'met' : 'NOT met'}`,
+    `  ${higherIsBetter ? 'throughput ratio' : 'time ratio'} per round: ${r.map(f).join(' ')}; median ${f(s.median)} (${f(s.min)}-${f(s.max)})${goal === undefined ? ' (for reference, no goal)' : `; goal ${higherIsBetter ? '>=' : '<='} ${goal}: ${met ? 'met' : 'NOT met'}`}`,
   );
   report[title] = { ours: results[ours], theirs: results[theirs], ratios: r, median: s.median, goal, met };
 };
@@ -245,6 +279,18 @@ compare(
   'ExecClient.run(true)',
   'ssh -S master true',
   0.2,
+);
+compare(
+  'whole command, kept connection (sockit exec after --keep / ssh through a ControlMaster)',
+  'sockit exec (kept) -- true',
+  'ssh -S master true',
+  undefined,
+);
+compare(
+  "Node's own spawn() of true against ExecClient.run(true): what is left to the protocol",
+  'node spawn(true)',
+  'ExecClient.run(true)',
+  undefined,
 );
 compare(
   '1 GiB of stdout (ssh time / sockit time = sockit throughput / ssh)',
