@@ -7,14 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
-import { cacheDir } from './data-dir.js';
-
-/** The longest Unix socket path this code uses (the kernel's limit is 107 bytes). */
-const MAX_SOCKET_PATH = 100;
+import { privateSocketPath } from './private-socket.js';
 
 export interface KeptTarget {
   host: string;
@@ -23,54 +18,16 @@ export interface KeptTarget {
   tls: boolean;
 }
 
-/**
- * The control socket of the kept connection to `target`: in `$XDG_RUNTIME_DIR/sockit`, else in
- * the cache folder (`kept/`), else, when that path is too long for a Unix socket, in
- * `/tmp/sockit-UID`; the folder is made 0700 and refused when another user could enter it.
- */
+/** The control socket of the kept connection to `target` (see private-socket.ts for where). */
 export function keptSocketPath(
   target: KeptTarget,
-  { create = false, env = process.env }: { create?: boolean; env?: NodeJS.ProcessEnv } = {},
+  options: { create?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): string {
   const name = `exec-${createHash('sha256')
     .update(`${target.user}\n${target.host}\n${target.port}\n${target.tls ? 'tls' : 'tcp'}`)
     .digest('hex')
     .slice(0, 20)}.sock`;
-  const runtime = env.XDG_RUNTIME_DIR;
-  const candidates = [
-    ...(runtime && path.isAbsolute(runtime) ? [path.join(runtime, 'sockit')] : []),
-    path.join(cacheDir(env), 'kept'),
-    path.join(os.tmpdir(), `sockit-${process.getuid?.() ?? 'user'}`),
-  ];
-  const dir = candidates.find((d) => path.join(d, name).length <= MAX_SOCKET_PATH);
-  if (dir === undefined) {
-    throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'no folder with a short enough path for a Unix socket');
-  }
-  privateFolder(dir, create);
-  return path.join(dir, name);
-}
-
-/**
- * Checks that `dir` is this user's own, as ssh checks ~/.ssh (a socket in a folder others may
- * write could be theirs, and see the commands and their input); makes it (mode 0700) when
- * `create`, else a folder not there is fine (nothing is kept).
- */
-function privateFolder(dir: string, create: boolean): void {
-  if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  let st: import('node:fs').Stats;
-  try {
-    st = lstatSync(dir);
-  } catch (err) {
-    if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  const uid = process.getuid?.();
-  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
-    throw new SockitError(
-      ErrorCode.FORBIDDEN,
-      `${dir} is not a folder of yours that only you may enter (chmod 700 it, or remove it)`,
-    );
-  }
+  return privateSocketPath(name, options);
 }
 
 export interface KeptFlags {

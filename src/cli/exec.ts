@@ -90,7 +90,7 @@ program as typed, and the end of piped input is sent as ^D.
 With --keep, the connection stays open in a background process after the command, and every
 later sockit exec to the same USER@HOST:PORT (with or without --keep) runs through it: no
 connection, no log-in. It listens on a Unix socket in $XDG_RUNTIME_DIR/sockit (else
-~/.cache/sockit/kept), a folder only you may enter; whoever can open it runs commands as
+~/.cache/sockit/sockets), a folder only you may enter; whoever can open it runs commands as
 that account, as with ssh's ControlMaster. It ends after --keep-for unused, with --stop, or
 when the server closes it.
 

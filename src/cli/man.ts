@@ -37,7 +37,7 @@ export const ENVIRONMENT: Record<string, string> = {
   XDG_DATA_HOME: 'When an absolute path, the data folder is $XDG_DATA_HOME/sockit.',
   XDG_CACHE_HOME: 'When an absolute path, the cache folder is $XDG_CACHE_HOME/sockit.',
   XDG_RUNTIME_DIR:
-    'When an absolute path, the control sockets of kept connections (sockit exec --keep) are in $XDG_RUNTIME_DIR/sockit, else in the cache folder (kept/).',
+    'When an absolute path, the control sockets of kept connections (sockit exec --keep) are in $XDG_RUNTIME_DIR/sockit, else in the cache folder (sockets/).',
   NO_COLOR: 'Set and not empty: log lines on a terminal are not coloured (https://no-color.org).',
 };
 

@@ -1,0 +1,56 @@
+/**
+ * Unix sockets that only this user may use: the control sockets of `sockit exec --keep` and
+ * of a running `sockit lan`. They live in `$XDG_RUNTIME_DIR/sockit`, else in the cache folder
+ * (`sockets/`), else, when that path is too long for a Unix socket, in `/tmp/sockit-UID`. The
+ * folder is made mode 0700, and one that is not this user's own or that others may enter is
+ * refused: a socket there could be someone else's, and see what goes through it.
+ */
+import { lstatSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ErrorCode, SockitError } from '../errors.js';
+import { cacheDir } from './data-dir.js';
+
+/** The longest Unix socket path this code uses (the kernel's limit is 107 bytes). */
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * The path of the private socket `name` (a file name). With `create`, its folder is made; else
+ * a folder that is not there is fine (nothing listens), one that is not private is refused.
+ */
+export function privateSocketPath(
+  name: string,
+  { create = false, env = process.env }: { create?: boolean; env?: NodeJS.ProcessEnv } = {},
+): string {
+  const runtime = env.XDG_RUNTIME_DIR;
+  const candidates = [
+    ...(runtime && path.isAbsolute(runtime) ? [path.join(runtime, 'sockit')] : []),
+    path.join(cacheDir(env), 'sockets'),
+    path.join(os.tmpdir(), `sockit-${process.getuid?.() ?? 'user'}`),
+  ];
+  const dir = candidates.find((d) => path.join(d, name).length <= MAX_SOCKET_PATH);
+  if (dir === undefined) {
+    throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'no folder with a short enough path for a Unix socket');
+  }
+  privateFolder(dir, create);
+  return path.join(dir, name);
+}
+
+/** Checks that `dir` is this user's own, as ssh checks ~/.ssh; makes it (mode 0700) when `create`. */
+function privateFolder(dir: string, create: boolean): void {
+  if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let st: import('node:fs').Stats;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    throw new SockitError(
+      ErrorCode.FORBIDDEN,
+      `${dir} is not a folder of yours that only you may enter (chmod 700 it, or remove it)`,
+    );
+  }
+}
