@@ -92,6 +92,8 @@ export const ErrorCode = {
   SLOW_READER: 'ERR_SLOW_READER',
   /** A confined root was used after it was closed. */
   ROOT_CLOSED: 'ERR_ROOT_CLOSED',
+  /** A peer did not acknowledge a datagram after every retry (a LAN message). */
+  NO_ACK: 'ERR_NO_ACK',
   /** A path is nested deeper than the service allows (a listing, a folder, an upload). */
   TOO_DEEP: 'ERR_TOO_DEEP',
   /** The command line could not be parsed: an unknown option, a missing argument, a bad flag value. */

@@ -51,6 +51,7 @@ export const STATUS_OF_CODE: Readonly<Record<ErrorCode, ExitStatus>> = {
   [ErrorCode.CONNECTION_CLOSED]: NETWORK,
   [ErrorCode.BAD_REPLY]: PROTOCOL,
   [ErrorCode.IDLE_TIMEOUT]: NETWORK,
+  [ErrorCode.NO_ACK]: NETWORK,
   [ErrorCode.TOO_MANY_CONNECTIONS]: REFUSED,
   [ErrorCode.TFTP_TIMEOUT]: NETWORK,
   // Refined by the TFTP error code when there is one: see exitStatus.

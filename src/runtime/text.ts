@@ -24,3 +24,11 @@ export function visible(text: string, max = 256): string {
   const cut = text.length > max ? `${text.slice(0, max)}\u2026` : text;
   return cut.replace(HIDDEN, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
 }
+
+/**
+ * `text` without the characters `visible()` would write out: for a name from the other side
+ * that is shown as it is (a peer's nick on a terminal).
+ */
+export function withoutHidden(text: string): string {
+  return text.replace(HIDDEN, '');
+}

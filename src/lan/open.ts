@@ -1,0 +1,161 @@
+/**
+ * The LAN messenger on real sockets: a UDP socket and a TCP listener on one port (2425 by
+ * default, as IP Messenger's), a `LanNode` speaking through the UDP socket, and the file
+ * offers served on the TCP listener. Broadcasts go to 255.255.255.255 and to the directed
+ * broadcast address of each interface (runtime/interfaces, the subnet arithmetic of `ip/`),
+ * plus any addresses given (subnets behind a router).
+ */
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net from 'node:net';
+import os from 'node:os';
+import { ErrorCode, SockitError } from '../errors.js';
+import { listInterfaces } from '../runtime/interfaces.js';
+import type { Attachment } from './attachments.js';
+import { FileOffers, fetchAttachment, normalize, type OfferedFile } from './files.js';
+import { type Charset, IPMSG_PORT, MAX_PACKET } from './ipmsg.js';
+import { type LanAddress, type LanMessage, LanNode, type LanNodeOptions, type Peer } from './node.js';
+
+export interface OpenLanOptions extends Omit<LanNodeOptions, 'broadcast' | 'isSelf' | 'user' | 'host'> {
+  /** Default: the login name and the host name. */
+  user?: string;
+  host?: string;
+  /** UDP and TCP port. Default 2425. */
+  port?: number;
+  /** Bind address. Default: all IPv4 addresses. */
+  bind?: string;
+  /** More broadcast (or unicast) addresses for the entry packets, e.g. a routed subnet's. */
+  broadcast?: readonly string[];
+  /** Only these: no 255.255.255.255 and no interface broadcasts. */
+  broadcastOnly?: boolean;
+  onTransfer?: ConstructorParameters<typeof FileOffers>[0] extends infer O
+    ? O extends { onTransfer?: infer T }
+      ? T
+      : never
+    : never;
+}
+
+export interface Lan {
+  readonly node: LanNode;
+  readonly port: number;
+  /** Sends files and folders to a peer, with a message; resolves once acknowledged. */
+  sendFiles(peer: Peer, text: string, paths: readonly string[]): Promise<OfferedFile[]>;
+  /** Fetches one attachment of a received message into the folder `dest`. */
+  fetch(
+    message: LanMessage,
+    attachment: Attachment,
+    dest: string,
+    onProgress?: (bytes: number) => void,
+  ): Promise<{ name: string; bytes: number }>;
+  close(): Promise<void>;
+}
+
+/** Where the entry broadcasts of a node on `port` go. */
+export function broadcastTargets(
+  port: number,
+  extra: readonly string[] = [],
+  only = false,
+  interfaces = os.networkInterfaces(),
+): LanAddress[] {
+  const addresses = new Set<string>(only ? [] : ['255.255.255.255']);
+  if (!only) {
+    for (const i of listInterfaces(interfaces)) if (i.broadcast && !i.internal) addresses.add(i.broadcast);
+  }
+  for (const a of extra) addresses.add(a);
+  return [...addresses].map((address) => ({ address, port }));
+}
+
+export async function openLan(options: OpenLanOptions): Promise<Lan> {
+  const port = options.port ?? IPMSG_PORT;
+  const charset: Charset = options.charset ?? 'utf-8';
+  const udp = dgram.createSocket({ type: 'udp4', reuseAddr: false, recvBufferSize: 1 << 20 });
+  const tcp = net.createServer({ pauseOnConnect: false });
+  try {
+    udp.bind({ port, ...(options.bind ? { address: options.bind } : {}), exclusive: true });
+    await Promise.race([once(udp, 'listening'), once(udp, 'error').then(([err]) => Promise.reject(err))]);
+    const bound = udp.address().port;
+    tcp.listen({ port: bound, host: options.bind ?? '0.0.0.0', exclusive: true });
+    await Promise.race([once(tcp, 'listening'), once(tcp, 'error').then(([err]) => Promise.reject(err))]);
+  } catch (err) {
+    udp.close();
+    tcp.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new SockitError(
+        ErrorCode.ADDRESS_IN_USE,
+        `port ${port} is taken (another messenger on this machine?); choose another with --port`,
+      );
+    }
+    throw err;
+  }
+  udp.setBroadcast(true);
+  const bound = udp.address().port;
+  const local = new Set(listInterfaces().map((i) => i.address));
+  const node = new LanNode(
+    {
+      send: (data, to) => {
+        udp.send(data, to.port, to.address, () => {
+          // A broadcast address with no route, a peer gone: UDP is best effort.
+        });
+      },
+    },
+    {
+      ...options,
+      user: options.user ?? safeLogin(),
+      host: options.host ?? os.hostname(),
+      broadcast: broadcastTargets(bound, options.broadcast, options.broadcastOnly),
+      isSelf: (from) => from.port === bound && local.has(from.address),
+    },
+  );
+  udp.on('message', (data, rinfo) => {
+    if (data.length > MAX_PACKET) return;
+    node.receive(data, { address: normalize(rinfo.address), port: rinfo.port });
+  });
+  udp.on('error', () => {});
+  const offers = new FileOffers({ ...(options.onTransfer ? { onTransfer: options.onTransfer } : {}) });
+  node.on('release', ({ peer, packetNo }) => offers.release(Number(packetNo), peer.address));
+  tcp.on('connection', (socket) => offers.handle(socket, charset));
+  tcp.on('error', () => {});
+  let requests = 0;
+  return {
+    node,
+    port: bound,
+    async sendFiles(peer, text, paths) {
+      const files = await offers.prepare(paths);
+      // The offer exists before the message can arrive: a peer may ask for the files at once.
+      const packetNo = node.nextPacketNo();
+      offers.add(packetNo, peer.address, files, peer.utf8 ? 'utf-8' : charset);
+      try {
+        await node.send(peer, text, { attachments: files, packetNo });
+      } catch (err) {
+        offers.release(packetNo, peer.address);
+        throw err;
+      }
+      return files;
+    },
+    fetch(message, attachment, dest, onProgress) {
+      return fetchAttachment({ address: message.from.address, port: message.from.port }, attachment, dest, {
+        user: options.user ?? safeLogin(),
+        host: options.host ?? os.hostname(),
+        packetNo: Math.floor(Date.now() / 1000) + ++requests,
+        messageNo: message.packetNo,
+        charset: message.charset,
+        ...(onProgress ? { onProgress } : {}),
+      });
+    },
+    async close() {
+      node.close();
+      // The goodbye goes out before the socket closes.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      udp.close();
+      await new Promise((resolve) => tcp.close(() => resolve(undefined)));
+    },
+  };
+}
+
+function safeLogin(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'sockit';
+  }
+}
