@@ -13,6 +13,7 @@ export const SUBCOMMAND_NAMES = [
   'files',
   'chat',
   'exec',
+  'lan',
   'http',
   'users',
   'secret',

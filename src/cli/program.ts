@@ -22,6 +22,7 @@ const LOADERS: Readonly<Record<SubcommandName, () => Promise<Command>>> = {
   files: async () => (await import('./files.js')).filesCommand(),
   chat: async () => (await import('./chat.js')).chatCommand(),
   exec: async () => (await import('./exec.js')).execCommand(),
+  lan: async () => (await import('./lan.js')).lanCommand(),
   http: async () => (await import('./http.js')).httpCommand(),
   users: async () => (await import('./users.js')).usersCommand(),
   secret: async () => (await import('./secret.js')).secretCommand(),

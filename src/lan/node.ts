@@ -314,11 +314,14 @@ export class LanNode extends EventEmitter<LanEvents> {
   receive(data: Buffer, from: LanAddress): void {
     if (this.#closed) return;
     if (!this.#inbound.take(from.address, this.#o.now())) return;
-    if (this.#isSelf?.(from)) return; // our own broadcast, back through the loop
+    // Our own broadcast, back through the loop: known by address and port when the transport
+    // can tell (names and numbers can be another's: two containers share a host name).
+    if (this.#isSelf?.(from)) return;
     const packet = parsePacket(data, this.#o.charset);
     if (packet === undefined) return;
-    if (packet.user === this.#o.user && packet.host === this.#o.host && this.#sent.has(packet.packetNo))
-      return;
+    const ours =
+      packet.user === this.#o.user && packet.host === this.#o.host && this.#sent.has(packet.packetNo);
+    if (this.#isSelf === undefined && ours) return;
     switch (mode(packet.command)) {
       case Mode.BR_ENTRY:
         this.#onEntry(packet, from, data.length);

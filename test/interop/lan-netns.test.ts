@@ -1,0 +1,282 @@
+/**
+ * The LAN messenger between two machines: `sockit lan` in two network namespaces joined by a
+ * veth pair, made here (nothing touches the host's own network). They find each other by
+ * broadcast, exchange messages both ways (each acknowledged, each shown once), and a folder
+ * sent from one arrives intact in the other (sha256 of every file). Then both ends of the link
+ * drop 10% of outgoing UDP (nftables `numgen random mod 10 0 drop`) and messages must still
+ * arrive exactly once.
+ *
+ * Needs root, ip (iproute2) and nft (nftables): scripts/interop-tools.sh installs them.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CLI, requireTools, run } from '../helpers.js';
+
+const NS_A = `sockit-lan-${process.pid}-a`;
+const NS_B = `sockit-lan-${process.pid}-b`;
+const VETH_A = `slv${process.pid}a`.slice(-15);
+const VETH_B = `slv${process.pid}b`.slice(-15);
+const NET = `10.214.${process.pid % 250}`;
+const IP_A = `${NET}.1`;
+const IP_B = `${NET}.2`;
+
+function sh(command: string, args: string[], input?: string): void {
+  execFileSync(command, args, { input, stdio: ['pipe', 'ignore', 'pipe'], timeout: 10_000 });
+}
+
+function requireNetnsTools(): void {
+  requireTools();
+  if (process.getuid?.() !== 0) throw new Error('the LAN test creates network namespaces: run it as root');
+  for (const tool of ['ip', 'nft']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`${tool} is not installed; run scripts/interop-tools.sh (as root) to install it`);
+    }
+  }
+}
+
+function createNetwork(): void {
+  sh('ip', ['netns', 'add', NS_A]);
+  sh('ip', ['netns', 'add', NS_B]);
+  sh('ip', ['link', 'add', VETH_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', VETH_B, 'netns', NS_B]);
+  for (const [ns, veth, ip] of [
+    [NS_A, VETH_A, IP_A],
+    [NS_B, VETH_B, IP_B],
+  ] as const) {
+    sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', veth]);
+    sh('ip', ['-n', ns, 'link', 'set', veth, 'up']);
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+}
+
+/** Both ends drop 10% of the UDP they send. */
+function addLoss(): void {
+  for (const [ns, veth] of [
+    [NS_A, VETH_A],
+    [NS_B, VETH_B],
+  ] as const) {
+    const rules = `table inet sockit_loss {
+      chain out {
+        type filter hook output priority 0; policy accept;
+        oifname "${veth}" meta l4proto udp numgen random mod 10 0 drop
+      }
+    }\n`;
+    sh('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], rules);
+  }
+}
+
+function deleteNetwork(): void {
+  const names = execFileSync('ip', ['netns', 'list']).toString().split('\n');
+  const stale = names.flatMap((line) => {
+    const m = /^(sockit-lan-(\d+)-[ab])\b/.exec(line);
+    return m?.[1] && !existsSync(`/proc/${m[2]}`) ? [m[1]] : [];
+  });
+  for (const ns of [NS_A, NS_B, ...stale]) {
+    try {
+      sh('ip', ['netns', 'del', ns]);
+    } catch {
+      // never made
+    }
+  }
+}
+
+interface Messenger {
+  ns: string;
+  nick: string;
+  env: NodeJS.ProcessEnv;
+  downloads: string;
+  child: ChildProcess;
+  events(): Record<string, unknown>[];
+}
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** Every file under `dir` with its sha256, by relative path. */
+function tree(dir: string, rel = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(path.join(dir, rel)).sort()) {
+    const full = path.join(dir, rel, name);
+    if (statSync(full).isDirectory())
+      Object.assign(out, tree(dir, path.join(rel, name)), { [`${path.join(rel, name)}/`]: 'dir' });
+    else out[path.join(rel, name)] = sha(full);
+  }
+  return out;
+}
+
+describe('sockit lan between two network namespaces', () => {
+  let dir = '';
+  const messengers: Messenger[] = [];
+
+  function start(ns: string, nick: string): Messenger {
+    const home = path.join(dir, nick);
+    const downloads = path.join(home, 'downloads');
+    mkdirSync(downloads, { recursive: true });
+    mkdirSync(path.join(home, 'run'), { mode: 0o700 });
+    const env = {
+      ...process.env,
+      XDG_RUNTIME_DIR: path.join(home, 'run'),
+      SOCKIT_DATA_DIR: path.join(home, 'data'),
+    };
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        CLI,
+        'lan',
+        '--nick',
+        nick,
+        '--json',
+        '--accept-files',
+        '--download-dir',
+        downloads,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d;
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d;
+    });
+    const m: Messenger = {
+      ns,
+      nick,
+      env,
+      downloads,
+      child,
+      events: () =>
+        out
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+    };
+    messengers.push(m);
+    return m;
+  }
+
+  /** `sockit lan ARGS` in `m`'s namespace, handed to its running messenger. */
+  const lan = (m: Messenger, args: string[]) =>
+    run('ip', ['netns', 'exec', m.ns, process.execPath, CLI, 'lan', ...args], {
+      env: m.env,
+      timeoutMs: 60_000,
+    });
+
+  const texts = (m: Messenger) => m.events().flatMap((e) => (e.type === 'message' ? [e.text as string] : []));
+
+  let ann: Messenger;
+  let bob: Messenger;
+
+  beforeAll(async () => {
+    requireNetnsTools();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-lan-'));
+    deleteNetwork();
+    createNetwork();
+    ann = start(NS_A, 'Ann');
+    bob = start(NS_B, 'Bob');
+    await vi.waitFor(
+      () => {
+        expect(
+          ann.events().some((e) => e.type === 'peer' && (e.peer as { nick: string }).nick === 'Bob'),
+        ).toBe(true);
+        expect(
+          bob.events().some((e) => e.type === 'peer' && (e.peer as { nick: string }).nick === 'Ann'),
+        ).toBe(true);
+      },
+      { timeout: 15_000, interval: 100 },
+    );
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const m of messengers) {
+      if (m.child.exitCode !== null) continue;
+      const exited = new Promise((resolve) => m.child.once('exit', resolve));
+      m.child.kill('SIGTERM');
+      const timer = setTimeout(() => m.child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    deleteNetwork();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('find each other by broadcast, and list each other as peers', async () => {
+    const peers = await lan(ann, ['peers', '--json']);
+    expect(peers.code, peers.stderr).toBe(0);
+    expect(JSON.parse(peers.stdout.toString())).toEqual([
+      expect.objectContaining({ nick: 'Bob', address: IP_B, port: 2425, client: 'ipmsg' }),
+    ]);
+  });
+
+  it('exchange messages both ways, each acknowledged and shown once', async () => {
+    for (let i = 0; i < 5; i++) {
+      const a = await lan(ann, ['send', 'Bob', `from Ann ${i} 你好`]);
+      expect([a.code, a.stderr]).toEqual([0, 'sockit: sent to Bob\n']);
+      const b = await lan(bob, ['send', IP_A, `from Bob ${i} こんにちは`]);
+      expect([b.code, b.stderr]).toEqual([0, 'sockit: sent to Ann\n']);
+    }
+    await vi.waitFor(() => expect(texts(bob)).toHaveLength(5));
+    expect(texts(bob)).toEqual(Array.from({ length: 5 }, (_, i) => `from Ann ${i} 你好`));
+    expect(texts(ann)).toEqual(Array.from({ length: 5 }, (_, i) => `from Bob ${i} こんにちは`));
+  }, 60_000);
+
+  it('sends a folder that arrives intact, and a file that never overwrites one there', async () => {
+    const src = path.join(dir, 'to-send', 'project');
+    mkdirSync(path.join(src, 'docs', 'deep'), { recursive: true });
+    mkdirSync(path.join(src, 'empty'));
+    writeFileSync(path.join(src, 'big.bin'), randomBytes(5 * 1024 * 1024 + 17));
+    writeFileSync(path.join(src, 'docs', 'a: colon.txt'), 'colons travel as ::');
+    writeFileSync(path.join(src, 'docs', 'deep', '中文.txt'), '名前');
+    for (let i = 0; i < 50; i++) writeFileSync(path.join(src, 'docs', `small-${i}.txt`), randomBytes(i * 97));
+    writeFileSync(path.join(ann.downloads, 'note.txt'), 'already here');
+    const note = path.join(dir, 'to-send', 'note.txt');
+    writeFileSync(note, 'the new note');
+    const sent = await lan(bob, ['send-file', 'Ann', src, note, '-m', 'the project']);
+    expect(sent.code, sent.stderr).toBe(0);
+    await vi.waitFor(() => expect(ann.events().filter((e) => e.type === 'saved')).toHaveLength(2), {
+      timeout: 30_000,
+    });
+    expect(tree(path.join(ann.downloads, 'project'))).toEqual(tree(src));
+    expect(readFileSync(path.join(ann.downloads, 'note.txt'), 'utf8')).toBe('already here');
+    expect(readFileSync(path.join(ann.downloads, 'note (1).txt'), 'utf8')).toBe('the new note');
+    expect(ann.events().find((e) => e.type === 'message' && e.text === 'the project')).toMatchObject({
+      files: [
+        { name: 'project', folder: true },
+        { name: 'note.txt', folder: false },
+      ],
+    });
+  }, 60_000);
+
+  it('with 10% of UDP dropped each way, still delivers every message exactly once', async () => {
+    addLoss();
+    const before = { ann: texts(ann).length, bob: texts(bob).length };
+    const sends: Promise<{ code: number | null; stderr: string }>[] = [];
+    for (let i = 0; i < 15; i++) {
+      sends.push(lan(ann, ['send', 'Bob', `lossy a${i}`]), lan(bob, ['send', 'Ann', `lossy b${i}`]));
+    }
+    const results = await Promise.all(sends);
+    expect(results.filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([]);
+    await vi.waitFor(() => expect(texts(bob).length - before.bob).toBe(15), { timeout: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // late resends would show as duplicates
+    const got = (m: Messenger, from: number) => texts(m).slice(from).sort();
+    expect(got(bob, before.bob)).toEqual(Array.from({ length: 15 }, (_, i) => `lossy a${i}`).sort());
+    expect(got(ann, before.ann)).toEqual(Array.from({ length: 15 }, (_, i) => `lossy b${i}`).sort());
+  }, 120_000);
+});
