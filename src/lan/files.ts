@@ -127,6 +127,8 @@ export class FileOffers {
   /** Serves one TCP connection: one request, then the file or folder, then the end. */
   handle(socket: net.Socket, legacy: Charset): void {
     socket.on('error', () => {});
+    // A peer that stops reading (or sending its request) is dropped after a minute of nothing.
+    socket.setTimeout(60_000, () => socket.destroy());
     const timer = setTimeout(() => socket.destroy(), this.#o.requestTimeoutMs);
     let request = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {

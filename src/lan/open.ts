@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
 import { ErrorCode, SockitError } from '../errors.js';
-import { listInterfaces } from '../runtime/interfaces.js';
+import { broadcastTargets, listInterfaces } from '../runtime/interfaces.js';
 import type { Attachment } from './attachments.js';
 import { FileOffers, fetchAttachment, normalize, type OfferedFile } from './files.js';
 import { type Charset, IPMSG_PORT, MAX_PACKET } from './ipmsg.js';
@@ -50,17 +50,18 @@ export interface Lan {
   close(): Promise<void>;
 }
 
-/** Where the entry broadcasts of a node on `port` go. */
-export function broadcastTargets(
+/**
+ * Where the entry broadcasts of a node on `port` go: as IP Messenger and iptux send them, to
+ * 255.255.255.255 and to each interface's directed broadcast address (runtime/interfaces),
+ * plus `extra`; with `only`, to `extra` alone.
+ */
+export function lanTargets(
   port: number,
   extra: readonly string[] = [],
   only = false,
   interfaces = os.networkInterfaces(),
 ): LanAddress[] {
-  const addresses = new Set<string>(only ? [] : ['255.255.255.255']);
-  if (!only) {
-    for (const i of listInterfaces(interfaces)) if (i.broadcast && !i.internal) addresses.add(i.broadcast);
-  }
+  const addresses = new Set<string>(only ? [] : ['255.255.255.255', ...broadcastTargets(interfaces)]);
   for (const a of extra) addresses.add(a);
   return [...addresses].map((address) => ({ address, port }));
 }
@@ -102,7 +103,7 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
       ...options,
       user: options.user ?? safeLogin(),
       host: options.host ?? os.hostname(),
-      broadcast: broadcastTargets(bound, options.broadcast, options.broadcastOnly),
+      broadcast: lanTargets(bound, options.broadcast, options.broadcastOnly),
       isSelf: (from) => from.port === bound && local.has(from.address),
     },
   );
@@ -113,6 +114,8 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
   udp.on('error', () => {});
   const offers = new FileOffers({ ...(options.onTransfer ? { onTransfer: options.onTransfer } : {}) });
   node.on('release', ({ peer, packetNo }) => offers.release(Number(packetNo), peer.address));
+  // Connections at once, requests and transfers together (16 of them transfers at most).
+  tcp.maxConnections = 64;
   tcp.on('connection', (socket) => offers.handle(socket, charset));
   tcp.on('error', () => {});
   let requests = 0;
