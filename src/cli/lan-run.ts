@@ -292,7 +292,7 @@ export async function runLan(flags: LanFlags): Promise<void> {
     }
     if (current === undefined) current = m.from;
   });
-  lan.node.announce();
+  const stopAnnouncing = announce(lan);
   const done = new Promise<void>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => resolve());
     if (tty) {
@@ -302,11 +302,15 @@ export async function runLan(flags: LanFlags): Promise<void> {
       print(`sockit lan on port ${lan.port} as ${visible(lan.node.nick, 64)}: /help for commands`);
       rl.on('line', (line) => {
         void command(line.trim()).finally(() => {
+          if (rl === undefined) return; // closed meanwhile (/quit, Ctrl-D)
           setPrompt();
-          rl?.prompt();
+          rl.prompt();
         });
       });
-      rl.on('close', () => resolve());
+      rl.on('close', () => {
+        rl = undefined; // lines from now on go to stdout as they are
+        resolve();
+      });
       rl.prompt();
     } else {
       print(`sockit lan on port ${lan.port} as ${visible(lan.node.nick, 64)}`);
@@ -383,16 +387,33 @@ export async function runLan(flags: LanFlags): Promise<void> {
     };
   });
   await done;
+  stopAnnouncing();
   rl?.close();
+  // A terminal's stdin would keep the process waiting for a key.
+  if (tty) process.stdin.destroy();
   stopControl();
   await lan.close();
+}
+
+/**
+ * Announces this messenger now, and again after 1 and 4 seconds: a peer that started at the
+ * same moment (not yet listening) or a broadcast lost on the way would otherwise miss it until
+ * one of them speaks. Each announcement is answered once per peer; the peers see one arrival.
+ */
+function announce(lan: Lan): () => void {
+  lan.node.announce();
+  const timers = [1000, 4000].map((ms) => setTimeout(() => lan.node.announce(), ms));
+  for (const t of timers) t.unref();
+  return () => {
+    for (const t of timers) clearTimeout(t);
+  };
 }
 
 /** Runs `work` on a messenger of its own: announced, given `wait` seconds to hear the others. */
 async function standalone<T>(flags: LanFlags, work: (lan: Lan) => Promise<T>): Promise<T> {
   const lan = await open(flags);
   try {
-    lan.node.announce();
+    announce(lan);
     return await work(lan);
   } finally {
     await lan.close();
@@ -485,7 +506,7 @@ export async function sendFileCommand(
     if (fetchedIds.size >= total) finished();
   });
   try {
-    lan.node.announce();
+    announce(lan);
     const peer = await findPeer(lan, to, flags.wait, flags.port);
     lan.node.on('release', ({ peer: p }) => {
       if (p.key === peer.key) {

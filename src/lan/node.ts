@@ -12,6 +12,7 @@
  * - answers (ANSENTRY, RECVMSG, SENDINFO, ...) are never answered (no loops);
  * - the peer list and the duplicate memory are bounded.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Attachment, buildAttachmentList, parseAttachmentList } from './attachments.js';
@@ -168,10 +169,17 @@ export class LanNode extends EventEmitter<LanEvents> {
   #broadcast: readonly LanAddress[];
   readonly #peers = new Map<string, Peer>();
   readonly #seen = new Map<string, true>();
+  /** Entries answered lately, with when the memory of each ends. */
+  readonly #entries = new Map<string, number>();
   readonly #pending = new Map<string, Pending>();
   readonly #answerTimers = new Set<NodeJS.Timeout>();
   readonly #inbound: Rate;
-  #lastPacketNo = 0;
+  /**
+   * The last packet number: the first is the time in seconds plus a random offset (up to about
+   * an hour), so that two messengers started in the same second (two commands on one machine)
+   * do not number alike; each next one is one more, or the time when that is larger.
+   */
+  #lastPacketNo = -1;
   /** Numbers for answers: small, so that an answer fits in the size of what asked for it. */
   #answerNo = 0;
   #absent = false;
@@ -230,6 +238,7 @@ export class LanNode extends EventEmitter<LanEvents> {
   /** A packet number: about Unix seconds, always growing (iptux drops numbers that do not), below 2^31. */
   #packetNo(): number {
     const now = Math.floor(this.#o.now() / 1000) % 0x7fffffff;
+    if (this.#lastPacketNo < 0) this.#lastPacketNo = now + Math.floor(Math.random() * 4096);
     this.#lastPacketNo = Math.max(now, this.#lastPacketNo + 1) % 0x7fffffff;
     if (this.#sent.size >= 256) {
       const first = this.#sent.values().next().value;
@@ -422,7 +431,11 @@ export class LanNode extends EventEmitter<LanEvents> {
 
   #onEntry(packet: Packet, from: LanAddress, size: number): void {
     const peer = this.#upsert(packet, from);
-    if (this.#remember(`entry|${from.address}|${packet.packetNo}`)) return;
+    // One answer to a broadcast that arrives by several paths (255.255.255.255 and the
+    // subnet's) within moments; the same number later is another start of that peer (a
+    // messenger restarted within seconds reuses numbers), answered again.
+    const digest = createHash('sha1').update(packet.extra).digest('base64').slice(0, 12);
+    if (this.#recentEntry(`${from.address}|${packet.packetNo}|${digest}`)) return;
     // ANSENTRY, after a random delay (a whole LAN answering at once would burst), in UTF-8
     // when the peer reads it; with only the nick when the whole would be larger than the ask.
     const delay = Math.floor(Math.random() * this.#o.answerDelayMs);
@@ -456,6 +469,19 @@ export class LanNode extends EventEmitter<LanEvents> {
     this.emit('gone', peer);
   }
 
+  /** True when the entry `id` was answered in the last 5 seconds; else remembers it. */
+  #recentEntry(id: string): boolean {
+    const now = this.#o.now();
+    const until = this.#entries.get(id);
+    if (until !== undefined && until > now) return true;
+    if (this.#entries.size >= MAX_SEEN) {
+      for (const [k, t] of this.#entries) if (t <= now) this.#entries.delete(k);
+      if (this.#entries.size >= MAX_SEEN) this.#entries.clear();
+    }
+    this.#entries.set(id, now + 5000);
+    return false;
+  }
+
   /** Remembers `id`; true when it was already there. */
   #remember(id: string): boolean {
     if (this.#seen.has(id)) return true;
@@ -476,7 +502,12 @@ export class LanNode extends EventEmitter<LanEvents> {
     if (has(packet.command, Opt.SENDCHECK) && !broadcast && !has(packet.command, Opt.AUTORET)) {
       this.#answer(this.#reply(Mode.RECVMSG, from, packet.packetNo), size, from);
     }
-    if (this.#remember(`msg|${from.address}|${packet.user}|${packet.host}|${packet.packetNo}`)) return;
+    // A copy has the same number and text (IP Messenger pads its late retries with NULs); a
+    // messenger restarted within seconds may reuse a number, for another text.
+    const sent = packet.extra.subarray(0, trimNuls(packet.extra));
+    const digest = createHash('sha1').update(sent).digest('base64').slice(0, 12);
+    if (this.#remember(`msg|${from.address}|${packet.user}|${packet.host}|${packet.packetNo}|${digest}`))
+      return;
     const charset = charsetOf(packet.command, this.#peerCharset(peer));
     const [body, list] = splitNul(packet.extra);
     const text = stripFeiqFont(decode(body ?? Buffer.alloc(0), charset)).replace(/\r\n/g, '\n');
@@ -593,6 +624,11 @@ export class LanNode extends EventEmitter<LanEvents> {
     this.#pending.delete(id);
   }
 
+  /** Tells everyone this node leaves (BR_EXIT), without stopping (see `close`). */
+  goodbye(): void {
+    this.#toAll(this.#entryPacket(Mode.BR_EXIT, false));
+  }
+
   /** Says goodbye (BR_EXIT to everyone) and stops: pending sends fail, nothing more is sent. */
   close(): void {
     if (this.#closed) return;
@@ -607,6 +643,13 @@ export class LanNode extends EventEmitter<LanEvents> {
 }
 
 const key = (a: LanAddress): string => `${a.address}:${a.port}`;
+
+/** The length of `data` without its trailing NULs. */
+function trimNuls(data: Buffer): number {
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  return end;
+}
 
 /** FeiQ ends messages with `{/font;...}` formatting: not text. */
 function stripFeiqFont(text: string): string {

@@ -146,6 +146,9 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
       });
     },
     async close() {
+      // Goodbye twice, 100 ms apart, as IP Messenger says it: one datagram may be lost.
+      node.goodbye();
+      await new Promise((resolve) => setTimeout(resolve, 100));
       node.close();
       // The goodbye goes out before the socket closes.
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -79,6 +79,11 @@ function addLoss(): void {
   }
 }
 
+function removeLoss(): void {
+  for (const ns of [NS_A, NS_B])
+    sh('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'sockit_loss']);
+}
+
 function deleteNetwork(): void {
   const names = execFileSync('ip', ['netns', 'list']).toString().split('\n');
   const stale = names.flatMap((line) => {
@@ -101,6 +106,21 @@ interface Messenger {
   downloads: string;
   child: ChildProcess;
   events(): Record<string, unknown>[];
+}
+
+/** Processes whose command line has `arg` and this test's namespace name. */
+function processesWith(arg: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        return argv.includes(arg) && argv.includes(CLI) && argv.includes('lan');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -279,4 +299,54 @@ describe('sockit lan between two network namespaces', () => {
     expect(got(bob, before.bob)).toEqual(Array.from({ length: 15 }, (_, i) => `lossy a${i}`).sort());
     expect(got(ann, before.ann)).toEqual(Array.from({ length: 15 }, (_, i) => `lossy b${i}`).sort());
   }, 120_000);
+  it('works on its own when no sockit lan runs, and on a terminal as a full-duplex line interface', async () => {
+    removeLoss();
+    // Ann leaves: Bob sees her go.
+    const exited = new Promise((resolve) => ann.child.once('exit', resolve));
+    ann.child.kill('SIGTERM');
+    await exited;
+    await vi.waitFor(() =>
+      expect(bob.events().some((e) => e.type === 'gone' && (e.peer as { nick: string }).nick === 'Ann')).toBe(
+        true,
+      ),
+    );
+    // sockit lan send with nothing running in Ann's namespace: it announces itself, sends, leaves.
+    const alone = await lan(ann, ['send', '--nick', 'Ann2', 'Bob', 'sent on its own']);
+    expect([alone.code, alone.stderr]).toEqual([0, `sockit: sent to Bob (${IP_B})\n`]);
+    await vi.waitFor(() => expect(texts(bob).at(-1)).toBe('sent on its own'));
+    const peers = await lan(ann, ['peers', '--json', '--wait', '1']);
+    expect(JSON.parse(peers.stdout.toString())).toEqual([expect.objectContaining({ nick: 'Bob' })]);
+    // On a terminal (script(1) gives it one): a typed line goes to the peer, and a message
+    // arrives while a line is half typed, which stays as it was.
+    const command = ['ip', 'netns', 'exec', NS_A, process.execPath, CLI, 'lan', '--nick', 'Tty']
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const tty = spawn('script', ['-qec', command, '/dev/null'], { env: ann.env });
+    let screen = '';
+    // What the terminal shows, without readline's cursor movements.
+    tty.stdout.on('data', (d: Buffer) => {
+      screen += d.toString().replace(/\u001b\[[0-9;]*[A-Za-z]/g, '');
+    });
+    try {
+      await vi.waitFor(() => expect(screen).toMatch(/Bob \(10\.214\.\d+\.2\) is here/), { timeout: 10_000 });
+      tty.stdin.write('/to Bob\r');
+      tty.stdin.write('typed on a terminal\r');
+      await vi.waitFor(() => expect(texts(bob).at(-1)).toBe('typed on a terminal'));
+      tty.stdin.write('half a li');
+      const back = await lan(bob, ['send', 'Tty', 'while you type']);
+      expect(back.code, back.stderr).toBe(0);
+      await vi.waitFor(() => expect(screen).toMatch(/Bob \(10\.214\.\d+\.2\): while you type/));
+      // The message printed above the line being typed, which is drawn again as it was.
+      await vi.waitFor(() =>
+        expect(screen.slice(screen.lastIndexOf('while you type'))).toContain('[Bob] > half a li'),
+      );
+      tty.stdin.write('ne\r/quit\r');
+      await vi.waitFor(() => expect(texts(bob).at(-1)).toBe('half a line'));
+      await new Promise((resolve) => tty.once('exit', resolve));
+    } finally {
+      tty.kill();
+      // The messenger under script(1) too, whatever happened to script.
+      for (const pid of processesWith('Tty')) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
 });
