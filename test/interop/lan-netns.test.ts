@@ -325,6 +325,7 @@ describe('sockit lan between two network namespaces', () => {
     let screen = '';
     // What the terminal shows, without readline's cursor movements.
     tty.stdout.on('data', (d: Buffer) => {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing escape sequences is the point
       screen += d.toString().replace(/\u001b\[[0-9;]*[A-Za-z]/g, '');
     });
     try {
