@@ -13,6 +13,7 @@ import type { Attachment } from '../lan/attachments.js';
 import { FileType } from '../lan/ipmsg.js';
 import type { LanMessage, Peer } from '../lan/node.js';
 import { type Lan, openLan } from '../lan/open.js';
+import { connectLocal, listenLocal } from '../runtime/local-socket.js';
 import { visible } from '../runtime/text.js';
 import { formatBytes } from '../runtime/units.js';
 import { failureLine } from './failure.js';
@@ -129,19 +130,7 @@ async function serveControl(lan: Lan, port: number, print: (line: string) => voi
       );
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(where, () => resolve());
-  }).catch(async (err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    // A socket file left by a messenger that was killed: nobody answers it.
-    const { unlink } = await import('node:fs/promises');
-    await unlink(where);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(where, () => resolve());
-    });
-  });
+  await listenLocal(server, where);
   return () => {
     server.close();
   };
@@ -176,16 +165,8 @@ async function askRunning(
   port: number,
   request: Record<string, unknown>,
 ): Promise<Record<string, unknown> | undefined> {
-  const where = controlPath(port);
-  const socket = net.connect(where);
-  const connected = await new Promise<boolean>((resolve) => {
-    socket.once('connect', () => resolve(true));
-    socket.once('error', () => resolve(false));
-  });
-  if (!connected) {
-    socket.destroy();
-    return undefined;
-  }
+  const socket = await connectLocal(controlPath(port));
+  if (socket === undefined) return undefined;
   socket.setEncoding('utf8');
   socket.write(`${JSON.stringify(request)}\n`);
   let text = '';

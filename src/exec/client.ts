@@ -163,16 +163,9 @@ export class ExecClient {
    * server and no log-in. Resolves undefined when none listens at `socketPath`.
    */
   static async attach(socketPath: string, user: string): Promise<ExecClient | undefined> {
-    const net = await import('node:net');
-    const socket = net.connect(socketPath);
-    const connected = await new Promise<boolean>((resolve) => {
-      socket.once('connect', () => resolve(true));
-      socket.once('error', () => resolve(false));
-    });
-    if (!connected) {
-      socket.destroy();
-      return undefined;
-    }
+    const { connectLocal } = await import('../runtime/local-socket.js');
+    const socket = await connectLocal(socketPath);
+    if (socket === undefined) return undefined;
     return new ExecClient(socket, new Mux(socket, ExecClient.#muxOptions), user);
   }
 

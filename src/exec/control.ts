@@ -9,10 +9,9 @@
  * stdout and stderr down, signals across, and the server's CLOSE (the status, or a refusal)
  * back as it came. A `{kind: 'stop'}` channel ends the kept connection.
  */
-import { once } from 'node:events';
-import { unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { connectLocal, listenLocal, removeLocal } from '../runtime/local-socket.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import { Mux } from '../wire/mux.js';
 import type { MuxChannel } from '../wire/mux-channel.js';
@@ -69,7 +68,7 @@ export async function serveControl(client: ExecClient, options: ControlOptions):
     stopped = true;
     clearTimeout(idle);
     server.close();
-    removeSocket(options.path);
+    removeLocal(options.path);
     // A stop asked through a local connection: its answer goes out before the socket ends.
     setImmediate(() => {
       for (const socket of locals) socket.destroy();
@@ -82,47 +81,14 @@ export async function serveControl(client: ExecClient, options: ControlOptions):
     clearTimeout(idle);
     if (!stopped && options.idleMs > 0) idle = setTimeout(() => stop('idle'), options.idleMs);
   };
-  await listen(server, options.path);
+  await listenLocal(server, options.path).catch((err: unknown) => {
+    throw isSockitError(err, ErrorCode.ADDRESS_IN_USE)
+      ? new SockitError(ErrorCode.ADDRESS_IN_USE, `${options.path}: a kept connection already listens there`)
+      : err;
+  });
   void client.closed.then(() => stop('server closed'));
   armIdle();
   return { ended, stop };
-}
-
-/** Listens on `path`, replacing a socket file that nobody answers on any more. */
-async function listen(server: net.Server, path: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      server.listen(path);
-      await once(server, 'listening');
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 0) throw err;
-      if (await answers(path)) {
-        throw new SockitError(ErrorCode.ADDRESS_IN_USE, `${path}: a kept connection already listens there`);
-      }
-      removeSocket(path);
-    }
-  }
-}
-
-/** Whether something accepts connections on the Unix socket `path`. */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
-
-function removeSocket(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already
-  }
 }
 
 /** One local connection: its exec channels relayed to the server, its signals passed on. */
@@ -281,12 +247,8 @@ function written(stream: MuxChannel): Promise<void> {
  * when none listens there.
  */
 export async function stopControl(path: string): Promise<boolean> {
-  const socket = net.connect(path);
-  try {
-    await once(socket, 'connect');
-  } catch {
-    return false;
-  }
+  const socket = await connectLocal(path);
+  if (socket === undefined) return false;
   const mux = new Mux(socket, { role: 'client', maxInfoSize: MAX_INFO_BYTES });
   const ch = mux.open({ kind: 'stop' });
   ch.on('error', () => {});

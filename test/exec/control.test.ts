@@ -14,7 +14,7 @@ import { ExecClient } from '../../src/exec/client.js';
 import { serveControl, stopControl } from '../../src/exec/control.js';
 import type { ExecService } from '../../src/exec/server.js';
 import { codeOf } from '../codes.js';
-import { type ExecFixture, execFixture } from './fixture.js';
+import { alive, type ExecFixture, execFixture, startSleeper } from './fixture.js';
 
 let f: ExecFixture;
 let server: ExecService;
@@ -32,15 +32,6 @@ afterAll(async () => {
   await f?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A kept connection to the test server, and a client attached to it. */
 async function kept(idleMs = 60_000) {
@@ -90,11 +81,7 @@ describe('a kept connection', () => {
 
   it('ends the commands of a local client that goes away', async () => {
     const { local, control } = await kept();
-    const p = local.start(['sh', '-c', 'sleep 60 & echo $!; wait']);
-    p.stdin.end();
-    const pid = await new Promise<number>((resolve) =>
-      p.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))),
-    );
+    const { pid } = await startSleeper(local);
     expect(alive(pid)).toBe(true);
     local.close();
     await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 10_000 });

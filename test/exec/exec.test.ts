@@ -16,7 +16,7 @@ import type { ExecService } from '../../src/exec/server.js';
 import { Channel } from '../../src/runtime/channel.js';
 import { Mux } from '../../src/wire/mux.js';
 import { codeOf } from '../codes.js';
-import { type ExecFixture, execFixture, PASSWORD } from './fixture.js';
+import { alive, type ExecFixture, execFixture, PASSWORD, startSleeper } from './fixture.js';
 
 let f: ExecFixture;
 let server: ExecService;
@@ -31,15 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await f?.close();
 });
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('sockit exec: commands', () => {
   it('returns every exit code from 0 to 255', async () => {
@@ -226,11 +217,7 @@ describe('sockit exec: ends', () => {
 
   it('kills the commands of a client that goes away', async () => {
     const client = await f.connect(server);
-    const p = client.start(['sh', '-c', 'sleep 60 & echo $!; wait']);
-    p.stdin.end();
-    const pid = await new Promise<number>((resolve) =>
-      p.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))),
-    );
+    const { pid } = await startSleeper(client);
     expect(alive(pid)).toBe(true);
     client.close();
     await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 10_000 });

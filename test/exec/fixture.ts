@@ -76,3 +76,26 @@ export async function execFixture(): Promise<ExecFixture> {
     },
   };
 }
+
+/** Whether a process lives. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `sleep 60` in the background of a shell on `client` and resolves with the sleep's
+ * pid (the first thing the shell writes): a grandchild to watch being ended.
+ */
+export async function startSleeper(client: ExecClient): Promise<{ pid: number; done: Promise<unknown> }> {
+  const p = client.start(['sh', '-c', 'sleep 60 & echo $!; wait']);
+  p.stdin.end();
+  const pid = await new Promise<number>((resolve) =>
+    p.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))),
+  );
+  return { pid, done: p.done.catch(() => {}) };
+}

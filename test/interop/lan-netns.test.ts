@@ -8,96 +8,20 @@
  *
  * Needs root, ip (iproute2) and nft (nftables): scripts/interop-tools.sh installs them.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CLI, requireTools, run } from '../helpers.js';
+import { CLI, run } from '../helpers.js';
+import { TestNetwork } from '../netns.js';
 
-const NS_A = `sockit-lan-${process.pid}-a`;
-const NS_B = `sockit-lan-${process.pid}-b`;
-const VETH_A = `slv${process.pid}a`.slice(-15);
-const VETH_B = `slv${process.pid}b`.slice(-15);
-const NET = `10.214.${process.pid % 250}`;
-const IP_A = `${NET}.1`;
-const IP_B = `${NET}.2`;
-
-function sh(command: string, args: string[], input?: string): void {
-  execFileSync(command, args, { input, stdio: ['pipe', 'ignore', 'pipe'], timeout: 10_000 });
-}
-
-function requireNetnsTools(): void {
-  requireTools();
-  if (process.getuid?.() !== 0) throw new Error('the LAN test creates network namespaces: run it as root');
-  for (const tool of ['ip', 'nft']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      throw new Error(`${tool} is not installed; run scripts/interop-tools.sh (as root) to install it`);
-    }
-  }
-}
-
-function createNetwork(): void {
-  sh('ip', ['netns', 'add', NS_A]);
-  sh('ip', ['netns', 'add', NS_B]);
-  sh('ip', ['link', 'add', VETH_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', VETH_B, 'netns', NS_B]);
-  for (const [ns, veth, ip] of [
-    [NS_A, VETH_A, IP_A],
-    [NS_B, VETH_B, IP_B],
-  ] as const) {
-    sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', veth]);
-    sh('ip', ['-n', ns, 'link', 'set', veth, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-}
-
-/** Both ends drop 10% of the UDP they send. */
-function addLoss(): void {
-  for (const [ns, veth] of [
-    [NS_A, VETH_A],
-    [NS_B, VETH_B],
-  ] as const) {
-    const rules = `table inet sockit_loss {
-      chain out {
-        type filter hook output priority 0; policy accept;
-        oifname "${veth}" meta l4proto udp numgen random mod 10 0 drop
-      }
-    }\n`;
-    sh('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], rules);
-  }
-}
-
-function removeLoss(): void {
-  for (const ns of [NS_A, NS_B])
-    sh('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'sockit_loss']);
-}
-
-function deleteNetwork(): void {
-  const names = execFileSync('ip', ['netns', 'list']).toString().split('\n');
-  const stale = names.flatMap((line) => {
-    const m = /^(sockit-lan-(\d+)-[ab])\b/.exec(line);
-    return m?.[1] && !existsSync(`/proc/${m[2]}`) ? [m[1]] : [];
-  });
-  for (const ns of [NS_A, NS_B, ...stale]) {
-    try {
-      sh('ip', ['netns', 'del', ns]);
-    } catch {
-      // never made
-    }
-  }
-}
+const network = new TestNetwork('lan', 'slv', 214, 24);
+const NS_A = network.nsA;
+const NS_B = network.nsB;
+const IP_A = network.ipA;
+const IP_B = network.ipB;
 
 interface Messenger {
   ns: string;
@@ -205,10 +129,9 @@ describe('sockit lan between two network namespaces', () => {
   let bob: Messenger;
 
   beforeAll(async () => {
-    requireNetnsTools();
+    TestNetwork.require('the LAN test');
     dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-lan-'));
-    deleteNetwork();
-    createNetwork();
+    network.create();
     ann = start(NS_A, 'Ann');
     bob = start(NS_B, 'Bob');
     await vi.waitFor(
@@ -233,7 +156,7 @@ describe('sockit lan between two network namespaces', () => {
       await exited;
       clearTimeout(timer);
     }
-    deleteNetwork();
+    network.delete();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
@@ -285,7 +208,7 @@ describe('sockit lan between two network namespaces', () => {
   }, 60_000);
 
   it('with 10% of UDP dropped each way, still delivers every message exactly once', async () => {
-    addLoss();
+    network.addLoss();
     const before = { ann: texts(ann).length, bob: texts(bob).length };
     const sends: Promise<{ code: number | null; stderr: string }>[] = [];
     for (let i = 0; i < 15; i++) {
@@ -300,7 +223,7 @@ describe('sockit lan between two network namespaces', () => {
     expect(got(ann, before.ann)).toEqual(Array.from({ length: 15 }, (_, i) => `lossy b${i}`).sort());
   }, 120_000);
   it('works on its own when no sockit lan runs, and on a terminal as a full-duplex line interface', async () => {
-    removeLoss();
+    network.removeLoss();
     // Ann leaves: Bob sees her go.
     const exited = new Promise((resolve) => ann.child.once('exit', resolve));
     ann.child.kill('SIGTERM');

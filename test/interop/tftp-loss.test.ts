@@ -7,79 +7,23 @@
  * Needs root, ip (iproute2) and nft (nftables): scripts/interop-tools.sh installs them.
  * Nothing touches the host's own network: the addresses live inside the namespaces only.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, requireTools, run } from '../helpers.js';
+import { CLI, run } from '../helpers.js';
+import { TestNetwork } from '../netns.js';
 
-const NS_A = `sockit-tftp-${process.pid}-a`;
-const NS_B = `sockit-tftp-${process.pid}-b`;
-const VETH_A = `stv${process.pid}a`.slice(-15);
-const VETH_B = `stv${process.pid}b`.slice(-15);
-const NET = `10.213.${process.pid % 250}`;
-const SERVER_IP = `${NET}.1`;
+const network = new TestNetwork('tftp', 'stv', 213, 30);
+const NS_A = network.nsA;
+const NS_B = network.nsB;
+const SERVER_IP = network.ipA;
 const SIZE = 128 * 1024;
 
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function sh(command: string, args: string[], input?: string): void {
-  execFileSync(command, args, { input, stdio: ['pipe', 'ignore', 'pipe'], timeout: 10_000 });
-}
-
-function requireLossTools(): void {
-  requireTools();
-  if (process.getuid?.() !== 0)
-    throw new Error('the TFTP loss test creates network namespaces: run it as root');
-  for (const tool of ['ip', 'nft']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      throw new Error(`${tool} is not installed; run scripts/interop-tools.sh (as root) to install it`);
-    }
-  }
-}
-
-/** Two namespaces, a veth between them, 10% of UDP leaving either end dropped. */
-function createNetwork(): void {
-  sh('ip', ['netns', 'add', NS_A]);
-  sh('ip', ['netns', 'add', NS_B]);
-  sh('ip', ['link', 'add', VETH_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', VETH_B, 'netns', NS_B]);
-  for (const [ns, veth, ip] of [
-    [NS_A, VETH_A, SERVER_IP],
-    [NS_B, VETH_B, `${NET}.2`],
-  ] as const) {
-    sh('ip', ['-n', ns, 'addr', 'add', `${ip}/30`, 'dev', veth]);
-    sh('ip', ['-n', ns, 'link', 'set', veth, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const rules = `table inet sockit_loss {
-      chain out {
-        type filter hook output priority 0; policy accept;
-        oifname "${veth}" meta l4proto udp numgen random mod 10 0 drop
-      }
-    }\n`;
-    sh('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], rules);
-  }
-}
-
-/** Deletes our namespaces, and those of earlier runs that were killed before their cleanup. */
-function deleteNetwork(): void {
-  const names = execFileSync('ip', ['netns', 'list']).toString().split('\n');
-  const stale = names.flatMap((line) => {
-    const m = /^(sockit-tftp-(\d+)-[ab])\b/.exec(line);
-    return m?.[1] && !existsSync(`/proc/${m[2]}`) ? [m[1]] : [];
-  });
-  for (const ns of [NS_A, NS_B, ...stale]) {
-    try {
-      sh('ip', ['netns', 'del', ns]); // takes its end of the veth with it
-    } catch {
-      // it was never made
-    }
-  }
-}
 
 type Line = { file: string; direction: string; bytes: number; retransmits: number; ok: boolean };
 
@@ -118,12 +62,12 @@ describe('sockit tftp through a veth dropping 10% of UDP each way', () => {
   let server: Served | undefined;
 
   beforeAll(async () => {
-    requireLossTools();
+    TestNetwork.require('the TFTP loss test');
     dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-tftp-loss-'));
     mkdirSync(path.join(dir, 'root'));
     mkdirSync(path.join(dir, 'local'));
-    deleteNetwork(); // leftovers of killed runs
-    createNetwork();
+    network.create();
+    network.addLoss();
     server = await serveInNamespace(path.join(dir, 'root'));
   }, 30_000);
 
@@ -135,7 +79,7 @@ describe('sockit tftp through a veth dropping 10% of UDP each way', () => {
       await exited;
       clearTimeout(timer);
     }
-    deleteNetwork();
+    network.delete();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
