@@ -4,12 +4,15 @@
  * interactive programs). Either way the command leads a process group of its own, so that
  * signals, the timeout and clean-up reach its children too.
  *
- * The terminal comes from @lydell/node-pty (node-pty with prebuilt Node-API binaries, loaded
- * only when a client asks for a terminal).
+ * The terminal comes from @lydell/node-pty (node-pty with prebuilt Node-API binaries), in a
+ * helper process of its own per command (pty-helper.ts).
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { PassThrough, type Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { ErrorCode, SockitError } from '../errors.js';
+import { encodeFrame, FrameDecoder } from '../wire/frame.js';
 import type { ExecResult } from './protocol.js';
 
 export interface Program {
@@ -37,6 +40,8 @@ export interface Started {
   exited: Promise<ExecResult & { failed?: string }>;
   /** A new terminal size (the kernel tells the foreground group with SIGWINCH); terminals only. */
   resize?(cols: number, rows: number): void;
+  /** It leads a session (on a terminal): signals for it go to the whole session. */
+  session?: boolean;
 }
 
 /** Starts `program` with pipes or on a terminal; throws when it cannot be started at all. */
@@ -73,63 +78,148 @@ function startWithPipes(program: Program, options: StartOptions): Started {
   };
 }
 
-/** Signal names by number, for the terminal's exit report (it gives numbers). */
-const SIGNAL_NAMES = new Map(
-  Object.entries(constants.signals).map(([name, n]) => [n as number, name.replace(/^SIG/, '')]),
-);
+/**
+ * Where pty-helper.js is: beside this file (tsc's output), two folders up from a CLI bundle
+ * (dist/cli/one/), or in the build when this runs from src/ (the tests).
+ */
+function helperPath(): string {
+  for (const rel of ['./pty-helper.js', '../../exec/pty-helper.js', '../../dist/exec/pty-helper.js']) {
+    const file = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(file)) return file;
+  }
+  throw new SockitError(ErrorCode.INTERNAL, 'pty-helper.js is missing from the build: run npm run build');
+}
 
+/**
+ * Starts the command on a terminal held by a helper process of its own (see pty-helper.ts
+ * for why), as the command's user: the helper is spawned with the uid and gid (and so without
+ * the server's supplementary groups), and the command inherits them.
+ */
 async function startOnTerminal(
   program: Program,
   options: StartOptions,
   size: { cols: number; rows: number },
 ): Promise<Started> {
-  const pty = await import('@lydell/node-pty');
-  const term = pty.spawn(program.file, program.args, {
-    name: options.env.TERM ?? 'xterm-256color',
-    cols: size.cols,
-    rows: size.rows,
-    cwd: options.cwd,
-    env: options.env,
-    encoding: null, // bytes as they are
+  const helper = spawn(process.execPath, [helperPath()], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+    env: {},
     ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
   });
-  // The terminal's output, as a stream with backpressure: a client that stops reading stops
-  // the reads from the terminal, and so, once its buffer is full, the command.
+  const toHelper = helper.stdin as Writable;
+  toHelper.on('error', () => {});
+  const send = (type: string, body: Buffer | string = Buffer.alloc(0)): boolean =>
+    toHelper.write(
+      encodeFrame(
+        Buffer.concat([Buffer.from(type, 'latin1'), typeof body === 'string' ? Buffer.from(body) : body]),
+      ),
+    );
+  send(
+    'S',
+    JSON.stringify({ file: program.file, args: program.args, cwd: options.cwd, env: options.env, ...size }),
+  );
   const stdout = new PassThrough({ highWaterMark: 64 * 1024 });
-  term.onData((data) => {
-    if (!stdout.write(data)) term.pause();
+  const decoder = new FrameDecoder({ maxFrameSize: 1024 * 1024 });
+  let pidOf!: (pid: number | undefined, failed?: string) => void;
+  const pid = new Promise<{ pid: number | undefined; failed?: string }>((resolve) => {
+    pidOf = (p, failed) => resolve({ pid: p, ...(failed ? { failed } : {}) });
   });
-  stdout.on('drain', () => term.resume());
-  // Its input: node-pty writes to the terminal's socket; waiting for that socket's drain
-  // keeps a flood of input from piling up here when the command does not read.
-  const socket = (term as unknown as { _socket?: Writable })._socket;
+  let ended: ExecResult | undefined;
+  const fromHelper = helper.stdout as Readable;
+  fromHelper.on('data', (chunk: Buffer) => {
+    let frames: Buffer[];
+    try {
+      frames = decoder.push(chunk);
+    } catch {
+      helper.kill('SIGKILL');
+      return;
+    }
+    for (const f of frames) {
+      const type = String.fromCharCode(f[0] ?? 0);
+      const body = f.subarray(1);
+      if (type === 'D') {
+        // The terminal's output, with backpressure: the helper stops reading it meanwhile.
+        if (!stdout.write(body)) {
+          fromHelper.pause();
+          stdout.once('drain', () => fromHelper.resume());
+        }
+      } else if (type === 'P') pidOf((JSON.parse(body.toString()) as { pid: number }).pid);
+      else if (type === 'F') pidOf(undefined, (JSON.parse(body.toString()) as { failed: string }).failed);
+      else if (type === 'X') {
+        const x = JSON.parse(body.toString()) as { exit?: number; signal?: string };
+        ended = x.signal ? { exit: null, signal: x.signal } : { exit: x.exit ?? 0 };
+      }
+    }
+  });
+  const exited = new Promise<ExecResult & { failed?: string }>((resolve) => {
+    helper.once('error', (err) => {
+      pidOf(undefined, err.message);
+      stdout.end();
+      resolve({ exit: 127, failed: (err as NodeJS.ErrnoException).code ?? err.message });
+    });
+    helper.once('close', () => {
+      pidOf(undefined, 'the terminal helper ended');
+      stdout.end();
+      resolve(ended ?? { exit: null, signal: 'KILL' });
+    });
+  });
+  const started = await pid;
+  if (started.failed !== undefined && started.pid === undefined) {
+    throw new SockitError(ErrorCode.IO, `no terminal for it: ${started.failed}`);
+  }
+  // stdin: frames to the helper, paced by its pipe; its end, the terminal's ^D.
   const stdin = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      // Typed as taking a string; it hands bytes to the terminal's socket as they are.
-      term.write(chunk as unknown as string);
-      if (socket?.writableNeedDrain) socket.once('drain', () => callback());
-      else callback();
+      if (send('D', chunk)) callback();
+      else toHelper.once('drain', () => callback());
     },
-    // The end of the input is the terminal's end-of-file character (^D), as typed: a program
-    // reading lines (cat, a shell) sees its input end.
     final(callback) {
-      term.write('\u0004');
+      send('E');
       callback();
     },
   });
-  const exited = new Promise<ExecResult>((resolve) => {
-    term.onExit(({ exitCode, signal }) => {
-      stdout.end();
-      const name = signal ? SIGNAL_NAMES.get(signal) : undefined;
-      resolve(name ? { exit: null, signal: name } : { exit: exitCode });
-    });
-  });
   return {
-    pid: term.pid,
+    pid: started.pid,
     stdin,
     stdout,
     stderr: null,
     exited,
-    resize: (cols, rows) => term.resize(cols, rows),
+    resize: (cols, rows) => {
+      send('R', JSON.stringify({ cols, rows }));
+    },
+    session: true,
   };
+}
+
+/**
+ * Sends `signal` to every process of the session `sid` (read from /proc): a shell on a
+ * terminal puts each job in a process group of its own, inside the session it leads, so the
+ * command's group alone would miss them. True when some process got it.
+ */
+export function signalSession(sid: number, signal: NodeJS.Signals): boolean {
+  let any = false;
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp session ...: comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[3]) !== sid) continue;
+    try {
+      process.kill(Number(name), signal);
+      any = true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return any;
 }

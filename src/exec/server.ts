@@ -22,7 +22,7 @@ import { visible } from '../runtime/text.js';
 import { Mux } from '../wire/mux.js';
 import type { MuxChannel } from '../wire/mux-channel.js';
 import { EXEC_PORT } from './port.js';
-import { type Started, startProcess } from './process.js';
+import { type Started, signalSession, startProcess } from './process.js';
 import { EXEC_PROTOCOL_VERSION, EXEC_SERVICE, type ExecResult, MAX_INFO_BYTES } from './protocol.js';
 import {
   ExecRequest,
@@ -498,6 +498,8 @@ async function runCommand(ch: MuxChannel, session: Session): Promise<void> {
   let finished = false;
   const group = (signal: NodeJS.Signals): boolean => {
     if (pid === undefined) return false;
+    // On a terminal, the whole session: a shell's jobs each have a group of their own there.
+    if (child.session) return signalSession(pid, signal);
     try {
       process.kill(-pid, signal);
       return true;

@@ -348,6 +348,47 @@ describe('sockit exec: on a terminal', () => {
     client.close();
   });
 
+  it('keeps a terminal to its own command: no other command holds its master side', async () => {
+    const shell = ann.start(['sh', '-c', 'echo ready; sleep 5'], { tty: { cols: 80, rows: 24 } });
+    await collect(shell.stdout).until(/ready/);
+    // Any descriptor of another command that leads to /dev/ptmx could type into that terminal.
+    const fds = await ann.run(['sh', '-c', 'ls -l /proc/$$/fd/ | grep -c ptmx || true']);
+    expect(fds.stdout.toString().trim()).toBe('0');
+    const onTty = await ann.run(['sh', '-c', 'ls -l /proc/$$/fd/ | grep -c ptmx || true'], {
+      tty: { cols: 80, rows: 24 },
+    });
+    expect(onTty.stdout.toString().trim()).toBe('0');
+    shell.kill('KILL');
+    await shell.done;
+  });
+
+  it("ends a terminal's whole session: jobs an interactive shell put in groups of their own", async () => {
+    const p = ann.start(['sh', '-i'], { tty: { cols: 80, rows: 24 }, env: { TERM: 'dumb' } });
+    const out = collect(p.stdout);
+    p.stdin.write('sleep 300 & echo "job=$!"\n');
+    const pid = Number((await out.until(/job=(\d+)/))[1]);
+    expect(alive(pid)).toBe(true);
+    p.stdin.write('exit\n');
+    await p.done;
+    await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 10_000 });
+  });
+
+  it('ends piped input without a final newline, and survives a resize as the command ends', async () => {
+    const cat = await ann.run(['sh', '-c', 'stty -echo; cat; echo "[end]"'], {
+      tty: { cols: 80, rows: 24 },
+      stdin: 'no newline',
+    });
+    expect(cat.stdout.toString()).toMatch(/no newline\s*\[end\]/);
+    for (let i = 0; i < 20; i++) {
+      const p = ann.start(['sh', '-c', 'exit 3'], { tty: { cols: 80, rows: 24 } });
+      p.stdin.end();
+      const resizing = setInterval(() => p.resize(81 + (i % 5), 25), 1);
+      expect((await p.done).exit).toBe(3);
+      clearInterval(resizing);
+    }
+    expect((await ann.run(['true'])).exit).toBe(0); // the connection lives on
+  });
+
   it('refuses a terminal of a size out of bounds, and a resize of a command without one', async () => {
     expect(await codeOf(ann.run(['true'], { tty: { cols: 0, rows: 24 } }))).toBe('ERR_BAD_REQUEST');
     expect(await codeOf(ann.run(['true'], { tty: { cols: 80, rows: 100_000 } }))).toBe('ERR_BAD_REQUEST');
