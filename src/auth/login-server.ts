@@ -175,6 +175,11 @@ export class LoginServer {
   }
 
   /** The mechanisms to offer in a greeting. */
+  /** The account as the store holds it now (undefined when it is gone), for what outlives a log-in. */
+  account(name: string): Promise<UserRecord | undefined> {
+    return this.#o.store.get(name);
+  }
+
   get mechanisms(): string[] {
     return ['SCRAM-SHA-256', ...(this.#o.secret ? ['SECRET'] : [])];
   }

@@ -22,7 +22,7 @@ export interface KeptTarget {
 export function keptSocketPath(
   target: KeptTarget,
   options: { create?: boolean; env?: NodeJS.ProcessEnv } = {},
-): string {
+): string | undefined {
   const name = `exec-${createHash('sha256')
     .update(`${target.user}\n${target.host}\n${target.port}\n${target.tls ? 'tls' : 'tcp'}`)
     .digest('hex')

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
-import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
+import { ErrorCode, formatHostPort, isSockitError, SockitError } from '../errors.js';
 import { EXEC_PORT } from '../exec/port.js';
 import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
@@ -146,19 +146,27 @@ async function runRemote(target: string, words: string[], flags: ExecFlags): Pro
   const kept = { ...server, tls: Boolean(flags.tls || flags.tlsCa) };
   const where = `${server.user}@${formatHostPort(server.host, server.port)}`;
   const [{ ExecClient }, keep] = await Promise.all([import('../exec/client.js'), import('./exec-keep.js')]);
-  const socketPath = keep.keptSocketPath(kept);
+  // Kept connections need a private socket folder; a plain command goes direct when there is
+  // no such folder or something is wrong with it (too long a path, another user's folder).
+  let socketPath: string | undefined;
+  try {
+    socketPath = keep.keptSocketPath(kept);
+  } catch (err) {
+    if (flags.keep || flags.stop) throw err;
+    flags.log?.debug({ err: (err as Error).message }, 'exec: no kept connection folder');
+  }
   if (flags.stop) {
     if (words.length > 0 || flags.keep) {
       throw new SockitError(ErrorCode.INVALID_ARGUMENT, '--stop takes no command and no --keep');
     }
     const { stopControl } = await import('../exec/control.js');
-    if (!(await stopControl(socketPath))) {
+    if (socketPath === undefined || !(await stopControl(socketPath))) {
       throw new SockitError(ErrorCode.NOT_FOUND, `no kept connection to ${where}`);
     }
     process.stderr.write(`sockit: ended the kept connection to ${where}\n`);
     return 0;
   }
-  let client = await ExecClient.attach(socketPath, server.user);
+  let client = socketPath === undefined ? undefined : await ExecClient.attach(socketPath, server.user);
   flags.log?.debug({ socket: socketPath, kept: client !== undefined }, 'exec: kept connection');
   let keeping: import('./exec-keep.js').KeptStart | undefined;
   if (client === undefined) {
@@ -231,10 +239,23 @@ async function serveKept(target: string, flags: ExecFlags): Promise<number> {
     { ...server, tls: Boolean(flags.tls || flags.tlsCa) },
     { create: true },
   );
+  if (socketPath === undefined) throw new SockitError(ErrorCode.INTERNAL, 'no socket folder after making it');
   const client = await logIn(ExecClient, server, flags, (prompt) =>
     handover.password === undefined ? prompt() : Promise.resolve(handover.password),
   );
-  const control = await serveControl(client, { path: socketPath, idleMs: flags.keepFor });
+  // Whatever fails from here on, the log-in is not left open behind a process nobody reaches.
+  let control: import('../exec/control.js').ControlServer;
+  try {
+    control = await serveControl(client, { path: socketPath, idleMs: flags.keepFor });
+  } catch (err) {
+    client.close();
+    // Another kept connection got there first (two --keep at once): that is the one to use.
+    if (isSockitError(err, ErrorCode.ADDRESS_IN_USE)) {
+      process.stdout.write('ready\n');
+      return 0;
+    }
+    throw err;
+  }
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.once(signal, () => control.stop(signal));
   }
@@ -251,9 +272,11 @@ async function runCommand(
 ): Promise<number> {
   const { constants } = await import('node:os');
   // A terminal that has no size set says 0.
+  // The protocol takes 1 to 1000 each way: a wider terminal gets the widest it can.
+  const clamp = (n: number) => Math.min(1000, Math.max(1, n));
   const size = (): { cols: number; rows: number } => ({
-    cols: (process.stdout.isTTY && process.stdout.columns) || 80,
-    rows: (process.stdout.isTTY && process.stdout.rows) || 24,
+    cols: clamp((process.stdout.isTTY && process.stdout.columns) || 80),
+    rows: clamp((process.stdout.isTTY && process.stdout.rows) || 24),
   });
   const remote = client.start(flags.shell ? { shell: words.join(' ') } : words, {
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),

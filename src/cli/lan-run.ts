@@ -110,6 +110,7 @@ function pick(lan: Lan, name: string): Peer | undefined {
 /** The control socket of a running `sockit lan`: JSON lines, one request and its answer each. */
 async function serveControl(lan: Lan, port: number, print: (line: string) => void): Promise<() => void> {
   const where = controlPath(port, true);
+  if (where === undefined) throw new SockitError(ErrorCode.INTERNAL, 'no socket folder after making it');
   const server = net.createServer((socket) => {
     socket.on('error', () => {});
     let buffered = '';
@@ -165,7 +166,13 @@ async function askRunning(
   port: number,
   request: Record<string, unknown>,
 ): Promise<Record<string, unknown> | undefined> {
-  const socket = await connectLocal(controlPath(port));
+  let where: string | undefined;
+  try {
+    where = controlPath(port);
+  } catch {
+    return undefined; // no private folder to look in: nothing runs that could be asked
+  }
+  const socket = where === undefined ? undefined : await connectLocal(where);
   if (socket === undefined) return undefined;
   socket.setEncoding('utf8');
   socket.write(`${JSON.stringify(request)}\n`);

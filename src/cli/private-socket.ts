@@ -15,35 +15,39 @@ import { cacheDir } from './data-dir.js';
 const MAX_SOCKET_PATH = 100;
 
 /**
- * The path of the private socket `name` (a file name). With `create`, its folder is made; else
- * a folder that is not there is fine (nothing listens), one that is not private is refused.
+ * The path of the private socket `name` (a file name). With `create`, its folder is made (or
+ * checked); without, undefined when the folder is not there: nothing listens, and nothing is
+ * connected to (a folder checked as missing could be another user's by the time of the
+ * connection; one checked as this user's own cannot become someone else's: its parent is
+ * this user's, or /tmp's sticky bit keeps others from replacing it). A folder that is not
+ * this user's own, or that others may enter, is refused.
  */
 export function privateSocketPath(
   name: string,
   { create = false, env = process.env }: { create?: boolean; env?: NodeJS.ProcessEnv } = {},
-): string {
+): string | undefined {
   const runtime = env.XDG_RUNTIME_DIR;
   const candidates = [
     ...(runtime && path.isAbsolute(runtime) ? [path.join(runtime, 'sockit')] : []),
-    path.join(cacheDir(env), 'sockets'),
+    path.resolve(cacheDir(env), 'sockets'),
     path.join(os.tmpdir(), `sockit-${process.getuid?.() ?? 'user'}`),
   ];
-  const dir = candidates.find((d) => path.join(d, name).length <= MAX_SOCKET_PATH);
+  // The kernel counts bytes, not characters.
+  const dir = candidates.find((d) => Buffer.byteLength(path.join(d, name)) <= MAX_SOCKET_PATH);
   if (dir === undefined) {
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'no folder with a short enough path for a Unix socket');
   }
-  privateFolder(dir, create);
-  return path.join(dir, name);
+  return privateFolder(dir, create) ? path.join(dir, name) : undefined;
 }
 
-/** Checks that `dir` is this user's own, as ssh checks ~/.ssh; makes it (mode 0700) when `create`. */
-function privateFolder(dir: string, create: boolean): void {
+/** Checks that `dir` is this user's own, as ssh checks ~/.ssh; makes it (mode 0700) when `create`. False when it is not there. */
+function privateFolder(dir: string, create: boolean): boolean {
   if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
   let st: import('node:fs').Stats;
   try {
     st = lstatSync(dir);
   } catch (err) {
-    if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
   const uid = process.getuid?.();
@@ -53,4 +57,5 @@ function privateFolder(dir: string, create: boolean): void {
       `${dir} is not a folder of yours that only you may enter (chmod 700 it, or remove it)`,
     );
   }
+  return true;
 }

@@ -13,7 +13,7 @@ import type { KeyCache } from '../auth/key-cache.js';
 import { scramLogin, secretLogin } from '../auth/login-client.js';
 import type { LoginTransport } from '../auth/login-messages.js';
 import type { SecretKey } from '../auth/secret-key.js';
-import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
+import { ErrorCode, formatHostPort, isSockitError, SockitError } from '../errors.js';
 import { Channel } from '../runtime/channel.js';
 import { dial } from '../runtime/dial.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
@@ -116,6 +116,8 @@ export class ExecClient {
       timeoutMs: options.timeoutMs ?? 10_000,
     })) as import('node:net').Socket;
     socket.setNoDelay(true);
+    // A kept connection may sit unused for hours: keep-alive finds a server that went away.
+    socket.setKeepAlive(true, 30_000);
     try {
       const channel = new Channel(socket, { maxMessageSize: 64 * 1024 });
       const silent = setTimeout(() => socket.destroy(), options.timeoutMs ?? 10_000);
@@ -218,7 +220,15 @@ export class ExecClient {
       });
       ch.on('error', (err) => {
         stderr.end();
-        reject(err);
+        // The mux's own words for a lost connection ("transport ended with N channels open")
+        // say nothing to a user.
+        reject(
+          isSockitError(err, ErrorCode.CONNECTION_CLOSED)
+            ? new SockitError(ErrorCode.CONNECTION_CLOSED, 'the connection to the server was lost', {
+                cause: err,
+              })
+            : err,
+        );
       });
       // The channel may close here first (both directions ended) with the server's CLOSE, and
       // its status, still on its way; only the connection's end means that it will not come.

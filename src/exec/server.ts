@@ -9,6 +9,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
+import { accountMark } from '../auth/account-mark.js';
 import { tlsExporter } from '../auth/challenge.js';
 import type { LoginServer } from '../auth/login-server.js';
 import { AuthRequest, isOutOfStep, refusal } from '../auth/login-transport.js';
@@ -270,7 +271,16 @@ async function serveConnection(conn: Connection, s: Settings): Promise<void> {
   });
   conn.socket.resume();
   const commands = new Map<number, Command>();
-  const session: Session = { conn, mux, s, user, commands, refusals: 0 };
+  const session: Session = {
+    conn,
+    mux,
+    s,
+    user,
+    mark: accountMark(user),
+    checked: Date.now(),
+    commands,
+    refusals: [],
+  };
   mux.on('channel', (ch) => {
     // A lost connection fails every channel: the commands are ended below, nothing to report.
     ch.on('error', () => {});
@@ -360,12 +370,36 @@ interface Session {
   s: Settings;
   user: UserRecord;
   commands: Map<number, Command>;
-  /** Commands refused on this connection: past MAX_REFUSALS it is closed. */
-  refusals: number;
+  /** The account at log-in (accountMark): a new password, or the account made again, changes it. */
+  mark: string;
+  /** When the account was last found unchanged. */
+  checked: number;
+  /** When this connection's latest refusals were: past MAX_REFUSALS within a minute it is closed. */
+  refusals: number[];
 }
 
-/** Refused commands a connection may send before it is closed (each is a log line). */
+/** How long an account found unchanged is not looked up again, in ms. */
+const ACCOUNT_RECHECK_MS = 1000;
+
+/**
+ * The account still as it logged in, with the exec grant: a connection lives on (a kept one
+ * for hours), and a password changed, the grant taken back or the account removed must end
+ * what it may do. Looked up at most once a second per connection.
+ */
+async function stillAllowed(session: Session): Promise<boolean> {
+  const now = Date.now();
+  if (now - session.checked < ACCOUNT_RECHECK_MS) return true;
+  const account = await session.s.login.account(session.user.name).catch(() => undefined);
+  if (account !== undefined && account.grants.includes('exec') && accountMark(account) === session.mark) {
+    session.checked = now;
+    return true;
+  }
+  return false;
+}
+
+/** Refused commands a connection may send in a minute before it is closed (each is a log line). */
 const MAX_REFUSALS = 32;
+const REFUSAL_WINDOW_MS = 60_000;
 
 function signalCommand(ch: MuxChannel, commands: Map<number, Command>, log: Logger): void {
   const parsed = SignalRequest.safeParse(ch.info);
@@ -407,9 +441,14 @@ function refuse(ch: MuxChannel, err: SockitError, session: Session, argv?: reado
     },
     'exec refused',
   );
-  if (++session.refusals > MAX_REFUSALS) {
+  // Counted over the last minute: a kept connection serves many commands over hours, and its
+  // typos add up without being a flood.
+  const now = Date.now();
+  session.refusals = session.refusals.filter((t) => now - t < REFUSAL_WINDOW_MS);
+  session.refusals.push(now);
+  if (session.refusals.length > MAX_REFUSALS) {
     session.conn.log.warn(
-      { user: session.user.name, refusals: session.refusals },
+      { user: session.user.name, refusals: session.refusals.length },
       'exec: too many refused commands',
     );
     session.mux.close();
@@ -427,6 +466,17 @@ async function runCommand(ch: MuxChannel, session: Session): Promise<void> {
   }
   const request = parsed.data;
   const shown = request.argv ?? ['sh', '-c', request.shell as string];
+  if (!(await stillAllowed(session))) {
+    conn.log.warn({ user: user.name }, 'exec: the account changed since log-in; connection closed');
+    ch.resume();
+    ch.close({
+      refused: ErrorCode.AUTH_FAILED,
+      message: `${user.name}'s account changed since this connection logged in (password, grant, or removed): log in again`,
+    });
+    mux.close();
+    setTimeout(() => conn.socket.destroy(), 1000).unref();
+    return;
+  }
   let program: { file: string; args: string[]; argv0: string };
   let cwd: string;
   try {

@@ -13,8 +13,10 @@
  * holds the account's keys (server-final), and the cookie is HttpOnly, SameSite=Strict, only
  * for this page's host. Sessions live in memory: a restart logs everyone out.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import type http from 'node:http';
+import { accountMark } from '../auth/account-mark.js';
 import type { LoginPeer, LoginServer } from '../auth/login-server.js';
 import { AuthRequest, type LoginMessage, refusal, ThrottledError } from '../auth/login-transport.js';
 import type { UserRecord } from '../auth/store.js';
@@ -40,17 +42,6 @@ interface Session {
   mark: string;
   created: number;
   seen: number;
-}
-
-/**
- * What an account is, for its sessions: its keys and when it was made. A new password, or the
- * account removed and made again under its name, gives another mark.
- */
-export function accountMark(user: Pick<UserRecord, 'credentials' | 'createdAt'>): string {
-  return createHash('sha256')
-    .update(user.credentials.storedKey)
-    .update(String(user.createdAt.getTime()))
-    .digest('base64url');
 }
 
 /**

@@ -303,6 +303,11 @@ describe('sockit exec', () => {
         /open-run\/sockit is not a folder of yours that only you may enter .*\[ERR_FORBIDDEN\]\n$/,
       );
       expect(keptProcesses()).toHaveLength(0);
+      // A command without --keep does not look in there, and runs on a connection of its own.
+      const plain = await sockit(['exec', target, '--', 'echo', 'direct'], {
+        env: { ...keptEnv, XDG_RUNTIME_DIR: open },
+      });
+      expect([plain.code, plain.stdout.toString()]).toEqual([0, 'direct\n']);
     });
   });
 });

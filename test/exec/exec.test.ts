@@ -10,12 +10,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { scramLogin } from '../../src/auth/login-client.js';
+import { deriveCredentials } from '../../src/auth/scram.js';
 import type { ExecClient } from '../../src/exec/client.js';
 import { parseExecEnd } from '../../src/exec/protocol.js';
 import type { ExecService } from '../../src/exec/server.js';
 import { Channel } from '../../src/runtime/channel.js';
 import { Mux } from '../../src/wire/mux.js';
 import { codeOf } from '../codes.js';
+import { TEST_ITERATIONS } from '../files/serve.js';
 import { alive, type ExecFixture, execFixture, PASSWORD, startSleeper } from './fixture.js';
 
 let f: ExecFixture;
@@ -195,6 +197,32 @@ describe('sockit exec: refusals', () => {
       code: 'ERR_FORBIDDEN',
       message: 'bob may not run commands here (an admin can allow it: sockit users grant bob exec)',
     });
+  });
+});
+
+describe('sockit exec: an account that changes', () => {
+  it('ends what a connection may do when its grant is taken back, its password changes or it is removed', async () => {
+    const credentials = await deriveCredentials(PASSWORD, { iterations: TEST_ITERATIONS });
+    for (const change of ['revoke', 'password', 'remove'] as const) {
+      const name = `cara-${change}`;
+      await f.store.add(name, credentials, { grants: ['exec'] });
+      const client = await f.connect(server, name);
+      const running = client.start(['sleep', '30']);
+      running.stdin.end();
+      expect((await client.run(['true'])).exit).toBe(0);
+      if (change === 'revoke') await f.store.setGrants(name, []);
+      if (change === 'password')
+        await f.store.setCredentials(
+          name,
+          await deriveCredentials('another 1', { iterations: TEST_ITERATIONS }),
+        );
+      if (change === 'remove') await f.store.remove(name);
+      // Looked up again once a second at most: within that, the next command is the last.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await codeOf(client.run(['true']))).toBe('ERR_AUTH_FAILED');
+      await client.closed; // the connection is closed, and the command running on it ended
+      await expect(running.done).rejects.toThrow();
+    }
   });
 });
 
