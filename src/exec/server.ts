@@ -390,7 +390,7 @@ async function stillAllowed(session: Session): Promise<boolean> {
   const now = Date.now();
   if (now - session.checked < ACCOUNT_RECHECK_MS) return true;
   const account = await session.s.login.account(session.user.name).catch(() => undefined);
-  if (account !== undefined && account.grants.includes('exec') && accountMark(account) === session.mark) {
+  if (account?.grants.includes('exec') && accountMark(account) === session.mark) {
     session.checked = now;
     return true;
   }
