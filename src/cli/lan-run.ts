@@ -21,8 +21,9 @@ import type { LanFlags } from './lan.js';
 import { privateSocketPath } from './private-socket.js';
 
 const HISTORY = 'lan-history.jsonl';
-/** The history file is moved aside (to .1) past this size. */
+/** The history file is moved aside (to .1, .2, .3) past this size. */
 const HISTORY_MAX = 8 * 1024 * 1024;
+const HISTORY_KEEP = 3;
 /** The longest control request line. */
 const MAX_CONTROL_LINE = 256 * 1024;
 
@@ -36,6 +37,7 @@ async function open(flags: LanFlags, onTransfer?: Parameters<typeof openLan>[0][
     charset: flags.encoding,
     broadcast: flags.broadcast,
     ...(flags.bind ? { bind: flags.bind } : {}),
+    ...(flags.maxSize === undefined ? {} : { maxBytes: flags.maxSize }),
     version: 'sockit',
     ...(onTransfer ? { onTransfer } : {}),
   });
@@ -76,25 +78,48 @@ function peerJson(p: Peer) {
 /** Appends received messages to the history (one JSON line each), moving a large file aside. */
 class History {
   readonly file: string;
-  #ready: Promise<void> | undefined;
-  constructor(dir: string) {
+  /** Lines are written one after another (two at once would overshoot the size check). */
+  #queue: Promise<void> = Promise.resolve();
+  #warned = false;
+  constructor(
+    dir: string,
+    readonly onError: (err: unknown) => void,
+  ) {
     this.file = path.join(dir, HISTORY);
   }
 
-  async add(entry: Record<string, unknown>): Promise<void> {
-    this.#ready ??= mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 }).then(() => {});
-    await this.#ready;
+  /** Appends a line; a failure (a full disk, a folder that cannot be written) is reported once, never fatal. */
+  add(entry: Record<string, unknown>): void {
+    this.#queue = this.#queue
+      .then(() => this.#write(entry))
+      .catch((err: unknown) => {
+        if (this.#warned) return;
+        this.#warned = true;
+        this.onError(err);
+      });
+  }
+
+  async #write(entry: Record<string, unknown>): Promise<void> {
+    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const size = await stat(this.file).then(
       (s) => s.size,
       () => 0,
     );
-    if (size > HISTORY_MAX) await rename(this.file, `${this.file}.1`).catch(() => {});
+    if (size > HISTORY_MAX) {
+      // Four files of HISTORY_MAX: .3 is dropped, .2 becomes .3, and so on.
+      for (let i = HISTORY_KEEP - 1; i >= 1; i--) {
+        await rename(`${this.file}.${i}`, `${this.file}.${i + 1}`).catch(() => {});
+      }
+      await rename(this.file, `${this.file}.1`).catch(() => {});
+    }
     await appendFile(this.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
   }
 }
 
 /** Finds a peer by nick or address; an ambiguous nick is an error naming the candidates. */
 function pick(lan: Lan, name: string): Peer | undefined {
+  // An address names the peer at that address, never one whose nick reads like it.
+  if (net.isIPv4(name)) return lan.node.findPeer(name);
   const matches = lan.node
     .peers()
     .filter((p) => p.nick === name || p.nick.toLowerCase() === name.toLowerCase());
@@ -138,9 +163,18 @@ async function serveControl(lan: Lan, port: number, print: (line: string) => voi
 }
 
 async function answerControl(lan: Lan, line: string, print: (line: string) => void): Promise<unknown> {
-  const request = JSON.parse(line) as { op?: unknown; to?: unknown; text?: unknown; paths?: unknown };
+  let request: { op?: unknown; to?: unknown; text?: unknown; paths?: unknown };
+  try {
+    request = JSON.parse(line) as typeof request;
+  } catch {
+    throw new SockitError(ErrorCode.BAD_REQUEST, 'a request is one JSON object on a line');
+  }
+  if (typeof request !== 'object' || request === null) {
+    throw new SockitError(ErrorCode.BAD_REQUEST, 'a request is one JSON object on a line');
+  }
   if (request.op === 'peers') return { peers: lan.node.peers().map(peerJson) };
-  const to = typeof request.to === 'string' ? pick(lan, request.to) : undefined;
+  if (typeof request.to !== 'string') throw new SockitError(ErrorCode.BAD_REQUEST, 'no peer named (to)');
+  const to = pick(lan, request.to);
   if (to === undefined) {
     throw new SockitError(
       ErrorCode.NOT_FOUND,
@@ -206,7 +240,16 @@ export async function runLan(flags: LanFlags): Promise<void> {
     else print(`* ${to} fetched ${visible(file.name, 255)} (${formatBytes(bytes)})`);
     emit({ type: 'sent-file', name: file.name, to, bytes, ...(error ? { error } : {}) });
   });
-  const history = new History(flags.dataDir);
+  const history = new History(flags.dataDir, (err) => {
+    const why = visible(
+      failureLine(err)
+        .replace(/^sockit: /, '')
+        .trim(),
+      512,
+    );
+    print(`* the history cannot be kept: ${why}`);
+    emit({ type: 'error', what: 'history', message: why });
+  });
   const stopControl = await serveControl(lan, lan.port, print);
   let current: Peer | undefined;
   let lastOffer: LanMessage | undefined;
@@ -223,7 +266,7 @@ export async function runLan(flags: LanFlags): Promise<void> {
           dir: dest,
           bytes: saved.bytes,
         });
-        void history.add({
+        history.add({
           type: 'file',
           at: Date.now(),
           from: peerJson(message.from),
@@ -232,7 +275,14 @@ export async function runLan(flags: LanFlags): Promise<void> {
           bytes: saved.bytes,
         });
       } catch (err) {
-        print(`* could not fetch ${visible(a.name, 255)}: ${failureLine(err).trim()}`);
+        print(
+          `* could not fetch ${visible(a.name, 255)}: ${visible(
+            failureLine(err)
+              .replace(/^sockit: /, '')
+              .trim(),
+            512,
+          )}`,
+        );
         emit({ type: 'error', name: a.name, message: (err as Error).message });
       }
     }
@@ -263,7 +313,7 @@ export async function runLan(flags: LanFlags): Promise<void> {
           }
         : {}),
     });
-    void history.add({
+    history.add({
       type: 'message',
       at: m.at,
       from: peerJson(m.from),
@@ -276,7 +326,10 @@ export async function runLan(flags: LanFlags): Promise<void> {
       print(
         `* ${who(m.from)} offers ${m.attachments.map(describeFile).join(', ')}${tty ? ' (/get to fetch)' : ''}`,
       );
-      if (!tty && flags.acceptFiles) void fetchAll(m, flags.downloadDir);
+      if (!tty && flags.acceptFiles) {
+        if (m.from.announced) void fetchAll(m, flags.downloadDir);
+        else print(`* not fetched: ${who(m.from)} never announced itself (its address may be forged)`);
+      }
     }
     if (current === undefined) current = m.from;
   });
@@ -493,6 +546,13 @@ export async function sendFileCommand(
     if (!error) fetchedIds.add(file.id);
     if (fetchedIds.size >= total) finished();
   });
+  // Ctrl-C: the peers are told this messenger leaves, and the offer ends with it.
+  const interrupted = (): void => {
+    process.stderr.write('sockit: interrupted; the files are no longer offered\n');
+    void lan.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     announce(lan);
     const peer = await findPeer(lan, to, flags.wait, flags.port);

@@ -8,7 +8,7 @@
 import { Command, Option } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
 import { IPMSG_PORT } from '../lan/ipmsg.js';
-import { parsePort } from './args.js';
+import { bytesOption, parsePort } from './args.js';
 import { dataDirOption } from './data-dir.js';
 
 export interface LanFlags {
@@ -22,6 +22,7 @@ export interface LanFlags {
   dataDir: string;
   downloadDir: string;
   acceptFiles?: boolean;
+  maxSize?: number;
   wait: number;
 }
 
@@ -54,7 +55,10 @@ function lanOptions(command: Command): Command {
         .argParser(repeated)
         .default([], "255.255.255.255 and each interface's broadcast address"),
     )
-    .option('--bind <address>', 'listen on this IPv4 address only (default: all)');
+    .option(
+      '--bind <address>',
+      'serve files on this IPv4 address only (default: all); UDP still listens on all, to hear broadcasts',
+    );
 }
 
 export function lanCommand(): Command {
@@ -66,13 +70,21 @@ export function lanCommand(): Command {
     .option('--json', 'without a terminal: one JSON object per event')
     .option('--download-dir <dir>', 'where received files and folders go', '.')
     .option('--accept-files', 'without a terminal: fetch every file offered into --download-dir')
+    .addOption(
+      bytesOption(
+        '--max-size <bytes>',
+        'a file, or a folder, fetched may have at most this many bytes',
+        '4G',
+      ),
+    )
     .addHelpText(
       'after',
       `
 Peers find each other by UDP broadcast on port 2425 (IP Messenger's protocol); messages are
 acknowledged and resent until they are, and each arrives once. Files and folders are offered
 in a message and pulled by the receiver over TCP on the same port, into --download-dir,
-never over a file that is there (a new name instead: "name (1)").
+never over a file that is there (a new name instead: "name (1)"), only from peers that
+announced themselves, at most --max-size each, and only while the disk keeps 64 MiB free.
 
 On a terminal, type a message and Enter to send it to the current peer; commands:
   /peers            who is here             /to NICK|IP     talk to this peer

@@ -10,6 +10,7 @@
  * when the top folder is left.
  */
 import { ErrorCode, SockitError } from '../errors.js';
+import { hasHidden } from '../runtime/text.js';
 import { type Charset, decode, encode, FILELIST_SEPARATOR, FileType } from './ipmsg.js';
 
 /** A folder stream that breaks its rules. */
@@ -28,18 +29,22 @@ export interface Attachment {
 
 /** Attachments of one message at most. */
 export const MAX_ATTACHMENTS = 256;
-/** The longest file name, in bytes of UTF-8 (what file systems take). */
-const MAX_NAME_BYTES = 255;
+/**
+ * The longest file name taken, in bytes of UTF-8: file systems take 255, and a name taken
+ * here may get ` (999)` added.
+ */
+const MAX_NAME_BYTES = 240;
 
 /**
  * A name a peer sent, if it can be a file's name here: not empty, `.` or `..`, no `/`, `\`,
- * NUL or other control characters, at most 255 bytes. Undefined for anything else: such a
+ * NUL, control, reordering or invisible characters, at most 240 bytes. Undefined for anything else: such a
  * name is refused, never rewritten into something that could mean another place.
  */
 export function safeFileName(name: string): string | undefined {
   if (name === '' || name === '.' || name === '..') return undefined;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
-  if (/[/\\\u0000-\u001f\u007f]/.test(name)) return undefined;
+  // Control characters, and those that reorder or hide what follows (a name shown as
+  // 'exe.jpg' that is 'gpj.exe' reversed): never in a name saved here.
+  if (/[/\\]/.test(name) || hasHidden(name)) return undefined;
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) return undefined;
   return name;
 }
@@ -102,6 +107,7 @@ export function parseAttachmentList(list: Buffer, charset: Charset): Attachment[
     if (id === undefined || name === undefined || size === undefined || attr === undefined) continue;
     const type = attr & 0xff;
     if (type !== FileType.REGULAR && type !== FileType.DIR) continue;
+    if (out.some((f) => f.id === id)) continue; // one file per id
     out.push({ id, name, size, mtime, attr });
   }
   return out;

@@ -4,6 +4,7 @@
  * `\nUN:user\nHN:host\nNN:nick\nGN:group` lines in UTF-8 whose values win over the legacy
  * ones (IP Messenger protocol draft 14, §3.9). iptux adds `icon\0encoding\0` instead.
  */
+import { isIPv4 } from 'node:net';
 import { withoutHidden } from '../runtime/text.js';
 import { type Charset, decode, encode, splitNul } from './ipmsg.js';
 
@@ -17,7 +18,9 @@ export const MAX_NAME = 64;
 
 /** Control characters out (a peer's name is shown on terminals), cut to MAX_NAME. */
 export function cleanName(text: string): string {
-  return withoutHidden(text).trim().slice(0, MAX_NAME);
+  const name = withoutHidden(text).trim().slice(0, MAX_NAME);
+  // A nick that reads as an address would pass for the peer at that address: marked as a nick.
+  return isIPv4(name) ? `~${name}` : name;
 }
 
 /** Reads an entry extra; `utf8Block` only when the packet had CAPUTF8OPT, as IP Messenger does. */

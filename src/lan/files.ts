@@ -11,8 +11,10 @@
  *   through a confined root, under a name of its own (`name (1)` when `name` is taken: nothing
  *   is overwritten), to a hidden part file first, renamed when complete.
  */
+
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, realpath, stat } from 'node:fs/promises';
+import { open, realpath, stat, statfs } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
@@ -30,6 +32,12 @@ import type { LanAddress } from './node.js';
 export interface OfferedFile extends Attachment {
   /** Where it is here. */
   path: string;
+  /**
+   * Which file or folder it was when offered (device and inode): one that stands at that path
+   * later, a folder above it swapped for a link say, is not it and is not served.
+   */
+  dev: number;
+  ino: number;
 }
 
 interface Offer {
@@ -64,6 +72,7 @@ export class FileOffers {
   readonly #offers = new Map<number, Offer>();
   #nextId = Math.floor(Math.random() * 0x3fff0000);
   #active = 0;
+  readonly #perAddress = new Map<string, number>();
   readonly #o: Required<Omit<OffersOptions, 'onTransfer'>> & Pick<OffersOptions, 'onTransfer'>;
 
   constructor(options: OffersOptions = {}) {
@@ -92,8 +101,9 @@ export class FileOffers {
         size: st.isFile() ? st.size : 0,
         mtime: Math.floor(st.mtimeMs / 1000),
         attr: st.isFile() ? FileType.REGULAR : FileType.DIR,
-        // Its real path: served later with O_NOFOLLOW, so a link swapped in meanwhile is refused.
         path: await realpath(p),
+        dev: st.dev,
+        ino: st.ino,
       });
     }
     return out;
@@ -161,12 +171,16 @@ export class FileOffers {
       return;
     }
     const wantsDir = mode(command) === Mode.GETDIRFILES;
-    if (wantsDir !== ((file.attr & 0xff) === FileType.DIR) || this.#active >= this.#o.maxTransfers) {
+    const mine = this.#perAddress.get(address) ?? 0;
+    // All the transfers at once, and a quarter of them for one peer.
+    const busy = this.#active >= this.#o.maxTransfers || mine >= Math.max(1, this.#o.maxTransfers / 4);
+    if (wantsDir !== ((file.attr & 0xff) === FileType.DIR) || busy) {
       socket.destroy();
       return;
     }
     const charset = has8(command) ? 'utf-8' : offer.charset;
     this.#active++;
+    this.#perAddress.set(address, mine + 1);
     let bytes = 0;
     const report = (done: boolean, error?: string) =>
       this.#o.onTransfer?.({ file, to: address, done, bytes, ...(error ? { error } : {}) });
@@ -176,7 +190,7 @@ export class FileOffers {
         bytes = await sendFolder(socket, file, charset);
       } else {
         const offset = /^[0-9a-fA-F]{1,13}$/.test(offsetHex) ? Number.parseInt(offsetHex, 16) : 0;
-        bytes = await sendFile(socket, file.path, Math.min(offset, file.size));
+        bytes = await sendFile(socket, file, Math.min(offset, file.size));
       }
       socket.end();
       report(true);
@@ -185,6 +199,9 @@ export class FileOffers {
       report(true, (err as Error).message);
     } finally {
       this.#active--;
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
     }
   }
 }
@@ -216,14 +233,28 @@ function write(socket: net.Socket, data: Buffer): Promise<void> {
   });
 }
 
-async function sendFile(socket: net.Socket, file: string, offset: number): Promise<number> {
+/**
+ * The bytes of an offered file from `offset`, and no more than its offered size: opened
+ * without following a link or waiting on a FIFO, and only if it is still the file offered.
+ */
+async function sendFile(socket: net.Socket, file: OfferedFile, offset: number): Promise<number> {
   let bytes = 0;
-  // O_NOFOLLOW: the offer holds the file's real path; a link swapped in since is refused.
-  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const handle = await open(file.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    for await (const chunk of handle.createReadStream({ start: offset, autoClose: false })) {
-      bytes += (chunk as Buffer).length;
-      await write(socket, chunk as Buffer);
+    const st = await handle.stat();
+    if (!st.isFile() || st.dev !== file.dev || st.ino !== file.ino) {
+      throw new SockitError(ErrorCode.PATH_DENIED, `${file.name} is not the file that was offered any more`);
+    }
+    let left = file.size - offset;
+    let at = offset;
+    const buffer = Buffer.allocUnsafe(256 * 1024);
+    while (left > 0) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, left), at);
+      if (bytesRead === 0) throw new SockitError(ErrorCode.IO, `${file.name} shrank while being sent`);
+      left -= bytesRead;
+      at += bytesRead;
+      bytes += bytesRead;
+      await write(socket, Buffer.from(buffer.subarray(0, bytesRead)));
     }
   } finally {
     await handle.close();
@@ -234,6 +265,11 @@ async function sendFile(socket: net.Socket, file: string, offset: number): Promi
 /** The folder stream of an offered folder: itself, its folders and regular files, depth first. */
 async function sendFolder(socket: net.Socket, top: OfferedFile, charset: Charset): Promise<number> {
   const root = await ConfinedRoot.open(top.path);
+  const st = await root.stat('').catch(() => undefined);
+  if (st === undefined || st.dev !== top.dev || st.ino !== top.ino) {
+    await root.close();
+    throw new SockitError(ErrorCode.PATH_DENIED, `${top.name} is not the folder that was offered any more`);
+  }
   let bytes = 0;
   const walk = async (rel: string[], depth: number): Promise<void> => {
     if (depth > 32) return;
@@ -246,10 +282,13 @@ async function sendFolder(socket: net.Socket, top: OfferedFile, charset: Charset
         await walk([...rel, name], depth + 1);
         await write(socket, buildDirHeader({ name: '.', size: 0, attr: FileType.RETPARENT, mtime }, charset));
       } else if (entry.stats.isFile()) {
-        const handle = await root.openFile([...rel, name], constants.O_RDONLY).catch(() => undefined);
+        const handle = await root
+          .openFile([...rel, name], constants.O_RDONLY | constants.O_NONBLOCK)
+          .catch(() => undefined);
         if (handle === undefined) continue; // gone, or turned into a link: not sent
         try {
           const st = await handle.stat();
+          if (!st.isFile()) continue; // turned into something else meanwhile
           await write(
             socket,
             buildDirHeader({ name, size: st.size, attr: FileType.REGULAR, mtime }, charset),
@@ -305,7 +344,14 @@ export interface FetchOptions {
   /** A folder's limits. */
   maxDepth?: number;
   maxEntries?: number;
+  /** Bytes a file, or a folder's files together, may have at most. Default 4 GiB. */
+  maxBytes?: number;
+  /** Ends the transfer (its part file removed). */
+  signal?: AbortSignal;
 }
+
+/** What a fetch keeps free on the destination's file system besides what it writes. */
+const SPARE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Fetches one attachment of a message from `from` into the folder `dest`; resolves with the
@@ -327,22 +373,55 @@ export async function fetchAttachment(
     { packetNo: options.packetNo, user: options.user, host: options.host, command, extra },
     charsetOf(command, options.charset),
   );
+  const maxBytes = options.maxBytes ?? 4 * 1024 ** 3;
+  if (attachment.size > maxBytes) {
+    throw new SockitError(
+      ErrorCode.FILE_TOO_LARGE,
+      `${attachment.name} is ${attachment.size} bytes, more than the ${maxBytes} taken`,
+    );
+  }
+  // Room for what is announced (a folder announces nothing: its files are counted as they come).
+  const fs = await statfs(dest);
+  const free = fs.bavail * fs.bsize;
+  if (attachment.size + SPARE_BYTES > free) {
+    throw new SockitError(
+      ErrorCode.QUOTA_EXCEEDED,
+      `no room for ${attachment.name} in ${dest} (${free} bytes free)`,
+    );
+  }
   const root = await ConfinedRoot.open(dest);
+  const socket = net.connect({ host: from.address, port: from.port, timeout: 10_000 });
+  const abort = () => socket.destroy(new SockitError(ErrorCode.ABORTED, 'the transfer was stopped'));
+  options.signal?.addEventListener('abort', abort, { once: true });
   try {
-    const socket = net.connect({ host: from.address, port: from.port });
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
+      socket.once('connect', () => {
+        socket.setTimeout(0);
+        resolve();
+      });
+      socket.once('timeout', () =>
+        socket.destroy(
+          new SockitError(ErrorCode.CONNECT_FAILED, `${from.address}:${from.port} did not answer`),
+        ),
+      );
       socket.once('error', reject);
+      socket.once('close', () => reject(new SockitError(ErrorCode.ABORTED, 'the transfer was stopped')));
     });
     socket.write(request);
+    const limits = { ...options, maxBytes: Math.min(maxBytes, Math.max(0, free - SPARE_BYTES)) };
     return isDir
-      ? await receiveFolder(socket, root, attachment.name, options)
-      : await receiveFile(socket, root, attachment, options);
+      ? await receiveFolder(socket, root, attachment.name, limits)
+      : await receiveFile(socket, root, attachment, limits);
   } finally {
+    options.signal?.removeEventListener('abort', abort);
+    socket.destroy();
     await root.close();
   }
 }
+
+/** A hidden name for what is being received, short whatever the name it will get. */
+const partName = () => `.sockit-${randomBytes(6).toString('hex')}.part`;
 
 /** A name in `root` that is not taken: `name`, else `name (1)`, `name (2)`, ... */
 async function freeName(name: string, taken: (n: string) => Promise<boolean>): Promise<string> {
@@ -389,7 +468,7 @@ async function receiveFile(
   attachment: Attachment,
   options: FetchOptions,
 ): Promise<{ name: string; bytes: number }> {
-  const part = `.${attachment.name}.${process.pid}.${Date.now()}.part`;
+  const part = partName();
   const handle = await root.openFile(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   let bytes = 0;
   let ok = false;
@@ -437,7 +516,7 @@ async function receiveFolder(
     maxEntries: options.maxEntries ?? 100_000,
   });
   // The folder goes in under a part name, renamed once complete.
-  const part = `.${name}.${process.pid}.${Date.now()}.part`;
+  const part = partName();
   await root.mkdir(part);
   const where: string[] = [];
   let file: import('node:fs/promises').FileHandle | undefined;
@@ -467,6 +546,9 @@ async function receiveFolder(
         return;
       case 'data':
         bytes += event.bytes.length;
+        if (bytes > (options.maxBytes ?? Number.POSITIVE_INFINITY)) {
+          throw new SockitError(ErrorCode.FILE_TOO_LARGE, `${name}: more than ${options.maxBytes} bytes`);
+        }
         if (file) await file.write(event.bytes);
         options.onProgress?.(bytes);
         return;

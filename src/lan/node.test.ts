@@ -260,6 +260,49 @@ describe('LanNode under attack', () => {
     expect(net.log.filter(([, to]) => to === '198.51.100.8').length).toBe(messages);
   });
 
+  it('never takes a nick for an address, nor a forged source for a peer that announced itself', async () => {
+    const net = new Network();
+    const me = net.add('10.0.0.1');
+    nodes.push(me);
+    me.receive(
+      buildPacket(
+        { packetNo: 1, user: 'm', host: 'h', command: Mode.ANSENTRY, extra: '10.0.0.9\0\0' },
+        'utf-8',
+      ),
+      {
+        address: '10.0.0.66',
+        port: PORT,
+      },
+    );
+    expect(me.findPeer('10.0.0.66')?.nick).toBe('~10.0.0.9');
+    expect(me.findPeer('10.0.0.9')).toBeUndefined();
+    expect(me.findPeer('10.0.0.66')?.announced).toBe(true);
+    // A message from a source that never announced itself: its sender is not "announced".
+    const got = new Promise<LanMessage>((resolve) => me.once('message', resolve));
+    me.receive(
+      buildPacket(
+        { packetNo: 5, user: 'x', host: 'y', command: Mode.SENDMSG | Opt.FILEATTACH, extra: 'files\0' },
+        'utf-8',
+      ),
+      { address: '10.0.0.77', port: 8080 },
+    );
+    expect((await got).from.announced).toBe(false);
+  });
+
+  it("answers a sealed message's read notice no larger than the message", async () => {
+    const net = new Network();
+    const me = net.add('10.0.0.1', { user: 'a-long-user-name', host: 'a-long-host-name' });
+    nodes.push(me);
+    const got = new Promise<LanMessage>((resolve) => me.once('message', resolve));
+    const sealed = Buffer.from(`1:5:a:b:${Mode.SENDMSG | Opt.SECRET}:`);
+    me.receive(sealed, { address: '192.0.2.9', port: 1 });
+    me.markRead(await got);
+    await settle(20);
+    expect(net.log.filter(([, to]) => to === '192.0.2.9').every(([, , d]) => d.length <= sealed.length)).toBe(
+      true,
+    );
+  });
+
   it('keeps at most MAX_PEERS peers, whoever claims to exist', () => {
     const net = new Network();
     const me = net.add('10.0.0.1');

@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { isIPv4 } from 'node:net';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Attachment, buildAttachmentList, parseAttachmentList } from './attachments.js';
 import { buildEntry, cleanName, type EntryInfo, parseEntry } from './entry.js';
@@ -84,6 +85,11 @@ export interface Peer {
   absent: boolean;
   /** It said it reads UTF-8 (CAPUTF8OPT). */
   utf8: boolean;
+  /**
+   * It announced itself (BR_ENTRY, ANSENTRY, BR_ABSENCE) from this address and port: not just
+   * a source address some datagram claimed (anyone can write one with a forged source).
+   */
+  announced: boolean;
   lastSeen: number;
 }
 
@@ -100,6 +106,8 @@ export interface LanMessage {
   /** The charset its text was in. */
   charset: Charset;
   at: number;
+  /** The bytes of its datagram: what its read notice may be at most (no amplification). */
+  size: number;
 }
 
 export interface LanEvents {
@@ -219,15 +227,15 @@ export class LanNode extends EventEmitter<LanEvents> {
     return [...this.#peers.values()];
   }
 
-  /** A peer by nick (exact, then ignoring case), `address`, or `address:port`. */
+  /**
+   * A peer by `address:port`, by IPv4 address (only the peer at that address: never a peer
+   * whose nick reads like one), or by nick (exact, then ignoring case).
+   */
   findPeer(name: string): Peer | undefined {
     const all = this.peers();
-    return (
-      this.#peers.get(name) ??
-      all.find((p) => p.address === name) ??
-      all.find((p) => p.nick === name) ??
-      all.find((p) => p.nick.toLowerCase() === name.toLowerCase())
-    );
+    if (this.#peers.has(name)) return this.#peers.get(name);
+    if (isIPv4(name)) return all.find((p) => p.address === name);
+    return all.find((p) => p.nick === name) ?? all.find((p) => p.nick.toLowerCase() === name.toLowerCase());
   }
 
   /** A packet number for a message to send (`send({ packetNo })`), e.g. to offer its files first. */
@@ -393,7 +401,7 @@ export class LanNode extends EventEmitter<LanEvents> {
     return peer?.version.includes('iptux') ? 'utf-8' : this.#o.charset;
   }
 
-  #upsert(packet: Packet, from: LanAddress): Peer {
+  #upsert(packet: Packet, from: LanAddress, announced = true): Peer {
     const k = key(from);
     const charset = charsetOf(packet.command, this.#o.charset);
     const info: EntryInfo = parseEntry(packet.extra, charset, has(packet.command, Opt.CAPUTF8));
@@ -410,6 +418,7 @@ export class LanNode extends EventEmitter<LanEvents> {
       // iptux sets ABSENCEOPT in every entry: it means nothing from iptux.
       absent: has(packet.command, Opt.ABSENCE) && !packet.version.includes('iptux'),
       utf8: has(packet.command, Opt.CAPUTF8),
+      announced: announced || old?.announced === true,
       lastSeen: this.#o.now(),
     };
     if (old === undefined && this.#peers.size >= MAX_PEERS) {
@@ -495,7 +504,8 @@ export class LanNode extends EventEmitter<LanEvents> {
 
   #onMessage(packet: Packet, from: LanAddress, size: number): void {
     const known = this.#peers.get(key(from));
-    const peer = known ?? this.#upsert({ ...packet, command: Mode.ANSENTRY, extra: Buffer.alloc(0) }, from);
+    const peer =
+      known ?? this.#upsert({ ...packet, command: Mode.ANSENTRY, extra: Buffer.alloc(0) }, from, false);
     const broadcast = has(packet.command, Opt.BROADCAST);
     // The receipt, for every copy (a lost receipt makes the sender send again), never for a
     // broadcast or an automatic answer.
@@ -523,6 +533,7 @@ export class LanNode extends EventEmitter<LanEvents> {
       attachments,
       charset,
       at: this.#o.now(),
+      size,
     });
   }
 
@@ -548,7 +559,12 @@ export class LanNode extends EventEmitter<LanEvents> {
   /** Tells the sender of a sealed message that it was read (READMSG). */
   markRead(message: LanMessage): void {
     if (!message.sealed) return;
-    this.#send(this.#reply(Mode.READMSG, message.from, message.packetNo, Opt.READCHECK, false), message.from);
+    // An answer in effect (the sender may be forged): no larger than the message was.
+    this.#answer(
+      this.#reply(Mode.READMSG, message.from, message.packetNo, Opt.READCHECK),
+      message.size,
+      message.from,
+    );
   }
 
   /** Tells the sender of files that they will not be downloaded (RELEASEFILES). */

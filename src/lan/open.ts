@@ -28,6 +28,8 @@ export interface OpenLanOptions extends Omit<LanNodeOptions, 'broadcast' | 'isSe
   broadcast?: readonly string[];
   /** Only these: no 255.255.255.255 and no interface broadcasts. */
   broadcastOnly?: boolean;
+  /** Bytes a fetched file, or a fetched folder's files together, may have. Default 4 GiB. */
+  maxBytes?: number;
   onTransfer?: ConstructorParameters<typeof FileOffers>[0] extends infer O
     ? O extends { onTransfer?: infer T }
       ? T
@@ -72,7 +74,9 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
   const udp = dgram.createSocket({ type: 'udp4', reuseAddr: false, recvBufferSize: 1 << 20 });
   const tcp = net.createServer({ pauseOnConnect: false });
   try {
-    udp.bind({ port, ...(options.bind ? { address: options.bind } : {}), exclusive: true });
+    // UDP on every address even with --bind: a socket bound to one address hears no
+    // broadcast. --bind limits the file transfers (TCP).
+    udp.bind({ port, exclusive: true });
     await Promise.race([once(udp, 'listening'), once(udp, 'error').then(([err]) => Promise.reject(err))]);
     const bound = udp.address().port;
     tcp.listen({ port: bound, host: options.bind ?? '0.0.0.0', exclusive: true });
@@ -116,9 +120,15 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
   node.on('release', ({ peer, packetNo }) => offers.release(Number(packetNo), peer.address));
   // Connections at once, requests and transfers together (16 of them transfers at most).
   tcp.maxConnections = 64;
-  tcp.on('connection', (socket) => offers.handle(socket, charset));
+  const served = new Set<net.Socket>();
+  tcp.on('connection', (socket) => {
+    served.add(socket);
+    socket.once('close', () => served.delete(socket));
+    offers.handle(socket, charset);
+  });
+  const fetching = new Slots(4, 1);
+  const stopping = new AbortController();
   tcp.on('error', () => {});
-  let requests = 0;
   return {
     node,
     port: bound,
@@ -135,17 +145,38 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
       }
       return files;
     },
-    fetch(message, attachment, dest, onProgress) {
-      return fetchAttachment({ address: message.from.address, port: message.from.port }, attachment, dest, {
-        user: options.user ?? safeLogin(),
-        host: options.host ?? os.hostname(),
-        packetNo: Math.floor(Date.now() / 1000) + ++requests,
-        messageNo: message.packetNo,
-        charset: message.charset,
-        ...(onProgress ? { onProgress } : {}),
-      });
+    async fetch(message, attachment, dest, onProgress) {
+      // Only from a peer that announced itself from that address and port: a message's source
+      // can be forged, and fetching from it would connect wherever the forger chose.
+      if (!message.from.announced) {
+        throw new SockitError(
+          ErrorCode.FORBIDDEN,
+          `${message.from.address}:${message.from.port} never announced itself: its files are not fetched`,
+        );
+      }
+      await fetching.take(message.from.address);
+      try {
+        return await fetchAttachment(
+          { address: message.from.address, port: message.from.port },
+          attachment,
+          dest,
+          {
+            user: options.user ?? safeLogin(),
+            host: options.host ?? os.hostname(),
+            packetNo: node.nextPacketNo(),
+            messageNo: message.packetNo,
+            charset: message.charset,
+            signal: stopping.signal,
+            ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+            ...(onProgress ? { onProgress } : {}),
+          },
+        );
+      } finally {
+        fetching.release(message.from.address);
+      }
     },
     async close() {
+      stopping.abort();
       // Goodbye twice, 100 ms apart, as IP Messenger says it: one datagram may be lost.
       node.goodbye();
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -153,9 +184,46 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
       // The goodbye goes out before the socket closes.
       await new Promise((resolve) => setTimeout(resolve, 20));
       udp.close();
-      await new Promise((resolve) => tcp.close(() => resolve(undefined)));
+      // Transfers still running are given two seconds, then cut.
+      const closed = new Promise((resolve) => tcp.close(() => resolve(undefined)));
+      const cut = setTimeout(() => {
+        for (const socket of served) socket.destroy();
+      }, 2000);
+      await closed;
+      clearTimeout(cut);
     },
   };
+}
+
+/**
+ * Fetches at once: `total` in all, `perPeer` from one address; the others wait their turn (a
+ * peer that offers hundreds of files gets them one after another, not hundreds of sockets).
+ */
+class Slots {
+  #used = 0;
+  readonly #per = new Map<string, number>();
+  readonly #waiting: (() => void)[] = [];
+  constructor(
+    readonly total: number,
+    readonly perPeer: number,
+  ) {}
+
+  async take(peer: string): Promise<void> {
+    while (this.#used >= this.total || (this.#per.get(peer) ?? 0) >= this.perPeer) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    this.#used++;
+    this.#per.set(peer, (this.#per.get(peer) ?? 0) + 1);
+  }
+
+  release(peer: string): void {
+    this.#used--;
+    const left = (this.#per.get(peer) ?? 1) - 1;
+    if (left > 0) this.#per.set(peer, left);
+    else this.#per.delete(peer);
+    // Every waiter looks again (one may be of another peer that can go now).
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
 }
 
 function safeLogin(): string {

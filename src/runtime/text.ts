@@ -32,3 +32,11 @@ export function visible(text: string, max = 256): string {
 export function withoutHidden(text: string): string {
   return text.replace(HIDDEN, '');
 }
+
+/** Whether `text` holds a character that `visible()` would write out (control, reordering, invisible). */
+export function hasHidden(text: string): boolean {
+  HIDDEN.lastIndex = 0;
+  const found = HIDDEN.test(text);
+  HIDDEN.lastIndex = 0;
+  return found;
+}

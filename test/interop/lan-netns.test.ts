@@ -70,11 +70,10 @@ describe('sockit lan between two network namespaces', () => {
     const downloads = path.join(home, 'downloads');
     mkdirSync(downloads, { recursive: true });
     mkdirSync(path.join(home, 'run'), { mode: 0o700 });
-    const env = {
-      ...process.env,
-      XDG_RUNTIME_DIR: path.join(home, 'run'),
-      SOCKIT_DATA_DIR: path.join(home, 'data'),
-    };
+    // Bob's data folder is a file: his history cannot be written, which must not stop him.
+    const data = path.join(home, 'data');
+    if (nick === 'Bob') writeFileSync(data, 'not a folder');
+    const env = { ...process.env, XDG_RUNTIME_DIR: path.join(home, 'run'), SOCKIT_DATA_DIR: data };
     const child = spawn(
       'ip',
       [
@@ -176,6 +175,9 @@ describe('sockit lan between two network namespaces', () => {
       expect([b.code, b.stderr]).toEqual([0, 'sockit: sent to Ann\n']);
     }
     await vi.waitFor(() => expect(texts(bob)).toHaveLength(5));
+    // Said once, and Bob goes on.
+    expect(bob.events().filter((e) => e.type === 'error' && e.what === 'history')).toHaveLength(1);
+    expect(bob.child.exitCode).toBeNull();
     expect(texts(bob)).toEqual(Array.from({ length: 5 }, (_, i) => `from Ann ${i} 你好`));
     expect(texts(ann)).toEqual(Array.from({ length: 5 }, (_, i) => `from Bob ${i} こんにちは`));
   }, 60_000);

@@ -4,12 +4,14 @@
  * recipient's address and only for what was offered; hostile senders (names that leave the
  * folder, a stream that stalls, more bytes than announced) leave nothing behind.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -141,6 +143,66 @@ describe('LAN file transfer', () => {
       'ERR_CONNECTION_CLOSED',
     );
     expect(readdirSync(to)).toEqual([]); // no part file left behind
+  });
+});
+
+describe('LAN file transfer: what was offered, and nothing else', () => {
+  it('serves neither a folder nor a file whose path now leads elsewhere, nor waits on a FIFO', async () => {
+    const base = path.join(dir, 'swap');
+    mkdirSync(path.join(base, 'shared', 'docs'), { recursive: true });
+    writeFileSync(path.join(base, 'shared', 'docs', 'note.txt'), 'the note');
+    mkdirSync(path.join(base, 'folder'));
+    writeFileSync(path.join(base, 'folder', 'a.txt'), 'a');
+    const { files, messageNo } = await offer([
+      path.join(base, 'folder'),
+      path.join(base, 'shared', 'docs', 'note.txt'),
+    ]);
+    const [folder, note] = files as [OfferedFile, OfferedFile];
+    // The folder swapped for a link to /etc; the file's folder swapped for another.
+    renameSync(path.join(base, 'folder'), path.join(base, 'folder.real'));
+    symlinkSync('/etc', path.join(base, 'folder'));
+    renameSync(path.join(base, 'shared', 'docs'), path.join(base, 'shared', 'docs.real'));
+    mkdirSync(path.join(base, 'shared', 'docs'));
+    writeFileSync(path.join(base, 'shared', 'docs', 'note.txt'), 'another file at the same path');
+    const from = { address: '127.0.0.1', port };
+    const to = dest();
+    expect(await codeOf(fetchAttachment(from, folder, to, fetchOpts(messageNo)))).toBe(
+      'ERR_CONNECTION_CLOSED',
+    );
+    expect(await codeOf(fetchAttachment(from, note, to, fetchOpts(messageNo)))).toBe('ERR_CONNECTION_CLOSED');
+    // A FIFO where the file was: refused at once, the server not stuck on it.
+    const fifoFile = path.join(base, 'fifo-to-be.txt');
+    writeFileSync(fifoFile, 'x');
+    const third = await offer([fifoFile]);
+    unlinkSync(fifoFile);
+    execFileSync('mkfifo', [fifoFile]);
+    expect(
+      await codeOf(fetchAttachment(from, third.files[0] as OfferedFile, to, fetchOpts(third.messageNo))),
+    ).toBe('ERR_CONNECTION_CLOSED');
+    expect(readdirSync(to)).toEqual([]);
+    // And the server still serves what is as offered.
+    const fine = path.join(base, 'fine.txt');
+    writeFileSync(fine, 'fine');
+    const ok = await offer([fine]);
+    expect(
+      await fetchAttachment(from, ok.files[0] as OfferedFile, to, fetchOpts(ok.messageNo)),
+    ).toMatchObject({
+      name: 'fine.txt',
+    });
+  });
+
+  it('refuses more than maxBytes', async () => {
+    const big = path.join(dir, 'big-one.bin');
+    writeFileSync(big, randomBytes(100_000));
+    const { files, messageNo } = await offer([big]);
+    const to = dest();
+    const from = { address: '127.0.0.1', port };
+    expect(
+      await codeOf(
+        fetchAttachment(from, files[0] as OfferedFile, to, { ...fetchOpts(messageNo), maxBytes: 1000 }),
+      ),
+    ).toBe('ERR_FILE_TOO_LARGE');
+    expect(readdirSync(to)).toEqual([]);
   });
 });
 
