@@ -6,8 +6,10 @@
  *   - blksize 512, 1468 and 65464, lock-step (windowsize 1): all three servers
  *   - blksize 1468 and 8192 with windowsize 16 (RFC 7440): sockit and atftpd (tftpd-hpa has
  *     no windowsize)
- * Each setting is run --runs times per server; the median time counts. Every download is
- * checked for its full size.
+ * All three servers run at once; each setting is measured in --runs interleaved rounds after a
+ * warm-up round (each round downloads once from every server, in a rotated order), and the
+ * median time counts; sockit's ratio to the fastest C server is taken within each round and
+ * reported as the median with its range. Every download is checked for its full size.
  *
  * Reported per setting: seconds and MB/s for each server, and sockit's throughput as a ratio
  * to the fastest C server. Reported per server: peak resident memory, VmHWM from
@@ -38,6 +40,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { interleave, spread } from '../lib/interleave.mjs';
 
 const here = import.meta.dirname;
 const root = path.resolve(here, '../..');
@@ -240,7 +243,7 @@ function granted(port, setting) {
 }
 
 console.log(
-  `tftp benchmark: ${values.size} MiB download with the atftp client over 127.0.0.1, median of ${RUNS}, ` +
+  `tftp benchmark: ${values.size} MiB download with the atftp client over 127.0.0.1, ${RUNS} interleaved rounds, ` +
     `node ${process.version}, ${os.cpus().length} cores`,
 );
 /**
@@ -280,51 +283,74 @@ const retransmits = (log) =>
 const sum = (list) => list.reduce((a, b) => a + b, 0);
 const key = (setting) => ({ blksize: setting.blksize, windowsize: setting.windowsize });
 
+// All servers run at once (each idle while another serves); each setting is measured in
+// interleaved rounds (bench/lib/interleave.mjs): every round downloads once from every server,
+// in an order rotated from round to round, after a warm-up round, so that the machine's drift
+// falls on all servers alike; the ratio to the fastest C server is taken within each round.
 const rows = [];
 const servers = {};
+const running = {};
 try {
-  for (const name of ['sockit', 'tftpd-hpa', 'atftpd']) {
-    const { child, port, log } = await start(name, served);
-    let peak = 0;
-    try {
-      for (const setting of settings) {
-        if (!setting.servers.includes(name)) continue;
-        const got = granted(port, setting);
-        // A warm-up (JIT, page cache); one past the cap is the result, not worth repeating.
-        if ((await download(port, setting, dest)) === Number.POSITIVE_INFINITY) {
-          rows.push({ server: name, ...key(setting), granted: got, seconds: null });
-          console.log(
-            `  ${name} blksize ${setting.blksize} windowsize ${setting.windowsize}: over ${CAP} s, stopped`,
-          );
-          continue;
-        }
-        const before = retransmits(log()).length;
-        const done = meter(child.pid);
-        const times = [];
-        for (let i = 0; i < RUNS; i++) times.push(await download(port, setting, dest));
-        const measured = done();
-        peak = Math.max(peak, measured.peak);
-        times.sort((a, b) => a - b);
-        const median = times[Math.floor(times.length / 2)];
-        const seconds = Number.isFinite(median) ? median : null;
-        const row = { server: name, ...key(setting), granted: got, seconds };
-        row.mbPerSecond = seconds === null ? 0 : Math.round((SIZE / 1e6 / seconds) * 10) / 10;
-        row.cpuSecondsPerDownload = Math.round((measured.cpu / RUNS) * 100) / 100;
-        if (name === 'sockit') row.retransmitsPerDownload = sum(retransmits(log()).slice(before)) / RUNS;
-        rows.push(row);
-        console.log(
-          `  ${name} blksize ${setting.blksize} windowsize ${setting.windowsize}: ` +
-            `${seconds === null ? `over ${CAP}` : seconds.toFixed(2)} s, ` +
-            `server CPU ${row.cpuSecondsPerDownload} s` +
-            (row.retransmitsPerDownload === undefined ? '' : `, ${row.retransmitsPerDownload} retransmits`),
-        );
+  for (const name of ['sockit', 'tftpd-hpa', 'atftpd']) running[name] = await start(name, served);
+  const peaks = Object.fromEntries(Object.keys(running).map((n) => [n, 0]));
+  for (const setting of settings) {
+    const names = setting.servers;
+    const got = Object.fromEntries(names.map((n) => [n, granted(running[n].port, setting)]));
+    const cpu = Object.fromEntries(names.map((n) => [n, 0]));
+    const before = retransmits(running.sockit.log()).length;
+    const capped = new Set();
+    const contenders = Object.fromEntries(
+      names.map((n) => [
+        n,
+        async () => {
+          // One past the cap is the result for this setting: not worth repeating.
+          if (capped.has(n)) return Number.POSITIVE_INFINITY;
+          const done = meter(running[n].child.pid);
+          const seconds = await download(running[n].port, setting, dest);
+          const measured = done();
+          cpu[n] += measured.cpu;
+          peaks[n] = Math.max(peaks[n], measured.peak);
+          if (!Number.isFinite(seconds)) capped.add(n);
+          return seconds;
+        },
+      ]),
+    );
+    const results = await interleave(contenders, { rounds: RUNS });
+    // The warm-up's CPU counted too: per download over RUNS + 1.
+    for (const n of names) {
+      const times = results[n];
+      const s = spread(times.filter(Number.isFinite));
+      const seconds = times.every(Number.isFinite) ? s.median : null;
+      const row = { server: n, ...key(setting), granted: got[n], seconds, times };
+      row.mbPerSecond = seconds === null ? 0 : Math.round((SIZE / 1e6 / seconds) * 10) / 10;
+      row.cpuSecondsPerDownload = Math.round((cpu[n] / (RUNS + 1)) * 100) / 100;
+      if (n === 'sockit') {
+        row.retransmitsPerDownload = sum(retransmits(running.sockit.log()).slice(before)) / (RUNS + 1);
       }
-      servers[name] = { peakRssMiB: Math.round((peak / 1024) * 10) / 10 };
-    } finally {
-      await stop(child);
+      rows.push(row);
+      console.log(
+        `  ${n} blksize ${setting.blksize} windowsize ${setting.windowsize}: ` +
+          `${seconds === null ? `over ${CAP}` : seconds.toFixed(2)} s (${times.map((t) => (Number.isFinite(t) ? t.toFixed(2) : 'cap')).join(' ')}), ` +
+          `server CPU ${row.cpuSecondsPerDownload} s` +
+          (row.retransmitsPerDownload === undefined ? '' : `, ${row.retransmitsPerDownload} retransmits`),
+      );
+    }
+    // sockit's throughput over the fastest C server's, round by round.
+    const cNames = names.filter((n) => n !== 'sockit');
+    const perRound = results.sockit.map((t, i) => Math.min(...cNames.map((c) => results[c][i])) / t);
+    const ours = rows.find(
+      (r) => r.server === 'sockit' && r.blksize === setting.blksize && r.windowsize === setting.windowsize,
+    );
+    if (ours) {
+      const s = spread(perRound.filter(Number.isFinite));
+      ours.vsFastestCRounds = perRound;
+      ours.vsFastestC = perRound.some(Number.isFinite) ? Math.round(s.median * 100) / 100 : null;
+      ours.vsFastestCSpread = perRound.some(Number.isFinite) ? [s.min, s.max] : null;
     }
   }
+  for (const n of Object.keys(running)) servers[n] = { peakRssMiB: Math.round((peaks[n] / 1024) * 10) / 10 };
 } finally {
+  for (const r of Object.values(running)) await stop(r.child);
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -344,13 +370,11 @@ for (const setting of settings) {
         : `${r.seconds.toFixed(2)} s ${r.mbPerSecond} MB/s (CPU ${r.cpuSecondsPerDownload} s)`) +
       (asked ? '' : ` [granted ${g.blksize}x${g.windowsize}]`);
   }
-  if (!ours || !fastestC || ours.seconds === null) line['sockit / fastest C'] = 'n/a';
+  if (!ours || ours.vsFastestC === null || ours.vsFastestC === undefined) line['sockit / fastest C'] = 'n/a';
   else {
-    const ratio = time(fastestC) / ours.seconds;
-    ours.vsFastestC = fastestC.seconds === null ? null : Math.round(ratio * 100) / 100;
-    const value =
-      fastestC.seconds === null ? `over ${(CAP / ours.seconds).toFixed(0)}x` : `${ratio.toFixed(2)}x`;
-    line['sockit / fastest C'] = `${value} (vs ${fastestC.server})`;
+    const [lo, hi] = ours.vsFastestCSpread;
+    line['sockit / fastest C'] =
+      `${ours.vsFastestC.toFixed(2)}x (${lo.toFixed(2)}-${hi.toFixed(2)}; vs ${fastestC?.server ?? '?'})`;
   }
   table.push(line);
 }
@@ -363,7 +387,7 @@ for (const r of rows.filter((row) => row.seconds === null)) {
   );
 }
 console.log(
-  "sockit / fastest C is throughput (the C time over sockit's): above 1 sockit is faster, below 1 slower.",
+  "sockit / fastest C is throughput (the fastest C server's time over sockit's, in each round), as the median over the rounds (min-max): above 1 sockit is faster, below 1 slower.",
 );
 console.table(
   Object.entries(servers).map(([server, s]) => ({
