@@ -416,6 +416,8 @@ Examples:
           import('../runtime/launch.js'),
         ]);
       const runAs = flags.runAs === undefined ? undefined : await localUser(flags.runAs);
+      // This process is the server's alone: what it inherited open must not reach the commands.
+      (await import('../exec/descriptors.js')).closeInheritedDescriptors(log);
       const store = await openUserStore(flags.db ?? defaultDatabase(flags.dataDir));
       try {
         const launched = await launch({ model: 'event-loop', log }, async () => [

@@ -36,6 +36,30 @@ export interface ControlServer {
 const MAX_LOCAL = 64;
 
 /**
+ * Refused commands in the last minute past which the kept connection refuses more itself,
+ * without asking the server: the server closes a connection that has more than 32 refused in
+ * a minute, and with it every command running there, of every local client.
+ */
+const MAX_REFUSED = 24;
+const REFUSED_WINDOW_MS = 60_000;
+
+/** The refusals of the last minute, over all local clients of one kept connection. */
+class RefusalWindow {
+  #times: number[] = [];
+  #trim(): void {
+    const now = Date.now();
+    this.#times = this.#times.filter((t) => now - t < REFUSED_WINDOW_MS);
+  }
+  add(): void {
+    this.#times.push(Date.now());
+  }
+  get full(): boolean {
+    this.#trim();
+    return this.#times.length >= MAX_REFUSED;
+  }
+}
+
+/**
  * Serves `client`'s connection on the Unix socket `options.path` until it has been idle for
  * `idleMs`, a local client asks it to stop, or the server closes the connection. A socket
  * file left by a kept connection that is gone is replaced; one that answers is not
@@ -50,6 +74,7 @@ export async function serveControl(client: ExecClient, options: ControlOptions):
     finish = resolve;
   });
   let stopped = false;
+  const refusals = new RefusalWindow();
   const server = net.createServer((socket) => {
     if (locals.size >= MAX_LOCAL) {
       socket.destroy();
@@ -61,7 +86,7 @@ export async function serveControl(client: ExecClient, options: ControlOptions):
       locals.delete(socket);
       if (locals.size === 0) armIdle();
     });
-    serveLocal(socket, client, () => stop('stopped'), log);
+    serveLocal(socket, client, () => stop('stopped'), refusals, log);
   });
   const stop = (why = 'stopped'): void => {
     if (stopped) return;
@@ -92,7 +117,13 @@ export async function serveControl(client: ExecClient, options: ControlOptions):
 }
 
 /** One local connection: its exec channels relayed to the server, its signals passed on. */
-function serveLocal(socket: net.Socket, client: ExecClient, stop: () => void, log: Logger): void {
+function serveLocal(
+  socket: net.Socket,
+  client: ExecClient,
+  stop: () => void,
+  refusals: RefusalWindow,
+  log: Logger,
+): void {
   const mux = new Mux(socket, {
     role: 'server',
     maxInfoSize: MAX_INFO_BYTES,
@@ -105,7 +136,7 @@ function serveLocal(socket: net.Socket, client: ExecClient, stop: () => void, lo
     ch.on('error', () => {});
     const info = (ch.info ?? {}) as Record<string, unknown>;
     if (info.kind === 'exec') {
-      relay(ch, info, client, mux, running, log);
+      relay(ch, info, client, mux, running, refusals, log);
     } else if (info.kind === 'signal') {
       const remote = typeof info.exec === 'number' ? running.get(info.exec) : undefined;
       const signal = EXEC_SIGNALS.includes(info.signal as ExecSignal)
@@ -176,12 +207,21 @@ function relay(
   client: ExecClient,
   mux: Mux,
   running: Map<number, RemoteProcess>,
+  refusals: RefusalWindow,
   log: Logger,
 ): void {
   const asked = commandOf(info);
   if (asked === undefined) {
     ch.resume();
     ch.close({ refused: ErrorCode.BAD_REQUEST, message: 'malformed command' });
+    return;
+  }
+  if (refusals.full) {
+    ch.resume();
+    ch.close({
+      refused: ErrorCode.BUSY,
+      message: `${MAX_REFUSED} commands were refused through this kept connection in the last minute; wait a minute`,
+    });
     return;
   }
   let stderr: MuxChannel;
@@ -214,6 +254,7 @@ function relay(
       finished = true;
       running.delete(ch.id);
       const e = isSockitError(err) ? err : new SockitError(ErrorCode.INTERNAL, String(err));
+      if (e.code !== ErrorCode.CONNECTION_CLOSED) refusals.add();
       log.debug({ err: e.message }, 'exec: kept connection: command not run');
       stderr.end();
       ch.close({ refused: e.code, message: e.message });

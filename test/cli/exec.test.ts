@@ -152,6 +152,11 @@ describe('sockit exec', () => {
     expect(result.stderr).toMatch(/nothing could run: allow programs .*\[ERR_INVALID_ARGUMENT\]/);
   });
 
+  it('gives a command no descriptor but its stdin, stdout and stderr', async () => {
+    const listed = await exec(['sh', '-c', 'ls /proc/$$/fd']);
+    expect(listed.stdout.toString().trim().split('\n')).toEqual(['0', '1', '2']);
+  });
+
   it('runs a command on a pseudo-terminal with -t: 80x24 without a terminal here, piped input ended by ^D', async () => {
     const onTerminal = await sockit(
       ['exec', '-t', target, '--', 'sh', '-c', 'stty size; echo to-err >&2; exit 4'],

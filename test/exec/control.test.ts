@@ -89,6 +89,28 @@ describe('a kept connection', () => {
     control.stop();
   });
 
+  it('refuses on its own past 24 refused commands a minute, before the server would close it', async () => {
+    const { local, control } = await kept();
+    const p = local.start(['sh', '-c', 'sleep 1; echo still here']);
+    p.stdin.end();
+    const codes: string[] = [];
+    for (let i = 0; i < 30; i++) codes.push((await codeOf(local.run(['not-allowed']))) ?? 'none');
+    expect(codes.slice(0, 24)).toEqual(Array(24).fill('ERR_FORBIDDEN'));
+    expect(codes.slice(24)).toEqual(Array(6).fill('ERR_BUSY'));
+    // The command running meanwhile, and the connection, are fine.
+    const out = await new Promise<string>((resolve) => {
+      let text = '';
+      p.stdout.on('data', (c: Buffer) => {
+        text += c;
+      });
+      p.stdout.once('end', () => resolve(text));
+    });
+    expect(out).toBe('still here\n');
+    expect((await p.done).exit).toBe(0);
+    local.close();
+    control.stop();
+  });
+
   it('ends when asked to (stopControl), when idle, and when the server closes the connection', async () => {
     const asked = await kept();
     expect(await stopControl(asked.where)).toBe(true);
