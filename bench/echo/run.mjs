@@ -9,25 +9,32 @@
  * /proc) is read before and after the load; the fair comparison is messages per server
  * CPU-second, reported as a ratio to the C server.
  *
- * usage: node bench/echo/run.mjs [--duration S] [--connections N] [--size B] [--json FILE]
+ * All servers run at once; each round loads every server once (--duration seconds each), in an
+ * order rotated from round to round, after a warm-up round, and the ratios to the C server are
+ * taken within each round (median and range over --rounds rounds).
+ *
+ * usage: node bench/echo/run.mjs [--duration S] [--rounds N] [--connections N] [--size B] [--json FILE]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { interleave, ratios, spread } from '../lib/interleave.mjs';
 
 const here = import.meta.dirname;
 const root = path.resolve(here, '../..');
 const cli = path.join(root, 'dist/cli/main.cjs');
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '100' },
     size: { type: 'string', default: '64' },
     json: { type: 'string' },
   },
 });
 
+const ROUNDS = Number(values.rounds);
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
 function cpuSeconds(pid) {
@@ -104,38 +111,20 @@ function load(port) {
   return JSON.parse(out.toString());
 }
 
-async function measure(name, start) {
-  const { child, port } = await start();
-  try {
-    // A short warm-up lets the JIT settle before the measured run.
-    execFileSync(process.execPath, [
-      cli,
-      'echo',
-      'bench',
-      `127.0.0.1:${port}`,
-      '-c',
-      '10',
-      '-d',
-      '1',
-      '--json',
-    ]);
-    const cpuBefore = treeCpu(child.pid);
-    const result = load(port);
-    const cpu = treeCpu(child.pid) - cpuBefore;
-    return {
-      server: name,
-      messages: result.messages,
-      messagesPerSecond: result.messagesPerSecond,
-      p50ms: result.latencyMs.p50,
-      p99ms: result.latencyMs.p99,
-      serverCpuSeconds: Math.round(cpu * 100) / 100,
-      cpuSecondsPerMillion: Math.round((cpu / result.messages) * 1e6 * 100) / 100,
-      messagesPerCpuSecond: Math.round(result.messages / cpu),
-    };
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-  }
+/** One load on a running server: messages/s, latency, and its CPU for those messages. */
+function measure(name, server) {
+  const cpuBefore = treeCpu(server.child.pid);
+  const result = load(server.port);
+  const cpu = treeCpu(server.child.pid) - cpuBefore;
+  return {
+    server: name,
+    messages: result.messages,
+    messagesPerSecond: result.messagesPerSecond,
+    p50ms: result.latencyMs.p50,
+    p99ms: result.latencyMs.p99,
+    serverCpuSeconds: cpu,
+    messagesPerCpuSecond: result.messages / cpu,
+  };
 }
 
 const buildDir = path.join(here, 'build');
@@ -178,19 +167,73 @@ const runs = [
 ];
 
 console.log(
-  `echo benchmark: ${values.connections} connections, ${values.size}-byte messages, ${values.duration} s per server, ` +
+  `echo benchmark: ${values.connections} connections, ${values.size}-byte messages, ${values.duration} s per load, ${ROUNDS} interleaved rounds, ` +
     `node ${process.version}, ${execFileSync('nproc').toString().trim()} cores`,
 );
-const rows = [];
-for (const [name, start] of runs) {
-  const row = await measure(name, start);
-  rows.push(row);
-  console.log(`  measured ${name}: ${row.messagesPerSecond} msg/s`);
-}
-const c = rows[0];
-for (const row of rows) {
-  row.vsC_messagesPerSecond = Math.round((row.messagesPerSecond / c.messagesPerSecond) * 100) / 100;
-  row.vsC_messagesPerCpuSecond = Math.round((row.messagesPerCpuSecond / c.messagesPerCpuSecond) * 100) / 100;
+// Every server runs at once (idle while another is loaded); each round loads every server
+// once, in an order rotated from round to round, after a warm-up round (bench/lib/
+// interleave.mjs), and the ratios to the C server are taken within each round.
+const servers = {};
+let rows = [];
+try {
+  for (const [name, start] of runs) servers[name] = await start();
+  const measured = Object.fromEntries(runs.map(([name]) => [name, []]));
+  await interleave(
+    Object.fromEntries(
+      runs.map(([name]) => [
+        name,
+        () => {
+          const row = measure(name, servers[name]);
+          measured[name].push(row);
+          return row.messagesPerSecond;
+        },
+      ]),
+    ),
+    {
+      rounds: ROUNDS,
+      onRound: (r) =>
+        console.log(
+          `  round ${r + 1}: ${runs.map(([n]) => `${n} ${Math.round(measured[n].at(-1).messagesPerSecond)}`).join(' | ')} msg/s`,
+        ),
+    },
+  );
+  // The warm-up round's loads come first in each list.
+  for (const name of Object.keys(measured)) measured[name] = measured[name].slice(-ROUNDS);
+  rows = runs.map(([name]) => {
+    const list = measured[name];
+    const c = measured['c-epoll'];
+    const perSecond = spread(
+      ratios(
+        list.map((m) => m.messagesPerSecond),
+        c.map((m) => m.messagesPerSecond),
+      ),
+    );
+    const perCpu = spread(
+      ratios(
+        list.map((m) => m.messagesPerCpuSecond),
+        c.map((m) => m.messagesPerCpuSecond),
+      ),
+    );
+    const med = (f) => spread(list.map(f)).median;
+    return {
+      server: name,
+      messagesPerSecond: Math.round(med((m) => m.messagesPerSecond)),
+      p50ms: med((m) => m.p50ms),
+      p99ms: med((m) => m.p99ms),
+      serverCpuSeconds: Math.round(med((m) => m.serverCpuSeconds) * 100) / 100,
+      cpuSecondsPerMillion: Math.round(med((m) => (m.serverCpuSeconds / m.messages) * 1e6) * 100) / 100,
+      messagesPerCpuSecond: Math.round(med((m) => m.messagesPerCpuSecond)),
+      vsC_messagesPerSecond: Math.round(perSecond.median * 100) / 100,
+      vsC_messagesPerSecondRange: [perSecond.min, perSecond.max].map((x) => Math.round(x * 100) / 100),
+      vsC_messagesPerCpuSecond: Math.round(perCpu.median * 100) / 100,
+      vsC_messagesPerCpuSecondRange: [perCpu.min, perCpu.max].map((x) => Math.round(x * 100) / 100),
+    };
+  });
+} finally {
+  for (const s of Object.values(servers)) {
+    s.child.kill('SIGTERM');
+    await new Promise((resolve) => (s.child.exitCode === null ? s.child.once('exit', resolve) : resolve()));
+  }
 }
 console.table(
   rows.map((r) => ({
@@ -201,8 +244,8 @@ console.table(
     'server CPU s': r.serverCpuSeconds,
     'CPU s / 1M msg': r.cpuSecondsPerMillion,
     'msg / CPU s': r.messagesPerCpuSecond,
-    'x C (msg/s)': r.vsC_messagesPerSecond,
-    'x C (msg/CPU s)': r.vsC_messagesPerCpuSecond,
+    'x C (msg/s), per round': `${r.vsC_messagesPerSecond} (${r.vsC_messagesPerSecondRange.join('-')})`,
+    'x C (msg/CPU s), per round': `${r.vsC_messagesPerCpuSecond} (${r.vsC_messagesPerCpuSecondRange.join('-')})`,
   })),
 );
 const eventLoop = rows.find((r) => r.server === 'sockit event-loop');

@@ -16,10 +16,11 @@
  * touch of guest memory that was never used is slow (seen: socat 5.3 s the first time, 1.4 s
  * after), and whichever program comes first would pay for it.
  *
- * Each case runs --runs times; the median counts. Times are whole commands, from start to
- * the file being complete on the receiving side; sockit's include the log-in (PBKDF2 with
- * --iterations, default 600,000, as `sockit users add` makes accounts). Every received file
- * is checked against the source's SHA-256 after it is timed.
+ * Each case runs once per round, --runs rounds, in an order rotated from round to round;
+ * ratios are taken within each round and reported as the median with their range. Times are
+ * whole commands, from start to the file being complete on the receiving side; sockit's
+ * include the log-in (PBKDF2 with --iterations, default 600,000, as `sockit users add` makes
+ * accounts). Every received file is checked against the source's SHA-256 after it is timed.
  *
  * With BENCH_SERVER_LOG=FILE the server's log lines (one per transfer, with its own timing) are
  * kept there.
@@ -43,6 +44,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { interleave, ratios, spread } from '../lib/interleave.mjs';
 import { freePort, waitForPort } from '../lib/ports.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -208,72 +210,97 @@ const times = {
   downloadTransfer: [],
 };
 console.log(
-  `files benchmark: ${values.size} MiB over 127.0.0.1, files in ${values.dir}, median of ${RUNS}, ` +
+  `files benchmark: ${values.size} MiB over 127.0.0.1, files in ${values.dir}, ${RUNS} interleaved rounds, ` +
     `node ${process.version}, ${os.cpus().length} cores`,
 );
 const WARMUP = Number(values.warmup);
-for (let run = 0; run < WARMUP + RUNS; run++) {
-  if (run === WARMUP && WARMUP > 0) {
-    for (const list of Object.values(times)) list.length = 0;
-    console.log('  (the rounds above warmed up memory and caches; they do not count)');
-  }
-  const rawDest = path.join(work, 'raw.bin');
-  times.raw.push(await rawPipe(rawDest));
-  if ((await sha256(rawDest)) !== sourceHash) fail('raw pipe: received bytes differ');
-  rmSync(rawDest);
-  times.rawSync.push(await rawPipe(rawDest, true));
-  rmSync(rawDest);
-
-  times.login.push(await timed(() => sockit(['files', 'ls', target, '--user', 'bench'])));
-
-  // The last run's copy goes first, untimed, as socat's output does: freeing a gigabyte is
-  // not part of either transfer.
-  rmSync(path.join(home, 'source.bin'), { force: true });
-  times.upload.push(
-    await timed(() => sockit(['files', 'upload', target, source, '--user', 'bench']), times.uploadTransfer),
-  );
-  if ((await sha256(path.join(home, 'source.bin'))) !== sourceHash)
-    fail('sockit upload: stored bytes differ');
-
-  const down = path.join(work, 'down.bin');
-  times.download.push(
-    await timed(
+// Each round runs every case once, in an order rotated from round to round (bench/lib/
+// interleave.mjs), so that the machine's drift falls on all alike; ratios are per round.
+// (A download in a round before its upload fetches the previous round's copy: the same bytes.)
+const rawDest = path.join(work, 'raw.bin');
+const down = path.join(work, 'down.bin');
+const transferOf = { upload: [], download: [] };
+const cases = {
+  raw: async () => {
+    const t = await rawPipe(rawDest);
+    if ((await sha256(rawDest)) !== sourceHash) fail('raw pipe: received bytes differ');
+    rmSync(rawDest);
+    return t;
+  },
+  rawSync: async () => {
+    const t = await rawPipe(rawDest, true);
+    rmSync(rawDest);
+    return t;
+  },
+  login: () => timed(() => sockit(['files', 'ls', target, '--user', 'bench'])),
+  upload: async () => {
+    // The last copy goes first, untimed, as socat's output does: freeing a gigabyte is not
+    // part of either transfer.
+    rmSync(path.join(home, 'source.bin'), { force: true });
+    const t = await timed(
+      () => sockit(['files', 'upload', target, source, '--user', 'bench']),
+      transferOf.upload,
+    );
+    if ((await sha256(path.join(home, 'source.bin'))) !== sourceHash)
+      fail('sockit upload: stored bytes differ');
+    return t;
+  },
+  download: async () => {
+    const t = await timed(
       () => sockit(['files', 'download', target, 'source.bin', down, '--user', 'bench']),
-      times.downloadTransfer,
+      transferOf.download,
+    );
+    if ((await sha256(down)) !== sourceHash) fail('sockit download: received bytes differ');
+    rmSync(down);
+    return t;
+  },
+};
+// The warm-up round must upload before anything downloads.
+await cases.upload();
+const results = await interleave(cases, {
+  rounds: RUNS,
+  warmup: WARMUP,
+  onRound: (r, res) =>
+    console.log(
+      `  round ${r + 1}: raw pipe ${res.raw[r].toFixed(2)} s (${res.rawSync[r].toFixed(2)} s with fsync), sockit upload ${res.upload[r].toFixed(2)} s, ` +
+        `download ${res.download[r].toFixed(2)} s, log-in + ls ${res.login[r].toFixed(2)} s`,
     ),
-  );
-  if ((await sha256(down)) !== sourceHash) fail('sockit download: received bytes differ');
-  rmSync(down);
-  console.log(
-    `  ${run < WARMUP ? 'warm-up' : `run ${run - WARMUP + 1}`}: raw pipe ${times.raw.at(-1).toFixed(2)} s (${times.rawSync.at(-1).toFixed(2)} s with fsync), sockit upload ${times.upload.at(-1).toFixed(2)} s, ` +
-      `download ${times.download.at(-1).toFixed(2)} s, log-in + ls ${times.login.at(-1).toFixed(2)} s`,
-  );
+});
+for (const name of Object.keys(times)) {
+  if (results[name]) times[name] = results[name];
 }
+// The transfer times of the timed rounds only (the warm-up's come first).
+times.uploadTransfer = transferOf.upload.slice(-RUNS);
+times.downloadTransfer = transferOf.download.slice(-RUNS);
 server.kill('SIGTERM');
 
 const mb = SIZE / 1e6;
-const raw = median(times.raw);
-const rawSync = median(times.rawSync);
+/** Per-round ratio of `base` time over `what` time (throughput ratio), median and range. */
+const perRound = (what, base) => {
+  const r = ratios(base, what);
+  const s = spread(r);
+  return `${s.median.toFixed(2)}x (${s.min.toFixed(2)}-${s.max.toFixed(2)})`;
+};
 const rows = [
-  { case: 'raw TCP pipe (socat file -> socat file)', seconds: raw },
-  { case: 'raw TCP pipe, then fsync of the file', seconds: rawSync },
+  { case: 'raw TCP pipe (socat file -> socat file)', key: 'raw' },
+  { case: 'raw TCP pipe, then fsync of the file', key: 'rawSync' },
   ...['upload', 'download'].flatMap((what) => [
-    { case: `sockit files ${what}: whole command`, seconds: median(times[what]) },
-    { case: `sockit files ${what}: transfer after log-in`, seconds: median(times[`${what}Transfer`]) },
+    { case: `sockit files ${what}: whole command`, key: what },
+    { case: `sockit files ${what}: transfer after log-in`, key: `${what}Transfer` },
   ]),
 ].map((r) => ({
   ...r,
-  'MB/s': mb / r.seconds,
-  'ratio to raw': raw / r.seconds,
-  'ratio to raw + fsync': rawSync / r.seconds,
+  seconds: median(times[r.key]),
+  'ratio to raw': perRound(times[r.key], times.raw),
+  'ratio to raw + fsync': perRound(times[r.key], times.rawSync),
 }));
 console.table(
   rows.map((r) => ({
     case: r.case,
     seconds: r.seconds.toFixed(2),
-    'MB/s': r['MB/s'].toFixed(0),
-    'ratio to raw': `${r['ratio to raw'].toFixed(2)}x`,
-    'ratio to raw + fsync': `${r['ratio to raw + fsync'].toFixed(2)}x`,
+    'MB/s': (mb / r.seconds).toFixed(0),
+    'ratio to raw (per round: median, range)': r['ratio to raw'],
+    'ratio to raw + fsync': r['ratio to raw + fsync'],
   })),
 );
 console.log(
