@@ -19,6 +19,7 @@ import { formatBytes } from '../runtime/units.js';
 import { failureLine } from './failure.js';
 import type { LanFlags } from './lan.js';
 import { privateSocketPath } from './private-socket.js';
+import { Progress } from './progress.js';
 
 const HISTORY = 'lan-history.jsonl';
 /** The history file is moved aside (to .1, .2, .3) past this size. */
@@ -256,8 +257,18 @@ export async function runLan(flags: LanFlags): Promise<void> {
   const fetchAll = async (message: LanMessage, dest: string, which?: number): Promise<void> => {
     const list = which === undefined ? message.attachments : message.attachments.slice(which - 1, which);
     for (const a of list) {
+      // A progress bar on a terminal's stderr (not with --json): the size is known for a file,
+      // a folder's only as it arrives.
+      const folder = (a.attr & 0xff) === FileType.DIR;
+      const bar = new Progress(
+        `get ${visible(a.name, 64)}${folder ? '/' : ''}`,
+        !flags.json && process.stderr.isTTY === true,
+      );
       try {
-        const saved = await lan.fetch(message, a, dest);
+        const saved = await lan.fetch(message, a, dest, (bytes) =>
+          bar.update(bytes, folder ? undefined : a.size),
+        );
+        bar.done();
         print(`* saved ${visible(saved.name, 255)} (${formatBytes(saved.bytes)}) in ${dest}`);
         emit({
           type: 'saved',
@@ -275,6 +286,7 @@ export async function runLan(flags: LanFlags): Promise<void> {
           bytes: saved.bytes,
         });
       } catch (err) {
+        bar.done();
         print(
           `* could not fetch ${visible(a.name, 255)}: ${visible(
             failureLine(err)

@@ -79,7 +79,8 @@ export class Progress {
 
   /** The bar as drawn at `now`, at most the terminal's width less one column. */
   line(now = Date.now()): string {
-    const width = Math.max(20, (this.#out.columns ?? 80) - 1);
+    // A terminal with no size set says 0 columns: taken as 80.
+    const width = Math.max(20, (this.#out.columns || 80) - 1);
     const bytes = this.#bytes;
     const total = this.#total;
     const seconds = Math.max((now - this.#began) / 1000, 0.001);

@@ -243,10 +243,25 @@ describe('sockit lan between two network namespaces', () => {
     expect(JSON.parse(peers.stdout.toString())).toEqual([expect.objectContaining({ nick: 'Bob' })]);
     // On a terminal (script(1) gives it one): a typed line goes to the peer, and a message
     // arrives while a line is half typed, which stays as it was.
-    const command = ['ip', 'netns', 'exec', NS_A, process.execPath, CLI, 'lan', '--nick', 'Tty']
+    const ttyDownloads = path.join(dir, 'tty-downloads');
+    mkdirSync(ttyDownloads);
+    const command = [
+      'ip',
+      'netns',
+      'exec',
+      NS_A,
+      process.execPath,
+      CLI,
+      'lan',
+      '--nick',
+      'Tty',
+      '--download-dir',
+      ttyDownloads,
+    ]
       .map((a) => `'${a}'`)
       .join(' ');
-    const tty = spawn('script', ['-qec', command, '/dev/null'], { env: ann.env });
+    // A terminal of a size (script's own has none: 0 columns).
+    const tty = spawn('script', ['-qec', `stty cols 120 rows 40; ${command}`, '/dev/null'], { env: ann.env });
     let screen = '';
     // What the terminal shows, without readline's cursor movements.
     tty.stdout.on('data', (d: Buffer) => {
@@ -266,8 +281,20 @@ describe('sockit lan between two network namespaces', () => {
       await vi.waitFor(() =>
         expect(screen.slice(screen.lastIndexOf('while you type'))).toContain('[Bob] > half a li'),
       );
-      tty.stdin.write('ne\r/quit\r');
+      tty.stdin.write('ne\r');
       await vi.waitFor(() => expect(texts(bob).at(-1)).toBe('half a line'));
+      // Files offered to the terminal: /get fetches them, with a progress bar on its stderr.
+      const big = path.join(dir, 'for-tty.bin');
+      writeFileSync(big, randomBytes(8 * 1024 * 1024));
+      expect((await lan(bob, ['send-file', 'Tty', big])).code).toBe(0);
+      await vi.waitFor(() => expect(screen).toMatch(/offers 1\) for-tty\.bin/));
+      tty.stdin.write('/get\r');
+      await vi.waitFor(() => expect(screen).toMatch(/saved for-tty\.bin \(8(\.0)? MiB\)/), {
+        timeout: 20_000,
+      });
+      expect(screen).toMatch(/get for-tty\.bin/); // the bar's label
+      expect(sha(path.join(ttyDownloads, 'for-tty.bin'))).toBe(sha(big));
+      tty.stdin.write('/quit\r');
       await new Promise((resolve) => tty.once('exit', resolve));
     } finally {
       tty.kill();
