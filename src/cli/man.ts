@@ -40,7 +40,7 @@ export const ENVIRONMENT: Record<string, string> = {
     'When an absolute path, the control sockets of kept connections (sockit exec --keep) are in $XDG_RUNTIME_DIR/sockit, else in the cache folder (sockets/).',
   NO_COLOR: 'Set and not empty: log lines on a terminal are not coloured (https://no-color.org).',
   NODE_CHANNEL_FD:
-    "Set by Node for a process started with an IPC channel: sockit exec serve keeps that descriptor, and closes every other one it inherited open across exec, so that commands do not get them.",
+    'Set by Node for a process started with an IPC channel: sockit exec serve keeps that descriptor, and closes every other one it inherited open across exec, so that commands do not get them.',
 };
 
 const FILES: [string, string][] = [
