@@ -5,7 +5,6 @@
  */
 import { appendFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
@@ -32,7 +31,7 @@ const controlPath = (port: number, create = false) => privateSocketPath(`lan-${p
 
 async function open(flags: LanFlags, onTransfer?: Parameters<typeof openLan>[0]['onTransfer']): Promise<Lan> {
   return openLan({
-    nick: flags.nick ?? loginName(),
+    ...(flags.nick === undefined ? {} : { nick: flags.nick }),
     group: flags.group,
     port: flags.port,
     charset: flags.encoding,
@@ -42,14 +41,6 @@ async function open(flags: LanFlags, onTransfer?: Parameters<typeof openLan>[0][
     version: 'sockit',
     ...(onTransfer ? { onTransfer } : {}),
   });
-}
-
-function loginName(): string {
-  try {
-    return os.userInfo().username.slice(0, 64);
-  } catch {
-    return 'sockit';
-  }
 }
 
 const time = (at: number) => new Date(at).toTimeString().slice(0, 8);

@@ -163,10 +163,6 @@ export class DirStreamParser {
     readonly limits: DirLimits = { maxDepth: 32, maxEntries: 100_000 },
   ) {}
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   push(chunk: Buffer): DirEvent[] {
     if (this.#ended) {
       if (chunk.length > 0) throw bad('data after the end of the folder');

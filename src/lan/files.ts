@@ -125,10 +125,6 @@ export class FileOffers {
     if (this.#offers.get(packetNo)?.address === address) this.#offers.delete(packetNo);
   }
 
-  get size(): number {
-    return this.#offers.size;
-  }
-
   #sweep(): void {
     const now = this.#o.now();
     for (const [n, offer] of this.#offers) if (offer.expires <= now) this.#offers.delete(n);

@@ -174,7 +174,7 @@ export class LanNode extends EventEmitter<LanEvents> {
   readonly #isSelf: ((from: LanAddress) => boolean) | undefined;
   /** Packet numbers this node sent lately: one that comes back with our names is our own. */
   readonly #sent = new Set<string>();
-  #broadcast: readonly LanAddress[];
+  readonly #broadcast: readonly LanAddress[];
   readonly #peers = new Map<string, Peer>();
   readonly #seen = new Map<string, true>();
   /** Entries answered lately, with when the memory of each ends. */
@@ -216,10 +216,6 @@ export class LanNode extends EventEmitter<LanEvents> {
 
   get nick(): string {
     return this.#o.nick;
-  }
-
-  get group(): string {
-    return this.#o.group;
   }
 
   /** The peers heard from, oldest first. */
@@ -290,11 +286,6 @@ export class LanNode extends EventEmitter<LanEvents> {
   setAbsent(absent: boolean): void {
     this.#absent = absent;
     this.#toAll(this.#entryPacket(Mode.BR_ABSENCE, false));
-  }
-
-  /** Sets where broadcasts go (the interfaces may change while running). */
-  setBroadcast(targets: readonly LanAddress[]): void {
-    this.#broadcast = targets;
   }
 
   #toAll(data: Buffer): void {

@@ -16,7 +16,10 @@ import { FileOffers, fetchAttachment, normalize, type OfferedFile } from './file
 import { type Charset, IPMSG_PORT, MAX_PACKET } from './ipmsg.js';
 import { type LanAddress, type LanMessage, LanNode, type LanNodeOptions, type Peer } from './node.js';
 
-export interface OpenLanOptions extends Omit<LanNodeOptions, 'broadcast' | 'isSelf' | 'user' | 'host'> {
+export interface OpenLanOptions
+  extends Omit<LanNodeOptions, 'broadcast' | 'isSelf' | 'user' | 'host' | 'nick'> {
+  /** Default: the login name. */
+  nick?: string;
   /** Default: the login name and the host name. */
   user?: string;
   host?: string;
@@ -94,6 +97,8 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
   }
   udp.setBroadcast(true);
   const bound = udp.address().port;
+  const user = options.user ?? loginName();
+  const host = options.host ?? os.hostname();
   const local = new Set(listInterfaces().map((i) => i.address));
   const node = new LanNode(
     {
@@ -105,8 +110,9 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
     },
     {
       ...options,
-      user: options.user ?? safeLogin(),
-      host: options.host ?? os.hostname(),
+      nick: options.nick ?? user,
+      user,
+      host,
       broadcast: lanTargets(bound, options.broadcast, options.broadcastOnly),
       isSelf: (from) => from.port === bound && local.has(from.address),
     },
@@ -161,8 +167,8 @@ export async function openLan(options: OpenLanOptions): Promise<Lan> {
           attachment,
           dest,
           {
-            user: options.user ?? safeLogin(),
-            host: options.host ?? os.hostname(),
+            user,
+            host,
             packetNo: node.nextPacketNo(),
             messageNo: message.packetNo,
             charset: message.charset,
@@ -226,9 +232,10 @@ class Slots {
   }
 }
 
-function safeLogin(): string {
+/** This user's login name (sockit when there is none to read). */
+function loginName(): string {
   try {
-    return os.userInfo().username;
+    return os.userInfo().username.slice(0, 64);
   } catch {
     return 'sockit';
   }
