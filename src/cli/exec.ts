@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { defaultDatabase } from '../auth/connect.js';
 import { ErrorCode, formatHostPort, isSockitError, SockitError } from '../errors.js';
 import { EXEC_PORT } from '../exec/port.js';
+import { readEnded } from '../runtime/stream-end.js';
 import { bytesOption, parseCount, parsePort, secondsOption } from './args.js';
 import { loggerFor } from './context.js';
 import { databaseOption, dataDirOption } from './data-dir.js';
@@ -143,7 +144,7 @@ async function runRemote(target: string, words: string[], flags: ExecFlags): Pro
       'no command to run: sockit exec [USER@]HOST -- COMMAND [ARGS...]',
     );
   }
-  const kept = { ...server, tls: Boolean(flags.tls || flags.tlsCa) };
+  const kept = keptTarget(server, flags);
   const where = `${server.user}@${formatHostPort(server.host, server.port)}`;
   const [{ ExecClient }, keep] = await Promise.all([import('../exec/client.js'), import('./exec-keep.js')]);
   // Kept connections need a private socket folder; a plain command goes direct when there is
@@ -188,6 +189,11 @@ async function runRemote(target: string, words: string[], flags: ExecFlags): Pro
   } finally {
     await keeping?.ready.catch((err: unknown) => process.stderr.write(failureLine(err)));
   }
+}
+
+/** What names a kept connection: the account, the server, and whether it is over TLS. */
+function keptTarget(server: { host: string; port: number; user: string }, flags: ExecFlags) {
+  return { ...server, tls: Boolean(flags.tls || flags.tlsCa) };
 }
 
 /** Connects to the server and logs in; `ask` wraps the password prompt (asked only when needed). */
@@ -235,10 +241,7 @@ async function serveKept(target: string, flags: ExecFlags): Promise<number> {
   ]);
   const handover = await keep.readHandover();
   process.umask(0o077);
-  const socketPath = keep.keptSocketPath(
-    { ...server, tls: Boolean(flags.tls || flags.tlsCa) },
-    { create: true },
-  );
+  const socketPath = keep.keptSocketPath(keptTarget(server, flags), { create: true });
   if (socketPath === undefined) throw new SockitError(ErrorCode.INTERNAL, 'no socket folder after making it');
   const client = await logIn(ExecClient, server, flags, (prompt) =>
     handover.password === undefined ? prompt() : Promise.resolve(handover.password),
@@ -317,7 +320,7 @@ async function runCommand(
   try {
     const result = await remote.done;
     // The output written out before the status counts.
-    await Promise.all([ended(remote.stdout), ended(remote.stderr)]);
+    await Promise.all([readEnded(remote.stdout), readEnded(remote.stderr)]);
     if (result.truncated) {
       process.stderr.write(
         "sockit: the server cut the command's output at its cap (--max-output) and ended it\n",
@@ -337,16 +340,6 @@ async function runCommand(
     process.stdin.destroy();
     client.close();
   }
-}
-
-function ended(stream: NodeJS.ReadableStream): Promise<void> {
-  return new Promise((resolve) => {
-    if ((stream as { readableEnded?: boolean }).readableEnded) resolve();
-    else {
-      stream.once('end', resolve);
-      stream.once('close', resolve);
-    }
-  });
 }
 
 function serveCommand(): Command {

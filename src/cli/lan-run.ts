@@ -73,6 +73,8 @@ class History {
   /** Lines are written one after another (two at once would overshoot the size check). */
   #queue: Promise<void> = Promise.resolve();
   #warned = false;
+  /** The file's size, read once (with its folder made), then counted as lines are added. */
+  #size: number | undefined;
   constructor(
     dir: string,
     readonly onError: (err: unknown) => void,
@@ -92,19 +94,24 @@ class History {
   }
 
   async #write(entry: Record<string, unknown>): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const size = await stat(this.file).then(
-      (s) => s.size,
-      () => 0,
-    );
-    if (size > HISTORY_MAX) {
+    if (this.#size === undefined) {
+      await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      this.#size = await stat(this.file).then(
+        (s) => s.size,
+        () => 0,
+      );
+    }
+    if (this.#size > HISTORY_MAX) {
       // Four files of HISTORY_MAX: .3 is dropped, .2 becomes .3, and so on.
       for (let i = HISTORY_KEEP - 1; i >= 1; i--) {
         await rename(`${this.file}.${i}`, `${this.file}.${i + 1}`).catch(() => {});
       }
       await rename(this.file, `${this.file}.1`).catch(() => {});
+      this.#size = 0;
     }
-    await appendFile(this.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+    const line = `${JSON.stringify(entry)}\n`;
+    await appendFile(this.file, line, { mode: 0o600 });
+    this.#size += Buffer.byteLength(line);
   }
 }
 

@@ -17,6 +17,7 @@ import { ErrorCode, formatHostPort, isSockitError, SockitError } from '../errors
 import { Channel } from '../runtime/channel.js';
 import { dial } from '../runtime/dial.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
+import { writeFinished } from '../runtime/stream-end.js';
 import { Mux } from '../wire/mux.js';
 import { EXEC_PORT } from './port.js';
 import { EXEC_SERVICE, type ExecResult, type ExecSignal, MAX_INFO_BYTES, parseExecEnd } from './protocol.js';
@@ -193,10 +194,7 @@ export class ExecClient {
     const stderr = new PassThrough();
     this.#stderr.set(ch.id, stderr);
     // All of stderr written into its stream (read or not).
-    const stderrIn = new Promise<void>((resolve) => {
-      stderr.once('finish', resolve);
-      stderr.once('close', resolve);
-    });
+    const stderrIn = writeFinished(stderr);
     const done = new Promise<ExecResult>((resolve, reject) => {
       ch.once('remoteclose', () => {
         this.#stderr.delete(ch.id);

@@ -13,6 +13,7 @@ import net from 'node:net';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { connectLocal, listenLocal, removeLocal } from '../runtime/local-socket.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
+import { readEnded, writeFinished } from '../runtime/stream-end.js';
 import { Mux } from '../wire/mux.js';
 import type { MuxChannel } from '../wire/mux-channel.js';
 import type { ExecClient, ExecCommand, ExecOptions, RemoteProcess } from './client.js';
@@ -242,7 +243,7 @@ function relay(
   ch.once('close', () => {
     if (!finished) remote.stdout.destroy();
   });
-  const outputDone = Promise.all([drained(remote.stdout), written(stderr)]);
+  const outputDone = Promise.all([readEnded(remote.stdout), writeFinished(stderr)]);
   remote.done.then(
     async (result) => {
       await outputDone;
@@ -264,24 +265,6 @@ function relay(
 
 const isSize = (n: unknown): n is number =>
   Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 1000;
-
-/** Resolves when `stream` has ended or closed (its data all passed on). */
-function drained(stream: NodeJS.ReadableStream): Promise<void> {
-  return new Promise((resolve) => {
-    if ((stream as { readableEnded?: boolean }).readableEnded) resolve();
-    stream.once('end', resolve);
-    stream.once('close', resolve);
-  });
-}
-
-/** Resolves when all of `stream`'s input was written (or it was closed). */
-function written(stream: MuxChannel): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.writableFinished || stream.destroyed) resolve();
-    stream.once('finish', resolve);
-    stream.once('close', resolve);
-  });
-}
 
 /**
  * Asks the kept connection listening on `path` to end. Resolves true when one did, false

@@ -12,8 +12,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, SockitError } from '../errors.js';
-import { encodeFrame, FrameDecoder } from '../wire/frame.js';
 import type { ExecResult } from './protocol.js';
+import { PtyFrameReader, ptyFrame } from './pty-frames.js';
 
 export interface Program {
   file: string;
@@ -107,18 +107,13 @@ async function startOnTerminal(
   });
   const toHelper = helper.stdin as Writable;
   toHelper.on('error', () => {});
-  const send = (type: string, body: Buffer | string = Buffer.alloc(0)): boolean =>
-    toHelper.write(
-      encodeFrame(
-        Buffer.concat([Buffer.from(type, 'latin1'), typeof body === 'string' ? Buffer.from(body) : body]),
-      ),
-    );
+  const send = (type: string, body?: Buffer | string): boolean => toHelper.write(ptyFrame(type, body));
   send(
     'S',
     JSON.stringify({ file: program.file, args: program.args, cwd: options.cwd, env: options.env, ...size }),
   );
   const stdout = new PassThrough({ highWaterMark: 64 * 1024 });
-  const decoder = new FrameDecoder({ maxFrameSize: 1024 * 1024 });
+  const reader = new PtyFrameReader();
   let pidOf!: (pid: number | undefined, failed?: string) => void;
   const pid = new Promise<{ pid: number | undefined; failed?: string }>((resolve) => {
     pidOf = (p, failed) => resolve({ pid: p, ...(failed ? { failed } : {}) });
@@ -126,16 +121,14 @@ async function startOnTerminal(
   let ended: ExecResult | undefined;
   const fromHelper = helper.stdout as Readable;
   fromHelper.on('data', (chunk: Buffer) => {
-    let frames: Buffer[];
+    let frames: { type: string; body: Buffer }[];
     try {
-      frames = decoder.push(chunk);
+      frames = reader.push(chunk);
     } catch {
       helper.kill('SIGKILL');
       return;
     }
-    for (const f of frames) {
-      const type = String.fromCharCode(f[0] ?? 0);
-      const body = f.subarray(1);
+    for (const { type, body } of frames) {
       if (type === 'D') {
         // The terminal's output, with backpressure: the helper stops reading it meanwhile.
         if (!stdout.write(body)) {

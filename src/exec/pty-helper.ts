@@ -14,7 +14,7 @@
  */
 import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
-import { encodeFrame, FrameDecoder } from '../wire/frame.js';
+import { PtyFrameReader, ptyFrame } from './pty-frames.js';
 
 interface Start {
   file: string;
@@ -29,21 +29,15 @@ const SIGNAL_NAMES = new Map(
   Object.entries(constants.signals).map(([name, n]) => [n as number, name.replace(/^SIG/, '')]),
 );
 
-const frame = (type: string, body: Buffer | string = Buffer.alloc(0)) =>
-  encodeFrame(
-    Buffer.concat([Buffer.from(type, 'latin1'), typeof body === 'string' ? Buffer.from(body) : body]),
-  );
 const report = (type: string, o: Record<string, unknown>) =>
-  process.stdout.write(frame(type, JSON.stringify(o)));
+  process.stdout.write(ptyFrame(type, JSON.stringify(o)));
 
 let term: import('@lydell/node-pty').IPty | undefined;
 let last = 0x0a;
 let inputEnded = false;
-const decoder = new FrameDecoder({ maxFrameSize: 1024 * 1024 });
+const frames = new PtyFrameReader();
 process.stdin.on('data', (chunk: Buffer) => {
-  for (const f of decoder.push(chunk)) {
-    const type = String.fromCharCode(f[0] ?? 0);
-    const body = f.subarray(1);
+  for (const { type, body } of frames.push(chunk)) {
     if (type === 'S' && term === undefined) void start(JSON.parse(body.toString()) as Start);
     else if (type === 'D' && term && body.length > 0 && !inputEnded) {
       last = body[body.length - 1] ?? last;
@@ -85,7 +79,7 @@ async function start(s: Start): Promise<void> {
   report('P', { pid: t.pid });
   // Output with backpressure: a reader that stops stops the reads from the terminal.
   t.onData((data) => {
-    if (!process.stdout.write(frame('D', data as unknown as Buffer))) t.pause();
+    if (!process.stdout.write(ptyFrame('D', data as unknown as Buffer))) t.pause();
   });
   process.stdout.on('drain', () => t.resume());
   // Input is paced by the terminal's socket (node-pty writes to it).
@@ -96,7 +90,7 @@ async function start(s: Start): Promise<void> {
   });
   t.onExit(({ exitCode, signal }) => {
     const name = signal ? SIGNAL_NAMES.get(signal) : undefined;
-    process.stdout.end(frame('X', JSON.stringify(name ? { signal: name } : { exit: exitCode })), () =>
+    process.stdout.end(ptyFrame('X', JSON.stringify(name ? { signal: name } : { exit: exitCode })), () =>
       process.exit(0),
     );
   });

@@ -362,8 +362,7 @@ export class LanNode extends EventEmitter<LanEvents> {
         break;
       case Mode.RELEASEFILES: {
         const peer = this.#peers.get(key(from));
-        if (peer)
-          this.emit('release', { peer, packetNo: decode(packet.extra, 'utf-8').replace(/\0.*$/s, '') });
+        if (peer) this.emit('release', { peer, packetNo: numberIn(packet.extra) });
         break;
       }
       default:
@@ -529,7 +528,7 @@ export class LanNode extends EventEmitter<LanEvents> {
   }
 
   #onReceipt(packet: Packet, from: LanAddress): void {
-    const number = decode(packet.extra, 'utf-8').replace(/\0.*$/s, '').trim();
+    const number = numberIn(packet.extra);
     const pending = this.#pending.get(`${from.address}|${number}`);
     if (pending === undefined) return;
     this.#settle(`${from.address}|${number}`, pending);
@@ -543,7 +542,7 @@ export class LanNode extends EventEmitter<LanEvents> {
       this.#answer(this.#reply(Mode.ANSREADMSG, from, packet.packetNo), size, from);
     }
     if (this.#remember(`read|${from.address}|${packet.packetNo}`)) return;
-    const number = decode(packet.extra, 'utf-8').replace(/\0.*$/s, '').trim();
+    const number = numberIn(packet.extra);
     this.emit('read', { peer, packetNo: number });
   }
 
@@ -650,6 +649,11 @@ export class LanNode extends EventEmitter<LanEvents> {
 }
 
 const key = (a: LanAddress): string => `${a.address}:${a.port}`;
+
+/** The packet number an answer carries (RECVMSG, READMSG, RELEASEFILES): the extra up to a NUL. */
+function numberIn(extra: Buffer): string {
+  return decode(extra, 'utf-8').replace(/\0.*$/s, '').trim();
+}
 
 /** The length of `data` without its trailing NULs. */
 function trimNuls(data: Buffer): number {
