@@ -16,7 +16,9 @@
 #  - openssh-server, the peer bench/exec measures, the same way (as a service it would start on
 #    port 22); the bench starts its own sshd on a loopback port with a generated key. Run as
 #    root, sshd needs its privilege separation user and folder, made here as its package would,
-#    and the bench logs in as the system user sockit-bench (made here, shell /bin/sh)
+#    and the bench logs in as the system user sockit-bench (made here, shell /bin/sh);
+#    openssh-sftp-server too, the server side of scp (SFTP since OpenSSH 9.0), for bench/files
+#  - socat, rsync and scp, the other contenders of bench/files
 #  - nftables and iproute2 (`nft`, `ip`) for test/interop/tftp-loss.test.ts
 #  - irssi, the IRC client test/interop/irc-irssi.test.ts drives in tmux
 # Prints the paths of the programs at the end.
@@ -34,6 +36,9 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v irssi >/dev/null || missing+=(irssi)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v socat >/dev/null || missing+=(socat)
+command -v rsync >/dev/null || missing+=(rsync)
+command -v scp >/dev/null || missing+=(openssh-client)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "interop-tools: need ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
@@ -47,9 +52,9 @@ fi
 # Server packages: fetched and unpacked only. Their runtime libraries (libc, libwrap0 for
 # tftpd-hpa, libwrap0/libpcre2 for atftpd, GnuTLS/libident/PAM/zlib for ngircd) are checked
 # with ldd below.
-unpack() { # PACKAGE BINARY
+unpack() { # PACKAGE PROGRAM (its path inside the package)
   local pkg="$1" bin="$2"
-  if [ -x "$DIR/$pkg/usr/sbin/$bin" ]; then return; fi
+  if [ -x "$DIR/$pkg/$bin" ]; then return; fi
   mkdir -p "$DIR/debs"
   if ! ls "$DIR/debs/${pkg}_"*.deb >/dev/null 2>&1; then
     echo "interop-tools: downloading $pkg" >&2
@@ -61,16 +66,17 @@ unpack() { # PACKAGE BINARY
   rm -rf "$DIR/$pkg"
   mkdir -p "$DIR/$pkg"
   dpkg-deb -x "$(ls "$DIR/debs/${pkg}_"*.deb | head -n 1)" "$DIR/$pkg"
-  [ -x "$DIR/$pkg/usr/sbin/$bin" ] || {
-    echo "interop-tools: $pkg has no usr/sbin/$bin" >&2
+  [ -x "$DIR/$pkg/$bin" ] || {
+    echo "interop-tools: $pkg has no $bin" >&2
     exit 1
   }
 }
-unpack tftpd-hpa in.tftpd
-unpack atftpd atftpd
-unpack ngircd ngircd
-unpack nginx nginx
-unpack openssh-server sshd
+unpack tftpd-hpa usr/sbin/in.tftpd
+unpack atftpd usr/sbin/atftpd
+unpack ngircd usr/sbin/ngircd
+unpack nginx usr/sbin/nginx
+unpack openssh-server usr/sbin/sshd
+unpack openssh-sftp-server usr/lib/openssh/sftp-server
 
 # Libraries the unpacked servers need (their Depends, minus debconf/adduser, which only the
 # service scripts use) and that dpkg did not install because the servers are not installed.
@@ -87,7 +93,7 @@ if [ ${#libs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${libs[@]}" >&2
 fi
 for bin in "$DIR/tftpd-hpa/usr/sbin/in.tftpd" "$DIR/atftpd/usr/sbin/atftpd" "$DIR/ngircd/usr/sbin/ngircd" \
-  "$DIR/nginx/usr/sbin/nginx" "$DIR/openssh-server/usr/sbin/sshd"; do
+  "$DIR/nginx/usr/sbin/nginx" "$DIR/openssh-server/usr/sbin/sshd" "$DIR/openssh-sftp-server/usr/lib/openssh/sftp-server"; do
   if ldd "$bin" | grep 'not found' >&2; then
     echo "interop-tools: $bin is missing libraries" >&2
     exit 1

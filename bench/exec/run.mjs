@@ -22,12 +22,13 @@
  * usage: node bench/exec/run.mjs [--rounds N] [--ops N] [--json FILE]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { interleave, ratios, spread } from '../lib/interleave.mjs';
 import { freePort, waitForPort } from '../lib/ports.mjs';
+import { startSshd } from '../lib/sshd.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -40,7 +41,6 @@ const { values } = parseArgs({
 const ROUNDS = Number(values.rounds);
 const OPS = Number(values.ops);
 const CLI = path.join(root, 'dist/cli/main.cjs');
-const SSHD = path.join(root, '.tools/interop/openssh-server/usr/sbin/sshd');
 const GIB = 1024 ** 3;
 /** Whole commands through a kept connection per round (each ~0.1 s). */
 const KEPT_OPS = Math.max(5, Math.round(OPS / 5));
@@ -95,60 +95,13 @@ children.push(
   ),
 );
 
-// As root, the bench logs in as sockit-bench (scripts/interop-tools.sh makes it, shell
-// /bin/sh): a login shell's start-up files (root's ~/.bashrc may run pyenv or nvm) would be
-// timed as ssh's. Otherwise as this user, with whatever its shell reads.
-const benchUser = spawnSync('getent', ['passwd', 'sockit-bench'], { encoding: 'utf8' }).status === 0;
-const me = process.getuid?.() === 0 && benchUser ? 'sockit-bench' : os.userInfo().username;
-if (me !== 'sockit-bench')
-  console.warn(`ssh logs in as ${me}: its shell's start-up files count in ssh's times`);
-must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
-must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'client_key')]);
-must('cp', [path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys')]);
-// sshd reads the keys as the user who logs in.
-chmodSync(dir, 0o755);
-chmodSync(path.join(dir, 'authorized_keys'), 0o644);
-const sshPort = await freePort();
-writeFileSync(
-  path.join(dir, 'sshd_config'),
-  [
-    `Port ${sshPort}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${path.join(dir, 'host_key')}`,
-    `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'UsePAM no',
-    'StrictModes no',
-    'PermitRootLogin prohibit-password',
-    `PidFile ${path.join(dir, 'sshd.pid')}`,
-    'LogLevel ERROR',
-    '',
-  ].join('\n'),
-);
-children.push(
-  spawn(SSHD, ['-D', '-f', path.join(dir, 'sshd_config'), '-E', path.join(dir, 'sshd.log')], {
-    stdio: 'ignore',
-  }),
-);
-await Promise.all([waitForPort(execPort), waitForPort(sshPort)]);
-
+// As root, ssh logs in as sockit-bench (see bench/lib/sshd.mjs).
+const sshd = await startSshd(dir);
+stops.push(sshd.stop);
+await waitForPort(execPort);
 const control = path.join(dir, 'ctl');
-const sshBase = [
-  '-p',
-  String(sshPort),
-  '-i',
-  path.join(dir, 'client_key'),
-  '-o',
-  'StrictHostKeyChecking=no',
-  '-o',
-  'UserKnownHostsFile=/dev/null',
-  '-o',
-  'BatchMode=yes',
-  '-o',
-  'LogLevel=ERROR',
-];
-const sshHost = `${me}@127.0.0.1`;
+const sshBase = sshd.options;
+const sshHost = sshd.host;
 const sockitHost = `bench@127.0.0.1:${execPort}`;
 
 /** Wall milliseconds of a whole command, its stdout to /dev/null. */

@@ -1,15 +1,23 @@
 #!/usr/bin/env node
 /**
- * File service benchmark: a 1 GiB upload and download through `sockit files` (log-in with
- * SCRAM-SHA-256, SHA-256 checked end to end, the upload synced to disk before it is renamed
- * into place) against a raw TCP pipe (socat from a file to a file) on 127.0.0.1, in one run.
+ * File transfer benchmark: `sockit files` upload and download (log-in with SCRAM-SHA-256,
+ * SHA-256 checked end to end, each received file synced to disk before it is named) against
+ * scp and rsync over ssh (a private sshd on a loopback port with a generated key, see
+ * bench/lib/sshd.mjs) and a raw TCP pipe (socat from a file to a file), on 127.0.0.1, in one
+ * interleaved run, for two loads:
+ *   - big: one file of --size MiB (default 1024) of random bytes, each way;
+ *   - small: a folder of --files files (default 2000) of 4-64 KiB each, each way (`sockit files
+ *     upload/download` of the folder, `scp -r`, `rsync -a`): per-file round trips dominate.
+ * Times are whole commands, from start to the last byte being in place on the receiving side,
+ * start-up and log-in included. sockit logs in with the salted keys its first log-in (in the
+ * warm-up) kept in its key cache, as a user's second command does; ssh with an ed25519 key.
  *
  * sockit syncs every received file to disk before it names it (a crash or power cut must not
- * leave a file that is named but not all there); socat does not, so the raw pipe is timed
- * twice: as it is, and followed by an fsync of the file it wrote.
+ * leave a file that is named but not all there); socat, scp and rsync do not, so the raw pipe is
+ * also timed followed by an fsync of the file it wrote.
  *
  * Files live in --dir, by default /dev/shm (memory): on a virtual disk, writeback of one run's
- * gigabyte slows the next by seconds, at random, for socat and sockit alike. In memory the
+ * gigabyte slows the next by seconds, at random, for every contender alike. In memory the
  * run measures what the programs do; --dir on a disk measures the disk as well.
  *
  * First --warmup rounds (default 1) run everything untimed: on a virtual machine the first
@@ -17,25 +25,31 @@
  * after), and whichever program comes first would pay for it.
  *
  * Each case runs once per round, --runs rounds, in an order rotated from round to round;
- * ratios are taken within each round and reported as the median with their range. Times are
- * whole commands, from start to the file being complete on the receiving side; sockit's
- * include the log-in (PBKDF2 with --iterations, default 600,000, as `sockit users add` makes
- * accounts). Every received file is checked against the source's SHA-256 after it is timed.
+ * ratios are taken within each round and reported as the median with their range. Every
+ * received file or folder is checked against the source (SHA-256) after it is timed.
  *
- * With BENCH_SERVER_LOG=FILE the server's log lines (one per transfer, with its own timing) are
- * kept there.
+ * With BENCH_SERVER_LOG=FILE the sockit server's log lines (one per transfer, with its own
+ * timing) are kept there.
  *
- * usage: node bench/files/run.mjs [--size MIB] [--runs N] [--warmup N] [--iterations N] [--dir DIR] [--json FILE]
+ * Needs socat, scp, rsync and the unpacked sshd and sftp-server: scripts/interop-tools.sh.
+ *
+ * usage: node bench/files/run.mjs [--size MIB] [--files N] [--only big|small] [--runs N] [--warmup N]
+ *                                 [--iterations N] [--dir DIR] [--json FILE]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
   closeSync,
+  cpSync,
   createReadStream,
   existsSync,
   fsyncSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -46,12 +60,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { interleave, ratios, spread } from '../lib/interleave.mjs';
 import { freePort, waitForPort } from '../lib/ports.mjs';
+import { startSshd } from '../lib/sshd.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/cli/main.cjs');
 const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '1024' },
+    files: { type: 'string', default: '2000' },
+    only: { type: 'string' },
     runs: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
     iterations: { type: 'string', default: '600000' },
@@ -60,13 +77,22 @@ const { values } = parseArgs({
   },
 });
 const SIZE = Number(values.size) * 1024 * 1024;
+const FILES = Number(values.files);
 const RUNS = Number(values.runs);
+const LOADS = values.only ? values.only.split(',') : ['big', 'small'];
+for (const load of LOADS) if (load !== 'big' && load !== 'small') fail(`--only ${load}: big or small`);
 
 if (!existsSync(cli)) fail(`${cli} is missing: run "npm run build"`);
-try {
-  execFileSync('socat', ['-V'], { stdio: 'ignore' });
-} catch {
-  fail('socat is missing: apt-get install -y socat');
+for (const [program, args] of [
+  ['socat', ['-V']],
+  ['rsync', ['--version']],
+  ['scp', ['-h']],
+]) {
+  try {
+    execFileSync(program, args, { stdio: 'ignore' });
+  } catch (err) {
+    if (err.code === 'ENOENT') fail(`${program} is missing: run scripts/interop-tools.sh`);
+  }
 }
 
 function fail(message) {
@@ -75,7 +101,13 @@ function fail(message) {
 }
 
 const work = mkdtempSync(path.join(values.dir, 'sockit-bench-files-'));
-process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+// The ssh user (sockit-bench when run as root) must reach its folder in here.
+chmodSync(work, 0o755);
+const stops = [];
+process.on('exit', () => {
+  for (const stop of stops) stop();
+  rmSync(work, { recursive: true, force: true });
+});
 const source = path.join(work, 'source.bin');
 {
   const fd = openSync(source, 'w');
@@ -84,6 +116,16 @@ const source = path.join(work, 'source.bin');
   closeSync(fd);
 }
 const sourceHash = await sha256(source);
+// The small files: sizes spread evenly over 4-64 KiB, random bytes.
+const smallSource = path.join(work, 'small');
+mkdirSync(smallSource);
+let smallBytes = 0;
+for (let i = 0; i < FILES; i++) {
+  const size = 4096 + Math.floor(Math.random() * (60 * 1024 + 1));
+  smallBytes += size;
+  writeFileSync(path.join(smallSource, `file-${String(i).padStart(5, '0')}.bin`), randomBytes(size));
+}
+const smallHash = treeHash(smallSource);
 
 function sha256(file) {
   return new Promise((resolve, reject) => {
@@ -93,6 +135,16 @@ function sha256(file) {
       .on('end', () => resolve(hash.digest('hex')))
       .on('error', reject);
   });
+}
+
+/** SHA-256 over a flat folder's names and contents, in name order. */
+function treeHash(dir) {
+  const hash = createHash('sha256');
+  for (const name of readdirSync(dir).sort()) {
+    hash.update(`${name}\0`);
+    hash.update(readFileSync(path.join(dir, name)));
+  }
+  return hash.digest('hex');
 }
 
 /** Resolves with what the program wrote to stderr once it exits with 0. */
@@ -151,19 +203,29 @@ async function waitForListener(port) {
   throw new Error(`nothing listens on ${port}`);
 }
 
-function sockit(args, env = {}) {
+const sockitEnv = {
+  ...process.env,
+  SOCKIT_PASSWORD: 'bench password',
+  SOCKIT_CACHE_DIR: path.join(work, 'cache'),
+};
+function sockit(args) {
   const child = spawn(process.execPath, [cli, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, SOCKIT_PASSWORD: 'bench password', ...env },
+    env: sockitEnv,
   });
   return exited(child, `sockit ${args.slice(0, 2).join(' ')}`);
 }
 
-async function timed(work, transfers) {
+/** A whole command's seconds; the program's stderr goes to `andThen` (sockit's summary line). */
+async function timed(file, args, andThen) {
   const began = process.hrtime.bigint();
-  const stderr = await work();
-  if (transfers) transfers.push(transferSeconds(stderr));
-  return Number(process.hrtime.bigint() - began) / 1e9;
+  const stderr =
+    file === 'sockit'
+      ? await sockit(args)
+      : await exited(spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] }), file);
+  const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+  andThen?.(stderr);
+  return seconds;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -189,6 +251,7 @@ const server = spawn(
   ],
   { stdio: ['ignore', 'ignore', 'pipe'] },
 );
+stops.push(() => server.kill('SIGTERM'));
 let serverLog = '';
 server.stderr.on('data', (d) => {
   serverLog += d;
@@ -197,115 +260,231 @@ process.on('exit', () => {
   if (process.env.BENCH_SERVER_LOG) writeFileSync(process.env.BENCH_SERVER_LOG, serverLog);
 });
 await waitForPort(port);
-const target = `127.0.0.1:${port}`;
+const target = `bench@127.0.0.1:${port}`;
 const home = path.join(dataDir, 'files', 'bench');
 
-const times = {
-  raw: [],
-  rawSync: [],
-  upload: [],
-  download: [],
-  login: [],
-  uploadTransfer: [],
-  downloadTransfer: [],
-};
+// The ssh side: its user's folder holds the copies scp and rsync download, and what they upload.
+const sshDir = path.join(work, 'sshd');
+mkdirSync(sshDir);
+const sshd = await startSshd(sshDir);
+stops.unshift(sshd.stop);
+const remote = path.join(work, 'remote');
+mkdirSync(remote);
+if (LOADS.includes('big')) cpSync(source, path.join(remote, 'source.bin'));
+if (LOADS.includes('small')) cpSync(smallSource, path.join(remote, 'small'), { recursive: true });
+if (process.getuid?.() === 0) {
+  const id = (flag) => Number(execFileSync('id', [flag, sshd.user], { encoding: 'utf8' }).trim());
+  const [uid, gid] = [id('-u'), id('-g')];
+  for (const p of [remote, ...walk(remote)]) chownSync(p, uid, gid);
+}
+function walk(dir) {
+  return readdirSync(dir, { recursive: true }).map((name) => path.join(dir, name));
+}
+const at = (p) => `${sshd.host}:${p}`;
+const rsyncShell = ['-e', ['ssh', ...sshd.options].join(' ')];
+
 console.log(
-  `files benchmark: ${values.size} MiB over 127.0.0.1, files in ${values.dir}, ${RUNS} interleaved rounds, ` +
-    `node ${process.version}, ${os.cpus().length} cores`,
+  `files benchmark over 127.0.0.1, files in ${values.dir}: ` +
+    [
+      LOADS.includes('big') ? `one file of ${values.size} MiB` : '',
+      LOADS.includes('small')
+        ? `a folder of ${FILES} files of 4-64 KiB (${(smallBytes / 1024 / 1024).toFixed(1)} MiB)`
+        : '',
+    ]
+      .filter(Boolean)
+      .join(' and ') +
+    `; ${RUNS} interleaved rounds after ${values.warmup} warm-up, node ${process.version}, ${os.cpus().length} cores`,
 );
-const WARMUP = Number(values.warmup);
-// Each round runs every case once, in an order rotated from round to round (bench/lib/
-// interleave.mjs), so that the machine's drift falls on all alike; ratios are per round.
-// (A download in a round before its upload fetches the previous round's copy: the same bytes.)
+
+/** Checks a received file or folder against its source (untimed), then removes it. */
+async function check(what, received, folder) {
+  const ok = folder ? treeHash(received) === smallHash : (await sha256(received)) === sourceHash;
+  if (!ok) fail(`${what}: received bytes differ`);
+  rmSync(received, { recursive: true, force: true });
+}
+
 const rawDest = path.join(work, 'raw.bin');
-const down = path.join(work, 'down.bin');
+const down = path.join(work, 'down');
 const transferOf = { upload: [], download: [] };
-const cases = {
-  raw: async () => {
-    const t = await rawPipe(rawDest);
-    if ((await sha256(rawDest)) !== sourceHash) fail('raw pipe: received bytes differ');
-    rmSync(rawDest);
-    return t;
-  },
-  rawSync: async () => {
-    const t = await rawPipe(rawDest, true);
-    rmSync(rawDest);
-    return t;
-  },
-  login: () => timed(() => sockit(['files', 'ls', target, '--user', 'bench'])),
-  upload: async () => {
-    // The last copy goes first, untimed, as socat's output does: freeing a gigabyte is not
-    // part of either transfer.
-    rmSync(path.join(home, 'source.bin'), { force: true });
-    const t = await timed(
-      () => sockit(['files', 'upload', target, source, '--user', 'bench']),
-      transferOf.upload,
-    );
-    if ((await sha256(path.join(home, 'source.bin'))) !== sourceHash)
-      fail('sockit upload: stored bytes differ');
-    return t;
-  },
-  download: async () => {
-    const t = await timed(
-      () => sockit(['files', 'download', target, 'source.bin', down, '--user', 'bench']),
-      transferOf.download,
-    );
-    if ((await sha256(down)) !== sourceHash) fail('sockit download: received bytes differ');
-    rmSync(down);
-    return t;
-  },
-};
-// The warm-up round must upload before anything downloads.
-await cases.upload();
-const results = await interleave(cases, {
+/** Each case: its function, and what it is reported against. */
+const cases = {};
+if (LOADS.includes('big')) {
+  Object.assign(cases, {
+    raw: async () => {
+      const t = await rawPipe(rawDest);
+      await check('raw pipe', rawDest);
+      return t;
+    },
+    rawSync: async () => {
+      const t = await rawPipe(rawDest, true);
+      rmSync(rawDest);
+      return t;
+    },
+    login: () => timed('sockit', ['files', 'ls', target]),
+    upload: async () => {
+      // The last copy goes first, untimed, as for the others: freeing a gigabyte is not part
+      // of any transfer.
+      rmSync(path.join(home, 'source.bin'), { force: true });
+      const t = await timed('sockit', ['files', 'upload', target, source], (e) =>
+        transferOf.upload.push(transferSeconds(e)),
+      );
+      await check('sockit upload', path.join(home, 'source.bin'));
+      // What the downloads fetch: put back (the check removed it).
+      cpSync(source, path.join(home, 'source.bin'));
+      return t;
+    },
+    download: async () => {
+      const t = await timed('sockit', ['files', 'download', target, 'source.bin', down], (e) =>
+        transferOf.download.push(transferSeconds(e)),
+      );
+      await check('sockit download', down);
+      return t;
+    },
+    scpUpload: async () => {
+      const t = await timed('scp', ['-q', ...sshd.scpOptions, source, at(path.join(remote, 'up.bin'))]);
+      await check('scp upload', path.join(remote, 'up.bin'));
+      return t;
+    },
+    scpDownload: async () => {
+      const t = await timed('scp', ['-q', ...sshd.scpOptions, at(path.join(remote, 'source.bin')), down]);
+      await check('scp download', down);
+      return t;
+    },
+    rsyncUpload: async () => {
+      const t = await timed('rsync', ['-a', ...rsyncShell, source, at(path.join(remote, 'up.bin'))]);
+      await check('rsync upload', path.join(remote, 'up.bin'));
+      return t;
+    },
+    rsyncDownload: async () => {
+      const t = await timed('rsync', ['-a', ...rsyncShell, at(path.join(remote, 'source.bin')), down]);
+      await check('rsync download', down);
+      return t;
+    },
+  });
+}
+if (LOADS.includes('small')) {
+  Object.assign(cases, {
+    smallUpload: async () => {
+      rmSync(path.join(home, 'small'), { recursive: true, force: true });
+      const t = await timed('sockit', ['files', 'upload', target, smallSource, '-q']);
+      await check('sockit upload of the folder', path.join(home, 'small'), true);
+      cpSync(smallSource, path.join(home, 'small'), { recursive: true });
+      return t;
+    },
+    smallDownload: async () => {
+      const t = await timed('sockit', ['files', 'download', target, 'small', down, '-q']);
+      await check('sockit download of the folder', down, true);
+      return t;
+    },
+    smallScpUpload: async () => {
+      const t = await timed('scp', [
+        '-q',
+        '-r',
+        ...sshd.scpOptions,
+        smallSource,
+        at(path.join(remote, 'up')),
+      ]);
+      await check('scp -r upload', path.join(remote, 'up'), true);
+      return t;
+    },
+    smallScpDownload: async () => {
+      const t = await timed('scp', ['-q', '-r', ...sshd.scpOptions, at(path.join(remote, 'small')), down]);
+      await check('scp -r download', down, true);
+      return t;
+    },
+    smallRsyncUpload: async () => {
+      const t = await timed('rsync', ['-a', ...rsyncShell, `${smallSource}/`, at(path.join(remote, 'up'))]);
+      await check('rsync -a upload', path.join(remote, 'up'), true);
+      return t;
+    },
+    smallRsyncDownload: async () => {
+      const t = await timed('rsync', ['-a', ...rsyncShell, `${at(path.join(remote, 'small'))}/`, down]);
+      await check('rsync -a download', down, true);
+      return t;
+    },
+  });
+}
+// The sockit cases' copies to download: put there, untimed, before the warm-up.
+if (LOADS.includes('big')) cpSync(source, path.join(home, 'source.bin'));
+if (LOADS.includes('small')) cpSync(smallSource, path.join(home, 'small'), { recursive: true });
+
+const times = await interleave(cases, {
   rounds: RUNS,
-  warmup: WARMUP,
+  warmup: Number(values.warmup),
   onRound: (r, res) =>
     console.log(
-      `  round ${r + 1}: raw pipe ${res.raw[r].toFixed(2)} s (${res.rawSync[r].toFixed(2)} s with fsync), sockit upload ${res.upload[r].toFixed(2)} s, ` +
-        `download ${res.download[r].toFixed(2)} s, log-in + ls ${res.login[r].toFixed(2)} s`,
+      `  round ${r + 1}: ${Object.entries(res)
+        .map(([name, list]) => `${name} ${list[r].toFixed(2)} s`)
+        .join(', ')}`,
     ),
 });
-for (const name of Object.keys(times)) {
-  if (results[name]) times[name] = results[name];
-}
 // The transfer times of the timed rounds only (the warm-up's come first).
-times.uploadTransfer = transferOf.upload.slice(-RUNS);
-times.downloadTransfer = transferOf.download.slice(-RUNS);
-server.kill('SIGTERM');
+if (LOADS.includes('big')) {
+  times.uploadTransfer = transferOf.upload.slice(-RUNS);
+  times.downloadTransfer = transferOf.download.slice(-RUNS);
+}
 
-const mb = SIZE / 1e6;
 /** Per-round ratio of `base` time over `what` time (throughput ratio), median and range. */
 const perRound = (what, base) => {
-  const r = ratios(base, what);
-  const s = spread(r);
+  if (!base) return '';
+  const s = spread(ratios(base, what));
   return `${s.median.toFixed(2)}x (${s.min.toFixed(2)}-${s.max.toFixed(2)})`;
 };
-const rows = [
-  { case: 'raw TCP pipe (socat file -> socat file)', key: 'raw' },
-  { case: 'raw TCP pipe, then fsync of the file', key: 'rawSync' },
-  ...['upload', 'download'].flatMap((what) => [
-    { case: `sockit files ${what}: whole command`, key: what },
-    { case: `sockit files ${what}: transfer after log-in`, key: `${what}Transfer` },
-  ]),
-].map((r) => ({
-  ...r,
-  seconds: median(times[r.key]),
-  'ratio to raw': perRound(times[r.key], times.raw),
-  'ratio to raw + fsync': perRound(times[r.key], times.rawSync),
-}));
-console.table(
-  rows.map((r) => ({
-    case: r.case,
-    seconds: r.seconds.toFixed(2),
-    'MB/s': (mb / r.seconds).toFixed(0),
-    'ratio to raw (per round: median, range)': r['ratio to raw'],
-    'ratio to raw + fsync': r['ratio to raw + fsync'],
-  })),
-);
+const rows = [];
+const row = (load, name, key, against) =>
+  rows.push({
+    load,
+    case: name,
+    seconds: median(times[key]).toFixed(2),
+    'MB/s': ((load === 'big' ? SIZE : smallBytes) / 1e6 / median(times[key])).toFixed(0),
+    ...Object.fromEntries(
+      Object.entries(against).map(([label, base]) => [label, perRound(times[key], times[base])]),
+    ),
+  });
+if (LOADS.includes('big')) {
+  row('big', 'raw TCP pipe (socat file -> socat file)', 'raw', {});
+  row('big', 'raw TCP pipe, then fsync of the file', 'rawSync', {});
+  for (const [way, cap] of [
+    ['upload', 'Upload'],
+    ['download', 'Download'],
+  ]) {
+    row('big', `sockit files ${way}: whole command`, way, {
+      'vs raw (goal >= 0.8x)': 'raw',
+      'vs raw + fsync': 'rawSync',
+      'vs scp (goal >= 1.5x)': `scp${cap}`,
+      'vs rsync': `rsync${cap}`,
+    });
+    row('big', `sockit files ${way}: transfer after log-in`, `${way}Transfer`, {
+      'vs raw (goal >= 0.8x)': 'raw',
+    });
+    row('big', `scp ${way}`, `scp${cap}`, {});
+    row('big', `rsync ${way}`, `rsync${cap}`, {});
+  }
+  row('big', 'sockit files ls: start-up and log-in', 'login', {});
+}
+if (LOADS.includes('small')) {
+  for (const [way, cap] of [
+    ['upload', 'Upload'],
+    ['download', 'Download'],
+  ]) {
+    row('small', `sockit files ${way} of the folder`, `small${cap}`, {
+      'vs scp (goal >= 2x)': `smallScp${cap}`,
+      'vs rsync (goal >= 1.0x)': `smallRsync${cap}`,
+    });
+    row('small', `scp -r ${way}`, `smallScp${cap}`, {});
+    row('small', `rsync -a ${way}`, `smallRsync${cap}`, {});
+  }
+}
+console.table(rows);
 console.log(
-  `sockit: SHA-256 checked end to end, received file synced before it is named. A whole command includes\n` +
-    `starting Node and logging in (log-in + ls alone: ${median(times.login).toFixed(2)} s, PBKDF2 ` +
-    `${values.iterations} iterations); the transfer time is the client's own, from its summary line. Goal: ratio >= 0.8.`,
+  "Ratios are throughput (the other contender's time over sockit's, in each round): median (min-max) over the rounds;\n" +
+    'above 1 sockit is faster. sockit: SHA-256 checked end to end, each received file synced before it is named;\n' +
+    `log-in from the key cache (the first log-in, in the warm-up, ran PBKDF2 with ${values.iterations} iterations).`,
 );
-if (values.json) writeFileSync(values.json, `${JSON.stringify({ size: SIZE, times, rows }, null, 2)}\n`);
+if (values.json)
+  writeFileSync(
+    values.json,
+    `${JSON.stringify({ size: SIZE, files: FILES, smallBytes, times, rows }, null, 2)}\n`,
+  );
+// The servers are stopped (and the folder removed) by the exit handler.
+process.exit(0);
