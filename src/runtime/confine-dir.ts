@@ -5,9 +5,9 @@
  * A child swapped for a symbolic link fails to open (ELOOP/ENOTDIR); it is never followed.
  */
 import type { Stats } from 'node:fs';
-import { lstat, open, readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
-import { DIR_FLAGS, type DirRef, denied, isSafeName, type Walker } from './confine-walk.js';
+import { closeDir, type DirRef, denied, isSafeName, type Walker } from './confine-walk.js';
 
 /** An entry of a folder, not followed if it is a link. */
 export interface ConfinedEntry {
@@ -63,7 +63,7 @@ export class ConfinedDir {
     if (!isSafeName(name)) throw denied(names.join('/'), 'not a plain name inside the root');
     const done = this.hold();
     try {
-      const ref = await this.walker.ref(await open(`${this.ref.at}/${name}`, DIR_FLAGS), names);
+      const ref = this.walker.openIn(this.ref, name, names);
       return new ConfinedDir(ref, names, this.walker, this.hold, done);
     } catch (err) {
       done();
@@ -74,11 +74,8 @@ export class ConfinedDir {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      await this.ref.handle.close();
-    } finally {
-      this.done();
-    }
+    closeDir(this.ref);
+    this.done();
   }
 
   #open(): void {

@@ -8,9 +8,22 @@
  * elsewhere by a folder swapped for a symbolic link meanwhile. Where /proc/self/fd is not
  * usable, the walk uses plain paths and compares each opened folder with what its name
  * shows (a narrower window, not a guarantee; see docs/confine.md).
+ *
+ * The walk's own calls (open and close of each folder, lstat, readlink, mkdir) are made
+ * synchronously: each is one metadata call on a folder the kernel has at hand, a few
+ * microseconds, where a round trip through Node's thread pool costs tens (about 100 µs on a
+ * virtual machine, where every wake-up is dear), and an upload walked some sixty times.
  */
-import { constants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readlink } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
 
@@ -18,11 +31,25 @@ export const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.
 /** Links followed in one walk at most (Linux's own limit is 40). */
 export const MAX_HOPS = 40;
 
-/** A verified folder: its handle, and the path that names children relative to it. */
+/** A verified folder: its descriptor, and the path that names children relative to it. */
 export interface DirRef {
-  handle: FileHandle;
+  fd: number;
   /** `/proc/self/fd/N`, or the folder's plain path where /proc is not usable. */
   at: string;
+}
+
+/** Closes a folder's descriptor; a failure to close changes nothing for the caller. */
+export function closeDir(ref: DirRef): void {
+  try {
+    closeSync(ref.fd);
+  } catch {
+    // EBADF or EIO on a folder: nothing to undo
+  }
+}
+
+/** Stats of `at/name`, not followed; undefined when there is nothing there. */
+export function lstatIn(at: string, name: string): Stats | undefined {
+  return lstatSync(`${at}/${name}`, { throwIfNoEntry: false });
 }
 
 export interface WalkOptions {
@@ -38,7 +65,7 @@ export interface Walked {
   name: string;
   /** The path from the root with links resolved. */
   names: string[];
-  release(): Promise<void>;
+  release(): void;
 }
 
 export function denied(requested: string, why: string): SockitError {
@@ -69,40 +96,48 @@ export class Walker {
     readonly proc: boolean,
   ) {}
 
-  /** A DirRef for a folder just opened whose plain path is `names` under the root. */
-  async ref(handle: FileHandle, names: readonly string[]): Promise<DirRef> {
+  /** A DirRef for the folder just opened as `fd`, whose plain path is `names` under the root. */
+  ref(fd: number, names: readonly string[]): DirRef {
     const plain = path.join(this.real, ...names);
-    if (this.proc) return { handle, at: `/proc/self/fd/${handle.fd}` };
+    if (this.proc) return { fd, at: `/proc/self/fd/${fd}` };
     // No /proc: the folder opened must be the one the name shows now.
-    const [opened, named] = await Promise.all([handle.stat(), lstat(plain).catch(() => undefined)]);
-    if (!named || !sameFile(opened, named)) {
-      await handle.close();
-      throw denied(names.join('/'), 'the folder changed while it was opened');
+    let named: Stats | undefined;
+    try {
+      named = lstatSync(plain, { throwIfNoEntry: false });
+      if (named && sameFile(fstatSync(fd), named)) return { fd, at: plain };
+    } catch {
+      // treated as changed
     }
-    return { handle, at: plain };
+    closeSync(fd);
+    throw denied(names.join('/'), 'the folder changed while it was opened');
+  }
+
+  /** Opens the folder `name` in `dir` (never through a link) as a verified DirRef. */
+  openIn(dir: DirRef, name: string, names: readonly string[]): DirRef {
+    return this.ref(openSync(`${dir.at}/${name}`, DIR_FLAGS), names);
   }
 
   /** Walks to the parent of the last component of `parts`; the caller acts on `name` there. */
-  async walk(parts: readonly string[], shown: string, o: WalkOptions = {}): Promise<Walked> {
+  walk(parts: readonly string[], shown: string, o: WalkOptions = {}): Walked {
     const stack: DirRef[] = [];
     const names: string[] = [];
-    const release = async (): Promise<void> => {
-      for (const ref of stack.splice(0).reverse()) await ref.handle.close().catch(() => {});
+    const release = (): void => {
+      for (const ref of stack.splice(0).reverse()) closeDir(ref);
     };
     let pending = [...parts];
     let hops = 0;
     let made = 0;
     const top = (): DirRef => stack.at(-1) ?? this.root;
-    const follow = async (dir: DirRef, name: string): Promise<string[]> => {
+    const follow = (dir: DirRef, name: string): string[] => {
       if (!o.follow) throw denied(shown, 'symbolic links are not followed');
       if (++hops > MAX_HOPS) throw denied(shown, 'too many symbolic links');
-      const target = await readlink(`${dir.at}/${name}`);
+      const target = readlinkSync(`${dir.at}/${name}`);
       if (!path.isAbsolute(target)) return target.split('/').filter((s) => s !== '' && s !== '.');
       const rel = path.relative(this.real, path.resolve(target));
       if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
         throw denied(shown, 'links outside the root');
       }
-      await release();
+      release();
       names.length = 0;
       return rel.split(path.sep).filter((s) => s !== '');
     };
@@ -112,54 +147,53 @@ export class Walker {
         if (name === '..') {
           // Only a link's target can bring '..' here: it may climb back, never above the root.
           if (stack.length === 0) throw denied(shown, 'links outside the root');
-          await (stack.pop() as DirRef).handle.close();
+          closeDir(stack.pop() as DirRef);
           names.pop();
           continue;
         }
         if (name.includes('\0') || name.includes('/')) throw denied(shown, 'not a plain name');
         const dir = top();
         if (pending.length === 0) {
-          const info = o.follow ? await lstat(`${dir.at}/${name}`).catch(() => undefined) : undefined;
+          const info = o.follow ? lstatIn(dir.at, name) : undefined;
           if (!info?.isSymbolicLink()) return { dir, name, names: [...names, name], release };
-          pending = await follow(dir, name);
+          pending = follow(dir, name);
           continue;
         }
-        let child: FileHandle;
+        let child: DirRef;
         try {
-          child = await open(`${dir.at}/${name}`, DIR_FLAGS);
+          child = this.openIn(dir, name, [...names, name]);
         } catch (err) {
           const code = errnoOf(err);
           if (code === 'ENOENT' && o.makeParents !== undefined && made++ < MAX_HOPS + parts.length) {
-            await this.mkdirIn(dir, name, o.makeParents);
+            this.mkdirIn(dir, name, o.makeParents);
             pending.unshift(name);
             continue;
           }
           if (code === 'ENOTDIR' || code === 'ELOOP') {
-            const info = await lstat(`${dir.at}/${name}`).catch(() => undefined);
-            if (info?.isSymbolicLink()) {
-              pending = [...(await follow(dir, name)), ...pending];
+            if (lstatIn(dir.at, name)?.isSymbolicLink()) {
+              pending = [...follow(dir, name), ...pending];
               continue;
             }
           }
           throw err;
         }
-        stack.push(await this.ref(child, [...names, name]));
+        stack.push(child);
         names.push(name);
       }
       return { dir: top(), name: '', names: [...names], release };
     } catch (err) {
-      await release();
+      release();
       throw err;
     }
   }
 
   /** mkdirat: made, or already a folder (a file or a link there stays an error: EEXIST). */
-  async mkdirIn(dir: DirRef, name: string, mode: number): Promise<void> {
+  mkdirIn(dir: DirRef, name: string, mode: number): void {
     try {
-      await mkdir(`${dir.at}/${name}`, { mode });
+      mkdirSync(`${dir.at}/${name}`, { mode });
     } catch (err) {
       if (errnoOf(err) !== 'EEXIST') throw err;
-      const info = await lstat(`${dir.at}/${name}`).catch(() => undefined);
+      const info = lstatIn(dir.at, name);
       if (info?.isSymbolicLink()) throw denied(name, 'symbolic links are not followed');
       if (!info?.isDirectory()) throw err;
     }
