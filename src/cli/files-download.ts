@@ -3,6 +3,7 @@ import { lstat, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
+import type { DownloadItem } from '../files/client.js';
 import { makeLocalFolder, planTree } from '../files/download.js';
 import { requestedForm } from '../files/names.js';
 import { parseBytes } from './args.js';
@@ -29,6 +30,35 @@ interface DownloadFlags extends ClientFlags, OutputFlags {
 
 interface DownloadContext extends TransferContext {
   maxFileSize: number | undefined;
+}
+
+/** A folder's files, every one wanted: asked for ahead (see FilesClient.downloadFiles). */
+async function downloadFiles(ctx: DownloadContext, files: DownloadItem[]): Promise<void> {
+  let bar: { item: DownloadItem; progress: ReturnType<DownloadContext['output']['progress']> } | undefined;
+  const endBar = (): void => {
+    bar?.progress.done();
+    bar = undefined;
+  };
+  try {
+    await ctx.client.downloadFiles(files, {
+      overwrite: ctx.existing.overwrite,
+      maxFileSize: ctx.maxFileSize,
+      signal: ctx.signal,
+      onDone: (item, result, ms) => {
+        if (bar?.item === item) endBar();
+        ctx.report.done(item.remote, item.local, result, ms);
+      },
+      progress: (item, received, total) => {
+        if (bar?.item !== item) {
+          endBar();
+          bar = { item, progress: ctx.output.progress(`download ${item.remote}`) };
+        }
+        bar.progress.update(received, total);
+      },
+    });
+  } finally {
+    endBar();
+  }
 }
 
 /** Downloads `remote`, which the server announced as `size` bytes, to `local`. */
@@ -174,12 +204,19 @@ Examples:
           const steps = planTree(base, await client.list(remote, true, { signal }));
           await mkdir(base, { recursive: true });
           const from = requestedForm(remote);
+          const files: { remote: string; local: string; size: number }[] = [];
           for (const step of steps) {
             if (step.entry.type === 'dir') await makeLocalFolder(step.local);
             else {
               const listed = from === '.' ? step.listed : `${from}/${step.listed}`;
-              await downloadOne(ctx, listed, step.local, step.entry.size);
+              files.push({ remote: listed, local: step.local, size: step.entry.size });
             }
+          }
+          if (existing.skipExisting || existing.skipIdentical) {
+            // Each file is looked at here (and maybe on the server) first: one at a time.
+            for (const file of files) await downloadOne(ctx, file.remote, file.local, file.size);
+          } else {
+            await downloadFiles(ctx, files);
           }
           report.end();
         },

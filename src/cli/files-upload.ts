@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ErrorCode, SockitError } from '../errors.js';
+import type { UploadItem } from '../files/client.js';
 import { type ClientFlags, clientOptions, withClient } from './files-client.js';
 import { Output, type OutputFlags } from './files-output.js';
 import { STDIO, withSpooled } from './files-stdio.js';
@@ -55,16 +56,56 @@ async function uploadOne(
   ctx.report.done(remote, shown, result, Date.now() - began);
 }
 
-/** Uploads a file, or a folder with everything in it (links and special files are skipped). */
+/**
+ * Uploads a file, or a folder with everything in it (links and special files are skipped):
+ * a folder's files first, together (see uploadFiles), then its folders.
+ */
 async function uploadPath(ctx: TransferContext, local: string, remote: string): Promise<void> {
   const info = await stat(local);
   if (info.isFile()) return uploadOne(ctx, local, remote, info.size);
   if (!info.isDirectory())
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, `${local} is neither a file nor a folder`);
   await ctx.client.mkdir(remote, true, { signal: ctx.signal });
-  for (const entry of await readdir(local, { withFileTypes: true })) {
-    if (!entry.isFile() && !entry.isDirectory()) continue;
-    await uploadPath(ctx, path.join(local, entry.name), `${remote}/${entry.name}`);
+  const entries = await readdir(local, { withFileTypes: true });
+  const files = entries
+    .filter((e) => e.isFile())
+    .map((e) => ({ local: path.join(local, e.name), remote: `${remote}/${e.name}` }));
+  if (ctx.existing.skipExisting || ctx.existing.skipIdentical) {
+    // Each file is looked at on the server first: one at a time.
+    for (const file of files) await uploadOne(ctx, file.local, file.remote, (await stat(file.local)).size);
+  } else {
+    await uploadFiles(ctx, files);
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory()) await uploadPath(ctx, path.join(local, entry.name), `${remote}/${entry.name}`);
+  }
+}
+
+/** Files without a question to the server first: sent without a round trip each. */
+async function uploadFiles(ctx: TransferContext, files: UploadItem[]): Promise<void> {
+  let bar: { item: UploadItem; progress: ReturnType<TransferContext['output']['progress']> } | undefined;
+  const endBar = (): void => {
+    bar?.progress.done();
+    bar = undefined;
+  };
+  try {
+    await ctx.client.uploadFiles(files, {
+      overwrite: ctx.existing.overwrite,
+      signal: ctx.signal,
+      onDone: (item, result, ms) => {
+        if (bar?.item === item) endBar();
+        ctx.report.done(item.remote, item.local, result, ms);
+      },
+      progress: (item, sent, total) => {
+        if (bar?.item !== item) {
+          endBar();
+          bar = { item, progress: ctx.output.progress(`upload ${item.remote}`) };
+        }
+        bar.progress.update(sent, total);
+      },
+    });
+  } finally {
+    endBar();
   }
 }
 

@@ -10,7 +10,8 @@
  * `maxFileSize`, never replaces a file unless asked. Every operation takes an `AbortSignal`.
  */
 import { createHash } from 'node:crypto';
-import { open, stat, unlink } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { z } from 'zod';
@@ -28,13 +29,26 @@ import {
   checkDestination,
   checkStart,
   type DownloadOptions,
+  type KeptPart,
   keptPart,
   openPart,
   PART_SUFFIX,
+  partLength,
   placePart,
+  removeQuietly,
 } from './download.js';
 import { checkEntries, checkStatPath } from './names.js';
-import { Answers, type Entry, EntrySchema, FILES_PORT, Hello, Refusal, SUM_VERSION } from './protocol.js';
+import {
+  Answers,
+  EAGER_PUT_MAX,
+  EAGER_PUT_VERSION,
+  type Entry,
+  EntrySchema,
+  FILES_PORT,
+  Hello,
+  Refusal,
+  SUM_VERSION,
+} from './protocol.js';
 import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange } from './transfer.js';
 
 export { type DownloadOptions, PART_SUFFIX };
@@ -53,6 +67,35 @@ export interface OperationOptions {
 export interface UploadOptions extends OperationOptions {
   overwrite?: boolean;
   progress?: (sent: number, total: number) => void;
+}
+
+/** One file of `downloadFiles`. */
+export interface DownloadItem {
+  remote: string;
+  local: string;
+}
+
+export interface DownloadFilesOptions extends OperationOptions {
+  overwrite?: boolean;
+  /** Largest size the server may announce for each file (see DownloadOptions). */
+  maxFileSize?: number;
+  /** A file placed, with how long its answer took to receive. */
+  onDone?: (item: DownloadItem, result: TransferResult, ms: number) => void;
+  progress?: (item: DownloadItem, received: number, total: number) => void;
+}
+
+/** One file of `uploadFiles`. */
+export interface UploadItem {
+  local: string;
+  remote: string;
+}
+
+export interface UploadFilesOptions extends OperationOptions {
+  overwrite?: boolean;
+  /** A file stored, with how long it took from its read to its answer. */
+  onDone?: (item: UploadItem, result: TransferResult, ms: number) => void;
+  /** Progress of a file too large for an eager put, as `upload` reports it. */
+  progress?: (item: UploadItem, sent: number, total: number) => void;
 }
 
 export interface SumOptions extends OperationOptions {
@@ -322,35 +365,118 @@ export class FilesClient {
    * SHA-256 matches; an interrupted upload resumes from the server's part on the next call.
    */
   async upload(local: string, remote: string, options: UploadOptions = {}): Promise<TransferResult> {
+    return this.#guarded(options.signal, () => this.#uploadOne(local, remote, options));
+  }
+
+  /**
+   * Uploads several files, in order, as `upload` would one by one, but without a round trip
+   * per file: a file of at most EAGER_PUT_MAX bytes is read at once (on the calling thread)
+   * and sent whole without waiting for the server (an eager put, protocol version 3), with up
+   * to EAGER_WINDOW files (and EAGER_WINDOW_BYTES) awaiting their answers; a larger one goes
+   * as `upload` sends it, resumable, once the answers before it are in. `onDone` is called for
+   * each file stored, in order.
+   *
+   * It stops at the first refusal, as uploads one by one do: the server stores nothing of the
+   * batch after a refused file (those sent meanwhile are refused with ERR_ABORTED), nothing
+   * more is sent, and the call rejects with that first refusal once every answer is in.
+   *
+   * @example
+   * ```ts
+   * await client.uploadFiles(
+   *   [{ local: 'a.txt', remote: 'docs/a.txt' }, { local: 'b.txt', remote: 'docs/b.txt' }],
+   *   { onDone: (item, result) => console.log(item.remote, result.sha256) },
+   * );
+   * ```
+   */
+  async uploadFiles(items: Iterable<UploadItem>, options: UploadFilesOptions = {}): Promise<void> {
+    const eager = this.hello.version >= EAGER_PUT_VERSION;
+    const overwrite = options.overwrite ?? false;
+    await this.#guarded(options.signal, async () => {
+      const waiting: { item: UploadItem; size: number; sha256: string; began: number }[] = [];
+      let waitingBytes = 0;
+      let sentEager = 0;
+      let failure: unknown;
+      const settle = async (): Promise<void> => {
+        const sent = waiting.shift() as (typeof waiting)[number];
+        waitingBytes -= sent.size;
+        let done: z.infer<typeof Answers.putDone>;
+        try {
+          done = await this.#answer(Answers.putDone);
+        } catch (err) {
+          if (!REFUSALS.has(err as Error)) throw err; // the connection itself failed
+          failure ??= err;
+          return;
+        }
+        if (done.sha256 !== sent.sha256 || done.size !== sent.size)
+          throw new SockitError(ErrorCode.INTEGRITY, 'the server stored other bytes than were sent');
+        const result = { size: sent.size, sha256: sent.sha256, resumedFrom: 0 };
+        options.onDone?.(sent.item, result, Date.now() - sent.began);
+      };
+      for (const item of items) {
+        if (failure !== undefined) break;
+        const began = Date.now();
+        const data = eager ? readSmallFile(item.local, EAGER_PUT_MAX) : undefined;
+        if (!data) {
+          while (waiting.length > 0) await settle();
+          if (failure !== undefined) break;
+          const result = await this.#uploadOne(item.local, item.remote, {
+            overwrite,
+            progress: options.progress && ((n, total) => options.progress?.(item, n, total)),
+          });
+          options.onDone?.(item, result, Date.now() - began);
+          continue;
+        }
+        const sha256 = createHash('sha256').update(data).digest('hex');
+        // The first of a batch starts it; the others are stored only while none was refused.
+        const chained = sentEager++ > 0;
+        this.#channel.send({
+          op: 'put',
+          path: item.remote,
+          size: data.length,
+          overwrite,
+          eager: true,
+          chained,
+        });
+        this.#channel.send({ op: 'put-from', offset: 0 });
+        if (data.length > 0) this.#channel.socket.write(data);
+        this.#channel.send({ op: 'put-end', sha256 });
+        waiting.push({ item, size: data.length, sha256, began });
+        waitingBytes += data.length;
+        await this.#channel.drain();
+        while (waiting.length >= EAGER_WINDOW || waitingBytes >= EAGER_WINDOW_BYTES) await settle();
+      }
+      while (waiting.length > 0) await settle();
+      if (failure !== undefined) throw failure;
+    });
+  }
+
+  async #uploadOne(local: string, remote: string, options: UploadOptions): Promise<TransferResult> {
     const handle = await open(local, 'r');
     try {
-      return await this.#guarded(options.signal, async () => {
-        const size = (await handle.stat()).size;
-        const offer = await this.#ask(
-          { op: 'put', path: remote, size, overwrite: options.overwrite ?? false },
-          Answers.putOffer,
-        );
-        let from = 0;
-        let hash = createHash('sha256');
-        if (offer.offset > 0 && offer.prefixSha256) {
-          const prefix = await hashPrefix(handle, offer.offset);
-          if (prefix && peekHex(prefix) === offer.prefixSha256) {
-            from = offer.offset;
-            hash = prefix;
-          }
+      const size = (await handle.stat()).size;
+      const offer = await this.#ask(
+        { op: 'put', path: remote, size, overwrite: options.overwrite ?? false },
+        Answers.putOffer,
+      );
+      let from = 0;
+      let hash = createHash('sha256');
+      if (offer.offset > 0 && offer.prefixSha256) {
+        const prefix = await hashPrefix(handle, offer.offset);
+        if (prefix && peekHex(prefix) === offer.prefixSha256) {
+          from = offer.offset;
+          hash = prefix;
         }
-        this.#channel.send({ op: 'put-from', offset: from });
-        this.#log.debug({ path: remote, size, from, offered: offer.offset }, 'upload: sending');
-        const progress: ProgressFn | undefined =
-          options.progress && ((sent) => options.progress?.(sent, size));
-        await sendRange(this.#channel, handle, from, size, hash, progress);
-        const sha256 = hash.digest('hex');
-        this.#channel.send({ op: 'put-end', sha256 });
-        const done = await this.#answer(Answers.putDone);
-        if (done.sha256 !== sha256)
-          throw new SockitError(ErrorCode.INTEGRITY, 'the server stored other bytes than were sent');
-        return { size, sha256, resumedFrom: from };
-      });
+      }
+      this.#channel.send({ op: 'put-from', offset: from });
+      this.#log.debug({ path: remote, size, from, offered: offer.offset }, 'upload: sending');
+      const progress: ProgressFn | undefined = options.progress && ((sent) => options.progress?.(sent, size));
+      await sendRange(this.#channel, handle, from, size, hash, progress);
+      const sha256 = hash.digest('hex');
+      this.#channel.send({ op: 'put-end', sha256 });
+      const done = await this.#answer(Answers.putDone);
+      if (done.sha256 !== sha256)
+        throw new SockitError(ErrorCode.INTEGRITY, 'the server stored other bytes than were sent');
+      return { size, sha256, resumedFrom: from };
     } finally {
       await handle.close();
     }
@@ -372,61 +498,130 @@ export class FilesClient {
    * ```
    */
   async download(remote: string, local: string, options: DownloadOptions = {}): Promise<TransferResult> {
-    const overwrite = options.overwrite ?? false;
     const partPath = `${local}${PART_SUFFIX}`;
     try {
       return await this.#guarded(options.signal, async () => {
-        await checkDestination(local, overwrite);
-        const kept = await keptPart(partPath);
-        const start = await this.#ask(
-          { op: 'get', path: remote, offset: kept.offset, prefixSha256: kept.prefix },
-          Answers.getStart,
-        );
-        try {
-          await checkStart(start, kept.offset, local, options.maxFileSize);
-        } catch (err) {
-          // The server's bytes follow at once and would be read as messages: drop the connection.
-          this.#channel.socket.destroy();
-          throw err;
-        }
-        const from = start.from;
-        this.#log.debug({ path: remote, size: start.size, from, kept: kept.offset }, 'download: receiving');
-        const hash = from > 0 && kept.hash ? kept.hash : createHash('sha256');
-        const sink = new FileSink(await openPart(partPath, from), from);
-        try {
-          await receiveRange(this.#channel, sink, start.size - from, hash, (n) =>
-            options.progress?.(from + n, start.size),
-          );
-        } catch (err) {
-          await sink.abandon().catch(() => undefined);
-          throw err;
-        }
-        await sink.finish();
-        const end = await this.#answer(Answers.getEnd);
-        const sha256 = hash.digest('hex');
-        if (sha256 !== end.sha256) {
-          await unlink(partPath).catch(() => undefined);
-          throw new SockitError(
-            ErrorCode.INTEGRITY,
-            `"${remote}": the received bytes do not match the server's SHA-256`,
-          );
-        }
-        const size = (await stat(partPath)).size;
-        if (size !== start.size) {
-          await unlink(partPath).catch(() => undefined);
-          throw new SockitError(
-            ErrorCode.INTEGRITY,
-            `"${remote}": ${size} bytes on disk, ${start.size} expected`,
-          );
-        }
-        await placePart(partPath, local, overwrite);
-        return { size, sha256, resumedFrom: from };
+        const asked = await this.#requestGet(remote, local, options.overwrite ?? false);
+        return this.#receiveGet(asked, options);
       });
     } catch (err) {
       // An aborted download leaves nothing behind; one cut by the network keeps its part to resume.
-      if (options.signal?.aborted) await unlink(partPath).catch(() => undefined);
+      if (options.signal?.aborted) removeQuietly(partPath);
       throw err;
     }
+  }
+
+  /**
+   * Downloads several files, in order, as `download` would one by one, but with up to
+   * DOWNLOAD_WINDOW requests sent ahead, so that the server has the next file under way while
+   * this side writes the one before: a folder of small files goes without a round trip each.
+   * `onDone` is called for each file placed, in order; `progress` as `download` reports it.
+   *
+   * At the first refusal (or a destination that exists, without `overwrite`) nothing more is
+   * asked for; what was already asked for is received and placed (`onDone` says which), then
+   * the call rejects with that first error.
+   *
+   * @example
+   * ```ts
+   * await client.downloadFiles([{ remote: 'docs/a.txt', local: 'a.txt' }], { maxFileSize: 2 ** 30 });
+   * ```
+   */
+  async downloadFiles(items: Iterable<DownloadItem>, options: DownloadFilesOptions = {}): Promise<void> {
+    const overwrite = options.overwrite ?? false;
+    const asked: AskedGet[] = [];
+    try {
+      await this.#guarded(options.signal, async () => {
+        let failure: unknown;
+        const settle = async (): Promise<void> => {
+          const next = asked[0] as AskedGet;
+          const began = Date.now();
+          try {
+            const result = await this.#receiveGet(next, {
+              maxFileSize: options.maxFileSize,
+              progress: options.progress && ((n, total) => options.progress?.(next.item, n, total)),
+            });
+            options.onDone?.(next.item, result, Date.now() - began);
+          } catch (err) {
+            if (!REFUSALS.has(err as Error)) throw err; // the connection or the disk failed
+            failure ??= err;
+          } finally {
+            asked.shift();
+          }
+        };
+        for (const item of items) {
+          if (failure !== undefined) break;
+          try {
+            asked.push({ ...(await this.#requestGet(item.remote, item.local, overwrite)), item });
+          } catch (err) {
+            failure = err;
+            break;
+          }
+          while (asked.length >= DOWNLOAD_WINDOW) await settle();
+        }
+        while (asked.length > 0) await settle();
+        if (failure !== undefined) throw failure;
+      });
+    } catch (err) {
+      if (options.signal?.aborted) for (const a of asked) removeQuietly(a.partPath);
+      throw err;
+    }
+  }
+
+  /** Checks the destination, looks for a kept part, and asks for the file. */
+  async #requestGet(remote: string, local: string, overwrite: boolean): Promise<AskedGet> {
+    await checkDestination(local, overwrite);
+    const partPath = `${local}${PART_SUFFIX}`;
+    const kept = await keptPart(partPath);
+    this.#channel.send({ op: 'get', path: remote, offset: kept.offset, prefixSha256: kept.prefix });
+    return { remote, local, partPath, kept, overwrite, item: { remote, local } };
+  }
+
+  /** Receives the answer to a `get` sent before, into its part, and places the file once verified. */
+  async #receiveGet(
+    asked: AskedGet,
+    options: { maxFileSize?: number; progress?: (received: number, total: number) => void },
+  ): Promise<TransferResult> {
+    const { remote, local, partPath, kept, overwrite } = asked;
+    const start = await this.#answer(Answers.getStart);
+    try {
+      await checkStart(start, kept.offset, local, options.maxFileSize);
+    } catch (err) {
+      // The server's bytes follow at once and would be read as messages: drop the connection.
+      this.#channel.socket.destroy();
+      throw err;
+    }
+    const from = start.from;
+    this.#log.debug({ path: remote, size: start.size, from, kept: kept.offset }, 'download: receiving');
+    const hash = from > 0 && kept.hash ? kept.hash : createHash('sha256');
+    const sink = new FileSink(await openPart(partPath, from), from, start.size - from);
+    try {
+      await receiveRange(this.#channel, sink, start.size - from, hash, (n) =>
+        options.progress?.(from + n, start.size),
+      );
+    } catch (err) {
+      await sink.abandon().catch(() => undefined);
+      throw err;
+    }
+    await sink.finish();
+    const end = await this.#answer(Answers.getEnd);
+    const sha256 = hash.digest('hex');
+    if (sha256 !== end.sha256) {
+      removeQuietly(partPath);
+      throw new SockitError(
+        ErrorCode.INTEGRITY,
+        `"${remote}": the received bytes do not match the server's SHA-256`,
+      );
+    }
+    const size = partLength(partPath);
+    if (size !== start.size) {
+      removeQuietly(partPath);
+      throw new SockitError(
+        ErrorCode.INTEGRITY,
+        `"${remote}": ${size} bytes on disk, ${start.size} expected`,
+      );
+    }
+    await placePart(partPath, local, overwrite);
+    return { size, sha256, resumedFrom: from };
   }
 
   /**
@@ -484,11 +679,55 @@ export class FilesClient {
     const refusal = Refusal.safeParse(header);
     if (refusal.success) {
       const code = Object.values(ErrorCode).find((c) => c === refusal.data.code) ?? ErrorCode.BAD_REPLY;
-      throw new SockitError(code, refusal.data.message);
+      const err = new SockitError(code, refusal.data.message);
+      REFUSALS.add(err);
+      throw err;
     }
     const parsed = schema.safeParse(header);
     if (!parsed.success) throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent an answer out of place');
     return { header: parsed.data, body };
+  }
+}
+
+/** Downloads asked for ahead of the one being received, at most. */
+const DOWNLOAD_WINDOW = 16;
+
+/** A `get` sent, and what its answer needs. */
+interface AskedGet {
+  remote: string;
+  local: string;
+  partPath: string;
+  kept: KeptPart;
+  overwrite: boolean;
+  item: DownloadItem;
+}
+
+/** Errors that are the server's refusals (the connection is still in step after them). */
+const REFUSALS = new WeakSet<Error>();
+
+/** Eager puts awaiting their answers at most, and their bytes. */
+const EAGER_WINDOW = 64;
+const EAGER_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The whole of `file` when it holds at most `max` bytes, read in one go; undefined for a
+ * larger one (or one that is not a regular file). What is read is what is hashed and sent.
+ */
+function readSmallFile(file: string, max: number): Buffer | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile() || info.size > max) return undefined;
+    const buffer = Buffer.allocUnsafe(info.size);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return length === buffer.length ? buffer : buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
   }
 }
 

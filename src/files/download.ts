@@ -5,10 +5,24 @@
  * A download is written to `LOCAL.sockit-part` in the destination folder and gets its real
  * name only after its SHA-256 matched; an existing `LOCAL` is never replaced unless the
  * caller asked for it (`link` refuses an existing name in one step, as the server's uploads do).
+ *
+ * The metadata calls (lstat, statfs, link, rename, unlink) are made synchronously: each takes
+ * microseconds, a round trip through Node's thread pool far more, and a folder of small files
+ * makes a dozen per file.
  */
 import type { Hash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { type FileHandle, link, lstat, mkdir, open, rename, statfs, unlink } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  statfsSync,
+  unlinkSync,
+} from 'node:fs';
+import { type FileHandle, lstat, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
 import { checkRelativePath } from './names.js';
@@ -40,15 +54,22 @@ export interface KeptPart {
 /** Refuses to start when `local` exists and may not be replaced. */
 export async function checkDestination(local: string, overwrite: boolean): Promise<void> {
   if (overwrite) return;
-  if (await lstat(local).catch(() => undefined)) {
+  if (lstatSync(local, { throwIfNoEntry: false })) {
     throw new SockitError(ErrorCode.EXISTS, `${local} exists (download with overwrite to replace it)`);
   }
 }
 
 /** The part an earlier attempt left at `partPath`, if any (a link there is not followed). */
 export async function keptPart(partPath: string): Promise<KeptPart> {
+  const none = { offset: 0, prefix: undefined, hash: undefined };
+  // Usually there is none: found out without the thread pool.
+  try {
+    closeSync(openSync(partPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
+  } catch {
+    return none;
+  }
   const handle = await open(partPath, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
-  if (!handle) return { offset: 0, prefix: undefined, hash: undefined };
+  if (!handle) return none;
   try {
     const offset = (await handle.stat()).size;
     const hash = await hashPrefix(handle, offset);
@@ -81,7 +102,12 @@ export async function checkStart(
       `the server announces ${start.size} bytes, above the limit of ${maxFileSize}`,
     );
   }
-  const fs = await statfs(path.dirname(path.resolve(local))).catch(() => undefined);
+  let fs: { bavail: number; bsize: number } | undefined;
+  try {
+    fs = statfsSync(path.dirname(path.resolve(local)));
+  } catch {
+    fs = undefined;
+  }
   if (fs && start.size - start.from > fs.bavail * fs.bsize) {
     throw new SockitError(
       ErrorCode.FILE_TOO_LARGE,
@@ -108,15 +134,15 @@ export async function openPart(partPath: string, from: number): Promise<FileHand
  */
 export async function placePart(partPath: string, local: string, overwrite: boolean): Promise<void> {
   if (overwrite) {
-    await rename(partPath, local);
+    renameSync(partPath, local);
     return;
   }
   try {
-    await link(partPath, local);
+    linkSync(partPath, local);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
-      await unlink(partPath).catch(() => undefined);
+      removeQuietly(partPath);
       throw new SockitError(
         ErrorCode.EXISTS,
         `${local} appeared meanwhile; download with overwrite to replace it`,
@@ -124,10 +150,29 @@ export async function placePart(partPath: string, local: string, overwrite: bool
     }
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
     await checkDestination(local, false);
-    await rename(partPath, local);
+    renameSync(partPath, local);
     return;
   }
-  await unlink(partPath);
+  unlinkSync(partPath);
+}
+
+/** Removes a part that is of no more use; a failure to is not the caller's concern. */
+export function removeQuietly(partPath: string): void {
+  try {
+    unlinkSync(partPath);
+  } catch {
+    // gone already, or not ours to remove
+  }
+}
+
+/** Bytes in the part file now (after its sink closed it). */
+export function partLength(partPath: string): number {
+  const fd = openSync(partPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** One step of a folder download: a folder to make or a file to fetch, at a local path. */

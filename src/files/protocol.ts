@@ -8,6 +8,7 @@
  *   list | stat | mkdir | rm                                  -> one answer
  *   put {path, size} -> {offset, prefixSha256} -> put-from {offset} + raw bytes + put-end {sha256}
  *                                                        -> {sha256}
+ *   put {path, size, eager} + put-from {0} + raw bytes + put-end {sha256} -> {sha256}  (version 3 on)
  *   get {path, offset, prefixSha256} -> {size, from} + raw bytes + {sha256}
  *   sum {path, size} -> {hashed}... -> {entry, sha256?}              (version 2 on)
  *
@@ -15,6 +16,15 @@
  * SHA-256 of it; the client sends from there only if its own first bytes hash the same.
  * A get names the length and hash of the client's part; the server restarts at 0 when they
  * do not match its file.
+ *
+ * Eager put: for a file of at most EAGER_PUT_MAX bytes, the client sends the whole upload at
+ * once, without waiting for an offer (none comes: a small file is not resumed), and may send
+ * the next requests before the answer: a folder of small files goes at the pace of the link,
+ * not of one round trip per file. The server reads the whole upload before it answers, even
+ * when it refuses it, so that the stream stays in step; answers come in the order of the
+ * requests. A `chained` eager put is stored only if no eager put was refused since the last
+ * eager put without `chained` (the first of a batch): a batch stops at its first refusal,
+ * as uploads one by one do, and the rest is refused with ERR_ABORTED (read and dropped).
  *
  * Sum: the entry at a path and, only when it is a file of exactly the `size` the client
  * gives (no larger than the server's file size limit), its SHA-256, so that a transfer can
@@ -24,10 +34,14 @@
 import { z } from 'zod';
 import { MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 
-/** 2 added `sum`; a client checks the greeting's version before it asks for one. */
-export const FILES_PROTOCOL_VERSION = 2;
+/** 2 added `sum`, 3 eager puts; a client checks the greeting's version before it uses them. */
+export const FILES_PROTOCOL_VERSION = 3;
 /** The first version with `sum`. */
 export const SUM_VERSION = 2;
+/** The first version with eager puts. */
+export const EAGER_PUT_VERSION = 3;
+/** Largest file an eager put may carry. */
+export const EAGER_PUT_MAX = 1024 * 1024;
 export { FILES_PORT } from './port.js';
 /** Largest path a request may carry, in bytes of UTF-8. */
 export const MAX_PATH_LENGTH = 4096;
@@ -68,7 +82,14 @@ export const Request = z.discriminatedUnion('op', [
   z.object({ op: z.literal('stat'), path }),
   z.object({ op: z.literal('mkdir'), path, parents: z.boolean().optional() }),
   z.object({ op: z.literal('rm'), path, recursive: z.boolean().optional() }),
-  z.object({ op: z.literal('put'), path, size, overwrite: z.boolean().optional() }),
+  z.object({
+    op: z.literal('put'),
+    path,
+    size,
+    overwrite: z.boolean().optional(),
+    eager: z.boolean().optional(),
+    chained: z.boolean().optional(),
+  }),
   z.object({ op: z.literal('put-from'), offset: size }),
   z.object({ op: z.literal('put-end'), sha256 }),
   z.object({ op: z.literal('get'), path, offset: size.optional(), prefixSha256: sha256.optional() }),

@@ -21,6 +21,8 @@ export interface RequestIo {
   ok(fields?: Record<string, unknown>): void;
   /** The next request, which must be `op`; anything else ends the connection (ERR_BAD_REQUEST). */
   expect<K extends Request['op']>(op: K): Promise<Req<K>>;
+  /** This connection's batch of eager puts: whether one was refused since the batch began. */
+  readonly batch: { refused: boolean };
 }
 
 /** Errors after which the connection closes (its refusal is still sent). */

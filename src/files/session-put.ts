@@ -7,8 +7,9 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { ErrorCode, SockitError } from '../errors.js';
-import { fatal, type Req, type RequestIo, startTransfer } from './session-io.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
+import { EAGER_PUT_MAX } from './protocol.js';
+import { asRefusal, fatal, isFatal, type Req, type RequestIo, startTransfer } from './session-io.js';
 import type { PartInfo, UserFiles } from './storage.js';
 import { FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
 import { checkQuota, type QuotaShared, recordUsage } from './usage.js';
@@ -36,6 +37,60 @@ export async function servePut(
   shared: UploadShared,
   files: UserFiles,
   request: Req<'put'>,
+): Promise<void> {
+  if (!request.eager) return checkAndReceive(io, shared, files, request);
+  if (request.size > EAGER_PUT_MAX) {
+    throw fatal(
+      new SockitError(ErrorCode.BAD_REQUEST, `an eager put carries at most ${EAGER_PUT_MAX} bytes`),
+    );
+  }
+  const step: EagerStep = { started: false, receiving: false };
+  if (!request.chained) io.batch.refused = false;
+  try {
+    if (io.batch.refused) {
+      throw new SockitError(
+        ErrorCode.ABORTED,
+        `"${request.path}" not stored: an earlier file of the batch was refused`,
+      );
+    }
+    await checkAndReceive(io, shared, files, request, step);
+  } catch (err) {
+    io.batch.refused = true;
+    // Refused before its bytes were read: they are on their way all the same.
+    if (!step.receiving && !isFatal(err)) await discardEager(io, request.size, step);
+    throw err;
+  }
+}
+
+/** Reads (and drops) an eager upload that was refused: its put-from, its bytes, its put-end. */
+async function discardEager(io: RequestIo, size: number, step: EagerStep): Promise<void> {
+  if (!step.started) {
+    const start = await io.expect('put-from');
+    if (start.offset !== 0) throw fatal(new SockitError(ErrorCode.BAD_REQUEST, 'an eager put starts at 0'));
+  }
+  await io.channel.receiveRun(
+    size,
+    () => true,
+    async () => {},
+  );
+  await io.expect('put-end');
+}
+
+/**
+ * How far an eager upload's reading went: its put-from read, its bytes being taken (from
+ * then on it ends as any upload does).
+ */
+interface EagerStep {
+  started: boolean;
+  receiving: boolean;
+}
+
+async function checkAndReceive(
+  io: RequestIo,
+  shared: UploadShared,
+  files: UserFiles,
+  request: Req<'put'>,
+  eager?: EagerStep,
 ): Promise<void> {
   const { maxFileSize } = shared.limits;
   if (request.size > maxFileSize) {
@@ -70,7 +125,7 @@ export async function servePut(
   const { reserved } = shared;
   reserved.set(files.user, (reserved.get(files.user) ?? 0) + request.size);
   try {
-    await receiveUpload(io, shared, files, request, existing?.size ?? 0);
+    await receiveUpload(io, shared, files, request, existing?.size ?? 0, eager);
   } finally {
     shared.busy.delete(key);
     const left = (reserved.get(files.user) ?? 0) - request.size;
@@ -85,15 +140,18 @@ async function receiveUpload(
   files: UserFiles,
   request: Req<'put'>,
   replaced: number,
+  eager: EagerStep | undefined,
 ): Promise<void> {
   const part = files.partFor(request.path);
-  const prefix = await keptPrefix(files, part, request);
+  // An eager upload starts at 0: a kept part is not looked at.
+  const prefix = eager ? undefined : await keptPrefix(files, part, request);
   const offset = prefix?.length ?? 0;
   const partBytes = await files.partSize(part);
   await checkQuota(shared, files, { size: request.size, replaced, partBytes });
-  io.ok({ offset, prefixSha256: prefix ? peekHex(prefix.hash) : undefined });
+  if (!eager) io.ok({ offset, prefixSha256: prefix ? peekHex(prefix.hash) : undefined });
 
   const start = await io.expect('put-from');
+  if (eager) eager.started = true;
   if (start.offset !== 0 && start.offset !== offset) {
     throw fatal(new SockitError(ErrorCode.BAD_REQUEST, 'put-from must start at 0 or at the offered offset'));
   }
@@ -102,7 +160,7 @@ async function receiveUpload(
   // From here on the disk changes: whatever happens, the stored usage moves by what did.
   let digest: string | undefined;
   try {
-    digest = await writeUpload(io, files, part, request, from, from === 0 ? undefined : prefix?.hash);
+    digest = await writeUpload(io, files, part, request, from, from === 0 ? undefined : prefix?.hash, eager);
   } finally {
     const partNow = await files.partSize(part);
     const delta = partNow - partBytes + (digest === undefined ? 0 : request.size - replaced);
@@ -151,6 +209,7 @@ async function writeUpload(
   request: Req<'put'>,
   from: number,
   prefix: Hash | undefined,
+  eager: EagerStep | undefined,
 ): Promise<string> {
   if (from === 0) await files.describePart(part, request.path, request.size);
   const hash = prefix ?? createHash('sha256');
@@ -158,19 +217,25 @@ async function writeUpload(
   let received = 0;
   try {
     const flags = from === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDWR;
-    const sink = new FileSink(await files.openPart(part, flags), from);
+    const sink = new FileSink(await files.openPart(part, flags), from, request.size - from);
+    if (eager) eager.receiving = true;
+    let last: Req<'put-end'>;
     try {
       await receiveRange(io.channel, sink, request.size - from, hash, (n) => {
         received = n;
       });
+      last = await io.expect('put-end');
     } catch (err) {
       // Keep what arrived, even from a cut connection: it is what a resume starts from.
       await sink.abandon().catch(() => undefined);
-      throw err;
+      // The rest of the bytes (or the put-end) were not read: the stream is out of step.
+      throw isSockitError(err)
+        ? fatal(err)
+        : fatal(asRefusal(err) ?? new SockitError(ErrorCode.IO, (err as Error).message, { cause: err }));
     }
-    // Synced before it gets its name: once named, the bytes are on disk.
+    // Synced before it gets its name: once named, the bytes are on disk. The put-end was
+    // read first, so that a failure here leaves the connection in step.
     await sink.finish();
-    const last = await io.expect('put-end');
     const digest = hash.digest('hex');
     if (digest !== last.sha256) {
       await files.dropPart(part);

@@ -62,6 +62,7 @@ export class FileSession {
       log: conn.log,
       ok: (fields) => this.#ok(fields),
       expect: (op) => this.#expect(op),
+      batch: { refused: false },
     };
   }
 

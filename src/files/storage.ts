@@ -16,7 +16,7 @@
  * the kernel whole, so a folder swapped for a link meanwhile cannot lead outside the home.
  */
 import { createHash } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, readFileSync, type Stats, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { ConfinedDir, ConfinedRoot } from '../runtime/confine.js';
@@ -37,6 +37,9 @@ export const MAX_LIST_BYTES = 32 * 1024 * 1024;
  * made through the service, and one made on the disk is not walked past this depth.
  */
 export const MAX_DEPTH = 256;
+
+/** Largest description of a part the service reads (it writes ~100 bytes plus the path). */
+const MAX_META_BYTES = 64 * 1024;
 
 /** The folder of the upload parts, under the root. */
 export const PARTS_FOLDER = '.parts';
@@ -275,11 +278,21 @@ export class UserFiles {
     );
   }
 
-  /** The size an unfinished upload was started for, when its part is for `requested` and `size`. */
+  /**
+   * The size an unfinished upload was started for, when its part is for `requested` and `size`.
+   * The description is a few bytes: read without the thread pool (see openFileSync).
+   */
   async partMatches(part: PartInfo, requested: string, size: number): Promise<boolean> {
     try {
-      const handle = await this.root.openFile(part.meta, constants.O_RDONLY | constants.O_NONBLOCK);
-      const text = await handle.readFile('utf8').finally(() => handle.close());
+      const fd = this.root.openFileSync(part.meta, constants.O_RDONLY | constants.O_NONBLOCK);
+      let text: string;
+      try {
+        // One the service wrote is far shorter; anything longer was not.
+        if (fstatSync(fd).size > MAX_META_BYTES) return false;
+        text = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
+      }
       const meta = JSON.parse(text) as { path?: unknown; size?: unknown };
       return meta.path === this.display(requested) && meta.size === size;
     } catch {
@@ -289,10 +302,12 @@ export class UserFiles {
 
   async describePart(part: PartInfo, requested: string, size: number): Promise<void> {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
-    const handle = await this.root.openFile(part.meta, flags, 0o600);
-    await handle
-      .writeFile(JSON.stringify({ path: this.display(requested), size }))
-      .finally(() => handle.close());
+    const fd = this.root.openFileSync(part.meta, flags, 0o600);
+    try {
+      writeFileSync(fd, JSON.stringify({ path: this.display(requested), size }));
+    } finally {
+      closeSync(fd);
+    }
   }
 
   async dropPart(part: PartInfo): Promise<void> {

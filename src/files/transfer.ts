@@ -3,6 +3,7 @@
  * the server's uploads and downloads and the client's.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { Channel } from '../runtime/channel.js';
@@ -62,8 +63,8 @@ export async function sendRange(
   progress?: ProgressFn,
 ): Promise<void> {
   const free: Buffer[] = [];
-  for (let i = 0; i < SEND_BUFFERS; i++)
-    free.push(Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(to - from, 1))));
+  const count = Math.min(SEND_BUFFERS, Math.max(1, Math.ceil((to - from) / READ_CHUNK)));
+  for (let i = 0; i < count; i++) free.push(Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(to - from, 1))));
   let waiter: (() => void) | undefined;
   const giveBack = (buffer: Buffer): void => {
     free.push(buffer);
@@ -153,9 +154,13 @@ export class FileSink {
   #error: Error | undefined;
   #drained: (() => void) | undefined;
 
-  constructor(handle: FileHandle, position: number) {
+  readonly #staging: number;
+
+  /** `expected`: the bytes to come, when known: a small file gets a buffer its size, not 1 MiB. */
+  constructor(handle: FileHandle, position: number, expected = STAGING_SIZE) {
     this.#handle = handle;
     this.#position = position;
+    this.#staging = Math.max(1, Math.min(STAGING_SIZE, expected));
   }
 
   /** Copies `chunk` in; false when the caller should wait for `drain()`. */
@@ -163,11 +168,11 @@ export class FileSink {
     if (this.#error) throw this.#error;
     let offset = 0;
     while (offset < chunk.length) {
-      this.#current ??= this.#free.pop() ?? Buffer.allocUnsafe(STAGING_SIZE);
+      this.#current ??= this.#free.pop() ?? Buffer.allocUnsafe(this.#staging);
       const copied = chunk.copy(this.#current, this.#filled, offset);
       offset += copied;
       this.#filled += copied;
-      if (this.#filled === STAGING_SIZE) this.#enqueue();
+      if (this.#filled === this.#current.length) this.#enqueue();
     }
     return this.#queue.length < MAX_QUEUED;
   }
@@ -203,9 +208,30 @@ export class FileSink {
   }
 
   async #settle(): Promise<void> {
+    if (this.#filled > 0 && this.#filled <= DIRECT_WRITE && !this.#writing && !this.#error) {
+      // A small file (or a small last piece) goes to the page cache at once: a write of a few
+      // KiB takes microseconds, a round trip through the thread pool far more.
+      this.#writeNow();
+    }
     if (this.#filled > 0) this.#enqueue();
     while (this.#writing) await this.#writing;
     await this.#syncing;
+  }
+
+  #writeNow(): void {
+    const buffer = this.#current as Buffer;
+    try {
+      let done = 0;
+      while (done < this.#filled) {
+        done += writeSync(this.#handle.fd, buffer, done, this.#filled - done, this.#position + done);
+      }
+      this.#position += done;
+      this.#filled = 0;
+      this.#current = undefined;
+      this.#free.push(buffer);
+    } catch (err) {
+      this.#error = err as Error;
+    }
   }
 
   #enqueue(): void {
@@ -263,6 +289,8 @@ export class FileSink {
   }
 }
 
+/** The most a sink writes at once on the event loop, without the thread pool. */
+const DIRECT_WRITE = 128 * 1024;
 /** Size of the sink's reused buffers. */
 const STAGING_SIZE = 1024 * 1024;
 /** Full buffers waiting for the disk before the socket is paused: 8 MiB. */

@@ -1,0 +1,171 @@
+/**
+ * Batches: `uploadFiles` sends small files as eager puts without a round trip each, and
+ * `downloadFiles` asks for files ahead. Both keep the one-by-one semantics: everything
+ * intact, stopped at the first refusal with nothing stored or fetched after it, and the
+ * connection still in step for the next request. An eager put is bounded on the server.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
+import { openUserStore, type UserStore } from '../../src/auth/store.js';
+import { ErrorCode } from '../../src/errors.js';
+import { FilesClient, type UploadItem } from '../../src/files/client.js';
+import { EAGER_PUT_MAX } from '../../src/files/protocol.js';
+import { Channel } from '../../src/runtime/channel.js';
+import type { TcpService } from '../../src/runtime/tcp.js';
+import { codeOf } from '../codes.js';
+import { serveFilesForTest, TEST_ITERATIONS } from './serve.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('batches of files', () => {
+  let base: string;
+  let store: UserStore;
+  let service: TcpService;
+  let home: string;
+  let local: string;
+  let client: FilesClient;
+  const files = new Map<string, Buffer>();
+
+  beforeAll(async () => {
+    base = await mkdtemp(path.join(tmpdir(), 'sockit-files-batch-'));
+    store = await openUserStore(path.join(base, 'users.db'));
+    await store.add('ann', await deriveCredentials('correct horse', { iterations: TEST_ITERATIONS }));
+    service = await serveFilesForTest(path.join(base, 'root'), store);
+    home = path.join(base, 'root', 'ann');
+    local = path.join(base, 'local');
+    await mkdir(local);
+    // 150 small files (more than the client's window), one empty, one just at the eager limit,
+    // one above it (sent as a resumable upload in the middle of the batch).
+    for (let i = 0; i < 150; i++)
+      files.set(`f${String(i).padStart(3, '0')}.bin`, randomBytes(1 + ((i * 977) % 70_000)));
+    files.set('empty.bin', Buffer.alloc(0));
+    files.set('limit.bin', randomBytes(EAGER_PUT_MAX));
+    files.set('large.bin', randomBytes(EAGER_PUT_MAX + 12345));
+    for (const [name, data] of files) await writeFile(path.join(local, name), data);
+    client = await FilesClient.login({
+      host: '127.0.0.1',
+      port: service.address.port,
+      user: 'ann',
+      password: 'correct horse',
+    });
+  });
+  afterAll(async () => {
+    client?.close();
+    await service?.close();
+    await store?.close();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  const items = (folder: string, names: Iterable<string>): UploadItem[] =>
+    [...names].map((name) => ({ local: path.join(local, name), remote: `${folder}/${name}` }));
+
+  it('uploads every file intact, in order, small ones eagerly and a large one resumably', async () => {
+    await client.mkdir('up');
+    const done: string[] = [];
+    await client.uploadFiles(items('up', files.keys()), {
+      onDone: (item, result) => {
+        expect(result.sha256).toBe(sha(files.get(path.basename(item.local)) as Buffer));
+        done.push(path.basename(item.local));
+      },
+    });
+    expect(done).toEqual([...files.keys()]);
+    for (const [name, data] of files)
+      expect(sha(await readFile(path.join(home, 'up', name)))).toBe(sha(data));
+    // The connection is in step: one more request works.
+    expect((await client.stat('up/large.bin')).size).toBe(EAGER_PUT_MAX + 12345);
+  });
+
+  it('stops at the first refused file: nothing after it is stored, the connection goes on', async () => {
+    await client.mkdir('stop');
+    await writeFile(path.join(home, 'stop', 'f010.bin'), 'already here');
+    const names = [...files.keys()].filter((n) => n.startsWith('f')).slice(0, 60);
+    const done: string[] = [];
+    const failure = await codeOf(
+      client.uploadFiles(items('stop', names), { onDone: (item) => done.push(path.basename(item.local)) }),
+    );
+    expect(failure).toBe(ErrorCode.EXISTS);
+    expect(done).toEqual(names.slice(0, 10));
+    expect((await readdir(path.join(home, 'stop'))).sort()).toEqual(names.slice(0, 11));
+    expect(await readFile(path.join(home, 'stop', 'f010.bin'), 'utf8')).toBe('already here');
+    // A new batch starts afresh, and with overwrite replaces the file.
+    await client.uploadFiles(items('stop', names.slice(10, 12)), { overwrite: true });
+    expect(sha(await readFile(path.join(home, 'stop', 'f010.bin')))).toBe(
+      sha(files.get('f010.bin') as Buffer),
+    );
+  });
+
+  it('downloads every file intact with requests sent ahead', async () => {
+    const into = path.join(base, 'down');
+    await mkdir(into);
+    const names = [...files.keys()];
+    const done: string[] = [];
+    await client.downloadFiles(
+      names.map((name) => ({ remote: `up/${name}`, local: path.join(into, name) })),
+      { onDone: (item) => done.push(path.basename(item.local)) },
+    );
+    expect(done).toEqual(names);
+    for (const [name, data] of files) expect(sha(await readFile(path.join(into, name)))).toBe(sha(data));
+    expect((await readdir(into)).filter((n) => n.endsWith('.sockit-part'))).toEqual([]);
+  });
+
+  it('stops downloading at a missing file, takes what was asked before it, and goes on', async () => {
+    const into = path.join(base, 'down-stop');
+    await mkdir(into);
+    const names = ['f000.bin', 'f001.bin', 'missing.bin', 'f002.bin', 'f003.bin'];
+    const done: string[] = [];
+    const failure = await codeOf(
+      client.downloadFiles(
+        names.map((name) => ({ remote: `up/${name}`, local: path.join(into, name) })),
+        { onDone: (item) => done.push(path.basename(item.local)) },
+      ),
+    );
+    expect(failure).toBe(ErrorCode.NOT_FOUND);
+    // Asked ahead of the refusal, and received in step: placed.
+    expect(done).toEqual(['f000.bin', 'f001.bin', 'f002.bin', 'f003.bin']);
+    expect((await readdir(into)).sort()).toEqual(['f000.bin', 'f001.bin', 'f002.bin', 'f003.bin']);
+    expect((await client.stat('up/f000.bin')).type).toBe('file');
+  });
+
+  it('a raw client: an eager put over the limit ends the connection; a refused one is read to its end', async () => {
+    const raw = await rawLogin(service.address.port);
+    // Refused (the folder does not exist), its bytes still read: the next request is answered.
+    const data = randomBytes(1000);
+    raw.channel.send({ op: 'put', path: 'nowhere/a.bin', size: data.length, eager: true });
+    raw.channel.send({ op: 'put-from', offset: 0 });
+    raw.channel.socket.write(data);
+    raw.channel.send({ op: 'put-end', sha256: sha(data) });
+    raw.channel.send({ op: 'stat', path: 'up' });
+    expect((await raw.channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.NOT_FOUND });
+    expect((await raw.channel.receive()).header).toMatchObject({ ok: true, entry: { type: 'dir' } });
+    // Chained after a refusal: refused too, not stored.
+    raw.channel.send({ op: 'put', path: 'up/chained.bin', size: data.length, eager: true, chained: true });
+    raw.channel.send({ op: 'put-from', offset: 0 });
+    raw.channel.socket.write(data);
+    raw.channel.send({ op: 'put-end', sha256: sha(data) });
+    expect((await raw.channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.ABORTED });
+    await expect(readFile(path.join(home, 'up', 'chained.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // Over the limit: the server cannot know it will be sent in step; it says so and closes.
+    raw.channel.send({ op: 'put', path: 'up/big.bin', size: EAGER_PUT_MAX + 1, eager: true });
+    expect((await raw.channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.BAD_REQUEST });
+    await new Promise((resolve) => raw.channel.socket.once('close', resolve));
+  });
+});
+
+/** A log-in over a raw channel, to send what the client library would not. */
+async function rawLogin(port: number): Promise<{ channel: Channel }> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const channel = new Channel(socket);
+  await channel.receive(); // hello
+  const scram = new ScramClient('ann', 'correct horse');
+  channel.send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() });
+  const first = await channel.receive();
+  channel.send({ op: 'auth-final', data: await scram.final(String(first.header.data)) });
+  expect((await channel.receive()).header.ok).toBe(true);
+  return { channel };
+}
