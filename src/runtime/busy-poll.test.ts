@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AnswerPoll, busyPolling, pollFor } from './busy-poll.js';
+import { AnswerPoll, budgetFor, busyPolling, pollFor } from './busy-poll.js';
 
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -44,6 +44,29 @@ describe('busy polling', () => {
     }
     expect(poll.answerUs).toBeCloseTo(30, 5);
     expect(poll.active).toBe(true);
+  });
+
+  it('gives a large datagram a longer budget: a peer copying 64 KiB is still polled for', () => {
+    const clock = fakeClock();
+    const poll = new AnswerPoll(100);
+    expect(budgetFor(100, 0)).toBe(100);
+    expect(budgetFor(100, 65464)).toBeGreaterThan(490);
+    for (let i = 0; i < 20; i++) {
+      clock.set(1000 + i);
+      poll.sent(65464);
+      clock.set(1000 + i + 0.3); // answered after 300 us: over the base budget, within the 64 KiB one
+      poll.answered();
+    }
+    expect(poll.answerUs).toBeCloseTo(300, 5);
+    expect(poll.active).toBe(true);
+    // The same answer time after small datagrams is a slow peer: not polled for.
+    for (let i = 0; i < 40; i++) {
+      clock.set(2000 + i);
+      poll.sent(512);
+      clock.set(2000 + i + 0.3);
+      poll.answered();
+    }
+    expect(poll.active).toBe(false);
   });
 
   it('stops polling for a peer slower than the budget, and starts again when it speeds up', async () => {

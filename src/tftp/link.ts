@@ -58,7 +58,7 @@ export class TransferLink {
   send = (packet: Buffer | readonly Buffer[], to: Peer | undefined = this.peer): void => {
     if (this.#closed || !to) return;
     this.socket.send(packet as Buffer[], to.port, to.address);
-    this.#poll.sent();
+    this.#poll.sent(Array.isArray(packet) ? (packet[1]?.length ?? 0) : packet.length);
   };
 
   /** (Re)starts the timer; refreshing an existing timer of the same length is the cheap path. */
