@@ -6,7 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Dialect } from 'kysely';
+import type { Dialect, SqliteDatabase, SqliteStatement } from 'kysely';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { StoreKind } from './migrations.js';
 
@@ -112,7 +112,33 @@ async function openSqlite(file: string): Promise<Connection> {
     database?.close();
     throw databaseError(base, 'cannot open', err);
   }
-  return { ...base, dialect: new SqliteDialect({ database }) };
+  return { ...base, dialect: new SqliteDialect({ database: keepStatements(database) }) };
+}
+
+/** Compiled statements kept per database, at most. */
+const KEPT_STATEMENTS = 256;
+
+/**
+ * Kysely prepares every query it runs, and better-sqlite3 compiles SQL on every prepare (tens
+ * of microseconds, more than running a small query): the statements are kept compiled, by
+ * their SQL text, the least recently used let go past KEPT_STATEMENTS. A statement is
+ * reset after each run; Kysely runs one query at a time per connection (and this one is
+ * never streamed from), so a kept statement is never asked for while it still runs.
+ */
+function keepStatements(database: SqliteDatabase): SqliteDatabase {
+  const kept = new Map<string, SqliteStatement>();
+  const prepare = (sql: string): SqliteStatement => {
+    let statement = kept.get(sql);
+    if (statement === undefined) {
+      statement = database.prepare(sql);
+      if (kept.size >= KEPT_STATEMENTS) kept.delete(kept.keys().next().value as string);
+    } else {
+      kept.delete(sql);
+    }
+    kept.set(sql, statement);
+    return statement;
+  };
+  return { close: () => database.close(), prepare };
 }
 
 async function openMysql(url: URL): Promise<Connection> {
