@@ -101,10 +101,10 @@ async function checkAndReceive(
   }
   if (files.display(request.path) === '.')
     throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
-  const existing = await files.entry(request.path);
+  const { folder, entry: existing } = await files.target(request.path);
   if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
   // Refused now, not after the whole file has come.
-  if (!(await files.folderExists(request.path))) {
+  if (!folder) {
     throw new SockitError(
       ErrorCode.NOT_FOUND,
       `the folder of "${request.path}" does not exist (make it first)`,
@@ -211,7 +211,8 @@ async function writeUpload(
   prefix: Hash | undefined,
   eager: EagerStep | undefined,
 ): Promise<string> {
-  if (from === 0) await files.describePart(part, request.path, request.size);
+  // What a resume would look for; an eager upload is never resumed.
+  if (from === 0 && !eager) await files.describePart(part, request.path, request.size);
   const hash = prefix ?? createHash('sha256');
   const end = startTransfer('in', request.size - from);
   let received = 0;

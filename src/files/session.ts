@@ -110,6 +110,7 @@ export class FileSession {
       setTimeout(() => socket.destroy(), 2000).unref();
     } finally {
       this.#conn.closing.removeEventListener('abort', stop);
+      await this.#files?.close();
     }
   }
 

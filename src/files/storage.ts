@@ -68,10 +68,10 @@ export function partId(display: string): string {
   return createHash('sha256').update(display).digest('hex').slice(0, 32);
 }
 
-/** Where an unfinished upload keeps its bytes and its description, from the root. */
+/** Where an unfinished upload keeps its bytes and its description: names in the parts folder. */
 export interface PartInfo {
-  part: string[];
-  meta: string[];
+  part: string;
+  meta: string;
 }
 
 const missing = (err: unknown): boolean => {
@@ -82,6 +82,12 @@ const missing = (err: unknown): boolean => {
 export class UserFiles {
   readonly root: ConfinedRoot;
   readonly user: string;
+  /**
+   * The user's parts folder, the service's own (no home reaches it), held open while the
+   * user is logged in: an upload's dozen calls on its part and description are then one call
+   * each, not a walk from the root each.
+   */
+  #parts: Promise<ConfinedDir> | undefined;
 
   /** `user` must be a checked user name (a single safe component). */
   constructor(root: ConfinedRoot, user: string) {
@@ -92,6 +98,25 @@ export class UserFiles {
   async ensure(): Promise<void> {
     await this.root.mkdir([this.user], { parents: true, mode: 0o750 });
     await this.root.mkdir([PARTS_FOLDER, this.user], { parents: true, mode: 0o700 });
+  }
+
+  /** Lets go of what is held open (the parts folder); call once the session is over. */
+  async close(): Promise<void> {
+    const parts = this.#parts;
+    this.#parts = undefined;
+    await (await parts?.catch(() => undefined))?.close();
+  }
+
+  #partsDir(): Promise<ConfinedDir> {
+    if (!this.#parts) {
+      const opening = this.root.openDir([PARTS_FOLDER, this.user]);
+      // A failure is not kept: the next call tries again.
+      opening.catch(() => {
+        if (this.#parts === opening) this.#parts = undefined;
+      });
+      this.#parts = opening;
+    }
+    return this.#parts;
   }
 
   /** The path of `requested` from the root. */
@@ -225,10 +250,20 @@ export class UserFiles {
     }
   }
 
-  /** Whether the folder `requested` would land in exists. */
-  async folderExists(requested: string): Promise<boolean> {
-    const above = splitPath(requested).slice(0, -1).join('/');
-    return (await this.entry(above).catch(() => undefined))?.isDirectory() ?? false;
+  /**
+   * What is at `requested` (a link is refused) and whether the folder it would be in exists,
+   * in one walk: what an upload checks first.
+   */
+  async target(requested: string): Promise<{ folder: boolean; entry: Stats | undefined }> {
+    let entry: Stats | undefined;
+    try {
+      entry = await this.root.lookup(this.#at(requested));
+    } catch (err) {
+      if (missing(err)) return { folder: false, entry: undefined };
+      throw err;
+    }
+    if (entry?.isSymbolicLink()) throw denied(requested, 'symbolic links are not followed');
+    return { folder: true, entry };
   }
 
   /**
@@ -262,20 +297,22 @@ export class UserFiles {
   /** Where the unfinished upload of `requested` keeps its bytes and its description. */
   partFor(requested: string): PartInfo {
     const id = partId(this.display(requested));
-    return { part: [PARTS_FOLDER, this.user, `${id}.part`], meta: [PARTS_FOLDER, this.user, `${id}.json`] };
+    return { part: `${id}.part`, meta: `${id}.json` };
   }
 
   /** The part's file, opened with `flags` (O_CREAT makes it, mode 0640). */
-  openPart(part: PartInfo, flags: number): Promise<FileHandle> {
-    return this.root.openFile(part.part, flags, 0o640);
+  async openPart(part: PartInfo, flags: number): Promise<FileHandle> {
+    return (await this.#partsDir()).openFile(part.part, flags, 0o640);
   }
 
   /** Bytes already in the part (0 when there is none). */
   async partSize(part: PartInfo): Promise<number> {
-    return this.root.stat(part.part).then(
-      (s) => (s.isFile() ? s.size : 0),
-      () => 0,
-    );
+    try {
+      const info = (await this.#partsDir()).lstat(part.part);
+      return info?.isFile() ? info.size : 0;
+    } catch {
+      return 0;
+    }
   }
 
   /**
@@ -284,7 +321,7 @@ export class UserFiles {
    */
   async partMatches(part: PartInfo, requested: string, size: number): Promise<boolean> {
     try {
-      const fd = this.root.openFileSync(part.meta, constants.O_RDONLY | constants.O_NONBLOCK);
+      const fd = (await this.#partsDir()).openFileSync(part.meta, constants.O_RDONLY | constants.O_NONBLOCK);
       let text: string;
       try {
         // One the service wrote is far shorter; anything longer was not.
@@ -302,7 +339,7 @@ export class UserFiles {
 
   async describePart(part: PartInfo, requested: string, size: number): Promise<void> {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
-    const fd = this.root.openFileSync(part.meta, flags, 0o600);
+    const fd = (await this.#partsDir()).openFileSync(part.meta, flags, 0o600);
     try {
       writeFileSync(fd, JSON.stringify({ path: this.display(requested), size }));
     } finally {
@@ -311,12 +348,20 @@ export class UserFiles {
   }
 
   async dropPart(part: PartInfo): Promise<void> {
-    await this.root.unlink(part.part).catch(() => undefined);
+    await this.#unlinkPart(part.part);
     await this.dropMeta(part);
   }
 
   async dropMeta(part: PartInfo): Promise<void> {
-    await this.root.unlink(part.meta).catch(() => undefined);
+    await this.#unlinkPart(part.meta);
+  }
+
+  async #unlinkPart(name: string): Promise<void> {
+    try {
+      (await this.#partsDir()).unlink(name);
+    } catch {
+      // gone already: nothing to drop
+    }
   }
 
   /**
@@ -324,9 +369,10 @@ export class UserFiles {
    * otherwise (link fails if the name exists, so two uploads cannot both win).
    */
   async place(part: PartInfo, requested: string, overwrite: boolean): Promise<void> {
-    if (overwrite) return this.root.rename(part.part, this.#at(requested));
+    const parts = await this.#partsDir();
+    if (overwrite) return this.root.renameFrom(parts, part.part, this.#at(requested));
     try {
-      await this.root.link(part.part, this.#at(requested));
+      await this.root.linkFrom(parts, part.part, this.#at(requested));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new SockitError(
@@ -336,7 +382,7 @@ export class UserFiles {
       }
       throw err;
     }
-    await this.root.unlink(part.part);
+    parts.unlink(part.part);
   }
 }
 

@@ -173,6 +173,16 @@ export class ConfinedRoot {
     }
   }
 
+  /**
+   * The entry's status as `stat` gives it, but undefined when its folder exists and it does
+   * not: a missing folder on the way rejects (ENOENT, ENOTDIR). One walk tells both.
+   */
+  async lookup(rel: Relative, o: ConfineOptions = {}): Promise<Stats | undefined> {
+    return this.#at(rel, o, async ({ dir, name }) =>
+      name === '' ? fstatSync(dir.fd) : lstatIn(dir.at, name),
+    );
+  }
+
   /** The entry's status, not following a link (with `follow`, a link inside the root is followed). */
   async stat(rel: Relative, o: ConfineOptions = {}): Promise<Stats> {
     return this.#at(rel, o, async ({ dir, name }) =>
@@ -267,6 +277,27 @@ export class ConfinedRoot {
   /** link(2) between two verified folders: fails with EEXIST if `to` exists (nothing is replaced). */
   async link(from: Relative, to: Relative): Promise<void> {
     await this.#pair(from, to, async (a, b) => linkSync(a, b));
+  }
+
+  /** link(2) from `name` in an open folder of this root to `to` (which must not exist). */
+  async linkFrom(dir: ConfinedDir, name: string, to: Relative): Promise<void> {
+    await this.#from(dir, name, to, linkSync);
+  }
+
+  /** rename(2) from `name` in an open folder of this root to `to` (replacing a file there). */
+  async renameFrom(dir: ConfinedDir, name: string, to: Relative): Promise<void> {
+    await this.#from(dir, name, to, renameSync);
+  }
+
+  async #from(
+    dir: ConfinedDir,
+    name: string,
+    to: Relative,
+    act: (a: string, b: string) => void,
+  ): Promise<void> {
+    if (dir.walker !== this.#walker) throw new SockitError(ErrorCode.INTERNAL, 'a folder of another root');
+    const from = dir.at(name);
+    await this.#at(to, {}, async (b) => act(from, `${b.dir.at}/${this.#notRoot(to, b.name)}`));
   }
 
   async #pair(from: Relative, to: Relative, act: (a: string, b: string) => Promise<void>): Promise<void> {
