@@ -15,6 +15,7 @@ import {
   closeSync,
   constants,
   fstatSync,
+  ftruncateSync,
   linkSync,
   lstatSync,
   openSync,
@@ -22,12 +23,12 @@ import {
   statfsSync,
   unlinkSync,
 } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open } from 'node:fs/promises';
+import { lstat, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
 import { checkRelativePath } from './names.js';
 import type { Entry } from './protocol.js';
-import { hashPrefix, peekHex } from './transfer.js';
+import { descriptorFile, hashPrefix, peekHex, type SinkFile } from './transfer.js';
 
 /** Suffix of a download in progress, beside its destination. */
 export const PART_SUFFIX = '.sockit-part';
@@ -117,14 +118,19 @@ export async function checkStart(
 }
 
 /** Opens the part for writing from `from` on, cut to exactly `from` bytes; links are not followed. */
-export async function openPart(partPath: string, from: number): Promise<FileHandle> {
+export async function openPart(partPath: string, from: number): Promise<SinkFile> {
   const flags =
     from > 0
       ? constants.O_RDWR | constants.O_NOFOLLOW
       : constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-  const handle = await open(partPath, flags, 0o666);
-  if (from > 0) await handle.truncate(from);
-  return handle;
+  const fd = openSync(partPath, flags, 0o666);
+  try {
+    if (from > 0) ftruncateSync(fd, from);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return descriptorFile(fd);
 }
 
 /**

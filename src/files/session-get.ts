@@ -5,11 +5,66 @@
  * rest, when its hash matches the server's first bytes.
  */
 import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Req, type RequestIo, startTransfer } from './session-io.js';
 import type { UserFiles } from './storage.js';
 import { hashPrefix, peekHex, sendRange } from './transfer.js';
+
+/** Files up to this size are read whole at once, on the event loop (a few microseconds from the page cache). */
+export const SMALL_READ = 64 * 1024;
+
+/**
+ * Answers a `get` of a file of at most SMALL_READ bytes at once: opened, read and closed
+ * without the thread pool (three round trips through it cost more than the reading). False,
+ * with nothing sent, for a larger one.
+ */
+function serveSmall(io: RequestIo, files: UserFiles, request: Req<'get'>): boolean {
+  const fd = files.openReadFd(request.path);
+  let data: Buffer;
+  let mtime: number;
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new SockitError(ErrorCode.INVALID_ARGUMENT, `"${request.path}" is not a file`);
+    if (info.size > SMALL_READ) return false;
+    data = Buffer.allocUnsafe(info.size);
+    let length = 0;
+    while (length < data.length) {
+      const n = readSync(fd, data, length, data.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    // A file that shrank meanwhile is sent as it is now; its size is announced from what was read.
+    if (length < data.length) data = data.subarray(0, length);
+    mtime = Math.round(info.mtimeMs);
+  } finally {
+    closeSync(fd);
+  }
+  const began = Date.now();
+  const offset = request.offset ?? 0;
+  let from = 0;
+  if (offset > 0 && offset <= data.length && request.prefixSha256) {
+    const prefix = createHash('sha256').update(data.subarray(0, offset));
+    if (peekHex(prefix) === request.prefixSha256) from = offset;
+  }
+  const end = startTransfer('out', data.length - from);
+  io.ok({ size: data.length, from, mtime });
+  if (data.length > from) io.channel.socket.write(from === 0 ? data : data.subarray(from));
+  io.ok({ sha256: createHash('sha256').update(data).digest('hex') });
+  end(data.length - from);
+  io.log.info(
+    {
+      user: files.user,
+      path: files.display(request.path),
+      bytes: data.length,
+      resumedFrom: from,
+      ms: Date.now() - began,
+    },
+    'downloaded',
+  );
+  return true;
+}
 
 /**
  * Answers one `get` request on `io`.
@@ -20,6 +75,7 @@ import { hashPrefix, peekHex, sendRange } from './transfer.js';
  * ```
  */
 export async function serveGet(io: RequestIo, files: UserFiles, request: Req<'get'>): Promise<void> {
+  if (serveSmall(io, files, request)) return;
   const handle: FileHandle = await files.openRead(request.path);
   try {
     const info = await handle.stat();

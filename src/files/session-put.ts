@@ -11,7 +11,7 @@ import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { EAGER_PUT_MAX } from './protocol.js';
 import { asRefusal, fatal, isFatal, type Req, type RequestIo, startTransfer } from './session-io.js';
 import type { PartInfo, UserFiles } from './storage.js';
-import { FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
+import { descriptorFile, FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
 import { checkQuota, type QuotaShared, recordUsage } from './usage.js';
 
 /** What every upload of one server shares. */
@@ -218,7 +218,7 @@ async function writeUpload(
   let received = 0;
   try {
     const flags = from === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_RDWR;
-    const sink = new FileSink(await files.openPart(part, flags), from, request.size - from);
+    const sink = new FileSink(descriptorFile(await files.openPartFd(part, flags)), from, request.size - from);
     if (eager) eager.receiving = true;
     let last: Req<'put-end'>;
     try {

@@ -243,11 +243,24 @@ export class UserFiles {
     try {
       return await this.root.openFile(this.#at(requested), constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new SockitError(ErrorCode.NOT_FOUND, `"${requested}" does not exist`);
-      if (code === 'ELOOP') throw denied(requested, 'symbolic links are not followed');
-      throw err;
+      throw this.#readError(requested, err);
     }
+  }
+
+  /** `openRead` without the thread pool: a descriptor, for a file small enough to read at once. */
+  openReadFd(requested: string): number {
+    try {
+      return this.root.openFileSync(this.#at(requested), constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      throw this.#readError(requested, err);
+    }
+  }
+
+  #readError(requested: string, err: unknown): unknown {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return new SockitError(ErrorCode.NOT_FOUND, `"${requested}" does not exist`);
+    if (code === 'ELOOP') return denied(requested, 'symbolic links are not followed');
+    return err;
   }
 
   /**
@@ -303,6 +316,11 @@ export class UserFiles {
   /** The part's file, opened with `flags` (O_CREAT makes it, mode 0640). */
   async openPart(part: PartInfo, flags: number): Promise<FileHandle> {
     return (await this.#partsDir()).openFile(part.part, flags, 0o640);
+  }
+
+  /** The part's file to write, as a descriptor opened without the thread pool (see descriptorFile). */
+  async openPartFd(part: PartInfo, flags: number): Promise<number> {
+    return (await this.#partsDir()).openFileSync(part.part, flags, 0o640);
   }
 
   /** Bytes already in the part (0 when there is none). */

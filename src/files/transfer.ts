@@ -3,8 +3,9 @@
  * the server's uploads and downloads and the client's.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, writeSync, writev } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { Channel } from '../runtime/channel.js';
 import { abortedError } from './abort.js';
@@ -142,7 +143,7 @@ export async function receiveRange(
  * which an upload waits for before it names the file, has little left to do.
  */
 export class FileSink {
-  readonly #handle: FileHandle;
+  readonly #handle: SinkFile;
   #position: number;
   #free: Buffer[] = [];
   #current: Buffer | undefined;
@@ -157,7 +158,7 @@ export class FileSink {
   readonly #staging: number;
 
   /** `expected`: the bytes to come, when known: a small file gets a buffer its size, not 1 MiB. */
-  constructor(handle: FileHandle, position: number, expected = STAGING_SIZE) {
+  constructor(handle: SinkFile, position: number, expected = STAGING_SIZE) {
     this.#handle = handle;
     this.#position = position;
     this.#staging = Math.max(1, Math.min(STAGING_SIZE, expected));
@@ -287,6 +288,35 @@ export class FileSink {
     this.#drained = undefined;
     wake?.();
   }
+}
+
+/** What a FileSink writes through: a FileHandle, or a descriptor opened without the thread pool (`descriptorFile`). */
+export type SinkFile = Pick<FileHandle, 'fd' | 'writev' | 'datasync' | 'sync' | 'close'>;
+
+const writevAsync = promisify(writev);
+const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
+
+/**
+ * A SinkFile over a descriptor from openSync: for a small file, opened and closed without a
+ * round trip through the thread pool each (its one sync still goes through it). The sink
+ * owns the descriptor and closes it.
+ */
+export function descriptorFile(fd: number): SinkFile {
+  let closed = false;
+  return {
+    fd,
+    // Resolves to { bytesWritten, ... }: all the sink reads of it, as of FileHandle.writev's.
+    writev: ((buffers: NodeJS.ArrayBufferView[], position?: number) =>
+      writevAsync(fd, buffers, position)) as SinkFile['writev'],
+    datasync: () => fdatasyncAsync(fd),
+    sync: () => fsyncAsync(fd),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
+  };
 }
 
 /** The most a sink writes at once on the event loop, without the thread pool. */
