@@ -18,10 +18,22 @@
  * server's CPU time per download (user + system, sampled the same way) and, for sockit, its
  * retransmissions (from its transfer log lines).
  *
- * Needs the peers: scripts/interop-tools.sh. Runs as root (in.tftpd chroots).
- * --only 65464x1,1468x16 runs just those settings (BLKSIZExWINDOWSIZE).
+ * Memory per transfer: each server's proportional set size (Pss from /proc/PID/smaps_rollup,
+ * summed over in.tftpd's children, so that pages forked children share count once) sampled
+ * every 50 ms while it serves one download of the big file, then while it serves --concurrent
+ * downloads at once (default 200; atftp clients, blksize 1468, a 4 MiB file each, to
+ * /dev/null), and once they are over. Reported: idle, peak with 1 and with N, after, the most
+ * transfers seen at once (sockets open in the tree), and (peak - idle) / that per transfer.
  *
- * usage: node bench/tftp/run.mjs [--size MIB] [--runs N] [--only SETTINGS] [--json FILE]
+ * Needs the peers: scripts/interop-tools.sh. Runs as root (in.tftpd chroots).
+ * --only 65464x1,1468x16 runs just those settings (BLKSIZExWINDOWSIZE); --only memory just
+ * the memory phase; settings and memory combine.
+ *
+ * --busy-poll US starts sockit's server with that polling budget (0: off), for its CPU per
+ * block without polling.
+ *
+ * usage: node bench/tftp/run.mjs [--size MIB] [--runs N] [--only SETTINGS] [--concurrent N]
+ *                                [--busy-poll US] [--json FILE]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +44,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -53,6 +66,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     cap: { type: 'string', default: '60' },
     only: { type: 'string' },
+    concurrent: { type: 'string', default: '200' },
+    'busy-poll': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -114,6 +129,71 @@ const hwmKiB = (pid) => {
 };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Proportional set size of one process, KiB (0 once it is gone). */
+const pssKiB = (pid) => {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+};
+
+/**
+ * A server's memory while it serves `count` downloads of `file` at once: Pss of its process
+ * tree, idle before, the peak sampled every 50 ms, and after (once all have ended).
+ */
+async function memoryUnder(server, count, file, size) {
+  const pid = server.child.pid;
+  const total = () => tree(pid).reduce((sum, p) => sum + pssKiB(p), 0);
+  const idleSockets = sockets(pid);
+  const idle = total();
+  let peak = idle;
+  let concurrent = 0;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, total());
+    concurrent = Math.max(concurrent, sockets(pid) - idleSockets);
+  }, 50);
+  const clients = Array.from({ length: count }, () =>
+    spawn(
+      'atftp',
+      ['--get', '-r', file, '-l', '/dev/null', '--option', 'blksize 1468', '127.0.0.1', `${server.port}`],
+      {
+        stdio: 'ignore',
+      },
+    ),
+  );
+  const codes = await Promise.all(clients.map((c) => new Promise((resolve) => c.on('exit', resolve))));
+  clearInterval(timer);
+  peak = Math.max(peak, total());
+  const failed = codes.filter((c) => c !== 0).length;
+  if (failed > 0) throw new Error(`${failed} of ${count} downloads of ${file} (${size} bytes) failed`);
+  await sleep(500);
+  return { idle, peak, after: total(), concurrent };
+}
+
+/** UDP and other sockets open in a server's process tree (one per transfer), counted once each. */
+function sockets(pid) {
+  const seen = new Set();
+  for (const p of tree(pid)) {
+    try {
+      for (const fd of readdirSync(`/proc/${p}/fd`)) {
+        const target = readlinkOrEmpty(`/proc/${p}/fd/${fd}`);
+        if (target.startsWith('socket:')) seen.add(target);
+      }
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return seen.size;
+}
+
+function readlinkOrEmpty(file) {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return '';
+  }
+}
 function udpBound(port) {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   return readFileSync('/proc/net/udp', 'utf8')
@@ -135,6 +215,10 @@ async function start(name, dir) {
       '127.0.0.1',
       '--port',
       '0',
+      ...(values['busy-poll'] === undefined ? [] : ['--busy-poll', values['busy-poll']]),
+      // The memory phase's clients all come from 127.0.0.1; the C servers have no such limit.
+      '--max-per-address',
+      String(Math.max(16, Number(values.concurrent))),
     ];
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let text = '';
@@ -212,10 +296,13 @@ const allSettings = [
   { blksize: 1468, windowsize: 16, servers: ['sockit', 'atftpd'] },
   { blksize: 8192, windowsize: 16, servers: ['sockit', 'atftpd'] },
 ];
-const settings = values.only
-  ? allSettings.filter((x) => values.only.split(',').includes(`${x.blksize}x${x.windowsize}`))
+const only = values.only?.split(',');
+const settings = only
+  ? allSettings.filter((x) => only.includes(`${x.blksize}x${x.windowsize}`))
   : allSettings;
-if (settings.length === 0) {
+const MEMORY = !only || only.includes('memory');
+const CONCURRENT = Number(values.concurrent);
+if (settings.length === 0 && !MEMORY) {
   console.error(`--only ${values.only}: no such setting`);
   process.exit(1);
 }
@@ -228,6 +315,8 @@ mkdirSync(served, { mode: 0o755 });
   for (let left = SIZE; left > 0; left -= 8 << 20) writeSync(fd, randomBytes(Math.min(left, 8 << 20)));
 }
 writeFileSync(path.join(served, 'probe.bin'), 'x', { mode: 0o644 });
+const MEMORY_FILE_SIZE = 4 * 1024 * 1024;
+writeFileSync(path.join(served, 'memory.bin'), randomBytes(MEMORY_FILE_SIZE), { mode: 0o644 });
 const dest = path.join(dir, 'download.bin');
 
 /** What a server grants for a setting: atftp --trace on a 1-byte file shows the OACK. */
@@ -349,6 +438,13 @@ try {
     }
   }
   for (const n of Object.keys(running)) servers[n] = { peakRssMiB: Math.round((peaks[n] / 1024) * 10) / 10 };
+  if (MEMORY) {
+    for (const n of Object.keys(running)) {
+      const one = await memoryUnder(running[n], 1, 'bench.bin', SIZE);
+      const many = await memoryUnder(running[n], CONCURRENT, 'memory.bin', MEMORY_FILE_SIZE);
+      servers[n].memory = { one, many, count: CONCURRENT };
+    }
+  }
 } finally {
   for (const r of Object.values(running)) await stop(r.child);
   rmSync(dir, { recursive: true, force: true });
@@ -389,12 +485,34 @@ for (const r of rows.filter((row) => row.seconds === null)) {
 console.log(
   "sockit / fastest C is throughput (the fastest C server's time over sockit's, in each round), as the median over the rounds (min-max): above 1 sockit is faster, below 1 slower.",
 );
-console.table(
-  Object.entries(servers).map(([server, s]) => ({
-    server,
-    'peak RSS (VmHWM) MiB': s.peakRssMiB,
-  })),
-);
+if (settings.length > 0) {
+  console.table(
+    Object.entries(servers).map(([server, s]) => ({
+      server,
+      'peak RSS (VmHWM) MiB': s.peakRssMiB,
+    })),
+  );
+}
+if (MEMORY) {
+  const mib = (kib) => Math.round((kib / 1024) * 10) / 10;
+  console.table(
+    Object.entries(servers).map(([server, { memory: m }]) => ({
+      server,
+      'idle Pss MiB': mib(m.one.idle),
+      'peak, 1 download': mib(m.one.peak),
+      [`peak, ${m.count} at once`]: mib(m.many.peak),
+      'after they ended': mib(m.many.after),
+      'most transfers at once (sockets)': m.many.concurrent,
+      'KiB per transfer at the peak': Math.round(
+        (m.many.peak - m.many.idle) / Math.max(1, m.many.concurrent),
+      ),
+    })),
+  );
+  console.log(
+    `memory: Pss of each server's processes (in.tftpd forks one per transfer), sampled every 50 ms; ${CONCURRENT} atftp clients ` +
+      `at once, blksize 1468, ${MEMORY_FILE_SIZE / 1024 / 1024} MiB each.`,
+  );
+}
 if (values.json) {
   writeFileSync(
     values.json,
