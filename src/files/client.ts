@@ -540,12 +540,14 @@ export class FilesClient {
               maxFileSize: options.maxFileSize,
               progress: options.progress && ((n, total) => options.progress?.(next.item, n, total)),
             });
+            asked.shift();
             options.onDone?.(next.item, result, Date.now() - began);
           } catch (err) {
-            if (!REFUSALS.has(err as Error)) throw err; // the connection or the disk failed
-            failure ??= err;
-          } finally {
+            // The connection or the disk failed: what was asked (this one included) stays
+            // listed, for an abort to remove its parts.
+            if (!REFUSALS.has(err as Error)) throw err;
             asked.shift();
+            failure ??= err;
           }
         };
         for (const item of items) {
