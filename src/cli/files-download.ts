@@ -11,6 +11,7 @@ import { type ClientFlags, clientOptions, withClient } from './files-client.js';
 import { Output, type OutputFlags } from './files-output.js';
 import { downloadStream, STDIO } from './files-stdio.js';
 import {
+  batchReport,
   existingPolicy,
   identicalSha256,
   TRANSFER_OUTPUT,
@@ -34,30 +35,16 @@ interface DownloadContext extends TransferContext {
 
 /** A folder's files, every one wanted: asked for ahead (see FilesClient.downloadFiles). */
 async function downloadFiles(ctx: DownloadContext, files: DownloadItem[]): Promise<void> {
-  let bar: { item: DownloadItem; progress: ReturnType<DownloadContext['output']['progress']> } | undefined;
-  const endBar = (): void => {
-    bar?.progress.done();
-    bar = undefined;
-  };
+  const { end, ...report } = batchReport<DownloadItem>(ctx, 'download');
   try {
     await ctx.client.downloadFiles(files, {
       overwrite: ctx.existing.overwrite,
       maxFileSize: ctx.maxFileSize,
       signal: ctx.signal,
-      onDone: (item, result, ms) => {
-        if (bar?.item === item) endBar();
-        ctx.report.done(item.remote, item.local, result, ms);
-      },
-      progress: (item, received, total) => {
-        if (bar?.item !== item) {
-          endBar();
-          bar = { item, progress: ctx.output.progress(`download ${item.remote}`) };
-        }
-        bar.progress.update(received, total);
-      },
+      ...report,
     });
   } finally {
-    endBar();
+    end();
   }
 }
 

@@ -197,3 +197,43 @@ export class TransferReport {
     this.#output.say(`${this.#verb} ${counted(this.#files, 'file')} (${formatBytes(this.#bytes)})${left}`);
   }
 }
+
+/** One file of a batch, as both directions name it. */
+interface BatchItem {
+  local: string;
+  remote: string;
+}
+
+/**
+ * What a batch transfer (`uploadFiles`, `downloadFiles`) reports through: a line per file
+ * done, and a progress bar for a file large enough to report progress, ended when it is done
+ * (or the batch is). Call `end()` once the batch is over.
+ */
+export function batchReport<I extends BatchItem>(
+  ctx: TransferContext,
+  verb: 'upload' | 'download',
+): {
+  onDone: (item: I, result: TransferResult, ms: number) => void;
+  progress: (item: I, bytes: number, total: number) => void;
+  end: () => void;
+} {
+  let bar: { item: I; progress: ReturnType<TransferContext['output']['progress']> } | undefined;
+  const end = (): void => {
+    bar?.progress.done();
+    bar = undefined;
+  };
+  return {
+    onDone: (item, result, ms) => {
+      if (bar?.item === item) end();
+      ctx.report.done(item.remote, item.local, result, ms);
+    },
+    progress: (item, bytes, total) => {
+      if (bar?.item !== item) {
+        end();
+        bar = { item, progress: ctx.output.progress(`${verb} ${item.remote}`) };
+      }
+      bar.progress.update(bytes, total);
+    },
+    end,
+  };
+}

@@ -8,6 +8,7 @@ import { type ClientFlags, clientOptions, withClient } from './files-client.js';
 import { Output, type OutputFlags } from './files-output.js';
 import { STDIO, withSpooled } from './files-stdio.js';
 import {
+  batchReport,
   existingPolicy,
   identicalSha256,
   remoteExists,
@@ -83,29 +84,11 @@ async function uploadPath(ctx: TransferContext, local: string, remote: string): 
 
 /** Files without a question to the server first: sent without a round trip each. */
 async function uploadFiles(ctx: TransferContext, files: UploadItem[]): Promise<void> {
-  let bar: { item: UploadItem; progress: ReturnType<TransferContext['output']['progress']> } | undefined;
-  const endBar = (): void => {
-    bar?.progress.done();
-    bar = undefined;
-  };
+  const { end, ...report } = batchReport<UploadItem>(ctx, 'upload');
   try {
-    await ctx.client.uploadFiles(files, {
-      overwrite: ctx.existing.overwrite,
-      signal: ctx.signal,
-      onDone: (item, result, ms) => {
-        if (bar?.item === item) endBar();
-        ctx.report.done(item.remote, item.local, result, ms);
-      },
-      progress: (item, sent, total) => {
-        if (bar?.item !== item) {
-          endBar();
-          bar = { item, progress: ctx.output.progress(`upload ${item.remote}`) };
-        }
-        bar.progress.update(sent, total);
-      },
-    });
+    await ctx.client.uploadFiles(files, { overwrite: ctx.existing.overwrite, signal: ctx.signal, ...report });
   } finally {
-    endBar();
+    end();
   }
 }
 

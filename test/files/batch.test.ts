@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
+import { deriveCredentials } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { ErrorCode } from '../../src/errors.js';
 import { FilesClient, type UploadItem } from '../../src/files/client.js';
@@ -18,6 +18,7 @@ import { EAGER_PUT_MAX } from '../../src/files/protocol.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
+import { scramLogin } from './raw-login.js';
 import { serveFilesForTest, TEST_ITERATIONS } from './serve.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -156,16 +157,11 @@ describe('batches of files', () => {
   });
 });
 
-/** A log-in over a raw channel, to send what the client library would not. */
+/** A logged-in connection over a bare channel, to send what the client library would not. */
 async function rawLogin(port: number): Promise<{ channel: Channel }> {
   const socket = net.connect(port, '127.0.0.1');
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const channel = new Channel(socket);
-  await channel.receive(); // hello
-  const scram = new ScramClient('ann', 'correct horse');
-  channel.send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() });
-  const first = await channel.receive();
-  channel.send({ op: 'auth-final', data: await scram.final(String(first.header.data)) });
-  expect((await channel.receive()).header.ok).toBe(true);
+  await scramLogin(channel);
   return { channel };
 }

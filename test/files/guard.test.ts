@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deriveCredentials, ScramClient } from '../../src/auth/scram.js';
+import { deriveCredentials } from '../../src/auth/scram.js';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { ErrorCode } from '../../src/errors.js';
 import { FilesClient } from '../../src/files/client.js';
@@ -18,6 +18,7 @@ import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { encodeEnvelope } from '../../src/wire/envelope.js';
 import { frameHeader } from '../../src/wire/frame.js';
+import { scramLogin } from './raw-login.js';
 import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
@@ -126,15 +127,6 @@ async function serverSide(client: net.Socket): Promise<net.Socket> {
     await sleep(10);
   }
   throw new Error('the server side of the socket was not seen');
-}
-
-async function scramLogin(channel: Channel): Promise<void> {
-  await channel.receive(); // hello
-  const scram = new ScramClient('ann', 'correct horse');
-  channel.send({ op: 'auth', mechanism: 'SCRAM-SHA-256', data: scram.first() });
-  const first = await channel.receive();
-  channel.send({ op: 'auth-final', data: await scram.final(String(first.header.data)) });
-  expect((await channel.receive()).header.ok).toBe(true);
 }
 
 describe('a client that pipelines requests and never reads', () => {
