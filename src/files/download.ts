@@ -228,6 +228,16 @@ export function planTree(base: string, entries: readonly Entry[]): TreeStep[] {
     if (entry.type === 'dir') folders.add(listed);
     steps.push({ entry, listed, local });
   }
+  // A file's part is written beside it: a listed name that is another's part would be
+  // overwritten by it, after being counted as downloaded.
+  for (const step of steps) {
+    if (step.entry.type === 'file' && seen.has(`${step.listed}${PART_SUFFIX}`)) {
+      refuse(
+        `${step.listed}${PART_SUFFIX}`,
+        `it is where ${JSON.stringify(step.listed)} is written while it downloads`,
+      );
+    }
+  }
   return steps;
 }
 

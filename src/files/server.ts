@@ -156,6 +156,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     busy: new Set<string>(),
     sums: new FileSums({ maxAtOnce: checkInteger('maxSums', options.maxSums ?? 2, 1, 1024) }),
     reserved: new Map<string, number>(),
+    counting: new Map<string, Promise<number>>(),
     defaultQuota: checkDefaultQuota(options.quotaBytes ?? 'unlimited'),
     limits,
     preLogin: options.preLogin,

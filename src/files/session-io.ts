@@ -59,6 +59,8 @@ const ERRNO_REFUSALS: Record<string, [SockitError['code'], string]> = {
   ENOSPC: [ErrorCode.QUOTA_EXCEEDED, 'the server is out of disk space'],
   EDQUOT: [ErrorCode.QUOTA_EXCEEDED, 'the disk quota of the server is exhausted'],
   ENAMETOOLONG: [ErrorCode.INVALID_ARGUMENT, 'name too long'],
+  EMFILE: [ErrorCode.BUSY, 'the server has too many files open; try again shortly'],
+  ENFILE: [ErrorCode.BUSY, 'the server has too many files open; try again shortly'],
 };
 
 /**

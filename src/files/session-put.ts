@@ -12,7 +12,7 @@ import { EAGER_PUT_MAX } from './protocol.js';
 import { asRefusal, fatal, isFatal, type Req, type RequestIo, startTransfer } from './session-io.js';
 import type { PartInfo, UserFiles } from './storage.js';
 import { descriptorFile, FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
-import { checkQuota, type QuotaShared, recordUsage } from './usage.js';
+import { checkQuota, countsSettled, type QuotaShared, recordUsage } from './usage.js';
 
 /** What every upload of one server shares. */
 export interface UploadShared extends QuotaShared {
@@ -158,14 +158,27 @@ async function receiveUpload(
   const from = start.offset;
   const began = Date.now();
   // From here on the disk changes: whatever happens, the stored usage moves by what did.
-  let digest: string | undefined;
+  let placed: Placed | undefined;
   try {
-    digest = await writeUpload(io, files, part, request, from, from === 0 ? undefined : prefix?.hash, eager);
+    placed = await writeUpload(
+      io,
+      shared,
+      files,
+      part,
+      request,
+      from,
+      from === 0 ? undefined : prefix?.hash,
+      eager,
+    );
   } finally {
+    // An eager upload is never resumed: what a failed one left is of no use.
+    if (eager && !placed) await files.dropPart(part);
     const partNow = await files.partSize(part);
-    const delta = partNow - partBytes + (digest === undefined ? 0 : request.size - replaced);
+    // The file replaced is the one there when the upload landed, not when it was checked.
+    const delta = partNow - partBytes + (placed ? request.size - placed.replaced : 0);
     await recordUsage(shared.store, files.user, delta, io.log);
   }
+  const digest = placed.digest;
   io.log.info(
     {
       user: files.user,
@@ -173,7 +186,7 @@ async function receiveUpload(
       bytes: request.size,
       resumedFrom: from,
       ms: Date.now() - began,
-      replaced: replaced > 0,
+      replaced: placed.replaced > 0,
     },
     'uploaded',
   );
@@ -202,15 +215,22 @@ async function keptPrefix(
  * Receives the bytes from `prefix`'s end (or from 0 without one) into the part, checks
  * their SHA-256 and gives the part its name. Resolves to the digest once the file is placed.
  */
+/** What landed: the file's SHA-256, and the bytes of the file it replaced. */
+interface Placed {
+  digest: string;
+  replaced: number;
+}
+
 async function writeUpload(
   io: RequestIo,
+  shared: UploadShared,
   files: UserFiles,
   part: PartInfo,
   request: Req<'put'>,
   from: number,
   prefix: Hash | undefined,
   eager: EagerStep | undefined,
-): Promise<string> {
+): Promise<Placed> {
   // What a resume would look for; an eager upload is never resumed.
   if (from === 0 && !eager) await files.describePart(part, request.path, request.size);
   const hash = prefix ?? createHash('sha256');
@@ -245,10 +265,12 @@ async function writeUpload(
         'the received bytes do not match their SHA-256; nothing was stored',
       );
     }
-    await files.place(part, request.path, request.overwrite ?? false);
+    // Not while the user's usage is being counted by a walk, which could miss it.
+    await countsSettled(shared, files.user);
+    const replaced = await files.place(part, request.path, request.overwrite ?? false);
     await files.dropMeta(part);
     end(received);
-    return digest;
+    return { digest, replaced };
   } catch (err) {
     end(received, err);
     throw err;

@@ -19,7 +19,7 @@ import { asRefusal, fatal, isFatal, type Req, type RequestIo } from './session-i
 import { servePut, type UploadShared } from './session-put.js';
 import { type SumShared, serveSum } from './session-sum.js';
 import { UserFiles } from './storage.js';
-import { forgetUsage, recordUsage } from './usage.js';
+import { countsSettled, forgetUsage, recordUsage } from './usage.js';
 
 export interface SessionLimits {
   maxFileSize: number;
@@ -90,6 +90,9 @@ export class FileSession {
           const request = await this.#next();
           idle = false;
           await this.#handle(request);
+          // Requests already buffered would be answered one after another without a pause
+          // (paths are walked synchronously): other connections get their turn in between.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         } catch (err) {
           idle = false;
           if (isSockitError(err, ErrorCode.CONNECTION_CLOSED)) break;
@@ -188,6 +191,7 @@ export class FileSession {
     const { store } = this.#shared;
     const log = this.#conn.log;
     let bytes: number;
+    await countsSettled(this.#shared, files.user);
     try {
       bytes = await files.remove(request.path, request.recursive ?? false);
     } catch (err) {

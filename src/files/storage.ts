@@ -384,11 +384,15 @@ export class UserFiles {
 
   /**
    * Moves a finished part to its name in one step: rename when replacing is allowed, link
-   * otherwise (link fails if the name exists, so two uploads cannot both win).
+   * otherwise (link fails if the name exists, so two uploads cannot both win). Resolves to
+   * the bytes of the file it replaced, as they were at that moment (0 for none).
    */
-  async place(part: PartInfo, requested: string, overwrite: boolean): Promise<void> {
+  async place(part: PartInfo, requested: string, overwrite: boolean): Promise<number> {
     const parts = await this.#partsDir();
-    if (overwrite) return this.root.renameFrom(parts, part.part, this.#at(requested));
+    if (overwrite) {
+      const replaced = await this.root.renameFrom(parts, part.part, this.#at(requested));
+      return replaced?.isFile() ? replaced.size : 0;
+    }
     try {
       await this.root.linkFrom(parts, part.part, this.#at(requested));
     } catch (err) {
@@ -401,6 +405,7 @@ export class UserFiles {
       throw err;
     }
     parts.unlink(part.part);
+    return 0;
   }
 }
 

@@ -18,6 +18,8 @@ export interface QuotaShared {
   reserved: Map<string, number>;
   /** The quota of users without one of their own. */
   defaultQuota: Quota;
+  /** Walks counting a user's usage, under way (one per user at a time). */
+  counting: Map<string, Promise<number>>;
 }
 
 /** What an upload about to start would change, for the check. */
@@ -64,12 +66,34 @@ export async function checkQuota(shared: QuotaShared, files: UserFiles, plan: Up
  * be counted twice.
  */
 async function countUsage(shared: QuotaShared, files: UserFiles, size: number): Promise<number> {
-  const usage = await files.usage();
-  // `reserved` holds this upload already: more than its size means another one is running.
-  if ((shared.reserved.get(files.user) ?? 0) <= size) {
-    await shared.store.setUsage(files.user, usage, { ifUnknown: true });
+  const running = shared.counting.get(files.user);
+  if (running) return running;
+  const count = (async () => {
+    const usage = await files.usage();
+    // `reserved` holds this upload already: more than its size means another one is running.
+    if ((shared.reserved.get(files.user) ?? 0) <= size) {
+      await shared.store.setUsage(files.user, usage, { ifUnknown: true });
+    }
+    return usage;
+  })();
+  shared.counting.set(files.user, count);
+  try {
+    return await count;
+  } finally {
+    shared.counting.delete(files.user);
   }
-  return usage;
+}
+
+/**
+ * Resolves once no walk is counting `user`'s usage. An upload lands only then (and from
+ * there to its link nothing else runs), so that a walk never misses a file that moved from
+ * the parts folder into the home behind it, an undercount that let parallel uploads pass
+ * the quota.
+ */
+export async function countsSettled(shared: QuotaShared, user: string): Promise<void> {
+  for (let running = shared.counting.get(user); running; running = shared.counting.get(user)) {
+    await running.catch(() => undefined);
+  }
 }
 
 /**

@@ -284,9 +284,12 @@ export class ConfinedRoot {
     await this.#from(dir, name, to, linkSync);
   }
 
-  /** rename(2) from `name` in an open folder of this root to `to` (replacing a file there). */
-  async renameFrom(dir: ConfinedDir, name: string, to: Relative): Promise<void> {
-    await this.#from(dir, name, to, renameSync);
+  /**
+   * rename(2) from `name` in an open folder of this root to `to` (replacing a file there);
+   * resolves to the status of what it replaced, if anything.
+   */
+  async renameFrom(dir: ConfinedDir, name: string, to: Relative): Promise<Stats | undefined> {
+    return this.#from(dir, name, to, renameSync);
   }
 
   async #from(
@@ -294,10 +297,16 @@ export class ConfinedRoot {
     name: string,
     to: Relative,
     act: (a: string, b: string) => void,
-  ): Promise<void> {
+  ): Promise<Stats | undefined> {
     if (dir.walker !== this.#walker) throw new SockitError(ErrorCode.INTERNAL, 'a folder of another root');
     const from = dir.at(name);
-    await this.#at(to, {}, async (b) => act(from, `${b.dir.at}/${this.#notRoot(to, b.name)}`));
+    return this.#at(to, {}, async (b) => {
+      const target = this.#notRoot(to, b.name);
+      // What the call replaces, looked at just before it (nothing of ours runs in between).
+      const before = lstatIn(b.dir.at, target);
+      act(from, `${b.dir.at}/${target}`);
+      return before;
+    });
   }
 
   async #pair(from: Relative, to: Relative, act: (a: string, b: string) => Promise<void>): Promise<void> {
