@@ -243,6 +243,29 @@ describe('TransferSlots', () => {
     slots.stopAll('done');
   });
 
+  it('lets a host at its cap take the slot of its own transfer that stopped, never of one never answered', () => {
+    let now = 100_000;
+    const slots = new TransferSlots({ ...limits, maxTransfers: 10, now: () => now });
+    const stopped: number[] = [];
+    for (const port of [1, 2]) {
+      const taken = slots.take('192.0.2.9', port);
+      if (!taken.ok) throw new Error('no slot');
+      taken.slot.rtoMs = () => 200;
+      taken.slot.stop = () => stopped.push(port);
+      // Port 1 was answered and then went silent; port 2 never answered.
+      if (port === 1) taken.slot.heard = () => 99_000;
+    }
+    // Silent for 1 s, no more than the minimum: still moving, as far as anyone can tell.
+    expect(slots.take('192.0.2.9', 3)).toEqual({ ok: false, why: 'address' });
+    now = 100_500; // 1.5 s of silence: it stopped
+    const third = slots.take('192.0.2.9', 3);
+    expect(third.ok).toBe(true);
+    expect(stopped).toEqual([1]);
+    // The never-answered one still counts: the host is at its cap again.
+    expect(slots.take('192.0.2.9', 4)).toEqual({ ok: false, why: 'address' });
+    slots.stopAll('done');
+  });
+
   it('gives a full server slot to a new request only from a transfer silent past the minimum, the longest first', () => {
     let now = 100_000;
     const slots = new TransferSlots({ ...limits, now: () => now });

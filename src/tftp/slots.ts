@@ -19,7 +19,10 @@
  *   that is moving is never dropped. Only then is the request refused.
  * A cap per client address group keeps one host from taking every slot with answers of its
  * own: IPv6 addresses count per /64 (a host is handed a whole /64, RFC 7421), IPv4 addresses
- * one by one (`runtime/netgroup.ts`).
+ * one by one (`runtime/netgroup.ts`). A group at its cap makes room among its own answered
+ * transfers that have stopped moving (silent past the same bound: a client gone, a last ACK
+ * that never came), so that they do not lock that host out until the silence bound drops
+ * them; requests of its that were never answered keep counting against the cap.
  */
 import { addressGroup } from '../runtime/netgroup.js';
 import type { TransferInfo } from './transfer-info.js';
@@ -128,7 +131,8 @@ export class TransferSlots {
     const held = this.#slots.get(key);
     if (held) return { ok: false, why: 'repeat', slot: held };
     const group = addressGroup(address);
-    if ((this.#perAddress.get(group) ?? 0) >= this.#limits.maxPerAddress)
+    // A full group makes room among its own transfers first, as a full server does among all.
+    if ((this.#perAddress.get(group) ?? 0) >= this.#limits.maxPerAddress && !this.#makeRoom(group))
       return { ok: false, why: 'address' };
     if (this.#slots.size >= this.#limits.maxTransfers && !this.#makeRoom()) return { ok: false, why: 'busy' };
     const timeoutMs = this.#limits.timeoutMs;
@@ -180,10 +184,14 @@ export class TransferSlots {
     }
   }
 
-  /** Drops the transfer a full server can best spare; false if every one is moving. */
-  #makeRoom(): boolean {
-    const slots = [...this.#slots.values()];
-    const never = slots.find((s) => s.heard() === undefined);
+  /**
+   * Drops the transfer a full server can best spare; false if every one is moving. For a
+   * full address `group`, only among that group's transfers, and only one that was answered
+   * and then stopped: its requests that were never answered keep counting against its cap.
+   */
+  #makeRoom(group?: string): boolean {
+    const slots = [...this.#slots.values()].filter((s) => group === undefined || s.address === group);
+    const never = group === undefined ? slots.find((s) => s.heard() === undefined) : undefined;
     if (never) {
       this.#drop(never, 'a newer request took the slot of a client that never answered');
       return true;
