@@ -6,7 +6,7 @@
  * list a file named as another's part; a full descriptor table cut connections.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,26 +21,12 @@ import { UserFiles } from '../../src/files/storage.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
+import { onDisk } from './on-disk.js';
 import { scramLogin } from './raw-login.js';
 import { serveFilesForTest, TEST_ITERATIONS } from './serve.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const KiB = 1024;
-
-/** Bytes of a user's files and upload parts, as the disk has them. */
-async function onDisk(root: string, user: string): Promise<number> {
-  let total = 0;
-  const walk = async (dir: string, only?: RegExp): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p, only);
-      else if (e.isFile() && (!only || only.test(e.name))) total += (await stat(p)).size;
-    }
-  };
-  await walk(path.join(root, user));
-  await walk(path.join(root, '.parts', user), /\.part$/);
-  return total;
-}
 
 describe('file service under attack: batches and synchronous walks', () => {
   let base: string;

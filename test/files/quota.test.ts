@@ -4,7 +4,7 @@
  * each upload, overwrite, removal and cut upload, without a walk of the home per upload.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,25 +17,11 @@ import { UserFiles } from '../../src/files/storage.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
+import { onDisk } from './on-disk.js';
 import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
 const PASSWORD = 'correct horse';
-
-/** Bytes of a user's files and upload parts, as the disk has them. */
-async function onDisk(root: string, user: string): Promise<number> {
-  let total = 0;
-  const walk = async (dir: string, only?: RegExp): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p, only);
-      else if (e.isFile() && (!only || only.test(e.name))) total += (await stat(p)).size;
-    }
-  };
-  await walk(path.join(root, user));
-  await walk(path.join(root, '.parts', user), /\.part$/);
-  return total;
-}
 
 describe('file service quotas and usage', () => {
   let base: string;
