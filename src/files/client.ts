@@ -10,7 +10,7 @@
  * `maxFileSize`, never replaces a file unless asked. Every operation takes an `AbortSignal`.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -49,7 +49,15 @@ import {
   Refusal,
   SUM_VERSION,
 } from './protocol.js';
-import { FileSink, hashPrefix, type ProgressFn, peekHex, receiveRange, sendRange } from './transfer.js';
+import {
+  FileSink,
+  hashPrefix,
+  type ProgressFn,
+  peekHex,
+  readAtOnce,
+  receiveRange,
+  sendRange,
+} from './transfer.js';
 
 export { type DownloadOptions, PART_SUFFIX };
 
@@ -501,7 +509,7 @@ export class FilesClient {
     const partPath = `${local}${PART_SUFFIX}`;
     try {
       return await this.#guarded(options.signal, async () => {
-        const asked = await this.#requestGet(remote, local, options.overwrite ?? false);
+        const asked = await this.#requestGet({ remote, local }, options.overwrite ?? false);
         return this.#receiveGet(asked, options);
       });
     } catch (err) {
@@ -553,7 +561,7 @@ export class FilesClient {
         for (const item of items) {
           if (failure !== undefined) break;
           try {
-            asked.push({ ...(await this.#requestGet(item.remote, item.local, overwrite)), item });
+            asked.push(await this.#requestGet(item, overwrite));
           } catch (err) {
             failure = err;
             break;
@@ -570,12 +578,12 @@ export class FilesClient {
   }
 
   /** Checks the destination, looks for a kept part, and asks for the file. */
-  async #requestGet(remote: string, local: string, overwrite: boolean): Promise<AskedGet> {
-    await checkDestination(local, overwrite);
-    const partPath = `${local}${PART_SUFFIX}`;
+  async #requestGet(item: DownloadItem, overwrite: boolean): Promise<AskedGet> {
+    await checkDestination(item.local, overwrite);
+    const partPath = `${item.local}${PART_SUFFIX}`;
     const kept = await keptPart(partPath);
-    this.#channel.send({ op: 'get', path: remote, offset: kept.offset, prefixSha256: kept.prefix });
-    return { remote, local, partPath, kept, overwrite, item: { remote, local } };
+    this.#channel.send({ op: 'get', path: item.remote, offset: kept.offset, prefixSha256: kept.prefix });
+    return { item, partPath, kept, overwrite };
   }
 
   /** Receives the answer to a `get` sent before, into its part, and places the file once verified. */
@@ -583,7 +591,8 @@ export class FilesClient {
     asked: AskedGet,
     options: { maxFileSize?: number; progress?: (received: number, total: number) => void },
   ): Promise<TransferResult> {
-    const { remote, local, partPath, kept, overwrite } = asked;
+    const { partPath, kept, overwrite } = asked;
+    const { remote, local } = asked.item;
     const start = await this.#answer(Answers.getStart);
     try {
       await checkStart(start, kept.offset, local, options.maxFileSize);
@@ -694,14 +703,12 @@ export class FilesClient {
 /** Downloads asked for ahead of the one being received, at most. */
 const DOWNLOAD_WINDOW = 16;
 
-/** A `get` sent, and what its answer needs. */
+/** A `get` sent (for `item`), and what its answer needs. */
 interface AskedGet {
-  remote: string;
-  local: string;
+  item: DownloadItem;
   partPath: string;
   kept: KeptPart;
   overwrite: boolean;
-  item: DownloadItem;
 }
 
 /** Errors that are the server's refusals (the connection is still in step after them). */
@@ -720,14 +727,7 @@ function readSmallFile(file: string, max: number): Buffer | undefined {
   try {
     const info = fstatSync(fd);
     if (!info.isFile() || info.size > max) return undefined;
-    const buffer = Buffer.allocUnsafe(info.size);
-    let length = 0;
-    while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    return length === buffer.length ? buffer : buffer.subarray(0, length);
+    return readAtOnce(fd, info.size);
   } finally {
     closeSync(fd);
   }

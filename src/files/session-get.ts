@@ -5,12 +5,12 @@
  * rest, when its hash matches the server's first bytes.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, readSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type Req, type RequestIo, startTransfer } from './session-io.js';
 import type { UserFiles } from './storage.js';
-import { hashPrefix, peekHex, sendRange } from './transfer.js';
+import { hashPrefix, peekHex, readAtOnce, sendRange } from './transfer.js';
 
 /** Files up to this size are read whole at once, on the event loop (a few microseconds from the page cache). */
 export const SMALL_READ = 64 * 1024;
@@ -28,15 +28,8 @@ function serveSmall(io: RequestIo, files: UserFiles, request: Req<'get'>): boole
     const info = fstatSync(fd);
     if (!info.isFile()) throw new SockitError(ErrorCode.INVALID_ARGUMENT, `"${request.path}" is not a file`);
     if (info.size > SMALL_READ) return false;
-    data = Buffer.allocUnsafe(info.size);
-    let length = 0;
-    while (length < data.length) {
-      const n = readSync(fd, data, length, data.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
     // A file that shrank meanwhile is sent as it is now; its size is announced from what was read.
-    if (length < data.length) data = data.subarray(0, length);
+    data = readAtOnce(fd, info.size);
     mtime = Math.round(info.mtimeMs);
   } finally {
     closeSync(fd);

@@ -3,7 +3,7 @@
  * the server's uploads and downloads and the client's.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fdatasync, fsync, writeSync, writev } from 'node:fs';
+import { closeSync, fdatasync, fsync, readSync, writeSync, writev } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ErrorCode, SockitError } from '../errors.js';
@@ -39,6 +39,21 @@ export async function hashPrefix(
     options.progress?.(position);
   }
   return hash;
+}
+
+/**
+ * The first `size` bytes of the open file `fd`, read at once on the calling thread (for small
+ * files only); shorter if the file ends sooner (it shrank since its size was taken).
+ */
+export function readAtOnce(fd: number, size: number): Buffer {
+  const buffer = Buffer.allocUnsafe(size);
+  let length = 0;
+  while (length < size) {
+    const n = readSync(fd, buffer, length, size - length, length);
+    if (n === 0) break;
+    length += n;
+  }
+  return length === size ? buffer : buffer.subarray(0, length);
 }
 
 /** Hex digest of a copy, leaving `hash` open for more bytes. */

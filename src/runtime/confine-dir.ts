@@ -4,10 +4,10 @@
  * tree N deep opens N folders, not the 1 + 2 + ... + N a walk from the root for each would.
  * A child swapped for a symbolic link fails to open (ELOOP/ENOTDIR); it is never followed.
  */
-import { constants, openSync, type Stats, unlinkSync } from 'node:fs';
+import { constants, lstatSync, openSync, type Stats, unlinkSync } from 'node:fs';
 import { type FileHandle, lstat, open, readdir } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
-import { closeDir, type DirRef, denied, isSafeName, lstatIn, type Walker } from './confine-walk.js';
+import { closeDir, type DirRef, denied, isSafeName, type Walker } from './confine-walk.js';
 
 /** An entry of a folder, not followed if it is a link. */
 export interface ConfinedEntry {
@@ -73,37 +73,32 @@ export class ConfinedDir {
 
   /** The status of `name` here, not followed; undefined when there is nothing. */
   lstat(name: string): Stats | undefined {
-    return lstatIn(this.ref.at, this.#name(name));
+    return lstatSync(this.at(name), { throwIfNoEntry: false });
   }
 
   /** Opens the file `name` here (never through a link); O_CREAT makes it in this folder. */
   openFile(name: string, flags: number, mode = 0o640): Promise<FileHandle> {
-    return open(`${this.ref.at}/${this.#name(name)}`, flags | constants.O_NOFOLLOW, mode);
+    return open(this.at(name), flags | constants.O_NOFOLLOW, mode);
   }
 
   /** `openFile` without the thread pool, for small files: a descriptor for the synchronous calls. */
   openFileSync(name: string, flags: number, mode = 0o640): number {
-    return openSync(`${this.ref.at}/${this.#name(name)}`, flags | constants.O_NOFOLLOW, mode);
+    return openSync(this.at(name), flags | constants.O_NOFOLLOW, mode);
   }
 
   /** Removes the file or link `name` here. */
   unlink(name: string): void {
-    unlinkSync(`${this.ref.at}/${this.#name(name)}`);
+    unlinkSync(this.at(name));
   }
 
   /**
-   * The path that names `name` relative to this folder's handle (`/proc/self/fd/N/name`), for
-   * a call of the root's on it; only while the folder is open.
+   * The path that names `name` relative to this folder's handle (`/proc/self/fd/N/name`):
+   * `name` checked as one plain component, and only while the folder is open.
    */
   at(name: string): string {
-    return `${this.ref.at}/${this.#name(name)}`;
-  }
-
-  /** `name` checked as one plain component, on an open folder. */
-  #name(name: string): string {
     this.#open();
     if (!isSafeName(name)) throw denied([...this.names, name].join('/'), 'not a plain name inside the root');
-    return name;
+    return `${this.ref.at}/${name}`;
   }
 
   async close(): Promise<void> {

@@ -125,8 +125,7 @@ export class ConfinedRoot {
     o: ConfineOptions & { makeParents?: number },
     act: (w: Walked) => Promise<T>,
   ): Promise<T> {
-    const shown = typeof rel === 'string' ? rel : rel.join('/');
-    if (this.#closed) throw new SockitError(ErrorCode.ROOT_CLOSED, `"${shown}": the root is closed`);
+    const shown = this.#shown(rel);
     this.#running++;
     try {
       const walked = this.#walker.walk(components(rel), shown, o);
@@ -138,6 +137,13 @@ export class ConfinedRoot {
     } finally {
       if (--this.#running === 0) this.#idle?.();
     }
+  }
+
+  /** `rel` as messages show it; refused once the root is closed. */
+  #shown(rel: Relative): string {
+    const shown = typeof rel === 'string' ? rel : rel.join('/');
+    if (this.#closed) throw new SockitError(ErrorCode.ROOT_CLOSED, `"${shown}": the root is closed`);
+    return shown;
   }
 
   /** The path of `rel` from the root with links resolved (they must exist and stay inside). */
@@ -162,8 +168,7 @@ export class ConfinedRoot {
    * of open, read and close through the pool cost far more than the calls.
    */
   openFileSync(rel: Relative, flags: number, mode = 0o640, o: ConfineOptions = {}): number {
-    const shown = typeof rel === 'string' ? rel : rel.join('/');
-    if (this.#closed) throw new SockitError(ErrorCode.ROOT_CLOSED, `"${shown}": the root is closed`);
+    const shown = this.#shown(rel);
     const { dir, name, release } = this.#walker.walk(components(rel), shown, o);
     try {
       if (name === '') throw new SockitError(ErrorCode.EXISTS, 'the root is a folder');
