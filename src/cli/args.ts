@@ -4,6 +4,7 @@ import { isIPv6 } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
 import { ErrorCode, SockitError } from '../errors.js';
+import { groupDigits } from '../runtime/units.js';
 
 export function parsePort(value: string): number {
   return parseInteger(value, 0, 65535, 'a port from 0 to 65535');
@@ -146,7 +147,7 @@ export function bytesOption(
 export function iterationsOption(): Option {
   return new Option('--iterations <n>', `PBKDF2 iterations, ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`)
     .argParser(parseIterations)
-    .default(DEFAULT_ITERATIONS, DEFAULT_ITERATIONS.toLocaleString('en-US'));
+    .default(DEFAULT_ITERATIONS, groupDigits(DEFAULT_ITERATIONS));
 }
 
 export function parseIterations(value: string): number {

@@ -6,6 +6,7 @@ import { ErrorCode, SockitError } from '../errors.js';
 import { launch, SERVER_MODELS, type ServerModel } from '../runtime/launch.js';
 import { counted } from '../runtime/plural.js';
 import { MAX_UDP_PAYLOAD } from '../runtime/udp.js';
+import { groupDigits } from '../runtime/units.js';
 import {
   bytesOption,
   bytesWithin,
@@ -208,7 +209,7 @@ function parseRate(text: string): number {
 }
 
 function formatBench(r: EchoBenchResult): string {
-  const n = (x: number): string => x.toLocaleString('en-US');
+  const n = groupDigits;
   const lines = [
     `echo ${r.protocol} ${r.target}: ${counted(r.connections, 'connection')}, ${r.size}-byte messages, ${r.seconds} s`,
     `  ${counted(n(r.messages), 'message', undefined, r.messages)}   ${n(r.messagesPerSecond)} msg/s   ${r.megabytesPerSecond} MB/s`,

@@ -8,7 +8,7 @@
  * ```ts
  * counted(1, 'block'); // '1 block'
  * counted(3, 'block'); // '3 blocks'
- * counted((1024).toLocaleString('en-US'), 'message', undefined, 1024); // '1,024 messages'
+ * counted(groupDigits(1024), 'message', undefined, 1024); // '1,024 messages'
  * ```
  */
 export function counted(
