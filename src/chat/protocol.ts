@@ -5,8 +5,9 @@
  * Effects are work the hub leaves to its owner because it does no I/O: storing messages,
  * reading history, closing a connection.
  */
-import { z } from 'zod';
+
 import { ErrorCode } from '../errors.js';
+import * as z from '../runtime/schema.js';
 
 /** A session: one client connection, named by the hub (`open`). */
 export type SessionId = string;
@@ -220,36 +221,39 @@ export type PublicLimits = Pick<
 
 // Commands. Strings are bounded loosely here (a hostile frame cannot make the hub scan
 // megabytes); the hub applies the real rules and limits, with their own refusals.
-const name = z.string().max(256);
-const reason = z.string().max(4096).optional();
-const text = z.union([z.string().max(65_536), z.instanceof(Uint8Array)]);
-const banTarget = z.union([z.object({ nick: name }).strict(), z.object({ account: name }).strict()]);
-const id = z.string().max(64);
+const name = z.string().check(z.maxLength(256));
+const optionalName = z.optional(name);
+const words = z.string().check(z.maxLength(4096));
+const reason = z.optional(words);
+const text = z.union([z.string().check(z.maxLength(65_536)), z.instanceof(Uint8Array)]);
+const banTarget = z.union([z.strictObject({ nick: name }), z.strictObject({ account: name })]);
+const id = z.optional(z.string().check(z.maxLength(64)));
+const flag = z.optional(z.boolean());
 
 export const ChatCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('nick'), nick: name }),
-  z.object({ type: z.literal('join'), room: name, after: id.optional() }),
+  z.object({ type: z.literal('join'), room: name, after: id }),
   z.object({ type: z.literal('part'), room: name, reason }),
-  z.object({ type: z.literal('say'), room: name, text, action: z.boolean().optional() }),
-  z.object({ type: z.literal('dm'), to: name, text, action: z.boolean().optional() }),
-  z.object({ type: z.literal('topic'), room: name, topic: z.string().max(4096) }),
+  z.object({ type: z.literal('say'), room: name, text, action: flag }),
+  z.object({ type: z.literal('dm'), to: name, text, action: flag }),
+  z.object({ type: z.literal('topic'), room: name, topic: words }),
   z.object({ type: z.literal('lock'), room: name, locked: z.boolean() }),
   z.object({ type: z.literal('kick'), room: name, nick: name, reason }),
   z.object({ type: z.literal('ban'), room: name, target: banTarget, reason }),
   z.object({ type: z.literal('unban'), room: name, target: banTarget }),
   z.object({ type: z.literal('bans'), room: name }),
   z.object({ type: z.literal('op'), room: name, nick: name, op: z.boolean() }),
-  z.object({ type: z.literal('away'), message: z.string().max(4096).optional() }),
-  z.object({ type: z.literal('typing'), room: name.optional(), to: name.optional(), active: z.boolean() }),
+  z.object({ type: z.literal('away'), message: reason }),
+  z.object({ type: z.literal('typing'), room: optionalName, to: optionalName, active: z.boolean() }),
   z.object({ type: z.literal('rooms') }),
   z.object({ type: z.literal('members'), room: name }),
   z.object({ type: z.literal('whois'), nick: name }),
   z.object({
     type: z.literal('history'),
-    room: name.optional(),
-    before: id.optional(),
-    after: id.optional(),
-    limit: z.number().int().min(1).max(100_000).optional(),
+    room: optionalName,
+    before: id,
+    after: id,
+    limit: z.optional(z.int().check(z.minimum(1), z.maximum(100_000))),
   }),
 ]);
 

@@ -1,46 +1,44 @@
 /** The requests a client makes of `sockit exec serve`, as zod schemas for the server to check. */
-import { z } from 'zod';
+import * as z from '../runtime/schema.js';
 import { CLIENT_ENV, EXEC_SIGNALS } from './protocol.js';
 
-const arg = z
-  .string()
-  .max(32 * 1024)
-  .refine((s) => !s.includes('\u0000'), 'no NUL in an argument');
+const noNul = z.refine<string>((s) => !s.includes('\u0000'), 'no NUL in an argument');
+const arg = z.string().check(z.maxLength(32 * 1024), noNul);
 
 /** A terminal's width or height, in characters. */
-const size = z.number().int().min(1).max(1000);
+const size = z.int().check(z.minimum(1), z.maximum(1000));
 
 export const ExecRequest = z
   .object({
     kind: z.literal('exec'),
-    argv: z.array(arg).min(1).max(4096).optional(),
-    shell: arg.optional(),
-    cwd: z.string().max(4096).optional(),
+    argv: z.optional(z.array(arg).check(z.minLength(1), z.maxLength(4096))),
+    shell: z.optional(arg),
+    cwd: z.optional(z.string().check(z.maxLength(4096))),
     /** A pseudo-terminal of this size, for an interactive program. */
-    tty: z.object({ cols: size, rows: size }).optional(),
-    env: z
-      .record(
-        z.string().regex(CLIENT_ENV),
-        z
-          .string()
-          .max(4096)
-          .refine((s) => !s.includes('\u0000')),
-      )
-      .optional(),
+    tty: z.optional(z.object({ cols: size, rows: size })),
+    env: z.optional(
+      z.record(
+        z.string().check(z.regex(CLIENT_ENV)),
+        z.string().check(
+          z.maxLength(4096),
+          z.refine((s) => !s.includes('\u0000')),
+        ),
+      ),
+    ),
   })
-  .refine((r) => (r.argv === undefined) !== (r.shell === undefined), 'give argv or shell, not both');
+  .check(z.refine((r) => (r.argv === undefined) !== (r.shell === undefined), 'give argv or shell, not both'));
 export type ExecRequest = z.infer<typeof ExecRequest>;
 
 export const SignalRequest = z.object({
   kind: z.literal('signal'),
-  exec: z.number().int().positive(),
+  exec: z.int().check(z.positive()),
   signal: z.enum(EXEC_SIGNALS),
 });
 
 /** A new size for a command's terminal (the window was resized). */
 export const ResizeRequest = z.object({
   kind: z.literal('resize'),
-  exec: z.number().int().positive(),
+  exec: z.int().check(z.positive()),
   cols: size,
   rows: size,
 });

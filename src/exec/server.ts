@@ -18,6 +18,7 @@ import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { Channel } from '../runtime/channel.js';
 import { ConfinedRoot } from '../runtime/confine.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
+import { firstIssue } from '../runtime/schema.js';
 import { type Connection, serveTcp, type TcpService } from '../runtime/tcp.js';
 import { visible } from '../runtime/text.js';
 import { Mux } from '../wire/mux.js';
@@ -460,7 +461,7 @@ async function runCommand(ch: MuxChannel, session: Session): Promise<void> {
   const { mux, conn, s, user, commands } = session;
   const parsed = ExecRequest.safeParse(ch.info);
   if (!parsed.success) {
-    const why = `malformed command: ${parsed.error.issues[0]?.message}`;
+    const why = `malformed command: ${firstIssue(parsed.error)}`;
     refuse(ch, new SockitError(ErrorCode.BAD_REQUEST, why), session);
     return;
   }

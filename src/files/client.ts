@@ -14,7 +14,6 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type net from 'node:net';
 import tls from 'node:tls';
-import { z } from 'zod';
 import { tlsExporter } from '../auth/challenge.js';
 import type { KeyCache } from '../auth/key-cache.js';
 import { registerAccount, scramLogin, secretLogin } from '../auth/login-client.js';
@@ -24,6 +23,7 @@ import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { Channel, ReusedReads } from '../runtime/channel.js';
 import { dial } from '../runtime/dial.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
+import * as z from '../runtime/schema.js';
 import { abortedError, guarded } from './abort.js';
 import {
   checkDestination,
@@ -676,16 +676,16 @@ export class FilesClient {
     }
   }
 
-  async #ask<S extends z.ZodType>(request: Record<string, unknown>, schema: S): Promise<z.infer<S>> {
+  async #ask<S extends z.ZodMiniType>(request: Record<string, unknown>, schema: S): Promise<z.infer<S>> {
     this.#channel.send(request);
     return this.#answer(schema);
   }
 
-  async #answer<S extends z.ZodType>(schema: S): Promise<z.infer<S>> {
+  async #answer<S extends z.ZodMiniType>(schema: S): Promise<z.infer<S>> {
     return (await this.#answerWithBody(schema)).header;
   }
 
-  async #answerWithBody<S extends z.ZodType>(schema: S): Promise<{ header: z.infer<S>; body: Buffer }> {
+  async #answerWithBody<S extends z.ZodMiniType>(schema: S): Promise<{ header: z.infer<S>; body: Buffer }> {
     const { header, body } = await this.#channel.receive();
     const refusal = Refusal.safeParse(header);
     if (refusal.success) {

@@ -31,8 +31,8 @@
  * skip a file both sides already hold. While the server waits for its turn or hashes, it
  * sends `{hashed}` about once a second, so that neither side takes the silence for a stall.
  */
-import { z } from 'zod';
-import { MAX_ITERATIONS, MIN_ITERATIONS } from '../auth/credentials.js';
+import { AuthFinal, AuthRequest, authData, RegisterRequest } from '../auth/login-transport.js';
+import * as z from '../runtime/schema.js';
 
 /** 2 added `sum`, 3 eager puts; a client checks the greeting's version before it uses them. */
 export const FILES_PROTOCOL_VERSION = 3;
@@ -46,53 +46,27 @@ export { FILES_PORT } from './port.js';
 /** Largest path a request may carry, in bytes of UTF-8. */
 export const MAX_PATH_LENGTH = 4096;
 
-export const MECHANISMS = ['SCRAM-SHA-256', 'SECRET'] as const;
-export type Mechanism = (typeof MECHANISMS)[number];
-
-const path = z.string().min(1).max(MAX_PATH_LENGTH);
-const size = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
-const base64 = z
-  .string()
-  .max(1024)
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/);
-const authData = z.string().max(4096);
+const path = z.string().check(z.minLength(1), z.maxLength(MAX_PATH_LENGTH));
+const size = z.int().check(z.minimum(0));
+const sha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
+const flag = z.optional(z.boolean());
 
 export const Request = z.discriminatedUnion('op', [
-  z.object({
-    op: z.literal('auth'),
-    mechanism: z.enum(MECHANISMS),
-    data: authData,
-    user: z.string().max(255).optional(),
-  }),
-  z.object({ op: z.literal('auth-final'), data: authData }),
-  z.object({
-    op: z.literal('register'),
-    user: z.string().max(255),
-    salt: base64,
-    iterations: z.number().int().min(MIN_ITERATIONS).max(MAX_ITERATIONS),
-    storedKey: base64,
-    serverKey: base64,
-  }),
+  AuthRequest,
+  AuthFinal,
+  RegisterRequest,
   z.object({
     op: z.literal('list'),
-    path: z.string().max(MAX_PATH_LENGTH).optional(),
-    recursive: z.boolean().optional(),
+    path: z.optional(z.string().check(z.maxLength(MAX_PATH_LENGTH))),
+    recursive: flag,
   }),
   z.object({ op: z.literal('stat'), path }),
-  z.object({ op: z.literal('mkdir'), path, parents: z.boolean().optional() }),
-  z.object({ op: z.literal('rm'), path, recursive: z.boolean().optional() }),
-  z.object({
-    op: z.literal('put'),
-    path,
-    size,
-    overwrite: z.boolean().optional(),
-    eager: z.boolean().optional(),
-    chained: z.boolean().optional(),
-  }),
+  z.object({ op: z.literal('mkdir'), path, parents: flag }),
+  z.object({ op: z.literal('rm'), path, recursive: flag }),
+  z.object({ op: z.literal('put'), path, size, overwrite: flag, eager: flag, chained: flag }),
   z.object({ op: z.literal('put-from'), offset: size }),
   z.object({ op: z.literal('put-end'), sha256 }),
-  z.object({ op: z.literal('get'), path, offset: size.optional(), prefixSha256: sha256.optional() }),
+  z.object({ op: z.literal('get'), path, offset: z.optional(size), prefixSha256: z.optional(sha256) }),
   z.object({ op: z.literal('sum'), path, size }),
 ]);
 export type Request = z.infer<typeof Request>;
@@ -118,7 +92,7 @@ export const EntrySchema = z.object({
 export const Hello = z.object({
   op: z.literal('hello'),
   service: z.literal('sockit-files'),
-  version: z.number().int(),
+  version: z.int(),
   mechanisms: z.array(z.string()),
   register: z.boolean(),
 });
@@ -133,16 +107,16 @@ export const Answers = {
   authDone: z.object({ ok: z.literal(true), data: authData, user: z.string() }),
   done: z.object({ ok: z.literal(true) }),
   /** The entries come as the answer's body: a JSON array (a header is bounded to 64 KiB). */
-  list: z.object({ ok: z.literal(true), count: z.number().int().min(0) }),
+  list: z.object({ ok: z.literal(true), count: size }),
   stat: z.object({ ok: z.literal(true), entry: EntrySchema }),
-  putOffer: z.object({ ok: z.literal(true), offset: size, prefixSha256: sha256.optional() }),
+  putOffer: z.object({ ok: z.literal(true), offset: size, prefixSha256: z.optional(sha256) }),
   putDone: z.object({ ok: z.literal(true), sha256, size }),
   getStart: z.object({ ok: z.literal(true), size, from: size, mtime: z.number() }),
   getEnd: z.object({ ok: z.literal(true), sha256 }),
   /** Bytes of the file hashed so far: the sum is under way (or waits its turn, at 0). */
   sumProgress: z.object({ ok: z.literal(true), hashed: size }),
   /** `sha256` only for a file of the size asked about. */
-  sum: z.object({ ok: z.literal(true), entry: EntrySchema, sha256: sha256.optional() }),
+  sum: z.object({ ok: z.literal(true), entry: EntrySchema, sha256: z.optional(sha256) }),
 } as const;
 
 /** Lowercase hex SHA-256 of no bytes: the prefix hash of an empty part. */

@@ -12,6 +12,7 @@ import type { UserStore } from '../auth/store.js';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { Channel, type PreLoginLimits } from '../runtime/channel.js';
 import type { ConfinedRoot } from '../runtime/confine.js';
+import { firstIssue } from '../runtime/schema.js';
 import type { Connection } from '../runtime/tcp.js';
 import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
 import { serveGet } from './session-get.js';
@@ -131,9 +132,7 @@ export class FileSession {
     }
     const parsed = RequestSchema.safeParse(header);
     if (!parsed.success) {
-      throw fatal(
-        new SockitError(ErrorCode.BAD_REQUEST, `malformed request: ${parsed.error.issues[0]?.message}`),
-      );
+      throw fatal(new SockitError(ErrorCode.BAD_REQUEST, `malformed request: ${firstIssue(parsed.error)}`));
     }
     return parsed.data;
   }
