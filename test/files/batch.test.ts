@@ -5,6 +5,7 @@
  * connection still in step for the next request. An eager put is bounded on the server.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -130,6 +131,49 @@ describe('batches of files', () => {
     expect(done).toEqual(['f000.bin', 'f001.bin', 'f002.bin', 'f003.bin']);
     expect((await readdir(into)).sort()).toEqual(['f000.bin', 'f001.bin', 'f002.bin', 'f003.bin']);
     expect((await client.stat('up/f000.bin')).type).toBe('file');
+  });
+
+  it('fails at a file whose name was taken meanwhile, after placing and reporting what was received', async () => {
+    const into = path.join(base, 'down-taken');
+    await mkdir(into);
+    const names = [...files.keys()].filter((n) => n.startsWith('f')).slice(0, 60);
+    // When the first file is reported, 17 have been received (LANDING_WINDOW + 1) and the
+    // next 16 asked for (DOWNLOAD_WINDOW): the 26th is asked for, not yet received.
+    const taken = names[25] as string;
+    const done: string[] = [];
+    // A client of its own: a failure on this side leaves its connection out of step.
+    const own = await FilesClient.login({
+      host: '127.0.0.1',
+      port: service.address.port,
+      user: 'ann',
+      password: 'correct horse',
+    });
+    const failure = await codeOf(
+      own.downloadFiles(
+        names.map((name) => ({ remote: `up/${name}`, local: path.join(into, name) })),
+        {
+          onDone: (item) => {
+            const name = path.basename(item.local);
+            done.push(name);
+            if (name === names[0]) writeFileSync(path.join(into, taken), 'mine');
+          },
+        },
+      ),
+    );
+    own.close();
+    expect(failure).toBe(ErrorCode.EXISTS);
+    expect(await readFile(path.join(into, taken), 'utf8')).toBe('mine');
+    expect(done).toEqual(expect.arrayContaining(names.slice(0, 25)));
+    expect(done).not.toContain(taken);
+    // Every file reported is there, intact; nothing else was placed, and nothing is placed
+    // after the call has ended.
+    const placed = async (): Promise<string[]> =>
+      (await readdir(into)).filter((n) => n !== taken && !n.endsWith('.sockit-part')).sort();
+    expect(await placed()).toEqual([...done].sort());
+    for (const name of done)
+      expect(sha(await readFile(path.join(into, name)))).toBe(sha(files.get(name) as Buffer));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await placed()).toEqual([...done].sort());
   });
 
   it('a raw client: an eager put over the limit ends the connection; a refused one is read to its end', async () => {
