@@ -188,7 +188,11 @@ export class FileSink {
       const copied = chunk.copy(this.#current, this.#filled, offset);
       offset += copied;
       this.#filled += copied;
-      if (this.#filled === this.#current.length) this.#enqueue();
+      if (this.#filled < this.#current.length) continue;
+      // A full buffer no larger than a direct write (a small file's, sized to it), with
+      // nothing ahead of it on its way: written at once, not through the thread pool.
+      if (this.#filled <= DIRECT_WRITE && !this.#writing) this.#writeNow();
+      else this.#enqueue();
     }
     return this.#queue.length < MAX_QUEUED;
   }
