@@ -446,7 +446,7 @@ export class FilesClient {
           chained,
         });
         this.#channel.send({ op: 'put-from', offset: 0 });
-        if (data.length > 0) this.#channel.socket.write(data);
+        if (data.length > 0) this.#channel.write(data);
         this.#channel.send({ op: 'put-end', sha256 });
         waiting.push({ item, size: data.length, sha256, began });
         waitingBytes += data.length;
@@ -579,7 +579,8 @@ export class FilesClient {
             failure = err;
             break;
           }
-          while (asked.length >= DOWNLOAD_WINDOW) await settle();
+          // Refilled by halves: the requests of a refill leave in one write (see Channel.write).
+          if (asked.length >= DOWNLOAD_WINDOW) while (asked.length > DOWNLOAD_WINDOW / 2) await settle();
         }
         while (asked.length > 0) await settle();
         while (landing.length > 0) await land();

@@ -43,7 +43,7 @@ function serveSmall(io: RequestIo, files: UserFiles, request: Req<'get'>): boole
   }
   const end = startTransfer('out', data.length - from);
   io.ok({ size: data.length, from, mtime });
-  if (data.length > from) io.channel.socket.write(from === 0 ? data : data.subarray(from));
+  if (data.length > from) io.channel.write(from === 0 ? data : data.subarray(from));
   io.ok({ sha256: createHash('sha256').update(data).digest('hex') });
   end(data.length - from);
   io.log.info(

@@ -219,3 +219,58 @@ describe('Channel limits', () => {
     expect((await first).header.op).toBe('one');
   });
 });
+
+describe('Channel writes', () => {
+  /** A socket stand-in that records each write it is handed (one per system call on a real one). */
+  function recordingSocket(): { socket: Duplex; writes: Buffer[][] } {
+    const writes: Buffer[][] = [];
+    const socket = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        writes.push([chunk]);
+        done();
+      },
+      writev(chunks, done) {
+        writes.push(chunks.map((c) => c.chunk as Buffer));
+        done();
+      },
+    });
+    return { socket, writes };
+  }
+
+  it('sends what is written in one turn together, once the code running has to wait', async () => {
+    const { socket, writes } = recordingSocket();
+    const channel = new Channel(socket);
+    for (let i = 0; i < 8; i++) channel.send({ op: 'get', n: i });
+    channel.write(Buffer.from('raw'));
+    await Promise.resolve(); // a promise callback is still this turn
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toHaveLength(9);
+    // The next turn's writes go on their own, in order.
+    channel.send({ op: 'get', n: 8 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(2);
+    const all = Buffer.concat(writes.flat());
+    const expected = Buffer.concat([
+      ...Array.from({ length: 8 }, (_, i) => encodeEnvelope({ op: 'get', n: i })),
+      Buffer.from('raw'),
+      encodeEnvelope({ op: 'get', n: 8 }),
+    ]);
+    expect(all.equals(expected)).toBe(true);
+  });
+
+  it('loses nothing written just before the socket is ended', async () => {
+    const { socket, writes } = recordingSocket();
+    const channel = new Channel(socket);
+    channel.send({ ok: false, code: 'ERR_BAD_REQUEST', message: 'bye' });
+    socket.end();
+    await new Promise((resolve) => socket.once('finish', resolve));
+    expect(
+      Buffer.concat(writes.flat()).equals(
+        encodeEnvelope({ ok: false, code: 'ERR_BAD_REQUEST', message: 'bye' }),
+      ),
+    ).toBe(true);
+  });
+});

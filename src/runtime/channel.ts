@@ -111,6 +111,7 @@ export class Channel {
   #run: Run | undefined;
   #paused = false;
   #reused = false;
+  #corked = false;
 
   constructor(socket: Duplex, limits: ChannelLimits = {}) {
     this.socket = socket;
@@ -224,14 +225,34 @@ export class Channel {
 
   /** Sends one message; false when the socket's buffer is full (see `drain`). */
   send(header: EnvelopeHeader, body?: Uint8Array): boolean {
-    return this.socket.write(
+    return this.write(
       encodeEnvelope(header, body, { maxFrameSize: this.#maxSend, maxHeaderSize: this.#maxHeader }),
     );
   }
 
   /** Writes raw bytes, waiting while the socket's buffer is full. */
   async sendBytes(chunk: Uint8Array): Promise<void> {
-    if (!this.socket.write(chunk)) await this.drain();
+    if (!this.write(chunk)) await this.drain();
+  }
+
+  /**
+   * Writes raw bytes, together with whatever else is written before the code running now
+   * waits: the socket is corked at the first write and uncorked from process.nextTick, which
+   * runs once the promise callbacks under way are done. A batch of small messages (requests
+   * sent ahead, answers to requests already buffered, a file's request, bytes and end) then
+   * leaves in one system call instead of one each; on loopback each send also carries the
+   * receiver's TCP processing (50-80 µs here). False when the caller should wait for `drain()`.
+   */
+  write(chunk: Uint8Array): boolean {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
+    }
+    return this.socket.write(chunk);
   }
 
   /** Resolves once the socket can take more (at once when it can), rejects if it closes first. */
