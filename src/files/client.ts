@@ -573,6 +573,16 @@ export class FilesClient {
         };
         for (const item of items) {
           if (failure !== undefined) break;
+          // The same destination twice: the first is placed before the second is asked for,
+          // as one by one (its part would otherwise be rewritten while the first is named).
+          if (
+            asked.some((a) => a.item.local === item.local) ||
+            landing.some((l) => l.item.local === item.local)
+          ) {
+            while (asked.length > 0) await settle();
+            while (landing.length > 0) await land();
+            if (failure !== undefined) break;
+          }
           try {
             asked.push(await this.#requestGet(item, overwrite));
           } catch (err) {

@@ -176,6 +176,35 @@ describe('batches of files', () => {
     expect(await placed()).toEqual([...done].sort());
   });
 
+  it('places a destination named twice in one batch as one by one would: the second replaces or is refused', async () => {
+    const into = path.join(base, 'down-twice');
+    await mkdir(into);
+    const twice = [
+      { remote: 'up/f000.bin', local: path.join(into, 'a.bin') },
+      { remote: 'up/f001.bin', local: path.join(into, 'b.bin') },
+      { remote: 'up/f002.bin', local: path.join(into, 'a.bin') },
+    ];
+    const done: string[] = [];
+    await client.downloadFiles(twice, { overwrite: true, onDone: (item) => done.push(item.remote) });
+    expect(done).toEqual(['up/f000.bin', 'up/f001.bin', 'up/f002.bin']);
+    expect(sha(await readFile(path.join(into, 'a.bin')))).toBe(sha(files.get('f002.bin') as Buffer));
+    expect((await readdir(into)).sort()).toEqual(['a.bin', 'b.bin']);
+
+    const own = await FilesClient.login({
+      host: '127.0.0.1',
+      port: service.address.port,
+      user: 'ann',
+      password: 'correct horse',
+    });
+    await rm(into, { recursive: true });
+    await mkdir(into);
+    const failure = await codeOf(own.downloadFiles(twice));
+    own.close();
+    expect(failure).toBe(ErrorCode.EXISTS);
+    expect(sha(await readFile(path.join(into, 'a.bin')))).toBe(sha(files.get('f000.bin') as Buffer));
+    expect((await readdir(into)).filter((n) => n.endsWith('.sockit-part'))).toEqual([]);
+  });
+
   it('a raw client: an eager put over the limit ends the connection; a refused one is read to its end', async () => {
     const raw = await rawLogin(service.address.port);
     // Refused (the folder does not exist), its bytes still read: the next request is answered.
