@@ -18,7 +18,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
+import tls from 'node:tls';
 import { ErrorCode, SockitError } from '../errors.js';
 
 /** Length of each side's nonce and of each proof (HMAC-SHA-256). */
@@ -60,7 +60,7 @@ export function secretContext(user: string, channel?: Buffer): Buffer {
  * ```
  */
 export function tlsExporter(socket: Socket | Duplex): Buffer | undefined {
-  if (!(socket instanceof TLSSocket)) return undefined;
+  if (!(socket instanceof tls.TLSSocket)) return undefined;
   return socket.exportKeyingMaterial(EXPORTER_BYTES, SECRET_EXPORTER_LABEL, Buffer.alloc(0));
 }
 

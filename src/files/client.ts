@@ -192,7 +192,7 @@ export class FilesClient {
     });
     const log = options.log ?? silentLogger;
     log.debug({ server: where, local: socket.localPort }, 'connected');
-    if (socket instanceof tls.TLSSocket) {
+    if (options.tls && socket instanceof tls.TLSSocket) {
       const cipher = socket.getCipher()?.name;
       log.debug({ protocol: socket.getProtocol(), cipher, authorized: socket.authorized }, 'TLS negotiated');
     }

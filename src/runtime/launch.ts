@@ -10,9 +10,10 @@
  * In cluster mode the program is executed again in each worker, so the code that calls
  * `launch()` must reach it the same way in every process (as a CLI does).
  */
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
 import os from 'node:os';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
+import { cluster } from './cluster.js';
 import type { Logger } from './log.js';
 import { counted } from './plural.js';
 import { checkInteger, type ListeningMessage, type Service } from './service.js';
@@ -59,10 +60,10 @@ type WorkerMessage = ListeningMessage | ReadyMessage | FailedMessage;
  * all workers and stops; returns false (and does nothing) outside a worker.
  */
 export function reportWorkerFailure(err: SockitError): boolean {
-  if (!cluster.isWorker || !process.send) return false;
+  if (!cluster().isWorker || !process.send) return false;
   const failed: FailedMessage = { type: 'sockit:failed', code: err.code, message: err.message };
   // Once the report is out, close the channel so that this worker can exit.
-  process.send(failed, () => cluster.worker?.disconnect());
+  process.send(failed, () => cluster().worker?.disconnect());
   return true;
 }
 
@@ -81,7 +82,7 @@ export async function launch(
   options: LaunchOptions,
   start: (model: ProcessModel) => Promise<Service[]>,
 ): Promise<Launched> {
-  if (options.model === 'cluster' && cluster.isPrimary) return runPrimary(options);
+  if (options.model === 'cluster' && cluster().isPrimary) return runPrimary(options);
   const model: ProcessModel = options.model === 'iterative' ? 'iterative' : 'event-loop';
   const log = options.log;
   const handleSignals = options.handleSignals ?? true;
@@ -98,7 +99,7 @@ export async function launch(
       log.warn(`${signal} again: exiting now`);
       process.exit(130);
     }
-    if (!cluster.isWorker) log.info({ signal }, 'shutting down');
+    if (!cluster().isWorker) log.info({ signal }, 'shutting down');
     stopRequested = signal;
     if (stop) void stop();
   };
@@ -121,7 +122,7 @@ export async function launch(
     unlisten();
     throw err;
   }
-  if (cluster.isWorker && process.send) {
+  if (cluster().isWorker && process.send) {
     const ready: ReadyMessage = { type: 'sockit:ready' };
     process.send(ready);
   }
@@ -134,12 +135,12 @@ export async function launch(
     stopping ??= Promise.all(services.map((s) => s.close())).then(() => {
       unlisten();
       // A worker's channel to its primary keeps it alive; closing the channel lets it exit.
-      if (cluster.isWorker) cluster.worker?.disconnect();
+      if (cluster().isWorker) cluster().worker?.disconnect();
       resolveStopped();
     });
     return stopping;
   };
-  if (cluster.isWorker) process.on('message', onMessage);
+  if (cluster().isWorker) process.on('message', onMessage);
   // A signal during start-up: stop now that there is something to stop.
   if (stopRequested) void stop();
   return { stop, stopped, services };
@@ -185,7 +186,7 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
         resolve();
         resolveStopped();
       };
-      cluster.on('exit', check);
+      cluster().on('exit', check);
       const shutdown: ShutdownMessage = { type: 'sockit:shutdown' };
       for (const worker of workers) {
         if (how === 'terminate' || !worker.isConnected()) worker.process.kill('SIGTERM');
@@ -198,7 +199,7 @@ async function runPrimary(options: LaunchOptions): Promise<Launched> {
   };
 
   const fork = (): void => {
-    const worker = cluster.fork();
+    const worker = cluster().fork();
     workers.add(worker);
     // The channel to a dying worker fails with EPIPE; its 'exit' is what matters.
     worker.on('error', (err) =>

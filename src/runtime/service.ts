@@ -1,8 +1,8 @@
 /**
  * What every running server looks like from outside, whatever its protocol.
  */
-import cluster from 'node:cluster';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
+import { cluster } from './cluster.js';
 import type { Logger } from './log.js';
 
 export interface ServiceAddress {
@@ -35,7 +35,7 @@ export interface ListeningMessage {
  */
 export function announceListening(log: Logger, service: Service): void {
   const { address, port } = service.address;
-  if (cluster.isWorker && process.send) {
+  if (cluster().isWorker && process.send) {
     const message: ListeningMessage = {
       type: 'sockit:listening',
       service: service.name,
