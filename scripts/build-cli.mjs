@@ -154,12 +154,13 @@ function onlySubcommand(name, names) {
  * Heavy packages that a one-command bundle loads only when its code first uses them. An
  * `import` of a package is hoisted: a bundle that holds a client and its server would load
  * the server's database layer (kysely), logger (pino), WebSocket server (ws) and static file
- * helpers (mime-types, whose table alone took 18 ms, and fresh) before the client
+ * helpers (mime-types, whose table alone took 18 ms, and fresh), or the LAN messenger's
+ * legacy charsets (iconv-lite, 9 ms) before the client
  * does anything (a third of a second for `sockit exec`). Each import becomes a stand-in whose
  * exports are proxies that require() the package on first use: property reads, calls and
  * `new` go through to the real export.
  */
-const LAZY_PACKAGES = ['pino', 'kysely', 'kysely/migration', 'ws', 'mime-types', 'fresh'];
+const LAZY_PACKAGES = ['pino', 'kysely', 'kysely/migration', 'ws', 'mime-types', 'fresh', 'iconv-lite'];
 
 function lazyPackages() {
   return {
