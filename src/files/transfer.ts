@@ -258,6 +258,10 @@ export class FileSink {
     this.#queue.push({ buffer: this.#current as Buffer, length: this.#filled });
     this.#current = undefined;
     this.#filled = 0;
+    // Nothing more is written after a failure. (A flush started then would end before its
+    // first await, clearing #writing before the assignment below stored it for good: #settle
+    // would then wait on it forever, in promise callbacks, starving the event loop.)
+    if (this.#error) return;
     this.#writing ??= this.#flush();
   }
 
