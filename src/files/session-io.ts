@@ -61,6 +61,13 @@ const ERRNO_REFUSALS: Record<string, [SockitError['code'], string]> = {
   ENAMETOOLONG: [ErrorCode.INVALID_ARGUMENT, 'name too long'],
   EMFILE: [ErrorCode.BUSY, 'the server has too many files open; try again shortly'],
   ENFILE: [ErrorCode.BUSY, 'the server has too many files open; try again shortly'],
+  // The server's storage failing is the server's trouble, said as such, not a cut connection.
+  EROFS: [ErrorCode.IO, "the server's storage is read-only"],
+  EIO: [ErrorCode.IO, "the server's storage failed (input/output error)"],
+  EFBIG: [ErrorCode.FILE_TOO_LARGE, "the file is too large for the server's storage"],
+  ETXTBSY: [ErrorCode.BUSY, 'the file is in use on the server'],
+  EBUSY: [ErrorCode.BUSY, 'the file or folder is in use on the server'],
+  ESTALE: [ErrorCode.IO, "the server's storage changed under it (stale handle); try again"],
 };
 
 /**

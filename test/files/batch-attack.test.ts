@@ -194,4 +194,17 @@ describe('file service under attack: batches and synchronous walks', () => {
     const err = Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
     expect(asRefusal(err)?.code).toBe(ErrorCode.BUSY);
   });
+
+  it("refuses with a reason when the server's storage fails, rather than cutting the connection", () => {
+    const refused = (code: string) => asRefusal(Object.assign(new Error(`${code}: failed`), { code }));
+    expect(refused('EROFS')?.code).toBe(ErrorCode.IO);
+    expect(refused('EROFS')?.message).toMatch(/read-only/);
+    expect(refused('EIO')?.code).toBe(ErrorCode.IO);
+    expect(refused('EFBIG')?.code).toBe(ErrorCode.FILE_TOO_LARGE);
+    expect(refused('ETXTBSY')?.code).toBe(ErrorCode.BUSY);
+    expect(refused('EBUSY')?.code).toBe(ErrorCode.BUSY);
+    expect(refused('ESTALE')?.code).toBe(ErrorCode.IO);
+    // A bug stays a bug: not dressed up as a refusal.
+    expect(asRefusal(new TypeError('x is undefined'))).toBeUndefined();
+  });
 });
