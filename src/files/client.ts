@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type net from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import tls from 'node:tls';
 import { tlsExporter } from '../auth/challenge.js';
 import type { KeyCache } from '../auth/key-cache.js';
@@ -536,10 +537,10 @@ export class FilesClient {
    */
   async downloadFiles(items: Iterable<DownloadItem>, options: DownloadFilesOptions = {}): Promise<void> {
     const overwrite = options.overwrite ?? false;
-    const asked: AskedGet[] = [];
+    const asked: (AskedGet & { key: string })[] = [];
     // Received and verified, being synced and named: the disk's work for one file overlaps
     // the next files' bytes (a sync waited for in turn cost ~0.1 ms a file on the thread pool).
-    const landing: { item: DownloadItem; began: number; landed: Promise<TransferResult> }[] = [];
+    const landing: { item: DownloadItem; key: string; began: number; landed: Promise<TransferResult> }[] = [];
     const land = async (): Promise<void> => {
       const next = landing[0] as (typeof landing)[number];
       try {
@@ -553,7 +554,7 @@ export class FilesClient {
       await this.#guarded(options.signal, async () => {
         let failure: unknown;
         const settle = async (): Promise<void> => {
-          const next = asked[0] as AskedGet;
+          const next = asked[0] as (typeof asked)[number];
           const began = Date.now();
           try {
             const { landed } = await this.#receiveGet(next, {
@@ -561,7 +562,7 @@ export class FilesClient {
               progress: options.progress && ((n, total) => options.progress?.(next.item, n, total)),
             });
             asked.shift();
-            landing.push({ item: next.item, began, landed });
+            landing.push({ item: next.item, key: next.key, began, landed });
           } catch (err) {
             // The connection or the disk failed: what was asked (this one included) stays
             // listed, for an abort to remove its parts.
@@ -575,16 +576,15 @@ export class FilesClient {
           if (failure !== undefined) break;
           // The same destination twice: the first is placed before the second is asked for,
           // as one by one (its part would otherwise be rewritten while the first is named).
-          if (
-            asked.some((a) => a.item.local === item.local) ||
-            landing.some((l) => l.item.local === item.local)
-          ) {
+          // Compared as a case-insensitive or normalizing file system could take them.
+          const key = destinationKey(item.local);
+          if (asked.some((a) => a.key === key) || landing.some((l) => l.key === key)) {
             while (asked.length > 0) await settle();
             while (landing.length > 0) await land();
             if (failure !== undefined) break;
           }
           try {
-            asked.push(await this.#requestGet(item, overwrite));
+            asked.push({ ...(await this.#requestGet(item, overwrite)), key });
           } catch (err) {
             failure = err;
             break;
@@ -738,6 +738,14 @@ export class FilesClient {
     if (!parsed.success) throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent an answer out of place');
     return { header: parsed.data, body };
   }
+}
+
+/**
+ * What two destinations that may be one file have in common: the absolute path, in Unicode
+ * NFC and lower case (macOS and Windows file systems fold case, macOS normalizes names).
+ */
+function destinationKey(local: string): string {
+  return resolvePath(local).normalize('NFC').toLowerCase();
 }
 
 /** Downloads asked for ahead of the one being received, at most. */

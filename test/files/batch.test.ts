@@ -205,6 +205,33 @@ describe('batches of files', () => {
     expect((await readdir(into)).filter((n) => n.endsWith('.sockit-part'))).toEqual([]);
   });
 
+  it('takes two spellings of one destination for one (a/./x, and A vs a as a case-folding disk would)', async () => {
+    const into = path.join(base, 'down-alias');
+    await mkdir(into);
+    const done: string[] = [];
+    // Same name through `./`: one file, the second replaces the first.
+    await client.downloadFiles(
+      [
+        { remote: 'up/f010.bin', local: path.join(into, 'y.bin') },
+        { remote: 'up/f011.bin', local: `${into}/./y.bin` },
+      ],
+      { overwrite: true, onDone: (item) => done.push(item.remote) },
+    );
+    expect(done).toEqual(['up/f010.bin', 'up/f011.bin']);
+    expect(sha(await readFile(path.join(into, 'y.bin')))).toBe(sha(files.get('f011.bin') as Buffer));
+    // Names equal but for case are placed in turn too (here, on a case-sensitive disk, two files).
+    await client.downloadFiles(
+      [
+        { remote: 'up/f012.bin', local: path.join(into, 'Z.bin') },
+        { remote: 'up/f013.bin', local: path.join(into, 'z.bin') },
+      ],
+      { overwrite: true },
+    );
+    expect(sha(await readFile(path.join(into, 'Z.bin')))).toBe(sha(files.get('f012.bin') as Buffer));
+    expect(sha(await readFile(path.join(into, 'z.bin')))).toBe(sha(files.get('f013.bin') as Buffer));
+    expect((await readdir(into)).filter((n) => n.endsWith('.sockit-part'))).toEqual([]);
+  });
+
   it('a raw client: an eager put over the limit ends the connection; a refused one is read to its end', async () => {
     const raw = await rawLogin(service.address.port);
     // Refused (the folder does not exist), its bytes still read: the next request is answered.
