@@ -5,6 +5,7 @@
  */
 import { type Command, CommanderError } from 'commander';
 import { ErrorCode, isSockitError, type SockitError } from '../errors.js';
+import { visible } from '../runtime/text.js';
 import { codeOf, exitStatus } from './exit-status.js';
 import { writeStdout } from './stdout.js';
 
@@ -90,7 +91,9 @@ export function reportFailure(err: unknown): void {
 export function failureLine(err: unknown): string {
   const code = codeOf(err);
   if (code === undefined) return `sockit: internal error: ${(err as Error)?.stack ?? String(err)}\n`;
-  // Some system messages (OpenSSL's) end in a line break: the report stays one line.
-  const message = (err as Error).message.replace(/\s*\n\s*/g, ' ').trim();
+  // Some system messages (OpenSSL's) end in a line break: the report stays one line. A
+  // message may carry a peer's words (a server's refusal): its control characters are
+  // written out, never sent to the terminal, and it is cut at 1,000 characters.
+  const message = visible((err as Error).message.replace(/\s*\n\s*/g, ' ').trim(), 1000);
   return `sockit: ${message} [${code}]\n`;
 }

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { FilesClient } from '../files/client.js';
 import type { Entry } from '../files/protocol.js';
 import { type ClientFlags, clientOptions, withClient } from './files-client.js';
-import { Output, type OutputFlags } from './files-output.js';
+import { Output, type OutputFlags, shown } from './files-output.js';
 import { outputOptions } from './output.js';
 import { counted } from './plural.js';
 
@@ -110,5 +110,5 @@ Examples:
 function formatEntry(e: Entry): string {
   const when = new Date(e.mtime).toISOString().slice(0, 16).replace('T', ' ');
   const size = e.type === 'dir' ? '-' : String(e.size);
-  return `${e.type === 'dir' ? 'd' : '-'} ${size.padStart(12)}  ${when}  ${e.path}${e.type === 'dir' ? '/' : ''}\n`;
+  return `${e.type === 'dir' ? 'd' : '-'} ${size.padStart(12)}  ${when}  ${shown(e.path)}${e.type === 'dir' ? '/' : ''}\n`;
 }

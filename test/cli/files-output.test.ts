@@ -168,6 +168,28 @@ describe('sockit files --json, -q and -v', () => {
     expect(quiet.stderr).toBe('');
   });
 
+  it("writes out control characters of the server's names and messages, never to the terminal", async () => {
+    // A name a hostile server could list (here stored on the real one, which takes it).
+    const evil = 'x\u001b]0;TITLE\u0007\u001b[2J\rFAKE.txt';
+    await mkdir(path.join(home, 'esc'), { recursive: true });
+    await writeFile(path.join(home, 'esc', evil), 'boo');
+    const listed = await run('ls', where, 'esc');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.toString()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(listed.stdout.toString()).toContain('x\\u{1b}]0;TITLE\\u{7}\\u{1b}[2J\\u{d}FAKE.txt');
+    const into = path.join(dir, 'esc-down');
+    const got = await run('download', where, 'esc', into, '-v');
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(got.stderr).toContain('\\u{1b}[2J');
+    expect(await readFile(path.join(into, evil), 'utf8')).toBe('boo');
+    // A refusal that quotes the name: one line, written out.
+    const refused = await run('download', where, `esc/${evil}-gone`, path.join(dir, 'nothing'));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^sockit: [^\n]*\\u\{1b\}\[2J[^\n]*\[ERR_NOT_FOUND\]\n$/);
+    expect(refused.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+  });
+
   it('mkdir and rm: silent by default, a line per path with -v, an object per path with --json', async () => {
     const made = await run('mkdir', where, 'm1', 'm2', '--json');
     expect(made.code, made.stderr).toBe(0);
