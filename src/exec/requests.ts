@@ -2,7 +2,7 @@
 import * as z from '../runtime/schema.js';
 import { CLIENT_ENV, EXEC_SIGNALS } from './protocol.js';
 
-const noNul = z.refine<string>((s) => !s.includes('\u0000'), 'no NUL in an argument');
+const noNul = z.refine<string>((s) => !s.includes('\u0000'), 'no NUL character');
 const arg = z.string().check(z.maxLength(32 * 1024), noNul);
 
 /** A terminal's width or height, in characters. */
@@ -13,7 +13,7 @@ export const ExecRequest = z
     kind: z.literal('exec'),
     argv: z.optional(z.array(arg).check(z.minLength(1), z.maxLength(4096))),
     shell: z.optional(arg),
-    cwd: z.optional(z.string().check(z.maxLength(4096))),
+    cwd: z.optional(z.string().check(z.maxLength(4096), noNul)),
     /** A pseudo-terminal of this size, for an interactive program. */
     tty: z.optional(z.object({ cols: size, rows: size })),
     env: z.optional(

@@ -46,7 +46,12 @@ export { FILES_PORT } from './port.js';
 /** Largest path a request may carry, in bytes of UTF-8. */
 export const MAX_PATH_LENGTH = 4096;
 
-const path = z.string().check(z.minLength(1), z.maxLength(MAX_PATH_LENGTH));
+/** At most MAX_PATH_LENGTH bytes of UTF-8 (zod's lengths count UTF-16 units). */
+const pathBytes = z.refine<string>(
+  (s) => Buffer.byteLength(s) <= MAX_PATH_LENGTH,
+  `at most ${MAX_PATH_LENGTH} bytes of UTF-8`,
+);
+const path = z.string().check(z.minLength(1), z.maxLength(MAX_PATH_LENGTH), pathBytes);
 const size = z.int().check(z.minimum(0));
 const sha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
 const flag = z.optional(z.boolean());
@@ -57,7 +62,7 @@ export const Request = z.discriminatedUnion('op', [
   RegisterRequest,
   z.object({
     op: z.literal('list'),
-    path: z.optional(z.string().check(z.maxLength(MAX_PATH_LENGTH))),
+    path: z.optional(z.string().check(z.maxLength(MAX_PATH_LENGTH), pathBytes)),
     recursive: flag,
   }),
   z.object({ op: z.literal('stat'), path }),
