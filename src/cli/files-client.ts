@@ -13,6 +13,7 @@ import { FILES_PORT } from '../files/port.js';
 import type { Logger } from '../runtime/log.js';
 import { type Endpoint, parseEndpoint, secondsOption } from './args.js';
 import { cacheDir } from './data-dir.js';
+import { interruptible } from './interrupt.js';
 import { localFileError } from './local-files.js';
 import { levelOf, type OutputFlags } from './output.js';
 import { readPassword } from './password.js';
@@ -149,10 +150,11 @@ export async function readSecret(file: string): Promise<SecretKey> {
 
 /**
  * Runs `work` with a logged-in client, closing it afterwards. `prepare` runs once the server
- * answers, before a password is asked for: the local checks of a command. Ctrl-C aborts
- * whatever is under way through the signal (the connection is dropped, a download's part file
- * removed) and the command ends with `ERR_ABORTED`. A system error on a local file becomes one
- * coded line (see `localFileError`).
+ * answers, before a password is asked for: the local checks of a command. Ctrl-C or SIGTERM
+ * aborts whatever is under way through the signal (the connection is dropped, a download's
+ * part file removed) and the command ends with `sockit: interrupted by Ctrl-C (SIGINT)
+ * [ERR_ABORTED]`, status 130 (see `interruptible`). A system error on a local file becomes
+ * one coded line (see `localFileError`).
  */
 export async function withClient<T>(
   target: string,
@@ -161,22 +163,19 @@ export async function withClient<T>(
   prepare?: () => Promise<void>,
 ): Promise<T> {
   const { FilesClient } = await import('../files/client.js');
-  const controller = new AbortController();
-  const interrupt = (): void => controller.abort();
-  process.once('SIGINT', interrupt);
-  try {
-    const { user, ...server } = resolveTarget(target, flags);
-    flags.user = user;
-    const options = await loginOptions(server, flags);
-    const client = await FilesClient.login({ ...options, signal: controller.signal, connected: prepare });
+  return interruptible(async (signal) => {
     try {
-      return await work(client, controller.signal);
-    } finally {
-      client.close();
+      const { user, ...server } = resolveTarget(target, flags);
+      flags.user = user;
+      const options = await loginOptions(server, flags);
+      const client = await FilesClient.login({ ...options, signal, connected: prepare });
+      try {
+        return await work(client, signal);
+      } finally {
+        client.close();
+      }
+    } catch (err) {
+      throw localFileError(err);
     }
-  } catch (err) {
-    throw localFileError(err);
-  } finally {
-    process.off('SIGINT', interrupt);
-  }
+  });
 }

@@ -4,13 +4,17 @@
  * file or path, those left alone included.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sockit } from '../helpers.js';
 import { type FilesFixture, startFilesFixture } from './files-fixture.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+/** A control character other than tab and line feed: what must never reach a terminal from a peer. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /** Every line of stdout parsed as JSON: fails on any line that is not. */
 function jsonLines(stdout: Buffer): Record<string, unknown>[] {
@@ -175,20 +179,46 @@ describe('sockit files --json, -q and -v', () => {
     await writeFile(path.join(home, 'esc', evil), 'boo');
     const listed = await run('ls', where, 'esc');
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout.toString()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(listed.stdout.toString()).not.toMatch(CONTROL);
     expect(listed.stdout.toString()).toContain('x\\u{1b}]0;TITLE\\u{7}\\u{1b}[2J\\u{d}FAKE.txt');
     const into = path.join(dir, 'esc-down');
     const got = await run('download', where, 'esc', into, '-v');
     expect(got.code, got.stderr).toBe(0);
-    expect(got.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(got.stderr).not.toMatch(CONTROL);
     expect(got.stderr).toContain('\\u{1b}[2J');
     expect(await readFile(path.join(into, evil), 'utf8')).toBe('boo');
     // A refusal that quotes the name: one line, written out.
     const refused = await run('download', where, `esc/${evil}-gone`, path.join(dir, 'nothing'));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/^sockit: [^\n]*\\u\{1b\}\[2J[^\n]*\[ERR_NOT_FOUND\]\n$/);
-    expect(refused.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(refused.stderr).not.toMatch(CONTROL);
   });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'a download stopped by %s ends with one line and status 130, leaving no part',
+    async (signal) => {
+      // Large enough to be under way for a while: a sparse file, read as zeros.
+      await truncate(path.join(home, 'big.bin'), 2 ** 30).catch(async () => {
+        await writeFile(path.join(home, 'big.bin'), '');
+        await truncate(path.join(home, 'big.bin'), 2 ** 30);
+      });
+      const into = await mkdtemp(path.join(dir, 'stopped-'));
+      const local = path.join(into, 'big.bin');
+      // Under way once its part is on disk.
+      const started = (async () => {
+        while (!existsSync(`${local}.sockit-part`)) await new Promise((resolve) => setTimeout(resolve, 5));
+      })();
+      const r = await sockit(['files', 'download', where, 'big.bin', local, '-u', 'ann'], {
+        env,
+        interrupt: { when: started, signal },
+      });
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toBe(
+        `sockit: interrupted by ${signal === 'SIGINT' ? 'Ctrl-C (SIGINT)' : signal} [ERR_ABORTED]`,
+      );
+      expect(r.code).toBe(130);
+      expect(await readdir(into)).toEqual([]);
+    },
+  );
 
   it('mkdir and rm: silent by default, a line per path with -v, an object per path with --json', async () => {
     const made = await run('mkdir', where, 'm1', 'm2', '--json');
