@@ -99,6 +99,21 @@ describe('what a short command loads', () => {
   });
 });
 
+describe('what a client command loads before it works', () => {
+  // Each bundle holds a client and its server: the server's packages and modules must not
+  // load with it. Help runs the bundle's module code and builds the command, and no more.
+  for (const command of ['files', 'chat', 'exec', 'lan', 'tftp']) {
+    it(`sockit ${command} --help loads no package (zod's schemas are bundled), and neither cluster nor tls`, async () => {
+      const { resolved, builtins } = await loadedBy([command, '--help']);
+      expect(resolved.some((url) => url.endsWith(`/dist/cli/one/${command}.js`))).toBe(true);
+      expect(resolved.filter((url) => url.includes('/node_modules/'))).toEqual([]);
+      for (const builtin of ['cluster', 'tls', 'child_process', 'dgram']) {
+        expect(builtins).not.toContain(`NativeModule ${builtin}`);
+      }
+    });
+  }
+});
+
 describe('subcommandsFor: which subcommands an argument list needs', () => {
   it('the one named, after root options and their values', () => {
     expect(subcommandsFor(['ip', '10.0.0.1'])).toEqual(['ip']);
