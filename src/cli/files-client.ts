@@ -148,6 +148,9 @@ export async function readSecret(file: string): Promise<SecretKey> {
   return SecretKey.read(file);
 }
 
+/** The usage error for an empty remote path: it names nothing (the server would end the connection). */
+export const EMPTY_REMOTE = 'an empty PATH names nothing in your home; "." is the home itself';
+
 /**
  * Runs `work` with a logged-in client, closing it afterwards. `prepare` runs once the server
  * answers, before a password is asked for: the local checks of a command. Ctrl-C or SIGTERM

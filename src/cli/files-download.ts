@@ -7,7 +7,7 @@ import type { DownloadItem } from '../files/client.js';
 import { makeLocalFolder, planTree } from '../files/download.js';
 import { requestedForm } from '../files/names.js';
 import { parseBytes } from './args.js';
-import { type ClientFlags, clientOptions, withClient } from './files-client.js';
+import { type ClientFlags, clientOptions, EMPTY_REMOTE, withClient } from './files-client.js';
 import { Output, type OutputFlags } from './files-output.js';
 import { downloadStream, STDIO } from './files-stdio.js';
 import {
@@ -142,6 +142,7 @@ Examples:
       if (local === STDIO && flags.json) {
         self.error('--json does not go with LOCAL "-": stdout carries the file; name a file instead');
       }
+      if (remote === '') self.error(EMPTY_REMOTE);
       const existing = existingPolicy(flags);
       const output = new Output(flags);
       // Once the server answers, before a password is asked for or anything is sent.

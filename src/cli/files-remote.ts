@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import type { FilesClient } from '../files/client.js';
 import type { Entry } from '../files/protocol.js';
-import { type ClientFlags, clientOptions, withClient } from './files-client.js';
+import { type ClientFlags, clientOptions, EMPTY_REMOTE, withClient } from './files-client.js';
 import { Output, type OutputFlags, shown } from './files-output.js';
 import { outputOptions } from './output.js';
 import { counted } from './plural.js';
@@ -58,15 +58,18 @@ function eachPath(
     quiet: 'nothing on success (as without it); errors only',
     verbose: `a line for each path: "${status} PATH"`,
   });
-  return clientOptions(command).action(async (target: string, paths: string[], flags: PathFlags) => {
-    const output = new Output(flags);
-    await withClient(target, flags, async (client, signal) => {
-      for (const p of paths) {
-        await act(client, p, flags, signal);
-        output.detail({ path: p, status }, `${status} ${p}`);
-      }
-    });
-  });
+  return clientOptions(command).action(
+    async (target: string, paths: string[], flags: PathFlags, self: Command) => {
+      if (paths.includes('')) self.error(EMPTY_REMOTE);
+      const output = new Output(flags);
+      await withClient(target, flags, async (client, signal) => {
+        for (const p of paths) {
+          await act(client, p, flags, signal);
+          output.detail({ path: p, status }, `${status} ${p}`);
+        }
+      });
+    },
+  );
 }
 
 export function rmCommand(): Command {

@@ -134,6 +134,15 @@ const cases: Array<[string, () => Case]> = [
       code: 'ERR_USAGE',
     }),
   ],
+  ...(['rm', 'mkdir', 'download'] as const).map((command): [string, () => Case] => [
+    `files ${command} of an empty path (the server ended the connection on it)`,
+    () => ({
+      args: ['files', command, '-u', 'ann', at.closed, ...(command === 'rm' ? ['a', ''] : [''])],
+      status: USAGE,
+      code: 'ERR_USAGE',
+      says: 'an empty PATH names nothing',
+    }),
+  ]),
   [
     'an unknown socket state',
     () => ({ args: ['ports', '--state', 'bogus'], status: USAGE, code: 'ERR_INVALID_ARGUMENT' }),
