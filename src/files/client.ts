@@ -413,7 +413,7 @@ export class FilesClient {
           done = await this.#answer(Answers.putDone);
         } catch (err) {
           if (!REFUSALS.has(err as Error)) throw err; // the connection itself failed
-          failure ??= err;
+          failure ??= aboutFile(err, sent.item);
           return;
         }
         if (done.sha256 !== sent.sha256 || done.size !== sent.size)
@@ -431,6 +431,8 @@ export class FilesClient {
           const result = await this.#uploadOne(item.local, item.remote, {
             overwrite,
             progress: options.progress && ((n, total) => options.progress?.(item, n, total)),
+          }).catch((err: unknown) => {
+            throw aboutFile(err, item);
           });
           options.onDone?.(item, result, Date.now() - began);
           continue;
@@ -544,7 +546,9 @@ export class FilesClient {
     const land = async (): Promise<void> => {
       const next = landing[0] as (typeof landing)[number];
       try {
-        const result = await next.landed;
+        const result = await next.landed.catch((err: unknown) => {
+          throw aboutFile(err, next.item);
+        });
         options.onDone?.(next.item, result, Date.now() - next.began);
       } finally {
         landing.shift();
@@ -566,9 +570,9 @@ export class FilesClient {
           } catch (err) {
             // The connection or the disk failed: what was asked (this one included) stays
             // listed, for an abort to remove its parts.
-            if (!REFUSALS.has(err as Error)) throw err;
+            if (!REFUSALS.has(err as Error)) throw aboutFile(err, next.item);
             asked.shift();
-            failure ??= err;
+            failure ??= aboutFile(err, next.item);
           }
           while (landing.length > LANDING_WINDOW) await land();
         };
@@ -763,6 +767,24 @@ interface AskedGet {
 
 /** Errors that are the server's refusals (the connection is still in step after them). */
 const REFUSALS = new WeakSet<Error>();
+
+/**
+ * `err` saying which file of a batch it is about: a refusal that does not name the file
+ * gets `"REMOTE": ` before its message, and a system error on the local side without a path
+ * (a write's ENOSPC) gets the local file as its path. Other errors (the connection's) are
+ * left as they are.
+ */
+function aboutFile(err: unknown, item: { remote: string; local: string }): unknown {
+  if (!(err instanceof Error)) return err;
+  if (REFUSALS.has(err)) {
+    if (!err.message.includes(item.remote)) err.message = `"${item.remote}": ${err.message}`;
+    return err;
+  }
+  const sys = err as NodeJS.ErrnoException;
+  if (!(err instanceof SockitError) && typeof sys.code === 'string' && sys.path === undefined)
+    sys.path = item.local;
+  return err;
+}
 
 /** Eager puts awaiting their answers at most, and their bytes. */
 const EAGER_WINDOW = 64;

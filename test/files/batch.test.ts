@@ -232,6 +232,28 @@ describe('batches of files', () => {
     expect((await readdir(into)).filter((n) => n.endsWith('.sockit-part'))).toEqual([]);
   });
 
+  it("names the file a batch failed on when the server's refusal does not", async () => {
+    await client.mkdir('q');
+    await store.setQuota('ann', 1);
+    try {
+      const err = (await client
+        .uploadFiles(items('q', ['f005.bin', 'f006.bin']))
+        .catch((e: unknown) => e)) as Error & {
+        code?: string;
+      };
+      expect(err.code).toBe(ErrorCode.QUOTA_EXCEEDED);
+      expect(err.message).toMatch(/^"q\/f005\.bin": .*quota/);
+    } finally {
+      await store.setQuota('ann', null);
+    }
+    // A refusal that names the file already is left as it is.
+    const missing = (await client
+      .downloadFiles([{ remote: 'up/nope.bin', local: path.join(base, 'nope.bin') }])
+      .catch((e: unknown) => e)) as Error;
+    expect(missing.message).not.toMatch(/^"up\/nope\.bin": /);
+    expect(missing.message).toContain('up/nope.bin');
+  });
+
   it('a raw client: an eager put over the limit ends the connection; a refused one is read to its end', async () => {
     const raw = await rawLogin(service.address.port);
     // Refused (the folder does not exist), its bytes still read: the next request is answered.
