@@ -82,6 +82,11 @@ export interface FilesServerOptions {
   loginStepTimeoutMs?: number;
   /** Message size and whole-message deadline before log-in. Default 64 KiB and 30 s. */
   preLogin?: PreLoginLimits;
+  /**
+   * After log-in, how long a request may take to arrive whole once its first byte is in, in
+   * ms (file bytes are raw runs, not bound by it). Default 120000.
+   */
+  requestTimeoutMs?: number;
   /** Close a connection silent this long, in ms. Default 300000. */
   idleTimeoutMs?: number;
   /** Certificate and key: serve over TLS. */
@@ -160,6 +165,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     defaultQuota: checkDefaultQuota(options.quotaBytes ?? 'unlimited'),
     limits,
     preLogin: options.preLogin,
+    requestTimeoutMs: checkInteger('requestTimeoutMs', options.requestTimeoutMs ?? 120_000, 1, 3_600_000),
   };
   // An expired part's bytes leave its user's usage with it.
   const log = options.log ?? silentLogger;

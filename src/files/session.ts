@@ -36,6 +36,8 @@ export interface SessionShared extends UploadShared, SumShared {
   limits: SessionLimits;
   /** Limits on messages before log-in (see `Channel`). */
   preLogin?: PreLoginLimits;
+  /** After log-in, a begun request's deadline to arrive whole, in ms. */
+  requestTimeoutMs: number;
 }
 
 export { throttleKey } from '../auth/login-server.js';
@@ -55,6 +57,11 @@ export class FileSession {
     this.#shared = shared;
     this.#channel = new Channel(conn.socket, {
       maxMessageSize: 1024 * 1024,
+      // A request is a few KiB of JSON (file bytes come as raw runs, which this does not
+      // bound): once begun it arrives whole in time (two minutes by default) or the
+      // connection ends, so that a peer dripping a byte a second cannot hold a message
+      // buffer open for ever.
+      frameTimeoutMs: shared.requestTimeoutMs,
       preLogin: shared.preLogin ?? {},
     });
     conn.onAuthenticated(() => this.#channel.authenticate());

@@ -177,6 +177,25 @@ describe('connections that hold a slot without logging in', () => {
     expect(await closedWithin(socket, 5000)).toBe(true);
   });
 
+  it('a logged-in peer that drips a request a byte at a time is closed by the request deadline', async () => {
+    const port = await start({ requestTimeoutMs: 500, idleTimeoutMs: 60_000 });
+    const socket = await connect(port);
+    await scramLogin(new Channel(socket));
+    // A request announced at 900 KiB (under the 1 MiB limit), then a byte every 100 ms: the
+    // idle timer never fires, the deadline does.
+    socket.write(frameHeader(900 * 1024));
+    const drip = setInterval(() => socket.write(Buffer.alloc(1)), 100);
+    try {
+      expect(await closedWithin(socket, 5000)).toBe(true);
+    } finally {
+      clearInterval(drip);
+    }
+    // Others go on.
+    const user = await FilesClient.login({ host: '127.0.0.1', port, user: 'ann', password: 'correct horse' });
+    expect((await user.list('')).length).toBeGreaterThanOrEqual(0);
+    user.close();
+  });
+
   it('sockets that drip a frame a byte at a time are closed by the frame deadline', async () => {
     const port = await start({
       maxConnections: 4,
