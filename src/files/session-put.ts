@@ -173,7 +173,8 @@ async function receiveUpload(
   } finally {
     // An eager upload is never resumed: what a failed one left is of no use.
     if (eager && !placed) await files.dropPart(part);
-    const partNow = await files.partSize(part);
+    // A placed part was renamed or linked and unlinked: none is left (one stat less a file).
+    const partNow = placed ? 0 : await files.partSize(part);
     // The file replaced is the one there when the upload landed, not when it was checked.
     const delta = partNow - partBytes + (placed ? request.size - placed.replaced : 0);
     await recordUsage(shared.store, files.user, delta, io.log);
