@@ -34,8 +34,11 @@ let tlsEcho: Server;
 let closed: number;
 let silent: dgram.Socket;
 let taken: net.Server;
+/** A TCP server that answers whatever comes with other bytes: not an echo. */
+let noEcho: net.Server;
 let at: {
   files: string;
+  noEcho: string;
   tftp: string;
   tls: string;
   closed: string;
@@ -63,8 +66,16 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
   taken = net.createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  // Not the file server: the cases run at once, and a bench's garbage from 127.0.0.1 would
+  // count against that address there while another case logs in from it.
+  noEcho = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => socket.write(Buffer.alloc(d.length, 0x78)));
+  });
+  await new Promise<void>((resolve) => noEcho.listen(0, '127.0.0.1', resolve));
   at = {
     files: files.where,
+    noEcho: `127.0.0.1:${(noEcho.address() as net.AddressInfo).port}`,
     tftp: `127.0.0.1:${tftp.listening[0]?.port}`,
     tls: `127.0.0.1:${tlsEcho.listening[0]?.port}`,
     closed: `127.0.0.1:${closed}`,
@@ -82,6 +93,7 @@ beforeAll(async () => {
 afterAll(async () => {
   silent?.close();
   taken?.close();
+  noEcho?.close();
   await Promise.all([files?.stop(), tftp?.stop(), tlsEcho?.stop()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -416,7 +428,7 @@ const cases: Array<[string, () => Case]> = [
   ],
   [
     'bench of a server that does not echo',
-    () => ({ args: ['echo', 'bench', at.files, '-d', '1'], status: PROTOCOL, code: 'ERR_BAD_REPLY' }),
+    () => ({ args: ['echo', 'bench', at.noEcho, '-d', '1'], status: PROTOCOL, code: 'ERR_BAD_REPLY' }),
   ],
   // 1: the rest, and the "no" of nc -z.
   [
