@@ -188,11 +188,7 @@ export class FileSink {
       const copied = chunk.copy(this.#current, this.#filled, offset);
       offset += copied;
       this.#filled += copied;
-      if (this.#filled < this.#current.length) continue;
-      // A full buffer no larger than a direct write (a small file's, sized to it), with
-      // nothing ahead of it on its way: written at once, not through the thread pool.
-      if (this.#filled <= DIRECT_WRITE && !this.#writing) this.#writeNow();
-      else this.#enqueue();
+      if (this.#filled === this.#current.length) this.#putOut();
     }
     return this.#queue.length < MAX_QUEUED;
   }
@@ -228,14 +224,21 @@ export class FileSink {
   }
 
   async #settle(): Promise<void> {
-    if (this.#filled > 0 && this.#filled <= DIRECT_WRITE && !this.#writing && !this.#error) {
-      // A small file (or a small last piece) goes to the page cache at once: a write of a few
-      // KiB takes microseconds, a round trip through the thread pool far more.
-      this.#writeNow();
-    }
-    if (this.#filled > 0) this.#enqueue();
+    if (this.#filled > 0) this.#putOut();
     while (this.#writing) await this.#writing;
     await this.#syncing;
+  }
+
+  /**
+   * Hands on the held buffer (full, or the last piece). No larger than a direct write and
+   * with nothing ahead of it on its way (a small file's buffer is sized to the file), it goes
+   * to the page cache at once: a write of a few KiB takes microseconds, a round trip through
+   * the thread pool far more. Otherwise, or if that write failed, it is queued for the
+   * background writer (which writes nothing after a failure).
+   */
+  #putOut(): void {
+    if (this.#filled <= DIRECT_WRITE && !this.#writing && !this.#error) this.#writeNow();
+    if (this.#filled > 0) this.#enqueue();
   }
 
   #writeNow(): void {
