@@ -212,15 +212,16 @@ async function keptPrefix(
   }
 }
 
-/**
- * Receives the bytes from `prefix`'s end (or from 0 without one) into the part, checks
- * their SHA-256 and gives the part its name. Resolves to the digest once the file is placed.
- */
 /** What landed: the file's SHA-256, and the bytes of the file it replaced. */
 interface Placed {
   digest: string;
   replaced: number;
 }
+
+/**
+ * Receives the bytes from `prefix`'s end (or from 0 without one) into the part, checks
+ * their SHA-256 and gives the part its name. Resolves to what landed once the file is placed.
+ */
 
 async function writeUpload(
   io: RequestIo,
