@@ -13,11 +13,13 @@ import type { TftpSender } from './sender.js';
 
 /**
  * Read size for files: a whole number of blocks (so that no read leaves a remainder to
- * copy), at least two windows, and at least 64 KiB so that small blocks cost few reads
- * (one per 128 blocks of 512 bytes). Memory per transfer is two such chunks at most.
+ * copy), at least two windows, at least 64 KiB so that small blocks cost few reads (one per
+ * 128 blocks of 512 bytes), and at least 8 blocks: a read goes through the thread pool, a
+ * handful of system calls and two thread wake-ups, which at one read per two blocks of
+ * 64 KiB cost as much as the blocks' own sends. Memory per transfer is two such chunks at most.
  */
 export function readChunkSize(blksize: number, windowsize: number): number {
-  return blksize * Math.max(2 * windowsize, Math.ceil((64 * 1024) / blksize));
+  return blksize * Math.max(2 * windowsize, 8, Math.ceil((64 * 1024) / blksize));
 }
 
 /** What feeds a sender: started once the block size is known, pumped whenever it has room. */
