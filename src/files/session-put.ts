@@ -10,7 +10,7 @@ import { constants } from 'node:fs';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { EAGER_PUT_MAX } from './protocol.js';
 import { asRefusal, fatal, isFatal, type Req, type RequestIo, startTransfer } from './session-io.js';
-import type { PartInfo, UserFiles } from './storage.js';
+import type { PartInfo, UploadTarget, UserFiles } from './storage.js';
 import { descriptorFile, FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
 import { checkQuota, countsSettled, type QuotaShared, recordUsage } from './usage.js';
 
@@ -101,10 +101,26 @@ async function checkAndReceive(
   }
   if (files.display(request.path) === '.')
     throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
-  const { folder, entry: existing } = await files.target(request.path);
+  const target = await files.target(request.path);
+  try {
+    await checkTarget(io, shared, files, request, target, eager);
+  } finally {
+    await target.dir?.close();
+  }
+}
+
+async function checkTarget(
+  io: RequestIo,
+  shared: UploadShared,
+  files: UserFiles,
+  request: Req<'put'>,
+  target: UploadTarget,
+  eager: EagerStep | undefined,
+): Promise<void> {
+  const existing = target.entry;
   if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
   // Refused now, not after the whole file has come.
-  if (!folder) {
+  if (!target.dir) {
     throw new SockitError(
       ErrorCode.NOT_FOUND,
       `the folder of "${request.path}" does not exist (make it first)`,
@@ -125,7 +141,7 @@ async function checkAndReceive(
   const { reserved } = shared;
   reserved.set(files.user, (reserved.get(files.user) ?? 0) + request.size);
   try {
-    await receiveUpload(io, shared, files, request, existing?.size ?? 0, eager);
+    await receiveUpload(io, shared, files, request, target, eager);
   } finally {
     shared.busy.delete(key);
     const left = (reserved.get(files.user) ?? 0) - request.size;
@@ -139,9 +155,10 @@ async function receiveUpload(
   shared: UploadShared,
   files: UserFiles,
   request: Req<'put'>,
-  replaced: number,
+  target: UploadTarget,
   eager: EagerStep | undefined,
 ): Promise<void> {
+  const replaced = target.entry?.size ?? 0;
   const part = files.partFor(request.path);
   // An eager upload starts at 0: a kept part is not looked at.
   const prefix = eager ? undefined : await keptPrefix(files, part, request);
@@ -165,11 +182,14 @@ async function receiveUpload(
       shared,
       files,
       part,
+      target,
       request,
       from,
       from === 0 ? undefined : prefix?.hash,
       eager,
     );
+    // An eager upload describes no part: a description is left only by an earlier upload's part.
+    if (!eager || partBytes > 0) await files.dropMeta(part);
   } finally {
     // An eager upload is never resumed: what a failed one left is of no use.
     if (eager && !placed) await files.dropPart(part);
@@ -228,6 +248,7 @@ async function writeUpload(
   shared: UploadShared,
   files: UserFiles,
   part: PartInfo,
+  target: UploadTarget,
   request: Req<'put'>,
   from: number,
   prefix: Hash | undefined,
@@ -269,8 +290,7 @@ async function writeUpload(
     }
     // Not while the user's usage is being counted by a walk, which could miss it.
     await countsSettled(shared, files.user);
-    const replaced = await files.place(part, request.path, request.overwrite ?? false);
-    await files.dropMeta(part);
+    const replaced = await files.place(part, target, request.overwrite ?? false);
     end(received);
     return { digest, replaced };
   } catch (err) {

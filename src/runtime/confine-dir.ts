@@ -4,7 +4,7 @@
  * tree N deep opens N folders, not the 1 + 2 + ... + N a walk from the root for each would.
  * A child swapped for a symbolic link fails to open (ELOOP/ENOTDIR); it is never followed.
  */
-import { constants, lstatSync, openSync, type Stats, unlinkSync } from 'node:fs';
+import { constants, linkSync, lstatSync, openSync, renameSync, type Stats, unlinkSync } from 'node:fs';
 import { type FileHandle, lstat, open, readdir } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 import { closeDir, type DirRef, denied, isSafeName, type Walker } from './confine-walk.js';
@@ -89,6 +89,32 @@ export class ConfinedDir {
   /** Removes the file or link `name` here. */
   unlink(name: string): void {
     unlinkSync(this.at(name));
+  }
+
+  /**
+   * link(2) of `name` in `from` (an open folder of the same root) to `to` here: fails with
+   * EEXIST when `to` exists, so nothing is ever replaced. Both ends are named relative to
+   * verified handles: a folder on either path swapped for a link meanwhile changes nothing.
+   */
+  linkFrom(from: ConfinedDir, name: string, to: string): void {
+    linkSync(this.#source(from, name), this.at(to));
+  }
+
+  /**
+   * rename(2) of `name` in `from` (an open folder of the same root) to `to` here, replacing a
+   * file there; returns the status of what it replaced (looked at just before: nothing of
+   * ours runs in between), if anything.
+   */
+  renameFrom(from: ConfinedDir, name: string, to: string): Stats | undefined {
+    const source = this.#source(from, name);
+    const before = this.lstat(to);
+    renameSync(source, this.at(to));
+    return before;
+  }
+
+  #source(from: ConfinedDir, name: string): string {
+    if (from.walker !== this.walker) throw new SockitError(ErrorCode.INTERNAL, 'a folder of another root');
+    return from.at(name);
   }
 
   /**

@@ -178,16 +178,6 @@ export class ConfinedRoot {
     }
   }
 
-  /**
-   * The entry's status as `stat` gives it, but undefined when its folder exists and it does
-   * not: a missing folder on the way rejects (ENOENT, ENOTDIR). One walk tells both.
-   */
-  async lookup(rel: Relative, o: ConfineOptions = {}): Promise<Stats | undefined> {
-    return this.#at(rel, o, async ({ dir, name }) =>
-      name === '' ? fstatSync(dir.fd) : lstatIn(dir.at, name),
-    );
-  }
-
   /** The entry's status, not following a link (with `follow`, a link inside the root is followed). */
   async stat(rel: Relative, o: ConfineOptions = {}): Promise<Stats> {
     return this.#at(rel, o, async ({ dir, name }) =>
@@ -219,7 +209,16 @@ export class ConfinedRoot {
     const done = this.#hold();
     try {
       return await this.#at(rel, o, async ({ dir, name, names }) => {
-        const ref = this.#walker.openIn(dir, name || '.', names);
+        let ref: DirRef;
+        try {
+          ref = this.#walker.openIn(dir, name || '.', names);
+        } catch (err) {
+          // A link as the last name is refused as one on the way is (see Walker.walk).
+          const code = errnoOf(err);
+          if ((code === 'ELOOP' || code === 'ENOTDIR') && name && lstatIn(dir.at, name)?.isSymbolicLink())
+            throw denied(this.#shown(rel), 'symbolic links are not followed');
+          throw err;
+        }
         return new ConfinedDir(ref, names, this.#walker, () => this.#hold(), done);
       });
     } catch (err) {
@@ -282,36 +281,6 @@ export class ConfinedRoot {
   /** link(2) between two verified folders: fails with EEXIST if `to` exists (nothing is replaced). */
   async link(from: Relative, to: Relative): Promise<void> {
     await this.#pair(from, to, async (a, b) => linkSync(a, b));
-  }
-
-  /** link(2) from `name` in an open folder of this root to `to` (which must not exist). */
-  async linkFrom(dir: ConfinedDir, name: string, to: Relative): Promise<void> {
-    await this.#from(dir, name, to, linkSync);
-  }
-
-  /**
-   * rename(2) from `name` in an open folder of this root to `to` (replacing a file there);
-   * resolves to the status of what it replaced, if anything.
-   */
-  async renameFrom(dir: ConfinedDir, name: string, to: Relative): Promise<Stats | undefined> {
-    return this.#from(dir, name, to, renameSync);
-  }
-
-  async #from(
-    dir: ConfinedDir,
-    name: string,
-    to: Relative,
-    act: (a: string, b: string) => void,
-  ): Promise<Stats | undefined> {
-    if (dir.walker !== this.#walker) throw new SockitError(ErrorCode.INTERNAL, 'a folder of another root');
-    const from = dir.at(name);
-    return this.#at(to, {}, async (b) => {
-      const target = this.#notRoot(to, b.name);
-      // What the call replaces, looked at just before it (nothing of ours runs in between).
-      const before = lstatIn(b.dir.at, target);
-      act(from, `${b.dir.at}/${target}`);
-      return before;
-    });
   }
 
   async #pair(from: Relative, to: Relative, act: (a: string, b: string) => Promise<void>): Promise<void> {
