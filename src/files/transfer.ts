@@ -68,7 +68,8 @@ export function peekHex(hash: Hash): string {
  *
  * Reads go into a few reused buffers: a buffer is read into again only once the socket has
  * handed it to the kernel (the write callback), and fresh 1 MiB buffers per read would
- * cost more in garbage collection than the hashing does.
+ * cost more in garbage collection than the hashing does. The next chunk is read (in the
+ * thread pool) while this one is hashed and written, so the disk and the hash overlap.
  */
 export async function sendRange(
   channel: Channel,
@@ -89,17 +90,30 @@ export async function sendRange(
     wake?.();
   };
   const socket = channel.socket;
+  /** Reads started, oldest first, and where the next one starts. */
+  const reads: { buffer: Buffer; length: number; done: Promise<number> }[] = [];
+  let readAt = from;
+  const startRead = (): void => {
+    const buffer = free.pop() as Buffer;
+    const length = Math.min(buffer.length, to - readAt);
+    const done = file.read(buffer, 0, length, readAt).then((r) => r.bytesRead);
+    done.catch(() => undefined); // awaited in turn, or dropped with the transfer
+    reads.push({ buffer, length, done });
+    readAt += length;
+  };
   let position = from;
   while (position < to) {
-    while (free.length === 0) {
+    while (reads.length === 0 && free.length === 0) {
       if (socket.destroyed)
         throw new SockitError(ErrorCode.CONNECTION_CLOSED, 'connection closed by the peer');
       await new Promise<void>((resolve) => {
         waiter = resolve;
       });
     }
-    const buffer = free.pop() as Buffer;
-    const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, to - position), position);
+    if (reads.length === 0) startRead();
+    const read = reads.shift() as (typeof reads)[number];
+    if (readAt < to && free.length > 0) startRead();
+    const bytesRead = await read.done;
     if (bytesRead === 0) {
       socket.destroy();
       throw new SockitError(
@@ -107,12 +121,21 @@ export async function sendRange(
         `the file shrank while it was being sent (at byte ${position})`,
       );
     }
-    const chunk = buffer.subarray(0, bytesRead);
+    if (bytesRead < read.length) {
+      // A short read (the file shrank, or a file system that returns less): the reads
+      // ahead started past it. They are let go, and reading goes on from where this ended.
+      for (const ahead of reads.splice(0)) {
+        await ahead.done.catch(() => undefined);
+        free.push(ahead.buffer);
+      }
+      readAt = position + bytesRead;
+    }
+    const chunk = read.buffer.subarray(0, bytesRead);
     hash.update(chunk);
     position += bytesRead;
     // The callback runs once the bytes are in the kernel, or with an error; either way the
     // buffer is no longer the socket's.
-    const more = socket.write(chunk, () => giveBack(buffer));
+    const more = socket.write(chunk, () => giveBack(read.buffer));
     if (!more) await channel.drain();
     progress?.(position);
   }
