@@ -102,51 +102,41 @@ async function checkAndReceive(
   if (files.display(request.path) === '.')
     throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
   const target = await files.target(request.path);
+  // The folder stays open until the part is placed in it (or the upload ends otherwise).
   try {
-    await checkTarget(io, shared, files, request, target, eager);
+    const existing = target.entry;
+    if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
+    // Refused now, not after the whole file has come.
+    if (!target.dir) {
+      throw new SockitError(
+        ErrorCode.NOT_FOUND,
+        `the folder of "${request.path}" does not exist (make it first)`,
+      );
+    }
+    if (existing && !request.overwrite) {
+      throw new SockitError(
+        ErrorCode.EXISTS,
+        `"${request.path}" already exists (upload with overwrite to replace it)`,
+      );
+    }
+    const key = `${files.user}/${files.display(request.path)}`;
+    if (shared.busy.has(key)) {
+      throw new SockitError(ErrorCode.FORBIDDEN, `"${request.path}" is being uploaded by another connection`);
+    }
+    shared.busy.add(key);
+    // Reserved before anything is awaited, so that a parallel upload's quota check sees it.
+    const { reserved } = shared;
+    reserved.set(files.user, (reserved.get(files.user) ?? 0) + request.size);
+    try {
+      await receiveUpload(io, shared, files, request, target, eager);
+    } finally {
+      shared.busy.delete(key);
+      const left = (reserved.get(files.user) ?? 0) - request.size;
+      if (left > 0) reserved.set(files.user, left);
+      else reserved.delete(files.user);
+    }
   } finally {
     await target.dir?.close();
-  }
-}
-
-async function checkTarget(
-  io: RequestIo,
-  shared: UploadShared,
-  files: UserFiles,
-  request: Req<'put'>,
-  target: UploadTarget,
-  eager: EagerStep | undefined,
-): Promise<void> {
-  const existing = target.entry;
-  if (existing?.isDirectory()) throw new SockitError(ErrorCode.EXISTS, `"${request.path}" is a folder`);
-  // Refused now, not after the whole file has come.
-  if (!target.dir) {
-    throw new SockitError(
-      ErrorCode.NOT_FOUND,
-      `the folder of "${request.path}" does not exist (make it first)`,
-    );
-  }
-  if (existing && !request.overwrite) {
-    throw new SockitError(
-      ErrorCode.EXISTS,
-      `"${request.path}" already exists (upload with overwrite to replace it)`,
-    );
-  }
-  const key = `${files.user}/${files.display(request.path)}`;
-  if (shared.busy.has(key)) {
-    throw new SockitError(ErrorCode.FORBIDDEN, `"${request.path}" is being uploaded by another connection`);
-  }
-  shared.busy.add(key);
-  // Reserved before anything is awaited, so that a parallel upload's quota check sees it.
-  const { reserved } = shared;
-  reserved.set(files.user, (reserved.get(files.user) ?? 0) + request.size);
-  try {
-    await receiveUpload(io, shared, files, request, target, eager);
-  } finally {
-    shared.busy.delete(key);
-    const left = (reserved.get(files.user) ?? 0) - request.size;
-    if (left > 0) reserved.set(files.user, left);
-    else reserved.delete(files.user);
   }
 }
 
