@@ -394,7 +394,8 @@ export class UserFiles {
   }
 
   /**
-   * Moves a finished part to its name in `target`'s folder in one step: rename when
+   * Moves a finished part to its name in `target`'s folder in one step, once that folder is
+   * found still where it was when the upload was checked (see ConfinedDir.inPlace): rename when
    * replacing is allowed, link otherwise (link fails if the name exists, so two uploads
    * cannot both win). Resolves to the bytes of the file it replaced, as they were at that
    * moment (0 for none).
@@ -404,6 +405,13 @@ export class UserFiles {
     const { dir, name } = target;
     if (!dir)
       throw new SockitError(ErrorCode.NOT_FOUND, `the folder of "${target.requested}" does not exist`);
+    // Held since the upload was checked: moved out of its place meanwhile, it takes nothing.
+    if (!dir.inPlace()) {
+      throw new SockitError(
+        ErrorCode.NOT_FOUND,
+        `the folder of "${target.requested}" was moved or removed during the upload; nothing was stored`,
+      );
+    }
     if (overwrite) {
       const replaced = dir.renameFrom(parts, part.part, name);
       return replaced?.isFile() ? replaced.size : 0;

@@ -4,10 +4,21 @@
  * tree N deep opens N folders, not the 1 + 2 + ... + N a walk from the root for each would.
  * A child swapped for a symbolic link fails to open (ELOOP/ENOTDIR); it is never followed.
  */
-import { constants, linkSync, lstatSync, openSync, renameSync, type Stats, unlinkSync } from 'node:fs';
+import {
+  constants,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  renameSync,
+  type Stats,
+  unlinkSync,
+} from 'node:fs';
 import { type FileHandle, lstat, open, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
-import { closeDir, type DirRef, denied, isSafeName, type Walker } from './confine-walk.js';
+import { closeDir, type DirRef, denied, isSafeName, sameFile, type Walker } from './confine-walk.js';
 
 /** An entry of a folder, not followed if it is a link. */
 export interface ConfinedEntry {
@@ -110,6 +121,35 @@ export class ConfinedDir {
     const before = this.lstat(to);
     renameSync(source, this.at(to));
     return before;
+  }
+
+  /**
+   * Whether this folder is still where it was opened: at its names under the root, not moved
+   * elsewhere (another user's home, outside the root), not removed, not replaced. A handle
+   * held for a while (an upload's folder) is checked before anything is put in it. With
+   * /proc, one readlink each of this folder and of the root; without, a fresh walk.
+   */
+  inPlace(): boolean {
+    this.#open();
+    try {
+      if (this.walker.proc) {
+        return readlinkSync(this.ref.at) === path.join(readlinkSync(this.walker.root.at), ...this.names);
+      }
+      const shown = this.names.join('/');
+      const walked = this.walker.walk(this.names, shown);
+      try {
+        const now = this.walker.openIn(walked.dir, walked.name || '.', this.names);
+        try {
+          return sameFile(fstatSync(now.fd), fstatSync(this.ref.fd));
+        } finally {
+          closeDir(now);
+        }
+      } finally {
+        walked.release();
+      }
+    } catch {
+      return false; // gone, or a link on the way: not where it was
+    }
   }
 
   #source(from: ConfinedDir, name: string): string {

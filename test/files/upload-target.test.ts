@@ -1,9 +1,10 @@
 /**
  * An upload's folder is opened once, when the upload is checked, and held until its part is
- * placed there: whatever happens to the path meanwhile (the folder renamed, a link put in its
- * place), the file lands in the folder that was checked, inside the home, or not at all.
+ * placed there; the part is placed only if that folder is still where it was: a folder moved
+ * to another home or out of the root, removed or replaced meanwhile takes nothing.
  */
-import { closeSync, constants, existsSync, readFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, readFileSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,21 +46,88 @@ describe('an upload target', () => {
     return part;
   }
 
-  it('lands in the folder it checked when that folder is swapped for a link meanwhile', async () => {
-    const target = await files.target('photos/cat.jpg');
+  /** Checks an upload to `requested`, runs `meanwhile`, then places its part: what happens. */
+  async function uploadWhile(requested: string, meanwhile: () => Promise<void>): Promise<unknown> {
+    const target = await files.target(requested);
     try {
       expect(target.dir).toBeDefined();
-      expect(target.entry).toBeUndefined();
-      const part = await partOf('photos/cat.jpg', 'meow');
-      // The checked folder moves away and a link to a folder outside the root takes its name.
-      await rename(path.join(home, 'photos'), path.join(home, 'moved'));
-      await symlink(outside, path.join(home, 'photos'));
-      expect(await files.place(part, target, false)).toBe(0);
+      const part = await partOf(requested, 'meow');
+      await meanwhile();
+      return await files.place(part, target, false).then(
+        (replaced) => replaced,
+        (err: unknown) => (err as { code?: string }).code,
+      );
     } finally {
       await target.dir?.close();
     }
-    expect(readFileSync(path.join(home, 'moved', 'cat.jpg'), 'utf8')).toBe('meow');
-    expect(existsSync(path.join(outside, 'cat.jpg'))).toBe(false);
+  }
+
+  it('lands in the folder it checked, even when the whole root was moved meanwhile', async () => {
+    expect(await uploadWhile('photos/a.jpg', async () => {})).toBe(0);
+    expect(readFileSync(path.join(home, 'photos', 'a.jpg'), 'utf8')).toBe('meow');
+    // The data folder moved as a whole (by its administrator): the folder is still in its place.
+    const moved = path.join(base, 'root-moved');
+    expect(
+      await uploadWhile('photos/b.jpg', async () => {
+        await rename(path.join(base, 'root'), moved);
+      }),
+    ).toBe(0);
+    expect(readFileSync(path.join(moved, 'ann', 'photos', 'b.jpg'), 'utf8')).toBe('meow');
+    await rename(moved, path.join(base, 'root'));
+  });
+
+  it('stores nothing when its folder is moved away, removed or swapped for a link meanwhile', async () => {
+    const bob = path.join(base, 'root', 'bob');
+    await mkdir(bob);
+    const cases: [string, () => Promise<void>][] = [
+      // Into another user's home, with a link left in its place.
+      [
+        'to bob',
+        async () => {
+          await rename(path.join(home, 'photos'), path.join(bob, 'photos'));
+          await symlink(path.join(bob, 'photos'), path.join(home, 'photos'));
+        },
+      ],
+      // Out of the root altogether.
+      ['outside', async () => rename(path.join(home, 'photos'), path.join(outside, 'photos'))],
+      // Renamed inside the home, a link to outside taking its name.
+      [
+        'renamed',
+        async () => {
+          await rename(path.join(home, 'photos'), path.join(home, 'moved'));
+          await symlink(outside, path.join(home, 'photos'));
+        },
+      ],
+      ['removed', async () => rm(path.join(home, 'photos'), { recursive: true })],
+    ];
+    for (const [what, meanwhile] of cases) {
+      await rm(path.join(home, 'photos'), { recursive: true, force: true });
+      await mkdir(path.join(home, 'photos'));
+      expect(await uploadWhile('photos/cat.jpg', meanwhile), what).toBe(ErrorCode.NOT_FOUND);
+      await rm(path.join(home, 'moved'), { recursive: true, force: true });
+    }
+    for (const dir of [bob, outside, home]) {
+      const found = execFileSync('find', [dir, '-name', 'cat.jpg'], { encoding: 'utf8' });
+      expect(found, dir).toBe('');
+    }
+  });
+
+  it('tells a folder in place from a moved one without /proc as well', async () => {
+    const plain = await ConfinedRoot.open(path.join(base, 'root'), { procFd: false });
+    try {
+      const dir = await plain.openDir(['ann', 'photos']);
+      try {
+        expect(dir.inPlace()).toBe(true);
+        await rename(path.join(home, 'photos'), path.join(home, 'moved'));
+        expect(dir.inPlace()).toBe(false);
+        await symlink(path.join(home, 'moved'), path.join(home, 'photos'));
+        expect(dir.inPlace()).toBe(false);
+      } finally {
+        await dir.close();
+      }
+    } finally {
+      await plain.close();
+    }
   });
 
   it('refuses a link as the folder or on the way to it, and tells a missing folder', async () => {
