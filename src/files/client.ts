@@ -481,7 +481,14 @@ export class FilesClient {
       this.#channel.send({ op: 'put-from', offset: from });
       this.#log.debug({ path: remote, size, from, offered: offer.offset }, 'upload: sending');
       const progress: ProgressFn | undefined = options.progress && ((sent) => options.progress?.(sent, size));
-      await sendRange(this.#channel, handle, from, size, hash, progress);
+      try {
+        await sendRange(this.#channel, handle, from, size, hash, progress);
+      } catch (err) {
+        // The server waits for the rest of the run, or for a put-end whose hash would vouch for
+        // what went out (a file that changed as it was sent): the connection is cut instead.
+        this.#channel.socket.destroy();
+        throw err;
+      }
       const sha256 = hash.digest('hex');
       this.#channel.send({ op: 'put-end', sha256 });
       const done = await this.#answer(Answers.putDone);

@@ -3,7 +3,7 @@
  * the server's uploads and downloads and the client's.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fdatasync, fsync, readSync, writeSync, writev } from 'node:fs';
+import { type BigIntStats, closeSync, fdatasync, fsync, readSync, writeSync, writev } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ErrorCode, SockitError } from '../errors.js';
@@ -64,7 +64,9 @@ export function peekHex(hash: Hash): string {
 /**
  * Sends bytes `from` to `to` (exclusive) of `file` as one raw run, adding them to `hash`.
  * A file that shrinks meanwhile cuts the connection: the peer must not wait for bytes
- * that will never come, nor take a short file for a whole one.
+ * that will never come, nor take a short file for a whole one. A file written to meanwhile
+ * (its size or times moved) is sent whole and then refused with ERR_INTEGRITY: what went
+ * out may mix old and new bytes.
  *
  * Reads go into a few reused buffers: a buffer is read into again only once the socket has
  * handed it to the kernel (the write callback), and fresh 1 MiB buffers per read would
@@ -101,6 +103,7 @@ export async function sendRange(
     reads.push({ buffer, length, done });
     readAt += length;
   };
+  const before = await file.stat({ bigint: true });
   let position = from;
   while (position < to) {
     while (reads.length === 0 && free.length === 0) {
@@ -139,6 +142,16 @@ export async function sendRange(
     if (!more) await channel.drain();
     progress?.(position);
   }
+  // Written to while it was read, the file may have gone out half old, half new, under a
+  // hash of just that: refused (the run itself is whole, so the connection stays in step).
+  if (changed(before, await file.stat({ bigint: true }))) {
+    throw new SockitError(ErrorCode.INTEGRITY, 'the file changed while it was being sent; try again');
+  }
+}
+
+/** Whether a file's status says it was written to between two looks at it. */
+function changed(a: BigIntStats, b: BigIntStats): boolean {
+  return a.size !== b.size || a.mtimeNs !== b.mtimeNs || a.ctimeNs !== b.ctimeNs;
 }
 
 /** Read buffers in flight per transfer: one being read, others queued on the socket. */

@@ -20,7 +20,17 @@ function fakeFile(
 ): { handle: FileHandle; overlap: { now: number; most: number } } {
   const overlap = { now: 0, most: 0 };
   let calls = 0;
+  /** What stat() says: it moves whenever the bytes do, as a file's size and times would. */
+  let seen = data();
+  let version = 0n;
   const handle = {
+    stat: async () => {
+      if (data() !== seen) {
+        seen = data();
+        version++;
+      }
+      return { size: BigInt(seen.length), mtimeNs: version, ctimeNs: version };
+    },
     read: async (buffer: Buffer, offset: number, length: number, position: number) => {
       overlap.most = Math.max(overlap.most, ++overlap.now);
       await new Promise((r) => setTimeout(r, 1 + Math.random() * 3));
@@ -94,6 +104,23 @@ describe('sendRange', () => {
     channel.socket.end();
     expect(sha(await received)).toBe(sha(data));
     expect(hash.digest('hex')).toBe(sha(data));
+  });
+
+  it('sends a file rewritten in place while it is sent whole, then refuses it', async () => {
+    let data = randomBytes(4 * READ_CHUNK);
+    const { channel, received } = await pair();
+    let reads = 0;
+    const { handle } = fakeFile(() => {
+      if (++reads === 3) data = randomBytes(data.length); // same size, new bytes
+      return data;
+    });
+    await expect(sendRange(channel, handle, 0, data.length, createHash('sha256'))).rejects.toMatchObject({
+      code: ErrorCode.INTEGRITY,
+    });
+    // The run went out whole: the connection is in step for the refusal that follows.
+    expect(channel.socket.destroyed).toBe(false);
+    channel.socket.end();
+    expect((await received).length).toBe(data.length);
   });
 
   it('cuts the connection when the file shrinks, and sends no byte that is not the file', async () => {
