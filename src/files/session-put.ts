@@ -99,8 +99,7 @@ async function checkAndReceive(
       `${request.size} bytes is over the limit of ${maxFileSize}`,
     );
   }
-  if (files.display(request.path) === '.')
-    throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
+  // Refuses the home itself ('.': not a file) and a link at the name or on the way.
   const target = await files.target(request.path);
   // The folder stays open until the part is placed in it (or the upload ends otherwise).
   try {
