@@ -12,8 +12,8 @@ import type { ChatEvent } from '../chat/protocol.js';
 import type { Resume } from '../chat/resume.js';
 import { backOff, type ChatClientFlags, chatClientOptions, connectFirst, serverList } from './chat-client.js';
 import { ReadMarks } from './chat-marks.js';
-import { cacheDir } from './data-dir.js';
 import { interruptible } from './interrupt.js';
+import { cacheDir } from './user-dirs.js';
 
 interface JoinFlags extends ChatClientFlags {
   room: string;

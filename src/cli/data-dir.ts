@@ -82,13 +82,6 @@ export function describeDatabase(target: string): string {
   }
 }
 
-/** The user's cache folder for sockit: $SOCKIT_CACHE_DIR, else $XDG_CACHE_HOME/sockit, else ~/.cache/sockit. */
-export function cacheDir(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string {
-  if (env.SOCKIT_CACHE_DIR) return env.SOCKIT_CACHE_DIR;
-  const xdg = env.XDG_CACHE_HOME;
-  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.cache'), 'sockit');
-}
-
 /** With --redis, a word when the history is a SQLite file, which other hosts' nodes cannot share. */
 export function warnIfHistoryLocal(database: string, redis: string | undefined, log: Logger): void {
   if (redis !== undefined && !/^(postgres|postgresql|mysql|mariadb):/i.test(database)) {

@@ -205,7 +205,7 @@ async function logIn(
 ): Promise<import('../exec/client.js').ExecClient> {
   const [{ FileKeyCache }, { cacheDir }, { readPassword }, { clientTls }] = await Promise.all([
     import('../auth/key-cache.js'),
-    import('./data-dir.js'),
+    import('./user-dirs.js'),
     import('./password.js'),
     import('./tls.js'),
   ]);

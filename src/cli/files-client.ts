@@ -12,13 +12,13 @@ import type { FilesClient, LoginOptions } from '../files/client.js';
 import { FILES_PORT } from '../files/port.js';
 import type { Logger } from '../runtime/log.js';
 import { type Endpoint, parseEndpoint, secondsOption } from './args.js';
-import { cacheDir } from './data-dir.js';
 import { interruptible } from './interrupt.js';
 import { localFileError } from './local-files.js';
 import { levelOf, type OutputFlags } from './output.js';
 import { readPassword } from './password.js';
 import { plainLogger } from './plain-log.js';
 import { clientTls } from './tls.js';
+import { cacheDir } from './user-dirs.js';
 
 export interface ClientFlags {
   /** In ms, as `secondsOption` holds them. */

@@ -5,11 +5,10 @@
  * folder is made mode 0700, and one that is not this user's own or that others may enter is
  * refused: a socket there could be someone else's, and see what goes through it.
  */
-import { lstatSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
-import { cacheDir } from './data-dir.js';
+import { cacheDir, privateFolder } from './user-dirs.js';
 
 /** The longest Unix socket path this code uses (the kernel's limit is 107 bytes). */
 const MAX_SOCKET_PATH = 100;
@@ -37,25 +36,12 @@ export function privateSocketPath(
   if (dir === undefined) {
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'no folder with a short enough path for a Unix socket');
   }
-  return privateFolder(dir, create) ? path.join(dir, name) : undefined;
-}
-
-/** Checks that `dir` is this user's own, as ssh checks ~/.ssh; makes it (mode 0700) when `create`. False when it is not there. */
-function privateFolder(dir: string, create: boolean): boolean {
-  if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  let st: import('node:fs').Stats;
-  try {
-    st = lstatSync(dir);
-  } catch (err) {
-    if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  const uid = process.getuid?.();
-  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+  const state = privateFolder(dir, create);
+  if (state === 'not-private') {
     throw new SockitError(
       ErrorCode.FORBIDDEN,
       `${dir} is not a folder of yours that only you may enter (chmod 700 it, or remove it)`,
     );
   }
-  return true;
+  return state === 'mine' ? path.join(dir, name) : undefined;
 }

@@ -1,0 +1,36 @@
+/**
+ * The user's own folders that several commands share, kept free of commander and of the
+ * error classes: the entry point (main.cjs) takes its code cache folder from here.
+ */
+import { lstatSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The user's cache folder for sockit: $SOCKIT_CACHE_DIR, else $XDG_CACHE_HOME/sockit, else ~/.cache/sockit. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string {
+  if (env.SOCKIT_CACHE_DIR) return env.SOCKIT_CACHE_DIR;
+  const xdg = env.XDG_CACHE_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.cache'), 'sockit');
+}
+
+/**
+ * Whether `dir` is this user's own folder that no one else may enter, as ssh checks ~/.ssh:
+ * `mine`, `missing` (only without `create`), or `not-private` (another user's, open to
+ * others, or not a folder: a link is not followed). With `create` it is made, mode 0700,
+ * when missing; other failures to make or examine it are thrown.
+ */
+export function privateFolder(dir: string, create: boolean): 'mine' | 'missing' | 'not-private' {
+  if (create) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let st: import('node:fs').Stats;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw err;
+  }
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    return 'not-private';
+  }
+  return 'mine';
+}
