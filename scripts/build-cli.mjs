@@ -2,7 +2,8 @@
 /**
  * Bundles the `sockit` command with esbuild: src/cli/main.ts into dist/cli/main.cjs (a
  * CommonJS entry point: Node starts one faster than an ES module), one file per subcommand
- * (dist/cli/one/NAME.js) so that a command loads only its own code, in one file instead of a
+ * (dist/cli/one/NAME.cjs, CommonJS, which main.cjs loads with a code cache of its own: see
+ * src/cli/code-cache.ts) so that a command loads only its own code, in one file instead of a
  * hundred modules to resolve, and a split build of the whole command tree (program.js and
  * its chunks) for help, completion and the man page.
  *
@@ -200,6 +201,34 @@ function lazyPackages() {
   };
 }
 
+/**
+ * For the CommonJS one-command bundles: an `import()` of a package left in node_modules (the
+ * optional drivers pg, mysql2, better-sqlite3, ioredis) becomes a require() made when the
+ * import() runs, through a stand-in that esbuild bundles and wraps as it wraps any CommonJS
+ * module (`default` is module.exports). main.cjs compiles a bundle with vm.Script, whose
+ * import() needs a loader callback that Node still calls experimental (and warns of).
+ */
+function requiredPackages() {
+  return {
+    name: 'required-packages',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) =>
+        args.kind === 'dynamic-import' &&
+        !args.path.startsWith('node:') &&
+        !LAZY_PACKAGES.includes(args.path) &&
+        args.namespace !== 'required'
+          ? { path: args.path, namespace: 'required' }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'required' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        loader: 'js',
+        resolveDir: root,
+      }));
+    },
+  };
+}
+
 const define = { SOCKIT_VERSION: JSON.stringify(version) };
 
 rmSync(outdir, { recursive: true, force: true });
@@ -245,18 +274,29 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
   await build({
     entryPoints: { [name]: path.join(root, 'src/cli/program.ts') },
     outdir: path.join(outdir, 'one'),
+    outExtension: { '.js': '.cjs' },
     bundle: true,
-    format: 'esm',
+    format: 'cjs',
+    // import.meta.url, which CommonJS lacks, as the bundle file's URL.
+    inject: [path.join(root, 'scripts/cjs-import-meta.js')],
     platform: 'node',
     target: 'node22',
     sourcemap: 'linked',
     plugins: [
+      requiredPackages(),
       lazyPackages(),
       externalPackages,
       onlySubcommand(name, SUBCOMMAND_NAMES),
       builtins({ perImporter: false }),
     ],
-    define,
+    define: { ...define, 'import.meta.url': 'import_meta_url' },
     logLevel: 'warning',
   });
+  // What is left of import() must be the other commands' bundles, which this one never loads
+  // (program.ts names them all); any other would fail at run time (see requiredPackages).
+  const code = readFileSync(path.join(outdir, 'one', `${name}.cjs`), 'utf8');
+  const left = [...code.matchAll(/\bimport\(\s*("[^"]*"|'[^']*'|[^)]*)\)/g)]
+    .map((m) => m[1])
+    .filter((what) => !/^"\.\/[a-z-]+\.js"$/.test(what));
+  if (left.length > 0) throw new Error(`one/${name}.cjs keeps import() of ${left.join(', ')}`);
 }

@@ -6,10 +6,13 @@
  *
  * It is built as CommonJS (dist/cli/main.cjs), without top-level await: Node runs an ES
  * module entry point through its ES module loader, which costs a short command such as
- * `sockit ip` 7 to 9 ms more than a CommonJS one; the command's own bundle is an ES module,
- * loaded with import().
+ * `sockit ip` 7 to 9 ms more than a CommonJS one. The command's own bundle is CommonJS too,
+ * loaded with a code cache of its own (code-cache.ts); help and completion load the whole
+ * tree, program.js, an ES module, with import().
  */
 import module from 'node:module';
+import path from 'node:path';
+import { loadBundle } from './code-cache.js';
 import { subcommandsFor } from './command-names.js';
 import { tooOldNode } from './node-version.js';
 import { onStdoutFailure } from './stdout.js';
@@ -25,20 +28,24 @@ module.enableCompileCache?.();
 // A reader that stops early (`sockit ports | head -1`) ends the command quietly with 141.
 onStdoutFailure();
 
-// A named command (or --version) runs from its own one-file bundle, one/NAME.js: the command
+// A named command (or --version) runs from its own one-file bundle, one/NAME.cjs: the command
 // tree, commander and that command's code, nothing else to resolve and link. Help and
 // anything that needs the whole tree come from program.js and its chunks.
 const only = subcommandsFor(process.argv.slice(2));
 const bundle =
-  only === undefined || only.includes('completion') ? './program.js' : `./one/${only[0] ?? 'version'}.js`;
+  only === undefined || only.includes('completion') ? './program.js' : `./one/${only[0] ?? 'version'}.cjs`;
 
 let settled = false;
-(import(bundle) as Promise<typeof import('./program.js')>)
-  .then(({ program, reportFailure }) =>
-    program({ only })
+(bundle.endsWith('.cjs')
+  ? new Promise((resolve) => resolve(loadBundle(path.join(__dirname, bundle))))
+  : import(bundle)
+)
+  .then((loaded) => {
+    const { program, reportFailure } = loaded as typeof import('./program.js');
+    return program({ only })
       .then((root) => root.parseAsync())
-      .catch((err: unknown) => reportFailure(err)),
-  )
+      .catch((err: unknown) => reportFailure(err));
+  })
   .catch((err: unknown) => {
     // A build that lacks the bundle (not `reportFailure`'s: it is in the bundle).
     process.stderr.write(

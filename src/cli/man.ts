@@ -39,6 +39,8 @@ export const ENVIRONMENT: Record<string, string> = {
   XDG_RUNTIME_DIR:
     'When an absolute path, the control sockets of kept connections (sockit exec --keep) are in $XDG_RUNTIME_DIR/sockit, else in the cache folder (sockets/).',
   NO_COLOR: 'Set and not empty: log lines on a terminal are not coloured (https://no-color.org).',
+  NODE_DISABLE_COMPILE_CACHE:
+    "Set: sockit neither reads nor writes its code cache (the cache folder's code/), and Node's compile cache is off.",
   NODE_CHANNEL_FD:
     'Set by Node for a process started with an IPC channel: sockit exec serve keeps that descriptor, and closes every other one it inherited open across exec, so that commands do not get them.',
 };
@@ -53,6 +55,11 @@ const FILES: [string, string][] = [
   ['DATA-DIR/tftp/', 'What sockit serve serves over TFTP.'],
   ['DATA-DIR/files/', 'The homes of the file service, one folder per account.'],
   ['~/.cache/sockit/scram/', "The file client's salted keys, one file of mode 0600 per server and account."],
+  [
+    '~/.cache/sockit/code/',
+    'Compiled code of each command, kept after a run so that the next starts sooner (mode 0700; ' +
+      "not used when it, or the cache folder, is another user's or open to others).",
+  ],
   [
     '~/.cache/sockit/chat-read.json',
     'Where sockit chat join left off in each room (mode 0600), to mark what is unread at the next join.',

@@ -18,11 +18,13 @@ requireTools();
 
 /**
  * Runs `sockit ARGS` with a resolve hook that prints every module it resolves, and an exit
- * hook that prints Node's list of loaded built-in modules, both to stderr as JSON lines.
+ * hook that prints Node's list of loaded built-in modules and the files in require.cache
+ * (a command's one-file bundle is CommonJS, loaded by main.cjs without a resolve), both to
+ * stderr as JSON lines.
  */
 async function loadedBy(args: string[]): Promise<{ resolved: string[]; builtins: string[]; stdout: string }> {
   const hook = `
-import { registerHooks } from 'node:module';
+import { createRequire, registerHooks } from 'node:module';
 import { writeSync } from 'node:fs';
 registerHooks({
   resolve(specifier, context, next) {
@@ -31,7 +33,12 @@ registerHooks({
     return result;
   },
 });
-process.on('exit', () => writeSync(2, JSON.stringify({ builtins: process.moduleLoadList }) + '\\n'));
+process.on('exit', () => {
+  writeSync(2, JSON.stringify({ builtins: process.moduleLoadList }) + '\\n');
+  for (const file of Object.keys(createRequire(process.argv[1]).cache)) {
+    writeSync(2, JSON.stringify({ resolved: 'file://' + file }) + '\\n');
+  }
+});
 `;
   const out = await run(process.execPath, [
     '--import',
@@ -53,9 +60,9 @@ process.on('exit', () => writeSync(2, JSON.stringify({ builtins: process.moduleL
 
 describe('what a short command loads', () => {
   for (const [args, bundle] of [
-    [['--version'], 'one/version.js'],
-    [['ip', '10.1.2.3/20'], 'one/ip.js'],
-    [['ports'], 'one/ports.js'],
+    [['--version'], 'one/version.cjs'],
+    [['ip', '10.1.2.3/20'], 'one/ip.cjs'],
+    [['ports'], 'one/ports.cjs'],
   ] as const) {
     it(`sockit ${args.join(' ')} loads its own one-file bundle, no package, no other command`, async () => {
       const { resolved, builtins, stdout } = await loadedBy([...args]);
@@ -78,7 +85,7 @@ describe('what a short command loads', () => {
 
   it('sockit serve --help loads the serve bundle but not its heavy packages; sockit --help the whole tree', async () => {
     const serve = await loadedBy(['serve', '--help']);
-    expect(serve.resolved.some((url) => url.endsWith('/dist/cli/one/serve.js'))).toBe(true);
+    expect(serve.resolved.some((url) => url.endsWith('/dist/cli/one/serve.cjs'))).toBe(true);
     // zod, pino and kysely load at their first use, which --help never comes to.
     for (const heavy of ['pino', 'zod', 'kysely']) {
       expect(serve.resolved.some((url) => url.includes(`/node_modules/${heavy}/`))).toBe(false);
@@ -105,7 +112,7 @@ describe('what a client command loads before it works', () => {
   for (const command of ['files', 'chat', 'exec', 'lan', 'tftp']) {
     it(`sockit ${command} --help loads no package (zod's schemas are bundled), and neither cluster nor tls`, async () => {
       const { resolved, builtins } = await loadedBy([command, '--help']);
-      expect(resolved.some((url) => url.endsWith(`/dist/cli/one/${command}.js`))).toBe(true);
+      expect(resolved.some((url) => url.endsWith(`/dist/cli/one/${command}.cjs`))).toBe(true);
       expect(resolved.filter((url) => url.includes('/node_modules/'))).toEqual([]);
       for (const builtin of ['cluster', 'tls', 'child_process', 'dgram']) {
         expect(builtins).not.toContain(`NativeModule ${builtin}`);

@@ -1,0 +1,139 @@
+/**
+ * The code cache of the one-command bundles (src/cli/code-cache.ts): written after a run
+ * into a private folder of the user's cache, used as it is by the next run, written anew
+ * when V8 rejects it, and never read from or written to a folder another user could write.
+ */
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { requireTools, sockit } from '../helpers.js';
+
+requireTools();
+
+let home: string;
+let cache: string;
+let env: NodeJS.ProcessEnv;
+
+beforeEach(async () => {
+  home = await mkdtemp(path.join(tmpdir(), 'sockit-code-cache-'));
+  cache = path.join(home, 'sockit', 'code');
+  env = { ...process.env, XDG_CACHE_HOME: home };
+  delete env.NODE_DISABLE_COMPILE_CACHE;
+  delete env.SOCKIT_CACHE_DIR;
+});
+
+afterEach(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+const IP = ['ip', '10.1.2.3/20'];
+
+async function ipOutput(options: { env: NodeJS.ProcessEnv }): Promise<string> {
+  const out = await sockit(IP, options);
+  expect(out.code, out.stderr).toBe(0);
+  expect(out.stderr).toBe('');
+  return out.stdout.toString();
+}
+
+async function cacheFiles(): Promise<string[]> {
+  return (await readdir(cache)).sort();
+}
+
+describe('the code cache of a command bundle', () => {
+  it('is written after the first run, private, and used as it is by the next', async () => {
+    const uncached = await ipOutput({ env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    // NODE_DISABLE_COMPILE_CACHE: no folder made, nothing written.
+    await expect(stat(cache)).rejects.toMatchObject({ code: 'ENOENT' });
+
+    expect(await ipOutput({ env })).toBe(uncached);
+    const files = await cacheFiles();
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^ip-[0-9a-f]{8}-[0-9a-f]{8}\.v8$/);
+    const file = path.join(cache, files[0] as string);
+    const first = await stat(file);
+    expect(first.size).toBeGreaterThan(10_000);
+    expect(first.mode & 0o777).toBe(0o600);
+    expect((await stat(cache)).mode & 0o777).toBe(0o700);
+
+    // Accepted by V8: not written again (a rewrite is a rename of a new file: a new inode).
+    expect(await ipOutput({ env })).toBe(uncached);
+    const second = await stat(file);
+    expect(second.ino).toBe(first.ino);
+    expect(second.mtimeMs).toBe(first.mtimeMs);
+    expect(await cacheFiles()).toEqual(files);
+  });
+
+  it('a cache V8 rejects is written anew, and the command runs as without one', async () => {
+    const uncached = await ipOutput({ env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    await ipOutput({ env });
+    const [name] = await cacheFiles();
+    const file = path.join(cache, name as string);
+    const garbage = Buffer.alloc(4096, 0x5a);
+    await writeFile(file, garbage);
+    expect(await ipOutput({ env })).toBe(uncached);
+    const rewritten = await readFile(file);
+    expect(rewritten.equals(garbage)).toBe(false);
+    expect(rewritten.length).toBeGreaterThan(10_000);
+  });
+
+  it("another build's cache of the same bundle is removed when the new one is written", async () => {
+    await ipOutput({ env });
+    const [name] = await cacheFiles();
+    const older = (name as string).replace(/-[0-9a-f]{8}\.v8$/, '-00000000.v8');
+    await rename(path.join(cache, name as string), path.join(cache, older));
+    // Another command's cache stays.
+    await sockit(['--version'], { env });
+    const version = (await cacheFiles()).find((n) => n.startsWith('version-'));
+    expect(version).toBeDefined();
+
+    await ipOutput({ env });
+    expect(await cacheFiles()).toEqual([name, version].sort());
+  });
+
+  it('a folder others may enter, or one inside such a folder, is neither read nor written', async () => {
+    await mkdir(cache, { recursive: true, mode: 0o700 });
+    const planted = path.join(cache, 'planted.v8');
+    await writeFile(planted, 'x');
+    const uncached = await ipOutput({ env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    for (const open of [cache, path.dirname(cache)]) {
+      await chmod(open, 0o777);
+      expect(await ipOutput({ env })).toBe(uncached);
+      expect(await cacheFiles()).toEqual(['planted.v8']);
+      await chmod(open, 0o700);
+    }
+    // Both private again: used.
+    await ipOutput({ env });
+    expect(await cacheFiles()).toHaveLength(2);
+  });
+
+  it.runIf(process.getuid?.() === 0)(
+    'run as root, a folder that belongs to another user is not used, though root could write it',
+    async () => {
+      await mkdir(cache, { recursive: true, mode: 0o700 });
+      await chown(cache, 65534, 65534);
+      await ipOutput({ env });
+      expect(await cacheFiles()).toEqual([]);
+    },
+  );
+
+  it('an unusable cache folder (a file in its place) leaves the command working', async () => {
+    await mkdir(path.dirname(cache), { mode: 0o700 });
+    await writeFile(cache, 'not a folder');
+    const out = await sockit(IP, { env });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toBe('');
+    expect(out.stdout.toString()).toContain('255.255.240.0');
+  });
+});
