@@ -7,33 +7,85 @@
  * (commander's parsing, the command's own work) is compiled again on each run. For `sockit
  * ports` and `sockit ip` that compiling is 3-4 ms of a ~20 ms overhead over `node -e 0`.
  *
- * The cache lives in code/ of the user's cache folder (see cacheDir), which is used only when
- * it belongs to this user and nobody else may enter it: a code cache is code that runs. A
- * bundle's cache is named after its path, inode, size, modification and change times and
- * Node's version, so a rebuilt bundle never meets an old cache (V8 itself compares only the
- * source's length). V8 checks its own version and flags and rejects a cache that does not
- * fit; a rejected or missing cache is written anew (to a temporary name, then renamed) when
- * the command exits. What the first run called is what the cache holds: a later run that
- * goes further (`ports` after `ports --help`) compiles the rest as it would without one.
- * NODE_DISABLE_COMPILE_CACHE turns it off, as it does Node's.
+ * A code cache is code that runs: V8 accepts a cache made from any source of the same length
+ * and runs its code in place of the source's. So the cache is used only from a folder no one
+ * else can change (codeCacheDir), and a cache file only when it is a plain file of this
+ * user's that no one else may read or write, opened without following a link. Within that,
+ * a bundle's cache is named after its path, inode, size, modification and change times and
+ * Node's version, so a rebuilt bundle never meets an old cache; V8 checks its own version and
+ * flags and rejects a cache that does not fit, and a header of ours holds the length of what
+ * follows (a cut or padded file is not used). A rejected or missing cache is written anew
+ * when the command exits (synced, under a temporary name, then renamed). What the first run
+ * called is what the cache holds: a later run that goes further (`ports` after `ports
+ * --help`) compiles the rest as it would without one. NODE_DISABLE_COMPILE_CACHE (not empty)
+ * turns it off, as it does Node's.
+ *
+ * Not detected: bytes changed inside the cache later (a failing disk). V8 does not checksum a
+ * cache in release builds, and a checksum here costs what the cache saves (Node's zlib or
+ * crypto take 3-5 ms to load; a JavaScript loop over 130 KB, 2 ms). Removing the folder, or
+ * NODE_DISABLE_COMPILE_CACHE=1, is the remedy.
  */
 import {
   closeSync,
+  constants,
   fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
+  realpathSync,
   renameSync,
   unlinkSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
 import { Script } from 'node:vm';
-import { cacheDir, privateFolder } from './user-dirs.js';
+import { cacheDir, privateFolder, safePath } from './user-dirs.js';
 
-/** Loads `file` as CommonJS and returns its exports. */
-export function loadBundle(file: string): unknown {
+/** Larger cache files are not read: a bundle's is 0.1-2 MB. */
+const MAX_CACHE = 32 * 1024 * 1024;
+/** "sockit code cache", then the length of V8's data (4 bytes, little-endian). */
+const MAGIC = Buffer.from('SKCC1\0\0\0', 'latin1');
+const HEADER = MAGIC.length + 4;
+/** A temporary file older than this is a dead run's: removed with the old caches. */
+const STALE_TEMPORARY_MS = 10 * 60_000;
+
+/**
+ * code/ of the cache folder (see cacheDir), made mode 0700 where missing (with the cache
+ * folder, and the folder above it, not further), by its real path, when it and the cache
+ * folder are this user's own and closed to others and no other user can change any folder
+ * or link on the way to them, as given or resolved (safePath); otherwise undefined: no cache.
+ */
+export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
+  try {
+    const base = cacheDir(env);
+    if (!path.isAbsolute(base)) return undefined;
+    // Made one level at a time, at most two levels above code/ (not a recursive mkdir,
+    // which loops forever on a path under /proc/self/fd).
+    const wanted = path.join(path.resolve(base), 'code');
+    // Nothing is made where another user could have a say (see safePath).
+    for (const dir of [path.dirname(path.dirname(wanted)), path.dirname(wanted), wanted]) {
+      if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) continue;
+      if (!safePath(path.dirname(dir))) return undefined;
+      mkdirSync(dir, { mode: 0o700 });
+    }
+    if (!safePath(wanted)) return undefined;
+    const dir = realpathSync(wanted);
+    if (!safePath(dir) || privateFolder(dir, false) !== 'mine') return undefined;
+    if (privateFolder(path.dirname(dir), false) !== 'mine') return undefined;
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Loads `file` as CommonJS, with the code cache kept in `dir` (none without), and returns its exports. */
+export function loadBundle(file: string, dir: string | undefined): unknown {
   const fd = openSync(file, 'r');
   let source: string;
   let key: string;
@@ -44,16 +96,8 @@ export function loadBundle(file: string): unknown {
   } finally {
     closeSync(fd);
   }
-  const dir = codeCacheDir();
   const cacheFile = dir && path.join(dir, `${key}.v8`);
-  let cachedData: Buffer | undefined;
-  if (cacheFile) {
-    try {
-      cachedData = readFileSync(cacheFile);
-    } catch {
-      cachedData = undefined;
-    }
-  }
+  const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   // The wrapper Node gives a CommonJS module, on the same line so that positions in stack
   // traces and the source map stay as they are.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
@@ -81,39 +125,102 @@ export function loadBundle(file: string): unknown {
   return mod.exports;
 }
 
-/** The code cache folder, made if missing, or undefined when there is none we may trust. */
-function codeCacheDir(): string | undefined {
-  if (process.env.NODE_DISABLE_COMPILE_CACHE) return undefined;
+/**
+ * V8's data from a cache file, or undefined when there is none fit to use: not a plain file
+ * (a link is not followed; a FIFO does not block the open), not this user's alone, linked
+ * elsewhere too, too large, or not as long as its header says.
+ */
+function readCache(file: string): Buffer | undefined {
+  let fd: number;
   try {
-    const base = cacheDir();
-    const dir = path.join(base, 'code');
-    if (!path.isAbsolute(dir)) return undefined;
-    // The folder above too: whoever may write there could put another folder in its place.
-    return privateFolder(base, true) === 'mine' && privateFolder(dir, true) === 'mine' ? dir : undefined;
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (
+      !st.isFile() ||
+      st.uid !== process.getuid?.() ||
+      (st.mode & 0o077) !== 0 ||
+      st.nlink !== 1 ||
+      st.size <= HEADER ||
+      st.size > MAX_CACHE
+    ) {
+      return undefined;
+    }
+    const data = Buffer.allocUnsafe(st.size);
+    let length = 0;
+    while (length < data.length) {
+      const n = readSync(fd, data, length, data.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length !== st.size || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+    if (data.readUInt32LE(MAGIC.length) !== length - HEADER) return undefined;
+    return data.subarray(HEADER);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 
 /**
- * Writes the cache after the run, replacing in one rename; older caches of the same bundle
- * (other builds, other Node versions) are removed. A cache is an optimization: any failure
- * leaves things as they were.
+ * Writes the cache after the run: the folder is checked again (it is the one checked at the
+ * start, by its device and inode), the data written and synced under a temporary name, then
+ * renamed into place; older caches of the same bundle (other builds, other Node versions) and
+ * dead runs' temporary files are removed. A cache is an optimization: any failure leaves
+ * things as they were.
  */
 function writeCache(dir: string, cacheFile: string, key: string, script: Script): void {
+  const temporary = `${cacheFile}.${process.pid}.tmp`;
+  let written = false;
   try {
-    const temporary = `${cacheFile}.${process.pid}.tmp`;
-    writeFileSync(temporary, script.createCachedData(), { mode: 0o600, flag: 'wx' });
+    const before = lstatSync(dir);
+    const again = codeCacheDir();
+    const now = again === dir ? lstatSync(dir) : undefined;
+    if (!now || now.dev !== before.dev || now.ino !== before.ino) return;
+    const data = script.createCachedData();
+    const header = Buffer.alloc(HEADER);
+    MAGIC.copy(header);
+    header.writeUInt32LE(data.length, MAGIC.length);
+    const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    written = true;
+    try {
+      writeAll(fd, header);
+      writeAll(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temporary, cacheFile);
+    written = false;
     const prefix = key.slice(0, key.lastIndexOf('-') + 1);
-    for (const name of readdirSync(dir)) {
-      if (name.startsWith(prefix) && name !== path.basename(cacheFile) && name.endsWith('.v8')) {
-        unlinkSync(path.join(dir, name));
-      }
+    const name = path.basename(cacheFile);
+    for (const entry of readdirSync(dir)) {
+      if (!entry.startsWith(prefix) || entry === name) continue;
+      const old = path.join(dir, entry);
+      if (entry.endsWith('.v8')) unlinkSync(old);
+      else if (entry.endsWith('.tmp') && Date.now() - lstatSync(old).mtimeMs > STALE_TEMPORARY_MS)
+        unlinkSync(old);
     }
   } catch {
     // An unwritable folder, a full disk, a race with another run: the next run tries again.
+  } finally {
+    if (written) {
+      try {
+        unlinkSync(temporary);
+      } catch {
+        // Already gone.
+      }
+    }
   }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done);
 }
 
 /** FNV-1a, 32 bits, as hex: short names that tell builds and checkouts apart. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `sockit` entry point. It is kept tiny: it checks the Node version, turns on Node's
- * compile cache (so later runs skip compiling the code they load), and loads only the code
+ * The `sockit` entry point. It is kept tiny: it checks the Node version, turns on the code
+ * caches (so later runs skip compiling the code they load), and loads only the code
  * of the subcommand that was asked for (see program.ts and scripts/build-cli.mjs).
  *
  * It is built as CommonJS (dist/cli/main.cjs), without top-level await: Node runs an ES
@@ -12,7 +12,7 @@
  */
 import module from 'node:module';
 import path from 'node:path';
-import { loadBundle } from './code-cache.js';
+import { codeCacheDir, loadBundle } from './code-cache.js';
 import { subcommandsFor } from './command-names.js';
 import { tooOldNode } from './node-version.js';
 import { onStdoutFailure } from './stdout.js';
@@ -22,8 +22,11 @@ if (tooOld) {
   process.stderr.write(`${tooOld}\n`);
   process.exit(1);
 }
-// Node 22.1 and newer; the cache lives in the system's temporary folder.
-module.enableCompileCache?.();
+// The code caches, Node's (for program.js and the packages a command loads) and the bundles'
+// (code-cache.ts), in a folder only this user can change, or none: a cache is code that runs,
+// and Node's default folder, in the shared temporary folder, is whoever's made it first.
+const codeCache = codeCacheDir();
+if (codeCache) module.enableCompileCache?.(path.join(codeCache, 'node'));
 
 // A reader that stops early (`sockit ports | head -1`) ends the command quietly with 141.
 onStdoutFailure();
@@ -37,7 +40,7 @@ const bundle =
 
 let settled = false;
 (bundle.endsWith('.cjs')
-  ? new Promise((resolve) => resolve(loadBundle(path.join(__dirname, bundle))))
+  ? new Promise((resolve) => resolve(loadBundle(path.join(__dirname, bundle), codeCache)))
   : import(bundle)
 )
   .then((loaded) => {

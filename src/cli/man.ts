@@ -57,8 +57,9 @@ const FILES: [string, string][] = [
   ['~/.cache/sockit/scram/', "The file client's salted keys, one file of mode 0600 per server and account."],
   [
     '~/.cache/sockit/code/',
-    'Compiled code of each command, kept after a run so that the next starts sooner (mode 0700; ' +
-      "not used when it, or the cache folder, is another user's or open to others).",
+    "Compiled code of each command, kept after a run so that the next starts sooner, and Node's compile cache " +
+      '(node/); mode 0700, and not used when it, the cache folder, or a folder or link above them is another ' +
+      "user's or open to others (a folder others may write to must have the sticky bit, as /tmp).",
   ],
   [
     '~/.cache/sockit/chat-read.json',

@@ -33,3 +33,29 @@ export function privateFolder(dir: string, create: boolean): 'mine' | 'missing' 
   }
   return 'mine';
 }
+
+/**
+ * Whether no other user can change what `dir` names: every folder on the path, from /,
+ * belongs to this user or to root, and one that others may write to has the sticky bit (as
+ * /tmp: others may add entries there, not move or remove this user's), except `dir` itself;
+ * a link on the path must belong to this user or to root too. This is the check ssh makes of
+ * the folders above ~/.ssh: whoever may write to a folder above could otherwise put another
+ * folder, or a link, in place of one below between a check and its use. Call it on the path
+ * as given and on its realpath: a link's target is checked on the second.
+ */
+export function safePath(dir: string): boolean {
+  const uid = process.getuid?.();
+  if (uid === undefined || !path.isAbsolute(dir)) return false;
+  let at = path.resolve(dir);
+  for (;;) {
+    const st = lstatSync(at, { throwIfNoEntry: false });
+    if (st === undefined || (st.uid !== uid && st.uid !== 0)) return false;
+    if (!st.isSymbolicLink()) {
+      if (!st.isDirectory()) return false;
+      if ((st.mode & 0o022) !== 0 && ((st.mode & 0o1000) === 0 || at === path.resolve(dir))) return false;
+    }
+    const up = path.dirname(at);
+    if (up === at) return true;
+    at = up;
+  }
+}

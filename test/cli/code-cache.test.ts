@@ -4,8 +4,10 @@
  * when V8 rejects it, and never read from or written to a folder another user could write.
  */
 import {
+  appendFile,
   chmod,
   chown,
+  lchown,
   mkdir,
   mkdtemp,
   readdir,
@@ -13,6 +15,7 @@ import {
   rename,
   rm,
   stat,
+  symlink,
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,9 +50,12 @@ async function ipOutput(options: { env: NodeJS.ProcessEnv }): Promise<string> {
   return out.stdout.toString();
 }
 
+/** The bundles' caches (code/node/ is Node's own compile cache). */
 async function cacheFiles(): Promise<string[]> {
-  return (await readdir(cache)).sort();
+  return (await readdir(cache)).filter((name) => name !== 'node').sort();
 }
+
+const isRoot = process.getuid?.() === 0;
 
 describe('the code cache of a command bundle', () => {
   it('is written after the first run, private, and used as it is by the next', async () => {
@@ -66,6 +72,7 @@ describe('the code cache of a command bundle', () => {
     expect(first.size).toBeGreaterThan(10_000);
     expect(first.mode & 0o777).toBe(0o600);
     expect((await stat(cache)).mode & 0o777).toBe(0o700);
+    expect((await readFile(file)).subarray(0, 5).toString()).toBe('SKCC1');
 
     // Accepted by V8: not written again (a rewrite is a rename of a new file: a new inode).
     expect(await ipOutput({ env })).toBe(uncached);
@@ -135,5 +142,87 @@ describe('the code cache of a command bundle', () => {
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toBe('');
     expect(out.stdout.toString()).toContain('255.255.240.0');
+  });
+
+  it('a cache file that is a link, open to others, linked twice or longer than its header says is not used, and is replaced', async () => {
+    const uncached = await ipOutput({ env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    await ipOutput({ env });
+    const [name] = await cacheFiles();
+    const file = path.join(cache, name as string);
+    const good = await readFile(file);
+    const elsewhere = path.join(home, 'elsewhere.v8');
+    const tamper: [string, () => Promise<void>][] = [
+      [
+        'a link',
+        async () => {
+          await writeFile(elsewhere, good, { mode: 0o600 });
+          await rm(file);
+          await symlink(elsewhere, file);
+        },
+      ],
+      ['open to others', () => chmod(file, 0o644)],
+      ['padded', () => appendFile(file, Buffer.alloc(1000))],
+    ];
+    for (const [what, change] of tamper) {
+      await change();
+      const before = await stat(file).catch(() => undefined);
+      expect(await ipOutput({ env }), what).toBe(uncached);
+      const after = await stat(file);
+      expect(after.isFile(), what).toBe(true);
+      expect(after.ino, what).not.toBe(before?.ino);
+      expect(after.mode & 0o777, what).toBe(0o600);
+    }
+    // The link's target was read by no one and is unchanged.
+    expect((await readFile(elsewhere)).equals(good)).toBe(true);
+  });
+
+  it('no cache under a folder that others may write to without the sticky bit; one with it, as /tmp, is fine', async () => {
+    env.XDG_CACHE_HOME = path.join(home, 'below');
+    cache = path.join(home, 'below', 'sockit', 'code');
+    await mkdir(env.XDG_CACHE_HOME, { mode: 0o700 });
+    await chmod(home, 0o777);
+    await ipOutput({ env });
+    await expect(readdir(cache)).rejects.toMatchObject({ code: 'ENOENT' });
+    await chmod(home, 0o1777);
+    await ipOutput({ env });
+    expect(await cacheFiles()).toHaveLength(1);
+    await chmod(home, 0o700);
+  });
+
+  it.runIf(isRoot)(
+    "run as root: no cache under another user's folder, or through another user's link",
+    async () => {
+      const theirs = path.join(home, 'theirs');
+      await mkdir(theirs, { mode: 0o755 });
+      await chown(theirs, 65534, 65534);
+      await ipOutput({ env: { ...env, XDG_CACHE_HOME: theirs } });
+      expect(await readdir(theirs)).toEqual([]);
+
+      const target = path.join(home, 'target');
+      await mkdir(target, { mode: 0o700 });
+      const link = path.join(home, 'link');
+      await symlink(target, link);
+      await lchown(link, 65534, 65534);
+      await ipOutput({ env: { ...env, XDG_CACHE_HOME: link } });
+      expect(await readdir(target)).toEqual([]);
+      // The same link, this user's: used.
+      await lchown(link, 0, 0);
+      await ipOutput({ env: { ...env, XDG_CACHE_HOME: link } });
+      expect(await readdir(path.join(target, 'sockit', 'code'))).toContain('node');
+    },
+  );
+
+  it("Node's compile cache goes with it: into code/node/, not the shared temporary folder, or nowhere", async () => {
+    const tmp = path.join(home, 'tmp');
+    await mkdir(tmp, { mode: 0o700 });
+    const help = await sockit(['--help'], { env: { ...env, TMPDIR: tmp } });
+    expect(help.code, help.stderr).toBe(0);
+    expect((await readdir(path.join(cache, 'node'))).length).toBeGreaterThan(0);
+    await rm(path.dirname(cache), { recursive: true });
+    await mkdir(cache, { recursive: true, mode: 0o700 });
+    await chmod(cache, 0o777);
+    await sockit(['--help'], { env: { ...env, TMPDIR: tmp } });
+    expect(await readdir(cache)).toEqual([]);
+    expect(await readdir(tmp)).toEqual([]);
   });
 });
