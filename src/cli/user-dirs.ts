@@ -46,13 +46,14 @@ export function privateFolder(dir: string, create: boolean): 'mine' | 'missing' 
 export function safePath(dir: string): boolean {
   const uid = process.getuid?.();
   if (uid === undefined || !path.isAbsolute(dir)) return false;
-  let at = path.resolve(dir);
+  const last = path.resolve(dir);
+  let at = last;
   for (;;) {
     const st = lstatSync(at, { throwIfNoEntry: false });
     if (st === undefined || (st.uid !== uid && st.uid !== 0)) return false;
     if (!st.isSymbolicLink()) {
       if (!st.isDirectory()) return false;
-      if ((st.mode & 0o022) !== 0 && ((st.mode & 0o1000) === 0 || at === path.resolve(dir))) return false;
+      if ((st.mode & 0o022) !== 0 && ((st.mode & 0o1000) === 0 || at === last)) return false;
     }
     const up = path.dirname(at);
     if (up === at) return true;
