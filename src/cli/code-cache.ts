@@ -62,17 +62,25 @@ const STALE_TEMPORARY_MS = 10 * 60_000;
  */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
+  // Run with another user's rights (setuid), the folder named by the caller's environment is
+  // not to be trusted at all.
+  if (process.getuid?.() !== process.geteuid?.() || process.getgid?.() !== process.getegid?.()) {
+    return undefined;
+  }
   try {
     const base = cacheDir(env);
     if (!path.isAbsolute(base)) return undefined;
     // Made one level at a time, at most two levels above code/ (not a recursive mkdir,
     // which loops forever on a path under /proc/self/fd).
     const wanted = path.join(path.resolve(base), 'code');
-    // Nothing is made where another user could have a say (see safePath).
+    // Nothing is made where another user could have a say (see safePath): a folder is made
+    // in its parent's real path, once that path is checked; code/ only in a private folder.
     for (const dir of [path.dirname(path.dirname(wanted)), path.dirname(wanted), wanted]) {
       if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) continue;
-      if (!safePath(path.dirname(dir))) return undefined;
-      mkdirSync(dir, { mode: 0o700 });
+      const parent = realpathSync(path.dirname(dir));
+      if (!safePath(path.dirname(dir)) || !safePath(parent)) return undefined;
+      if (dir === wanted && privateFolder(parent, false) !== 'mine') return undefined;
+      mkdirSync(path.join(parent, path.basename(dir)), { mode: 0o700 });
     }
     if (!safePath(wanted)) return undefined;
     const dir = realpathSync(wanted);
@@ -141,7 +149,7 @@ function readCache(file: string): Buffer | undefined {
     const st = fstatSync(fd);
     if (
       !st.isFile() ||
-      st.uid !== process.getuid?.() ||
+      st.uid !== process.geteuid?.() ||
       (st.mode & 0o077) !== 0 ||
       st.nlink !== 1 ||
       st.size <= HEADER ||

@@ -20,6 +20,7 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env, home: string = os
  * when missing; other failures to make or examine it are thrown.
  */
 export function privateFolder(dir: string, create: boolean): 'mine' | 'missing' | 'not-private' {
+  // Owned by the effective user: the one whose rights the process has.
   // Examined first: a folder that is there (the usual case) costs one system call.
   let st = lstatSync(dir, { throwIfNoEntry: false });
   if (st === undefined) {
@@ -27,7 +28,7 @@ export function privateFolder(dir: string, create: boolean): 'mine' | 'missing' 
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     st = lstatSync(dir);
   }
-  const uid = process.getuid?.();
+  const uid = process.geteuid?.();
   if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
     return 'not-private';
   }
@@ -44,7 +45,7 @@ export function privateFolder(dir: string, create: boolean): 'mine' | 'missing' 
  * as given and on its realpath: a link's target is checked on the second.
  */
 export function safePath(dir: string): boolean {
-  const uid = process.getuid?.();
+  const uid = process.geteuid?.();
   if (uid === undefined || !path.isAbsolute(dir)) return false;
   const last = path.resolve(dir);
   let at = last;

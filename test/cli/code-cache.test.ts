@@ -21,7 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireTools, sockit } from '../helpers.js';
+import { CLI, requireTools, run, sockit } from '../helpers.js';
 
 requireTools();
 
@@ -224,5 +224,31 @@ describe('the code cache of a command bundle', () => {
     await sockit(['--help'], { env: { ...env, TMPDIR: tmp } });
     expect(await readdir(cache)).toEqual([]);
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('makes no code/ in a cache folder that it will not use, nor anything through a link into one', async () => {
+    const open = path.join(home, 'open');
+    await mkdir(open, { mode: 0o755 });
+    await ipOutput({ env: { ...env, SOCKIT_CACHE_DIR: open } });
+    expect(await readdir(open)).toEqual([]);
+    if (isRoot) {
+      // A link of this user's that leads into another user's folder: nothing made there.
+      const theirs = path.join(home, 'theirs');
+      await mkdir(theirs, { mode: 0o755 });
+      await chown(theirs, 65534, 65534);
+      await symlink(theirs, path.join(home, 'into'));
+      await ipOutput({ env: { ...env, SOCKIT_CACHE_DIR: path.join(home, 'into', 'sockit') } });
+      expect(await readdir(theirs)).toEqual([]);
+    }
+  });
+
+  it.runIf(isRoot)('run with another real user than the effective one (setuid), uses no cache', async () => {
+    requireTools('setpriv');
+    const out = await run('setpriv', ['--ruid', '65534', '--euid', '0', '--', process.execPath, CLI, ...IP], {
+      env,
+    });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout.toString()).toContain('255.255.240.0');
+    await expect(readdir(cache)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
