@@ -70,21 +70,24 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
   try {
     const base = cacheDir(env);
     if (!path.isAbsolute(base)) return undefined;
-    // Made one level at a time, at most two levels above code/ (not a recursive mkdir,
-    // which loops forever on a path under /proc/self/fd).
     const wanted = path.join(path.resolve(base), 'code');
-    // Nothing is made where another user could have a say (see safePath): a folder is made
-    // in its parent's real path, once that path is checked; code/ only in a private folder.
-    for (const dir of [path.dirname(path.dirname(wanted)), path.dirname(wanted), wanted]) {
-      if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) continue;
-      const parent = realpathSync(path.dirname(dir));
-      if (!safePath(path.dirname(dir)) || !safePath(parent)) return undefined;
-      if (dir === wanted && privateFolder(parent, false) !== 'mine') return undefined;
-      mkdirSync(path.join(parent, path.basename(dir)), { mode: 0o700 });
+    // When missing: made one level at a time, at most two levels above code/ (a recursive
+    // mkdir loops forever on a path under /proc/self/fd), and nowhere another user could
+    // have a say (see safePath): each in its parent's real path once that path is checked,
+    // code/ only in a private folder.
+    if (lstatSync(wanted, { throwIfNoEntry: false }) === undefined) {
+      for (const dir of [path.dirname(path.dirname(wanted)), path.dirname(wanted), wanted]) {
+        if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) continue;
+        const parent = realpathSync(path.dirname(dir));
+        if (!safePath(path.dirname(dir)) || !safePath(parent)) return undefined;
+        if (dir === wanted && privateFolder(parent, false) !== 'mine') return undefined;
+        mkdirSync(path.join(parent, path.basename(dir)), { mode: 0o700 });
+      }
     }
     if (!safePath(wanted)) return undefined;
+    // The real path needs its own walk only when a link on the way led elsewhere.
     const dir = realpathSync(wanted);
-    if (!safePath(dir) || privateFolder(dir, false) !== 'mine') return undefined;
+    if ((dir !== wanted && !safePath(dir)) || privateFolder(dir, false) !== 'mine') return undefined;
     if (privateFolder(path.dirname(dir), false) !== 'mine') return undefined;
     return dir;
   } catch {
@@ -175,8 +178,8 @@ function readCache(file: string): Buffer | undefined {
 }
 
 /**
- * Writes the cache after the run: the folder is checked again (it is the one checked at the
- * start, by its device and inode), the data written and synced under a temporary name, then
+ * Writes the cache after the run: the folder is checked again (the same real path, still
+ * one no other user can change), the data written and synced under a temporary name, then
  * renamed into place; older caches of the same bundle (other builds, other Node versions) and
  * dead runs' temporary files are removed. A cache is an optimization: any failure leaves
  * things as they were.
@@ -185,10 +188,7 @@ function writeCache(dir: string, cacheFile: string, key: string, script: Script)
   const temporary = `${cacheFile}.${process.pid}.tmp`;
   let written = false;
   try {
-    const before = lstatSync(dir);
-    const again = codeCacheDir();
-    const now = again === dir ? lstatSync(dir) : undefined;
-    if (!now || now.dev !== before.dev || now.ino !== before.ino) return;
+    if (codeCacheDir() !== dir) return;
     const data = script.createCachedData();
     const header = Buffer.alloc(HEADER);
     MAGIC.copy(header);

@@ -20,7 +20,6 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env, home: string = os
  * when missing; other failures to make or examine it are thrown.
  */
 export function privateFolder(dir: string, create: boolean): 'mine' | 'missing' | 'not-private' {
-  // Owned by the effective user: the one whose rights the process has.
   // Examined first: a folder that is there (the usual case) costs one system call.
   let st = lstatSync(dir, { throwIfNoEntry: false });
   if (st === undefined) {
@@ -28,6 +27,7 @@ export function privateFolder(dir: string, create: boolean): 'mine' | 'missing' 
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     st = lstatSync(dir);
   }
+  // Owned by the effective user: the one whose rights the process has.
   const uid = process.geteuid?.();
   if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
     return 'not-private';
