@@ -12,6 +12,7 @@
  */
 import module from 'node:module';
 import path from 'node:path';
+import { prefetchSocketTables } from '../ports/tables.js';
 import { codeCacheDir, loadBundle } from './code-cache.js';
 import { subcommandsFor } from './command-names.js';
 import { tooOldNode } from './node-version.js';
@@ -22,6 +23,20 @@ if (tooOld) {
   process.stderr.write(`${tooOld}\n`);
   process.exit(1);
 }
+// A named command (or --version) runs from its own one-file bundle, one/NAME.cjs: the command
+// tree, commander and that command's code, nothing else to resolve and link. Help and
+// anything that needs the whole tree come from program.js and its chunks.
+const only = subcommandsFor(process.argv.slice(2));
+// `sockit ports` waits mostly for the kernel's walks of its TCP tables: they start now, in
+// the thread pool, and run on the other core while the command's code loads. One pool thread
+// (the command needs no more): with the default four, the walks run side by side on both
+// cores of a two-core machine and take the loading thread's core for milliseconds.
+const helpAsked = process.argv.some((arg) => arg === '-h' || arg === '--help');
+if (only?.[0] === 'ports' && !helpAsked) {
+  process.env.UV_THREADPOOL_SIZE ??= '1';
+  prefetchSocketTables();
+}
+
 // The code caches, Node's (for program.js and the packages a command loads) and the bundles'
 // (code-cache.ts), in a folder only this user can change, or none: a cache is code that runs,
 // and Node's default folder, in the shared temporary folder, is whoever's made it first.
@@ -31,10 +46,6 @@ if (codeCache) module.enableCompileCache?.(path.join(codeCache, 'node'));
 // A reader that stops early (`sockit ports | head -1`) ends the command quietly with 141.
 onStdoutFailure();
 
-// A named command (or --version) runs from its own one-file bundle, one/NAME.cjs: the command
-// tree, commander and that command's code, nothing else to resolve and link. Help and
-// anything that needs the whole tree come from program.js and its chunks.
-const only = subcommandsFor(process.argv.slice(2));
 const bundle =
   only === undefined || only.includes('completion') ? './program.js' : `./one/${only[0] ?? 'version'}.cjs`;
 

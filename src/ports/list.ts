@@ -2,7 +2,6 @@
  * The socket table, like `ss -tuanp` or `netstat -tuanp`: every TCP and UDP socket of
  * this network namespace with its state, port labels and owning processes.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, SockitError } from '../errors.js';
 import { type PortRange, portRange, serviceName } from './labels.js';
@@ -10,6 +9,7 @@ import { type ProcessInfo, socketOwners } from './owners.js';
 import { inPortSpan, type PortSpan } from './port-spec.js';
 import { type Endianness, type Endpoint, parseProcNet, type SocketEntry } from './proc-net.js';
 import { type Protocol, type SocketState, ssStateName } from './states.js';
+import { readSocketTableAsync } from './tables.js';
 
 export interface LabelledEndpoint extends Endpoint {
   /** The IANA range of the port; null for port 0 (a wildcard peer). */
@@ -76,18 +76,24 @@ export async function listPorts(options: ListPortsOptions = {}): Promise<PortEnt
     );
   }
   const wanted = options.protocols ?? ['tcp', 'udp'];
-  const tables = TABLES.filter((t) => wanted.includes(t.protocol)).map(({ file, protocol, family }) => {
-    const text = readTable(path.join(procRoot, 'net', file));
-    return text === undefined ? undefined : parseProcNet(text, protocol, family, options.byteOrder);
-  });
+  const reading = Promise.all(
+    TABLES.filter((t) => wanted.includes(t.protocol)).map(async ({ file, protocol, family }) => {
+      const text = await readSocketTableAsync(`${procRoot}/net/${file}`);
+      return text === undefined ? undefined : parseProcNet(text, protocol, family, options.byteOrder);
+    }),
+  );
+  // The process scan runs here while reads started by prefetchSocketTables finish in the
+  // thread pool; a failed read is reported once the scan is done.
+  reading.catch(() => {});
+  const owners =
+    options.processes === false ? new Map<number, ProcessInfo[]>() : await socketOwners(procRoot);
+  const tables = await reading;
   if (tables.every((t) => t === undefined)) {
     throw new SockitError(
       ErrorCode.UNSUPPORTED_PLATFORM,
       `ports: ${path.join(procRoot, 'net')} has no ${wanted.join(' or ')} table (IPv4 or IPv6); is /proc mounted?`,
     );
   }
-  const owners =
-    options.processes === false ? new Map<number, ProcessInfo[]>() : await socketOwners(procRoot);
   const entries = tables.flatMap((t) => t ?? []);
   return entries
     .map((e) => ({
@@ -141,17 +147,6 @@ function label(endpoint: Endpoint, protocol: Protocol): LabelledEndpoint {
     range: portRange(endpoint.port),
     service: serviceName(endpoint.port, protocol) ?? null,
   };
-}
-
-/** Synchronous, as in owners.ts: the kernel answers from memory, and a thread-pool round trip costs more. */
-function readTable(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    // A kernel without IPv6 has no tcp6/udp6; only a missing file is "no table".
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 function compareEntries(a: SocketEntry, b: SocketEntry): number {
