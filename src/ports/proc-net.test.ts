@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
 import { decodeAddress, parseProcNet } from './proc-net.js';
@@ -80,6 +81,12 @@ describe('decodeAddress', () => {
     expect(decodeAddress('00000000000000000000000001000000', 'LE')).toBe('::1');
     expect(decodeAddress('00000000000000000000000000000001', 'BE')).toBe('::1');
     expect(decodeAddress('000080FE00000000FFAABBCC01000000', 'LE')).toBe('fe80::ccbb:aaff:0:1');
+  });
+
+  it("takes this machine's byte order, as os.endianness() gives it, when none is named", () => {
+    const loopback = endianness() === 'LE' ? '0100007F' : '7F000001';
+    expect(decodeAddress(loopback)).toBe('127.0.0.1');
+    expect(parseProcNet(TCP, 'tcp', 4)).toEqual(parseProcNet(TCP, 'tcp', 4, endianness()));
   });
 
   it('refuses text of the wrong width or not hex', () => {
