@@ -12,6 +12,7 @@
  */
 import module from 'node:module';
 import path from 'node:path';
+import { prefetchSocketOwners } from '../ports/owners.js';
 import { prefetchSocketTables } from '../ports/tables.js';
 import { codeCacheDir, loadBundle } from './code-cache.js';
 import { subcommandsFor } from './command-names.js';
@@ -27,14 +28,16 @@ if (tooOld) {
 // tree, commander and that command's code, nothing else to resolve and link. Help and
 // anything that needs the whole tree come from program.js and its chunks.
 const only = subcommandsFor(process.argv.slice(2));
-// `sockit ports` waits mostly for the kernel's walks of its TCP tables: they start now, in
-// the thread pool, and run on the other core while the command's code loads. One pool thread
-// (the command needs no more): with the default four, the walks run side by side on both
-// cores of a two-core machine and take the loading thread's core for milliseconds.
+// `sockit ports` waits mostly for the kernel: its walks of the TCP tables and the listing of
+// every process's descriptors start now, in the thread pool, and run on the other core
+// while the command's code loads. One pool thread (the command needs no more): with the
+// default four, the walks run side by side on both cores of a two-core machine and take the
+// loading thread's core for milliseconds.
 const helpAsked = process.argv.some((arg) => arg === '-h' || arg === '--help');
 if (only?.[0] === 'ports' && !helpAsked) {
   process.env.UV_THREADPOOL_SIZE ??= '1';
   prefetchSocketTables();
+  prefetchSocketOwners();
 }
 
 // The code caches, Node's (for program.js and the packages a command loads) and the bundles'

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
 import { filterPorts, listPorts } from './list.js';
-import { socketOwners } from './owners.js';
+import { prefetchSocketOwners, socketOwners } from './owners.js';
 import { formatPortTable } from './text.js';
 
 const HEADER =
@@ -89,6 +89,28 @@ describe('socketOwners', () => {
   });
 
   it('reads nothing, without failing, from a missing tree', async () => {
+    expect((await socketOwners(path.join(root, 'missing'))).size).toBe(0);
+  });
+
+  it('takes up a prefetched listing once, for its own tree only', async () => {
+    const direct = await socketOwners(root);
+    prefetchSocketOwners(root);
+    // Another tree does not take it.
+    expect((await socketOwners(path.join(root, 'missing'))).size).toBe(0);
+    // A descriptor added after the prefetch is not in its listing, but is seen afresh after.
+    await symlink('socket:[1003]', path.join(root, '90', 'fd', '7'));
+    try {
+      expect(await socketOwners(root)).toEqual(direct);
+      expect((await socketOwners(root)).get(1003)).toEqual([
+        { pid: 90, command: 'idle', commandLine: 'idle' },
+      ]);
+    } finally {
+      await rm(path.join(root, '90', 'fd', '7'));
+    }
+  });
+
+  it('prefetches nothing, without failing, from a missing tree', async () => {
+    prefetchSocketOwners(path.join(root, 'missing'));
     expect((await socketOwners(path.join(root, 'missing'))).size).toBe(0);
   });
 });
