@@ -95,7 +95,11 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
   }
 }
 
+/** How a bundle starts: the wrapper Node gives a CommonJS module (see scripts/build-cli.mjs). */
+const BUNDLE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
+
 /** Loads `file` as CommonJS, with the code cache kept in `dir` (none without), and returns its exports. */
+
 export function loadBundle(file: string, dir: string | undefined): unknown {
   const fd = openSync(file, 'r');
   let source: string;
@@ -107,11 +111,13 @@ export function loadBundle(file: string, dir: string | undefined): unknown {
   } finally {
     closeSync(fd);
   }
+  // The bundle is written inside the wrapper Node gives a CommonJS module (scripts/build-cli.mjs):
+  // wrapping it here would copy the whole source once more. One that is not is wrapped here,
+  // on its first line, so that positions in stack traces stay as they are.
+  const wrapped = source.startsWith(BUNDLE_WRAPPER_START) ? source : `${BUNDLE_WRAPPER_START}${source}\n})`;
   const cacheFile = dir && path.join(dir, `${key}.v8`);
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
-  // The wrapper Node gives a CommonJS module, on the same line so that positions in stack
-  // traces and the source map stay as they are.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  const script = new Script(wrapped, {
     filename: file,
     // No import() is left in a bundle (scripts/build-cli.mjs makes them require()s): it
     // would need importModuleDynamically, which Node calls experimental.

@@ -1,0 +1,30 @@
+/**
+ * loadBundle on small bundles: the build writes a bundle inside the CommonJS wrapper; one
+ * without it is wrapped at load. (How the cache is written, used and refused: test/cli/code-cache.test.ts.)
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadBundle } from './code-cache.js';
+
+describe('loadBundle', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-bundle-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const body = `"use strict";
+module.exports = { file: __filename, dir: __dirname, strict: (function () { return this; })() === undefined, req: typeof require('node:path').join };
+`;
+
+  it.each([
+    [
+      'written inside the wrapper, as the build writes it',
+      `(function (exports, require, module, __filename, __dirname) {\n${body}})\n`,
+    ],
+    ['without it', body],
+  ])('runs a bundle %s as a CommonJS module', (_, source) => {
+    const file = path.join(dir, `b-${source.length}.cjs`);
+    writeFileSync(file, source);
+    expect(loadBundle(file, undefined)).toEqual({ file, dir, strict: true, req: 'function' });
+  });
+});
