@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, SockitError } from '../errors.js';
 import { broadcastAddress, broadcastTargets, listInterfaces } from './interfaces.js';
 import { isMulticastAddress, joinMulticast, leaveMulticast, multicastInterface } from './multicast.js';
-import { bindUdp, broadcastUdp, sendUdp, serveUdp } from './udp.js';
+import { bindUdp, broadcastUdp, literalLookup, sendUdp, serveUdp } from './udp.js';
 
 const sockets: dgram.Socket[] = [];
 afterEach(() => {
@@ -76,6 +76,34 @@ describe('udp helpers', () => {
     const again = await bindUdp({ host: '127.0.0.1', port: service.address.port });
     sockets.push(again);
     expect(again.address().port).toBe(service.address.port);
+  });
+});
+
+describe('literalLookup', () => {
+  const lookup = (host: string) =>
+    new Promise<[string, number]>((resolve, reject) =>
+      (
+        literalLookup as unknown as (
+          h: string,
+          o: unknown,
+          cb: (e: Error | null, a: string, f: number) => void,
+        ) => void
+      )(host, {}, (err, address, family) => (err ? reject(err) : resolve([address, family]))),
+    );
+
+  it('answers literals with their family, the same one again and others in turn, and names through DNS', async () => {
+    for (const [host, family] of [
+      ['127.0.0.1', 4],
+      ['127.0.0.1', 4],
+      ['::1', 6],
+      ['::1', 6],
+      ['10.0.0.1', 4],
+      ['::ffff:10.0.0.1', 6],
+    ] as const) {
+      expect(await lookup(host)).toEqual([host, family]);
+    }
+    expect((await lookup('localhost'))[1]).toBeOneOf([4, 6]);
+    expect(await lookup('127.0.0.1')).toEqual(['127.0.0.1', 4]);
   });
 });
 

@@ -36,18 +36,29 @@ export interface UdpBindOptions {
   what?: string;
 }
 
+/** The last literal looked up, and its family: a socket mostly sends to one peer. */
+let lastLiteral = '';
+let lastFamily = 0;
+
 /**
  * Address lookup for sends: an IP literal is answered at once. Node's default defers even
  * literals by a tick (dns.lookup answers through process.nextTick), a cost paid on every
- * datagram sent to an address; names still go through dns.lookup.
+ * datagram sent to an address; names still go through dns.lookup. The last literal's family
+ * is kept: net.isIP's patterns cost a lock-step TFTP transfer ~1.5 us a block.
  */
 export const literalLookup = ((
   hostname: string,
   options: unknown,
   callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void => {
+  if (hostname === lastLiteral) {
+    callback(null, hostname, lastFamily);
+    return;
+  }
   const family = net.isIP(hostname);
   if (family !== 0) {
+    lastLiteral = hostname;
+    lastFamily = family;
     callback(null, hostname, family);
     return;
   }
