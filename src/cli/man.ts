@@ -34,6 +34,7 @@ export const ENVIRONMENT: Record<string, string> = {
   LANG: 'sockit exec serve gives it to the commands it runs (C.UTF-8 when unset).',
   SOCKIT_CACHE_DIR:
     "The cache folder (the file client's keys, the chat's read marks), instead of $XDG_CACHE_HOME/sockit or ~/.cache/sockit.",
+  HOME: "The home folder, where ~/.cache and ~/.local/share are; when unset, the user's home in the system's password database.",
   XDG_DATA_HOME: 'When an absolute path, the data folder is $XDG_DATA_HOME/sockit.',
   XDG_CACHE_HOME: 'When an absolute path, the cache folder is $XDG_CACHE_HOME/sockit.',
   XDG_RUNTIME_DIR:
@@ -41,6 +42,8 @@ export const ENVIRONMENT: Record<string, string> = {
   NO_COLOR: 'Set and not empty: log lines on a terminal are not coloured (https://no-color.org).',
   NODE_DISABLE_COMPILE_CACHE:
     "Set: sockit neither reads nor writes its code cache (the cache folder's code/), and Node's compile cache is off.",
+  UV_THREADPOOL_SIZE:
+    "The size of Node's thread pool. sockit ports sets it to 1 when unset: the table reads it starts there are best done one after the other.",
   NODE_CHANNEL_FD:
     'Set by Node for a process started with an IPC channel: sockit exec serve keeps that descriptor, and closes every other one it inherited open across exec, so that commands do not get them.',
 };

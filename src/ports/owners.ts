@@ -8,7 +8,9 @@
  *
  * The reads are synchronous: /proc is answered by the kernel from memory, and a thousand
  * descriptors read one by one take a few milliseconds, where a promise and a thread-pool
- * round trip for each took ten times as long.
+ * round trip for each took ten times as long. The one exception is the listing of each
+ * process's descriptors started by prefetchSocketOwners before the command's code loads,
+ * which has that time to finish in the pool.
  */
 import { closeSync, openSync, readdir, readdirSync, readlinkSync, readSync } from 'node:fs';
 
