@@ -74,8 +74,15 @@ let settled = false;
     settled = true;
   });
 // Nothing left to wait for, yet the command has not finished: a stalled stream, not success.
+// Once it has, and nothing else waits for this moment (pino flushes its transports here),
+// the process leaves with its exit code at once: 'exit' handlers still run (the code cache
+// is written there), but Node does not take the heap down piece by piece first, 1-2 ms of
+// a short command (A/B, 60 rounds: ip 35.7 -> 34.0 ms, ports 43.2 -> 42.2 ms).
 process.on('beforeExit', () => {
-  if (settled || process.exitCode) return;
+  if (settled || process.exitCode) {
+    if (process.listenerCount('beforeExit') === 1) process.exit();
+    return;
+  }
   process.stderr.write('sockit: internal error: the command stopped with its work unfinished\n');
   process.exitCode = 70;
 });
