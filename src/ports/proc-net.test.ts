@@ -1,6 +1,8 @@
 import { endianness } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
+import { formatIPv4 } from '../ip/ipv4.js';
+import { formatIPv6 } from '../ip/ipv6.js';
 import { decodeAddress, parseProcNet } from './proc-net.js';
 
 /** Lines as a little-endian x86-64 kernel writes them (trailing columns trimmed on some). */
@@ -81,6 +83,27 @@ describe('decodeAddress', () => {
     expect(decodeAddress('00000000000000000000000001000000', 'LE')).toBe('::1');
     expect(decodeAddress('00000000000000000000000000000001', 'BE')).toBe('::1');
     expect(decodeAddress('000080FE00000000FFAABBCC01000000', 'LE')).toBe('fe80::ccbb:aaff:0:1');
+  });
+
+  it('decodes any address as reading each word byte by byte does, both byte orders', () => {
+    // The plain way: the hex digits of each word reversed in pairs, then one big number.
+    const reference = (hexText: string, order: 'LE' | 'BE'): string => {
+      let value = 0n;
+      for (let at = 0; at < hexText.length; at += 8) {
+        const word = hexText.slice(at, at + 8);
+        const bytes = order === 'LE' ? (word.match(/../g) ?? []).reverse().join('') : word;
+        value = (value << 32n) | BigInt(`0x${bytes}`);
+      }
+      return hexText.length === 8 ? formatIPv4(value) : formatIPv6(value);
+    };
+    const hex = (digits: number): string =>
+      Array.from({ length: digits }, () => '0123456789ABCDEF'[Math.floor(Math.random() * 16)]).join('');
+    const cases = ['00000000', 'FFFFFFFF', '0100007F', '80000000', '000000FF', `${'0'.repeat(24)}FFFF0000`];
+    for (let i = 0; i < 2000; i++) cases.push(hex(i % 2 ? 8 : 32));
+    for (const text of cases) {
+      for (const order of ['LE', 'BE'] as const)
+        expect(decodeAddress(text, order)).toBe(reference(text, order));
+    }
   });
 
   it("takes this machine's byte order, as os.endianness() gives it, when none is named", () => {
