@@ -11,8 +11,10 @@
  * ~180; 512 is the bound used) ended at the table's end, and the read that would return 0
  * is not made. A longer read is followed by another, as usual.
  *
- * `prefetchSocketTables` starts those reads in the thread pool, for `sockit ports` to start
- * before its code is loaded: the walks then run on the other core meanwhile.
+ * `prefetchSocketTables` starts the first read of each table in the thread pool, for
+ * `sockit ports` to start before its code is loaded: the walks then run on the other core
+ * meanwhile. A table longer than that read (more than ~25 sockets) is read on from there
+ * when its first page is taken up.
  */
 import { closeSync, openSync, read, readSync } from 'node:fs';
 
