@@ -70,7 +70,8 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
   try {
     const base = cacheDir(env);
     if (!path.isAbsolute(base)) return undefined;
-    const wanted = path.join(path.resolve(base), 'code');
+    // join normalizes an absolute path as resolve would, without resolve's cost at start.
+    const wanted = path.join(base, 'code');
     // When missing: made one level at a time, at most two levels above code/ (a recursive
     // mkdir loops forever on a path under /proc/self/fd), and nowhere another user could
     // have a say (see safePath): each in its parent's real path once that path is checked,
