@@ -2,10 +2,10 @@
  * Where sockit keeps its data when no `--data-dir` is given: one folder per user, so that
  * `sockit users add` and `sockit serve` find the same accounts from any working folder.
  */
-import os from 'node:os';
 import path from 'node:path';
 import { Option } from 'commander';
 import type { Logger } from '../runtime/log.js';
+import { homeDir } from './user-dirs.js';
 
 /**
  * The per-user data folder: `$SOCKIT_DATA_DIR`, else `$XDG_DATA_HOME/sockit` (an absolute
@@ -18,7 +18,7 @@ import type { Logger } from '../runtime/log.js';
  * defaultDataDir({}, '/home/ann'); // '/home/ann/.local/share/sockit'
  * ```
  */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string {
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: string = homeDir()): string {
   const own = env.SOCKIT_DATA_DIR;
   if (own) return path.resolve(own);
   const xdg = env.XDG_DATA_HOME;
@@ -38,7 +38,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: strin
 export function dataDirOption(description: string): Option {
   const xdg = defaultDataDir({ ...process.env, SOCKIT_DATA_DIR: undefined });
   return new Option('--data-dir <dir>', description)
-    .default(xdg, xdg.replace(os.homedir(), '~'))
+    .default(xdg, xdg.replace(homeDir(), '~'))
     .argParser((dir: string) => path.resolve(dir))
     .env('SOCKIT_DATA_DIR');
 }
