@@ -2,11 +2,11 @@
  * loadBundle on small bundles: the build writes a bundle inside the CommonJS wrapper; one
  * without it is wrapped at load. (How the cache is written, used and refused: test/cli/code-cache.test.ts.)
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadBundle } from './code-cache.js';
+import { BUNDLE_WRAPPER_START, loadBundle } from './code-cache.js';
 
 describe('loadBundle', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-bundle-'));
@@ -26,5 +26,13 @@ module.exports = { file: __filename, dir: __dirname, strict: (function () { retu
     const file = path.join(dir, `b-${source.length}.cjs`);
     writeFileSync(file, source);
     expect(loadBundle(file, undefined)).toEqual({ file, dir, strict: true, req: 'function' });
+  });
+
+  it('finds the build writing every command bundle inside the wrapper it expects', () => {
+    // Otherwise each run would wrap it again: a second copy of the source (scripts/build-cli.mjs).
+    for (const name of ['version', 'ip', 'ports']) {
+      const bundle = path.join(import.meta.dirname, '../../dist/cli/one', `${name}.cjs`);
+      expect(readFileSync(bundle, 'latin1').startsWith(BUNDLE_WRAPPER_START)).toBe(true);
+    }
   });
 });

@@ -97,7 +97,7 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
 }
 
 /** How a bundle starts: the wrapper Node gives a CommonJS module (see scripts/build-cli.mjs). */
-const BUNDLE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
+export const BUNDLE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
 
 /** Loads `file` as CommonJS, with the code cache kept in `dir` (none without), and returns its exports. */
 
