@@ -33,8 +33,7 @@ const only = subcommandsFor(process.argv.slice(2));
 // while the command's code loads. One pool thread (the command needs no more): with the
 // default four, the walks run side by side on both cores of a two-core machine and take the
 // loading thread's core for milliseconds.
-const helpAsked = process.argv.some((arg) => arg === '-h' || arg === '--help');
-if (only?.[0] === 'ports' && !helpAsked) {
+if (only?.[0] === 'ports' && !process.argv.some((arg) => arg === '-h' || arg === '--help')) {
   process.env.UV_THREADPOOL_SIZE ??= '1';
   prefetchSocketTables();
   prefetchSocketOwners();

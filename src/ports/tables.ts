@@ -19,7 +19,7 @@
 import { closeSync, openSync, read, readSync } from 'node:fs';
 
 /** The tables, in the order `sockit ports` reads them. */
-export const SOCKET_TABLES = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
+const SOCKET_TABLES = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
 
 /** The kernel's seq_file buffer holds at least a page (4096 bytes on every architecture). */
 const SEQ_BUFFER = 4096;
