@@ -2,7 +2,7 @@
  * Reading the socket tables without the read that finds the end: against files, and against
  * the kernel's own tables with more sockets than one read returns.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,8 +53,10 @@ describe('readSocketTable and the prefetch, on files', () => {
     writeFileSync(path.join(root, 'net', 'tcp'), big);
     writeFileSync(path.join(root, 'net', 'udp'), 'udp before\n');
     prefetchSocketTables(root);
-    // Changed after the prefetch: the prefetched text is what was there when it started.
-    writeFileSync(path.join(root, 'net', 'udp'), 'udp after\n');
+    // Replaced after the prefetch (as the kernel's table is made anew for each open): the
+    // prefetched read is of the file it opened then, the next read of the new one.
+    writeFileSync(path.join(root, 'net', 'udp.new'), 'udp after\n');
+    renameSync(path.join(root, 'net', 'udp.new'), path.join(root, 'net', 'udp'));
     expect(await readSocketTableAsync(path.join(root, 'net', 'tcp'))).toBe(big);
     expect(await readSocketTableAsync(path.join(root, 'net', 'udp'))).toBe('udp before\n');
     expect(await readSocketTableAsync(path.join(root, 'net', 'tcp6'))).toBeUndefined();
