@@ -32,11 +32,14 @@ const only = subcommandsFor(process.argv.slice(2));
 // every process's descriptors start now, in the thread pool, and run on the other core
 // while the command's code loads. One pool thread (the command needs no more): with the
 // default four, the walks run side by side on both cores of a two-core machine and take the
-// loading thread's core for milliseconds.
+// loading thread's core for milliseconds. The listings go first: they are what the command
+// needs first (a readlink per descriptor, on this thread), and the walks finish while those
+// run (A/B, 80 rounds: 32.7 -> 30.7 ms; with the walks first the listings came 3 ms after
+// the code had loaded).
 if (only?.[0] === 'ports' && !process.argv.some((arg) => arg === '-h' || arg === '--help')) {
   process.env.UV_THREADPOOL_SIZE ??= '1';
-  prefetchSocketTables();
   prefetchSocketOwners();
+  prefetchSocketTables();
 }
 
 // The code caches, Node's (for program.js and the packages a command loads) and the bundles'
