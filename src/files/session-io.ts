@@ -21,8 +21,33 @@ export interface RequestIo {
   ok(fields?: Record<string, unknown>): void;
   /** The next request, which must be `op`; anything else ends the connection (ERR_BAD_REQUEST). */
   expect<K extends Request['op']>(op: K): Promise<Req<K>>;
-  /** This connection's batch of eager puts: whether one was refused since the batch began. */
-  readonly batch: { refused: boolean };
+  /**
+   * This connection's batch of eager puts: which was refused first since the batch began. A
+   * batch's first put replaces it with a new one; each put keeps the one it belongs to.
+   */
+  batch: EagerBatch;
+}
+
+/**
+ * A batch of eager puts (see protocol.ts): stored only up to its first refusal. Its puts are
+ * numbered in the order they came; a later one may be refused before an earlier one lands.
+ */
+export interface EagerBatch {
+  /** The number the next put of the batch gets. */
+  next: number;
+  /** The number of the first put refused (Infinity: none yet). */
+  firstRefused: number;
+}
+
+/**
+ * An eager put's place among the connection's requests: once its bytes and its put-end are
+ * read, `readOn` lets the connection read the next request while this one's sync runs; it is
+ * named and answered only after `previous`, so that answers keep the requests' order.
+ */
+export interface LandingTurn {
+  readOn(): void;
+  /** Settles (never rejects) once every earlier request has been answered. */
+  previous: Promise<void>;
 }
 
 /** Errors after which the connection closes (its refusal is still sent). */

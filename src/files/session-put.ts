@@ -9,7 +9,16 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import { EAGER_PUT_MAX } from './protocol.js';
-import { asRefusal, fatal, isFatal, type Req, type RequestIo, startTransfer } from './session-io.js';
+import {
+  asRefusal,
+  type EagerBatch,
+  fatal,
+  isFatal,
+  type LandingTurn,
+  type Req,
+  type RequestIo,
+  startTransfer,
+} from './session-io.js';
 import type { PartInfo, UploadTarget, UserFiles } from './storage.js';
 import { descriptorFile, FileSink, hashPrefix, peekHex, receiveRange } from './transfer.js';
 import { checkQuota, countsSettled, type QuotaShared, recordUsage } from './usage.js';
@@ -27,6 +36,10 @@ export interface UploadShared extends QuotaShared {
 /**
  * Answers one `put` request on `io`, and the `put-from` and `put-end` that follow it.
  *
+ * An eager put given a `turn` lets the connection read on once its bytes are in (see
+ * LandingTurn): its sync, a round trip through the thread pool, then overlaps the next
+ * file's check and bytes instead of leaving the connection idle for each small file.
+ *
  * @example
  * ```ts
  * await servePut(io, shared, files, { op: 'put', path: 'a.bin', size: 5 });
@@ -37,6 +50,7 @@ export async function servePut(
   shared: UploadShared,
   files: UserFiles,
   request: Req<'put'>,
+  turn?: LandingTurn,
 ): Promise<void> {
   if (!request.eager) return checkAndReceive(io, shared, files, request);
   if (request.size > EAGER_PUT_MAX) {
@@ -44,22 +58,22 @@ export async function servePut(
       new SockitError(ErrorCode.BAD_REQUEST, `an eager put carries at most ${EAGER_PUT_MAX} bytes`),
     );
   }
-  const step: EagerStep = { started: false, receiving: false };
-  if (!request.chained) io.batch.refused = false;
+  if (!request.chained) io.batch = { next: 0, firstRefused: Number.POSITIVE_INFINITY };
+  const { batch } = io;
+  const step: EagerStep = { started: false, receiving: false, batch, index: batch.next++, turn };
   try {
-    if (io.batch.refused) {
-      throw new SockitError(
-        ErrorCode.ABORTED,
-        `"${request.path}" not stored: an earlier file of the batch was refused`,
-      );
-    }
+    if (batch.firstRefused < step.index) throw batchRefused(request.path);
     await checkAndReceive(io, shared, files, request, step);
   } catch (err) {
-    io.batch.refused = true;
+    batch.firstRefused = Math.min(batch.firstRefused, step.index);
     // Refused before its bytes were read: they are on their way all the same.
     if (!step.receiving && !isFatal(err)) await discardEager(io, request.size, step);
     throw err;
   }
+}
+
+function batchRefused(path: string): SockitError {
+  return new SockitError(ErrorCode.ABORTED, `"${path}" not stored: an earlier file of the batch was refused`);
 }
 
 /** Reads (and drops) an eager upload that was refused: its put-from, its bytes, its put-end. */
@@ -78,11 +92,15 @@ async function discardEager(io: RequestIo, size: number, step: EagerStep): Promi
 
 /**
  * How far an eager upload's reading went: its put-from read, its bytes being taken (from
- * then on it ends as any upload does).
+ * then on it ends as any upload does); the batch it belongs to, and its turn, if any.
  */
 interface EagerStep {
   started: boolean;
   receiving: boolean;
+  batch: EagerBatch;
+  /** This put's number in its batch. */
+  index: number;
+  turn: LandingTurn | undefined;
 }
 
 async function checkAndReceive(
@@ -99,6 +117,10 @@ async function checkAndReceive(
       `${request.size} bytes is over the limit of ${maxFileSize}`,
     );
   }
+  const key = `${files.user}/${files.display(request.path)}`;
+  // An earlier file of this connection still landing at this name is let land first, so
+  // that this one is checked against it as if they came one after the other.
+  if (eager?.turn && shared.busy.has(key)) await eager.turn.previous;
   // Refuses the home itself ('.': not a file) and a link at the name or on the way.
   const target = await files.target(request.path);
   // The folder stays open until the part is placed in it (or the upload ends otherwise).
@@ -118,7 +140,6 @@ async function checkAndReceive(
         `"${request.path}" already exists (upload with overwrite to replace it)`,
       );
     }
-    const key = `${files.user}/${files.display(request.path)}`;
     if (shared.busy.has(key)) {
       throw new SockitError(ErrorCode.FORBIDDEN, `"${request.path}" is being uploaded by another connection`);
     }
@@ -268,7 +289,20 @@ async function writeUpload(
     }
     // Synced before it gets its name: once named, the bytes are on disk. The put-end was
     // read first, so that a failure here leaves the connection in step.
-    await sink.finish();
+    if (eager?.turn) {
+      const finishing = sink.finish();
+      finishing.catch(() => undefined); // awaited below, after the earlier requests
+      eager.turn.readOn();
+      await eager.turn.previous;
+      // An earlier file of the batch, still landing when this one came, was refused.
+      if (eager.batch.firstRefused < eager.index) {
+        await finishing.catch(() => undefined);
+        throw batchRefused(request.path);
+      }
+      await finishing;
+    } else {
+      await sink.finish();
+    }
     const digest = hash.digest('hex');
     if (digest !== last.sha256) {
       await files.dropPart(part);

@@ -16,7 +16,7 @@ import { firstIssue } from '../runtime/schema.js';
 import type { Connection } from '../runtime/tcp.js';
 import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
 import { serveGet } from './session-get.js';
-import { asRefusal, fatal, isFatal, type Req, type RequestIo } from './session-io.js';
+import { asRefusal, fatal, isFatal, type LandingTurn, type Req, type RequestIo } from './session-io.js';
 import { servePut, type UploadShared } from './session-put.js';
 import { type SumShared, serveSum } from './session-sum.js';
 import { UserFiles } from './storage.js';
@@ -45,6 +45,12 @@ export { throttleKey } from '../auth/login-server.js';
 /** Longest a connection answers buffered requests before other connections get a turn. */
 const YIELD_EVERY_MS = 1;
 
+/**
+ * Eager puts of one connection read and still landing (syncing, then named and answered in
+ * order), at most: each holds its folder open and its bytes reserved against the quota.
+ */
+const LANDING_DEPTH = 8;
+
 export class FileSession {
   readonly #conn: Connection;
   readonly #shared: SessionShared;
@@ -54,6 +60,10 @@ export class FileSession {
   #files: UserFiles | undefined;
   /** This connection's log-in tally (see `LoginServer.authenticate`). */
   readonly #logins = { attempts: 0, throttled: 0 };
+  /** Settles once every request read so far has been answered (never rejects). */
+  #answered: Promise<void> = Promise.resolve();
+  /** Eager puts still landing, oldest first. */
+  readonly #landing: Promise<void>[] = [];
 
   constructor(conn: Connection, shared: SessionShared) {
     this.#conn = conn;
@@ -73,7 +83,7 @@ export class FileSession {
       log: conn.log,
       ok: (fields) => this.#ok(fields),
       expect: (op) => this.#expect(op),
-      batch: { refused: false },
+      batch: { next: 0, firstRefused: Number.POSITIVE_INFINITY },
     };
   }
 
@@ -91,7 +101,8 @@ export class FileSession {
     let idle = false;
     let yielded = performance.now();
     const stop = (): void => {
-      if (idle) this.#conn.socket.end();
+      // Eager puts still landing are answered first.
+      if (idle) void this.#answered.then(() => this.#conn.socket.end());
     };
     this.#conn.closing.addEventListener('abort', stop);
     try {
@@ -112,6 +123,8 @@ export class FileSession {
           }
         } catch (err) {
           idle = false;
+          // Answers keep the order of the requests: eager puts still landing answer first.
+          await this.#answered;
           if (isSockitError(err, ErrorCode.CONNECTION_CLOSED)) break;
           const refusal = asRefusal(err);
           if (!refusal) throw err;
@@ -120,8 +133,10 @@ export class FileSession {
           if (isFatal(err)) throw err;
         }
       }
+      await this.#answered;
       this.#conn.socket.end();
     } catch (err) {
+      await this.#answered;
       this.#conn.log.info({ err: (err as Error).message }, 'connection ended with an error');
       // Let the last refusal go out before the socket closes; a peer that does not close its
       // side is cut shortly after.
@@ -175,6 +190,9 @@ export class FileSession {
     if (request.op === 'register') return this.#register(request);
     const files = this.#files;
     if (!files) throw new SockitError(ErrorCode.AUTH_FAILED, 'log in first');
+    if (request.op === 'put' && request.eager) return this.#eagerPut(files, request);
+    // Anything else sees the eager puts before it landed, and answers after them.
+    await this.#answered;
     switch (request.op) {
       case 'list': {
         const entries = await files.list(request.path ?? '', request.recursive ?? false);
@@ -199,6 +217,58 @@ export class FileSession {
       default:
         throw new SockitError(ErrorCode.BAD_REQUEST, `"${request.op}" is out of place here`);
     }
+  }
+
+  /**
+   * Serves an eager put until its bytes are read; its landing goes on while the next requests
+   * are read, and answers in its turn (see servePut). Refused before its bytes were all read,
+   * it is answered here, after the earlier requests; refused later, by its landing.
+   */
+  async #eagerPut(files: UserFiles, request: Req<'put'>): Promise<void> {
+    while (this.#landing.length >= LANDING_DEPTH) await this.#landing[0];
+    const previous = this.#answered;
+    let readOn = false;
+    let wake: () => void = () => {};
+    const read = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const turn: LandingTurn = {
+      readOn: () => {
+        readOn = true;
+        wake();
+      },
+      previous,
+    };
+    const serving = servePut(this.#io, this.#shared, files, request, turn);
+    const landed = serving.then(
+      () => undefined,
+      (err: unknown) => {
+        if (readOn) this.#landingFailed(err);
+      },
+    );
+    this.#answered = landed;
+    this.#landing.push(landed);
+    void landed.then(() => this.#landing.splice(this.#landing.indexOf(landed), 1));
+    try {
+      await Promise.race([serving, read]);
+    } catch (err) {
+      await previous;
+      throw err;
+    }
+  }
+
+  /**
+   * An eager put that failed after its bytes were read, in its turn: its refusal is sent now.
+   * One that is a bug, or leaves the stream out of step, also ends the connection.
+   */
+  #landingFailed(err: unknown): void {
+    const refusal = asRefusal(err);
+    if (refusal) this.#refuse(refusal.code, refusal.message, refusal);
+    if (refusal && !isFatal(err)) return;
+    this.#conn.log.info({ err: (err as Error).message }, 'connection ended with an error');
+    const socket = this.#conn.socket;
+    socket.end();
+    setTimeout(() => socket.destroy(), 2000).unref();
   }
 
   /** Removes a file or folder, and what it held from the user's stored usage. */

@@ -277,6 +277,70 @@ describe('batches of files', () => {
     expect((await raw.channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.BAD_REQUEST });
     await new Promise((resolve) => raw.channel.socket.once('close', resolve));
   });
+
+  // The server reads an eager put's next request while the put's sync runs; what it answers
+  // must still be what one-by-one handling would answer, in the requests' order.
+  it('a raw client: a file refused while it lands stops its batch; answers keep the order', async () => {
+    const raw = await rawLogin(service.address.port);
+    await client.mkdir('landing');
+    const put = (name: string, data: Buffer, fields: Record<string, unknown> = {}, sha256 = sha(data)) => {
+      raw.channel.send({ op: 'put', path: `landing/${name}`, size: data.length, eager: true, ...fields });
+      raw.channel.send({ op: 'put-from', offset: 0 });
+      raw.channel.socket.write(data);
+      raw.channel.send({ op: 'put-end', sha256 });
+    };
+    const data = Array.from({ length: 30 }, (_, i) => randomBytes(1000 + i * 997));
+    // 12 files (more than the server lands at once), then one whose hash is wrong (found
+    // only once its bytes are in), then 5 chained behind it, then a new batch of 3 and a stat.
+    for (let i = 0; i < 12; i++) put(`a${i}.bin`, data[i] as Buffer, { chained: i > 0 });
+    put('bad.bin', data[12] as Buffer, { chained: true }, sha(Buffer.from('not these bytes')));
+    for (let i = 13; i < 18; i++) put(`b${i}.bin`, data[i] as Buffer, { chained: true });
+    for (let i = 18; i < 21; i++) put(`c${i}.bin`, data[i] as Buffer, { chained: i > 18 });
+    raw.channel.send({ op: 'stat', path: 'landing/c20.bin' });
+    const answers = [];
+    for (let i = 0; i < 22; i++) answers.push((await raw.channel.receive()).header);
+    for (let i = 0; i < 12; i++)
+      expect(answers[i]).toMatchObject({ ok: true, sha256: sha(data[i] as Buffer) });
+    expect(answers[12]).toMatchObject({ ok: false, code: ErrorCode.INTEGRITY });
+    for (let i = 13; i < 18; i++) expect(answers[i]).toMatchObject({ ok: false, code: ErrorCode.ABORTED });
+    for (let i = 18; i < 21; i++)
+      expect(answers[i]).toMatchObject({ ok: true, sha256: sha(data[i] as Buffer) });
+    expect(answers[21]).toMatchObject({
+      ok: true,
+      entry: { type: 'file', size: (data[20] as Buffer).length },
+    });
+    const stored = (await readdir(path.join(home, 'landing'))).sort();
+    expect(stored).toEqual(
+      [...Array.from({ length: 12 }, (_, i) => `a${i}.bin`), 'c18.bin', 'c19.bin', 'c20.bin'].sort(),
+    );
+    for (let i = 0; i < 12; i++)
+      expect(sha(await readFile(path.join(home, 'landing', `a${i}.bin`)))).toBe(sha(data[i] as Buffer));
+
+    // One name twice in a batch: the second is checked once the first has landed, as one
+    // by one: refused as existing without overwrite, replacing it with.
+    put('twice.bin', data[21] as Buffer);
+    put('twice.bin', data[22] as Buffer, { chained: true });
+    expect((await raw.channel.receive()).header).toMatchObject({ ok: true });
+    expect((await raw.channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.EXISTS });
+    put('twice.bin', data[23] as Buffer, { overwrite: true });
+    put('twice.bin', data[24] as Buffer, { overwrite: true, chained: true });
+    expect((await raw.channel.receive()).header).toMatchObject({ ok: true, sha256: sha(data[23] as Buffer) });
+    expect((await raw.channel.receive()).header).toMatchObject({ ok: true, sha256: sha(data[24] as Buffer) });
+    expect(sha(await readFile(path.join(home, 'landing', 'twice.bin')))).toBe(sha(data[24] as Buffer));
+
+    // A client that leaves right after sending: what it sent whole still lands.
+    for (let i = 0; i < 20; i++) put(`gone${i}.bin`, data[i] as Buffer, { chained: i > 0 });
+    raw.channel.socket.end();
+    await new Promise((resolve) => raw.channel.socket.once('close', resolve));
+    const landed = async () =>
+      (await readdir(path.join(home, 'landing'))).filter((n) => n.startsWith('gone'));
+    for (let i = 0; i < 100 && (await landed()).length < 20; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await landed()).length).toBe(20);
+    for (let i = 0; i < 20; i++)
+      expect(sha(await readFile(path.join(home, 'landing', `gone${i}.bin`)))).toBe(sha(data[i] as Buffer));
+    const parts = await readdir(path.join(base, 'root', '.parts', 'ann')).catch(() => []);
+    expect(parts.filter((n) => n.endsWith('.part'))).toEqual([]);
+  });
 });
 
 /** A logged-in connection over a bare channel, to send what the client library would not. */
