@@ -60,7 +60,14 @@ export async function servePut(
   }
   if (!request.chained) io.batch = { next: 0, firstRefused: Number.POSITIVE_INFINITY };
   const { batch } = io;
-  const step: EagerStep = { started: false, receiving: false, batch, index: batch.next++, turn };
+  const step: EagerStep = {
+    started: false,
+    receiving: false,
+    landing: false,
+    batch,
+    index: batch.next++,
+    turn,
+  };
   try {
     if (batch.firstRefused < step.index) throw batchRefused(request.path);
     await checkAndReceive(io, shared, files, request, step);
@@ -68,6 +75,12 @@ export async function servePut(
     batch.firstRefused = Math.min(batch.firstRefused, step.index);
     // Refused before its bytes were read: they are on their way all the same.
     if (!step.receiving && !isFatal(err)) await discardEager(io, request.size, step);
+    // Refused at its check while an earlier file of the batch was landing: if that one is
+    // refused too, this one is what follows a refusal, as one at a time it would have been.
+    if (turn && !step.landing && !isFatal(err)) {
+      await turn.previous;
+      if (batch.firstRefused < step.index) throw batchRefused(request.path);
+    }
     throw err;
   }
 }
@@ -92,11 +105,13 @@ async function discardEager(io: RequestIo, size: number, step: EagerStep): Promi
 
 /**
  * How far an eager upload's reading went: its put-from read, its bytes being taken (from
- * then on it ends as any upload does); the batch it belongs to, and its turn, if any.
+ * then on it ends as any upload does), all read; the batch it belongs to, and its turn, if any.
  */
 interface EagerStep {
   started: boolean;
   receiving: boolean;
+  /** Its bytes and put-end read: the connection reads on (see LandingTurn). */
+  landing: boolean;
   batch: EagerBatch;
   /** This put's number in its batch. */
   index: number;
@@ -174,7 +189,16 @@ async function receiveUpload(
   const prefix = eager ? undefined : await keptPrefix(files, part, request);
   const offset = prefix?.length ?? 0;
   const partBytes = await files.partSize(part);
-  await checkQuota(shared, files, { size: request.size, replaced, partBytes });
+  const plan = { size: request.size, replaced, partBytes };
+  try {
+    await checkQuota(shared, files, plan);
+  } catch (err) {
+    // Earlier files of the connection still landing may make room (an overwrite with fewer
+    // bytes): checked again once they have landed, as one at a time.
+    if (!eager?.turn || !isSockitError(err, ErrorCode.QUOTA_EXCEEDED)) throw err;
+    await eager.turn.previous;
+    await checkQuota(shared, files, plan);
+  }
   if (!eager) io.ok({ offset, prefixSha256: prefix ? peekHex(prefix.hash) : undefined });
 
   const start = await io.expect('put-from');
@@ -292,6 +316,7 @@ async function writeUpload(
     if (eager?.turn) {
       const finishing = sink.finish();
       finishing.catch(() => undefined); // awaited below, after the earlier requests
+      eager.landing = true;
       eager.turn.readOn();
       await eager.turn.previous;
       // An earlier file of the batch, still landing when this one came, was refused.

@@ -112,6 +112,10 @@ export class FileSession {
           idle = true;
           const request = await this.#next();
           idle = false;
+          // A connection its peer cut (reset), or that the server is closing, takes no new
+          // request: what was taken before lands and is answered, nothing after it starts.
+          // (The runtime has stopped counting a cut connection against its limits.)
+          if (this.#conn.socket.destroyed || this.#conn.closing.aborted) break;
           await this.#handle(request);
           // Requests already buffered would be answered one after another without a pause
           // (paths are walked synchronously): other connections get their turn in between,
