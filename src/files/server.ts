@@ -89,6 +89,8 @@ export interface FilesServerOptions {
   requestTimeoutMs?: number;
   /** Close a connection silent this long, in ms. Default 300000. */
   idleTimeoutMs?: number;
+  /** On close, how long connections may take to finish before they are cut, in ms. Default 10000. */
+  drainTimeoutMs?: number;
   /** Certificate and key: serve over TLS. */
   tls?: SecureContextOptions;
   /** Remove an unfinished upload's part untouched this long, in ms. Default a day. */
@@ -191,6 +193,7 @@ export async function serveFiles(options: FilesServerOptions): Promise<TcpServic
     maxPerUser: options.maxPerUser,
     loginReserve: options.loginReserve,
     idleTimeoutMs: options.idleTimeoutMs,
+    drainTimeoutMs: options.drainTimeoutMs,
     tls: options.tls,
     log: options.log ?? silentLogger,
     handler: (conn) => new FileSession(conn, shared).run(),

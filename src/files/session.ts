@@ -138,19 +138,31 @@ export class FileSession {
         }
       }
       await this.#answered;
-      this.#conn.socket.end();
+      this.#endConnection();
     } catch (err) {
       await this.#answered;
       this.#conn.log.info({ err: (err as Error).message }, 'connection ended with an error');
       // Let the last refusal go out before the socket closes; a peer that does not close its
       // side is cut shortly after.
       const socket = this.#conn.socket;
-      socket.end();
+      this.#endConnection();
       setTimeout(() => socket.destroy(), 2000).unref();
     } finally {
       this.#conn.closing.removeEventListener('abort', stop);
       await this.#files?.close();
     }
+  }
+
+  /**
+   * Ends this side of the connection, and lets what the peer still sends go unread: a socket
+   * paused with requests read ahead (the peer's close behind them) would otherwise never see
+   * the peer close, and a stopping server would wait for it until its drain timeout.
+   */
+  #endConnection(): void {
+    const socket = this.#conn.socket;
+    socket.end();
+    this.#channel.release();
+    socket.resume();
   }
 
   /**

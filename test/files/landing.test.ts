@@ -119,7 +119,7 @@ describe('eager puts landing behind the reading', () => {
     await sleep(200);
     const stored = async (): Promise<number> => (await readdir(path.join(base, 'root', 'ann', 'cut'))).length;
     const atCut = await stored();
-    ann.socket.resetAndDestroy();
+    (ann.socket as net.Socket).resetAndDestroy();
     // Until the count has stayed put for half a second (at most 30 s).
     let last = -1;
     for (let i = 0; i < 60; i++) {
@@ -165,6 +165,31 @@ describe('eager puts landing behind the reading', () => {
       expect(answer).toMatchObject({ ok: true, sha256: sha(sent[i] as Buffer) });
       expect(stored.has(`f${i}`)).toBe(true);
     });
+    expect(stored.size).toBe(answers.length);
+  });
+
+  it('a stopping server sees the close of a peer whose requests it had not read yet', async () => {
+    const root = path.join(base, 'drain-root');
+    // Ten minutes to drain: close() ends only because the connection does, not by the timer.
+    const own = await serveFilesForTest(root, store, { drainTimeoutMs: 600_000 });
+    const ann = await raw('ann', own);
+    // ~4 MiB of requests, more than the server reads ahead (1 MiB): its socket is paused,
+    // with the client's close behind what it has not read.
+    const sent = Array.from({ length: 40 }, (_, i) => randomBytes(64 * KiB + i));
+    for (const [i, data] of sent.entries()) put(ann, `f${i}`, data, { chained: i > 0 });
+    const answers: Record<string, unknown>[] = [];
+    const reading = (async () => {
+      try {
+        for (;;) answers.push((await ann.receive()).header);
+      } catch {
+        ann.socket.end();
+      }
+    })();
+    await sleep(3);
+    await own.close();
+    await reading;
+    expect(answers.length).toBeLessThan(sent.length);
+    const stored = new Set(await readdir(path.join(root, 'ann')));
     expect(stored.size).toBe(answers.length);
   });
 });
