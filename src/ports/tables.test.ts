@@ -63,6 +63,20 @@ describe('readSocketTable and the prefetch, on files', () => {
     expect(await readSocketTableAsync(path.join(root, 'net', 'udp'))).toBe('udp after\n');
   });
 
+  it('reads a prefetched table whole at any length: one read, two, or two and the rest', async () => {
+    const tables = { tcp: 1000, tcp6: 27, udp: 24, udp6: 500 };
+    const texts = Object.fromEntries(
+      Object.entries(tables).map(([name, lines]) => [
+        name,
+        Array.from({ length: lines }, (_, i) => line(i)).join(''),
+      ]),
+    );
+    for (const [name, text] of Object.entries(texts)) writeFileSync(path.join(root, 'net', name), text);
+    prefetchSocketTables(root);
+    for (const [name, text] of Object.entries(texts))
+      expect(await readSocketTableAsync(path.join(root, 'net', name))).toBe(text);
+  });
+
   it("hands over a prefetched failure as the reader's error", async () => {
     mkdirSync(path.join(root, 'net', 'udp6'));
     try {

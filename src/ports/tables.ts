@@ -13,8 +13,8 @@
  *
  * `prefetchSocketTables` starts the first read of each table in the thread pool, for
  * `sockit ports` to start before its code is loaded: the walks then run on the other core
- * meanwhile. A table longer than that read (more than ~25 sockets) is read on from there
- * when its first page is taken up.
+ * meanwhile, and the second page of a table longer than that (more than ~25 sockets) as
+ * well; the rest of a longer one is read on when that page is taken up.
  */
 import { closeSync, openSync, read, readSync } from 'node:fs';
 
@@ -131,22 +131,32 @@ export function prefetchSocketTables(procRoot = '/proc'): void {
 
 function readAll(fd: number): Pending {
   return new Promise((resolve) => {
-    const first = Buffer.allocUnsafe(CHUNK);
-    read(fd, first, 0, CHUNK, null, (error, n) => {
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    const parts: string[] = [];
+    // The first page comes from the pool while the command loads. So does the second, if
+    // any (a table of more than ~25 sockets, as on most machines): the read that reaches
+    // the end pays the walk of the empty buckets left, and the command reads the
+    // descriptors' links meanwhile. A longer table's other pages are then read at once on
+    // this thread: as further requests, each would wait for the main thread to take its
+    // callback (with 1,500 sockets, 57 pages, 12 ms of waiting).
+    const onRead = (error: Error | null, n: number): void => {
+      let result: { text: string } | { error: unknown };
       try {
         if (error) throw error;
-        const parts = [first.toString('latin1', 0, n)];
-        // The first page came from the pool while the command loaded. A longer table's other
-        // pages are read here, at once: as further requests, each would wait for the main
-        // thread to take its callback (with 1,500 sockets, 57 pages, 12 ms of waiting).
+        parts.push(buffer.toString('latin1', 0, n));
+        if (!lastTableRead(n) && parts.length === 1) {
+          read(fd, buffer, 0, CHUNK, null, onRead);
+          return;
+        }
         if (!lastTableRead(n)) readRestSync(fd, parts);
-        resolve({ text: parts.join('') });
+        result = { text: parts.join('') };
       } catch (err) {
-        resolve({ error: err });
-      } finally {
-        closeSync(fd);
+        result = { error: err };
       }
-    });
+      closeSync(fd);
+      resolve(result);
+    };
+    read(fd, buffer, 0, CHUNK, null, onRead);
   });
 }
 
