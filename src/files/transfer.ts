@@ -239,12 +239,18 @@ export class FileSink {
     return SPARE_STAGING.pop() ?? Buffer.allocUnsafe(SMALL_STAGING);
   }
 
-  /** Gives the small buffers no write holds any more to the spares. */
+  /**
+   * Gives the small buffers no write holds any more to the spares, which are let go once no
+   * sink has given any back for SPARE_STAGING_MS: none is kept for a server or client idle.
+   */
   #giveBack(): void {
     for (const buffer of this.#free.splice(0)) {
       if (buffer.length === SMALL_STAGING && SPARE_STAGING.length < MAX_SPARE_STAGING)
         SPARE_STAGING.push(buffer);
     }
+    if (SPARE_STAGING.length === 0) return;
+    if (spareRelease) spareRelease.refresh();
+    else spareRelease = setTimeout(releaseSpares, SPARE_STAGING_MS).unref();
   }
 
   /** Resolves once the queue is below its limit. */
@@ -410,6 +416,19 @@ const SMALL_STAGING = 64 * 1024;
 /** Spare small staging buffers kept: 1 MiB. */
 const MAX_SPARE_STAGING = 16;
 const SPARE_STAGING: Buffer[] = [];
+/** How long spare staging buffers outlive the last sink that gave one back, in ms. */
+const SPARE_STAGING_MS = 1000;
+let spareRelease: NodeJS.Timeout | undefined;
+
+function releaseSpares(): void {
+  SPARE_STAGING.length = 0;
+  spareRelease = undefined;
+}
+
+/** Spare small staging buffers held now (for tests: none once sinks have been idle a while). */
+export function spareStagingBuffers(): number {
+  return SPARE_STAGING.length;
+}
 /** Full buffers waiting for the disk before the socket is paused: 8 MiB. */
 const MAX_QUEUED = 8;
 /** Bytes written between background syncs. */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { descriptorFile, FileSink } from '../../src/files/transfer.js';
+import { descriptorFile, FileSink, spareStagingBuffers } from '../../src/files/transfer.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -100,6 +100,28 @@ describe('FileSink', () => {
       await sink.finish();
       expect(sha(readFileSync(file))).toBe(sha(data));
     }
+  });
+
+  it("reuses small files' staging buffers one sink after another, and lets them go when idle", async () => {
+    // Files of 1 byte to 64 KiB, 32 at once and then 32 more in the buffers the first gave
+    // back, fed in uneven pieces: each file intact, whatever a reused buffer held before.
+    const sizes = Array.from({ length: 64 }, (_, i) => 1 + ((i * 40_503) % 65_536));
+    for (const batch of [sizes.slice(0, 32), sizes.slice(32)]) {
+      await Promise.all(
+        batch.map(async (size, i) => {
+          const data = randomBytes(size);
+          const file = path.join(dir, `small-${size}-${i}`);
+          const sink = new FileSink(descriptorFile(openSync(file, 'w')), 0, size);
+          await feed(sink, data, 1000 + i * 7);
+          await sink.finish();
+          expect(sha(readFileSync(file))).toBe(sha(data));
+        }),
+      );
+    }
+    expect(spareStagingBuffers()).toBeGreaterThan(0);
+    // Let go a second after the last was given back (this wait's timer comes after theirs).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(spareStagingBuffers()).toBe(0);
   });
 
   // /dev/full takes no byte: every write fails with ENOSPC, as on a full disk. A sink that
