@@ -45,6 +45,8 @@ export interface EagerBatch {
  * named and answered only after `previous`, so that answers keep the requests' order.
  */
 export interface LandingTurn {
+  /** Whether `readOn` was called: the put's bytes are all read, and it is landing. */
+  readonly landing: boolean;
   readOn(): void;
   /** Settles (never rejects) once every earlier request has been answered. */
   previous: Promise<void>;

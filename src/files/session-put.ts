@@ -63,7 +63,6 @@ export async function servePut(
   const step: EagerStep = {
     started: false,
     receiving: false,
-    landing: false,
     batch,
     index: batch.next++,
     turn,
@@ -77,7 +76,7 @@ export async function servePut(
     if (!step.receiving && !isFatal(err)) await discardEager(io, request.size, step);
     // Refused at its check while an earlier file of the batch was landing: if that one is
     // refused too, this one is what follows a refusal, as one at a time it would have been.
-    if (turn && !step.landing && !isFatal(err)) {
+    if (turn && !turn.landing && !isFatal(err)) {
       await turn.previous;
       if (batch.firstRefused < step.index) throw batchRefused(request.path);
     }
@@ -105,13 +104,11 @@ async function discardEager(io: RequestIo, size: number, step: EagerStep): Promi
 
 /**
  * How far an eager upload's reading went: its put-from read, its bytes being taken (from
- * then on it ends as any upload does), all read; the batch it belongs to, and its turn, if any.
+ * then on it ends as any upload does); the batch it belongs to, and its turn, if any.
  */
 interface EagerStep {
   started: boolean;
   receiving: boolean;
-  /** Its bytes and put-end read: the connection reads on (see LandingTurn). */
-  landing: boolean;
   batch: EagerBatch;
   /** This put's number in its batch. */
   index: number;
@@ -316,7 +313,6 @@ async function writeUpload(
     if (eager?.turn) {
       const finishing = sink.finish();
       finishing.catch(() => undefined); // awaited below, after the earlier requests
-      eager.landing = true;
       eager.turn.readOn();
       await eager.turn.previous;
       // An earlier file of the batch, still landing when this one came, was refused.

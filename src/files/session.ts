@@ -243,14 +243,14 @@ export class FileSession {
   async #eagerPut(files: UserFiles, request: Req<'put'>): Promise<void> {
     while (this.#landing.length >= LANDING_DEPTH) await this.#landing[0];
     const previous = this.#answered;
-    let readOn = false;
     let wake: () => void = () => {};
     const read = new Promise<void>((resolve) => {
       wake = resolve;
     });
-    const turn: LandingTurn = {
+    const turn: LandingTurn & { landing: boolean } = {
+      landing: false,
       readOn: () => {
-        readOn = true;
+        turn.landing = true;
         wake();
       },
       previous,
@@ -259,7 +259,7 @@ export class FileSession {
     const landed = serving.then(
       () => undefined,
       (err: unknown) => {
-        if (readOn) this.#landingFailed(err);
+        if (turn.landing) this.#landingFailed(err);
       },
     );
     this.#answered = landed;
