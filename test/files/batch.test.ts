@@ -19,7 +19,7 @@ import { EAGER_PUT_MAX } from '../../src/files/protocol.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
-import { scramLogin } from './raw-login.js';
+import { scramLogin, sendEagerPut } from './raw-login.js';
 import { serveFilesForTest, TEST_ITERATIONS } from './serve.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -258,18 +258,12 @@ describe('batches of files', () => {
     const raw = await rawLogin(service.address.port);
     // Refused (the folder does not exist), its bytes still read: the next request is answered.
     const data = randomBytes(1000);
-    raw.channel.send({ op: 'put', path: 'nowhere/a.bin', size: data.length, eager: true });
-    raw.channel.send({ op: 'put-from', offset: 0 });
-    raw.channel.socket.write(data);
-    raw.channel.send({ op: 'put-end', sha256: sha(data) });
+    sendEagerPut(raw.channel, 'nowhere/a.bin', data);
     raw.channel.send({ op: 'stat', path: 'up' });
     expect((await raw.channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.NOT_FOUND });
     expect((await raw.channel.receive()).header).toMatchObject({ ok: true, entry: { type: 'dir' } });
     // Chained after a refusal: refused too, not stored.
-    raw.channel.send({ op: 'put', path: 'up/chained.bin', size: data.length, eager: true, chained: true });
-    raw.channel.send({ op: 'put-from', offset: 0 });
-    raw.channel.socket.write(data);
-    raw.channel.send({ op: 'put-end', sha256: sha(data) });
+    sendEagerPut(raw.channel, 'up/chained.bin', data, { chained: true });
     expect((await raw.channel.receive()).header).toMatchObject({ ok: false, code: ErrorCode.ABORTED });
     await expect(readFile(path.join(home, 'up', 'chained.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
     // Over the limit: the server cannot know it will be sent in step; it says so and closes.
@@ -283,12 +277,8 @@ describe('batches of files', () => {
   it('a raw client: a file refused while it lands stops its batch; answers keep the order', async () => {
     const raw = await rawLogin(service.address.port);
     await client.mkdir('landing');
-    const put = (name: string, data: Buffer, fields: Record<string, unknown> = {}, sha256 = sha(data)) => {
-      raw.channel.send({ op: 'put', path: `landing/${name}`, size: data.length, eager: true, ...fields });
-      raw.channel.send({ op: 'put-from', offset: 0 });
-      raw.channel.socket.write(data);
-      raw.channel.send({ op: 'put-end', sha256 });
-    };
+    const put = (name: string, data: Buffer, fields: Record<string, unknown> = {}, sha256 = sha(data)) =>
+      sendEagerPut(raw.channel, `landing/${name}`, data, fields, sha256);
     const data = Array.from({ length: 30 }, (_, i) => randomBytes(1000 + i * 997));
     // 12 files (more than the server lands at once), then one whose hash is wrong (found
     // only once its bytes are in), then 5 chained behind it, then a new batch of 3 and a stat.

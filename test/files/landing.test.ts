@@ -18,26 +18,12 @@ import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { ErrorCode } from '../../src/errors.js';
 import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
-import { scramLogin } from './raw-login.js';
+import { sendEagerPut as put, scramLogin } from './raw-login.js';
 import { serveFilesForTest, TEST_ITERATIONS } from './serve.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const KiB = 1024;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Sends a whole eager put; `sha256` overrides the hash sent in its put-end. */
-function put(
-  channel: Channel,
-  at: string,
-  data: Buffer,
-  fields: Record<string, unknown> = {},
-  sha256 = sha(data),
-) {
-  channel.send({ op: 'put', path: at, size: data.length, eager: true, ...fields });
-  channel.send({ op: 'put-from', offset: 0 });
-  channel.socket.write(data);
-  channel.send({ op: 'put-end', sha256 });
-}
 
 describe('eager puts landing behind the reading', () => {
   let base: string;
