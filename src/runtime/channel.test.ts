@@ -123,6 +123,147 @@ describe('Channel', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  it('reads a socket a server accepted into one reused buffer (adopt), messages and a run intact', async () => {
+    const big = randomBytes(8 * 1024 * 1024);
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const [accepted] = await Promise.all([
+      new Promise<net.Socket>((r) => server.once('connection', r)),
+      new Promise((r) => client.once('connect', r)),
+    ]);
+    const reads = ReusedReads.adopt(accepted, 64 * 1024);
+    // Undefined means this Node's sockets no longer take a user buffer this way: the server
+    // would read fresh buffers again, slower; this test says so.
+    expect(reads).toBeDefined();
+    let fromReused = 0;
+    const channel = new Channel(accepted, { reads, readAhead: 256 * 1024 });
+    client.end(Buffer.concat([encodeEnvelope({ op: 'put' }), big, encodeEnvelope({ op: 'put-end' })]));
+    expect((await channel.receive()).header.op).toBe('put');
+    const parts: Buffer[] = [];
+    let calls = 0;
+    await channel.receiveRun(
+      big.length,
+      (chunk) => {
+        if (chunk.buffer === reads?.onread.buffer.buffer) fromReused += chunk.length;
+        parts.push(Buffer.from(chunk));
+        return ++calls % 3 !== 0;
+      },
+      () => new Promise((resolve) => setTimeout(resolve, 1)),
+    );
+    expect(Buffer.concat(parts).equals(big)).toBe(true);
+    // The run came out of the one buffer, but for what was read with its message (held, copied).
+    expect(fromReused).toBeGreaterThan(big.length - 256 * 1024);
+    expect((await channel.receive()).header.op).toBe('put-end');
+    const end = await channel.receive().catch((err: unknown) => err);
+    expect(isSockitError(end, ErrorCode.CONNECTION_CLOSED)).toBe(true);
+    accepted.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('switches to a reused buffer at its first large run (adoptReadsAt), bytes held by a paused socket first', async () => {
+    const big = randomBytes(8 * 1024 * 1024);
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const [accepted] = await Promise.all([
+      new Promise<net.Socket>((r) => server.once('connection', r)),
+      new Promise((r) => client.once('connect', r)),
+    ]);
+    const channel = new Channel(accepted, { adoptReadsAt: 1024 * 1024, readAhead: 64 * 1024 });
+    client.end(
+      Buffer.concat([
+        encodeEnvelope({ op: 'small' }),
+        randomBytes(1000),
+        encodeEnvelope({ op: 'put' }),
+        big,
+        encodeEnvelope({ op: 'put-end' }),
+      ]),
+    );
+    expect((await channel.receive()).header.op).toBe('small');
+    // A run under the threshold: read as before.
+    await channel.receiveRun(
+      1000,
+      () => true,
+      async () => {},
+    );
+    expect((await channel.receive()).header.op).toBe('put');
+    // The read-ahead is full: the socket pauses, and its stream holds what was read meanwhile.
+    for (let i = 0; i < 100 && accepted.readableLength === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(accepted.readableLength).toBeGreaterThan(0);
+    const buffers = new Set<ArrayBufferLike>();
+    const parts: Buffer[] = [];
+    await channel.receiveRun(
+      big.length,
+      (chunk) => {
+        buffers.add(chunk.buffer);
+        parts.push(Buffer.from(chunk));
+        return true;
+      },
+      async () => {},
+    );
+    expect(Buffer.concat(parts).equals(big)).toBe(true);
+    // Fresh reads would be a buffer each (8 MiB: 128 or more); held bytes, then the reused one.
+    expect(parts.length).toBeGreaterThan(30);
+    expect(buffers.size).toBeLessThan(8);
+    expect((await channel.receive()).header.op).toBe('put-end');
+    accepted.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('does not adopt a socket with bytes already read, a data listener, or TLS', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const accept = async (): Promise<[net.Socket, net.Socket]> => {
+      const client = net.connect(port, '127.0.0.1');
+      const [accepted] = await Promise.all([
+        new Promise<net.Socket>((r) => server.once('connection', r)),
+        new Promise((r) => client.once('connect', r)),
+      ]);
+      return [accepted, client];
+    };
+    const [early, earlyClient] = await accept();
+    earlyClient.write('hello');
+    while (early.readableLength === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(ReusedReads.adopt(early)).toBeUndefined();
+    const [listened, listenedClient] = await accept();
+    listened.on('data', () => {});
+    expect(ReusedReads.adopt(listened)).toBeUndefined();
+    for (const s of [early, earlyClient, listened, listenedClient]) s.destroy();
+    // A TLS socket reads decrypted bytes into buffers of its own.
+    const tlsLike = Object.assign(new PassThrough(), { encrypted: true, _handle: { useUserBuffer() {} } });
+    expect(ReusedReads.adopt(tlsLike)).toBeUndefined();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('discard() drops what comes and lets the socket see its peer close, on reused reads or not', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    for (const reuse of [true, false]) {
+      const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      const [accepted] = await Promise.all([
+        new Promise<net.Socket>((r) => server.once('connection', r)),
+        new Promise((r) => client.once('connect', r)),
+      ]);
+      const reads = reuse ? ReusedReads.adopt(accepted) : undefined;
+      expect(reads !== undefined).toBe(reuse);
+      // A read-ahead far smaller than what the peer sends: without discard the socket pauses.
+      const channel = new Channel(accepted, { reads, readAhead: 1024 });
+      client.write(encodeEnvelope({ op: 'first' }));
+      expect((await channel.receive()).header.op).toBe('first');
+      const waiting = channel.receive().catch((err: unknown) => err);
+      channel.discard();
+      expect(isSockitError(await waiting, ErrorCode.CONNECTION_CLOSED)).toBe(true);
+      const closed = new Promise((r) => accepted.once('end', r));
+      client.end(randomBytes(4 * 1024 * 1024));
+      await closed;
+      expect(accepted.bytesRead).toBeGreaterThan(4 * 1024 * 1024);
+      accepted.destroy();
+    }
+    await new Promise((resolve) => server.close(resolve));
+  });
+
   it('rejects a run whose peer leaves half way', async () => {
     const server = net.createServer((socket) => {
       socket.end(Buffer.concat([encodeEnvelope({ op: 'put' }), RUN.subarray(0, 1000)]));
