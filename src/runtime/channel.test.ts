@@ -21,6 +21,39 @@ function fakeSocket(): PassThrough {
   return new PassThrough();
 }
 
+/** A server on 127.0.0.1 that takes connections and leaves them to the test. */
+async function listening(): Promise<net.Server> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+/** A client connected to `server` (listening on 127.0.0.1), and the server's side of it. */
+async function connectedPair(server: net.Server): Promise<[net.Socket, net.Socket]> {
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [accepted] = await Promise.all([
+    new Promise<net.Socket>((r) => server.once('connection', r)),
+    new Promise((r) => client.once('connect', r)),
+  ]);
+  return [accepted, client];
+}
+
+/** A run of `size` bytes, the consumer saying "full" every third chunk; each chunk shown to `seen`. */
+async function takeRun(channel: Channel, size: number, seen?: (chunk: Buffer) => void): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let calls = 0;
+  await channel.receiveRun(
+    size,
+    (chunk) => {
+      seen?.(chunk);
+      parts.push(Buffer.from(chunk)); // a copy: the chunk may be a reused buffer's
+      return ++calls % 3 !== 0;
+    },
+    () => new Promise((resolve) => setTimeout(resolve, 1)),
+  );
+  return Buffer.concat(parts);
+}
+
 /** Reads the stream's messages and its run, the consumer saying "full" every `fullEvery` calls. */
 async function readAll(channel: Channel, fullEvery: number): Promise<{ ops: unknown[]; run: Buffer }> {
   const ops: unknown[] = [];
@@ -107,17 +140,7 @@ describe('Channel', () => {
     });
     const channel = new Channel(socket, { reads, readAhead: 256 * 1024 });
     expect((await channel.receive()).header.op).toBe('put');
-    const parts: Buffer[] = [];
-    let calls = 0;
-    await channel.receiveRun(
-      big.length,
-      (chunk) => {
-        parts.push(Buffer.from(chunk));
-        return ++calls % 3 !== 0;
-      },
-      () => new Promise((resolve) => setTimeout(resolve, 1)),
-    );
-    expect(Buffer.concat(parts).equals(big)).toBe(true);
+    expect((await takeRun(channel, big.length)).equals(big)).toBe(true);
     expect((await channel.receive()).header.op).toBe('put-end');
     socket.destroy();
     await new Promise((resolve) => server.close(resolve));
@@ -125,13 +148,8 @@ describe('Channel', () => {
 
   it('reads a socket a server accepted into one reused buffer (adopt), messages and a run intact', async () => {
     const big = randomBytes(8 * 1024 * 1024);
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-    const [accepted] = await Promise.all([
-      new Promise<net.Socket>((r) => server.once('connection', r)),
-      new Promise((r) => client.once('connect', r)),
-    ]);
+    const server = await listening();
+    const [accepted, client] = await connectedPair(server);
     const reads = ReusedReads.adopt(accepted, 64 * 1024);
     // Undefined means this Node's sockets no longer take a user buffer this way: the server
     // would read fresh buffers again, slower; this test says so.
@@ -140,18 +158,10 @@ describe('Channel', () => {
     const channel = new Channel(accepted, { reads, readAhead: 256 * 1024 });
     client.end(Buffer.concat([encodeEnvelope({ op: 'put' }), big, encodeEnvelope({ op: 'put-end' })]));
     expect((await channel.receive()).header.op).toBe('put');
-    const parts: Buffer[] = [];
-    let calls = 0;
-    await channel.receiveRun(
-      big.length,
-      (chunk) => {
-        if (chunk.buffer === reads?.onread.buffer.buffer) fromReused += chunk.length;
-        parts.push(Buffer.from(chunk));
-        return ++calls % 3 !== 0;
-      },
-      () => new Promise((resolve) => setTimeout(resolve, 1)),
-    );
-    expect(Buffer.concat(parts).equals(big)).toBe(true);
+    const run = await takeRun(channel, big.length, (chunk) => {
+      if (chunk.buffer === reads?.onread.buffer.buffer) fromReused += chunk.length;
+    });
+    expect(run.equals(big)).toBe(true);
     // The run came out of the one buffer, but for what was read with its message (held, copied).
     expect(fromReused).toBeGreaterThan(big.length - 256 * 1024);
     expect((await channel.receive()).header.op).toBe('put-end');
@@ -163,13 +173,8 @@ describe('Channel', () => {
 
   it('switches to a reused buffer at its first large run (adoptReadsAt), bytes held by a paused socket first', async () => {
     const big = randomBytes(8 * 1024 * 1024);
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-    const [accepted] = await Promise.all([
-      new Promise<net.Socket>((r) => server.once('connection', r)),
-      new Promise((r) => client.once('connect', r)),
-    ]);
+    const server = await listening();
+    const [accepted, client] = await connectedPair(server);
     const channel = new Channel(accepted, { adoptReadsAt: 1024 * 1024, readAhead: 64 * 1024 });
     client.end(
       Buffer.concat([
@@ -212,22 +217,12 @@ describe('Channel', () => {
   });
 
   it('does not adopt a socket with bytes already read, a data listener, or TLS', async () => {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    const accept = async (): Promise<[net.Socket, net.Socket]> => {
-      const client = net.connect(port, '127.0.0.1');
-      const [accepted] = await Promise.all([
-        new Promise<net.Socket>((r) => server.once('connection', r)),
-        new Promise((r) => client.once('connect', r)),
-      ]);
-      return [accepted, client];
-    };
-    const [early, earlyClient] = await accept();
+    const server = await listening();
+    const [early, earlyClient] = await connectedPair(server);
     earlyClient.write('hello');
     while (early.readableLength === 0) await new Promise((r) => setTimeout(r, 5));
     expect(ReusedReads.adopt(early)).toBeUndefined();
-    const [listened, listenedClient] = await accept();
+    const [listened, listenedClient] = await connectedPair(server);
     listened.on('data', () => {});
     expect(ReusedReads.adopt(listened)).toBeUndefined();
     for (const s of [early, earlyClient, listened, listenedClient]) s.destroy();
@@ -238,14 +233,9 @@ describe('Channel', () => {
   });
 
   it('discard() drops what comes and lets the socket see its peer close, on reused reads or not', async () => {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await listening();
     for (const reuse of [true, false]) {
-      const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-      const [accepted] = await Promise.all([
-        new Promise<net.Socket>((r) => server.once('connection', r)),
-        new Promise((r) => client.once('connect', r)),
-      ]);
+      const [accepted, client] = await connectedPair(server);
       const reads = reuse ? ReusedReads.adopt(accepted) : undefined;
       expect(reads !== undefined).toBe(reuse);
       // A read-ahead far smaller than what the peer sends: without discard the socket pauses.
@@ -326,11 +316,7 @@ describe('Channel limits', () => {
     const server = net.createServer();
     server.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
-    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-    const [accepted] = await Promise.all([
-      new Promise<net.Socket>((r) => server.once('connection', r)),
-      new Promise((r) => client.once('connect', r)),
-    ]);
+    const [accepted, client] = await connectedPair(server);
     client.pause(); // never reads
     const channel = new Channel(accepted, { maxUnsent: 64 * 1024 });
     client.write(Buffer.concat([encodeEnvelope({ n: 1 }), encodeEnvelope({ n: 2 })]));
