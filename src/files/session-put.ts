@@ -187,14 +187,15 @@ async function receiveUpload(
   const offset = prefix?.length ?? 0;
   const partBytes = await files.partSize(part);
   const plan = { size: request.size, replaced, partBytes };
+  let tracked: boolean;
   try {
-    await checkQuota(shared, files, plan);
+    tracked = await checkQuota(shared, files, plan);
   } catch (err) {
     // Earlier files of the connection still landing may make room (an overwrite with fewer
     // bytes): checked again once they have landed, as one at a time.
     if (!eager?.turn || !isSockitError(err, ErrorCode.QUOTA_EXCEEDED)) throw err;
     await eager.turn.previous;
-    await checkQuota(shared, files, plan);
+    tracked = await checkQuota(shared, files, plan);
   }
   if (!eager) io.ok({ offset, prefixSha256: prefix ? peekHex(prefix.hash) : undefined });
 
@@ -228,7 +229,7 @@ async function receiveUpload(
     const partNow = placed ? 0 : await files.partSize(part);
     // The file replaced is the one there when the upload landed, not when it was checked.
     const delta = partNow - partBytes + (placed ? request.size - placed.replaced : 0);
-    await recordUsage(shared.store, files.user, delta, io.log);
+    if (tracked) await recordUsage(shared.store, files.user, delta, io.log);
   }
   const digest = placed.digest;
   io.log.info(

@@ -37,16 +37,24 @@ export interface UploadPlan {
  * counting every upload of theirs under way in this process (this one included, already in
  * `reserved`). The quota is read at each upload, so a change applies without a new log-in.
  *
+ * Resolves with whether the upload must move the stored usage when it lands: false when the
+ * usage is unknown and the quota unlimited (no count is made then; an update would match no
+ * row, and its statement and locks made a folder of 2,000 small files upload 1.19x slower,
+ * server CPU 0.78 -> 0.99 s). Nothing in this process stores a count while this upload is
+ * reserved (see countUsage), so the usage is still unknown when it lands; a server in
+ * another process that counts meanwhile, after the quota was set, counts what the part held
+ * then (see docs/files.md, Quotas).
+ *
  * @example
  * ```ts
- * await checkQuota(shared, files, { size: 5, replaced: 0, partBytes: 0 });
+ * const tracked = await checkQuota(shared, files, { size: 5, replaced: 0, partBytes: 0 });
  * ```
  */
-export async function checkQuota(shared: QuotaShared, files: UserFiles, plan: UploadPlan): Promise<void> {
+export async function checkQuota(shared: QuotaShared, files: UserFiles, plan: UploadPlan): Promise<boolean> {
   const record = await shared.store.get(files.user);
   if (!record) throw new SockitError(ErrorCode.FORBIDDEN, `the account ${files.user} no longer exists`);
   const quota = record.quotaBytes ?? shared.defaultQuota;
-  if (quota === 'unlimited') return;
+  if (quota === 'unlimited') return record.usageBytes !== null;
   const usage = record.usageBytes ?? (await countUsage(shared, files, plan.size));
   // On disk now, minus what this upload replaces or rewrites, plus every upload under way.
   const used = Math.max(0, usage - plan.replaced - plan.partBytes);
@@ -58,6 +66,7 @@ export async function checkQuota(shared: QuotaShared, files: UserFiles, plan: Up
       `${plan.size} more bytes would exceed the quota (${what})`,
     );
   }
+  return true;
 }
 
 /**

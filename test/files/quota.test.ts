@@ -3,7 +3,7 @@
  * default), and the usage they are checked against is kept in the user store, moved by
  * each upload, overwrite, removal and cut upload, without a walk of the home per upload.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { Channel } from '../../src/runtime/channel.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
 import { onDisk } from './on-disk.js';
+import { scramLogin } from './raw-login.js';
 import { serveFilesForTest } from './serve.js';
 
 const ITERATIONS = 4096;
@@ -150,6 +151,44 @@ describe('file service quotas and usage', () => {
     await client.upload(await local('u2.bin', 100), 'u2.bin');
     expect(walk).toHaveBeenCalledTimes(1);
     expect((await store.get('ann'))?.usageBytes).toBe(await onDisk(root, 'ann'));
+    client.close();
+  });
+
+  it('moves no usage of an unlimited user whose usage is unknown, and counts it once a quota is set', async () => {
+    const credentials = await deriveCredentials(PASSWORD, { iterations: ITERATIONS });
+    await store.add('open', credentials, { quotaBytes: 'unlimited' });
+    const adds = vi.spyOn(store, 'addUsage');
+    const client = await login('open');
+    await client.upload(await local('o1.bin', 5000), 'o1.bin');
+    await client.upload(await local('o2.bin', 7000), 'o1.bin', { overwrite: true });
+    // Its usage was never counted: an update would match no row, and none is made.
+    expect(adds).not.toHaveBeenCalled();
+    expect((await store.get('open'))?.usageBytes).toBeNull();
+
+    // An upload under way (checked while the quota was unlimited) when a quota is set, and
+    // another one checked after it: the usage is counted once neither is under way, and
+    // matches the disk.
+    const data = randomBytes(300_000);
+    const socket = net.connect(port, '127.0.0.1');
+    const channel = new Channel(socket);
+    await scramLogin(channel, 'open', PASSWORD);
+    channel.send({ op: 'put', path: 'slow.bin', size: data.length });
+    expect((await channel.receive()).header).toMatchObject({ ok: true, offset: 0 });
+    channel.send({ op: 'put-from', offset: 0 });
+    await channel.sendBytes(data.subarray(0, 100_000));
+    await store.setQuota('open', 1024 * 1024);
+    await client.upload(await local('o3.bin', 3000), 'o3.bin');
+    await channel.sendBytes(data.subarray(100_000));
+    channel.send({ op: 'put-end', sha256: createHash('sha256').update(data).digest('hex') });
+    expect((await channel.receive()).header).toMatchObject({ ok: true });
+    socket.destroy();
+    await client.upload(await local('o4.bin', 1000), 'o4.bin');
+    expect((await store.get('open'))?.usageBytes).toBe(await onDisk(root, 'open'));
+    expect(await onDisk(root, 'open')).toBe(7000 + 300_000 + 3000 + 1000);
+    // Known from now on, it moves with each upload, also once the quota is unlimited again.
+    await store.setQuota('open', 'unlimited');
+    await client.upload(await local('o5.bin', 500), 'o5.bin');
+    expect((await store.get('open'))?.usageBytes).toBe(await onDisk(root, 'open'));
     client.close();
   });
 
