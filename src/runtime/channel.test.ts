@@ -216,6 +216,46 @@ describe('Channel', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  it('takes at most 2 MiB from a socket on reused reads in one turn of the event loop', async () => {
+    const big = randomBytes(24 * 1024 * 1024);
+    const server = await listening();
+    const [accepted, client] = await connectedPair(server);
+    const reads = ReusedReads.adopt(accepted);
+    expect(reads).toBeDefined();
+    const channel = new Channel(accepted, { reads, readAhead: 64 * 1024 });
+    client.end(Buffer.concat([encodeEnvelope({ op: 'put' }), big]));
+    expect((await channel.receive()).header.op).toBe('put');
+    // Bytes taken between two turns (a chain of immediates runs once a turn), the most of them.
+    let sinceTurn = 0;
+    let most = 0;
+    let running = true;
+    const turn = (): void => {
+      most = Math.max(most, sinceTurn);
+      sinceTurn = 0;
+      if (running) setImmediate(turn);
+    };
+    setImmediate(turn);
+    let left = big.length;
+    await channel.receiveRun(
+      big.length,
+      (chunk) => {
+        sinceTurn += chunk.length;
+        left -= chunk.length;
+        // A slow consumer, so that the kernel holds megabytes at each turn.
+        const until = performance.now() + 0.2;
+        while (performance.now() < until);
+        return true;
+      },
+      async () => {},
+    );
+    running = false;
+    expect(left).toBe(0);
+    expect(most).toBeGreaterThan(512 * 1024); // the socket did have more than a read's worth waiting
+    expect(most).toBeLessThanOrEqual(2 * 1024 * 1024 + 256 * 1024);
+    accepted.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
   it('does not adopt a socket with bytes already read, a data listener, or TLS', async () => {
     const server = await listening();
     const [early, earlyClient] = await connectedPair(server);
