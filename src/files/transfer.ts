@@ -8,6 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { Channel } from '../runtime/channel.js';
+import { SpareBuffers } from '../runtime/spare-buffers.js';
 import { abortedError } from './abort.js';
 
 /** Read size for files: large reads keep the disk and the socket busy with few calls. */
@@ -236,21 +237,15 @@ export class FileSink {
    */
   #newBuffer(): Buffer {
     if (this.#staging > SMALL_STAGING) return Buffer.allocUnsafe(this.#staging);
-    return SPARE_STAGING.pop() ?? Buffer.allocUnsafe(SMALL_STAGING);
+    return SMALL_SPARES.take();
   }
 
   /**
    * Gives the small buffers no write holds any more to the spares, which are let go once no
-   * sink has given any back for SPARE_STAGING_MS: none is kept for a server or client idle.
+   * sink has given any back for a second: none is kept for a server or client idle.
    */
   #giveBack(): void {
-    for (const buffer of this.#free.splice(0)) {
-      if (buffer.length === SMALL_STAGING && SPARE_STAGING.length < MAX_SPARE_STAGING)
-        SPARE_STAGING.push(buffer);
-    }
-    if (SPARE_STAGING.length === 0) return;
-    if (spareRelease) spareRelease.refresh();
-    else spareRelease = setTimeout(releaseSpares, SPARE_STAGING_MS).unref();
+    for (const buffer of this.#free.splice(0)) SMALL_SPARES.give(buffer);
   }
 
   /** Resolves once the queue is below its limit. */
@@ -413,21 +408,12 @@ const DIRECT_WRITE = 128 * 1024;
 const STAGING_SIZE = 1024 * 1024;
 /** A small file's staging buffer, shared between sinks one after another (see FileSink). */
 const SMALL_STAGING = 64 * 1024;
-/** Spare small staging buffers kept: 1 MiB. */
-const MAX_SPARE_STAGING = 16;
-const SPARE_STAGING: Buffer[] = [];
-/** How long spare staging buffers outlive the last sink that gave one back, in ms. */
-const SPARE_STAGING_MS = 1000;
-let spareRelease: NodeJS.Timeout | undefined;
-
-function releaseSpares(): void {
-  SPARE_STAGING.length = 0;
-  spareRelease = undefined;
-}
+/** Spare small staging buffers, kept (16: 1 MiB) until no sink has given one back for a second. */
+const SMALL_SPARES = new SpareBuffers(SMALL_STAGING, 16, 1000);
 
 /** Spare small staging buffers held now (for tests: none once sinks have been idle a while). */
 export function spareStagingBuffers(): number {
-  return SPARE_STAGING.length;
+  return SMALL_SPARES.held;
 }
 /** Full buffers waiting for the disk before the socket is paused: 8 MiB. */
 const MAX_QUEUED = 8;

@@ -124,6 +124,52 @@ describe('Channel', () => {
     );
   });
 
+  it('keeps every message it handed out whole while the buffers behind held bytes are reused', async () => {
+    // Messages with bodies and runs between them, read through a reused buffer scribbled over
+    // after each read; every envelope is kept to the end and checked then: a message handed
+    // out as a view of a buffer that went back to the spares would have changed meanwhile.
+    const items = Array.from({ length: 400 }, (_, i) => ({
+      body: randomBytes((i * 7919) % 3000),
+      run: randomBytes((i * 104729) % (96 * 1024)),
+    }));
+    const stream = Buffer.concat(
+      items.flatMap(({ body, run }, i) => [encodeEnvelope({ i, run: run.length }, body), run]),
+    );
+    const reads = new ReusedReads(256 * 1024);
+    const socket = new Duplex({ read() {}, write: (_c, _e, done) => done() });
+    const channel = new Channel(socket, { reads });
+    const reading = (async () => {
+      const kept = [];
+      for (let i = 0; i < items.length; i++) {
+        const envelope = await channel.receive();
+        kept.push(envelope);
+        const parts: Buffer[] = [];
+        await channel.receiveRun(
+          Number(envelope.header.run),
+          (chunk) => {
+            parts.push(Buffer.from(chunk));
+            return true;
+          },
+          async () => {},
+        );
+        expect(Buffer.concat(parts).equals(items[i]?.run ?? Buffer.alloc(0))).toBe(true);
+      }
+      return kept;
+    })();
+    const { buffer, callback } = reads.onread;
+    for (let at = 0, cut = 1; at < stream.length; at += cut, cut = (cut * 31 + 7) % buffer.length || 1) {
+      const n = stream.copy(buffer, 0, at, Math.min(at + cut, stream.length));
+      callback(n, buffer);
+      buffer.fill(0xee);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const kept = await reading;
+    kept.forEach((envelope, i) => {
+      expect(envelope.header.i).toBe(i);
+      expect(Buffer.from(envelope.body ?? []).equals(items[i]?.body ?? Buffer.alloc(0))).toBe(true);
+    });
+  });
+
   it('keeps reading a real socket with a reused buffer after the consumer said it was full', async () => {
     // Regression: returning false from onread stopped the reads without pausing the socket,
     // so resume() did nothing, the event loop emptied and the download ended in silence.
