@@ -6,7 +6,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -132,6 +132,21 @@ describe('files client against a hostile server', () => {
     expect(await codeOf(c.download('f.bin', dest))).toBe(ErrorCode.BAD_REQUEST);
     expect((await readdir(downloads)).includes('f.bin')).toBe(false);
     expect(await readFile(dest + PART_SUFFIX)).toEqual(bytes.subarray(0, 1000));
+  });
+
+  it("offers no part through a link at the part's name, and writes nothing through it", async () => {
+    const bytes = randomBytes(100_000);
+    const dest = path.join(downloads, 'f.bin');
+    await symlink(path.join(outside, '.bashrc'), dest + PART_SUFFIX);
+    let offered: unknown;
+    const c = await connect((request, peer) => {
+      if (request.op === 'get') offered = request.offset ?? 0;
+      return serveGet(bytes)(request, peer);
+    });
+    expect(await codeOf(c.download('f.bin', dest))).toBe(ErrorCode.PATH_DENIED);
+    expect(offered).toBe(0);
+    expect(await readFile(path.join(outside, '.bashrc'), 'utf8')).toBe('mine');
+    expect((await readdir(downloads)).includes('f.bin')).toBe(false);
   });
 
   it('resumes at the offered length, and then what is on disk hashes as verified', async () => {
