@@ -170,6 +170,51 @@ describe('Channel', () => {
     });
   });
 
+  it('holds bytes dripped a read at a time in one spare buffer, not one a read', async () => {
+    const message = encodeEnvelope({ op: 'slow' }, randomBytes(300_000));
+    const reads = new ReusedReads(256 * 1024);
+    const socket = new Duplex({ read() {}, write: (_c, _e, done) => done() });
+    const channel = new Channel(socket, { reads });
+    const received = channel.receive();
+    const { buffer, callback } = reads.onread;
+    let at = 0;
+    for (; at < 300; at++) {
+      buffer[0] = message[at] as number;
+      callback(1, buffer);
+    }
+    expect(channel.held).toEqual({ chunks: 1, holds: 1 });
+    // Past the first hold's 256 KiB: a second one, no more.
+    for (; at < message.length - 1; at += Math.min(1000, message.length - 1 - at)) {
+      callback(message.copy(buffer, 0, at, Math.min(at + 1000, message.length - 1)), buffer);
+    }
+    expect(channel.held).toEqual({ chunks: 2, holds: 2 });
+    buffer[0] = message[at] as number;
+    callback(1, buffer);
+    const envelope = await received;
+    expect(Buffer.from(envelope.body ?? []).equals(message.subarray(message.length - 300_000))).toBe(true);
+    expect(channel.held).toEqual({ chunks: 0, holds: 0 });
+  });
+
+  it('gathers small fresh chunks into one buffer, and keeps large ones as they came', async () => {
+    const message = encodeEnvelope({ op: 'slow' }, randomBytes(100_000));
+    const socket = fakeSocket();
+    const channel = new Channel(socket);
+    const received = channel.receive();
+    let at = 0;
+    for (; at < 5000; at++) socket.write(message.subarray(at, at + 1));
+    await new Promise((resolve) => setImmediate(resolve));
+    // 5,000 one-byte chunks, copied one after another into a 16 KiB buffer: one chunk.
+    expect(channel.held).toEqual({ chunks: 1, holds: 1 });
+    socket.write(message.subarray(at, at + 50_000));
+    at += 50_000;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(channel.held).toEqual({ chunks: 2, holds: 1 });
+    socket.write(message.subarray(at));
+    const envelope = await received;
+    expect(Buffer.from(envelope.body ?? []).equals(message.subarray(message.length - 100_000))).toBe(true);
+    expect(channel.held).toEqual({ chunks: 0, holds: 0 });
+  });
+
   it('keeps reading a real socket with a reused buffer after the consumer said it was full', async () => {
     // Regression: returning false from onread stopped the reads without pausing the socket,
     // so resume() did nothing, the event loop emptied and the download ended in silence.
