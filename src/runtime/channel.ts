@@ -286,13 +286,18 @@ export class Channel {
     this.socket.off('error', this.#onError);
     this.socket.off('close', this.#onEnd);
     const rest = Buffer.concat(this.#chunks);
+    this.#dropHeld();
+    return rest;
+  }
+
+  /** Forgets what is held; no read can be made from here on. */
+  #dropHeld(): void {
     this.#chunks = [];
     this.#holds.clear();
     this.#tail = undefined;
     this.#buffered = 0;
     this.#ended = true;
     this.#failure ??= new SockitError(ErrorCode.CONNECTION_CLOSED, 'the channel was released');
-    return rest;
   }
 
   /**
@@ -302,12 +307,7 @@ export class Channel {
    */
   discard(): void {
     this.#discarding = true;
-    this.#chunks = [];
-    this.#holds.clear();
-    this.#tail = undefined;
-    this.#buffered = 0;
-    this.#ended = true;
-    this.#failure ??= new SockitError(ErrorCode.CONNECTION_CLOSED, 'the channel was released');
+    this.#dropHeld();
     this.#endRun(this.#failure);
     this.#notify();
     this.socket.resume();
