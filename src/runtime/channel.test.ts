@@ -182,17 +182,17 @@ describe('Channel', () => {
       buffer[0] = message[at] as number;
       callback(1, buffer);
     }
-    expect(channel.held).toEqual({ chunks: 1, holds: 1 });
+    expect(channel.held).toEqual({ chunks: 1, spares: 1 });
     // Past the first hold's 256 KiB: a second one, no more.
     for (; at < message.length - 1; at += Math.min(1000, message.length - 1 - at)) {
       callback(message.copy(buffer, 0, at, Math.min(at + 1000, message.length - 1)), buffer);
     }
-    expect(channel.held).toEqual({ chunks: 2, holds: 2 });
+    expect(channel.held).toEqual({ chunks: 2, spares: 2 });
     buffer[0] = message[at] as number;
     callback(1, buffer);
     const envelope = await received;
     expect(Buffer.from(envelope.body ?? []).equals(message.subarray(message.length - 300_000))).toBe(true);
-    expect(channel.held).toEqual({ chunks: 0, holds: 0 });
+    expect(channel.held).toEqual({ chunks: 0, spares: 0 });
   });
 
   it('gathers small fresh chunks into one buffer, and keeps large ones as they came', async () => {
@@ -203,16 +203,16 @@ describe('Channel', () => {
     let at = 0;
     for (; at < 5000; at++) socket.write(message.subarray(at, at + 1));
     await new Promise((resolve) => setImmediate(resolve));
-    // 5,000 one-byte chunks, copied one after another into a 16 KiB buffer: one chunk.
-    expect(channel.held).toEqual({ chunks: 1, holds: 1 });
+    // 5,000 one-byte chunks, copied one after another into small buffers of 4,000 bytes.
+    expect(channel.held).toEqual({ chunks: 2, spares: 0 });
     socket.write(message.subarray(at, at + 50_000));
     at += 50_000;
     await new Promise((resolve) => setImmediate(resolve));
-    expect(channel.held).toEqual({ chunks: 2, holds: 1 });
+    expect(channel.held).toEqual({ chunks: 3, spares: 0 });
     socket.write(message.subarray(at));
     const envelope = await received;
     expect(Buffer.from(envelope.body ?? []).equals(message.subarray(message.length - 100_000))).toBe(true);
-    expect(channel.held).toEqual({ chunks: 0, holds: 0 });
+    expect(channel.held).toEqual({ chunks: 0, spares: 0 });
   });
 
   it('keeps reading a real socket with a reused buffer after the consumer said it was full', async () => {

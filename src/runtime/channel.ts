@@ -40,9 +40,12 @@ const TURN_BYTES = 2 * 1024 * 1024;
 const HOLDS = new SpareBuffers(256 * 1024, 16, 1000);
 
 /** Fresh chunks shorter than this are copied into a small hold of the channel's (see #hold). */
-const SMALL_CHUNK = 4 * 1024;
-/** The size of a channel's own holds for small fresh chunks. */
-const SMALL_HOLD = 16 * 1024;
+const SMALL_CHUNK = 1024;
+/**
+ * The size of a channel's own holds for small fresh chunks: under half of Node's buffer pool,
+ * so that they are slices of it, not buffers of their own.
+ */
+const SMALL_HOLD = 4000;
 
 /**
  * Reads for a client socket into one reused buffer (net.connect's `onread`) instead of a
@@ -189,11 +192,11 @@ export class Channel {
   #yielding = false;
   /**
    * The spare buffers behind held chunks, by their memory, with the count of chunks in each:
-   * a hold goes back to the spares once all of its chunks are read.
+   * a spare goes back once all of its chunks are read.
    */
-  readonly #holds = new Map<ArrayBufferLike, { hold: Buffer; chunks: number; spare: boolean }>();
-  /** The hold copies go into while they fit, and how much of it they filled. */
-  #tail: { hold: Buffer; used: number } | undefined;
+  readonly #holds = new Map<ArrayBufferLike, { hold: Buffer; chunks: number }>();
+  /** The hold copies go into while they fit, how much of it they filled, and whether it is a spare. */
+  #tail: { hold: Buffer; used: number; spare: boolean } | undefined;
   #adoptAt: number | undefined;
 
   constructor(socket: Duplex, limits: ChannelLimits = {}) {
@@ -356,26 +359,35 @@ export class Channel {
   /**
    * Keeps a copy of `rest` right after the bytes held last when those are in the current hold
    * and it has room (the chunk grows: no new one), else in a new hold: a spare 256 KiB buffer
-   * for bytes of a reused read, a 16 KiB one of its own for a small fresh chunk. Memory held
-   * then stays within a hold of the bytes held, however the peer cuts them: kept as they came,
-   * a byte a read cost a buffer object each (~350 bytes) and, on reused reads, a hold each.
+   * for bytes of a reused read, a small one (a slice of Node's buffer pool) for a small fresh
+   * chunk. Memory held then stays within a hold of the bytes held, however the peer cuts
+   * them: kept as they came, a byte a read cost a buffer object each (~350 bytes) and, on
+   * reused reads, a 256 KiB spare each. A small hold is never reused: it is kept while it has
+   * room (a connection of short messages fills one in dozens) and then left to the collector.
    */
   #hold(rest: Buffer, borrowed: boolean): void {
-    if (rest.length > HOLDS.size) {
-      this.#chunks.push(Buffer.from(rest));
-      return;
-    }
     let tail = this.#tail;
     if (!tail || tail.used + rest.length > tail.hold.length) {
+      if (rest.length > (borrowed ? HOLDS.size : SMALL_HOLD)) {
+        this.#chunks.push(borrowed ? Buffer.from(rest) : rest);
+        return;
+      }
       const hold = borrowed ? HOLDS.take() : Buffer.allocUnsafe(SMALL_HOLD);
-      tail = this.#tail = { hold, used: 0 };
-      this.#holds.set(hold.buffer, { hold, chunks: 0, spare: borrowed });
+      tail = this.#tail = { hold, used: 0, spare: borrowed };
+      if (borrowed) this.#holds.set(hold.buffer, { hold, chunks: 0 });
     }
     const at = tail.used;
     rest.copy(tail.hold, at);
     tail.used += rest.length;
+    // The last chunk grows when it ends where these bytes went in the same hold (holds from
+    // Node's pool may lie side by side in one ArrayBuffer: a chunk never spans two).
     const last = this.#chunks.at(-1);
-    if (last?.buffer === tail.hold.buffer && last.byteOffset + last.length === tail.hold.byteOffset + at) {
+    if (
+      at > 0 &&
+      last?.buffer === tail.hold.buffer &&
+      last.byteOffset >= tail.hold.byteOffset &&
+      last.byteOffset + last.length === tail.hold.byteOffset + at
+    ) {
       this.#chunks[this.#chunks.length - 1] = tail.hold.subarray(
         last.byteOffset - tail.hold.byteOffset,
         tail.used,
@@ -383,21 +395,23 @@ export class Channel {
       return;
     }
     this.#chunks.push(tail.hold.subarray(at, tail.used));
-    const entry = this.#holds.get(tail.hold.buffer);
-    if (entry) entry.chunks++;
+    if (tail.spare) {
+      const entry = this.#holds.get(tail.hold.buffer);
+      if (entry) entry.chunks++;
+    }
   }
 
   /**
-   * A chunk read through: once none of its hold's chunks is left, copies start in a new hold,
-   * and a spare goes back at the end of the current task (a run's consumer copies
-   * synchronously; a message is copied out of a spare, see #readExactly).
+   * A chunk read through: once none of a spare's chunks is left, it goes back at the end of
+   * the current task (a run's consumer copies synchronously; a message is copied out of a
+   * spare, see #readExactly), and copies start in a new hold.
    */
   #spend(chunk: Buffer): void {
     const entry = this.#holds.get(chunk.buffer);
     if (!entry || --entry.chunks > 0) return;
     this.#holds.delete(chunk.buffer);
     if (this.#tail?.hold === entry.hold) this.#tail = undefined;
-    if (entry.spare) queueMicrotask(() => HOLDS.give(entry.hold));
+    queueMicrotask(() => HOLDS.give(entry.hold));
   }
 
   #endRun(err?: Error): void {
@@ -446,9 +460,9 @@ export class Channel {
     await untilDrained(this.socket, () => this.#closedError());
   }
 
-  /** @internal What holds the bytes read ahead now: chunks, and buffers they were copied into (for tests). */
-  get held(): { chunks: number; holds: number } {
-    return { chunks: this.#chunks.length, holds: this.#holds.size };
+  /** @internal What holds the bytes read ahead now: chunks, and spare buffers in use (for tests). */
+  get held(): { chunks: number; spares: number } {
+    return { chunks: this.#chunks.length, spares: this.#holds.size };
   }
 
   /** Leaves the pre-log-in stage: the full message limit and deadline apply from now on. */
@@ -547,9 +561,7 @@ export class Channel {
     const first = this.#chunks[0] as Buffer;
     if (first.length >= n) {
       // Out of a hold, a copy: the hold goes back to the spares, the message may be kept.
-      const out = this.#holds.get(first.buffer)?.spare
-        ? Buffer.from(first.subarray(0, n))
-        : first.subarray(0, n);
+      const out = this.#holds.has(first.buffer) ? Buffer.from(first.subarray(0, n)) : first.subarray(0, n);
       this.#consume(n);
       return out;
     }
