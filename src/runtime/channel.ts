@@ -195,8 +195,8 @@ export class Channel {
    * a spare goes back once all of its chunks are read.
    */
   readonly #holds = new Map<ArrayBufferLike, { hold: Buffer; chunks: number }>();
-  /** The hold copies go into while they fit, how much of it they filled, and whether it is a spare. */
-  #tail: { hold: Buffer; used: number; spare: boolean } | undefined;
+  /** The hold copies go into while they fit, and how much of it they filled. */
+  #tail: { hold: Buffer; used: number } | undefined;
   #adoptAt: number | undefined;
 
   constructor(socket: Duplex, limits: ChannelLimits = {}) {
@@ -373,7 +373,7 @@ export class Channel {
         return;
       }
       const hold = borrowed ? HOLDS.take() : Buffer.allocUnsafe(SMALL_HOLD);
-      tail = this.#tail = { hold, used: 0, spare: borrowed };
+      tail = this.#tail = { hold, used: 0 };
       if (borrowed) this.#holds.set(hold.buffer, { hold, chunks: 0 });
     }
     const at = tail.used;
@@ -395,10 +395,8 @@ export class Channel {
       return;
     }
     this.#chunks.push(tail.hold.subarray(at, tail.used));
-    if (tail.spare) {
-      const entry = this.#holds.get(tail.hold.buffer);
-      if (entry) entry.chunks++;
-    }
+    const spare = this.#holds.get(tail.hold.buffer);
+    if (spare) spare.chunks++;
   }
 
   /**
