@@ -34,7 +34,6 @@ import {
   keptPart,
   openPart,
   PART_SUFFIX,
-  partLength,
   placePart,
   removeQuietly,
 } from './download.js';
@@ -669,8 +668,7 @@ export class FilesClient {
       );
     }
     const landed = (async (): Promise<TransferResult> => {
-      await sink.finish();
-      const size = partLength(partPath);
+      const size = await sink.finish();
       if (size !== start.size) {
         removeQuietly(partPath);
         throw new SockitError(

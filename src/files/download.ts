@@ -14,7 +14,6 @@ import type { Hash } from 'node:crypto';
 import {
   closeSync,
   constants,
-  fstatSync,
   ftruncateSync,
   linkSync,
   lstatSync,
@@ -175,16 +174,6 @@ export function removeQuietly(partPath: string): void {
     unlinkSync(partPath);
   } catch {
     // gone already, or not ours to remove
-  }
-}
-
-/** Bytes in the part file now (after its sink closed it). */
-export function partLength(partPath: string): number {
-  const fd = openSync(partPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    return fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
   }
 }
 

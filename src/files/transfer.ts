@@ -3,11 +3,21 @@
  * the server's uploads and downloads and the client's.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { type BigIntStats, closeSync, fdatasync, fsync, readSync, writeSync, writev } from 'node:fs';
+import {
+  type BigIntStats,
+  closeSync,
+  fdatasync,
+  fstatSync,
+  fsync,
+  readSync,
+  writeSync,
+  writev,
+} from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { Channel } from '../runtime/channel.js';
+import { FILE_SYNCS } from '../runtime/file-sync.js';
 import { SpareBuffers } from '../runtime/spare-buffers.js';
 import { abortedError } from './abort.js';
 
@@ -197,6 +207,8 @@ export async function receiveRange(
 export class FileSink {
   readonly #handle: SinkFile;
   #position: number;
+  /** Made empty for this sink (written from 0): its sync may be made inline (see FILE_SYNCS). */
+  readonly #fresh: boolean;
   #free: Buffer[] = [];
   #current: Buffer | undefined;
   #filled = 0;
@@ -213,6 +225,7 @@ export class FileSink {
   constructor(handle: SinkFile, position: number, expected = STAGING_SIZE) {
     this.#handle = handle;
     this.#position = position;
+    this.#fresh = position === 0;
     this.#staging = Math.max(1, Math.min(STAGING_SIZE, expected));
   }
 
@@ -258,12 +271,19 @@ export class FileSink {
     if (this.#error) throw this.#error;
   }
 
-  /** Writes what is held, syncs the file to disk and closes it. */
-  async finish(): Promise<void> {
+  /**
+   * Writes what is held, syncs the file to disk and closes it; resolves to the file's size
+   * then, as its descriptor sees it (a check that nothing else wrote to it, without opening
+   * it again). A small fresh file's sync is made on the event loop where that proved cheaper
+   * than the thread pool (see FILE_SYNCS).
+   */
+  async finish(): Promise<number> {
     try {
       await this.#settle();
       if (this.#error) throw this.#error;
-      await this.#handle.sync();
+      const handle = this.#handle;
+      await (this.#fresh ? FILE_SYNCS.sync(handle.fd, this.#position, () => handle.sync()) : handle.sync());
+      return fstatSync(handle.fd).size;
     } finally {
       this.#giveBack();
       await this.#handle.close();
