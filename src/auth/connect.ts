@@ -22,6 +22,12 @@ export interface Connection {
   /** Redacted from driver messages, just in case one quotes it. */
   secret: string;
   dialect: Dialect;
+  /**
+   * A number that changes whenever another connection, in this process or another, commits a
+   * change to the database (SQLite's `PRAGMA data_version`, read in microseconds); changes
+   * made through this connection do not move it. Only SQLite has one.
+   */
+  othersChanges?: () => number;
 }
 
 /**
@@ -112,7 +118,12 @@ async function openSqlite(file: string): Promise<Connection> {
     database?.close();
     throw databaseError(base, 'cannot open', err);
   }
-  return { ...base, dialect: new SqliteDialect({ database: keepStatements(database) }) };
+  const dataVersion = database.prepare('PRAGMA data_version').pluck();
+  return {
+    ...base,
+    dialect: new SqliteDialect({ database: keepStatements(database) }),
+    othersChanges: () => dataVersion.get() as number,
+  };
 }
 
 /** Compiled statements kept per database, at most. */

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, DB_KINDS, type DbKind, type TestDatabase } from '../../test/databases.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import { connect } from './connect.js';
 import type { ScramCredentials } from './credentials.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider, type StoreSchema } from './migrations.js';
-import { defaultDatabase, openUserStore, type UserStore } from './store.js';
+import { defaultDatabase, openUserStore, type UserRecord, type UserStore } from './store.js';
 
 /** Random keys, plus a salt whose edges are the bytes engines like to trim or pad. */
 function credentials(iterations = 4096): ScramCredentials {
@@ -136,6 +136,41 @@ describe.each(DB_KINDS)('user store on %s', (kind: DbKind) => {
       }
       const winner = attempts[winners[0] as number];
       expectSameCredentials((await other.get('race'))?.credentials, winner?.c as ScramCredentials);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('sees every change, made through another connection or through itself, at the next get', async () => {
+    const other = await openUserStore(database.url);
+    try {
+      const first = credentials();
+      await store.add('kim', first);
+      expect((await store.get('kim'))?.quotaBytes).toBeNull();
+      expect((await store.get('kim'))?.quotaBytes).toBeNull();
+      await other.setQuota('kim', 5000);
+      expect((await store.get('kim'))?.quotaBytes).toBe(5000);
+      await other.setUsage('kim', 100);
+      expect((await store.get('kim'))?.usageBytes).toBe(100);
+      await store.addUsage('kim', 20);
+      expect((await store.get('kim'))?.usageBytes).toBe(120);
+      await store.setQuota('kim', 'unlimited');
+      expect((await store.get('kim'))?.quotaBytes).toBe('unlimited');
+      await other.remove('kim');
+      expect(await store.get('kim')).toBeUndefined();
+      expect(await store.get('kim')).toBeUndefined();
+      const second = credentials();
+      await other.add('kim', second);
+      expectSameCredentials((await store.get('kim'))?.credentials, second);
+      // What a caller does to a record it was given is not what the next caller gets.
+      const given = (await store.get('kim')) as UserRecord;
+      given.credentials.storedKey.fill(0);
+      given.grants.push('admin');
+      given.quotaBytes = 1;
+      const again = await store.get('kim');
+      expectSameCredentials(again?.credentials, second);
+      expect(again?.grants).toEqual([]);
+      expect(again?.quotaBytes).toBeNull();
     } finally {
       await other.close();
     }
@@ -382,6 +417,33 @@ describe('openUserStore targets', () => {
     );
     expect(err.message).toContain('MySQL at 127.0.0.1:3306/test');
     expect(err.message).not.toContain('hunter2secret');
+  });
+
+  it('answers a SQLite get again without a query while the database has not changed', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sockit-store-'));
+    const store = await openUserStore(path.join(dir, 'users.db'));
+    const other = await openUserStore(path.join(dir, 'users.db'));
+    // better-sqlite3 runs every SELECT through Statement.prototype.all (Kysely's SQLite driver).
+    const { default: Database } = await import('better-sqlite3');
+    const probe = new Database(':memory:');
+    const statement = Object.getPrototypeOf(probe.prepare('select 1')) as { all: () => unknown };
+    probe.close();
+    const queries = vi.spyOn(statement, 'all');
+    try {
+      await store.add('lee', credentials());
+      await store.get('lee');
+      queries.mockClear();
+      for (let i = 0; i < 20; i++) expect((await store.get('lee'))?.name).toBe('lee');
+      expect(queries).not.toHaveBeenCalled();
+      await other.setQuota('lee', 77);
+      expect((await store.get('lee'))?.quotaBytes).toBe(77);
+      expect(queries).toHaveBeenCalledTimes(1);
+    } finally {
+      queries.mockRestore();
+      await store.close();
+      await other.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('creates the folder of a plain SQLite path, the default under a data directory', async () => {
