@@ -88,6 +88,12 @@ export class UserFiles {
    * each, not a walk from the root each.
    */
   #parts: Promise<ConfinedDir> | undefined;
+  /**
+   * The folder of the last upload's target, kept for the next upload into the same folder
+   * (see target): a folder of small files is otherwise a walk from the root, and its close,
+   * for every file.
+   */
+  #lastFolder: { key: string; dir: ConfinedDir } | undefined;
 
   /** `user` must be a checked user name (a single safe component). */
   constructor(root: ConfinedRoot, user: string) {
@@ -104,6 +110,7 @@ export class UserFiles {
   async close(): Promise<void> {
     const parts = this.#parts;
     this.#parts = undefined;
+    this.#forgetFolder();
     await (await parts?.catch(() => undefined))?.close();
   }
 
@@ -273,12 +280,16 @@ export class UserFiles {
     const at = this.#at(requested);
     const name = at.at(-1) as string;
     if (at.length < 2) throw new SockitError(ErrorCode.EXISTS, 'the home folder is not a file');
-    let dir: ConfinedDir;
-    try {
-      dir = await this.root.openDir(at.slice(0, -1));
-    } catch (err) {
-      if (missing(err)) return { requested, dir: undefined, name, entry: undefined };
-      throw err;
+    const folder = at.slice(0, -1);
+    let dir = this.#keptFolder(folder);
+    if (!dir) {
+      try {
+        dir = await this.root.openDir(folder);
+      } catch (err) {
+        if (missing(err)) return { requested, dir: undefined, name, entry: undefined };
+        throw err;
+      }
+      this.#keepFolder(folder, dir);
     }
     try {
       const entry = dir.lstat(name);
@@ -288,6 +299,29 @@ export class UserFiles {
       await dir.close();
       throw err;
     }
+  }
+
+  /**
+   * A share of the kept folder when it is `folder` and still there (ConfinedDir.inPlace: one
+   * readlink of it and one of the root, where a walk is two opens and two closes); the kept
+   * one is let go otherwise. Where there is no /proc, inPlace is a walk itself: nothing kept.
+   */
+  #keptFolder(folder: readonly string[]): ConfinedDir | undefined {
+    const kept = this.#lastFolder;
+    if (kept?.key === folder.join('/') && kept.dir.inPlace()) return kept.dir.share();
+    this.#forgetFolder();
+    return undefined;
+  }
+
+  #keepFolder(folder: readonly string[], dir: ConfinedDir): void {
+    this.#forgetFolder();
+    if (dir.walker.proc) this.#lastFolder = { key: folder.join('/'), dir: dir.share() };
+  }
+
+  #forgetFolder(): void {
+    const kept = this.#lastFolder;
+    this.#lastFolder = undefined;
+    void kept?.dir.close();
   }
 
   /**

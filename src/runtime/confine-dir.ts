@@ -41,6 +41,8 @@ export interface ConfinedEntry {
  */
 export class ConfinedDir {
   #closed = false;
+  /** Set once the folder is shared (see share): its handle is closed when the last holder closes. */
+  #holders: { count: number; release: () => void } | undefined;
 
   /** @internal Made by `ConfinedRoot.openDir`; `done` is called once, when it is closed. */
   constructor(
@@ -167,11 +169,37 @@ export class ConfinedDir {
     return `${this.ref.at}/${name}`;
   }
 
+  /**
+   * Another holder of this open folder, with a close() of its own: the handle is let go once
+   * every holder has closed. A folder kept for later use hands out shares, so that whoever
+   * took one closes it as any folder, and the keeper lets go of its own when it is done.
+   */
+  share(): ConfinedDir {
+    this.#open();
+    this.#holders ??= {
+      count: 1,
+      release: () => {
+        closeDir(this.ref);
+        this.done();
+      },
+    };
+    const holders = this.#holders;
+    holders.count++;
+    const twin = new ConfinedDir(this.ref, this.names, this.walker, this.hold, () => {});
+    twin.#holders = holders;
+    return twin;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    closeDir(this.ref);
-    this.done();
+    const holders = this.#holders;
+    if (holders === undefined) {
+      closeDir(this.ref);
+      this.done();
+    } else if (--holders.count === 0) {
+      holders.release();
+    }
   }
 
   #open(): void {

@@ -143,5 +143,29 @@ for (const procFd of [true, false]) {
       await root.close();
       expect(openFds()).toBe(before - 1);
     });
+
+    it('keeps a shared folder open until its last holder closes it, and the root until then', async () => {
+      const root = await ConfinedRoot.open(rootDir, { procFd });
+      const before = openFds();
+      const dir = await root.openDir('boot');
+      const [a, b] = [dir.share(), dir.share()];
+      expect(openFds()).toBe(before + 1); // one handle for all three
+      await dir.close();
+      await dir.close(); // a holder's second close lets go of nothing more
+      await a.close();
+      expect(b.lstat('kernel')?.isFile()).toBe(true);
+      expect(await codeOf(a.openDir('deep'))).toBe('ERR_ROOT_CLOSED');
+      let rootClosed = false;
+      const closing = root.close().then(() => {
+        rootClosed = true;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(rootClosed).toBe(false);
+      expect(b.inPlace()).toBe(true);
+      await b.close();
+      await closing;
+      expect(openFds()).toBe(before - 1);
+      expect(() => dir.share()).toThrow(/closed/);
+    });
   });
 }

@@ -4,7 +4,7 @@
  * to another home or out of the root, removed or replaced meanwhile takes nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -110,6 +110,37 @@ describe('an upload target', () => {
       const found = execFileSync('find', [dir, '-name', 'cat.jpg'], { encoding: 'utf8' });
       expect(found, dir).toBe('');
     }
+  });
+
+  it('reuses the folder of the last upload only while it is in its place', async () => {
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    // Held from here on: the parts folder, and the folder of the last upload.
+    expect(await uploadWhile('photos/first.jpg', async () => {})).toBe(0);
+    const held = openFds();
+    for (let i = 0; i < 50; i++) expect(await uploadWhile(`photos/${i}.jpg`, async () => {})).toBe(0);
+    expect(openFds()).toBe(held);
+    // Moved away and a new folder made at its name: the next upload lands in the new one.
+    await rename(path.join(home, 'photos'), path.join(home, 'old'));
+    await mkdir(path.join(home, 'photos'));
+    expect(await uploadWhile('photos/new.jpg', async () => {})).toBe(0);
+    expect(readFileSync(path.join(home, 'photos', 'new.jpg'), 'utf8')).toBe('meow');
+    expect(existsSync(path.join(home, 'old', 'new.jpg'))).toBe(false);
+    // Removed: refused when checked, as a missing folder, not after the bytes came.
+    await rm(path.join(home, 'photos'), { recursive: true });
+    expect((await files.target('photos/gone.jpg')).dir).toBeUndefined();
+    // Swapped for a link: refused when checked, and nothing reaches where it points.
+    await mkdir(path.join(home, 'photos'));
+    expect(await uploadWhile('photos/one.jpg', async () => {})).toBe(0);
+    await rm(path.join(home, 'photos'), { recursive: true });
+    await symlink(outside, path.join(home, 'photos'));
+    await expect(files.target('photos/two.jpg')).rejects.toMatchObject({ code: ErrorCode.PATH_DENIED });
+    expect(readdirSync(outside)).toEqual([]);
+    // Another folder: the kept one is let go.
+    await mkdir(path.join(home, 'docs'));
+    expect(await uploadWhile('docs/a.txt', async () => {})).toBe(0);
+    expect(openFds()).toBe(held);
+    await files.close();
+    expect(openFds()).toBe(held - 2);
   });
 
   it('tells a folder in place from a moved one without /proc as well', async () => {
