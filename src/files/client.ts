@@ -56,6 +56,7 @@ import {
   peekHex,
   readAtOnce,
   receiveRange,
+  SendBuffers,
   sendRange,
 } from './transfer.js';
 
@@ -400,6 +401,9 @@ export class FilesClient {
     const eager = this.hello.version >= EAGER_PUT_VERSION;
     const overwrite = options.overwrite ?? false;
     await this.#guarded(options.signal, async () => {
+      const socket = this.#channel.socket;
+      // What is read is hashed and queued at once, and never looked at again once sent.
+      const buffers = new SendBuffers(() => socket.writableLength === 0);
       const waiting: { item: UploadItem; size: number; sha256: string; began: number }[] = [];
       let waitingBytes = 0;
       let sentEager = 0;
@@ -423,7 +427,7 @@ export class FilesClient {
       for (const item of items) {
         if (failure !== undefined) break;
         const began = Date.now();
-        const data = eager ? readSmallFile(item.local, EAGER_PUT_MAX) : undefined;
+        const data = eager ? readSmallFile(item.local, EAGER_PUT_MAX, buffers) : undefined;
         if (!data) {
           while (waiting.length > 0) await settle();
           if (failure !== undefined) break;
@@ -801,12 +805,12 @@ const EAGER_WINDOW_BYTES = 8 * 1024 * 1024;
  * The whole of `file` when it holds at most `max` bytes, read in one go; undefined for a
  * larger one (or one that is not a regular file). What is read is what is hashed and sent.
  */
-function readSmallFile(file: string, max: number): Buffer | undefined {
+function readSmallFile(file: string, max: number, into: SendBuffers): Buffer | undefined {
   const fd = openSync(file, 'r');
   try {
     const info = fstatSync(fd);
     if (!info.isFile() || info.size > max) return undefined;
-    return readAtOnce(fd, info.size);
+    return readAtOnce(fd, info.size, into);
   } finally {
     closeSync(fd);
   }

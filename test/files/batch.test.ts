@@ -82,6 +82,54 @@ describe('batches of files', () => {
     expect((await client.stat('up/large.bin')).size).toBe(EAGER_PUT_MAX + 12345);
   });
 
+  it('uploads every file intact through a connection that keeps stalling, its buffers waiting to be sent', async () => {
+    // Forwards to the server, pausing the client's side for 50 ms after each 2 MB: the
+    // client's socket backs up, and its reused read buffers wait until all is sent.
+    let forwarded = 0;
+    let stalls = 0;
+    const proxy = net.createServer((from) => {
+      const to = net.connect(service.address.port, '127.0.0.1');
+      to.pipe(from);
+      from.on('data', (chunk: Buffer) => {
+        to.write(chunk);
+        forwarded += chunk.length;
+        if (forwarded > 2_000_000) {
+          forwarded = 0;
+          stalls++;
+          from.pause();
+          setTimeout(() => from.resume(), 50);
+        }
+      });
+      from.on('close', () => to.destroy());
+      to.on('close', () => from.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const slow = await FilesClient.login({
+      host: '127.0.0.1',
+      port: (proxy.address() as net.AddressInfo).port,
+      user: 'ann',
+      password: 'correct horse',
+    });
+    try {
+      // Small files go out several at a time (corked together, below the socket's high-water
+      // mark): each is read while those before it still wait in the socket.
+      const big = new Map<string, Buffer>();
+      for (let i = 0; i < 300; i++) {
+        const size = i % 15 === 14 ? 400_000 + i : 1 + ((i * 7919) % 30_000);
+        big.set(`s${String(i).padStart(3, '0')}.bin`, randomBytes(size));
+      }
+      for (const [name, data] of big) await writeFile(path.join(local, name), data);
+      await slow.mkdir('stalled');
+      await slow.uploadFiles(items('stalled', big.keys()));
+      for (const [name, data] of big)
+        expect(sha(await readFile(path.join(home, 'stalled', name))), name).toBe(sha(data));
+      expect(stalls).toBeGreaterThan(3);
+    } finally {
+      slow.close();
+      proxy.close();
+    }
+  });
+
   it('stops at the first refused file: nothing after it is stored, the connection goes on', async () => {
     await client.mkdir('stop');
     await writeFile(path.join(home, 'stop', 'f010.bin'), 'already here');
