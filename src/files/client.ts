@@ -672,7 +672,7 @@ export class FilesClient {
       );
     }
     const landed = (async (): Promise<TransferResult> => {
-      const size = await sink.finish();
+      const size = await sink.finishSized();
       if (size !== start.size) {
         removeQuietly(partPath);
         throw new SockitError(

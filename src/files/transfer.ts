@@ -321,18 +321,28 @@ export class FileSink {
   }
 
   /**
-   * Writes what is held, syncs the file to disk and closes it; resolves to the file's size
-   * then, as its descriptor sees it (a check that nothing else wrote to it, without opening
-   * it again). A small fresh file's sync is made on the event loop where that proved cheaper
-   * than the thread pool (see FILE_SYNCS).
+   * Writes what is held, syncs the file to disk and closes it. A small fresh file's sync is
+   * made on the event loop where that proved cheaper than the thread pool (see FILE_SYNCS).
    */
-  async finish(): Promise<number> {
+  async finish(): Promise<void> {
+    await this.#finish(false);
+  }
+
+  /**
+   * `finish()`, resolving to the file's size once synced, as its descriptor sees it: a check
+   * that nothing else wrote to it, without opening it again.
+   */
+  async finishSized(): Promise<number> {
+    return (await this.#finish(true)) as number;
+  }
+
+  async #finish(sized: boolean): Promise<number | undefined> {
     try {
       await this.#settle();
       if (this.#error) throw this.#error;
       const handle = this.#handle;
       await (this.#fresh ? FILE_SYNCS.sync(handle.fd, this.#position, () => handle.sync()) : handle.sync());
-      return fstatSync(handle.fd).size;
+      return sized ? fstatSync(handle.fd).size : undefined;
     } finally {
       this.#giveBack();
       await this.#handle.close();
