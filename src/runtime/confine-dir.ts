@@ -129,13 +129,23 @@ export class ConfinedDir {
    * Whether this folder is still where it was opened: at its names under the root, not moved
    * elsewhere (another user's home, outside the root), not removed, not replaced. A handle
    * held for a while (an upload's folder) is checked before anything is put in it. With
-   * /proc, one readlink each of this folder and of the root; without, a fresh walk.
+   * /proc, a readlink of this folder, compared with the root's path as last read (read again,
+   * a second readlink, when they differ: a root moved as a whole is followed); without, a
+   * fresh walk. A folder found under the root's last known place is taken as in place: it
+   * could be elsewhere only if the root itself had been moved away and another tree made
+   * where it was, which takes the rights of the root's parent folder (an administrator's).
    */
   inPlace(): boolean {
     this.#open();
     try {
       if (this.walker.proc) {
-        return readlinkSync(this.ref.at) === path.join(readlinkSync(this.walker.root.at), ...this.names);
+        const here = readlinkSync(this.ref.at);
+        const walker = this.walker;
+        if (walker.rootPath !== undefined && here === path.join(walker.rootPath, ...this.names)) return true;
+        // Not under the root's last known place, or not asked yet: the root may have moved
+        // (its administrator renamed the data folder), so it is asked where it is now.
+        walker.rootPath = readlinkSync(walker.root.at);
+        return here === path.join(walker.rootPath, ...this.names);
       }
       const shown = this.names.join('/');
       const walked = this.walker.walk(this.names, shown);

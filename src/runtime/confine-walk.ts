@@ -90,6 +90,12 @@ export const errnoOf = (err: unknown): string | undefined => (err as NodeJS.Errn
 
 /** The walker of one root: `root` is its verified handle, `real` its real path. */
 export class Walker {
+  /**
+   * Where the root was when last asked (a readlink of its handle): the path its folders'
+   * handles show under it (see ConfinedDir.inPlace), asked again when one does not match.
+   */
+  rootPath: string | undefined;
+
   constructor(
     readonly root: DirRef,
     readonly real: string,

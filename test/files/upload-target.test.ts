@@ -73,7 +73,16 @@ describe('an upload target', () => {
       }),
     ).toBe(0);
     expect(readFileSync(path.join(moved, 'ann', 'photos', 'b.jpg'), 'utf8')).toBe('meow');
+    // Where the root is now is asked again: a folder moved inside it is still caught.
+    expect(
+      await uploadWhile('photos/c.jpg', async () => {
+        await rename(path.join(moved, 'ann', 'photos'), path.join(moved, 'ann', 'elsewhere'));
+      }),
+    ).toBe(ErrorCode.NOT_FOUND);
+    await rename(path.join(moved, 'ann', 'elsewhere'), path.join(moved, 'ann', 'photos'));
     await rename(moved, path.join(base, 'root'));
+    // And back where it was: found in place again.
+    expect(await uploadWhile('photos/d.jpg', async () => {})).toBe(0);
   });
 
   it('stores nothing when its folder is moved away, removed or swapped for a link meanwhile', async () => {
