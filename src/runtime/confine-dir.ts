@@ -39,6 +39,9 @@ export interface ConfinedEntry {
  * }
  * ```
  */
+/** What Linux adds to the path /proc shows for a removed file or folder. */
+const DELETED = ' (deleted)';
+
 export class ConfinedDir {
   #closed = false;
   /** Set once the folder is shared (see share): its handle is closed when the last holder closes. */
@@ -129,23 +132,28 @@ export class ConfinedDir {
    * Whether this folder is still where it was opened: at its names under the root, not moved
    * elsewhere (another user's home, outside the root), not removed, not replaced. A handle
    * held for a while (an upload's folder) is checked before anything is put in it. With
-   * /proc, a readlink of this folder, compared with the root's path as last read (read again,
-   * a second readlink, when they differ: a root moved as a whole is followed); without, a
-   * fresh walk. A folder found under the root's last known place is taken as in place: it
-   * could be elsewhere only if the root itself had been moved away and another tree made
-   * where it was, which takes the rights of the root's parent folder (an administrator's).
+   * /proc, a readlink of this folder and one of the root; without, a fresh walk.
+   *
+   * `rootAsLastRead`: compare with the root's path as read by the last check (read again when
+   * they differ, so a root moved as a whole is followed), one readlink instead of two. Such a
+   * check can be fooled by a root moved away and another tree made where it was (which takes
+   * the rights of the root's parent folder): it is for a first look (is a kept folder worth
+   * reusing), never for the check that lets something be put into the folder.
    */
-  inPlace(): boolean {
+  inPlace(o: { rootAsLastRead?: boolean } = {}): boolean {
     this.#open();
     try {
       if (this.walker.proc) {
         const here = readlinkSync(this.ref.at);
         const walker = this.walker;
-        if (walker.rootPath !== undefined && here === path.join(walker.rootPath, ...this.names)) return true;
-        // Not under the root's last known place, or not asked yet: the root may have moved
-        // (its administrator renamed the data folder), so it is asked where it is now.
-        walker.rootPath = readlinkSync(walker.root.at);
-        return here === path.join(walker.rootPath, ...this.names);
+        const last = walker.rootPath;
+        if (!(o.rootAsLastRead && last !== undefined && here === path.join(last, ...this.names))) {
+          walker.rootPath = readlinkSync(walker.root.at);
+          if (here !== path.join(walker.rootPath, ...this.names)) return false;
+        }
+        // A removed folder reads as its last path and " (deleted)": the same text as a folder
+        // of that name still there, which only its link count tells apart.
+        return !here.endsWith(DELETED) || fstatSync(this.ref.fd).nlink > 0;
       }
       const shown = this.names.join('/');
       const walked = this.walker.walk(this.names, shown);

@@ -90,10 +90,7 @@ export const errnoOf = (err: unknown): string | undefined => (err as NodeJS.Errn
 
 /** The walker of one root: `root` is its verified handle, `real` its real path. */
 export class Walker {
-  /**
-   * Where the root was when last asked (a readlink of its handle): the path its folders'
-   * handles show under it (see ConfinedDir.inPlace), asked again when one does not match.
-   */
+  /** Where the root was at the last check of a folder's place (see ConfinedDir.inPlace). */
   rootPath: string | undefined;
 
   constructor(

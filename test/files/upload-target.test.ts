@@ -152,6 +152,33 @@ describe('an upload target', () => {
     expect(openFds()).toBe(held - 2);
   });
 
+  it('never places into a kept folder that a root moved away left under a new tree at its path', async () => {
+    await mkdir(path.join(home, 'docs'));
+    expect(await uploadWhile('docs/f0', async () => {})).toBe(0);
+    expect(await uploadWhile('docs/f1', async () => {})).toBe(0);
+    // The data folder moved away, a new tree made where it was, the kept folder moved into it.
+    const real = path.join(base, 'root.real');
+    await rename(path.join(base, 'root'), real);
+    await mkdir(path.join(base, 'root', 'ann'), { recursive: true });
+    await rename(path.join(real, 'ann', 'docs'), path.join(base, 'root', 'ann', 'docs'));
+    expect(await uploadWhile('docs/f2', async () => {})).toBe(ErrorCode.NOT_FOUND);
+    expect(existsSync(path.join(base, 'root', 'ann', 'docs', 'f2'))).toBe(false);
+    expect(existsSync(path.join(real, 'ann', 'docs', 'f2'))).toBe(false);
+  });
+
+  it('tells a removed kept folder from one named as /proc shows a removed one', async () => {
+    const odd = 'x (deleted)';
+    await mkdir(path.join(home, odd));
+    expect(await uploadWhile(`${odd}/a`, async () => {})).toBe(0);
+    // Renamed to x and removed: /proc shows ".../x (deleted)", the kept folder's very path.
+    await rename(path.join(home, odd), path.join(home, 'x'));
+    await rm(path.join(home, 'x'), { recursive: true });
+    await mkdir(path.join(home, odd));
+    expect(await uploadWhile(`${odd}/b`, async () => {})).toBe(0);
+    expect(readFileSync(path.join(home, odd, 'b'), 'utf8')).toBe('meow');
+    expect(await uploadWhile(`${odd}/c`, async () => {})).toBe(0);
+  });
+
   it('tells a folder in place from a moved one without /proc as well', async () => {
     const plain = await ConfinedRoot.open(path.join(base, 'root'), { procFd: false });
     try {
