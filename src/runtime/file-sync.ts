@@ -10,12 +10,14 @@
  * downloaded ~10% faster, and uploaded as much, with their syncs made inline. On a disk a
  * sync waits for the device (ext4 on this machine's virtio disk: 220-2,500 µs), which must
  * not stall the loop: every inline sync is timed, and once SLOW_RUN of them in a row took
- * longer than SLOW_SYNC_US, or more than SLOW_SHARE of the recent ones did, every later sync
- * goes through the pool, for the rest of the process. A sync to tmpfs is slow only when the
- * process is preempted during it, now and then on a busy machine (during uploads here: 16 of
- * 8,000 over 50 µs, p50 3.4 µs, p99 9 µs), not several times in a row; a disk's syncs of
- * fresh data are slow every time. Only fresh files of at most INLINE_SYNC_MAX_BYTES are
- * tried inline, which bounds what the few syncs made on a disk before the switch can stall.
+ * longer than SLOW_SYNC_US, or the time they take, as a moving average over ~64, passes
+ * MEAN_LIMIT_US, every later sync goes through the pool, for the rest of the process. A sync
+ * to tmpfs is slow only when the process is preempted during it, now and then on a busy
+ * machine (during uploads here: 16 of 8,000 over 50 µs, p50 3.4 µs, p99 9 µs, the longest
+ * 5.4 ms), not several times in a row; a disk's syncs of fresh data are slow every time, and
+ * a disk that is slow only now and then (one sync in five taking 20 ms) passes the average
+ * at its first slow one. Only fresh files of at most INLINE_SYNC_MAX_BYTES are tried inline,
+ * which bounds what the few syncs made on a disk before the switch can stall.
  *
  * Every file is synced either way: only where the call is made changes.
  */
@@ -27,8 +29,8 @@ export const INLINE_SYNC_MAX_BYTES = 256 * 1024;
 export const SLOW_SYNC_US = 50;
 /** Slow inline syncs in a row after which syncs go through the thread pool. */
 export const SLOW_RUN = 3;
-/** Share of slow syncs among the recent ones (a moving average over ~16) that does the same. */
-export const SLOW_SHARE = 0.25;
+/** Mean time of an inline sync (a moving average, weight 1/64) above which the same happens. */
+export const MEAN_LIMIT_US = 150;
 
 const SLOW_SYNC_NS = BigInt(SLOW_SYNC_US * 1000);
 
@@ -36,8 +38,8 @@ const SLOW_SYNC_NS = BigInt(SLOW_SYNC_US * 1000);
 export class SyncPlace {
   /** Slow inline syncs in a row, up to the last one. */
   #run = 0;
-  /** Exponential moving average (weight 1/16) of whether an inline sync was slow. */
-  #share = 0;
+  /** Exponential moving average (weight 1/64) of the inline syncs' time, in nanoseconds. */
+  #meanNs = 0;
   #pooled = false;
 
   /** `syncNow`: the inline sync; `now`: a clock in nanoseconds (both replaceable for tests). */
@@ -74,10 +76,9 @@ export class SyncPlace {
   }
 
   #took(ns: bigint): void {
-    const slow = ns > SLOW_SYNC_NS;
-    this.#run = slow ? this.#run + 1 : 0;
-    this.#share += ((slow ? 1 : 0) - this.#share) / 16;
-    if (this.#run >= SLOW_RUN || this.#share > SLOW_SHARE) this.#pooled = true;
+    this.#run = ns > SLOW_SYNC_NS ? this.#run + 1 : 0;
+    this.#meanNs += (Number(ns) - this.#meanNs) / 64;
+    if (this.#run >= SLOW_RUN || this.#meanNs > MEAN_LIMIT_US * 1000) this.#pooled = true;
   }
 }
 
