@@ -302,14 +302,13 @@ export class UserFiles {
   }
 
   /**
-   * A share of the kept folder when it is `folder` and still there (ConfinedDir.inPlace with
-   * the root's path as last read: one readlink, where a walk is two opens and two closes; the
-   * full check comes before the part is placed); the kept one is let go otherwise. Where
-   * there is no /proc, inPlace is a walk itself: nothing is kept.
+   * A share of the kept folder when it is `folder` and still there (ConfinedDir.inPlace: one
+   * readlink of it and one of the root, where a walk is two opens and two closes); the kept
+   * one is let go otherwise. Where there is no /proc, inPlace is a walk itself: nothing kept.
    */
   #keptFolder(folder: readonly string[]): ConfinedDir | undefined {
     const kept = this.#lastFolder;
-    if (kept?.key === folder.join('/') && kept.dir.inPlace({ rootAsLastRead: true })) return kept.dir.share();
+    if (kept?.key === folder.join('/') && kept.dir.inPlace()) return kept.dir.share();
     this.#forgetFolder();
     return undefined;
   }

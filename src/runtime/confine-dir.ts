@@ -132,25 +132,14 @@ export class ConfinedDir {
    * Whether this folder is still where it was opened: at its names under the root, not moved
    * elsewhere (another user's home, outside the root), not removed, not replaced. A handle
    * held for a while (an upload's folder) is checked before anything is put in it. With
-   * /proc, a readlink of this folder and one of the root; without, a fresh walk.
-   *
-   * `rootAsLastRead`: compare with the root's path as read by the last check (read again when
-   * they differ, so a root moved as a whole is followed), one readlink instead of two. Such a
-   * check can be fooled by a root moved away and another tree made where it was (which takes
-   * the rights of the root's parent folder): it is for a first look (is a kept folder worth
-   * reusing), never for the check that lets something be put into the folder.
+   * /proc, one readlink each of this folder and of the root; without, a fresh walk.
    */
-  inPlace(o: { rootAsLastRead?: boolean } = {}): boolean {
+  inPlace(): boolean {
     this.#open();
     try {
       if (this.walker.proc) {
         const here = readlinkSync(this.ref.at);
-        const walker = this.walker;
-        const last = walker.rootPath;
-        if (!(o.rootAsLastRead && last !== undefined && here === path.join(last, ...this.names))) {
-          walker.rootPath = readlinkSync(walker.root.at);
-          if (here !== path.join(walker.rootPath, ...this.names)) return false;
-        }
+        if (here !== path.join(readlinkSync(this.walker.root.at), ...this.names)) return false;
         // A removed folder reads as its last path and " (deleted)": the same text as a folder
         // of that name still there, which only its link count tells apart.
         return !here.endsWith(DELETED) || fstatSync(this.ref.fd).nlink > 0;

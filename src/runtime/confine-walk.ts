@@ -90,9 +90,6 @@ export const errnoOf = (err: unknown): string | undefined => (err as NodeJS.Errn
 
 /** The walker of one root: `root` is its verified handle, `real` its real path. */
 export class Walker {
-  /** Where the root was at the last check of a folder's place (see ConfinedDir.inPlace). */
-  rootPath: string | undefined;
-
   constructor(
     readonly root: DirRef,
     readonly real: string,

@@ -161,7 +161,15 @@ describe('an upload target', () => {
     await rename(path.join(base, 'root'), real);
     await mkdir(path.join(base, 'root', 'ann'), { recursive: true });
     await rename(path.join(real, 'ann', 'docs'), path.join(base, 'root', 'ann', 'docs'));
-    expect(await uploadWhile('docs/f2', async () => {})).toBe(ErrorCode.NOT_FOUND);
+    // Not where the root is now: the folder is looked for there, and is not there.
+    expect((await files.target('docs/f2')).dir).toBeUndefined();
+    // Moved there while an upload is under way: its part is not placed.
+    await rename(path.join(base, 'root', 'ann', 'docs'), path.join(real, 'ann', 'docs'));
+    expect(
+      await uploadWhile('docs/f2', async () => {
+        await rename(path.join(real, 'ann', 'docs'), path.join(base, 'root', 'ann', 'docs'));
+      }),
+    ).toBe(ErrorCode.NOT_FOUND);
     expect(existsSync(path.join(base, 'root', 'ann', 'docs', 'f2'))).toBe(false);
     expect(existsSync(path.join(real, 'ann', 'docs', 'f2'))).toBe(false);
   });
