@@ -104,7 +104,11 @@ export class SendBuffers {
       this.#used = 0;
     }
     if (this.#slab >= SEND_SLABS) return Buffer.allocUnsafe(size);
-    const slab = (this.#slabs[this.#slab] ??= Buffer.allocUnsafeSlow(SEND_SLAB));
+    let slab = this.#slabs[this.#slab];
+    if (slab === undefined) {
+      slab = Buffer.allocUnsafeSlow(SEND_SLAB);
+      this.#slabs[this.#slab] = slab;
+    }
     const out = slab.subarray(this.#used, this.#used + size);
     this.#used += size;
     return out;
