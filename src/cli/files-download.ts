@@ -190,14 +190,18 @@ Examples:
             return;
           }
           const steps = planTree(base, await client.list(remote, true, { signal }));
-          await mkdir(base, { recursive: true });
+          // Folders this download makes are empty: nothing is looked for in them (inNewFolder).
+          const made = new Set<string>();
+          if ((await mkdir(base, { recursive: true })) !== undefined) made.add(path.resolve(base));
           const from = requestedForm(remote);
-          const files: { remote: string; local: string; size: number }[] = [];
+          const files: { remote: string; local: string; size: number; inNewFolder: boolean }[] = [];
           for (const step of steps) {
-            if (step.entry.type === 'dir') await makeLocalFolder(step.local);
-            else {
+            if (step.entry.type === 'dir') {
+              if (await makeLocalFolder(step.local)) made.add(path.resolve(step.local));
+            } else {
               const listed = from === '.' ? step.listed : `${from}/${step.listed}`;
-              files.push({ remote: listed, local: step.local, size: step.entry.size });
+              const inNewFolder = made.has(path.resolve(path.dirname(step.local)));
+              files.push({ remote: listed, local: step.local, size: step.entry.size, inNewFolder });
             }
           }
           if (existing.skipExisting || existing.skipIdentical) {

@@ -32,6 +32,7 @@ import {
   type DownloadOptions,
   type KeptPart,
   keptPart,
+  NO_PART,
   openPart,
   PART_SUFFIX,
   placePart,
@@ -82,6 +83,12 @@ export interface UploadOptions extends OperationOptions {
 export interface DownloadItem {
   remote: string;
   local: string;
+  /**
+   * `local`'s folder was made, empty, by the caller for this download: neither the file nor
+   * a part of an earlier attempt is looked for there (two lookups a file). A file that
+   * appears at its name meanwhile is still not replaced without `overwrite` (its link fails).
+   */
+  inNewFolder?: boolean;
 }
 
 export interface DownloadFilesOptions extends OperationOptions {
@@ -619,11 +626,17 @@ export class FilesClient {
     }
   }
 
-  /** Checks the destination, looks for a kept part, and asks for the file. */
+  /**
+   * Checks the destination, looks for a kept part (neither in a folder new for this download:
+   * see DownloadItem.inNewFolder), and asks for the file.
+   */
   async #requestGet(item: DownloadItem, overwrite: boolean): Promise<AskedGet> {
-    await checkDestination(item.local, overwrite);
     const partPath = `${item.local}${PART_SUFFIX}`;
-    const kept = await keptPart(partPath);
+    let kept: KeptPart = NO_PART;
+    if (!item.inNewFolder) {
+      await checkDestination(item.local, overwrite);
+      kept = await keptPart(partPath);
+    }
     this.#channel.send({ op: 'get', path: item.remote, offset: kept.offset, prefixSha256: kept.prefix });
     return { item, partPath, kept, overwrite };
   }

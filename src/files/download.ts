@@ -59,9 +59,12 @@ export async function checkDestination(local: string, overwrite: boolean): Promi
   }
 }
 
+/** No part: a download from the start. */
+export const NO_PART: KeptPart = Object.freeze({ offset: 0, prefix: undefined, hash: undefined });
+
 /** The part an earlier attempt left at `partPath`, if any (a link there is not followed). */
 export async function keptPart(partPath: string): Promise<KeptPart> {
-  const none = { offset: 0, prefix: undefined, hash: undefined };
+  const none = NO_PART;
   // Usually there is none: found out without the thread pool, and without an exception (a
   // failed open throws one, whose stack trace cost a folder of small files' download ~10%).
   // A link is no part (the open below does not follow one either).
@@ -238,12 +241,14 @@ export function planTree(base: string, entries: readonly Entry[]): TreeStep[] {
 }
 
 /**
- * Makes the folder `local` of a folder download: new, or already a real folder. A link or a
- * file there is refused (`ERR_PATH_DENIED`): the download never writes through a link.
+ * Makes the folder `local` of a folder download: new (true), or already a real folder
+ * (false). A link or a file there is refused (`ERR_PATH_DENIED`): the download never writes
+ * through a link.
  */
-export async function makeLocalFolder(local: string): Promise<void> {
+export async function makeLocalFolder(local: string): Promise<boolean> {
   try {
     await mkdir(local, { mode: 0o777 });
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const info = await lstat(local);
@@ -253,5 +258,6 @@ export async function makeLocalFolder(local: string): Promise<void> {
         `${local} exists and is not a folder (a link is not followed)`,
       );
     }
+    return false;
   }
 }

@@ -163,6 +163,49 @@ describe('batches of files', () => {
     expect((await readdir(into)).filter((n) => n.endsWith('.sockit-part'))).toEqual([]);
   });
 
+  it('downloads into a folder new for it without looking there first, and still replaces nothing', async () => {
+    const into = path.join(base, 'fresh');
+    await mkdir(into);
+    const names = [...files.keys()].slice(0, 40);
+    // Put there behind the caller's back: a file at one name, a stale part at another.
+    await writeFile(path.join(into, names[5] as string), 'mine');
+    await writeFile(path.join(into, `${names[7]}.sockit-part`), 'stale bytes');
+    const login = () =>
+      FilesClient.login({
+        host: '127.0.0.1',
+        port: service.address.port,
+        user: 'ann',
+        password: 'correct horse',
+      });
+    // A client of its own: a failure on this side leaves its connection out of step.
+    const own = await login();
+    const done: string[] = [];
+    const err = await codeOf(
+      own.downloadFiles(
+        names.map((name) => ({ remote: `up/${name}`, local: path.join(into, name), inNewFolder: true })),
+        { onDone: (item) => done.push(path.basename(item.local)) },
+      ),
+    );
+    own.close();
+    // Not looked for first: found when its name is to be given, and kept.
+    expect(err).toBe(ErrorCode.EXISTS);
+    expect(await readFile(path.join(into, names[5] as string), 'utf8')).toBe('mine');
+    expect(done).toEqual(expect.arrayContaining(names.slice(0, 5)));
+    expect(done).not.toContain(names[5]);
+    // The rest asked for again: the stale part is written over from the start.
+    const again = await login();
+    try {
+      const rest = names.slice(6).filter((name) => !done.includes(name));
+      await again.downloadFiles(
+        rest.map((name) => ({ remote: `up/${name}`, local: path.join(into, name), inNewFolder: true })),
+      );
+    } finally {
+      again.close();
+    }
+    for (const name of names.slice(6))
+      expect(sha(await readFile(path.join(into, name)))).toBe(sha(files.get(name) as Buffer));
+  });
+
   it('stops downloading at a missing file, takes what was asked before it, and goes on', async () => {
     const into = path.join(base, 'down-stop');
     await mkdir(into);
