@@ -26,6 +26,9 @@ export interface ConfinedEntry {
   stats: Stats;
 }
 
+/** What Linux adds to the path /proc shows for a removed file or folder. */
+const DELETED = ' (deleted)';
+
 /**
  * A verified folder handle; close it when done (its children may outlive it).
  *
@@ -39,9 +42,6 @@ export interface ConfinedEntry {
  * }
  * ```
  */
-/** What Linux adds to the path /proc shows for a removed file or folder. */
-const DELETED = ' (deleted)';
-
 export class ConfinedDir {
   #closed = false;
   /** Set once the folder is shared (see share): its handle is closed when the last holder closes. */
