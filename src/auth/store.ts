@@ -161,7 +161,7 @@ class KyselyUserStore implements UserStore {
   #closed: Promise<void> | undefined;
   /**
    * SQLite only: records read, each with the database's change marks of when it was read,
-   * served again while neither moved (see #kept). The file service reads its user's record
+   * served again while neither moved (see get). The file service reads its user's record
    * at every upload, for the quota: for a folder of small files that read (Kysely's query
    * and the driver's call, ~40 µs) was a tenth of the server's CPU.
    */
