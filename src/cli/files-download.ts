@@ -194,7 +194,7 @@ Examples:
           const made = new Set<string>();
           if ((await mkdir(base, { recursive: true })) !== undefined) made.add(path.resolve(base));
           const from = requestedForm(remote);
-          const files: { remote: string; local: string; size: number; inNewFolder: boolean }[] = [];
+          const files: (DownloadItem & { size: number })[] = [];
           for (const step of steps) {
             if (step.entry.type === 'dir') {
               if (await makeLocalFolder(step.local)) made.add(path.resolve(step.local));

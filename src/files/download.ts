@@ -64,13 +64,12 @@ export const NO_PART: KeptPart = Object.freeze({ offset: 0, prefix: undefined, h
 
 /** The part an earlier attempt left at `partPath`, if any (a link there is not followed). */
 export async function keptPart(partPath: string): Promise<KeptPart> {
-  const none = NO_PART;
   // Usually there is none: found out without the thread pool, and without an exception (a
   // failed open throws one, whose stack trace cost a folder of small files' download ~10%).
   // A link is no part (the open below does not follow one either).
-  if (!lstatSync(partPath, { throwIfNoEntry: false })?.isFile()) return none;
+  if (!lstatSync(partPath, { throwIfNoEntry: false })?.isFile()) return NO_PART;
   const handle = await open(partPath, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
-  if (!handle) return none;
+  if (!handle) return NO_PART;
   try {
     const offset = (await handle.stat()).size;
     const hash = await hashPrefix(handle, offset);
