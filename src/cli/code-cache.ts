@@ -44,7 +44,7 @@ import {
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
 import { Script } from 'node:vm';
-import { cacheDir, privateFolder, safePath } from './user-dirs.js';
+import { cacheDir, checkPath, isPrivate, privateFolder, safePath } from './user-dirs.js';
 
 /** Larger cache files are not read: a bundle's is 0.1-2 MB. */
 const MAX_CACHE = 32 * 1024 * 1024;
@@ -76,7 +76,8 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
     // mkdir loops forever on a path under /proc/self/fd), and nowhere another user could
     // have a say (see safePath): each in its parent's real path once that path is checked,
     // code/ only in a private folder.
-    if (lstatSync(wanted, { throwIfNoEntry: false }) === undefined) {
+    let check = checkPath(wanted);
+    if (check.missing) {
       for (const dir of [path.dirname(path.dirname(wanted)), path.dirname(wanted), wanted]) {
         if (lstatSync(dir, { throwIfNoEntry: false }) !== undefined) continue;
         const parent = realpathSync(path.dirname(dir));
@@ -84,8 +85,16 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
         if (dir === wanted && privateFolder(parent, false) !== 'mine') return undefined;
         mkdirSync(path.join(parent, path.basename(dir)), { mode: 0o700 });
       }
+      check = checkPath(wanted);
     }
-    if (!safePath(wanted)) return undefined;
+    if (!check.safe) return undefined;
+    // No link on the way (the usual case): the folder is its own real path, and the walk
+    // has examined it and the folder above it.
+    if (check.linkFree) {
+      return check.self && check.parent && isPrivate(check.self) && isPrivate(check.parent)
+        ? wanted
+        : undefined;
+    }
     // The real path needs its own walk only when a link on the way led elsewhere.
     const dir = realpathSync(wanted);
     if ((dir !== wanted && !safePath(dir)) || privateFolder(dir, false) !== 'mine') return undefined;

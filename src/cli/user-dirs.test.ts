@@ -1,8 +1,8 @@
-import { lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheDir, homeDir, safePath } from './user-dirs.js';
+import { cacheDir, checkPath, homeDir, safePath } from './user-dirs.js';
 
 describe('cacheDir and homeDir', () => {
   it('is os.homedir(), which is $HOME when set', () => {
@@ -47,5 +47,35 @@ describe('safePath', () => {
     lchownSync(link, 12345, 12345);
     expect(safePath(link)).toBe(false);
     expect(safePath(`${link}/`)).toBe(false);
+  });
+});
+
+describe('checkPath', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'sockit-check-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('without a link on the way: link-free, with the lstat of the folder and of the one above', () => {
+    const dir = path.join(root, 'a', 'b');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const check = checkPath(`${dir}/`);
+    expect(check).toMatchObject({ safe: true, missing: false, linkFree: true });
+    expect(check.self?.ino).toBe(lstatSync(dir).ino);
+    expect(check.parent?.ino).toBe(lstatSync(path.dirname(dir)).ino);
+    expect(checkPath('/')).toMatchObject({ safe: true, linkFree: true, parent: undefined });
+  });
+
+  it('a link anywhere on the way, last or above: safe, not link-free', () => {
+    const target = path.join(root, 'target');
+    mkdirSync(path.join(target, 'inner'), { recursive: true, mode: 0o700 });
+    const link = path.join(root, 'link');
+    symlinkSync(target, link);
+    expect(checkPath(link)).toMatchObject({ safe: true, linkFree: false });
+    expect(checkPath(path.join(link, 'inner'))).toMatchObject({ safe: true, linkFree: false });
+  });
+
+  it('missing only when the path itself is not there; a file on the way is unsafe', () => {
+    expect(checkPath(path.join(root, 'none'))).toMatchObject({ safe: false, missing: true });
+    expect(checkPath(path.join(root, 'none', 'below'))).toMatchObject({ safe: false, missing: true });
+    expect(checkPath('relative/path')).toMatchObject({ safe: false, missing: false });
   });
 });

@@ -125,6 +125,42 @@ describe('the code cache of a command bundle', () => {
     expect(await cacheFiles()).toHaveLength(2);
   });
 
+  it('a folder others may only enter or read (no write) is not used either, code/ or the one above', async () => {
+    await mkdir(cache, { recursive: true, mode: 0o700 });
+    for (const open of [cache, path.dirname(cache)]) {
+      for (const mode of [0o705, 0o750, 0o740]) {
+        await chmod(open, mode);
+        await ipOutput({ env });
+        expect(await cacheFiles()).toEqual([]);
+      }
+      await chmod(open, 0o700);
+    }
+    await ipOutput({ env });
+    expect(await cacheFiles()).toHaveLength(1);
+  });
+
+  it("reached through this user's link, the folders it leads to are the ones checked and used", async () => {
+    const target = path.join(home, 'target');
+    await mkdir(target, { mode: 0o700 });
+    const link = path.join(home, 'link');
+    await symlink(target, link);
+    const through = { env: { ...env, XDG_CACHE_HOME: link } };
+    const real = path.join(target, 'sockit', 'code');
+    await ipOutput(through);
+    const written = (await readdir(real)).filter((name) => name !== 'node');
+    expect(written).toHaveLength(1);
+    // Used as it is by the next run (not written again: same inode).
+    const first = await stat(path.join(real, written[0] as string));
+    await ipOutput(through);
+    expect((await stat(path.join(real, written[0] as string))).ino).toBe(first.ino);
+    // The folder above code/ open to others: not used.
+    await rm(real, { recursive: true });
+    await mkdir(real, { mode: 0o700 });
+    await chmod(path.dirname(real), 0o755);
+    await ipOutput(through);
+    expect(await readdir(real)).toEqual([]);
+  });
+
   it.runIf(process.getuid?.() === 0)(
     'run as root, a folder that belongs to another user is not used, though root could write it',
     async () => {
