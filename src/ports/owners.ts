@@ -162,11 +162,15 @@ function readHead(file: string): string | undefined {
     return undefined;
   }
   try {
+    // A read that gives less than asked has reached the end: comm is one seq_file record,
+    // and cmdline is copied a page at a time until the request or the arguments run out;
+    // so the usual read is one, not two (the second only to find the end).
     let length = 0;
     while (length < HEAD.length) {
-      const n = readSync(fd, HEAD, length, HEAD.length - length, null);
-      if (n === 0) break;
+      const wanted = HEAD.length - length;
+      const n = readSync(fd, HEAD, length, wanted, null);
       length += n;
+      if (n < wanted) break;
     }
     return HEAD.toString('utf8', 0, length);
   } catch {
