@@ -1,4 +1,4 @@
-import { lchownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -77,5 +77,10 @@ describe('checkPath', () => {
     expect(checkPath(path.join(root, 'none'))).toMatchObject({ safe: false, missing: true });
     expect(checkPath(path.join(root, 'none', 'below'))).toMatchObject({ safe: false, missing: true });
     expect(checkPath('relative/path')).toMatchObject({ safe: false, missing: false });
+    const file = path.join(root, 'file');
+    writeFileSync(file, 'x');
+    expect(checkPath(path.join(file, 'below'))).toMatchObject({ safe: false, missing: false });
+    expect(safePath(path.join(file, 'below'))).toBe(false);
+    expect(checkPath(file)).toMatchObject({ safe: false, missing: false });
   });
 });

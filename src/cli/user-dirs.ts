@@ -95,7 +95,14 @@ export function checkPath(dir: string): PathCheck {
   let linkFree = true;
   let at = last;
   for (;;) {
-    const st = lstatSync(at, { throwIfNoEntry: false });
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(at, { throwIfNoEntry: false });
+    } catch (err) {
+      // A file where a folder should be (ENOTDIR): no such path, and not one to make.
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return unsafe;
+      throw err;
+    }
     if (st === undefined) return { ...unsafe, missing: at === last };
     if (st.uid !== uid && st.uid !== 0) return unsafe;
     if (st.isSymbolicLink()) {
