@@ -9,9 +9,10 @@
  * that round trip is nearly all a small file's sync costs: a folder of 2,000 small files
  * downloaded ~10% faster, and uploaded as much, with their syncs made inline. On a disk a
  * sync waits for the device (ext4 on this machine's virtio disk: 220-2,500 µs), which must
- * not stall the loop: every inline sync is timed, and once SLOW_RUN of them in a row took
- * longer than SLOW_SYNC_US, or the time they take, as a moving average over ~64, passes
- * MEAN_LIMIT_US, every later sync goes through the pool, for the rest of the process. A sync
+ * not stall the loop: every inline sync is timed (an InlinePlace), and once SLOW_RUN of them
+ * in a row took longer than SLOW_SYNC_US, or the time they take, as a moving average over
+ * ~64, passes MEAN_LIMIT_US, every later sync goes through the pool, for the rest of the
+ * process (a file system that is slow to sync stays so). A sync
  * to tmpfs is slow only when the process is preempted during it, now and then on a busy
  * machine (during uploads here: 16 of 8,000 over 50 µs, p50 3.4 µs, p99 9 µs, the longest
  * 5.4 ms), not several times in a row; a disk's syncs of fresh data are slow every time, and
@@ -22,6 +23,7 @@
  * Every file is synced either way: only where the call is made changes.
  */
 import { fsyncSync } from 'node:fs';
+import { InlinePlace } from './inline-place.js';
 
 /** Largest file (bytes written since it was made) whose sync may be made on the event loop. */
 export const INLINE_SYNC_MAX_BYTES = 256 * 1024;
@@ -32,25 +34,24 @@ export const SLOW_RUN = 3;
 /** Mean time of an inline sync (a moving average, weight 1/64) above which the same happens. */
 export const MEAN_LIMIT_US = 150;
 
-const SLOW_SYNC_NS = BigInt(SLOW_SYNC_US * 1000);
-
 /** Where syncs are made, and what the inline ones cost so far. */
 export class SyncPlace {
-  /** Slow inline syncs in a row, up to the last one. */
-  #run = 0;
-  /** Exponential moving average (weight 1/64) of the inline syncs' time, in nanoseconds. */
-  #meanNs = 0;
-  #pooled = false;
+  readonly #place: InlinePlace;
 
   /** `syncNow`: the inline sync; `now`: a clock in nanoseconds (both replaceable for tests). */
   constructor(
     private readonly syncNow: (fd: number) => void = fsyncSync,
-    private readonly now: () => bigint = () => process.hrtime.bigint(),
-  ) {}
+    now: () => bigint = () => process.hrtime.bigint(),
+  ) {
+    this.#place = new InlinePlace(
+      { slowUs: SLOW_SYNC_US, slowRun: SLOW_RUN, meanLimitUs: MEAN_LIMIT_US },
+      now,
+    );
+  }
 
   /** True once syncs go through the thread pool for good. */
   get pooled(): boolean {
-    return this.#pooled;
+    return this.#place.pooled;
   }
 
   /**
@@ -63,22 +64,13 @@ export class SyncPlace {
    * ```
    */
   sync(fd: number, bytes: number, viaPool: () => Promise<void>): Promise<void> {
-    if (this.#pooled || bytes > INLINE_SYNC_MAX_BYTES) return viaPool();
-    const began = this.now();
+    if (bytes > INLINE_SYNC_MAX_BYTES || !this.#place.inline) return viaPool();
     try {
-      this.syncNow(fd);
+      this.#place.run(() => this.syncNow(fd));
     } catch (err) {
       return Promise.reject(err);
-    } finally {
-      this.#took(this.now() - began);
     }
     return Promise.resolve();
-  }
-
-  #took(ns: bigint): void {
-    this.#run = ns > SLOW_SYNC_NS ? this.#run + 1 : 0;
-    this.#meanNs += (Number(ns) - this.#meanNs) / 64;
-    if (this.#run >= SLOW_RUN || this.#meanNs > MEAN_LIMIT_US * 1000) this.#pooled = true;
   }
 }
 
