@@ -1,12 +1,12 @@
 /** FilePump's reads: how much of a file a transfer holds before and after the client answers. */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { BlockPump, BlockWriter, FilePump, readChunkSize } from './io.js';
+import { BlockPump, BlockWriter, FilePump, inlineChunkSize, type ReadPlace, readChunkSize } from './io.js';
 import { Rto } from './rto.js';
 import { TftpSender } from './sender.js';
 
@@ -26,17 +26,45 @@ function lockstepSender(send: (packet: Buffer | readonly Buffer[]) => void): Tft
   });
 }
 
+/** A place that makes the reads inline or through the pool as `inline()` says, and counts the inline ones. */
+function placeOf(inline: () => boolean): ReadPlace & { inlineReads: number } {
+  return {
+    inlineReads: 0,
+    get inline() {
+      return inline();
+    },
+    run<T>(call: () => T): T {
+      this.inlineReads++;
+      return call();
+    },
+  };
+}
+
+/** A FilePump whose reads are made where `place` says; a read error fails the test. */
+function pumpOf(handle: FileHandle, sender: TftpSender, place: ReadPlace): FilePump {
+  return new FilePump(
+    handle,
+    sender,
+    (err) => {
+      throw err;
+    },
+    place,
+  );
+}
+
 describe('FilePump', () => {
-  it('reads one chunk until a block is acknowledged, then one chunk ahead', async () => {
+  it('through the pool: reads one chunk until a block is acknowledged, then one chunk ahead', async () => {
     const file = path.join(dir, 'f.bin');
     writeFileSync(file, randomBytes(8 * readChunkSize(512, 1)));
     const handle = await open(file, 'r');
     const read = vi.spyOn(handle, 'read');
     const sent: number[] = [];
     const sender = lockstepSender((packet) => sent.push((packet as Buffer[])[0]?.readUInt16BE(2) ?? -1));
-    const pump = new FilePump(handle, sender, (err) => {
-      throw err;
-    });
+    const pump = pumpOf(
+      handle,
+      sender,
+      placeOf(() => false),
+    );
     sender.start();
     pump.start(512);
     await vi.waitFor(() => expect(sent).toEqual([1]));
@@ -51,6 +79,103 @@ describe('FilePump', () => {
     expect(sent).toEqual([1, 2]);
     pump.stop();
   });
+
+  it('inline: the same, each read made at once, of 64 KiB', async () => {
+    const file = path.join(dir, 'g.bin');
+    writeFileSync(file, randomBytes(8 * inlineChunkSize(512)));
+    const handle = await open(file, 'r');
+    const read = vi.spyOn(handle, 'read');
+    const sent: number[] = [];
+    const sender = lockstepSender((packet) => sent.push((packet as Buffer[])[0]?.readUInt16BE(2) ?? -1));
+    const place = placeOf(() => true);
+    const pump = pumpOf(handle, sender, place);
+    sender.start();
+    pump.start(512);
+    expect(sent).toEqual([1]);
+    expect(place.inlineReads).toBe(1);
+    sender.ack(1);
+    pump.pump();
+    expect(place.inlineReads).toBe(2);
+    expect(sent).toEqual([1, 2]);
+    expect(read).not.toHaveBeenCalled();
+    expect(inlineChunkSize(512)).toBe(65536);
+    expect(inlineChunkSize(65464)).toBe(65464);
+    expect(inlineChunkSize(1468)).toBe(1468 * 44);
+    pump.stop();
+  });
+
+  // Every byte in order whichever way each read is made, the way changing mid-file (chunks of
+  // both sizes in flight and in the free list), for files that end inside a chunk, on a chunk's
+  // end, and on a block boundary.
+  for (const [name, switchAt] of [
+    ['inline', Number.POSITIVE_INFINITY],
+    ['the pool', 0],
+    ['inline then the pool', 5],
+    ['the pool then inline', -5],
+  ] as const) {
+    it(`sends the file exactly, reads made ${name}`, async () => {
+      // 1468-byte blocks: a pool read is 45 blocks, an inline one 44.
+      const blksize = 1468;
+      const pooledChunk = readChunkSize(blksize, 1);
+      const inlineChunk = inlineChunkSize(blksize);
+      expect(pooledChunk).not.toBe(inlineChunk);
+      for (const size of [
+        0,
+        blksize - 1,
+        blksize,
+        3 * pooledChunk,
+        3 * inlineChunk + 700,
+        5 * pooledChunk + 1,
+      ]) {
+        const file = path.join(dir, `h-${size}.bin`);
+        const content = randomBytes(size);
+        writeFileSync(file, content);
+        const handle = await open(file, 'r');
+        let reads = 0;
+        const place = placeOf(() => {
+          reads++;
+          return switchAt >= 0 ? reads <= switchAt : reads > -switchAt;
+        });
+        const got: Buffer[] = [];
+        let last = 0;
+        let finished = false;
+        const rto = new Rto({ initialMs: 1000 });
+        const sender = new TftpSender(
+          { blksize, windowsize: 1, rollover: 0, rto, retries: 5, now: Date.now },
+          {
+            send: (packet) => {
+              const [header, payload] = packet as Buffer[];
+              const block = header?.readUInt16BE(2) ?? 0;
+              if (block === last + 1) {
+                got.push(Buffer.from(payload as Buffer));
+                last = block;
+              }
+            },
+            arm: () => {},
+            disarm: () => {},
+            complete: () => {
+              finished = true;
+            },
+            fail: (e) => {
+              throw e;
+            },
+          },
+        );
+        const pump = pumpOf(handle, sender, place);
+        sender.start();
+        pump.start(blksize);
+        let acked = 0;
+        while (!finished) {
+          await vi.waitFor(() => expect(last).toBeGreaterThan(acked), { timeout: 2000, interval: 1 });
+          acked = last;
+          sender.ack(acked);
+          pump.pump();
+        }
+        expect(Buffer.concat(got).equals(content), `${name}, ${size} bytes`).toBe(true);
+        pump.stop();
+      }
+    });
+  }
 });
 
 describe('BlockWriter', () => {

@@ -5,22 +5,55 @@
  * sender off (through the receiver's ACKs) while its target lags behind.
  */
 
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { ErrorCode, SockitError } from '../errors.js';
+import { InlinePlace } from '../runtime/inline-place.js';
 import { NetasciiDecoder, NetasciiEncoder } from './netascii.js';
 import type { TftpSender } from './sender.js';
 
 /**
- * Read size for files: a whole number of blocks (so that no read leaves a remainder to
- * copy), at least two windows, at least 64 KiB so that small blocks cost few reads (one per
- * 128 blocks of 512 bytes), and at least 8 blocks: a read goes through the thread pool, a
- * handful of system calls and two thread wake-ups, which at one read per two blocks of
- * 64 KiB cost as much as the blocks' own sends. Memory per transfer is two such chunks at most.
+ * Read size for files through the thread pool: a whole number of blocks (so that no read
+ * leaves a remainder to copy), at least two windows, at least 64 KiB so that small blocks
+ * cost few reads (one per 128 blocks of 512 bytes), and at least 8 blocks: a read through
+ * the pool costs a handful of system calls and two thread wake-ups, which at one read per
+ * two blocks of 64 KiB cost as much as the blocks' own sends. Memory per transfer is two
+ * such chunks at most.
  */
 export function readChunkSize(blksize: number, windowsize: number): number {
   return blksize * Math.max(2 * windowsize, 8, Math.ceil((64 * 1024) / blksize));
 }
+
+/**
+ * Read size for files read on the event loop (see FILE_READS): as many whole blocks as fit in
+ * 64 KiB, at least one (one block of 64 KiB, 44 of 1468 bytes). Such a read is made right
+ * after a block is sent, while the client takes that block in, and is over before its ACK
+ * comes back.
+ */
+export function inlineChunkSize(blksize: number): number {
+  return blksize * Math.max(1, Math.floor((64 * 1024) / blksize));
+}
+
+/** What FilePump asks of where its reads are made (an InlinePlace). */
+export type ReadPlace = Pick<InlinePlace, 'inline' | 'run'>;
+
+/**
+ * Where FilePump's reads are made, for every transfer of the process: on the event loop while
+ * they come from the page cache (a 64 KiB read ~10-20 µs here), as the C servers read; through
+ * the thread pool, in larger chunks, once reads wait for a disk (see InlinePlace: three reads
+ * over 200 µs in a row, or a mean over 150 µs), and inline again a second later (then 2, 4 ...
+ * 64 s), when the file may be cached by then. Measured at 65464-byte blocks in lockstep: 1.08-1.14x
+ * faster downloads and 18% less server CPU than reads of 8 blocks through the pool, each of
+ * which cost the loop a wake-up of a pool thread and one back, and put a third thread on a
+ * two-core machine beside the server and its client.
+ */
+export const FILE_READS: ReadPlace = new InlinePlace({
+  slowUs: 200,
+  slowRun: 3,
+  meanLimitUs: 150,
+  retryMs: 1000,
+});
 
 /** What feeds a sender: started once the block size is known, pumped whenever it has room. */
 export interface Pump {
@@ -156,8 +189,10 @@ export class FilePump implements Pump {
   readonly #handle: FileHandle;
   readonly #sender: TftpSender;
   readonly #onError: (err: Error) => void;
+  readonly #place: ReadPlace;
   #blksize = 512;
   #chunkSize = 0;
+  #inlineSize = 0;
   #chunks: Chunk[] = [];
   #free: Buffer[] = [];
   #position = 0;
@@ -167,10 +202,17 @@ export class FilePump implements Pump {
   #done = false;
   #started = false;
 
-  constructor(handle: FileHandle, sender: TftpSender, onError: (err: Error) => void) {
+  /** `place`: where reads are made (FILE_READS; another for tests). */
+  constructor(
+    handle: FileHandle,
+    sender: TftpSender,
+    onError: (err: Error) => void,
+    place: ReadPlace = FILE_READS,
+  ) {
     this.#handle = handle;
     this.#sender = sender;
     this.#onError = onError;
+    this.#place = place;
   }
 
   start(blksize: number): void {
@@ -178,6 +220,7 @@ export class FilePump implements Pump {
     this.#started = true;
     this.#blksize = blksize;
     this.#chunkSize = readChunkSize(blksize, this.#sender.windowsize);
+    this.#inlineSize = inlineChunkSize(blksize);
     this.pump();
   }
 
@@ -217,19 +260,28 @@ export class FilePump implements Pump {
     if (waiting === 0 || (waiting < 2 && acknowledged > 0)) this.#read();
   };
 
-  /** Starts reading the next chunk, unless a read is under way or the file has ended. */
+  /** Reads the next chunk, inline or through the pool, unless a read is under way or the file has ended. */
   #read(): void {
     if (this.#reading || this.#eof) return;
+    if (this.#place.inline) {
+      const buffer = this.#buffer(this.#inlineSize);
+      let length: number;
+      try {
+        length = this.#place.run(() => this.#fillNow(buffer));
+      } catch (err) {
+        this.#stopReading();
+        this.#onError(err as Error);
+        return;
+      }
+      this.#filled(buffer, length);
+      return;
+    }
     this.#reading = true;
-    const buffer = this.#free.pop() ?? Buffer.allocUnsafe(this.#chunkSize);
+    const buffer = this.#buffer(this.#chunkSize);
     void this.#fill(buffer).then(
       (length) => {
         this.#reading = false;
-        if (this.#done) return;
-        if (length < buffer.length) this.#eof = true;
-        if (length > 0) this.#chunks.push({ buffer, length, cut: 0, lastBlock: 0 });
-        else this.#free.push(buffer);
-        this.pump();
+        if (!this.#done) this.#filled(buffer, length);
       },
       (err: Error) => {
         this.#reading = false;
@@ -240,11 +292,37 @@ export class FilePump implements Pump {
     );
   }
 
-  /** Fills `buffer` from the file (several reads if the system returns less), short only at the end. */
+  /** A free buffer of `size` bytes (one of another size, left from reads made elsewhere, is dropped). */
+  #buffer(size: number): Buffer {
+    const free = this.#free.pop();
+    return free?.length === size ? free : Buffer.allocUnsafe(size);
+  }
+
+  /** A read is in: `length` bytes of `buffer`, fewer than it holds only at the end of the file. */
+  #filled(buffer: Buffer, length: number): void {
+    if (length < buffer.length) this.#eof = true;
+    if (length > 0) this.#chunks.push({ buffer, length, cut: 0, lastBlock: 0 });
+    else this.#free.push(buffer);
+    this.pump();
+  }
+
+  /** Fills `buffer` from the file through the pool (several reads if the system returns less), short only at the end. */
   async #fill(buffer: Buffer): Promise<number> {
     let length = 0;
     while (length < buffer.length) {
       const { bytesRead } = await this.#handle.read(buffer, length, buffer.length - length, this.#position);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      this.#position += bytesRead;
+    }
+    return length;
+  }
+
+  /** As #fill, on the event loop. */
+  #fillNow(buffer: Buffer): number {
+    let length = 0;
+    while (length < buffer.length) {
+      const bytesRead = readSync(this.#handle.fd, buffer, length, buffer.length - length, this.#position);
       if (bytesRead === 0) break;
       length += bytesRead;
       this.#position += bytesRead;
