@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BlockPump, BlockWriter, FilePump, inlineChunkSize, type ReadPlace, readChunkSize } from './io.js';
 import { Rto } from './rto.js';
 import { TftpSender } from './sender.js';
+import { localFileSystem } from './storage.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-io-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -205,5 +206,19 @@ describe('BlockPump', () => {
     new BlockPump(closed, sender, 512, false, (err) => errors.push(err.message));
     await new Promise((resolve) => setImmediate(resolve));
     expect(errors).toEqual(['gone', 'the input closed before its end']);
+  });
+});
+
+describe('localFileSystem', () => {
+  it("tells a local file system's file from one of another kind, by its descriptor", async () => {
+    const local = path.join(dir, 'local.bin');
+    writeFileSync(local, 'x');
+    const handle = await open(local, 'r');
+    // The test folder is on a disk or tmpfs; /proc (type 0x9fa0) is not a file system of files.
+    expect(await localFileSystem(handle, (await handle.stat()).dev)).toBe(true);
+    await handle.close();
+    const proc = await open('/proc/self/status', 'r');
+    expect(await localFileSystem(proc, (await proc.stat()).dev)).toBe(false);
+    await proc.close();
   });
 });

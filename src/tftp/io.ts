@@ -39,7 +39,8 @@ export function inlineChunkSize(blksize: number): number {
 export type ReadPlace = Pick<InlinePlace, 'inline' | 'run'>;
 
 /**
- * Where FilePump's reads are made, for every transfer of the process: on the event loop while
+ * Where FilePump's reads of files on local file systems are made, for every transfer of the
+ * process (a network file system's go through the pool: POOL_READS): on the event loop while
  * they come from the page cache (a 64 KiB read ~10-20 µs here), as the C servers read; through
  * the thread pool, in larger chunks, once reads wait for a disk (see InlinePlace: three reads
  * over 200 µs in a row, or a mean over 150 µs), and inline again a second later (then 2, 4 ...
@@ -54,6 +55,12 @@ export const FILE_READS: ReadPlace = new InlinePlace({
   meanLimitUs: 150,
   retryMs: 1000,
 });
+
+/** Every read through the thread pool: a file on a network or FUSE file system (see localFileSystem). */
+export const POOL_READS: ReadPlace = {
+  inline: false,
+  run: (call) => call(),
+};
 
 /** What feeds a sender: started once the block size is known, pumped whenever it has room. */
 export interface Pump {

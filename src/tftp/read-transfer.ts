@@ -4,7 +4,7 @@
  */
 import { ErrorCode } from '../errors.js';
 import type { TftpError } from './errors.js';
-import { BlockPump, FilePump, type Pump } from './io.js';
+import { BlockPump, FILE_READS, FilePump, POOL_READS, type Pump } from './io.js';
 import { negotiate } from './options.js';
 import { encodeError, Opcode } from './packet.js';
 import { TftpSender, type TransferStats } from './sender.js';
@@ -60,7 +60,7 @@ export class ReadTransfer extends Transfer {
     // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
     const pump: Pump =
       content.handle && !netascii
-        ? new FilePump(content.handle, sender, readFailed)
+        ? new FilePump(content.handle, sender, readFailed, content.local ? FILE_READS : POOL_READS)
         : new BlockPump(content.stream(o.blksize, o.windowsize), sender, o.blksize, netascii, readFailed);
     this.#sender = sender;
     this.#pump = pump;

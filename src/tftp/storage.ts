@@ -6,7 +6,7 @@
  * ConfinedRoot: a folder swapped for a link meanwhile makes it fail, never leave the root.
  */
 import { constants, createReadStream } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, isSockitError } from '../errors.js';
@@ -35,6 +35,11 @@ export interface Source {
   stream(blksize: number, windowsize: number): Readable;
   /** The open file, when the content is one (not a hook's stream). */
   handle?: FileHandle;
+  /**
+   * The file is on a local file system (localFileSystem), whose reads its sender may make on
+   * the event loop while they are fast (see FILE_READS); others are read through the pool.
+   */
+  local?: boolean;
   close(): void;
 }
 
@@ -76,6 +81,7 @@ export class ServedFiles {
     return {
       size: info.size,
       handle,
+      local: await localFileSystem(handle, info.dev),
       stream: (blksize, windowsize) =>
         createReadStream('', { fd: handle, highWaterMark: readChunkSize(blksize, windowsize) }),
       close: () => void handle.close().catch(() => {}),
@@ -164,4 +170,36 @@ function refusal(err: unknown, otherwise: string): Refusal {
   if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP')
     return refuse(TftpErrorCode.ACCESS_VIOLATION, 'permission denied');
   return refuse(0, otherwise);
+}
+
+/**
+ * statfs(2) f_type of the local file systems, whose reads wait for a local device at worst:
+ * ext2/3/4, XFS, Btrfs, F2FS, ZFS, tmpfs, ramfs, overlayfs (containers' layers), SquashFS.
+ * A network or FUSE file system (NFS, CIFS, sshfs ...) may keep a read waiting for seconds.
+ */
+const LOCAL_FILE_SYSTEMS = new Set([
+  0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 0x2fc12fc1, 0x01021994, 0x858458f6, 0x794c7630, 0x73717368,
+]);
+
+/** What localFileSystem found, by device: a file system keeps its type while mounted. */
+const LOCAL_BY_DEVICE = new Map<number, boolean>();
+const KEPT_DEVICES = 64;
+
+/**
+ * Whether the open file (on device `dev`, from its stat) is on a local file system: asked of
+ * the file itself (its descriptor, through /proc/self/fd), so that no rename of a path between
+ * open and statfs can mislead it, once per device; false when that cannot be told (no /proc).
+ */
+export async function localFileSystem(handle: FileHandle, dev: number): Promise<boolean> {
+  const known = LOCAL_BY_DEVICE.get(dev);
+  if (known !== undefined) return known;
+  let local = false;
+  try {
+    local = LOCAL_FILE_SYSTEMS.has((await statfs(`/proc/self/fd/${handle.fd}`)).type);
+  } catch {
+    return false;
+  }
+  if (LOCAL_BY_DEVICE.size >= KEPT_DEVICES) LOCAL_BY_DEVICE.clear();
+  LOCAL_BY_DEVICE.set(dev, local);
+  return local;
 }
