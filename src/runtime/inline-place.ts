@@ -37,7 +37,7 @@ const MAX_BACKOFF = 64;
  *
  * @example
  * ```ts
- * const reads = new InlinePlace({ slowUs: 200, slowRun: 3, meanLimitUs: 100, retryMs: 1000 });
+ * const reads = new InlinePlace({ slowUs: 200, slowRun: 3, meanLimitUs: 150, retryMs: 1000 });
  * if (reads.inline) n = reads.run(() => readSync(fd, buffer, 0, buffer.length, position));
  * else n = (await handle.read(buffer, 0, buffer.length, position)).bytesRead;
  * ```
