@@ -221,4 +221,24 @@ describe('localFileSystem', () => {
     expect(await localFileSystem(proc, (await proc.stat()).dev)).toBe(false);
     await proc.close();
   });
+
+  it('asks again for a device number without a block device under it, which a later mount may reuse', async () => {
+    const shm = path.join('/dev/shm', `sockit-io-${process.pid}`);
+    writeFileSync(shm, 'x');
+    try {
+      const tmpfs = await open(shm, 'r');
+      const proc = await open('/proc/self/status', 'r');
+      // Major 0 (an anonymous device, as tmpfs's, FUSE's and proc's are): the same number seen
+      // with another file system behind it gets that file system's answer.
+      const anonymous = (await tmpfs.stat()).dev;
+      expect(anonymous >>> 8).toBe(0);
+      expect(await localFileSystem(tmpfs, anonymous)).toBe(true);
+      expect(await localFileSystem(proc, anonymous)).toBe(false);
+      expect(await localFileSystem(tmpfs, anonymous)).toBe(true);
+      await tmpfs.close();
+      await proc.close();
+    } finally {
+      rmSync(shm, { force: true });
+    }
+  });
 });

@@ -181,17 +181,28 @@ const LOCAL_FILE_SYSTEMS = new Set([
   0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 0x2fc12fc1, 0x01021994, 0x858458f6, 0x794c7630, 0x73717368,
 ]);
 
-/** What localFileSystem found, by device: a file system keeps its type while mounted. */
+/**
+ * What localFileSystem found, by device: a block device's file system keeps its type while
+ * mounted. Not kept for a device without a block device under it (major number 0: tmpfs,
+ * NFS, FUSE, overlayfs, proc ...), whose numbers the kernel hands out again to whatever is
+ * mounted next: a tmpfs's number may be a FUSE file system's after a remount.
+ */
 const LOCAL_BY_DEVICE = new Map<number, boolean>();
 const KEPT_DEVICES = 64;
+
+/** The major number of a device number as Linux encodes it (new_encode_dev; glibc's major()). */
+function majorOf(dev: number): number {
+  return ((dev >>> 8) & 0xfff) | ((Math.floor(dev / 2 ** 32) >>> 0) & ~0xfff);
+}
 
 /**
  * Whether the open file (on device `dev`, from its stat) is on a local file system: asked of
  * the file itself (its descriptor, through /proc/self/fd), so that no rename of a path between
- * open and statfs can mislead it, once per device; false when that cannot be told (no /proc).
+ * open and statfs can mislead it, once per block device; false when that cannot be told (no /proc).
  */
 export async function localFileSystem(handle: FileHandle, dev: number): Promise<boolean> {
-  const known = LOCAL_BY_DEVICE.get(dev);
+  const kept = majorOf(dev) !== 0;
+  const known = kept ? LOCAL_BY_DEVICE.get(dev) : undefined;
   if (known !== undefined) return known;
   let local = false;
   try {
@@ -199,6 +210,7 @@ export async function localFileSystem(handle: FileHandle, dev: number): Promise<
   } catch {
     return false;
   }
+  if (!kept) return local;
   if (LOCAL_BY_DEVICE.size >= KEPT_DEVICES) LOCAL_BY_DEVICE.clear();
   LOCAL_BY_DEVICE.set(dev, local);
   return local;
