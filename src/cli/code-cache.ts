@@ -35,7 +35,6 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readSync,
   realpathSync,
   renameSync,
   unlinkSync,
@@ -44,6 +43,7 @@ import {
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
 import { Script } from 'node:vm';
+import { readFullSync } from '../runtime/read-full.js';
 import { cacheDir, checkPath, isPrivate, privateFolder, safePath } from './user-dirs.js';
 
 /** Larger cache files are not read: a bundle's is 0.1-2 MB. */
@@ -177,12 +177,7 @@ function readCache(file: string): Buffer | undefined {
       return undefined;
     }
     const data = Buffer.allocUnsafe(st.size);
-    let length = 0;
-    while (length < data.length) {
-      const n = readSync(fd, data, length, data.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
+    const length = readFullSync(fd, data);
     if (length !== st.size || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
     if (data.readUInt32LE(MAGIC.length) !== length - HEADER) return undefined;
     return data.subarray(HEADER);

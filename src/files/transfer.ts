@@ -3,21 +3,13 @@
  * the server's uploads and downloads and the client's.
  */
 import { createHash, type Hash } from 'node:crypto';
-import {
-  type BigIntStats,
-  closeSync,
-  fdatasync,
-  fstatSync,
-  fsync,
-  readSync,
-  writeSync,
-  writev,
-} from 'node:fs';
+import { type BigIntStats, closeSync, fdatasync, fstatSync, fsync, writeSync, writev } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { Channel } from '../runtime/channel.js';
 import { FILE_SYNCS } from '../runtime/file-sync.js';
+import { readFullSync } from '../runtime/read-full.js';
 import { SpareBuffers } from '../runtime/spare-buffers.js';
 import { abortedError } from './abort.js';
 
@@ -58,12 +50,7 @@ export async function hashPrefix(
  */
 export function readAtOnce(fd: number, size: number, into?: SendBuffers): Buffer {
   const buffer = into ? into.take(size) : Buffer.allocUnsafe(size);
-  let length = 0;
-  while (length < size) {
-    const n = readSync(fd, buffer, length, size - length, length);
-    if (n === 0) break;
-    length += n;
-  }
+  const length = readFullSync(fd, buffer);
   return length === size ? buffer : buffer.subarray(0, length);
 }
 

@@ -5,11 +5,11 @@
  * sender off (through the receiver's ACKs) while its target lags behind.
  */
 
-import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { ErrorCode, SockitError } from '../errors.js';
 import { InlinePlace } from '../runtime/inline-place.js';
+import { readFullSync } from '../runtime/read-full.js';
 import { NetasciiDecoder, NetasciiEncoder } from './netascii.js';
 import type { TftpSender } from './sender.js';
 
@@ -327,13 +327,8 @@ export class FilePump implements Pump {
 
   /** As #fill, on the event loop. */
   #fillNow(buffer: Buffer): number {
-    let length = 0;
-    while (length < buffer.length) {
-      const bytesRead = readSync(this.#handle.fd, buffer, length, buffer.length - length, this.#position);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      this.#position += bytesRead;
-    }
+    const length = readFullSync(this.#handle.fd, buffer, this.#position);
+    this.#position += length;
     return length;
   }
 
