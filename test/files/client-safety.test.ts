@@ -179,6 +179,10 @@ describe('files client against a hostile server', () => {
 
   it('takes no more than the announced size from a server that sends more', async () => {
     const bytes = randomBytes(50_000);
+    // What follows the announced 1000 bytes is read as the next frame's length: random, it
+    // is a length of at most 16 MiB one time in 256, whose rest the client (with no stall
+    // timeout) would wait for. Too large for any frame, it is refused at once.
+    bytes.writeUInt32BE(0xffff_ffff, 1000);
     const dest = path.join(downloads, 'f.bin');
     const c = await connect((request, peer) => {
       if (request.op !== 'get') return;
