@@ -147,6 +147,24 @@ describe('tftpPut', () => {
     expect(err.message).toMatch(/the input closed before its end/);
   });
 
+  it('fails without a short last block when its input ends before the size it was given', async () => {
+    // A file cut short while being uploaded: the server must not be told the file ended there.
+    const received: Buffer[] = [];
+    const port = await optionless([], received);
+    const err = (await tftpPut(
+      { host: '127.0.0.1', port },
+      'short.bin',
+      Readable.from([Buffer.alloc(1300, 1)]),
+      5000,
+    ).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(
+      /cannot read the input: the file shrank while being sent \(5000 bytes when opened, 1300 now\)/,
+    );
+    // Whole blocks only (one, or two when the second went out before the end was seen).
+    expect(received.length).toBeGreaterThan(0);
+    expect(received.every((block) => block.length === 512)).toBe(true);
+  });
+
   it('states tsize only when it knows the size on the wire: not from a stream of unknown size, not in netascii', async () => {
     const requests: Request[] = [];
     const port = await optionless(requests, []);

@@ -151,7 +151,9 @@ async function getOnce(
 }
 
 /**
- * Uploads `input` as `remote`. `size` (when known) is sent as tsize if `opts.tsize` is set.
+ * Uploads `input` as `remote`. `size` (when known) is sent as tsize if `opts.tsize` is set,
+ * and an input that ends before it fails the upload (no short last block is sent: the
+ * server would take what came for the whole file).
  *
  * @example
  * ```ts
@@ -232,10 +234,18 @@ async function putOnce(
         fail: settle,
       },
     );
-    const pump = new BlockPump(input, sender, DEFAULT_BLKSIZE, opts.mode === 'netascii', (err) => {
-      link.send(encodeError(TftpErrorCode.NOT_DEFINED, 'read error on the client'));
-      settle(localError(TftpErrorCode.NOT_DEFINED, `cannot read the input: ${err.message}`));
-    });
+    // With its size given, an input that ends short fails the upload (BlockPump's `size`).
+    const pump = new BlockPump(
+      input,
+      sender,
+      DEFAULT_BLKSIZE,
+      opts.mode === 'netascii',
+      (err) => {
+        link.send(encodeError(TftpErrorCode.NOT_DEFINED, 'read error on the client'));
+        settle(localError(TftpErrorCode.NOT_DEFINED, `cannot read the input: ${err.message}`));
+      },
+      size,
+    );
     const begin = (): void => {
       sender.ack(0);
       pump.start(negotiated.blksize);

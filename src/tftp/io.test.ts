@@ -1,11 +1,12 @@
 /** FilePump's reads: how much of a file a transfer holds before and after the client answers. */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { ErrorCode } from '../errors.js';
 import { BlockPump, BlockWriter, FilePump, inlineChunkSize, type ReadPlace, readChunkSize } from './io.js';
 import { Rto } from './rto.js';
 import { TftpSender } from './sender.js';
@@ -41,15 +42,15 @@ function placeOf(inline: () => boolean): ReadPlace & { inlineReads: number } {
   };
 }
 
-/** A FilePump whose reads are made where `place` says; a read error fails the test. */
-function pumpOf(handle: FileHandle, sender: TftpSender, place: ReadPlace): FilePump {
+/** A FilePump of a file of `size` bytes whose reads are made where `place` says; a read error fails the test. */
+function pumpOf(handle: FileHandle, sender: TftpSender, place: ReadPlace, size: number): FilePump {
   return new FilePump(
     handle,
     sender,
     (err) => {
       throw err;
     },
-    place,
+    { size, place },
   );
 }
 
@@ -65,6 +66,7 @@ describe('FilePump', () => {
       handle,
       sender,
       placeOf(() => false),
+      8 * readChunkSize(512, 1),
     );
     sender.start();
     pump.start(512);
@@ -89,7 +91,7 @@ describe('FilePump', () => {
     const sent: number[] = [];
     const sender = lockstepSender((packet) => sent.push((packet as Buffer[])[0]?.readUInt16BE(2) ?? -1));
     const place = placeOf(() => true);
-    const pump = pumpOf(handle, sender, place);
+    const pump = pumpOf(handle, sender, place, 8 * inlineChunkSize(512));
     sender.start();
     pump.start(512);
     expect(sent).toEqual([1]);
@@ -162,7 +164,7 @@ describe('FilePump', () => {
             },
           },
         );
-        const pump = pumpOf(handle, sender, place);
+        const pump = pumpOf(handle, sender, place, size);
         sender.start();
         pump.start(blksize);
         let acked = 0;
@@ -177,6 +179,97 @@ describe('FilePump', () => {
       }
     });
   }
+
+  // A file cut short mid-transfer must not end with a short block: the client would take the
+  // old head alone for the whole file. Cut on a chunk's end (the next read finds nothing) and
+  // inside one (the next read comes back short), with reads made inline and through the pool.
+  for (const [name, inline] of [
+    ['inline', true],
+    ['through the pool', false],
+  ] as const) {
+    for (const cut of ['on a chunk boundary', 'inside a chunk'] as const) {
+      it(`fails a transfer whose file shrinks ${cut} (${name})`, async () => {
+        const chunk = inline ? inlineChunkSize(512) : readChunkSize(512, 1);
+        const size = 4 * chunk;
+        const file = path.join(dir, `shrink-${name}-${cut}.bin`.replaceAll(' ', '-'));
+        writeFileSync(file, randomBytes(size));
+        const handle = await open(file, 'r');
+        const sent: Buffer[] = [];
+        const sender = lockstepSender((packet) => sent.push(Buffer.from((packet as Buffer[])[1] as Buffer)));
+        const errors: Error[] = [];
+        const pump = new FilePump(handle, sender, (err) => errors.push(err), {
+          size,
+          place: placeOf(() => inline),
+        });
+        sender.start();
+        pump.start(512);
+        await vi.waitFor(() => expect(sent.length).toBe(1));
+        const shortBy = cut === 'on a chunk boundary' ? 0 : 100;
+        truncateSync(file, chunk + chunk / 2 - shortBy);
+        // The client acknowledges block after block: the first chunk (read before the cut)
+        // goes out whole, then the read of the rest finds the file short.
+        for (let block = 1; errors.length === 0 && block < 4 * (chunk / 512); block++) {
+          sender.ack(block);
+          pump.pump();
+          await vi.waitFor(() => expect(sent.length > block || errors.length > 0).toBe(true));
+        }
+        expect(errors.map((e) => e.message)).toEqual([
+          expect.stringMatching(/^the file shrank while being sent \(\d+ bytes when opened, \d+ now\)$/),
+        ]);
+        expect(errors[0]).toMatchObject({ code: ErrorCode.IO });
+        // Every block sent was whole: nothing told the client the file had ended.
+        expect(sent.every((block) => block.length === 512)).toBe(true);
+        expect(sent.length).toBeLessThanOrEqual(2 * (chunk / 512));
+        pump.stop();
+      });
+    }
+  }
+
+  it('sends a file that grows meanwhile to its new end', async () => {
+    const size = 3 * 512;
+    const file = path.join(dir, 'grows.bin');
+    const first = randomBytes(size);
+    writeFileSync(file, first);
+    const handle = await open(file, 'r');
+    const sent: Buffer[] = [];
+    let finished = false;
+    const rto = new Rto({ initialMs: 1000 });
+    const sender = new TftpSender(
+      { blksize: 512, windowsize: 1, rollover: 0, rto, retries: 5, now: Date.now },
+      {
+        send: (packet) => sent.push(Buffer.from((packet as Buffer[])[1] as Buffer)),
+        arm: () => {},
+        disarm: () => {},
+        complete: () => {
+          finished = true;
+        },
+        fail: (e) => {
+          throw e;
+        },
+      },
+    );
+    // Through the pool, in 64 KiB chunks: the first read is made before the file grows.
+    const pump = pumpOf(
+      handle,
+      sender,
+      placeOf(() => false),
+      size,
+    );
+    sender.start();
+    pump.start(512);
+    await vi.waitFor(() => expect(sent.length).toBe(1));
+    const more = randomBytes(100);
+    appendFileSync(file, more);
+    for (let block = 1; !finished; block++) {
+      sender.ack(block);
+      pump.pump();
+      await vi.waitFor(() => expect(finished || sent.length > block).toBe(true));
+    }
+    // The first read took the three blocks there were (a short read: the end, then); so the
+    // file is sent as it was when that read was made, and the transfer ends whole.
+    expect(Buffer.concat(sent).equals(first)).toBe(true);
+    pump.stop();
+  });
 });
 
 describe('BlockWriter', () => {
@@ -192,6 +285,46 @@ describe('BlockWriter', () => {
 });
 
 describe('BlockPump', () => {
+  it('fails when its source gives fewer bytes than the size it was opened with', async () => {
+    const sent: Buffer[] = [];
+    const sender = lockstepSender((packet) => sent.push(Buffer.from((packet as Buffer[])[1] as Buffer)));
+    const errors: Error[] = [];
+    // 700 bytes where 2,000 were announced: one whole block goes, the short rest does not.
+    const pump = new BlockPump(
+      Readable.from([randomBytes(700)]),
+      sender,
+      512,
+      true,
+      (err) => errors.push(err),
+      2000,
+    );
+    sender.start();
+    pump.start(512);
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    expect(errors[0]?.message).toBe('the file shrank while being sent (2000 bytes when opened, 700 now)');
+    expect(sent.map((b) => b.length)).toEqual([512]);
+    // The same source whole is sent whole, its last block short.
+    const whole: Buffer[] = [];
+    const wholeSender = lockstepSender((packet) =>
+      whole.push(Buffer.from((packet as Buffer[])[1] as Buffer)),
+    );
+    const ok = new BlockPump(
+      Readable.from([randomBytes(700)]),
+      wholeSender,
+      512,
+      false,
+      (err) => errors.push(err),
+      700,
+    );
+    wholeSender.start();
+    ok.start(512);
+    await vi.waitFor(() => expect(whole).toHaveLength(1));
+    wholeSender.ack(1);
+    ok.pump();
+    await vi.waitFor(() => expect(whole.map((b) => b.length)).toEqual([512, 188]));
+    expect(errors).toHaveLength(1);
+  });
+
   it('reports a stream that failed or closed before the pump was made', async () => {
     // Between an upload's try refused for its options and the next, no pump listens.
     const sender = lockstepSender(() => {});

@@ -82,14 +82,21 @@ export class BlockPump implements Pump {
   #done = false;
   #busy = false;
   #started = false;
+  /** Bytes the source was expected to give (a file's size when opened), if known. */
+  #size: number | undefined;
+  /** Bytes taken from the source so far (before netascii). */
+  #taken = 0;
 
+  /** `size`: what the source must give in all (a file's size when it was opened): less fails the transfer (see shrankError). */
   constructor(
     source: Readable,
     sender: TftpSender,
     blksize: number,
     netascii: boolean,
     onError: (err: Error) => void,
+    size?: number,
   ) {
+    this.#size = size;
     this.#source = source;
     this.#sender = sender;
     this.#blksize = blksize;
@@ -141,6 +148,7 @@ export class BlockPump implements Pump {
       }
       const chunk = this.#source.read() as Buffer | null;
       if (chunk !== null) {
+        this.#taken += chunk.length;
         const data = this.#encoder ? this.#encoder.push(chunk) : chunk;
         const rest = this.#pending.length - this.#offset;
         this.#pending = rest === 0 ? data : Buffer.concat([this.#pending.subarray(this.#offset), data]);
@@ -149,6 +157,10 @@ export class BlockPump implements Pump {
       }
       if (this.#ended) {
         this.#done = true;
+        if (this.#size !== undefined && this.#taken < this.#size) {
+          this.#onError(shrankError(this.#size, this.#taken));
+          break;
+        }
         const rest = this.#pending.subarray(this.#offset);
         if (rest.length > 0) this.#sender.supply(rest);
         this.#sender.end();
@@ -174,6 +186,20 @@ export class BlockPump implements Pump {
   }
 }
 
+/**
+ * A file that ends before the size it had when opened was cut short while being sent (a
+ * truncate, or a rewrite in place): the blocks sent so far are of the old content and the
+ * rest is gone, and ending with a short block would hand the client a file that looks
+ * complete. The transfer fails instead, with this error (the client gets it as ERROR 0).
+ * A file that grows meanwhile is sent to its new end, as the C servers do.
+ */
+export function shrankError(size: number, got: number): SockitError {
+  return new SockitError(
+    ErrorCode.IO,
+    `the file shrank while being sent (${size} bytes when opened, ${got} now)`,
+  );
+}
+
 /** A chunk of the file read into one of FilePump's buffers, and how far it is cut into blocks. */
 interface Chunk {
   buffer: Buffer;
@@ -197,6 +223,7 @@ export class FilePump implements Pump {
   readonly #sender: TftpSender;
   readonly #onError: (err: Error) => void;
   readonly #place: ReadPlace;
+  readonly #size: number;
   #blksize = 512;
   #chunkSize = 0;
   #inlineSize = 0;
@@ -209,17 +236,22 @@ export class FilePump implements Pump {
   #done = false;
   #started = false;
 
-  /** `place`: where reads are made (FILE_READS; another for tests). */
+  /**
+   * `size`: the file's size when it was opened (what tsize announced): a file that ends
+   * before it fails the transfer (see shrankError). `place`: where reads are made
+   * (FILE_READS; another for tests).
+   */
   constructor(
     handle: FileHandle,
     sender: TftpSender,
     onError: (err: Error) => void,
-    place: ReadPlace = FILE_READS,
+    options: { size: number; place?: ReadPlace },
   ) {
     this.#handle = handle;
     this.#sender = sender;
     this.#onError = onError;
-    this.#place = place;
+    this.#size = options.size;
+    this.#place = options.place ?? FILE_READS;
   }
 
   start(blksize: number): void {
@@ -307,7 +339,15 @@ export class FilePump implements Pump {
 
   /** A read is in: `length` bytes of `buffer`, fewer than it holds only at the end of the file. */
   #filled(buffer: Buffer, length: number): void {
-    if (length < buffer.length) this.#eof = true;
+    if (length < buffer.length) {
+      if (this.#position < this.#size) {
+        this.#free.push(buffer);
+        this.#stopReading();
+        this.#onError(shrankError(this.#size, this.#position));
+        return;
+      }
+      this.#eof = true;
+    }
     if (length > 0) this.#chunks.push({ buffer, length, cut: 0, lastBlock: 0 });
     else this.#free.push(buffer);
     this.pump();

@@ -2,7 +2,7 @@
  * A read request on the server: the file, or a hook's content, goes to the client through
  * the sender state machine.
  */
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, isSockitError } from '../errors.js';
 import type { TftpError } from './errors.js';
 import { BlockPump, FILE_READS, FilePump, POOL_READS, type Pump } from './io.js';
 import { negotiate } from './options.js';
@@ -54,14 +54,25 @@ export class ReadTransfer extends Transfer {
       },
     });
     const readFailed = (err: Error): void => {
-      link.send(encodeError(0, 'read error'));
+      // sockit's own errors say what happened without a path; the system's may not.
+      link.send(encodeError(0, isSockitError(err) ? err.message : 'read error'));
       this.finish(false, sender.stats, err.message, ErrorCode.IO);
     };
     // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
     const pump: Pump =
       content.handle && !netascii
-        ? new FilePump(content.handle, sender, readFailed, content.local ? FILE_READS : POOL_READS)
-        : new BlockPump(content.stream(o.blksize, o.windowsize), sender, o.blksize, netascii, readFailed);
+        ? new FilePump(content.handle, sender, readFailed, {
+            size: content.size ?? 0,
+            place: content.local ? FILE_READS : POOL_READS,
+          })
+        : new BlockPump(
+            content.stream(o.blksize, o.windowsize),
+            sender,
+            o.blksize,
+            netascii,
+            readFailed,
+            content.handle ? content.size : undefined,
+          );
     this.#sender = sender;
     this.#pump = pump;
     this.begin(netascii ? undefined : content.size);

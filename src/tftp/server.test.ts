@@ -8,6 +8,7 @@ import {
   readlinkSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../errors.js';
 import { busyPolling } from '../runtime/busy-poll.js';
+import { events, type TransferEndEvent } from '../runtime/events.js';
 import { tftpGet, tftpPut } from './client.js';
 import type { TftpError } from './errors.js';
 import { readChunkSize } from './io.js';
@@ -554,6 +556,53 @@ describe('TFTP server and client', () => {
       await quiet.close();
     }
   });
+
+  for (const mode of ['octet', 'netascii'] as const) {
+    it(`ends a download whose file is cut short meanwhile with ERROR 0, not a short last block (${mode})`, async () => {
+      // Four chunks of 64 KiB: the server holds one or two of them read ahead, never the rest.
+      const name = `shrinking-${mode}.bin`;
+      const size = 4 * readChunkSize(512, 1);
+      writeFileSync(path.join(root, name), Buffer.alloc(size, 0x61));
+      const ended = new Promise<TransferEndEvent>((resolve) => {
+        const off = events.transferEnd.subscribe((event) => {
+          if (event.service === 'tftp' && event.direction === 'out') {
+            off();
+            resolve(event);
+          }
+        });
+      });
+      const socket = dgram.createSocket('udp4');
+      const lengths: number[] = [];
+      let error: Extract<Packet, { opcode: 5 }> | undefined;
+      const done = new Promise<void>((resolve) => {
+        socket.on('message', (msg, from) => {
+          const d = decodePacket(msg);
+          if (!d.ok) return;
+          if (d.packet.opcode === Opcode.ERROR) {
+            error = d.packet;
+            resolve();
+          } else if (d.packet.opcode === Opcode.DATA) {
+            // The first block in: the file loses all but its first 1,000 bytes.
+            if (d.packet.block === 1) truncateSync(path.join(root, name), 1000);
+            lengths.push(d.packet.data.length);
+            socket.send(encodeAck(d.packet.block), from.port, from.address);
+            if (d.packet.data.length < 512) resolve();
+          }
+        });
+      });
+      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+      socket.send(encodeRequest(Opcode.RRQ, name, mode), server.address.port, '127.0.0.1');
+      await done;
+      socket.close();
+      expect(error).toMatchObject({
+        code: 0,
+        message: expect.stringMatching(/^the file shrank while being sent/),
+      });
+      expect(lengths.length).toBeGreaterThan(0);
+      expect(lengths.every((n) => n === 512)).toBe(true);
+      expect(await ended).toMatchObject({ ok: false, code: ErrorCode.IO });
+    });
+  }
 
   it('works over IPv6 loopback', async () => {
     const v6 = await serveTftp({ root, host: '::1', port: 0 });
