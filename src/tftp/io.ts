@@ -191,7 +191,9 @@ export class BlockPump implements Pump {
  * truncate, or a rewrite in place): the blocks sent so far are of the old content and the
  * rest is gone, and ending with a short block would hand the client a file that looks
  * complete. The transfer fails instead, with this error (the client gets it as ERROR 0).
- * A file that grows meanwhile is sent to its new end, as the C servers do.
+ * A file that grows meanwhile is sent to its new end, as the C servers do. Only a file on a
+ * local file system is held to its size: sysfs gives a page size for a few bytes, and a
+ * FUSE file system may say anything.
  */
 export function shrankError(size: number, got: number): SockitError {
   return new SockitError(
@@ -223,7 +225,7 @@ export class FilePump implements Pump {
   readonly #sender: TftpSender;
   readonly #onError: (err: Error) => void;
   readonly #place: ReadPlace;
-  readonly #size: number;
+  readonly #size: number | undefined;
   #blksize = 512;
   #chunkSize = 0;
   #inlineSize = 0;
@@ -237,15 +239,15 @@ export class FilePump implements Pump {
   #started = false;
 
   /**
-   * `size`: the file's size when it was opened (what tsize announced): a file that ends
-   * before it fails the transfer (see shrankError). `place`: where reads are made
-   * (FILE_READS; another for tests).
+   * `size`: the file's size when it was opened (what tsize announced), where that size can
+   * be trusted: a file that ends before it fails the transfer (see shrankError). `place`:
+   * where reads are made (FILE_READS; another for tests).
    */
   constructor(
     handle: FileHandle,
     sender: TftpSender,
     onError: (err: Error) => void,
-    options: { size: number; place?: ReadPlace },
+    options: { size?: number; place?: ReadPlace } = {},
   ) {
     this.#handle = handle;
     this.#sender = sender;
@@ -340,7 +342,7 @@ export class FilePump implements Pump {
   /** A read is in: `length` bytes of `buffer`, fewer than it holds only at the end of the file. */
   #filled(buffer: Buffer, length: number): void {
     if (length < buffer.length) {
-      if (this.#position < this.#size) {
+      if (this.#size !== undefined && this.#position < this.#size) {
         this.#free.push(buffer);
         this.#stopReading();
         this.#onError(shrankError(this.#size, this.#position));

@@ -61,17 +61,19 @@ export class ReadTransfer extends Transfer {
     // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
     const pump: Pump =
       content.handle && !netascii
-        ? new FilePump(content.handle, sender, readFailed, {
-            size: content.size ?? 0,
-            place: content.local ? FILE_READS : POOL_READS,
-          })
+        ? new FilePump(
+            content.handle,
+            sender,
+            readFailed,
+            content.local ? { size: content.size, place: FILE_READS } : { place: POOL_READS },
+          )
         : new BlockPump(
             content.stream(o.blksize, o.windowsize),
             sender,
             o.blksize,
             netascii,
             readFailed,
-            content.handle ? content.size : undefined,
+            content.local ? content.size : undefined,
           );
     this.#sender = sender;
     this.#pump = pump;
