@@ -2,6 +2,7 @@
 import dgram from 'node:dgram';
 import { Readable, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../errors.js';
 import { tftpGet, tftpPut } from './client.js';
 import type { TftpError } from './errors.js';
 import {
@@ -81,6 +82,36 @@ describe('tftpGet', () => {
     expect(result.options).toMatchObject({ blksize: 512, windowsize: 1 });
   });
 
+  it('fails a download that brings fewer bytes than the server announced, and keeps more', async () => {
+    // The server's file cut to 1,300 bytes after it announced 5,000.
+    const short = await announcing(5000, Buffer.alloc(1300, 1));
+    const err = (await tftpGet({ host: '127.0.0.1', port: short, tsize: true }, 'f', sink().stream).catch(
+      (e: unknown) => e,
+    )) as TftpError;
+    expect(err).toMatchObject({
+      code: ErrorCode.INTEGRITY,
+      message:
+        'the server announced 5000 bytes (tsize) and sent 1300: the file was cut short while it was being sent',
+    });
+    // As announced, and a file that grew on its way (whole up to the size announced): kept.
+    for (const [announced, size] of [
+      [1300, 1300],
+      [1024, 1300],
+      [0, 0],
+    ] as const) {
+      const port = await announcing(announced, Buffer.alloc(size, 2));
+      const out = sink();
+      const result = await tftpGet({ host: '127.0.0.1', port, tsize: true }, 'f', out.stream);
+      expect(result.bytes).toBe(size);
+      expect(out.text()).toBe(Buffer.alloc(size, 2).toString());
+    }
+    // In netascii the bytes on the wire are not the file's: no comparison.
+    const text = await announcing(5000, Buffer.from('abc'));
+    const out = sink();
+    await tftpGet({ host: '127.0.0.1', port: text, tsize: true, mode: 'netascii' }, 'f', out.stream);
+    expect(out.text()).toBe('abc');
+  });
+
   it('refuses an OACK granting an option nobody asked for with ERROR 8', async () => {
     const seen: Packet[] = [];
     const port = await scripted(() => encodeOack(new Map([['tsize', '99']])), seen);
@@ -92,6 +123,39 @@ describe('tftpGet', () => {
     expect(seen.some((p) => p.opcode === Opcode.ERROR && p.code === 8)).toBe(true);
   });
 });
+
+/**
+ * A server that answers a request with an OACK announcing `tsize` (with the blksize asked,
+ * if any), then sends `content` in lockstep blocks of that size, as tftpd-hpa does when the
+ * file it announced is cut short (or grows) on its way.
+ */
+async function announcing(tsize: number, content: Buffer): Promise<number> {
+  const main = dgram.createSocket('udp4');
+  servers.push(main);
+  main.on('message', (msg, from) => {
+    const d = decodePacket(msg);
+    if (!d.ok || d.packet.opcode !== Opcode.RRQ) return;
+    const options = new Map([['tsize', String(tsize)]]);
+    const blksize = Number(d.packet.options.get('blksize') ?? 512);
+    if (d.packet.options.has('blksize')) options.set('blksize', String(blksize));
+    const tid = dgram.createSocket('udp4');
+    servers.push(tid);
+    tid.on('message', (m) => {
+      const p = decodePacket(m);
+      if (!p.ok || p.packet.opcode !== Opcode.ACK) return;
+      const start = p.packet.block * blksize;
+      if (start > content.length) return;
+      tid.send(
+        encodeData(p.packet.block + 1, content.subarray(start, start + blksize)),
+        from.port,
+        from.address,
+      );
+    });
+    tid.bind(0, '127.0.0.1', () => tid.send(encodeOack(options), from.port, from.address));
+  });
+  await new Promise<void>((resolve) => main.bind(0, '127.0.0.1', resolve));
+  return main.address().port;
+}
 
 /** A server taking uploads in lockstep, refusing any WRQ that carries options with ERROR 8. */
 async function optionless(requests: Request[], received: Buffer[]): Promise<number> {

@@ -4,6 +4,7 @@
  * oversteps), and a server that answers with plain DATA or ACK 0 gets the defaults.
  */
 import type { Readable, Writable } from 'node:stream';
+import { ErrorCode } from '../errors.js';
 import { silentLogger } from '../runtime/log.js';
 import {
   abortError,
@@ -101,7 +102,10 @@ async function getOnce(
           opts.onProgress?.(receiver.stats.bytes, negotiated.tsize);
           return ready;
         },
-        complete: () => writer.finish().then(() => settle()),
+        complete: () =>
+          writer
+            .finish()
+            .then(() => settle(cutShort(opts.mode ?? 'octet', negotiated.tsize, receiver.stats.bytes))),
         close: () => link.close(),
         fail: settle,
       },
@@ -148,6 +152,22 @@ async function getOnce(
     trace.request('RRQ', remote, opts.mode ?? 'octet', server, link);
     receiver.start();
   });
+}
+
+/**
+ * A download that ended with fewer bytes than the server announced in tsize: the server's
+ * file was cut short while it was being sent (tftpd-hpa and atftpd then end with a short
+ * block as if the file were whole), and the client holds its old head alone. Octet mode
+ * only: in netascii the bytes on the wire are the file's after conversion. More than
+ * announced is a file that grew meanwhile, whole up to the announced size: kept.
+ */
+function cutShort(mode: string, tsize: number | undefined, bytes: number): TftpError | undefined {
+  if (mode !== 'octet' || tsize === undefined || bytes >= tsize) return undefined;
+  return new TftpError(
+    ErrorCode.INTEGRITY,
+    `the server announced ${tsize} bytes (tsize) and sent ${bytes}: the file was cut short while it was being sent`,
+    undefined,
+  );
 }
 
 /**

@@ -5,7 +5,16 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -282,6 +291,27 @@ describe.each([
     const result = await sockitClient('get', peer, 'nothing', local('missing'), {});
     expect(result.code).toBe(ExitStatus.NOT_FOUND);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('fails, keeping nothing, a download whose file the server cuts short on its way', async () => {
+    // The C servers end such a transfer with a short block as if the file were whole; the
+    // size they announced (tsize, which sockit asks for) is what tells the client.
+    const file = path.join(root, 'cut.bin');
+    writeFileSync(file, randomBytes(32 * 1024 * 1024));
+    const out = local('cut.bin');
+    const result = sockitClient('get', peer, 'cut.bin', out, { blksize: 512 });
+    // 32 MiB in 512-byte blocks takes seconds: the cut comes mid-transfer.
+    await sleep(200);
+    truncateSync(file, 100_000);
+    const { code, stderr } = await result;
+    expect(code, stderr).toBe(ExitStatus.PROTOCOL);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(
+      /the server announced 33554432 bytes \(tsize\) and sent \d+: the file was cut short/,
+    );
+    expect(stderr).toContain('[ERR_INTEGRITY]');
+    expect(readdirSync(path.dirname(out)).filter((f) => f.includes('cut.bin'))).toEqual([]);
+    rmSync(file);
   });
 
   if (ipv6) {
