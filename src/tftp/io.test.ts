@@ -223,7 +223,9 @@ describe('FilePump', () => {
           await vi.waitFor(() => expect(sent.length > block || errors.length > 0).toBe(true));
         }
         expect(errors.map((e) => e.message)).toEqual([
-          expect.stringMatching(/^the file shrank while being sent \(\d+ bytes when opened, \d+ now\)$/),
+          expect.stringMatching(
+            /^the file shrank while being sent \(\d+ bytes when opened, it ended after \d+\)$/,
+          ),
         ]);
         expect(errors[0]).toMatchObject({ code: ErrorCode.IO });
         // Every block sent was whole: nothing told the client the file had ended.
@@ -334,7 +336,7 @@ describe('BlockPump', () => {
     // 2,000 announced: one whole block goes, the short rest does not.
     expect(await pumped(2000)).toEqual({
       lengths: [512],
-      errors: ['the file shrank while being sent (2000 bytes when opened, 700 now)'],
+      errors: ['the file shrank while being sent (2000 bytes when opened, it ended after 700)'],
     });
     // 700 announced: sent whole, its last block short.
     expect(await pumped(700)).toEqual({ lengths: [512, 188], errors: [] });

@@ -198,7 +198,7 @@ export class BlockPump implements Pump {
 export function shrankError(size: number, got: number): SockitError {
   return new SockitError(
     ErrorCode.IO,
-    `the file shrank while being sent (${size} bytes when opened, ${got} now)`,
+    `the file shrank while being sent (${size} bytes when opened, it ended after ${got})`,
   );
 }
 
