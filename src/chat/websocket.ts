@@ -27,8 +27,12 @@ export interface WebSocketAcceptorOptions extends SessionOptions {
   path?: string;
   /**
    * Origins a browser may connect from (`https://chat.example`, compared without regard to
-   * case), or a function that decides. Unset: any. A request without Origin (not a browser's)
-   * passes a list; a function is asked with `undefined`.
+   * case), or a function that decides. Unset: the server's own, a page whose origin names the
+   * host and port the request was sent to (its Host header), as the chat's own web client is;
+   * any other site's page that a visitor opens is refused, or it could read the rooms and
+   * talk in them through the visitor's browser (cross-site WebSocket hijacking). A request
+   * without Origin (not a browser's) passes the default and a list; a function is asked
+   * with `undefined`.
    */
   allowedOrigins?: readonly string[] | ((origin: string | undefined) => boolean);
   /** Largest message a client may send, in bytes. Default 64 KiB. */
@@ -129,7 +133,7 @@ export function webSocketAcceptor(options: WebSocketAcceptorOptions): WebSocketA
     if (closing) return refuse(socket, 503, 'The chat server is stopping.');
     if (pathOf(req.url) !== path) return refuse(socket, 404, `Not found: the chat is at ${path}.`);
     const origin = req.headers.origin;
-    if (!allowed(origin)) {
+    if (!allowed(origin, req.headers.host)) {
       entry.conn.log.info({ origin }, 'WebSocket refused: origin not allowed');
       return refuse(socket, 403, 'This origin may not use the chat.');
     }
@@ -239,11 +243,38 @@ function pathOf(url: string | undefined): string {
 
 function originCheck(
   allowed: WebSocketAcceptorOptions['allowedOrigins'],
-): (origin: string | undefined) => boolean {
-  if (allowed === undefined) return () => true;
-  if (typeof allowed === 'function') return allowed;
+): (origin: string | undefined, host: string | undefined) => boolean {
+  if (allowed === undefined) return sameOrigin;
+  if (typeof allowed === 'function') return (origin) => allowed(origin);
   const origins = new Set(allowed.map((o) => o.toLowerCase()));
   return (origin) => origin === undefined || origins.has(origin.toLowerCase());
+}
+
+/**
+ * Whether a browser's page at `origin` is one this server sent: its host and port are those
+ * the request went to. `null` (a sandboxed page, a file) and anything unparsable are not.
+ */
+function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined) return true;
+  if (host === undefined) return false;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  // URL drops a scheme's default port; a Host header may carry it.
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const [hostname, hostPort] = splitHost(host.toLowerCase());
+  return url.hostname === hostname && port === (hostPort ?? (url.protocol === 'https:' ? '443' : '80'));
+}
+
+/** `example.com:8080` or `[::1]:8080` as name and port (the port undefined when absent). */
+function splitHost(host: string): [string, string | undefined] {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(host);
+  if (!m) return [host, undefined];
+  return [m[1] ?? host, m[2] || undefined];
 }
 
 /** Answers an upgrade request that is refused, then closes. */

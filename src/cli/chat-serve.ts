@@ -64,7 +64,7 @@ export function chatServeCommand(): Command {
         'a web origin allowed over WebSocket, e.g. https://chat.example (repeat)',
       )
         .argParser((value: string, list: string[]) => [...list, value])
-        .default([], 'any'),
+        .default([], "the server's own: a page it served"),
     )
     .option('--allow-register', 'let anyone who can connect create an account')
     .addOption(

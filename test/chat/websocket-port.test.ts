@@ -95,6 +95,34 @@ describe('the chat’s WebSocket port', () => {
     }
   });
 
+  it('without allowed origins, takes only its own pages and clients that are not browsers', async () => {
+    // Another site's page, opened by someone who can reach the chat, must not read its rooms.
+    const own = await serveChatWebSocket({ server: fixture.server, host: '127.0.0.1', port: 0 });
+    try {
+      const port = own.address.port;
+      const at = `ws://127.0.0.1:${port}/chat/ws`;
+      for (const origin of [
+        'https://evil.test',
+        `http://127.0.0.1:${port + 1}`,
+        `http://localhost:${port}`,
+        'null',
+        'not a url',
+      ]) {
+        await expect(WsChat.open(at, { origin }), origin).rejects.toMatchObject({ status: 403 });
+      }
+      for (const options of [
+        { origin: `http://127.0.0.1:${port}` },
+        { origin: `HTTP://127.0.0.1:${port}` },
+        {},
+      ]) {
+        const chat = await WsChat.hello(at, options);
+        await chat.close();
+      }
+    } finally {
+      await own.close();
+    }
+  });
+
   it('tells its WebSocket clients it is going away when it stops', async () => {
     const spare = await serveChatWebSocket({ server: fixture.server, host: '127.0.0.1', port: 0 });
     const { chat } = await WsChat.guest(`ws://127.0.0.1:${spare.address.port}/chat/ws`, 'erin');
