@@ -135,8 +135,7 @@ export interface ConnectOptions {
   /**
    * Fail an operation with `ERR_IDLE_TIMEOUT` when nothing moves on the connection (no byte
    * read or written) for this long, in ms: a frozen server must not hold a transfer forever.
-   * Default DEFAULT_STALL_TIMEOUT_MS (60 s, as the CLI's `--stall-timeout`); 0: no limit.
-   * A server at work on a long sum says so about once a second, which counts as moving.
+   * 0 or absent: no limit.
    */
   stallTimeoutMs?: number;
   /** Aborts connecting (and, for `login`, logging in) with `ERR_ABORTED`. */
@@ -166,9 +165,6 @@ export interface TransferResult {
   /** Bytes that were already there and were not sent again. */
   resumedFrom: number;
 }
-
-/** `stallTimeoutMs` when none is given. */
-export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
 export class FilesClient {
   readonly #channel: Channel;
@@ -239,7 +235,7 @@ export class FilesClient {
       channel,
       hello.data,
       `${options.tls ? 'tls' : 'tcp'}:${where}`,
-      options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      options.stallTimeoutMs,
       log,
     );
   }
