@@ -1,7 +1,8 @@
 /** `sockit tftp get` and `sockit tftp put`: the client commands, their flags and their report. */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { type Command, Option } from 'commander';
 import { ErrorCode, fileError, formatHostPort, SockitError } from '../errors.js';
 import type { Rollover } from '../tftp/blocks.js';
@@ -9,6 +10,7 @@ import { type TftpClientOptions, type TftpResult, tftpGet, tftpPut } from '../tf
 import type { TransferMode } from '../tftp/packet.js';
 import { temporaryBeside } from '../tftp/paths.js';
 import { TFTP_PORT } from '../tftp/server.js';
+import { localFileSystem } from '../tftp/storage.js';
 import { type Endpoint, parseEndpoint, ranged } from './args.js';
 import { interruptible } from './interrupt.js';
 import { levelOf, type OutputFlags, outputOptions, printResult } from './output.js';
@@ -106,14 +108,33 @@ async function download(
 }
 
 /** The size of a local file to upload; a missing one, or a folder, is one coded line. */
-async function fileSize(local: string): Promise<number> {
+/**
+ * The file to upload, opened, and its size where that can be trusted (a file on a local
+ * file system, see localFileSystem: sysfs states 4096 bytes for a few): with a size, an
+ * input that ends short fails the upload instead of sending a cut file as whole.
+ */
+async function openUpload(local: string): Promise<{ input: Readable; size: number | undefined }> {
   const info = await stat(local).catch((err: unknown) => {
     throw fileError(err, 'tftp put', local);
   });
   if (!info.isFile()) {
     throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp put: ${local} is not a file; give a file`);
   }
-  return info.size;
+  // Non-blocking: should a FIFO have taken the file's place since, the open does not wait for a writer.
+  const handle = await open(local, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: unknown) => {
+    throw fileError(err, 'tftp put', local);
+  });
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) {
+      throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp put: ${local} is not a file; give a file`);
+    }
+    const size = (await localFileSystem(handle, opened.dev)) ? opened.size : undefined;
+    return { input: handle.createReadStream({ highWaterMark: 256 * 1024 }), size };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
 }
 
 function clientFlags(command: Command): Command {
@@ -285,12 +306,16 @@ Examples:
       const name = remote ?? (local === '-' ? undefined : path.basename(local));
       if (!name)
         throw new SockitError(ErrorCode.INVALID_ARGUMENT, 'tftp put: give REMOTE when reading stdin');
-      const size = local === '-' ? undefined : await fileSize(local);
-      const input = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 256 * 1024 });
+      const { input, size } =
+        local === '-' ? { input: process.stdin, size: undefined } : await openUpload(local);
       const progress = new Progress(`put ${name}`, flags.quiet ? false : undefined);
       options.onProgress = (bytes, total) => progress.update(bytes, total);
       const result = await interruptible((signal) =>
-        tftpPut({ ...options, signal }, name, input, size).finally(() => progress.done()),
+        tftpPut({ ...options, signal }, name, input, size).finally(() => {
+          progress.done();
+          // A file's stream closes its descriptor; stdin is left for the lines below.
+          if (local !== '-') input.destroy();
+        }),
       );
       printTransfer(flags, report('put', target, name, local, result));
       if (local === '-') process.stdin.destroy();

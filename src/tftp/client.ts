@@ -264,7 +264,7 @@ async function putOnce(
         link.send(encodeError(TftpErrorCode.NOT_DEFINED, 'read error on the client'));
         settle(localError(TftpErrorCode.NOT_DEFINED, `cannot read the input: ${err.message}`));
       },
-      size,
+      size === undefined ? {} : { size },
     );
     const begin = (): void => {
       sender.ack(0);

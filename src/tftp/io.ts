@@ -82,21 +82,21 @@ export class BlockPump implements Pump {
   #done = false;
   #busy = false;
   #started = false;
-  /** Bytes the source was expected to give (a file's size when opened), if known. */
-  #size: number | undefined;
+  /** What the source must have given at its end (see FileEnd). */
+  #fileEnd: FileEnd;
   /** Bytes taken from the source so far (before netascii). */
   #taken = 0;
 
-  /** `size`: what the source must give in all (a file's size when it was opened): less fails the transfer (see shrankError). */
+  /** `fileEnd`: the checks made when the source ends, before its last block goes (see FileEnd). */
   constructor(
     source: Readable,
     sender: TftpSender,
     blksize: number,
     netascii: boolean,
     onError: (err: Error) => void,
-    size?: number,
+    fileEnd: FileEnd = {},
   ) {
-    this.#size = size;
+    this.#fileEnd = fileEnd;
     this.#source = source;
     this.#sender = sender;
     this.#blksize = blksize;
@@ -157,8 +157,9 @@ export class BlockPump implements Pump {
       }
       if (this.#ended) {
         this.#done = true;
-        if (this.#size !== undefined && this.#taken < this.#size) {
-          this.#onError(shrankError(this.#size, this.#taken));
+        const broken = endError(this.#fileEnd, this.#taken);
+        if (broken) {
+          this.#onError(broken);
           break;
         }
         const rest = this.#pending.subarray(this.#offset);
@@ -187,19 +188,41 @@ export class BlockPump implements Pump {
 }
 
 /**
- * A file that ends before the size it had when opened was cut short while being sent (a
- * truncate, or a rewrite in place): the blocks sent so far are of the old content and the
- * rest is gone, and ending with a short block would hand the client a file that looks
- * complete. The transfer fails instead, with this error (the client gets it as ERROR 0).
- * A file that grows meanwhile is sent to its new end, as the C servers do. Only a file on a
- * local file system is held to its size: sysfs gives a page size for a few bytes, and a
- * FUSE file system may say anything.
+ * What a file being sent must be when its end is read, before its last block goes: a file
+ * changed meanwhile (truncated, rewritten in place, appended to) may have been read partly
+ * old and partly new, and ending with a short block would hand the client a torn file that
+ * looks complete (tftpd-hpa and atftpd do just that). The transfer fails instead, with
+ * ERROR 0 and the error's message. Only a file on a local file system is held to these:
+ * sysfs states a page's size for a few bytes, and a FUSE file system may state anything.
  */
+export interface FileEnd {
+  /** Its size when opened: a source that ends before it fails (shrankError). */
+  size?: number;
+  /**
+   * Asked once at the end (after the size check): an error when the file is not as it was
+   * opened (a changed size or modification time: a truncate that raced a read gives back
+   * zeros, not a short read, and a rewrite in place of the same size reads whole).
+   */
+  unchanged?: () => SockitError | undefined;
+}
+
+/** Why a source that ended after `got` bytes must not be taken as whole, if it must not. */
+function endError(end: FileEnd, got: number): SockitError | undefined {
+  if (end.size !== undefined && got < end.size) return shrankError(end.size, got);
+  return end.unchanged?.();
+}
+
+/** A file that ended before the size it had when opened (see FileEnd). */
 export function shrankError(size: number, got: number): SockitError {
   return new SockitError(
     ErrorCode.IO,
     `the file shrank while being sent (${size} bytes when opened, it ended after ${got})`,
   );
+}
+
+/** A file whose size or modification time is not what it was when opened (see FileEnd). */
+export function changedError(): SockitError {
+  return new SockitError(ErrorCode.IO, 'the file changed while being sent: try again');
 }
 
 /** A chunk of the file read into one of FilePump's buffers, and how far it is cut into blocks. */
@@ -225,7 +248,7 @@ export class FilePump implements Pump {
   readonly #sender: TftpSender;
   readonly #onError: (err: Error) => void;
   readonly #place: ReadPlace;
-  readonly #size: number | undefined;
+  readonly #fileEnd: FileEnd;
   #blksize = 512;
   #chunkSize = 0;
   #inlineSize = 0;
@@ -239,20 +262,19 @@ export class FilePump implements Pump {
   #started = false;
 
   /**
-   * `size`: the file's size when it was opened (what tsize announced), where that size can
-   * be trusted: a file that ends before it fails the transfer (see shrankError). `place`:
-   * where reads are made (FILE_READS; another for tests).
+   * `size` and `unchanged`: the checks made when the file's end is read, before its last
+   * block goes (see FileEnd). `place`: where reads are made (FILE_READS; another for tests).
    */
   constructor(
     handle: FileHandle,
     sender: TftpSender,
     onError: (err: Error) => void,
-    options: { size?: number; place?: ReadPlace } = {},
+    options: FileEnd & { place?: ReadPlace } = {},
   ) {
     this.#handle = handle;
     this.#sender = sender;
     this.#onError = onError;
-    this.#size = options.size;
+    this.#fileEnd = options;
     this.#place = options.place ?? FILE_READS;
   }
 
@@ -342,10 +364,11 @@ export class FilePump implements Pump {
   /** A read is in: `length` bytes of `buffer`, fewer than it holds only at the end of the file. */
   #filled(buffer: Buffer, length: number): void {
     if (length < buffer.length) {
-      if (this.#size !== undefined && this.#position < this.#size) {
+      const broken = endError(this.#fileEnd, this.#position);
+      if (broken) {
         this.#free.push(buffer);
         this.#stopReading();
-        this.#onError(shrankError(this.#size, this.#position));
+        this.#onError(broken);
         return;
       }
       this.#eof = true;

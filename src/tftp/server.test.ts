@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import {
+  appendFileSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -9,6 +10,7 @@ import {
   rmSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -235,6 +237,16 @@ describe('TFTP server and client', () => {
   it('converts netascii both ways', async () => {
     const got = await get(server.address.port, 'text.txt', { mode: 'netascii' });
     expect(got.toString()).toBe('line one\nline two\r\n');
+  });
+
+  it('sends a text file of several read chunks in netascii whole, its stream closed long before its last block', async () => {
+    // The file's stream reads ahead and closes the file at its end, while blocks are still
+    // to be cut: the end's check must not ask the closed file (it did, and the server died).
+    const text = Buffer.from('a line of text\n'.repeat(20_000));
+    writeFileSync(path.join(root, 'long.txt'), text);
+    const got = await get(server.address.port, 'long.txt', { mode: 'netascii' });
+    expect(got.equals(text)).toBe(true);
+    expect(sha(await get(server.address.port, 'small.bin'))).toBe(sha(files.get('small.bin') as Buffer));
   });
 
   it.each(['../secret', '/../secret', 'a/../../secret', '..\\..\\secret', 'escape'])(
@@ -557,51 +569,70 @@ describe('TFTP server and client', () => {
     }
   });
 
+  // A file changed under a download: truncated (the next read comes back short), rewritten
+  // in place at the same size (every read is whole), appended to. Each must end in ERROR 0,
+  // never in a short last block that hands the client a torn file as whole.
+  const changes = {
+    truncated: {
+      change: (file: string) => truncateSync(file, 1000),
+      message: /^the file shrank while being sent/,
+    },
+    rewritten: {
+      change: (file: string) => writeFileSync(file, Buffer.alloc(4 * readChunkSize(512, 1), 0x62)),
+      message: /^the file changed while being sent/,
+    },
+    appended: {
+      change: (file: string) => appendFileSync(file, 'more'),
+      message: /^the file changed while being sent/,
+    },
+  } as const;
   for (const mode of ['octet', 'netascii'] as const) {
-    it(`ends a download whose file is cut short meanwhile with ERROR 0, not a short last block (${mode})`, async () => {
-      // Four chunks of 64 KiB: the server holds one or two of them read ahead, never the rest.
-      const name = `shrinking-${mode}.bin`;
-      const size = 4 * readChunkSize(512, 1);
-      writeFileSync(path.join(root, name), Buffer.alloc(size, 0x61));
-      const ended = new Promise<TransferEndEvent>((resolve) => {
-        const off = events.transferEnd.subscribe((event) => {
-          if (event.service === 'tftp' && event.direction === 'out') {
-            off();
-            resolve(event);
-          }
+    for (const [how, { change, message }] of Object.entries(changes)) {
+      it(`ends a download whose file is ${how} meanwhile with ERROR 0, not a short last block (${mode})`, async () => {
+        // Four chunks of 64 KiB: the server holds one or two of them read ahead, never the rest.
+        const name = `changing-${how}-${mode}.bin`;
+        const file = path.join(root, name);
+        writeFileSync(file, Buffer.alloc(4 * readChunkSize(512, 1), 0x61));
+        // Written a minute ago: a change now gets another modification time, whatever the
+        // granularity of the file system's clock.
+        const before = new Date(Date.now() - 60_000);
+        utimesSync(file, before, before);
+        const ended = new Promise<TransferEndEvent>((resolve) => {
+          const off = events.transferEnd.subscribe((event) => {
+            if (event.service === 'tftp' && event.direction === 'out') {
+              off();
+              resolve(event);
+            }
+          });
         });
-      });
-      const socket = dgram.createSocket('udp4');
-      const lengths: number[] = [];
-      let error: Extract<Packet, { opcode: 5 }> | undefined;
-      const done = new Promise<void>((resolve) => {
-        socket.on('message', (msg, from) => {
-          const d = decodePacket(msg);
-          if (!d.ok) return;
-          if (d.packet.opcode === Opcode.ERROR) {
-            error = d.packet;
-            resolve();
-          } else if (d.packet.opcode === Opcode.DATA) {
-            // The first block in: the file loses all but its first 1,000 bytes.
-            if (d.packet.block === 1) truncateSync(path.join(root, name), 1000);
-            lengths.push(d.packet.data.length);
-            socket.send(encodeAck(d.packet.block), from.port, from.address);
-            if (d.packet.data.length < 512) resolve();
-          }
+        const socket = dgram.createSocket('udp4');
+        const lengths: number[] = [];
+        let error: Extract<Packet, { opcode: 5 }> | undefined;
+        const done = new Promise<void>((resolve) => {
+          socket.on('message', (msg, from) => {
+            const d = decodePacket(msg);
+            if (!d.ok) return;
+            if (d.packet.opcode === Opcode.ERROR) {
+              error = d.packet;
+              resolve();
+            } else if (d.packet.opcode === Opcode.DATA) {
+              if (d.packet.block === 1) change(file);
+              lengths.push(d.packet.data.length);
+              socket.send(encodeAck(d.packet.block), from.port, from.address);
+              if (d.packet.data.length < 512) resolve();
+            }
+          });
         });
+        await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+        socket.send(encodeRequest(Opcode.RRQ, name, mode), server.address.port, '127.0.0.1');
+        await done;
+        socket.close();
+        expect(error).toMatchObject({ code: 0, message: expect.stringMatching(message) });
+        expect(lengths.length).toBeGreaterThan(0);
+        expect(lengths.every((n) => n === 512)).toBe(true);
+        expect(await ended).toMatchObject({ ok: false, code: ErrorCode.IO });
       });
-      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-      socket.send(encodeRequest(Opcode.RRQ, name, mode), server.address.port, '127.0.0.1');
-      await done;
-      socket.close();
-      expect(error).toMatchObject({
-        code: 0,
-        message: expect.stringMatching(/^the file shrank while being sent/),
-      });
-      expect(lengths.length).toBeGreaterThan(0);
-      expect(lengths.every((n) => n === 512)).toBe(true);
-      expect(await ended).toMatchObject({ ok: false, code: ErrorCode.IO });
-    });
+    }
   }
 
   it('works over IPv6 loopback', async () => {

@@ -5,13 +5,13 @@
  * root as `resolveInRoot` returns them, and every call goes through the root's
  * ConfinedRoot: a folder swapped for a link meanwhile makes it fail, never leave the root.
  */
-import { constants, createReadStream } from 'node:fs';
+import { type BigIntStats, constants, createReadStream, fstatSync } from 'node:fs';
 import { type FileHandle, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ErrorCode, isSockitError } from '../errors.js';
+import { ErrorCode, isSockitError, type SockitError } from '../errors.js';
 import type { ConfinedRoot } from '../runtime/confine.js';
-import { readChunkSize } from './io.js';
+import { changedError, readChunkSize } from './io.js';
 import type { Peer } from './link.js';
 import { TftpErrorCode } from './packet.js';
 
@@ -40,6 +40,8 @@ export interface Source {
    * the event loop while they are fast (see FILE_READS); others are read through the pool.
    */
   local?: boolean;
+  /** For a file: an error when its size or modification time is no longer what it was when opened (see FileEnd). */
+  unchanged?: () => SockitError | undefined;
   close(): void;
 }
 
@@ -73,17 +75,42 @@ export class ServedFiles {
     } catch (err) {
       return refusal(err, 'cannot read the file');
     }
-    const info = await handle.stat().catch(() => undefined);
+    // In nanoseconds: a rewrite within the same millisecond must still change the time seen.
+    const info = await handle.stat({ bigint: true }).catch(() => undefined);
     if (!info?.isFile()) {
       await handle.close();
       return refuse(TftpErrorCode.FILE_NOT_FOUND, 'not a file');
     }
+    // The file as it is now; undefined once its descriptor is closed (nothing then to ask).
+    const statNow = (): BigIntStats | undefined => {
+      try {
+        return fstatSync(handle.fd, { bigint: true });
+      } catch {
+        return undefined;
+      }
+    };
+    // A stream closes the file right after its end, maybe before its last block is cut: the
+    // file is looked at as the end is read.
+    let atEnd: BigIntStats | undefined;
     return {
-      size: info.size,
+      size: Number(info.size),
       handle,
-      local: await localFileSystem(handle, info.dev),
-      stream: (blksize, windowsize) =>
-        createReadStream('', { fd: handle, highWaterMark: readChunkSize(blksize, windowsize) }),
+      local: await localFileSystem(handle, Number(info.dev)),
+      unchanged: () => {
+        const now = atEnd ?? statNow();
+        if (now === undefined) return undefined;
+        return now.size === info.size && now.mtimeNs === info.mtimeNs ? undefined : changedError();
+      },
+      stream: (blksize, windowsize) => {
+        const stream = createReadStream('', {
+          fd: handle,
+          highWaterMark: readChunkSize(blksize, windowsize),
+        });
+        stream.once('end', () => {
+          atEnd = statNow();
+        });
+        return stream;
+      },
       close: () => void handle.close().catch(() => {}),
     };
   }
