@@ -130,6 +130,25 @@ describe('direct messages', () => {
     expect(out.effects).toEqual([{ type: 'store', message, delivered: true }]);
   });
 
+  it('never deliver to an IRC services nick, even an account of that name, nor let a guest take one', () => {
+    // IRC clients send `IDENTIFY name password` to NickServ on connecting: no one may read it.
+    const h = new Harness({ accounts: new AccountNames(['ChanServ']) });
+    const holder = h.account('NickServ');
+    const ann = h.guest('ann');
+    for (const to of ['NickServ', 'nickserv', 'ChanServ', 'MemoServ', 'Global']) {
+      const out = ann.refused({ type: 'dm', to, text: 'IDENTIFY ann hunter2' }, ErrorCode.NO_SUCH_NICK);
+      expect(out.effects).toEqual([]);
+    }
+    expect(holder.events('message')).toEqual([]);
+    // Neither as a first nick nor as a change.
+    for (const nick of ['NickServ', 'OPERSERV', 'global']) {
+      h.connect().refused({ type: 'nick', nick }, ErrorCode.BAD_NICK);
+      ann.refused({ type: 'nick', nick }, ErrorCode.BAD_NICK);
+    }
+    // A nick that merely contains the letters is anyone's.
+    ann.ok({ type: 'nick', nick: 'servo' });
+  });
+
   it('keeps a message to an offline account, telling the sender it is queued', () => {
     const h = new Harness({ accounts: new AccountNames(['Zed']) });
     const ann = h.guest('ann');

@@ -14,7 +14,7 @@ import { TokenBucket } from '../auth/rate-limit.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { AccountDirectory } from './accounts.js';
 import { MessageIds } from './ids.js';
-import { foldNick } from './names.js';
+import { foldNick, quote, serviceNick } from './names.js';
 import * as operators from './operators.js';
 import { changeNick, logIn, quit, registerGuest, setAway, whois } from './presence.js';
 import {
@@ -155,6 +155,13 @@ export class ChatHub {
       });
     } else if (command.type === 'nick' && !s.datagram && DATAGRAM_NICK.test(String(command.nick))) {
       out.refuse(refusal(ErrorCode.BAD_NICK, 'nicks starting with udp- name the sources of datagrams'));
+    } else if (command.type === 'nick' && serviceNick(String(command.nick))) {
+      out.refuse(
+        refusal(
+          ErrorCode.BAD_NICK,
+          `${quote(command.nick)} is an IRC services nick (clients send it passwords); this chat has no services`,
+        ),
+      );
     } else if (s.user === undefined) {
       if (command.type === 'nick') registerGuest(this.#st, s, command.nick, out);
       else out.refuse(refusal(ErrorCode.NOT_REGISTERED, 'choose a nick or log in first'));

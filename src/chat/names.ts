@@ -47,6 +47,24 @@ export function foldNick(nick: string): string {
 }
 
 /**
+ * Whether `nick` is one that IRC networks give their services (NickServ, ChanServ, MemoServ,
+ * OperServ ... any nick ending in `serv`, and Global): IRC clients are often set to send
+ * `PRIVMSG NickServ :IDENTIFY name password` on connecting, so whoever held such a nick
+ * would collect passwords. This chat has no services: no one may take these nicks, and no
+ * direct message is delivered to them.
+ *
+ * @example
+ * ```ts
+ * serviceNick('NickServ'); // true
+ * serviceNick('servo');    // false
+ * ```
+ */
+export function serviceNick(nick: string): boolean {
+  const folded = foldNick(nick);
+  return folded.endsWith('serv') || folded === 'global';
+}
+
+/**
  * `undefined` when `nick` may be a guest's nick, else the refusal saying why (`ERR_BAD_NICK`).
  *
  * @example

@@ -10,7 +10,7 @@
  */
 import { ErrorCode } from '../errors.js';
 import { isMessageId } from './ids.js';
-import { foldNick, MAX_NICK_LENGTH, mentions, quote } from './names.js';
+import { foldNick, MAX_NICK_LENGTH, mentions, quote, serviceNick } from './names.js';
 import type { ChatMessage, SessionId } from './protocol.js';
 import { roomOf } from './rooms.js';
 import { type HubState, type Out, refusal, type Session, type User } from './state.js';
@@ -54,6 +54,15 @@ export function direct(
   const to = command.to;
   if (typeof to !== 'string' || to.length === 0 || to.length > MAX_NICK_LENGTH)
     return out.refuse(noSuchNick(to));
+  // An IRC client's IDENTIFY to NickServ carries a password: never delivered to anyone.
+  if (serviceNick(to)) {
+    return out.refuse(
+      refusal(
+        ErrorCode.NO_SUCH_NICK,
+        `this chat has no ${quote(to)} (no IRC services): nothing was sent; log in with your account instead`,
+      ),
+    );
+  }
   const text = checkText(command.text, { what: 'message', maxBytes: st.limits.maxMessageBytes });
   if (isRefusal(text)) return out.refuse(text);
   const key = foldNick(to);
