@@ -6,6 +6,7 @@
  * limited per source (the shared `UdpGuard`, then the hub's own limit), and a source silent
  * for `idleMs` leaves.
  */
+import { createHash } from 'node:crypto';
 import type dgram from 'node:dgram';
 import { ErrorCode } from '../errors.js';
 import { foldAddress } from '../runtime/guard.js';
@@ -127,9 +128,17 @@ export class UdpRoom {
   }
 }
 
-/** `udp-` and the address with its dots and colons as dashes, cut to a nick's length. */
+/**
+ * `udp-` and the address with its dots and colons as dashes (`udp-127-0-0-1`). An address
+ * too long for a nick (most IPv6 ones) keeps its start and ends in 8 hex digits of its
+ * SHA-256: cut short alone, every host of a /64 had the same nick, and all but the first
+ * were dropped as that nick was taken.
+ */
 export function udpNick(address: string): string {
-  return `udp-${address.replace(/[^0-9A-Za-z]/g, '-')}`.slice(0, MAX_NICK_LENGTH);
+  const nick = `udp-${address.replace(/[^0-9A-Za-z]/g, '-')}`;
+  if (nick.length <= MAX_NICK_LENGTH) return nick;
+  const hash = createHash('sha256').update(address).digest('hex').slice(0, 8);
+  return `${nick.slice(0, MAX_NICK_LENGTH - 9)}-${hash}`;
 }
 
 function trailingNewline(msg: Buffer): number {
