@@ -77,6 +77,9 @@ function join(c: IrcConnection, params: string[]): void {
   }
   for (const chan of (params[0] as string).split(',').slice(0, ctx.limits.maxRoomsPerSession)) {
     if (!chan.startsWith('#')) {
+      // Answered here, not by the hub: each spends the connection's own tokens, or one line
+      // of fifty such names would draw fifty answers unmetered.
+      if (!local(c, 'JOIN')) return;
       c.write([ctx.numeric(ERR.NOSUCHCHANNEL, chan, 'No such channel')]);
       continue;
     }

@@ -67,10 +67,16 @@ export class IrcContext {
 
   /** A numeric reply to this client: `:server CODE nick params... :text`. */
   numeric(code: string, ...params: string[]): string {
+    // The parameters before the text may echo what a client sent (a nick, a channel): one that
+    // is empty, holds a space or starts with `:` would shift every parameter after it, so it
+    // is written as `*`, as other servers do.
+    const middle = params
+      .slice(0, -1)
+      .map((p) => (p === '' || p.startsWith(':') || p.includes(' ') ? '*' : p));
     return formatLine({
       source: this.serverName,
       command: code,
-      params: [this.nick, ...params],
+      params: [this.nick, ...middle, ...params.slice(-1)],
       trailing: true,
     });
   }

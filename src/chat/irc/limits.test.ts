@@ -66,6 +66,22 @@ describe('IRC limits', () => {
     expect(await bob.expect(' PRIVMSG ')).toBe(':ann!ann@irc.sockit PRIVMSG #lobby :café');
   });
 
+  it('meters the answers to JOINs of names that are not channels, and echoes no bad parameter', async () => {
+    // One line of fifty such names drew fifty 403s, as fast as a client could send them.
+    f = await ircFixture({ limits: { burst: 3, refillMs: 60_000 } });
+    const ann = await f.guest('ann');
+    ann.send(`JOIN ${Array.from({ length: 50 }, (_, i) => `x${i}`).join(',')}`);
+    await ann.expect(/^:irc\.sockit 263 ann JOIN :Please wait a while and try again$/);
+    const refusals = ann.lines.filter((l) => / 403 ann /.test(l));
+    // The connection's own burst (twice the hub's: 6), less what registration spent.
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals.length).toBeLessThanOrEqual(6);
+    // A nick with a space or a channel starting with `:` is echoed as `*`, not as extra parameters.
+    const bob = await f.guest('bob');
+    bob.send('NICK :a b');
+    expect(await bob.expect(' 432 ')).toMatch(/^:irc\.sockit 432 bob \* :/);
+  });
+
   it('lets a client go that keeps sending bad lines', async () => {
     f = await ircFixture();
     const ann = await f.guest('ann');
