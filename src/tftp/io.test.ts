@@ -259,6 +259,49 @@ describe('FilePump', () => {
     pump.stop();
   });
 
+  it('turns a defect that throws while pumping into a failed transfer, not a thrown error', async () => {
+    // The check at the end stands in for any defect on the path of the client's ACKs.
+    const file = path.join(dir, 'defect.bin');
+    writeFileSync(file, randomBytes(700));
+    const { sender, sent } = recordingSender();
+    const errors: string[] = [];
+    const handle = await open(file, 'r');
+    const pump = new FilePump(handle, sender, (err) => errors.push(err.message), {
+      place: placeOf(() => true),
+      unchanged: () => {
+        throw new Error('a defect');
+      },
+    });
+    sender.start();
+    expect(() => pump.start(512)).not.toThrow();
+    expect(errors).toEqual(['a defect']);
+    expect(sent).toEqual([]);
+    // And a stream's pump, from the stream's own events.
+    const streamErrors: string[] = [];
+    const streamSide = recordingSender();
+    const blocks = new BlockPump(
+      Readable.from([randomBytes(700)]),
+      streamSide.sender,
+      512,
+      false,
+      (err) => {
+        streamErrors.push(err.message);
+      },
+      {
+        unchanged: () => {
+          throw new Error('another defect');
+        },
+      },
+    );
+    streamSide.sender.start();
+    blocks.start(512);
+    await vi.waitFor(() => expect(streamSide.sent).toHaveLength(1));
+    streamSide.sender.ack(1);
+    expect(() => blocks.pump()).not.toThrow();
+    await vi.waitFor(() => expect(streamErrors).toEqual(['another defect']));
+    pump.stop();
+  });
+
   it('without an end check, sends a file that grows meanwhile as it reads it', async () => {
     const size = 3 * 512;
     const file = path.join(dir, 'grows.bin');

@@ -135,8 +135,22 @@ export class BlockPump implements Pump {
       this.#onError(new SockitError(ErrorCode.IO, 'the input closed before its end'));
   };
 
-  /** Supplies as many blocks as the sender takes; call again when it has room. */
+  /**
+   * Supplies as many blocks as the sender takes; call again when it has room. It runs from the
+   * source's events and the client's ACKs: a defect that throws here fails this transfer
+   * (through onError) instead of taking the server down.
+   */
   pump = (): void => {
+    try {
+      this.#pumpNow();
+    } catch (err) {
+      this.#busy = false;
+      this.#done = true;
+      this.#onError(err as Error);
+    }
+  };
+
+  #pumpNow(): void {
     if (this.#busy || this.#done || !this.#started) return;
     this.#busy = true;
     const blksize = this.#blksize;
@@ -169,7 +183,7 @@ export class BlockPump implements Pump {
       break;
     }
     this.#busy = false;
-  };
+  }
 
   /** The transfer is over: the stream is destroyed (which closes a file). */
   stop(): void {
@@ -287,7 +301,18 @@ export class FilePump implements Pump {
     this.pump();
   }
 
+  /** As BlockPump's: a defect that throws here fails this transfer, not the server. */
   pump = (): void => {
+    try {
+      this.#pumpNow();
+    } catch (err) {
+      if (this.#done) return;
+      this.#stopReading();
+      this.#onError(err as Error);
+    }
+  };
+
+  #pumpNow(): void {
     if (this.#done || !this.#started) return;
     const acknowledged = this.#sender.acknowledged;
     while (this.#chunks.length > 0) {
@@ -321,7 +346,7 @@ export class FilePump implements Pump {
     // client has acknowledged a block. Until then one chunk is enough: a request from a
     // forged address, never acknowledged, holds no more than that while it times out.
     if (waiting === 0 || (waiting < 2 && acknowledged > 0)) this.#read();
-  };
+  }
 
   /** Reads the next chunk, inline or through the pool, unless a read is under way or the file has ended. */
   #read(): void {

@@ -54,6 +54,8 @@ export class ReadTransfer extends Transfer {
       },
     });
     const readFailed = (err: Error): void => {
+      // The file (or stream) is let go now, whatever failed: a read, a check, or a defect.
+      pump.stop();
       // sockit's own errors say what happened without a path; the system's may not.
       link.send(encodeError(0, isSockitError(err) ? err.message : 'read error'));
       this.finish(false, sender.stats, err.message, ErrorCode.IO);
