@@ -107,28 +107,26 @@ async function download(
   }
 }
 
-/** The size of a local file to upload; a missing one, or a folder, is one coded line. */
 /**
  * The file to upload, opened, and its size where that can be trusted (a file on a local
  * file system, see localFileSystem: sysfs states 4096 bytes for a few): with a size, an
- * input that ends short fails the upload instead of sending a cut file as whole.
+ * input that ends short fails the upload instead of sending a cut file as whole. A missing
+ * file, or one that is not a file, is one coded line.
  */
 async function openUpload(local: string): Promise<{ input: Readable; size: number | undefined }> {
   const info = await stat(local).catch((err: unknown) => {
     throw fileError(err, 'tftp put', local);
   });
-  if (!info.isFile()) {
-    throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp put: ${local} is not a file; give a file`);
-  }
+  const notAFile = (): SockitError =>
+    new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp put: ${local} is not a file; give a file`);
+  if (!info.isFile()) throw notAFile();
   // Non-blocking: should a FIFO have taken the file's place since, the open does not wait for a writer.
   const handle = await open(local, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: unknown) => {
     throw fileError(err, 'tftp put', local);
   });
   try {
     const opened = await handle.stat();
-    if (!opened.isFile()) {
-      throw new SockitError(ErrorCode.INVALID_ARGUMENT, `tftp put: ${local} is not a file; give a file`);
-    }
+    if (!opened.isFile()) throw notAFile();
     const size = (await localFileSystem(handle, opened.dev)) ? opened.size : undefined;
     return { input: handle.createReadStream({ highWaterMark: 256 * 1024 }), size };
   } catch (err) {

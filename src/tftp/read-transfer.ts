@@ -4,7 +4,7 @@
  */
 import { ErrorCode, isSockitError } from '../errors.js';
 import type { TftpError } from './errors.js';
-import { BlockPump, FILE_READS, type FileEnd, FilePump, POOL_READS, type Pump } from './io.js';
+import { BlockPump, FILE_READS, FilePump, POOL_READS, type Pump } from './io.js';
 import { negotiate } from './options.js';
 import { encodeError, Opcode } from './packet.js';
 import { TftpSender, type TransferStats } from './sender.js';
@@ -60,9 +60,6 @@ export class ReadTransfer extends Transfer {
       link.send(encodeError(0, isSockitError(err) ? err.message : 'read error'));
       this.finish(false, sender.stats, err.message, ErrorCode.IO);
     };
-    // A file on a local file system is held, at its end, to what it was when opened (FileEnd).
-    const fileEnd: FileEnd = { ...(content.size === undefined ? {} : { size: content.size }) };
-    if (content.unchanged) fileEnd.unchanged = content.unchanged;
     // A file in octet mode is read into reused buffers; netascii and hooks' streams go through a stream.
     const pump: Pump =
       content.handle && !netascii
@@ -70,7 +67,7 @@ export class ReadTransfer extends Transfer {
             content.handle,
             sender,
             readFailed,
-            content.local ? { ...fileEnd, place: FILE_READS } : { place: POOL_READS },
+            content.local ? { ...content.end, place: FILE_READS } : { place: POOL_READS },
           )
         : new BlockPump(
             content.stream(o.blksize, o.windowsize),
@@ -78,7 +75,7 @@ export class ReadTransfer extends Transfer {
             o.blksize,
             netascii,
             readFailed,
-            content.local ? fileEnd : {},
+            content.end,
           );
     this.#sender = sender;
     this.#pump = pump;

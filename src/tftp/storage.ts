@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, isSockitError, type SockitError } from '../errors.js';
 import type { ConfinedRoot } from '../runtime/confine.js';
-import { changedError, readChunkSize } from './io.js';
+import { changedError, type FileEnd, readChunkSize } from './io.js';
 import type { Peer } from './link.js';
 import { TftpErrorCode } from './packet.js';
 
@@ -40,8 +40,11 @@ export interface Source {
    * the event loop while they are fast (see FILE_READS); others are read through the pool.
    */
   local?: boolean;
-  /** For a file: an error when its size or modification time is no longer what it was when opened (see FileEnd). */
-  unchanged?: () => SockitError | undefined;
+  /**
+   * For a file on a local file system: what it must still be when its end is read (its size
+   * when opened, and unchanged since: see FileEnd). Absent where sizes cannot be trusted.
+   */
+  end?: FileEnd;
   close(): void;
 }
 
@@ -92,15 +95,18 @@ export class ServedFiles {
     // A stream closes the file right after its end, maybe before its last block is cut: the
     // file is looked at as the end is read.
     let atEnd: BigIntStats | undefined;
+    const size = Number(info.size);
+    const local = await localFileSystem(handle, Number(info.dev));
+    const unchanged = (): SockitError | undefined => {
+      const now = atEnd ?? statNow();
+      if (now === undefined) return undefined;
+      return now.size === info.size && now.mtimeNs === info.mtimeNs ? undefined : changedError();
+    };
     return {
-      size: Number(info.size),
+      size,
       handle,
-      local: await localFileSystem(handle, Number(info.dev)),
-      unchanged: () => {
-        const now = atEnd ?? statNow();
-        if (now === undefined) return undefined;
-        return now.size === info.size && now.mtimeNs === info.mtimeNs ? undefined : changedError();
-      },
+      local,
+      ...(local ? { end: { size, unchanged } } : {}),
       stream: (blksize, windowsize) => {
         const stream = createReadStream('', {
           fd: handle,
