@@ -264,10 +264,10 @@ function sameOrigin(origin: string | undefined, host: string | undefined): boole
     return false;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-  // URL drops a scheme's default port; a Host header may carry it.
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  // URL drops a scheme's default port, and a Host header may leave it out or carry it.
+  const defaultPort = url.protocol === 'https:' ? '443' : '80';
   const [hostname, hostPort] = splitHost(host.toLowerCase());
-  return url.hostname === hostname && port === (hostPort ?? (url.protocol === 'https:' ? '443' : '80'));
+  return url.hostname === hostname && (url.port || defaultPort) === (hostPort ?? defaultPort);
 }
 
 /** `example.com:8080` or `[::1]:8080` as name and port (the port undefined when absent). */
