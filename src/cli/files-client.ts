@@ -4,14 +4,14 @@
  */
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { FileKeyCache } from '../auth/key-cache.js';
 import type { SecretKey } from '../auth/secret-key.js';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { FilesClient, LoginOptions } from '../files/client.js';
-import { FILES_PORT } from '../files/port.js';
+import { DEFAULT_STALL_MS, FILES_PORT } from '../files/port.js';
 import type { Logger } from '../runtime/log.js';
-import { type Endpoint, parseEndpoint, secondsOption } from './args.js';
+import { type Endpoint, parseEndpoint, parseSeconds, secondsOption } from './args.js';
 import { interruptible } from './interrupt.js';
 import { localFileError } from './local-files.js';
 import { levelOf, type OutputFlags } from './output.js';
@@ -102,11 +102,11 @@ export function clientOptions(command: Command): Command {
       secondsOption('--connect-timeout <seconds>', 'give up connecting after this long (0: never)', 10),
     )
     .addOption(
-      secondsOption(
+      // No default here: the library's applies, to servers that say when they are busy.
+      new Option(
         '--stall-timeout <seconds>',
-        'fail when nothing moves on the connection this long (0: never)',
-        60,
-      ),
+        `fail when nothing moves on the connection this long (default: ${DEFAULT_STALL_MS / 1000}; 0: never)`,
+      ).argParser(parseSeconds),
     )
     .option('--tls', 'connect over TLS (the server runs with --tls-cert)')
     .option('--tls-ca <file>', 'trust this certificate (PEM), e.g. a self-signed server; implies --tls')

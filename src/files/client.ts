@@ -39,8 +39,10 @@ import {
   removeQuietly,
 } from './download.js';
 import { checkEntries, checkStatPath } from './names.js';
+import { DEFAULT_STALL_MS } from './port.js';
 import {
   Answers,
+  BUSY_VERSION,
   EAGER_PUT_MAX,
   EAGER_PUT_VERSION,
   type Entry,
@@ -62,8 +64,6 @@ import {
 } from './transfer.js';
 
 export { type DownloadOptions, PART_SUFFIX };
-
-/** Connection errors that mean no server answered on the address. */
 
 /** How long `close()` waits for the server to close its side before cutting the connection, in ms. */
 const CLOSE_GRACE_MS = 2000;
@@ -135,7 +135,9 @@ export interface ConnectOptions {
   /**
    * Fail an operation with `ERR_IDLE_TIMEOUT` when nothing moves on the connection (no byte
    * read or written) for this long, in ms: a frozen server must not hold a transfer forever.
-   * 0 or absent: no limit.
+   * 0: no limit. Absent: DEFAULT_STALL_MS against a server of protocol version 4 or later
+   * (it says once a second that it is still at work, see protocol.ts, Busy), no limit against
+   * an older one (it is silent while it hashes a resumed file's first bytes or removes a tree).
    */
   stallTimeoutMs?: number;
   /** Aborts connecting (and, for `login`, logging in) with `ERR_ABORTED`. */
@@ -172,12 +174,13 @@ export class FilesClient {
   /** Who the server is, for the key cache: scheme, host and port as connected to. */
   readonly #server: string;
   #user: string | undefined;
-  readonly #stallMs: number;
+  /** The stall timeout in force, in ms (0: none); see ConnectOptions.stallTimeoutMs. */
+  readonly stallTimeoutMs: number;
   readonly #log: Logger;
 
   private constructor(channel: Channel, hello: Hello, server: string, stallMs = 0, log = silentLogger) {
     this.#channel = channel;
-    this.#stallMs = stallMs;
+    this.stallTimeoutMs = stallMs;
     this.#log = log;
     this.hello = hello;
     this.#server = server;
@@ -235,7 +238,7 @@ export class FilesClient {
       channel,
       hello.data,
       `${options.tls ? 'tls' : 'tcp'}:${where}`,
-      options.stallTimeoutMs,
+      options.stallTimeoutMs ?? (version >= BUSY_VERSION ? DEFAULT_STALL_MS : 0),
       log,
     );
   }
@@ -304,7 +307,7 @@ export class FilesClient {
    */
   async list(path = '', recursive = false, options: OperationOptions = {}): Promise<Entry[]> {
     return this.#guarded(options.signal, async () => {
-      this.#channel.send({ op: 'list', path, recursive });
+      this.#channel.send({ op: 'list', path, recursive, progress: true });
       const { header, body } = await this.#answerWithBody(Answers.list);
       let entries: unknown;
       try {
@@ -373,7 +376,9 @@ export class FilesClient {
   }
 
   async remove(path: string, recursive = false, options: OperationOptions = {}): Promise<void> {
-    await this.#guarded(options.signal, () => this.#ask({ op: 'rm', path, recursive }, Answers.done));
+    await this.#guarded(options.signal, () =>
+      this.#ask({ op: 'rm', path, recursive, progress: true }, Answers.done),
+    );
   }
 
   /**
@@ -476,13 +481,14 @@ export class FilesClient {
     try {
       const size = (await handle.stat()).size;
       const offer = await this.#ask(
-        { op: 'put', path: remote, size, overwrite: options.overwrite ?? false },
+        { op: 'put', path: remote, size, overwrite: options.overwrite ?? false, progress: true },
         Answers.putOffer,
       );
       let from = 0;
       let hash = createHash('sha256');
       if (offer.offset > 0 && offer.prefixSha256) {
-        const prefix = await hashPrefix(handle, offer.offset);
+        const offset = offer.offset;
+        const prefix = await this.#unwatched(() => hashPrefix(handle, offset));
         if (prefix && peekHex(prefix) === offer.prefixSha256) {
           from = offer.offset;
           hash = prefix;
@@ -530,7 +536,8 @@ export class FilesClient {
     try {
       return await this.#guarded(options.signal, async () => {
         const asked = await this.#requestGet({ remote, local }, options.overwrite ?? false);
-        return await (await this.#receiveGet(asked, options)).landed;
+        const { landed } = await this.#receiveGet(asked, options);
+        return await this.#unwatched(() => landed);
       });
     } catch (err) {
       // An aborted download leaves nothing behind; one cut by the network keeps its part to resume.
@@ -563,7 +570,8 @@ export class FilesClient {
     const land = async (): Promise<void> => {
       const next = landing[0] as (typeof landing)[number];
       try {
-        const result = await next.landed.catch((err: unknown) => {
+        // Syncing is this side's work: the server is not stalled meanwhile.
+        const result = await this.#unwatched(() => next.landed).catch((err: unknown) => {
           throw aboutFile(err, next.item);
         });
         options.onDone?.(next.item, result, Date.now() - next.began);
@@ -635,9 +643,15 @@ export class FilesClient {
     let kept: KeptPart = NO_PART;
     if (!item.inNewFolder) {
       await checkDestination(item.local, overwrite);
-      kept = await keptPart(partPath);
+      kept = await this.#unwatched(() => keptPart(partPath));
     }
-    this.#channel.send({ op: 'get', path: item.remote, offset: kept.offset, prefixSha256: kept.prefix });
+    this.#channel.send({
+      op: 'get',
+      path: item.remote,
+      offset: kept.offset,
+      prefixSha256: kept.prefix,
+      progress: true,
+    });
     return { item, partPath, kept, overwrite };
   }
 
@@ -717,7 +731,7 @@ export class FilesClient {
   async #guarded<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
     // Always a net.Socket (or its TLS subclass): connect() made it.
     const socket = this.#channel.socket as net.Socket;
-    const stallMs = this.#stallMs;
+    const stallMs = this.stallTimeoutMs;
     if (!(stallMs > 0)) return guarded(socket, signal, work);
     // Armed only while an operation runs: a client idle between operations is not stalled.
     let stalled = false;
@@ -742,6 +756,22 @@ export class FilesClient {
     }
   }
 
+  /**
+   * Runs `work`, this side's own (hashing a kept part, syncing a download), with the stall
+   * timer stopped: the server is not silent because it stalled, but because it waits for us.
+   */
+  async #unwatched<T>(work: () => Promise<T>): Promise<T> {
+    const socket = this.#channel.socket as net.Socket;
+    const armed = socket.timeout ?? 0;
+    if (armed === 0) return work();
+    socket.setTimeout(0);
+    try {
+      return await work();
+    } finally {
+      if (!socket.destroyed) socket.setTimeout(armed);
+    }
+  }
+
   async #ask<S extends z.ZodMiniType>(request: Record<string, unknown>, schema: S): Promise<z.infer<S>> {
     this.#channel.send(request);
     return this.#answer(schema);
@@ -752,7 +782,14 @@ export class FilesClient {
   }
 
   async #answerWithBody<S extends z.ZodMiniType>(schema: S): Promise<{ header: z.infer<S>; body: Buffer }> {
-    const { header, body } = await this.#channel.receive();
+    let { header, body } = await this.#channel.receive();
+    // Asked for with `progress`: the server is still at it (it says so once a second).
+    while (header.ok === true && 'busy' in header) {
+      if (!Answers.busy.safeParse(header).success)
+        throw new SockitError(ErrorCode.BAD_REPLY, 'the server sent a busy answer that does not parse');
+      this.#log.debug({ busy: header.busy }, 'the server is at work');
+      ({ header, body } = await this.#channel.receive());
+    }
     // A refusal says ok: false; a schema tried on every answer cost a download of a folder of
     // small files ~3% (a failed parse builds its issues).
     const refusal = header.ok === false ? Refusal.safeParse(header) : undefined;

@@ -30,16 +30,27 @@
  * gives (no larger than the server's file size limit), its SHA-256, so that a transfer can
  * skip a file both sides already hold. While the server waits for its turn or hashes, it
  * sends `{hashed}` about once a second, so that neither side takes the silence for a stall.
+ *
+ * Busy: a list, rm, get or (not eager) put that says `progress: true` is told `{busy: what}`
+ * about once a second while the server works on it before an answer: hashing the prefix a
+ * resume names, counting the user's usage, removing or listing a large tree, syncing an
+ * upload. Never within a raw run. A client that does not ask hears nothing of it (a server
+ * that does not know the flag ignores it, as it does any field it does not know).
  */
 import { AuthFinal, AuthRequest, authData, RegisterRequest } from '../auth/login-transport.js';
 import * as z from '../runtime/schema.js';
 
-/** 2 added `sum`, 3 eager puts; a client checks the greeting's version before it uses them. */
-export const FILES_PROTOCOL_VERSION = 3;
+/**
+ * 2 added `sum`, 3 eager puts, 4 `{busy}` answers (see Busy); a client checks the greeting's
+ * version before it uses them.
+ */
+export const FILES_PROTOCOL_VERSION = 4;
 /** The first version with `sum`. */
 export const SUM_VERSION = 2;
 /** The first version with eager puts. */
 export const EAGER_PUT_VERSION = 3;
+/** The first version that says it is busy when asked: a client may take its silence for a stall. */
+export const BUSY_VERSION = 4;
 /** Largest file an eager put may carry. */
 export const EAGER_PUT_MAX = 1024 * 1024;
 export { FILES_PORT } from './port.js';
@@ -64,14 +75,29 @@ export const Request = z.discriminatedUnion('op', [
     op: z.literal('list'),
     path: z.optional(z.string().check(z.maxLength(MAX_PATH_LENGTH), pathBytes)),
     recursive: flag,
+    progress: flag,
   }),
   z.object({ op: z.literal('stat'), path }),
   z.object({ op: z.literal('mkdir'), path, parents: flag }),
-  z.object({ op: z.literal('rm'), path, recursive: flag }),
-  z.object({ op: z.literal('put'), path, size, overwrite: flag, eager: flag, chained: flag }),
+  z.object({ op: z.literal('rm'), path, recursive: flag, progress: flag }),
+  z.object({
+    op: z.literal('put'),
+    path,
+    size,
+    overwrite: flag,
+    eager: flag,
+    chained: flag,
+    progress: flag,
+  }),
   z.object({ op: z.literal('put-from'), offset: size }),
   z.object({ op: z.literal('put-end'), sha256 }),
-  z.object({ op: z.literal('get'), path, offset: z.optional(size), prefixSha256: z.optional(sha256) }),
+  z.object({
+    op: z.literal('get'),
+    path,
+    offset: z.optional(size),
+    prefixSha256: z.optional(sha256),
+    progress: flag,
+  }),
   z.object({ op: z.literal('sum'), path, size }),
 ]);
 export type Request = z.infer<typeof Request>;
@@ -118,6 +144,8 @@ export const Answers = {
   putDone: z.object({ ok: z.literal(true), sha256, size }),
   getStart: z.object({ ok: z.literal(true), size, from: size, mtime: z.number() }),
   getEnd: z.object({ ok: z.literal(true), sha256 }),
+  /** The server is still working on the request it was asked with `progress` (see Busy). */
+  busy: z.object({ ok: z.literal(true), busy: z.string().check(z.maxLength(32)) }),
   /** Bytes of the file hashed so far: the sum is under way (or waits its turn, at 0). */
   sumProgress: z.object({ ok: z.literal(true), hashed: size }),
   /** `sha256` only for a file of the size asked about. */

@@ -10,6 +10,9 @@ import { type Direction, events } from '../runtime/events.js';
 import type { Logger } from '../runtime/log.js';
 import type { Request } from './protocol.js';
 
+/** How often a request being worked on says so, when it asked to (see RequestIo.aloud), in ms. */
+export const PROGRESS_MS = 1000;
+
 /** The request of one op. */
 export type Req<K extends Request['op']> = Extract<Request, { op: K }>;
 
@@ -19,6 +22,12 @@ export interface RequestIo {
   readonly log: Logger;
   /** Answers `{ok: true, ...fields}`. */
   ok(fields?: Record<string, unknown>): void;
+  /**
+   * Until the next answer, sends `message()` about once a second (PROGRESS_MS), when the
+   * request being served asked to hear that it is being worked on (a sum always does; see
+   * protocol.ts, Busy). A later call replaces the message. Never while a raw run is sent.
+   */
+  aloud(message: () => Record<string, unknown>): void;
   /** The next request, which must be `op`; anything else ends the connection (ERR_BAD_REQUEST). */
   expect<K extends Request['op']>(op: K): Promise<Req<K>>;
   /**

@@ -183,7 +183,7 @@ async function receiveUpload(
   const replaced = target.entry?.size ?? 0;
   const part = files.partFor(request.path);
   // An eager upload starts at 0: a kept part is not looked at.
-  const prefix = eager ? undefined : await keptPrefix(files, part, request);
+  const prefix = eager ? undefined : await keptPrefix(io, files, part, request);
   const offset = prefix?.length ?? 0;
   const partBytes = await files.partSize(part);
   const plan = { size: request.size, replaced, partBytes };
@@ -248,6 +248,7 @@ async function receiveUpload(
 
 /** The hash of the bytes a kept part already holds for this upload, when they can be reused. */
 async function keptPrefix(
+  io: RequestIo,
   files: UserFiles,
   part: PartInfo,
   request: Req<'put'>,
@@ -257,7 +258,9 @@ async function keptPrefix(
   if (!handle) return undefined;
   try {
     const length = Math.min((await handle.stat()).size, request.size);
+    io.aloud(() => ({ busy: 'hashing' }));
     const hash = await hashPrefix(handle, length);
+    io.aloud(() => ({ busy: 'checking' }));
     return hash ? { hash, length } : undefined;
   } finally {
     await handle.close();
@@ -301,6 +304,8 @@ async function writeUpload(
         received = n;
       });
       last = await io.expect('put-end');
+      // Syncing a large file, or waiting out a count of the usage, may take a while.
+      if (!eager) io.aloud(() => ({ busy: 'storing' }));
     } catch (err) {
       // Keep what arrived, even from a cut connection: it is what a resume starts from.
       await sink.abandon().catch(() => undefined);

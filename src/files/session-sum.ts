@@ -15,9 +15,6 @@ import type { Req, RequestIo } from './session-io.js';
 import type { UserFiles } from './storage.js';
 import type { FileSums } from './sums.js';
 
-/** How often a sum under way says so, in ms. */
-export const SUM_PROGRESS_MS = 1000;
-
 /** What every sum of one server shares. */
 export interface SumShared {
   sums: FileSums;
@@ -66,7 +63,7 @@ export async function serveSum(
   }
 }
 
-/** The sum, with `{hashed}` sent about once a second meanwhile; stops when the connection closes. */
+/** The sum, with `{hashed}` sent about once a second meanwhile (until the answer); stops when the connection closes. */
 async function sumAloud(
   io: RequestIo,
   sums: FileSums,
@@ -80,9 +77,7 @@ async function sumAloud(
   socket.once('close', gone);
   if (socket.destroyed) gone();
   let hashed = 0;
-  const ticker = setInterval(() => {
-    if (!socket.destroyed) io.ok({ hashed });
-  }, SUM_PROGRESS_MS);
+  io.aloud(() => ({ hashed }));
   try {
     return await sums.sha256(user, handle, info, {
       signal: controller.signal,
@@ -94,7 +89,6 @@ async function sumAloud(
     if (!controller.signal.aborted) throw err;
     throw new SockitError(ErrorCode.CONNECTION_CLOSED, 'the connection closed during a sum', { cause: err });
   } finally {
-    clearInterval(ticker);
     socket.off('close', gone);
   }
 }

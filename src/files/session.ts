@@ -16,7 +16,15 @@ import { firstIssue } from '../runtime/schema.js';
 import type { Connection } from '../runtime/tcp.js';
 import { FILES_PROTOCOL_VERSION, type Request, Request as RequestSchema } from './protocol.js';
 import { serveGet } from './session-get.js';
-import { asRefusal, fatal, isFatal, type LandingTurn, type Req, type RequestIo } from './session-io.js';
+import {
+  asRefusal,
+  fatal,
+  isFatal,
+  type LandingTurn,
+  PROGRESS_MS,
+  type Req,
+  type RequestIo,
+} from './session-io.js';
 import { servePut, type UploadShared } from './session-put.js';
 import { type SumShared, serveSum } from './session-sum.js';
 import { UserFiles } from './storage.js';
@@ -57,6 +65,14 @@ const LANDING_DEPTH = 8;
  */
 const ADOPT_READS_AT = 1024 * 1024;
 
+/** What a request that asked for progress is told it is being worked on, until its answer. */
+const WORKING: Partial<Record<Request['op'], string>> = {
+  list: 'listing',
+  rm: 'removing',
+  put: 'checking',
+  get: 'hashing',
+};
+
 export class FileSession {
   readonly #conn: Connection;
   readonly #shared: SessionShared;
@@ -70,6 +86,10 @@ export class FileSession {
   #answered: Promise<void> = Promise.resolve();
   /** Eager puts still landing, oldest first. */
   readonly #landing: Promise<void>[] = [];
+  /** Whether the request being served asked to hear that it is worked on (see RequestIo.aloud). */
+  #progress = false;
+  /** What says so about once a second, until the next answer. */
+  #aloud: { ticker: NodeJS.Timeout; message: () => Record<string, unknown> } | undefined;
 
   constructor(conn: Connection, shared: SessionShared) {
     this.#conn = conn;
@@ -91,6 +111,7 @@ export class FileSession {
       channel: this.#channel,
       log: conn.log,
       ok: (fields) => this.#ok(fields),
+      aloud: (message) => this.#speak(message),
       expect: (op) => this.#expect(op),
       batch: { next: 0, firstRefused: Number.POSITIVE_INFINITY },
     };
@@ -202,11 +223,37 @@ export class FileSession {
 
   #refuse(code: string, message: string, err?: unknown): void {
     const extra = err instanceof ThrottledError ? { retryAfterMs: err.retryAfterMs } : {};
+    this.#hush();
     this.#channel.send({ ok: false, code, message, ...extra });
   }
 
   #ok(fields: Record<string, unknown> = {}): void {
+    this.#hush();
     this.#channel.send({ ok: true, ...fields });
+  }
+
+  /** See RequestIo.aloud. */
+  #speak(message: () => Record<string, unknown>): void {
+    if (!this.#progress) return;
+    if (this.#aloud) {
+      this.#aloud.message = message;
+      return;
+    }
+    const socket = this.#conn.socket;
+    const aloud = {
+      message,
+      ticker: setInterval(() => {
+        if (!socket.destroyed) this.#channel.send({ ok: true, ...aloud.message() });
+      }, PROGRESS_MS),
+    };
+    this.#aloud = aloud;
+  }
+
+  /** Stops saying that the request is being worked on: an answer goes out. */
+  #hush(): void {
+    if (!this.#aloud) return;
+    clearInterval(this.#aloud.ticker);
+    this.#aloud = undefined;
   }
 
   async #handle(request: Request): Promise<void> {
@@ -217,9 +264,23 @@ export class FileSession {
     if (request.op === 'put' && request.eager) return this.#eagerPut(files, request);
     // Anything else sees the eager puts before it landed, and answers after them.
     await this.#answered;
+    // Nothing else answers meanwhile: no eager put is landing, no next request is read.
+    this.#progress = request.op === 'sum' || ('progress' in request && request.progress === true);
+    const working = WORKING[request.op];
+    if (working) this.#speak(() => ({ busy: working }));
+    try {
+      await this.#serve(files, request);
+    } finally {
+      this.#hush();
+      this.#progress = false;
+    }
+  }
+
+  async #serve(files: UserFiles, request: Request): Promise<void> {
     switch (request.op) {
       case 'list': {
         const entries = await files.list(request.path ?? '', request.recursive ?? false);
+        this.#hush();
         this.#channel.send({ ok: true, count: entries.length }, Buffer.from(JSON.stringify(entries)));
         return;
       }
