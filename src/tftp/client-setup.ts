@@ -107,6 +107,18 @@ async function resolveServer(host: string): Promise<string> {
   }
 }
 
+/**
+ * A defect that throws while the transfer is handled (a packet, the timer, the output's
+ * callbacks) ends this transfer, the server told, with ERR_INTERNAL: not the process.
+ */
+export function failOnDefect(link: TransferLink, settle: (err: Error) => void): void {
+  link.onDefect = (err) => {
+    link.send(encodeError(TftpErrorCode.NOT_DEFINED, 'internal error in the client'));
+    const message = `tftp client: internal error: ${(err as Error)?.message ?? err}`;
+    settle(new SockitError(ErrorCode.INTERNAL, message, { cause: err }));
+  };
+}
+
 export interface OpenLink {
   link: TransferLink;
   /** Where the request goes: the server's address and its well-known port. */

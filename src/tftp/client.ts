@@ -10,6 +10,7 @@ import {
   abortError,
   checkOack,
   endOnOther,
+  failOnDefect,
   observeTransfer,
   onAbort,
   openLink,
@@ -112,16 +113,17 @@ async function getOnce(
     );
     const writer = new BlockWriter(output, {
       netascii: opts.mode === 'netascii',
-      onDrain: () => receiver.resume(),
+      onDrain: () => link.guard(() => receiver.resume()),
       // The output failed (a full disk, a closed pipe): the transfer ends now, not after
       // the rest of the file has come in for nothing.
-      onError: (err) => {
-        const code = (err as NodeJS.ErrnoException).code;
-        const full = code === 'ENOSPC' || code === 'EDQUOT';
-        const tftpCode = full ? TftpErrorCode.DISK_FULL : TftpErrorCode.NOT_DEFINED;
-        link.send(encodeError(tftpCode, full ? 'disk full on the client' : 'the client cannot write'));
-        settle(localError(tftpCode, `cannot write the output: ${err.message}`));
-      },
+      onError: (err) =>
+        link.guard(() => {
+          const code = (err as NodeJS.ErrnoException).code;
+          const full = code === 'ENOSPC' || code === 'EDQUOT';
+          const tftpCode = full ? TftpErrorCode.DISK_FULL : TftpErrorCode.NOT_DEFINED;
+          link.send(encodeError(tftpCode, full ? 'disk full on the client' : 'the client cannot write'));
+          settle(localError(tftpCode, `cannot write the output: ${err.message}`));
+        }),
     });
     link.attach({
       packet: (packet: Packet) => {
@@ -148,6 +150,7 @@ async function getOnce(
       malformed: (code, reason) => settle(localError(code, reason)),
       timeout: () => trace.timeout(session.rto.ms, receiver.stats, () => receiver.timeout()),
     });
+    failOnDefect(link, settle);
     untie = onAbort(opts.signal, link, settle);
     trace.request('RRQ', remote, opts.mode ?? 'octet', server, link);
     receiver.start();
@@ -302,6 +305,7 @@ async function putOnce(
         pump.pump();
       },
     });
+    failOnDefect(link, settle);
     untie = onAbort(opts.signal, link, settle);
     trace.request('WRQ', remote, opts.mode ?? 'octet', server, link);
     sender.start();

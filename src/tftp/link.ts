@@ -38,6 +38,12 @@ export class TransferLink {
   /** When the peer was last heard from (Date.now()); undefined until its first datagram. */
   heardAt: number | undefined;
   #poll: AnswerPoll;
+  /**
+   * What a defect that throws in the transfer's handling (of a packet, of the timer, or of a
+   * callback run through `guard`) becomes: the transfer's failure, not the process's. Unset,
+   * the error is thrown on.
+   */
+  onDefect: ((err: unknown) => void) | undefined;
 
   /** `pollUs`: how long to busy-poll for the peer's answer after a send (see AnswerPoll); 0: never. */
   constructor(socket: dgram.Socket, expectHost: string, peer?: Peer, pollUs?: number) {
@@ -45,7 +51,7 @@ export class TransferLink {
     this.#expectHost = expectHost;
     this.peer = peer;
     this.#poll = new AnswerPoll(pollUs);
-    socket.on('message', (msg, from) => this.#receive(msg, from));
+    socket.on('message', (msg, from) => this.guard(() => this.#receive(msg, from)));
     socket.on('error', () => {
       // ICMP errors (port unreachable) surface here; the retransmission timer decides.
     });
@@ -72,7 +78,7 @@ export class TransferLink {
     this.#timerMs = ms;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#handler?.timeout();
+      this.guard(() => this.#handler?.timeout());
     }, ms);
   };
 
@@ -81,6 +87,16 @@ export class TransferLink {
   disarm = (): void => {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+  };
+
+  /** Runs `work`, a part of the transfer's handling: what it throws goes to `onDefect`. */
+  guard = (work: () => void): void => {
+    try {
+      work();
+    } catch (err) {
+      if (!this.onDefect) throw err;
+      this.onDefect(err);
+    }
   };
 
   close(): void {

@@ -24,7 +24,10 @@ import { tftpGet, tftpPut } from './client.js';
 import type { TftpError } from './errors.js';
 import { readChunkSize } from './io.js';
 import { decodePacket, encodeAck, encodeRequest, Opcode, type Packet } from './packet.js';
+import { TftpReceiver } from './receiver.js';
+import { TftpSender } from './sender.js';
 import { serveTftp, type TftpService } from './server.js';
+import { TransferSlots } from './slots.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -447,6 +450,55 @@ describe('TFTP server and client', () => {
     } finally {
       await hooked.close();
     }
+  });
+
+  it('fails only the transfer in whose handling a defect throws, from a packet, its timer or a request', async () => {
+    const port = server.address.port;
+    const defect = (): never => {
+      throw new Error('a defect');
+    };
+    // The server's sender, on the client's first ACK.
+    const ack = vi.spyOn(TftpSender.prototype, 'ack').mockImplementationOnce(defect);
+    const got = (await get(port, 'small.bin').catch((e: unknown) => e)) as TftpError;
+    expect(got.tftpCode).toBe(0);
+    expect(got.message).toContain('server error');
+    ack.mockRestore();
+    // The server's receiver, on the client's first DATA.
+    const data = vi.spyOn(TftpReceiver.prototype, 'data').mockImplementationOnce(defect);
+    const put = (await tftpPut(
+      { host: '127.0.0.1', port },
+      'defect.bin',
+      Readable.from([Buffer.from('x')]),
+    ).catch((e: unknown) => e)) as TftpError;
+    expect(put.tftpCode).toBe(0);
+    data.mockRestore();
+    // The server's timer: a client that never answers.
+    // Every timer's, while it lasts: other tests' silent clients may have transfers still waiting.
+    const timeout = vi.spyOn(TftpSender.prototype, 'timeout').mockImplementation(defect);
+    const silent = dgram.createSocket('udp4');
+    const heard: Packet[] = [];
+    silent.on('message', (msg) => {
+      const d = decodePacket(msg);
+      if (d.ok) heard.push(d.packet);
+    });
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    silent.send(encodeRequest(Opcode.RRQ, 'small.bin', 'octet'), port, '127.0.0.1');
+    // The first timeout is the server's retransmission timer (1 s, or longer once backed off).
+    await vi.waitFor(() => expect(errorOf(heard)).toBe(0), { timeout: 10_000, interval: 50 });
+    silent.close();
+    timeout.mockRestore();
+    // The server's port, on a request.
+    const take = vi.spyOn(TransferSlots.prototype, 'take').mockImplementationOnce(defect);
+    expect(await raw(port, [encodeRequest(Opcode.RRQ, 'small.bin', 'octet')], 200)).toEqual([]);
+    take.mockRestore();
+    // The client's receiver: the download fails with a code, the process goes on.
+    const mine = vi.spyOn(TftpReceiver.prototype, 'data').mockImplementationOnce(defect);
+    const failed = await get(port, 'small.bin').catch((e: unknown) => e);
+    expect((failed as { code?: string }).code).toBe(ErrorCode.INTERNAL);
+    mine.mockRestore();
+    // And it serves on, with every slot given back in time.
+    expect(sha(await get(port, 'small.bin'))).toBe(sha(files.get('small.bin') as Buffer));
+    await vi.waitFor(() => expect(server.transfers).toBe(0), { timeout: 10_000 });
   });
 
   it('on close, tells the clients, removes the parts of uploads and closes the files it read', async () => {

@@ -2,6 +2,7 @@
  * The TFTP server: requests arrive on the well-known port, and each transfer runs on a
  * socket of its own (its TID), driven by the sender or receiver state machine.
  */
+import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, fileError, formatHostPort, SockitError } from '../errors.js';
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
@@ -190,6 +191,15 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
   let closing = false;
 
   main.on('message', (msg, from) => {
+    try {
+      onRequest(msg, from);
+    } catch (err) {
+      // A defect in answering one datagram: logged, and the server goes on with the next.
+      log.error({ err, client: formatHostPort(from.address, from.port) }, 'request failed');
+    }
+  });
+
+  function onRequest(msg: Buffer, from: dgram.RemoteInfo): void {
     if (closing) return;
     // Only a request is answered on this port, and never with more bytes than it had: an
     // answer to anything else, or a long ERROR to a short datagram, would let a forged source
@@ -233,7 +243,7 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
       slots.release(taken.slot);
       log.error({ err }, 'transfer failed to start');
     });
-  });
+  }
 
   async function start(request: Request, client: Peer, slot: Slot): Promise<void> {
     const socket = await bindUdp({ host: local.address, port: 0, what: 'tftp transfer' });

@@ -65,6 +65,11 @@ export abstract class Transfer {
     readonly slot: Slot,
   ) {
     this.link = new TransferLink(socket, client.address, client, context.pollUs);
+    // A defect in this transfer fails it alone, as one that throws while it starts does.
+    this.link.onDefect = (err) => {
+      context.log.error({ err, ...this.entry }, 'transfer failed');
+      this.abort('server error', true);
+    };
     slot.heard = () => this.link.heardAt;
     slot.stop = (reason, tell) => this.abort(reason, tell);
     slot.repeated = () => this.#repeated();

@@ -57,12 +57,13 @@ export class WriteTransfer extends Transfer {
     };
     const writer = new BlockWriter(file, {
       netascii: request.mode === 'netascii',
-      onError: () => {
-        if (this.#failed) return;
-        link.send(encodeError(TftpErrorCode.DISK_FULL, 'write failed'));
-        end('write failed', ErrorCode.IO);
-      },
-      onDrain: () => receiver.resume(),
+      onError: () =>
+        link.guard(() => {
+          if (this.#failed) return;
+          link.send(encodeError(TftpErrorCode.DISK_FULL, 'write failed'));
+          end('write failed', ErrorCode.IO);
+        }),
+      onDrain: () => link.guard(() => receiver.resume()),
     });
     const receiver: TftpReceiver = new TftpReceiver(
       { ...this.session(o, negotiated.oack), maxBytes: limits.maxFileSize },
