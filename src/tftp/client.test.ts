@@ -229,6 +229,23 @@ describe('tftpPut', () => {
     expect(received.every((block) => block.length === 512)).toBe(true);
   });
 
+  it('fails, before the extra bytes go, when its input is longer than the size it was given', async () => {
+    // A file that grew while being uploaded: the server was told its size (tsize).
+    const received: Buffer[] = [];
+    const port = await optionless([], received);
+    const err = (await tftpPut(
+      { host: '127.0.0.1', port },
+      'long.bin',
+      Readable.from([Buffer.alloc(1024, 1), Buffer.alloc(1024, 2)]),
+      1500,
+    ).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(
+      /cannot read the input: the input is longer than the 1500 bytes announced for it/,
+    );
+    expect(Buffer.concat(received).length).toBeLessThanOrEqual(1500);
+    expect(received.every((block) => block.length === 512)).toBe(true);
+  });
+
   it('states tsize only when it knows the size on the wire: not from a stream of unknown size, not in netascii', async () => {
     const requests: Request[] = [];
     const port = await optionless(requests, []);

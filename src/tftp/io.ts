@@ -163,6 +163,13 @@ export class BlockPump implements Pump {
       const chunk = this.#source.read() as Buffer | null;
       if (chunk !== null) {
         this.#taken += chunk.length;
+        const size = this.#fileEnd.size;
+        if (size !== undefined && this.#taken > size) {
+          this.#done = true;
+          // A file says how it changed; a hook's stream, only that it is too long.
+          this.#onError(this.#fileEnd.unchanged?.() ?? grewError(size));
+          break;
+        }
         const data = this.#encoder ? this.#encoder.push(chunk) : chunk;
         const rest = this.#pending.length - this.#offset;
         this.#pending = rest === 0 ? data : Buffer.concat([this.#pending.subarray(this.#offset), data]);
@@ -210,7 +217,10 @@ export class BlockPump implements Pump {
  * sysfs states a page's size for a few bytes, and a FUSE file system may state anything.
  */
 export interface FileEnd {
-  /** Its size when opened: a source that ends before it fails (shrankError). */
+  /**
+   * Its size when opened (or announced): a source that ends before it fails (shrankError);
+   * one that gives more, through a stream, fails as soon as it does (grewError).
+   */
   size?: number;
   /**
    * Asked once at the end (after the size check): an error when the file is not as it was
@@ -232,6 +242,11 @@ export function shrankError(size: number, got: number): SockitError {
     ErrorCode.IO,
     `the file shrank while being sent (${size} bytes when opened, it ended after ${got})`,
   );
+}
+
+/** A source that gave more bytes than the size it was announced with (see FileEnd). */
+export function grewError(size: number): SockitError {
+  return new SockitError(ErrorCode.IO, `the input is longer than the ${size} bytes announced for it`);
 }
 
 /** A file whose size or modification time is not what it was when opened (see FileEnd). */

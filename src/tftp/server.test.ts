@@ -118,10 +118,15 @@ describe('TFTP server and client', () => {
       writable: true,
       maxFileSize: 100_000,
       retries: 3,
-      content: (name, client) =>
-        name === 'hello.cfg'
-          ? { stream: Readable.from([Buffer.from(`hello ${client.address}\n`)]) }
-          : undefined,
+      content: (name, client) => {
+        if (name === 'hello.cfg')
+          return { stream: Readable.from([Buffer.from(`hello ${client.address}\n`)]) };
+        // Content whose stated size is not what its stream gives.
+        if (name === 'short.cfg') return { stream: Readable.from([randomBytes(1000)]), size: 1500 };
+        if (name === 'long.cfg')
+          return { stream: Readable.from([randomBytes(1000), randomBytes(1000)]), size: 1500 };
+        return undefined;
+      },
       acceptUpload: (name) => !name.startsWith('denied'),
     });
     readOnly = await serveTftp({ root, host: '127.0.0.1', port: 0 });
@@ -343,6 +348,21 @@ describe('TFTP server and client', () => {
 
   it('serves hook content that is not a file', async () => {
     expect((await get(server.address.port, 'hello.cfg')).toString()).toBe('hello 127.0.0.1\n');
+  });
+
+  it('fails hook content that ends short of its stated size, or runs past it, with ERROR 0', async () => {
+    const port = server.address.port;
+    const short = (await get(port, 'short.cfg').catch((e: unknown) => e)) as TftpError;
+    expect(short.tftpCode).toBe(0);
+    expect(short.message).toMatch(
+      /the file shrank while being sent \(1500 bytes when opened, it ended after 1000\)/,
+    );
+    // Without tsize the client has no size to check against: the server's check is all there is.
+    for (const tsize of [false, true]) {
+      const long = (await get(port, 'long.cfg', { tsize }).catch((e: unknown) => e)) as TftpError;
+      expect(long.tftpCode).toBe(0);
+      expect(long.message).toMatch(/the input is longer than the 1500 bytes announced for it/);
+    }
   });
 
   it('answers a stranger mid-transfer with ERROR 5 and completes the transfer intact', async () => {

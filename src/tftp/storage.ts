@@ -26,6 +26,7 @@ export const refuse = (code: TftpErrorCode | 0, reason: string): Refusal => ({ c
 /** What a content hook returns: a stream, and its size when known (for tsize). */
 export interface Content {
   stream: Readable;
+  /** Announced to the client: a stream that ends short of it, or gives more, fails the transfer (ERROR 0). */
   size?: number;
 }
 
@@ -70,8 +71,15 @@ export class ServedFiles {
   /** Opens `file` (the resolved path of `name`) for a read, or takes the hook's content. */
   async openForRead(file: string, name: string, client: Peer): Promise<Source | Refusal> {
     const hooked = await this.#o.content?.(name, client);
-    if (hooked)
-      return { size: hooked.size, stream: () => hooked.stream, close: () => hooked.stream.destroy() };
+    if (hooked) {
+      return {
+        size: hooked.size,
+        // A size is announced to the client (tsize): the content must be exactly that long.
+        ...(hooked.size === undefined ? {} : { end: { size: hooked.size } }),
+        stream: () => hooked.stream,
+        close: () => hooked.stream.destroy(),
+      };
+    }
     let handle: FileHandle;
     try {
       handle = await this.#o.root.openFile(file, constants.O_RDONLY | constants.O_NONBLOCK);
