@@ -26,6 +26,7 @@ import tls from 'node:tls';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { type ConnectionDropReason, events, trackConnection } from './events.js';
 import { type Logger, silentLogger } from './log.js';
+import { infoLimited, warnLimited } from './log-limit.js';
 import { addressGroup, networkGroup } from './netgroup.js';
 import { checkInteger } from './service.js';
 
@@ -275,7 +276,10 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
     fields: Record<string, unknown> = {},
   ): void => {
     dropped(reason);
-    log.warn(
+    // A flood of them is one line per kind and window, not one per connection.
+    warnLimited(
+      log,
+      `${name}:${why}`,
       { remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), reason, ...fields },
       why,
     );
@@ -317,7 +321,7 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   const evict = (why: string): boolean => {
     const victim = evictable();
     if (!victim) return false;
-    log.info({ conn: victim.id, remote: victim.remote }, why);
+    infoLimited(log, `${name}:${why}`, { conn: victim.id, remote: victim.remote }, why);
     dropped('evicted');
     victim.destroy();
     release(victim);

@@ -12,6 +12,7 @@ import { bindError, ErrorCode, isSockitError } from '../errors.js';
 import { events } from './events.js';
 import { guardServer, type MaxStartups } from './guard.js';
 import { type Logger, silentLogger } from './log.js';
+import { warnLimited } from './log-limit.js';
 import { announceListening, checkInteger, type Service } from './service.js';
 
 /** How a single process serves connections. `cluster` is arranged by `launch()` around these. */
@@ -239,7 +240,7 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
       return;
     }
     if (waiting.length >= backlog) {
-      log.warn({ backlog }, 'connection refused: iterative waiting line full');
+      warnLimited(log, `${name}:backlog`, { backlog }, 'connection refused: iterative waiting line full');
       events.connectionDrop.publish({ service: name, reason: 'backlog' });
       socket.destroy();
       return;

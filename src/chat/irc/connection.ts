@@ -18,6 +18,7 @@ import { TokenBucket } from '../../auth/rate-limit.js';
 import { ErrorCode, SockitError } from '../../errors.js';
 import { StreamConnection } from '../../runtime/conn.js';
 import { LineDecoder } from '../../runtime/lines.js';
+import { warnLimited } from '../../runtime/log-limit.js';
 import type { Connection } from '../../runtime/tcp.js';
 import { CHAT_FLUSH_GAP_MS } from '../port.js';
 import type { ChatCommand, ChatEvent, ChatMessage, Refusal, SessionId } from '../protocol.js';
@@ -223,7 +224,12 @@ export class IrcConnection implements ChatPeer {
   /** Whether `bytes` more fit in the queue; when not, the client is let go. */
   #fits(bytes: number): boolean {
     if (this.#stream.queuedBytes + bytes <= this.settings.maxQueuedBytes) return true;
-    this.log.warn({ maxQueuedBytes: this.settings.maxQueuedBytes }, 'IRC client does not read: let go');
+    warnLimited(
+      this.log,
+      'irc:slow reader',
+      { maxQueuedBytes: this.settings.maxQueuedBytes },
+      'IRC client does not read: let go',
+    );
     this.end('send queue exceeded', 'Closing link: send queue exceeded (the client does not read)');
     return false;
   }
