@@ -105,7 +105,7 @@ export function clientOptions(command: Command): Command {
       // No default here: the library's applies, to servers that say when they are busy.
       new Option(
         '--stall-timeout <seconds>',
-        `fail when nothing moves on the connection this long (default: ${DEFAULT_STALL_MS / 1000}; 0: never)`,
+        `fail when nothing moves on the connection this long (0: never; default ${DEFAULT_STALL_MS / 1000}, none against a server older than protocol version 4)`,
       ).argParser(parseSeconds),
     )
     .option('--tls', 'connect over TLS (the server runs with --tls-cert)')

@@ -111,10 +111,13 @@ async function localSha256(ctx: TransferContext, local: string, size: number): P
   const bar = ctx.output.progress(`hash ${local}`);
   try {
     if ((await handle.stat()).size !== size) return undefined;
-    const hash = await hashPrefix(handle, size, {
-      signal: ctx.signal,
-      progress: (n) => bar.update(n, size),
-    });
+    // A large file takes a while: the server is told this side is at work.
+    const hash = await ctx.client.working(() =>
+      hashPrefix(handle, size, {
+        signal: ctx.signal,
+        progress: (n) => bar.update(n, size),
+      }),
+    );
     return hash?.digest('hex');
   } finally {
     bar.done();

@@ -49,6 +49,7 @@ import {
   EntrySchema,
   FILES_PORT,
   Hello,
+  PROGRESS_MS,
   Refusal,
   SUM_VERSION,
 } from './protocol.js';
@@ -462,6 +463,7 @@ export class FilesClient {
           overwrite,
           eager: true,
           chained,
+          progress: true,
         });
         this.#channel.send({ op: 'put-from', offset: 0 });
         if (data.length > 0) this.#channel.write(data);
@@ -488,7 +490,7 @@ export class FilesClient {
       let hash = createHash('sha256');
       if (offer.offset > 0 && offer.prefixSha256) {
         const offset = offer.offset;
-        const prefix = await this.#unwatched(() => hashPrefix(handle, offset));
+        const prefix = await this.working(() => hashPrefix(handle, offset));
         if (prefix && peekHex(prefix) === offer.prefixSha256) {
           from = offer.offset;
           hash = prefix;
@@ -537,7 +539,7 @@ export class FilesClient {
       return await this.#guarded(options.signal, async () => {
         const asked = await this.#requestGet({ remote, local }, options.overwrite ?? false);
         const { landed } = await this.#receiveGet(asked, options);
-        return await this.#unwatched(() => landed);
+        return await this.working(() => landed);
       });
     } catch (err) {
       // An aborted download leaves nothing behind; one cut by the network keeps its part to resume.
@@ -571,7 +573,7 @@ export class FilesClient {
       const next = landing[0] as (typeof landing)[number];
       try {
         // Syncing is this side's work: the server is not stalled meanwhile.
-        const result = await this.#unwatched(() => next.landed).catch((err: unknown) => {
+        const result = await this.working(() => next.landed).catch((err: unknown) => {
           throw aboutFile(err, next.item);
         });
         options.onDone?.(next.item, result, Date.now() - next.began);
@@ -643,7 +645,7 @@ export class FilesClient {
     let kept: KeptPart = NO_PART;
     if (!item.inNewFolder) {
       await checkDestination(item.local, overwrite);
-      kept = await this.#unwatched(() => keptPart(partPath));
+      kept = await this.working(() => keptPart(partPath));
     }
     this.#channel.send({
       op: 'get',
@@ -757,18 +759,31 @@ export class FilesClient {
   }
 
   /**
-   * Runs `work`, this side's own (hashing a kept part, syncing a download), with the stall
-   * timer stopped: the server is not silent because it stalled, but because it waits for us.
+   * Runs `work`, this side's own (hashing a local file or a kept part, syncing a download),
+   * while the connection waits for it: a server of protocol version 4 or later is told once a
+   * second that the client is at work (its idle timer must not take the wait for a dead
+   * client), and the stall timer stops meanwhile (the server is silent because it waits).
+   *
+   * @example
+   * ```ts
+   * const hash = await client.working(() => sha256OfFile('big.iso'));
+   * ```
    */
-  async #unwatched<T>(work: () => Promise<T>): Promise<T> {
+  async working<T>(work: () => Promise<T>): Promise<T> {
     const socket = this.#channel.socket as net.Socket;
     const armed = socket.timeout ?? 0;
-    if (armed === 0) return work();
-    socket.setTimeout(0);
+    if (armed > 0) socket.setTimeout(0);
+    const telling =
+      this.hello.version >= BUSY_VERSION
+        ? setInterval(() => {
+            if (!socket.destroyed) this.#channel.send({ op: 'busy' });
+          }, PROGRESS_MS)
+        : undefined;
     try {
       return await work();
     } finally {
-      if (!socket.destroyed) socket.setTimeout(armed);
+      clearInterval(telling);
+      if (armed > 0 && !socket.destroyed) socket.setTimeout(armed);
     }
   }
 

@@ -34,8 +34,14 @@
  * Busy: a list, rm, get or (not eager) put that says `progress: true` is told `{busy: what}`
  * about once a second while the server works on it before an answer: hashing the prefix a
  * resume names, counting the user's usage, removing or listing a large tree, syncing an
- * upload. Never within a raw run. A client that does not ask hears nothing of it (a server
- * that does not know the flag ignores it, as it does any field it does not know).
+ * upload; and an eager put that says so, while it waits for a count of the usage. Never
+ * within a raw run. A client that does not ask hears nothing of it (a server that does not
+ * know the flag ignores it, as it does any field it does not know).
+ *
+ * The other way, a client at work on its own while the server waits for it (hashing a kept
+ * part before it asks to resume, hashing a file for --skip-identical, syncing a download)
+ * sends `busy` requests about once a second to a server of version 4 or later: they are
+ * not answered, and keep the server's idle timer from taking the wait for a dead client.
  */
 import { AuthFinal, AuthRequest, authData, RegisterRequest } from '../auth/login-transport.js';
 import * as z from '../runtime/schema.js';
@@ -54,6 +60,11 @@ export const BUSY_VERSION = 4;
 /** Largest file an eager put may carry. */
 export const EAGER_PUT_MAX = 1024 * 1024;
 export { FILES_PORT } from './port.js';
+/**
+ * How often a side at work before its next message says so (`{busy}` answers, `busy`
+ * requests: see Busy), in ms.
+ */
+export const PROGRESS_MS = 1000;
 /** Largest path a request may carry, in bytes of UTF-8. */
 export const MAX_PATH_LENGTH = 4096;
 
@@ -99,6 +110,7 @@ export const Request = z.discriminatedUnion('op', [
     progress: flag,
   }),
   z.object({ op: z.literal('sum'), path, size }),
+  z.object({ op: z.literal('busy') }),
 ]);
 export type Request = z.infer<typeof Request>;
 

@@ -78,7 +78,15 @@ export async function serveGet(io: RequestIo, files: UserFiles, request: Req<'ge
     let hash = createHash('sha256');
     const offset = request.offset ?? 0;
     if (offset > 0 && offset <= size && request.prefixSha256) {
-      const prefix = await hashPrefix(handle, offset);
+      // Not for a client that has gone meanwhile.
+      const socket = io.channel.socket;
+      const gone = new AbortController();
+      const stop = (): void => gone.abort();
+      socket.once('close', stop);
+      if (socket.destroyed) stop();
+      const prefix = await hashPrefix(handle, offset, { signal: gone.signal }).finally(() =>
+        socket.off('close', stop),
+      );
       if (prefix && peekHex(prefix) === request.prefixSha256) {
         from = offset;
         hash = prefix;

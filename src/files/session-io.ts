@@ -10,8 +10,7 @@ import { type Direction, events } from '../runtime/events.js';
 import type { Logger } from '../runtime/log.js';
 import type { Request } from './protocol.js';
 
-/** How often a request being worked on says so, when it asked to (see RequestIo.aloud), in ms. */
-export const PROGRESS_MS = 1000;
+export { PROGRESS_MS } from './protocol.js';
 
 /** The request of one op. */
 export type Req<K extends Request['op']> = Extract<Request, { op: K }>;
@@ -28,6 +27,13 @@ export interface RequestIo {
    * protocol.ts, Busy). A later call replaces the message. Never while a raw run is sent.
    */
   aloud(message: () => Record<string, unknown>): void;
+  /**
+   * Runs `work`, sending `{busy: what}` about once a second while it (or another such wait of
+   * the connection) is pending, when `asked`: for an eager put waiting for a count of the
+   * usage, whose answer may be behind others (`aloud` stops at the first answer). Used only
+   * where no raw run goes out meanwhile: eager puts are never served beside a get.
+   */
+  waiting<T>(asked: boolean, what: string, work: () => Promise<T>): Promise<T>;
   /** The next request, which must be `op`; anything else ends the connection (ERR_BAD_REQUEST). */
   expect<K extends Request['op']>(op: K): Promise<Req<K>>;
   /**

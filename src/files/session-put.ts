@@ -187,15 +187,21 @@ async function receiveUpload(
   const offset = prefix?.length ?? 0;
   const partBytes = await files.partSize(part);
   const plan = { size: request.size, replaced, partBytes };
+  // An eager put's check may wait for a walk counting the usage: said so, if asked (a
+  // put's own check is within its `aloud`).
+  const counted = (): Promise<boolean> =>
+    io.waiting(eager !== undefined && request.progress === true, 'counting', () =>
+      checkQuota(shared, files, plan),
+    );
   let tracked: boolean;
   try {
-    tracked = await checkQuota(shared, files, plan);
+    tracked = await counted();
   } catch (err) {
     // Earlier files of the connection still landing may make room (an overwrite with fewer
     // bytes): checked again once they have landed, as one at a time.
     if (!eager?.turn || !isSockitError(err, ErrorCode.QUOTA_EXCEEDED)) throw err;
     await eager.turn.previous;
-    tracked = await checkQuota(shared, files, plan);
+    tracked = await counted();
   }
   if (!eager) io.ok({ offset, prefixSha256: prefix ? peekHex(prefix.hash) : undefined });
 
@@ -339,7 +345,9 @@ async function writeUpload(
       );
     }
     // Not while the user's usage is being counted by a walk, which could miss it.
-    await countsSettled(shared, files.user);
+    await io.waiting(eager !== undefined && request.progress === true, 'counting', () =>
+      countsSettled(shared, files.user),
+    );
     const replaced = await files.place(part, target, request.overwrite ?? false);
     end(received);
     return { digest, replaced };

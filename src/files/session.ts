@@ -90,6 +90,9 @@ export class FileSession {
   #progress = false;
   /** What says so about once a second, until the next answer. */
   #aloud: { ticker: NodeJS.Timeout; message: () => Record<string, unknown> } | undefined;
+  /** Waits under way that asked to be heard (see RequestIo.waiting), and what says so. */
+  #waits = 0;
+  #waitTicker: NodeJS.Timeout | undefined;
 
   constructor(conn: Connection, shared: SessionShared) {
     this.#conn = conn;
@@ -112,6 +115,7 @@ export class FileSession {
       log: conn.log,
       ok: (fields) => this.#ok(fields),
       aloud: (message) => this.#speak(message),
+      waiting: (asked, what, work) => this.#waiting(asked, what, work),
       expect: (op) => this.#expect(op),
       batch: { next: 0, firstRefused: Number.POSITIVE_INFINITY },
     };
@@ -199,18 +203,21 @@ export class FileSession {
    * connection: after it, the stream cannot be trusted to be in step.
    */
   async #next(): Promise<Request> {
-    let header: Record<string, unknown>;
-    try {
-      header = (await this.#channel.receive()).header;
-    } catch (err) {
-      if (isSockitError(err) && err.code !== ErrorCode.CONNECTION_CLOSED) throw fatal(err);
-      throw err;
+    for (;;) {
+      let header: Record<string, unknown>;
+      try {
+        header = (await this.#channel.receive()).header;
+      } catch (err) {
+        if (isSockitError(err) && err.code !== ErrorCode.CONNECTION_CLOSED) throw fatal(err);
+        throw err;
+      }
+      const parsed = RequestSchema.safeParse(header);
+      if (!parsed.success) {
+        throw fatal(new SockitError(ErrorCode.BAD_REQUEST, `malformed request: ${firstIssue(parsed.error)}`));
+      }
+      // The client at work on its own (see protocol.ts, Busy): nothing to answer.
+      if (parsed.data.op !== 'busy') return parsed.data;
     }
-    const parsed = RequestSchema.safeParse(header);
-    if (!parsed.success) {
-      throw fatal(new SockitError(ErrorCode.BAD_REQUEST, `malformed request: ${firstIssue(parsed.error)}`));
-    }
-    return parsed.data;
   }
 
   /** The next request, which must be `op` (the next step of an exchange under way). */
@@ -247,6 +254,22 @@ export class FileSession {
       }, PROGRESS_MS),
     };
     this.#aloud = aloud;
+  }
+
+  /** See RequestIo.waiting. */
+  async #waiting<T>(asked: boolean, what: string, work: () => Promise<T>): Promise<T> {
+    if (!asked) return work();
+    if (this.#waits++ === 0) {
+      const socket = this.#conn.socket;
+      this.#waitTicker = setInterval(() => {
+        if (!socket.destroyed) this.#channel.send({ ok: true, busy: what });
+      }, PROGRESS_MS);
+    }
+    try {
+      return await work();
+    } finally {
+      if (--this.#waits === 0) clearInterval(this.#waitTicker);
+    }
   }
 
   /** Stops saying that the request is being worked on: an answer goes out. */

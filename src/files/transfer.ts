@@ -184,6 +184,9 @@ export async function sendRange(
       }
       readAt = position + bytesRead;
     }
+    // A peer gone mid-run (its reset destroys the socket, and writes then fail quietly) is
+    // not sent the rest of a large file for nothing.
+    if (socket.destroyed) throw new SockitError(ErrorCode.CONNECTION_CLOSED, 'connection closed by the peer');
     const chunk = read.buffer.subarray(0, bytesRead);
     hash.update(chunk);
     position += bytesRead;

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { ErrorCode } from '../../src/errors.js';
 import { FilesClient } from '../../src/files/client.js';
 import { UserFiles } from '../../src/files/storage.js';
 import { Channel } from '../../src/runtime/channel.js';
+import { events, type TransferEndEvent } from '../../src/runtime/events.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
 import { FAKE_PASSWORD, fakeServer } from './fake-server.js';
@@ -160,6 +161,82 @@ describe('long server work against a client stall timeout', () => {
     expect(result.resumedFrom).toBe(1024 * 1024);
     expect(slowHash.calls).toBe(2);
     expect(await readFile(local)).toEqual(big);
+  });
+
+  it('uploads small files in a batch while a count of the usage outlasts the stall timeout', async () => {
+    // The usage unknown: the first check walks the home, slowly here.
+    await store.setUsage('ann', null);
+    const real = UserFiles.prototype.usage;
+    vi.spyOn(UserFiles.prototype, 'usage').mockImplementation(async function (this: UserFiles) {
+      await sleep(SLOW_MS);
+      return real.apply(this);
+    });
+    const items = [];
+    for (let i = 0; i < 3; i++) {
+      const local = path.join(base, `small-${i}.txt`);
+      await writeFile(local, `small ${i}`);
+      items.push({ local, remote: `small-${i}.txt` });
+    }
+    const client = await login();
+    await client.uploadFiles(items);
+    expect(await readFile(path.join(home, 'small-2.txt'), 'utf8')).toBe('small 2');
+  });
+
+  it("keeps the server's idle timer from ending a connection while the client hashes its kept part", async () => {
+    const idle = await serveFilesForTest(path.join(base, 'root'), store, { idleTimeoutMs: 2500 });
+    try {
+      const local = path.join(base, 'idle-down.bin');
+      await writeFile(`${local}.sockit-part`, big.subarray(0, 1024 * 1024));
+      const client = await FilesClient.login({
+        host: '127.0.0.1',
+        port: idle.address.port,
+        user: 'ann',
+        password: 'correct horse',
+      });
+      clients.push(client);
+      // Both sides' hashes outlast the idle timeout: the server's is heard as {busy}.
+      const real = slowHash.ms;
+      slowHash.ms = SLOW_MS;
+      const result = await client.download('big.bin', local).finally(() => {
+        slowHash.ms = real;
+      });
+      expect(result.resumedFrom).toBe(1024 * 1024);
+      expect(await readFile(local)).toEqual(big);
+      // And the same for a caller's own work between operations.
+      await client.working(() => sleep(SLOW_MS));
+      expect((await client.stat('big.bin')).size).toBe(big.length);
+    } finally {
+      await idle.close();
+    }
+  });
+
+  it('stops sending a download whose client has gone, not reading the rest of the file', async () => {
+    const large = path.join(home, 'large.bin');
+    await writeFile(large, Buffer.alloc(0));
+    await truncate(large, 256 * 1024 * 1024);
+    const ends: TransferEndEvent[] = [];
+    const unsubscribe = events.transferEnd.subscribe((e) => {
+      if (e.service === 'files' && e.direction === 'out') ends.push(e);
+    });
+    try {
+      // As a client that asks to resume, with a prefix that does not match, and leaves at once.
+      const channel = await raw();
+      channel.send({
+        op: 'get',
+        path: 'large.bin',
+        offset: 128 * 1024 * 1024,
+        prefixSha256: 'ab'.repeat(32),
+      });
+      await sleep(20);
+      channel.socket.destroy();
+      await vi.waitFor(() => expect(ends).toHaveLength(1), { timeout: 20_000 });
+      expect(ends[0]?.ok).toBe(false);
+      // What the kernel's buffers took before the reset, far from the whole file.
+      expect(ends[0]?.bytes).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      unsubscribe();
+      await rm(large);
+    }
   });
 
   it('says busy only to a request that asked for it', async () => {
