@@ -12,7 +12,8 @@ write_launcher() {
   # Single-quoted in the script; a ' inside a path becomes '\''.
   local q_node="'${node//\'/\'\\\'\'}'" q_main="'${root//\'/\'\\\'\'}/dist/cli/main.cjs'"
   local tmp="$dir/.sockit.$$"
-  printf '#!/bin/sh\n# Written by scripts/setup.sh: sockit from %s\nexec %s %s "$@"\n' \
+  # --no-concurrent-sparkplug: see NODE_FLAGS in src/cli/main.ts (a hang at exit).
+  printf '#!/bin/sh\n# Written by scripts/setup.sh: sockit from %s\nexec %s --no-concurrent-sparkplug %s "$@"\n' \
     "$root" "$q_node" "$q_main" >"$tmp"
   chmod 755 "$tmp"
   mv -f "$tmp" "$dir/sockit"

@@ -49,6 +49,16 @@ describe('the sockit launcher', () => {
     expect(ran.stdout).toBe(`${version}\n`);
   });
 
+  it('runs Node without concurrent Sparkplug, as the #! line of the entry point does (a hang at exit)', () => {
+    const bin = path.join(dir, 'flags', 'bin');
+    writeLauncher(bin);
+    expect(readFileSync(path.join(bin, 'sockit'), 'utf8')).toMatch(
+      /\nexec '[^']+' --no-concurrent-sparkplug '[^']+\/dist\/cli\/main\.cjs' "\$@"\n/,
+    );
+    const main = readFileSync(path.join(ROOT, 'dist', 'cli', 'main.cjs'), 'utf8');
+    expect(main.slice(0, main.indexOf('\n'))).toBe('#!/usr/bin/env -S node --no-concurrent-sparkplug');
+  });
+
   it('makes `man sockit` find the man page the build wrote, through PATH alone', () => {
     requireTools('man');
     const bin = path.join(dir, "it's here", 'bin');
