@@ -75,7 +75,11 @@ export async function listenChat(options: ChatListenOptions): Promise<ChatListen
     port: options.port ?? CHAT_PORT,
     handler: async (conn) => {
       const first = await firstBytes(conn.socket, greetAfter);
-      if (first === null) return;
+      // Gone before a byte: its slot is freed now (the socket is half-open, not closed).
+      if (first === null) {
+        conn.socket.destroy();
+        return;
+      }
       const session = sessionConnection(conn);
       if (first !== undefined && first[0] === 0) {
         const envelopes = new EnvelopeConnection(conn.socket, {

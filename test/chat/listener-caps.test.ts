@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openUserStore, type UserStore } from '../../src/auth/store.js';
 import { type ChatService, serveChat } from '../../src/chat/service.js';
 import { IrcClient } from '../irc.js';
@@ -38,6 +38,27 @@ describe('the chat service’s caps on every listener', () => {
     await chat?.close();
     await store?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('frees the place of a connection that leaves before its first byte', async () => {
+    const port = chat.address.port;
+    // Many more than the cap, each closed (ended or destroyed) before sending anything.
+    for (let i = 0; i < 8; i++) {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      await once(socket, 'connect');
+      if (i % 2) socket.end();
+      else socket.destroy();
+      await once(socket, 'close');
+    }
+    // Its places were given back: one that speaks is served (greeted), not refused.
+    await vi.waitFor(async () => {
+      const probe = net.connect({ host: '127.0.0.1', port });
+      probe.on('error', () => {});
+      probe.write('PING\r\n');
+      const [data] = await Promise.race([once(probe, 'data'), once(probe, 'close').then(() => [undefined])]);
+      probe.destroy();
+      expect(data).toBeDefined();
+    });
   });
 
   it('--max-per-address holds on the IRC listener', async () => {
