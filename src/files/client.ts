@@ -175,6 +175,8 @@ export class FilesClient {
   /** Who the server is, for the key cache: scheme, host and port as connected to. */
   readonly #server: string;
   #user: string | undefined;
+  /** A run of file bytes is being sent: no other message may go out meanwhile. */
+  #sendingRun = false;
   /** The stall timeout in force, in ms (0: none); see ConnectOptions.stallTimeoutMs. */
   readonly stallTimeoutMs: number;
   readonly #log: Logger;
@@ -499,6 +501,7 @@ export class FilesClient {
       this.#channel.send({ op: 'put-from', offset: from });
       this.#log.debug({ path: remote, size, from, offered: offer.offset }, 'upload: sending');
       const progress: ProgressFn | undefined = options.progress && ((sent) => options.progress?.(sent, size));
+      this.#sendingRun = true;
       try {
         await sendRange(this.#channel, handle, from, size, hash, progress);
       } catch (err) {
@@ -506,6 +509,8 @@ export class FilesClient {
         // what went out (a file that changed as it was sent): the connection is cut instead.
         this.#channel.socket.destroy();
         throw err;
+      } finally {
+        this.#sendingRun = false;
       }
       const sha256 = hash.digest('hex');
       this.#channel.send({ op: 'put-end', sha256 });
@@ -776,7 +781,8 @@ export class FilesClient {
     const telling =
       this.hello.version >= BUSY_VERSION
         ? setInterval(() => {
-            if (!socket.destroyed) this.#channel.send({ op: 'busy' });
+            // Never inside an upload's bytes (a caller's work may overlap one).
+            if (!socket.destroyed && !this.#sendingRun) this.#channel.send({ op: 'busy' });
           }, PROGRESS_MS)
         : undefined;
     try {

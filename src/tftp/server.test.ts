@@ -138,6 +138,8 @@ describe('TFTP server and client', () => {
         if (name === 'short.cfg') return { stream: Readable.from([randomBytes(1000)]), size: 1500 };
         if (name === 'long.cfg')
           return { stream: Readable.from([randomBytes(1000), randomBytes(1000)]), size: 1500 };
+        if (name === 'nan.cfg') return { stream: Readable.from([randomBytes(10)]), size: Number.NaN };
+        if (name === 'half.cfg') return { stream: Readable.from([randomBytes(10)]), size: 10.5 };
         return undefined;
       },
       acceptUpload: (name) => !name.startsWith('denied'),
@@ -375,6 +377,12 @@ describe('TFTP server and client', () => {
       const long = (await get(port, 'long.cfg', { tsize }).catch((e: unknown) => e)) as TftpError;
       expect(long.tftpCode).toBe(0);
       expect(long.message).toMatch(/the input is longer than the 1500 bytes announced for it/);
+    }
+    // A size that is no size at all: refused before anything is announced.
+    for (const name of ['nan.cfg', 'half.cfg']) {
+      const odd = (await get(port, name, { tsize: true }).catch((e: unknown) => e)) as TftpError;
+      expect(odd.tftpCode).toBe(0);
+      expect(odd.message).toContain('server error');
     }
   });
 

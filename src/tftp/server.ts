@@ -8,6 +8,7 @@ import { ErrorCode, fileError, formatHostPort, SockitError } from '../errors.js'
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
 import { ConfinedRoot } from '../runtime/confine.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
+import { warnLimited } from '../runtime/log-limit.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
 import type { Rollover } from './blocks.js';
@@ -210,7 +211,13 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     if (opcode !== Opcode.RRQ && opcode !== Opcode.WRQ) return;
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
-      log.warn({ client: formatHostPort(from.address, from.port), reason: decoded.reason }, 'bad request');
+      // Per kind, not per datagram: a source address is easily forged.
+      warnLimited(
+        log,
+        'tftp:bad request',
+        { client: formatHostPort(from.address, from.port), reason: decoded.reason },
+        'bad request',
+      );
       const answer = errorWithin(decoded.code, decoded.reason, msg.length);
       if (answer) main.send(answer, from.port, from.address);
       return;

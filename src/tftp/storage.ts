@@ -9,7 +9,7 @@ import { type BigIntStats, constants, createReadStream, fstatSync } from 'node:f
 import { type FileHandle, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { ErrorCode, isSockitError, type SockitError } from '../errors.js';
+import { ErrorCode, isSockitError, SockitError } from '../errors.js';
 import type { ConfinedRoot } from '../runtime/confine.js';
 import { changedError, type FileEnd, readChunkSize } from './io.js';
 import type { Peer } from './link.js';
@@ -72,6 +72,14 @@ export class ServedFiles {
   async openForRead(file: string, name: string, client: Peer): Promise<Source | Refusal> {
     const hooked = await this.#o.content?.(name, client);
     if (hooked) {
+      const stated = hooked.size;
+      if (stated !== undefined && !(Number.isSafeInteger(stated) && stated >= 0)) {
+        hooked.stream.destroy();
+        throw new SockitError(
+          ErrorCode.INVALID_ARGUMENT,
+          `the content hook gave ${JSON.stringify(name)} a size that is not a whole number of bytes: ${stated}`,
+        );
+      }
       return {
         size: hooked.size,
         // A size is announced to the client (tsize): the content must be exactly that long.

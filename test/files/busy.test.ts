@@ -26,11 +26,27 @@ import { scramLogin } from './raw-login.js';
 import { serveFilesForTest, TEST_ITERATIONS } from './serve.js';
 
 /** Delay put before each prefix hash (both sides share the module here), in ms; 0: none. */
-const slowHash = vi.hoisted(() => ({ ms: 0, calls: 0 }));
+const slowHash = vi.hoisted(() => ({ ms: 0, calls: 0, sendChunkMs: 0 }));
 vi.mock('../../src/files/transfer.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/files/transfer.js')>();
   return {
     ...real,
+    // With sendChunkMs, a run of file bytes goes out in 64 KiB pieces that far apart: a run
+    // that lasts seconds, for what may be sent beside it.
+    sendRange: async (...args: Parameters<typeof real.sendRange>) => {
+      if (slowHash.sendChunkMs === 0) return real.sendRange(...args);
+      const [channel, file, from, to, hash, progress] = args;
+      const buffer = Buffer.alloc(64 * 1024);
+      for (let at = from; at < to; ) {
+        const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, to - at), at);
+        const chunk = Buffer.from(buffer.subarray(0, bytesRead));
+        hash.update(chunk);
+        channel.write(chunk);
+        at += bytesRead;
+        progress?.(at);
+        await new Promise((r) => setTimeout(r, slowHash.sendChunkMs));
+      }
+    },
     hashPrefix: async (...args: Parameters<typeof real.hashPrefix>) => {
       if (slowHash.ms > 0) {
         slowHash.calls++;
@@ -85,6 +101,7 @@ describe('long server work against a client stall timeout', () => {
     vi.restoreAllMocks();
     slowHash.ms = 0;
     slowHash.calls = 0;
+    slowHash.sendChunkMs = 0;
     for (const c of clients.splice(0)) c.close();
   });
   afterAll(async () => {
@@ -237,6 +254,20 @@ describe('long server work against a client stall timeout', () => {
       unsubscribe();
       await rm(large);
     }
+  });
+
+  it('says the client is at work beside an upload without a word inside its bytes', async () => {
+    const local = path.join(base, 'beside.bin');
+    await writeFile(local, big);
+    // 48 pieces 60 ms apart: a run of ~3 s, with the caller's own work beside it.
+    slowHash.sendChunkMs = 60;
+    const client = await login();
+    const [result] = await Promise.all([
+      client.upload(local, 'beside.bin'),
+      client.working(() => sleep(SLOW_MS)),
+    ]);
+    expect(result.sha256).toBe(sha(big));
+    expect(await readFile(path.join(home, 'beside.bin'))).toEqual(big);
   });
 
   it('says busy only to a request that asked for it', async () => {
