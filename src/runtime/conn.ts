@@ -211,6 +211,7 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
         `${this.#service}:slow reader`,
         { bytes, messages: this.#outbox.length + 1, maxQueuedBytes: this.#maxBytes },
         'dropping a connection that does not read its messages',
+        (this.socket as { remoteAddress?: string }).remoteAddress ?? '?',
       );
       this.destroy(reason);
       return false;

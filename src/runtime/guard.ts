@@ -26,7 +26,7 @@ import tls from 'node:tls';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { type ConnectionDropReason, events, trackConnection } from './events.js';
 import { type Logger, silentLogger } from './log.js';
-import { infoLimited, warnLimited } from './log-limit.js';
+import { flushLimitedLogs, infoLimited, warnLimited } from './log-limit.js';
 import { addressGroup, networkGroup } from './netgroup.js';
 import { checkInteger } from './service.js';
 
@@ -282,6 +282,7 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
       `${name}:${why}`,
       { remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), reason, ...fields },
       why,
+      addressGroup(foldAddress(socket.remoteAddress)),
     );
     socket.destroy();
   };
@@ -321,7 +322,7 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   const evict = (why: string): boolean => {
     const victim = evictable();
     if (!victim) return false;
-    infoLimited(log, `${name}:${why}`, { conn: victim.id, remote: victim.remote }, why);
+    infoLimited(log, `${name}:${why}`, { conn: victim.id, remote: victim.remote }, why, victim.group);
     dropped('evicted');
     victim.destroy();
     release(victim);
@@ -523,6 +524,8 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
         const done = (): void => {
           clearTimeout(cut);
           idle.stop();
+          // The counts of the last seconds' refusals, before the process may go.
+          flushLimitedLogs();
           resolve();
         };
         if (server.listening) server.close(done);

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { recordLog } from '../../test/log.js';
 import { guardServer } from './guard.js';
-import { LOG_WINDOW_MS, warnLimited } from './log-limit.js';
+import { flushLimitedLogs, LOG_WINDOW_MS, warnLimited } from './log-limit.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -32,6 +32,28 @@ describe('warnLimited', () => {
     expect(entries.at(-1)).toMatchObject({ msg: 'refused', i: 1000 });
     vi.advanceTimersByTime(LOG_WINDOW_MS);
     expect(entries).toHaveLength(4);
+  });
+
+  it("keeps each source's lines apart, folds sources past the bound, and flushes at shutdown", () => {
+    vi.useFakeTimers();
+    const { log, entries } = recordLog('info');
+    for (let i = 0; i < 100; i++) warnLimited(log, 'test:s', { from: 'a' }, 'refused', 'a');
+    warnLimited(log, 'test:s', { from: 'b' }, 'refused', 'b');
+    expect(entries.map((e) => e.from)).toEqual(['a', 'b']);
+    // Past the bound on open windows, new sources share one window of the kind.
+    for (let i = 0; i < 400; i++) warnLimited(log, 'test:many', { i }, 'many', `s${i}`);
+    const many = entries.filter((e) => e.msg === 'many');
+    expect(many.length).toBeLessThanOrEqual(256);
+    expect(many.length).toBeGreaterThan(200);
+    flushLimitedLogs();
+    const summaries = entries.filter((e) => typeof e.suppressed === 'number');
+    expect(summaries).toContainEqual(expect.objectContaining({ from: 'a', suppressed: 99 }));
+    const folded = summaries.filter((e) => String(e.msg).startsWith('many ('));
+    expect(folded.reduce((n, e) => n + (e.suppressed as number), 0)).toBe(400 - many.length);
+    // Nothing is left to say when the windows' timers would have fired.
+    const before = entries.length;
+    vi.advanceTimersByTime(LOG_WINDOW_MS);
+    expect(entries).toHaveLength(before);
   });
 
   it('makes a flood of refused connections one line, not one per connection', async () => {

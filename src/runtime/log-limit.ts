@@ -10,37 +10,75 @@ import type { Logger } from 'pino';
 /** How long the warnings of one kind are counted after one is logged, in ms. */
 export const LOG_WINDOW_MS = 10_000;
 
-/** Kinds counted at once, at most; past it a warning is logged as it comes. */
-const MAX_KINDS = 256;
+/**
+ * Windows open at once, at most; past it a new source's warnings are counted together, in
+ * one window per kind (`source: '*'`), so that many sources cannot bring the flood back.
+ */
+const MAX_WINDOWS = 256;
 
 type Level = 'warn' | 'info';
 
 interface Window {
   level: Level;
+  msg: string;
   count: number;
   log: Logger;
   fields: Record<string, unknown>;
+  timer: NodeJS.Timeout;
 }
 
 const windows = new Map<string, Window>();
 
 /**
  * Logs `msg` at warn, unless a warning of the same `kind` (a service's name and the message
- * are a good one) was logged within LOG_WINDOW_MS: then it is counted for the line that
- * closes that window.
+ * are a good one) from the same `source` (an address group; none for a source that is
+ * easily forged, such as a UDP sender's) was logged within LOG_WINDOW_MS: then it is
+ * counted for the line that closes that window. One source's flood does not hide another's.
  *
  * @example
  * ```ts
- * warnLimited(log, `chat:${reason}`, { remote }, 'connection refused: too many from this address');
+ * warnLimited(log, 'chat:address', { remote }, 'connection refused: too many from this address', '192.0.2.7');
  * ```
  */
-export function warnLimited(log: Logger, kind: string, fields: Record<string, unknown>, msg: string): void {
-  logLimited('warn', log, kind, fields, msg);
+export function warnLimited(
+  log: Logger,
+  kind: string,
+  fields: Record<string, unknown>,
+  msg: string,
+  source?: string,
+): void {
+  logLimited('warn', log, kind, fields, msg, source);
 }
 
 /** As warnLimited, at info: for what a flood repeats that is no trouble in itself (an eviction). */
-export function infoLimited(log: Logger, kind: string, fields: Record<string, unknown>, msg: string): void {
-  logLimited('info', log, kind, fields, msg);
+export function infoLimited(
+  log: Logger,
+  kind: string,
+  fields: Record<string, unknown>,
+  msg: string,
+  source?: string,
+): void {
+  logLimited('info', log, kind, fields, msg, source);
+}
+
+/**
+ * Logs the count of every window still open now, and closes them: at shutdown, so that the
+ * last seconds of a flood are not lost with the process.
+ */
+export function flushLimitedLogs(): void {
+  for (const [key, window] of windows) {
+    clearTimeout(window.timer);
+    windows.delete(key);
+    summarize(window);
+  }
+}
+
+function summarize(window: Window): void {
+  if (window.count === 0) return;
+  window.log[window.level](
+    { ...window.fields, suppressed: window.count, windowSeconds: LOG_WINDOW_MS / 1000 },
+    `${window.msg} (${window.count} more like it not logged)`,
+  );
 }
 
 function logLimited(
@@ -49,8 +87,11 @@ function logLimited(
   kind: string,
   fields: Record<string, unknown>,
   msg: string,
+  source: string | undefined,
 ): void {
-  const open = windows.get(kind);
+  let key = source === undefined ? kind : `${kind}\0${source}`;
+  if (!windows.has(key) && windows.size >= MAX_WINDOWS) key = `${kind}\0*`;
+  const open = windows.get(key);
   if (open) {
     open.count++;
     open.log = log;
@@ -58,15 +99,16 @@ function logLimited(
     return;
   }
   log[level](fields, msg);
-  if (windows.size >= MAX_KINDS) return;
-  const window: Window = { level, count: 0, log, fields };
-  windows.set(kind, window);
-  setTimeout(() => {
-    windows.delete(kind);
-    if (window.count === 0) return;
-    window.log[level](
-      { ...window.fields, suppressed: window.count, windowSeconds: LOG_WINDOW_MS / 1000 },
-      `${msg} (${window.count} more like it not logged)`,
-    );
-  }, LOG_WINDOW_MS).unref();
+  const window: Window = {
+    level,
+    msg,
+    count: 0,
+    log,
+    fields,
+    timer: setTimeout(() => {
+      windows.delete(key);
+      summarize(window);
+    }, LOG_WINDOW_MS).unref(),
+  };
+  windows.set(key, window);
 }

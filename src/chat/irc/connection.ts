@@ -229,6 +229,7 @@ export class IrcConnection implements ChatPeer {
       'irc:slow reader',
       { maxQueuedBytes: this.settings.maxQueuedBytes },
       'IRC client does not read: let go',
+      (this.#stream.socket as { remoteAddress?: string }).remoteAddress ?? '?',
     );
     this.end('send queue exceeded', 'Closing link: send queue exceeded (the client does not read)');
     return false;
