@@ -51,7 +51,14 @@ export class TransferLink {
     this.#expectHost = expectHost;
     this.peer = peer;
     this.#poll = new AnswerPoll(pollUs);
-    socket.on('message', (msg, from) => this.guard(() => this.#receive(msg, from)));
+    // Per datagram: the guard inline, without a closure to allocate for each.
+    socket.on('message', (msg, from) => {
+      try {
+        this.#receive(msg, from);
+      } catch (err) {
+        this.#defect(err);
+      }
+    });
     socket.on('error', () => {
       // ICMP errors (port unreachable) surface here; the retransmission timer decides.
     });
@@ -94,10 +101,14 @@ export class TransferLink {
     try {
       work();
     } catch (err) {
-      if (!this.onDefect) throw err;
-      this.onDefect(err);
+      this.#defect(err);
     }
   };
+
+  #defect(err: unknown): void {
+    if (!this.onDefect) throw err;
+    this.onDefect(err);
+  }
 
   close(): void {
     if (this.#closed) return;
