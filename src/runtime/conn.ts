@@ -17,7 +17,7 @@ import { type Envelope, EnvelopeDecoder, type EnvelopeHeader, encodeEnvelope } f
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/frame.js';
 import { events } from './events.js';
 import { type Logger, silentLogger } from './log.js';
-import { warnLimited } from './log-limit.js';
+import { logLimited } from './log-limit.js';
 
 /** A connection that carries messages of type `In` in and `Out` out. */
 export interface MessageConnection<In, Out> extends AsyncIterable<In> {
@@ -206,7 +206,8 @@ export class StreamConnection<In, Out> implements MessageConnection<In, Out> {
         ErrorCode.SLOW_READER,
         `the peer does not read: ${bytes} bytes in ${this.#outbox.length + 1} messages would pass the bound`,
       );
-      warnLimited(
+      logLimited(
+        'warn',
         this.#log,
         `${this.#service}:slow reader`,
         { bytes, messages: this.#outbox.length + 1, maxQueuedBytes: this.#maxBytes },

@@ -26,7 +26,7 @@ import tls from 'node:tls';
 import { ErrorCode, formatHostPort, SockitError } from '../errors.js';
 import { type ConnectionDropReason, events, trackConnection } from './events.js';
 import { type Logger, silentLogger } from './log.js';
-import { flushLimitedLogs, infoLimited, warnLimited } from './log-limit.js';
+import { flushLimitedLogs, logLimited } from './log-limit.js';
 import { addressGroup, networkGroup } from './netgroup.js';
 import { checkInteger } from './service.js';
 
@@ -277,7 +277,8 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   ): void => {
     dropped(reason);
     // A flood of them is one line per kind and window, not one per connection.
-    warnLimited(
+    logLimited(
+      'warn',
       log,
       `${name}:${why}`,
       { remote: formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), reason, ...fields },
@@ -322,7 +323,7 @@ export function guardServer(server: net.Server, options: GuardOptions = {}): Ser
   const evict = (why: string): boolean => {
     const victim = evictable();
     if (!victim) return false;
-    infoLimited(log, `${name}:${why}`, { conn: victim.id, remote: victim.remote }, why, victim.group);
+    logLimited('info', log, `${name}:${why}`, { conn: victim.id, remote: victim.remote }, why, victim.group);
     dropped('evicted');
     victim.destroy();
     release(victim);

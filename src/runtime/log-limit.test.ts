@@ -3,18 +3,18 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { recordLog } from '../../test/log.js';
 import { guardServer } from './guard.js';
-import { flushLimitedLogs, LOG_WINDOW_MS, warnLimited } from './log-limit.js';
+import { flushLimitedLogs, LOG_WINDOW_MS, logLimited } from './log-limit.js';
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('warnLimited', () => {
+describe('logLimited', () => {
   it('logs the first of a kind, counts the rest of its window, and says how many when it closes', () => {
     vi.useFakeTimers();
     const { log, entries } = recordLog('info');
-    for (let i = 0; i < 1000; i++) warnLimited(log, 'test:a', { i }, 'refused');
-    warnLimited(log, 'test:b', { other: true }, 'dropped');
+    for (let i = 0; i < 1000; i++) logLimited('warn', log, 'test:a', { i }, 'refused');
+    logLimited('warn', log, 'test:b', { other: true }, 'dropped');
     expect(entries.map((e) => [e.msg, e.i ?? e.other])).toEqual([
       ['refused', 0],
       ['dropped', true],
@@ -28,7 +28,7 @@ describe('warnLimited', () => {
       level: 40,
     });
     // A new window opens with the next one, logged at once.
-    warnLimited(log, 'test:a', { i: 1000 }, 'refused');
+    logLimited('warn', log, 'test:a', { i: 1000 }, 'refused');
     expect(entries.at(-1)).toMatchObject({ msg: 'refused', i: 1000 });
     vi.advanceTimersByTime(LOG_WINDOW_MS);
     expect(entries).toHaveLength(4);
@@ -37,11 +37,11 @@ describe('warnLimited', () => {
   it("keeps each source's lines apart, folds sources past the bound, and flushes at shutdown", () => {
     vi.useFakeTimers();
     const { log, entries } = recordLog('info');
-    for (let i = 0; i < 100; i++) warnLimited(log, 'test:s', { from: 'a' }, 'refused', 'a');
-    warnLimited(log, 'test:s', { from: 'b' }, 'refused', 'b');
+    for (let i = 0; i < 100; i++) logLimited('warn', log, 'test:s', { from: 'a' }, 'refused', 'a');
+    logLimited('warn', log, 'test:s', { from: 'b' }, 'refused', 'b');
     expect(entries.map((e) => e.from)).toEqual(['a', 'b']);
     // Past the bound on open windows, new sources share one window of the kind.
-    for (let i = 0; i < 400; i++) warnLimited(log, 'test:many', { i }, 'many', `s${i}`);
+    for (let i = 0; i < 400; i++) logLimited('warn', log, 'test:many', { i }, 'many', `s${i}`);
     const many = entries.filter((e) => e.msg === 'many');
     expect(many.length).toBeLessThanOrEqual(256);
     expect(many.length).toBeGreaterThan(200);

@@ -16,10 +16,10 @@ export const LOG_WINDOW_MS = 10_000;
  */
 const MAX_WINDOWS = 256;
 
-type Level = 'warn' | 'info';
+export type LimitedLevel = 'warn' | 'info';
 
 interface Window {
-  level: Level;
+  level: LimitedLevel;
   msg: string;
   count: number;
   log: Logger;
@@ -28,38 +28,6 @@ interface Window {
 }
 
 const windows = new Map<string, Window>();
-
-/**
- * Logs `msg` at warn, unless a warning of the same `kind` (a service's name and the message
- * are a good one) from the same `source` (an address group; none for a source that is
- * easily forged, such as a UDP sender's) was logged within LOG_WINDOW_MS: then it is
- * counted for the line that closes that window. One source's flood does not hide another's.
- *
- * @example
- * ```ts
- * warnLimited(log, 'chat:address', { remote }, 'connection refused: too many from this address', '192.0.2.7');
- * ```
- */
-export function warnLimited(
-  log: Logger,
-  kind: string,
-  fields: Record<string, unknown>,
-  msg: string,
-  source?: string,
-): void {
-  logLimited('warn', log, kind, fields, msg, source);
-}
-
-/** As warnLimited, at info: for what a flood repeats that is no trouble in itself (an eviction). */
-export function infoLimited(
-  log: Logger,
-  kind: string,
-  fields: Record<string, unknown>,
-  msg: string,
-  source?: string,
-): void {
-  logLimited('info', log, kind, fields, msg, source);
-}
 
 /**
  * Logs the count of every window still open now, and closes them: at shutdown, so that the
@@ -81,13 +49,25 @@ function summarize(window: Window): void {
   );
 }
 
-function logLimited(
-  level: Level,
+/**
+ * Logs `msg` at `level`, unless a line of the same `kind` (a service's name and the message
+ * are a good one) from the same `source` (an address group; none for a source that is
+ * easily forged, such as a UDP sender's) was logged within LOG_WINDOW_MS: then it is
+ * counted for the line that closes that window. One source's flood does not hide another's.
+ * `info` is for what a flood repeats that is no trouble in itself (an eviction).
+ *
+ * @example
+ * ```ts
+ * logLimited('warn', log, 'chat:address', { remote }, 'connection refused: too many from this address', '192.0.2.7');
+ * ```
+ */
+export function logLimited(
+  level: LimitedLevel,
   log: Logger,
   kind: string,
   fields: Record<string, unknown>,
   msg: string,
-  source: string | undefined,
+  source?: string,
 ): void {
   let key = source === undefined ? kind : `${kind}\0${source}`;
   if (!windows.has(key) && windows.size >= MAX_WINDOWS) key = `${kind}\0*`;

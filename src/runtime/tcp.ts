@@ -12,7 +12,7 @@ import { bindError, ErrorCode, isSockitError } from '../errors.js';
 import { events } from './events.js';
 import { guardServer, type MaxStartups } from './guard.js';
 import { type Logger, silentLogger } from './log.js';
-import { warnLimited } from './log-limit.js';
+import { logLimited } from './log-limit.js';
 import { announceListening, checkInteger, type Service } from './service.js';
 
 /** How a single process serves connections. `cluster` is arranged by `launch()` around these. */
@@ -240,7 +240,13 @@ export async function serveTcp(options: TcpServiceOptions): Promise<TcpService> 
       return;
     }
     if (waiting.length >= backlog) {
-      warnLimited(log, `${name}:backlog`, { backlog }, 'connection refused: iterative waiting line full');
+      logLimited(
+        'warn',
+        log,
+        `${name}:backlog`,
+        { backlog },
+        'connection refused: iterative waiting line full',
+      );
       events.connectionDrop.publish({ service: name, reason: 'backlog' });
       socket.destroy();
       return;

@@ -8,7 +8,7 @@ import { ErrorCode, fileError, formatHostPort, SockitError } from '../errors.js'
 import { DEFAULT_POLL_US } from '../runtime/busy-poll.js';
 import { ConfinedRoot } from '../runtime/confine.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
-import { warnLimited } from '../runtime/log-limit.js';
+import { logLimited } from '../runtime/log-limit.js';
 import { announceListening, checkInteger, type Service } from '../runtime/service.js';
 import { bindUdp } from '../runtime/udp.js';
 import type { Rollover } from './blocks.js';
@@ -212,7 +212,8 @@ export async function serveTftp(options: TftpServerOptions): Promise<TftpService
     const decoded = decodePacket(msg);
     if (!decoded.ok) {
       // Per kind, not per datagram: a source address is easily forged.
-      warnLimited(
+      logLimited(
+        'warn',
         log,
         'tftp:bad request',
         { client: formatHostPort(from.address, from.port), reason: decoded.reason },

@@ -18,7 +18,7 @@ import { TokenBucket } from '../../auth/rate-limit.js';
 import { ErrorCode, SockitError } from '../../errors.js';
 import { StreamConnection } from '../../runtime/conn.js';
 import { LineDecoder } from '../../runtime/lines.js';
-import { warnLimited } from '../../runtime/log-limit.js';
+import { logLimited } from '../../runtime/log-limit.js';
 import type { Connection } from '../../runtime/tcp.js';
 import { CHAT_FLUSH_GAP_MS } from '../port.js';
 import type { ChatCommand, ChatEvent, ChatMessage, Refusal, SessionId } from '../protocol.js';
@@ -224,7 +224,8 @@ export class IrcConnection implements ChatPeer {
   /** Whether `bytes` more fit in the queue; when not, the client is let go. */
   #fits(bytes: number): boolean {
     if (this.#stream.queuedBytes + bytes <= this.settings.maxQueuedBytes) return true;
-    warnLimited(
+    logLimited(
+      'warn',
       this.log,
       'irc:slow reader',
       { maxQueuedBytes: this.settings.maxQueuedBytes },
