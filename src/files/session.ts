@@ -89,10 +89,16 @@ export class FileSession {
   /** Whether the request being served asked to hear that it is worked on (see RequestIo.aloud). */
   #progress = false;
   /** What says so about once a second, until the next answer. */
-  #aloud: { ticker: NodeJS.Timeout; message: () => Record<string, unknown> } | undefined;
+  #aloud: (() => Record<string, unknown>) | undefined;
   /** Waits under way that asked to be heard (see RequestIo.waiting), and what says so. */
   #waits = 0;
-  #waitTicker: NodeJS.Timeout | undefined;
+  #waitWhat = '';
+  /**
+   * The one timer that says both, made on first need and re-armed (`refresh`) from then on:
+   * most requests ask and are answered well within PROGRESS_MS, and a timer made and cleared
+   * for each of them was work on the path of a folder of small files.
+   */
+  #ticker: NodeJS.Timeout | undefined;
 
   constructor(conn: Connection, shared: SessionShared) {
     this.#conn = conn;
@@ -183,6 +189,7 @@ export class FileSession {
       setTimeout(() => socket.destroy(), 2000).unref();
     } finally {
       this.#conn.closing.removeEventListener('abort', stop);
+      clearTimeout(this.#ticker);
       await this.#files?.close();
     }
   }
@@ -242,41 +249,49 @@ export class FileSession {
   /** See RequestIo.aloud. */
   #speak(message: () => Record<string, unknown>): void {
     if (!this.#progress) return;
-    if (this.#aloud) {
-      this.#aloud.message = message;
-      return;
-    }
-    const socket = this.#conn.socket;
-    const aloud = {
-      message,
-      ticker: setInterval(() => {
-        if (!socket.destroyed) this.#channel.send({ ok: true, ...aloud.message() });
-      }, PROGRESS_MS),
-    };
-    this.#aloud = aloud;
+    const started = this.#aloud === undefined;
+    this.#aloud = message;
+    if (started) this.#arm();
   }
 
   /** See RequestIo.waiting. */
   async #waiting<T>(asked: boolean, what: string, work: () => Promise<T>): Promise<T> {
     if (!asked) return work();
     if (this.#waits++ === 0) {
-      const socket = this.#conn.socket;
-      this.#waitTicker = setInterval(() => {
-        if (!socket.destroyed) this.#channel.send({ ok: true, busy: what });
-      }, PROGRESS_MS);
+      this.#waitWhat = what;
+      this.#arm();
     }
     try {
       return await work();
     } finally {
-      if (--this.#waits === 0) clearInterval(this.#waitTicker);
+      this.#waits--;
     }
   }
 
   /** Stops saying that the request is being worked on: an answer goes out. */
   #hush(): void {
-    if (!this.#aloud) return;
-    clearInterval(this.#aloud.ticker);
     this.#aloud = undefined;
+  }
+
+  /**
+   * The ticker's next tick PROGRESS_MS from now. It may still be armed from an earlier request
+   * that was answered sooner: a tick with nothing to say does nothing and is not re-armed.
+   */
+  #arm(): void {
+    if (this.#ticker) {
+      this.#ticker.refresh();
+      return;
+    }
+    this.#ticker = setTimeout(() => this.#tick(), PROGRESS_MS);
+  }
+
+  #tick(): void {
+    const aloud = this.#aloud;
+    if (aloud === undefined && this.#waits === 0) return;
+    if (this.#conn.socket.destroyed) return;
+    if (aloud) this.#channel.send({ ok: true, ...aloud() });
+    if (this.#waits > 0) this.#channel.send({ ok: true, busy: this.#waitWhat });
+    this.#ticker?.refresh();
   }
 
   async #handle(request: Request): Promise<void> {
