@@ -1,22 +1,47 @@
 #!/usr/bin/env bash
-# Sourced by scripts/setup.sh (and by the CLI tests): writes the `sockit` launcher, a small
-# sh script that runs this checkout's dist/cli/main.cjs with the Node that set-up found, so
-# that `sockit` works from any folder once its folder is on PATH (no npm link, no root);
-# and `man sockit` too, as man-db looks for the pages of a PATH folder DIR in DIR/../share/man.
+# Sourced by scripts/setup.sh (and by the CLI tests): writes the `sockit` launcher, which runs
+# this checkout's dist/cli/main.cjs with the Node that set-up found, so that `sockit` works
+# from any folder once its folder is on PATH (no npm link, no root); and `man sockit` too, as
+# man-db looks for the pages of a PATH folder DIR in DIR/../share/man.
 
 # write_launcher DIR NODE ROOT: writes DIR/sockit running NODE on ROOT/dist/cli/main.cjs, and
 # links DIR/../share/man/man1/sockit.1 to the man page the build wrote, ROOT/dist/man/sockit.1.
+#
+# The launcher is a Node script, DIR/../lib/sockit.cjs, with NODE in its #! line, that DIR/sockit
+# links to: the kernel starts Node at once, where a sh script that execs Node costs every
+# command a shell's start (1-3 ms of a 30-90 ms `sockit ports`, see docs/benchmarks.md). The
+# link's target is named .cjs: Node runs a file by its real path, and an extensionless one in
+# this package (`"type": "module"`) would be loaded as an ES module, 7-9 ms slower. Where NODE's
+# path cannot stand in a #! line (a space in it; longer than the kernel reads) or a path holds a
+# control character, the launcher is a sh script instead.
 write_launcher() {
   local dir="$1" node="$2" root="$3"
   mkdir -p "$dir"
-  # Single-quoted in the script; a ' inside a path becomes '\''.
-  local q_node="'${node//\'/\'\\\'\'}'" q_main="'${root//\'/\'\\\'\'}/dist/cli/main.cjs'"
-  local tmp="$dir/.sockit.$$"
+  local main="$root/dist/cli/main.cjs"
   # --no-concurrent-sparkplug: see NODE_FLAGS in src/cli/main.ts (a hang at exit).
-  printf '#!/bin/sh\n# Written by scripts/setup.sh: sockit from %s\nexec %s --no-concurrent-sparkplug %s "$@"\n' \
-    "$root" "$q_node" "$q_main" >"$tmp"
-  chmod 755 "$tmp"
-  mv -f "$tmp" "$dir/sockit"
+  local first="#!$node --no-concurrent-sparkplug"
+  local tmp="$dir/.sockit.$$"
+  local bytes
+  bytes=$(LC_ALL=C; echo "${#first}")
+  if [[ "$node" != *[[:space:]]* && "$bytes" -lt 256 && "$main$node" != *[[:cntrl:]]* ]]; then
+    local lib="$dir/../lib"
+    mkdir -p "$lib"
+    # A JavaScript string: \ and " escaped (no control character is left, see above).
+    local js_main="${main//\\/\\\\}"
+    js_main="${js_main//\"/\\\"}"
+    printf '%s\n// Written by scripts/setup.sh: sockit from %s\nrequire("%s");\n' \
+      "$first" "${root//[$'\n\r']/ }" "$js_main" >"$lib/.sockit.cjs.$$"
+    chmod 755 "$lib/.sockit.cjs.$$"
+    mv -f "$lib/.sockit.cjs.$$" "$lib/sockit.cjs"
+    ln -sfn "$(cd "$lib" && pwd -P)/sockit.cjs" "$tmp"
+  else
+    # Single-quoted in the script; a ' inside a path becomes '\''.
+    local q_node="'${node//\'/\'\\\'\'}'" q_main="'${main//\'/\'\\\'\'}'"
+    printf '#!/bin/sh\n# Written by scripts/setup.sh: sockit from %s\nexec %s --no-concurrent-sparkplug %s "$@"\n' \
+      "${root//[$'\n\r']/ }" "$q_node" "$q_main" >"$tmp"
+    chmod 755 "$tmp"
+  fi
+  mv -Tf "$tmp" "$dir/sockit"
   mkdir -p "$dir/../share/man/man1"
   ln -sfn "$root/dist/man/sockit.1" "$dir/../share/man/man1/sockit.1"
 }

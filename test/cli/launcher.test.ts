@@ -3,7 +3,17 @@
  * from any folder with nothing but the system's PATH (no Node on it).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,11 +62,58 @@ describe('the sockit launcher', () => {
   it('runs Node without concurrent Sparkplug, as the #! line of the entry point does (a hang at exit)', () => {
     const bin = path.join(dir, 'flags', 'bin');
     writeLauncher(bin);
-    expect(readFileSync(path.join(bin, 'sockit'), 'utf8')).toMatch(
-      /\nexec '[^']+' --no-concurrent-sparkplug '[^']+\/dist\/cli\/main\.cjs' "\$@"\n/,
-    );
+    // A link to a Node script whose #! line starts Node itself (no shell in between).
+    const script = realpathSync(path.join(bin, 'sockit'));
+    expect(script.endsWith('.cjs')).toBe(true);
+    const lines = readFileSync(script, 'utf8').split('\n');
+    expect(lines[0]).toBe(`#!${process.execPath} --no-concurrent-sparkplug`);
+    expect(lines).toContain(`require(${JSON.stringify(path.join(ROOT, 'dist/cli/main.cjs'))});`);
     const main = readFileSync(path.join(ROOT, 'dist', 'cli', 'main.cjs'), 'utf8');
     expect(main.slice(0, main.indexOf('\n'))).toBe('#!/usr/bin/env -S node --no-concurrent-sparkplug');
+  });
+
+  it('runs as CommonJS inside a "type": "module" package, also when Node runs it by name (a kept exec)', () => {
+    // As in .tools/bin of a checkout, under sockit's own package.json.
+    const pkg = path.join(dir, 'module-pkg');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(path.join(pkg, 'package.json'), '{"type": "module"}\n');
+    const bin = path.join(pkg, '.tools', 'bin');
+    writeLauncher(bin);
+    const launcher = path.join(bin, 'sockit');
+    for (const argv of [[launcher], [process.execPath, launcher]]) {
+      const ran = spawnSync(argv[0] as string, [...argv.slice(1), 'ip', '10.1.2.3/20'], {
+        cwd: dir,
+        env: { PATH: '/usr/bin:/bin', HOME: dir },
+        encoding: 'utf8',
+      });
+      expect(ran.status, ran.stderr).toBe(0);
+      expect(ran.stdout).toContain('255.255.240.0 = /20');
+    }
+  });
+
+  it("is a sh script where Node's path cannot stand in a #! line (a space in it)", () => {
+    const spaced = path.join(dir, 'node with space');
+    mkdirSync(spaced, { recursive: true });
+    const node = path.join(spaced, 'node');
+    symlinkSync(process.execPath, node);
+    const bin = path.join(dir, 'spaced', 'bin');
+    const result = spawnSync(
+      'bash',
+      ['-c', 'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"', ROOT, bin, node],
+      { encoding: 'utf8' },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const launcher = path.join(bin, 'sockit');
+    expect(lstatSync(launcher).isSymbolicLink()).toBe(false);
+    expect(readFileSync(launcher, 'utf8')).toMatch(
+      /^#!\/bin\/sh\n.*\nexec '[^']+node with space\/node' --no-concurrent-sparkplug '[^']+\/dist\/cli\/main\.cjs' "\$@"\n$/,
+    );
+    const ran = spawnSync(launcher, ['--version'], {
+      env: { PATH: '/usr/bin:/bin', HOME: dir },
+      encoding: 'utf8',
+    });
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('makes `man sockit` find the man page the build wrote, through PATH alone', () => {
