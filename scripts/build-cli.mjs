@@ -15,8 +15,10 @@
  *
  * usage: node scripts/build-cli.mjs        (run by `npm run build`, after tsc)
  */
+import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 
@@ -301,8 +303,10 @@ await build({
 // loading a dozen chunks of a split build costs a short command more than its own work.
 // The completion command needs the whole tree and runs from program.js.
 const { SUBCOMMAND_NAMES } = await import(path.join(outdir, 'program.js'));
+/** Bundles that load nothing from node_modules (see builtCodeCaches below). */
+const selfContained = new Set();
 for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'version']) {
-  await build({
+  const { metafile } = await build({
     entryPoints: { [name]: path.join(root, 'src/cli/program.ts') },
     outdir: path.join(outdir, 'one'),
     outExtension: { '.js': '.cjs' },
@@ -327,8 +331,16 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
     // 170 KB of a young generation that is then near full, and a scavenge of ~0.7 ms.
     banner: { js: BUNDLE_WRAPPER_START },
     footer: { js: BUNDLE_WRAPPER_END },
+    metafile: true,
     logLevel: 'warning',
   });
+  // A package left external, or one loaded on first use (the lazy and required stand-ins); the
+  // import()s of the other commands' modules (relative) are never run here.
+  const packages =
+    Object.values(metafile.outputs).some((o) =>
+      o.imports.some((i) => i.external && !i.path.startsWith('.')),
+    ) || Object.keys(metafile.inputs).some((input) => /^(lazy|required):/.test(input));
+  if (!packages) selfContained.add(name);
   // What is left of import() must be the other commands' bundles, which this one never loads
   // (program.ts names them all); any other would fail at run time (see requiredPackages).
   const code = readFileSync(path.join(outdir, 'one', `${name}.cjs`), 'utf8');
@@ -336,4 +348,50 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
     .map((m) => m[1])
     .filter((what) => !/^"\.\/[a-z-]+\.js"$/.test(what));
   if (left.length > 0) throw new Error(`one/${name}.cjs keeps import() of ${left.join(', ')}`);
+}
+
+/**
+ * The code caches of the commands that must start fastest, made now and kept beside their
+ * bundles (dist/cli/one/NAME.cjs.NODE_VERSION-ARCH.v8; src/cli/code-cache.ts): a first run is as quick as any
+ * other, and a run that finds this cache fit needs no cache folder of its own, whose checks
+ * cost ~0.6 ms (a bundle that loads no package from node_modules needs no Node compile cache
+ * either). Each command is run once, as the launcher runs it, with a cache folder of its own,
+ * and the cache it wrote is taken. A Node other than this one rejects the cache, and the
+ * command then keeps one in the user's cache folder as before.
+ */
+const CACHED_AT_BUILD = { version: ['--version'], ip: ['ip', '10.1.2.3/20'], ports: ['ports', '--json'] };
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'sockit-build-cache-'));
+try {
+  for (const [name, args] of Object.entries(CACHED_AT_BUILD)) {
+    if (!selfContained.has(name)) {
+      console.warn(
+        `build-cli: one/${name}.cjs loads packages from node_modules: no code cache made at build time`,
+      );
+      continue;
+    }
+    const cache = path.join(scratch, name);
+    const env = { ...process.env, SOCKIT_CACHE_DIR: cache };
+    delete env.NODE_DISABLE_COMPILE_CACHE;
+    const run = spawnSync(
+      process.execPath,
+      ['--no-concurrent-sparkplug', path.join(outdir, 'main.cjs'), ...args],
+      {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+      },
+    );
+    if (run.status !== 0)
+      throw new Error(`sockit ${args.join(' ')} failed while its code cache was made: ${run.stderr}`);
+    const dir = path.join(cache, 'code');
+    const made = readdirSync(dir).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.v8'));
+    if (made.length !== 1)
+      throw new Error(`sockit ${args.join(' ')} wrote ${made.length} code caches, not one`);
+    // Named as src/cli/code-cache.ts's builtCachePath names it; readable by all, as the bundle is.
+    const into = path.join(outdir, 'one', `${name}.cjs.${process.version}-${process.arch}.v8`);
+    copyFileSync(path.join(dir, made[0]), into);
+    chmodSync(into, 0o644);
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
 }

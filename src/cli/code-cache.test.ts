@@ -25,7 +25,7 @@ module.exports = { file: __filename, dir: __dirname, strict: (function () { retu
   ])('runs a bundle %s as a CommonJS module', (_, source) => {
     const file = path.join(dir, `b-${source.length}.cjs`);
     writeFileSync(file, source);
-    expect(loadBundle(file, undefined)).toEqual({ file, dir, strict: true, req: 'function' });
+    expect(loadBundle(file, () => undefined)).toEqual({ file, dir, strict: true, req: 'function' });
   });
 
   it('finds the build writing every command bundle inside the wrapper it expects', () => {

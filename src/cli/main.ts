@@ -58,8 +58,16 @@ if (only?.[0] === 'ports' && !process.argv.some((arg) => arg === '-h' || arg ===
 // The code caches, Node's (for program.js and the packages a command loads) and the bundles'
 // (code-cache.ts), in a folder only this user can change, or none: a cache is code that runs,
 // and Node's default folder, in the shared temporary folder, is whoever's made it first.
-const codeCache = codeCacheDir();
-if (codeCache) module.enableCompileCache?.(path.join(codeCache, 'node'));
+// Looked for only when needed: a bundle whose cache the build made loads no package (see
+// scripts/build-cli.mjs), and the folder's checks cost ~0.6 ms.
+let codeCache: string | undefined | null = null;
+const codeCacheFolder = (): string | undefined => {
+  if (codeCache === null) {
+    codeCache = codeCacheDir();
+    if (codeCache) module.enableCompileCache?.(path.join(codeCache, 'node'));
+  }
+  return codeCache;
+};
 
 // A reader that stops early (`sockit ports | head -1`) ends the command quietly with 141.
 onStdoutFailure();
@@ -69,8 +77,8 @@ const bundle =
 
 let settled = false;
 (bundle.endsWith('.cjs')
-  ? new Promise((resolve) => resolve(loadBundle(path.join(__dirname, bundle), codeCache)))
-  : import(bundle)
+  ? new Promise((resolve) => resolve(loadBundle(path.join(__dirname, bundle), codeCacheFolder)))
+  : Promise.resolve(codeCacheFolder()).then(() => import(bundle))
 )
   .then((loaded) => {
     const { program, reportFailure } = loaded as typeof import('./program.js');

@@ -2,11 +2,14 @@
  * The code cache of the one-command bundles (src/cli/code-cache.ts): written after a run
  * into a private folder of the user's cache, used as it is by the next run, written anew
  * when V8 rejects it, and never read from or written to a folder another user could write.
+ * The build makes the caches of `--version`, `ip` and `ports` beside their bundles; the tests
+ * of the user's folder run a copy of the build without them (UNCACHED_CLI).
  */
 import {
   appendFile,
   chmod,
   chown,
+  cp,
   lchown,
   mkdir,
   mkdtemp,
@@ -20,10 +23,32 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI, requireTools, run, sockit } from '../helpers.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CLI, type RunOptions, requireTools, run, sockit } from '../helpers.js';
 
 requireTools();
+
+/** The build's code caches, beside the bundles (src/cli/code-cache.ts, builtCachePath). */
+const BUILT = /\.cjs\.v\d+\.\d+\.\d+-[a-z0-9]+\.v8$/;
+
+/** dist/cli copied without the caches the build made: the user's cache folder serves every command. */
+let copy: string;
+let UNCACHED_CLI: string;
+
+beforeAll(async () => {
+  copy = await mkdtemp(path.join(tmpdir(), 'sockit-uncached-'));
+  await cp(path.dirname(CLI), copy, { recursive: true, filter: (from) => !BUILT.test(from) });
+  UNCACHED_CLI = path.join(copy, 'main.cjs');
+});
+
+afterAll(async () => {
+  await rm(copy, { recursive: true, force: true });
+});
+
+/** `sockit ARGS` from the copy without the build's caches. */
+function uncached(args: string[], options: RunOptions = {}): ReturnType<typeof run> {
+  return run(process.execPath, [UNCACHED_CLI, ...args], options);
+}
 
 let home: string;
 let cache: string;
@@ -44,7 +69,7 @@ afterEach(async () => {
 const IP = ['ip', '10.1.2.3/20'];
 
 async function ipOutput(options: { env: NodeJS.ProcessEnv }): Promise<string> {
-  const out = await sockit(IP, options);
+  const out = await uncached(IP, options);
   expect(out.code, out.stderr).toBe(0);
   expect(out.stderr).toBe('');
   return out.stdout.toString();
@@ -101,7 +126,7 @@ describe('the code cache of a command bundle', () => {
     const older = (name as string).replace(/-[0-9a-f]{8}\.v8$/, '-00000000.v8');
     await rename(path.join(cache, name as string), path.join(cache, older));
     // Another command's cache stays.
-    await sockit(['--version'], { env });
+    await uncached(['--version'], { env });
     const version = (await cacheFiles()).find((n) => n.startsWith('version-'));
     expect(version).toBeDefined();
 
@@ -174,7 +199,7 @@ describe('the code cache of a command bundle', () => {
   it('an unusable cache folder (a file in its place) leaves the command working', async () => {
     await mkdir(path.dirname(cache), { mode: 0o700 });
     await writeFile(cache, 'not a folder');
-    const out = await sockit(IP, { env });
+    const out = await uncached(IP, { env });
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toBe('');
     expect(out.stdout.toString()).toContain('255.255.240.0');
@@ -280,11 +305,96 @@ describe('the code cache of a command bundle', () => {
 
   it.runIf(isRoot)('run with another real user than the effective one (setuid), uses no cache', async () => {
     requireTools('setpriv');
-    const out = await run('setpriv', ['--ruid', '65534', '--euid', '0', '--', process.execPath, CLI, ...IP], {
-      env,
-    });
+    const out = await run(
+      'setpriv',
+      ['--ruid', '65534', '--euid', '0', '--', process.execPath, UNCACHED_CLI, ...IP],
+      {
+        env,
+      },
+    );
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout.toString()).toContain('255.255.240.0');
     await expect(readdir(cache)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('the code caches the build makes', () => {
+  const one = path.join(path.dirname(CLI), 'one');
+
+  it('are beside the bundles of --version, ip and ports, named after the Node that made them, readable by all', async () => {
+    const built = (await readdir(one)).filter((name) => BUILT.test(name)).sort();
+    const suffix = `${process.version}-${process.arch}.v8`;
+    expect(built).toEqual(['ip', 'ports', 'version'].map((name) => `${name}.cjs.${suffix}`));
+    for (const name of built) {
+      const file = path.join(one, name);
+      expect((await stat(file)).mode & 0o444).toBe(0o444);
+      expect((await readFile(file)).subarray(0, 5).toString()).toBe('SKCC1');
+    }
+  });
+
+  it('serve those commands with no cache folder looked for, made or written', async () => {
+    for (const args of [IP, ['--version'], ['ports']]) {
+      const out = await sockit(args, { env });
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stderr).toBe('');
+    }
+    await expect(stat(path.dirname(cache))).rejects.toMatchObject({ code: 'ENOENT' });
+    // A command without one keeps its cache in the user's folder.
+    const out = await sockit(['secret', '--help'], { env });
+    expect(out.code, out.stderr).toBe(0);
+    expect((await cacheFiles()).filter((name) => name.startsWith('secret-'))).toHaveLength(1);
+  });
+
+  it('is what runs (V8 takes a cache for any source of its length), unless NODE_DISABLE_COMPILE_CACHE is set', async () => {
+    const mine = await mkdtemp(path.join(tmpdir(), 'sockit-built-'));
+    try {
+      await cp(path.dirname(CLI), mine, { recursive: true });
+      const bundle = path.join(mine, 'one', 'ip.cjs');
+      const source = await readFile(bundle, 'latin1');
+      const label = '["wildcard", r.wildcard]';
+      expect(source.split(label)).toHaveLength(2);
+      // The same length: the cache made from the build's source still fits.
+      await writeFile(bundle, source.replace(label, label.replace('"wildcard"', '"WILDCARD"')), 'latin1');
+      const main = path.join(mine, 'main.cjs');
+      const cached = await run(process.execPath, [main, ...IP], { env });
+      expect(cached.code, cached.stderr).toBe(0);
+      expect(cached.stdout.toString()).toMatch(/^wildcard /m);
+      const off = await run(process.execPath, [main, ...IP], {
+        env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' },
+      });
+      expect(off.code, off.stderr).toBe(0);
+      expect(off.stdout.toString()).toMatch(/^WILDCARD /m);
+    } finally {
+      await rm(mine, { recursive: true, force: true });
+    }
+  });
+
+  it('one V8 rejects, or one made by another Node, leaves the command to the cache in the user folder', async () => {
+    const mine = await mkdtemp(path.join(tmpdir(), 'sockit-built-'));
+    try {
+      await cp(path.dirname(CLI), mine, { recursive: true });
+      const main = path.join(mine, 'main.cjs');
+      const ip = path.join(mine, 'one', `ip.cjs.${process.version}-${process.arch}.v8`);
+      const expected = (
+        await uncached(IP, { env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' } })
+      ).stdout.toString();
+      // Garbage behind a valid header: V8 rejects it.
+      const garbage = Buffer.alloc(4096, 0x5a);
+      garbage.write('SKCC1\0\0\0', 'latin1');
+      garbage.writeUInt32LE(4096 - 12, 8);
+      await writeFile(ip, garbage);
+      const rejected = await run(process.execPath, [main, ...IP], { env });
+      expect(rejected.code, rejected.stderr).toBe(0);
+      expect(rejected.stdout.toString()).toBe(expected);
+      expect((await cacheFiles()).filter((name) => name.startsWith('ip-'))).toHaveLength(1);
+      // Another Node's: not this one's name, not read; the user's cache serves.
+      await rm(path.join(cache), { recursive: true });
+      await rename(ip, ip.replace(process.version, 'v1.0.0'));
+      const other = await run(process.execPath, [main, ...IP], { env });
+      expect(other.stdout.toString()).toBe(expected);
+      expect((await cacheFiles()).filter((name) => name.startsWith('ip-'))).toHaveLength(1);
+    } finally {
+      await rm(mine, { recursive: true, force: true });
+    }
   });
 });
