@@ -94,15 +94,24 @@ export async function listPorts(options: ListPortsOptions = {}): Promise<PortEnt
       `ports: ${path.join(procRoot, 'net')} has no ${wanted.join(' or ')} table (IPv4 or IPv6); is /proc mounted?`,
     );
   }
-  const entries = tables.flatMap((t) => t ?? []);
-  return entries
-    .map((e) => ({
-      ...e,
-      local: label(e.local, e.protocol),
-      remote: label(e.remote, e.protocol),
-      processes: (e.inode !== 0 && owners.get(e.inode)) || [],
-    }))
-    .sort(compareEntries);
+  const entries: PortEntry[] = [];
+  for (const table of tables) {
+    for (const e of table ?? []) {
+      entries.push({
+        protocol: e.protocol,
+        family: e.family,
+        local: label(e.local, e.protocol),
+        remote: label(e.remote, e.protocol),
+        state: e.state,
+        txQueue: e.txQueue,
+        rxQueue: e.rxQueue,
+        uid: e.uid,
+        inode: e.inode,
+        processes: (e.inode !== 0 && owners.get(e.inode)) || [],
+      });
+    }
+  }
+  return entries.sort(compareEntries);
 }
 
 /**
@@ -141,12 +150,9 @@ export function isListening(entry: SocketEntry): boolean {
 }
 
 function label(endpoint: Endpoint, protocol: Protocol): LabelledEndpoint {
-  if (endpoint.port === 0) return { ...endpoint, range: null, service: null };
-  return {
-    ...endpoint,
-    range: portRange(endpoint.port),
-    service: serviceName(endpoint.port, protocol) ?? null,
-  };
+  const { address, port } = endpoint;
+  if (port === 0) return { address, port, range: null, service: null };
+  return { address, port, range: portRange(port), service: serviceName(port, protocol) ?? null };
 }
 
 function compareEntries(a: SocketEntry, b: SocketEntry): number {

@@ -61,9 +61,26 @@ export function parseProcNet(
   byteOrder: Endianness = MACHINE_ORDER,
 ): SocketEntry[] {
   const entries: SocketEntry[] = [];
+  // Most sockets share a few addresses (a busy server's thousands of connections, one or two
+  // local ones): each distinct text is decoded once.
+  const addresses = new Map<string, string>();
+  const width = family === 4 ? 8 : 32;
   for (const line of text.split('\n')) {
-    const entry = parseLine(line, protocol, family, byteOrder);
-    if (entry) entries.push(entry);
+    const m = LINE.exec(line);
+    if (!m) continue;
+    const [, localHex, localPort, remoteHex, remotePort, st, tx, rx, uid, inode] = m as unknown as string[];
+    if (localHex?.length !== width || remoteHex?.length !== width) continue;
+    entries.push({
+      protocol,
+      family,
+      local: { address: decodeOnce(addresses, localHex, byteOrder), port: hex(localPort) },
+      remote: { address: decodeOnce(addresses, remoteHex as string, byteOrder), port: hex(remotePort) },
+      state: socketState(protocol, hex(st)),
+      txQueue: hex(tx),
+      rxQueue: hex(rx),
+      uid: Number(uid),
+      inode: Number(inode),
+    });
   }
   return entries;
 }
@@ -71,28 +88,14 @@ export function parseProcNet(
 const LINE =
   /^\s*\d+:\s+([0-9A-F]+):([0-9A-F]{4})\s+([0-9A-F]+):([0-9A-F]{4})\s+([0-9A-F]{2})\s+([0-9A-F]{8}):([0-9A-F]{8})\s+\S+\s+\S+\s+(\d+)\s+\d+\s+(\d+)/i;
 
-function parseLine(
-  line: string,
-  protocol: Protocol,
-  family: 4 | 6,
-  order: Endianness,
-): SocketEntry | undefined {
-  const m = LINE.exec(line);
-  if (!m) return undefined;
-  const [, localHex, localPort, remoteHex, remotePort, st, tx, rx, uid, inode] = m;
-  const width = family === 4 ? 8 : 32;
-  if (localHex?.length !== width || remoteHex?.length !== width) return undefined;
-  return {
-    protocol,
-    family,
-    local: { address: decodeAddress(localHex, order), port: hex(localPort) },
-    remote: { address: decodeAddress(remoteHex, order), port: hex(remotePort) },
-    state: socketState(protocol, hex(st)),
-    txQueue: hex(tx),
-    rxQueue: hex(rx),
-    uid: Number(uid),
-    inode: Number(inode),
-  };
+/** An address the line's pattern has checked, decoded the first time it is seen. */
+function decodeOnce(seen: Map<string, string>, hexText: string, order: Endianness): string {
+  let address = seen.get(hexText);
+  if (address === undefined) {
+    address = decodeHex(hexText, order);
+    seen.set(hexText, address);
+  }
+  return address;
 }
 
 /**
@@ -111,22 +114,29 @@ export function decodeAddress(hexText: string, order: Endianness = MACHINE_ORDER
       `"${hexText}" is not a /proc/net address (8 or 32 hex digits)`,
     );
   }
+  return decodeHex(hexText, order);
+}
+
+/** decodeAddress for 8 or 32 hex digits already checked. */
+function decodeHex(hexText: string, order: Endianness): string {
   // Each 32-bit word as a number, its bytes swapped on little-endian machines: a table of
   // thousands of sockets is decoded in a few milliseconds (BigInt arithmetic on strings took
   // five times as long).
-  const word = (at: number): number => {
-    const w = Number.parseInt(hexText.slice(at, at + 8), 16);
-    return order === 'LE'
-      ? (w & 0xff) * 0x1000000 + ((w >>> 8) & 0xff) * 0x10000 + ((w >>> 16) & 0xff) * 0x100 + (w >>> 24)
-      : w;
-  };
   if (hexText.length === 8) {
-    const v = word(0);
+    const v = word(hexText, 0, order);
     return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
   }
   let value = 0n;
-  for (let at = 0; at < 32; at += 8) value = (value << 32n) | BigInt(word(at));
+  for (let at = 0; at < 32; at += 8) value = (value << 32n) | BigInt(word(hexText, at, order));
   return formatIPv6(value);
+}
+
+/** The 32-bit word at `at` of an address column, in network order. */
+function word(hexText: string, at: number, order: Endianness): number {
+  const w = Number.parseInt(hexText.slice(at, at + 8), 16);
+  return order === 'LE'
+    ? (w & 0xff) * 0x1000000 + ((w >>> 8) & 0xff) * 0x10000 + ((w >>> 16) & 0xff) * 0x100 + (w >>> 24)
+    : w;
 }
 
 function hex(text: string | undefined): number {

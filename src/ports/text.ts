@@ -17,26 +17,48 @@ const HEADER = ['Proto', 'State', 'Local Address:Port', 'Peer Address:Port', 'Po
  * ```
  */
 export function formatPortTable(entries: readonly PortEntry[]): string {
-  const rows: string[][] = [[...HEADER]];
+  // The padded columns, then the process (the last: not padded), filled in one pass.
+  const columns: string[][] = [[], [], [], [], []];
+  const processes: string[] = [];
+  const widths = HEADER.slice(0, 5).map((title) => title.length);
+  const add = (cells: readonly string[], process: string): void => {
+    for (let col = 0; col < 5; col++) {
+      const cell = cells[col] as string;
+      (columns[col] as string[]).push(cell);
+      if (cell.length > (widths[col] as number)) widths[col] = cell.length;
+    }
+    processes.push(process);
+  };
+  add(HEADER, HEADER[5]);
   for (const e of entries) {
-    rows.push([
-      e.family === 6 ? `${e.protocol}6` : e.protocol,
-      e.state,
-      hostPort(e.local),
-      hostPort(e.remote),
-      portLabel(e),
-      e.processes.map((p) => `${p.pid} ${p.commandLine}`).join(', ') || '-',
-    ]);
+    add(
+      [
+        e.family === 6 ? `${e.protocol}6` : e.protocol,
+        e.state,
+        hostPort(e.local),
+        hostPort(e.remote),
+        portLabel(e),
+      ],
+      processCell(e.processes),
+    );
   }
-  const widths = HEADER.map((_, col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));
-  const lines = rows.map((row) =>
-    row
-      .map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col] ?? 0)))
-      .join('  ')
-      .trimEnd(),
-  );
+  const lines: string[] = [];
+  for (let row = 0; row < processes.length; row++) {
+    let line = '';
+    for (let col = 0; col < 5; col++)
+      line += `${((columns[col] as string[])[row] as string).padEnd(widths[col] as number)}  `;
+    lines.push(`${line}${processes[row]}`.trimEnd());
+  }
   if (entries.length === 0) lines.push('(no sockets match)');
   return `${lines.join('\n')}\n`;
+}
+
+/** `PID COMMAND LINE` of each process, or `-`. */
+function processCell(processes: PortEntry['processes']): string {
+  if (processes.length === 0) return '-';
+  const [only] = processes;
+  if (processes.length === 1 && only) return `${only.pid} ${only.commandLine}`;
+  return processes.map((p) => `${p.pid} ${p.commandLine}`).join(', ');
 }
 
 /**
@@ -54,7 +76,8 @@ export function hostPort(endpoint: LabelledEndpoint): string {
 
 /** The local port's range and service, and the peer's service when it has a known one. */
 function portLabel(e: PortEntry): string {
-  const parts = [e.local.range ?? '', e.local.service ?? ''].filter((s) => s !== '');
-  if (e.remote.service) parts.push(`(peer ${e.remote.service})`);
-  return parts.join(' ') || '-';
+  let text = e.local.range ?? '';
+  if (e.local.service) text = text ? `${text} ${e.local.service}` : e.local.service;
+  if (e.remote.service) text = text ? `${text} (peer ${e.remote.service})` : `(peer ${e.remote.service})`;
+  return text || '-';
 }
