@@ -88,39 +88,6 @@ describe('socketOwners', () => {
     }
   });
 
-  it("skips kthreadd and its children, the kernel's threads, by pid 2's flags", async () => {
-    const other = await mkdtemp(path.join(tmpdir(), 'sockit-proc-'));
-    const at = (pid: number, ...parts: string[]): string => path.join(other, String(pid), ...parts);
-    try {
-      // Socket links where a kernel thread has none, to see whether they were read.
-      const socketAt = async (pid: number, inode: number): Promise<void> => {
-        await mkdir(at(pid, 'fd'), { recursive: true });
-        await writeFile(at(pid, 'comm'), `p${pid}\n`);
-        await symlink(`socket:[${inode}]`, at(pid, 'fd', '3'));
-      };
-      for (const pid of [2, 3, 5, 6, 1234]) await socketAt(pid, 7000 + (pid % 1000));
-      await mkdir(at(2, 'task', '2'), { recursive: true });
-      // A list cut at 4096 bytes in the middle of a pid (12349): that part is not taken
-      // for pid 1234, which is listed.
-      await writeFile(at(2, 'task', '2', 'children'), `3 5 ${'9999999 '.repeat(511)}12349 `);
-      // A comm with ") " in it, as any process may name itself.
-      const kthread = '2 (k) thread) S 0 0 0 0 -1 2129984 0 0 0 0 0 0\n';
-      await writeFile(at(2, 'stat'), kthread);
-      const seen = async (): Promise<number[]> =>
-        [...(await socketOwners(other)).values()]
-          .flatMap((list) => list.map((p) => p.pid))
-          .sort((a, b) => a - b);
-      expect(await seen()).toEqual([6, 1234]);
-      prefetchSocketOwners(other);
-      expect(await seen()).toEqual([6, 1234]);
-      // In a PID namespace pid 2 is an ordinary process (no PF_KTHREAD): it and its children count.
-      await writeFile(at(2, 'stat'), kthread.replace('2129984', '4194560'));
-      expect(await seen()).toEqual([2, 3, 5, 6, 1234]);
-    } finally {
-      await rm(other, { recursive: true, force: true });
-    }
-  });
-
   it('reads nothing, without failing, from a missing tree', async () => {
     expect((await socketOwners(path.join(root, 'missing'))).size).toBe(0);
   });

@@ -57,40 +57,10 @@ export async function socketOwners(procRoot = '/proc'): Promise<Map<number, Proc
 /** Every process's descriptor names, by pid: [] where they cannot be listed (gone, or another user's). */
 type Listings = [pid: number, fds: string[]][];
 
-/** The processes whose descriptors are listed: all but the kernel's threads (see kernelThreads). */
 function listPids(procRoot: string): number[] {
-  const kernel = kernelThreads(procRoot);
-  const pids: number[] = [];
-  for (const name of readdirOrEmpty(procRoot)) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (!kernel.has(pid)) pids.push(pid);
-  }
-  return pids;
-}
-
-/** The `flags` bit of /proc/PID/stat that marks a kernel thread (include/linux/sched.h). */
-const PF_KTHREAD = 0x00200000;
-
-/**
- * kthreadd (pid 2) and the kernel threads it started, its children: they hold no file
- * descriptors, yet were three quarters of the processes here (63 of 84), each a listing of
- * an empty /proc/PID/fd to submit. Two reads name them all. Pid 2 counts only when its
- * flags say it is a kernel thread: in a PID namespace (a container) it is an ordinary
- * process, whose children are too. Only whole pids are taken from the list of children
- * (a long one is cut at MAX_COMMAND_LINE bytes), and one missed is only listed.
- */
-function kernelThreads(procRoot: string): Set<number> {
-  const kernel = new Set<number>();
-  const stat = readHead(`${procRoot}/2/stat`);
-  if (stat === undefined) return kernel;
-  // pid (comm) state ppid pgrp session tty_nr tpgid flags ...: comm may hold spaces and ')'.
-  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
-  if (!Number.isSafeInteger(flags) || (flags & PF_KTHREAD) === 0) return kernel;
-  kernel.add(2);
-  const children = readHead(`${procRoot}/2/task/2/children`) ?? '';
-  for (const match of children.matchAll(/(\d+) /g)) kernel.add(Number(match[1]));
-  return kernel;
+  return readdirOrEmpty(procRoot)
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
 }
 
 function listDescriptors(procRoot: string, pids: number[]): Listings {
