@@ -7,39 +7,49 @@
 # write_launcher DIR NODE ROOT: writes DIR/sockit running NODE on ROOT/dist/cli/main.cjs, and
 # links DIR/../share/man/man1/sockit.1 to the man page the build wrote, ROOT/dist/man/sockit.1.
 #
-# The launcher is a Node script, DIR/../lib/sockit.cjs, with NODE in its #! line, that DIR/sockit
-# links to: the kernel starts Node at once, where a sh script that execs Node costs every
-# command a shell's start (1-3 ms of a 30-90 ms `sockit ports`, see docs/benchmarks.md). The
-# link's target is named .cjs: Node runs a file by its real path, and an extensionless one in
-# this package (`"type": "module"`) would be loaded as an ES module, 7-9 ms slower. Where NODE's
-# path cannot stand in a #! line (a space in it; longer than the kernel reads) or a path holds a
-# control character, the launcher is a sh script instead.
+# The launcher is a Node script, LIB/sockit.cjs (LIB the folder beside DIR's real path), with
+# NODE in its #! line, that DIR/sockit links to: the kernel starts Node at once, where a sh
+# script that execs Node costs every command a shell's start (1.5-2.5 ms, see
+# docs/benchmarks.md). The link's target is named .cjs: Node runs a file by its real path, and
+# an extensionless one in this package (`"type": "module"`) would be loaded as an ES module,
+# 7-9 ms slower. The launcher is a sh script instead where that cannot be done safely: NODE's
+# path holds a space, the #! line would be longer than 127 bytes (kernels before Linux 5.1
+# read no more), or a path holds anything but printable ASCII (the script is read as UTF-8,
+# and U+2028 would end its comment line).
 write_launcher() {
   local dir="$1" node="$2" root="$3"
+  if [[ "$dir" != /* || "$node" != /* || "$root" != /* ]]; then
+    echo "write_launcher: DIR, NODE and ROOT must be absolute paths" >&2
+    return 1
+  fi
   mkdir -p "$dir"
   local main="$root/dist/cli/main.cjs"
   # --no-concurrent-sparkplug: see NODE_FLAGS in src/cli/main.ts (a hang at exit).
   local first="#!$node --no-concurrent-sparkplug"
   local tmp="$dir/.sockit.$$"
-  local bytes
-  bytes=$(LC_ALL=C; echo "${#first}")
-  if [[ "$node" != *[[:space:]]* && "$bytes" -lt 256 && "$main$node" != *[[:cntrl:]]* ]]; then
-    local lib="$dir/../lib"
+  # Where DIR really is (a link to a folder leads elsewhere): LIB is beside that.
+  local real
+  real=$(CDPATH='' cd -P -- "$dir" >/dev/null && pwd -P) || return 1
+  local lib="${real%/*}/lib"
+  local LC_ALL=C
+  if [[ "$node" != *' '* && ${#first} -lt 128 && "$main$node" != *[^\ -~]* ]]; then
     mkdir -p "$lib"
-    # A JavaScript string: \ and " escaped (no control character is left, see above).
+    # A JavaScript string: \ and " escaped (nothing but printable ASCII is left, see above).
     local js_main="${main//\\/\\\\}"
     js_main="${js_main//\"/\\\"}"
     printf '%s\n// Written by scripts/setup.sh: sockit from %s\nrequire("%s");\n' \
-      "$first" "${root//[$'\n\r']/ }" "$js_main" >"$lib/.sockit.cjs.$$"
+      "$first" "$root" "$js_main" >"$lib/.sockit.cjs.$$"
     chmod 755 "$lib/.sockit.cjs.$$"
     mv -f "$lib/.sockit.cjs.$$" "$lib/sockit.cjs"
-    ln -sfn "$(cd "$lib" && pwd -P)/sockit.cjs" "$tmp"
+    ln -sfn "$lib/sockit.cjs" "$tmp"
   else
     # Single-quoted in the script; a ' inside a path becomes '\''.
     local q_node="'${node//\'/\'\\\'\'}'" q_main="'${main//\'/\'\\\'\'}'"
     printf '#!/bin/sh\n# Written by scripts/setup.sh: sockit from %s\nexec %s --no-concurrent-sparkplug %s "$@"\n' \
       "${root//[$'\n\r']/ }" "$q_node" "$q_main" >"$tmp"
     chmod 755 "$tmp"
+    # The Node launcher of an earlier set-up, now unused.
+    rm -f "$lib/sockit.cjs"
   fi
   mv -Tf "$tmp" "$dir/sockit"
   mkdir -p "$dir/../share/man/man1"

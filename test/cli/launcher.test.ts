@@ -116,6 +116,89 @@ describe('the sockit launcher', () => {
     expect(ran.stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 
+  it('is a sh script where a path holds anything but printable ASCII (U+2028 would end a comment line)', () => {
+    // A checkout folder whose name would run as JavaScript after a line separator.
+    const root = path.join(dir, 'root\u2028process.exit(42)//');
+    mkdirSync(root, { recursive: true });
+    symlinkSync(path.join(ROOT, 'dist'), path.join(root, 'dist'));
+    const bin = path.join(dir, 'unicode', 'bin');
+    for (const locale of ['C', 'C.UTF-8']) {
+      const result = spawnSync(
+        'bash',
+        [
+          '-c',
+          'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$3"',
+          ROOT,
+          bin,
+          process.execPath,
+          root,
+        ],
+        { encoding: 'utf8', env: { ...process.env, LC_ALL: locale } },
+      );
+      expect(result.status, result.stderr).toBe(0);
+      const launcher = path.join(bin, 'sockit');
+      expect(lstatSync(launcher).isSymbolicLink(), locale).toBe(false);
+      const ran = spawnSync(launcher, ['--version'], {
+        env: { PATH: '/usr/bin:/bin', HOME: dir },
+        encoding: 'utf8',
+      });
+      expect(ran.status, ran.stderr).toBe(0);
+      expect(ran.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    }
+  });
+
+  it('is a sh script where the #! line would be longer than old kernels read (127 bytes)', () => {
+    const deep = path.join(dir, 'n'.repeat(100));
+    mkdirSync(deep, { recursive: true });
+    const node = path.join(deep, 'node');
+    symlinkSync(process.execPath, node);
+    const bin = path.join(dir, 'long', 'bin');
+    const result = spawnSync(
+      'bash',
+      ['-c', 'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"', ROOT, bin, node],
+      { encoding: 'utf8' },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(lstatSync(path.join(bin, 'sockit')).isSymbolicLink()).toBe(false);
+    expect(spawnSync(path.join(bin, 'sockit'), ['--version'], { encoding: 'utf8' }).status).toBe(0);
+  });
+
+  it('works through a folder that is a link, and refuses paths that are not absolute', () => {
+    const real = path.join(dir, 'linked', 'real', 'bin');
+    mkdirSync(real, { recursive: true });
+    const home = path.join(dir, 'linked', 'home');
+    mkdirSync(home, { recursive: true });
+    symlinkSync(real, path.join(home, 'bin'));
+    // CDPATH set, as some shells export it: cd would print where it went.
+    const result = spawnSync(
+      'bash',
+      [
+        '-c',
+        'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"',
+        ROOT,
+        path.join(home, 'bin'),
+        process.execPath,
+      ],
+      { encoding: 'utf8', env: { ...process.env, CDPATH: `/nowhere:${dir}` } },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const ran = spawnSync(path.join(home, 'bin', 'sockit'), ['--version'], { encoding: 'utf8' });
+    expect(ran.status, ran.stderr).toBe(0);
+    const refused = spawnSync(
+      'bash',
+      [
+        '-c',
+        'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"',
+        ROOT,
+        'relative/bin',
+        process.execPath,
+      ],
+      { encoding: 'utf8', cwd: dir },
+    );
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('must be absolute');
+  });
+
   it('makes `man sockit` find the man page the build wrote, through PATH alone', () => {
     requireTools('man');
     const bin = path.join(dir, "it's here", 'bin');
