@@ -17,7 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -363,10 +363,10 @@ const CACHED_AT_BUILD = { version: ['--version'], ip: ['ip', '10.1.2.3/20'], por
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'sockit-build-cache-'));
 try {
   for (const [name, args] of Object.entries(CACHED_AT_BUILD)) {
+    const skip = (why) =>
+      console.warn(`build-cli: no code cache made at build time for one/${name}.cjs: ${why}`);
     if (!selfContained.has(name)) {
-      console.warn(
-        `build-cli: one/${name}.cjs loads packages from node_modules: no code cache made at build time`,
-      );
+      skip('it loads packages from node_modules');
       continue;
     }
     const cache = path.join(scratch, name);
@@ -375,18 +375,25 @@ try {
     const run = spawnSync(
       process.execPath,
       ['--no-concurrent-sparkplug', path.join(outdir, 'main.cjs'), ...args],
-      {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-      },
+      { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
     );
-    if (run.status !== 0)
-      throw new Error(`sockit ${args.join(' ')} failed while its code cache was made: ${run.stderr}`);
+    // Where the command cannot run here (ports without /proc/net), or the scratch folder is
+    // not one the command would keep a cache in (a TMPDIR others may write to): the command
+    // makes its cache in the user's folder when it first runs, as any other.
+    if (run.status !== 0) {
+      skip(`sockit ${args.join(' ')} failed: ${run.stderr.trim()}`);
+      continue;
+    }
     const dir = path.join(cache, 'code');
-    const made = readdirSync(dir).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.v8'));
-    if (made.length !== 1)
-      throw new Error(`sockit ${args.join(' ')} wrote ${made.length} code caches, not one`);
+    const made = existsSync(dir)
+      ? readdirSync(dir).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.v8'))
+      : [];
+    if (made.length !== 1) {
+      skip(
+        `sockit ${args.join(' ')} wrote ${made.length} code caches under ${dir}, not one (is TMPDIR open to others?)`,
+      );
+      continue;
+    }
     // Named as src/cli/code-cache.ts's builtCachePath names it; readable by all, as the bundle is.
     const into = path.join(outdir, 'one', `${name}.cjs.${process.version}-${process.arch}.v8`);
     copyFileSync(path.join(dir, made[0]), into);

@@ -26,8 +26,8 @@
  *
  * Not detected: bytes changed inside the cache later (a failing disk). V8 does not checksum a
  * cache in release builds, and a checksum here costs what the cache saves (Node's zlib or
- * crypto take 3-5 ms to load; a JavaScript loop over 130 KB, 2 ms). Removing the folder, or
- * NODE_DISABLE_COMPILE_CACHE=1, is the remedy.
+ * crypto take 3-5 ms to load; a JavaScript loop over 130 KB, 2 ms). Removing the folder (for
+ * the build's caches, building again), or NODE_DISABLE_COMPILE_CACHE=1, is the remedy.
  */
 import {
   closeSync,
@@ -129,11 +129,15 @@ export function builtCachePath(file: string): string {
 export function loadBundle(file: string, dir: () => string | undefined): unknown {
   const fd = openSync(file, 'r');
   let source: string;
-  let key: string;
+  let bundle: { name: string; stamp: string; mtimeMs: number };
   try {
     const st = fstatSync(fd);
     source = readFileSync(fd, 'utf8');
-    key = `${path.basename(file, '.cjs')}-${fnv1a(file)}-${fnv1a(`${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${process.version}:${process.arch}`)}`;
+    bundle = {
+      name: `${path.basename(file, '.cjs')}-${fnv1a(file)}`,
+      stamp: `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${process.version}:${process.arch}`,
+      mtimeMs: st.mtimeMs,
+    };
   } finally {
     closeSync(fd);
   }
@@ -143,17 +147,26 @@ export function loadBundle(file: string, dir: () => string | undefined): unknown
   const wrapped = source.startsWith(BUNDLE_WRAPPER_START) ? source : `${BUNDLE_WRAPPER_START}${source}\n})`;
   // No import() is left in a bundle (scripts/build-cli.mjs makes them require()s): it would
   // need importModuleDynamically, which Node calls experimental.
-  const compile = (cachedData: Buffer | undefined): Script =>
-    new Script(wrapped, { filename: file, cachedData });
-  // The build's cache is as trusted as the bundle beside it: the same folder, the same owner.
-  // NODE_DISABLE_COMPILE_CACHE turns it off with the others.
-  const built = process.env.NODE_DISABLE_COMPILE_CACHE ? undefined : readCache(builtCachePath(file), false);
-  let script = built && compile(built);
+  const compile = (text: string, cachedData: Buffer | undefined): Script =>
+    new Script(text, { filename: file, cachedData });
+  // The build's cache is as trusted as the bundle beside it (the same folder, the same owner),
+  // when not older than the bundle (one changed in place by hand). NODE_DISABLE_COMPILE_CACHE
+  // turns it off with the others.
+  const built = process.env.NODE_DISABLE_COMPILE_CACHE
+    ? undefined
+    : readCache(builtCachePath(file), { notOlderThan: bundle.mtimeMs });
+  let script = built && compile(wrapped, built);
   if (!script || script.cachedDataRejected) {
+    // After a rejected compile (another V8 flag, e.g. --jitless), V8's cache within this
+    // process holds this source and would answer a second compile without reading the
+    // folder's cache: that one is of the source a newline longer, and named apart.
+    const rejected = script !== undefined;
+    const text = rejected ? `${wrapped}\n` : wrapped;
+    const key = `${bundle.name}-${fnv1a(rejected ? `${bundle.stamp}:after-rejection` : bundle.stamp)}`;
     const folder = dir();
     const cacheFile = folder && path.join(folder, `${key}.v8`);
-    const cachedData = cacheFile ? readCache(cacheFile, true) : undefined;
-    script = compile(cachedData);
+    const cachedData = cacheFile ? readCache(cacheFile, { own: true }) : undefined;
+    script = compile(text, cachedData);
     if (folder && cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
       const made = script;
       process.once('exit', () => writeCache(folder, cacheFile, key, made));
@@ -178,9 +191,11 @@ export function loadBundle(file: string, dir: () => string | undefined): unknown
 /**
  * V8's data from a cache file, or undefined when there is none fit to use: not a plain file
  * (a link is not followed; a FIFO does not block the open), too large, or not as long as its
- * header says; when `own`, also not this user's alone or linked elsewhere too.
+ * header says; when `own`, also not this user's alone or linked elsewhere too; modified
+ * before `notOlderThan` (ms).
  */
-function readCache(file: string, own: boolean): Buffer | undefined {
+function readCache(file: string, check: { own?: boolean; notOlderThan?: number }): Buffer | undefined {
+  const own = check.own === true;
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -192,6 +207,7 @@ function readCache(file: string, own: boolean): Buffer | undefined {
     if (
       !st.isFile() ||
       (own && (st.uid !== process.geteuid?.() || (st.mode & 0o077) !== 0 || st.nlink !== 1)) ||
+      st.mtimeMs < (check.notOlderThan ?? 0) ||
       st.size <= HEADER ||
       st.size > MAX_CACHE
     ) {

@@ -19,6 +19,7 @@ import {
   rm,
   stat,
   symlink,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -345,28 +346,54 @@ describe('the code caches the build makes', () => {
     expect((await cacheFiles()).filter((name) => name.startsWith('secret-'))).toHaveLength(1);
   });
 
-  it('is what runs (V8 takes a cache for any source of its length), unless NODE_DISABLE_COMPILE_CACHE is set', async () => {
+  it('is what runs (V8 takes a cache for any source of its length), unless newer than its bundle or turned off', async () => {
     const mine = await mkdtemp(path.join(tmpdir(), 'sockit-built-'));
     try {
-      await cp(path.dirname(CLI), mine, { recursive: true });
+      await cp(path.dirname(CLI), mine, { recursive: true, preserveTimestamps: true });
       const bundle = path.join(mine, 'one', 'ip.cjs');
+      const built = path.join(mine, 'one', `ip.cjs.${process.version}-${process.arch}.v8`);
       const source = await readFile(bundle, 'latin1');
       const label = '["wildcard", r.wildcard]';
       expect(source.split(label)).toHaveLength(2);
       // The same length: the cache made from the build's source still fits.
       await writeFile(bundle, source.replace(label, label.replace('"wildcard"', '"WILDCARD"')), 'latin1');
       const main = path.join(mine, 'main.cjs');
-      const cached = await run(process.execPath, [main, ...IP], { env });
-      expect(cached.code, cached.stderr).toBe(0);
-      expect(cached.stdout.toString()).toMatch(/^wildcard /m);
-      const off = await run(process.execPath, [main, ...IP], {
-        env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' },
-      });
-      expect(off.code, off.stderr).toBe(0);
-      expect(off.stdout.toString()).toMatch(/^WILDCARD /m);
+      const ip = async (extra: NodeJS.ProcessEnv = {}): Promise<string> => {
+        const out = await run(process.execPath, [main, ...IP], { env: { ...env, ...extra } });
+        expect(out.code, out.stderr).toBe(0);
+        return out.stdout.toString();
+      };
+      // Edited after the cache was made: the cache is not used.
+      expect(await ip()).toMatch(/^WILDCARD /m);
+      // As old as the cache (a copy, a package): the cache's code runs, not the source's.
+      const { mtime } = await stat(built);
+      await utimes(bundle, mtime, mtime);
+      await rm(path.dirname(cache), { recursive: true, force: true });
+      expect(await ip()).toMatch(/^wildcard /m);
+      expect(await ip({ NODE_DISABLE_COMPILE_CACHE: '1' })).toMatch(/^WILDCARD /m);
     } finally {
       await rm(mine, { recursive: true, force: true });
     }
+  });
+
+  it('one V8 rejects (other V8 flags) leaves the command to the folder, whose cache the next run reads', async () => {
+    const deserialized = async (): Promise<number[]> => {
+      const out = await run(
+        process.execPath,
+        ['--no-concurrent-sparkplug', '--jitless', '--profile-deserialization', CLI, ...IP],
+        { env },
+      );
+      expect(out.code, out.stderr).toBe(0);
+      const text = `${out.stdout.toString()}${out.stderr}`;
+      return [...text.matchAll(/Deserializing from (\d+) bytes/g)].map((m) => Number(m[1]));
+    };
+    await deserialized();
+    const [name] = await cacheFiles();
+    expect(name).toMatch(/^ip-/);
+    const written = await stat(path.join(cache, name as string));
+    // Its data (the file less sockit's 12-byte header) is read by the next run, and kept.
+    expect(await deserialized()).toContain(written.size - 12);
+    expect((await stat(path.join(cache, name as string))).ino).toBe(written.ino);
   });
 
   it('one V8 rejects, or one made by another Node, leaves the command to the cache in the user folder', async () => {
