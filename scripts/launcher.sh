@@ -26,32 +26,43 @@ write_launcher() {
   local main="$root/dist/cli/main.cjs"
   # --no-concurrent-sparkplug: see NODE_FLAGS in src/cli/main.ts (a hang at exit).
   local first="#!$node --no-concurrent-sparkplug"
-  local tmp="$dir/.sockit.$$"
+  # $BASHPID, not $$: calls in background subshells of one shell must not share a name.
+  local tmp="$dir/.sockit.$BASHPID"
   # Where DIR really is (a link to a folder leads elsewhere): LIB is beside that.
   local real
   real=$(CDPATH='' cd -P -- "$dir" >/dev/null && pwd -P) || return 1
   local lib="${real%/*}/lib"
   local LC_ALL=C
-  if [[ "$node" != *' '* && ${#first} -lt 128 && "$main$node" != *[^\ -~]* ]]; then
-    mkdir -p "$lib"
-    # A JavaScript string: \ and " escaped (nothing but printable ASCII is left, see above).
-    local js_main="${main//\\/\\\\}"
-    js_main="${js_main//\"/\\\"}"
-    printf '%s\n// Written by scripts/setup.sh: sockit from %s\nrequire("%s");\n' \
-      "$first" "$root" "$js_main" >"$lib/.sockit.cjs.$$"
-    chmod 755 "$lib/.sockit.cjs.$$"
-    mv -f "$lib/.sockit.cjs.$$" "$lib/sockit.cjs"
-    ln -sfn "$lib/sockit.cjs" "$tmp"
-  else
+  # Node is given DIR/sockit (as PATH found it) and reads LIB/sockit.cjs: both must be ASCII too.
+  if ! [[ "$node" != *' '* && ${#first} -lt 128 && "$main$node$dir$real" != *[^\ -~]* ]] ||
+    ! write_node_launcher "$lib" "$first" "$root" "$main" "$tmp"; then
     # Single-quoted in the script; a ' inside a path becomes '\''.
     local q_node="'${node//\'/\'\\\'\'}'" q_main="'${main//\'/\'\\\'\'}'"
     printf '#!/bin/sh\n# Written by scripts/setup.sh: sockit from %s\nexec %s --no-concurrent-sparkplug %s "$@"\n' \
-      "${root//[$'\n\r']/ }" "$q_node" "$q_main" >"$tmp"
-    chmod 755 "$tmp"
+      "${root//[$'\n\r']/ }" "$q_node" "$q_main" >"$tmp" || return 1
+    chmod 755 "$tmp" || return 1
     # The Node launcher of an earlier set-up, now unused.
     rm -f "$lib/sockit.cjs"
   fi
-  mv -Tf "$tmp" "$dir/sockit"
+  mv -Tf "$tmp" "$dir/sockit" || return 1
   mkdir -p "$dir/../share/man/man1"
   ln -sfn "$root/dist/man/sockit.1" "$dir/../share/man/man1/sockit.1"
+}
+
+# write_node_launcher LIB FIRST ROOT MAIN TMP: writes LIB/sockit.cjs and links TMP to it;
+# fails (and leaves nothing) where LIB cannot be written, for the sh launcher to stand in.
+write_node_launcher() {
+  local lib="$1" first="$2" root="$3" main="$4" tmp="$5"
+  local part="$lib/.sockit.cjs.$BASHPID"
+  mkdir -p "$lib" 2>/dev/null || return 1
+  # A JavaScript string: \ and " escaped (nothing but printable ASCII is left, see above).
+  local js_main="${main//\\/\\\\}"
+  js_main="${js_main//\"/\\\"}"
+  if printf '%s\n// Written by scripts/setup.sh: sockit from %s\nrequire("%s");\n' \
+    "$first" "$root" "$js_main" >"$part" 2>/dev/null &&
+    chmod 755 "$part" && mv -f "$part" "$lib/sockit.cjs" && ln -sfn "$lib/sockit.cjs" "$tmp"; then
+    return 0
+  fi
+  rm -f "$part" "$tmp"
+  return 1
 }

@@ -147,6 +147,24 @@ describe('the sockit launcher', () => {
     }
   });
 
+  it('is a sh script where its own folder is not ASCII, or no lib/ can be made beside it', () => {
+    const blocked = path.join(dir, 'blocked');
+    mkdirSync(blocked, { recursive: true });
+    writeFileSync(path.join(blocked, 'lib'), 'a file where lib/ would go');
+    // In bash: Node's arguments are UTF-8, and a folder named by the byte 0xE9 is not.
+    const script = `source "$0/scripts/launcher.sh" || exit 9
+for bin in "$1/"$'\\xe9'"/bin" "$2/bin"; do
+  write_launcher "$bin" "$3" "$0" || exit 1
+  [ -L "$bin/sockit" ] && exit 2
+  "$bin/sockit" --version || exit 3
+done`;
+    const result = spawnSync('bash', ['-c', script, ROOT, dir, blocked, process.execPath], {
+      encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n\d+\.\d+\.\d+\n$/);
+  });
+
   it('is a sh script where the #! line would be longer than old kernels read (127 bytes)', () => {
     const deep = path.join(dir, 'n'.repeat(100));
     mkdirSync(deep, { recursive: true });
