@@ -360,11 +360,19 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
  * command then keeps one in the user's cache folder as before.
  */
 const CACHED_AT_BUILD = { version: ['--version'], ip: ['ip', '10.1.2.3/20'], ports: ['ports', '--json'] };
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'sockit-build-cache-'));
+let scratch;
+try {
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'sockit-build-cache-'));
+} catch (err) {
+  console.warn(
+    `build-cli: no code caches made at build time: no scratch folder in ${os.tmpdir()}: ${err.message}`,
+  );
+}
 try {
   for (const [name, args] of Object.entries(CACHED_AT_BUILD)) {
     const skip = (why) =>
       console.warn(`build-cli: no code cache made at build time for one/${name}.cjs: ${why}`);
+    if (!scratch) break;
     if (!selfContained.has(name)) {
       skip('it loads packages from node_modules');
       continue;
@@ -400,5 +408,5 @@ try {
     chmodSync(into, 0o644);
   }
 } finally {
-  rmSync(scratch, { recursive: true, force: true });
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 }

@@ -162,14 +162,18 @@ export function loadBundle(file: string, dir: () => string | undefined): unknown
     // folder's cache: that one is of the source a newline longer, and named apart.
     const rejected = script !== undefined;
     const text = rejected ? `${wrapped}\n` : wrapped;
-    const key = `${bundle.name}-${fnv1a(rejected ? `${bundle.stamp}:after-rejection` : bundle.stamp)}`;
+    // One cache per build of the bundle and per set of Node and V8 flags (a cache fits the
+    // flags it was made with: runs that take turns with --jitless and without each keep theirs).
+    const build = `${bundle.name}-${fnv1a(bundle.stamp)}-`;
+    const flags = `${process.execArgv.join('\0')}\0${process.env.NODE_OPTIONS ?? ''}\0${rejected ? 'after-rejection' : ''}`;
+    const key = `${build}${fnv1a(flags)}`;
     const folder = dir();
     const cacheFile = folder && path.join(folder, `${key}.v8`);
     const cachedData = cacheFile ? readCache(cacheFile, { own: true }) : undefined;
     script = compile(text, cachedData);
     if (folder && cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
       const made = script;
-      process.once('exit', () => writeCache(folder, cacheFile, key, made));
+      process.once('exit', () => writeCache(folder, cacheFile, { bundle: `${bundle.name}-`, build }, made));
     }
   }
   const mod = new Module(file);
@@ -232,7 +236,12 @@ function readCache(file: string, check: { own?: boolean; notOlderThan?: number }
  * dead runs' temporary files are removed. A cache is an optimization: any failure leaves
  * things as they were.
  */
-function writeCache(dir: string, cacheFile: string, key: string, script: Script): void {
+function writeCache(
+  dir: string,
+  cacheFile: string,
+  names: { bundle: string; build: string },
+  script: Script,
+): void {
   const temporary = `${cacheFile}.${process.pid}.tmp`;
   let written = false;
   try {
@@ -252,14 +261,16 @@ function writeCache(dir: string, cacheFile: string, key: string, script: Script)
     }
     renameSync(temporary, cacheFile);
     written = false;
-    const prefix = key.slice(0, key.lastIndexOf('-') + 1);
-    const name = path.basename(cacheFile);
+    // Other builds' caches of this bundle go (this build's for other flags stay), and dead
+    // runs' temporary files.
     for (const entry of readdirSync(dir)) {
-      if (!entry.startsWith(prefix) || entry === name) continue;
+      if (!entry.startsWith(names.bundle)) continue;
       const old = path.join(dir, entry);
-      if (entry.endsWith('.v8')) unlinkSync(old);
-      else if (entry.endsWith('.tmp') && Date.now() - lstatSync(old).mtimeMs > STALE_TEMPORARY_MS)
+      if (entry.endsWith('.v8')) {
+        if (!entry.startsWith(names.build)) unlinkSync(old);
+      } else if (entry.endsWith('.tmp') && Date.now() - lstatSync(old).mtimeMs > STALE_TEMPORARY_MS) {
         unlinkSync(old);
+      }
     }
   } catch {
     // An unwritable folder, a full disk, a race with another run: the next run tries again.

@@ -92,7 +92,7 @@ describe('the code cache of a command bundle', () => {
     expect(await ipOutput({ env })).toBe(uncached);
     const files = await cacheFiles();
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(/^ip-[0-9a-f]{8}-[0-9a-f]{8}\.v8$/);
+    expect(files[0]).toMatch(/^ip-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}\.v8$/);
     const file = path.join(cache, files[0] as string);
     const first = await stat(file);
     expect(first.size).toBeGreaterThan(10_000);
@@ -124,7 +124,8 @@ describe('the code cache of a command bundle', () => {
   it("another build's cache of the same bundle is removed when the new one is written", async () => {
     await ipOutput({ env });
     const [name] = await cacheFiles();
-    const older = (name as string).replace(/-[0-9a-f]{8}\.v8$/, '-00000000.v8');
+    // The same bundle's path, another build (the part named after its inode, size and times).
+    const older = (name as string).replace(/^(ip-[0-9a-f]{8}-)[0-9a-f]{8}-/, '$100000000-');
     await rename(path.join(cache, name as string), path.join(cache, older));
     // Another command's cache stays.
     await uncached(['--version'], { env });
@@ -133,6 +134,26 @@ describe('the code cache of a command bundle', () => {
 
     await ipOutput({ env });
     expect(await cacheFiles()).toEqual([name, version].sort());
+  });
+
+  it('one per set of V8 flags: runs that take turns with --jitless and without each keep theirs', async () => {
+    const withFlags = async (flags: string[]): Promise<void> => {
+      const out = await run(process.execPath, [...flags, UNCACHED_CLI, ...IP], { env });
+      expect(out.code, out.stderr).toBe(0);
+    };
+    await withFlags([]);
+    await withFlags(['--jitless']);
+    const files = await cacheFiles();
+    expect(files).toHaveLength(2);
+    const before = await Promise.all(files.map((name) => stat(path.join(cache, name))));
+    for (let round = 0; round < 2; round++) {
+      await withFlags([]);
+      await withFlags(['--jitless']);
+    }
+    // Neither was rejected and written again (a new inode), nor removed by the other.
+    expect(await cacheFiles()).toEqual(files);
+    const after = await Promise.all(files.map((name) => stat(path.join(cache, name))));
+    expect(after.map((st) => st.ino)).toEqual(before.map((st) => st.ino));
   });
 
   it('a folder others may enter, or one inside such a folder, is neither read nor written', async () => {
