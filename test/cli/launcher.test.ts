@@ -28,14 +28,39 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Calls write_launcher from scripts/launcher.sh, the function scripts/setup.sh uses. */
-function writeLauncher(into: string): void {
-  const result = spawnSync(
+/** Calls write_launcher DIR NODE ROOT from scripts/launcher.sh, the function scripts/setup.sh uses. */
+function callWriteLauncher(
+  into: string,
+  options: { node?: string; root?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): ReturnType<typeof spawnSync> {
+  return spawnSync(
     'bash',
-    ['-c', 'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"', ROOT, into, process.execPath],
-    { encoding: 'utf8' },
+    [
+      '-c',
+      'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$3"',
+      ROOT,
+      into,
+      options.node ?? process.execPath,
+      options.root ?? ROOT,
+    ],
+    { encoding: 'utf8', env: options.env ?? process.env, cwd: options.cwd },
   );
-  expect(result.status, result.stderr).toBe(0);
+}
+
+/** Runs LAUNCHER --version with a PATH that has no Node on it. */
+function expectVersion(launcher: string): void {
+  const ran = spawnSync(launcher, ['--version'], {
+    env: { PATH: '/usr/bin:/bin', HOME: dir },
+    encoding: 'utf8',
+  });
+  expect(ran.status, ran.stderr).toBe(0);
+  expect(ran.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+}
+
+/** write_launcher, which must succeed. */
+function writeLauncher(into: string, options: Parameters<typeof callWriteLauncher>[1] = {}): void {
+  const result = callWriteLauncher(into, options);
+  expect(result.status, String(result.stderr)).toBe(0);
 }
 
 describe('the sockit launcher', () => {
@@ -97,23 +122,13 @@ describe('the sockit launcher', () => {
     const node = path.join(spaced, 'node');
     symlinkSync(process.execPath, node);
     const bin = path.join(dir, 'spaced', 'bin');
-    const result = spawnSync(
-      'bash',
-      ['-c', 'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"', ROOT, bin, node],
-      { encoding: 'utf8' },
-    );
-    expect(result.status, result.stderr).toBe(0);
+    writeLauncher(bin, { node });
     const launcher = path.join(bin, 'sockit');
     expect(lstatSync(launcher).isSymbolicLink()).toBe(false);
     expect(readFileSync(launcher, 'utf8')).toMatch(
       /^#!\/bin\/sh\n.*\nexec '[^']+node with space\/node' --no-concurrent-sparkplug '[^']+\/dist\/cli\/main\.cjs' "\$@"\n$/,
     );
-    const ran = spawnSync(launcher, ['--version'], {
-      env: { PATH: '/usr/bin:/bin', HOME: dir },
-      encoding: 'utf8',
-    });
-    expect(ran.status, ran.stderr).toBe(0);
-    expect(ran.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    expectVersion(launcher);
   });
 
   it('is a sh script where a path holds anything but printable ASCII (U+2028 would end a comment line)', () => {
@@ -123,27 +138,10 @@ describe('the sockit launcher', () => {
     symlinkSync(path.join(ROOT, 'dist'), path.join(root, 'dist'));
     const bin = path.join(dir, 'unicode', 'bin');
     for (const locale of ['C', 'C.UTF-8']) {
-      const result = spawnSync(
-        'bash',
-        [
-          '-c',
-          'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$3"',
-          ROOT,
-          bin,
-          process.execPath,
-          root,
-        ],
-        { encoding: 'utf8', env: { ...process.env, LC_ALL: locale } },
-      );
-      expect(result.status, result.stderr).toBe(0);
+      writeLauncher(bin, { root, env: { ...process.env, LC_ALL: locale } });
       const launcher = path.join(bin, 'sockit');
       expect(lstatSync(launcher).isSymbolicLink(), locale).toBe(false);
-      const ran = spawnSync(launcher, ['--version'], {
-        env: { PATH: '/usr/bin:/bin', HOME: dir },
-        encoding: 'utf8',
-      });
-      expect(ran.status, ran.stderr).toBe(0);
-      expect(ran.stdout).toMatch(/^\d+\.\d+\.\d+/);
+      expectVersion(launcher);
     }
   });
 
@@ -171,14 +169,9 @@ done`;
     const node = path.join(deep, 'node');
     symlinkSync(process.execPath, node);
     const bin = path.join(dir, 'long', 'bin');
-    const result = spawnSync(
-      'bash',
-      ['-c', 'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"', ROOT, bin, node],
-      { encoding: 'utf8' },
-    );
-    expect(result.status, result.stderr).toBe(0);
+    writeLauncher(bin, { node });
     expect(lstatSync(path.join(bin, 'sockit')).isSymbolicLink()).toBe(false);
-    expect(spawnSync(path.join(bin, 'sockit'), ['--version'], { encoding: 'utf8' }).status).toBe(0);
+    expectVersion(path.join(bin, 'sockit'));
   });
 
   it('works through a folder that is a link, and refuses paths that are not absolute', () => {
@@ -188,31 +181,9 @@ done`;
     mkdirSync(home, { recursive: true });
     symlinkSync(real, path.join(home, 'bin'));
     // CDPATH set, as some shells export it: cd would print where it went.
-    const result = spawnSync(
-      'bash',
-      [
-        '-c',
-        'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"',
-        ROOT,
-        path.join(home, 'bin'),
-        process.execPath,
-      ],
-      { encoding: 'utf8', env: { ...process.env, CDPATH: `/nowhere:${dir}` } },
-    );
-    expect(result.status, result.stderr).toBe(0);
-    const ran = spawnSync(path.join(home, 'bin', 'sockit'), ['--version'], { encoding: 'utf8' });
-    expect(ran.status, ran.stderr).toBe(0);
-    const refused = spawnSync(
-      'bash',
-      [
-        '-c',
-        'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$0"',
-        ROOT,
-        'relative/bin',
-        process.execPath,
-      ],
-      { encoding: 'utf8', cwd: dir },
-    );
+    writeLauncher(path.join(home, 'bin'), { env: { ...process.env, CDPATH: `/nowhere:${dir}` } });
+    expectVersion(path.join(home, 'bin', 'sockit'));
+    const refused = callWriteLauncher('relative/bin', { cwd: dir });
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('must be absolute');
   });
