@@ -21,7 +21,7 @@ import { Channel } from '../../src/runtime/channel.js';
 import { events, type TransferEndEvent } from '../../src/runtime/events.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
-import { FAKE_PASSWORD, fakeServer } from './fake-server.js';
+import { fakeServer, loginToFake } from './fake-server.js';
 import { scramLogin } from './raw-login.js';
 import { serveFilesForTest, TEST_ITERATIONS } from './serve.js';
 
@@ -322,12 +322,7 @@ describe('a busy answer from a hostile server', () => {
       if (request.op === 'rm') peer.send({ ok: true, busy: 'x'.repeat(100) });
     });
     try {
-      const client = await FilesClient.login({
-        host: '127.0.0.1',
-        port: hostile.port,
-        user: 'ann',
-        password: FAKE_PASSWORD,
-      });
+      const client = await loginToFake(hostile);
       expect(await codeOf(client.remove('a'))).toBe(ErrorCode.BAD_REPLY);
       client.close();
     } finally {

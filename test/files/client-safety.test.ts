@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { FilesClient, PART_SUFFIX } from '../../src/files/client.js';
 import { codeOf } from '../codes.js';
-import { FAKE_PASSWORD, type FakeServer, fakeServer, type Handler } from './fake-server.js';
+import { type FakeServer, fakeServer, type Handler, loginToFake } from './fake-server.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const file = (path: string, size = 4) => ({ path, type: 'file', size, mtime: 0 });
@@ -55,12 +55,7 @@ describe('files client against a hostile server', () => {
 
   async function connect(handler: Handler): Promise<FilesClient> {
     server = await fakeServer(handler);
-    client = await FilesClient.login({
-      host: '127.0.0.1',
-      port: server.port,
-      user: 'ann',
-      password: FAKE_PASSWORD,
-    });
+    client = await loginToFake(server);
     return client;
   }
 

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { deriveCredentials, ScramServer } from '../../src/auth/scram.js';
+import { FilesClient, type LoginOptions } from '../../src/files/client.js';
 import { decodeEnvelope, type EnvelopeHeader, encodeEnvelope } from '../../src/wire/envelope.js';
 import { FrameDecoder } from '../../src/wire/frame.js';
 
@@ -32,6 +33,17 @@ export interface FakeServerOptions {
   neverClose?: boolean;
   /** The protocol version its greeting announces. Default 1. */
   version?: number;
+}
+
+/** Logs in to a fake server as ann, with its password; `options` adds to or overrides that. */
+export function loginToFake(server: FakeServer, options: Partial<LoginOptions> = {}): Promise<FilesClient> {
+  return FilesClient.login({
+    host: '127.0.0.1',
+    port: server.port,
+    user: 'ann',
+    password: FAKE_PASSWORD,
+    ...options,
+  });
 }
 
 export async function fakeServer(handler: Handler, options: FakeServerOptions = {}): Promise<FakeServer> {

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { FilesClient } from '../../src/files/client.js';
+import type { FilesClient } from '../../src/files/client.js';
 import { codeOf } from '../codes.js';
-import { FAKE_PASSWORD, type FakeServer, fakeServer, type Handler } from './fake-server.js';
+import { type FakeServer, fakeServer, type Handler, loginToFake } from './fake-server.js';
 
 describe('FilesClient stallTimeoutMs', () => {
   let dir: string;
@@ -36,13 +36,7 @@ describe('FilesClient stallTimeoutMs', () => {
 
   async function login(stallTimeoutMs?: number): Promise<FilesClient> {
     server = await fakeServer(freezes, { neverClose: true });
-    client = await FilesClient.login({
-      host: '127.0.0.1',
-      port: server.port,
-      user: 'ann',
-      password: FAKE_PASSWORD,
-      stallTimeoutMs,
-    });
+    client = await loginToFake(server, { stallTimeoutMs });
     return client;
   }
 

@@ -16,7 +16,7 @@ import { FilesClient } from '../../src/files/client.js';
 import { FileSums } from '../../src/files/sums.js';
 import type { TcpService } from '../../src/runtime/tcp.js';
 import { codeOf } from '../codes.js';
-import { FAKE_PASSWORD, fakeServer } from './fake-server.js';
+import { fakeServer, loginToFake } from './fake-server.js';
 import { serveFilesForTest } from './serve.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -102,12 +102,7 @@ describe('sum against other servers', () => {
       asked.push(String(request.op));
     });
     try {
-      const c = await FilesClient.login({
-        host: '127.0.0.1',
-        port: old.port,
-        user: 'ann',
-        password: FAKE_PASSWORD,
-      });
+      const c = await loginToFake(old);
       expect(await codeOf(c.sum('a', 1))).toBe(ErrorCode.UNSUPPORTED);
       c.close();
       expect(asked).toEqual([]);
@@ -135,8 +130,7 @@ describe('sum against other servers', () => {
       { version: 2 },
     );
     try {
-      const login = () =>
-        FilesClient.login({ host: '127.0.0.1', port: hostile.port, user: 'ann', password: FAKE_PASSWORD });
+      const login = () => loginToFake(hostile);
       const c = await login();
       expect(await codeOf(c.sum('a', 1))).toBe(ErrorCode.BAD_REQUEST);
       c.close();
