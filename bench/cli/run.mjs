@@ -14,7 +14,7 @@
  * usage: node bench/cli/run.mjs [--rounds N] [--direct] [--compare OTHER/dist/cli/main.cjs] [--json FILE]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { interleave, ratios, spread } from '../lib/interleave.mjs';
@@ -65,8 +65,43 @@ function timed([file, ...args]) {
   return { wall, cpu: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : Number.NaN };
 }
 
+/**
+ * What `sockit ports` (and `ss -tuanp`) has to read, which changes its time from hour to hour:
+ * the sockets in the /proc/net tables (more than ~25 TCP sockets, a test run's TIME-WAITs,
+ * make a second page of /proc/net/tcp to read) and the open descriptors of every process
+ * (a readlink each).
+ */
+function machineLoad() {
+  const lines = (file) => {
+    try {
+      return readFileSync(file, 'latin1')
+        .split('\n')
+        .filter((l) => /^\s*\d+:/.test(l)).length;
+    } catch {
+      return 0;
+    }
+  };
+  let descriptors = 0;
+  let processes = 0;
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      descriptors += readdirSync(`/proc/${pid}/fd`).length;
+      processes++;
+    } catch {
+      // Gone, or another user's.
+    }
+  }
+  return {
+    tcp: lines('/proc/net/tcp') + lines('/proc/net/tcp6'),
+    udp: lines('/proc/net/udp') + lines('/proc/net/udp6'),
+    processes,
+    descriptors,
+  };
+}
+
 const rounds = Number(values.rounds);
 console.log(`node ${process.version}, ${rounds} rounds, sockit run as: ${sockit.join(' ')}`);
+const loadBefore = machineLoad();
 const results = await interleave(
   Object.fromEntries(Object.entries(commands).map(([name, argv]) => [name, () => timed(argv)])),
   { rounds },
@@ -99,5 +134,16 @@ for (const kind of haveTime ? ['wall', 'cpu'] : ['wall']) {
     report[name][kind] = { ms: t, ratio: q };
   }
 }
-if (values.json)
-  writeFileSync(values.json, `${JSON.stringify({ node: process.version, rounds, report }, null, 2)}\n`);
+const loadAfter = machineLoad();
+console.log(
+  `\nwhat ports reads, before and after: TCP sockets ${loadBefore.tcp} and ${loadAfter.tcp}, UDP ` +
+    `${loadBefore.udp} and ${loadAfter.udp}; descriptors ${loadBefore.descriptors} and ` +
+    `${loadAfter.descriptors} in ${loadBefore.processes} and ${loadAfter.processes} processes`,
+);
+if (values.json) {
+  const machine = { before: loadBefore, after: loadAfter };
+  writeFileSync(
+    values.json,
+    `${JSON.stringify({ node: process.version, rounds, machine, report }, null, 2)}\n`,
+  );
+}
