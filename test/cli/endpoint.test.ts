@@ -1,8 +1,8 @@
 /** A bad HOST:PORT on the command line: one line with its code, never a stack trace. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitStatus } from '../../src/cli/exit-status.js';
 import { requireTools, sockit } from '../helpers.js';
 
@@ -11,6 +11,7 @@ const env = { ...process.env, SOCKIT_DATA_DIR: data, SOCKIT_KEY_CACHE: 'off', SO
 
 describe('a bad HOST:PORT', () => {
   beforeAll(() => requireTools());
+  afterAll(() => rmSync(data, { recursive: true, force: true }));
 
   it.each([
     ['files', 'ls', 'localhost:99999', '--user', 'ann'],

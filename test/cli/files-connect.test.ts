@@ -1,8 +1,8 @@
 /** `sockit files` clients connect before anything is asked, and say so when nothing answers. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitStatus } from '../../src/cli/exit-status.js';
 import { freePort, requireTools, sockit } from '../helpers.js';
 
@@ -14,6 +14,7 @@ const env = { ...rest, SOCKIT_DATA_DIR: data, SOCKIT_KEY_CACHE: 'off' };
 
 describe('sockit files against a closed port, without a password', () => {
   beforeAll(() => requireTools());
+  afterAll(() => rmSync(data, { recursive: true, force: true }));
 
   it.each([
     ['register', []],

@@ -89,6 +89,8 @@ describe('FileSink', () => {
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+    // The folder of the worker's bundle (see bundleWorker).
+    if (worker) await rm(path.dirname(worker), { recursive: true, force: true });
   });
 
   it('writes files of every size around its buffer and direct-write limits intact', async () => {
