@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
-import { type Req, type RequestIo, startTransfer } from './session-io.js';
+import { closeSignal, type Req, type RequestIo, startTransfer } from './session-io.js';
 import type { UserFiles } from './storage.js';
 import { hashPrefix, peekHex, readAtOnce, sendRange } from './transfer.js';
 
@@ -79,14 +79,8 @@ export async function serveGet(io: RequestIo, files: UserFiles, request: Req<'ge
     const offset = request.offset ?? 0;
     if (offset > 0 && offset <= size && request.prefixSha256) {
       // Not for a client that has gone meanwhile.
-      const socket = io.channel.socket;
-      const gone = new AbortController();
-      const stop = (): void => gone.abort();
-      socket.once('close', stop);
-      if (socket.destroyed) stop();
-      const prefix = await hashPrefix(handle, offset, { signal: gone.signal }).finally(() =>
-        socket.off('close', stop),
-      );
+      const closed = closeSignal(io.channel.socket);
+      const prefix = await hashPrefix(handle, offset, { signal: closed.signal }).finally(closed.release);
       if (prefix && peekHex(prefix) === request.prefixSha256) {
         from = offset;
         hash = prefix;

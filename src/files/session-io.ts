@@ -3,6 +3,7 @@
  * narrow view of the connection that an upload or a download works through, and how an
  * error becomes the refusal the peer is sent (and whether the connection survives it).
  */
+import type { Duplex } from 'node:stream';
 import type { SockitError } from '../errors.js';
 import { ErrorCode, SockitError as Refusal } from '../errors.js';
 import type { Channel } from '../runtime/channel.js';
@@ -150,4 +151,22 @@ export function startTransfer(direction: Direction, size: number): (bytes: numbe
       ...(code === undefined ? {} : { code: String(code) }),
     });
   };
+}
+
+/**
+ * A signal that aborts when the connection closes (at once when it has), for work a gone
+ * client must not wait for; `release` stops listening.
+ *
+ * @example
+ * ```ts
+ * const closed = closeSignal(io.channel.socket);
+ * try { await hashPrefix(handle, offset, { signal: closed.signal }); } finally { closed.release(); }
+ * ```
+ */
+export function closeSignal(socket: Duplex): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const gone = (): void => controller.abort();
+  socket.once('close', gone);
+  if (socket.destroyed) gone();
+  return { signal: controller.signal, release: () => socket.off('close', gone) };
 }

@@ -11,7 +11,7 @@ import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, SockitError } from '../errors.js';
 import type { Entry } from './protocol.js';
-import type { Req, RequestIo } from './session-io.js';
+import { closeSignal, type Req, type RequestIo } from './session-io.js';
 import type { UserFiles } from './storage.js';
 import type { FileSums } from './sums.js';
 
@@ -71,24 +71,20 @@ async function sumAloud(
   handle: FileHandle,
   info: BigIntStats,
 ): Promise<string | undefined> {
-  const socket = io.channel.socket;
-  const controller = new AbortController();
-  const gone = (): void => controller.abort();
-  socket.once('close', gone);
-  if (socket.destroyed) gone();
+  const closed = closeSignal(io.channel.socket);
   let hashed = 0;
   io.aloud(() => ({ hashed }));
   try {
     return await sums.sha256(user, handle, info, {
-      signal: controller.signal,
+      signal: closed.signal,
       progress: (n) => {
         hashed = n;
       },
     });
   } catch (err) {
-    if (!controller.signal.aborted) throw err;
+    if (!closed.signal.aborted) throw err;
     throw new SockitError(ErrorCode.CONNECTION_CLOSED, 'the connection closed during a sum', { cause: err });
   } finally {
-    socket.off('close', gone);
+    closed.release();
   }
 }
