@@ -177,6 +177,10 @@ export class FilesClient {
   #user: string | undefined;
   /** A run of file bytes is being sent: no other message may go out meanwhile. */
   #sendingRun = false;
+  /** This side's works under way (see working), the stall timeout they paused, and what says so. */
+  #working = 0;
+  #pausedStallMs = 0;
+  #busyTicker: NodeJS.Timeout | undefined;
   /** The stall timeout in force, in ms (0: none); see ConnectOptions.stallTimeoutMs. */
   readonly stallTimeoutMs: number;
   readonly #log: Logger;
@@ -775,22 +779,38 @@ export class FilesClient {
    * ```
    */
   async working<T>(work: () => Promise<T>): Promise<T> {
-    const socket = this.#channel.socket as net.Socket;
-    const armed = socket.timeout ?? 0;
-    if (armed > 0) socket.setTimeout(0);
-    const telling =
-      this.hello.version >= BUSY_VERSION
-        ? setInterval(() => {
-            // Never inside an upload's bytes (a caller's work may overlap one).
-            if (!socket.destroyed && !this.#sendingRun) this.#channel.send({ op: 'busy' });
-          }, PROGRESS_MS)
-        : undefined;
+    // Works may overlap (a download landing while the next one's kept part is hashed): the
+    // stall timer stops at the first and starts again after the last.
+    if (this.#working++ === 0) this.#startWorking();
     try {
       return await work();
     } finally {
-      clearInterval(telling);
-      if (armed > 0 && !socket.destroyed) socket.setTimeout(armed);
+      if (--this.#working === 0) this.#stopWorking();
     }
+  }
+
+  #startWorking(): void {
+    const socket = this.#channel.socket as net.Socket;
+    this.#pausedStallMs = socket.timeout ?? 0;
+    if (this.#pausedStallMs > 0) socket.setTimeout(0);
+    if (this.hello.version < BUSY_VERSION) return;
+    // One timer for the client's life, re-armed: a download of many small files works once
+    // per file. Unref'd: it must not keep a finished command waiting.
+    if (this.#busyTicker) this.#busyTicker.refresh();
+    else this.#busyTicker = setTimeout(() => this.#tellBusy(), PROGRESS_MS).unref();
+  }
+
+  #tellBusy(): void {
+    if (this.#working === 0 || this.#channel.socket.destroyed) return;
+    // Never inside an upload's bytes (a caller's work may overlap one).
+    if (!this.#sendingRun) this.#channel.send({ op: 'busy' });
+    this.#busyTicker?.refresh();
+  }
+
+  #stopWorking(): void {
+    const socket = this.#channel.socket as net.Socket;
+    if (this.#pausedStallMs > 0 && !socket.destroyed) socket.setTimeout(this.#pausedStallMs);
+    this.#pausedStallMs = 0;
   }
 
   async #ask<S extends z.ZodMiniType>(request: Record<string, unknown>, schema: S): Promise<z.infer<S>> {

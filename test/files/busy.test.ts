@@ -219,8 +219,9 @@ describe('long server work against a client stall timeout', () => {
       });
       expect(result.resumedFrom).toBe(1024 * 1024);
       expect(await readFile(local)).toEqual(big);
-      // And the same for a caller's own work between operations.
-      await client.working(() => sleep(SLOW_MS));
+      // And the same for a caller's own work between operations, long enough to need the
+      // keepalive more than once.
+      await client.working(() => sleep(2 * SLOW_MS));
       expect((await client.stat('big.bin')).size).toBe(big.length);
     } finally {
       await idle.close();
