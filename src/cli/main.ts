@@ -77,7 +77,11 @@ const bundle =
 
 let settled = false;
 (bundle.endsWith('.cjs')
-  ? new Promise((resolve) => resolve(loadBundle(path.join(__dirname, bundle), codeCacheFolder)))
+  ? // Beside this file: __dirname is absolute and normal, so the bundle's path is it and the
+    // name less its `.` (path.join would walk it once more, character by character).
+    new Promise((resolve) =>
+      resolve(loadBundle(`${__dirname}${bundle.slice(1)}`, codeCacheFolder, require.cache)),
+    )
   : Promise.resolve(codeCacheFolder()).then(() => import(bundle))
 )
   .then((loaded) => {
