@@ -5,8 +5,10 @@
  * order rotated; see bench/lib/interleave.mjs). The goal: `sockit --version`,
  * `sockit ip 10.1.2.3/20` and `sockit ports` each within 1.3x of `node -e 0`.
  *
- * sockit runs as a user runs it: the launcher .tools/bin/sockit that set-up writes (a sh
- * script exec-ing Node on dist/cli/main.cjs), or dist/cli/main.cjs directly with --direct.
+ * sockit runs as a user runs it: the launcher .tools/bin/sockit that set-up writes (a Node
+ * script with Node's path in its #! line that requires dist/cli/main.cjs, or where that
+ * cannot be written a sh script exec-ing Node on it: scripts/launcher.sh), or
+ * dist/cli/main.cjs directly with --direct.
  * The first round is a warm-up (Node's compile cache for sockit is filled on first run).
  * `ss -tuanp`, when installed, runs too, for reference: it reads the /proc tables that
  * `sockit ports` reads.
