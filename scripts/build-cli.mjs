@@ -348,6 +348,10 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
     .map((m) => m[1])
     .filter((what) => !/^"\.\/[a-z-]+\.js"$/.test(what));
   if (left.length > 0) throw new Error(`one/${name}.cjs keeps import() of ${left.join(', ')}`);
+  // The `require` a bundle is given is a plain function (src/cli/code-cache.ts makes the real
+  // one on the first call): require.resolve, .cache or .main would be undefined at run time.
+  const properties = [...new Set(code.match(/\brequire\.[A-Za-z_$]+/g) ?? [])];
+  if (properties.length > 0) throw new Error(`one/${name}.cjs uses ${properties.join(', ')}`);
 }
 
 /**
