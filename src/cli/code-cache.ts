@@ -189,9 +189,9 @@ export function loadBundle(
   // modules with process.getBuiltinModule), and making one resolves the file's path and
   // lists the node_modules folders above it, character by character. Added to Node's own
   // walks of the entry point's path, that was enough for V8 to start optimizing Node's path
-  // code in the middle of a short command from a checkout path of ~50 characters (A/B, 400
-  // rounds, `ports` from a 60-character path: 1.022x -> 1.003x of the build before from a
-  // short one).
+  // code in the middle of a short command from a checkout path of 63 characters (A/B, 400
+  // rounds, `ports` from there: 1.022x and 1.011x -> 1.003x and 1.002x of the build before
+  // run from a short one; docs/benchmarks.md).
   let real: NodeJS.Require | undefined;
   const require = (id: string): unknown => {
     real ??= createRequire(file);
