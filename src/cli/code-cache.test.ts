@@ -28,6 +28,22 @@ module.exports = { file: __filename, dir: __dirname, strict: (function () { retu
     expect(loadBundle(file, () => undefined)).toEqual({ file, dir, strict: true, req: 'function' });
   });
 
+  it("enters the module in the caller's registry, and gives a require that loads on its first call", () => {
+    const file = path.join(dir, 'registered.cjs');
+    writeFileSync(
+      file,
+      `module.exports = { lazy: () => require('node:path').basename(__filename), own: Object.keys(require) };\n`,
+    );
+    const registry: NodeJS.Dict<NodeModule> = {};
+    const loaded = loadBundle(file, () => undefined, registry) as { lazy: () => string; own: string[] };
+    expect(registry[file]?.exports).toBe(loaded);
+    expect(registry[file]?.loaded).toBe(true);
+    // A plain function: no resolve, cache or main until it is real (scripts/build-cli.mjs
+    // refuses a bundle that uses them).
+    expect(loaded.own).toEqual([]);
+    expect(loaded.lazy()).toBe('registered.cjs');
+  });
+
   it('finds the build writing every command bundle inside the wrapper it expects', () => {
     // Otherwise each run would wrap it again: a second copy of the source (scripts/build-cli.mjs).
     for (const name of ['version', 'ip', 'ports']) {
