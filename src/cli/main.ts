@@ -78,9 +78,16 @@ const bundle =
 let settled = false;
 (bundle.endsWith('.cjs')
   ? // Beside this file: __dirname is absolute and normal, so the bundle's path is it and the
-    // name less its `.` (path.join would walk it once more, character by character).
+    // name less its `.`, in this system's separators (path.join would walk it once more,
+    // character by character).
     new Promise((resolve) =>
-      resolve(loadBundle(`${__dirname}${bundle.slice(1)}`, codeCacheFolder, require.cache)),
+      resolve(
+        loadBundle(
+          `${__dirname}${bundle.slice(1).replaceAll('/', path.sep)}`,
+          codeCacheFolder,
+          require.cache,
+        ),
+      ),
     )
   : Promise.resolve(codeCacheFolder()).then(() => import(bundle))
 )
