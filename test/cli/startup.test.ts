@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,6 +79,32 @@ describe('what a short command loads', () => {
       // process.stdout on a pipe (as here) loads: the result is written to descriptor 1.
       for (const builtin of ['child_process', 'cluster', 'dgram', 'tls', 'crypto', 'worker_threads', 'net']) {
         expect(builtins).not.toContain(`NativeModule ${builtin}`);
+      }
+    });
+
+    it(`sockit ${args.join(' ')} loads no built-in module but vm beyond what Node has loaded before it starts`, async () => {
+      // As the launcher runs it (a CommonJS script that requires main.cjs), without the hooks
+      // above, which load node:module themselves: node:module (with its source-map code) and
+      // node:process cost a short command ~0.7 ms to compile, for nothing.
+      const dir = await mkdtemp(path.join(tmpdir(), 'sockit-startup-'));
+      try {
+        const launcher = path.join(dir, 'launch.cjs');
+        await writeFile(
+          launcher,
+          `const before = new Set(process.moduleLoadList);
+process.on('exit', () => {
+  const added = process.moduleLoadList.filter((name) => !before.has(name));
+  require('node:fs').writeSync(2, JSON.stringify({ added }) + '\\n');
+});
+require(${JSON.stringify(CLI)});
+`,
+        );
+        const out = await run(process.execPath, ['--no-concurrent-sparkplug', launcher, ...args]);
+        expect(out.code, out.stderr).toBe(0);
+        const line = out.stderr.split('\n').find((l) => l.startsWith('{"added"'));
+        expect(JSON.parse(line ?? '{}').added).toEqual(['NativeModule vm']);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
     });
   }
