@@ -113,14 +113,16 @@ function standIn(name) {
     '  },',
     '});',
   ];
-  for (const n of names) {
-    lines.push(
-      isPlainFunction(mod, n)
-        ? `export function ${n}(...args) { return load().${n}(...args); }`
-        : `export const ${n} = /* @__PURE__ */ (() => load().${n})();`,
-    );
-  }
-  return lines.join('\n');
+  return [...lines, ...lazyExports(mod, names)].join('\n');
+}
+
+/** The named exports of a stand-in whose `load()` gives the real module (see standIn). */
+function lazyExports(mod, names) {
+  return names.map((n) =>
+    isPlainFunction(mod, n)
+      ? `export function ${n}(...args) { return load().${n}(...args); }`
+      : `export const ${n} = /* @__PURE__ */ (() => load().${n})();`,
+  );
 }
 
 /**
@@ -148,14 +150,7 @@ function lazyClassModule(id, mod, names) {
     '  getPrototypeOf: () => Reflect.getPrototypeOf(load()),',
     '});',
   ];
-  for (const n of names) {
-    lines.push(
-      isPlainFunction(mod, n)
-        ? `export function ${n}(...args) { return load().${n}(...args); }`
-        : `export const ${n} = /* @__PURE__ */ (() => load().${n})();`,
-    );
-  }
-  return lines.join('\n');
+  return [...lines, ...lazyExports(mod, names)].join('\n');
 }
 
 /**
