@@ -223,11 +223,17 @@ function refusal(err: unknown, otherwise: string): Refusal {
 
 /**
  * statfs(2) f_type of the local file systems, whose reads wait for a local device at worst:
- * ext2/3/4, XFS, Btrfs, F2FS, ZFS, tmpfs, ramfs, overlayfs (containers' layers), SquashFS.
- * A network or FUSE file system (NFS, CIFS, sshfs ...) may keep a read waiting for seconds.
+ * ext2/3/4, XFS, Btrfs, F2FS, ZFS, tmpfs, ramfs, overlayfs (containers' layers), SquashFS;
+ * and the ones of removable and read-only media a TFTP server is often pointed at: FAT
+ * (vfat, msdos), exFAT, EROFS, ISO 9660, UDF, the kernel's NTFS drivers (ntfs3, ntfs); and
+ * bcachefs, JFS, NILFS2, HFS+ (numbers from Linux's include/uapi/linux/magic.h and the file
+ * systems' own headers). A network or FUSE file system (NFS, CIFS, sshfs, and ntfs-3g, which
+ * is FUSE) may keep a read waiting for seconds.
  */
 const LOCAL_FILE_SYSTEMS = new Set([
   0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 0x2fc12fc1, 0x01021994, 0x858458f6, 0x794c7630, 0x73717368,
+  0x4d44, 0x2011bab0, 0xe0f5e1e2, 0x9660, 0x15013346, 0x7366746e, 0x5346544e, 0xca451a4e, 0x3153464a, 0x3434,
+  0x482b,
 ]);
 
 /**
