@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Bundles the `sockit` command with esbuild: src/cli/main.ts into dist/cli/main.cjs (a
- * CommonJS entry point: Node starts one faster than an ES module), one file per subcommand
+ * CommonJS entry point: Node starts one faster than an ES module), which runs
+ * dist/cli/start.cjs (src/cli/start.ts) with a code cache made here, one file per subcommand
  * (dist/cli/one/NAME.cjs, CommonJS, which main.cjs loads with a code cache of its own: see
  * src/cli/code-cache.ts) so that a command loads only its own code, in one file instead of a
  * hundred modules to resolve, and a split build of the whole command tree (program.js and
@@ -290,9 +291,29 @@ function cheapVariadicTest() {
 
 const define = { SOCKIT_VERSION: JSON.stringify(version) };
 
-// Must match loadBundle in src/cli/code-cache.ts, which checks the start.
+// Must match BUNDLE_WRAPPER_START in src/cli/bundle-file.ts, which checks the start.
 const BUNDLE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
 const BUNDLE_WRAPPER_END = '})';
+
+/**
+ * Fails the build where a file that main.cjs or start.cjs runs through vm.Script
+ * (src/cli/bundle-file.ts) would fail at run time: an import() other than those `imports`
+ * allows (such code has no import() without a loader callback Node calls experimental), or
+ * a property of `require`, which is a plain function there (made real on its first call):
+ * require.resolve, .cache or .main would be undefined. (Not caught: `require` passed on under
+ * another name; esbuild's output calls it directly.)
+ */
+function checkLoadedBundle(name, { imports }) {
+  const code = readFileSync(path.join(outdir, name), 'utf8');
+  const left = [...code.matchAll(/\bimport\(\s*("[^"]*"|'[^']*'|[^)]*)\)/g)]
+    .map((m) => m[1])
+    .filter((what) => !imports(what));
+  if (left.length > 0) throw new Error(`${name} keeps import() of ${left.join(', ')}`);
+  const properties = [
+    ...new Set(code.match(/\brequire\s*(?:\?\.\s*[A-Za-z_$]+|\.\s*[A-Za-z_$]+|\[)/g) ?? []),
+  ];
+  if (properties.length > 0) throw new Error(`${name} uses ${properties.join(', ')}`);
+}
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
@@ -331,6 +352,23 @@ await build({
   plugins: [builtins({ perImporter: false })],
   logLevel: 'warning',
 });
+// What main.cjs runs, loaded as a command's bundle is (src/cli/bundle-file.ts): inside the
+// CommonJS wrapper, with a code cache made below.
+await build({
+  entryPoints: { start: path.join(root, 'src/cli/start.ts') },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node22',
+  sourcemap: 'linked',
+  plugins: [builtins({ perImporter: false })],
+  banner: { js: BUNDLE_WRAPPER_START },
+  footer: { js: BUNDLE_WRAPPER_END },
+  logLevel: 'warning',
+});
+checkLoadedBundle('start.cjs', { imports: () => false });
 
 // One file per subcommand (and one for --version), which main.cjs loads for `sockit NAME`:
 // loading a dozen chunks of a split build costs a short command more than its own work.
@@ -376,18 +414,7 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
   if (!packages) selfContained.add(name);
   // What is left of import() must be the other commands' bundles, which this one never loads
   // (program.ts names them all); any other would fail at run time (see requiredPackages).
-  const code = readFileSync(path.join(outdir, 'one', `${name}.cjs`), 'utf8');
-  const left = [...code.matchAll(/\bimport\(\s*("[^"]*"|'[^']*'|[^)]*)\)/g)]
-    .map((m) => m[1])
-    .filter((what) => !/^"\.\/[a-z-]+\.js"$/.test(what));
-  if (left.length > 0) throw new Error(`one/${name}.cjs keeps import() of ${left.join(', ')}`);
-  // The `require` a bundle is given is a plain function (src/cli/code-cache.ts makes the real
-  // one on the first call): require.resolve, .cache or .main would be undefined at run time.
-  // (Not caught: `require` passed on under another name; esbuild's output calls it directly.)
-  const properties = [
-    ...new Set(code.match(/\brequire\s*(?:\?\.\s*[A-Za-z_$]+|\.\s*[A-Za-z_$]+|\[)/g) ?? []),
-  ];
-  if (properties.length > 0) throw new Error(`one/${name}.cjs uses ${properties.join(', ')}`);
+  checkLoadedBundle(`one/${name}.cjs`, { imports: (what) => /^"\.\/[a-z-]+\.js"$/.test(what) });
 }
 
 /**
@@ -401,6 +428,11 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
  */
 // `ports` as it is most run: its table's code is then in the cache too.
 const CACHED_AT_BUILD = { version: ['--version'], ip: ['ip', '10.1.2.3/20'], ports: ['ports'] };
+// start.cjs's cache is written by each of these runs (scripts/start-cache-hook.cjs): each
+// takes the previous run's, so the last holds what all three called.
+const START_CACHE_HOOK = path.join(root, 'scripts/start-cache-hook.cjs');
+const startFile = path.join(outdir, 'start.cjs');
+const startCache = `${startFile}.${process.version}-${process.arch}.v8`;
 let scratch;
 try {
   scratch = mkdtempSync(path.join(os.tmpdir(), 'sockit-build-cache-'));
@@ -423,8 +455,12 @@ try {
     delete env.NODE_DISABLE_COMPILE_CACHE;
     const run = spawnSync(
       process.execPath,
-      ['--no-concurrent-sparkplug', path.join(outdir, 'main.cjs'), ...args],
-      { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
+      ['--no-concurrent-sparkplug', '--require', START_CACHE_HOOK, path.join(outdir, 'main.cjs'), ...args],
+      {
+        env: { ...env, SOCKIT_START_FILE: startFile },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+      },
     );
     // Where the command cannot run here (ports without /proc/net), or the scratch folder is
     // not one the command would keep a cache in (a TMPDIR others may write to): the command
@@ -450,4 +486,10 @@ try {
   }
 } finally {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
+}
+if (existsSync(startCache)) {
+  chmodSync(startCache, 0o644);
+} else {
+  // main.cjs then compiles start.cjs from its source on every run, as it would without a cache.
+  console.warn('build-cli: no code cache made at build time for start.cjs (see the warnings above)');
 }

@@ -30,33 +30,34 @@
  * the build's caches, building again), or NODE_DISABLE_COMPILE_CACHE=1, is the remedy.
  */
 
-import type { Stats } from 'node:fs';
 import {
   closeSync,
   constants,
-  fstatSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
   realpathSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Script } from 'node:vm';
-import { readFullSync } from '../runtime/read-full.js';
+import {
+  BUNDLE_WRAPPER_START,
+  builtCache,
+  CACHE_HEADER,
+  CACHE_MAGIC,
+  readBundle,
+  readCache,
+  runBundle,
+} from './bundle-file.js';
 import { cacheDir, checkPath, isPrivate, privateFolder, safePath } from './user-dirs.js';
 
-/** Larger cache files are not read: a bundle's is 0.1-2 MB. */
-const MAX_CACHE = 32 * 1024 * 1024;
-/** "sockit code cache", then the length of V8's data (4 bytes, little-endian). */
-const MAGIC = Buffer.from('SKCC1\0\0\0', 'latin1');
-const HEADER = MAGIC.length + 4;
+export { BUNDLE_WRAPPER_START };
+
 /** A temporary file older than this is a dead run's: removed with the old caches. */
 const STALE_TEMPORARY_MS = 10 * 60_000;
 
@@ -111,17 +112,6 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
   }
 }
 
-/** How a bundle starts: the wrapper Node gives a CommonJS module (see scripts/build-cli.mjs). */
-export const BUNDLE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
-
-/**
- * The name of the code cache the build made for `file` (scripts/build-cli.mjs), beside it:
- * named after the Node that made it, as a cache fits only the V8 that wrote it.
- */
-export function builtCachePath(file: string): string {
-  return `${file}.${process.version}-${process.arch}.v8`;
-}
-
 /**
  * Loads `file` as CommonJS, with a code cache, and returns its exports: the one the build made
  * beside it (builtCachePath) when there is one and V8 takes it; else the one kept in the
@@ -134,29 +124,12 @@ export function loadBundle(
   dir: () => string | undefined,
   registry?: NodeJS.Dict<NodeModule>,
 ): unknown {
-  const fd = openSync(file, 'r');
-  let source: string;
-  let st: Stats;
-  try {
-    st = fstatSync(fd);
-    source = readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
-  // The bundle is written inside the wrapper Node gives a CommonJS module (scripts/build-cli.mjs):
-  // wrapping it here would copy the whole source once more. One that is not is wrapped here,
-  // on its first line, so that positions in stack traces stay as they are.
-  const wrapped = source.startsWith(BUNDLE_WRAPPER_START) ? source : `${BUNDLE_WRAPPER_START}${source}\n})`;
+  const { source: wrapped, st } = readBundle(file);
   // No import() is left in a bundle (scripts/build-cli.mjs makes them require()s): it would
   // need importModuleDynamically, which Node calls experimental.
   const compile = (text: string, cachedData: Buffer | undefined): Script =>
     new Script(text, { filename: file, cachedData });
-  // The build's cache is as trusted as the bundle beside it (the same folder, the same owner),
-  // when not older than the bundle (one changed in place by hand). NODE_DISABLE_COMPILE_CACHE
-  // turns it off with the others.
-  const built = process.env.NODE_DISABLE_COMPILE_CACHE
-    ? undefined
-    : readCache(builtCachePath(file), { notOlderThan: st.mtimeMs });
+  const built = builtCache(file, st);
   let script = built && compile(wrapped, built);
   if (!script || script.cachedDataRejected) {
     // After a rejected compile (another V8 flag, e.g. --jitless), V8's cache within this
@@ -182,70 +155,7 @@ export function loadBundle(
       process.once('exit', () => writeCache(folder, cacheFile, { bundle: `${name}-`, build }, made));
     }
   }
-  // What a bundle is given as `module`: it uses `exports` alone (esbuild's CommonJS output);
-  // a Module object would load node:module (~0.5 ms) for nothing. A require.cache entry may be
-  // such an object (Node's docs: entries can be added and replaced).
-  const mod = { id: file, filename: file, exports: {} as unknown, loaded: false };
-  if (registry) registry[file] = mod as NodeModule;
-  // Its `require` is made when first called: most bundles never call it (they take built-in
-  // modules with process.getBuiltinModule), and making one resolves the file's path and
-  // lists the node_modules folders above it, character by character. Added to Node's own
-  // walks of the entry point's path, that was enough for V8 to start optimizing Node's path
-  // code in the middle of a short command from a checkout path of 63 characters (A/B, 400
-  // rounds, `ports` from there: 1.022x and 1.011x -> 1.003x and 1.002x of the build before
-  // run from a short one; docs/benchmarks.md).
-  let real: NodeJS.Require | undefined;
-  const require = (id: string): unknown => {
-    real ??= createRequire(file);
-    return real(id);
-  };
-  const wrapper = script.runInThisContext() as (
-    exports: unknown,
-    require: (id: string) => unknown,
-    module: typeof mod,
-    filename: string,
-    dirname: string,
-  ) => void;
-  wrapper.call(mod.exports, mod.exports, require, mod, file, path.dirname(file));
-  mod.loaded = true;
-  return mod.exports;
-}
-
-/**
- * V8's data from a cache file, or undefined when there is none fit to use: not a plain file
- * (a link is not followed; a FIFO does not block the open), too large, or not as long as its
- * header says; when `own`, also not this user's alone or linked elsewhere too; modified
- * before `notOlderThan` (ms).
- */
-function readCache(file: string, check: { own?: boolean; notOlderThan?: number }): Buffer | undefined {
-  const own = check.own === true;
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (
-      !st.isFile() ||
-      (own && (st.uid !== process.geteuid?.() || (st.mode & 0o077) !== 0 || st.nlink !== 1)) ||
-      st.mtimeMs < (check.notOlderThan ?? 0) ||
-      st.size <= HEADER ||
-      st.size > MAX_CACHE
-    ) {
-      return undefined;
-    }
-    const data = Buffer.allocUnsafe(st.size);
-    const length = readFullSync(fd, data);
-    if (length !== st.size || !data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-    if (data.readUInt32LE(MAGIC.length) !== length - HEADER) return undefined;
-    return data.subarray(HEADER);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  return runBundle(file, path.dirname(file), script, registry);
 }
 
 /**
@@ -266,9 +176,9 @@ function writeCache(
   try {
     if (codeCacheDir() !== dir) return;
     const data = script.createCachedData();
-    const header = Buffer.alloc(HEADER);
-    MAGIC.copy(header);
-    header.writeUInt32LE(data.length, MAGIC.length);
+    const header = Buffer.alloc(CACHE_HEADER);
+    CACHE_MAGIC.copy(header);
+    header.writeUInt32LE(data.length, CACHE_MAGIC.length);
     const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     written = true;
     try {

@@ -354,6 +354,90 @@ describe('the code caches the build makes', () => {
     }
   });
 
+  it("include start.cjs's, which main.cjs runs with it: V8 takes it", async () => {
+    const start = path.join(path.dirname(CLI), `start.cjs.${process.version}-${process.arch}.v8`);
+    const st = await stat(start);
+    expect(st.mode & 0o444).toBe(0o444);
+    expect(st.mtimeMs).toBeGreaterThanOrEqual(
+      (await stat(path.join(path.dirname(CLI), 'start.cjs'))).mtimeMs,
+    );
+    expect((await readFile(start)).subarray(0, 5).toString()).toBe('SKCC1');
+    for (const args of [['--version'], IP, ['ports']]) {
+      const out = await run(
+        process.execPath,
+        ['--no-concurrent-sparkplug', '--profile-deserialization', CLI, ...args],
+        {
+          env,
+        },
+      );
+      expect(out.code, out.stderr).toBe(0);
+      const sizes = [
+        ...`${out.stdout.toString()}${out.stderr}`.matchAll(/Deserializing from (\d+) bytes/g),
+      ].map((m) => Number(m[1]));
+      // Its data, the file less sockit's 12-byte header.
+      expect(sizes).toContain(st.size - 12);
+    }
+  });
+
+  it('without a fit cache for start.cjs, main.cjs runs it from its source; without start.cjs, says so', async () => {
+    const mine = await mkdtemp(path.join(tmpdir(), 'sockit-built-'));
+    try {
+      await cp(path.dirname(CLI), mine, { recursive: true, preserveTimestamps: true });
+      const main = path.join(mine, 'main.cjs');
+      const start = path.join(mine, 'start.cjs');
+      const cached = `${start}.${process.version}-${process.arch}.v8`;
+      const good = await readFile(cached);
+      const expected = (await run(process.execPath, [CLI, ...IP], { env })).stdout.toString();
+      expect(expected).toContain('255.255.240.0');
+      const ip = async (): Promise<void> => {
+        const out = await run(process.execPath, [main, ...IP], { env });
+        expect(out.code, out.stderr).toBe(0);
+        expect(out.stderr).toBe('');
+        expect(out.stdout.toString()).toBe(expected);
+      };
+      // Cut; garbage behind a valid header (V8 rejects it); a folder in its place; missing.
+      await writeFile(cached, good.subarray(0, good.length >> 1));
+      await ip();
+      const garbage = Buffer.alloc(4096, 0x5a);
+      garbage.write('SKCC1\0\0\0', 'latin1');
+      garbage.writeUInt32LE(4096 - 12, 8);
+      await writeFile(cached, garbage);
+      await ip();
+      await rm(cached);
+      await mkdir(cached);
+      await ip();
+      await rm(cached, { recursive: true });
+      await ip();
+      // Older than start.cjs (start.cjs changed in place, to the same length): not used, so
+      // the change is what runs (V8 would run the cache's code for any source of that length).
+      await writeFile(cached, good);
+      const source = await readFile(start, 'latin1');
+      const marker = '?? "version"';
+      expect(source.split(marker)).toHaveLength(2);
+      await writeFile(start, source.replace(marker, '?? "versioX"'), 'latin1');
+      const past = new Date(Date.now() - 60_000);
+      await utimes(cached, past, past);
+      const changed = await run(process.execPath, [main, '--version'], { env });
+      expect(changed.code).toBe(70);
+      expect(changed.stderr).toContain('cannot load ./one/versioX.cjs');
+      // As old as start.cjs (a copy, a package): the cache's code runs.
+      const { mtime } = await stat(start);
+      await utimes(cached, mtime, mtime);
+      const fromCache = await run(process.execPath, [main, '--version'], { env });
+      expect(fromCache.code, fromCache.stderr).toBe(0);
+      // No start.cjs at all: one line, no stack trace, exit 70.
+      await rm(start);
+      const out = await run(process.execPath, [main, '--version'], { env });
+      expect(out.code).toBe(70);
+      expect(out.stderr).toMatch(
+        /^sockit: internal error: cannot load start\.cjs: .*ENOENT.*; run npm run build\n$/,
+      );
+      expect(out.stdout.toString()).toBe('');
+    } finally {
+      await rm(mine, { recursive: true, force: true });
+    }
+  });
+
   it('serve those commands with no cache folder looked for, made or written', async () => {
     for (const args of [IP, ['--version'], ['ports']]) {
       const out = await sockit(args, { env });
