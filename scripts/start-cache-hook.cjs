@@ -24,9 +24,9 @@ vm.Script = class extends Script {
 process.on('exit', () => {
   if (!made) return;
   const data = made.createCachedData();
-  // "sockit code cache", then the length of V8's data (CACHE_MAGIC, CACHE_HEADER).
-  const header = Buffer.alloc(12);
-  header.write('SKCC1\0\0\0', 0, 'latin1');
+  // "sockit code cache", the length of V8's data and 4 zero bytes (CACHE_MAGIC, CACHE_HEADER).
+  const header = Buffer.alloc(16);
+  header.write('SKCC2\0\0\0', 0, 'latin1');
   header.writeUInt32LE(data.length, 8);
   const file = `${target}.${process.version}-${process.arch}.v8`;
   const temporary = `${file}.${process.pid}.tmp`;

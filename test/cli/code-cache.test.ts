@@ -98,7 +98,7 @@ describe('the code cache of a command bundle', () => {
     expect(first.size).toBeGreaterThan(10_000);
     expect(first.mode & 0o777).toBe(0o600);
     expect((await stat(cache)).mode & 0o777).toBe(0o700);
-    expect((await readFile(file)).subarray(0, 5).toString()).toBe('SKCC1');
+    expect((await readFile(file)).subarray(0, 5).toString()).toBe('SKCC2');
 
     // Accepted by V8: not written again (a rewrite is a rename of a new file: a new inode).
     expect(await ipOutput({ env })).toBe(uncached);
@@ -350,7 +350,7 @@ describe('the code caches the build makes', () => {
     for (const name of built) {
       const file = path.join(one, name);
       expect((await stat(file)).mode & 0o444).toBe(0o444);
-      expect((await readFile(file)).subarray(0, 5).toString()).toBe('SKCC1');
+      expect((await readFile(file)).subarray(0, 5).toString()).toBe('SKCC2');
     }
   });
 
@@ -361,7 +361,7 @@ describe('the code caches the build makes', () => {
     expect(st.mtimeMs).toBeGreaterThanOrEqual(
       (await stat(path.join(path.dirname(CLI), 'start.cjs'))).mtimeMs,
     );
-    expect((await readFile(start)).subarray(0, 5).toString()).toBe('SKCC1');
+    expect((await readFile(start)).subarray(0, 5).toString()).toBe('SKCC2');
     for (const args of [['--version'], IP, ['ports']]) {
       const out = await run(
         process.execPath,
@@ -374,8 +374,8 @@ describe('the code caches the build makes', () => {
       const sizes = [
         ...`${out.stdout.toString()}${out.stderr}`.matchAll(/Deserializing from (\d+) bytes/g),
       ].map((m) => Number(m[1]));
-      // Its data, the file less sockit's 12-byte header.
-      expect(sizes).toContain(st.size - 12);
+      // Its data, the file less sockit's 16-byte header.
+      expect(sizes).toContain(st.size - 16);
     }
   });
 
@@ -399,8 +399,8 @@ describe('the code caches the build makes', () => {
       await writeFile(cached, good.subarray(0, good.length >> 1));
       await ip();
       const garbage = Buffer.alloc(4096, 0x5a);
-      garbage.write('SKCC1\0\0\0', 'latin1');
-      garbage.writeUInt32LE(4096 - 12, 8);
+      garbage.write('SKCC2\0\0\0', 'latin1');
+      garbage.writeUInt32LE(4096 - 16, 8);
       await writeFile(cached, garbage);
       await ip();
       await rm(cached);
@@ -496,8 +496,8 @@ describe('the code caches the build makes', () => {
     const [name] = await cacheFiles();
     expect(name).toMatch(/^ip-/);
     const written = await stat(path.join(cache, name as string));
-    // Its data (the file less sockit's 12-byte header) is read by the next run, and kept.
-    expect(await deserialized()).toContain(written.size - 12);
+    // Its data (the file less sockit's 16-byte header) is read by the next run, and kept.
+    expect(await deserialized()).toContain(written.size - 16);
     expect((await stat(path.join(cache, name as string))).ino).toBe(written.ino);
   });
 
@@ -512,8 +512,8 @@ describe('the code caches the build makes', () => {
       ).stdout.toString();
       // Garbage behind a valid header: V8 rejects it.
       const garbage = Buffer.alloc(4096, 0x5a);
-      garbage.write('SKCC1\0\0\0', 'latin1');
-      garbage.writeUInt32LE(4096 - 12, 8);
+      garbage.write('SKCC2\0\0\0', 'latin1');
+      garbage.writeUInt32LE(4096 - 16, 8);
       await writeFile(ip, garbage);
       const rejected = await run(process.execPath, [main, ...IP], { env });
       expect(rejected.code, rejected.stderr).toBe(0);
