@@ -337,9 +337,8 @@ await build({
   logLevel: 'warning',
 });
 
-// The entry point, CommonJS; its import() of a bundle stays an import() (a computed path).
-await build({
-  entryPoints: { main: path.join(root, 'src/cli/main.ts') },
+// The entry point, CommonJS; its import() of program.js stays an import() (a computed path).
+const entryOptions = {
   outdir,
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -351,22 +350,15 @@ await build({
   // copies every export of the module into a new object, 0.3 ms for the entry's few.
   plugins: [builtins({ perImporter: false })],
   logLevel: 'warning',
-});
+};
+await build({ ...entryOptions, entryPoints: { main: path.join(root, 'src/cli/main.ts') } });
 // What main.cjs runs, loaded as a command's bundle is (src/cli/bundle-file.ts): inside the
 // CommonJS wrapper, with a code cache made below.
 await build({
+  ...entryOptions,
   entryPoints: { start: path.join(root, 'src/cli/start.ts') },
-  outdir,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node22',
-  sourcemap: 'linked',
-  plugins: [builtins({ perImporter: false })],
   banner: { js: BUNDLE_WRAPPER_START },
   footer: { js: BUNDLE_WRAPPER_END },
-  logLevel: 'warning',
 });
 checkLoadedBundle('start.cjs', { imports: () => false });
 
