@@ -18,15 +18,25 @@
  */
 import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(path.join(import.meta.dirname, '../package.json'), 'utf8'));
 
 const root = path.resolve(import.meta.dirname, '..');
-const outdir = path.join(root, process.env.SOCKIT_CLI_OUT ?? 'dist/cli');
+const outdir = path.resolve(root, process.env.SOCKIT_CLI_OUT ?? 'dist/cli');
 const BUNDLED_PACKAGES = new Set(['commander', 'zod']);
 
 /** Bare imports stay external, except the packages named above. */
@@ -365,7 +375,8 @@ checkLoadedBundle('start.cjs', { imports: () => false });
 // One file per subcommand (and one for --version), which main.cjs loads for `sockit NAME`:
 // loading a dozen chunks of a split build costs a short command more than its own work.
 // The completion command needs the whole tree and runs from program.js.
-const { SUBCOMMAND_NAMES } = await import(path.join(outdir, 'program.js'));
+// As a URL: a path with `#` or `%` in it is not one.
+const { SUBCOMMAND_NAMES } = await import(pathToFileURL(path.join(outdir, 'program.js')).href);
 /** Bundles that load nothing from node_modules (see builtCodeCaches below). */
 const selfContained = new Set();
 for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'version']) {
@@ -423,7 +434,8 @@ const CACHED_AT_BUILD = { version: ['--version'], ip: ['ip', '10.1.2.3/20'], por
 // start.cjs's cache is written by each of these runs (scripts/start-cache-hook.cjs): each
 // takes the previous run's, so the last holds what all three called.
 const START_CACHE_HOOK = path.join(root, 'scripts/start-cache-hook.cjs');
-const startFile = path.join(outdir, 'start.cjs');
+// By its real path, as main.cjs names it (Node runs main.cjs from its real path).
+const startFile = path.join(realpathSync(outdir), 'start.cjs');
 const startCache = `${startFile}.${process.version}-${process.arch}.v8`;
 let scratch;
 try {
@@ -445,6 +457,8 @@ try {
     const cache = path.join(scratch, name);
     const env = { ...process.env, SOCKIT_CACHE_DIR: cache };
     delete env.NODE_DISABLE_COMPILE_CACHE;
+    // V8 takes a cache only under the flags it was made with: those of a plain run.
+    delete env.NODE_OPTIONS;
     const run = spawnSync(
       process.execPath,
       ['--no-concurrent-sparkplug', '--require', START_CACHE_HOOK, path.join(outdir, 'main.cjs'), ...args],
@@ -483,5 +497,5 @@ if (existsSync(startCache)) {
   chmodSync(startCache, 0o644);
 } else {
   // main.cjs then compiles start.cjs from its source on every run, as it would without a cache.
-  console.warn('build-cli: no code cache made at build time for start.cjs (see the warnings above)');
+  console.warn('build-cli: no code cache made at build time for start.cjs: no run of a command wrote one');
 }

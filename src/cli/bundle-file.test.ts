@@ -37,11 +37,14 @@ describe('readCache', () => {
     },
   );
 
-  it('refuses a cache cut short, padded, of another magic, or empty', () => {
+  it('refuses a cache cut short, padded, with a header not its own, of another magic, or empty', () => {
     const data = Buffer.alloc(1000, 1);
     const whole = cache(data);
     expect(readCache(file('cut', whole.subarray(0, whole.length - 1)), {})).toBeUndefined();
     expect(readCache(file('padded', Buffer.concat([whole, Buffer.alloc(1)])), {})).toBeUndefined();
+    const padded = Buffer.from(whole);
+    padded[CACHE_HEADER - 1] = 1;
+    expect(readCache(file('nonzero', padded), {})).toBeUndefined();
     const old = Buffer.from(whole);
     old.write('SKCC1', 0, 'latin1');
     expect(readCache(file('old', old), {})).toBeUndefined();

@@ -51,6 +51,9 @@ export function readBundle(file: string): { source: string; st: Stats } {
   } finally {
     fs.closeSync(fd);
   }
+  // A byte order mark, as Node's own loader takes it off (the build writes none: a cache made
+  // from the file then no longer fits, and the source is compiled).
+  if (source.charCodeAt(0) === 0xfeff) source = source.slice(1);
   if (!source.startsWith(BUNDLE_WRAPPER_START)) source = `${BUNDLE_WRAPPER_START}${source}\n})`;
   return { source, st };
 }
@@ -92,13 +95,14 @@ export function readCache(file: string, check: { own?: boolean; notOlderThan?: n
       return undefined;
     }
     const data = Buffer.allocUnsafe(st.size);
-    // One read, as a rule: a system call may return less, only where the file ends.
+    // One read, as a rule: a system call may return less, and 0 only where the file ends.
     let length = 0;
     for (let n = 1; n > 0 && length < data.length; length += n) {
       n = fs.readSync(fd, data, length, data.length - length, length);
     }
     if (length !== st.size || !data.subarray(0, CACHE_MAGIC.length).equals(CACHE_MAGIC)) return undefined;
     if (data.readUInt32LE(CACHE_MAGIC.length) !== length - CACHE_HEADER) return undefined;
+    if (data.readUInt32LE(CACHE_MAGIC.length + 4) !== 0) return undefined;
     return data.subarray(CACHE_HEADER);
   } catch {
     return undefined;

@@ -43,7 +43,7 @@ if (!process.execArgv.includes(NO_CONCURRENT_SPARKPLUG)) {
 // Beside this file: __dirname is absolute and normal (path.join would walk it once more,
 // character by character). Built-ins as they are, as in bundle-file.ts.
 const file = `${__dirname}${process.getBuiltinModule('node:path').sep}start.cjs`;
-let started: typeof import('./start.js') | undefined;
+let start: typeof import('./start.js').start | undefined;
 try {
   const { source, st } = readBundle(file);
   // A cache V8 rejects (other V8 flags, another build) leaves start.cjs compiled from its
@@ -52,9 +52,17 @@ try {
     filename: file,
     cachedData: builtCache(file, st),
   });
-  started = runBundle(file, __dirname, script, require.cache) as typeof import('./start.js');
+  const loaded = runBundle(file, __dirname, script, require.cache) as { start?: unknown } | undefined;
+  if (typeof loaded?.start !== 'function') throw new Error('it has no start function');
+  start = loaded.start as typeof start;
 } catch (err) {
-  process.stderr.write(`sockit: internal error: cannot load start.cjs: ${String(err)}; run npm run build\n`);
+  let what: string;
+  try {
+    what = String(err);
+  } catch {
+    what = 'an exception that cannot be shown';
+  }
+  process.stderr.write(`sockit: internal error: cannot load start.cjs: ${what}; run npm run build\n`);
   process.exitCode = 70;
 }
-started?.start({ importBeside: (specifier) => import(specifier), registry: require.cache });
+start?.({ importBeside: (specifier) => import(specifier), registry: require.cache });

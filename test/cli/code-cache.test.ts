@@ -425,6 +425,18 @@ describe('the code caches the build makes', () => {
       await utimes(cached, mtime, mtime);
       const fromCache = await run(process.execPath, [main, '--version'], { env });
       expect(fromCache.code, fromCache.stderr).toBe(0);
+      // With a byte order mark before it (taken off, as Node's loader does): as before.
+      await writeFile(start, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(source, 'latin1')]));
+      await ip();
+      // One that loads but has no start function, or throws what cannot be shown: one line.
+      for (const body of ['module.exports = 42;', 'throw { toString() { throw 1; } };']) {
+        await writeFile(start, body);
+        const out = await run(process.execPath, [main, '--version'], { env });
+        expect(out.code).toBe(70);
+        expect(out.stderr).toMatch(
+          /^sockit: internal error: cannot load start\.cjs: [^\n]+; run npm run build\n$/,
+        );
+      }
       // No start.cjs at all: one line, no stack trace, exit 70.
       await rm(start);
       const out = await run(process.execPath, [main, '--version'], { env });
