@@ -44,6 +44,7 @@ if (!process.execArgv.includes(NO_CONCURRENT_SPARKPLUG)) {
 // character by character). Built-ins as they are, as in bundle-file.ts.
 const file = `${__dirname}${process.getBuiltinModule('node:path').sep}start.cjs`;
 let start: typeof import('./start.js').start | undefined;
+let failure: string | undefined;
 try {
   const { source, st } = readBundle(file);
   // A cache V8 rejects (other V8 flags, another build) leaves start.cjs compiled from its
@@ -53,16 +54,17 @@ try {
     cachedData: builtCache(file, st),
   });
   const loaded = runBundle(file, __dirname, script, require.cache) as { start?: unknown } | undefined;
-  if (typeof loaded?.start !== 'function') throw new Error('it has no start function');
-  start = loaded.start as typeof start;
+  if (typeof loaded?.start === 'function') start = loaded.start as typeof start;
+  else failure = 'it has no start function';
 } catch (err) {
-  let what: string;
   try {
-    what = String(err);
+    failure = String(err);
   } catch {
-    what = 'an exception that cannot be shown';
+    failure = 'an exception that cannot be shown';
   }
-  process.stderr.write(`sockit: internal error: cannot load start.cjs: ${what}; run npm run build\n`);
+}
+if (failure !== undefined) {
+  process.stderr.write(`sockit: internal error: cannot load start.cjs: ${failure}; run npm run build\n`);
   process.exitCode = 70;
 }
 start?.({ importBeside: (specifier) => import(specifier), registry: require.cache });
