@@ -8,8 +8,8 @@
  * Node compiles an entry point from its source on every run, and each of its functions again
  * when first called; from a code cache made after a run they arrive compiled. What is left
  * here is what must run before any cache can be taken, and the loading of one file: moving
- * the rest into start.cjs took 4.4-4.8 M instructions off `sockit ports`, `ip` and
- * `--version` (of 89-104 M; `node -e 0` runs 80 M; docs/benchmarks.md).
+ * the rest into start.cjs took 3.1, 1.2 and 2.2 M instructions off `sockit ports`, `ip` and
+ * `--version` (of 105, 95 and 89 M; `node -e 0` runs 80 M; docs/benchmarks.md).
  *
  * It is built as CommonJS (dist/cli/main.cjs), without top-level await: Node runs an ES
  * module entry point through its ES module loader, which costs a short command such as

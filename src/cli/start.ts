@@ -3,10 +3,11 @@
  * kernel's work for `sockit ports`, load the command's code (its one-file bundle, or the
  * whole tree for help and completion) and run it.
  *
- * Built as dist/cli/start.cjs, which main.cjs runs with the code cache the build made from a
- * run of `sockit ports` (scripts/build-cli.mjs): code of an entry point is compiled from its
- * source on every run, and each of its functions again when first called, ~4.5 M
- * instructions of such a command (docs/benchmarks.md); from the cache they arrive compiled.
+ * Built as dist/cli/start.cjs, which main.cjs runs with the code cache the build made from its
+ * runs of `--version`, `ip` and `ports` (scripts/build-cli.mjs): an entry point is compiled
+ * from its source on every run, and each of its functions again when first called (when
+ * this was main.cjs, millions of instructions of every command: docs/benchmarks.md); from the
+ * cache they arrive compiled.
  */
 import module from 'node:module';
 import path from 'node:path';
