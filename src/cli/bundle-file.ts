@@ -9,6 +9,7 @@
 
 import type { Stats } from 'node:fs';
 import type { Script } from 'node:vm';
+import { readFullSync } from '../runtime/read-full.js';
 
 // Taken as they are, not through the build's stand-ins (scripts/build-cli.mjs), which are
 // functions of their own to compile in main.cjs: Node has loaded node:fs before any script.
@@ -95,11 +96,7 @@ export function readCache(file: string, check: { own?: boolean; notOlderThan?: n
       return undefined;
     }
     const data = Buffer.allocUnsafe(st.size);
-    // One read, as a rule: a system call may return less, and 0 only where the file ends.
-    let length = 0;
-    for (let n = 1; n > 0 && length < data.length; length += n) {
-      n = fs.readSync(fd, data, length, data.length - length, length);
-    }
+    const length = readFullSync(fd, data);
     if (length !== st.size || !data.subarray(0, CACHE_MAGIC.length).equals(CACHE_MAGIC)) return undefined;
     if (data.readUInt32LE(CACHE_MAGIC.length) !== length - CACHE_HEADER) return undefined;
     if (data.readUInt32LE(CACHE_MAGIC.length + 4) !== 0) return undefined;
