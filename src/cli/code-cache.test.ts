@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUNDLE_WRAPPER_START, loadBundle } from './code-cache.js';
+import { BUNDLE_WRAPPER_START } from './bundle-file.js';
+import { loadBundle } from './code-cache.js';
 
 describe('loadBundle', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sockit-bundle-'));
@@ -44,10 +45,10 @@ module.exports = { file: __filename, dir: __dirname, strict: (function () { retu
     expect(loaded.lazy()).toBe('registered.cjs');
   });
 
-  it('finds the build writing every command bundle inside the wrapper it expects', () => {
+  it('finds the build writing start.cjs and every command bundle inside the wrapper it expects', () => {
     // Otherwise each run would wrap it again: a second copy of the source (scripts/build-cli.mjs).
-    for (const name of ['version', 'ip', 'ports']) {
-      const bundle = path.join(import.meta.dirname, '../../dist/cli/one', `${name}.cjs`);
+    for (const name of ['one/version', 'one/ip', 'one/ports', 'start']) {
+      const bundle = path.join(import.meta.dirname, '../../dist/cli', `${name}.cjs`);
       expect(readFileSync(bundle, 'latin1').startsWith(BUNDLE_WRAPPER_START)).toBe(true);
     }
   });

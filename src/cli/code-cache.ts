@@ -45,18 +45,8 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { Script } from 'node:vm';
-import {
-  BUNDLE_WRAPPER_START,
-  builtCache,
-  CACHE_HEADER,
-  CACHE_MAGIC,
-  readBundle,
-  readCache,
-  runBundle,
-} from './bundle-file.js';
+import { builtCache, CACHE_HEADER, CACHE_MAGIC, readBundle, readCache, runBundle } from './bundle-file.js';
 import { cacheDir, checkPath, isPrivate, privateFolder, safePath } from './user-dirs.js';
-
-export { BUNDLE_WRAPPER_START };
 
 /** A temporary file older than this is a dead run's: removed with the old caches. */
 const STALE_TEMPORARY_MS = 10 * 60_000;
