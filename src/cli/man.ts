@@ -41,7 +41,7 @@ export const ENVIRONMENT: Record<string, string> = {
     'When an absolute path, the control sockets of kept connections (sockit exec --keep) are in $XDG_RUNTIME_DIR/sockit, else in the cache folder (sockets/).',
   NO_COLOR: 'Set and not empty: log lines on a terminal are not coloured (https://no-color.org).',
   NODE_DISABLE_COMPILE_CACHE:
-    "Set: sockit neither reads nor writes its code caches (the cache folder's code/, and those the build made beside the commands' bundles), and Node's compile cache is off.",
+    "Set: sockit neither reads nor writes its code caches (the cache folder's code/, and those the build made beside start.cjs and the commands' bundles), and Node's compile cache is off.",
   NODE_OPTIONS:
     "Node's own options, read by Node. A code cache fits the V8 flags it was made with: sockit keeps one in code/ per set of them and of the command line's Node options.",
   UV_THREADPOOL_SIZE:
