@@ -146,15 +146,25 @@ function lazyClassModule(id, mod, names) {
   const lines = [
     'let real;',
     `const load = () => (real ??= process.getBuiltinModule(${id}));`,
-    'export default /* @__PURE__ */ new Proxy(function () {}, {',
-    '  get: (_, key) => Reflect.get(load(), key),',
-    '  has: (_, key) => key in load(),',
-    '  apply: (_, self, args) => Reflect.apply(load(), self, args),',
-    '  construct: (_, args) => Reflect.construct(load(), args),',
-    '  getPrototypeOf: () => Reflect.getPrototypeOf(load()),',
-    '});',
+    `export default /* @__PURE__ */ ${callableProxy('load')};`,
   ];
   return [...lines, ...lazyExports(mod, names)].join('\n');
+}
+
+/**
+ * The source of a proxy that stands for what `of()` returns, a function, class or object, once
+ * it is first used: reads, `in`, calls, `new` and its prototype go through to it.
+ */
+function callableProxy(of) {
+  return [
+    'new Proxy(function () {}, {',
+    `  get: (_, key) => Reflect.get(${of}(), key),`,
+    `  has: (_, key) => key in ${of}(),`,
+    `  apply: (_, self, args) => Reflect.apply(${of}(), self, args),`,
+    `  construct: (_, args) => Reflect.construct(${of}(), args),`,
+    `  getPrototypeOf: () => Reflect.getPrototypeOf(${of}()),`,
+    '})',
+  ].join('\n');
 }
 
 /**
@@ -226,13 +236,7 @@ function lazyPackages() {
           `const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);`,
           'let real;',
           `const load = () => (real ??= require(${id}));`,
-          'const lazy = (of) => new Proxy(function () {}, {',
-          '  get: (_, key) => Reflect.get(of(), key),',
-          '  has: (_, key) => key in of(),',
-          '  apply: (_, self, args) => Reflect.apply(of(), self, args),',
-          '  construct: (_, args) => Reflect.construct(of(), args),',
-          '  getPrototypeOf: () => Reflect.getPrototypeOf(of()),',
-          '});',
+          `const lazy = (of) => ${callableProxy('of')};`,
           // `export { v as catch }`: a package may export names that are reserved words.
           ...names.map(
             (n, i) =>
