@@ -420,8 +420,11 @@ describe('the code caches the build makes', () => {
       const changed = await run(process.execPath, [main, '--version'], { env });
       expect(changed.code).toBe(70);
       expect(changed.stderr).toContain('cannot load ./one/versioX.cjs');
-      // As old as start.cjs (a copy, a package): the cache's code runs.
+      // As old as start.cjs (a copy, a package): the cache's code runs. Both set to one time:
+      // a Date holds whole milliseconds, and a file system's times may not be (here they end
+      // in .0667 ms), so the cache set to start.cjs's time as a Date would be the older.
       const { mtime } = await stat(start);
+      await utimes(start, mtime, mtime);
       await utimes(cached, mtime, mtime);
       const fromCache = await run(process.execPath, [main, '--version'], { env });
       expect(fromCache.code, fromCache.stderr).toBe(0);
