@@ -17,6 +17,7 @@
  * usage: node scripts/build-cli.mjs        (run by `npm run build`, after tsc)
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   chmodSync,
@@ -27,6 +28,7 @@ import {
   readFileSync,
   realpathSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -308,6 +310,21 @@ const define = { SOCKIT_VERSION: JSON.stringify(version) };
 // Must match BUNDLE_WRAPPER_START in src/cli/bundle-file.ts, which checks the start.
 const BUNDLE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
 const BUNDLE_WRAPPER_END = '})';
+// After the wrapper, the bundle's build id (src/cli/bundle-file.ts's buildId), which every code
+// cache made from the bundle carries in its header: V8 runs a cache's code for any source of
+// the same length, so a cache must not meet another build's bundle. Written as zeros, then
+// replaced by the first 16 hex digits of the SHA-256 of the file as written (stampBuildId):
+// the same source gives the same id, and the length does not change (nor the source map).
+const BUILD_ID_PLACEHOLDER = `/*build ${'0'.repeat(16)}*/`;
+const BUNDLE_BANNER = `${BUNDLE_WRAPPER_START}${BUILD_ID_PLACEHOLDER}`;
+
+/** Writes the build id into the bundle `file` (see BUILD_ID_PLACEHOLDER). */
+function stampBuildId(file) {
+  const code = readFileSync(file, 'latin1');
+  if (!code.startsWith(BUNDLE_BANNER)) throw new Error(`${file} does not start with ${BUNDLE_BANNER}`);
+  const id = createHash('sha256').update(code, 'latin1').digest('hex').slice(0, 16);
+  writeFileSync(file, `${BUNDLE_WRAPPER_START}/*build ${id}*/${code.slice(BUNDLE_BANNER.length)}`, 'latin1');
+}
 
 /**
  * Fails the build where a file that main.cjs or start.cjs runs through vm.Script
@@ -371,9 +388,10 @@ await build({ ...entryOptions, entryPoints: { main: path.join(root, 'src/cli/mai
 await build({
   ...entryOptions,
   entryPoints: { start: path.join(root, 'src/cli/start.ts') },
-  banner: { js: BUNDLE_WRAPPER_START },
+  banner: { js: BUNDLE_BANNER },
   footer: { js: BUNDLE_WRAPPER_END },
 });
+stampBuildId(path.join(outdir, 'start.cjs'));
 checkLoadedBundle('start.cjs', { imports: () => false });
 
 // One file per subcommand (and one for --version), which main.cjs loads for `sockit NAME`:
@@ -407,11 +425,12 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
     // The wrapper Node gives a CommonJS module, written here rather than around the source at
     // each run (src/cli/code-cache.ts): joining them there made a second copy of the source,
     // 170 KB of a young generation that is then near full, and a scavenge of ~0.7 ms.
-    banner: { js: BUNDLE_WRAPPER_START },
+    banner: { js: BUNDLE_BANNER },
     footer: { js: BUNDLE_WRAPPER_END },
     metafile: true,
     logLevel: 'warning',
   });
+  stampBuildId(path.join(outdir, 'one', `${name}.cjs`));
   // A package left external, or one loaded on first use (the lazy and required stand-ins); the
   // import()s of the other commands' modules (relative) are never run here.
   const packages =

@@ -24,10 +24,18 @@ vm.Script = class extends Script {
 process.on('exit', () => {
   if (!made) return;
   const data = made.createCachedData();
-  // "sockit code cache", the length of V8's data and 4 zero bytes (CACHE_MAGIC, CACHE_HEADER).
-  const header = Buffer.alloc(16);
-  header.write('SKCC2\0\0\0', 0, 'latin1');
+  // "sockit code cache", the length of V8's data, 4 zero bytes and start.cjs's build id, after
+  // its wrapper as `/*build ID*/` (CACHE_MAGIC, CACHE_HEADER and buildId in bundle-file.ts).
+  const source = fs.readFileSync(target, 'latin1');
+  const id =
+    /^\(function \(exports, require, module, __filename, __dirname\) \{\/\*build ([0-9a-f]{16})\*\//.exec(
+      source,
+    );
+  if (!id) throw new Error(`${target} carries no build id`);
+  const header = Buffer.alloc(32);
+  header.write('SKCC3\0\0\0', 0, 'latin1');
   header.writeUInt32LE(data.length, 8);
+  header.write(id[1], 16, 'latin1');
   const file = `${target}.${process.version}-${process.arch}.v8`;
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, Buffer.concat([header, data]), { mode: 0o644 });

@@ -18,16 +18,44 @@ const fs = process.getBuiltinModule('node:fs');
 /** Larger cache files are not read: a bundle's is 0.1-2 MB. */
 const MAX_CACHE = 32 * 1024 * 1024;
 /**
- * "sockit code cache", then the length of V8's data (4 bytes, little-endian) and 4 zero bytes:
- * 16 bytes, so that the data, read into a buffer of its own, starts 8-byte aligned. V8 copies
- * cache data that does not (AlignedCachedData): with a 12-byte header it copied every cache
- * it was given, 126 KB of fresh memory for `ports`'s.
+ * "sockit code cache", then the length of V8's data (4 bytes, little-endian), 4 zero bytes,
+ * and the build id of the bundle the cache was made from (BUILD_ID_LENGTH bytes; zeros for a
+ * bundle without one): 32 bytes, so that the data, read into a buffer of its own, starts
+ * 8-byte aligned. V8 copies cache data that does not (AlignedCachedData): with a 12-byte
+ * header it copied every cache it was given, 126 KB of fresh memory for `ports`'s.
  */
-export const CACHE_MAGIC = Buffer.from('SKCC2\0\0\0', 'latin1');
-export const CACHE_HEADER = CACHE_MAGIC.length + 8;
+export const CACHE_MAGIC = Buffer.from('SKCC3\0\0\0', 'latin1');
+/** The digits of a build id (see buildId). */
+export const BUILD_ID_LENGTH = 16;
+export const CACHE_HEADER = CACHE_MAGIC.length + 8 + BUILD_ID_LENGTH;
 
 /** How a bundle starts: the wrapper Node gives a CommonJS module (see scripts/build-cli.mjs). */
 export const BUNDLE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
+/** What follows the wrapper in a built bundle: a comment, `build ` and the id (see buildId). */
+const BUILD_MARK = '/*build ';
+
+/**
+ * The build id a built bundle carries after its wrapper, in a comment (`build ID`): BUILD_ID_LENGTH hex
+ * digits of a hash of the bundle, written by scripts/build-cli.mjs, and into the header of
+ * every cache made from it; '' for a file without one. V8 takes a cache made from any source
+ * of the same length and runs its code, so a cache is used only with the bundle it was made
+ * from: another build's bundle of that length, whatever its time, has another id.
+ */
+export function buildId(source: string): string {
+  const at = BUNDLE_WRAPPER_START.length;
+  if (!source.startsWith(BUILD_MARK, at)) return '';
+  const id = source.slice(at + BUILD_MARK.length, at + BUILD_MARK.length + BUILD_ID_LENGTH);
+  return /^[0-9a-f]+$/.test(id) && id.length === BUILD_ID_LENGTH ? id : '';
+}
+
+/** The header of a cache of `length` bytes of V8's data, made from a bundle of build `id`. */
+export function cacheHeader(length: number, id: string): Buffer {
+  const header = Buffer.alloc(CACHE_HEADER);
+  CACHE_MAGIC.copy(header);
+  header.writeUInt32LE(length, CACHE_MAGIC.length);
+  header.write(id, CACHE_MAGIC.length + 8, 'latin1');
+  return header;
+}
 
 /**
  * The name of the code cache the build made for `file` (scripts/build-cli.mjs), beside it:
@@ -37,12 +65,22 @@ export function builtCachePath(file: string): string {
   return `${file}.${process.version}-${process.arch}.v8`;
 }
 
+/** A bundle as readBundle reads it. */
+export interface Bundle {
+  /** Its source, inside the wrapper. */
+  source: string;
+  st: Stats;
+  /** Its build id (buildId). */
+  id: string;
+}
+
 /**
- * A bundle's source, inside the wrapper Node gives a CommonJS module, and its stat. The build
- * writes bundles inside it: wrapping here would copy the whole source once more. One that is
- * not is wrapped here, on its first line, so that positions in stack traces stay as they are.
+ * A bundle's source, inside the wrapper Node gives a CommonJS module, its stat and build id.
+ * The build writes bundles inside it: wrapping here would copy the whole source once more. One
+ * that is not is wrapped here, on its first line, so that positions in stack traces stay as
+ * they are.
  */
-export function readBundle(file: string): { source: string; st: Stats } {
+export function readBundle(file: string): Bundle {
   const fd = fs.openSync(file, 'r');
   let source: string;
   let st: Stats;
@@ -56,27 +94,30 @@ export function readBundle(file: string): { source: string; st: Stats } {
   // from the file then no longer fits, and the source is compiled).
   if (source.charCodeAt(0) === 0xfeff) source = source.slice(1);
   if (!source.startsWith(BUNDLE_WRAPPER_START)) source = `${BUNDLE_WRAPPER_START}${source}\n})`;
-  return { source, st };
+  return { source, st, id: buildId(source) };
 }
 
 /**
  * V8's data of the cache the build made beside `file` (builtCachePath), or undefined: none,
- * not fit (see readCache), older than the bundle (`st`, its stat: one changed in place by
- * hand), or NODE_DISABLE_COMPILE_CACHE set. It is as trusted as the bundle beside it (the
- * same folder, the same owner).
+ * not fit (see readCache: made from another build of the bundle, too), older than the bundle
+ * (one changed in place by hand), or NODE_DISABLE_COMPILE_CACHE set. It is as trusted as the
+ * bundle beside it (the same folder, the same owner).
  */
-export function builtCache(file: string, st: Stats): Buffer | undefined {
+export function builtCache(file: string, bundle: Bundle): Buffer | undefined {
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return undefined;
-  return readCache(builtCachePath(file), { notOlderThan: st.mtimeMs });
+  return readCache(builtCachePath(file), { notOlderThan: bundle.st.mtimeMs, id: bundle.id });
 }
 
 /**
  * V8's data from a cache file, or undefined when there is none fit to use: not a plain file
  * (a link is not followed; a FIFO does not block the open), too large, or not as long as its
- * header says; when `own`, also not this user's alone or linked elsewhere too; modified
- * before `notOlderThan` (ms).
+ * header says; made from a bundle of another build id than `id` (none: '');  when `own`, also
+ * not this user's alone or linked elsewhere too; modified before `notOlderThan` (ms).
  */
-export function readCache(file: string, check: { own?: boolean; notOlderThan?: number }): Buffer | undefined {
+export function readCache(
+  file: string,
+  check: { own?: boolean; notOlderThan?: number; id?: string },
+): Buffer | undefined {
   const own = check.own === true;
   let fd: number;
   try {
@@ -97,9 +138,12 @@ export function readCache(file: string, check: { own?: boolean; notOlderThan?: n
     }
     const data = Buffer.allocUnsafe(st.size);
     const length = readFullSync(fd, data);
-    if (length !== st.size || !data.subarray(0, CACHE_MAGIC.length).equals(CACHE_MAGIC)) return undefined;
-    if (data.readUInt32LE(CACHE_MAGIC.length) !== length - CACHE_HEADER) return undefined;
-    if (data.readUInt32LE(CACHE_MAGIC.length + 4) !== 0) return undefined;
+    if (
+      length !== st.size ||
+      !data.subarray(0, CACHE_HEADER).equals(cacheHeader(length - CACHE_HEADER, check.id ?? ''))
+    ) {
+      return undefined;
+    }
     return data.subarray(CACHE_HEADER);
   } catch {
     return undefined;

@@ -14,7 +14,8 @@
  * a bundle's cache is named after its path, inode, size, modification and change times and
  * Node's version, so a rebuilt bundle never meets an old cache; V8 checks its own version and
  * flags and rejects a cache that does not fit, and a header of ours holds the length of what
- * follows (a cut or padded file is not used). A rejected or missing cache is written anew
+ * follows (a cut or padded file is not used) and the build id of the bundle it was made from
+ * (bundle-file.ts's buildId: another build's bundle never meets it, whatever its times). A rejected or missing cache is written anew
  * when the command exits (synced, under a temporary name, then renamed). What the first run
  * called is what the cache holds: a later run that goes further (`ports` after `ports
  * --help`) compiles the rest as it would without one. NODE_DISABLE_COMPILE_CACHE (not empty)
@@ -45,7 +46,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { Script } from 'node:vm';
-import { builtCache, CACHE_HEADER, CACHE_MAGIC, readBundle, readCache, runBundle } from './bundle-file.js';
+import { builtCache, cacheHeader, readBundle, readCache, runBundle } from './bundle-file.js';
 import { cacheDir, checkPath, isPrivate, privateFolder, safePath } from './user-dirs.js';
 
 /** A temporary file older than this is a dead run's: removed with the old caches. */
@@ -114,12 +115,13 @@ export function loadBundle(
   dir: () => string | undefined,
   registry?: NodeJS.Dict<NodeModule>,
 ): unknown {
-  const { source: wrapped, st } = readBundle(file);
+  const bundle = readBundle(file);
+  const { source: wrapped, st, id } = bundle;
   // No import() is left in a bundle (scripts/build-cli.mjs makes them require()s): it would
   // need importModuleDynamically, which Node calls experimental.
   const compile = (text: string, cachedData: Buffer | undefined): Script =>
     new Script(text, { filename: file, cachedData });
-  const built = builtCache(file, st);
+  const built = builtCache(file, bundle);
   let script = built && compile(wrapped, built);
   if (!script || script.cachedDataRejected) {
     // After a rejected compile (another V8 flag, e.g. --jitless), V8's cache within this
@@ -138,11 +140,11 @@ export function loadBundle(
     const key = `${build}${fnv1a(flags)}`;
     const folder = dir();
     const cacheFile = folder && path.join(folder, `${key}.v8`);
-    const cachedData = cacheFile ? readCache(cacheFile, { own: true }) : undefined;
+    const cachedData = cacheFile ? readCache(cacheFile, { own: true, id }) : undefined;
     script = compile(text, cachedData);
     if (folder && cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
       const made = script;
-      process.once('exit', () => writeCache(folder, cacheFile, { bundle: `${name}-`, build }, made));
+      process.once('exit', () => writeCache(folder, cacheFile, { bundle: `${name}-`, build }, id, made));
     }
   }
   return runBundle(file, path.dirname(file), script, registry);
@@ -151,14 +153,15 @@ export function loadBundle(
 /**
  * Writes the cache after the run: the folder is checked again (the same real path, still
  * one no other user can change), the data written and synced under a temporary name, then
- * renamed into place; older caches of the same bundle (other builds, other Node versions) and
- * dead runs' temporary files are removed. A cache is an optimization: any failure leaves
- * things as they were.
+ * renamed into place, with the bundle's build `id` in its header; older caches of the same
+ * bundle (other builds, other Node versions) and dead runs' temporary files are removed. A
+ * cache is an optimization: any failure leaves things as they were.
  */
 function writeCache(
   dir: string,
   cacheFile: string,
   names: { bundle: string; build: string },
+  id: string,
   script: Script,
 ): void {
   const temporary = `${cacheFile}.${process.pid}.tmp`;
@@ -166,9 +169,7 @@ function writeCache(
   try {
     if (codeCacheDir() !== dir) return;
     const data = script.createCachedData();
-    const header = Buffer.alloc(CACHE_HEADER);
-    CACHE_MAGIC.copy(header);
-    header.writeUInt32LE(data.length, CACHE_MAGIC.length);
+    const header = cacheHeader(data.length, id);
     const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     written = true;
     try {

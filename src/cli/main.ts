@@ -46,12 +46,12 @@ const file = `${__dirname}${process.getBuiltinModule('node:path').sep}start.cjs`
 let start: typeof import('./start.js').start | undefined;
 let failure: string | undefined;
 try {
-  const { source, st } = readBundle(file);
+  const bundle = readBundle(file);
   // A cache V8 rejects (other V8 flags, another build) leaves start.cjs compiled from its
   // source, as this file is.
-  const script = new (process.getBuiltinModule('node:vm').Script)(source, {
+  const script = new (process.getBuiltinModule('node:vm').Script)(bundle.source, {
     filename: file,
-    cachedData: builtCache(file, st),
+    cachedData: builtCache(file, bundle),
   });
   const loaded = runBundle(file, __dirname, script, require.cache) as { start?: unknown } | undefined;
   if (typeof loaded?.start === 'function') start = loaded.start as typeof start;

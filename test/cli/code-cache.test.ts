@@ -25,6 +25,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildId, CACHE_HEADER, CACHE_MAGIC, cacheHeader } from '../../src/cli/bundle-file.js';
 import { CLI, type RunOptions, requireTools, run, sockit } from '../helpers.js';
 
 requireTools();
@@ -69,6 +70,26 @@ afterEach(async () => {
 
 const IP = ['ip', '10.1.2.3/20'];
 
+/** `source`, a built bundle, as another build of the same length would carry it: another build id. */
+function otherBuild(source: string): string {
+  const id = buildId(source);
+  expect(id).toMatch(/^[0-9a-f]{16}$/);
+  const other = id === 'f'.repeat(16) ? '0'.repeat(16) : 'f'.repeat(16);
+  const changed = source.replace(`/*build ${id}`, `/*build ${other}`);
+  expect(buildId(changed)).toBe(other);
+  return changed;
+}
+
+/**
+ * 4096 bytes of garbage behind a header that fits the bundle `file` (its build id): what
+ * only V8 can refuse.
+ */
+async function garbageFor(file: string): Promise<Buffer> {
+  const id = buildId(await readFile(file, 'latin1'));
+  expect(id).toMatch(/^[0-9a-f]{16}$/);
+  return Buffer.concat([cacheHeader(4096 - CACHE_HEADER, id), Buffer.alloc(4096 - CACHE_HEADER, 0x5a)]);
+}
+
 async function ipOutput(options: { env: NodeJS.ProcessEnv }): Promise<string> {
   const out = await uncached(IP, options);
   expect(out.code, out.stderr).toBe(0);
@@ -98,7 +119,7 @@ describe('the code cache of a command bundle', () => {
     expect(first.size).toBeGreaterThan(10_000);
     expect(first.mode & 0o777).toBe(0o600);
     expect((await stat(cache)).mode & 0o777).toBe(0o700);
-    expect((await readFile(file)).subarray(0, 5).toString()).toBe('SKCC2');
+    expect((await readFile(file)).subarray(0, 5).toString()).toBe(CACHE_MAGIC.toString('latin1', 0, 5));
 
     // Accepted by V8: not written again (a rewrite is a rename of a new file: a new inode).
     expect(await ipOutput({ env })).toBe(uncached);
@@ -350,7 +371,7 @@ describe('the code caches the build makes', () => {
     for (const name of built) {
       const file = path.join(one, name);
       expect((await stat(file)).mode & 0o444).toBe(0o444);
-      expect((await readFile(file)).subarray(0, 5).toString()).toBe('SKCC2');
+      expect((await readFile(file)).subarray(0, 5).toString()).toBe(CACHE_MAGIC.toString('latin1', 0, 5));
     }
   });
 
@@ -361,7 +382,7 @@ describe('the code caches the build makes', () => {
     expect(st.mtimeMs).toBeGreaterThanOrEqual(
       (await stat(path.join(path.dirname(CLI), 'start.cjs'))).mtimeMs,
     );
-    expect((await readFile(start)).subarray(0, 5).toString()).toBe('SKCC2');
+    expect((await readFile(start)).subarray(0, 5).toString()).toBe(CACHE_MAGIC.toString('latin1', 0, 5));
     for (const args of [['--version'], IP, ['ports']]) {
       const out = await run(
         process.execPath,
@@ -374,8 +395,8 @@ describe('the code caches the build makes', () => {
       const sizes = [
         ...`${out.stdout.toString()}${out.stderr}`.matchAll(/Deserializing from (\d+) bytes/g),
       ].map((m) => Number(m[1]));
-      // Its data, the file less sockit's 16-byte header.
-      expect(sizes).toContain(st.size - 16);
+      // Its data, the file less sockit's header.
+      expect(sizes).toContain(st.size - CACHE_HEADER);
     }
   });
 
@@ -398,10 +419,7 @@ describe('the code caches the build makes', () => {
       // Cut; garbage behind a valid header (V8 rejects it); a folder in its place; missing.
       await writeFile(cached, good.subarray(0, good.length >> 1));
       await ip();
-      const garbage = Buffer.alloc(4096, 0x5a);
-      garbage.write('SKCC2\0\0\0', 'latin1');
-      garbage.writeUInt32LE(4096 - 16, 8);
-      await writeFile(cached, garbage);
+      await writeFile(cached, await garbageFor(start));
       await ip();
       await rm(cached);
       await mkdir(cached);
@@ -428,6 +446,13 @@ describe('the code caches the build makes', () => {
       await utimes(cached, mtime, mtime);
       const fromCache = await run(process.execPath, [main, '--version'], { env });
       expect(fromCache.code, fromCache.stderr).toBe(0);
+      // Another build's start.cjs of the same length, older than the cache: its build id is
+      // not the cache's, so its own code runs.
+      await writeFile(start, otherBuild(source.replace(marker, '?? "versioX"')), 'latin1');
+      await utimes(start, past, past);
+      const rebuilt = await run(process.execPath, [main, '--version'], { env });
+      expect(rebuilt.code).toBe(70);
+      expect(rebuilt.stderr).toContain('cannot load ./one/versioX.cjs');
       // With a byte order mark before it (taken off, as Node's loader does): as before.
       await writeFile(start, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(source, 'latin1')]));
       await ip();
@@ -491,6 +516,15 @@ describe('the code caches the build makes', () => {
       await rm(path.dirname(cache), { recursive: true, force: true });
       expect(await ip()).toMatch(/^wildcard /m);
       expect(await ip({ NODE_DISABLE_COMPILE_CACHE: '1' })).toMatch(/^WILDCARD /m);
+      // Another build's bundle of the same length, as old: its build id is not the cache's.
+      await writeFile(
+        bundle,
+        otherBuild(source.replace(label, label.replace('"wildcard"', '"WILDCARD"'))),
+        'latin1',
+      );
+      await utimes(bundle, mtime, mtime);
+      await rm(path.dirname(cache), { recursive: true, force: true });
+      expect(await ip()).toMatch(/^WILDCARD /m);
     } finally {
       await rm(mine, { recursive: true, force: true });
     }
@@ -511,8 +545,8 @@ describe('the code caches the build makes', () => {
     const [name] = await cacheFiles();
     expect(name).toMatch(/^ip-/);
     const written = await stat(path.join(cache, name as string));
-    // Its data (the file less sockit's 16-byte header) is read by the next run, and kept.
-    expect(await deserialized()).toContain(written.size - 16);
+    // Its data (the file less sockit's header) is read by the next run, and kept.
+    expect(await deserialized()).toContain(written.size - CACHE_HEADER);
     expect((await stat(path.join(cache, name as string))).ino).toBe(written.ino);
   });
 
@@ -526,10 +560,7 @@ describe('the code caches the build makes', () => {
         await uncached(IP, { env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' } })
       ).stdout.toString();
       // Garbage behind a valid header: V8 rejects it.
-      const garbage = Buffer.alloc(4096, 0x5a);
-      garbage.write('SKCC2\0\0\0', 'latin1');
-      garbage.writeUInt32LE(4096 - 16, 8);
-      await writeFile(ip, garbage);
+      await writeFile(ip, await garbageFor(path.join(mine, 'one', 'ip.cjs')));
       const rejected = await run(process.execPath, [main, ...IP], { env });
       expect(rejected.code, rejected.stderr).toBe(0);
       expect(rejected.stdout.toString()).toBe(expected);
