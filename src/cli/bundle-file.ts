@@ -42,10 +42,15 @@ const BUILD_MARK = '/*build ';
  * from: another build's bundle of that length, whatever its time, has another id.
  */
 export function buildId(source: string): string {
-  const at = BUNDLE_WRAPPER_START.length;
-  if (!source.startsWith(BUILD_MARK, at)) return '';
-  const id = source.slice(at + BUILD_MARK.length, at + BUILD_MARK.length + BUILD_ID_LENGTH);
-  return /^[0-9a-f]+$/.test(id) && id.length === BUILD_ID_LENGTH ? id : '';
+  const at = BUNDLE_WRAPPER_START.length + BUILD_MARK.length;
+  if (!source.startsWith(BUILD_MARK, BUNDLE_WRAPPER_START.length)) return '';
+  // Digit by digit, not with a regular expression: this runs in main.cjs, where compiling
+  // one costs more than the loop.
+  for (let i = at; i < at + BUILD_ID_LENGTH; i++) {
+    const c = source.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return '';
+  }
+  return source.slice(at, at + BUILD_ID_LENGTH);
 }
 
 /** The header of a cache of `length` bytes of V8's data, made from a bundle of build `id`. */
@@ -138,11 +143,14 @@ export function readCache(
     }
     const data = Buffer.allocUnsafe(st.size);
     const length = readFullSync(fd, data);
-    if (
-      length !== st.size ||
-      !data.subarray(0, CACHE_HEADER).equals(cacheHeader(length - CACHE_HEADER, check.id ?? ''))
-    ) {
-      return undefined;
+    if (length !== st.size || !data.subarray(0, CACHE_MAGIC.length).equals(CACHE_MAGIC)) return undefined;
+    if (data.readUInt32LE(CACHE_MAGIC.length) !== length - CACHE_HEADER) return undefined;
+    if (data.readUInt32LE(CACHE_MAGIC.length + 4) !== 0) return undefined;
+    // The build id, byte by byte (zeros after a shorter one), as cacheHeader writes it: Buffer
+    // methods that nothing before has called would cost main.cjs their compiling.
+    const id = check.id ?? '';
+    for (let i = 0; i < BUILD_ID_LENGTH; i++) {
+      if (data[CACHE_MAGIC.length + 8 + i] !== (i < id.length ? id.charCodeAt(i) : 0)) return undefined;
     }
     return data.subarray(CACHE_HEADER);
   } catch {
