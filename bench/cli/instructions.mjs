@@ -11,10 +11,11 @@
  * of `ports`, page faults) nor waiting, so it is a companion to run.mjs, not the goal.
  *
  * Each count is less V8's search for random primes when a process starts
- * (HashSeed::InitializeRoots, 5-11 M instructions that vary from run to run in every
- * process, `node -e 0` included): taking it from both sides of a ratio makes the ratio larger,
- * not smaller. Commands run as `node --no-concurrent-sparkplug dist/cli/main.cjs ...`, the
- * flag the launcher passes.
+ * (HashSeed::InitializeRoots with what it calls, 5-17 M instructions that vary from run to
+ * run in every process, `node -e 0` included): taking it from both sides of a ratio makes the
+ * ratio larger, not smaller. (Taking off only its prime test, `detail::sprp`, left up to
+ * 0.5 M of the search's own loop varying with it.) Commands run as
+ * `node --no-concurrent-sparkplug dist/cli/main.cjs ...`, the flag the launcher passes.
  *
  * usage: node bench/cli/instructions.mjs [--rounds N] [--compare OTHER/dist/cli/main.cjs]
  */
@@ -54,7 +55,10 @@ if (values.compare) {
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'sockit-instructions-'));
 let runs = 0;
 
-/** Millions of instructions one run of `node ARGS` executes, less the hash seed's prime search. */
+/**
+ * Millions of instructions one run of `node ARGS` executes, less the hash seed's prime search
+ * (HashSeed::InitializeRoots, inclusive of what it calls).
+ */
 function count(args) {
   const out = path.join(scratch, `callgrind.${runs++}`);
   const run = spawnSync(
@@ -64,7 +68,7 @@ function count(args) {
   );
   if (run.status !== 0)
     throw new Error(`node ${args.join(' ')} exited ${run.status}: ${run.stderr.slice(-2000)}`);
-  const annotated = spawnSync('callgrind_annotate', ['--threshold=100', out], {
+  const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', out], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   }).stdout;
@@ -73,10 +77,10 @@ function count(args) {
   const lines = annotated.split('\n');
   const total = lines.find((line) => line.includes('PROGRAM TOTALS'));
   if (!total) throw new Error(`no totals from callgrind_annotate for node ${args.join(' ')}`);
-  const seed = lines
-    .filter((line) => /\bdetail::sprp\(/.test(line))
-    .reduce((sum, line) => sum + number(line), 0);
-  return (number(total) - seed) / 1e6;
+  // Once per process, not recursive: its inclusive count is the whole search.
+  const seed = lines.find((line) => /\bHashSeed::InitializeRoots\(/.test(line));
+  if (!seed) throw new Error(`no HashSeed::InitializeRoots in node ${args.join(' ')}: another V8?`);
+  return (number(total) - number(seed)) / 1e6;
 }
 
 try {
