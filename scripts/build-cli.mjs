@@ -382,7 +382,11 @@ const entryOptions = {
   plugins: [builtins({ perImporter: false })],
   logLevel: 'warning',
 };
-await build({ ...entryOptions, entryPoints: { main: path.join(root, 'src/cli/main.ts') } });
+// Minified: main.cjs is the one file Node compiles from its source on every run (the rest
+// come with code caches), and its parsing and compiling scale with its text: 5.1 -> 2.9 KB
+// took 0.3-0.5 M instructions off each command (callgrind, 3 rounds; docs/benchmarks.md).
+// main.cjs.map maps it back to src/cli/main.ts.
+await build({ ...entryOptions, entryPoints: { main: path.join(root, 'src/cli/main.ts') }, minify: true });
 // What main.cjs runs, loaded as a command's bundle is (src/cli/bundle-file.ts): inside the
 // CommonJS wrapper, with a code cache made below.
 await build({
