@@ -8,7 +8,8 @@
 # links DIR/../share/man/man1/sockit.1 to the man page the build wrote, ROOT/dist/man/sockit.1.
 #
 # The launcher is a Node script, LIB/sockit.cjs (LIB the folder beside DIR's real path), with
-# NODE in its #! line, that DIR/sockit links to: the kernel starts Node at once, where a sh
+# NODE in its #! line, that DIR/sockit links to, which runs main.cjs (see write_node_launcher):
+# the kernel starts Node at once, where a sh
 # script that execs Node costs every command a shell's start (1.5-2.5 ms, see
 # docs/benchmarks.md). The link's target is named .cjs: Node runs a file by its real path, and
 # an extensionless one in this package (`"type": "module"`) would be loaded as an ES module,
@@ -58,8 +59,26 @@ write_node_launcher() {
   # A JavaScript string: \ and " escaped (nothing but printable ASCII is left, see above).
   local js_main="${main//\\/\\\\}"
   js_main="${js_main//\"/\\\"}"
-  if printf '%s\n// Written by scripts/setup.sh: sockit from %s\nrequire("%s");\n' \
-    "$first" "$root" "$js_main" >"$part" 2>/dev/null &&
+  # MAIN is run as require() would run it (the CommonJS wrapper, this file's require, its
+  # path and folder), without the module system's search for a second module and its loading
+  # (1.6 M instructions, 2 % of a short command): its #! line becomes the wrapper's start, so
+  # that its lines keep their numbers. Code that vm.Script compiles has no import() of its
+  # own (without a loader callback Node calls experimental): this file lends its own.
+  if printf '%s\n// Written by scripts/setup.sh: sockit from %s\n%s\n' "$first" "$root" "'use strict';
+const file = \"$js_main\";
+let source;
+try {
+  source = process.getBuiltinModule('node:fs').readFileSync(file, 'utf8');
+} catch (err) {
+  process.stderr.write(\`sockit: internal error: cannot read \${file}: \${err.code ?? err}; run npm run build\\n\`);
+  process.exit(70);
+}
+globalThis[Symbol.for('sockit.import')] = (url) => import(url);
+const body = source.startsWith('#!') ? source.slice(source.indexOf('\\n')) : source;
+const vm = process.getBuiltinModule('node:vm');
+new vm.Script(\`(function (exports, require, module, __filename, __dirname) {\${body}\\n})\`, { filename: file })
+  .runInThisContext()
+  .call({}, {}, require, { exports: {} }, file, file.slice(0, file.lastIndexOf('/')));" >"$part" 2>/dev/null &&
     chmod 755 "$part" && mv -f "$part" "$lib/sockit.cjs" && ln -sfn "$lib/sockit.cjs" "$tmp"; then
     return 0
   fi

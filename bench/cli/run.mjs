@@ -6,7 +6,7 @@
  * `sockit ip 10.1.2.3/20` and `sockit ports` each within 1.3x of `node -e 0`.
  *
  * sockit runs as a user runs it: the launcher .tools/bin/sockit that set-up writes (a Node
- * script with Node's path in its #! line that requires dist/cli/main.cjs, or where that
+ * script with Node's path in its #! line that runs dist/cli/main.cjs, or where that
  * cannot be written a sh script exec-ing Node on it: scripts/launcher.sh), or
  * dist/cli/main.cjs directly with --direct.
  * The first round is a warm-up (Node's compile cache for sockit is filled on first run).

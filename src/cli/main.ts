@@ -15,7 +15,9 @@
  * module entry point through its ES module loader, which costs a short command such as
  * `sockit ip` 7 to 9 ms more than a CommonJS one. start.cjs and the command's bundle are
  * CommonJS too (bundle-file.ts, code-cache.ts); help and completion load the whole tree,
- * program.js, an ES module, with the import() this file lends start.cjs.
+ * program.js, an ES module, with the import() this file lends start.cjs. Set-up's launcher
+ * runs this file through vm.Script rather than as a module of Node's (scripts/launcher.sh):
+ * nothing here may count on being one but `require.cache`, and the launcher lends import().
  */
 import { builtCache, readBundle, runBundle } from './bundle-file.js';
 import { tooOldNode } from './node-version.js';
@@ -67,4 +69,16 @@ if (failure !== undefined) {
   process.stderr.write(`sockit: internal error: cannot load start.cjs: ${failure}; run npm run build\n`);
   process.exitCode = 70;
 }
-start?.({ importBeside: (specifier) => import(specifier), registry: require.cache });
+// import() of a file beside this one. Set-up's launcher (scripts/launcher.sh) runs this file
+// through vm.Script, whose code has no import() of its own (without a loader callback Node
+// calls experimental): the launcher lends its own, which takes the file's URL.
+const lent = (globalThis as { [key: symbol]: unknown })[Symbol.for('sockit.import')] as
+  | ((url: string) => Promise<unknown>)
+  | undefined;
+start?.({
+  importBeside: lent
+    ? (specifier) =>
+        lent(new URL(specifier, process.getBuiltinModule('node:url').pathToFileURL(__filename)).href)
+    : (specifier) => import(specifier),
+  registry: require.cache,
+});

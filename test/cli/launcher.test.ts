@@ -92,9 +92,58 @@ describe('the sockit launcher', () => {
     expect(script.endsWith('.cjs')).toBe(true);
     const lines = readFileSync(script, 'utf8').split('\n');
     expect(lines[0]).toBe(`#!${process.execPath} --no-concurrent-sparkplug`);
-    expect(lines).toContain(`require(${JSON.stringify(path.join(ROOT, 'dist/cli/main.cjs'))});`);
+    expect(lines).toContain(`const file = ${JSON.stringify(path.join(ROOT, 'dist/cli/main.cjs'))};`);
     const main = readFileSync(path.join(ROOT, 'dist', 'cli', 'main.cjs'), 'utf8');
     expect(main.slice(0, main.indexOf('\n'))).toBe('#!/usr/bin/env -S node --no-concurrent-sparkplug');
+  });
+
+  it('runs the entry point without loading it as a second module, lending it import() for the whole tree', () => {
+    const bin = path.join(dir, 'lent', 'bin');
+    writeLauncher(bin);
+    const env = { PATH: '/usr/bin:/bin', HOME: dir };
+    // Help and completion load program.js with import(), which the launcher lends main.cjs.
+    const help = spawnSync(path.join(bin, 'sockit'), ['--help'], { cwd: dir, env, encoding: 'utf8' });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: sockit /);
+    const completion = spawnSync(path.join(bin, 'sockit'), ['completion', 'bash'], {
+      cwd: dir,
+      env,
+      encoding: 'utf8',
+    });
+    expect(completion.status, completion.stderr).toBe(0);
+    expect(completion.stdout).toContain('complete -');
+    // main.cjs is run, not loaded as a module of Node's: it is not in require.cache (the
+    // command's bundle is, entered by main.cjs).
+    const script = realpathSync(path.join(bin, 'sockit'));
+    const probe = path.join(dir, 'lent', 'probe.cjs');
+    writeFileSync(
+      probe,
+      `${readFileSync(script, 'utf8')
+        .split('\n')
+        .slice(1)
+        .join('\n')}\nprocess.on('exit', () => console.log(JSON.stringify(Object.keys(require.cache))));\n`,
+    );
+    const keys = spawnSync(process.execPath, [probe, '--version'], { cwd: dir, env, encoding: 'utf8' });
+    expect(keys.status, keys.stderr).toBe(0);
+    const cached = JSON.parse(keys.stdout.split('\n').filter(Boolean).at(-1) as string) as string[];
+    expect(cached).not.toContain(path.join(ROOT, 'dist', 'cli', 'main.cjs'));
+    expect(cached).toContain(path.join(ROOT, 'dist', 'cli', 'one', 'version.cjs'));
+  });
+
+  it('says in one line, exit 70, when there is no build to run', () => {
+    const root = path.join(dir, 'unbuilt');
+    mkdirSync(root, { recursive: true });
+    const bin = path.join(dir, 'unbuilt-bin', 'bin');
+    writeLauncher(bin, { root });
+    const ran = spawnSync(path.join(bin, 'sockit'), ['--version'], {
+      env: { PATH: '/usr/bin:/bin', HOME: dir },
+      encoding: 'utf8',
+    });
+    expect(ran.status).toBe(70);
+    expect(ran.stdout).toBe('');
+    expect(ran.stderr).toBe(
+      `sockit: internal error: cannot read ${path.join(root, 'dist', 'cli', 'main.cjs')}: ENOENT; run npm run build\n`,
+    );
   });
 
   it('runs as CommonJS inside a "type": "module" package, also when Node runs it by name (a kept exec)', () => {
