@@ -14,13 +14,15 @@
  * (HashSeed::InitializeRoots with what it calls, 5-17 M instructions that vary from run to
  * run in every process, `node -e 0` included): taking it from both sides of a ratio makes the
  * ratio larger, not smaller. (Taking off only its prime test, `detail::sprp`, left up to
- * 0.5 M of the search's own loop varying with it.) Commands run as
+ * 0.5 M of the search's own loop varying with it.) Commands run as a user runs them, through
+ * the launcher set-up writes (.tools/bin/sockit, as bench/cli/run.mjs does), or with --direct,
+ * or when compared with another build (whose checkout's launcher may differ), as
  * `node --no-concurrent-sparkplug dist/cli/main.cjs ...`, the flag the launcher passes.
  *
- * usage: node bench/cli/instructions.mjs [--rounds N] [--compare OTHER/dist/cli/main.cjs]
+ * usage: node bench/cli/instructions.mjs [--rounds N] [--direct] [--compare OTHER/dist/cli/main.cjs]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +32,7 @@ const root = path.resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
+    direct: { type: 'boolean', default: false },
     compare: { type: 'string' },
   },
 });
@@ -42,13 +45,21 @@ for (const tool of ['valgrind', 'callgrind_annotate']) {
 }
 
 const main = path.join(root, 'dist/cli/main.cjs');
+const launcher = path.join(root, '.tools/bin/sockit');
 const FLAG = '--no-concurrent-sparkplug';
+const direct = values.direct || values.compare !== undefined || !existsSync(launcher);
+const sockit = direct ? [process.execPath, FLAG, main] : [launcher];
 const COMMANDS = [['--version'], ['ip', '10.1.2.3/20'], ['ports']];
-const contenders = { 'node -e 0': ['-e', '0'] };
-for (const args of COMMANDS) contenders[`sockit ${args.join(' ')}`] = [FLAG, main, ...args];
+const contenders = { 'node -e 0': [process.execPath, '-e', '0'] };
+for (const args of COMMANDS) contenders[`sockit ${args.join(' ')}`] = [...sockit, ...args];
 if (values.compare) {
   for (const args of COMMANDS) {
-    contenders[`compared ${args.join(' ')}`] = [FLAG, path.resolve(values.compare), ...args];
+    contenders[`compared ${args.join(' ')}`] = [
+      process.execPath,
+      FLAG,
+      path.resolve(values.compare),
+      ...args,
+    ];
   }
 }
 
@@ -56,18 +67,17 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'sockit-instructions-'));
 let runs = 0;
 
 /**
- * Millions of instructions one run of `node ARGS` executes, less the hash seed's prime search
- * (HashSeed::InitializeRoots, inclusive of what it calls).
+ * Millions of instructions one run of ARGV executes (Node, or a script Node runs), less the
+ * hash seed's prime search (HashSeed::InitializeRoots, inclusive of what it calls).
  */
-function count(args) {
+function count(argv) {
   const out = path.join(scratch, `callgrind.${runs++}`);
-  const run = spawnSync(
-    'valgrind',
-    ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
-  );
-  if (run.status !== 0)
-    throw new Error(`node ${args.join(' ')} exited ${run.status}: ${run.stderr.slice(-2000)}`);
+  const command = argv.join(' ');
+  const run = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...argv], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`${command} exited ${run.status}: ${run.stderr.slice(-2000)}`);
   const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', out], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
@@ -76,15 +86,17 @@ function count(args) {
   const number = (line) => Number(line.trim().split(/\s+/)[0].replaceAll(',', ''));
   const lines = annotated.split('\n');
   const total = lines.find((line) => line.includes('PROGRAM TOTALS'));
-  if (!total) throw new Error(`no totals from callgrind_annotate for node ${args.join(' ')}`);
+  if (!total) throw new Error(`no totals from callgrind_annotate for ${command}`);
   // Once per process, not recursive: its inclusive count is the whole search.
   const seed = lines.find((line) => /\bHashSeed::InitializeRoots\(/.test(line));
-  if (!seed) throw new Error(`no HashSeed::InitializeRoots in node ${args.join(' ')}: another V8?`);
+  if (!seed) throw new Error(`no HashSeed::InitializeRoots in ${command}: another V8?`);
   return (number(total) - number(seed)) / 1e6;
 }
 
 try {
-  console.log(`node ${process.version}, ${values.rounds} rounds, user-space instructions (millions)`);
+  console.log(
+    `node ${process.version}, ${values.rounds} rounds, user-space instructions (millions), sockit ${direct ? 'run as node main.cjs' : 'through the launcher'}`,
+  );
   const results = await interleave(
     Object.fromEntries(Object.entries(contenders).map(([name, args]) => [name, () => count(args)])),
     { rounds: Number(values.rounds), warmup: 1 },
