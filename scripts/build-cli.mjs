@@ -318,12 +318,16 @@ const BUNDLE_WRAPPER_END = '})';
 const BUILD_ID_PLACEHOLDER = `/*build ${'0'.repeat(16)}*/`;
 const BUNDLE_BANNER = `${BUNDLE_WRAPPER_START}${BUILD_ID_PLACEHOLDER}`;
 
-/** Writes the build id into the bundle `file` (see BUILD_ID_PLACEHOLDER). */
-function stampBuildId(file) {
+/**
+ * Writes the build id into `file` (see BUILD_ID_PLACEHOLDER), which starts with `before` and
+ * the placeholder: a bundle's wrapper, or main.cjs's #! line.
+ */
+function stampBuildId(file, before = BUNDLE_WRAPPER_START) {
   const code = readFileSync(file, 'latin1');
-  if (!code.startsWith(BUNDLE_BANNER)) throw new Error(`${file} does not start with ${BUNDLE_BANNER}`);
+  const start = `${before}${BUILD_ID_PLACEHOLDER}`;
+  if (!code.startsWith(start)) throw new Error(`${file} does not start with ${start}`);
   const id = createHash('sha256').update(code, 'latin1').digest('hex').slice(0, 16);
-  writeFileSync(file, `${BUNDLE_WRAPPER_START}/*build ${id}*/${code.slice(BUNDLE_BANNER.length)}`, 'latin1');
+  writeFileSync(file, `${before}/*build ${id}*/${code.slice(start.length)}`, 'latin1');
 }
 
 /**
@@ -386,7 +390,18 @@ const entryOptions = {
 // come with code caches), and its parsing and compiling scale with its text: 5.1 -> 2.9 KB
 // took 0.3-0.5 M instructions off each command (callgrind, 3 rounds; docs/benchmarks.md).
 // main.cjs.map maps it back to src/cli/main.ts.
-await build({ ...entryOptions, entryPoints: { main: path.join(root, 'src/cli/main.ts') }, minify: true });
+// Its build id after the #! line, as in the bundles: set-up's launcher takes main.cjs's code
+// cache by it (scripts/launcher.sh).
+await build({
+  ...entryOptions,
+  entryPoints: { main: path.join(root, 'src/cli/main.ts') },
+  minify: true,
+  banner: { js: BUILD_ID_PLACEHOLDER },
+});
+stampBuildId(
+  path.join(outdir, 'main.cjs'),
+  `${readFileSync(path.join(outdir, 'main.cjs'), 'latin1').split('\n')[0]}\n`,
+);
 // What main.cjs runs, loaded as a command's bundle is (src/cli/bundle-file.ts): inside the
 // CommonJS wrapper, with a code cache made below.
 await build({
@@ -458,14 +473,17 @@ for (const name of [...SUBCOMMAND_NAMES.filter((n) => n !== 'completion'), 'vers
  */
 // `ports` as it is most run: its table's code is then in the cache too.
 const CACHED_AT_BUILD = { version: ['--version'], ip: ['ip', '10.1.2.3/20'], ports: ['ports'] };
-// start.cjs's cache is written by the runs of a second round (scripts/start-cache-hook.cjs),
-// once the bundles' caches are in place: each run takes the previous run's, so the last holds
-// what all three called, and nothing of what only a run without a built cache calls (the
-// cache folder's checks and the writing of a cache: 34.6 -> 29.8 KB to deserialize, -0.4 to
-// -0.7 M instructions a command).
-const START_CACHE_HOOK = path.join(root, 'scripts/start-cache-hook.cjs');
-// By its real path, as main.cjs names it (Node runs main.cjs from its real path).
+// start.cjs's cache, and main.cjs's as set-up's launcher compiles it (scripts/launcher.sh),
+// are written by the runs of a second round (scripts/code-cache-hook.cjs), through such a
+// launcher, once the bundles' caches are in place: each run takes the previous run's, so the
+// last holds what all three called, and nothing of what only a run without a built cache
+// calls (the cache folder's checks and the writing of a cache: 34.6 -> 29.8 KB to
+// deserialize, -0.4 to -0.7 M instructions a command).
+const CACHE_HOOK = path.join(root, 'scripts/code-cache-hook.cjs');
+// By its real path, as main.cjs names it (Node runs main.cjs from its real path), and
+// main.cjs so too (the launcher made for its cache is given that path).
 const startFile = path.join(realpathSync(outdir), 'start.cjs');
+const mainFile = path.join(realpathSync(outdir), 'main.cjs');
 const startCache = `${startFile}.${process.version}-${process.arch}.v8`;
 let scratch;
 try {
@@ -477,19 +495,41 @@ try {
 }
 
 /**
- * Runs `sockit ARGS` as the launcher runs it, with a cache folder of its own (`cache`) and
- * `node` options before main.cjs; the run's status and standard error.
+ * Runs `sockit ARGS` as the launcher runs it (`entry`, main.cjs or a launcher script), with a
+ * cache folder of its own (`cache`) and `node` options before the entry; the run's status and
+ * standard error.
  */
-function runForCache(args, cache, options = [], env = {}) {
+function runForCache(args, cache, { options = [], env = {}, entry = path.join(outdir, 'main.cjs') } = {}) {
   const runEnv = { ...process.env, SOCKIT_CACHE_DIR: cache, ...env };
   delete runEnv.NODE_DISABLE_COMPILE_CACHE;
   // V8 takes a cache only under the flags it was made with: those of a plain run.
   delete runEnv.NODE_OPTIONS;
-  return spawnSync(
-    process.execPath,
-    ['--no-concurrent-sparkplug', ...options, path.join(outdir, 'main.cjs'), ...args],
-    { env: runEnv, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
+  return spawnSync(process.execPath, ['--no-concurrent-sparkplug', ...options, entry, ...args], {
+    env: runEnv,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+}
+
+/**
+ * The launcher set-up writes (scripts/launcher.sh), written in `scratch` for this build's
+ * main.cjs (by its real path, as start.cjs is named) and this Node: main.cjs's cache is made
+ * by runs through it, as main.cjs is compiled there. Undefined where it is a sh script
+ * instead (a path it cannot hold), which runs main.cjs as Node's module.
+ */
+function scratchLauncher(scratch) {
+  const bin = path.join(scratch, 'launcher', 'bin');
+  const wrote = spawnSync(
+    'bash',
+    [
+      '-c',
+      'source "$0" && write_launcher "$1" "$2" "$3" "$4"',
+      path.join(root, 'scripts/launcher.sh'),
+    ].concat([bin, process.execPath, root, mainFile]),
+    { encoding: 'utf8' },
   );
+  const script = path.join(realpathSync(path.dirname(bin)), 'lib', 'sockit.cjs');
+  return wrote.status === 0 && existsSync(script) ? script : undefined;
 }
 
 /** The code caches a run wrote in the cache folder `cache` (see src/cli/code-cache.ts). */
@@ -530,10 +570,17 @@ try {
     chmodSync(into, 0o644);
     cachedCommands.push([name, args]);
   }
-  // The second round: start.cjs's cache, from runs that take the bundles' built caches.
+  // The second round: start.cjs's and main.cjs's caches, from runs that take the bundles'
+  // built caches, through the launcher set-up writes.
+  const launcher = cachedCommands.length > 0 ? scratchLauncher(scratch) : undefined;
+  if (!launcher) console.warn('build-cli: no code cache made at build time for main.cjs: no launcher');
   for (const [name, args] of cachedCommands) {
     const cache = path.join(scratch, `${name}-start`);
-    const run = runForCache(args, cache, ['--require', START_CACHE_HOOK], { SOCKIT_START_FILE: startFile });
+    const run = runForCache(args, cache, {
+      options: ['--require', CACHE_HOOK],
+      env: { SOCKIT_START_FILE: startFile, SOCKIT_MAIN_FILE: mainFile },
+      entry: launcher,
+    });
     if (run.status !== 0) {
       console.warn(`build-cli: sockit ${args.join(' ')} failed with the built caches: ${run.stderr.trim()}`);
       continue;
@@ -554,4 +601,8 @@ if (existsSync(startCache)) {
 } else {
   // main.cjs then compiles start.cjs from its source on every run, as it would without a cache.
   console.warn('build-cli: no code cache made at build time for start.cjs: no run of a command wrote one');
+}
+// The launcher then compiles main.cjs from its source on every run.
+if (!readdirSync(outdir).some((f) => f.startsWith(`main.cjs.${process.version}-${process.arch}.`))) {
+  console.warn('build-cli: no code cache made at build time for main.cjs');
 }

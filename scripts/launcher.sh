@@ -4,8 +4,9 @@
 # from any folder once its folder is on PATH (no npm link, no root); and `man sockit` too, as
 # man-db looks for the pages of a PATH folder DIR in DIR/../share/man.
 
-# write_launcher DIR NODE ROOT: writes DIR/sockit running NODE on ROOT/dist/cli/main.cjs, and
-# links DIR/../share/man/man1/sockit.1 to the man page the build wrote, ROOT/dist/man/sockit.1.
+# write_launcher DIR NODE ROOT [MAIN]: writes DIR/sockit running NODE on MAIN (by default
+# ROOT/dist/cli/main.cjs; the build names its own output), and links
+# DIR/../share/man/man1/sockit.1 to the man page the build wrote, ROOT/dist/man/sockit.1.
 #
 # The launcher is a Node script, LIB/sockit.cjs (LIB the folder beside DIR's real path), with
 # NODE in its #! line, that DIR/sockit links to, which runs main.cjs (see write_node_launcher):
@@ -18,13 +19,12 @@
 # read no more), or a path holds anything but printable ASCII (the script is read as UTF-8,
 # and U+2028 would end its comment line).
 write_launcher() {
-  local dir="$1" node="$2" root="$3"
-  if [[ "$dir" != /* || "$node" != /* || "$root" != /* ]]; then
-    echo "write_launcher: DIR, NODE and ROOT must be absolute paths" >&2
+  local dir="$1" node="$2" root="$3" main="${4:-$3/dist/cli/main.cjs}"
+  if [[ "$dir" != /* || "$node" != /* || "$root" != /* || "$main" != /* ]]; then
+    echo "write_launcher: DIR, NODE, ROOT and MAIN must be absolute paths" >&2
     return 1
   fi
   mkdir -p "$dir"
-  local main="$root/dist/cli/main.cjs"
   # --no-concurrent-sparkplug: see NODE_FLAGS in src/cli/main.ts (a hang at exit).
   local first="#!$node --no-concurrent-sparkplug"
   # $BASHPID, not $$: calls in background subshells of one shell must not share a name.
@@ -52,6 +52,16 @@ write_launcher() {
 
 # write_node_launcher LIB FIRST ROOT MAIN TMP: writes LIB/sockit.cjs and links TMP to it;
 # fails (and leaves nothing) where LIB cannot be written, for the sh launcher to stand in.
+#
+# It runs MAIN as require() would run it (the CommonJS wrapper, its require, path and folder),
+# without the module system's search for a second module and its loading (1.6 M instructions,
+# 2 % of a short command): MAIN's #! line becomes the wrapper's start, so that its lines keep
+# their numbers. Code that vm.Script compiles has no import() of its own (without a loader
+# callback Node calls experimental): the launcher lends its own. And it gives V8 the code
+# cache the build made of MAIN compiled so (scripts/build-cli.mjs; 1.2 M instructions), named
+# after MAIN's build id, the comment that starts its second line (16 hex digits of its
+# SHA-256): no other build of MAIN meets it, and V8 refuses one made by another Node or
+# under other flags. NODE_DISABLE_COMPILE_CACHE turns it off, as sockit's other caches.
 write_node_launcher() {
   local lib="$1" first="$2" root="$3" main="$4" tmp="$5"
   local part="$lib/.sockit.cjs.$BASHPID"
@@ -59,26 +69,34 @@ write_node_launcher() {
   # A JavaScript string: \ and " escaped (nothing but printable ASCII is left, see above).
   local js_main="${main//\\/\\\\}"
   js_main="${js_main//\"/\\\"}"
-  # MAIN is run as require() would run it (the CommonJS wrapper, this file's require, its
-  # path and folder), without the module system's search for a second module and its loading
-  # (1.6 M instructions, 2 % of a short command): its #! line becomes the wrapper's start, so
-  # that its lines keep their numbers. Code that vm.Script compiles has no import() of its
-  # own (without a loader callback Node calls experimental): this file lends its own.
-  if printf '%s\n// Written by scripts/setup.sh: sockit from %s\n%s\n' "$first" "$root" "'use strict';
-const file = \"$js_main\";
+  if {
+    printf '%s\n// Written by scripts/setup.sh: sockit from %s\n' "$first" "$root" &&
+      printf '%s\n' "'use strict';" "const file = \"$js_main\";" &&
+      cat <<'EOF'
+const fs = process.getBuiltinModule('node:fs');
 let source;
 try {
-  source = process.getBuiltinModule('node:fs').readFileSync(file, 'utf8');
+  source = fs.readFileSync(file, 'utf8');
 } catch (err) {
-  process.stderr.write(\`sockit: internal error: cannot read \${file}: \${err.code ?? err}; run npm run build\\n\`);
+  process.stderr.write(`sockit: internal error: cannot read ${file}: ${err.code ?? err}; run npm run build\n`);
   process.exit(70);
 }
 globalThis[Symbol.for('sockit.import')] = (url) => import(url);
-const body = source.startsWith('#!') ? source.slice(source.indexOf('\\n')) : source;
-const vm = process.getBuiltinModule('node:vm');
-new vm.Script(\`(function (exports, require, module, __filename, __dirname) {\${body}\\n})\`, { filename: file })
+const body = source.startsWith('#!') ? source.slice(source.indexOf('\n')) : source;
+let cachedData;
+if (body.startsWith('\n/*build ') && !process.env.NODE_DISABLE_COMPILE_CACHE) {
+  try {
+    cachedData = fs.readFileSync(`${file}.${process.version}-${process.arch}.${body.slice(9, 25)}.v8`);
+  } catch {}
+}
+new (process.getBuiltinModule('node:vm').Script)(
+  `(function (exports, require, module, __filename, __dirname) {${body}\n})`,
+  { filename: file, cachedData },
+)
   .runInThisContext()
-  .call({}, {}, require, { exports: {} }, file, file.slice(0, file.lastIndexOf('/')));" >"$part" 2>/dev/null &&
+  .call({}, {}, require, { exports: {} }, file, file.slice(0, file.lastIndexOf('/')));
+EOF
+  } >"$part" 2>/dev/null &&
     chmod 755 "$part" && mv -f "$part" "$lib/sockit.cjs" && ln -sfn "$lib/sockit.cjs" "$tmp"; then
     return 0
   fi

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import {
+  cpSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -28,20 +29,21 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Calls write_launcher DIR NODE ROOT from scripts/launcher.sh, the function scripts/setup.sh uses. */
+/** Calls write_launcher DIR NODE ROOT MAIN from scripts/launcher.sh, the function scripts/setup.sh uses. */
 function callWriteLauncher(
   into: string,
-  options: { node?: string; root?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { node?: string; root?: string; main?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): ReturnType<typeof spawnSync> {
   return spawnSync(
     'bash',
     [
       '-c',
-      'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$3"',
+      'source "$0/scripts/launcher.sh" && write_launcher "$1" "$2" "$3" "$4"',
       ROOT,
       into,
       options.node ?? process.execPath,
       options.root ?? ROOT,
+      options.main ?? path.join(options.root ?? ROOT, 'dist', 'cli', 'main.cjs'),
     ],
     { encoding: 'utf8', env: options.env ?? process.env, cwd: options.cwd },
   );
@@ -128,6 +130,60 @@ describe('the sockit launcher', () => {
     const cached = JSON.parse(keys.stdout.split('\n').filter(Boolean).at(-1) as string) as string[];
     expect(cached).not.toContain(path.join(ROOT, 'dist', 'cli', 'main.cjs'));
     expect(cached).toContain(path.join(ROOT, 'dist', 'cli', 'one', 'version.cjs'));
+  });
+
+  it("gives V8 the build's code cache of main.cjs, named after its build id, unless turned off", () => {
+    const bin = path.join(dir, 'main-cache', 'bin');
+    writeLauncher(bin);
+    const main = path.join(ROOT, 'dist', 'cli', 'main.cjs');
+    const id = /^#![^\n]*\n\/\*build ([0-9a-f]{16})\*\//.exec(readFileSync(main, 'latin1'))?.[1];
+    expect(id).toBeDefined();
+    const cache = `${main}.${process.version}-${process.arch}.${id}.v8`;
+    const size = statSync(cache).size;
+    const sizes = (env: NodeJS.ProcessEnv): number[] => {
+      const ran = spawnSync(
+        process.execPath,
+        [
+          '--no-concurrent-sparkplug',
+          '--profile-deserialization',
+          realpathSync(path.join(bin, 'sockit')),
+          '--version',
+        ],
+        { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir, ...env }, encoding: 'utf8' },
+      );
+      expect(ran.status, ran.stderr).toBe(0);
+      return [...`${ran.stdout}${ran.stderr}`.matchAll(/Deserializing from (\d+) bytes/g)].map((m) =>
+        Number(m[1]),
+      );
+    };
+    expect(sizes({})).toContain(size);
+    expect(sizes({ NODE_DISABLE_COMPILE_CACHE: '1' })).not.toContain(size);
+    // Another build of main.cjs (another id) does not meet it: run from a copy of dist/cli
+    // whose main.cjs says so, it is compiled from its source and runs.
+    const copy = path.join(dir, 'main-cache', 'cli');
+    cpSync(path.dirname(main), copy, { recursive: true, preserveTimestamps: true });
+    const other = readFileSync(path.join(copy, 'main.cjs'), 'latin1').replace(
+      `/*build ${id}*/`,
+      `/*build ${'e'.repeat(16)}*/`,
+    );
+    writeFileSync(path.join(copy, 'main.cjs'), other, 'latin1');
+    const otherBin = path.join(dir, 'main-cache-other', 'bin');
+    writeLauncher(otherBin, { main: path.join(copy, 'main.cjs') });
+    const ran = spawnSync(
+      process.execPath,
+      [
+        '--no-concurrent-sparkplug',
+        '--profile-deserialization',
+        realpathSync(path.join(otherBin, 'sockit')),
+        '--version',
+      ],
+      { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir }, encoding: 'utf8' },
+    );
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/^\d+\.\d+\.\d+$/m);
+    expect(
+      [...`${ran.stdout}${ran.stderr}`.matchAll(/Deserializing from (\d+) bytes/g)].map((m) => Number(m[1])),
+    ).not.toContain(size);
   });
 
   it('says in one line, exit 70, when there is no build to run', () => {
