@@ -573,7 +573,6 @@ try {
   // The second round: start.cjs's and main.cjs's caches, from runs that take the bundles'
   // built caches, through the launcher set-up writes.
   const launcher = cachedCommands.length > 0 ? scratchLauncher(scratch) : undefined;
-  if (!launcher) console.warn('build-cli: no code cache made at build time for main.cjs: no launcher');
   for (const [name, args] of cachedCommands) {
     const cache = path.join(scratch, `${name}-start`);
     const run = runForCache(args, cache, {
@@ -602,7 +601,10 @@ if (existsSync(startCache)) {
   // main.cjs then compiles start.cjs from its source on every run, as it would without a cache.
   console.warn('build-cli: no code cache made at build time for start.cjs: no run of a command wrote one');
 }
-// The launcher then compiles main.cjs from its source on every run.
+// The launcher then compiles main.cjs from its source on every run. (None is made where the
+// launcher would be a sh script: a path that a #! line or the script cannot hold.)
 if (!readdirSync(outdir).some((f) => f.startsWith(`main.cjs.${process.version}-${process.arch}.`))) {
-  console.warn('build-cli: no code cache made at build time for main.cjs');
+  console.warn(
+    'build-cli: no code cache made at build time for main.cjs: no run through a launcher wrote one',
+  );
 }

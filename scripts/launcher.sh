@@ -35,7 +35,7 @@ write_launcher() {
   local lib="${real%/*}/lib"
   local LC_ALL=C
   # Node is given DIR/sockit (as PATH found it) and reads LIB/sockit.cjs: both must be ASCII too.
-  if ! [[ "$node" != *' '* && ${#first} -lt 128 && "$main$node$dir$real" != *[^\ -~]* ]] ||
+  if ! [[ "$node" != *' '* && ${#first} -lt 128 && "$main$node$dir$real$root" != *[^\ -~]* ]] ||
     ! write_node_launcher "$lib" "$first" "$root" "$main" "$tmp"; then
     # Single-quoted in the script; a ' inside a path becomes '\''.
     local q_node="'${node//\'/\'\\\'\'}'" q_main="'${main//\'/\'\\\'\'}'"
@@ -61,7 +61,10 @@ write_launcher() {
 # cache the build made of MAIN compiled so (scripts/build-cli.mjs; 1.2 M instructions), named
 # after MAIN's build id, the comment that starts its second line (16 hex digits of its
 # SHA-256): no other build of MAIN meets it, and V8 refuses one made by another Node or
-# under other flags. NODE_DISABLE_COMPILE_CACHE turns it off, as sockit's other caches.
+# under other flags. The cache is read as sockit's others are (src/cli/bundle-file.ts,
+# readCache): a plain file, not through a link, not older than MAIN (edited by hand), at most
+# 32 MB; NODE_DISABLE_COMPILE_CACHE turns it off. A MAIN without a build id (one built before
+# the launcher lent import(), as when bisecting) is require()d as before.
 write_node_launcher() {
   local lib="$1" first="$2" root="$3" main="$4" tmp="$5"
   local part="$lib/.sockit.cjs.$BASHPID"
@@ -75,26 +78,56 @@ write_node_launcher() {
       cat <<'EOF'
 const fs = process.getBuiltinModule('node:fs');
 let source;
+let st;
 try {
-  source = fs.readFileSync(file, 'utf8');
+  const fd = fs.openSync(file, 'r');
+  try {
+    st = fs.fstatSync(fd);
+    source = fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 } catch (err) {
   process.stderr.write(`sockit: internal error: cannot read ${file}: ${err.code ?? err}; run npm run build\n`);
   process.exit(70);
 }
-globalThis[Symbol.for('sockit.import')] = (url) => import(url);
-const body = source.startsWith('#!') ? source.slice(source.indexOf('\n')) : source;
-let cachedData;
-if (body.startsWith('\n/*build ') && !process.env.NODE_DISABLE_COMPILE_CACHE) {
-  try {
-    cachedData = fs.readFileSync(`${file}.${process.version}-${process.arch}.${body.slice(9, 25)}.v8`);
-  } catch {}
+if (source.charCodeAt(0) === 0xfeff) source = source.slice(1);
+const nl = source.startsWith('#!') ? source.indexOf('\n') : 0;
+const body = nl < 0 ? '' : source.slice(nl);
+let id = body.startsWith('\n/*build ') && body.startsWith('*/', 25) ? body.slice(9, 25) : '';
+for (let i = 0; i < id.length; i++) {
+  const c = id.charCodeAt(i);
+  if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) id = '';
 }
-new (process.getBuiltinModule('node:vm').Script)(
-  `(function (exports, require, module, __filename, __dirname) {${body}\n})`,
-  { filename: file, cachedData },
-)
-  .runInThisContext()
-  .call({}, {}, require, { exports: {} }, file, file.slice(0, file.lastIndexOf('/')));
+if (id === '') {
+  require(file);
+} else {
+  let cachedData;
+  if (!process.env.NODE_DISABLE_COMPILE_CACHE) {
+    try {
+      const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+      const fd = fs.openSync(`${file}.${process.version}-${process.arch}.${id}.v8`, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      try {
+        const cache = fs.fstatSync(fd);
+        if (cache.isFile() && cache.size < 33554432 && cache.mtimeMs >= st.mtimeMs) cachedData = fs.readFileSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {}
+  }
+  let script;
+  try {
+    script = new (process.getBuiltinModule('node:vm').Script)(
+      `(function (exports, require, module, __filename, __dirname) {${body}\n})`,
+      { filename: file, cachedData },
+    );
+  } catch (err) {
+    process.stderr.write(`sockit: internal error: cannot load ${file}: ${err}; run npm run build\n`);
+    process.exit(70);
+  }
+  globalThis[Symbol.for('sockit.import')] = (url) => import(url);
+  script.runInThisContext().call({}, {}, require, { exports: {} }, file, file.slice(0, file.lastIndexOf('/')));
+}
 EOF
   } >"$part" 2>/dev/null &&
     chmod 755 "$part" && mv -f "$part" "$lib/sockit.cjs" && ln -sfn "$lib/sockit.cjs" "$tmp"; then

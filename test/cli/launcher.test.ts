@@ -13,6 +13,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -184,6 +185,71 @@ describe('the sockit launcher', () => {
     expect(
       [...`${ran.stdout}${ran.stderr}`.matchAll(/Deserializing from (\d+) bytes/g)].map((m) => Number(m[1])),
     ).not.toContain(size);
+  });
+
+  it("reads main.cjs's cache only as a plain file not older than main.cjs, and runs an older main.cjs as a module", () => {
+    // A copy of dist/cli (the packages it loads for help beside it), and a launcher for it.
+    const copy = path.join(dir, 'main-cache-odd', 'cli');
+    cpSync(path.join(ROOT, 'dist', 'cli'), copy, { recursive: true, preserveTimestamps: true });
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'main-cache-odd', 'node_modules'));
+    const main = path.join(copy, 'main.cjs');
+    const text = readFileSync(main, 'latin1');
+    const id = /^#![^\n]*\n\/\*build ([0-9a-f]{16})\*\//.exec(text)?.[1] as string;
+    const cache = `${main}.${process.version}-${process.arch}.${id}.v8`;
+    const good = readFileSync(cache);
+    const bin = path.join(dir, 'main-cache-odd', 'bin');
+    writeLauncher(bin, { main });
+    const run = (args: string[]): ReturnType<typeof spawnSync> =>
+      spawnSync(
+        process.execPath,
+        [
+          '--no-concurrent-sparkplug',
+          '--profile-deserialization',
+          realpathSync(path.join(bin, 'sockit')),
+          ...args,
+        ],
+        { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir }, encoding: 'utf8', timeout: 20_000 },
+      );
+    const deserialized = (ran: ReturnType<typeof spawnSync>): number[] =>
+      [...`${ran.stdout}${ran.stderr}`.matchAll(/Deserializing from (\d+) bytes/g)].map((m) => Number(m[1]));
+    expect(deserialized(run(['--version']))).toContain(good.length);
+    // A FIFO in its place (nothing ever writes it): not waited for.
+    rmSync(cache);
+    expect(spawnSync('mkfifo', [cache]).status).toBe(0);
+    const fifo = run(['--version']);
+    expect(fifo.error).toBeUndefined();
+    expect(fifo.status, String(fifo.stderr)).toBe(0);
+    // A link to it: not followed.
+    rmSync(cache);
+    writeFileSync(`${cache}.real`, good);
+    symlinkSync(`${cache}.real`, cache);
+    expect(deserialized(run(['--version']))).not.toContain(good.length);
+    // Older than main.cjs (main.cjs edited in place, to the same length): not used, so the
+    // edit is what runs.
+    rmSync(cache);
+    writeFileSync(cache, good);
+    const edited = text.replace('start.cjs', 'start.cjX');
+    expect(edited).not.toBe(text);
+    writeFileSync(main, edited, 'latin1');
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(cache, past, past);
+    const changed = run(['--version']);
+    expect(changed.status).toBe(70);
+    expect(changed.stderr).toContain('start.cjX');
+    // Without a build id (a main.cjs built before the launcher lent import()): required as a
+    // module, whose own import() loads the whole tree for help.
+    writeFileSync(main, text.replace(`/*build ${id}*/`, ' '.repeat(`/*build ${id}*/`.length)), 'latin1');
+    const help = run(['--help']);
+    expect(help.status, String(help.stderr)).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: sockit /m);
+  });
+
+  it('is a sh script where the checkout path holds a line break, also when the entry point is named apart', () => {
+    const root = path.join(dir, 'root\nprocess.exit(42)//');
+    const bin = path.join(dir, 'root-newline', 'bin');
+    writeLauncher(bin, { root, main: path.join(ROOT, 'dist', 'cli', 'main.cjs') });
+    expect(readFileSync(path.join(bin, 'sockit'), 'utf8')).toMatch(/^#!\/bin\/sh\n/);
+    expectVersion(path.join(bin, 'sockit'));
   });
 
   it('says in one line, exit 70, when there is no build to run', () => {
