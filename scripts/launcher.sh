@@ -63,8 +63,10 @@ write_launcher() {
 # SHA-256): no other build of MAIN meets it, and V8 refuses one made by another Node or
 # under other flags. The cache is read as sockit's others are (src/cli/bundle-file.ts,
 # readCache): a plain file, not through a link, not older than MAIN (edited by hand), at most
-# 32 MB; NODE_DISABLE_COMPILE_CACHE turns it off. A MAIN without a build id (one built before
-# the launcher lent import(), as when bisecting) is require()d as before.
+# 32 MB; NODE_DISABLE_COMPILE_CACHE turns it off. A MAIN without a #! line and a build id (one
+# built before the launcher lent import(), as when bisecting; a byte order mark) is
+# require()d as before. The script is compiled from its source on every run, all of it: each
+# line costs (checks that Node or V8 make anyway are left to them).
 write_node_launcher() {
   local lib="$1" first="$2" root="$3" main="$4" tmp="$5"
   local part="$lib/.sockit.cjs.$BASHPID"
@@ -78,38 +80,29 @@ write_node_launcher() {
       cat <<'EOF'
 const fs = process.getBuiltinModule('node:fs');
 let source;
-let st;
 try {
-  const fd = fs.openSync(file, 'r');
-  try {
-    st = fs.fstatSync(fd);
-    source = fs.readFileSync(fd, 'utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
+  source = fs.readFileSync(file, 'utf8');
 } catch (err) {
   process.stderr.write(`sockit: internal error: cannot read ${file}: ${err.code ?? err}; run npm run build\n`);
   process.exit(70);
 }
-if (source.charCodeAt(0) === 0xfeff) source = source.slice(1);
-const nl = source.startsWith('#!') ? source.indexOf('\n') : 0;
+const nl = source.startsWith('#!') ? source.indexOf('\n') : -1;
 const body = nl < 0 ? '' : source.slice(nl);
-let id = body.startsWith('\n/*build ') && body.startsWith('*/', 25) ? body.slice(9, 25) : '';
-for (let i = 0; i < id.length; i++) {
-  const c = id.charCodeAt(i);
-  if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) id = '';
-}
-if (id === '') {
+if (!body.startsWith('\n/*build ') || !body.startsWith('*/', 25)) {
   require(file);
 } else {
   let cachedData;
   if (!process.env.NODE_DISABLE_COMPILE_CACHE) {
     try {
       const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-      const fd = fs.openSync(`${file}.${process.version}-${process.arch}.${id}.v8`, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      const cache = `${file}.${process.version}-${process.arch}.${body.slice(9, 25)}.v8`;
+      const fd = fs.openSync(cache, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
       try {
-        const cache = fs.fstatSync(fd);
-        if (cache.isFile() && cache.size < 33554432 && cache.mtimeMs >= st.mtimeMs) cachedData = fs.readFileSync(fd);
+        const st = fs.fstatSync(fd);
+        if (st.isFile() && st.size < 33554432 && st.mtimeMs >= fs.statSync(file).mtimeMs) {
+          const data = Buffer.allocUnsafe(st.size);
+          if (fs.readSync(fd, data) === data.length) cachedData = data;
+        }
       } finally {
         fs.closeSync(fd);
       }
