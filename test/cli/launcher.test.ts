@@ -66,6 +66,31 @@ function writeLauncher(into: string, options: Parameters<typeof callWriteLaunche
   expect(result.status, String(result.stderr)).toBe(0);
 }
 
+/**
+ * Runs the launcher in BIN with ARGS under --profile-deserialization: the run, and the sizes
+ * of the code caches V8 took.
+ */
+function profiled(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { ran: ReturnType<typeof spawnSync>; sizes: number[] } {
+  const ran = spawnSync(
+    process.execPath,
+    [
+      '--no-concurrent-sparkplug',
+      '--profile-deserialization',
+      realpathSync(path.join(bin, 'sockit')),
+      ...args,
+    ],
+    { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir, ...env }, encoding: 'utf8', timeout: 20_000 },
+  );
+  const sizes = [...`${ran.stdout}${ran.stderr}`.matchAll(/Deserializing from (\d+) bytes/g)].map((m) =>
+    Number(m[1]),
+  );
+  return { ran, sizes };
+}
+
 describe('the sockit launcher', () => {
   it('runs sockit from another folder with a PATH that has no Node', () => {
     // A quote and a space in the folder: the launcher must quote what it embeds.
@@ -142,20 +167,9 @@ describe('the sockit launcher', () => {
     const cache = `${main}.${process.version}-${process.arch}.${id}.v8`;
     const size = statSync(cache).size;
     const sizes = (env: NodeJS.ProcessEnv): number[] => {
-      const ran = spawnSync(
-        process.execPath,
-        [
-          '--no-concurrent-sparkplug',
-          '--profile-deserialization',
-          realpathSync(path.join(bin, 'sockit')),
-          '--version',
-        ],
-        { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir, ...env }, encoding: 'utf8' },
-      );
-      expect(ran.status, ran.stderr).toBe(0);
-      return [...`${ran.stdout}${ran.stderr}`.matchAll(/Deserializing from (\d+) bytes/g)].map((m) =>
-        Number(m[1]),
-      );
+      const { ran, sizes } = profiled(bin, ['--version'], env);
+      expect(ran.status, String(ran.stderr)).toBe(0);
+      return sizes;
     };
     expect(sizes({})).toContain(size);
     expect(sizes({ NODE_DISABLE_COMPILE_CACHE: '1' })).not.toContain(size);
@@ -170,21 +184,10 @@ describe('the sockit launcher', () => {
     writeFileSync(path.join(copy, 'main.cjs'), other, 'latin1');
     const otherBin = path.join(dir, 'main-cache-other', 'bin');
     writeLauncher(otherBin, { main: path.join(copy, 'main.cjs') });
-    const ran = spawnSync(
-      process.execPath,
-      [
-        '--no-concurrent-sparkplug',
-        '--profile-deserialization',
-        realpathSync(path.join(otherBin, 'sockit')),
-        '--version',
-      ],
-      { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir }, encoding: 'utf8' },
-    );
-    expect(ran.status, ran.stderr).toBe(0);
+    const { ran, sizes: otherSizes } = profiled(otherBin, ['--version']);
+    expect(ran.status, String(ran.stderr)).toBe(0);
     expect(ran.stdout).toMatch(/^\d+\.\d+\.\d+$/m);
-    expect(
-      [...`${ran.stdout}${ran.stderr}`.matchAll(/Deserializing from (\d+) bytes/g)].map((m) => Number(m[1])),
-    ).not.toContain(size);
+    expect(otherSizes).not.toContain(size);
   });
 
   it("reads main.cjs's cache only as a plain file not older than main.cjs, and runs an older main.cjs as a module", () => {
@@ -199,20 +202,9 @@ describe('the sockit launcher', () => {
     const good = readFileSync(cache);
     const bin = path.join(dir, 'main-cache-odd', 'bin');
     writeLauncher(bin, { main });
-    const run = (args: string[]): ReturnType<typeof spawnSync> =>
-      spawnSync(
-        process.execPath,
-        [
-          '--no-concurrent-sparkplug',
-          '--profile-deserialization',
-          realpathSync(path.join(bin, 'sockit')),
-          ...args,
-        ],
-        { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir }, encoding: 'utf8', timeout: 20_000 },
-      );
-    const deserialized = (ran: ReturnType<typeof spawnSync>): number[] =>
-      [...`${ran.stdout}${ran.stderr}`.matchAll(/Deserializing from (\d+) bytes/g)].map((m) => Number(m[1]));
-    expect(deserialized(run(['--version']))).toContain(good.length);
+    const run = (args: string[]): ReturnType<typeof spawnSync> => profiled(bin, args).ran;
+    const deserialized = (args: string[]): number[] => profiled(bin, args).sizes;
+    expect(deserialized(['--version'])).toContain(good.length);
     // A FIFO in its place (nothing ever writes it): not waited for.
     rmSync(cache);
     expect(spawnSync('mkfifo', [cache]).status).toBe(0);
@@ -223,7 +215,7 @@ describe('the sockit launcher', () => {
     rmSync(cache);
     writeFileSync(`${cache}.real`, good);
     symlinkSync(`${cache}.real`, cache);
-    expect(deserialized(run(['--version']))).not.toContain(good.length);
+    expect(deserialized(['--version'])).not.toContain(good.length);
     // Older than main.cjs (main.cjs edited in place, to the same length): not used, so the
     // edit is what runs.
     rmSync(cache);
