@@ -320,7 +320,7 @@ const BUNDLE_BANNER = `${BUNDLE_WRAPPER_START}${BUILD_ID_PLACEHOLDER}`;
 
 /**
  * Writes the build id into `file` (see BUILD_ID_PLACEHOLDER), which starts with `before` and
- * the placeholder: a bundle's wrapper, or main.cjs's #! line.
+ * the placeholder: a bundle's wrapper, or main.cjs's #! line; returns the id.
  */
 function stampBuildId(file, before = BUNDLE_WRAPPER_START) {
   const code = readFileSync(file, 'latin1');
@@ -328,6 +328,7 @@ function stampBuildId(file, before = BUNDLE_WRAPPER_START) {
   if (!code.startsWith(start)) throw new Error(`${file} does not start with ${start}`);
   const id = createHash('sha256').update(code, 'latin1').digest('hex').slice(0, 16);
   writeFileSync(file, `${before}/*build ${id}*/${code.slice(start.length)}`, 'latin1');
+  return id;
 }
 
 /**
@@ -398,7 +399,7 @@ await build({
   minify: true,
   banner: { js: BUILD_ID_PLACEHOLDER },
 });
-stampBuildId(
+const mainId = stampBuildId(
   path.join(outdir, 'main.cjs'),
   `${readFileSync(path.join(outdir, 'main.cjs'), 'latin1').split('\n')[0]}\n`,
 );
@@ -410,7 +411,7 @@ await build({
   banner: { js: BUNDLE_BANNER },
   footer: { js: BUNDLE_WRAPPER_END },
 });
-stampBuildId(path.join(outdir, 'start.cjs'));
+const startId = stampBuildId(path.join(outdir, 'start.cjs'));
 checkLoadedBundle('start.cjs', { imports: () => false });
 
 // One file per subcommand (and one for --version), which main.cjs loads for `sockit NAME`:
@@ -577,7 +578,12 @@ try {
     const cache = path.join(scratch, `${name}-start`);
     const run = runForCache(args, cache, {
       options: ['--require', CACHE_HOOK],
-      env: { SOCKIT_START_FILE: startFile, SOCKIT_MAIN_FILE: mainFile },
+      env: {
+        SOCKIT_START_FILE: startFile,
+        SOCKIT_START_ID: startId,
+        SOCKIT_MAIN_FILE: mainFile,
+        SOCKIT_MAIN_ID: mainId,
+      },
       entry: launcher,
     });
     if (run.status !== 0) {

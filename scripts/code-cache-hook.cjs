@@ -1,11 +1,13 @@
 /**
  * Preloaded (`node --require`) by scripts/build-cli.mjs into the runs of sockit that make the
  * build's code caches: when the run ends, writes V8's code caches of start.cjs (the file named
- * by SOCKIT_START_FILE) and of main.cjs as set-up's launcher compiles it (SOCKIT_MAIN_FILE,
- * when the run goes through such a launcher) beside them, where main.cjs and the launcher look
- * for them (src/cli/bundle-file.ts, builtCachePath and readCache: the same name and header;
- * scripts/launcher.sh: V8's data alone, named after main.cjs's build id). The caches are
- * made after the command has run, so they hold every function the run called.
+ * by SOCKIT_START_FILE, of build id SOCKIT_START_ID) and of main.cjs as set-up's launcher
+ * compiles it (SOCKIT_MAIN_FILE and SOCKIT_MAIN_ID, when the run goes through such a
+ * launcher) beside them, where main.cjs and the launcher look for them
+ * (src/cli/bundle-file.ts, builtCachePath and readCache: the same name and header;
+ * scripts/launcher.sh: V8's data alone, named after main.cjs's build id). The build gives the
+ * ids it wrote into the files. The caches are made after the command has run, so they hold
+ * every function the run called.
  */
 'use strict';
 const fs = require('node:fs');
@@ -32,32 +34,19 @@ function writeWhole(file, data) {
   fs.renameSync(temporary, file);
 }
 
-/** The build id a built file carries after `before` as a comment, `build ID`. */
-function buildIdAfter(file, before) {
-  const id = new RegExp(`^${before}\\/\\*build ([0-9a-f]{16})\\*\\/`).exec(fs.readFileSync(file, 'latin1'));
-  if (!id) throw new Error(`${file} carries no build id`);
-  return id[1];
-}
-
 process.on('exit', () => {
   const suffix = `${process.version}-${process.arch}`;
   if (made.start) {
     const data = made.start.createCachedData();
-    // "sockit code cache", the length of V8's data, 4 zero bytes and start.cjs's build id,
-    // after its wrapper (CACHE_MAGIC, CACHE_HEADER and buildId in bundle-file.ts).
+    // "sockit code cache", the length of V8's data, 4 zero bytes and start.cjs's build id
+    // (CACHE_MAGIC, CACHE_HEADER and cacheHeader in bundle-file.ts).
     const header = Buffer.alloc(32);
     header.write('SKCC3\0\0\0', 0, 'latin1');
     header.writeUInt32LE(data.length, 8);
-    header.write(
-      buildIdAfter(targets.start, '\\(function \\(exports, require, module, __filename, __dirname\\) \\{'),
-      16,
-      'latin1',
-    );
+    header.write(process.env.SOCKIT_START_ID, 16, 'latin1');
     writeWhole(`${targets.start}.${suffix}.v8`, Buffer.concat([header, data]));
   }
   if (made.main) {
-    // After main.cjs's #! line.
-    const id = buildIdAfter(targets.main, '#![^\\n]*\\n');
-    writeWhole(`${targets.main}.${suffix}.${id}.v8`, made.main.createCachedData());
+    writeWhole(`${targets.main}.${suffix}.${process.env.SOCKIT_MAIN_ID}.v8`, made.main.createCachedData());
   }
 });
