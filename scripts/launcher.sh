@@ -25,7 +25,7 @@ write_launcher() {
     return 1
   fi
   mkdir -p "$dir"
-  # --no-concurrent-sparkplug: see NODE_FLAGS in src/cli/main.ts (a hang at exit).
+  # --no-concurrent-sparkplug: see NO_CONCURRENT_SPARKPLUG in src/cli/main.ts (a hang at exit).
   local first="#!$node --no-concurrent-sparkplug"
   # $BASHPID, not $$: calls in background subshells of one shell must not share a name.
   local tmp="$dir/.sockit.$BASHPID"
