@@ -88,6 +88,45 @@ describe('socketOwners', () => {
     }
   });
 
+  it("skips kthreadd and those of its children without a program, the kernel's threads", async () => {
+    const other = await mkdtemp(path.join(tmpdir(), 'sockit-proc-'));
+    const at = (pid: number, ...parts: string[]): string => path.join(other, String(pid), ...parts);
+    try {
+      // Socket links where a kernel thread has none, to see whether they were read.
+      const socketAt = async (pid: number, inode: number, exe?: string): Promise<void> => {
+        await mkdir(at(pid, 'fd'), { recursive: true });
+        await writeFile(at(pid, 'comm'), `p${pid}\n`);
+        await symlink(`socket:[${inode}]`, at(pid, 'fd', '3'));
+        if (exe) await symlink(exe, at(pid, 'exe'));
+      };
+      // 3 and 5 are kernel threads; 6 is a program the kernel started (a core_pattern
+      // handler), 1234 an ordinary process without a readable program link, not a child.
+      for (const pid of [2, 3, 5, 1234]) await socketAt(pid, 7000 + (pid % 1000));
+      await socketAt(6, 7006, process.execPath);
+      await mkdir(at(2, 'task', '2'), { recursive: true });
+      // A list cut at 4096 bytes in the middle of a pid (12349, 1234 before the cut): only
+      // whole pids are taken, so 1234 is not checked, and is listed.
+      const list = `3 5 6 ${'99 '.repeat(1362)}12349 `;
+      expect(list.slice(0, 4096).endsWith(' 1234')).toBe(true);
+      await writeFile(at(2, 'task', '2', 'children'), list);
+      const seen = async (): Promise<number[]> =>
+        [...(await socketOwners(other)).values()]
+          .flatMap((owners) => owners.map((p) => p.pid))
+          .sort((a, b) => a - b);
+      expect(await seen()).toEqual([6, 1234]);
+      prefetchSocketOwners(other);
+      expect(await seen()).toEqual([6, 1234]);
+      // In a PID namespace pid 2 is an ordinary process, with a program: it is listed.
+      await symlink(process.execPath, at(2, 'exe'));
+      expect(await seen()).toEqual([2, 6, 1234]);
+      // Without the list of children (a kernel without CONFIG_PROC_CHILDREN), all are listed.
+      await rm(at(2, 'task'), { recursive: true });
+      expect(await seen()).toEqual([2, 3, 5, 6, 1234]);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
   it('reads nothing, without failing, from a missing tree', async () => {
     expect((await socketOwners(path.join(root, 'missing'))).size).toBe(0);
   });
