@@ -74,6 +74,17 @@ describe('parseProcNet', () => {
     expect(parseProcNet(TCP6, 'tcp', 4, 'LE')).toEqual([]);
     expect(parseProcNet('', 'udp', 6, 'LE')).toEqual([]);
   });
+
+  it('reads each row from its own line: a cut one does not take the next line in', () => {
+    const [header, first, second] = TCP.split('\n') as [string, string, string];
+    // The first row cut before its inode: read across the break, the next line's `1` would
+    // be its inode, and that line lost.
+    const cut = first.slice(0, first.indexOf(' 41234'));
+    const text = [header, cut, second, `\t${second.trim()}`, second.toLowerCase()].join('\n');
+    const rows = parseProcNet(text, 'tcp', 4, 'LE');
+    expect(rows.map((r) => r.inode)).toEqual([41240, 41240, 41240]);
+    expect(parseProcNet(TCP, 'tcp', 4, 'LE')).toHaveLength(3);
+  });
 });
 
 describe('decodeAddress', () => {
