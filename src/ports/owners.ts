@@ -71,7 +71,7 @@ function listPids(procRoot: string): number[] {
 
 /**
  * The kernel's threads: kthreadd (pid 2) and those of its children that have no program
- * (no /proc/PID/exe). They hold no descriptors, yet are most of a machine's processes (64 of
+ * (no /proc/PID/exe). They hold no descriptors, yet are most of a machine's processes (65 of
  * 89 here), each a listing of an empty /proc/PID/fd: ~30 K instructions of the main thread
  * for its callback, and four system calls in the pool. Checking the link costs one call and
  * ~9 K. kthreadd's children that do have a program are not skipped: those the kernel starts
