@@ -85,6 +85,19 @@ describe('parseProcNet', () => {
     expect(rows.map((r) => r.inode)).toEqual([41240, 41240, 41240]);
     expect(parseProcNet(TCP, 'tcp', 4, 'LE')).toHaveLength(3);
   });
+
+  it('takes only \\n as a line break, and any other white space as space', () => {
+    const [header, , second] = TCP.split('\n') as [string, string, string];
+    const spaced = (space: string): string => second.replace(' 0100007F:1F90', `${space}0100007F:1F90`);
+    // A \r, \v, no-break space or U+2028 inside a row separates its columns.
+    for (const space of ['\r', '\v', '\u00a0', '\u2028']) {
+      expect(parseProcNet(`${header}\n${spaced(space)}\n`, 'tcp', 4, 'LE')).toHaveLength(1);
+    }
+    // A row after a bare \r is not at the start of a line: the line does not parse.
+    const behindCr = `   2: 0100007F:BAD\r${second}`;
+    expect(parseProcNet(`${header}\n${behindCr}\n${second}\n`, 'tcp', 4, 'LE')).toHaveLength(1);
+    expect(parseProcNet(`${header}\n${second}\r\n${second}\r\n`, 'tcp', 4, 'LE')).toHaveLength(2);
+  });
 });
 
 describe('decodeAddress', () => {
