@@ -99,29 +99,36 @@ describe('socketOwners', () => {
         await symlink(`socket:[${inode}]`, at(pid, 'fd', '3'));
         if (exe) await symlink(exe, at(pid, 'exe'));
       };
-      // 3 and 5 are kernel threads; 6 is a program the kernel started (a core_pattern
+      // 3, 5 and 7 are kernel threads; 6 is a program the kernel started (a core_pattern
       // handler), 1234 an ordinary process without a readable program link, not a child.
-      for (const pid of [2, 3, 5, 1234]) await socketAt(pid, 7000 + (pid % 1000));
+      for (const pid of [2, 3, 5, 7, 1234]) await socketAt(pid, 7000 + (pid % 1000));
       await socketAt(6, 7006, process.execPath);
       await mkdir(at(2, 'task', '2'), { recursive: true });
-      // A list cut at 4096 bytes in the middle of a pid (12349, 1234 before the cut): only
-      // whole pids are taken, so 1234 is not checked, and is listed.
-      const list = `3 5 6 ${'99 '.repeat(1362)}12349 `;
+      // A comm with ") " in it, as any process may name itself; flags 0x208040 (PF_KTHREAD).
+      const kthread = '2 (k) thread) S 0 0 0 0 -1 2129984 0 0 0 0 0 0\n';
+      await writeFile(at(2, 'stat'), kthread);
+      // Pids as the kernel writes them ("%d "), and 7 as "07" and "+7", which name no
+      // process folder: 7 is not checked, and is listed. A list cut at 4096 bytes in the
+      // middle of a pid (12349, 1234 before the cut): only whole pids are taken, so 1234 is
+      // not checked either.
+      const list = `3 5 6 07 +7 ${'99 '.repeat(1360)}12349 `;
       expect(list.slice(0, 4096).endsWith(' 1234')).toBe(true);
       await writeFile(at(2, 'task', '2', 'children'), list);
       const seen = async (): Promise<number[]> =>
         [...(await socketOwners(other)).values()]
           .flatMap((owners) => owners.map((p) => p.pid))
           .sort((a, b) => a - b);
-      expect(await seen()).toEqual([6, 1234]);
+      expect(await seen()).toEqual([6, 7, 1234]);
       prefetchSocketOwners(other);
-      expect(await seen()).toEqual([6, 1234]);
-      // In a PID namespace pid 2 is an ordinary process, with a program: it is listed.
-      await symlink(process.execPath, at(2, 'exe'));
-      expect(await seen()).toEqual([2, 6, 1234]);
-      // Without the list of children (a kernel without CONFIG_PROC_CHILDREN), all are listed.
+      expect(await seen()).toEqual([6, 7, 1234]);
+      // In a PID namespace pid 2 is an ordinary process (no PF_KTHREAD): nothing is
+      // skipped, and no program link is looked at (a container's may be on a stalled FUSE).
+      await writeFile(at(2, 'stat'), kthread.replace('2129984', '4194560'));
+      expect(await seen()).toEqual([2, 3, 5, 6, 7, 1234]);
+      // Without the list of children (a kernel without CONFIG_PROC_CHILDREN), only pid 2.
+      await writeFile(at(2, 'stat'), kthread);
       await rm(at(2, 'task'), { recursive: true });
-      expect(await seen()).toEqual([2, 3, 5, 6, 1234]);
+      expect(await seen()).toEqual([3, 5, 6, 7, 1234]);
     } finally {
       await rm(other, { recursive: true, force: true });
     }

@@ -69,25 +69,39 @@ function listPids(procRoot: string): number[] {
   return pids;
 }
 
+/** The `flags` bit of /proc/PID/stat that marks a kernel thread (include/linux/sched.h). */
+const PF_KTHREAD = 0x00200000;
+
 /**
- * The kernel's threads: kthreadd (pid 2) and those of its children that have no program
- * (no /proc/PID/exe). They hold no descriptors, yet are most of a machine's processes (65 of
- * 89 here), each a listing of an empty /proc/PID/fd: ~30 K instructions of the main thread
- * for its callback, and four system calls in the pool. Checking the link costs one call and
- * ~9 K. kthreadd's children that do have a program are not skipped: those the kernel starts
- * (a core_pattern pipe handler, modprobe, request-key) are ordinary processes and may hold
- * sockets; in a PID namespace pid 2 is an ordinary process too, with a program. A link that
- * cannot be read here (another user's process) means descriptors that cannot be read
- * either. Only whole pids are taken from the list of children (a long one is cut at
- * MAX_COMMAND_LINE bytes), and one missed is only listed.
+ * The kernel's threads: kthreadd (pid 2, when its flags say it is a kernel thread) and those
+ * of its children that have no program (no /proc/PID/exe). They hold no descriptors, yet are
+ * most of a machine's processes (65 of 89 here), each a listing of an empty /proc/PID/fd:
+ * ~30 K instructions of the main thread for its callback, and four system calls in the pool,
+ * where checking the link is one call and ~9 K. kthreadd's children that do have a program
+ * are listed: the programs the kernel starts (a core_pattern pipe handler, modprobe,
+ * request-key) are ordinary processes and may hold sockets. The check follows the link to
+ * the program's file (Node has no readlink that does not throw, and a throw costs ~70 K), so
+ * it is made only on the host: in a PID namespace pid 2 is an ordinary process and nothing is
+ * skipped, and a container's program on a stalled file system (FUSE) is never touched; the
+ * kernel's own programs are those root configured. A link that cannot be read (another
+ * user's process) means descriptors that cannot be read either. Only whole pids are taken
+ * from the list of children (a long one is cut at MAX_COMMAND_LINE bytes), and one missed is
+ * only listed.
  */
 function kernelThreads(procRoot: string): Set<number> {
   const kernel = new Set<number>();
-  const children = readHead(`${procRoot}/2/task/2/children`);
-  if (children === undefined) return kernel;
-  const tail = children.endsWith(' ') ? children.length : children.lastIndexOf(' ') + 1;
-  for (const name of ['2', ...children.slice(0, tail).split(' ')]) {
-    if (name !== '' && !existsSync(`${procRoot}/${name}/exe`)) kernel.add(Number(name));
+  const stat = readHead(`${procRoot}/2/stat`);
+  if (stat === undefined) return kernel;
+  // pid (comm) state ppid pgrp session tty_nr tpgid flags ...: comm may hold spaces and ')'.
+  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+  if (!Number.isSafeInteger(flags) || (flags & PF_KTHREAD) === 0) return kernel;
+  kernel.add(2);
+  const children = readHead(`${procRoot}/2/task/2/children`) ?? '';
+  const whole = children.endsWith(' ') ? children : children.slice(0, children.lastIndexOf(' ') + 1);
+  for (const name of whole.split(' ')) {
+    // The kernel writes each pid as "%d "; anything else names no process folder.
+    const pid = Number(name);
+    if (pid > 0 && String(pid) === name && !existsSync(`${procRoot}/${pid}/exe`)) kernel.add(pid);
   }
   return kernel;
 }
