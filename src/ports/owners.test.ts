@@ -208,6 +208,17 @@ describe('listPorts on a fake /proc', () => {
     expect(formatPortTable([])).toContain('(no sockets match)');
   });
 
+  it('writes out the line breaks and escape sequences of a command line in the table', async () => {
+    const [entry] = filterPorts(await listPorts({ procRoot: root, byteOrder: 'LE' }), { port: 53 });
+    const forged = 'python3 -c print(1)\n\u001b[2Jtcp    LISTEN  0.0.0.0:22 \u202e';
+    const shown = formatPortTable([
+      { ...entry, processes: [{ pid: 9, command: 'x', commandLine: forged }] } as never,
+    ]);
+    expect(shown.split('\n')).toHaveLength(3);
+    expect(shown).toContain('9 python3 -c print(1)\\u{a}\\u{1b}[2Jtcp    LISTEN  0.0.0.0:22 \\u{202e}');
+    expect(shown.includes('\u001b') || shown.includes('\u202e')).toBe(false);
+  });
+
   it('refuses a tree with no tables as ERR_UNSUPPORTED_PLATFORM', async () => {
     await expect(listPorts({ procRoot: path.join(root, '555') })).rejects.toMatchObject({
       code: ErrorCode.UNSUPPORTED_PLATFORM,

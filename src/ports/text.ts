@@ -2,6 +2,7 @@
  * The socket table as aligned text, the way `netstat -tuanp` lays it out: the process as
  * PID and command, with the whole command line (`node server.js` says more than `node`).
  */
+import { visible } from '../runtime/text.js';
 import type { LabelledEndpoint, PortEntry } from './list.js';
 
 const HEADER = ['Proto', 'State', 'Local Address:Port', 'Peer Address:Port', 'Port', 'Process'] as const;
@@ -53,13 +54,20 @@ export function formatPortTable(entries: readonly PortEntry[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `PID COMMAND LINE` of each process, or `-`. */
+/**
+ * `PID COMMAND LINE` of each process, or `-`. A command line is whatever the process made
+ * its arguments (or its name): line breaks, escape sequences and reordering marks in it are
+ * written out (`\u{1b}`), so that it can neither break the table nor drive the terminal.
+ */
 function processCell(processes: PortEntry['processes']): string {
   if (processes.length === 0) return '-';
   const [only] = processes;
-  if (processes.length === 1 && only) return `${only.pid} ${only.commandLine}`;
-  return processes.map((p) => `${p.pid} ${p.commandLine}`).join(', ');
+  if (processes.length === 1 && only) return `${only.pid} ${visible(only.commandLine, MAX_SHOWN)}`;
+  return processes.map((p) => `${p.pid} ${visible(p.commandLine, MAX_SHOWN)}`).join(', ');
 }
+
+/** The whole of a command line as read (owners.ts keeps its first 4096 bytes). */
+const MAX_SHOWN = 4096;
 
 /**
  * `address:port`, IPv6 in brackets, `*` for a wildcard port (as `ss -n` prints them).
