@@ -9,6 +9,7 @@ import type dgram from 'node:dgram';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { isSockitError } from '../errors.js';
+import { ReusedReads } from '../runtime/channel.js';
 import { events } from '../runtime/events.js';
 import { type Logger, silentLogger } from '../runtime/log.js';
 import type { Service } from '../runtime/service.js';
@@ -92,13 +93,15 @@ const LINGER_MS = 2000;
 /**
  * Sends `last` and a FIN, then reads and discards whatever the peer still sends, until its
  * FIN or `LINGER_MS`. Closing with unread input would make the kernel answer with a reset,
- * which can destroy `last` before the peer reads it; discarding keeps no memory per socket.
+ * which can destroy `last` before the peer reads it. The discarded bytes are read into one
+ * buffer that every such socket shares (`ReusedReads.discard`), not a fresh one per read.
  */
 function lingeringClose(socket: Socket, last: Buffer): void {
   socket.removeAllListeners('data');
   socket.removeAllListeners('end');
   socket.end(last);
   socket.on('end', () => socket.destroy());
+  ReusedReads.discard(socket);
   socket.resume();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }

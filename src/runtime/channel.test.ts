@@ -363,6 +363,39 @@ describe('Channel', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  it('ReusedReads.discard drains sockets being closed through one shared buffer, to their end', async () => {
+    const server = await listening();
+    const pairs = [await connectedPair(server), await connectedPair(server)];
+    const userBuffer = (socket: Duplex): unknown => {
+      const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'kBuffer');
+      return key ? (socket as unknown as Record<symbol, unknown>)[key] : undefined;
+    };
+    const ends = pairs.map(([accepted, client]) => {
+      // False means this Node's sockets no longer take a user buffer this way: a server
+      // draining refused peers would read fresh buffers again; this test says so.
+      expect(ReusedReads.discard(accepted)).toBe(true);
+      let seen = 0;
+      accepted.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+      });
+      accepted.resume();
+      client.end(randomBytes(4 * 1024 * 1024));
+      return new Promise<number>((resolve) => accepted.on('end', () => resolve(seen)));
+    });
+    // Every byte read went to the shared buffer and was dropped: no 'data', and each end seen.
+    expect(await Promise.all(ends)).toEqual([0, 0]);
+    const [first, second] = pairs.map(([accepted]) => userBuffer(accepted));
+    expect(first).toBeInstanceOf(Buffer);
+    expect(second).toBe(first);
+    // A socket with bytes already read is not switched, as adopt() would not switch it.
+    const [early, earlyClient] = await connectedPair(server);
+    earlyClient.write('hello');
+    while (early.readableLength === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(ReusedReads.discard(early)).toBe(false);
+    for (const s of [...pairs.flat(), early, earlyClient]) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
   it('discard() drops what comes and lets the socket see its peer close, on reused reads or not', async () => {
     const server = await listening();
     for (const reuse of [true, false]) {

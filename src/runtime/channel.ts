@@ -77,6 +77,29 @@ export class ReusedReads {
    * differ (a test in channel.test.ts fails then, so the loss is seen).
    */
   static adopt(socket: Duplex, size = 256 * 1024): ReusedReads | undefined {
+    return ReusedReads.#switch(socket, () => new ReusedReads(size));
+  }
+
+  /**
+   * Switches a socket that is being closed to reading into one buffer that every such socket
+   * shares, and drops what it reads: a peer that keeps sending after a refusal is drained
+   * (so that the refusal is not lost to a reset) without a fresh 64 KiB buffer per read, the
+   * garbage that made a server's resident size climb by tens of MiB under 50 such peers at
+   * once. False, and the socket reads as usual, where `adopt` could not switch it.
+   *
+   * @example
+   * ```ts
+   * socket.removeAllListeners('data');
+   * socket.end(refusal);
+   * ReusedReads.discard(socket);
+   * socket.resume();
+   * ```
+   */
+  static discard(socket: Duplex): boolean {
+    return ReusedReads.#switch(socket, () => (discarding ??= new ReusedReads(64 * 1024))) !== undefined;
+  }
+
+  static #switch(socket: Duplex, make: () => ReusedReads): ReusedReads | undefined {
     const s = socket as Duplex & {
       _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } | null;
       encrypted?: boolean;
@@ -97,7 +120,7 @@ export class ReusedReads {
     const kBuffer = field('kBuffer');
     const kBufferCb = field('kBufferCb');
     if (!kBuffer || !kBufferCb) return undefined;
-    const reads = new ReusedReads(size);
+    const reads = make();
     fields[kBuffer] = reads.onread.buffer;
     fields[kBufferCb] = reads.onread.callback;
     handle.useUserBuffer(reads.onread.buffer);
@@ -109,6 +132,9 @@ export class ReusedReads {
     this.#target = target;
   }
 }
+
+/** The buffer `ReusedReads.discard` reads into: nothing is taken from it (it has no target). */
+let discarding: ReusedReads | undefined;
 
 interface Run {
   left: number;
